@@ -1,0 +1,39 @@
+# picogram: thin wrapper over meson/ninja for people. See README.md.
+#   make run     install what is missing, build, serve on http://127.0.0.1:8080 (data in ./data)
+#   make test    install what is missing, build (normal + ASan/UBSan + fuzzers), run the whole suite
+#   make bench   benchmarks (see bench/README.md)
+
+BUILD ?= build
+MESON_SETUP = meson setup --buildtype=debugoptimized
+
+.PHONY: all build run test deps format clean bench
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+$(BUILD)/build.ninja:
+	@scripts/deps.sh build
+	$(MESON_SETUP) $(BUILD)
+
+build: $(BUILD)/build.ninja
+	@scripts/deps.sh build
+	ninja -C $(BUILD)
+
+run: build
+	./$(BUILD)/picogram serve --listen 127.0.0.1:8080 --data ./data
+
+test:
+	@scripts/deps.sh test
+	tests/run.sh
+
+bench: build
+	@scripts/deps.sh bench
+	bench/run.sh
+
+format:
+	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz

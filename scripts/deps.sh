@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install what picogram needs to build, test and run, from Debian's packages.
+# Idempotent: apt-get runs only when something is missing.
+# Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
+set -eu
+want="${1:-test}"
+
+build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev"
+test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps"
+bench_pkgs="wrk nginx-light gnuplot-nox"
+
+case "$want" in
+  build) pkgs="$build_pkgs" ;;
+  test)  pkgs="$build_pkgs $test_pkgs" ;;
+  bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+  *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,18 @@
+/* The API handlers, one file per resource family; routes.c maps them. */
+#ifndef PICOGRAM_HANDLERS_H
+#define PICOGRAM_HANDLERS_H
+
+#include "http/api.h"
+
+void accounts_signup(api_req_t *ar);
+void accounts_logout(api_req_t *ar);
+void oauth_access_token(api_req_t *ar);
+void users_show(api_req_t *ar);
+void users_edit(api_req_t *ar);
+void users_search_handler(api_req_t *ar);
+
+/* Shared by sign-up and log-in: argon2id, run on a worker thread. */
+int password_hash(const char *password, char out[128]);
+bool password_verify(const char *hash, const char *password);
+
+#endif

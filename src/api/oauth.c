@@ -1,0 +1,123 @@
+/*
+ * OAuth: POST /oauth/access_token with grant_type=password (the xAuth-style
+ * grant v1 clients used). Answers {"access_token","user"} without the
+ * envelope; errors are {"code","error_type":"OAuthException","error_message"}.
+ */
+#include "api/handlers.h"
+#include "api/render.h"
+#include "model/tokens.h"
+#include "model/users.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct login_work {
+    api_work_t super;
+    int64_t user_id; /* 0: no such user, verify against a dummy hash anyway */
+    char *password;
+    int result; /* USERS_OK, USERS_NOT_FOUND (bad credentials), USERS_ERROR */
+    user_t user;
+    char token[TOKEN_MAX_LEN + 1];
+} login_work_t;
+
+/* Made once: verifying against it costs what a real verify costs, so a
+ * wrong username takes as long as a wrong password. */
+static char dummy_hash[128];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    password_hash("picogram-no-such-user", dummy_hash);
+}
+
+static void login_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    login_work_t *w = (login_work_t *)w_;
+    char hash[128] = "";
+    int rc = w->user_id ? users_password_hash(wc->db, w->user_id, hash, sizeof(hash)) : USERS_NOT_FOUND;
+    if (rc == USERS_ERROR) {
+        w->result = USERS_ERROR;
+        return;
+    }
+    if (rc != USERS_OK) {
+        pthread_once(&dummy_once, make_dummy);
+        password_verify(dummy_hash, w->password);
+        w->result = USERS_NOT_FOUND;
+        return;
+    }
+    if (!password_verify(hash, w->password)) {
+        w->result = USERS_NOT_FOUND;
+        return;
+    }
+    w->result = users_get(wc->db, w->user_id, &w->user);
+    if (w->result == USERS_OK && tokens_issue(wc->db, w->user_id, w->token) != USERS_OK)
+        w->result = USERS_ERROR;
+}
+
+static void login_done(api_work_t *w_, api_req_t *ar)
+{
+    login_work_t *w = (login_work_t *)w_;
+    if (w->result == USERS_NOT_FOUND) {
+        api_oauth_error(ar, 400, "The username or password you entered is incorrect.");
+        return;
+    }
+    if (w->result != USERS_OK) {
+        api_internal_error(ar, "log-in failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 16384);
+    buf_puts(&b, "{\"access_token\":");
+    buf_json_cstr(&b, w->token);
+    buf_puts(&b, ",\"user\":");
+    render_user_short(&b, &w->user);
+    buf_putc(&b, '}');
+    api_send(ar, 200, b.data, b.len);
+    buf_free(&b);
+}
+
+static void login_cleanup(api_work_t *w_)
+{
+    login_work_t *w = (login_work_t *)w_;
+    if (w->password) {
+        sodium_memzero(w->password, strlen(w->password));
+        free(w->password);
+    }
+    sodium_memzero(w->token, sizeof(w->token));
+}
+
+void oauth_access_token(api_req_t *ar)
+{
+    const char *grant = api_param(ar, "grant_type");
+    if (grant == NULL) {
+        api_oauth_error(ar, 400, "You must provide a grant_type");
+        return;
+    }
+    if (strcmp(grant, "password") != 0) {
+        api_oauth_error(ar, 400, "Unsupported grant_type: only 'password' is available");
+        return;
+    }
+    const param_t *u = params_get(&ar->params, "username"), *p = params_get(&ar->params, "password");
+    if (u == NULL || p == NULL || u->vlen == 0 || p->vlen == 0) {
+        api_oauth_error(ar, 400, "You must provide a username and a password");
+        return;
+    }
+    if (p->vlen > PASSWORD_MAX_BYTES) {
+        api_oauth_error(ar, 400, "The username or password you entered is incorrect.");
+        return;
+    }
+    int64_t uid = 0;
+    int rc = validate_username(u->val, u->vlen) ? USERS_NOT_FOUND : users_id_by_username(ar->db, u->val, &uid);
+    if (rc == USERS_ERROR) {
+        api_internal_error(ar, "username lookup failed");
+        return;
+    }
+    login_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = login_run;
+    w->super.done = login_done;
+    w->super.cleanup = login_cleanup;
+    w->user_id = rc == USERS_OK ? uid : 0;
+    w->password = xstrdup(p->val);
+    api_defer(ar, &w->super);
+}

@@ -1,0 +1,24 @@
+#include "api/handlers.h"
+#include "obs/log.h"
+
+#include <stdlib.h>
+
+static const route_t routes[] = {
+    {"POST", "/v1/accounts", (void (*)(void))accounts_signup, 0},
+    {"POST", "/v1/accounts/logout", (void (*)(void))accounts_logout, R_AUTH},
+    {"POST", "/oauth/access_token", (void (*)(void))oauth_access_token, R_OAUTH},
+    {"GET", "/v1/users/search", (void (*)(void))users_search_handler, R_AUTH},
+    {"GET", "/v1/users/{id}", (void (*)(void))users_show, R_AUTH},
+    {"POST", "/v1/users/self", (void (*)(void))users_edit, R_AUTH},
+};
+
+router_t *api_router_new(void)
+{
+    const char *bad = NULL;
+    router_t *r = router_new(routes, sizeof(routes) / sizeof(routes[0]), &bad);
+    if (r == NULL) {
+        log_error("bad route pattern: %s", bad);
+        abort();
+    }
+    return r;
+}

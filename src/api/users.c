@@ -1,0 +1,178 @@
+/*
+ * Users: GET /v1/users/{id|self}, POST /v1/users/self (profile edit),
+ * GET /v1/users/search.
+ */
+#include "api/handlers.h"
+#include "api/render.h"
+#include "model/users.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void users_show(api_req_t *ar)
+{
+    int64_t id = api_arg_user(ar, 0);
+    user_t u;
+    int rc = id ? users_get(ar->db, id, &u) : USERS_NOT_FOUND;
+    if (rc == USERS_NOT_FOUND) {
+        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+        return;
+    }
+    if (rc != USERS_OK) {
+        api_internal_error(ar, "user lookup failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 16384);
+    render_user_full(&b, &u);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+/* The fields a profile edit may set; NULL where the request leaves them. */
+typedef struct edit_work {
+    api_work_t super;
+    char *full_name, *bio, *website, *email;
+    int is_private; /* -1: unchanged */
+    int result;
+    user_t user;
+} edit_work_t;
+
+static void set_field(char *dst, size_t cap, const char *src)
+{
+    if (src) {
+        size_t n = strlen(src);
+        memcpy(dst, src, n < cap ? n + 1 : cap); /* validated to fit */
+        dst[cap - 1] = '\0';
+    }
+}
+
+static void edit_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    edit_work_t *w = (edit_work_t *)w_;
+    db_conn_t *c = db_shard(wc->db, ids_shard(w->user.id));
+    /* Read, change, write in one transaction, so two edits of different
+     * fields at once both land. */
+    if (c == NULL || db_begin(c) != DB_OK) {
+        w->result = USERS_ERROR;
+        return;
+    }
+    w->result = users_get(wc->db, w->user.id, &w->user);
+    if (w->result == USERS_OK) {
+        set_field(w->user.full_name, sizeof(w->user.full_name), w->full_name);
+        set_field(w->user.bio, sizeof(w->user.bio), w->bio);
+        set_field(w->user.website, sizeof(w->user.website), w->website);
+        set_field(w->user.email, sizeof(w->user.email), w->email);
+        if (w->is_private >= 0)
+            w->user.is_private = w->is_private;
+        w->result = users_update(wc->db, &w->user);
+    }
+    if (w->result != USERS_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        if (w->result == USERS_OK)
+            w->result = USERS_ERROR;
+    }
+}
+
+static void edit_done(api_work_t *w_, api_req_t *ar)
+{
+    edit_work_t *w = (edit_work_t *)w_;
+    if (w->result != USERS_OK) {
+        api_internal_error(ar, "profile edit failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 16384);
+    render_user_full(&b, &w->user);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+static void edit_cleanup(api_work_t *w_)
+{
+    edit_work_t *w = (edit_work_t *)w_;
+    free(w->full_name);
+    free(w->bio);
+    free(w->website);
+    free(w->email);
+}
+
+/* Validates an optional field into *out (a copy). False after answering 400. */
+static bool take(api_req_t *ar, const char *key, const char *(*check)(const char *, size_t), char **out)
+{
+    const param_t *p = params_get(&ar->params, key);
+    if (p == NULL)
+        return true;
+    const char *err = check(p->val, p->vlen);
+    if (err) {
+        api_error(ar, 400, E_INVALID, err);
+        return false;
+    }
+    *out = xstrdup(p->val);
+    return true;
+}
+
+void users_edit(api_req_t *ar)
+{
+    edit_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = edit_run;
+    w->super.done = edit_done;
+    w->super.cleanup = edit_cleanup;
+    w->user.id = ar->viewer;
+    w->is_private = -1;
+    const char *priv = api_param(ar, "is_private");
+    if (priv == NULL)
+        priv = api_param(ar, "private");
+    bool pv = false;
+    if (priv && !params_bool(priv, &pv)) {
+        api_error(ar, 400, E_INVALID, "is_private must be true or false");
+        goto fail;
+    }
+    if (priv)
+        w->is_private = pv;
+    if (!take(ar, "full_name", validate_full_name, &w->full_name) || !take(ar, "bio", validate_bio, &w->bio) ||
+        !take(ar, "website", validate_website, &w->website) || !take(ar, "email", validate_email, &w->email))
+        goto fail;
+    api_defer(ar, &w->super);
+    return;
+fail:
+    edit_cleanup(&w->super);
+    free(w);
+}
+
+#define SEARCH_MAX 100
+
+void users_search_handler(api_req_t *ar)
+{
+    const param_t *q = params_get(&ar->params, "q");
+    if (q == NULL || q->vlen == 0) {
+        api_error(ar, 400, E_INVALID, "q is required");
+        return;
+    }
+    if (q->vlen > 100) {
+        api_error(ar, 400, E_INVALID, "q must be at most 100 bytes");
+        return;
+    }
+    int count;
+    if (!api_count(ar, 20, SEARCH_MAX, &count))
+        return;
+    user_t *found = xcalloc((size_t)count, sizeof(user_t));
+    int n = 0;
+    if (users_search(ar->db, q->val, count, found, &n) != USERS_OK) {
+        free(found);
+        api_internal_error(ar, "search failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    buf_putc(&b, '[');
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_putc(&b, ',');
+        render_user_short(&b, &found[i]);
+    }
+    buf_putc(&b, ']');
+    free(found);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}

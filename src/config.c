@@ -1,0 +1,318 @@
+#include "config.h"
+#include "core/buf.h"
+#include "core/params.h"
+#include "obs/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef enum { T_STR, T_INT, T_SIZE, T_LISTEN, T_ENUM } kind_t;
+
+typedef struct setting {
+    const char *key;
+    kind_t kind;
+    size_t off;
+    const char *def; /* NULL: derived in config_finish */
+    long long min, max;
+    const char *choices; /* T_ENUM: "a|b|c" */
+    const char *help;
+} setting_t;
+
+#define OFF(f) offsetof(config_t, f)
+static const setting_t settings[] = {
+    {"listen", T_LISTEN, OFF(listen), "127.0.0.1:8080", 0, 0, NULL, "address and port to serve on (HOST:PORT)"},
+    {"data", T_STR, OFF(data_dir), "./data", 0, 0, NULL, "data directory (database, photos)"},
+    {"database", T_STR, OFF(database), NULL, 0, 0, NULL, "database URL (default sqlite:DATA/picogram.db)"},
+    {"public_url", T_STR, OFF(public_url), NULL, 0, 0, NULL, "public base URL for links (default http://LISTEN)"},
+    {"threads", T_INT, OFF(threads), "0", 0, 256, NULL, "event-loop threads (0 = one per core)"},
+    {"workers", T_INT, OFF(workers), "0", 0, 256, NULL, "worker-pool threads for slow work (0 = one per core)"},
+    {"rate_limit", T_INT, OFF(rate_limit), "5000", 1, 100000000, NULL, "requests per token per window"},
+    {"rate_limit_window", T_INT, OFF(rate_limit_window), "3600", 1, 86400 * 7, NULL, "rate-limit window, seconds"},
+    {"max_body", T_SIZE, OFF(max_body), "1m", 1024, 1LL << 30, NULL, "largest API request body (k/m/g suffixes)"},
+    {"max_upload", T_SIZE, OFF(max_upload), "25m", 1024, 1LL << 32, NULL, "largest upload body (k/m/g suffixes)"},
+    {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
+    {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
+    {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
+     "SQLite synchronous mode: full survives power loss, normal only process crashes"},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static const setting_t *find(const char *key, size_t n)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *k = settings[i].key;
+        if (strlen(k) != n)
+            continue;
+        size_t j = 0;
+        for (; j < n; j++) {
+            char c = key[j] == '-' ? '_' : key[j];
+            if (c != k[j])
+                break;
+        }
+        if (j == n)
+            return &settings[i];
+    }
+    return NULL;
+}
+
+int config_has_key(const char *key)
+{
+    return find(key, strlen(key)) != NULL;
+}
+
+static int parse_size(const char *v, long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*v))
+        return -1;
+    long long n = strtoll(v, &end, 10);
+    if (errno)
+        return -1;
+    long long mul = 1;
+    if (*end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mul = 1LL << 10; break;
+        case 'm': mul = 1LL << 20; break;
+        case 'g': mul = 1LL << 30; break;
+        default: return -1;
+        }
+        end++;
+        if (*end == 'b' || *end == 'B')
+            end++;
+        if (*end)
+            return -1;
+    }
+    if (n > (1LL << 40) / mul)
+        return -1;
+    *out = n * mul;
+    return 0;
+}
+
+static int parse_listen(config_t *c, const char *v, char *err, size_t errlen)
+{
+    const char *colon = strrchr(v, ':');
+    long long port;
+    if (colon == NULL || colon == v || !params_int(colon + 1, 0, 65535, &port)) {
+        snprintf(err, errlen, "bad value for listen: '%s' (expected HOST:PORT)", v);
+        return -1;
+    }
+    const char *h = v;
+    size_t hl = (size_t)(colon - v);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
+        h++, hl -= 2;
+    free(c->listen_host);
+    c->listen_host = xstrndup(h, hl);
+    c->listen_port = (int)port;
+    return 0;
+}
+
+int config_set(config_t *c, const char *key, const char *val, char *err, size_t errlen)
+{
+    const setting_t *s = find(key, strlen(key));
+    if (s == NULL) {
+        snprintf(err, errlen, "unknown setting '%s'", key);
+        return -1;
+    }
+    char *base = (char *)c;
+    switch (s->kind) {
+    case T_INT:
+    case T_SIZE: {
+        long long v;
+        int bad = s->kind == T_INT ? !params_int(val, s->min, s->max, &v) : parse_size(val, &v) != 0;
+        if (bad || v < s->min || v > s->max) {
+            snprintf(err, errlen, "bad value for %s: '%s' (expected %s %lld..%lld)", s->key, val,
+                     s->kind == T_INT ? "an integer" : "a size", s->min, s->max);
+            return -1;
+        }
+        *(long long *)(base + s->off) = v;
+        return 0;
+    }
+    case T_ENUM: {
+        size_t vl = strlen(val);
+        const char *p = s->choices;
+        int ok = 0;
+        while (*p && !ok) {
+            const char *bar = strchr(p, '|');
+            size_t l = bar ? (size_t)(bar - p) : strlen(p);
+            ok = l == vl && strncasecmp(p, val, l) == 0;
+            p += l + (bar != NULL);
+        }
+        if (!ok) {
+            snprintf(err, errlen, "bad value for %s: '%s' (expected one of %s)", s->key, val, s->choices);
+            return -1;
+        }
+        break;
+    }
+    case T_LISTEN:
+        if (parse_listen(c, val, err, errlen) != 0)
+            return -1;
+        break;
+    case T_STR:
+        if (*val == '\0' && s->def != NULL) {
+            snprintf(err, errlen, "bad value for %s: empty", s->key);
+            return -1;
+        }
+        break;
+    }
+    char **slot = (char **)(base + s->off);
+    free(*slot);
+    *slot = xstrdup(val);
+    return 0;
+}
+
+void config_init(config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    char err[256];
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].def && config_set(c, settings[i].key, settings[i].def, err, sizeof(err)) != 0)
+            abort(); /* a bad default is a programming error */
+}
+
+void config_free(config_t *c)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].kind == T_INT || settings[i].kind == T_SIZE)
+            continue;
+        char **slot = (char **)((char *)c + settings[i].off);
+        free(*slot);
+    }
+    free(c->listen_host);
+    memset(c, 0, sizeof(*c));
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int config_load_stream(config_t *c, FILE *f, const char *name, char *err, size_t errlen)
+{
+    char line[4096], msg[256];
+    int lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", name, lineno);
+            return -1;
+        }
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        size_t vl = strlen(v);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0])
+            v[vl - 1] = '\0', v++;
+        if (config_set(c, k, v, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = config_load_stream(c, f, path, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int config_load_env(config_t *c, char *const *envp, char *err, size_t errlen)
+{
+    for (; envp && *envp; envp++) {
+        const char *e = *envp;
+        if (strncmp(e, "PICOGRAM_", 9) != 0)
+            continue;
+        const char *eq = strchr(e, '=');
+        if (eq == NULL)
+            continue;
+        char key[64];
+        size_t kl = (size_t)(eq - e) - 9;
+        if (kl == 0 || kl >= sizeof(key))
+            continue;
+        for (size_t i = 0; i < kl; i++)
+            key[i] = (char)tolower((unsigned char)e[9 + i]);
+        key[kl] = '\0';
+        if (strcmp(key, "config") == 0 || !config_has_key(key))
+            continue; /* PICOGRAM_CONFIG is read by main; other names are not ours */
+        char msg[256];
+        if (config_set(c, key, eq + 1, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "PICOGRAM_%.*s: %s", (int)kl, e + 9, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_finish(config_t *c, char *err, size_t errlen)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    if (c->threads == 0)
+        c->threads = cores;
+    if (c->workers == 0)
+        c->workers = cores;
+    if (c->database == NULL || *c->database == '\0') {
+        free(c->database);
+        buf_t b;
+        buf_init(&b, 8192);
+        buf_printf(&b, "sqlite:%s/picogram.db", c->data_dir);
+        c->database = buf_steal(&b, NULL);
+    }
+    if (c->public_url == NULL || *c->public_url == '\0') {
+        free(c->public_url);
+        buf_t b;
+        buf_init(&b, 8192);
+        buf_printf(&b, "http://%s", c->listen);
+        c->public_url = buf_steal(&b, NULL);
+    }
+    size_t ul = strlen(c->public_url);
+    while (ul > 0 && c->public_url[ul - 1] == '/')
+        c->public_url[--ul] = '\0';
+    if (strncmp(c->public_url, "http://", 7) != 0 && strncmp(c->public_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "bad value for public_url: '%s' (expected http:// or https://)", c->public_url);
+        return -1;
+    }
+    if (c->max_body > c->max_upload) {
+        snprintf(err, errlen, "max_body (%lld) may not exceed max_upload (%lld)", c->max_body, c->max_upload);
+        return -1;
+    }
+    log_level = log_level_parse(c->log_level);
+    return 0;
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "Settings (file key, PICOGRAM_KEY in the environment, or --key on the command line):\n");
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting_t *s = &settings[i];
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s", s->key);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(out, "  %-22s %s", flag, s->help);
+        if (s->def)
+            fprintf(out, " [%s]", s->def);
+        fputc('\n', out);
+    }
+}

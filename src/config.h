@@ -1,0 +1,50 @@
+/*
+ * config: picogram's settings, from a file, the environment and flags.
+ *
+ * Precedence: flags > environment (PICOGRAM_<KEY>) > config file > defaults.
+ * Every setting has the same name everywhere: `threads` is `threads = 4`
+ * in the file, PICOGRAM_THREADS=4 in the environment and --threads 4 on the
+ * command line ('_' and '-' are interchangeable in flags).
+ *
+ * Each setter validates; an error is one line naming the setting and the
+ * problem. Not thread safe; built once at start-up, then read-only.
+ */
+#ifndef PICOGRAM_CONFIG_H
+#define PICOGRAM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct config {
+    char *listen; /* host:port */
+    char *listen_host;
+    int listen_port;
+    char *data_dir;
+    char *database; /* driver URL, "sqlite:PATH" */
+    char *public_url; /* base of links and photo URLs; no trailing slash */
+    long long threads; /* event-loop threads */
+    long long workers; /* worker-pool threads */
+    long long rate_limit; /* requests per window per token */
+    long long rate_limit_window; /* seconds */
+    long long max_body; /* bytes, for API requests other than uploads */
+    long long max_upload; /* bytes, for uploads; also h2o's global entity limit */
+    char *access_log; /* path, "-" for stderr, "off" */
+    char *log_level;
+    char *sqlite_sync; /* "full" or "normal" */
+} config_t;
+
+void config_init(config_t *c);
+void config_free(config_t *c);
+/* Sets one key. Returns 0, or -1 with a one-line message in err. */
+int config_set(config_t *c, const char *key, const char *val, char *err, size_t errlen);
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
+int config_load_stream(config_t *c, FILE *f, const char *name, char *err, size_t errlen);
+int config_load_env(config_t *c, char *const *envp, char *err, size_t errlen);
+/* Derives defaults that depend on other settings. Call after loading. */
+int config_finish(config_t *c, char *err, size_t errlen);
+/* Whether key names a setting (after '-' to '_'). */
+int config_has_key(const char *key);
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,148 @@
+#include "core/validate.h"
+
+#include <string.h>
+#include <strings.h>
+
+bool utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        /* overlongs, surrogates, beyond U+10FFFF */
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+size_t utf8_len(const char *s, size_t n)
+{
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            cnt++;
+    return cnt;
+}
+
+void ascii_lower(char *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    out[n] = '\0';
+}
+
+/* Control characters other than the allowed ones make text unprintable. */
+static bool has_control(const char *s, size_t n, bool allow_newline)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(allow_newline && c == '\n')) || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+const char *validate_username(const char *s, size_t n)
+{
+    if (n == 0)
+        return "username is required";
+    if (n > USERNAME_MAX)
+        return "username must be at most 30 characters";
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_'))
+            return "username may contain only letters, digits, '.' and '_'";
+    }
+    return NULL;
+}
+
+const char *validate_password(const char *s, size_t n)
+{
+    if (n > PASSWORD_MAX_BYTES)
+        return "password is too long";
+    if (!utf8_valid(s, n))
+        return "password is not valid UTF-8";
+    if (utf8_len(s, n) < PASSWORD_MIN)
+        return "password must be at least 8 characters";
+    return NULL;
+}
+
+static const char *text_field(const char *s, size_t n, size_t max, bool newline, const char *too_long,
+                              const char *bad)
+{
+    if (!utf8_valid(s, n) || has_control(s, n, newline))
+        return bad;
+    if (utf8_len(s, n) > max)
+        return too_long;
+    return NULL;
+}
+
+const char *validate_full_name(const char *s, size_t n)
+{
+    return text_field(s, n, FULL_NAME_MAX, false, "full_name must be at most 100 characters",
+                      "full_name contains invalid characters");
+}
+
+const char *validate_bio(const char *s, size_t n)
+{
+    return text_field(s, n, BIO_MAX, true, "bio must be at most 150 characters", "bio contains invalid characters");
+}
+
+const char *validate_website(const char *s, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    const char *err = text_field(s, n, WEBSITE_MAX, false, "website must be at most 200 characters",
+                                 "website contains invalid characters");
+    if (err)
+        return err;
+    if (memchr(s, ' ', n))
+        return "website must be an http:// or https:// URL";
+    size_t skip = 0;
+    if (n > 7 && strncasecmp(s, "http://", 7) == 0)
+        skip = 7;
+    else if (n > 8 && strncasecmp(s, "https://", 8) == 0)
+        skip = 8;
+    if (skip == 0 || s[skip] == '/')
+        return "website must be an http:// or https:// URL";
+    return NULL;
+}
+
+const char *validate_email(const char *s, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    if (n > EMAIL_MAX)
+        return "email is too long";
+    if (!utf8_valid(s, n) || has_control(s, n, false) || memchr(s, ' ', n))
+        return "email is not a valid address";
+    const char *at = memchr(s, '@', n);
+    if (at == NULL || at == s || at == s + n - 1 || memchr(at + 1, '@', (size_t)(s + n - at - 1)) ||
+        memchr(at + 1, '.', (size_t)(s + n - at - 1)) == NULL)
+        return "email is not a valid address";
+    return NULL;
+}

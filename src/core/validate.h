@@ -1,0 +1,33 @@
+/*
+ * validate: pure checks on user input. Each returns NULL if the value is
+ * acceptable, or a message for the client saying what is wrong.
+ */
+#ifndef PICOGRAM_VALIDATE_H
+#define PICOGRAM_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define USERNAME_MAX 30
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX_BYTES 1024
+#define FULL_NAME_MAX 100 /* characters */
+#define BIO_MAX 150
+#define WEBSITE_MAX 200
+#define EMAIL_MAX 254
+
+bool utf8_valid(const char *s, size_t n);
+/* Number of code points in valid UTF-8. */
+size_t utf8_len(const char *s, size_t n);
+
+const char *validate_username(const char *s, size_t n);
+const char *validate_password(const char *s, size_t n);
+const char *validate_full_name(const char *s, size_t n);
+const char *validate_bio(const char *s, size_t n);
+const char *validate_website(const char *s, size_t n);
+const char *validate_email(const char *s, size_t n);
+
+/* ASCII lower-case copy into out (n+1 bytes). Non-ASCII bytes are kept. */
+void ascii_lower(char *out, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,232 @@
+#include "db/db.h"
+#include "core/buf.h"
+#include "core/ids.h"
+#include "obs/log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DB_Q_SQL(name, sql) sql,
+#define DB_Q_NAME(name, sql) #name,
+const char *const db_query_sql[Q__COUNT] = {DB_QUERIES(DB_Q_SQL)};
+const char *const db_query_name[Q__COUNT] = {DB_QUERIES(DB_Q_NAME)};
+
+void db_bind_cstr(db_stmt_t *s, int i, const char *p)
+{
+    s->drv->bind_text(s, i, p, strlen(p));
+}
+
+void db_col_copy(db_stmt_t *s, int col, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *p = db_col_text(s, col, &n);
+    if (p == NULL)
+        n = 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+int db_exec_stmt(db_stmt_t *s)
+{
+    int rc = db_step(s);
+    db_reset(s);
+    return rc == DB_ROW ? DB_DONE : rc;
+}
+
+static const db_driver_t *const drivers[] = {&db_driver_sqlite};
+
+const db_driver_t *db_driver_for(const char *url, const char **target)
+{
+    const char *colon = strchr(url, ':');
+    if (colon == NULL)
+        return NULL;
+    size_t n = (size_t)(colon - url);
+    for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+        if (strlen(drivers[i]->scheme) == n && memcmp(drivers[i]->scheme, url, n) == 0) {
+            *target = colon + 1;
+            return drivers[i];
+        }
+    }
+    return NULL;
+}
+
+/* --- shard map --- */
+
+typedef struct range {
+    unsigned lo, hi;
+    size_t db; /* index into urls */
+} range_t;
+
+struct dbmap {
+    char **urls;
+    size_t nurls;
+    char *sync;
+    uint16_t shard_db[IDS_NSHARDS]; /* logical shard -> physical database */
+};
+
+static size_t add_url(dbmap_t *m, const char *url, size_t n)
+{
+    for (size_t i = 0; i < m->nurls; i++)
+        if (strlen(m->urls[i]) == n && memcmp(m->urls[i], url, n) == 0)
+            return i;
+    m->urls = xrealloc(m->urls, (m->nurls + 1) * sizeof(char *));
+    m->urls[m->nurls] = xstrndup(url, n);
+    return m->nurls++;
+}
+
+static int check_url(const char *url, char *err, size_t errlen)
+{
+    const char *target;
+    if (db_driver_for(url, &target) == NULL) {
+        snprintf(err, errlen, "bad value for database: '%s' (no driver for this URL; supported: sqlite:PATH)", url);
+        return -1;
+    }
+    if (*target == '\0') {
+        snprintf(err, errlen, "bad value for database: '%s' (no path)", url);
+        return -1;
+    }
+    return 0;
+}
+
+dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen)
+{
+    dbmap_t *m = xcalloc(1, sizeof(*m));
+    m->sync = xstrdup(sync);
+    if (strchr(spec, '=') == NULL) {
+        add_url(m, spec, strlen(spec));
+        if (check_url(m->urls[0], err, errlen) != 0)
+            goto fail;
+        return m; /* shard_db is all zeros: every shard on database 0 */
+    }
+    unsigned char seen[IDS_NSHARDS] = {0};
+    const char *p = spec;
+    while (*p) {
+        const char *semi = strchr(p, ';');
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        unsigned lo, hi;
+        int used = 0;
+        if (sscanf(p, "%u-%u=%n", &lo, &hi, &used) != 2 || used == 0 || lo > hi || hi >= IDS_NSHARDS ||
+            (size_t)used >= len) {
+            snprintf(err, errlen, "bad value for database: '%.*s' (expected LO-HI=URL with 0 <= LO <= HI <= 8191)",
+                     (int)len, p);
+            goto fail;
+        }
+        size_t db = add_url(m, p + used, len - (size_t)used);
+        if (check_url(m->urls[db], err, errlen) != 0)
+            goto fail;
+        for (unsigned s = lo; s <= hi; s++) {
+            if (seen[s]++) {
+                snprintf(err, errlen, "bad value for database: logical shard %u is mapped twice", s);
+                goto fail;
+            }
+            m->shard_db[s] = (uint16_t)db;
+        }
+        p += len + (semi != NULL);
+    }
+    for (unsigned s = 0; s < IDS_NSHARDS; s++) {
+        if (!seen[s]) {
+            snprintf(err, errlen, "bad value for database: logical shard %u is not mapped", s);
+            goto fail;
+        }
+    }
+    return m;
+fail:
+    dbmap_free(m);
+    return NULL;
+}
+
+void dbmap_free(dbmap_t *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nurls; i++)
+        free(m->urls[i]);
+    free(m->urls);
+    free(m->sync);
+    free(m);
+}
+
+size_t dbmap_count(const dbmap_t *m)
+{
+    return m->nurls;
+}
+
+const char *dbmap_url(const dbmap_t *m, size_t i)
+{
+    return m->urls[i];
+}
+
+/* --- per-thread connections --- */
+
+struct db_ctx {
+    const dbmap_t *map;
+    db_conn_t **conns; /* one per physical database, opened lazily */
+};
+
+db_ctx_t *db_ctx_new(const dbmap_t *m)
+{
+    db_ctx_t *x = xcalloc(1, sizeof(*x));
+    x->map = m;
+    x->conns = xcalloc(m->nurls, sizeof(db_conn_t *));
+    return x;
+}
+
+void db_ctx_free(db_ctx_t *x)
+{
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i < x->map->nurls; i++)
+        if (x->conns[i])
+            x->conns[i]->drv->close(x->conns[i]);
+    free(x->conns);
+    free(x);
+}
+
+void db_ctx_release(db_ctx_t *x)
+{
+    for (size_t i = 0; i < x->map->nurls; i++)
+        if (x->conns[i])
+            x->conns[i]->drv->release(x->conns[i]);
+}
+
+size_t db_count(const db_ctx_t *x)
+{
+    return x->map->nurls;
+}
+
+db_conn_t *db_physical(db_ctx_t *x, size_t i)
+{
+    if (x->conns[i] == NULL) {
+        const char *target;
+        const db_driver_t *drv = db_driver_for(x->map->urls[i], &target);
+        char err[256];
+        if (drv->open(target, x->map->sync, &x->conns[i], err, sizeof(err)) != 0) {
+            log_error("database %s: %s", x->map->urls[i], err);
+            return NULL;
+        }
+    }
+    return x->conns[i];
+}
+
+db_conn_t *db_shard(db_ctx_t *x, unsigned shard)
+{
+    return db_physical(x, x->map->shard_db[shard & (IDS_NSHARDS - 1)]);
+}
+
+unsigned db_key_shard(const char *key, size_t n)
+{
+    static const unsigned char k[crypto_shorthash_KEYBYTES] = "picogram-shardky";
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)key, n, k);
+    return ((unsigned)h[0] << 8 | h[1]) & (IDS_NSHARDS - 1);
+}
+
+db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n)
+{
+    return db_shard(x, db_key_shard(key, n));
+}

@@ -1,0 +1,163 @@
+/*
+ * db: the database-driver interface, and the shard map above it.
+ *
+ * DESIGN
+ * A driver is a const vtable (db_driver_t) chosen by the URL scheme of a
+ * database ("sqlite:PATH" now, "postgres:..." later). Callers never see the
+ * driver: they call the inline db_* wrappers below on a db_conn_t and a
+ * db_stmt_t, whose first member points at the driver (the base-struct-first
+ * pattern of h2o).
+ *
+ * Every query is prepared, once per connection, from the registry in
+ * db/queries.h, where each query has an id and one SQL text written for
+ * both dialects with $1, $2 ... placeholders (the SQLite driver rewrites them
+ * to ?1, ?2). Drivers cache the prepared statement per id.
+ *
+ * Sharding: every ID carries a logical shard (core/ids.h). A dbmap maps the
+ * 8192 logical shards onto physical databases by ranges; in the embedded
+ * topology all of them map to the one SQLite file. A db_ctx_t holds one
+ * thread's open connections; it is not thread safe: each thread (event loop
+ * or worker) has its own.
+ */
+#ifndef PICOGRAM_DB_H
+#define PICOGRAM_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/queries.h"
+
+typedef struct db_conn db_conn_t;
+typedef struct db_stmt db_stmt_t;
+typedef struct db_driver db_driver_t;
+
+enum { DB_OK = 0, DB_ROW = 1, DB_DONE = 2, DB_CONSTRAINT = 3, DB_ERROR = -1 };
+
+struct db_driver {
+    const char *scheme; /* "sqlite" */
+    const char *dialect_id_type; /* the column type of 64-bit IDs */
+    const char *dialect_blob_type;
+    /* `target` is the URL without "scheme:". sync is "full" or "normal". */
+    int (*open)(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen);
+    void (*close)(db_conn_t *c);
+    int (*exec)(db_conn_t *c, const char *sql, char *err, size_t errlen); /* scripts (migrations) */
+    db_stmt_t *(*prepare)(db_conn_t *c, unsigned qid);                    /* cached; reset for reuse */
+    void (*bind_i64)(db_stmt_t *s, int idx, int64_t v);
+    void (*bind_text)(db_stmt_t *s, int idx, const char *p, size_t n);
+    void (*bind_blob)(db_stmt_t *s, int idx, const void *p, size_t n);
+    void (*bind_null)(db_stmt_t *s, int idx);
+    int (*step)(db_stmt_t *s); /* DB_ROW, DB_DONE, DB_CONSTRAINT or DB_ERROR */
+    int64_t (*col_i64)(db_stmt_t *s, int col);
+    const char *(*col_text)(db_stmt_t *s, int col, size_t *len); /* valid until the next step */
+    const void *(*col_blob)(db_stmt_t *s, int col, size_t *len);
+    bool (*col_null)(db_stmt_t *s, int col);
+    void (*reset)(db_stmt_t *s); /* ends the statement's read; call after the rows you need */
+    void (*release)(db_conn_t *c); /* resets every statement still open on c */
+    int (*begin)(db_conn_t *c); /* a write transaction */
+    int (*commit)(db_conn_t *c);
+    int (*rollback)(db_conn_t *c);
+    const char *(*errmsg)(db_conn_t *c);
+};
+
+struct db_conn {
+    const db_driver_t *drv;
+};
+struct db_stmt {
+    const db_driver_t *drv;
+};
+
+/* Wrappers. A statement is valid until the next db_q on the same conn and qid. */
+static inline db_stmt_t *db_q(db_conn_t *c, unsigned qid)
+{
+    return c->drv->prepare(c, qid);
+}
+static inline void db_bind_i64(db_stmt_t *s, int i, int64_t v)
+{
+    s->drv->bind_i64(s, i, v);
+}
+static inline void db_bind_text(db_stmt_t *s, int i, const char *p, size_t n)
+{
+    s->drv->bind_text(s, i, p, n);
+}
+void db_bind_cstr(db_stmt_t *s, int i, const char *p);
+static inline void db_bind_blob(db_stmt_t *s, int i, const void *p, size_t n)
+{
+    s->drv->bind_blob(s, i, p, n);
+}
+static inline int db_step(db_stmt_t *s)
+{
+    return s->drv->step(s);
+}
+static inline int64_t db_col_i64(db_stmt_t *s, int c)
+{
+    return s->drv->col_i64(s, c);
+}
+static inline const char *db_col_text(db_stmt_t *s, int c, size_t *len)
+{
+    return s->drv->col_text(s, c, len);
+}
+static inline const void *db_col_blob(db_stmt_t *s, int c, size_t *len)
+{
+    return s->drv->col_blob(s, c, len);
+}
+/* Ends a statement whose rows you have read: an open statement holds a read
+ * snapshot, which blocks WAL checkpoints and can make a later write on the
+ * same connection fail. Every model function resets what it stepped. */
+static inline void db_reset(db_stmt_t *s)
+{
+    s->drv->reset(s);
+}
+static inline int db_begin(db_conn_t *c)
+{
+    return c->drv->begin(c);
+}
+static inline int db_commit(db_conn_t *c)
+{
+    return c->drv->commit(c);
+}
+static inline int db_rollback(db_conn_t *c)
+{
+    return c->drv->rollback(c);
+}
+/* Copies a text column into out (cap bytes, NUL-terminated, truncating). */
+void db_col_copy(db_stmt_t *s, int col, char *out, size_t cap);
+/* Runs a statement that returns no rows; DB_DONE, DB_CONSTRAINT or DB_ERROR. */
+int db_exec_stmt(db_stmt_t *s);
+
+/* --- drivers --- */
+extern const db_driver_t db_driver_sqlite;
+const db_driver_t *db_driver_for(const char *url, const char **target);
+
+/* --- shard map --- */
+typedef struct dbmap dbmap_t;
+
+/* spec: "URL" (all shards) or "LO-HI=URL;LO-HI=URL;..." covering 0..8191. */
+dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen);
+void dbmap_free(dbmap_t *m);
+size_t dbmap_count(const dbmap_t *m); /* physical databases */
+const char *dbmap_url(const dbmap_t *m, size_t i);
+
+typedef struct db_ctx db_ctx_t;
+
+db_ctx_t *db_ctx_new(const dbmap_t *m);
+void db_ctx_free(db_ctx_t *x);
+/* The connection holding a logical shard (opened on first use); NULL on error. */
+db_conn_t *db_shard(db_ctx_t *x, unsigned shard);
+/* The connection for index data placed by the hash of a key (usernames...). */
+db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n);
+unsigned db_key_shard(const char *key, size_t n);
+size_t db_count(const db_ctx_t *x);
+/* Resets every open statement on every connection of x: the safety net run
+ * after each request and each piece of worker-pool work. */
+void db_ctx_release(db_ctx_t *x);
+/* The i-th physical database, for work that visits each (migrations, search). */
+db_conn_t *db_physical(db_ctx_t *x, size_t i);
+
+/* --- schema --- */
+/* Brings one physical database up to the newest schema. Returns 0, or -1 with err. */
+int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen);
+int db_schema_version(db_conn_t *c);
+int db_schema_latest(void);
+
+#endif

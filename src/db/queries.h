@@ -1,0 +1,44 @@
+/*
+ * The query registry: every SQL statement picogram runs, each once, for
+ * both dialects ($N placeholders; standard SQL that SQLite and PostgreSQL
+ * both accept). Drivers prepare them by id and cache them per connection.
+ */
+#ifndef PICOGRAM_QUERIES_H
+#define PICOGRAM_QUERIES_H
+
+#define USER_COLS                                                                                                      \
+    "id, username, full_name, bio, website, profile_picture, is_private, media_count, follows_count, "                 \
+    "followed_by_count, created_at, email"
+
+#define DB_QUERIES(X)                                                                                                  \
+    X(COMMIT, "COMMIT")                                                                                                \
+    X(ROLLBACK, "ROLLBACK")                                                                                            \
+    X(SCHEMA_VERSION, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")                                      \
+    X(USERNAME_CLAIM, "INSERT INTO usernames (username_lower, user_id) VALUES ($1, $2)")                              \
+    X(USERNAME_RELEASE, "DELETE FROM usernames WHERE username_lower = $1 AND user_id = $2")                           \
+    X(USERNAME_LOOKUP, "SELECT user_id FROM usernames WHERE username_lower = $1")                                     \
+    X(USER_INSERT,                                                                                                     \
+      "INSERT INTO users (id, username, username_lower, full_name, full_name_lower, email, password_hash, "           \
+      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")                                                           \
+    X(USER_BY_ID, "SELECT " USER_COLS " FROM users WHERE id = $1")                                                     \
+    X(USER_AUTH_BY_ID, "SELECT password_hash FROM users WHERE id = $1")                                               \
+    X(USER_UPDATE,                                                                                                     \
+      "UPDATE users SET full_name = $2, full_name_lower = $3, bio = $4, website = $5, is_private = $6, email = $7 "   \
+      "WHERE id = $1")                                                                                                 \
+    X(USER_SEARCH,                                                                                                     \
+      "SELECT " USER_COLS " FROM users WHERE id IN ("                                                                  \
+      " SELECT id FROM users WHERE username_lower >= $1 AND username_lower < $2"                                       \
+      " UNION SELECT id FROM users WHERE full_name_lower >= $1 AND full_name_lower < $2)"                              \
+      " ORDER BY username_lower = $1 DESC, username_lower LIMIT $3")                                                   \
+    X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
+    X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
+    X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")
+
+#define DB_Q_ENUM(name, sql) Q_##name,
+enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };
+#undef DB_Q_ENUM
+
+extern const char *const db_query_sql[Q__COUNT];
+extern const char *const db_query_name[Q__COUNT];
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * Schema migrations. Each migration is one SQL script for both dialects,
+ * with {ID} for the 64-bit ID column type and {BLOB} for binary columns
+ * (SQLite: INTEGER, so that an ID primary key is the rowid; PostgreSQL:
+ * BIGINT and BYTEA). Migrations run in one transaction each, in order, and
+ * are recorded in schema_migrations. Never edit a released migration: add
+ * a new one.
+ */
+#include "db/db.h"
+#include "core/buf.h"
+#include "core/ids.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+    /* 1: accounts */
+    "CREATE TABLE users ("
+    " id {ID} PRIMARY KEY,"
+    " username TEXT NOT NULL,"
+    " username_lower TEXT NOT NULL,"
+    " full_name TEXT NOT NULL DEFAULT '',"
+    " full_name_lower TEXT NOT NULL DEFAULT '',"
+    " bio TEXT NOT NULL DEFAULT '',"
+    " website TEXT NOT NULL DEFAULT '',"
+    " email TEXT NOT NULL DEFAULT '',"
+    " profile_picture TEXT NOT NULL DEFAULT '',"
+    " is_private INTEGER NOT NULL DEFAULT 0,"
+    " password_hash TEXT NOT NULL,"
+    " media_count {ID} NOT NULL DEFAULT 0,"
+    " follows_count {ID} NOT NULL DEFAULT 0,"
+    " followed_by_count {ID} NOT NULL DEFAULT 0,"
+    " created_at {ID} NOT NULL);"
+    "CREATE INDEX users_username_lower ON users (username_lower);"
+    "CREATE INDEX users_full_name_lower ON users (full_name_lower);"
+    /* username -> id, on the shard of a hash of the name: unique across shards */
+    "CREATE TABLE usernames (username_lower TEXT PRIMARY KEY, user_id {ID} NOT NULL);"
+    /* access tokens, on the user's shard; only a hash of the token is kept */
+    "CREATE TABLE tokens (hash {BLOB} PRIMARY KEY, user_id {ID} NOT NULL, created_at {ID} NOT NULL);"
+    "CREATE INDEX tokens_user ON tokens (user_id);",
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int db_schema_latest(void)
+{
+    return NMIGRATIONS;
+}
+
+static char *expand(const db_driver_t *drv, const char *sql)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    for (const char *p = sql; *p;) {
+        if (strncmp(p, "{ID}", 4) == 0)
+            buf_puts(&b, drv->dialect_id_type), p += 4;
+        else if (strncmp(p, "{BLOB}", 6) == 0)
+            buf_puts(&b, drv->dialect_blob_type), p += 6;
+        else
+            buf_putc(&b, *p++);
+    }
+    return buf_steal(&b, NULL);
+}
+
+int db_schema_version(db_conn_t *c)
+{
+    char err[256];
+    if (c->drv->exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at "
+                        "BIGINT NOT NULL)",
+                     err, sizeof(err)) != 0)
+        return -1;
+    db_stmt_t *s = db_q(c, Q_SCHEMA_VERSION);
+    int rc = db_step(s);
+    int v = rc == DB_ROW ? (int)db_col_i64(s, 0) : -1;
+    db_reset(s);
+    return v;
+}
+
+int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen)
+{
+    if (db_begin(c) != DB_OK) {
+        snprintf(err, errlen, "cannot begin: %s", c->drv->errmsg(c));
+        return -1;
+    }
+    /* Read the version inside the write transaction: two processes
+     * migrating at once take turns instead of both applying a step. */
+    int v = db_schema_version(c);
+    if (v < 0) {
+        snprintf(err, errlen, "cannot read schema version: %s", c->drv->errmsg(c));
+        goto fail;
+    }
+    if (v > NMIGRATIONS) {
+        snprintf(err, errlen, "database schema version %d is newer than this binary's (%d)", v, NMIGRATIONS);
+        goto fail;
+    }
+    *from = v;
+    for (; v < NMIGRATIONS; v++) {
+        char *sql = expand(c->drv, migrations[v]);
+        char rec[128];
+        snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld)", v + 1,
+                 (long long)(ids_now_ms() / 1000));
+        int rc = c->drv->exec(c, sql, err, errlen);
+        free(sql);
+        if (rc != 0 || c->drv->exec(c, rec, err, errlen) != 0)
+            goto fail;
+    }
+    if (db_commit(c) != DB_OK) {
+        snprintf(err, errlen, "cannot commit: %s", c->drv->errmsg(c));
+        goto fail;
+    }
+    *to = v;
+    return 0;
+fail:
+    db_rollback(c);
+    return -1;
+}

@@ -1,0 +1,99 @@
+/*
+ * api: the request context every API handler gets, and the responses it
+ * can send: the v1 envelope, v1 errors, and OAuth errors.
+ *
+ * A handler runs on a loop thread and must answer exactly once, either
+ * directly or from the done() of work it deferred with api_defer().
+ */
+#ifndef PICOGRAM_API_H
+#define PICOGRAM_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/params.h"
+#include "http/ratelimit.h"
+#include "http/router.h"
+#include "http/server.h"
+
+/* Route flags */
+enum {
+    R_AUTH = 1,   /* needs a valid access token */
+    R_OAUTH = 2,  /* OAuth endpoint: errors are not enveloped */
+    R_UPLOAD = 4, /* body may be up to max_upload rather than max_body */
+};
+
+/* v1 error types */
+#define E_NOT_FOUND "APINotFoundError"
+#define E_INVALID "APIInvalidParametersError"
+#define E_NOT_ALLOWED "APINotAllowedError"
+#define E_OAUTH_PARAM "OAuthParameterException"
+#define E_OAUTH_TOKEN "OAuthAccessTokenException"
+#define E_OAUTH_PERM "OAuthPermissionsException"
+#define E_RATE "OAuthRateLimitException"
+#define E_SERVER "APIError"
+
+typedef struct api_req api_req_t;
+typedef struct api_work api_work_t;
+typedef void (*api_handler_fn)(api_req_t *ar);
+
+struct api_req {
+    h2o_req_t *req;
+    server_thread_t *thr;
+    server_t *srv;
+    const config_t *cfg;
+    db_ctx_t *db;
+    params_t params;
+    route_match_t match;
+    unsigned flags;
+    int64_t viewer; /* the token's user, or 0 */
+    const char *token;
+    size_t token_len;
+    ratelimit_result_t rl;
+    api_work_t *pending;
+    bool replied;
+};
+
+/* Work deferred to the worker pool on behalf of a request. Embed it first
+ * in a struct of your own; it is freed (with free()) after done. */
+struct api_work {
+    work_t super;
+    api_req_t *ar; /* NULL in done() if the client has gone */
+    void (*run)(api_work_t *w, worker_ctx_t *wc);
+    void (*done)(api_work_t *w, api_req_t *ar); /* called only if ar is still there */
+    void (*cleanup)(api_work_t *w);             /* optional, always called */
+};
+
+/* Submits w (malloc'd) to the worker pool; on a full queue answers 503. */
+void api_defer(api_req_t *ar, api_work_t *w);
+
+/* Responses. `data` is a rendered JSON value; pagination may be NULL. */
+void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination);
+void api_ok_null(api_req_t *ar);
+void api_error(api_req_t *ar, int status, const char *type, const char *msg);
+/* OAuth style: {"code":N,"error_type":"OAuthException","error_message":...} */
+void api_oauth_error(api_req_t *ar, int status, const char *msg);
+/* Sends a finished JSON body as it is. */
+void api_send(api_req_t *ar, int status, const char *body, size_t len);
+/* A failure of ours: logs it and answers 500 with a JSON error. */
+void api_internal_error(api_req_t *ar, const char *what);
+
+/* Arguments and parameters */
+static inline const char *api_param(const api_req_t *ar, const char *key)
+{
+    return params_str(&ar->params, key);
+}
+/* The user ID a path argument names: "self" is the viewer. 0 if malformed. */
+int64_t api_arg_user(const api_req_t *ar, size_t i);
+/* count=: default, 1..max; false after answering 400 on a bad value. */
+bool api_count(api_req_t *ar, int def, int max, int *out);
+
+/* Counts a request h2o answered by itself against the client's address. */
+ratelimit_result_t api_count_client(server_thread_t *thr, h2o_req_t *req);
+/* Entry point from the h2o handler. */
+int api_dispatch(server_thread_t *thr, h2o_req_t *req);
+/* Builds the shared router from the route table (api/routes.c). */
+router_t *api_router_new(void);
+
+#endif

@@ -1,0 +1,309 @@
+#include "http/server.h"
+#include "core/buf.h"
+#include "http/api.h"
+#include "obs/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static atomic_int stopping;
+
+/* ---- the handler h2o calls ---- */
+
+typedef struct api_handler {
+    h2o_handler_t super;
+} api_handler_t;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    server_thread_t *thr = H2O_STRUCT_FROM_MEMBER(server_thread_t, ctx, req->conn->ctx);
+    return api_dispatch(thr, req);
+}
+
+/* ---- JSON bodies for the errors h2o answers by itself ----
+ * h2o answers some requests before any handler runs: a body over
+ * max_request_entity_size (413, judged from Content-Length before reading),
+ * a malformed request line (400), and so on, as text/plain. This filter
+ * turns those into v1 JSON errors, so that every response is JSON. */
+
+typedef struct json_error_ostream {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} json_error_ostream_t;
+
+static void json_error_send(h2o_ostream_t *self_, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t st)
+{
+    json_error_ostream_t *self = (json_error_ostream_t *)self_;
+    if (h2o_send_state_is_in_progress(st)) {
+        h2o_ostream_send_next(&self->super, req, NULL, 0, st); /* swallow the text body */
+        return;
+    }
+    h2o_ostream_send_next(&self->super, req, &self->body, 1, st);
+}
+
+static bool is_plain_text(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    return i >= 0 && req->res.headers.entries[i].value.len >= 10 &&
+           memcmp(req->res.headers.entries[i].value.base, "text/plain", 10) == 0;
+}
+
+static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (req->res.status >= 400 && is_plain_text(req)) {
+        int st = req->res.status;
+        const char *type = st == 413 ? E_INVALID : st == 404 ? E_NOT_FOUND : E_INVALID;
+        const char *msg = st == 413 ? "request body is too large" : req->res.reason;
+        char tmp[512];
+        int n = snprintf(tmp, sizeof(tmp), "{\"meta\":{\"code\":%d,\"error_type\":\"%s\",\"error_message\":\"%s\"}}",
+                         st, type, msg ? msg : "bad request");
+        if (n > 0 && (size_t)n < sizeof(tmp)) {
+            h2o_iovec_t body = h2o_strdup(&req->pool, tmp, (size_t)n);
+            memset(&req->res.headers, 0, sizeof(req->res.headers));
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                           H2O_STRLIT("application/json; charset=utf-8"));
+            ratelimit_result_t rl = api_count_client((server_thread_t *)req->conn->ctx, req);
+            char num[2][24];
+            int n0 = snprintf(num[0], sizeof(num[0]), "%u", rl.limit);
+            int n1 = snprintf(num[1], sizeof(num[1]), "%u", rl.remaining);
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-ratelimit-limit"), 0, NULL,
+                                  h2o_strdup(&req->pool, num[0], (size_t)n0).base, (size_t)n0);
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-ratelimit-remaining"), 0, NULL,
+                                  h2o_strdup(&req->pool, num[1], (size_t)n1).base, (size_t)n1);
+            req->res.content_length = body.len;
+            json_error_ostream_t *os = (json_error_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
+            os->super.do_send = json_error_send;
+            os->body = body;
+            slot = &os->super.next;
+        }
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+static void add_json_errors(h2o_pathconf_t *pathconf)
+{
+    h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
+    f->on_setup_ostream = json_error_setup;
+}
+
+/* ---- listening ---- */
+
+static int open_listener(const config_t *cfg, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    int rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", cfg->listen, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    server_thread_t *thr = listener->data;
+    if (err != NULL)
+        return;
+    /* Take a few at a time; the other loops share the socket. */
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(&thr->accept_ctx, sock);
+    }
+}
+
+/* ---- threads ---- */
+
+static void *loop_main(void *arg)
+{
+    server_thread_t *thr = arg;
+    server_t *srv = thr->srv;
+    h2o_context_init(&thr->ctx, thr->loop, &srv->h2o);
+    h2o_multithread_register_receiver(thr->ctx.queue, &thr->work_done, workpool_on_done);
+    thr->accept_ctx.ctx = &thr->ctx;
+    thr->accept_ctx.hosts = srv->h2o.hosts;
+    int fd = fcntl(srv->listen_fd, F_DUPFD_CLOEXEC, 0);
+    thr->listener = h2o_evloop_socket_create(thr->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    thr->listener->data = thr;
+    h2o_socket_read_start(thr->listener, on_accept);
+
+    while (!atomic_load(&stopping))
+        h2o_evloop_run(thr->loop, 100);
+
+    /* Stop accepting, then let work already on the pool come back and be answered. */
+    h2o_socket_read_stop(thr->listener);
+    h2o_socket_close(thr->listener);
+    int64_t deadline = ids_now_ms() + 10000;
+    while (thr->in_flight > 0 && ids_now_ms() < deadline)
+        h2o_evloop_run(thr->loop, 50);
+    for (int i = 0; i < 5; i++) /* flush the last responses */
+        h2o_evloop_run(thr->loop, 10);
+    return NULL;
+}
+
+static int setup_data_dir(const char *dir, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "data directory %s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens each physical database once and brings its schema up to date. */
+static int migrate_all(const dbmap_t *map, char *err, size_t errlen)
+{
+    db_ctx_t *db = db_ctx_new(map);
+    int rc = 0;
+    for (size_t i = 0; i < dbmap_count(map) && rc == 0; i++) {
+        db_conn_t *c = db_physical(db, i);
+        int from = 0, to = 0;
+        if (c == NULL) {
+            snprintf(err, errlen, "cannot open database %s", dbmap_url(map, i));
+            rc = -1;
+        } else if (db_migrate(c, &from, &to, err, errlen) != 0) {
+            rc = -1;
+        } else if (from != to) {
+            log_info("database %s: schema %d -> %d", dbmap_url(map, i), from, to);
+        }
+    }
+    db_ctx_free(db);
+    return rc;
+}
+
+static void setup_h2o(server_t *srv, const config_t *cfg)
+{
+    h2o_config_init(&srv->h2o);
+    srv->h2o.server_name = h2o_iovec_init(H2O_STRLIT("picogram"));
+    srv->h2o.max_request_entity_size = (size_t)cfg->max_upload;
+    srv->host = h2o_config_register_host(&srv->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *root = h2o_config_register_path(srv->host, "/", 0);
+    api_handler_t *h = (api_handler_t *)h2o_create_handler(root, sizeof(*h));
+    h->super.on_req = on_req;
+    add_json_errors(root);
+    add_json_errors(&srv->host->fallback_path);
+    if (strcmp(cfg->access_log, "off") != 0) {
+        const char *path = strcmp(cfg->access_log, "-") == 0 ? "/dev/stderr" : cfg->access_log;
+        h2o_access_log_filehandle_t *fh = h2o_access_log_open_handle(path, NULL, H2O_LOGCONF_ESCAPE_APACHE);
+        if (fh != NULL) {
+            h2o_access_log_register(root, fh);
+            h2o_access_log_register(&srv->host->fallback_path, fh);
+        }
+    }
+}
+
+int server_run(const config_t *cfg)
+{
+    char err[512];
+    server_t srv_, *srv = &srv_;
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->listen_fd = -1;
+    if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0)
+        goto fail;
+    if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
+        goto fail;
+    if (migrate_all(srv->dbmap, err, sizeof(err)) != 0)
+        goto fail;
+    if ((srv->listen_fd = open_listener(cfg, err, sizeof(err))) < 0)
+        goto fail;
+
+    /* Signals go to the main thread alone, which waits for them below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv->router = api_router_new();
+    srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
+    srv->ids = ids_gen_new();
+    srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap);
+    setup_h2o(srv, cfg);
+
+    srv->nthreads = (int)cfg->threads;
+    srv->threads = xcalloc((size_t)srv->nthreads, sizeof(server_thread_t));
+    for (int i = 0; i < srv->nthreads; i++) {
+        server_thread_t *thr = &srv->threads[i];
+        thr->srv = srv;
+        thr->index = i;
+        thr->loop = h2o_evloop_create();
+        thr->db = db_ctx_new(srv->dbmap);
+        h2o_multithread_create_thread(&thr->tid, NULL, loop_main, thr);
+    }
+    log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, data in %s)", cfg->listen_host,
+             bound_port(srv->listen_fd), srv->nthreads, cfg->workers, cfg->data_dir);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("signal %d: shutting down", sig);
+    atomic_store(&stopping, 1);
+    for (int i = 0; i < srv->nthreads; i++)
+        pthread_join(srv->threads[i].tid, NULL);
+    workpool_free(srv->pool);
+    for (int i = 0; i < srv->nthreads; i++) {
+        server_thread_t *thr = &srv->threads[i];
+        h2o_multithread_unregister_receiver(thr->ctx.queue, &thr->work_done);
+        h2o_context_dispose(&thr->ctx);
+        h2o_evloop_destroy(thr->loop);
+        db_ctx_free(thr->db);
+    }
+    free(srv->threads);
+    h2o_config_dispose(&srv->h2o);
+    close(srv->listen_fd);
+    router_free(srv->router);
+    ratelimit_free(srv->rl);
+    ids_gen_free(srv->ids);
+    dbmap_free(srv->dbmap);
+    log_info("stopped");
+    return 0;
+fail:
+    log_error("%s", err);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    dbmap_free(srv->dbmap);
+    return 1;
+}

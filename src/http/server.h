@@ -1,0 +1,68 @@
+/*
+ * server: the HTTP server on h2o's library, in the embedded topology.
+ *
+ * DESIGN: the threading model
+ *  - `threads` event-loop threads. Each runs its own h2o evloop and
+ *    h2o_context_t and accepts from the one shared listening socket. A
+ *    request lives and dies on the loop thread that accepted it.
+ *  - Each loop thread has its own database connections (db_ctx_t). Short
+ *    reads (a primary-key lookup, a token check, a small indexed search:
+ *    tens of microseconds in SQLite WAL mode) run inline on the loop.
+ *  - Everything slow or blocking goes to the worker pool (http/workpool.h):
+ *    password hashing (argon2id, slow on purpose), image processing, and
+ *    every database write, because a commit waits for fsync and may wait for
+ *    SQLite's single writer lock. The result comes back to the loop that
+ *    asked through h2o's multithread queue, and the loop sends the response.
+ *  - If a client goes away while its work is on a worker, the work still
+ *    finishes (the write is kept), and the reply is dropped.
+ *  - Shared state (router, rate limiter, ID generator, config) is immutable
+ *    or thread safe.
+ */
+#ifndef PICOGRAM_SERVER_H
+#define PICOGRAM_SERVER_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "config.h"
+#include "core/ids.h"
+#include "db/db.h"
+#include "http/ratelimit.h"
+#include "http/router.h"
+#include "http/workpool.h"
+
+typedef struct server server_t;
+
+typedef struct server_thread {
+    h2o_context_t ctx; /* first: a request's ctx leads back to its thread */
+    server_t *srv;
+    int index;
+    pthread_t tid;
+    h2o_evloop_t *loop;
+    h2o_socket_t *listener;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_multithread_receiver_t work_done;
+    db_ctx_t *db;
+    size_t in_flight; /* work submitted and not yet done */
+} server_thread_t;
+
+struct server {
+    const config_t *cfg;
+    h2o_globalconf_t h2o;
+    h2o_hostconf_t *host;
+    router_t *router;
+    ratelimit_t *rl;
+    ids_gen_t *ids;
+    workpool_t *pool;
+    dbmap_t *dbmap;
+    server_thread_t *threads;
+    int nthreads;
+    int listen_fd;
+};
+
+/* Runs the server until SIGINT or SIGTERM. Returns a process exit code. */
+int server_run(const config_t *cfg);
+
+#endif

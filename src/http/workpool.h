@@ -1,0 +1,48 @@
+/*
+ * workpool: threads for slow work (password hashing, image processing),
+ * so that nothing slow runs on an event-loop thread.
+ *
+ * DESIGN
+ * A loop thread fills a work_t and submits it. A worker thread takes it
+ * from a bounded FIFO queue and calls run() with its own worker context
+ * (its own database connections). When run() returns, the work is sent
+ * back through h2o's multithread queue to the receiver of the loop that
+ * submitted it, and done() runs there, on that loop thread. run() must not
+ * touch loop-owned state (h2o requests, pools); done() may.
+ *
+ * The queue is bounded: submit fails when it is full, so the caller can
+ * answer 503 instead of queueing without limit.
+ */
+#ifndef PICOGRAM_WORKPOOL_H
+#define PICOGRAM_WORKPOOL_H
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include "db/db.h"
+
+typedef struct workpool workpool_t;
+
+typedef struct worker_ctx {
+    db_ctx_t *db;
+    int index;
+} worker_ctx_t;
+
+typedef struct work work_t;
+struct work {
+    h2o_multithread_message_t super; /* must be first: h2o links it back to the loop */
+    void (*run)(work_t *w, worker_ctx_t *wc); /* on a worker thread */
+    void (*done)(work_t *w);                  /* on the submitting loop thread */
+    h2o_multithread_receiver_t *reply_to;
+    work_t *next;
+};
+
+workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap);
+/* Stops after the queued work has run. done() callbacks still arrive on their loops. */
+void workpool_free(workpool_t *p);
+/* Returns 0, or -1 if the queue is full. Thread safe. */
+int workpool_submit(workpool_t *p, work_t *w);
+/* Receiver callback to register on each loop's multithread queue. */
+void workpool_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
+
+#endif

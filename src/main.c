@@ -1,0 +1,166 @@
+/*
+ * picogram: command dispatch. Each command builds its config (defaults <
+ * file < environment < flags) and hands over to its module.
+ */
+#include "config.h"
+#include "core/buf.h"
+#include "db/db.h"
+#include "http/server.h"
+#include "obs/log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+extern char **environ;
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: picogram <command> [options]\n"
+                 "\n"
+                 "Commands:\n"
+                 "  serve      serve the API (embedded topology: SQLite and a photo folder in --data)\n"
+                 "  migrate    bring the database schema up to date, then exit\n"
+                 "  version    print the version\n"
+                 "  help       this text; 'picogram <command> --help' for a command's options\n");
+}
+
+static void command_usage(FILE *out, const char *cmd)
+{
+    fprintf(out,
+            "usage: picogram %s [--config FILE] [--listen HOST:PORT] [--data DIR] [--SETTING VALUE ...]\n"
+            "\n"
+            "  --config FILE          read settings from FILE ('key = value' lines; also PICOGRAM_CONFIG)\n",
+            cmd);
+    config_usage(out);
+    fprintf(out, "\nPrecedence: flags, then PICOGRAM_* environment variables, then the config file.\n");
+}
+
+static int fail_usage(const char *msg)
+{
+    fprintf(stderr, "picogram: %s\n", msg);
+    return EXIT_USAGE;
+}
+
+/* Builds the config for a command from its arguments. Returns 0, 1 if help
+ * was printed, or EXIT_USAGE after printing a one-line error. */
+static int build_config(config_t *c, const char *cmd, int argc, char **argv)
+{
+    char err[512];
+    const char *config_path = getenv("PICOGRAM_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            command_usage(stdout, cmd);
+            return 1;
+        }
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc)
+                return fail_usage("--config needs a file");
+            config_path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config_path = argv[i] + 9;
+        }
+    }
+    config_init(c);
+    if (config_path && *config_path && config_load_file(c, config_path, err, sizeof(err)) != 0)
+        return fail_usage(err);
+    if (config_load_env(c, environ, err, sizeof(err)) != 0)
+        return fail_usage(err);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, sizeof(err), "unexpected argument '%s' (see 'picogram %s --help')", a, cmd);
+            return fail_usage(err);
+        }
+        char key[64];
+        const char *eq = strchr(a, '='), *val;
+        size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (kl >= sizeof(key))
+            kl = sizeof(key) - 1;
+        memcpy(key, a + 2, kl);
+        key[kl] = '\0';
+        if (strcmp(key, "config") == 0) {
+            i += eq ? 0 : 1;
+            continue;
+        }
+        if (!config_has_key(key)) {
+            snprintf(err, sizeof(err), "unknown option '--%s' (see 'picogram %s --help')", key, cmd);
+            return fail_usage(err);
+        }
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        else {
+            snprintf(err, sizeof(err), "--%s needs a value", key);
+            return fail_usage(err);
+        }
+        if (config_set(c, key, val, err, sizeof(err)) != 0)
+            return fail_usage(err);
+    }
+    if (config_finish(c, err, sizeof(err)) != 0)
+        return fail_usage(err);
+    return 0;
+}
+
+static int cmd_migrate(const config_t *c)
+{
+    char err[512];
+    mkdir(c->data_dir, 0750);
+    dbmap_t *map = dbmap_new(c->database, c->sqlite_sync, err, sizeof(err));
+    if (map == NULL)
+        return fail_usage(err);
+    db_ctx_t *db = db_ctx_new(map);
+    int rc = 0;
+    for (size_t i = 0; i < dbmap_count(map); i++) {
+        db_conn_t *conn = db_physical(db, i);
+        int from = 0, to = 0;
+        if (conn == NULL || db_migrate(conn, &from, &to, err, sizeof(err)) != 0) {
+            fprintf(stderr, "picogram: %s: %s\n", dbmap_url(map, i), conn ? err : "cannot open");
+            rc = 1;
+            break;
+        }
+        printf("%s: schema version %d%s%d\n", dbmap_url(map, i), from, from == to ? " = " : " -> ", to);
+    }
+    db_ctx_free(db);
+    dbmap_free(map);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("picogram 0.1.0\n");
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        fprintf(stderr, "picogram: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "picogram: libsodium failed to initialise\n");
+        return 1;
+    }
+    config_t cfg;
+    int rc = build_config(&cfg, cmd, argc - 2, argv + 2);
+    if (rc == 0)
+        rc = strcmp(cmd, "serve") == 0 ? server_run(&cfg) : cmd_migrate(&cfg);
+    else if (rc == 1)
+        rc = 0;
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,222 @@
+#include "model/users.h"
+#include "core/ids.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+static void lower(char *out, const char *s)
+{
+    ascii_lower(out, s, strlen(s));
+}
+
+static void row_to_user(db_stmt_t *s, user_t *u)
+{
+    u->id = db_col_i64(s, 0);
+    db_col_copy(s, 1, u->username, sizeof(u->username));
+    db_col_copy(s, 2, u->full_name, sizeof(u->full_name));
+    db_col_copy(s, 3, u->bio, sizeof(u->bio));
+    db_col_copy(s, 4, u->website, sizeof(u->website));
+    db_col_copy(s, 5, u->profile_picture, sizeof(u->profile_picture));
+    u->is_private = db_col_i64(s, 6) != 0;
+    u->media_count = db_col_i64(s, 7);
+    u->follows_count = db_col_i64(s, 8);
+    u->followed_by_count = db_col_i64(s, 9);
+    u->created_at = db_col_i64(s, 10);
+    db_col_copy(s, 11, u->email, sizeof(u->email));
+}
+
+static int insert_user(db_conn_t *c, int64_t id, const user_new_t *in, const char *ulower, int64_t now)
+{
+    char flower[sizeof(((user_t *)0)->full_name)];
+    lower(flower, in->full_name);
+    db_stmt_t *s = db_q(c, Q_USER_INSERT);
+    db_bind_i64(s, 1, id);
+    db_bind_cstr(s, 2, in->username);
+    db_bind_cstr(s, 3, ulower);
+    db_bind_cstr(s, 4, in->full_name);
+    db_bind_cstr(s, 5, flower);
+    db_bind_cstr(s, 6, in->email);
+    db_bind_cstr(s, 7, in->password_hash);
+    db_bind_i64(s, 8, now);
+    return db_exec_stmt(s);
+}
+
+static int claim_name(db_conn_t *c, const char *ulower, int64_t id)
+{
+    db_stmt_t *s = db_q(c, Q_USERNAME_CLAIM);
+    db_bind_cstr(s, 1, ulower);
+    db_bind_i64(s, 2, id);
+    return db_exec_stmt(s);
+}
+
+static void release_name(db_conn_t *c, const char *ulower, int64_t id)
+{
+    db_stmt_t *s = db_q(c, Q_USERNAME_RELEASE);
+    db_bind_cstr(s, 1, ulower);
+    db_bind_i64(s, 2, id);
+    db_exec_stmt(s);
+}
+
+static int rc_of(int rc)
+{
+    return rc == DB_DONE ? USERS_OK : rc == DB_CONSTRAINT ? USERS_TAKEN : USERS_ERROR;
+}
+
+int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
+{
+    char ulower[USERNAME_MAX + 1];
+    lower(ulower, in->username);
+    db_conn_t *uc = db_shard(db, ids_shard(id)), *nc = db_for_key(db, ulower, strlen(ulower));
+    if (uc == NULL || nc == NULL)
+        return USERS_ERROR;
+    int64_t now = (int64_t)time(NULL);
+    int rc;
+    if (uc == nc) {
+        if (db_begin(uc) != DB_OK)
+            return USERS_ERROR;
+        rc = rc_of(claim_name(uc, ulower, id));
+        if (rc == USERS_OK)
+            rc = rc_of(insert_user(uc, id, in, ulower, now));
+        if (rc != USERS_OK || db_commit(uc) != DB_OK) {
+            db_rollback(uc);
+            return rc == USERS_OK ? USERS_ERROR : rc;
+        }
+    } else {
+        rc = rc_of(claim_name(nc, ulower, id));
+        if (rc != USERS_OK)
+            return rc;
+        rc = rc_of(insert_user(uc, id, in, ulower, now));
+        if (rc != USERS_OK) {
+            release_name(nc, ulower, id);
+            return USERS_ERROR; /* an ID collision is not a taken name */
+        }
+    }
+    return users_get(db, id, out);
+}
+
+int users_get(db_ctx_t *db, int64_t id, user_t *out)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_USER_BY_ID);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        row_to_user(s, out);
+    db_reset(s);
+    return rc == DB_ROW ? USERS_OK : rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+}
+
+int users_id_by_username(db_ctx_t *db, const char *username, int64_t *id)
+{
+    char ulower[USERNAME_MAX + 1];
+    if (strlen(username) > USERNAME_MAX)
+        return USERS_NOT_FOUND;
+    lower(ulower, username);
+    db_conn_t *c = db_for_key(db, ulower, strlen(ulower));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_USERNAME_LOOKUP);
+    db_bind_cstr(s, 1, ulower);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        *id = db_col_i64(s, 0);
+    db_reset(s);
+    return rc == DB_ROW ? USERS_OK : rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+}
+
+int users_password_hash(db_ctx_t *db, int64_t id, char *out, size_t cap)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_USER_AUTH_BY_ID);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        db_col_copy(s, 0, out, cap);
+    db_reset(s);
+    return rc == DB_ROW ? USERS_OK : rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+}
+
+int users_update(db_ctx_t *db, const user_t *u)
+{
+    db_conn_t *c = db_shard(db, ids_shard(u->id));
+    if (c == NULL)
+        return USERS_ERROR;
+    char flower[sizeof(u->full_name)];
+    lower(flower, u->full_name);
+    db_stmt_t *s = db_q(c, Q_USER_UPDATE);
+    db_bind_i64(s, 1, u->id);
+    db_bind_cstr(s, 2, u->full_name);
+    db_bind_cstr(s, 3, flower);
+    db_bind_cstr(s, 4, u->bio);
+    db_bind_cstr(s, 5, u->website);
+    db_bind_i64(s, 6, u->is_private);
+    db_bind_cstr(s, 7, u->email);
+    return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
+}
+
+/* Search order: the exact name first, then by lower-cased username. */
+static bool before(const user_t *a, const user_t *b, const char *q)
+{
+    char la[USERNAME_MAX + 1], lb[USERNAME_MAX + 1];
+    lower(la, a->username);
+    lower(lb, b->username);
+    bool ea = strcmp(la, q) == 0, eb = strcmp(lb, q) == 0;
+    if (ea != eb)
+        return ea;
+    return strcmp(la, lb) < 0;
+}
+
+/* Inserts u into the sorted list out[0..*n), keeping at most limit. */
+static void merge_in(user_t *out, int *n, int limit, const user_t *u, const char *q)
+{
+    int pos = *n;
+    while (pos > 0 && before(u, &out[pos - 1], q))
+        pos--;
+    if (pos >= limit)
+        return;
+    int last = *n < limit ? *n : limit - 1;
+    memmove(&out[pos + 1], &out[pos], (size_t)(last - pos) * sizeof(user_t));
+    out[pos] = *u;
+    if (*n < limit)
+        (*n)++;
+}
+
+int users_search(db_ctx_t *db, const char *q, int limit, user_t *out, int *n)
+{
+    /* Prefix range [q, q + U+10FFFF): byte order, so it uses the indexes. */
+    char lo[256], hi[260];
+    size_t ql = strlen(q);
+    if (ql >= sizeof(lo))
+        ql = sizeof(lo) - 1;
+    ascii_lower(lo, q, ql);
+    memcpy(hi, lo, ql);
+    memcpy(hi + ql, "\xf4\x8f\xbf\xbf", 5);
+    *n = 0;
+    /* Each physical database answers for its own users (one, embedded); the
+     * lists are merged in the same order the query gives. */
+    size_t ndb = db_count(db);
+    for (size_t i = 0; i < ndb; i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL)
+            return USERS_ERROR;
+        db_stmt_t *s = db_q(c, Q_USER_SEARCH);
+        db_bind_cstr(s, 1, lo);
+        db_bind_cstr(s, 2, hi);
+        db_bind_i64(s, 3, limit);
+        int rc = DB_DONE;
+        user_t u;
+        while ((rc = db_step(s)) == DB_ROW) {
+            row_to_user(s, &u);
+            merge_in(out, n, limit, &u, lo);
+        }
+        db_reset(s);
+        if (rc == DB_ERROR)
+            return USERS_ERROR;
+    }
+    return USERS_OK;
+}

@@ -1,0 +1,330 @@
+// Accounts: sign-up, the password grant, tokens, log-out.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer, api, signup, login, uniqueName, show,
+  assertOk, assertV1Error, assertOAuthError, assertFullUser, assertShortUser,
+} from './lib.mjs';
+
+let srv;
+let url;
+
+before(async () => {
+  srv = await startServer();
+  url = srv.url;
+});
+
+after(async () => {
+  await srv?.stop();
+});
+
+const TOKEN_RE = /^(\d+)\.([A-Za-z0-9_-]+)$/;
+
+async function getSelf(token) {
+  return api(url, 'GET', '/v1/users/self', { token });
+}
+
+describe('sign-up', () => {
+  it('creates a user and returns a working token', async () => {
+    const username = uniqueName('signup');
+    const r = await api(url, 'POST', '/v1/accounts', {
+      form: { username, password: 'password123', full_name: 'Sign Up', email: 'signup@example.com' },
+    });
+    const data = assertOk(r);
+    assert.deepEqual(Object.keys(data).sort(), ['access_token', 'user']);
+    assertFullUser(data.user, {
+      username, full_name: 'Sign Up', bio: '', website: '', is_private: false,
+      counts: { media: 0, follows: 0, followed_by: 0 },
+    });
+    assert.equal('password' in data.user, false, 'password must not be echoed');
+    assert.equal('password_hash' in data.user, false);
+    assert.equal('email' in data.user, false, 'email is private');
+    const m = TOKEN_RE.exec(data.access_token);
+    assert.ok(m, `token shape: ${data.access_token}`);
+    assert.equal(m[1], data.user.id, 'the part before the dot is the user id');
+    assert.ok(m[2].length >= 32, 'random part is long enough');
+
+    const me = await getSelf(data.access_token);
+    assert.deepEqual(assertOk(me), data.user, `GET self after sign-up: ${show(me)}`);
+    const byId = await api(url, 'GET', `/v1/users/${data.user.id}`, { token: data.access_token });
+    assert.deepEqual(assertOk(byId), data.user);
+  });
+
+  it('accepts a JSON body', async () => {
+    const username = uniqueName('json');
+    const r = await api(url, 'POST', '/v1/accounts', { json: { username, password: 'password123', full_name: 'J S' } });
+    const data = assertOk(r);
+    assertFullUser(data.user, { username, full_name: 'J S' });
+    assert.match(data.access_token, TOKEN_RE);
+  });
+
+  it('keeps the case of the name as given', async () => {
+    const base = uniqueName('cs');
+    const username = 'Mixed.' + base.slice(0, 20).toUpperCase();
+    const { user } = await signup(url, username);
+    assert.equal(user.username, username);
+  });
+
+  it('gives distinct ids and tokens to distinct users', async () => {
+    const a = await signup(url, uniqueName('da'));
+    const b = await signup(url, uniqueName('db'));
+    assert.notEqual(a.user.id, b.user.id);
+    assert.notEqual(a.token, b.token);
+    assert.equal(assertOk(await getSelf(a.token)).id, a.user.id);
+    assert.equal(assertOk(await getSelf(b.token)).id, b.user.id);
+  });
+
+  it('refuses a taken name in any case', async () => {
+    const username = uniqueName('dup');
+    await signup(url, username);
+    for (const variant of [username, username.toUpperCase(), username[0].toUpperCase() + username.slice(1)]) {
+      const r = await api(url, 'POST', '/v1/accounts', { form: { username: variant, password: 'otherpassword' } });
+      assertV1Error(r, 400, 'APIInvalidParametersError');
+    }
+    const mixed = 'Dot.' + uniqueName('d').slice(0, 20);
+    await signup(url, mixed);
+    const r = await api(url, 'POST', '/v1/accounts', { form: { username: mixed.toLowerCase(), password: 'password123' } });
+    assertV1Error(r, 400, 'APIInvalidParametersError');
+  });
+
+  it('enforces the username rules', async () => {
+    const bad = [
+      '',
+      'a'.repeat(31),
+      'has-dash',
+      'has space',
+      'caf\u00e9',
+      'at@sign',
+      'slash/name',
+      'semi;colon',
+      "quote'name",
+      'tab\tname',
+      '\u0430dmin', // Cyrillic a
+    ];
+    for (const username of bad) {
+      const r = await api(url, 'POST', '/v1/accounts', { form: { username, password: 'password123' } });
+      assertV1Error(r, 400, 'APIInvalidParametersError');
+    }
+    const missing = await api(url, 'POST', '/v1/accounts', { form: { password: 'password123' } });
+    assertV1Error(missing, 400, 'APIInvalidParametersError');
+
+    // 30 characters is fine, as are '.', '_' and digits.
+    const thirty = (uniqueName('t') + 'x'.repeat(30)).slice(0, 30);
+    assert.equal(thirty.length, 30);
+    const { user } = await signup(url, thirty);
+    assert.equal(user.username, thirty);
+    const dotted = ('a.b_' + uniqueName('c')).slice(0, 30);
+    assert.equal((await signup(url, dotted)).user.username, dotted);
+    // a refused name was not created
+    const r = await login(url, 'has-dash', 'password123');
+    assertOAuthError(r);
+  });
+
+  it('enforces the password rules (code points, not bytes)', async () => {
+    const tooShort = ['', '1234567', '\u00e9'.repeat(7) /* 14 bytes, 7 characters */, '\u{1F600}'.repeat(7)];
+    for (const password of tooShort) {
+      const r = await api(url, 'POST', '/v1/accounts', { form: { username: uniqueName('pw'), password } });
+      assertV1Error(r, 400, 'APIInvalidParametersError');
+    }
+    const noPassword = await api(url, 'POST', '/v1/accounts', { form: { username: uniqueName('pw') } });
+    assertV1Error(noPassword, 400, 'APIInvalidParametersError');
+
+    const tooLong = await api(url, 'POST', '/v1/accounts', {
+      form: { username: uniqueName('pw'), password: 'x'.repeat(1025) },
+    });
+    assertV1Error(tooLong, 400, 'APIInvalidParametersError');
+
+    // 8 ASCII characters, 8 two-byte characters, 8 four-byte characters, 1024 bytes
+    const ok = ['12345678', '\u00e9'.repeat(8), '\u{1F600}'.repeat(8), 'y'.repeat(1024)];
+    for (const password of ok) {
+      const username = uniqueName('pw');
+      await signup(url, username, password);
+      const r = await login(url, username, password);
+      assert.equal(r.status, 200, `log-in with ${JSON.stringify(password.slice(0, 10))}: ${show(r)}`);
+    }
+  });
+
+  it('validates full_name and email at sign-up', async () => {
+    const cases = [
+      { full_name: 'x'.repeat(101) },
+      { full_name: 'bad\u0001name' },
+      { full_name: 'line\nbreak' },
+      { email: 'not-an-email' },
+      { email: 'two@@example.com' },
+      { email: 'a@nodot' },
+    ];
+    for (const extra of cases) {
+      const username = uniqueName('fv');
+      const r = await api(url, 'POST', '/v1/accounts', { form: { username, password: 'password123', ...extra } });
+      assertV1Error(r, 400, 'APIInvalidParametersError');
+      // nothing was created
+      assertOAuthError(await login(url, username, 'password123'));
+    }
+    const full = '\u00c9'.repeat(100); // 100 characters, 200 bytes
+    const { user } = await signup(url, uniqueName('fv'), 'password123', { full_name: full });
+    assert.equal(user.full_name, full);
+  });
+
+  it('gives exactly one winner when eight sign-ups race for one name', async () => {
+    const username = uniqueName('race');
+    const variants = [username, username.toUpperCase(), username, username[0].toUpperCase() + username.slice(1)];
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        api(url, 'POST', '/v1/accounts', { form: { username: variants[i % variants.length], password: 'password123' } })),
+    );
+    const statuses = results.map((r) => r.status);
+    const winners = results.filter((r) => r.status === 200);
+    assert.equal(winners.length, 1, `statuses: ${statuses.join(',')}; ${results.map(show).join(' | ')}`);
+    for (const r of results) if (r.status !== 200) assertV1Error(r, 400, 'APIInvalidParametersError');
+    const { access_token: token, user } = winners[0].body.data;
+    assert.equal(assertOk(await getSelf(token)).id, user.id);
+    const l = await login(url, username, 'password123');
+    assert.equal(l.status, 200, show(l));
+    assert.equal(l.body.user.id, user.id);
+  });
+});
+
+describe('log-in (password grant)', () => {
+  let name;
+  let first;
+  before(async () => {
+    name = uniqueName('login');
+    first = await signup(url, name, 'correct horse', { full_name: 'Log In' });
+  });
+
+  it('returns a bare {access_token, user} with a new working token', async () => {
+    const r = await login(url, name, 'correct horse');
+    assert.equal(r.status, 200, show(r));
+    assert.match(r.headers.get('content-type'), /^application\/json/);
+    assert.deepEqual(Object.keys(r.body).sort(), ['access_token', 'user'], 'not enveloped');
+    assertShortUser(r.body.user, { id: first.user.id, username: name, full_name: 'Log In' });
+    const m = TOKEN_RE.exec(r.body.access_token);
+    assert.ok(m, r.body.access_token);
+    assert.equal(m[1], first.user.id);
+    assert.notEqual(r.body.access_token, first.token);
+    const me = await getSelf(r.body.access_token);
+    assert.equal(assertOk(me).id, first.user.id, show(me));
+    // the sign-up token still works too
+    assert.equal(assertOk(await getSelf(first.token)).id, first.user.id);
+  });
+
+  it('looks the name up in any case', async () => {
+    for (const variant of [name.toUpperCase(), name[0].toUpperCase() + name.slice(1)]) {
+      const r = await login(url, variant, 'correct horse');
+      assert.equal(r.status, 200, show(r));
+      assert.equal(r.body.user.id, first.user.id);
+      assert.equal(r.body.user.username, name, 'the stored spelling is returned');
+    }
+  });
+
+  it('accepts a JSON body', async () => {
+    const r = await api(url, 'POST', '/oauth/access_token', {
+      json: { grant_type: 'password', username: name, password: 'correct horse' },
+    });
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.body.user.id, first.user.id);
+  });
+
+  it('refuses a wrong password and an unknown user alike', async () => {
+    const wrong = await login(url, name, 'wrong horse');
+    assertOAuthError(wrong);
+    const caseWrong = await login(url, name, 'Correct horse');
+    assertOAuthError(caseWrong);
+    const unknown = await login(url, uniqueName('nobody'), 'correct horse');
+    assertOAuthError(unknown);
+    assert.equal(unknown.body.error_message, wrong.body.error_message, 'no user enumeration');
+    const badName = await login(url, 'bad name!', 'correct horse');
+    assertOAuthError(badName);
+    const huge = await login(url, name, 'x'.repeat(5000));
+    assertOAuthError(huge);
+  });
+
+  it('refuses missing fields and bad grant types', async () => {
+    const cases = [
+      { username: name, password: 'correct horse' }, // no grant_type
+      { grant_type: '', username: name, password: 'correct horse' },
+      { grant_type: 'authorization_code_x', username: name, password: 'correct horse' },
+      { grant_type: 'PASSWORD_', username: name, password: 'correct horse' },
+      { grant_type: 'client_credentials' },
+      { grant_type: 'password', password: 'correct horse' },
+      { grant_type: 'password', username: name },
+      { grant_type: 'password', username: '', password: 'correct horse' },
+      { grant_type: 'password', username: name, password: '' },
+      { grant_type: 'password' },
+    ];
+    for (const form of cases) {
+      const r = await api(url, 'POST', '/oauth/access_token', { form });
+      assertOAuthError(r);
+    }
+    const empty = await api(url, 'POST', '/oauth/access_token', {});
+    assertOAuthError(empty);
+  });
+});
+
+describe('tokens and log-out', () => {
+  it('revokes only the token logged out with', async () => {
+    const name = uniqueName('logout');
+    const a = await signup(url, name);
+    const l = await login(url, name, 'password123');
+    assert.equal(l.status, 200, show(l));
+    const b = l.body.access_token;
+
+    assert.equal(assertOk(await getSelf(a.token)).id, a.user.id);
+    const out = await api(url, 'POST', '/v1/accounts/logout', { token: a.token });
+    assert.equal(assertOk(out), null);
+
+    const after = await getSelf(a.token);
+    assertV1Error(after, 400, 'OAuthAccessTokenException');
+    const viaQuery = await api(url, 'GET', '/v1/users/self', { query: { access_token: a.token } });
+    assertV1Error(viaQuery, 400, 'OAuthAccessTokenException');
+    const again = await api(url, 'POST', '/v1/accounts/logout', { token: a.token });
+    assertV1Error(again, 400, 'OAuthAccessTokenException');
+
+    const other = await getSelf(b);
+    assert.equal(assertOk(other).id, a.user.id, `the user's other token still works: ${show(other)}`);
+    // and the password still logs in
+    const l2 = await login(url, name, 'password123');
+    assert.equal(l2.status, 200, show(l2));
+  });
+
+  it('log-out with the token in the form body', async () => {
+    const a = await signup(url, uniqueName('lof'));
+    const out = await api(url, 'POST', '/v1/accounts/logout', { form: { access_token: a.token } });
+    assert.equal(assertOk(out), null);
+    assertV1Error(await getSelf(a.token), 400, 'OAuthAccessTokenException');
+  });
+
+  it('log-out needs a token', async () => {
+    assertV1Error(await api(url, 'POST', '/v1/accounts/logout', {}), 400, 'OAuthParameterException');
+    assertV1Error(await api(url, 'POST', '/v1/accounts/logout', { token: '1.abc' }), 400, 'OAuthAccessTokenException');
+  });
+
+  it('refuses forged tokens', async () => {
+    const a = await signup(url, uniqueName('forga'));
+    const b = await signup(url, uniqueName('forgb'));
+    const [, , rndA] = TOKEN_RE.exec(a.token);
+    const forged = [
+      `${b.user.id}.${rndA}`, // someone else's id with my random part
+      `${BigInt(a.user.id) + 1n}.${rndA}`,
+      `${a.user.id}.${rndA}x`,
+      `${a.user.id}.${rndA.slice(0, -1)}`,
+      `${a.user.id}.${rndA.slice(0, -1)}${rndA.endsWith('A') ? 'B' : 'A'}`,
+      `${a.user.id}`,
+      `${a.user.id}.`,
+      `.${rndA}`,
+      `0.${rndA}`,
+      `-${a.user.id}.${rndA}`,
+      `0${a.user.id}.${rndA}`,
+      'garbage',
+      'x'.repeat(500),
+      `${a.user.id}.${rndA}${'A'.repeat(200)}`,
+    ];
+    for (const t of forged) {
+      const r = await getSelf(t);
+      assertV1Error(r, 400, 'OAuthAccessTokenException');
+    }
+    // the real ones still work
+    assert.equal(assertOk(await getSelf(a.token)).id, a.user.id);
+    assert.equal(assertOk(await getSelf(b.token)).id, b.user.id);
+  });
+});

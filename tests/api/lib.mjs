@@ -1,0 +1,276 @@
+// Harness for picogram's black-box HTTP API tests (node:test, global fetch).
+//
+// startServer() spawns build/picogram on a free port with a fresh data
+// directory, unless PICOGRAM_URL is set, in which case the suite runs
+// against that already-running server (tests that need special flags then
+// skip themselves: see `external`).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..');
+
+/** True when the suite runs against an external server (PICOGRAM_URL). */
+export const external = Boolean(process.env.PICOGRAM_URL);
+
+const STDERR_MAX = 1 << 20;
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export function serverBinary() {
+  const bin = process.env.PICOGRAM_BIN || path.join(repoRoot, 'build', 'picogram');
+  return path.resolve(repoRoot, bin);
+}
+
+/**
+ * Starts a server. Returns {url, proc, dataDir, stderr(), stop()}; with
+ * PICOGRAM_URL set, {url, stop} only (and extraArgs/env are ignored).
+ */
+export async function startServer(extraArgs = [], env = {}) {
+  if (process.env.PICOGRAM_URL) {
+    return { url: process.env.PICOGRAM_URL.replace(/\/+$/, ''), stop: async () => ({ code: null, signal: null }), stderr: () => '' };
+  }
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-api-'));
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2', '--workers', '2', ...extraArgs];
+  const proc = spawn(serverBinary(), args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+
+  let err = '';
+  const append = (chunk) => {
+    err += chunk.toString('utf8');
+    if (err.length > STDERR_MAX) err = err.slice(err.length - STDERR_MAX);
+  };
+  proc.stderr.on('data', append);
+
+  let exited = null; // {code, signal} once the process is gone
+  const exitPromise = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+    proc.on('error', (e) => {
+      append(`\n[spawn error: ${e.message}]\n`);
+      exited = exited || { code: null, signal: null, error: e };
+      resolve(exited);
+    });
+  });
+
+  let url;
+  try {
+    url = await new Promise((resolve, reject) => {
+      const check = () => {
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+        if (m) {
+          cleanup();
+          resolve(m[1]);
+        }
+      };
+      const onExit = () => {
+        cleanup();
+        reject(new Error(`picogram exited before listening (${JSON.stringify(exited)}); stderr:\n${err}`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`picogram did not report 'listening on' within ${START_TIMEOUT_MS} ms; stderr:\n${err}`));
+      }, START_TIMEOUT_MS);
+      const cleanup = () => {
+        clearTimeout(timer);
+        proc.stderr.off('data', check);
+        proc.off('exit', onExit);
+      };
+      proc.stderr.on('data', check);
+      proc.on('exit', onExit);
+      if (exited) onExit();
+      check();
+    });
+  } catch (e) {
+    if (!exited) proc.kill('SIGKILL');
+    await exitPromise;
+    await rm(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+
+  let stopped = null;
+  async function stop() {
+    if (stopped) return stopped;
+    stopped = (async () => {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        let timer;
+        const timedOut = await Promise.race([
+          exitPromise.then(() => false),
+          new Promise((r) => {
+            timer = setTimeout(() => r(true), STOP_TIMEOUT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut && !exited) {
+          proc.kill('SIGKILL');
+        }
+      }
+      const res = await exitPromise;
+      await rm(dataDir, { recursive: true, force: true });
+      return { code: res.code, signal: res.signal };
+    })();
+    return stopped;
+  }
+
+  return { url, proc, dataDir, stderr: () => err, stop, exited: () => exited };
+}
+
+function encodeForm(obj) {
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined) continue;
+    sp.append(k, String(v));
+  }
+  return sp.toString();
+}
+
+/**
+ * One request. Options: query (object or raw string), form (object or raw
+ * string, sent as x-www-form-urlencoded), json (value, or raw string),
+ * token (Bearer), headers, body (raw; Buffer or string, sent as is).
+ * Returns {status, headers, body, text}: body is the parsed JSON or null.
+ */
+export async function api(url, method, p, opts = {}) {
+  const { query, form, json, token, headers = {}, body } = opts;
+  let target = url + p;
+  if (query !== undefined) {
+    const qs = typeof query === 'string' ? query : encodeForm(query);
+    target += (target.includes('?') ? '&' : '?') + qs;
+  }
+  const h = { ...headers };
+  let payload;
+  if (form !== undefined) {
+    payload = typeof form === 'string' ? form : encodeForm(form);
+    if (!hasHeader(h, 'content-type')) h['content-type'] = 'application/x-www-form-urlencoded';
+  } else if (json !== undefined) {
+    payload = typeof json === 'string' ? json : JSON.stringify(json);
+    if (!hasHeader(h, 'content-type')) h['content-type'] = 'application/json';
+  } else if (body !== undefined) {
+    payload = body;
+  }
+  if (token !== undefined && token !== null) h.authorization = `Bearer ${token}`;
+  const res = await fetch(target, { method, headers: h, body: payload });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = text.length ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+function hasHeader(h, name) {
+  return Object.keys(h).some((k) => k.toLowerCase() === name);
+}
+
+let counter = 0;
+/** A short unique username: [a-z0-9_], at most 30 characters. */
+export function uniqueName(prefix = 'u') {
+  const clean = String(prefix).toLowerCase().replace(/[^a-z0-9_]/g, '').slice(0, 12) || 'u';
+  counter = (counter + 1) % 46656;
+  const rnd = randomBytes(5).toString('hex'); // 10 chars
+  const name = `${clean}_${process.pid.toString(36).slice(-3)}${counter.toString(36)}${rnd}`;
+  return name.slice(0, 30);
+}
+
+/** Signs up a user; throws with the response unless it worked. Returns {token, user}. */
+export async function signup(url, username, password = 'password123', extra = {}) {
+  const r = await api(url, 'POST', '/v1/accounts', { form: { username, password, ...extra } });
+  if (r.status !== 200 || !r.body?.data?.access_token) {
+    throw new Error(`sign-up of ${username} failed: ${r.status} ${r.text}`);
+  }
+  return { token: r.body.data.access_token, user: r.body.data.user };
+}
+
+/** Logs in with the password grant. Returns the raw api() result. */
+export function login(url, username, password) {
+  return api(url, 'POST', '/oauth/access_token', { form: { grant_type: 'password', username, password } });
+}
+
+/** Asserts a v1 error envelope: {"meta":{"code","error_type","error_message"}}, no data. */
+export function assertV1Error(res, status, type) {
+  assert.equal(res.status, status, `expected ${status} ${type ?? ''}, got ${show(res)}`);
+  assert.ok(res.body && typeof res.body === 'object', `error body is not JSON: ${show(res)}`);
+  const m = res.body.meta;
+  assert.ok(m && typeof m === 'object', `no meta in ${show(res)}`);
+  assert.equal(m.code, status, `meta.code in ${show(res)}`);
+  if (type !== undefined) assert.equal(m.error_type, type, `error_type in ${show(res)}`);
+  else assert.equal(typeof m.error_type, 'string', `error_type in ${show(res)}`);
+  assert.equal(typeof m.error_message, 'string', `error_message in ${show(res)}`);
+  assertJsonContentType(res);
+}
+
+/** Asserts an OAuth error (not enveloped): {"code","error_type":"OAuthException","error_message"}. */
+export function assertOAuthError(res, status = 400) {
+  assert.equal(res.status, status, `expected OAuth ${status}, got ${show(res)}`);
+  assert.ok(res.body && typeof res.body === 'object', `error body is not JSON: ${show(res)}`);
+  assert.equal(res.body.code, status, `code in ${show(res)}`);
+  assert.equal(res.body.error_type, 'OAuthException', `error_type in ${show(res)}`);
+  assert.equal(typeof res.body.error_message, 'string', `error_message in ${show(res)}`);
+  assert.equal(res.body.meta, undefined, `OAuth errors are not enveloped: ${show(res)}`);
+  assertJsonContentType(res);
+}
+
+/** Asserts a 200 v1 envelope and returns its data. */
+export function assertOk(res) {
+  assert.equal(res.status, 200, `expected 200, got ${show(res)}`);
+  assert.ok(res.body && res.body.meta, `no envelope in ${show(res)}`);
+  assert.equal(res.body.meta.code, 200, `meta.code in ${show(res)}`);
+  assert.ok('data' in res.body, `no data in ${show(res)}`);
+  assertJsonContentType(res);
+  return res.body.data;
+}
+
+export function assertJsonContentType(res) {
+  const ct = res.headers.get('content-type') || '';
+  assert.match(ct, /^application\/json\b/i, `content-type of ${show(res)}`);
+}
+
+/** Asserts the rate-limit headers are present and numeric. Returns {limit, remaining}. */
+export function assertRateHeaders(res) {
+  const limit = res.headers.get('x-ratelimit-limit');
+  const remaining = res.headers.get('x-ratelimit-remaining');
+  assert.match(String(limit), /^\d+$/, `x-ratelimit-limit missing or bad on ${show(res)}`);
+  assert.match(String(remaining), /^\d+$/, `x-ratelimit-remaining missing or bad on ${show(res)}`);
+  return { limit: Number(limit), remaining: Number(remaining) };
+}
+
+const USER_FULL_KEYS = ['id', 'username', 'full_name', 'profile_picture', 'bio', 'website', 'is_private', 'counts'];
+const USER_SHORT_KEYS = ['id', 'username', 'full_name', 'profile_picture'];
+
+/** Asserts the shape of a full user object. */
+export function assertFullUser(u, expect = {}) {
+  assert.ok(u && typeof u === 'object', `not a user: ${JSON.stringify(u)}`);
+  for (const k of USER_FULL_KEYS) assert.ok(k in u, `user lacks ${k}: ${JSON.stringify(u)}`);
+  assert.equal(typeof u.id, 'string');
+  assert.match(u.id, /^[1-9]\d*$/);
+  for (const k of ['username', 'full_name', 'profile_picture', 'bio', 'website']) assert.equal(typeof u[k], 'string', k);
+  assert.equal(typeof u.is_private, 'boolean');
+  assert.deepEqual(Object.keys(u.counts).sort(), ['followed_by', 'follows', 'media']);
+  for (const v of Object.values(u.counts)) assert.ok(Number.isInteger(v) && v >= 0);
+  for (const [k, v] of Object.entries(expect)) assert.deepEqual(u[k], v, `user.${k} in ${JSON.stringify(u)}`);
+}
+
+/** Asserts the shape of a short user object (lists, OAuth). */
+export function assertShortUser(u, expect = {}) {
+  assert.ok(u && typeof u === 'object', `not a user: ${JSON.stringify(u)}`);
+  for (const k of USER_SHORT_KEYS) assert.ok(k in u, `user lacks ${k}: ${JSON.stringify(u)}`);
+  assert.equal(typeof u.id, 'string');
+  for (const [k, v] of Object.entries(expect)) assert.deepEqual(u[k], v, `user.${k} in ${JSON.stringify(u)}`);
+}
+
+/** Describes a response for assertion messages. */
+export function show(res) {
+  return `${res.status} ${res.text.length > 400 ? res.text.slice(0, 400) + '...' : res.text}`;
+}

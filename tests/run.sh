@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The whole suite, as `make test` runs it:
+#   1. build/       the normal build (-Werror), its C unit tests and the API suite;
+#   2. build-asan/  the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#                   (-fno-sanitize-recover), unit tests and API suite again;
+#   3. build-fuzz/  libFuzzer targets for every parser, each run for a bounded
+#                   time on the committed corpus.
+# The last line is "N passed, N failed". Exit status is 0 only if nothing failed.
+# Env: FUZZ_SECONDS (default 15 per target), SKIP_ASAN=1, SKIP_FUZZ=1.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PASSED=0
+FAILED=0
+FAILURES=()
+OUT=$(mktemp -d /tmp/picogram-test.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+
+note() { printf '\n=== %s\n' "$*"; }
+count() { # count NAME PASS FAIL
+    PASSED=$((PASSED + $2)); FAILED=$((FAILED + $3))
+    [ "$3" -eq 0 ] || FAILURES+=("$1: $3 failed")
+    printf -- '--- %s: %d passed, %d failed\n' "$1" "$2" "$3"
+}
+
+build() { # build DIR [meson options...]
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" --werror "$@" >"$OUT/setup-$(basename "$dir").log" 2>&1 ||
+            { cat "$OUT/setup-$(basename "$dir").log"; return 1; }
+    fi
+    local log="$OUT/build-$(basename "$dir").log"
+    if ! ninja -C "$dir" "${TARGETS[@]+"${TARGETS[@]}"}" >"$log" 2>&1; then
+        grep -v '^\[' "$log" | tail -n 60
+        return 1
+    fi
+}
+
+unit() { # unit DIR NAME
+    local log="$OUT/unit-$2.log"
+    meson test -C "$1" --print-errorlogs >"$log" 2>&1
+    local ok fail
+    ok=$(awk '/^Ok:/ {print $2}' "$log"); fail=$(awk '/^Fail:/ {print $2}' "$log")
+    local to; to=$(awk '/^Timeout:/ {print $2}' "$log")
+    fail=$(( ${fail:-0} + ${to:-0} ))
+    if [ -z "$ok" ]; then cat "$log"; count "unit ($2)" 0 1; return; fi
+    [ "$fail" -eq 0 ] || grep -E 'FAIL|not ok|ERROR' "$log" | head -40
+    count "unit ($2)" "$ok" "$fail"
+}
+
+api() { # api BIN NAME
+    local log="$OUT/api-$2.log"
+    PICOGRAM_BIN="$1" node --test --test-reporter=tap tests/api/ >"$log" 2>&1
+    local pass fail
+    pass=$(awk '/^# pass/ {print $3}' "$log"); fail=$(awk '/^# fail/ {print $3}' "$log")
+    if [ -z "$pass" ]; then tail -n 60 "$log"; count "api ($2)" 0 1; return; fi
+    [ "${fail:-0}" -eq 0 ] || grep -E -B2 -A30 '^not ok|^    not ok|^  not ok' "$log" | head -150
+    count "api ($2)" "$pass" "${fail:-0}"
+}
+
+fuzz() { # fuzz DIR
+    local secs=${FUZZ_SECONDS:-15}
+    for src in tests/fuzz/fuzz_*.c; do
+        local t; t=$(basename "$src" .c); t=${t#fuzz_}
+        local corpus="$OUT/corpus-$t"
+        mkdir -p "$corpus"; cp tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
+        if "$1/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+            -artifact_prefix="$OUT/" "$corpus" >"$OUT/fuzz-$t.log" 2>&1; then
+            count "fuzz $t (${secs}s)" 1 0
+        else
+            tail -n 30 "$OUT/fuzz-$t.log"; count "fuzz $t" 0 1
+        fi
+    done
+}
+
+TARGETS=()
+note "normal build (-Werror)"
+if build build --buildtype=debugoptimized; then
+    unit build normal
+    api "$ROOT/build/picogram" normal
+else
+    count "build (normal)" 0 1
+fi
+
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+    note "ASan + UBSan build"
+    export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
+    if build build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all; then
+        unit build-asan asan
+        api "$ROOT/build-asan/picogram" asan
+    else
+        count "build (asan)" 0 1
+    fi
+fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    note "fuzzers (clang, libFuzzer + ASan + UBSan)"
+    TARGETS=()
+    for src in tests/fuzz/fuzz_*.c; do t=$(basename "$src" .c); TARGETS+=("tests/fuzz/$t"); done
+    if CC=clang build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
+        fuzz build-fuzz
+    else
+        count "build (fuzz)" 0 1
+    fi
+fi
+
+note "summary"
+for f in "${FAILURES[@]+"${FAILURES[@]}"}"; do echo "FAILED: $f"; done
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
