@@ -46,7 +46,7 @@ static int fail_usage(const char *msg)
     return EXIT_USAGE;
 }
 
-/* Builds the config for a command from its arguments. Returns 0, 1 if help
+/* Builds the config (initialised by the caller) for a command from its arguments. Returns 0, 1 if help
  * was printed, or EXIT_USAGE after printing a one-line error. */
 static int build_config(config_t *c, const char *cmd, int argc, char **argv)
 {
@@ -65,7 +65,6 @@ static int build_config(config_t *c, const char *cmd, int argc, char **argv)
             config_path = argv[i] + 9;
         }
     }
-    config_init(c);
     if (config_path && *config_path && config_load_file(c, config_path, err, sizeof(err)) != 0)
         return fail_usage(err);
     if (config_load_env(c, environ, err, sizeof(err)) != 0)
@@ -156,6 +155,7 @@ int main(int argc, char **argv)
         return 1;
     }
     config_t cfg;
+    config_init(&cfg);
     int rc = build_config(&cfg, cmd, argc - 2, argv + 2);
     if (rc == 0)
         rc = strcmp(cmd, "serve") == 0 ? server_run(&cfg) : cmd_migrate(&cfg);

@@ -5,6 +5,7 @@
 // against that already-running server (tests that need special flags then
 // skip themselves: see `external`).
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -273,4 +274,58 @@ export function assertShortUser(u, expect = {}) {
 /** Describes a response for assertion messages. */
 export function show(res) {
   return `${res.status} ${res.text.length > 400 ? res.text.slice(0, 400) + '...' : res.text}`;
+}
+
+/**
+ * Sends raw bytes on a fresh TCP connection and collects what comes back
+ * until the server closes or `timeout` ms pass. Returns {raw, status,
+ * headers (lower-cased names), body, closed}; status is null if the server
+ * answered nothing.
+ */
+export async function rawRequest(url, data, { timeout = 2000 } = {}) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(port), hostname);
+    const chunks = [];
+    let done = false;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(parseRaw(Buffer.concat(chunks).toString('latin1'), closed));
+    };
+    const timer = setTimeout(() => finish(false), timeout);
+    sock.on('data', (d) => {
+      chunks.push(d);
+      // stop as soon as one complete response with a Content-Length is in
+      const r = parseRaw(Buffer.concat(chunks).toString('latin1'), false);
+      if (r.complete) finish(false);
+    });
+    sock.on('error', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('connect', () => sock.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data));
+  });
+}
+
+function parseRaw(raw, closed) {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return { raw, status: null, headers: {}, body: null, text: '', closed, complete: false };
+  const lines = raw.slice(0, end).split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  const text = raw.slice(end + 4);
+  const len = headers['content-length'] !== undefined ? Number(headers['content-length']) : null;
+  const complete = len !== null && Buffer.byteLength(text, 'latin1') >= len;
+  let body = null;
+  try {
+    body = JSON.parse(Buffer.from(len !== null ? text.slice(0, len) : text, 'latin1').toString('utf8'));
+  } catch {
+    body = null;
+  }
+  return { raw, status: m ? Number(m[1]) : null, headers, body, text, closed, complete };
 }

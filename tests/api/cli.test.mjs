@@ -1,0 +1,84 @@
+// The command line: help, one-line errors with exit code 2, precedence of
+// flags over environment over config file, and `picogram migrate`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { serverBinary, startServer, api, external } from './lib.mjs';
+
+function run(args, env = {}) {
+  const r = spawnSync(serverBinary(), args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function assertUsageError(r, mention) {
+  assert.equal(r.code, 2, `exit code: ${JSON.stringify(r)}`);
+  const lines = r.err.trim().split('\n');
+  assert.equal(lines.length, 1, `one line: ${r.err}`);
+  assert.match(lines[0], /^picogram: /);
+  assert.ok(lines[0].includes(mention), `${lines[0]} should name ${mention}`);
+}
+
+test('help texts describe the commands and every setting', { skip: external }, () => {
+  const top = run(['--help']);
+  assert.equal(top.code, 0);
+  assert.match(top.out, /serve/);
+  assert.match(top.out, /migrate/);
+  const serve = run(['serve', '--help']);
+  assert.equal(serve.code, 0);
+  for (const flag of ['--config', '--listen', '--data', '--threads', '--workers', '--rate-limit', '--max-body',
+    '--max-upload', '--public-url', '--database', '--access-log'])
+    assert.ok(serve.out.includes(flag), `serve --help mentions ${flag}`);
+  assert.match(serve.out, /PICOGRAM_/);
+});
+
+test('bad flags, environment and config files: one line, exit 2', { skip: external }, async () => {
+  assertUsageError(run(['serve', '--threads', 'abc']), 'threads');
+  assertUsageError(run(['serve', '--bogus', '1']), 'bogus');
+  assertUsageError(run(['serve', '--listen']), 'listen');
+  assertUsageError(run(['serve', '--listen', 'nocolon']), 'listen');
+  assertUsageError(run(['serve', '--max-body', '2m', '--max-upload', '1m']), 'max_body');
+  assertUsageError(run(['serve', 'stray']), 'stray');
+  assertUsageError(run(['serve'], { PICOGRAM_THREADS: 'lots' }), 'PICOGRAM_THREADS');
+  assertUsageError(run(['serve', '--config', '/nonexistent/picogram.conf']), '/nonexistent/picogram.conf');
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-cli-'));
+  const conf = path.join(dir, 'bad.conf');
+  await writeFile(conf, 'listen = 127.0.0.1:0\nthreads = zero\n');
+  assertUsageError(run(['serve', '--config', conf]), `${conf}:2`);
+  await rm(dir, { recursive: true, force: true });
+  const r = run(['frobnicate']);
+  assert.equal(r.code, 2);
+});
+
+test('flags win over the environment, which wins over the file', { skip: external }, async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-cli-'));
+  const conf = path.join(dir, 'picogram.conf');
+  await writeFile(conf, '# test\nrate_limit = 7\naccess_log = off\n');
+  const limitOf = async (args, env) => {
+    const s = await startServer(['--config', conf, ...args], env);
+    try {
+      const r = await api(s.url, 'GET', '/v1/nothing');
+      return r.headers.get('x-ratelimit-limit');
+    } finally {
+      await s.stop();
+    }
+  };
+  assert.equal(await limitOf([], {}), '7');
+  assert.equal(await limitOf([], { PICOGRAM_RATE_LIMIT: '8' }), '8');
+  assert.equal(await limitOf(['--rate-limit', '9'], { PICOGRAM_RATE_LIMIT: '8' }), '9');
+  assert.equal(await limitOf(['--rate-limit=10'], { PICOGRAM_CONFIG: '/nonexistent' }), '10'); // --config wins too
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('migrate creates the schema once, then reports it current', { skip: external }, async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-cli-'));
+  const first = run(['migrate', '--data', dir]);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /schema version 0 -> \d+/);
+  const again = run(['migrate', '--data', dir]);
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /schema version (\d+) = \1/);
+  await rm(dir, { recursive: true, force: true });
+});
