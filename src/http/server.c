@@ -96,6 +96,38 @@ static void add_json_errors(h2o_pathconf_t *pathconf)
     f->on_setup_ostream = json_error_setup;
 }
 
+/* ---- the access log ----
+ * h2o's access-log handler opens its file by path, which fails when stderr
+ * is a socket (systemd, a supervisor's pipe). This logger formats with h2o's
+ * own log formatter (Apache combined) and writes each line to an open fd. */
+
+typedef struct access_logger {
+    h2o_logger_t super;
+    h2o_logconf_t *conf;
+    int fd;
+} access_logger_t;
+
+static void log_access(h2o_logger_t *self_, h2o_req_t *req)
+{
+    access_logger_t *self = (access_logger_t *)self_;
+    char small[4096];
+    size_t len = sizeof(small);
+    char *line = h2o_log_request(self->conf, req, &len, small);
+    ssize_t w = write(self->fd, line, len); /* one write: lines never interleave */
+    (void)w;
+    if (line != small)
+        free(line);
+}
+
+static int add_access_log(h2o_pathconf_t *pathconf, h2o_logconf_t *conf, int fd)
+{
+    access_logger_t *l = (access_logger_t *)h2o_create_logger(pathconf, sizeof(*l));
+    l->super.log_access = log_access;
+    l->conf = conf;
+    l->fd = fd;
+    return 0;
+}
+
 /* ---- listening ---- */
 
 static int open_listener(const config_t *cfg, char *err, size_t errlen)
@@ -178,11 +210,13 @@ static void *loop_main(void *arg)
     int64_t deadline = ids_now_ms() + 10000;
     while (thr->in_flight > 0 && ids_now_ms() < deadline)
         h2o_evloop_run(thr->loop, 50);
-    /* Close keep-alive connections (HTTP/2 gets GOAWAY) and wait for them. */
+    /* Every request has been answered; give the last responses a moment to
+     * be written (HTTP/2 clients get GOAWAY). Idle keep-alive connections are
+     * not waited for: h2o 2.2 does not close them, and exiting does. */
     h2o_context_request_shutdown(&thr->ctx);
-    deadline = ids_now_ms() + 3000;
+    deadline = ids_now_ms() + 200;
     while (!conns_closed(&thr->ctx) && ids_now_ms() < deadline)
-        h2o_evloop_run(thr->loop, 20);
+        h2o_evloop_run(thr->loop, 10);
     return NULL;
 }
 
@@ -221,7 +255,7 @@ static int migrate_all(const dbmap_t *map, char *err, size_t errlen)
     return rc;
 }
 
-static void setup_h2o(server_t *srv, const config_t *cfg)
+static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errlen)
 {
     h2o_config_init(&srv->h2o);
     srv->h2o.server_name = h2o_iovec_init(H2O_STRLIT("picogram"));
@@ -233,13 +267,23 @@ static void setup_h2o(server_t *srv, const config_t *cfg)
     add_json_errors(root);
     add_json_errors(&srv->host->fallback_path);
     if (strcmp(cfg->access_log, "off") != 0) {
-        const char *path = strcmp(cfg->access_log, "-") == 0 ? "/dev/stderr" : cfg->access_log;
-        h2o_access_log_filehandle_t *fh = h2o_access_log_open_handle(path, NULL, H2O_LOGCONF_ESCAPE_APACHE);
-        if (fh != NULL) {
-            h2o_access_log_register(root, fh);
-            h2o_access_log_register(&srv->host->fallback_path, fh);
+        int fd = STDERR_FILENO;
+        if (strcmp(cfg->access_log, "-") != 0 &&
+            (fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0) {
+            snprintf(err, errlen, "cannot open access log %s: %s", cfg->access_log, strerror(errno));
+            return -1;
         }
+        char lerr[256];
+        h2o_logconf_t *lc = h2o_logconf_compile("%h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\"",
+                                                H2O_LOGCONF_ESCAPE_APACHE, lerr);
+        if (lc == NULL) {
+            snprintf(err, errlen, "access log format: %s", lerr);
+            return -1;
+        }
+        add_access_log(root, lc, fd);
+        add_access_log(&srv->host->fallback_path, lc, fd);
     }
+    return 0;
 }
 
 int server_run(const config_t *cfg)
@@ -256,6 +300,8 @@ int server_run(const config_t *cfg)
         goto fail;
     if (migrate_all(srv->dbmap, err, sizeof(err)) != 0)
         goto fail;
+    if (setup_h2o(srv, cfg, err, sizeof(err)) != 0)
+        goto fail;
     if ((srv->listen_fd = open_listener(cfg, err, sizeof(err))) < 0)
         goto fail;
 
@@ -271,7 +317,6 @@ int server_run(const config_t *cfg)
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     srv->ids = ids_gen_new();
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap);
-    setup_h2o(srv, cfg);
 
     srv->nthreads = (int)cfg->threads;
     srv->threads = xcalloc((size_t)srv->nthreads, sizeof(server_thread_t));

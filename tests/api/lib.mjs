@@ -52,8 +52,9 @@ export async function startServer(extraArgs = [], env = {}) {
 
   let exited = null; // {code, signal} once the process is gone
   const exitPromise = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      exited = { code, signal };
+    // 'close' comes after 'exit' and after stderr has been read to its end
+    proc.on('close', (code, signal) => {
+      exited = exited?.error ? exited : { code, signal };
       resolve(exited);
     });
     proc.on('error', (e) => {
@@ -66,14 +67,16 @@ export async function startServer(extraArgs = [], env = {}) {
   let url;
   try {
     url = await new Promise((resolve, reject) => {
+      let settled = false;
       const check = () => {
         const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-        if (m) {
+        if (m && !settled) {
           cleanup();
           resolve(m[1]);
         }
       };
       const onExit = () => {
+        if (settled) return;
         cleanup();
         reject(new Error(`picogram exited before listening (${JSON.stringify(exited)}); stderr:\n${err}`));
       };
@@ -82,13 +85,14 @@ export async function startServer(extraArgs = [], env = {}) {
         reject(new Error(`picogram did not report 'listening on' within ${START_TIMEOUT_MS} ms; stderr:\n${err}`));
       }, START_TIMEOUT_MS);
       const cleanup = () => {
+        settled = true;
         clearTimeout(timer);
         proc.stderr.off('data', check);
-        proc.off('exit', onExit);
       };
       proc.stderr.on('data', check);
-      proc.on('exit', onExit);
-      if (exited) onExit();
+      exitPromise.then(() => {
+        if (!settled) onExit();
+      });
       check();
     });
   } catch (e) {

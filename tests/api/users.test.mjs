@@ -272,6 +272,20 @@ describe('GET /v1/users/search', () => {
     }
   });
 
+  it('returns 20 results by default', async () => {
+    const Q = uniqueName('m').slice(0, 16);
+    const names = Array.from({ length: 22 }, (_, i) => `${Q}${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < names.length; i += 4) {
+      await Promise.all(names.slice(i, i + 4).map((n) => signup(url, n)));
+    }
+    let list = assertOk(await search({ q: Q }));
+    assert.deepEqual(list.map((u) => u.username), names.slice(0, 20));
+    list = assertOk(await search({ q: Q, count: 21 }));
+    assert.deepEqual(list.map((u) => u.username), names.slice(0, 21));
+    list = assertOk(await search({ q: `${Q}1` }));
+    assert.deepEqual(list.map((u) => u.username), names.slice(10, 20));
+  });
+
   it('treats an exact match case-insensitively and narrows with longer prefixes', async () => {
     let list = assertOk(await search({ q: (P + 'A').toLowerCase() }));
     assert.deepEqual(list.map((u) => u.id), [upperA.id]);

@@ -1,0 +1,249 @@
+#include "images/images.h"
+#include "obs/log.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <vips/vips.h>
+
+const img_rendition_spec_t img_renditions[IMG_NRENDITIONS] = {
+    [IMG_THUMBNAIL] = {"thumbnail", "t", 150, 1},
+    [IMG_LOW] = {"low_resolution", "l", 320, 0},
+    [IMG_STANDARD] = {"standard_resolution", "s", 640, 0},
+    [IMG_HIGH] = {"high_resolution", "h", 1080, 0},
+};
+
+#ifndef RESIZE_KERNEL
+#define RESIZE_KERNEL VIPS_KERNEL_LANCZOS3
+#endif
+
+/* No limit on height: renditions are "N wide". */
+#define TALL 10000000
+
+int images_init(const char *argv0)
+{
+    if (VIPS_INIT(argv0) != 0)
+        return -1;
+    vips_block_untrusted_set(TRUE);
+    vips_concurrency_set(1);
+    vips_cache_set_max(0);
+    vips_leak_set(FALSE);
+    return 0;
+}
+
+void images_shutdown(void)
+{
+    vips_shutdown();
+}
+
+void images_thread_done(void)
+{
+    vips_thread_shutdown();
+}
+
+const char *images_sniff(const void *buf, size_t len)
+{
+    const unsigned char *b = buf;
+    if (len >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
+        return "jpeg";
+    if (len >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "png";
+    if (len >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0))
+        return "gif";
+    if (len >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
+        return "webp";
+    if (len >= 12 && memcmp(b + 4, "ftyp", 4) == 0) {
+        static const char *const brands[] = {"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avif"};
+        for (size_t i = 0; i < sizeof(brands) / sizeof(brands[0]); i++)
+            if (memcmp(b + 8, brands[i], 4) == 0)
+                return "heif";
+    }
+    return NULL;
+}
+
+static const char *vips_err(void)
+{
+    const char *e = vips_error_buffer();
+    log_debug("vips: %s", e);
+    return e;
+}
+
+/* Applies op to *img, replacing it with the result (unref'ing the input). */
+#define STEP(img, call)                                                                                                \
+    do {                                                                                                               \
+        VipsImage *out_ = NULL;                                                                                        \
+        if ((call) != 0) {                                                                                             \
+            g_object_unref(img);                                                                                       \
+            return NULL;                                                                                               \
+        }                                                                                                              \
+        g_object_unref(img);                                                                                           \
+        img = out_;                                                                                                    \
+    } while (0)
+
+/* Flattened onto white, sRGB, 8-bit, in memory, no metadata. Takes img. */
+static VipsImage *finish_base(VipsImage *img)
+{
+    if (vips_image_hasalpha(img)) {
+        VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
+        int rc;
+        VipsImage *out_ = NULL;
+        rc = vips_flatten(img, &out_, "background", white, NULL);
+        vips_area_unref(VIPS_AREA(white));
+        g_object_unref(img);
+        if (rc != 0)
+            return NULL;
+        img = out_;
+    }
+    if (vips_image_guess_interpretation(img) != VIPS_INTERPRETATION_sRGB || img->Bands != 3)
+        STEP(img, vips_colourspace(img, &out_, VIPS_INTERPRETATION_sRGB, NULL));
+    if (img->BandFmt != VIPS_FORMAT_UCHAR)
+        STEP(img, vips_cast_uchar(img, &out_, NULL));
+    STEP(img, ((out_ = vips_image_copy_memory(img)) == NULL ? -1 : 0));
+    /* Nothing of the source's metadata travels on. */
+    char **fields = vips_image_get_fields(img);
+    for (char **f = fields; *f; f++)
+        if (strcmp(*f, "width") && strcmp(*f, "height") && strcmp(*f, "bands") && strcmp(*f, "format") &&
+            strcmp(*f, "coding") && strcmp(*f, "interpretation") && strcmp(*f, "xres") && strcmp(*f, "yres") &&
+            strcmp(*f, "xoffset") && strcmp(*f, "yoffset") && strcmp(*f, "filename"))
+            vips_image_remove(img, *f);
+    g_strfreev(fields);
+    return img;
+}
+
+/* Upright, sRGB, flattened, 8-bit, in memory: the base for every rendition. */
+static VipsImage *decode_base(const void *buf, size_t len, int width)
+{
+    VipsImage *img = NULL;
+    /* thumbnail_buffer: shrink-on-load, EXIF autorotate, ICC import and export to sRGB */
+    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &img, width, "height", TALL, "size", VIPS_SIZE_DOWN, "option_string",
+                              "fail_on=truncated", NULL) != 0)
+        return NULL;
+    return finish_base(img);
+}
+
+/* Computes img into memory (once, so later steps read pixels, not a pipeline). */
+static VipsImage *mem(VipsImage *img)
+{
+    VipsImage *m = vips_image_copy_memory(img);
+    g_object_unref(img);
+    return m;
+}
+
+static int encode(VipsImage *img, int quality, void **data, size_t *len)
+{
+    return vips_jpegsave_buffer(img, data, len, "Q", quality, "strip", TRUE, NULL);
+}
+
+/* Resizes to `width` wide (aspect kept), or takes a reference if already
+ * no wider: renditions are never upscaled. */
+static int to_width(VipsImage *in, int width, VipsImage **out)
+{
+    if (in->Xsize <= width) {
+        *out = in;
+        g_object_ref(in);
+        return 0;
+    }
+    double h = (double)width / in->Xsize;
+    int oh = (int)((double)in->Ysize * h + 0.5);
+    double v = (double)(oh > 0 ? oh : 1) / in->Ysize;
+    return vips_resize(in, out, h, "vscale", v, "kernel", RESIZE_KERNEL, NULL);
+}
+
+/* The centre square. Cut from the smallest image that still has a short
+ * side of `size` pixels; if even the 1080-wide base is too thin (a
+ * panorama), from the original file again, with shrink-on-load. */
+static int square(const void *buf, size_t len, VipsImage *const *from, int nfrom, int size, VipsImage **out)
+{
+    for (int i = 0; i < nfrom; i++) {
+        VipsImage *f = from[i];
+        if (f->Xsize >= size && f->Ysize >= size)
+            return vips_thumbnail_image(f, out, size, "height", size, "crop", VIPS_INTERESTING_CENTRE, "size",
+                                        VIPS_SIZE_DOWN, "no_rotate", TRUE, NULL);
+    }
+    VipsImage *t = NULL;
+    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &t, size, "height", size, "crop", VIPS_INTERESTING_CENTRE, "size",
+                              VIPS_SIZE_DOWN, "option_string", "fail_on=truncated", NULL) != 0)
+        return -1;
+    /* the same flattening and colour as the base */
+    VipsImage *base = finish_base(t);
+    if (base == NULL)
+        return -1;
+    *out = base;
+    return 0;
+}
+
+void images_result_free(img_result_t *r)
+{
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        g_free(r->data[i]);
+        r->data[i] = NULL;
+    }
+}
+
+int images_process(const void *buf, size_t len, const img_opts_t *o, img_result_t *out, const char **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (len == 0) {
+        *err = "the photo is empty";
+        return 400;
+    }
+    out->format = images_sniff(buf, len);
+    if (out->format == NULL) {
+        *err = "the photo is not a JPEG, PNG, WebP, GIF or HEIC image";
+        return 400;
+    }
+    /* Header only: the decoder has not run yet. */
+    VipsImage *head = vips_image_new_from_buffer((void *)(uintptr_t)buf, len, "", NULL);
+    if (head == NULL) {
+        vips_err();
+        vips_error_clear();
+        *err = "the photo could not be read (corrupt or unsupported)";
+        return 400;
+    }
+    out->src_width = head->Xsize, out->src_height = head->Ysize;
+    g_object_unref(head);
+    if ((long long)out->src_width * out->src_height > o->max_pixels) {
+        *err = "the photo has too many pixels";
+        return 400;
+    }
+    VipsImage *base = decode_base(buf, len, img_renditions[IMG_HIGH].width);
+    if (base == NULL) {
+        vips_err();
+        vips_error_clear();
+        *err = "the photo could not be decoded (corrupt or truncated)";
+        return 400;
+    }
+    /* high = base; standard from high; low from standard; the square from
+     * the smallest one that is big enough. */
+    VipsImage *img[IMG_NRENDITIONS] = {NULL};
+    int rc = 0;
+    img[IMG_HIGH] = base;
+    g_object_ref(base);
+    if (to_width(img[IMG_HIGH], img_renditions[IMG_STANDARD].width, &img[IMG_STANDARD]) != 0 ||
+        (img[IMG_STANDARD] = mem(img[IMG_STANDARD])) == NULL ||
+        to_width(img[IMG_STANDARD], img_renditions[IMG_LOW].width, &img[IMG_LOW]) != 0 ||
+        (img[IMG_LOW] = mem(img[IMG_LOW])) == NULL) {
+        rc = -1;
+    } else {
+        VipsImage *from[3] = {img[IMG_LOW], img[IMG_STANDARD], img[IMG_HIGH]};
+        int size = img_renditions[IMG_THUMBNAIL].width;
+        if (square(buf, len, from, 3, size, &img[IMG_THUMBNAIL]) != 0)
+            rc = -1;
+    }
+    for (int i = 0; i < IMG_NRENDITIONS && rc == 0; i++) {
+        if (encode(img[i], o->quality, &out->data[i], &out->len[i]) != 0)
+            rc = -1;
+        out->width[i] = img[i]->Xsize, out->height[i] = img[i]->Ysize;
+    }
+    for (int i = 0; i < IMG_NRENDITIONS; i++)
+        if (img[i])
+            g_object_unref(img[i]);
+    g_object_unref(base);
+    if (rc != 0) {
+        log_error("image encode failed: %s", vips_err());
+        vips_error_clear();
+        images_result_free(out);
+        *err = "the photo could not be processed";
+        return 400;
+    }
+    return 0;
+}
