@@ -4,6 +4,7 @@
 #include "obs/log.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@ static const setting_t settings[] = {
     {"max_upload", T_SIZE, OFF(max_upload), "25m", 1024, 1LL << 32, NULL, "largest upload body (k/m/g suffixes)"},
     {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
+    {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL, "photo store URL (default file:DATA/photos)"},
+    {"photo_url", T_STR, OFF(photo_url), NULL, 0, 0, NULL,
+     "public base URL of stored photos, e.g. a CDN (default PUBLIC_URL)"},
+    {"max_pixels", T_INT, OFF(max_pixels), "50000000", 1, 1000000000, NULL, "largest photo, in pixels, checked before decoding"},
+    {"jpeg_quality", T_INT, OFF(jpeg_quality), "85", 1, 100, NULL, "JPEG quality of the renditions"},
+    {"max_concurrent_uploads", T_INT, OFF(max_concurrent_uploads), "0", 0, 4096, NULL,
+     "uploads processed at once; more answer 503 (0 = 2 per worker)"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
      "SQLite synchronous mode: full survives power loss, normal only process crashes"},
 };
@@ -262,6 +270,23 @@ int config_load_env(config_t *c, char *const *envp, char *err, size_t errlen)
     return 0;
 }
 
+/* An http(s) URL of printable ASCII without quotes or backslashes (it is
+ * written into JSON as it is); a trailing slash is dropped. */
+static int check_url(const char *key, char *url, char *err, size_t errlen)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        url[--n] = '\0';
+    bool ok = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = url[i] > 0x20 && url[i] < 0x7f && url[i] != '"' && url[i] != '\\';
+    if (!ok) {
+        snprintf(err, errlen, "bad value for %s: '%s' (expected an http:// or https:// URL)", key, url);
+        return -1;
+    }
+    return 0;
+}
+
 int config_finish(config_t *c, char *err, size_t errlen)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -285,13 +310,21 @@ int config_finish(config_t *c, char *err, size_t errlen)
         buf_printf(&b, "http://%s", c->listen);
         c->public_url = buf_steal(&b, NULL);
     }
-    size_t ul = strlen(c->public_url);
-    while (ul > 0 && c->public_url[ul - 1] == '/')
-        c->public_url[--ul] = '\0';
-    if (strncmp(c->public_url, "http://", 7) != 0 && strncmp(c->public_url, "https://", 8) != 0) {
-        snprintf(err, errlen, "bad value for public_url: '%s' (expected http:// or https://)", c->public_url);
-        return -1;
+    if (c->photo_store == NULL || *c->photo_store == '\0') {
+        free(c->photo_store);
+        buf_t b;
+        buf_init(&b, 8192);
+        buf_printf(&b, "file:%s/photos", c->data_dir);
+        c->photo_store = buf_steal(&b, NULL);
     }
+    if (c->photo_url == NULL || *c->photo_url == '\0') {
+        free(c->photo_url);
+        c->photo_url = xstrdup(c->public_url);
+    }
+    if (c->max_concurrent_uploads == 0)
+        c->max_concurrent_uploads = 2 * c->workers;
+    if (check_url("public_url", c->public_url, err, errlen) != 0 || check_url("photo_url", c->photo_url, err, errlen) != 0)
+        return -1;
     if (c->max_body > c->max_upload) {
         snprintf(err, errlen, "max_body (%lld) may not exceed max_upload (%lld)", c->max_body, c->max_upload);
         return -1;

@@ -32,6 +32,11 @@ typedef struct config {
     char *access_log; /* path, "-" for stderr, "off" */
     char *log_level;
     char *sqlite_sync; /* "full" or "normal" */
+    char *photo_store; /* blob store URL, "file:DIR" */
+    char *photo_url;   /* public base URL of the photo store's keys */
+    long long max_pixels;
+    long long jpeg_quality;
+    long long max_concurrent_uploads;
 } config_t;
 
 void config_init(config_t *c);

@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "images/images.h"
 #include "obs/log.h"
 
 #include <sodium.h>
@@ -157,8 +158,17 @@ int main(int argc, char **argv)
     config_t cfg;
     config_init(&cfg);
     int rc = build_config(&cfg, cmd, argc - 2, argv + 2);
-    if (rc == 0)
-        rc = strcmp(cmd, "serve") == 0 ? server_run(&cfg) : cmd_migrate(&cfg);
+    if (rc == 0 && strcmp(cmd, "serve") == 0) {
+        if (images_init(argv[0]) != 0) {
+            fprintf(stderr, "picogram: libvips failed to initialise\n");
+            rc = 1;
+        } else {
+            rc = server_run(&cfg);
+            images_shutdown();
+        }
+    } else if (rc == 0) {
+        rc = cmd_migrate(&cfg);
+    }
     else if (rc == 1)
         rc = 0;
     config_free(&cfg);

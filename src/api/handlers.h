@@ -10,6 +10,11 @@ void oauth_access_token(api_req_t *ar);
 void users_show(api_req_t *ar);
 void users_edit(api_req_t *ar);
 void users_search_handler(api_req_t *ar);
+void users_media_recent(api_req_t *ar);
+void media_upload(api_req_t *ar);
+void media_show(api_req_t *ar);
+void media_show_shortcode(api_req_t *ar);
+void media_delete_handler(api_req_t *ar);
 
 /* Shared by sign-up and log-in: argon2id, run on a worker thread. */
 int password_hash(const char *password, char out[128]);

@@ -1,4 +1,6 @@
 #include "api/render.h"
+#include "blob/blob.h"
+#include "core/ids.h"
 
 static void user_common(buf_t *b, const user_t *u)
 {
@@ -34,4 +36,87 @@ void render_user_full(buf_t *b, const user_t *u)
     buf_puts(b, ",\"followed_by\":");
     buf_i64(b, u->followed_by_count);
     buf_puts(b, "}}");
+}
+
+void render_media_id(buf_t *b, const media_t *m)
+{
+    buf_putc(b, '"');
+    buf_i64(b, m->id);
+    buf_putc(b, '_');
+    buf_i64(b, m->user_id);
+    buf_putc(b, '"');
+}
+
+static void render_images(buf_t *b, const media_t *m, const render_urls_t *urls)
+{
+    buf_puts(b, "{");
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        char key[128];
+        blob_media_key(key, sizeof(key), m->id, img_renditions[i].suffix);
+        if (i)
+            buf_putc(b, ',');
+        buf_putc(b, '"');
+        buf_puts(b, img_renditions[i].name);
+        buf_puts(b, "\":{\"url\":\"");
+        buf_puts(b, urls->photo_url); /* config-checked URL, no escaping needed */
+        buf_putc(b, '/');
+        buf_puts(b, key);
+        buf_puts(b, "\",\"width\":");
+        buf_i64(b, m->width[i]);
+        buf_puts(b, ",\"height\":");
+        buf_i64(b, m->height[i]);
+        buf_putc(b, '}');
+    }
+    buf_putc(b, '}');
+}
+
+void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls)
+{
+    char code[IDS_SHORTCODE_MAX + 1];
+    ids_shortcode(m->id, code);
+    buf_puts(b, "{\"id\":");
+    render_media_id(b, m);
+    buf_puts(b, ",\"type\":\"image\",\"filter\":");
+    buf_json_cstr(b, m->filter);
+    buf_puts(b, ",\"tags\":");
+    buf_puts(b, m->tags_json[0] ? m->tags_json : "[]");
+    buf_puts(b, ",\"link\":\"");
+    buf_puts(b, urls->public_url);
+    buf_puts(b, "/p/");
+    buf_puts(b, code);
+    buf_puts(b, "/\",\"created_time\":\"");
+    buf_i64(b, m->created_at);
+    buf_puts(b, "\",\"attribution\":null,\"user_has_liked\":false,\"users_in_photo\":[],\"location\":");
+    if (m->location_id) {
+        buf_puts(b, "{\"id\":");
+        buf_json_id(b, m->location_id);
+        buf_puts(b, ",\"name\":");
+        buf_json_cstr(b, m->location_name);
+        buf_printf(b, ",\"latitude\":%.7f,\"longitude\":%.7f}", m->lat, m->lng);
+    } else {
+        buf_puts(b, "null");
+    }
+    buf_puts(b, ",\"caption\":");
+    if (m->has_caption) {
+        buf_puts(b, "{\"id\":");
+        buf_json_id(b, m->id);
+        buf_puts(b, ",\"text\":");
+        buf_json_cstr(b, m->caption);
+        buf_puts(b, ",\"created_time\":\"");
+        buf_i64(b, m->created_at);
+        buf_puts(b, "\",\"from\":");
+        render_user_short(b, owner);
+        buf_putc(b, '}');
+    } else {
+        buf_puts(b, "null");
+    }
+    buf_puts(b, ",\"likes\":{\"count\":");
+    buf_i64(b, m->like_count);
+    buf_puts(b, ",\"data\":[]},\"comments\":{\"count\":");
+    buf_i64(b, m->comment_count);
+    buf_puts(b, ",\"data\":[]},\"user\":");
+    render_user_short(b, owner);
+    buf_puts(b, ",\"images\":");
+    render_images(b, m, urls);
+    buf_putc(b, '}');
 }

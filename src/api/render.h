@@ -6,11 +6,24 @@
 #define PICOGRAM_RENDER_H
 
 #include "core/buf.h"
+#include "model/media.h"
 #include "model/users.h"
+
+/* Where links and photos live: public_url for /p/CODE/ links, photo_url as
+ * the base of the photo store's keys (a CDN in the cluster). */
+typedef struct render_urls {
+    const char *public_url;
+    const char *photo_url;
+} render_urls_t;
 
 /* {"id","username","full_name","profile_picture"} */
 void render_user_short(buf_t *b, const user_t *u);
 /* the short form plus bio, website, is_private and counts */
 void render_user_full(buf_t *b, const user_t *u);
+
+/* The v1 media object. owner is the media's user. */
+void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls);
+/* "MEDIAID_OWNERID" */
+void render_media_id(buf_t *b, const media_t *m);
 
 #endif

@@ -10,6 +10,11 @@ static const route_t routes[] = {
     {"GET", "/v1/users/search", (void (*)(void))users_search_handler, R_AUTH},
     {"GET", "/v1/users/{id}", (void (*)(void))users_show, R_AUTH},
     {"POST", "/v1/users/self", (void (*)(void))users_edit, R_AUTH},
+    {"GET", "/v1/users/{id}/media/recent", (void (*)(void))users_media_recent, R_AUTH},
+    {"POST", "/v1/media/upload", (void (*)(void))media_upload, R_AUTH | R_UPLOAD},
+    {"GET", "/v1/media/shortcode/{code}", (void (*)(void))media_show_shortcode, R_AUTH},
+    {"GET", "/v1/media/{id}", (void (*)(void))media_show, R_AUTH},
+    {"DELETE", "/v1/media/{id}", (void (*)(void))media_delete_handler, R_AUTH},
 };
 
 router_t *api_router_new(void)

@@ -163,10 +163,26 @@ void buf_json_id(buf_t *b, int64_t id)
     buf_putc(b, '"');
 }
 
+void buf_json_str_begin(buf_t *b)
+{
+    buf_putc(b, '"');
+}
+
+void buf_json_str_end(buf_t *b)
+{
+    buf_putc(b, '"');
+}
+
 void buf_json_str(buf_t *b, const char *s, size_t n)
 {
+    buf_json_str_begin(b);
+    buf_json_str_part(b, s, n);
+    buf_json_str_end(b);
+}
+
+void buf_json_str_part(buf_t *b, const char *s, size_t n)
+{
     static const char hex[] = "0123456789abcdef";
-    buf_putc(b, '"');
     size_t run = 0; /* start of the current run of bytes that need no escaping */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -198,5 +214,4 @@ void buf_json_str(buf_t *b, const char *s, size_t n)
         run = i + 1;
     }
     buf_append(b, s + run, n - run);
-    buf_putc(b, '"');
 }

@@ -43,6 +43,9 @@ void buf_i64(buf_t *b, int64_t v);
 void buf_u64(buf_t *b, uint64_t v);
 
 /* JSON: a quoted, escaped string. Input must be valid UTF-8 (validate first). */
+void buf_json_str_begin(buf_t *b);
+void buf_json_str_part(buf_t *b, const char *s, size_t n); /* escapes; call between begin and end */
+void buf_json_str_end(buf_t *b);
 void buf_json_str(buf_t *b, const char *s, size_t n);
 static inline void buf_json_cstr(buf_t *b, const char *s)
 {

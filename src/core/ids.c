@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* State per shard: (ms since epoch << IDS_SEQ_BITS) | last seq issued.
@@ -76,6 +77,40 @@ int64_t ids_parse(const char *s, size_t n)
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     if (v > (uint64_t)INT64_MAX)
+        return 0;
+    return (int64_t)v;
+}
+
+static const char shortcode_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void ids_shortcode(int64_t id, char out[IDS_SHORTCODE_MAX + 1])
+{
+    char tmp[IDS_SHORTCODE_MAX];
+    size_t n = 0;
+    uint64_t v = (uint64_t)id;
+    do {
+        tmp[n++] = shortcode_alphabet[v & 63];
+        v >>= 6;
+    } while (v && n < IDS_SHORTCODE_MAX);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+int64_t ids_from_shortcode(const char *s, size_t n)
+{
+    if (n == 0 || n > IDS_SHORTCODE_MAX)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = s[i] ? strchr(shortcode_alphabet, s[i]) : NULL;
+        if (p == NULL)
+            return 0;
+        if (v >> 58) /* would overflow 64 bits */
+            return 0;
+        v = v << 6 | (uint64_t)(p - shortcode_alphabet);
+    }
+    if (v == 0 || v > (uint64_t)INT64_MAX)
         return 0;
     return (int64_t)v;
 }

@@ -63,4 +63,11 @@ int64_t ids_parse(const char *s, size_t n);
 
 int64_t ids_now_ms(void);
 
+/* Short codes for links (/p/CODE/): the ID in base 64 with a URL-safe
+ * alphabet, most significant digit first, no padding (at most 11 chars). */
+#define IDS_SHORTCODE_MAX 11
+void ids_shortcode(int64_t id, char out[IDS_SHORTCODE_MAX + 1]);
+/* The ID of a short code, or 0 if it is not one. */
+int64_t ids_from_shortcode(const char *s, size_t n);
+
 #endif

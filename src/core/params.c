@@ -113,6 +113,27 @@ fail:
     return -1;
 }
 
+int params_add(params_t *p, const char *key, size_t klen, const char *val, size_t vlen, const char **err)
+{
+    if (p->n == PARAMS_MAX || p->nchunks == sizeof(p->chunks) / sizeof(p->chunks[0])) {
+        *err = "too many parameters";
+        return -1;
+    }
+    if (!clean_text(key, klen) || !clean_text(val, vlen)) {
+        *err = "parameters must be valid UTF-8 without NUL bytes";
+        return -1;
+    }
+    char *arena = xmalloc(klen + vlen + 2);
+    memcpy(arena, key, klen);
+    arena[klen] = '\0';
+    memcpy(arena + klen + 1, val, vlen);
+    arena[klen + 1 + vlen] = '\0';
+    p->chunks[p->nchunks++] = arena;
+    param_t *it = &p->items[p->n++];
+    it->key = arena, it->klen = klen, it->val = arena + klen + 1, it->vlen = vlen;
+    return 0;
+}
+
 int params_parse_json(params_t *p, const char *s, size_t n, const char **err)
 {
     if (p->nchunks == sizeof(p->chunks) / sizeof(p->chunks[0])) {

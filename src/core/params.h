@@ -24,7 +24,7 @@ typedef struct param {
 typedef struct params {
     param_t items[PARAMS_MAX];
     size_t n;
-    char *chunks[4]; /* decoded text, one chunk per parsed source */
+    char *chunks[PARAMS_MAX + 4]; /* decoded text, one chunk per parsed source or added field */
     size_t nchunks;
 } params_t;
 
@@ -34,6 +34,9 @@ void params_free(params_t *p);
 /* Both return 0, or -1 with a reason in err for the client. */
 int params_parse_urlencoded(params_t *p, const char *s, size_t n, const char **err);
 int params_parse_json(params_t *p, const char *s, size_t n, const char **err);
+
+/* Adds one field (copied); same checks as the parsers. 0 or -1 with *err. */
+int params_add(params_t *p, const char *key, size_t klen, const char *val, size_t vlen, const char **err);
 
 const param_t *params_get(const params_t *p, const char *key);
 /* The value, or NULL if absent. */

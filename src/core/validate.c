@@ -146,3 +146,8 @@ const char *validate_email(const char *s, size_t n)
         return "email is not a valid address";
     return NULL;
 }
+
+const char *validate_caption(const char *s, size_t n)
+{
+    return text_field(s, n, 2200, true, "caption must be at most 2200 characters", "caption contains invalid characters");
+}

@@ -26,6 +26,8 @@ const char *validate_full_name(const char *s, size_t n);
 const char *validate_bio(const char *s, size_t n);
 const char *validate_website(const char *s, size_t n);
 const char *validate_email(const char *s, size_t n);
+/* Captions and comments: 1..2200 characters, newlines allowed. */
+const char *validate_caption(const char *s, size_t n);
 
 /* ASCII lower-case copy into out (n+1 bytes). Non-ASCII bytes are kept. */
 void ascii_lower(char *out, const char *s, size_t n);

@@ -47,8 +47,10 @@ struct db_driver {
     void (*bind_text)(db_stmt_t *s, int idx, const char *p, size_t n);
     void (*bind_blob)(db_stmt_t *s, int idx, const void *p, size_t n);
     void (*bind_null)(db_stmt_t *s, int idx);
+    void (*bind_double)(db_stmt_t *s, int idx, double v);
     int (*step)(db_stmt_t *s); /* DB_ROW, DB_DONE, DB_CONSTRAINT or DB_ERROR */
     int64_t (*col_i64)(db_stmt_t *s, int col);
+    double (*col_double)(db_stmt_t *s, int col);
     const char *(*col_text)(db_stmt_t *s, int col, size_t *len); /* valid until the next step */
     const void *(*col_blob)(db_stmt_t *s, int col, size_t *len);
     bool (*col_null)(db_stmt_t *s, int col);
@@ -58,6 +60,7 @@ struct db_driver {
     int (*commit)(db_conn_t *c);
     int (*rollback)(db_conn_t *c);
     const char *(*errmsg)(db_conn_t *c);
+    int64_t (*changes)(db_conn_t *c); /* rows changed by the last statement */
 };
 
 struct db_conn {
@@ -84,6 +87,22 @@ void db_bind_cstr(db_stmt_t *s, int i, const char *p);
 static inline void db_bind_blob(db_stmt_t *s, int i, const void *p, size_t n)
 {
     s->drv->bind_blob(s, i, p, n);
+}
+static inline void db_bind_null(db_stmt_t *s, int i)
+{
+    s->drv->bind_null(s, i);
+}
+static inline void db_bind_double(db_stmt_t *s, int i, double v)
+{
+    s->drv->bind_double(s, i, v);
+}
+static inline double db_col_double(db_stmt_t *s, int c)
+{
+    return s->drv->col_double(s, c);
+}
+static inline bool db_col_null(db_stmt_t *s, int c)
+{
+    return s->drv->col_null(s, c);
 }
 static inline int db_step(db_stmt_t *s)
 {

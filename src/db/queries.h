@@ -10,6 +10,10 @@
     "id, username, full_name, bio, website, profile_picture, is_private, media_count, follows_count, "                 \
     "followed_by_count, created_at, email"
 
+#define MEDIA_COLS                                                                                                     \
+    "m.id, m.user_id, m.caption, m.filter, m.location_id, m.tags, m.dims, m.like_count, m.comment_count, "             \
+    "m.created_at, l.name, l.lat, l.lng"
+
 #define DB_QUERIES(X)                                                                                                  \
     X(COMMIT, "COMMIT")                                                                                                \
     X(ROLLBACK, "ROLLBACK")                                                                                            \
@@ -32,7 +36,23 @@
       " ORDER BY username_lower = $1 DESC, username_lower LIMIT $3")                                                   \
     X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
-    X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")
+    X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
+    X(MEDIA_INSERT,                                                                                                    \
+      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at) "                          \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")                                                                       \
+    X(MEDIA_BY_ID, "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id WHERE m.id = $1")  \
+    X(MEDIA_BY_USER,                                                                                                   \
+      "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id "                              \
+      "WHERE m.user_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                  \
+    X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2")                                               \
+    X(MEDIA_EXISTS, "SELECT 1 FROM media WHERE id = $1")                                                               \
+    X(MEDIA_TAG_INSERT, "INSERT INTO media_tags (tag, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")              \
+    X(MEDIA_TAGS_DELETE, "DELETE FROM media_tags WHERE media_id = $1")                                                \
+    X(MEDIA_MENTION_INSERT,                                                                                            \
+      "INSERT INTO media_mentions (media_id, username_lower) VALUES ($1, $2) ON CONFLICT DO NOTHING")                 \
+    X(MEDIA_MENTIONS_DELETE, "DELETE FROM media_mentions WHERE media_id = $1")                                        \
+    X(LOCATION_INSERT, "INSERT INTO locations (id, name, lat, lng) VALUES ($1, $2, $3, $4)")                          \
+    X(USER_MEDIA_COUNT_ADD, "UPDATE users SET media_count = media_count + $2 WHERE id = $1")
 
 #define DB_Q_ENUM(name, sql) Q_##name,
 enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };

@@ -39,6 +39,27 @@ static const char *const migrations[] = {
     /* access tokens, on the user's shard; only a hash of the token is kept */
     "CREATE TABLE tokens (hash {BLOB} PRIMARY KEY, user_id {ID} NOT NULL, created_at {ID} NOT NULL);"
     "CREATE INDEX tokens_user ON tokens (user_id);",
+    /* 2: photos. A media row lives on its owner's shard (the ID carries it).
+     * Rendition sizes are kept so the media object renders from the row. */
+    "CREATE TABLE media ("
+    " id {ID} PRIMARY KEY,"
+    " user_id {ID} NOT NULL,"
+    " caption TEXT,"
+    " filter TEXT NOT NULL,"
+    " location_id {ID},"
+    " tags TEXT NOT NULL DEFAULT '',"
+    " dims TEXT NOT NULL,"
+    " like_count {ID} NOT NULL DEFAULT 0,"
+    " comment_count {ID} NOT NULL DEFAULT 0,"
+    " created_at {ID} NOT NULL);"
+    "CREATE INDEX media_user ON media (user_id, id);"
+    /* tag -> media and place -> media: in the cluster, on the shard of a hash of the key */
+    "CREATE TABLE media_tags (tag TEXT NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (tag, media_id));"
+    "CREATE INDEX media_tags_media ON media_tags (media_id);"
+    "CREATE TABLE media_mentions (media_id {ID} NOT NULL, username_lower TEXT NOT NULL,"
+    " PRIMARY KEY (media_id, username_lower));"
+    "CREATE TABLE locations (id {ID} PRIMARY KEY, name TEXT NOT NULL, lat DOUBLE PRECISION NOT NULL,"
+    " lng DOUBLE PRECISION NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -129,6 +129,16 @@ static void sq_bind_null(db_stmt_t *s, int i)
     sqlite3_bind_null(ST(s), i);
 }
 
+static void sq_bind_double(db_stmt_t *s, int i, double v)
+{
+    sqlite3_bind_double(ST(s), i, v);
+}
+
+static double sq_col_double(db_stmt_t *s, int col)
+{
+    return sqlite3_column_double(ST(s), col);
+}
+
 static int sq_step(db_stmt_t *s)
 {
     int rc = sqlite3_step(ST(s));
@@ -208,6 +218,11 @@ static int sq_rollback(db_conn_t *c)
     return run_simple(c, Q_ROLLBACK);
 }
 
+static int64_t sq_changes(db_conn_t *c)
+{
+    return sqlite3_changes64(((sq_conn_t *)c)->db);
+}
+
 static const char *sq_errmsg(db_conn_t *c)
 {
     return sqlite3_errmsg(((sq_conn_t *)c)->db);
@@ -225,8 +240,10 @@ const db_driver_t db_driver_sqlite = {
     .bind_text = sq_bind_text,
     .bind_blob = sq_bind_blob,
     .bind_null = sq_bind_null,
+    .bind_double = sq_bind_double,
     .step = sq_step,
     .col_i64 = sq_col_i64,
+    .col_double = sq_col_double,
     .col_text = sq_col_text,
     .col_blob = sq_col_blob,
     .col_null = sq_col_null,
@@ -236,4 +253,5 @@ const db_driver_t db_driver_sqlite = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .errmsg = sq_errmsg,
+    .changes = sq_changes,
 };

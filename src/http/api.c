@@ -228,6 +228,36 @@ static h2o_iovec_t header(h2o_req_t *req, const h2o_token_t *tok)
     return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
 }
 
+/* An upload form: text fields become parameters; the one file field (named
+ * "photo") stays where it is in the body, as ar->photo. */
+static int parse_multipart(api_req_t *ar, h2o_iovec_t ct, const char **err)
+{
+    mp_span_t boundary;
+    mp_part_t parts[MULTIPART_MAX_PARTS];
+    if (multipart_boundary(ct.base, ct.len, &boundary) != 0) {
+        *err = "multipart/form-data needs a boundary";
+        return -1;
+    }
+    int n = multipart_parse(ar->req->entity.base, ar->req->entity.len, boundary, parts, MULTIPART_MAX_PARTS, err);
+    for (int i = 0; i < n; i++) {
+        mp_part_t *p = &parts[i];
+        bool is_photo = p->name.len == 5 && memcmp(p->name.base, "photo", 5) == 0;
+        if (is_photo) {
+            if (ar->photo.base != NULL) {
+                *err = "only one photo per upload";
+                return -1;
+            }
+            ar->photo = p->data;
+            if (ar->photo.base == NULL || ar->photo.len == 0)
+                ar->photo.base = "", ar->photo.len = 0;
+        } else if (!p->has_filename &&
+                   params_add(&ar->params, p->name.base, p->name.len, p->data.base, p->data.len, err) != 0) {
+            return -1;
+        }
+    }
+    return n < 0 ? -1 : 0;
+}
+
 /* Parses the query string and the body into ar->params (body first, so a
  * form field wins over the query). Returns 0, or an HTTP status with *err. */
 static int parse_params(api_req_t *ar, const char **err)
@@ -240,7 +270,9 @@ static int parse_params(api_req_t *ar, const char **err)
             rc = params_parse_urlencoded(&ar->params, req->entity.base, req->entity.len, err);
         else if (ct_is(ct, "application/json"))
             rc = params_parse_json(&ar->params, req->entity.base, req->entity.len, err);
-        else if (!(ct_is(ct, "multipart/form-data") && (ar->flags & R_UPLOAD))) {
+        else if (ct_is(ct, "multipart/form-data") && (ar->flags & R_UPLOAD))
+            rc = parse_multipart(ar, ct, err);
+        else {
             *err = "unsupported Content-Type; send application/x-www-form-urlencoded or application/json";
             return 415;
         }

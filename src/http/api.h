@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/params.h"
+#include "http/multipart.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -51,6 +52,7 @@ struct api_req {
     const char *token;
     size_t token_len;
     ratelimit_result_t rl;
+    mp_span_t photo; /* the file part of an upload (points into the request body) */
     api_work_t *pending;
     bool replied;
 };

@@ -1,6 +1,8 @@
 #include "http/server.h"
 #include "core/buf.h"
 #include "http/api.h"
+#include "images/images.h"
+#include "model/media.h"
 #include "obs/log.h"
 
 #include <errno.h>
@@ -220,6 +222,45 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* Request bodies over 1 MiB go to mmapped temporary files in DATA/tmp
+ * rather than the heap, so concurrent uploads do not grow the heap. */
+static int setup_body_buffers(const config_t *cfg, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", cfg->data_dir);
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %.300s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    int n = snprintf(h2o_socket_buffer_mmap_settings.fn_template, sizeof(h2o_socket_buffer_mmap_settings.fn_template),
+                     "%s/h2o.b.XXXXXX", tmp);
+    if (n < 0 || (size_t)n >= sizeof(h2o_socket_buffer_mmap_settings.fn_template)) {
+        snprintf(err, errlen, "data directory path too long");
+        return -1;
+    }
+    h2o_socket_buffer_mmap_settings.threshold = 1u << 20;
+    return 0;
+}
+
+static bool keep_media_file(const char *key, void *arg)
+{
+    int64_t id = blob_media_key_id(key);
+    return id == 0 || media_exists(arg, id); /* files that are not ours are left alone */
+}
+
+/* Files whose media row never committed (a crash mid-upload) or was deleted
+ * just before a crash are removed before serving. */
+static void sweep_orphans(server_t *srv)
+{
+    if (srv->photos->be->sweep == NULL)
+        return;
+    db_ctx_t *db = db_ctx_new(srv->dbmap);
+    long n = srv->photos->be->sweep(srv->photos, keep_media_file, db);
+    db_ctx_free(db);
+    if (n > 0)
+        log_info("photo store: swept %ld orphaned file(s)", n);
+}
+
 static int setup_data_dir(const char *dir, char *err, size_t errlen)
 {
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
@@ -261,6 +302,22 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
     srv->h2o.server_name = h2o_iovec_init(H2O_STRLIT("picogram"));
     srv->h2o.max_request_entity_size = (size_t)cfg->max_upload;
     srv->host = h2o_config_register_host(&srv->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    /* Photos: h2o's file handler (sendfile, ETag and 304, ranges, HEAD), with
+     * a far-future immutable Cache-Control: a key's bytes never change. */
+    const char *dir = srv->photos->be->local_dir ? srv->photos->be->local_dir(srv->photos) : NULL;
+    if (dir != NULL) {
+        static h2o_iovec_t cc_name = {H2O_STRLIT("cache-control")};
+        static h2o_headers_command_t cmds[2];
+        cmds[0] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &cc_name,
+                                          {H2O_STRLIT("public, max-age=31536000, immutable")}};
+        cmds[1] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}};
+        char media_dir[4096];
+        snprintf(media_dir, sizeof(media_dir), "%s/media", dir);
+        h2o_pathconf_t *media = h2o_config_register_path(srv->host, "/media", 0);
+        h2o_file_register(media, media_dir, NULL, NULL, 0);
+        h2o_headers_register(media, cmds);
+        add_json_errors(media);
+    }
     h2o_pathconf_t *root = h2o_config_register_path(srv->host, "/", 0);
     api_handler_t *h = (api_handler_t *)h2o_create_handler(root, sizeof(*h));
     h->super.on_req = on_req;
@@ -273,8 +330,9 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
             snprintf(err, errlen, "cannot open access log %s: %s", cfg->access_log, strerror(errno));
             return -1;
         }
+        /* %U, not %r: the path without its query, so access tokens never reach the log */
         char lerr[256];
-        h2o_logconf_t *lc = h2o_logconf_compile("%h %l %u %t \"%r\" %s %b \"%{Referer}i\" \"%{User-agent}i\"",
+        h2o_logconf_t *lc = h2o_logconf_compile("%h %l %u %t \"%m %U %H\" %s %b \"%{Referer}i\" \"%{User-agent}i\"",
                                                 H2O_LOGCONF_ESCAPE_APACHE, lerr);
         if (lc == NULL) {
             snprintf(err, errlen, "access log format: %s", lerr);
@@ -300,6 +358,11 @@ int server_run(const config_t *cfg)
         goto fail;
     if (migrate_all(srv->dbmap, err, sizeof(err)) != 0)
         goto fail;
+    if ((srv->photos = blob_open(cfg->photo_store, err, sizeof(err))) == NULL)
+        goto fail;
+    if (setup_body_buffers(cfg, err, sizeof(err)) != 0)
+        goto fail;
+    sweep_orphans(srv);
     if (setup_h2o(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
     if ((srv->listen_fd = open_listener(cfg, err, sizeof(err))) < 0)
@@ -316,7 +379,7 @@ int server_run(const config_t *cfg)
     srv->router = api_router_new();
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     srv->ids = ids_gen_new();
-    srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap);
+    srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, images_thread_done);
 
     srv->nthreads = (int)cfg->threads;
     srv->threads = xcalloc((size_t)srv->nthreads, sizeof(server_thread_t));
@@ -349,6 +412,7 @@ int server_run(const config_t *cfg)
     ratelimit_free(srv->rl);
     ids_gen_free(srv->ids);
     dbmap_free(srv->dbmap);
+    blob_close(srv->photos);
     log_info("stopped");
     return 0;
 fail:
@@ -356,5 +420,6 @@ fail:
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     dbmap_free(srv->dbmap);
+    blob_close(srv->photos);
     return 1;
 }

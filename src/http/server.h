@@ -25,7 +25,9 @@
 #include <h2o.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 
+#include "blob/blob.h"
 #include "config.h"
 #include "core/ids.h"
 #include "db/db.h"
@@ -60,6 +62,8 @@ struct server {
     server_thread_t *threads;
     int nthreads;
     int listen_fd;
+    blob_store_t *photos;
+    atomic_int uploads_in_flight;
 };
 
 /* Runs the server until SIGINT or SIGTERM. Returns a process exit code. */

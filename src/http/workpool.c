@@ -15,6 +15,7 @@ struct workpool {
     int nthreads;
     pthread_t *tids;
     worker_ctx_t *ctxs;
+    void (*thread_exit)(void);
 };
 
 typedef struct start_arg {
@@ -35,6 +36,8 @@ static void *worker_main(void *arg)
         work_t *w = p->head;
         if (w == NULL) {
             pthread_mutex_unlock(&p->lock);
+            if (p->thread_exit)
+                p->thread_exit();
             break; /* stopping and drained */
         }
         p->head = w->next;
@@ -48,9 +51,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap)
+workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, void (*thread_exit)(void))
 {
     workpool_t *p = xcalloc(1, sizeof(*p));
+    p->thread_exit = thread_exit;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->max_queued = max_queued;

@@ -1,0 +1,501 @@
+/*
+ * Media: POST /v1/media/upload, GET /v1/media/{id}, GET
+ * /v1/media/shortcode/{code}, DELETE /v1/media/{id}, and GET
+ * /v1/users/{id}/media/recent.
+ *
+ * The upload is synchronous and all-or-nothing: the photo is decoded and
+ * its renditions made on a worker thread, every file is durable in the
+ * photo store before the row is committed, and only the commit makes the
+ * post visible. Any failure removes the files it wrote. Files orphaned by a
+ * crash between the two are swept at the next start.
+ */
+#include "api/handlers.h"
+#include "api/render.h"
+#include "blob/blob.h"
+#include "core/ids.h"
+#include "model/media.h"
+#include "model/users.h"
+#include "obs/log.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static render_urls_t urls_of(const api_req_t *ar)
+{
+    return (render_urls_t){.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
+}
+
+/* Whether viewer may see owner's media: public accounts, or yourself. (The
+ * social-graph issue adds approved followers.) */
+static bool can_view(int64_t viewer, const user_t *owner)
+{
+    return !owner->is_private || viewer == owner->id;
+}
+
+/* "MEDIAID_OWNERID" or "MEDIAID": the media ID, and the owner if given. */
+static int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
+{
+    const char *us = memchr(s, '_', n);
+    *owner = 0;
+    if (us == NULL)
+        return ids_parse(s, n);
+    *owner = ids_parse(us + 1, (size_t)(s + n - us - 1));
+    return *owner ? ids_parse(s, (size_t)(us - s)) : 0;
+}
+
+static void delete_files(blob_store_t *store, int64_t id)
+{
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        char key[128];
+        blob_media_key(key, sizeof(key), id, img_renditions[i].suffix);
+        blob_del(store, key);
+    }
+}
+
+/* ---- upload ---- */
+
+typedef struct upload_work {
+    api_work_t super;
+    blob_store_t *store;
+    atomic_int *in_flight;
+    img_opts_t opts;
+    void *photo;
+    size_t photo_len;
+    int64_t location_id_new;
+    text_tag_t tags[TEXT_MAX_TAGS];
+    text_mention_t mentions[TEXT_MAX_MENTIONS];
+    size_t ntags, nmentions;
+    int status; /* 0, or the HTTP status of the failure */
+    const char *err;
+    media_t m;
+    user_t owner;
+} upload_work_t;
+
+static int store_renditions(upload_work_t *w, const img_result_t *r)
+{
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        char key[128];
+        blob_media_key(key, sizeof(key), w->m.id, img_renditions[i].suffix);
+        if (blob_put(w->store, key, r->data[i], r->len[i]) != 0)
+            return -1;
+        w->m.width[i] = r->width[i];
+        w->m.height[i] = r->height[i];
+    }
+    return 0;
+}
+
+static void upload_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    upload_work_t *w = (upload_work_t *)w_;
+    img_result_t r;
+    w->status = images_process(w->photo, w->photo_len, &w->opts, &r, &w->err);
+    free(w->photo);
+    w->photo = NULL;
+    if (w->status != 0)
+        return;
+    if (users_get(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
+        w->status = 500;
+    } else if (store_renditions(w, &r) != 0) {
+        w->status = 500;
+    } else if (media_create(wc->db, &w->m, w->location_id_new, w->tags, w->ntags, w->mentions, w->nmentions) !=
+               MEDIA_OK) {
+        w->status = 500;
+    }
+    images_result_free(&r);
+    if (w->status != 0) {
+        delete_files(w->store, w->m.id); /* nothing of a failed upload stays behind */
+        w->err = "the photo could not be stored";
+        return;
+    }
+    w->owner.media_count++;
+}
+
+static void upload_done(api_work_t *w_, api_req_t *ar)
+{
+    upload_work_t *w = (upload_work_t *)w_;
+    if (w->status >= 500) {
+        api_internal_error(ar, w->err);
+        return;
+    }
+    if (w->status != 0) {
+        api_error(ar, w->status, E_INVALID, w->err);
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    render_urls_t u = urls_of(ar);
+    render_media(&b, &w->m, &w->owner, &u);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+static void upload_cleanup(api_work_t *w_)
+{
+    upload_work_t *w = (upload_work_t *)w_;
+    free(w->photo);
+    atomic_fetch_sub(w->in_flight, 1);
+}
+
+/* A strictly parsed finite number in [lo, hi]. */
+static bool parse_coord(const char *s, double lo, double hi, double *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static const char *check_filter(const char *f)
+{
+    size_t n = strlen(f);
+    if (n == 0 || utf8_len(f, n) > FILTER_MAX)
+        return "filter must be 1 to 40 characters";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)f[i] < 0x20 || f[i] == 0x7f)
+            return "filter contains invalid characters";
+    return NULL;
+}
+
+/* Reads and checks the text fields into w. False after answering 400. */
+static bool upload_fields(api_req_t *ar, upload_work_t *w)
+{
+    const param_t *cap = params_get(&ar->params, "caption");
+    if (cap && cap->vlen > 0) {
+        const char *err = validate_caption(cap->val, cap->vlen);
+        if (err) {
+            api_error(ar, 400, E_INVALID, err);
+            return false;
+        }
+        w->m.has_caption = true;
+        memcpy(w->m.caption, cap->val, cap->vlen + 1);
+        w->ntags = text_hashtags(cap->val, cap->vlen, w->tags, TEXT_MAX_TAGS);
+        w->nmentions = text_mentions(cap->val, cap->vlen, w->mentions, TEXT_MAX_MENTIONS);
+    }
+    const char *filter = api_param(ar, "filter");
+    const char *ferr = filter ? check_filter(filter) : NULL;
+    if (ferr) {
+        api_error(ar, 400, E_INVALID, ferr);
+        return false;
+    }
+    snprintf(w->m.filter, sizeof(w->m.filter), "%s", filter ? filter : "Normal");
+    const char *lat = api_param(ar, "lat"), *lng = api_param(ar, "lng"), *name = api_param(ar, "location_name");
+    if (lat || lng) {
+        if (!parse_coord(lat, -90, 90, &w->m.lat) || !parse_coord(lng, -180, 180, &w->m.lng)) {
+            api_error(ar, 400, E_INVALID, "lat must be a number from -90 to 90 and lng from -180 to 180, both given");
+            return false;
+        }
+        if (name && (utf8_len(name, strlen(name)) > LOCATION_NAME_MAX || validate_full_name(name, strlen(name)))) {
+            api_error(ar, 400, E_INVALID, "location_name must be at most 100 characters of text");
+            return false;
+        }
+        snprintf(w->m.location_name, sizeof(w->m.location_name), "%s", name ? name : "");
+        w->location_id_new = ids_next(ar->srv->ids, randombytes_uniform(IDS_NSHARDS));
+    } else if (name && *name) {
+        api_error(ar, 400, E_INVALID, "location_name needs lat and lng");
+        return false;
+    }
+    /* tags as the JSON array the media object shows */
+    buf_t t;
+    buf_init(&t, sizeof(w->m.tags_json) - 1);
+    buf_putc(&t, '[');
+    for (size_t i = 0; i < w->ntags; i++) {
+        if (i)
+            buf_putc(&t, ',');
+        buf_json_cstr(&t, w->tags[i]);
+    }
+    buf_putc(&t, ']');
+    if (t.overflow) {
+        buf_free(&t);
+        api_error(ar, 400, E_INVALID, "caption has too many long hashtags");
+        return false;
+    }
+    memcpy(w->m.tags_json, t.data, t.len);
+    w->m.tags_json[t.len] = '\0';
+    buf_free(&t);
+    return true;
+}
+
+void media_upload(api_req_t *ar)
+{
+    if (ar->photo.base == NULL) {
+        api_error(ar, 400, E_INVALID, "send the photo as a multipart/form-data file field named 'photo'");
+        return;
+    }
+    upload_work_t *w = xcalloc(1, sizeof(*w));
+    if (!upload_fields(ar, w)) {
+        free(w);
+        return;
+    }
+    if (atomic_fetch_add(&ar->srv->uploads_in_flight, 1) >= ar->cfg->max_concurrent_uploads) {
+        atomic_fetch_sub(&ar->srv->uploads_in_flight, 1);
+        free(w);
+        api_error(ar, 503, E_SERVER, "too many uploads at once; please retry");
+        return;
+    }
+    w->super.run = upload_run;
+    w->super.done = upload_done;
+    w->super.cleanup = upload_cleanup;
+    w->store = ar->srv->photos;
+    w->in_flight = &ar->srv->uploads_in_flight;
+    w->opts.max_pixels = ar->cfg->max_pixels;
+    w->opts.quality = (int)ar->cfg->jpeg_quality;
+    /* The request body may go away with the client; the worker gets its own copy. */
+    w->photo_len = ar->photo.len;
+    w->photo = xmalloc(ar->photo.len);
+    memcpy(w->photo, ar->photo.base, ar->photo.len);
+    w->m.user_id = ar->viewer;
+    w->m.id = ids_next(ar->srv->ids, ids_shard(ar->viewer)); /* on the owner's shard */
+    w->m.created_at = ids_unix_ms(w->m.id) / 1000;
+    api_defer(ar, &w->super);
+}
+
+/* ---- reads ---- */
+
+/* Loads a media and its owner and checks the viewer may see it. False after answering. */
+static bool load_visible(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner)
+{
+    int rc = id ? media_get(ar->db, id, m) : MEDIA_NOT_FOUND;
+    if (rc == MEDIA_OK && owner_hint && owner_hint != m->user_id)
+        rc = MEDIA_NOT_FOUND;
+    if (rc == MEDIA_NOT_FOUND) {
+        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
+        return false;
+    }
+    if (rc != MEDIA_OK || users_get(ar->db, m->user_id, owner) != USERS_OK) {
+        api_internal_error(ar, "media lookup failed");
+        return false;
+    }
+    if (!can_view(ar->viewer, owner)) {
+        api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media");
+        return false;
+    }
+    return true;
+}
+
+static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
+{
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    if (load_visible(ar, id, owner_hint, m, &owner)) {
+        buf_t b;
+        buf_init(&b, 1 << 20);
+        render_urls_t u = urls_of(ar);
+        render_media(&b, m, &owner, &u);
+        api_ok(ar, &b, NULL);
+        buf_free(&b);
+    }
+    free(m);
+}
+
+void media_show(api_req_t *ar)
+{
+    int64_t owner;
+    int64_t id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &owner);
+    show(ar, id, owner);
+}
+
+void media_show_shortcode(api_req_t *ar)
+{
+    show(ar, ids_from_shortcode(ar->match.args[0].base, ar->match.args[0].len), 0);
+}
+
+/* ---- delete ---- */
+
+typedef struct delete_work {
+    api_work_t super;
+    blob_store_t *store;
+    int64_t id, owner;
+    int result;
+} delete_work_t;
+
+static void delete_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    delete_work_t *w = (delete_work_t *)w_;
+    w->result = media_delete(wc->db, w->id, w->owner);
+    if (w->result == MEDIA_OK)
+        delete_files(w->store, w->id); /* after the commit: a crash here leaves orphans the next start sweeps */
+}
+
+static void delete_done(api_work_t *w_, api_req_t *ar)
+{
+    delete_work_t *w = (delete_work_t *)w_;
+    if (w->result == MEDIA_OK)
+        api_ok_null(ar);
+    else if (w->result == MEDIA_NOT_FOUND)
+        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
+    else
+        api_internal_error(ar, "media delete failed");
+}
+
+void media_delete_handler(api_req_t *ar)
+{
+    int64_t owner_hint;
+    int64_t id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &owner_hint);
+    media_t *m = xmalloc(sizeof(*m));
+    int rc = id ? media_get(ar->db, id, m) : MEDIA_NOT_FOUND;
+    int64_t owner = rc == MEDIA_OK ? m->user_id : 0;
+    free(m);
+    if (rc == MEDIA_OK && owner_hint && owner_hint != owner)
+        rc = MEDIA_NOT_FOUND;
+    if (rc == MEDIA_NOT_FOUND) {
+        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
+        return;
+    }
+    if (rc != MEDIA_OK) {
+        api_internal_error(ar, "media lookup failed");
+        return;
+    }
+    if (owner != ar->viewer) {
+        api_error(ar, 400, E_NOT_ALLOWED, "only the owner can delete this media");
+        return;
+    }
+    delete_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = delete_run;
+    w->super.done = delete_done;
+    w->store = ar->srv->photos;
+    w->id = id;
+    w->owner = owner;
+    api_defer(ar, &w->super);
+}
+
+/* ---- a user's recent media ---- */
+
+/* An ID bound from max_id/min_id (media IDs, bare or MEDIAID_OWNERID). */
+static bool id_param(api_req_t *ar, const char *key, int64_t *out)
+{
+    const param_t *p = params_get(&ar->params, key);
+    if (p == NULL || p->vlen == 0)
+        return true;
+    int64_t owner;
+    *out = parse_media_id(p->val, p->vlen, &owner);
+    if (*out == 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%s must be a media ID", key);
+        api_error(ar, 400, E_INVALID, msg);
+        return false;
+    }
+    return true;
+}
+
+static bool ts_param(api_req_t *ar, const char *key, long long *out)
+{
+    const char *v = api_param(ar, key);
+    if (v == NULL || *v == '\0')
+        return true;
+    if (!params_int(v, 0, 4102444800LL, out)) { /* up to 2100-01-01 */
+        char msg[80];
+        snprintf(msg, sizeof(msg), "%s must be a unix timestamp in seconds", key);
+        api_error(ar, 400, E_INVALID, msg);
+        return false;
+    }
+    return true;
+}
+
+/* next_url: this request's URL with max_id replaced. */
+static void next_url(api_req_t *ar, buf_t *b, const char *max_key, const char *max_val)
+{
+    h2o_req_t *req = ar->req;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    buf_json_str_begin(b);
+    buf_json_str_part(b, ar->cfg->public_url, strlen(ar->cfg->public_url));
+    buf_json_str_part(b, req->path.base, plen);
+    buf_json_str_part(b, "?", 1);
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+        size_t klen = strlen(max_key);
+        while (q < end) {
+            const char *amp = memchr(q, '&', (size_t)(end - q));
+            const char *fend = amp ? amp : end;
+            bool drop = (size_t)(fend - q) >= klen && memcmp(q, max_key, klen) == 0 &&
+                        (q + klen == fend || q[klen] == '=');
+            if (!drop && fend > q) {
+                buf_json_str_part(b, q, (size_t)(fend - q));
+                buf_json_str_part(b, "&", 1);
+            }
+            q = amp ? amp + 1 : end;
+        }
+    }
+    buf_json_str_part(b, max_key, strlen(max_key));
+    buf_json_str_part(b, "=", 1);
+    buf_json_str_part(b, max_val, strlen(max_val));
+    buf_json_str_end(b);
+}
+
+#define RECENT_MAX 100
+
+void users_media_recent(api_req_t *ar)
+{
+    int64_t uid = api_arg_user(ar, 0);
+    user_t owner;
+    int rc = uid ? users_get(ar->db, uid, &owner) : USERS_NOT_FOUND;
+    if (rc == USERS_NOT_FOUND) {
+        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+        return;
+    }
+    if (rc != USERS_OK) {
+        api_internal_error(ar, "user lookup failed");
+        return;
+    }
+    if (!can_view(ar->viewer, &owner)) {
+        api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media");
+        return;
+    }
+    int count;
+    int64_t max_id = INT64_MAX, min_id = 0;
+    long long min_ts = -1, max_ts = -1;
+    if (!api_count(ar, 20, RECENT_MAX, &count) || !id_param(ar, "max_id", &max_id) ||
+        !id_param(ar, "min_id", &min_id) || !ts_param(ar, "min_timestamp", &min_ts) ||
+        !ts_param(ar, "max_timestamp", &max_ts))
+        return;
+    /* IDs sort by time, so the timestamps are ID bounds on the same index. */
+    if (max_ts >= 0) {
+        int64_t hi = ids_floor_for_ms((max_ts + 1) * 1000);
+        max_id = hi < max_id ? hi : max_id;
+    }
+    if (min_ts >= 0) {
+        int64_t lo = ids_floor_for_ms(min_ts * 1000) - 1;
+        min_id = lo > min_id ? lo : min_id;
+    }
+    media_t *items = xcalloc((size_t)count + 1, sizeof(media_t));
+    int n = 0;
+    if (media_by_user(ar->db, uid, max_id, min_id, count + 1, items, &n) != MEDIA_OK) {
+        free(items);
+        api_internal_error(ar, "media list failed");
+        return;
+    }
+    bool more = n > count;
+    if (more)
+        n = count;
+    buf_t b, pg;
+    buf_init(&b, 16u << 20);
+    buf_init(&pg, 8192);
+    render_urls_t u = urls_of(ar);
+    buf_putc(&b, '[');
+    for (int i = 0; i < n; i++) {
+        if (i)
+            buf_putc(&b, ',');
+        render_media(&b, &items[i], &owner, &u);
+    }
+    buf_putc(&b, ']');
+    if (more) {
+        char next[48];
+        snprintf(next, sizeof(next), "%lld_%lld", (long long)items[n - 1].id, (long long)uid);
+        buf_puts(&pg, "{\"next_url\":");
+        next_url(ar, &pg, "max_id", next);
+        buf_puts(&pg, ",\"next_max_id\":");
+        buf_json_cstr(&pg, next);
+        buf_putc(&pg, '}');
+    }
+    free(items);
+    api_ok(ar, &b, &pg);
+    buf_free(&b);
+    buf_free(&pg);
+}

@@ -1,0 +1,60 @@
+/*
+ * blob: the photo store interface. Photos are immutable blobs under keys
+ * that picogram derives from media IDs ("media/<shard>/<id>_<size>.jpg"),
+ * so no path ever comes from user input.
+ *
+ * A backend is a const vtable picked by the URL scheme of the store
+ * ("file:DIR" now; "s3:..." later). blob_put is durable when it returns 0:
+ * the bytes are on stable storage under their final key (the file backend
+ * writes a temporary name, fsyncs it, renames it and fsyncs the directory).
+ * Thread safe.
+ */
+#ifndef PICOGRAM_BLOB_H
+#define PICOGRAM_BLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct blob_store blob_store_t;
+
+typedef struct blob_backend {
+    const char *scheme;
+    blob_store_t *(*open)(const char *target, char *err, size_t errlen);
+    void (*close)(blob_store_t *s);
+    int (*put)(blob_store_t *s, const char *key, const void *data, size_t len);
+    int (*del)(blob_store_t *s, const char *key); /* 0 also if already absent */
+    /* Calls keep(key) for every stored key (and removes temporaries left by a
+     * crash); deletes the keys for which it returns false. Returns the count deleted. */
+    long (*sweep)(blob_store_t *s, bool (*keep)(const char *key, void *arg), void *arg);
+    /* The local directory holding the keys, if the backend has one (file:). */
+    const char *(*local_dir)(blob_store_t *s);
+} blob_backend_t;
+
+struct blob_store {
+    const blob_backend_t *be;
+};
+
+blob_store_t *blob_open(const char *url, char *err, size_t errlen);
+static inline void blob_close(blob_store_t *s)
+{
+    if (s)
+        s->be->close(s);
+}
+static inline int blob_put(blob_store_t *s, const char *key, const void *data, size_t len)
+{
+    return s->be->put(s, key, data, len);
+}
+static inline int blob_del(blob_store_t *s, const char *key)
+{
+    return s->be->del(s, key);
+}
+
+/* The key of a media rendition: "media/<shard>/<id>_<suffix>.jpg". */
+void blob_media_key(char *out, size_t cap, int64_t media_id, const char *suffix);
+/* Parses a media key back to its media ID; 0 if it is not one. */
+int64_t blob_media_key_id(const char *key);
+
+extern const blob_backend_t blob_backend_file;
+
+#endif

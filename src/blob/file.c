@@ -1,0 +1,182 @@
+/*
+ * The file backend of the photo store: a directory. A put writes
+ * KEY.tmp.RANDOM, fsyncs it, renames it to KEY and fsyncs the directory, so a
+ * key either does not exist or holds all its bytes, across crashes and
+ * power loss.
+ */
+#include "blob/blob.h"
+#include "core/buf.h"
+#include "obs/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct file_store {
+    blob_store_t base;
+    char *dir;
+} file_store_t;
+
+static int mkdirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static blob_store_t *file_open(const char *target, char *err, size_t errlen)
+{
+    if (*target == '\0' || mkdirs(target) != 0) {
+        snprintf(err, errlen, "cannot create photo store directory '%s': %s", target, strerror(errno));
+        return NULL;
+    }
+    file_store_t *s = xcalloc(1, sizeof(*s));
+    s->base.be = &blob_backend_file;
+    s->dir = xstrdup(target);
+    return &s->base;
+}
+
+static void file_close(blob_store_t *b)
+{
+    file_store_t *s = (file_store_t *)b;
+    free(s->dir);
+    free(s);
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w, len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int file_put(blob_store_t *b, const char *key, const void *data, size_t len)
+{
+    file_store_t *s = (file_store_t *)b;
+    char path[4096], tmp[4200], dir[4096];
+    snprintf(path, sizeof(path), "%s/%s", s->dir, key);
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    if (mkdirs(dir) != 0) {
+        log_error("photo store: cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%08x", path, randombytes_random());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_error("photo store: cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        log_error("photo store: cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
+        log_error("photo store: cannot commit %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int file_del(blob_store_t *b, const char *key)
+{
+    file_store_t *s = (file_store_t *)b;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", s->dir, key);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        log_error("photo store: cannot delete %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Walks media/<shard>/ directories. */
+static long file_sweep(blob_store_t *b, bool (*keep)(const char *key, void *arg), void *arg)
+{
+    file_store_t *s = (file_store_t *)b;
+    char root[4096];
+    snprintf(root, sizeof(root), "%s/media", s->dir);
+    DIR *top = opendir(root);
+    if (top == NULL)
+        return 0;
+    long deleted = 0;
+    struct dirent *d;
+    while ((d = readdir(top)) != NULL) {
+        if (d->d_name[0] == '.')
+            continue;
+        char sub[4400];
+        snprintf(sub, sizeof(sub), "%s/%s", root, d->d_name);
+        DIR *dd = opendir(sub);
+        if (dd == NULL)
+            continue;
+        struct dirent *f;
+        while ((f = readdir(dd)) != NULL) {
+            if (f->d_name[0] == '.')
+                continue;
+            char key[600], path[5000];
+            snprintf(key, sizeof(key), "media/%s/%s", d->d_name, f->d_name);
+            snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+            if (strstr(f->d_name, ".tmp.") != NULL || !keep(key, arg)) {
+                if (unlink(path) == 0)
+                    deleted++;
+            }
+        }
+        closedir(dd);
+    }
+    closedir(top);
+    return deleted;
+}
+
+static const char *file_local_dir(blob_store_t *b)
+{
+    return ((file_store_t *)b)->dir;
+}
+
+const blob_backend_t blob_backend_file = {
+    .scheme = "file",
+    .open = file_open,
+    .close = file_close,
+    .put = file_put,
+    .del = file_del,
+    .sweep = file_sweep,
+    .local_dir = file_local_dir,
+};

@@ -1,0 +1,178 @@
+#include "model/media.h"
+#include "core/buf.h"
+#include "core/ids.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void row_to_media(db_stmt_t *s, media_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->id = db_col_i64(s, 0);
+    m->user_id = db_col_i64(s, 1);
+    m->has_caption = !db_col_null(s, 2);
+    db_col_copy(s, 2, m->caption, sizeof(m->caption));
+    db_col_copy(s, 3, m->filter, sizeof(m->filter));
+    m->location_id = db_col_null(s, 4) ? 0 : db_col_i64(s, 4);
+    db_col_copy(s, 5, m->tags_json, sizeof(m->tags_json));
+    char dims[128];
+    db_col_copy(s, 6, dims, sizeof(dims));
+    sscanf(dims, "%dx%d,%dx%d,%dx%d,%dx%d", &m->width[0], &m->height[0], &m->width[1], &m->height[1], &m->width[2],
+           &m->height[2], &m->width[3], &m->height[3]);
+    m->like_count = db_col_i64(s, 7);
+    m->comment_count = db_col_i64(s, 8);
+    m->created_at = db_col_i64(s, 9);
+    if (m->location_id) {
+        db_col_copy(s, 10, m->location_name, sizeof(m->location_name));
+        m->lat = db_col_double(s, 11);
+        m->lng = db_col_double(s, 12);
+    }
+}
+
+static int write_all(db_conn_t *c, media_t *m, int64_t loc_new, const text_tag_t *tags, size_t ntags,
+                     const text_mention_t *mentions, size_t nmentions)
+{
+    db_stmt_t *s;
+    if (loc_new) {
+        s = db_q(c, Q_LOCATION_INSERT);
+        db_bind_i64(s, 1, loc_new);
+        db_bind_cstr(s, 2, m->location_name);
+        db_bind_double(s, 3, m->lat);
+        db_bind_double(s, 4, m->lng);
+        if (db_exec_stmt(s) != DB_DONE)
+            return MEDIA_ERROR;
+        m->location_id = loc_new;
+    }
+    char dims[128];
+    snprintf(dims, sizeof(dims), "%dx%d,%dx%d,%dx%d,%dx%d", m->width[0], m->height[0], m->width[1], m->height[1],
+             m->width[2], m->height[2], m->width[3], m->height[3]);
+    s = db_q(c, Q_MEDIA_INSERT);
+    db_bind_i64(s, 1, m->id);
+    db_bind_i64(s, 2, m->user_id);
+    if (m->has_caption)
+        db_bind_cstr(s, 3, m->caption);
+    else
+        db_bind_null(s, 3);
+    db_bind_cstr(s, 4, m->filter);
+    if (m->location_id)
+        db_bind_i64(s, 5, m->location_id);
+    else
+        db_bind_null(s, 5);
+    db_bind_cstr(s, 6, m->tags_json);
+    db_bind_cstr(s, 7, dims);
+    db_bind_i64(s, 8, m->created_at);
+    if (db_exec_stmt(s) != DB_DONE)
+        return MEDIA_ERROR;
+    for (size_t i = 0; i < ntags; i++) {
+        s = db_q(c, Q_MEDIA_TAG_INSERT);
+        db_bind_cstr(s, 1, tags[i]);
+        db_bind_i64(s, 2, m->id);
+        if (db_exec_stmt(s) != DB_DONE)
+            return MEDIA_ERROR;
+    }
+    for (size_t i = 0; i < nmentions; i++) {
+        s = db_q(c, Q_MEDIA_MENTION_INSERT);
+        db_bind_i64(s, 1, m->id);
+        db_bind_cstr(s, 2, mentions[i]);
+        if (db_exec_stmt(s) != DB_DONE)
+            return MEDIA_ERROR;
+    }
+    s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
+    db_bind_i64(s, 1, m->user_id);
+    db_bind_i64(s, 2, 1);
+    return db_exec_stmt(s) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
+}
+
+int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_tag_t *tags, size_t ntags,
+                 const text_mention_t *mentions, size_t nmentions)
+{
+    /* Embedded: one database holds every shard, so the post, its indexes and
+     * its place commit together. (The cluster moves tag and place indexes to
+     * their own shards as outbox jobs.) */
+    db_conn_t *c = db_shard(db, ids_shard(m->id));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return MEDIA_ERROR;
+    int rc = write_all(c, m, location_id_new, tags, ntags, mentions, nmentions);
+    if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        return MEDIA_ERROR;
+    }
+    return MEDIA_OK;
+}
+
+int media_get(db_ctx_t *db, int64_t id, media_t *out)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return MEDIA_ERROR;
+    db_stmt_t *s = db_q(c, Q_MEDIA_BY_ID);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        row_to_media(s, out);
+    db_reset(s);
+    return rc == DB_ROW ? MEDIA_OK : rc == DB_DONE ? MEDIA_NOT_FOUND : MEDIA_ERROR;
+}
+
+int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return MEDIA_ERROR;
+    db_stmt_t *s = db_q(c, Q_MEDIA_DELETE);
+    db_bind_i64(s, 1, id);
+    db_bind_i64(s, 2, owner);
+    int rc = db_step(s) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
+    db_reset(s);
+    if (rc == MEDIA_OK && c->drv->changes(c) == 0)
+        rc = MEDIA_NOT_FOUND;
+    const unsigned cleanup[] = {Q_MEDIA_TAGS_DELETE, Q_MEDIA_MENTIONS_DELETE};
+    for (size_t i = 0; rc == MEDIA_OK && i < 2; i++) {
+        s = db_q(c, cleanup[i]);
+        db_bind_i64(s, 1, id);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = MEDIA_ERROR;
+    }
+    if (rc == MEDIA_OK) {
+        s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
+        db_bind_i64(s, 1, owner);
+        db_bind_i64(s, 2, -1);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = MEDIA_ERROR;
+    }
+    if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        return rc == MEDIA_OK ? MEDIA_ERROR : rc;
+    }
+    return MEDIA_OK;
+}
+
+int media_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, media_t *out, int *n)
+{
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user_id));
+    if (c == NULL)
+        return MEDIA_ERROR;
+    db_stmt_t *s = db_q(c, Q_MEDIA_BY_USER);
+    db_bind_i64(s, 1, user_id);
+    db_bind_i64(s, 2, max_id);
+    db_bind_i64(s, 3, min_id);
+    db_bind_i64(s, 4, limit);
+    int rc = DB_DONE;
+    while (*n < limit && (rc = db_step(s)) == DB_ROW)
+        row_to_media(s, &out[(*n)++]);
+    db_reset(s);
+    return rc == DB_ERROR ? MEDIA_ERROR : MEDIA_OK;
+}
+
+bool media_exists(db_ctx_t *db, int64_t id)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return true; /* when in doubt, keep files */
+    db_stmt_t *s = db_q(c, Q_MEDIA_EXISTS);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    db_reset(s);
+    return rc != DB_DONE;
+}

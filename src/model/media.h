@@ -1,0 +1,53 @@
+/*
+ * media: photo posts, above the db interface.
+ *
+ * A media row lives on its owner's logical shard: its ID is made on that
+ * shard, so `media id -> shard` is arithmetic. Creating a post writes the
+ * row, its tags and mentions, its place, and the owner's media count in one
+ * transaction; deleting undoes all of it in one transaction.
+ *
+ * Return MEDIA_OK, MEDIA_NOT_FOUND or MEDIA_ERROR.
+ */
+#ifndef PICOGRAM_MEDIA_H
+#define PICOGRAM_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/text.h"
+#include "db/db.h"
+#include "images/images.h"
+
+enum { MEDIA_OK = 0, MEDIA_NOT_FOUND = 1, MEDIA_ERROR = -1 };
+
+#define CAPTION_MAX 2200 /* characters */
+#define FILTER_MAX 40
+#define LOCATION_NAME_MAX 100
+
+typedef struct media {
+    int64_t id, user_id;
+    bool has_caption;
+    char caption[CAPTION_MAX * 4 + 1];
+    char filter[FILTER_MAX + 1];
+    int64_t location_id; /* 0: none */
+    char location_name[LOCATION_NAME_MAX * 4 + 1];
+    double lat, lng;
+    char tags_json[TEXT_MAX_TAGS * (TAG_MAX_BYTES + 3) + 3]; /* ["a","b"] */
+    int width[IMG_NRENDITIONS], height[IMG_NRENDITIONS];
+    int64_t like_count, comment_count;
+    int64_t created_at; /* unix seconds */
+} media_t;
+
+/* Writes m (id, user_id, caption, filter, place, sizes, created_at set by
+ * the caller; location_id is made here from location_id_new if a place is
+ * given) with its tags and mentions, and counts it on the owner. */
+int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_tag_t *tags, size_t ntags,
+                 const text_mention_t *mentions, size_t nmentions);
+int media_get(db_ctx_t *db, int64_t id, media_t *out);
+/* Deletes the owner's media. MEDIA_NOT_FOUND if it is not theirs or gone. */
+int media_delete(db_ctx_t *db, int64_t id, int64_t owner);
+/* The owner's media with min_id < id < max_id, newest first. */
+int media_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, media_t *out, int *n);
+bool media_exists(db_ctx_t *db, int64_t id);
+
+#endif
