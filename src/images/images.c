@@ -19,10 +19,18 @@ const img_rendition_spec_t img_renditions[IMG_NRENDITIONS] = {
 /* No limit on height: renditions are "N wide". */
 #define TALL 10000000
 
+/* libvips warns on stderr about every bad tile of a corrupt upload; those
+ * uploads already get a 400, so the warnings go to the debug log. */
+static void on_vips_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+    log_debug("%s: %s", domain ? domain : "vips", message);
+}
+
 int images_init(const char *argv0)
 {
     if (VIPS_INIT(argv0) != 0)
         return -1;
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, on_vips_log, NULL);
     vips_block_untrusted_set(TRUE);
     vips_concurrency_set(1);
     vips_cache_set_max(0);
@@ -151,24 +159,41 @@ static int to_width(VipsImage *in, int width, VipsImage **out)
 /* The centre square. Cut from the smallest image that still has a short
  * side of `size` pixels; if even the 1080-wide base is too thin (a
  * panorama), from the original file again, with shrink-on-load. */
+/* The centre size x size square of img (which has both sides >= size):
+ * cut the centre square of the short side, then scale it down. */
+static int centre_square(VipsImage *img, int size, VipsImage **out)
+{
+    int side = img->Xsize < img->Ysize ? img->Xsize : img->Ysize;
+    VipsImage *sq = NULL;
+    if (vips_extract_area(img, &sq, (img->Xsize - side) / 2, (img->Ysize - side) / 2, side, side, NULL) != 0)
+        return -1;
+    if (side == size) {
+        *out = sq;
+        return 0;
+    }
+    int rc = vips_resize(sq, out, (double)size / side, "kernel", RESIZE_KERNEL, NULL);
+    g_object_unref(sq);
+    return rc;
+}
+
+/* The centre square. Cut from the smallest image that still has a short
+ * side of `size` pixels; if even the 1080-wide base is too thin (a
+ * panorama), from the original file again, with shrink-on-load. If the
+ * original itself is smaller, the square is as big as it can be (never
+ * upscaled). */
 static int square(const void *buf, size_t len, VipsImage *const *from, int nfrom, int size, VipsImage **out)
 {
     for (int i = 0; i < nfrom; i++) {
         VipsImage *f = from[i];
         if (f->Xsize >= size && f->Ysize >= size)
-            return vips_thumbnail_image(f, out, size, "height", size, "crop", VIPS_INTERESTING_CENTRE, "size",
-                                        VIPS_SIZE_DOWN, "no_rotate", TRUE, NULL);
+            return centre_square(f, size, out);
     }
     VipsImage *t = NULL;
-    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &t, size, "height", size, "crop", VIPS_INTERESTING_CENTRE, "size",
-                              VIPS_SIZE_DOWN, "option_string", "fail_on=truncated", NULL) != 0)
+    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &t, size, "height", size, "crop", VIPS_INTERESTING_CENTRE,
+                              "size", VIPS_SIZE_DOWN, "option_string", "fail_on=truncated", NULL) != 0)
         return -1;
-    /* the same flattening and colour as the base */
-    VipsImage *base = finish_base(t);
-    if (base == NULL)
-        return -1;
-    *out = base;
-    return 0;
+    *out = finish_base(t); /* the same flattening and colour as the base */
+    return *out ? 0 : -1;
 }
 
 void images_result_free(img_result_t *r)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Upload throughput over HTTP and peak memory per upload.
+#
+# Starts picogram (--threads 2 --workers 2), signs up one user, then posts the
+# bench photos (../shared/photos/bench, 1080x1350 JPEGs) with wrk at
+# CONNS concurrent connections for DURATION. Reports uploads/s, latency, the
+# CPU the server used per upload, and the server's resident memory: at rest,
+# its peak (VmHWM) under load, and (peak - rest) / CONNS as the memory cost
+# of one upload in flight.
+#
+#   bench/upload.sh        env: DURATION=10s CONNS=4 SHARED=../shared
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}; CONNS=${CONNS:-4}; SHARED=${SHARED:-../shared}
+PHOTOS="$SHARED/photos/bench"
+PORT=18280
+[ -x build/picogram ] || { echo "build first: make build" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/picogram-upload.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+build/picogram serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 2 --workers 2 --access-log off \
+  --rate-limit 100000000 --max-concurrent-uploads 64 2>"$WORK/log" &
+PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
+TOKEN=$(curl -fs "http://127.0.0.1:$PORT/v1/accounts" -d username=uploader -d password=benchbench |
+  sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+# one upload to warm up libvips
+curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" -F "photo=@$(ls -d "$PHOTOS"/* | head -1)" \
+  "http://127.0.0.1:$PORT/v1/media/upload"
+rss() { awk -v k="$1:" '$1==k {print $2}' /proc/$PID/status; }
+cpu_ticks() { awk '{print $14+$15}' /proc/$PID/stat; }
+REST=$(rss VmRSS)
+T0=$(cpu_ticks)
+wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 30s --latency -s bench/upload.lua "http://127.0.0.1:$PORT" -- \
+  "$TOKEN" "$PHOTOS" >"$WORK/wrk.txt"
+T1=$(cpu_ticks)
+PEAK=$(rss VmHWM)
+cat "$WORK/wrk.txt"
+REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
+HZ=$(getconf CLK_TCK)
+if grep -q 'Non-2xx' "$WORK/wrk.txt"; then echo "errors during the run" >&2; exit 1; fi
+echo
+echo "uploads: $REQS in $DURATION with $CONNS connections"
+awk -v r="$REQS" -v t0="$T0" -v t1="$T1" -v hz="$HZ" 'BEGIN {printf "server CPU per upload: %.1f ms\n", (t1-t0)*1000/hz/r}'
+echo "server RSS at rest: $((REST / 1024)) MiB, peak under load: $((PEAK / 1024)) MiB"
+echo "peak memory per upload in flight: $(( (PEAK - REST) / CONNS / 1024 )) MiB"
