@@ -3,6 +3,7 @@
 #define PICOGRAM_HANDLERS_H
 
 #include "http/api.h"
+#include "model/users.h"
 
 void accounts_signup(api_req_t *ar);
 void accounts_logout(api_req_t *ar);
@@ -15,6 +16,10 @@ void media_upload(api_req_t *ar);
 void media_show(api_req_t *ar);
 void media_show_shortcode(api_req_t *ar);
 void media_delete_handler(api_req_t *ar);
+
+/* Loads the user a path argument names ("self" or an ID). False after
+ * answering 404 (or 500). */
+bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out);
 
 /* Shared by sign-up and log-in: argon2id, run on a worker thread. */
 int password_hash(const char *password, char out[128]);

@@ -433,17 +433,10 @@ static void next_url(api_req_t *ar, buf_t *b, const char *max_key, const char *m
 
 void users_media_recent(api_req_t *ar)
 {
-    int64_t uid = api_arg_user(ar, 0);
     user_t owner;
-    int rc = uid ? users_get(ar->db, uid, &owner) : USERS_NOT_FOUND;
-    if (rc == USERS_NOT_FOUND) {
-        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+    if (!api_load_user_arg(ar, 0, &owner))
         return;
-    }
-    if (rc != USERS_OK) {
-        api_internal_error(ar, "user lookup failed");
-        return;
-    }
+    int64_t uid = owner.id;
     if (!can_view(ar->viewer, &owner)) {
         api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media");
         return;

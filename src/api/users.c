@@ -9,19 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-void users_show(api_req_t *ar)
+bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
 {
-    int64_t id = api_arg_user(ar, 0);
-    user_t u;
-    int rc = id ? users_get(ar->db, id, &u) : USERS_NOT_FOUND;
+    int64_t id = api_arg_user(ar, i);
+    int rc = id ? users_get(ar->db, id, out) : USERS_NOT_FOUND;
     if (rc == USERS_NOT_FOUND) {
         api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
-        return;
+        return false;
     }
     if (rc != USERS_OK) {
         api_internal_error(ar, "user lookup failed");
-        return;
+        return false;
     }
+    return true;
+}
+
+void users_show(api_req_t *ar)
+{
+    user_t u;
+    if (!api_load_user_arg(ar, 0, &u))
+        return;
     buf_t b;
     buf_init(&b, 16384);
     render_user_full(&b, &u);
