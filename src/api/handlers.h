@@ -16,6 +16,16 @@ void media_upload(api_req_t *ar);
 void media_show(api_req_t *ar);
 void media_show_shortcode(api_req_t *ar);
 void media_delete_handler(api_req_t *ar);
+void relationship_show(api_req_t *ar);
+void relationship_change(api_req_t *ar);
+void users_follows(api_req_t *ar);
+void users_followed_by(api_req_t *ar);
+void users_requested_by(api_req_t *ar);
+
+/* Whether the viewer may see owner's media and lists (the owner; or no
+ * block either way and public or an approved follower). False after
+ * answering 400 APINotAllowedError (or 500). */
+bool api_can_view(api_req_t *ar, const user_t *owner);
 
 /* Loads the user a path argument names ("self" or an ID). False after
  * answering 404 (or 500). */

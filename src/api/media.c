@@ -29,13 +29,6 @@ static render_urls_t urls_of(const api_req_t *ar)
     return (render_urls_t){.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
 }
 
-/* Whether viewer may see owner's media: public accounts, or yourself. (The
- * social-graph issue adds approved followers.) */
-static bool can_view(int64_t viewer, const user_t *owner)
-{
-    return !owner->is_private || viewer == owner->id;
-}
-
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID, and the owner if given. */
 static int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
 {
@@ -273,11 +266,7 @@ static bool load_visible(api_req_t *ar, int64_t id, int64_t owner_hint, media_t 
         api_internal_error(ar, "media lookup failed");
         return false;
     }
-    if (!can_view(ar->viewer, owner)) {
-        api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media");
-        return false;
-    }
-    return true;
+    return api_can_view(ar, owner);
 }
 
 static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
@@ -399,36 +388,6 @@ static bool ts_param(api_req_t *ar, const char *key, long long *out)
     return true;
 }
 
-/* next_url: this request's URL with max_id replaced. */
-static void next_url(api_req_t *ar, buf_t *b, const char *max_key, const char *max_val)
-{
-    h2o_req_t *req = ar->req;
-    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
-    buf_json_str_begin(b);
-    buf_json_str_part(b, ar->cfg->public_url, strlen(ar->cfg->public_url));
-    buf_json_str_part(b, req->path.base, plen);
-    buf_json_str_part(b, "?", 1);
-    if (req->query_at != SIZE_MAX) {
-        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-        size_t klen = strlen(max_key);
-        while (q < end) {
-            const char *amp = memchr(q, '&', (size_t)(end - q));
-            const char *fend = amp ? amp : end;
-            bool drop = (size_t)(fend - q) >= klen && memcmp(q, max_key, klen) == 0 &&
-                        (q + klen == fend || q[klen] == '=');
-            if (!drop && fend > q) {
-                buf_json_str_part(b, q, (size_t)(fend - q));
-                buf_json_str_part(b, "&", 1);
-            }
-            q = amp ? amp + 1 : end;
-        }
-    }
-    buf_json_str_part(b, max_key, strlen(max_key));
-    buf_json_str_part(b, "=", 1);
-    buf_json_str_part(b, max_val, strlen(max_val));
-    buf_json_str_end(b);
-}
-
 #define RECENT_MAX 100
 
 void users_media_recent(api_req_t *ar)
@@ -437,10 +396,8 @@ void users_media_recent(api_req_t *ar)
     if (!api_load_user_arg(ar, 0, &owner))
         return;
     int64_t uid = owner.id;
-    if (!can_view(ar->viewer, &owner)) {
-        api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media");
+    if (!api_can_view(ar, &owner))
         return;
-    }
     int count;
     int64_t max_id = INT64_MAX, min_id = 0;
     long long min_ts = -1, max_ts = -1;
@@ -482,7 +439,7 @@ void users_media_recent(api_req_t *ar)
         char next[48];
         snprintf(next, sizeof(next), "%lld_%lld", (long long)items[n - 1].id, (long long)uid);
         buf_puts(&pg, "{\"next_url\":");
-        next_url(ar, &pg, "max_id", next);
+        api_next_url(ar, &pg, "max_id", next);
         buf_puts(&pg, ",\"next_max_id\":");
         buf_json_cstr(&pg, next);
         buf_putc(&pg, '}');

@@ -52,7 +52,27 @@
       "INSERT INTO media_mentions (media_id, username_lower) VALUES ($1, $2) ON CONFLICT DO NOTHING")                 \
     X(MEDIA_MENTIONS_DELETE, "DELETE FROM media_mentions WHERE media_id = $1")                                        \
     X(LOCATION_INSERT, "INSERT INTO locations (id, name, lat, lng) VALUES ($1, $2, $3, $4)")                          \
-    X(USER_MEDIA_COUNT_ADD, "UPDATE users SET media_count = media_count + $2 WHERE id = $1")
+    X(USER_MEDIA_COUNT_ADD, "UPDATE users SET media_count = media_count + $2 WHERE id = $1")                         \
+    X(FOLLOWING_GET, "SELECT status FROM following WHERE user_id = $1 AND target_id = $2")                             \
+    X(FOLLOWING_PUT,                                                                                                   \
+      "INSERT INTO following (user_id, target_id, status, created_at) VALUES ($1, $2, $3, $4) "                        \
+      "ON CONFLICT (user_id, target_id) DO UPDATE SET status = excluded.status")                                       \
+    X(FOLLOWING_DEL, "DELETE FROM following WHERE user_id = $1 AND target_id = $2")                                   \
+    X(FOLLOWERS_PUT,                                                                                                   \
+      "INSERT INTO followers (user_id, follower_id, status, created_at) VALUES ($1, $2, $3, $4) "                      \
+      "ON CONFLICT (user_id, follower_id) DO UPDATE SET status = excluded.status")                                     \
+    X(FOLLOWERS_DEL, "DELETE FROM followers WHERE user_id = $1 AND follower_id = $2")                                 \
+    X(FOLLOWS_LIST,                                                                                                    \
+      "SELECT target_id FROM following WHERE user_id = $1 AND status = $2 AND target_id < $3 "                         \
+      "ORDER BY target_id DESC LIMIT $4")                                                                              \
+    X(FOLLOWERS_LIST,                                                                                                  \
+      "SELECT follower_id FROM followers WHERE user_id = $1 AND status = $2 AND follower_id < $3 "                     \
+      "ORDER BY follower_id DESC LIMIT $4")                                                                            \
+    X(BLOCK_GET, "SELECT 1 FROM blocks WHERE user_id = $1 AND target_id = $2")                                         \
+    X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
+    X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
+    X(USER_FOLLOW_COUNTS_ADD,                                                                                          \
+      "UPDATE users SET follows_count = follows_count + $2, followed_by_count = followed_by_count + $3 WHERE id = $1")
 
 #define DB_Q_ENUM(name, sql) Q_##name,
 enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };

@@ -60,6 +60,16 @@ static const char *const migrations[] = {
     " PRIMARY KEY (media_id, username_lower));"
     "CREATE TABLE locations (id {ID} PRIMARY KEY, name TEXT NOT NULL, lat DOUBLE PRECISION NOT NULL,"
     " lng DOUBLE PRECISION NOT NULL);",
+    /* 3: the social graph. "following" lives on the follower's shard,
+     * "followers" on the followee's; status 1 follows, 2 requested. */
+    "CREATE TABLE following (user_id {ID} NOT NULL, target_id {ID} NOT NULL, status INTEGER NOT NULL,"
+    " created_at {ID} NOT NULL, PRIMARY KEY (user_id, target_id));"
+    "CREATE TABLE followers (user_id {ID} NOT NULL, follower_id {ID} NOT NULL, status INTEGER NOT NULL,"
+    " created_at {ID} NOT NULL, PRIMARY KEY (user_id, follower_id));"
+    "CREATE INDEX followers_status ON followers (user_id, status, follower_id);"
+    "CREATE INDEX following_status ON following (user_id, status, target_id);"
+    "CREATE TABLE blocks (user_id {ID} NOT NULL, target_id {ID} NOT NULL, created_at {ID} NOT NULL,"
+    " PRIMARY KEY (user_id, target_id));",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -212,6 +212,36 @@ bool api_count(api_req_t *ar, int def, int max, int *out)
     return true;
 }
 
+/* next_url: this request's URL with max_key set to max_val. */
+void api_next_url(api_req_t *ar, buf_t *b, const char *max_key, const char *max_val)
+{
+    h2o_req_t *req = ar->req;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    buf_json_str_begin(b);
+    buf_json_str_part(b, ar->cfg->public_url, strlen(ar->cfg->public_url));
+    buf_json_str_part(b, req->path.base, plen);
+    buf_json_str_part(b, "?", 1);
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+        size_t klen = strlen(max_key);
+        while (q < end) {
+            const char *amp = memchr(q, '&', (size_t)(end - q));
+            const char *fend = amp ? amp : end;
+            bool drop = (size_t)(fend - q) >= klen && memcmp(q, max_key, klen) == 0 &&
+                        (q + klen == fend || q[klen] == '=');
+            if (!drop && fend > q) {
+                buf_json_str_part(b, q, (size_t)(fend - q));
+                buf_json_str_part(b, "&", 1);
+            }
+            q = amp ? amp + 1 : end;
+        }
+    }
+    buf_json_str_part(b, max_key, strlen(max_key));
+    buf_json_str_part(b, "=", 1);
+    buf_json_str_part(b, max_val, strlen(max_val));
+    buf_json_str_end(b);
+}
+
 /* ---- dispatch ---- */
 
 static bool ct_is(h2o_iovec_t ct, const char *want)

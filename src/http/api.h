@@ -93,6 +93,9 @@ bool api_count(api_req_t *ar, int def, int max, int *out);
 
 /* Counts a request h2o answered by itself against the client's address. */
 ratelimit_result_t api_count_client(server_thread_t *thr, h2o_req_t *req);
+/* Writes the JSON string of this request's URL (public_url + path + query)
+ * with the query parameter `key` set to `val` (replacing it if present). */
+void api_next_url(api_req_t *ar, buf_t *b, const char *key, const char *val);
 /* Entry point from the h2o handler. */
 int api_dispatch(server_thread_t *thr, h2o_req_t *req);
 /* Builds the shared router from the route table (api/routes.c). */

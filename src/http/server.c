@@ -344,7 +344,26 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
     return 0;
 }
 
-int server_run(const config_t *cfg)
+/* With port 0 the kernel picks the port: links must carry the real one. */
+static void fix_derived_urls(config_t *cfg, int port)
+{
+    char derived[600];
+    snprintf(derived, sizeof(derived), "http://%s", cfg->listen);
+    if (cfg->listen_port != 0 || strcmp(cfg->public_url, derived) != 0)
+        return;
+    bool photo_too = strcmp(cfg->photo_url, cfg->public_url) == 0;
+    char *real = xmalloc(600);
+    bool v6 = strchr(cfg->listen_host, ':') != NULL;
+    snprintf(real, 600, v6 ? "http://[%s]:%d" : "http://%s:%d", cfg->listen_host, port);
+    free(cfg->public_url);
+    cfg->public_url = real;
+    if (photo_too) {
+        free(cfg->photo_url);
+        cfg->photo_url = xstrdup(real);
+    }
+}
+
+int server_run(config_t *cfg)
 {
     char err[512];
     static server_t srv_; /* static: what a stubborn connection keeps alive at exit stays reachable */
@@ -367,6 +386,7 @@ int server_run(const config_t *cfg)
         goto fail;
     if ((srv->listen_fd = open_listener(cfg, err, sizeof(err))) < 0)
         goto fail;
+    fix_derived_urls(cfg, bound_port(srv->listen_fd));
 
     /* Signals go to the main thread alone, which waits for them below. */
     sigset_t sigs;

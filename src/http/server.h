@@ -67,6 +67,6 @@ struct server {
 };
 
 /* Runs the server until SIGINT or SIGTERM. Returns a process exit code. */
-int server_run(const config_t *cfg);
+int server_run(config_t *cfg);
 
 #endif

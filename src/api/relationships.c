@@ -1,0 +1,210 @@
+/*
+ * Relationships: GET and POST /v1/users/{id}/relationship, GET
+ * /v1/users/{id}/follows, /v1/users/{id}/followed-by and
+ * /v1/users/self/requested-by.
+ */
+#include "api/handlers.h"
+#include "api/render.h"
+#include "model/graph.h"
+#include "model/users.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool api_can_view(api_req_t *ar, const user_t *owner)
+{
+    bool ok = false;
+    if (graph_can_view(ar->db, ar->viewer, owner->id, owner->is_private, &ok) != GRAPH_OK) {
+        api_internal_error(ar, "relationship lookup failed");
+        return false;
+    }
+    if (!ok)
+        api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media or lists");
+    return ok;
+}
+
+static const char *outgoing_name(int s)
+{
+    return s == REL_FOLLOWS ? "follows" : s == REL_REQUESTED ? "requested" : "none";
+}
+
+static const char *incoming_name(const graph_rel_t *r)
+{
+    if (r->a_blocks_b)
+        return "blocked_by_you";
+    return r->incoming == REL_FOLLOWS ? "followed_by" : r->incoming == REL_REQUESTED ? "requested_by" : "none";
+}
+
+void relationship_show(api_req_t *ar)
+{
+    user_t target;
+    if (!api_load_user_arg(ar, 0, &target))
+        return;
+    graph_rel_t r;
+    if (graph_get(ar->db, ar->viewer, target.id, &r) != GRAPH_OK) {
+        api_internal_error(ar, "relationship lookup failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 256);
+    buf_printf(&b, "{\"outgoing_status\":\"%s\",\"incoming_status\":\"%s\",\"target_user_is_private\":%s}",
+               outgoing_name(r.outgoing), incoming_name(&r), target.is_private ? "true" : "false");
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+enum { ACT_FOLLOW, ACT_UNFOLLOW, ACT_BLOCK, ACT_UNBLOCK, ACT_APPROVE, ACT_IGNORE };
+
+typedef struct rel_work {
+    api_work_t super;
+    int action;
+    int64_t viewer, target;
+    bool target_private;
+    int result;
+    graph_rel_t after;
+} rel_work_t;
+
+static void rel_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    rel_work_t *w = (rel_work_t *)w_;
+    db_ctx_t *db = wc->db;
+    switch (w->action) {
+    case ACT_FOLLOW: w->result = graph_follow(db, w->viewer, w->target, w->target_private); break;
+    case ACT_UNFOLLOW: w->result = graph_unfollow(db, w->viewer, w->target); break;
+    case ACT_BLOCK: w->result = graph_block(db, w->viewer, w->target); break;
+    case ACT_UNBLOCK: w->result = graph_unblock(db, w->viewer, w->target); break;
+    case ACT_APPROVE: w->result = graph_approve(db, w->viewer, w->target); break;
+    default: w->result = graph_ignore(db, w->viewer, w->target); break;
+    }
+    if (w->result == GRAPH_OK && graph_get(db, w->viewer, w->target, &w->after) != GRAPH_OK)
+        w->result = GRAPH_ERROR;
+}
+
+static void rel_done(api_work_t *w_, api_req_t *ar)
+{
+    rel_work_t *w = (rel_work_t *)w_;
+    if (w->result == GRAPH_NOT_ALLOWED) {
+        api_error(ar, 400, E_NOT_ALLOWED, "a block stands between you and this user");
+        return;
+    }
+    if (w->result != GRAPH_OK) {
+        api_internal_error(ar, "relationship change failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 128);
+    buf_printf(&b, "{\"outgoing_status\":\"%s\"}", outgoing_name(w->after.outgoing));
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+void relationship_change(api_req_t *ar)
+{
+    static const char *const names[] = {"follow", "unfollow", "block", "unblock", "approve", "ignore", "deny"};
+    const char *action = api_param(ar, "action");
+    int act = -1;
+    for (int i = 0; action && i < 7; i++)
+        if (strcmp(action, names[i]) == 0)
+            act = i == 6 ? ACT_IGNORE : i;
+    if (act < 0) {
+        api_error(ar, 400, E_INVALID, "action must be follow, unfollow, block, unblock, approve or ignore");
+        return;
+    }
+    user_t target;
+    if (!api_load_user_arg(ar, 0, &target))
+        return;
+    if (target.id == ar->viewer) {
+        api_error(ar, 400, E_INVALID, "you cannot do that to yourself");
+        return;
+    }
+    rel_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = rel_run;
+    w->super.done = rel_done;
+    w->action = act;
+    w->viewer = ar->viewer;
+    w->target = target.id;
+    w->target_private = target.is_private;
+    api_defer(ar, &w->super);
+}
+
+#define LIST_MAX 100
+
+/* One page of a user list; cursor is the last user ID of the page before. */
+static void user_list(api_req_t *ar, int which, const user_t *subject)
+{
+    int count;
+    if (!api_count(ar, 50, LIST_MAX, &count))
+        return;
+    int64_t before = INT64_MAX;
+    const char *cur = api_param(ar, "cursor");
+    if (cur && *cur && (before = ids_parse(cur, strlen(cur))) == 0) {
+        api_error(ar, 400, E_INVALID, "cursor is not valid");
+        return;
+    }
+    int64_t *ids = xcalloc((size_t)count + 1, sizeof(int64_t));
+    int n = 0;
+    if (graph_list(ar->db, which, subject->id, before, count + 1, ids, &n) != GRAPH_OK) {
+        free(ids);
+        api_internal_error(ar, "list failed");
+        return;
+    }
+    bool more = n > count;
+    if (more)
+        n = count;
+    buf_t b, pg;
+    buf_init(&b, 1 << 20);
+    buf_init(&pg, 8192);
+    buf_putc(&b, '[');
+    int shown = 0;
+    for (int i = 0; i < n; i++) {
+        user_t u;
+        if (users_get(ar->db, ids[i], &u) != USERS_OK)
+            continue; /* a user deleted since: skip */
+        if (shown++)
+            buf_putc(&b, ',');
+        render_user_short(&b, &u);
+    }
+    buf_putc(&b, ']');
+    if (more) {
+        char next[24];
+        snprintf(next, sizeof(next), "%lld", (long long)ids[n - 1]);
+        buf_puts(&pg, "{\"next_url\":");
+        api_next_url(ar, &pg, "cursor", next);
+        buf_puts(&pg, ",\"next_cursor\":");
+        buf_json_cstr(&pg, next);
+        buf_putc(&pg, '}');
+    }
+    free(ids);
+    api_ok(ar, &b, &pg);
+    buf_free(&b);
+    buf_free(&pg);
+}
+
+static void list_of(api_req_t *ar, int which)
+{
+    user_t subject;
+    if (!api_load_user_arg(ar, 0, &subject) || !api_can_view(ar, &subject))
+        return;
+    user_list(ar, which, &subject);
+}
+
+void users_follows(api_req_t *ar)
+{
+    list_of(ar, GRAPH_FOLLOWS);
+}
+
+void users_followed_by(api_req_t *ar)
+{
+    list_of(ar, GRAPH_FOLLOWED_BY);
+}
+
+void users_requested_by(api_req_t *ar)
+{
+    user_t self;
+    if (users_get(ar->db, ar->viewer, &self) != USERS_OK) {
+        api_internal_error(ar, "user lookup failed");
+        return;
+    }
+    user_list(ar, GRAPH_REQUESTED_BY, &self);
+}

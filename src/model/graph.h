@@ -1,0 +1,49 @@
+/*
+ * graph: follows, follow requests and blocks, above the db interface.
+ *
+ * Placement (design.md): a user's "following" rows live on their shard, a
+ * user's "followers" rows on the followee's shard; a block lives on the
+ * blocker's shard. In the embedded topology every shard is one database, so
+ * each action (both rows, the counters) commits in one transaction. Every
+ * action is idempotent: repeating it changes nothing and succeeds.
+ *
+ * Return GRAPH_OK, GRAPH_NOT_ALLOWED (a block forbids it) or GRAPH_ERROR.
+ */
+#ifndef PICOGRAM_GRAPH_H
+#define PICOGRAM_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+enum { GRAPH_OK = 0, GRAPH_NOT_ALLOWED = 1, GRAPH_ERROR = -1 };
+enum { REL_NONE = 0, REL_FOLLOWS = 1, REL_REQUESTED = 2 };
+
+typedef struct graph_rel {
+    int outgoing;         /* a -> b: REL_* */
+    int incoming;         /* b -> a: REL_* */
+    bool a_blocks_b, b_blocks_a;
+} graph_rel_t;
+
+int graph_get(db_ctx_t *db, int64_t a, int64_t b, graph_rel_t *out);
+
+/* a follows b; a request (REL_REQUESTED) if b is private. */
+int graph_follow(db_ctx_t *db, int64_t a, int64_t b, bool b_private);
+int graph_unfollow(db_ctx_t *db, int64_t a, int64_t b);
+/* a blocks b: follows in both directions end. */
+int graph_block(db_ctx_t *db, int64_t a, int64_t b);
+int graph_unblock(db_ctx_t *db, int64_t a, int64_t b);
+/* a approves (or ignores) b's request to follow a. */
+int graph_approve(db_ctx_t *db, int64_t a, int64_t b);
+int graph_ignore(db_ctx_t *db, int64_t a, int64_t b);
+
+/* Lists, newest user ID first, IDs below `before`. */
+enum { GRAPH_FOLLOWS, GRAPH_FOLLOWED_BY, GRAPH_REQUESTED_BY };
+int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit, int64_t *out, int *n);
+
+/* Whether viewer may see owner's media and lists: the owner; or neither
+ * blocks the other and (owner is public or viewer is an approved follower). */
+int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_private, bool *ok);
+
+#endif
