@@ -44,6 +44,11 @@ static const setting_t settings[] = {
     {"jpeg_quality", T_INT, OFF(jpeg_quality), "85", 1, 100, NULL, "JPEG quality of the renditions"},
     {"max_concurrent_uploads", T_INT, OFF(max_concurrent_uploads), "0", 0, 4096, NULL,
      "uploads processed at once; more answer 503 (0 = 2 per worker)"},
+    {"feed_cap", T_INT, OFF(feed_cap), "1000", 20, 100000, NULL, "home timeline length"},
+    {"celebrity", T_INT, OFF(celebrity), "1000000", 0, 1000000000000LL, NULL,
+     "followers above which a user's posts are merged into feeds at read time, not fanned out"},
+    {"fanout_batch", T_INT, OFF(fanout_batch), "1000", 1, 100000, NULL, "followers written per fan-out step"},
+    {"job_threads", T_INT, OFF(job_threads), "1", 1, 64, NULL, "threads running background jobs (fan-out ...)"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
      "SQLite synchronous mode: full survives power loss, normal only process crashes"},
 };

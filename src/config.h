@@ -37,6 +37,10 @@ typedef struct config {
     long long max_pixels;
     long long jpeg_quality;
     long long max_concurrent_uploads;
+    long long feed_cap;       /* timeline length */
+    long long celebrity;      /* followers above which posts are merged at read time */
+    long long fanout_batch;   /* followers per fan-out batch */
+    long long job_threads;
 } config_t;
 
 void config_init(config_t *c);

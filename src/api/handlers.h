@@ -21,6 +21,7 @@ void relationship_change(api_req_t *ar);
 void users_follows(api_req_t *ar);
 void users_followed_by(api_req_t *ar);
 void users_requested_by(api_req_t *ar);
+void users_feed(api_req_t *ar);
 
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after

@@ -169,8 +169,10 @@ static bool upload_fields(api_req_t *ar, upload_work_t *w)
         }
         w->m.has_caption = true;
         memcpy(w->m.caption, cap->val, cap->vlen + 1);
-        w->ntags = text_hashtags(cap->val, cap->vlen, w->tags, TEXT_MAX_TAGS);
-        w->nmentions = text_mentions(cap->val, cap->vlen, w->mentions, TEXT_MAX_MENTIONS);
+        text_normalize_newlines(w->m.caption);
+        size_t len = strlen(w->m.caption);
+        w->ntags = text_hashtags(w->m.caption, len, w->tags, TEXT_MAX_TAGS);
+        w->nmentions = text_mentions(w->m.caption, len, w->mentions, TEXT_MAX_MENTIONS);
     }
     const char *filter = api_param(ar, "filter");
     const char *ferr = filter ? check_filter(filter) : NULL;

@@ -16,6 +16,7 @@ static const route_t routes[] = {
     {"GET", "/v1/users/{id}/follows", (void (*)(void))users_follows, R_AUTH},
     {"GET", "/v1/users/{id}/followed-by", (void (*)(void))users_followed_by, R_AUTH},
     {"GET", "/v1/users/self/requested-by", (void (*)(void))users_requested_by, R_AUTH},
+    {"GET", "/v1/users/self/feed", (void (*)(void))users_feed, R_AUTH},
     {"POST", "/v1/media/upload", (void (*)(void))media_upload, R_AUTH | R_UPLOAD},
     {"GET", "/v1/media/shortcode/{code}", (void (*)(void))media_show_shortcode, R_AUTH},
     {"GET", "/v1/media/{id}", (void (*)(void))media_show, R_AUTH},

@@ -116,6 +116,7 @@ static bool take(api_req_t *ar, const char *key, const char *(*check)(const char
         return false;
     }
     *out = xstrdup(p->val);
+    text_normalize_newlines(*out);
     return true;
 }
 

@@ -55,15 +55,26 @@ void ascii_lower(char *out, const char *s, size_t n)
     out[n] = '\0';
 }
 
-/* Control characters other than the allowed ones make text unprintable. */
+/* Control characters other than the allowed ones make text unprintable.
+ * Where newlines are allowed, so is CRLF (browsers send form newlines so). */
 static bool has_control(const char *s, size_t n, bool allow_newline)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && !(allow_newline && c == '\n')) || c == 0x7f)
+        bool newline = c == '\n' || (c == '\r' && i + 1 < n && s[i + 1] == '\n');
+        if ((c < 0x20 && !(allow_newline && newline)) || c == 0x7f)
             return true;
     }
     return false;
+}
+
+void text_normalize_newlines(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++)
+        if (!(r[0] == '\r' && r[1] == '\n'))
+            *w++ = *r;
+    *w = '\0';
 }
 
 const char *validate_username(const char *s, size_t n)

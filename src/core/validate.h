@@ -29,6 +29,9 @@ const char *validate_email(const char *s, size_t n);
 /* Captions and comments: 1..2200 characters, newlines allowed. */
 const char *validate_caption(const char *s, size_t n);
 
+/* CRLF to LF, in place (text that allows newlines is stored with LF). */
+void text_normalize_newlines(char *s);
+
 /* ASCII lower-case copy into out (n+1 bytes). Non-ASCII bytes are kept. */
 void ascii_lower(char *out, const char *s, size_t n);
 

@@ -71,6 +71,42 @@
     X(BLOCK_GET, "SELECT 1 FROM blocks WHERE user_id = $1 AND target_id = $2")                                         \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
+    X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at) VALUES ($1, $2, $3, $4)")                           \
+    X(JOB_NEXT,                                                                                                        \
+      "SELECT id, kind, payload, attempts FROM jobs WHERE dead = 0 AND leased = 0 AND run_at <= $1 "                   \
+      "ORDER BY run_at LIMIT 1")                                                                                       \
+    X(JOB_LEASE, "UPDATE jobs SET leased = 1 WHERE id = $1 AND leased = 0")                                           \
+    X(JOB_DONE, "DELETE FROM jobs WHERE id = $1")                                                                      \
+    X(JOB_CONTINUE, "UPDATE jobs SET payload = $2, leased = 0, attempts = 0, run_at = $3 WHERE id = $1")              \
+    X(JOB_RETRY,                                                                                                       \
+      "UPDATE jobs SET leased = 0, attempts = attempts + 1, run_at = $2, last_error = $3, dead = $4 WHERE id = $1")   \
+    X(JOB_UNLEASE_ALL, "UPDATE jobs SET leased = 0 WHERE leased = 1")                                                 \
+    X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
+    X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")                  \
+    X(FEED_TRIM,                                                                                                       \
+      "DELETE FROM feed_items WHERE user_id = $1 AND media_id < (SELECT media_id FROM feed_items WHERE user_id = $1 " \
+      "ORDER BY media_id DESC LIMIT 1 OFFSET $2)")                                                                     \
+    X(FEED_READ,                                                                                                       \
+      "SELECT media_id FROM feed_items WHERE user_id = $1 AND media_id < $2 AND media_id > $3 "                        \
+      "ORDER BY media_id DESC LIMIT $4")                                                                               \
+    X(FEED_STATE_GET, "SELECT built_at FROM feed_state WHERE user_id = $1")                                            \
+    X(FEED_STATE_PUT,                                                                                                  \
+      "INSERT INTO feed_state (user_id, built_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET "               \
+      "built_at = excluded.built_at")                                                                                  \
+    X(FEED_REBUILD,                                                                                                    \
+      "INSERT INTO feed_items (user_id, media_id) SELECT $1, m.id FROM media m WHERE m.user_id = $1 OR m.user_id IN " \
+      "(SELECT f.target_id FROM following f JOIN users u ON u.id = f.target_id WHERE f.user_id = $1 AND "             \
+      "f.status = 1 AND u.followed_by_count <= $3) ORDER BY m.id DESC LIMIT $2 ON CONFLICT DO NOTHING")               \
+    X(FEED_BACKFILL,                                                                                                   \
+      "INSERT INTO feed_items (user_id, media_id) SELECT $1, id FROM media WHERE user_id = $2 "                        \
+      "ORDER BY id DESC LIMIT $3 ON CONFLICT DO NOTHING")                                                              \
+    X(FEED_REMOVE_AUTHOR,                                                                                              \
+      "DELETE FROM feed_items WHERE user_id = $1 AND media_id IN (SELECT id FROM media WHERE user_id = $2)")          \
+    X(FEED_REMOVE_MEDIA, "DELETE FROM feed_items WHERE media_id = $1")                                                \
+    X(FEED_CELEB_MEDIA,                                                                                                \
+      "SELECT m.id FROM following f JOIN users u ON u.id = f.target_id JOIN media m ON m.user_id = f.target_id "       \
+      "WHERE f.user_id = $1 AND f.status = 1 AND u.followed_by_count > $5 AND m.id < $2 AND m.id > $3 "                \
+      "ORDER BY m.id DESC LIMIT $4")                                                                                   \
     X(USER_FOLLOW_COUNTS_ADD,                                                                                          \
       "UPDATE users SET follows_count = follows_count + $2, followed_by_count = followed_by_count + $3 WHERE id = $1")
 

@@ -70,6 +70,15 @@ static const char *const migrations[] = {
     "CREATE INDEX following_status ON following (user_id, status, target_id);"
     "CREATE TABLE blocks (user_id {ID} NOT NULL, target_id {ID} NOT NULL, created_at {ID} NOT NULL,"
     " PRIMARY KEY (user_id, target_id));",
+    /* 4: the job outbox (written in the transaction of the write that causes
+     * the job) and home timelines (the feeds interface's embedded backend). */
+    "CREATE TABLE jobs (id {ID} PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL, run_at {ID} NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, leased INTEGER NOT NULL DEFAULT 0, dead INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT);"
+    "CREATE INDEX jobs_due ON jobs (dead, leased, run_at);"
+    "CREATE TABLE feed_items (user_id {ID} NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (user_id, media_id));"
+    "CREATE INDEX feed_items_media ON feed_items (media_id);"
+    "CREATE TABLE feed_state (user_id {ID} PRIMARY KEY, built_at {ID} NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -400,6 +400,9 @@ int server_run(config_t *cfg)
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     srv->ids = ids_gen_new();
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, images_thread_done);
+    feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
+    srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, feeds_job_handlers,
+                           sizeof(feeds_job_handlers) / sizeof(feeds_job_handlers[0]), &srv->feeds);
 
     srv->nthreads = (int)cfg->threads;
     srv->threads = xcalloc((size_t)srv->nthreads, sizeof(server_thread_t));
@@ -421,6 +424,7 @@ int server_run(config_t *cfg)
     for (int i = 0; i < srv->nthreads; i++)
         pthread_join(srv->threads[i].tid, NULL);
     workpool_free(srv->pool);
+    jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers
      * that a just-closed connection may still hold, and the process is
      * exiting anyway. They stay reachable (srv is static), so leak checkers

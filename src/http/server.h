@@ -31,6 +31,8 @@
 #include "config.h"
 #include "core/ids.h"
 #include "db/db.h"
+#include "feeds/feeds.h"
+#include "jobs/jobs.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/workpool.h"
@@ -63,6 +65,8 @@ struct server {
     int nthreads;
     int listen_fd;
     blob_store_t *photos;
+    feeds_t feeds;
+    jobq_t *jobs;
     atomic_int uploads_in_flight;
 };
 

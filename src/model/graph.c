@@ -1,5 +1,6 @@
 #include "model/graph.h"
 #include "core/ids.h"
+#include "feeds/feeds.h"
 
 #include <time.h>
 
@@ -84,7 +85,8 @@ static int set_edge(db_conn_t *c, int64_t a, int64_t b, int to)
                             : put_edge(c, a, b, to);
     int delta = (to == REL_FOLLOWS) - (from == REL_FOLLOWS);
     if (rc == GRAPH_OK && delta != 0)
-        rc = count(c, a, delta, 0) || count(c, b, 0, delta);
+        rc = count(c, a, delta, 0) || count(c, b, 0, delta) ||
+             feeds_enqueue_follow(c, a, b, delta > 0) != DB_DONE; /* b's photos into or out of a's feed */
     return rc ? GRAPH_ERROR : GRAPH_OK;
 }
 
@@ -103,6 +105,7 @@ static int in_tx(db_ctx_t *db, int64_t a, int64_t b, graph_tx_fn fn, int arg)
         db_rollback(c);
         return rc == GRAPH_OK ? GRAPH_ERROR : rc;
     }
+    jobs_kick();
     return GRAPH_OK;
 }
 

@@ -1,6 +1,7 @@
 #include "model/media.h"
 #include "core/buf.h"
 #include "core/ids.h"
+#include "feeds/feeds.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -80,7 +81,10 @@ static int write_all(db_conn_t *c, media_t *m, int64_t loc_new, const text_tag_t
     s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
     db_bind_i64(s, 1, m->user_id);
     db_bind_i64(s, 2, 1);
-    return db_exec_stmt(s) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
+    if (db_exec_stmt(s) != DB_DONE)
+        return MEDIA_ERROR;
+    /* the fan-out to followers' timelines, committed with the post */
+    return feeds_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 
 int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_tag_t *tags, size_t ntags,
@@ -97,6 +101,7 @@ int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_t
         db_rollback(c);
         return MEDIA_ERROR;
     }
+    jobs_kick();
     return MEDIA_OK;
 }
 
@@ -137,13 +142,14 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
         s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
         db_bind_i64(s, 1, owner);
         db_bind_i64(s, 2, -1);
-        if (db_exec_stmt(s) != DB_DONE)
+        if (db_exec_stmt(s) != DB_DONE || feeds_enqueue_media_gone(c, id) != DB_DONE)
             rc = MEDIA_ERROR;
     }
     if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
         db_rollback(c);
         return rc == MEDIA_OK ? MEDIA_ERROR : rc;
     }
+    jobs_kick();
     return MEDIA_OK;
 }
 

@@ -6,7 +6,7 @@
 // skip themselves: see `external`).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -332,4 +332,77 @@ function parseRaw(raw, closed) {
     body = null;
   }
   return { raw, status: m ? Number(m[1]) : null, headers, body, text, closed, complete };
+}
+
+// ---------------------------------------------------------------------------
+// Photos: fixtures, uploads and the photo store on disk.
+
+/** The shared folder (api-v1.md, photos/): PICOGRAM_SHARED, or shared/ beside the repository. */
+export const sharedDir = path.resolve(process.env.PICOGRAM_SHARED || path.join(repoRoot, '..', 'shared'));
+/** The test photos (see its README.md). */
+export const photosDir = path.join(sharedDir, 'photos');
+
+/**
+ * POST /v1/media/upload as multipart/form-data. Options: token, tokenIn
+ * ('bearer' (default), 'query' or 'field': a text part sent before the
+ * photo), photo (Buffer, or a file name under photosDir, or an absolute
+ * path; omit to send no photo), filename, type (the part's Content-Type),
+ * fields (text parts, sent after the photo). Returns what api() returns.
+ */
+export async function uploadPhoto(url, opts = {}) {
+  const { token, tokenIn = 'bearer', photo, filename, type = 'application/octet-stream', fields = {} } = opts;
+  const fd = new FormData();
+  if (token && tokenIn === 'field') fd.append('access_token', token);
+  if (photo !== undefined) {
+    let bytes = photo;
+    let name = filename;
+    if (typeof photo === 'string') {
+      const file = path.isAbsolute(photo) ? photo : path.join(photosDir, photo);
+      bytes = await readFile(file);
+      name = name ?? path.basename(file);
+    }
+    fd.append('photo', new Blob([bytes], { type }), name ?? 'photo.jpg');
+  }
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined) fd.append(k, String(v));
+  }
+  let target = `${url}/v1/media/upload`;
+  const headers = {};
+  if (token && tokenIn === 'query') target += `?access_token=${encodeURIComponent(token)}`;
+  if (token && tokenIn === 'bearer') headers.authorization = `Bearer ${token}`;
+  const res = await fetch(target, { method: 'POST', headers, body: fd });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = text.length ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Every file under dir, recursively, as paths relative to dir (sorted; [] if dir is missing). */
+export async function listFiles(dir) {
+  const out = [];
+  async function walk(rel) {
+    let entries;
+    try {
+      entries = await readdir(path.join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      if (e.code === 'ENOENT') return;
+      throw e;
+    }
+    for (const e of entries) {
+      const r = rel ? path.join(rel, e.name) : e.name;
+      if (e.isDirectory()) await walk(r);
+      else out.push(r);
+    }
+  }
+  await walk('');
+  return out.sort();
+}
+
+/** The files of the photo store's media under a server's data directory. */
+export function mediaFiles(dataDir) {
+  return listFiles(path.join(dataDir, 'photos', 'media'));
 }

@@ -58,6 +58,11 @@ static void test_text_fields(void **state)
     assert_non_null(validate_full_name(S("tab\there")));
     assert_non_null(validate_full_name(S("nl\nhere")));
     assert_null(validate_bio(S("two\nlines")));
+    assert_null(validate_bio(S("crlf\r\nlines")));
+    assert_non_null(validate_bio(S("lone\rcr")));
+    char norm[] = "a\r\nb\r\n\rc";
+    text_normalize_newlines(norm);
+    assert_string_equal(norm, "a\nb\n\rc");
     assert_non_null(validate_bio(S("bell\a")));
     char name[102];
     memset(name, 'x', 101);

@@ -1,0 +1,57 @@
+/*
+ * jobs: the job queue interface, and its embedded backend.
+ *
+ * DESIGN
+ * A job is a kind and a text payload. It is written to the `jobs` outbox
+ * table by jobs_enqueue, inside the transaction of the write that causes it,
+ * so an acknowledged write never loses its side effects: if the transaction
+ * commits, so does the job; if the process dies, the job is still there.
+ *
+ * Runner threads (jobq_start) take due jobs, lease them (leased = 1), and
+ * run the handler registered for the kind. A handler is idempotent (a job
+ * may run twice: killed after its effect, before its delete) and answers:
+ *   JOB_DONE      the job is deleted;
+ *   JOB_CONTINUE  it made progress and saved it in the payload (a long
+ *                 fan-out in batches); it runs again at once, from there;
+ *   JOB_RETRY     it failed; it runs again after a backoff (1 s, 2 s, 4 s
+ *                 ... at most 5 min); after JOBS_MAX_ATTEMPTS it is kept,
+ *                 marked dead, for an operator.
+ * At start-up every lease is released: the embedded topology has one
+ * process, so a lease found at start belongs to a process that died.
+ * (Gearman comes later behind the same interface: jobs_enqueue still writes
+ * the outbox, and a relay hands committed rows to gearmand.)
+ */
+#ifndef PICOGRAM_JOBS_H
+#define PICOGRAM_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+#define JOBS_MAX_ATTEMPTS 10
+#define JOB_PAYLOAD_MAX 256
+
+enum { JOB_DONE = 0, JOB_CONTINUE = 1, JOB_RETRY = -1 };
+
+typedef int (*job_fn)(db_ctx_t *db, char *payload /* JOB_PAYLOAD_MAX+1, may be rewritten */, void *ctx);
+
+typedef struct job_handler {
+    const char *kind;
+    job_fn run;
+} job_handler_t;
+
+/* Within the caller's open transaction on c. Returns DB_DONE or DB_ERROR. */
+int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload);
+/* Wakes the runners (after a commit that enqueued). Thread safe. */
+void jobs_kick(void);
+
+typedef struct jobq jobq_t;
+
+jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handlers, size_t n, void *ctx);
+/* Stops the runners after the jobs they are running. */
+void jobq_stop(jobq_t *q);
+/* Jobs not yet done (dead ones excluded), across every database; -1 on error. */
+long jobs_pending(db_ctx_t *db);
+
+#endif

@@ -1,0 +1,197 @@
+/* The embedded job queue: the outbox table is the queue. */
+#include "jobs/jobs.h"
+#include "core/buf.h"
+#include "core/ids.h"
+#include "obs/log.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
+static unsigned kicks;
+static ids_gen_t *job_ids;
+static pthread_once_t job_ids_once = PTHREAD_ONCE_INIT;
+
+static void make_job_ids(void)
+{
+    job_ids = ids_gen_new();
+}
+
+int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload)
+{
+    pthread_once(&job_ids_once, make_job_ids);
+    db_stmt_t *s = db_q(c, Q_JOB_INSERT);
+    db_bind_i64(s, 1, ids_next(job_ids, 0));
+    db_bind_cstr(s, 2, kind);
+    db_bind_cstr(s, 3, payload);
+    db_bind_i64(s, 4, ids_now_ms());
+    return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
+}
+
+void jobs_kick(void)
+{
+    pthread_mutex_lock(&kick_lock);
+    kicks++;
+    pthread_cond_broadcast(&kick_cond);
+    pthread_mutex_unlock(&kick_lock);
+}
+
+struct jobq {
+    const dbmap_t *map;
+    const job_handler_t *handlers;
+    size_t nhandlers;
+    void *ctx;
+    int nthreads;
+    pthread_t *tids;
+    atomic_int stopping;
+};
+
+static const job_handler_t *handler_for(jobq_t *q, const char *kind)
+{
+    for (size_t i = 0; i < q->nhandlers; i++)
+        if (strcmp(q->handlers[i].kind, kind) == 0)
+            return &q->handlers[i];
+    return NULL;
+}
+
+/* Takes one due job from c and runs it. Returns 1 if one ran, 0 if none was due. */
+static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
+{
+    int64_t now = ids_now_ms();
+    db_stmt_t *s = db_q(c, Q_JOB_NEXT);
+    db_bind_i64(s, 1, now);
+    if (db_step(s) != DB_ROW) {
+        db_reset(s);
+        return 0;
+    }
+    int64_t id = db_col_i64(s, 0);
+    char kind[32], payload[JOB_PAYLOAD_MAX + 1];
+    db_col_copy(s, 1, kind, sizeof(kind));
+    db_col_copy(s, 2, payload, sizeof(payload));
+    int attempts = (int)db_col_i64(s, 3);
+    db_reset(s);
+    s = db_q(c, Q_JOB_LEASE);
+    db_bind_i64(s, 1, id);
+    if (db_exec_stmt(s) != DB_DONE || c->drv->changes(c) == 0)
+        return 1; /* another runner took it */
+
+    const job_handler_t *h = handler_for(q, kind);
+    int rc = h ? h->run(db, payload, q->ctx) : JOB_RETRY;
+    db_ctx_release(db);
+    if (rc == JOB_DONE) {
+        s = db_q(c, Q_JOB_DONE);
+        db_bind_i64(s, 1, id);
+    } else if (rc == JOB_CONTINUE) {
+        s = db_q(c, Q_JOB_CONTINUE);
+        db_bind_i64(s, 1, id);
+        db_bind_cstr(s, 2, payload);
+        db_bind_i64(s, 3, ids_now_ms());
+    } else {
+        int64_t backoff = 1000LL << (attempts < 8 ? attempts : 8);
+        if (backoff > 300000)
+            backoff = 300000;
+        bool dead = attempts + 1 >= JOBS_MAX_ATTEMPTS;
+        log_warn("job %lld (%s %s) failed, attempt %d%s", (long long)id, kind, payload, attempts + 1,
+                 dead ? ": giving up" : "");
+        s = db_q(c, Q_JOB_RETRY);
+        db_bind_i64(s, 1, id);
+        db_bind_i64(s, 2, ids_now_ms() + backoff);
+        db_bind_cstr(s, 3, h ? "handler failed" : "no handler for this kind");
+        db_bind_i64(s, 4, dead);
+    }
+    if (db_exec_stmt(s) != DB_DONE)
+        log_error("job %lld: cannot record its outcome", (long long)id);
+    return 1;
+}
+
+typedef struct runner_arg {
+    jobq_t *q;
+} runner_arg_t;
+
+static void *runner_main(void *arg)
+{
+    jobq_t *q = arg;
+    db_ctx_t *db = db_ctx_new(q->map);
+    while (!atomic_load(&q->stopping)) {
+        int ran = 0;
+        for (size_t i = 0; i < dbmap_count(q->map); i++) {
+            db_conn_t *c = db_physical(db, i);
+            if (c != NULL)
+                ran += run_one(q, db, c);
+        }
+        db_ctx_release(db);
+        if (ran)
+            continue;
+        /* Idle: wait for a kick, or poll again in 200 ms (retries come due). */
+        pthread_mutex_lock(&kick_lock);
+        unsigned seen = kicks;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L)
+            until.tv_sec++, until.tv_nsec -= 1000000000L;
+        while (seen == kicks && !atomic_load(&q->stopping))
+            if (pthread_cond_timedwait(&kick_cond, &kick_lock, &until) != 0)
+                break;
+        pthread_mutex_unlock(&kick_lock);
+    }
+    db_ctx_free(db);
+    return NULL;
+}
+
+jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handlers, size_t n, void *ctx)
+{
+    /* One process owns the embedded databases: leases found now are stale. */
+    db_ctx_t *db = db_ctx_new(map);
+    for (size_t i = 0; i < dbmap_count(map); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c != NULL)
+            db_exec_stmt(db_q(c, Q_JOB_UNLEASE_ALL));
+    }
+    db_ctx_free(db);
+    jobq_t *q = xcalloc(1, sizeof(*q));
+    q->map = map;
+    q->handlers = handlers;
+    q->nhandlers = n;
+    q->ctx = ctx;
+    q->nthreads = nthreads;
+    q->tids = xcalloc((size_t)nthreads, sizeof(pthread_t));
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&q->tids[i], NULL, runner_main, q);
+    return q;
+}
+
+void jobq_stop(jobq_t *q)
+{
+    if (q == NULL)
+        return;
+    atomic_store(&q->stopping, 1);
+    jobs_kick();
+    for (int i = 0; i < q->nthreads; i++)
+        pthread_join(q->tids[i], NULL);
+    free(q->tids);
+    free(q);
+}
+
+long jobs_pending(db_ctx_t *db)
+{
+    long total = 0;
+    for (size_t i = 0; i < db_count(db); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL)
+            return -1;
+        db_stmt_t *s = db_q(c, Q_JOB_PENDING);
+        int rc = db_step(s);
+        total += rc == DB_ROW ? (long)db_col_i64(s, 0) : 0;
+        db_reset(s);
+        if (rc != DB_ROW)
+            return -1;
+    }
+    return total;
+}
