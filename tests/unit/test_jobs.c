@@ -1,0 +1,148 @@
+/* The embedded job queue: jobs commit and roll back with the write that
+ * enqueues them; runners run, continue and retry them; leases found at
+ * start are released. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/ids.h"
+#include "db/db.h"
+#include "jobs/jobs.h"
+
+static char dir[64], url[128];
+static atomic_int runs, steps_seen;
+
+static int setup(void **state)
+{
+    strcpy(dir, "/tmp/picogram-jobtest-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(url, sizeof(url), "sqlite:%s/j.db", dir);
+    atomic_store(&runs, 0);
+    atomic_store(&steps_seen, 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static db_ctx_t *open_db(dbmap_t **map)
+{
+    char err[256];
+    *map = dbmap_new(url, "normal", err, sizeof(err));
+    db_ctx_t *db = db_ctx_new(*map);
+    int from, to;
+    assert_int_equal(db_migrate(db_physical(db, 0), &from, &to, err, sizeof(err)), 0);
+    return db;
+}
+
+static int count_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    atomic_fetch_add(&runs, 1);
+    return JOB_DONE;
+}
+
+/* Counts down in its payload: "3" -> "2" -> "1" -> "0" -> done. */
+static int step_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    int left = atoi(payload);
+    atomic_fetch_add(&steps_seen, 1);
+    if (left == 0)
+        return JOB_DONE;
+    snprintf(payload, JOB_PAYLOAD_MAX + 1, "%d", left - 1);
+    return JOB_CONTINUE;
+}
+
+static int fail_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    atomic_fetch_add(&runs, 1);
+    return JOB_RETRY;
+}
+
+static const job_handler_t handlers[] = {{"count", count_job}, {"step", step_job}, {"fail", fail_job}};
+
+static void wait_for(db_ctx_t *db, long pending)
+{
+    for (int i = 0; i < 500 && jobs_pending(db) != pending; i++)
+        usleep(10000);
+    assert_int_equal(jobs_pending(db), pending);
+}
+
+static void test_outbox_is_transactional(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_db(&map);
+    db_conn_t *c = db_physical(db, 0);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
+    assert_int_equal(db_rollback(c), DB_OK);
+    assert_int_equal(jobs_pending(db), 0); /* rolled back with its write */
+    assert_int_equal(db_begin(c), DB_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_int_equal(jobs_pending(db), 5);
+    jobq_t *q = jobq_start(map, 2, handlers, 3, NULL);
+    jobs_kick();
+    wait_for(db, 0);
+    jobq_stop(q);
+    assert_int_equal(atomic_load(&runs), 5); /* each exactly once */
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+static void test_continue_and_retry(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_db(&map);
+    db_conn_t *c = db_physical(db, 0);
+    assert_int_equal(jobs_enqueue(c, "step", "3"), DB_DONE);
+    assert_int_equal(jobs_enqueue(c, "fail", "x"), DB_DONE);
+    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL);
+    wait_for(db, 1); /* the step job finishes; the failing one stays */
+    jobq_stop(q);
+    assert_int_equal(atomic_load(&steps_seen), 4);
+    assert_true(atomic_load(&runs) >= 1 && atomic_load(&runs) <= 2); /* backed off after the first try */
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+static void test_stale_lease_released(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_db(&map);
+    db_conn_t *c = db_physical(db, 0);
+    assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
+    /* a process died holding the lease */
+    assert_int_equal(c->drv->exec(c, "UPDATE jobs SET leased = 1", NULL, 0), 0);
+    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL);
+    wait_for(db, 0);
+    jobq_stop(q);
+    assert_int_equal(atomic_load(&runs), 1);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_outbox_is_transactional, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continue_and_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_lease_released, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
