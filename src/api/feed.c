@@ -42,7 +42,6 @@ static void render_page(api_req_t *ar, const feed_query_t *q)
     buf_t b, pg;
     buf_init(&b, 16u << 20);
     buf_init(&pg, 8192);
-    render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
     media_t *m = xmalloc(sizeof(*m));
     int shown = 0;
     buf_putc(&b, '[');
@@ -54,7 +53,7 @@ static void render_page(api_req_t *ar, const feed_query_t *q)
             continue;
         if (shown++)
             buf_putc(&b, ',');
-        render_media(&b, m, &owner, &urls);
+        api_render_media(ar, &b, m, &owner);
     }
     buf_putc(&b, ']');
     if (more) {

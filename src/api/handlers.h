@@ -3,6 +3,7 @@
 #define PICOGRAM_HANDLERS_H
 
 #include "http/api.h"
+#include "model/media.h"
 #include "model/users.h"
 
 void accounts_signup(api_req_t *ar);
@@ -22,6 +23,23 @@ void users_follows(api_req_t *ar);
 void users_followed_by(api_req_t *ar);
 void users_requested_by(api_req_t *ar);
 void users_feed(api_req_t *ar);
+void likes_list(api_req_t *ar);
+void likes_add(api_req_t *ar);
+void likes_remove(api_req_t *ar);
+void users_liked(api_req_t *ar);
+void comments_list(api_req_t *ar);
+void comments_add(api_req_t *ar);
+void comments_remove(api_req_t *ar);
+void users_activity(api_req_t *ar);
+
+/* "MEDIAID_OWNERID" or "MEDIAID": the media ID (0 if malformed), and the owner if given. */
+int64_t parse_media_id(const char *s, size_t n, int64_t *owner);
+/* Loads a media and its owner, checking the viewer may see it. False after
+ * answering 404 / 400 APINotAllowedError (or 500). */
+bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
+/* Renders a media object for the viewer: latest likers and comments,
+ * user_has_liked. */
+void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner);
 
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after

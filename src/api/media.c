@@ -24,13 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static render_urls_t urls_of(const api_req_t *ar)
-{
-    return (render_urls_t){.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
-}
-
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID, and the owner if given. */
-static int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
+int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
 {
     const char *us = memchr(s, '_', n);
     *owner = 0;
@@ -120,8 +115,7 @@ static void upload_done(api_work_t *w_, api_req_t *ar)
     }
     buf_t b;
     buf_init(&b, 1 << 20);
-    render_urls_t u = urls_of(ar);
-    render_media(&b, &w->m, &w->owner, &u);
+    api_render_media(ar, &b, &w->m, &w->owner);
     api_ok(ar, &b, NULL);
     buf_free(&b);
 }
@@ -255,7 +249,7 @@ void media_upload(api_req_t *ar)
 /* ---- reads ---- */
 
 /* Loads a media and its owner and checks the viewer may see it. False after answering. */
-static bool load_visible(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner)
+bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner)
 {
     int rc = id ? media_get(ar->db, id, m) : MEDIA_NOT_FOUND;
     if (rc == MEDIA_OK && owner_hint && owner_hint != m->user_id)
@@ -275,11 +269,10 @@ static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
 {
     media_t *m = xmalloc(sizeof(*m));
     user_t owner;
-    if (load_visible(ar, id, owner_hint, m, &owner)) {
+    if (api_load_media(ar, id, owner_hint, m, &owner)) {
         buf_t b;
         buf_init(&b, 1 << 20);
-        render_urls_t u = urls_of(ar);
-        render_media(&b, m, &owner, &u);
+        api_render_media(ar, &b, m, &owner);
         api_ok(ar, &b, NULL);
         buf_free(&b);
     }
@@ -429,12 +422,11 @@ void users_media_recent(api_req_t *ar)
     buf_t b, pg;
     buf_init(&b, 16u << 20);
     buf_init(&pg, 8192);
-    render_urls_t u = urls_of(ar);
     buf_putc(&b, '[');
     for (int i = 0; i < n; i++) {
         if (i)
             buf_putc(&b, ',');
-        render_media(&b, &items[i], &owner, &u);
+        api_render_media(ar, &b, &items[i], &owner);
     }
     buf_putc(&b, ']');
     if (more) {

@@ -70,7 +70,20 @@ static void render_images(buf_t *b, const media_t *m, const render_urls_t *urls)
     buf_putc(b, '}');
 }
 
-void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls)
+void render_comment(buf_t *b, const comment_t *c, const user_t *from)
+{
+    buf_puts(b, "{\"id\":");
+    buf_json_id(b, c->id);
+    buf_puts(b, ",\"text\":");
+    buf_json_cstr(b, c->text);
+    buf_puts(b, ",\"created_time\":\"");
+    buf_i64(b, c->created_at);
+    buf_puts(b, "\",\"from\":");
+    render_user_short(b, from);
+    buf_putc(b, '}');
+}
+
+void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls, const media_extras_t *x)
 {
     char code[IDS_SHORTCODE_MAX + 1];
     ids_shortcode(m->id, code);
@@ -86,7 +99,9 @@ void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_
     buf_puts(b, code);
     buf_puts(b, "/\",\"created_time\":\"");
     buf_i64(b, m->created_at);
-    buf_puts(b, "\",\"attribution\":null,\"user_has_liked\":false,\"users_in_photo\":[],\"location\":");
+    buf_puts(b, "\",\"attribution\":null,\"user_has_liked\":");
+    buf_puts(b, x && x->user_has_liked ? "true" : "false");
+    buf_puts(b, ",\"users_in_photo\":[],\"location\":");
     if (m->location_id) {
         buf_puts(b, "{\"id\":");
         buf_json_id(b, m->location_id);
@@ -112,9 +127,21 @@ void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_
     }
     buf_puts(b, ",\"likes\":{\"count\":");
     buf_i64(b, m->like_count);
-    buf_puts(b, ",\"data\":[]},\"comments\":{\"count\":");
+    buf_puts(b, ",\"data\":[");
+    for (int i = 0; x && i < x->nlikers; i++) {
+        if (i)
+            buf_putc(b, ',');
+        render_user_short(b, &x->likers[i]);
+    }
+    buf_puts(b, "]},\"comments\":{\"count\":");
     buf_i64(b, m->comment_count);
-    buf_puts(b, ",\"data\":[]},\"user\":");
+    buf_puts(b, ",\"data\":[");
+    for (int i = 0; x && i < x->ncomments; i++) {
+        if (i)
+            buf_putc(b, ',');
+        render_comment(b, &x->comments[i], &x->commenters[i]);
+    }
+    buf_puts(b, "]},\"user\":");
     render_user_short(b, owner);
     buf_puts(b, ",\"images\":");
     render_images(b, m, urls);

@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "model/media.h"
+#include "model/social.h"
 #include "model/users.h"
 
 /* Where links and photos live: public_url for /p/CODE/ links, photo_url as
@@ -21,8 +22,22 @@ void render_user_short(buf_t *b, const user_t *u);
 /* the short form plus bio, website, is_private and counts */
 void render_user_full(buf_t *b, const user_t *u);
 
-/* The v1 media object. owner is the media's user. */
-void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls);
+/* What a media object shows beyond its row: the latest likers and comments
+ * and whether the viewer has liked it (added per viewer, never cached). */
+#define RENDER_LIKERS 4
+#define RENDER_COMMENTS 4
+typedef struct media_extras {
+    bool user_has_liked;
+    int nlikers, ncomments;
+    user_t likers[RENDER_LIKERS];
+    comment_t comments[RENDER_COMMENTS]; /* oldest first */
+    user_t commenters[RENDER_COMMENTS];
+} media_extras_t;
+
+/* The v1 media object. owner is the media's user; x may be NULL (none yet). */
+void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls, const media_extras_t *x);
+/* {"id","text","created_time","from"} */
+void render_comment(buf_t *b, const comment_t *c, const user_t *from);
 /* "MEDIAID_OWNERID" */
 void render_media_id(buf_t *b, const media_t *m);
 

@@ -1,6 +1,7 @@
 #include "core/ids.h"
 #include "core/buf.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,20 @@ ids_gen_t *ids_gen_new(void)
 void ids_gen_free(ids_gen_t *g)
 {
     free(g);
+}
+
+static ids_gen_t *global_gen;
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void make_global(void)
+{
+    global_gen = ids_gen_new();
+}
+
+ids_gen_t *ids_global(void)
+{
+    pthread_once(&global_once, make_global);
+    return global_gen;
 }
 
 int64_t ids_now_ms(void)

@@ -32,6 +32,10 @@ typedef struct ids_gen ids_gen_t;
 ids_gen_t *ids_gen_new(void);
 void ids_gen_free(ids_gen_t *g);
 
+/* The process's generator, for IDs made below the API layer (likes,
+ * activity, jobs). Created on first use; thread safe. */
+ids_gen_t *ids_global(void);
+
 /* Next ID on `shard` (taken modulo IDS_NSHARDS) at the wall clock. */
 int64_t ids_next(ids_gen_t *g, unsigned shard);
 /* Same, with the clock given (unix ms), for tests and the data generator. */

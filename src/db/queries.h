@@ -107,6 +107,27 @@
       "SELECT m.id FROM following f JOIN users u ON u.id = f.target_id JOIN media m ON m.user_id = f.target_id "       \
       "WHERE f.user_id = $1 AND f.status = 1 AND u.followed_by_count > $5 AND m.id < $2 AND m.id > $3 "                \
       "ORDER BY m.id DESC LIMIT $4")                                                                                   \
+    X(LIKE_INSERT, "INSERT INTO likes (media_id, user_id, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")            \
+    X(LIKE_DELETE, "DELETE FROM likes WHERE media_id = $1 AND user_id = $2")                                          \
+    X(LIKED_INSERT, "INSERT INTO liked (user_id, id, media_id) VALUES ($1, $2, $3)")                                  \
+    X(LIKED_DELETE, "DELETE FROM liked WHERE user_id = $1 AND media_id = $2")                                         \
+    X(LIKE_EXISTS, "SELECT 1 FROM likes WHERE media_id = $1 AND user_id = $2")                                        \
+    X(LIKERS, "SELECT user_id FROM likes WHERE media_id = $1 ORDER BY id DESC LIMIT $2")                               \
+    X(LIKED_LIST, "SELECT id, media_id FROM liked WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")          \
+    X(MEDIA_LIKE_COUNT_ADD, "UPDATE media SET like_count = like_count + $2 WHERE id = $1")                            \
+    X(MEDIA_COMMENT_COUNT_ADD, "UPDATE media SET comment_count = comment_count + $2 WHERE id = $1")                   \
+    X(COMMENT_INSERT, "INSERT INTO comments (id, media_id, user_id, text, created_at) VALUES ($1, $2, $3, $4, $5)")   \
+    X(COMMENT_GET, "SELECT id, media_id, user_id, text, created_at FROM comments WHERE id = $1")                       \
+    X(COMMENT_DELETE, "DELETE FROM comments WHERE id = $1")                                                            \
+    X(COMMENTS_RECENT,                                                                                                 \
+      "SELECT id, media_id, user_id, text, created_at FROM comments WHERE media_id = $1 ORDER BY id DESC LIMIT $2")    \
+    X(MEDIA_LIKES_DELETE, "DELETE FROM likes WHERE media_id = $1")                                                    \
+    X(MEDIA_COMMENTS_DELETE, "DELETE FROM comments WHERE media_id = $1")                                              \
+    X(ACTIVITY_INSERT,                                                                                                 \
+      "INSERT INTO activity (id, user_id, actor_id, kind, media_id, text) VALUES ($1, $2, $3, $4, $5, $6)")           \
+    X(ACTIVITY_LIST,                                                                                                   \
+      "SELECT id, actor_id, kind, media_id, text FROM activity WHERE user_id = $1 AND id < $2 "                        \
+      "ORDER BY id DESC LIMIT $3")                                                                                     \
     X(USER_FOLLOW_COUNTS_ADD,                                                                                          \
       "UPDATE users SET follows_count = follows_count + $2, followed_by_count = followed_by_count + $3 WHERE id = $1")
 

@@ -79,6 +79,19 @@ static const char *const migrations[] = {
     "CREATE TABLE feed_items (user_id {ID} NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (user_id, media_id));"
     "CREATE INDEX feed_items_media ON feed_items (media_id);"
     "CREATE TABLE feed_state (user_id {ID} PRIMARY KEY, built_at {ID} NOT NULL);",
+    /* 5: likes and comments on the media's shard, the liker's list on the
+     * liker's shard, activity on the recipient's shard */
+    "CREATE TABLE likes (media_id {ID} NOT NULL, user_id {ID} NOT NULL, id {ID} NOT NULL,"
+    " PRIMARY KEY (media_id, user_id));"
+    "CREATE INDEX likes_recent ON likes (media_id, id);"
+    "CREATE TABLE liked (user_id {ID} NOT NULL, id {ID} NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (user_id, id));"
+    "CREATE INDEX liked_media ON liked (user_id, media_id);"
+    "CREATE TABLE comments (id {ID} PRIMARY KEY, media_id {ID} NOT NULL, user_id {ID} NOT NULL, text TEXT NOT NULL,"
+    " created_at {ID} NOT NULL);"
+    "CREATE INDEX comments_media ON comments (media_id, id);"
+    "CREATE TABLE activity (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, actor_id {ID} NOT NULL, kind TEXT NOT NULL,"
+    " media_id {ID}, text TEXT);"
+    "CREATE INDEX activity_user ON activity (user_id, id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -15,19 +15,10 @@
 static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
 static unsigned kicks;
-static ids_gen_t *job_ids;
-static pthread_once_t job_ids_once = PTHREAD_ONCE_INIT;
-
-static void make_job_ids(void)
-{
-    job_ids = ids_gen_new();
-}
-
 int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload)
 {
-    pthread_once(&job_ids_once, make_job_ids);
     db_stmt_t *s = db_q(c, Q_JOB_INSERT);
-    db_bind_i64(s, 1, ids_next(job_ids, 0));
+    db_bind_i64(s, 1, ids_next(ids_global(), 0));
     db_bind_cstr(s, 2, kind);
     db_bind_cstr(s, 3, payload);
     db_bind_i64(s, 4, ids_now_ms());

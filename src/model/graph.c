@@ -1,6 +1,7 @@
 #include "model/graph.h"
 #include "core/ids.h"
 #include "feeds/feeds.h"
+#include "model/social.h"
 
 #include <time.h>
 
@@ -83,6 +84,11 @@ static int set_edge(db_conn_t *c, int64_t a, int64_t b, int to)
         return GRAPH_OK;
     int rc = to == REL_NONE ? (exec2(c, Q_FOLLOWING_DEL, a, b) || exec2(c, Q_FOLLOWERS_DEL, b, a))
                             : put_edge(c, a, b, to);
+    /* news: a new follower, a request, or a request approved */
+    if (rc == GRAPH_OK && to != REL_NONE)
+        rc = to == REL_REQUESTED                                ? social_notify(c, b, a, "request", 0, NULL)
+             : from == REL_REQUESTED                            ? social_notify(c, a, b, "approved", 0, NULL)
+                                                                : social_notify(c, b, a, "follow", 0, NULL);
     int delta = (to == REL_FOLLOWS) - (from == REL_FOLLOWS);
     if (rc == GRAPH_OK && delta != 0)
         rc = count(c, a, delta, 0) || count(c, b, 0, delta) ||

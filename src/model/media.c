@@ -2,6 +2,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "feeds/feeds.h"
+#include "model/social.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +31,7 @@ static void row_to_media(db_stmt_t *s, media_t *m)
     }
 }
 
-static int write_all(db_conn_t *c, media_t *m, int64_t loc_new, const text_tag_t *tags, size_t ntags,
+static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, const text_tag_t *tags, size_t ntags,
                      const text_mention_t *mentions, size_t nmentions)
 {
     db_stmt_t *s;
@@ -78,6 +79,8 @@ static int write_all(db_conn_t *c, media_t *m, int64_t loc_new, const text_tag_t
         if (db_exec_stmt(s) != DB_DONE)
             return MEDIA_ERROR;
     }
+    if (social_notify_mentions(db, c, m->user_id, m->id, m->caption, mentions, nmentions) != 0)
+        return MEDIA_ERROR;
     s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
     db_bind_i64(s, 1, m->user_id);
     db_bind_i64(s, 2, 1);
@@ -96,7 +99,7 @@ int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_t
     db_conn_t *c = db_shard(db, ids_shard(m->id));
     if (c == NULL || db_begin(c) != DB_OK)
         return MEDIA_ERROR;
-    int rc = write_all(c, m, location_id_new, tags, ntags, mentions, nmentions);
+    int rc = write_all(db, c, m, location_id_new, tags, ntags, mentions, nmentions);
     if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
         db_rollback(c);
         return MEDIA_ERROR;
@@ -131,8 +134,9 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
     db_reset(s);
     if (rc == MEDIA_OK && c->drv->changes(c) == 0)
         rc = MEDIA_NOT_FOUND;
-    const unsigned cleanup[] = {Q_MEDIA_TAGS_DELETE, Q_MEDIA_MENTIONS_DELETE};
-    for (size_t i = 0; rc == MEDIA_OK && i < 2; i++) {
+    const unsigned cleanup[] = {Q_MEDIA_TAGS_DELETE, Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE,
+                                Q_MEDIA_COMMENTS_DELETE};
+    for (size_t i = 0; rc == MEDIA_OK && i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
         s = db_q(c, cleanup[i]);
         db_bind_i64(s, 1, id);
         if (db_exec_stmt(s) != DB_DONE)

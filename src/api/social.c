@@ -1,0 +1,416 @@
+/*
+ * Likes, comments and activity:
+ *   GET, POST, DELETE /v1/media/{id}/likes;  GET /v1/users/self/media/liked
+ *   GET, POST /v1/media/{id}/comments;  DELETE /v1/media/{id}/comments/{cid}
+ *   GET /v1/users/self/activity
+ * Writes run on the worker pool; POST and DELETE answer data: null.
+ */
+#include "api/handlers.h"
+#include "api/render.h"
+#include "model/graph.h"
+#include "model/media.h"
+#include "model/social.h"
+#include "model/users.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner)
+{
+    media_extras_t *x = xcalloc(1, sizeof(*x));
+    int64_t ids[RENDER_LIKERS];
+    int n = 0;
+    comment_t *latest = xcalloc(RENDER_COMMENTS, sizeof(comment_t));
+    if (m->like_count > 0) {
+        social_has_liked(ar->db, m->id, ar->viewer, &x->user_has_liked);
+        social_likers(ar->db, m->id, RENDER_LIKERS, ids, &n);
+        for (int i = 0; i < n; i++)
+            if (users_get(ar->db, ids[i], &x->likers[x->nlikers]) == USERS_OK)
+                x->nlikers++;
+    }
+    if (m->comment_count > 0) {
+        social_comments(ar->db, m->id, RENDER_COMMENTS, latest, &n);
+        for (int i = n - 1; i >= 0; i--) { /* oldest first, as a thread reads */
+            if (users_get(ar->db, latest[i].user_id, &x->commenters[x->ncomments]) != USERS_OK)
+                continue;
+            x->comments[x->ncomments++] = latest[i];
+        }
+    }
+    render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
+    render_media(b, m, owner, &urls, x);
+    free(latest);
+    free(x);
+}
+
+/* The media named by the first path argument, visible to the viewer. */
+static bool media_arg(api_req_t *ar, media_t *m, user_t *owner)
+{
+    int64_t hint;
+    int64_t id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &hint);
+    return api_load_media(ar, id, hint, m, owner);
+}
+
+/* ---- likes ---- */
+
+typedef struct like_work {
+    api_work_t super;
+    int64_t media, owner, user;
+    bool add;
+    int result;
+} like_work_t;
+
+static void like_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    like_work_t *w = (like_work_t *)w_;
+    w->result = w->add ? social_like(wc->db, w->media, w->owner, w->user) : social_unlike(wc->db, w->media, w->user);
+}
+
+static void null_done(api_work_t *w_, api_req_t *ar)
+{
+    like_work_t *w = (like_work_t *)w_;
+    if (w->result == SOCIAL_OK)
+        api_ok_null(ar);
+    else
+        api_internal_error(ar, "like change failed");
+}
+
+static void like_change(api_req_t *ar, bool add)
+{
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    if (!media_arg(ar, m, &owner)) {
+        free(m);
+        return;
+    }
+    like_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = like_run;
+    w->super.done = null_done;
+    w->media = m->id;
+    w->owner = m->user_id;
+    w->user = ar->viewer;
+    w->add = add;
+    free(m);
+    api_defer(ar, &w->super);
+}
+
+void likes_add(api_req_t *ar)
+{
+    like_change(ar, true);
+}
+
+void likes_remove(api_req_t *ar)
+{
+    like_change(ar, false);
+}
+
+/* Renders the users whose IDs are given, skipping ones that are gone. */
+static void render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n)
+{
+    int shown = 0;
+    buf_putc(b, '[');
+    for (int i = 0; i < n; i++) {
+        user_t u;
+        if (users_get(ar->db, ids[i], &u) != USERS_OK)
+            continue;
+        if (shown++)
+            buf_putc(b, ',');
+        render_user_short(b, &u);
+    }
+    buf_putc(b, ']');
+}
+
+#define LIKERS_MAX 120
+
+void likes_list(api_req_t *ar)
+{
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    if (!media_arg(ar, m, &owner)) {
+        free(m);
+        return;
+    }
+    int64_t ids[LIKERS_MAX];
+    int n = 0;
+    int rc = social_likers(ar->db, m->id, LIKERS_MAX, ids, &n);
+    free(m);
+    if (rc != SOCIAL_OK) {
+        api_internal_error(ar, "likes read failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    render_users(ar, &b, ids, n);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+void users_liked(api_req_t *ar)
+{
+    int count;
+    int64_t before = INT64_MAX;
+    if (!api_count(ar, 20, 100, &count))
+        return;
+    const char *mx = api_param(ar, "max_like_id");
+    if (mx && *mx && (before = ids_parse(mx, strlen(mx))) == 0) {
+        api_error(ar, 400, E_INVALID, "max_like_id is not valid");
+        return;
+    }
+    int64_t *like_ids = xcalloc((size_t)count + 1, sizeof(int64_t)), *media_ids = xcalloc((size_t)count + 1, 8);
+    int n = 0;
+    if (social_liked(ar->db, ar->viewer, before, count + 1, like_ids, media_ids, &n) != SOCIAL_OK) {
+        free(like_ids);
+        free(media_ids);
+        api_internal_error(ar, "liked read failed");
+        return;
+    }
+    bool more = n > count;
+    if (more)
+        n = count;
+    buf_t b, pg;
+    buf_init(&b, 16u << 20);
+    buf_init(&pg, 8192);
+    media_t *m = xmalloc(sizeof(*m));
+    int shown = 0;
+    buf_putc(&b, '[');
+    for (int i = 0; i < n; i++) {
+        user_t owner;
+        bool ok = false;
+        if (media_get(ar->db, media_ids[i], m) != MEDIA_OK || users_get(ar->db, m->user_id, &owner) != USERS_OK ||
+            graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
+            continue;
+        if (shown++)
+            buf_putc(&b, ',');
+        api_render_media(ar, &b, m, &owner);
+    }
+    buf_putc(&b, ']');
+    if (more) {
+        char next[24];
+        snprintf(next, sizeof(next), "%lld", (long long)like_ids[n - 1]);
+        buf_puts(&pg, "{\"next_url\":");
+        api_next_url(ar, &pg, "max_like_id", next);
+        buf_puts(&pg, ",\"next_max_like_id\":");
+        buf_json_cstr(&pg, next);
+        buf_putc(&pg, '}');
+    }
+    free(m);
+    free(like_ids);
+    free(media_ids);
+    api_ok(ar, &b, &pg);
+    buf_free(&b);
+    buf_free(&pg);
+}
+
+/* ---- comments ---- */
+
+#define COMMENTS_MAX 150
+
+void comments_list(api_req_t *ar)
+{
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    if (!media_arg(ar, m, &owner)) {
+        free(m);
+        return;
+    }
+    comment_t *cs = xcalloc(COMMENTS_MAX, sizeof(comment_t));
+    int n = 0;
+    int rc = social_comments(ar->db, m->id, COMMENTS_MAX, cs, &n);
+    free(m);
+    if (rc != SOCIAL_OK) {
+        free(cs);
+        api_internal_error(ar, "comments read failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 16u << 20);
+    buf_putc(&b, '[');
+    int shown = 0;
+    for (int i = n - 1; i >= 0; i--) { /* oldest first */
+        user_t from;
+        if (users_get(ar->db, cs[i].user_id, &from) != USERS_OK)
+            continue;
+        if (shown++)
+            buf_putc(&b, ',');
+        render_comment(&b, &cs[i], &from);
+    }
+    buf_putc(&b, ']');
+    free(cs);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+typedef struct comment_work {
+    api_work_t super;
+    comment_t c;
+    int64_t owner;
+    bool add;
+    text_mention_t mentions[TEXT_MAX_MENTIONS];
+    size_t nmentions;
+    int result;
+} comment_work_t;
+
+static void comment_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    comment_work_t *w = (comment_work_t *)w_;
+    w->result = w->add ? social_comment_add(wc->db, &w->c, w->owner, w->mentions, w->nmentions)
+                       : social_comment_delete(wc->db, &w->c);
+}
+
+static void comment_done(api_work_t *w_, api_req_t *ar)
+{
+    comment_work_t *w = (comment_work_t *)w_;
+    if (w->result == SOCIAL_OK)
+        api_ok_null(ar);
+    else if (w->result == SOCIAL_NOT_FOUND)
+        api_error(ar, 404, E_NOT_FOUND, "this comment does not exist");
+    else
+        api_internal_error(ar, "comment change failed");
+}
+
+void comments_add(api_req_t *ar)
+{
+    const param_t *t = params_get(&ar->params, "text");
+    const char *err = t == NULL || t->vlen == 0 ? "text is required" : validate_caption(t->val, t->vlen);
+    if (err) {
+        api_error(ar, 400, E_INVALID, err);
+        return;
+    }
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    if (!media_arg(ar, m, &owner)) {
+        free(m);
+        return;
+    }
+    comment_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = comment_run;
+    w->super.done = comment_done;
+    w->add = true;
+    w->owner = m->user_id;
+    w->c.media_id = m->id;
+    w->c.user_id = ar->viewer;
+    w->c.id = ids_next(ar->srv->ids, ids_shard(m->id)); /* on the media's shard */
+    free(m);
+    memcpy(w->c.text, t->val, t->vlen + 1);
+    text_normalize_newlines(w->c.text);
+    w->nmentions = text_mentions(w->c.text, strlen(w->c.text), w->mentions, TEXT_MAX_MENTIONS);
+    api_defer(ar, &w->super);
+}
+
+void comments_remove(api_req_t *ar)
+{
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    if (!media_arg(ar, m, &owner)) {
+        free(m);
+        return;
+    }
+    comment_work_t *w = xcalloc(1, sizeof(*w));
+    int64_t cid = ids_parse(ar->match.args[1].base, ar->match.args[1].len);
+    int rc = cid ? social_comment_get(ar->db, m->id, cid, &w->c) : SOCIAL_NOT_FOUND;
+    int64_t media_owner = m->user_id;
+    free(m);
+    if (rc != SOCIAL_OK) {
+        free(w);
+        if (rc == SOCIAL_NOT_FOUND)
+            api_error(ar, 404, E_NOT_FOUND, "this comment does not exist");
+        else
+            api_internal_error(ar, "comment lookup failed");
+        return;
+    }
+    if (w->c.user_id != ar->viewer && media_owner != ar->viewer) {
+        free(w);
+        api_error(ar, 400, E_NOT_ALLOWED, "only the comment's author or the photo's owner can delete it");
+        return;
+    }
+    w->super.run = comment_run;
+    w->super.done = comment_done;
+    api_defer(ar, &w->super);
+}
+
+/* ---- activity ---- */
+
+#define ACTIVITY_MAX 100
+
+static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const user_t *actor)
+{
+    buf_puts(b, "{\"id\":");
+    buf_json_id(b, a->id);
+    buf_puts(b, ",\"type\":");
+    buf_json_cstr(b, a->kind);
+    buf_puts(b, ",\"created_time\":\"");
+    buf_i64(b, ids_unix_ms(a->id) / 1000);
+    buf_puts(b, "\",\"user\":");
+    render_user_short(b, actor);
+    buf_puts(b, ",\"media\":");
+    media_t *m = a->media_id ? xmalloc(sizeof(*m)) : NULL;
+    if (m && media_get(ar->db, a->media_id, m) == MEDIA_OK) {
+        char key[128];
+        blob_media_key(key, sizeof(key), m->id, img_renditions[IMG_THUMBNAIL].suffix);
+        buf_puts(b, "{\"id\":");
+        render_media_id(b, m);
+        buf_printf(b, ",\"images\":{\"thumbnail\":{\"url\":\"%s/%s\",\"width\":%d,\"height\":%d}}}", ar->cfg->photo_url,
+                   key, m->width[IMG_THUMBNAIL], m->height[IMG_THUMBNAIL]);
+    } else {
+        buf_puts(b, "null");
+    }
+    free(m);
+    buf_puts(b, ",\"text\":");
+    if (a->text[0])
+        buf_json_cstr(b, a->text);
+    else
+        buf_puts(b, "null");
+    buf_putc(b, '}');
+}
+
+void users_activity(api_req_t *ar)
+{
+    int count;
+    int64_t before = INT64_MAX;
+    if (!api_count(ar, 20, ACTIVITY_MAX, &count))
+        return;
+    const char *mx = api_param(ar, "max_id");
+    if (mx && *mx && (before = ids_parse(mx, strlen(mx))) == 0) {
+        api_error(ar, 400, E_INVALID, "max_id is not valid");
+        return;
+    }
+    activity_t *items = xcalloc((size_t)count + 1, sizeof(activity_t));
+    int n = 0;
+    if (social_activity(ar->db, ar->viewer, before, count + 1, items, &n) != SOCIAL_OK) {
+        free(items);
+        api_internal_error(ar, "activity read failed");
+        return;
+    }
+    bool more = n > count;
+    if (more)
+        n = count;
+    buf_t b, pg;
+    buf_init(&b, 16u << 20);
+    buf_init(&pg, 8192);
+    buf_putc(&b, '[');
+    int shown = 0;
+    for (int i = 0; i < n; i++) {
+        user_t actor;
+        graph_rel_t r;
+        if (users_get(ar->db, items[i].actor_id, &actor) != USERS_OK ||
+            graph_get(ar->db, ar->viewer, actor.id, &r) != GRAPH_OK || r.a_blocks_b || r.b_blocks_a)
+            continue; /* blocked users' actions never appear */
+        if (shown++)
+            buf_putc(&b, ',');
+        render_activity(ar, &b, &items[i], &actor);
+    }
+    buf_putc(&b, ']');
+    if (more) {
+        char next[24];
+        snprintf(next, sizeof(next), "%lld", (long long)items[n - 1].id);
+        buf_puts(&pg, "{\"next_url\":");
+        api_next_url(ar, &pg, "max_id", next);
+        buf_puts(&pg, ",\"next_max_id\":");
+        buf_json_cstr(&pg, next);
+        buf_putc(&pg, '}');
+    }
+    free(items);
+    api_ok(ar, &b, &pg);
+    buf_free(&b);
+    buf_free(&pg);
+}
