@@ -24,52 +24,48 @@ typedef struct feed_query {
     int64_t max_id, min_id;
 } feed_query_t;
 
-/* Renders one page. Items the viewer may no longer see (a block, a private
- * account unfollowed, a deleted photo) are left out; pagination still moves
- * past them, so walking next_url returns each visible item exactly once. */
+/* The feed as a page source: candidate IDs from the timeline (merged with
+ * unfanned posts of followed authors); an item is shown if the photo still
+ * exists and the viewer may still see it (a block or a private account
+ * unfollowed since it was fanned out hide it). */
+typedef struct feed_src {
+    page_src_t super;
+    int64_t min_id;
+    media_t *m;
+} feed_src_t;
+
+static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
+{
+    feed_src_t *fs = (feed_src_t *)src;
+    return feeds_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n);
+}
+
+static bool feed_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
+{
+    feed_src_t *fs = (feed_src_t *)src;
+    user_t owner;
+    bool ok = false;
+    if (media_get(ar->db, src->keys[i], fs->m) != MEDIA_OK || users_get(ar->db, fs->m->user_id, &owner) != USERS_OK ||
+        graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
+        return false;
+    api_render_media(ar, b, fs->m, &owner);
+    return true;
+}
+
 static void render_page(api_req_t *ar, const feed_query_t *q)
 {
-    int64_t *ids = xcalloc((size_t)q->count + 1, sizeof(int64_t));
-    int n = 0;
-    if (feeds_home(&ar->srv->feeds, ar->db, ar->viewer, q->max_id, q->min_id, q->count + 1, ids, &n) != 0) {
-        free(ids);
-        api_internal_error(ar, "feed read failed");
-        return;
-    }
-    bool more = n > q->count;
-    if (more)
-        n = q->count;
-    buf_t b, pg;
+    feed_src_t src = {.super = {.fetch = feed_fetch, .emit = feed_emit}, .min_id = q->min_id};
+    src.m = xmalloc(sizeof(media_t));
+    buf_t b;
     buf_init(&b, 16u << 20);
-    buf_init(&pg, 8192);
-    media_t *m = xmalloc(sizeof(*m));
-    int shown = 0;
-    buf_putc(&b, '[');
-    for (int i = 0; i < n; i++) {
-        user_t owner;
-        bool ok = false;
-        if (media_get(ar->db, ids[i], m) != MEDIA_OK || users_get(ar->db, m->user_id, &owner) != USERS_OK ||
-            graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
-            continue;
-        if (shown++)
-            buf_putc(&b, ',');
-        api_render_media(ar, &b, m, &owner);
-    }
-    buf_putc(&b, ']');
-    if (more) {
-        char next[24];
-        snprintf(next, sizeof(next), "%lld", (long long)ids[n - 1]);
-        buf_puts(&pg, "{\"next_url\":");
-        api_next_url(ar, &pg, "max_id", next);
-        buf_puts(&pg, ",\"next_max_id\":");
-        buf_json_cstr(&pg, next);
-        buf_putc(&pg, '}');
-    }
-    free(m);
-    free(ids);
-    api_ok(ar, &b, &pg);
+    int64_t next = 0;
+    int rc = api_page(ar, &src.super, q->count, q->max_id, &b, &next);
+    free(src.m);
+    if (rc != 0)
+        api_internal_error(ar, "feed read failed");
+    else
+        api_ok_page(ar, &b, "max_id", "next_max_id", next);
     buf_free(&b);
-    buf_free(&pg);
 }
 
 typedef struct rebuild_work {
@@ -101,8 +97,8 @@ static bool media_bound(api_req_t *ar, const char *key, int64_t *out)
     const param_t *p = params_get(&ar->params, key);
     if (p == NULL || p->vlen == 0)
         return true;
-    const char *us = memchr(p->val, '_', p->vlen);
-    *out = ids_parse(p->val, us ? (size_t)(us - p->val) : p->vlen);
+    int64_t owner;
+    *out = parse_media_id(p->val, p->vlen, &owner);
     if (*out == 0) {
         char msg[64];
         snprintf(msg, sizeof(msg), "%s must be a media ID", key);

@@ -32,6 +32,21 @@ void comments_add(api_req_t *ar);
 void comments_remove(api_req_t *ar);
 void users_activity(api_req_t *ar);
 
+/* A list source for api_page. fetch fills keys[0..n) with up to `limit`
+ * keys below `before`, newest first (keyed data of its own may sit beside
+ * them in the struct that embeds this one); emit renders item i into b if
+ * the viewer may see it, and returns whether it did. */
+typedef struct page_src page_src_t;
+struct page_src {
+    int (*fetch)(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n);
+    bool (*emit)(api_req_t *ar, page_src_t *src, int i, buf_t *b);
+    int64_t *keys;
+};
+/* Writes a JSON array of up to count visible items into out, filling the
+ * page past hidden ones. *next is the cursor for the next page, or 0 if
+ * none remains. 0, or -1 if a fetch failed. */
+int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, int64_t *next);
+
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID (0 if malformed), and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner);
 /* Loads a media and its owner, checking the viewer may see it. False after

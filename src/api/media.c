@@ -51,6 +51,7 @@ typedef struct upload_work {
     blob_store_t *store;
     atomic_int *in_flight;
     img_opts_t opts;
+    long long celebrity;
     void *photo;
     size_t photo_len;
     int64_t location_id_new;
@@ -87,11 +88,13 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         return;
     if (users_get(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
         w->status = 500;
-    } else if (store_renditions(w, &r) != 0) {
-        w->status = 500;
-    } else if (media_create(wc->db, &w->m, w->location_id_new, w->tags, w->ntags, w->mentions, w->nmentions) !=
-               MEDIA_OK) {
-        w->status = 500;
+    } else {
+        /* a post by a celebrity is merged into feeds at read time, not fanned out */
+        w->m.fanned = w->owner.followed_by_count <= w->celebrity;
+        if (store_renditions(w, &r) != 0 ||
+            media_create(wc->db, &w->m, w->location_id_new, w->tags, w->ntags, w->mentions, w->nmentions) !=
+                MEDIA_OK)
+            w->status = 500;
     }
     images_result_free(&r);
     if (w->status != 0) {
@@ -156,15 +159,19 @@ static bool upload_fields(api_req_t *ar, upload_work_t *w)
 {
     const param_t *cap = params_get(&ar->params, "caption");
     if (cap && cap->vlen > 0) {
-        const char *err = validate_caption(cap->val, cap->vlen);
+        if (cap->vlen >= sizeof(w->m.caption)) {
+            api_error(ar, 400, E_INVALID, "caption must be at most 2200 characters");
+            return false;
+        }
+        memcpy(w->m.caption, cap->val, cap->vlen + 1);
+        text_normalize_newlines(w->m.caption);
+        size_t len = strlen(w->m.caption);
+        const char *err = validate_caption(w->m.caption, len);
         if (err) {
             api_error(ar, 400, E_INVALID, err);
             return false;
         }
         w->m.has_caption = true;
-        memcpy(w->m.caption, cap->val, cap->vlen + 1);
-        text_normalize_newlines(w->m.caption);
-        size_t len = strlen(w->m.caption);
         w->ntags = text_hashtags(w->m.caption, len, w->tags, TEXT_MAX_TAGS);
         w->nmentions = text_mentions(w->m.caption, len, w->mentions, TEXT_MAX_MENTIONS);
     }
@@ -236,6 +243,7 @@ void media_upload(api_req_t *ar)
     w->in_flight = &ar->srv->uploads_in_flight;
     w->opts.max_pixels = ar->cfg->max_pixels;
     w->opts.quality = (int)ar->cfg->jpeg_quality;
+    w->celebrity = ar->cfg->celebrity;
     /* The request body may go away with the client; the worker gets its own copy. */
     w->photo_len = ar->photo.len;
     w->photo = xmalloc(ar->photo.len);

@@ -145,6 +145,31 @@ void likes_list(api_req_t *ar)
     buf_free(&b);
 }
 
+/* The liked list as a page source: like IDs, with their media beside them. */
+typedef struct liked_src {
+    page_src_t super;
+    int64_t *media_ids;
+    media_t *m;
+} liked_src_t;
+
+static int liked_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
+{
+    liked_src_t *ls = (liked_src_t *)src;
+    return social_liked(ar->db, ar->viewer, before, limit, src->keys, ls->media_ids, n) == SOCIAL_OK ? 0 : -1;
+}
+
+static bool liked_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
+{
+    liked_src_t *ls = (liked_src_t *)src;
+    user_t owner;
+    bool ok = false;
+    if (media_get(ar->db, ls->media_ids[i], ls->m) != MEDIA_OK || users_get(ar->db, ls->m->user_id, &owner) != USERS_OK ||
+        graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
+        return false;
+    api_render_media(ar, b, ls->m, &owner);
+    return true;
+}
+
 void users_liked(api_req_t *ar)
 {
     int count;
@@ -156,49 +181,20 @@ void users_liked(api_req_t *ar)
         api_error(ar, 400, E_INVALID, "max_like_id is not valid");
         return;
     }
-    int64_t *like_ids = xcalloc((size_t)count + 1, sizeof(int64_t)), *media_ids = xcalloc((size_t)count + 1, 8);
-    int n = 0;
-    if (social_liked(ar->db, ar->viewer, before, count + 1, like_ids, media_ids, &n) != SOCIAL_OK) {
-        free(like_ids);
-        free(media_ids);
-        api_internal_error(ar, "liked read failed");
-        return;
-    }
-    bool more = n > count;
-    if (more)
-        n = count;
-    buf_t b, pg;
+    liked_src_t src = {.super = {.fetch = liked_fetch, .emit = liked_emit}};
+    src.media_ids = xcalloc((size_t)count + 1, sizeof(int64_t));
+    src.m = xmalloc(sizeof(media_t));
+    buf_t b;
     buf_init(&b, 16u << 20);
-    buf_init(&pg, 8192);
-    media_t *m = xmalloc(sizeof(*m));
-    int shown = 0;
-    buf_putc(&b, '[');
-    for (int i = 0; i < n; i++) {
-        user_t owner;
-        bool ok = false;
-        if (media_get(ar->db, media_ids[i], m) != MEDIA_OK || users_get(ar->db, m->user_id, &owner) != USERS_OK ||
-            graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
-            continue;
-        if (shown++)
-            buf_putc(&b, ',');
-        api_render_media(ar, &b, m, &owner);
-    }
-    buf_putc(&b, ']');
-    if (more) {
-        char next[24];
-        snprintf(next, sizeof(next), "%lld", (long long)like_ids[n - 1]);
-        buf_puts(&pg, "{\"next_url\":");
-        api_next_url(ar, &pg, "max_like_id", next);
-        buf_puts(&pg, ",\"next_max_like_id\":");
-        buf_json_cstr(&pg, next);
-        buf_putc(&pg, '}');
-    }
-    free(m);
-    free(like_ids);
-    free(media_ids);
-    api_ok(ar, &b, &pg);
+    int64_t next = 0;
+    int rc = api_page(ar, &src.super, count, before, &b, &next);
+    free(src.media_ids);
+    free(src.m);
+    if (rc != 0)
+        api_internal_error(ar, "liked read failed");
+    else
+        api_ok_page(ar, &b, "max_like_id", "next_max_like_id", next);
     buf_free(&b);
-    buf_free(&pg);
 }
 
 /* ---- comments ---- */
@@ -271,15 +267,19 @@ static void comment_done(api_work_t *w_, api_req_t *ar)
 void comments_add(api_req_t *ar)
 {
     const param_t *t = params_get(&ar->params, "text");
-    const char *err = t == NULL || t->vlen == 0 ? "text is required" : validate_caption(t->val, t->vlen);
-    if (err) {
-        api_error(ar, 400, E_INVALID, err);
+    char *text = xstrdup(t ? t->val : "");
+    text_normalize_newlines(text);
+    const char *err = validate_comment(text, strlen(text));
+    if (err || strlen(text) >= sizeof(((comment_t *)0)->text)) {
+        free(text);
+        api_error(ar, 400, E_INVALID, err ? err : "text is too long");
         return;
     }
     media_t *m = xmalloc(sizeof(*m));
     user_t owner;
     if (!media_arg(ar, m, &owner)) {
         free(m);
+        free(text);
         return;
     }
     comment_work_t *w = xcalloc(1, sizeof(*w));
@@ -291,8 +291,8 @@ void comments_add(api_req_t *ar)
     w->c.user_id = ar->viewer;
     w->c.id = ids_next(ar->srv->ids, ids_shard(m->id)); /* on the media's shard */
     free(m);
-    memcpy(w->c.text, t->val, t->vlen + 1);
-    text_normalize_newlines(w->c.text);
+    memcpy(w->c.text, text, strlen(text) + 1);
+    free(text);
     w->nmentions = text_mentions(w->c.text, strlen(w->c.text), w->mentions, TEXT_MAX_MENTIONS);
     api_defer(ar, &w->super);
 }
@@ -363,6 +363,35 @@ static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const 
     buf_putc(b, '}');
 }
 
+/* The activity list as a page source; entries by users blocked either way
+ * are hidden. */
+typedef struct activity_src {
+    page_src_t super;
+    activity_t *items;
+} activity_src_t;
+
+static int activity_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
+{
+    activity_src_t *as = (activity_src_t *)src;
+    if (social_activity(ar->db, ar->viewer, before, limit, as->items, n) != SOCIAL_OK)
+        return -1;
+    for (int i = 0; i < *n; i++)
+        src->keys[i] = as->items[i].id;
+    return 0;
+}
+
+static bool activity_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
+{
+    activity_src_t *as = (activity_src_t *)src;
+    user_t actor;
+    graph_rel_t r;
+    if (users_get(ar->db, as->items[i].actor_id, &actor) != USERS_OK ||
+        graph_get(ar->db, ar->viewer, actor.id, &r) != GRAPH_OK || r.a_blocks_b || r.b_blocks_a)
+        return false;
+    render_activity(ar, b, &as->items[i], &actor);
+    return true;
+}
+
 void users_activity(api_req_t *ar)
 {
     int count;
@@ -374,43 +403,16 @@ void users_activity(api_req_t *ar)
         api_error(ar, 400, E_INVALID, "max_id is not valid");
         return;
     }
-    activity_t *items = xcalloc((size_t)count + 1, sizeof(activity_t));
-    int n = 0;
-    if (social_activity(ar->db, ar->viewer, before, count + 1, items, &n) != SOCIAL_OK) {
-        free(items);
-        api_internal_error(ar, "activity read failed");
-        return;
-    }
-    bool more = n > count;
-    if (more)
-        n = count;
-    buf_t b, pg;
+    activity_src_t src = {.super = {.fetch = activity_fetch, .emit = activity_emit}};
+    src.items = xcalloc((size_t)count + 1, sizeof(activity_t));
+    buf_t b;
     buf_init(&b, 16u << 20);
-    buf_init(&pg, 8192);
-    buf_putc(&b, '[');
-    int shown = 0;
-    for (int i = 0; i < n; i++) {
-        user_t actor;
-        graph_rel_t r;
-        if (users_get(ar->db, items[i].actor_id, &actor) != USERS_OK ||
-            graph_get(ar->db, ar->viewer, actor.id, &r) != GRAPH_OK || r.a_blocks_b || r.b_blocks_a)
-            continue; /* blocked users' actions never appear */
-        if (shown++)
-            buf_putc(&b, ',');
-        render_activity(ar, &b, &items[i], &actor);
-    }
-    buf_putc(&b, ']');
-    if (more) {
-        char next[24];
-        snprintf(next, sizeof(next), "%lld", (long long)items[n - 1].id);
-        buf_puts(&pg, "{\"next_url\":");
-        api_next_url(ar, &pg, "max_id", next);
-        buf_puts(&pg, ",\"next_max_id\":");
-        buf_json_cstr(&pg, next);
-        buf_putc(&pg, '}');
-    }
-    free(items);
-    api_ok(ar, &b, &pg);
+    int64_t next = 0;
+    int rc = api_page(ar, &src.super, count, before, &b, &next);
+    free(src.items);
+    if (rc != 0)
+        api_internal_error(ar, "activity read failed");
+    else
+        api_ok_page(ar, &b, "max_id", "next_max_id", next);
     buf_free(&b);
-    buf_free(&pg);
 }

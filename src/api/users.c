@@ -110,13 +110,15 @@ static bool take(api_req_t *ar, const char *key, const char *(*check)(const char
     const param_t *p = params_get(&ar->params, key);
     if (p == NULL)
         return true;
-    const char *err = check(p->val, p->vlen);
+    char *v = xstrdup(p->val);
+    text_normalize_newlines(v); /* a CRLF is one character */
+    const char *err = check(v, strlen(v));
     if (err) {
+        free(v);
         api_error(ar, 400, E_INVALID, err);
         return false;
     }
-    *out = xstrdup(p->val);
-    text_normalize_newlines(*out);
+    *out = v;
     return true;
 }
 

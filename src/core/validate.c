@@ -158,6 +158,13 @@ const char *validate_email(const char *s, size_t n)
     return NULL;
 }
 
+const char *validate_comment(const char *s, size_t n)
+{
+    if (n == 0)
+        return "text is required";
+    return text_field(s, n, 2200, true, "text must be at most 2200 characters", "text contains invalid characters");
+}
+
 const char *validate_caption(const char *s, size_t n)
 {
     return text_field(s, n, 2200, true, "caption must be at most 2200 characters", "caption contains invalid characters");

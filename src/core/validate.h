@@ -26,8 +26,10 @@ const char *validate_full_name(const char *s, size_t n);
 const char *validate_bio(const char *s, size_t n);
 const char *validate_website(const char *s, size_t n);
 const char *validate_email(const char *s, size_t n);
-/* Captions and comments: 1..2200 characters, newlines allowed. */
+/* Captions and comments: up to 2200 characters, newlines allowed. Check
+ * text after text_normalize_newlines (a CRLF counts as one character). */
 const char *validate_caption(const char *s, size_t n);
+const char *validate_comment(const char *s, size_t n);
 
 /* CRLF to LF, in place (text that allows newlines is stored with LF). */
 void text_normalize_newlines(char *s);

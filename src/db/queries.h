@@ -12,7 +12,7 @@
 
 #define MEDIA_COLS                                                                                                     \
     "m.id, m.user_id, m.caption, m.filter, m.location_id, m.tags, m.dims, m.like_count, m.comment_count, "             \
-    "m.created_at, l.name, l.lat, l.lng"
+    "m.created_at, l.name, l.lat, l.lng, m.fanned"
 
 #define DB_QUERIES(X)                                                                                                  \
     X(COMMIT, "COMMIT")                                                                                                \
@@ -38,8 +38,8 @@
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(MEDIA_INSERT,                                                                                                    \
-      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at) "                          \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")                                                                       \
+      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned) "                  \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")                                                                       \
     X(MEDIA_BY_ID, "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id WHERE m.id = $1")  \
     X(MEDIA_BY_USER,                                                                                                   \
       "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id "                              \
@@ -94,19 +94,19 @@
       "INSERT INTO feed_state (user_id, built_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET "               \
       "built_at = excluded.built_at")                                                                                  \
     X(FEED_REBUILD,                                                                                                    \
-      "INSERT INTO feed_items (user_id, media_id) SELECT $1, m.id FROM media m WHERE m.user_id = $1 OR m.user_id IN " \
-      "(SELECT f.target_id FROM following f JOIN users u ON u.id = f.target_id WHERE f.user_id = $1 AND "             \
-      "f.status = 1 AND u.followed_by_count <= $3) ORDER BY m.id DESC LIMIT $2 ON CONFLICT DO NOTHING")               \
+      "INSERT INTO feed_items (user_id, media_id) SELECT $1, m.id FROM media m WHERE m.user_id = $1 OR (m.fanned = 1 " \
+      "AND m.user_id IN (SELECT target_id FROM following WHERE user_id = $1 AND status = 1)) "                        \
+      "ORDER BY m.id DESC LIMIT $2 ON CONFLICT DO NOTHING")                                                            \
     X(FEED_BACKFILL,                                                                                                   \
-      "INSERT INTO feed_items (user_id, media_id) SELECT $1, id FROM media WHERE user_id = $2 "                        \
+      "INSERT INTO feed_items (user_id, media_id) SELECT $1, id FROM media WHERE user_id = $2 AND fanned = 1 "         \
       "ORDER BY id DESC LIMIT $3 ON CONFLICT DO NOTHING")                                                              \
     X(FEED_REMOVE_AUTHOR,                                                                                              \
       "DELETE FROM feed_items WHERE user_id = $1 AND media_id IN (SELECT id FROM media WHERE user_id = $2)")          \
     X(FEED_REMOVE_MEDIA, "DELETE FROM feed_items WHERE media_id = $1")                                                \
     X(FEED_CELEB_MEDIA,                                                                                                \
-      "SELECT m.id FROM following f JOIN users u ON u.id = f.target_id JOIN media m ON m.user_id = f.target_id "       \
-      "WHERE f.user_id = $1 AND f.status = 1 AND u.followed_by_count > $5 AND m.id < $2 AND m.id > $3 "                \
-      "ORDER BY m.id DESC LIMIT $4")                                                                                   \
+      "SELECT m.id FROM following f JOIN media m ON m.user_id = f.target_id WHERE f.user_id = $1 AND f.status = 1 "    \
+      "AND m.fanned = 0 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                      \
+    X(MEDIA_LIKED_DELETE, "DELETE FROM liked WHERE media_id = $1")                                                    \
     X(LIKE_INSERT, "INSERT INTO likes (media_id, user_id, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")            \
     X(LIKE_DELETE, "DELETE FROM likes WHERE media_id = $1 AND user_id = $2")                                          \
     X(LIKED_INSERT, "INSERT INTO liked (user_id, id, media_id) VALUES ($1, $2, $3)")                                  \

@@ -51,8 +51,10 @@ static const char *const migrations[] = {
     " dims TEXT NOT NULL,"
     " like_count {ID} NOT NULL DEFAULT 0,"
     " comment_count {ID} NOT NULL DEFAULT 0,"
+    " fanned INTEGER NOT NULL DEFAULT 1," /* 0: posted as a celebrity, merged into feeds at read time */
     " created_at {ID} NOT NULL);"
     "CREATE INDEX media_user ON media (user_id, id);"
+    "CREATE INDEX media_unfanned ON media (user_id, fanned, id);"
     /* tag -> media and place -> media: in the cluster, on the shard of a hash of the key */
     "CREATE TABLE media_tags (tag TEXT NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (tag, media_id));"
     "CREATE INDEX media_tags_media ON media_tags (media_id);"
@@ -86,6 +88,7 @@ static const char *const migrations[] = {
     "CREATE INDEX likes_recent ON likes (media_id, id);"
     "CREATE TABLE liked (user_id {ID} NOT NULL, id {ID} NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (user_id, id));"
     "CREATE INDEX liked_media ON liked (user_id, media_id);"
+    "CREATE INDEX liked_by_media ON liked (media_id);"
     "CREATE TABLE comments (id {ID} PRIMARY KEY, media_id {ID} NOT NULL, user_id {ID} NOT NULL, text TEXT NOT NULL,"
     " created_at {ID} NOT NULL);"
     "CREATE INDEX comments_media ON comments (media_id, id);"

@@ -2,6 +2,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "model/graph.h"
+#include "model/media.h"
 #include "model/users.h"
 #include "obs/log.h"
 
@@ -104,7 +105,6 @@ static int sq_rebuild(feeds_t *f, db_ctx_t *db, int64_t user)
     db_stmt_t *s = db_q(c, Q_FEED_REBUILD);
     db_bind_i64(s, 1, user);
     db_bind_i64(s, 2, f->cap);
-    db_bind_i64(s, 3, f->celebrity);
     int rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     if (rc == 0)
         rc = exec_ids(c, Q_FEED_STATE_PUT, user, (int64_t)time(NULL), 0, 2);
@@ -148,7 +148,11 @@ const feeds_backend_t feeds_backend_sqlite = {
     .remove_media = sq_remove_media,
 };
 
-/* ---- the home feed read ---- */
+/* ---- the home feed read ----
+ * Posts made while their author had more than `celebrity` followers are
+ * unfanned (media.fanned = 0, decided when the post is written) and read
+ * from the followed authors at read time, whatever the author's count is
+ * now; all others are in the timeline. */
 
 static int celeb_media(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit,
                        int64_t *out, int *n)
@@ -162,7 +166,6 @@ static int celeb_media(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, i
     db_bind_i64(s, 2, max_id);
     db_bind_i64(s, 3, min_id);
     db_bind_i64(s, 4, limit);
-    db_bind_i64(s, 5, f->celebrity);
     int rc = DB_DONE;
     while (*n < limit && (rc = db_step(s)) == DB_ROW)
         out[(*n)++] = db_col_i64(s, 0);
@@ -202,18 +205,20 @@ static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
     long long media, author, cursor;
     if (sscanf(payload, "%lld %lld %lld", &media, &author, &cursor) != 3)
         return JOB_RETRY;
-    user_t u;
-    int urc = users_get(db, author, &u);
-    if (urc == USERS_NOT_FOUND)
-        return JOB_DONE;
-    if (urc != USERS_OK)
-        return JOB_RETRY;
     if (cursor == 0) {
+        /* the author's own timeline first; then followers, unless the post
+         * was made as a celebrity (then it is merged at read time) */
+        media_t *m = xmalloc(sizeof(*m));
+        int mrc = media_get(db, media, m);
+        bool fanned = mrc == MEDIA_OK && m->fanned;
+        free(m);
+        if (mrc == MEDIA_NOT_FOUND)
+            return JOB_DONE; /* deleted before its fan-out */
         int64_t self = author;
-        if (f->be->push(f, db, &self, 1, media) != 0)
+        if (mrc != MEDIA_OK || f->be->push(f, db, &self, 1, media) != 0)
             return JOB_RETRY;
-        if (u.followed_by_count > f->celebrity)
-            return JOB_DONE; /* merged at read time instead */
+        if (!fanned)
+            return JOB_DONE;
         cursor = INT64_MAX;
     }
     int64_t *batch = xcalloc((size_t)f->batch, sizeof(int64_t));
@@ -234,15 +239,8 @@ static int follow_job(db_ctx_t *db, char *payload, void *ctx, bool add)
     long long user, author;
     if (sscanf(payload, "%lld %lld", &user, &author) != 2)
         return JOB_RETRY;
-    if (add) {
-        user_t a;
-        int urc = users_get(db, author, &a);
-        if (urc == USERS_NOT_FOUND || (urc == USERS_OK && a.followed_by_count > f->celebrity))
-            return JOB_DONE; /* gone, or merged at read time */
-        if (urc != USERS_OK)
-            return JOB_RETRY;
+    if (add) /* posts made as a celebrity are left out: they are merged at read time */
         return f->be->add_author(f, db, user, author) == 0 ? JOB_DONE : JOB_RETRY;
-    }
     return f->be->remove_author(f, db, user, author) == 0 ? JOB_DONE : JOB_RETRY;
 }
 

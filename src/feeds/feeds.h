@@ -6,8 +6,10 @@
  * come from jobs (feeds_job_handlers): a new photo is fanned out to its
  * author and each follower, in batches whose progress is saved in the job,
  * so a crash resumes where it stopped and a repeated batch changes nothing.
- * Authors with more followers than `celebrity` are not fanned out; their
- * recent media is merged in when a feed is read (hybrid). A follow brings
+ * Authors with more followers than `celebrity` are not fanned out: the
+ * post is marked unfanned, and unfanned posts of the authors a user follows
+ * are merged in when the feed is read (hybrid), even if the author later
+ * drops below the threshold. A follow brings
  * the followee's recent photos in; an unfollow or block takes them out; a
  * deleted photo is taken out of every timeline. A timeline that was never
  * built (a new account, a lost timeline) is rebuilt from the database on

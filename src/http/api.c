@@ -92,6 +92,25 @@ void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination)
     send_buf(ar, 200, &b);
 }
 
+void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, int64_t next)
+{
+    buf_t pg;
+    buf_init(&pg, 8192);
+    if (next) {
+        char v[24];
+        snprintf(v, sizeof(v), "%lld", (long long)next);
+        buf_puts(&pg, "{\"next_url\":");
+        api_next_url(ar, &pg, param, v);
+        buf_puts(&pg, ",\"");
+        buf_puts(&pg, key);
+        buf_puts(&pg, "\":");
+        buf_json_cstr(&pg, v);
+        buf_putc(&pg, '}');
+    }
+    api_ok(ar, data, &pg);
+    buf_free(&pg);
+}
+
 void api_ok_null(api_req_t *ar)
 {
     static const char body[] = "{\"meta\":{\"code\":200},\"data\":null}";

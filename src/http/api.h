@@ -73,6 +73,9 @@ void api_defer(api_req_t *ar, api_work_t *w);
 /* Responses. `data` is a rendered JSON value; pagination may be NULL. */
 void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination);
 void api_ok_null(api_req_t *ar);
+/* A list page: pagination {"next_url": this URL with param=next, key: "next"}
+ * if next is not 0. */
+void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, int64_t next);
 void api_error(api_req_t *ar, int status, const char *type, const char *msg);
 /* OAuth style: {"code":N,"error_type":"OAuthException","error_message":...} */
 void api_oauth_error(api_req_t *ar, int status, const char *msg);

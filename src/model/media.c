@@ -24,6 +24,7 @@ static void row_to_media(db_stmt_t *s, media_t *m)
     m->like_count = db_col_i64(s, 7);
     m->comment_count = db_col_i64(s, 8);
     m->created_at = db_col_i64(s, 9);
+    m->fanned = db_col_i64(s, 13) != 0;
     if (m->location_id) {
         db_col_copy(s, 10, m->location_name, sizeof(m->location_name));
         m->lat = db_col_double(s, 11);
@@ -63,6 +64,7 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     db_bind_cstr(s, 6, m->tags_json);
     db_bind_cstr(s, 7, dims);
     db_bind_i64(s, 8, m->created_at);
+    db_bind_i64(s, 9, m->fanned);
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
     for (size_t i = 0; i < ntags; i++) {
@@ -135,7 +137,7 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
     if (rc == MEDIA_OK && c->drv->changes(c) == 0)
         rc = MEDIA_NOT_FOUND;
     const unsigned cleanup[] = {Q_MEDIA_TAGS_DELETE, Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE,
-                                Q_MEDIA_COMMENTS_DELETE};
+                                Q_MEDIA_LIKED_DELETE, Q_MEDIA_COMMENTS_DELETE};
     for (size_t i = 0; rc == MEDIA_OK && i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
         s = db_q(c, cleanup[i]);
         db_bind_i64(s, 1, id);

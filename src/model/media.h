@@ -36,10 +36,11 @@ typedef struct media {
     int width[IMG_NRENDITIONS], height[IMG_NRENDITIONS];
     int64_t like_count, comment_count;
     int64_t created_at; /* unix seconds */
+    bool fanned;        /* fanned out to timelines; false if posted as a celebrity (merged at read) */
 } media_t;
 
-/* Writes m (id, user_id, caption, filter, place, sizes, created_at set by
- * the caller; location_id is made here from location_id_new if a place is
+/* Writes m (id, user_id, caption, filter, place, sizes, created_at and
+ * fanned set by the caller; location_id is made here from location_id_new if a place is
  * given) with its tags and mentions, and counts it on the owner. */
 int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_tag_t *tags, size_t ntags,
                  const text_mention_t *mentions, size_t nmentions);

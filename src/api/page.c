@@ -1,0 +1,56 @@
+/*
+ * Pages of lists whose items can be hidden from the viewer only after they
+ * are read (a block, a private account, a deleted photo): the page is filled
+ * from further rows rather than cut short, and `more` is true only if a
+ * visible item remains after it. Scanning is bounded (PAGE_ROUNDS fetches);
+ * past that the page ends early with a cursor, so a client walking next_url
+ * still sees every visible item exactly once.
+ */
+#include "api/handlers.h"
+
+#include <stdlib.h>
+
+#define PAGE_ROUNDS 8
+
+int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, int64_t *next)
+{
+    int cap = count + 1;
+    src->keys = xcalloc((size_t)cap, sizeof(int64_t));
+    buf_t one;
+    buf_init(&one, out->max);
+    int64_t before = start;
+    int shown = 0, rc = 0;
+    bool exhausted = false, found_more = false;
+    *next = 0;
+    buf_putc(out, '[');
+    for (int round = 0; round < PAGE_ROUNDS && !exhausted && !found_more; round++) {
+        int want = count - shown + 1, n = 0;
+        if (src->fetch(ar, src, before, want, &n) != 0) {
+            rc = -1;
+            break;
+        }
+        exhausted = n < want;
+        for (int i = 0; i < n; i++) {
+            buf_reset(&one);
+            if (!src->emit(ar, src, i, &one)) {
+                before = src->keys[i]; /* hidden: consumed */
+                continue;
+            }
+            if (shown == count) { /* a visible item after the page: stop before it */
+                found_more = true;
+                break;
+            }
+            if (shown++)
+                buf_putc(out, ',');
+            buf_append(out, one.data, one.len);
+            before = src->keys[i];
+        }
+    }
+    buf_putc(out, ']');
+    /* a visible item waits past the page, or the scan stopped before the end */
+    *next = rc == 0 && (found_more || !exhausted) ? before : 0;
+    buf_free(&one);
+    free(src->keys);
+    src->keys = NULL;
+    return rc;
+}
