@@ -91,28 +91,11 @@ static void rebuild_done(api_work_t *w_, api_req_t *ar)
         render_page(ar, &w->q);
 }
 
-/* A media ID bound, bare or MEDIAID_OWNERID. False after answering 400. */
-static bool media_bound(api_req_t *ar, const char *key, int64_t *out)
-{
-    const param_t *p = params_get(&ar->params, key);
-    if (p == NULL || p->vlen == 0)
-        return true;
-    int64_t owner;
-    *out = parse_media_id(p->val, p->vlen, &owner);
-    if (*out == 0) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "%s must be a media ID", key);
-        api_error(ar, 400, E_INVALID, msg);
-        return false;
-    }
-    return true;
-}
-
 void users_feed(api_req_t *ar)
 {
     feed_query_t q = {.max_id = INT64_MAX, .min_id = 0};
-    if (!api_count(ar, 20, FEED_MAX, &q.count) || !media_bound(ar, "max_id", &q.max_id) ||
-        !media_bound(ar, "min_id", &q.min_id))
+    if (!api_count(ar, 20, FEED_MAX, &q.count) || !api_media_id_param(ar, "max_id", &q.max_id) ||
+        !api_media_id_param(ar, "min_id", &q.min_id))
         return;
     feeds_t *f = &ar->srv->feeds;
     bool built = false;

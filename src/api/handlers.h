@@ -49,6 +49,9 @@ int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *ou
 
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID (0 if malformed), and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner);
+/* An optional media ID parameter (max_id, min_id), bare or MEDIAID_OWNERID,
+ * into *out (left as it is when absent). False after answering 400. */
+bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out);
 /* Loads a media and its owner, checking the viewer may see it. False after
  * answering 404 / 400 APINotAllowedError (or 500). */
 bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);

@@ -360,8 +360,7 @@ void media_delete_handler(api_req_t *ar)
 
 /* ---- a user's recent media ---- */
 
-/* An ID bound from max_id/min_id (media IDs, bare or MEDIAID_OWNERID). */
-static bool id_param(api_req_t *ar, const char *key, int64_t *out)
+bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out)
 {
     const param_t *p = params_get(&ar->params, key);
     if (p == NULL || p->vlen == 0)
@@ -404,8 +403,8 @@ void users_media_recent(api_req_t *ar)
     int count;
     int64_t max_id = INT64_MAX, min_id = 0;
     long long min_ts = -1, max_ts = -1;
-    if (!api_count(ar, 20, RECENT_MAX, &count) || !id_param(ar, "max_id", &max_id) ||
-        !id_param(ar, "min_id", &min_id) || !ts_param(ar, "min_timestamp", &min_ts) ||
+    if (!api_count(ar, 20, RECENT_MAX, &count) || !api_media_id_param(ar, "max_id", &max_id) ||
+        !api_media_id_param(ar, "min_id", &min_id) || !ts_param(ar, "min_timestamp", &min_ts) ||
         !ts_param(ar, "max_timestamp", &max_ts))
         return;
     /* IDs sort by time, so the timestamps are ID bounds on the same index. */

@@ -141,6 +141,8 @@ static inline int db_rollback(db_conn_t *c)
 }
 /* Copies a text column into out (cap bytes, NUL-terminated, truncating). */
 void db_col_copy(db_stmt_t *s, int col, char *out, size_t cap);
+/* Reads column 0 of up to limit rows into out, then resets s. DB_DONE or DB_ERROR. */
+int db_read_ids(db_stmt_t *s, int limit, int64_t *out, int *n);
 /* Runs a statement that returns no rows; DB_DONE, DB_CONSTRAINT or DB_ERROR. */
 int db_exec_stmt(db_stmt_t *s);
 

@@ -65,23 +65,26 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
     return 0;
 }
 
-static int sq_read(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
-                   int *n)
+/* IDs from a (user, max_id, min_id, limit) query, newest first. */
+static int read_window(db_ctx_t *db, unsigned q, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
+                       int *n)
 {
     *n = 0;
     db_conn_t *c = db_shard(db, ids_shard(user));
     if (c == NULL)
         return -1;
-    db_stmt_t *s = db_q(c, Q_FEED_READ);
+    db_stmt_t *s = db_q(c, q);
     db_bind_i64(s, 1, user);
     db_bind_i64(s, 2, max_id);
     db_bind_i64(s, 3, min_id);
     db_bind_i64(s, 4, limit);
-    int rc = DB_DONE;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW)
-        out[(*n)++] = db_col_i64(s, 0);
-    db_reset(s);
-    return rc == DB_ERROR ? -1 : 0;
+    return db_read_ids(s, limit, out, n) == DB_DONE ? 0 : -1;
+}
+
+static int sq_read(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
+                   int *n)
+{
+    return read_window(db, Q_FEED_READ, user, max_id, min_id, limit, out, n);
 }
 
 static int sq_is_built(feeds_t *f, db_ctx_t *db, int64_t user, bool *built)
@@ -154,32 +157,13 @@ const feeds_backend_t feeds_backend_sqlite = {
  * from the followed authors at read time, whatever the author's count is
  * now; all others are in the timeline. */
 
-static int celeb_media(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit,
-                       int64_t *out, int *n)
-{
-    *n = 0;
-    db_conn_t *c = db_shard(db, ids_shard(user));
-    if (c == NULL)
-        return -1;
-    db_stmt_t *s = db_q(c, Q_FEED_CELEB_MEDIA);
-    db_bind_i64(s, 1, user);
-    db_bind_i64(s, 2, max_id);
-    db_bind_i64(s, 3, min_id);
-    db_bind_i64(s, 4, limit);
-    int rc = DB_DONE;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW)
-        out[(*n)++] = db_col_i64(s, 0);
-    db_reset(s);
-    return rc == DB_ERROR ? -1 : 0;
-}
-
 int feeds_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
                int *n)
 {
     int64_t *a = xcalloc((size_t)limit, sizeof(int64_t)), *b = xcalloc((size_t)limit, sizeof(int64_t));
     int na = 0, nb = 0, rc = -1;
     if (f->be->read(f, db, user, max_id, min_id, limit, a, &na) == 0 &&
-        celeb_media(f, db, user, max_id, min_id, limit, b, &nb) == 0) {
+        read_window(db, Q_FEED_CELEB_MEDIA, user, max_id, min_id, limit, b, &nb) == 0) {
         int i = 0, j = 0;
         *n = 0;
         while (*n < limit && (i < na || j < nb)) {

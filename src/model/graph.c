@@ -201,11 +201,7 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
     db_bind_i64(s, 2, which == GRAPH_REQUESTED_BY ? REL_REQUESTED : REL_FOLLOWS);
     db_bind_i64(s, 3, before);
     db_bind_i64(s, 4, limit);
-    int rc = DB_DONE;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW)
-        out[(*n)++] = db_col_i64(s, 0);
-    db_reset(s);
-    return rc == DB_ERROR ? GRAPH_ERROR : GRAPH_OK;
+    return db_read_ids(s, limit, out, n) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
 int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_private, bool *ok)
