@@ -49,6 +49,7 @@ static const setting_t settings[] = {
      "followers above which a user's posts are merged into feeds at read time, not fanned out"},
     {"fanout_batch", T_INT, OFF(fanout_batch), "1000", 1, 100000, NULL, "followers written per fan-out step"},
     {"job_threads", T_INT, OFF(job_threads), "1", 1, 64, NULL, "threads running background jobs (fan-out ...)"},
+    {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the object cache"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
      "SQLite synchronous mode: full survives power loss, normal only process crashes"},
 };

@@ -41,6 +41,7 @@ typedef struct config {
     long long celebrity;      /* followers above which posts are merged at read time */
     long long fanout_batch;   /* followers per fan-out batch */
     long long job_threads;
+    long long cache_size; /* bytes of the object cache */
 } config_t;
 
 void config_init(config_t *c);

@@ -43,13 +43,7 @@ static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit,
 static bool feed_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 {
     feed_src_t *fs = (feed_src_t *)src;
-    user_t owner;
-    bool ok = false;
-    if (media_get(ar->db, src->keys[i], fs->m) != MEDIA_OK || users_get(ar->db, fs->m->user_id, &owner) != USERS_OK ||
-        graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
-        return false;
-    api_render_media(ar, b, fs->m, &owner);
-    return true;
+    return api_emit_visible_media(ar, src->keys[i], fs->m, b);
 }
 
 static void render_page(api_req_t *ar, const feed_query_t *q)

@@ -56,13 +56,21 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out);
  * answering 404 / 400 APINotAllowedError (or 500). */
 bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
 /* Renders a media object for the viewer: latest likers and comments,
- * user_has_liked. */
+ * user_has_liked. owner may be NULL (then it comes from the object cache). */
 void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner);
+/* Loads media id into m and renders it into b if it exists and the viewer
+ * may see it; returns whether it did. For list pages. */
+bool api_emit_visible_media(api_req_t *ar, int64_t id, media_t *m, buf_t *b);
 
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after
  * answering 400 APINotAllowedError (or 500). */
 bool api_can_view(api_req_t *ar, const user_t *owner);
+
+/* Appends a user's short JSON (from the object cache, or rendered and
+ * cached) and tells whether the account is private. USERS_OK,
+ * USERS_NOT_FOUND or USERS_ERROR. */
+int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private);
 
 /* Loads the user a path argument names ("self" or an ID). False after
  * answering 404 (or 500). */

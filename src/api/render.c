@@ -70,7 +70,7 @@ static void render_images(buf_t *b, const media_t *m, const render_urls_t *urls)
     buf_putc(b, '}');
 }
 
-void render_comment(buf_t *b, const comment_t *c, const user_t *from)
+void render_comment(buf_t *b, const comment_t *c, const char *from, size_t from_len)
 {
     buf_puts(b, "{\"id\":");
     buf_json_id(b, c->id);
@@ -79,11 +79,12 @@ void render_comment(buf_t *b, const comment_t *c, const user_t *from)
     buf_puts(b, ",\"created_time\":\"");
     buf_i64(b, c->created_at);
     buf_puts(b, "\",\"from\":");
-    render_user_short(b, from);
+    buf_append(b, from, from_len);
     buf_putc(b, '}');
 }
 
-void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls, const media_extras_t *x)
+void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_len, const render_urls_t *urls,
+                  const media_extras_t *x)
 {
     char code[IDS_SHORTCODE_MAX + 1];
     ids_shortcode(m->id, code);
@@ -120,7 +121,7 @@ void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_
         buf_puts(b, ",\"created_time\":\"");
         buf_i64(b, m->created_at);
         buf_puts(b, "\",\"from\":");
-        render_user_short(b, owner);
+        buf_append(b, owner, owner_len);
         buf_putc(b, '}');
     } else {
         buf_puts(b, "null");
@@ -128,21 +129,15 @@ void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_
     buf_puts(b, ",\"likes\":{\"count\":");
     buf_i64(b, m->like_count);
     buf_puts(b, ",\"data\":[");
-    for (int i = 0; x && i < x->nlikers; i++) {
-        if (i)
-            buf_putc(b, ',');
-        render_user_short(b, &x->likers[i]);
-    }
+    if (x)
+        buf_append(b, x->likers.data, x->likers.len);
     buf_puts(b, "]},\"comments\":{\"count\":");
     buf_i64(b, m->comment_count);
     buf_puts(b, ",\"data\":[");
-    for (int i = 0; x && i < x->ncomments; i++) {
-        if (i)
-            buf_putc(b, ',');
-        render_comment(b, &x->comments[i], &x->commenters[i]);
-    }
+    if (x)
+        buf_append(b, x->comments.data, x->comments.len);
     buf_puts(b, "]},\"user\":");
-    render_user_short(b, owner);
+    buf_append(b, owner, owner_len);
     buf_puts(b, ",\"images\":");
     render_images(b, m, urls);
     buf_putc(b, '}');

@@ -22,22 +22,23 @@ void render_user_short(buf_t *b, const user_t *u);
 /* the short form plus bio, website, is_private and counts */
 void render_user_full(buf_t *b, const user_t *u);
 
-/* What a media object shows beyond its row: the latest likers and comments
- * and whether the viewer has liked it (added per viewer, never cached). */
 #define RENDER_LIKERS 4
 #define RENDER_COMMENTS 4
+
+/* What a media object shows beyond its row, rendered per request: the
+ * latest likers and comments (comma-separated JSON values) and whether the
+ * viewer has liked it. Never cached with the media. */
 typedef struct media_extras {
     bool user_has_liked;
-    int nlikers, ncomments;
-    user_t likers[RENDER_LIKERS];
-    comment_t comments[RENDER_COMMENTS]; /* oldest first */
-    user_t commenters[RENDER_COMMENTS];
+    buf_t likers;   /* short users */
+    buf_t comments; /* comment objects, oldest first */
 } media_extras_t;
 
-/* The v1 media object. owner is the media's user; x may be NULL (none yet). */
-void render_media(buf_t *b, const media_t *m, const user_t *owner, const render_urls_t *urls, const media_extras_t *x);
-/* {"id","text","created_time","from"} */
-void render_comment(buf_t *b, const comment_t *c, const user_t *from);
+/* The v1 media object. owner is the owner's short-user JSON; x may be NULL. */
+void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_len, const render_urls_t *urls,
+                  const media_extras_t *x);
+/* {"id","text","created_time","from"}, with from given as short-user JSON */
+void render_comment(buf_t *b, const comment_t *c, const char *from, size_t from_len);
 /* "MEDIAID_OWNERID" */
 void render_media_id(buf_t *b, const media_t *m);
 

@@ -18,29 +18,64 @@
 
 void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner)
 {
-    media_extras_t *x = xcalloc(1, sizeof(*x));
-    int64_t ids[RENDER_LIKERS];
-    int n = 0;
-    comment_t *latest = xcalloc(RENDER_COMMENTS, sizeof(comment_t));
+    media_extras_t x = {.user_has_liked = false};
+    buf_init(&x.likers, 64 * 1024);
+    buf_init(&x.comments, 64 * 1024);
+    buf_t own;
+    buf_init(&own, 4096);
+    if (owner)
+        render_user_short(&own, owner);
+    else
+        api_user_fragment(ar, m->user_id, &own, NULL);
     if (m->like_count > 0) {
-        social_has_liked(ar->db, m->id, ar->viewer, &x->user_has_liked);
+        int64_t ids[RENDER_LIKERS];
+        int n = 0;
+        social_has_liked(ar->db, m->id, ar->viewer, &x.user_has_liked);
         social_likers(ar->db, m->id, RENDER_LIKERS, ids, &n);
-        for (int i = 0; i < n; i++)
-            if (users_get(ar->db, ids[i], &x->likers[x->nlikers]) == USERS_OK)
-                x->nlikers++;
-    }
-    if (m->comment_count > 0) {
-        social_comments(ar->db, m->id, RENDER_COMMENTS, latest, &n);
-        for (int i = n - 1; i >= 0; i--) { /* oldest first, as a thread reads */
-            if (users_get(ar->db, latest[i].user_id, &x->commenters[x->ncomments]) != USERS_OK)
-                continue;
-            x->comments[x->ncomments++] = latest[i];
+        for (int i = 0; i < n; i++) {
+            size_t before = x.likers.len;
+            if (before)
+                buf_putc(&x.likers, ',');
+            if (api_user_fragment(ar, ids[i], &x.likers, NULL) != USERS_OK)
+                x.likers.len = before; /* a user gone since: leave them out */
         }
     }
+    if (m->comment_count > 0) {
+        comment_t *latest = xcalloc(RENDER_COMMENTS, sizeof(comment_t));
+        int n = 0;
+        social_comments(ar->db, m->id, RENDER_COMMENTS, latest, &n);
+        buf_t from;
+        buf_init(&from, 4096);
+        for (int i = n - 1; i >= 0; i--) { /* oldest first, as a thread reads */
+            buf_reset(&from);
+            if (api_user_fragment(ar, latest[i].user_id, &from, NULL) != USERS_OK)
+                continue;
+            if (x.comments.len)
+                buf_putc(&x.comments, ',');
+            render_comment(&x.comments, &latest[i], from.data, from.len);
+        }
+        buf_free(&from);
+        free(latest);
+    }
     render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
-    render_media(b, m, owner, &urls, x);
-    free(latest);
-    free(x);
+    render_media(b, m, own.data, own.len, &urls, &x);
+    buf_free(&own);
+    buf_free(&x.likers);
+    buf_free(&x.comments);
+}
+
+bool api_emit_visible_media(api_req_t *ar, int64_t id, media_t *m, buf_t *b)
+{
+    bool is_private = false, ok = false;
+    buf_t probe;
+    buf_init(&probe, 4096);
+    bool found = media_get(ar->db, id, m) == MEDIA_OK &&
+                 api_user_fragment(ar, m->user_id, &probe, &is_private) == USERS_OK &&
+                 graph_can_view(ar->db, ar->viewer, m->user_id, is_private, &ok) == GRAPH_OK && ok;
+    buf_free(&probe);
+    if (found)
+        api_render_media(ar, b, m, NULL);
+    return found;
 }
 
 /* The media named by the first path argument, visible to the viewer. */
@@ -107,15 +142,13 @@ void likes_remove(api_req_t *ar)
 /* Renders the users whose IDs are given, skipping ones that are gone. */
 static void render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n)
 {
-    int shown = 0;
     buf_putc(b, '[');
     for (int i = 0; i < n; i++) {
-        user_t u;
-        if (users_get(ar->db, ids[i], &u) != USERS_OK)
-            continue;
-        if (shown++)
+        size_t before = b->len;
+        if (before > 0 && b->data[before - 1] != '[')
             buf_putc(b, ',');
-        render_user_short(b, &u);
+        if (api_user_fragment(ar, ids[i], b, NULL) != USERS_OK)
+            b->len = before; /* gone since: leave out */
     }
     buf_putc(b, ']');
 }
@@ -161,13 +194,7 @@ static int liked_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit
 static bool liked_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 {
     liked_src_t *ls = (liked_src_t *)src;
-    user_t owner;
-    bool ok = false;
-    if (media_get(ar->db, ls->media_ids[i], ls->m) != MEDIA_OK || users_get(ar->db, ls->m->user_id, &owner) != USERS_OK ||
-        graph_can_view(ar->db, ar->viewer, owner.id, owner.is_private, &ok) != GRAPH_OK || !ok)
-        return false;
-    api_render_media(ar, b, ls->m, &owner);
-    return true;
+    return api_emit_visible_media(ar, ls->media_ids[i], ls->m, b);
 }
 
 void users_liked(api_req_t *ar)
@@ -222,14 +249,17 @@ void comments_list(api_req_t *ar)
     buf_init(&b, 16u << 20);
     buf_putc(&b, '[');
     int shown = 0;
+    buf_t from;
+    buf_init(&from, 4096);
     for (int i = n - 1; i >= 0; i--) { /* oldest first */
-        user_t from;
-        if (users_get(ar->db, cs[i].user_id, &from) != USERS_OK)
+        buf_reset(&from);
+        if (api_user_fragment(ar, cs[i].user_id, &from, NULL) != USERS_OK)
             continue;
         if (shown++)
             buf_putc(&b, ',');
-        render_comment(&b, &cs[i], &from);
+        render_comment(&b, &cs[i], from.data, from.len);
     }
+    buf_free(&from);
     buf_putc(&b, ']');
     free(cs);
     api_ok(ar, &b, NULL);
@@ -332,7 +362,7 @@ void comments_remove(api_req_t *ar)
 
 #define ACTIVITY_MAX 100
 
-static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const user_t *actor)
+static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const buf_t *actor)
 {
     buf_puts(b, "{\"id\":");
     buf_json_id(b, a->id);
@@ -341,7 +371,7 @@ static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const 
     buf_puts(b, ",\"created_time\":\"");
     buf_i64(b, ids_unix_ms(a->id) / 1000);
     buf_puts(b, "\",\"user\":");
-    render_user_short(b, actor);
+    buf_append(b, actor->data, actor->len);
     buf_puts(b, ",\"media\":");
     media_t *m = a->media_id ? xmalloc(sizeof(*m)) : NULL;
     if (m && media_get(ar->db, a->media_id, m) == MEDIA_OK) {
@@ -383,13 +413,17 @@ static int activity_fetch(api_req_t *ar, page_src_t *src, int64_t before, int li
 static bool activity_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 {
     activity_src_t *as = (activity_src_t *)src;
-    user_t actor;
     graph_rel_t r;
-    if (users_get(ar->db, as->items[i].actor_id, &actor) != USERS_OK ||
-        graph_get(ar->db, ar->viewer, actor.id, &r) != GRAPH_OK || r.a_blocks_b || r.b_blocks_a)
-        return false;
-    render_activity(ar, b, &as->items[i], &actor);
-    return true;
+    int64_t actor_id = as->items[i].actor_id;
+    if (graph_get(ar->db, ar->viewer, actor_id, &r) != GRAPH_OK || r.a_blocks_b || r.b_blocks_a)
+        return false; /* blocked users' actions never appear */
+    buf_t actor;
+    buf_init(&actor, 4096);
+    bool ok = api_user_fragment(ar, actor_id, &actor, NULL) == USERS_OK;
+    if (ok)
+        render_activity(ar, b, &as->items[i], &actor);
+    buf_free(&actor);
+    return ok;
 }
 
 void users_activity(api_req_t *ar)

@@ -9,6 +9,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private)
+{
+    /* cached value: one byte (is_private) then the short-user JSON */
+    buf_t v;
+    buf_init(&v, 4096);
+    int rc = USERS_OK;
+    if (!cache_get(ar->srv->cache, CACHE_USER, id, &v)) {
+        user_t u;
+        rc = users_get(ar->db, id, &u);
+        if (rc == USERS_OK) {
+            buf_putc(&v, u.is_private ? 1 : 0);
+            render_user_short(&v, &u);
+            cache_set(ar->srv->cache, CACHE_USER, id, v.data, v.len, ar->cache_ticket);
+        }
+    }
+    if (rc == USERS_OK && v.len > 0) {
+        if (is_private)
+            *is_private = v.data[0] != 0;
+        buf_append(out, v.data + 1, v.len - 1);
+    }
+    buf_free(&v);
+    return rc;
+}
+
 bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
 {
     int64_t id = api_arg_user(ar, i);
@@ -39,6 +63,7 @@ void users_show(api_req_t *ar)
 /* The fields a profile edit may set; NULL where the request leaves them. */
 typedef struct edit_work {
     api_work_t super;
+    cache_t *cache;
     char *full_name, *bio, *website, *email;
     int is_private; /* -1: unchanged */
     int result;
@@ -78,7 +103,9 @@ static void edit_run(api_work_t *w_, worker_ctx_t *wc)
         db_rollback(c);
         if (w->result == USERS_OK)
             w->result = USERS_ERROR;
+        return;
     }
+    cache_del(w->cache, CACHE_USER, w->user.id); /* after the commit */
 }
 
 static void edit_done(api_work_t *w_, api_req_t *ar)
@@ -129,6 +156,7 @@ void users_edit(api_req_t *ar)
     w->super.done = edit_done;
     w->super.cleanup = edit_cleanup;
     w->user.id = ar->viewer;
+    w->cache = ar->srv->cache;
     w->is_private = -1;
     const char *priv = api_param(ar, "is_private");
     if (priv == NULL)

@@ -197,6 +197,23 @@ void db_ctx_free(db_ctx_t *x)
     free(x);
 }
 
+void db_ctx_read_begin(db_ctx_t *x)
+{
+    for (size_t i = 0; i < x->map->nurls; i++) {
+        db_conn_t *c = db_physical(x, i);
+        if (c != NULL)
+            db_exec_stmt(db_q(c, Q_BEGIN_READ));
+    }
+}
+
+void db_ctx_read_end(db_ctx_t *x)
+{
+    db_ctx_release(x);
+    for (size_t i = 0; i < x->map->nurls; i++)
+        if (x->conns[i])
+            x->conns[i]->drv->rollback(x->conns[i]); /* nothing was written: ending the snapshot is all */
+}
+
 void db_ctx_release(db_ctx_t *x)
 {
     for (size_t i = 0; i < x->map->nurls; i++)

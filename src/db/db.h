@@ -169,6 +169,11 @@ db_conn_t *db_shard(db_ctx_t *x, unsigned shard);
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n);
 unsigned db_key_shard(const char *key, size_t n);
 size_t db_count(const db_ctx_t *x);
+/* Wraps a request's reads in one read transaction per database (one
+ * snapshot, one lock round-trip instead of one per statement). Only for
+ * threads that do not write (the event loops). */
+void db_ctx_read_begin(db_ctx_t *x);
+void db_ctx_read_end(db_ctx_t *x);
 /* Resets every open statement on every connection of x: the safety net run
  * after each request and each piece of worker-pool work. */
 void db_ctx_release(db_ctx_t *x);

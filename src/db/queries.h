@@ -16,6 +16,7 @@
 
 #define DB_QUERIES(X)                                                                                                  \
     X(COMMIT, "COMMIT")                                                                                                \
+    X(BEGIN_READ, "BEGIN")                                                                                             \
     X(ROLLBACK, "ROLLBACK")                                                                                            \
     X(SCHEMA_VERSION, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")                                      \
     X(USERNAME_CLAIM, "INSERT INTO usernames (username_lower, user_id) VALUES ($1, $2)")                              \
@@ -69,6 +70,9 @@
       "SELECT follower_id FROM followers WHERE user_id = $1 AND status = $2 AND follower_id < $3 "                     \
       "ORDER BY follower_id DESC LIMIT $4")                                                                            \
     X(BLOCK_GET, "SELECT 1 FROM blocks WHERE user_id = $1 AND target_id = $2")                                         \
+    X(CAN_VIEW,                                                                                                        \
+      "SELECT (SELECT COUNT(*) FROM blocks WHERE (user_id = $1 AND target_id = $2) OR (user_id = $2 AND target_id = $1)), " \
+      "(SELECT status FROM following WHERE user_id = $1 AND target_id = $2)")                                          \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
     X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at) VALUES ($1, $2, $3, $4)")                           \

@@ -165,7 +165,10 @@ static void work_done(work_t *w)
     if (ar != NULL) {
         ar->pending = NULL;
         ar->thr->in_flight--;
+        ar->cache_ticket = cache_ticket(ar->srv->cache);
+        db_ctx_read_begin(ar->db);
         aw->done(aw, ar);
+        db_ctx_read_end(ar->db);
     }
     if (aw->cleanup)
         aw->cleanup(aw);
@@ -386,7 +389,20 @@ static h2o_iovec_t effective_method(api_req_t *ar)
     return m;
 }
 
+/* Everything a request reads on the loop, from its token check to its
+ * rendering, happens in one read transaction. */
+static int dispatch(server_thread_t *thr, h2o_req_t *req);
+
 int api_dispatch(server_thread_t *thr, h2o_req_t *req)
+{
+    thr->cache_ticket = cache_ticket(thr->srv->cache);
+    db_ctx_read_begin(thr->db);
+    int rc = dispatch(thr, req);
+    db_ctx_read_end(thr->db);
+    return rc;
+}
+
+static int dispatch(server_thread_t *thr, h2o_req_t *req)
 {
     api_req_t *ar = h2o_mem_alloc_shared(&req->pool, sizeof(*ar), on_ar_dispose);
     memset(ar, 0, sizeof(*ar));
@@ -395,6 +411,7 @@ int api_dispatch(server_thread_t *thr, h2o_req_t *req)
     ar->srv = thr->srv;
     ar->cfg = thr->srv->cfg;
     ar->db = thr->db;
+    ar->cache_ticket = thr->cache_ticket;
     ar->rl.limit = (uint32_t)ar->cfg->rate_limit;
     ar->rl.remaining = ar->rl.limit;
     params_init(&ar->params);
@@ -465,6 +482,5 @@ int api_dispatch(server_thread_t *thr, h2o_req_t *req)
         }
     }
     ((api_handler_fn)ar->match.route->handler)(ar);
-    db_ctx_release(ar->db);
     return 0;
 }

@@ -54,6 +54,7 @@ struct api_req {
     ratelimit_result_t rl;
     mp_span_t photo; /* the file part of an upload (points into the request body) */
     api_work_t *pending;
+    uint64_t cache_ticket; /* taken before this request's first database read */
     bool replied;
 };
 

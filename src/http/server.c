@@ -397,6 +397,7 @@ int server_run(config_t *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     srv->router = api_router_new();
+    srv->cache = cache_new((size_t)cfg->cache_size);
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     srv->ids = ids_gen_new();
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, images_thread_done);
@@ -437,6 +438,7 @@ int server_run(config_t *cfg)
     ids_gen_free(srv->ids);
     dbmap_free(srv->dbmap);
     blob_close(srv->photos);
+    cache_free(srv->cache);
     log_info("stopped");
     return 0;
 fail:

@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 
 #include "blob/blob.h"
+#include "cache/cache.h"
 #include "config.h"
 #include "core/ids.h"
 #include "db/db.h"
@@ -50,6 +51,7 @@ typedef struct server_thread {
     h2o_multithread_receiver_t work_done;
     db_ctx_t *db;
     size_t in_flight; /* work submitted and not yet done */
+    uint64_t cache_ticket;
 } server_thread_t;
 
 struct server {
@@ -66,6 +68,7 @@ struct server {
     int listen_fd;
     blob_store_t *photos;
     feeds_t feeds;
+    cache_t *cache;
     jobq_t *jobs;
     atomic_int uploads_in_flight;
 };

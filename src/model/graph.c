@@ -210,6 +210,21 @@ int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_priva
         *ok = true;
         return GRAPH_OK;
     }
+    db_conn_t *cv = db_shard(db, ids_shard(viewer));
+    if (cv != NULL && cv == db_shard(db, ids_shard(owner))) {
+        /* both users on one database (always, embedded): one query */
+        db_stmt_t *s = db_q(cv, Q_CAN_VIEW);
+        db_bind_i64(s, 1, viewer);
+        db_bind_i64(s, 2, owner);
+        int rc = db_step(s);
+        if (rc == DB_ROW) {
+            bool blocked = db_col_i64(s, 0) > 0;
+            bool follows = !db_col_null(s, 1) && db_col_i64(s, 1) == REL_FOLLOWS;
+            *ok = !blocked && (!owner_private || follows);
+        }
+        db_reset(s);
+        return rc == DB_ROW ? GRAPH_OK : GRAPH_ERROR;
+    }
     graph_rel_t r;
     if (graph_get(db, viewer, owner, &r) != GRAPH_OK)
         return GRAPH_ERROR;

@@ -1,0 +1,241 @@
+/*
+ * bench_seed: a deterministic dataset written straight into a picogram data
+ * directory through the db layer, for load benchmarks. The default is the
+ * shape of the Django reference's gen.py ("small"): 10,000 users each
+ * following 100 others, 200,000 photos (80% captioned, 30% with a place),
+ * about 1,000,000 likes and 300,000 comments. Photo files are not written
+ * (the API serves their URLs, not their bytes). Prints one access token per
+ * line for the first TOKENS users, for the load scripts.
+ *
+ *   build/bench_seed DATA_DIR [users=10000] [follows=100] [media=200000]
+ *                    [likes=1000000] [comments=300000] [seed=20111006] [tokens=8]
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/ids.h"
+#include "db/db.h"
+#include "model/tokens.h"
+
+static uint64_t rng;
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; /* xorshift64 */
+    return rng;
+}
+static long pick(long n)
+{
+    return (long)(next_rand() % (uint64_t)n);
+}
+
+static const char *const words[] = {"sunset", "coffee", "beach", "morning", "city", "friends", "dinner", "cat",
+                                    "summer", "night", "street", "sky", "#nofilter", "#sf", "#instagood", "#latte",
+                                    "golden", "hour", "bridge", "river", "#iphoneography", "park", "brunch", "art"};
+static const char *const filters[] = {"Normal", "X-Pro II", "Lomo-fi", "Earlybird", "Sutro", "Toaster", "Valencia"};
+
+static int step(db_stmt_t *s)
+{
+    return db_exec_stmt(s) == DB_DONE ? 0 : -1;
+}
+
+static void progress(const char *what, long i, long n)
+{
+    if (i % 20000 == 0 || i == n)
+        fprintf(stderr, "\r%-9s %ld/%ld", what, i, n);
+    if (i == n)
+        fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || sodium_init() < 0) {
+        fprintf(stderr, "usage: bench_seed DATA_DIR [users follows media likes comments seed tokens]\n");
+        return 2;
+    }
+    long nu = argc > 2 ? atol(argv[2]) : 10000, nf = argc > 3 ? atol(argv[3]) : 100;
+    long nm = argc > 4 ? atol(argv[4]) : 200000, nl = argc > 5 ? atol(argv[5]) : 1000000;
+    long nc = argc > 6 ? atol(argv[6]) : 300000;
+    rng = argc > 7 ? strtoull(argv[7], NULL, 10) : 20111006;
+    long ntok = argc > 8 ? atol(argv[8]) : 8;
+    if (nf >= nu)
+        nf = nu - 1;
+    char url[4200], err[256];
+    mkdir(argv[1], 0750);
+    snprintf(url, sizeof(url), "sqlite:%s/picogram.db", argv[1]);
+    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
+    db_ctx_t *db = map ? db_ctx_new(map) : NULL;
+    db_conn_t *c = db ? db_physical(db, 0) : NULL;
+    int from, to;
+    if (c == NULL || db_migrate(c, &from, &to, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cannot set up %s: %s\n", url, err);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ids_gen_t *g = ids_gen_new();
+    int64_t *users = calloc((size_t)nu, sizeof(int64_t)), *media = calloc((size_t)nm, sizeof(int64_t));
+    int64_t *owner = calloc((size_t)nm, sizeof(int64_t));
+    /* time runs from 2012-01-01 forward, one photo every ~2 minutes */
+    int64_t base_ms = 1325376000000LL;
+    db_begin(c);
+    for (long i = 0; i < nu; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "user%ld", i);
+        users[i] = ids_next_at(g, (unsigned)pick(IDS_NSHARDS), base_ms - 86400000LL + i);
+        db_stmt_t *s = db_q(c, Q_USER_INSERT);
+        db_bind_i64(s, 1, users[i]);
+        db_bind_cstr(s, 2, name);
+        db_bind_cstr(s, 3, name);
+        db_bind_cstr(s, 4, "Bench User");
+        db_bind_cstr(s, 5, "bench user");
+        db_bind_cstr(s, 6, "");
+        db_bind_cstr(s, 7, "$argon2id$v=19$m=65536,t=2,p=1$unusable$unusable");
+        db_bind_i64(s, 8, (int64_t)time(NULL));
+        if (step(s) != 0)
+            return 1;
+        s = db_q(c, Q_USERNAME_CLAIM);
+        db_bind_cstr(s, 1, name);
+        db_bind_i64(s, 2, users[i]);
+        if (step(s) != 0)
+            return 1;
+        progress("users", i + 1, nu);
+    }
+    for (long i = 0; i < nu; i++) {
+        for (long k = 1; k <= nf; k++) { /* user i follows i+k*stride: distinct, spread */
+            long j = (i + k * (nu / (nf + 1) > 0 ? nu / (nf + 1) : 1) + pick(3)) % nu;
+            if (j == i)
+                continue;
+            const unsigned qs[2] = {Q_FOLLOWING_PUT, Q_FOLLOWERS_PUT};
+            for (int q = 0; q < 2; q++) {
+                db_stmt_t *s = db_q(c, qs[q]);
+                db_bind_i64(s, 1, q ? users[j] : users[i]);
+                db_bind_i64(s, 2, q ? users[i] : users[j]);
+                db_bind_i64(s, 3, 1);
+                db_bind_i64(s, 4, 0);
+                if (step(s) != 0)
+                    return 1; /* a repeat pick upserts: harmless */
+            }
+        }
+        progress("follows", i + 1, nu);
+    }
+    db_commit(c);
+    /* exact counters from the rows */
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "UPDATE users SET follows_count = (SELECT COUNT(*) FROM following WHERE user_id = users.id AND status = 1),"
+             " followed_by_count = (SELECT COUNT(*) FROM followers WHERE user_id = users.id AND status = 1)");
+    if (c->drv->exec(c, sql, err, sizeof(err)) != 0)
+        return 1;
+    db_begin(c);
+    for (long i = 0; i < nm; i++) {
+        owner[i] = users[pick(nu)];
+        media[i] = ids_next_at(g, ids_shard(owner[i]), base_ms + i * 120000LL + pick(60000));
+        char caption[256] = "", tags[256] = "[]";
+        bool has_caption = pick(10) < 8;
+        if (has_caption) {
+            size_t tl = 1;
+            for (int w = 0, nw = 3 + (int)pick(8); w < nw; w++) {
+                const char *word = words[pick(sizeof(words) / sizeof(words[0]))];
+                strcat(caption, w ? " " : "");
+                strcat(caption, word);
+                if (word[0] == '#' && strstr(tags, word + 1) == NULL)
+                    tl += (size_t)snprintf(tags + tl - 1, sizeof(tags) - tl, "%s\"%s\"]", tl > 1 ? "," : "", word + 1) - 1;
+            }
+        }
+        int64_t loc = 0;
+        if (pick(10) < 3) {
+            loc = ids_next_at(g, (unsigned)pick(IDS_NSHARDS), base_ms + i * 120000LL);
+            db_stmt_t *s = db_q(c, Q_LOCATION_INSERT);
+            db_bind_i64(s, 1, loc);
+            db_bind_cstr(s, 2, "Somewhere nice");
+            db_bind_double(s, 3, 37.7 + (double)pick(1000) / 10000.0);
+            db_bind_double(s, 4, -122.5 + (double)pick(1000) / 10000.0);
+            if (step(s) != 0)
+                return 1;
+        }
+        db_stmt_t *s = db_q(c, Q_MEDIA_INSERT);
+        db_bind_i64(s, 1, media[i]);
+        db_bind_i64(s, 2, owner[i]);
+        if (has_caption)
+            db_bind_cstr(s, 3, caption);
+        else
+            db_bind_null(s, 3);
+        db_bind_cstr(s, 4, filters[pick(7)]);
+        if (loc)
+            db_bind_i64(s, 5, loc);
+        else
+            db_bind_null(s, 5);
+        db_bind_cstr(s, 6, tags);
+        db_bind_cstr(s, 7, "150x150,320x400,640x800,1080x1350");
+        db_bind_i64(s, 8, ids_unix_ms(media[i]) / 1000);
+        db_bind_i64(s, 9, 1);
+        if (step(s) != 0)
+            return 1;
+        progress("media", i + 1, nm);
+    }
+    for (long i = 0; i < nl; i++) {
+        long m = pick(nm);
+        int64_t u = users[pick(nu)], like = ids_next_at(g, ids_shard(u), ids_unix_ms(media[m]) + 1000 + pick(86400000));
+        db_stmt_t *s = db_q(c, Q_LIKE_INSERT);
+        db_bind_i64(s, 1, media[m]);
+        db_bind_i64(s, 2, u);
+        db_bind_i64(s, 3, like);
+        if (step(s) != 0)
+            return 1;
+        if (c->drv->changes(c) == 1) {
+            s = db_q(c, Q_LIKED_INSERT);
+            db_bind_i64(s, 1, u);
+            db_bind_i64(s, 2, like);
+            db_bind_i64(s, 3, media[m]);
+            if (step(s) != 0)
+                return 1;
+        }
+        progress("likes", i + 1, nl);
+    }
+    for (long i = 0; i < nc; i++) {
+        long m = pick(nm);
+        int64_t u = users[pick(nu)];
+        db_stmt_t *s = db_q(c, Q_COMMENT_INSERT);
+        int64_t id = ids_next_at(g, ids_shard(media[m]), ids_unix_ms(media[m]) + 1000 + pick(86400000));
+        db_bind_i64(s, 1, id);
+        db_bind_i64(s, 2, media[m]);
+        db_bind_i64(s, 3, u);
+        db_bind_cstr(s, 4, words[pick(sizeof(words) / sizeof(words[0]))]);
+        db_bind_i64(s, 5, ids_unix_ms(id) / 1000);
+        if (step(s) != 0)
+            return 1;
+        progress("comments", i + 1, nc);
+    }
+    db_commit(c);
+    const char *counts = "UPDATE media SET like_count = (SELECT COUNT(*) FROM likes WHERE media_id = media.id),"
+                         " comment_count = (SELECT COUNT(*) FROM comments WHERE media_id = media.id);"
+                         "UPDATE users SET media_count = (SELECT COUNT(*) FROM media WHERE user_id = users.id);";
+    if (c->drv->exec(c, counts, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    for (long i = 0; i < ntok && i < nu; i++) {
+        char tok[TOKEN_MAX_LEN + 1];
+        if (tokens_issue(db, users[i], tok) != 0)
+            return 1;
+        printf("%s\n", tok);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    struct stat st;
+    snprintf(url, sizeof(url), "%s/picogram.db", argv[1]);
+    stat(url, &st);
+    fprintf(stderr, "%ld users, %ld follows each, %ld media, %ld likes, %ld comments in %.1f s; database %.1f MiB\n", nu,
+            nf, nm, nl, nc, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+            (double)st.st_size / 1048576.0);
+    ids_gen_free(g);
+    db_ctx_free(db);
+    dbmap_free(map);
+    free(users);
+    free(media);
+    free(owner);
+    return 0;
+}

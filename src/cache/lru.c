@@ -1,0 +1,187 @@
+/* The embedded object cache: striped hash tables with an LRU list each. */
+#include "cache/cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STRIPES 16
+#define BUCKETS 4096 /* per stripe; chains grow past it */
+
+typedef struct entry {
+    struct entry *next_hash, *prev_lru, *next_lru;
+    int kind;
+    int64_t id;
+    size_t len;
+    char val[];
+} entry_t;
+
+typedef struct stripe {
+    pthread_mutex_t lock;
+    entry_t *buckets[BUCKETS];
+    entry_t *lru_head, *lru_tail; /* head: most recent */
+    size_t bytes, max_bytes, entries;
+    uint64_t hits, misses;
+} stripe_t;
+
+struct cache {
+    stripe_t stripes[STRIPES];
+    _Atomic uint64_t epoch; /* bumped by every delete: see the ticket in cache.h */
+};
+
+static uint64_t mix(int kind, int64_t id)
+{
+    uint64_t x = (uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)kind;
+    x ^= x >> 31;
+    return x * 0xbf58476d1ce4e5b9ULL;
+}
+
+static stripe_t *stripe_of(cache_t *c, uint64_t h)
+{
+    return &c->stripes[h % STRIPES];
+}
+
+cache_t *cache_new(size_t max_bytes)
+{
+    cache_t *c = xcalloc(1, sizeof(*c));
+    for (int i = 0; i < STRIPES; i++) {
+        pthread_mutex_init(&c->stripes[i].lock, NULL);
+        c->stripes[i].max_bytes = max_bytes / STRIPES;
+    }
+    return c;
+}
+
+void cache_free(cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < STRIPES; i++) {
+        for (entry_t *e = c->stripes[i].lru_head, *n; e; e = n) {
+            n = e->next_lru;
+            free(e);
+        }
+        pthread_mutex_destroy(&c->stripes[i].lock);
+    }
+    free(c);
+}
+
+static entry_t **slot_of(stripe_t *s, uint64_t h, int kind, int64_t id)
+{
+    entry_t **p = &s->buckets[(h / STRIPES) % BUCKETS];
+    while (*p && !((*p)->kind == kind && (*p)->id == id))
+        p = &(*p)->next_hash;
+    return p;
+}
+
+static void lru_unlink(stripe_t *s, entry_t *e)
+{
+    if (e->prev_lru)
+        e->prev_lru->next_lru = e->next_lru;
+    else
+        s->lru_head = e->next_lru;
+    if (e->next_lru)
+        e->next_lru->prev_lru = e->prev_lru;
+    else
+        s->lru_tail = e->prev_lru;
+}
+
+static void lru_push(stripe_t *s, entry_t *e)
+{
+    e->prev_lru = NULL;
+    e->next_lru = s->lru_head;
+    if (s->lru_head)
+        s->lru_head->prev_lru = e;
+    s->lru_head = e;
+    if (s->lru_tail == NULL)
+        s->lru_tail = e;
+}
+
+/* Unlinks and frees the entry *p points at. */
+static void drop(stripe_t *s, entry_t **p)
+{
+    entry_t *e = *p;
+    *p = e->next_hash;
+    lru_unlink(s, e);
+    s->bytes -= sizeof(*e) + e->len;
+    s->entries--;
+    free(e);
+}
+
+bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out)
+{
+    uint64_t h = mix(kind, id);
+    stripe_t *s = stripe_of(c, h);
+    pthread_mutex_lock(&s->lock);
+    entry_t *e = *slot_of(s, h, kind, id);
+    if (e) {
+        lru_unlink(s, e);
+        lru_push(s, e);
+        buf_append(out, e->val, e->len);
+        s->hits++;
+    } else {
+        s->misses++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return e != NULL;
+}
+
+uint64_t cache_ticket(cache_t *c)
+{
+    return atomic_load(&c->epoch);
+}
+
+void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket)
+{
+    uint64_t h = mix(kind, id);
+    stripe_t *s = stripe_of(c, h);
+    if (sizeof(entry_t) + len > s->max_bytes)
+        return;
+    entry_t *e = xmalloc(sizeof(*e) + len);
+    e->kind = kind, e->id = id, e->len = len;
+    memcpy(e->val, val, len);
+    pthread_mutex_lock(&s->lock);
+    if (atomic_load(&c->epoch) != ticket) { /* something was invalidated since the caller's snapshot */
+        pthread_mutex_unlock(&s->lock);
+        free(e);
+        return;
+    }
+    entry_t **p = slot_of(s, h, kind, id);
+    if (*p)
+        drop(s, p);
+    e->next_hash = s->buckets[(h / STRIPES) % BUCKETS];
+    s->buckets[(h / STRIPES) % BUCKETS] = e;
+    lru_push(s, e);
+    s->bytes += sizeof(*e) + len;
+    s->entries++;
+    while (s->bytes > s->max_bytes && s->lru_tail) {
+        entry_t *victim = s->lru_tail;
+        uint64_t vh = mix(victim->kind, victim->id);
+        drop(s, slot_of(s, vh, victim->kind, victim->id));
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void cache_del(cache_t *c, int kind, int64_t id)
+{
+    uint64_t h = mix(kind, id);
+    stripe_t *s = stripe_of(c, h);
+    atomic_fetch_add(&c->epoch, 1); /* before the drop: a fill racing with us is refused */
+    pthread_mutex_lock(&s->lock);
+    entry_t **p = slot_of(s, h, kind, id);
+    if (*p)
+        drop(s, p);
+    pthread_mutex_unlock(&s->lock);
+}
+
+cache_stats_t cache_stats(cache_t *c)
+{
+    cache_stats_t st = {0};
+    for (int i = 0; i < STRIPES; i++) {
+        stripe_t *s = &c->stripes[i];
+        pthread_mutex_lock(&s->lock);
+        st.hits += s->hits, st.misses += s->misses, st.entries += s->entries, st.bytes += s->bytes;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return st;
+}
