@@ -31,7 +31,6 @@ typedef struct feed_query {
 typedef struct feed_src {
     page_src_t super;
     int64_t min_id;
-    media_t *m;
 } feed_src_t;
 
 static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
@@ -42,19 +41,16 @@ static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit,
 
 static bool feed_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 {
-    feed_src_t *fs = (feed_src_t *)src;
-    return api_emit_visible_media(ar, src->keys[i], fs->m, b);
+    return api_emit_visible_media(ar, src->keys[i], b);
 }
 
 static void render_page(api_req_t *ar, const feed_query_t *q)
 {
     feed_src_t src = {.super = {.fetch = feed_fetch, .emit = feed_emit}, .min_id = q->min_id};
-    src.m = xmalloc(sizeof(media_t));
     buf_t b;
     buf_init(&b, 16u << 20);
     int64_t next = 0;
     int rc = api_page(ar, &src.super, q->count, q->max_id, &b, &next);
-    free(src.m);
     if (rc != 0)
         api_internal_error(ar, "feed read failed");
     else

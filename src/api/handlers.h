@@ -55,12 +55,13 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out);
 /* Loads a media and its owner, checking the viewer may see it. False after
  * answering 404 / 400 APINotAllowedError (or 500). */
 bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
-/* Renders a media object for the viewer: latest likers and comments,
- * user_has_liked. owner may be NULL (then it comes from the object cache). */
+/* Renders a media object for the viewer (latest likers and comments,
+ * user_has_liked), from its cached template or made and cached now. The
+ * owner argument is not needed: users come from the object cache. */
 void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner);
-/* Loads media id into m and renders it into b if it exists and the viewer
- * may see it; returns whether it did. For list pages. */
-bool api_emit_visible_media(api_req_t *ar, int64_t id, media_t *m, buf_t *b);
+/* Renders media id into b if it exists and the viewer may see it (from the
+ * object cache where it can); returns whether it did. For list pages. */
+bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b);
 
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after

@@ -304,6 +304,7 @@ void media_show_shortcode(api_req_t *ar)
 typedef struct delete_work {
     api_work_t super;
     blob_store_t *store;
+    cache_t *cache;
     int64_t id, owner;
     int result;
 } delete_work_t;
@@ -312,8 +313,10 @@ static void delete_run(api_work_t *w_, worker_ctx_t *wc)
 {
     delete_work_t *w = (delete_work_t *)w_;
     w->result = media_delete(wc->db, w->id, w->owner);
-    if (w->result == MEDIA_OK)
+    if (w->result == MEDIA_OK) {
+        cache_del(w->cache, CACHE_MEDIA, w->id);
         delete_files(w->store, w->id); /* after the commit: a crash here leaves orphans the next start sweeps */
+    }
 }
 
 static void delete_done(api_work_t *w_, api_req_t *ar)
@@ -353,6 +356,7 @@ void media_delete_handler(api_req_t *ar)
     w->super.run = delete_run;
     w->super.done = delete_done;
     w->store = ar->srv->photos;
+    w->cache = ar->srv->cache;
     w->id = id;
     w->owner = owner;
     api_defer(ar, &w->super);

@@ -101,7 +101,10 @@ void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_le
     buf_puts(b, "/\",\"created_time\":\"");
     buf_i64(b, m->created_at);
     buf_puts(b, "\",\"attribution\":null,\"user_has_liked\":");
-    buf_puts(b, x && x->user_has_liked ? "true" : "false");
+    if (x && x->user_has_liked_raw)
+        buf_append(b, x->user_has_liked_raw, x->user_has_liked_raw_len);
+    else
+        buf_puts(b, x && x->user_has_liked ? "true" : "false");
     buf_puts(b, ",\"users_in_photo\":[],\"location\":");
     if (m->location_id) {
         buf_puts(b, "{\"id\":");

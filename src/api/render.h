@@ -30,6 +30,8 @@ void render_user_full(buf_t *b, const user_t *u);
  * viewer has liked it. Never cached with the media. */
 typedef struct media_extras {
     bool user_has_liked;
+    const char *user_has_liked_raw; /* if set, written in its place (a template hole) */
+    size_t user_has_liked_raw_len;
     buf_t likers;   /* short users */
     buf_t comments; /* comment objects, oldest first */
 } media_extras_t;

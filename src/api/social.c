@@ -16,28 +16,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner)
+/* ---- media objects from the object cache ----
+ * A media object is cached as a template: the JSON with holes where the
+ * viewer or other cached objects come in. A hole is a NUL byte (which JSON
+ * output never contains), a type, and for 'U' the 8 bytes of a user ID:
+ *   'U' id   the user's short JSON, from the user cache (so a profile edit
+ *            shows at once without touching the media entries);
+ *   'L'      user_has_liked, for the viewer.
+ * The cached value starts with a header: the owner's ID and the like count.
+ * Likes, comments and deletion invalidate the entry after their commit. */
+
+typedef struct media_head {
+    int64_t owner, like_count;
+} media_head_t;
+
+static void hole_user(buf_t *b, int64_t id)
 {
-    media_extras_t x = {.user_has_liked = false};
+    char h[10] = {0, 'U'};
+    memcpy(h + 2, &id, 8);
+    buf_append(b, h, sizeof(h));
+}
+
+/* Renders the template of m into t (after its header). */
+static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
+{
+    media_head_t head = {m->user_id, m->like_count};
+    buf_append(t, &head, sizeof(head));
+    media_extras_t x = {.user_has_liked_raw = "\0L", .user_has_liked_raw_len = 2};
     buf_init(&x.likers, 64 * 1024);
     buf_init(&x.comments, 64 * 1024);
     buf_t own;
-    buf_init(&own, 4096);
-    if (owner)
-        render_user_short(&own, owner);
-    else
-        api_user_fragment(ar, m->user_id, &own, NULL);
+    buf_init(&own, 16);
+    hole_user(&own, m->user_id);
     if (m->like_count > 0) {
         int64_t ids[RENDER_LIKERS];
         int n = 0;
-        social_has_liked(ar->db, m->id, ar->viewer, &x.user_has_liked);
         social_likers(ar->db, m->id, RENDER_LIKERS, ids, &n);
         for (int i = 0; i < n; i++) {
-            size_t before = x.likers.len;
-            if (before)
+            if (i)
                 buf_putc(&x.likers, ',');
-            if (api_user_fragment(ar, ids[i], &x.likers, NULL) != USERS_OK)
-                x.likers.len = before; /* a user gone since: leave them out */
+            hole_user(&x.likers, ids[i]);
         }
     }
     if (m->comment_count > 0) {
@@ -45,11 +63,10 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *o
         int n = 0;
         social_comments(ar->db, m->id, RENDER_COMMENTS, latest, &n);
         buf_t from;
-        buf_init(&from, 4096);
+        buf_init(&from, 16);
         for (int i = n - 1; i >= 0; i--) { /* oldest first, as a thread reads */
             buf_reset(&from);
-            if (api_user_fragment(ar, latest[i].user_id, &from, NULL) != USERS_OK)
-                continue;
+            hole_user(&from, latest[i].user_id);
             if (x.comments.len)
                 buf_putc(&x.comments, ',');
             render_comment(&x.comments, &latest[i], from.data, from.len);
@@ -58,23 +75,89 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *o
         free(latest);
     }
     render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
-    render_media(b, m, own.data, own.len, &urls, &x);
+    render_media(t, m, own.data, own.len, &urls, &x);
     buf_free(&own);
     buf_free(&x.likers);
     buf_free(&x.comments);
 }
 
-bool api_emit_visible_media(api_req_t *ar, int64_t id, media_t *m, buf_t *b)
+/* Fills the holes of a template (without its header) into out. */
+static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, const media_head_t *head, buf_t *out)
 {
-    bool is_private = false, ok = false;
-    buf_t probe;
+    const char *p = t, *end = t + n;
+    while (p < end) {
+        const char *z = memchr(p, 0, (size_t)(end - p));
+        if (z == NULL || end - z < 2) {
+            buf_append(out, p, (size_t)(end - p));
+            break;
+        }
+        buf_append(out, p, (size_t)(z - p));
+        if (z[1] == 'U' && end - z >= 10) {
+            int64_t id;
+            memcpy(&id, z + 2, 8);
+            if (api_user_fragment(ar, id, out, NULL) != USERS_OK)
+                buf_puts(out, "null");
+            p = z + 10;
+        } else {
+            bool liked = false;
+            if (head->like_count > 0)
+                social_has_liked(ar->db, media, ar->viewer, &liked);
+            buf_puts(out, liked ? "true" : "false");
+            p = z + 2;
+        }
+    }
+}
+
+/* The cached template of a media, loading and caching it on a miss (m may
+ * be NULL: then the row is read here). False if the media does not exist. */
+static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t)
+{
+    if (cache_get(ar->srv->cache, CACHE_MEDIA, id, t))
+        return true;
+    media_t *own = NULL;
+    if (m == NULL) {
+        own = xmalloc(sizeof(*own));
+        if (media_get(ar->db, id, own) != MEDIA_OK) {
+            free(own);
+            return false;
+        }
+        m = own;
+    }
+    build_template(ar, m, t);
+    if (!t->overflow)
+        cache_set(ar->srv->cache, CACHE_MEDIA, id, t->data, t->len, ar->cache_ticket);
+    free(own);
+    return true;
+}
+
+void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner)
+{
+    buf_t t;
+    buf_init(&t, 16u << 20);
+    media_template(ar, m->id, m, &t);
+    media_head_t head;
+    memcpy(&head, t.data, sizeof(head));
+    assemble(ar, t.data + sizeof(head), t.len - sizeof(head), m->id, &head, b);
+    buf_free(&t);
+}
+
+bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
+{
+    buf_t t, probe;
+    buf_init(&t, 16u << 20);
     buf_init(&probe, 4096);
-    bool found = media_get(ar->db, id, m) == MEDIA_OK &&
-                 api_user_fragment(ar, m->user_id, &probe, &is_private) == USERS_OK &&
-                 graph_can_view(ar->db, ar->viewer, m->user_id, is_private, &ok) == GRAPH_OK && ok;
-    buf_free(&probe);
+    bool is_private = false, ok = false;
+    media_head_t head;
+    bool found = media_template(ar, id, NULL, &t);
+    if (found) {
+        memcpy(&head, t.data, sizeof(head));
+        found = api_user_fragment(ar, head.owner, &probe, &is_private) == USERS_OK &&
+                graph_can_view(ar->db, ar->viewer, head.owner, is_private, &ok) == GRAPH_OK && ok;
+    }
     if (found)
-        api_render_media(ar, b, m, NULL);
+        assemble(ar, t.data + sizeof(head), t.len - sizeof(head), id, &head, b);
+    buf_free(&t);
+    buf_free(&probe);
     return found;
 }
 
@@ -90,6 +173,7 @@ static bool media_arg(api_req_t *ar, media_t *m, user_t *owner)
 
 typedef struct like_work {
     api_work_t super;
+    cache_t *cache;
     int64_t media, owner, user;
     bool add;
     int result;
@@ -99,6 +183,8 @@ static void like_run(api_work_t *w_, worker_ctx_t *wc)
 {
     like_work_t *w = (like_work_t *)w_;
     w->result = w->add ? social_like(wc->db, w->media, w->owner, w->user) : social_unlike(wc->db, w->media, w->user);
+    if (w->result == SOCIAL_OK)
+        cache_del(w->cache, CACHE_MEDIA, w->media); /* after the commit */
 }
 
 static void null_done(api_work_t *w_, api_req_t *ar)
@@ -125,6 +211,7 @@ static void like_change(api_req_t *ar, bool add)
     w->owner = m->user_id;
     w->user = ar->viewer;
     w->add = add;
+    w->cache = ar->srv->cache;
     free(m);
     api_defer(ar, &w->super);
 }
@@ -182,7 +269,6 @@ void likes_list(api_req_t *ar)
 typedef struct liked_src {
     page_src_t super;
     int64_t *media_ids;
-    media_t *m;
 } liked_src_t;
 
 static int liked_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
@@ -194,7 +280,7 @@ static int liked_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit
 static bool liked_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 {
     liked_src_t *ls = (liked_src_t *)src;
-    return api_emit_visible_media(ar, ls->media_ids[i], ls->m, b);
+    return api_emit_visible_media(ar, ls->media_ids[i], b);
 }
 
 void users_liked(api_req_t *ar)
@@ -210,13 +296,11 @@ void users_liked(api_req_t *ar)
     }
     liked_src_t src = {.super = {.fetch = liked_fetch, .emit = liked_emit}};
     src.media_ids = xcalloc((size_t)count + 1, sizeof(int64_t));
-    src.m = xmalloc(sizeof(media_t));
     buf_t b;
     buf_init(&b, 16u << 20);
     int64_t next = 0;
     int rc = api_page(ar, &src.super, count, before, &b, &next);
     free(src.media_ids);
-    free(src.m);
     if (rc != 0)
         api_internal_error(ar, "liked read failed");
     else
@@ -268,6 +352,7 @@ void comments_list(api_req_t *ar)
 
 typedef struct comment_work {
     api_work_t super;
+    cache_t *cache;
     comment_t c;
     int64_t owner;
     bool add;
@@ -281,6 +366,8 @@ static void comment_run(api_work_t *w_, worker_ctx_t *wc)
     comment_work_t *w = (comment_work_t *)w_;
     w->result = w->add ? social_comment_add(wc->db, &w->c, w->owner, w->mentions, w->nmentions)
                        : social_comment_delete(wc->db, &w->c);
+    if (w->result == SOCIAL_OK)
+        cache_del(w->cache, CACHE_MEDIA, w->c.media_id); /* after the commit */
 }
 
 static void comment_done(api_work_t *w_, api_req_t *ar)
@@ -315,6 +402,7 @@ void comments_add(api_req_t *ar)
     comment_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = comment_run;
     w->super.done = comment_done;
+    w->cache = ar->srv->cache;
     w->add = true;
     w->owner = m->user_id;
     w->c.media_id = m->id;
@@ -355,6 +443,7 @@ void comments_remove(api_req_t *ar)
     }
     w->super.run = comment_run;
     w->super.done = comment_done;
+    w->cache = ar->srv->cache;
     api_defer(ar, &w->super);
 }
 
