@@ -366,7 +366,7 @@ static void fix_derived_urls(config_t *cfg, int port)
 int server_run(config_t *cfg)
 {
     char err[512];
-    static server_t srv_; /* static: what a stubborn connection keeps alive at exit stays reachable */
+    static server_t srv_; /* static: what a lingering connection keeps alive at exit stays reachable */
     server_t *srv = &srv_;
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;

@@ -3,33 +3,16 @@
 // that can log in, or free to sign up again).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serverBinary, api, login, uniqueName, external } from './lib.mjs';
+import { launchOn, api, login, uniqueName, external } from './lib.mjs';
 
-function launch(dataDir) {
-  const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
-    '--workers', '2', '--access-log', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-  const url = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 10_000);
-    proc.stderr.on('data', (c) => {
-      err += c;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) { clearTimeout(t); resolve(m[1]); }
-    });
-    proc.on('exit', () => { clearTimeout(t); reject(new Error(`exited: ${err}`)); });
-  });
-  return { proc, url, exited, stderr: () => err };
-}
 
 test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: external, timeout: 60_000 }, async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-kill-'));
   try {
-    const first = launch(dataDir);
+    const first = launchOn(dataDir);
     const url = await first.url;
     const names = Array.from({ length: 40 }, () => uniqueName('kill'));
     const acked = new Map();
@@ -48,7 +31,7 @@ test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: 
     assert.ok(acked.size >= 5, `some sign-ups were acknowledged before the kill (${acked.size})`);
     assert.ok(acked.size < names.length, 'the kill landed mid-way');
 
-    const second = launch(dataDir);
+    const second = launchOn(dataDir);
     const url2 = await second.url;
     try {
       for (const [name, token] of acked) {

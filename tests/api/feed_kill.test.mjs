@@ -13,41 +13,23 @@
 // database and show the photos whatever the fan-out did.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serverBinary, api, signup, uniqueName, external, uploadPhoto, assertOk, show } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, external, uploadPhoto, assertOk, show } from './lib.mjs';
 import { poll, feedPage, walkFeed, mapLimit, mediaNum } from './feed_util.mjs';
 
 const FOLLOWERS = 40;
 const PHOTOS = 3;
 const FLAGS = ['--fanout-batch', '1', '--job-threads', '1'];
 
-function launch(dataDir) {
-  const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
-    '--workers', '2', '--access-log', 'off', ...FLAGS], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-  const url = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 10_000);
-    proc.stderr.on('data', (c) => {
-      err += c;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) { clearTimeout(t); resolve(m[1]); }
-    });
-    proc.on('exit', () => { clearTimeout(t); reject(new Error(`exited: ${err}`)); });
-  });
-  url.catch(() => {}); // awaited by the test; avoids an unhandled rejection if the test failed first
-  return { proc, url, exited, stderr: () => err };
-}
 
 test('kill -9 during a fan-out loses nothing: after the restart every follower gets every photo once',
   { skip: external && 'needs its own data directory', timeout: 90_000 }, async (t) => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-fkill-'));
     const servers = [];
     try {
-      const first = launch(dataDir);
+      const first = launchOn(dataDir, FLAGS);
       servers.push(first);
       const url = await first.url;
       const author = await signup(url, uniqueName('fkauthor'));
@@ -73,7 +55,7 @@ test('kill -9 during a fan-out loses nothing: after the restart every follower g
       assert.equal(ex.signal, 'SIGKILL');
       const want = [...photos].reverse(); // newest first
 
-      const second = launch(dataDir);
+      const second = launchOn(dataDir, FLAGS);
       servers.push(second);
       const url2 = await second.url;
       const upAt = Date.now();

@@ -406,3 +406,26 @@ export async function listFiles(dir) {
 export function mediaFiles(dataDir) {
   return listFiles(path.join(dataDir, 'photos', 'media'));
 }
+
+/**
+ * Starts the real binary on a data directory the caller keeps (for kill -9
+ * and restart tests): {proc, url (a promise), exited (a promise), stderr()}.
+ * Nothing is cleaned up; the caller kills the process and removes the dir.
+ */
+export function launchOn(dataDir, extraArgs = []) {
+  const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
+    '--workers', '2', '--access-log', 'off', ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  const url = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 10_000);
+    proc.stderr.on('data', (c) => {
+      err += c;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      if (m) { clearTimeout(t); resolve(m[1]); }
+    });
+    proc.on('exit', () => { clearTimeout(t); reject(new Error(`exited: ${err}`)); });
+  });
+  url.catch(() => {}); // awaited by the test; no unhandled rejection if the test failed first
+  return { proc, url, exited, stderr: () => err };
+}

@@ -4,32 +4,15 @@
 // a media row (the restart sweeps orphans) and no temporary file is left.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  serverBinary, api, signup, uniqueName, external, photosDir, uploadPhoto, listFiles, mediaFiles, assertOk,
+  launchOn, api, signup, uniqueName, external, photosDir, uploadPhoto, listFiles, mediaFiles, assertOk,
 } from './lib.mjs';
 
 const RENDITIONS = ['thumbnail', 'low_resolution', 'standard_resolution', 'high_resolution'];
 
-function launch(dataDir) {
-  const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
-    '--workers', '2', '--access-log', 'off', '--max-concurrent-uploads', '64'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
-  const url = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 10_000);
-    proc.stderr.on('data', (c) => {
-      err += c;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m) { clearTimeout(t); resolve(m[1]); }
-    });
-    proc.on('exit', () => { clearTimeout(t); reject(new Error(`exited: ${err}`)); });
-  });
-  return { proc, url, exited, stderr: () => err };
-}
 
 /** The same URL path on the server at base (photo URLs are built from --public-url). */
 const at = (base, u) => {
@@ -56,7 +39,7 @@ test('acknowledged uploads survive kill -9; no orphans or temporary files after 
   { skip: external, timeout: 60_000 }, async (t) => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-mkill-'));
     try {
-      const first = launch(dataDir);
+      const first = launchOn(dataDir, ['--max-concurrent-uploads', '64']);
       const url = await first.url;
       const { token, user } = await signup(url, uniqueName('mkill'));
       const bench = Array.from({ length: 20 }, (_, i) => path.join(photosDir, 'bench', `p${String(i).padStart(2, '0')}.jpg`));
@@ -100,7 +83,7 @@ test('acknowledged uploads survive kill -9; no orphans or temporary files after 
       await copyFile(path.join(store, realKey), path.join(store, plantedOrphan));
       await copyFile(path.join(store, realKey), path.join(store, plantedTmp));
 
-      const second = launch(dataDir);
+      const second = launchOn(dataDir, ['--max-concurrent-uploads', '64']);
       const url2 = await second.url;
       try {
         // every acknowledged upload is whole
