@@ -56,9 +56,10 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out);
  * answering 404 / 400 APINotAllowedError (or 500). */
 bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
 /* Renders a media object for the viewer (latest likers and comments,
- * user_has_liked), from its cached template or made and cached now. The
- * owner argument is not needed: users come from the object cache. */
-void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner);
+ * user_has_liked), from its cached template or made now. m is cached only
+ * if it was read in this request's snapshot (after its cache ticket): a row
+ * read by a worker could be older than an invalidation. */
+void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_this_request);
 /* Renders media id into b if it exists and the viewer may see it (from the
  * object cache where it can); returns whether it did. For list pages. */
 bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b);

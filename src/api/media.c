@@ -118,7 +118,7 @@ static void upload_done(api_work_t *w_, api_req_t *ar)
     }
     buf_t b;
     buf_init(&b, 1 << 20);
-    api_render_media(ar, &b, &w->m, &w->owner);
+    api_render_media(ar, &b, &w->m, false);
     api_ok(ar, &b, NULL);
     buf_free(&b);
 }
@@ -280,7 +280,7 @@ static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
     if (api_load_media(ar, id, owner_hint, m, &owner)) {
         buf_t b;
         buf_init(&b, 1 << 20);
-        api_render_media(ar, &b, m, &owner);
+        api_render_media(ar, &b, m, true);
         api_ok(ar, &b, NULL);
         buf_free(&b);
     }
@@ -412,12 +412,16 @@ void users_media_recent(api_req_t *ar)
         !ts_param(ar, "max_timestamp", &max_ts))
         return;
     /* IDs sort by time, so the timestamps are ID bounds on the same index. */
+    /* IDs cover PICOGRAM_EPOCH_MS .. +2^41 ms; times outside are open bounds */
+    const int64_t first_ms = PICOGRAM_EPOCH_MS, last_ms = PICOGRAM_EPOCH_MS + (1LL << IDS_TIME_BITS) - 1;
     if (max_ts >= 0) {
-        int64_t hi = ids_floor_for_ms((max_ts + 1) * 1000);
+        int64_t ms = (max_ts + 1) * 1000;
+        int64_t hi = ms <= first_ms ? 1 : ms > last_ms ? INT64_MAX : ids_floor_for_ms(ms);
         max_id = hi < max_id ? hi : max_id;
     }
     if (min_ts >= 0) {
-        int64_t lo = ids_floor_for_ms(min_ts * 1000) - 1;
+        int64_t ms = min_ts * 1000;
+        int64_t lo = ms <= first_ms ? 0 : ms > last_ms ? INT64_MAX : ids_floor_for_ms(ms) - 1;
         min_id = lo > min_id ? lo : min_id;
     }
     media_t *items = xcalloc((size_t)count + 1, sizeof(media_t));
@@ -437,7 +441,7 @@ void users_media_recent(api_req_t *ar)
     for (int i = 0; i < n; i++) {
         if (i)
             buf_putc(&b, ',');
-        api_render_media(ar, &b, &items[i], &owner);
+        api_render_media(ar, &b, &items[i], true);
     }
     buf_putc(&b, ']');
     if (more) {

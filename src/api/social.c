@@ -130,11 +130,14 @@ static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t
     return true;
 }
 
-void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, const user_t *owner)
+void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_this_request)
 {
     buf_t t;
     buf_init(&t, 16u << 20);
-    media_template(ar, m->id, m, &t);
+    if (m_from_this_request)
+        media_template(ar, m->id, m, &t);
+    else /* read elsewhere (a worker): render it, but do not cache it */
+        build_template(ar, m, &t);
     media_head_t head;
     memcpy(&head, t.data, sizeof(head));
     assemble(ar, t.data + sizeof(head), t.len - sizeof(head), m->id, &head, b);
@@ -192,6 +195,8 @@ static void null_done(api_work_t *w_, api_req_t *ar)
     like_work_t *w = (like_work_t *)w_;
     if (w->result == SOCIAL_OK)
         api_ok_null(ar);
+    else if (w->result == SOCIAL_NOT_FOUND)
+        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
     else
         api_internal_error(ar, "like change failed");
 }
@@ -376,7 +381,7 @@ static void comment_done(api_work_t *w_, api_req_t *ar)
     if (w->result == SOCIAL_OK)
         api_ok_null(ar);
     else if (w->result == SOCIAL_NOT_FOUND)
-        api_error(ar, 404, E_NOT_FOUND, "this comment does not exist");
+        api_error(ar, 404, E_NOT_FOUND, w->add ? "this media does not exist" : "this comment does not exist");
     else
         api_internal_error(ar, "comment change failed");
 }
@@ -482,6 +487,24 @@ static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const 
     buf_putc(b, '}');
 }
 
+/* Whether the photo exists and the viewer may see it. */
+static bool media_visible(api_req_t *ar, int64_t id)
+{
+    buf_t t, probe;
+    buf_init(&t, 16u << 20);
+    buf_init(&probe, 4096);
+    bool is_private = false, ok = false;
+    if (media_template(ar, id, NULL, &t)) {
+        media_head_t head;
+        memcpy(&head, t.data, sizeof(head));
+        ok = api_user_fragment(ar, head.owner, &probe, &is_private) == USERS_OK &&
+             graph_can_view(ar->db, ar->viewer, head.owner, is_private, &ok) == GRAPH_OK && ok;
+    }
+    buf_free(&t);
+    buf_free(&probe);
+    return ok;
+}
+
 /* The activity list as a page source; entries by users blocked either way
  * are hidden. */
 typedef struct activity_src {
@@ -506,6 +529,13 @@ static bool activity_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
     int64_t actor_id = as->items[i].actor_id;
     if (graph_get(ar->db, ar->viewer, actor_id, &r) != GRAPH_OK || r.a_blocks_b || r.b_blocks_a)
         return false; /* blocked users' actions never appear */
+    activity_t *a = &as->items[i];
+    if (a->media_id && !media_visible(ar, a->media_id)) {
+        /* a photo you may not see (a private account you don't follow, a
+         * block) or that is gone: the news stays, its photo and text don't */
+        a->media_id = 0;
+        a->text[0] = '\0';
+    }
     buf_t actor;
     buf_init(&actor, 4096);
     bool ok = api_user_fragment(ar, actor_id, &actor, NULL) == USERS_OK;

@@ -25,7 +25,8 @@ typedef struct blob_backend {
     int (*put)(blob_store_t *s, const char *key, const void *data, size_t len);
     int (*del)(blob_store_t *s, const char *key); /* 0 also if already absent */
     /* Calls keep(key) for every stored key (and removes temporaries left by a
-     * crash); deletes the keys for which it returns false. Returns the count deleted. */
+     * crash); takes the keys for which it returns false out of the store (the
+     * file backend moves them to DIR/orphans/). Returns the count taken out. */
     long (*sweep)(blob_store_t *s, bool (*keep)(const char *key, void *arg), void *arg);
     /* The local directory holding the keys, if the backend has one (file:). */
     const char *(*local_dir)(blob_store_t *s);

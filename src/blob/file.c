@@ -129,6 +129,22 @@ static int file_del(blob_store_t *b, const char *key)
     return 0;
 }
 
+/* Orphans are moved aside to DIR/orphans/KEY rather than deleted: if the
+ * database given is not the one these files belong to (an old backup, a
+ * mistyped path), nothing is lost. */
+static int quarantine(file_store_t *s, const char *key, const char *path)
+{
+    char dest[4400], dir[4400];
+    snprintf(dest, sizeof(dest), "%s/orphans/%s", s->dir, key);
+    snprintf(dir, sizeof(dir), "%s", dest);
+    *strrchr(dir, '/') = '\0';
+    if (mkdirs(dir) != 0 || rename(path, dest) != 0) {
+        log_error("photo store: cannot move %s aside: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Walks media/<shard>/ directories. */
 static long file_sweep(blob_store_t *b, bool (*keep)(const char *key, void *arg), void *arg)
 {
@@ -155,9 +171,11 @@ static long file_sweep(blob_store_t *b, bool (*keep)(const char *key, void *arg)
             char key[600], path[5000];
             snprintf(key, sizeof(key), "media/%s/%s", d->d_name, f->d_name);
             snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
-            if (strstr(f->d_name, ".tmp.") != NULL || !keep(key, arg)) {
-                if (unlink(path) == 0)
+            if (strstr(f->d_name, ".tmp.") != NULL) {
+                if (unlink(path) == 0) /* a write that never completed */
                     deleted++;
+            } else if (!keep(key, arg) && quarantine(s, key, path) == 0) {
+                deleted++;
             }
         }
         closedir(dd);

@@ -96,7 +96,8 @@ static size_t scan(const char *s, size_t n, char sigil, bool username, char *out
             if (!(username ? is_username_char(c) : is_word(c)))
                 break;
             chars++;
-            if (wl + 4 <= (username ? 30u : (size_t)TAG_MAX_BYTES))
+            /* room for the whole code point: usernames are ASCII (1 byte each) */
+            if (wl + (username ? 1u : 4u) <= (username ? 30u : (size_t)TAG_MAX_BYTES))
                 wl += encode(lower(c), word + wl);
             j += cl;
         }

@@ -85,6 +85,7 @@
     X(JOB_RETRY,                                                                                                       \
       "UPDATE jobs SET leased = 0, attempts = attempts + 1, run_at = $2, last_error = $3, dead = $4 WHERE id = $1")   \
     X(JOB_UNLEASE_ALL, "UPDATE jobs SET leased = 0 WHERE leased = 1")                                                 \
+    X(JOB_UNLEASE, "UPDATE jobs SET leased = 0 WHERE id = $1")                                                        \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
     X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")                  \
     X(FEED_TRIM,                                                                                                       \

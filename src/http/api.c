@@ -10,6 +10,12 @@
 
 /* ---- responses ---- */
 
+/* The path without its query string: logs never carry access tokens. */
+static size_t path_len(const h2o_req_t *req)
+{
+    return req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+}
+
 static const char *reason_phrase(int status)
 {
     switch (status) {
@@ -64,7 +70,7 @@ void api_send(api_req_t *ar, int status, const char *body, size_t len)
 static void send_buf(api_req_t *ar, int status, buf_t *b)
 {
     if (b->overflow) {
-        log_error("response for %.*s too large", (int)ar->req->path.len, ar->req->path.base);
+        log_error("response for %.*s too large", (int)path_len(ar->req), ar->req->path.base);
         static const char body[] =
             "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"response too large\"}}";
         api_send(ar, 500, body, sizeof(body) - 1);
@@ -145,7 +151,8 @@ void api_oauth_error(api_req_t *ar, int status, const char *msg)
 
 void api_internal_error(api_req_t *ar, const char *what)
 {
-    log_error("%s %.*s: %s", ar->req->method.base, (int)ar->req->path.len, ar->req->path.base, what);
+    log_error("%.*s %.*s: %s", (int)ar->req->method.len, ar->req->method.base, (int)path_len(ar->req),
+              ar->req->path.base, what);
     api_error(ar, 500, E_SERVER, "internal error; please retry");
 }
 

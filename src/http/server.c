@@ -249,7 +249,7 @@ static bool keep_media_file(const char *key, void *arg)
 }
 
 /* Files whose media row never committed (a crash mid-upload) or was deleted
- * just before a crash are removed before serving. */
+ * just before a crash are taken out before serving. */
 static void sweep_orphans(server_t *srv)
 {
     if (srv->photos->be->sweep == NULL)
@@ -258,7 +258,7 @@ static void sweep_orphans(server_t *srv)
     long n = srv->photos->be->sweep(srv->photos, keep_media_file, db);
     db_ctx_free(db);
     if (n > 0)
-        log_info("photo store: swept %ld orphaned file(s)", n);
+        log_info("photo store: %ld orphaned or unfinished file(s) taken out (orphans are kept under orphans/)", n);
 }
 
 static int setup_data_dir(const char *dir, char *err, size_t errlen)

@@ -96,8 +96,14 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
         db_bind_cstr(s, 3, h ? "handler failed" : "no handler for this kind");
         db_bind_i64(s, 4, dead);
     }
-    if (db_exec_stmt(s) != DB_DONE)
-        log_error("job %lld: cannot record its outcome", (long long)id);
+    if (db_exec_stmt(s) != DB_DONE) {
+        /* release the lease so the job runs again (its handler is idempotent) */
+        log_error("job %lld: cannot record its outcome; it will run again", (long long)id);
+        s = db_q(c, Q_JOB_UNLEASE);
+        db_bind_i64(s, 1, id);
+        if (db_exec_stmt(s) != DB_DONE)
+            log_error("job %lld: cannot release its lease until restart", (long long)id);
+    }
     return 1;
 }
 

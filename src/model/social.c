@@ -72,16 +72,31 @@ int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t me
     return 0;
 }
 
+/* Inside the transaction: the photo may have been deleted since the request
+ * checked it. 0 if it exists, SOCIAL_NOT_FOUND if not, -1 on error. */
+static int media_alive(db_conn_t *c, int64_t media)
+{
+    db_stmt_t *s = db_q(c, Q_MEDIA_EXISTS);
+    db_bind_i64(s, 1, media);
+    int rc = db_step(s);
+    db_reset(s);
+    return rc == DB_ROW ? 0 : rc == DB_DONE ? SOCIAL_NOT_FOUND : -1;
+}
+
 int social_like(db_ctx_t *db, int64_t media, int64_t owner, int64_t user)
 {
     db_conn_t *c = begin_on(db, media);
     if (c == NULL)
         return SOCIAL_ERROR;
     int64_t like_id = ids_next(ids_global(), ids_shard(user));
-    int rc = exec3(c, Q_LIKE_INSERT, media, user, like_id);
+    int rc = media_alive(c, media);
+    if (rc == 0)
+        rc = exec3(c, Q_LIKE_INSERT, media, user, like_id);
     if (rc == 0 && c->drv->changes(c) == 1) /* a new like, not a repeat */
         rc = exec3(c, Q_LIKED_INSERT, user, like_id, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, 1) ||
-             social_notify(c, owner, user, "like", media, NULL);
+                     social_notify(c, owner, user, "like", media, NULL)
+                 ? -1
+                 : 0;
     return finish(c, rc);
 }
 
@@ -92,7 +107,7 @@ int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
         return SOCIAL_ERROR;
     int rc = exec2(c, Q_LIKE_DELETE, media, user);
     if (rc == 0 && c->drv->changes(c) == 1)
-        rc = exec2(c, Q_LIKED_DELETE, user, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1);
+        rc = exec2(c, Q_LIKED_DELETE, user, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1) ? -1 : 0;
     return finish(c, rc);
 }
 
@@ -163,6 +178,9 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     if (c == NULL)
         return SOCIAL_ERROR;
     cm->created_at = ids_unix_ms(cm->id) / 1000;
+    int alive = media_alive(c, cm->media_id);
+    if (alive != 0)
+        return finish(c, alive);
     db_stmt_t *s = db_q(c, Q_COMMENT_INSERT);
     db_bind_i64(s, 1, cm->id);
     db_bind_i64(s, 2, cm->media_id);
@@ -172,8 +190,10 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     int rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, 1) ||
-             social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text) ||
-             social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, mentions, nm);
+                     social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text) ||
+                     social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, mentions, nm)
+                 ? -1
+                 : 0;
     return finish(c, rc);
 }
 
@@ -204,7 +224,7 @@ int social_comment_delete(db_ctx_t *db, const comment_t *cm)
     if (rc == 0 && c->drv->changes(c) == 0)
         rc = SOCIAL_NOT_FOUND;
     else if (rc == 0)
-        rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1);
+        rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) ? -1 : 0;
     return finish(c, rc);
 }
 

@@ -550,8 +550,10 @@ describe('GET /v1/users/self/activity', () => {
     assert.equal(cmt.text, `nice one @${x.user.username}\nreally`);
     assert.equal(follow.media, null);
     assert.equal(follow.text, null);
-    assert.equal(mention.media.id, cap.id, 'a mention in a caption, matched case-insensitively');
-    assert.equal(mention.text, cap.caption.text);
+    // priv is private and pub does not follow it: the mention is news, but
+    // the photo and its caption stay private
+    assert.equal(mention.media, null, 'a private photo is not shown through activity');
+    assert.equal(mention.text, null);
     for (const a of pubActs) assert.ok(Math.abs(Number(a.created_time) - Date.now() / 1000) < 600);
 
     const xActs = await allActivity(x);
@@ -568,7 +570,14 @@ describe('GET /v1/users/self/activity', () => {
 
     const yActs = await allActivity(y);
     assert.deepEqual(kinds(yActs), [`mention:${priv.user.id}`]);
-    assert.equal(yActs[0].media.id, cap.id);
+    assert.equal(yActs[0].media, null); // y does not follow priv either
+    // an approved follower sees the photo and the text of a mention
+    await rel(y, priv, 'follow');
+    await rel(priv, y, 'approve');
+    const yAfter = await allActivity(y);
+    const yMention = yAfter.find((a) => a.type === 'mention');
+    assert.equal(yMention.media.id, cap.id, 'a mention in a caption, matched case-insensitively');
+    assert.equal(yMention.text, cap.caption.text);
   });
 
   it("hides blocked users' actions, whichever side blocked", async () => {

@@ -50,6 +50,10 @@ static void test_mentions(void **state)
     assert_int_equal(n, 2);
     assert_string_equal(m[0], "alice");
     assert_string_equal(m[1], "bob.smith");
+    /* a 30-character name is kept whole, not cut to a shorter user's name */
+    n = text_mentions(S("@abcdefghijklmnopqrstuvwxyz1234 and @abcdefghijklmnopqrstuvwxyz12345"), m, TEXT_MAX_MENTIONS);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0], "abcdefghijklmnopqrstuvwxyz1234");
 }
 
 static void test_shortcode(void **state)
