@@ -47,15 +47,7 @@ static bool feed_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 static void render_page(api_req_t *ar, const feed_query_t *q)
 {
     feed_src_t src = {.super = {.fetch = feed_fetch, .emit = feed_emit}, .min_id = q->min_id};
-    buf_t b;
-    buf_init(&b, 16u << 20);
-    int64_t next = 0;
-    int rc = api_page(ar, &src.super, q->count, q->max_id, &b, &next);
-    if (rc != 0)
-        api_internal_error(ar, "feed read failed");
-    else
-        api_ok_page(ar, &b, "max_id", "next_max_id", next);
-    buf_free(&b);
+    api_page_reply(ar, &src.super, q->count, q->max_id, "max_id", "next_max_id");
 }
 
 typedef struct rebuild_work {

@@ -46,6 +46,11 @@ struct page_src {
  * page past hidden ones. *next is the cursor for the next page, or 0 if
  * none remains. 0, or -1 if a fetch failed. */
 int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, int64_t *next);
+/* api_page answered as a v1 list: pagination {next_url with param, key}. */
+void api_page_reply(api_req_t *ar, page_src_t *src, int count, int64_t start, const char *param, const char *key);
+/* An optional ID parameter (a cursor) into *out, left as it is when absent.
+ * False after answering 400. */
+bool api_id_param(api_req_t *ar, const char *key, int64_t *out);
 
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID (0 if malformed), and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner);
@@ -73,6 +78,10 @@ bool api_can_view(api_req_t *ar, const user_t *owner);
  * cached) and tells whether the account is private. USERS_OK,
  * USERS_NOT_FOUND or USERS_ERROR. */
 int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private);
+
+/* A JSON array of the short users whose IDs are given (from the object
+ * cache), leaving out any that are gone. */
+void api_render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n);
 
 /* Loads the user a path argument names ("self" or an ID). False after
  * answering 404 (or 500). */

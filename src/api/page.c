@@ -8,7 +8,9 @@
  */
 #include "api/handlers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PAGE_ROUNDS 8
 
@@ -53,4 +55,30 @@ int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *ou
     free(src->keys);
     src->keys = NULL;
     return rc;
+}
+
+void api_page_reply(api_req_t *ar, page_src_t *src, int count, int64_t start, const char *param, const char *key)
+{
+    buf_t b;
+    buf_init(&b, 16u << 20);
+    int64_t next = 0;
+    if (api_page(ar, src, count, start, &b, &next) != 0)
+        api_internal_error(ar, "list read failed");
+    else
+        api_ok_page(ar, &b, param, key, next);
+    buf_free(&b);
+}
+
+bool api_id_param(api_req_t *ar, const char *key, int64_t *out)
+{
+    const char *v = api_param(ar, key);
+    if (v == NULL || *v == '\0')
+        return true;
+    if ((*out = ids_parse(v, strlen(v))) == 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%s is not valid", key);
+        api_error(ar, 400, E_INVALID, msg);
+        return false;
+    }
+    return true;
 }

@@ -137,11 +137,8 @@ static void user_list(api_req_t *ar, int which, const user_t *subject)
     if (!api_count(ar, 50, LIST_MAX, &count))
         return;
     int64_t before = INT64_MAX;
-    const char *cur = api_param(ar, "cursor");
-    if (cur && *cur && (before = ids_parse(cur, strlen(cur))) == 0) {
-        api_error(ar, 400, E_INVALID, "cursor is not valid");
+    if (!api_id_param(ar, "cursor", &before))
         return;
-    }
     int64_t *ids = xcalloc((size_t)count + 1, sizeof(int64_t));
     int n = 0;
     if (graph_list(ar->db, which, subject->id, before, count + 1, ids, &n) != GRAPH_OK) {
@@ -152,33 +149,12 @@ static void user_list(api_req_t *ar, int which, const user_t *subject)
     bool more = n > count;
     if (more)
         n = count;
-    buf_t b, pg;
+    buf_t b;
     buf_init(&b, 1 << 20);
-    buf_init(&pg, 8192);
-    buf_putc(&b, '[');
-    int shown = 0;
-    for (int i = 0; i < n; i++) {
-        user_t u;
-        if (users_get(ar->db, ids[i], &u) != USERS_OK)
-            continue; /* a user deleted since: skip */
-        if (shown++)
-            buf_putc(&b, ',');
-        render_user_short(&b, &u);
-    }
-    buf_putc(&b, ']');
-    if (more) {
-        char next[24];
-        snprintf(next, sizeof(next), "%lld", (long long)ids[n - 1]);
-        buf_puts(&pg, "{\"next_url\":");
-        api_next_url(ar, &pg, "cursor", next);
-        buf_puts(&pg, ",\"next_cursor\":");
-        buf_json_cstr(&pg, next);
-        buf_putc(&pg, '}');
-    }
+    api_render_users(ar, &b, ids, n);
+    api_ok_page(ar, &b, "cursor", "next_cursor", more ? ids[n - 1] : 0);
     free(ids);
-    api_ok(ar, &b, &pg);
     buf_free(&b);
-    buf_free(&pg);
 }
 
 static void list_of(api_req_t *ar, int which)

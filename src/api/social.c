@@ -231,20 +231,6 @@ void likes_remove(api_req_t *ar)
     like_change(ar, false);
 }
 
-/* Renders the users whose IDs are given, skipping ones that are gone. */
-static void render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n)
-{
-    buf_putc(b, '[');
-    for (int i = 0; i < n; i++) {
-        size_t before = b->len;
-        if (before > 0 && b->data[before - 1] != '[')
-            buf_putc(b, ',');
-        if (api_user_fragment(ar, ids[i], b, NULL) != USERS_OK)
-            b->len = before; /* gone since: leave out */
-    }
-    buf_putc(b, ']');
-}
-
 #define LIKERS_MAX 120
 
 void likes_list(api_req_t *ar)
@@ -265,7 +251,7 @@ void likes_list(api_req_t *ar)
     }
     buf_t b;
     buf_init(&b, 1 << 20);
-    render_users(ar, &b, ids, n);
+    api_render_users(ar, &b, ids, n);
     api_ok(ar, &b, NULL);
     buf_free(&b);
 }
@@ -292,25 +278,12 @@ void users_liked(api_req_t *ar)
 {
     int count;
     int64_t before = INT64_MAX;
-    if (!api_count(ar, 20, 100, &count))
+    if (!api_count(ar, 20, 100, &count) || !api_id_param(ar, "max_like_id", &before))
         return;
-    const char *mx = api_param(ar, "max_like_id");
-    if (mx && *mx && (before = ids_parse(mx, strlen(mx))) == 0) {
-        api_error(ar, 400, E_INVALID, "max_like_id is not valid");
-        return;
-    }
     liked_src_t src = {.super = {.fetch = liked_fetch, .emit = liked_emit}};
     src.media_ids = xcalloc((size_t)count + 1, sizeof(int64_t));
-    buf_t b;
-    buf_init(&b, 16u << 20);
-    int64_t next = 0;
-    int rc = api_page(ar, &src.super, count, before, &b, &next);
+    api_page_reply(ar, &src.super, count, before, "max_like_id", "next_max_like_id");
     free(src.media_ids);
-    if (rc != 0)
-        api_internal_error(ar, "liked read failed");
-    else
-        api_ok_page(ar, &b, "max_like_id", "next_max_like_id", next);
-    buf_free(&b);
 }
 
 /* ---- comments ---- */
@@ -549,23 +522,10 @@ void users_activity(api_req_t *ar)
 {
     int count;
     int64_t before = INT64_MAX;
-    if (!api_count(ar, 20, ACTIVITY_MAX, &count))
+    if (!api_count(ar, 20, ACTIVITY_MAX, &count) || !api_id_param(ar, "max_id", &before))
         return;
-    const char *mx = api_param(ar, "max_id");
-    if (mx && *mx && (before = ids_parse(mx, strlen(mx))) == 0) {
-        api_error(ar, 400, E_INVALID, "max_id is not valid");
-        return;
-    }
     activity_src_t src = {.super = {.fetch = activity_fetch, .emit = activity_emit}};
     src.items = xcalloc((size_t)count + 1, sizeof(activity_t));
-    buf_t b;
-    buf_init(&b, 16u << 20);
-    int64_t next = 0;
-    int rc = api_page(ar, &src.super, count, before, &b, &next);
+    api_page_reply(ar, &src.super, count, before, "max_id", "next_max_id");
     free(src.items);
-    if (rc != 0)
-        api_internal_error(ar, "activity read failed");
-    else
-        api_ok_page(ar, &b, "max_id", "next_max_id", next);
-    buf_free(&b);
 }

@@ -33,6 +33,20 @@ int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private)
     return rc;
 }
 
+/* Renders the users whose IDs are given, skipping ones that are gone. */
+void api_render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n)
+{
+    buf_putc(b, '[');
+    for (int i = 0; i < n; i++) {
+        size_t before = b->len;
+        if (before > 0 && b->data[before - 1] != '[')
+            buf_putc(b, ',');
+        if (api_user_fragment(ar, ids[i], b, NULL) != USERS_OK)
+            b->len = before; /* gone since: leave out */
+    }
+    buf_putc(b, ']');
+}
+
 bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
 {
     int64_t id = api_arg_user(ar, i);
