@@ -48,6 +48,8 @@ static const setting_t settings[] = {
     {"celebrity", T_INT, OFF(celebrity), "1000000", 0, 1000000000000LL, NULL,
      "followers above which a user's posts are merged into feeds at read time, not fanned out"},
     {"fanout_batch", T_INT, OFF(fanout_batch), "1000", 1, 100000, NULL, "followers written per fan-out step"},
+    {"popular_interval", T_INT, OFF(popular_interval), "60", 1, 86400, NULL,
+     "seconds between refreshes of the popular ranking"},
     {"job_threads", T_INT, OFF(job_threads), "1", 1, 64, NULL, "threads running background jobs (fan-out ...)"},
     {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the object cache"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",

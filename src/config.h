@@ -40,6 +40,7 @@ typedef struct config {
     long long feed_cap;       /* timeline length */
     long long celebrity;      /* followers above which posts are merged at read time */
     long long fanout_batch;   /* followers per fan-out batch */
+    long long popular_interval; /* seconds between popular refreshes */
     long long job_threads;
     long long cache_size; /* bytes of the object cache */
 } config_t;

@@ -31,6 +31,15 @@ void comments_list(api_req_t *ar);
 void comments_add(api_req_t *ar);
 void comments_remove(api_req_t *ar);
 void users_activity(api_req_t *ar);
+void media_edit(api_req_t *ar);
+void tags_show(api_req_t *ar);
+void tags_recent(api_req_t *ar);
+void tags_search_handler(api_req_t *ar);
+void locations_show(api_req_t *ar);
+void locations_recent(api_req_t *ar);
+void locations_search(api_req_t *ar);
+void media_search(api_req_t *ar);
+void media_popular(api_req_t *ar);
 
 /* A list source for api_page. fetch fills keys[0..n) with up to `limit`
  * keys below `before`, newest first (keyed data of its own may sit beside
@@ -51,6 +60,12 @@ void api_page_reply(api_req_t *ar, page_src_t *src, int count, int64_t start, co
 /* An optional ID parameter (a cursor) into *out, left as it is when absent.
  * False after answering 400. */
 bool api_id_param(api_req_t *ar, const char *key, int64_t *out);
+
+/* A unix-seconds parameter into *out (left as it is when absent). False after answering 400. */
+bool api_ts_param(api_req_t *ar, const char *key, long long *out);
+/* min_timestamp and max_timestamp narrowed into the media ID bounds
+ * (min_id, max_id) exclusive. False after answering 400. */
+bool api_time_bounds(api_req_t *ar, int64_t *min_id, int64_t *max_id);
 
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID (0 if malformed), and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner);

@@ -13,6 +13,7 @@
 #include "api/render.h"
 #include "blob/blob.h"
 #include "core/ids.h"
+#include "model/discovery.h"
 #include "model/media.h"
 #include "model/users.h"
 #include "obs/log.h"
@@ -92,7 +93,7 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         /* a post by a celebrity is merged into feeds at read time, not fanned out */
         w->m.fanned = w->owner.followed_by_count <= w->celebrity;
         if (store_renditions(w, &r) != 0 ||
-            media_create(wc->db, &w->m, w->location_id_new, w->tags, w->ntags, w->mentions, w->nmentions) !=
+            media_create(wc->db, &w->m, w->location_id_new, w->mentions, w->nmentions) !=
                 MEDIA_OK)
             w->status = 500;
     }
@@ -130,19 +131,6 @@ static void upload_cleanup(api_work_t *w_)
     atomic_fetch_sub(w->in_flight, 1);
 }
 
-/* A strictly parsed finite number in [lo, hi]. */
-static bool parse_coord(const char *s, double lo, double hi, double *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end;
-    double v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static const char *check_filter(const char *f)
 {
     size_t n = strlen(f);
@@ -154,37 +142,63 @@ static const char *check_filter(const char *f)
     return NULL;
 }
 
-/* Reads and checks the text fields into w. False after answering 400. */
-static bool upload_fields(api_req_t *ar, upload_work_t *w)
+/* caption= into m (has_caption false if absent or empty) with its
+ * mentions. False after answering 400. */
+static bool caption_param(api_req_t *ar, media_t *m, text_mention_t *mentions, size_t *nmentions)
 {
     const param_t *cap = params_get(&ar->params, "caption");
-    if (cap && cap->vlen > 0) {
-        if (cap->vlen >= sizeof(w->m.caption)) {
-            api_error(ar, 400, E_INVALID, "caption must be at most 2200 characters");
-            return false;
-        }
-        memcpy(w->m.caption, cap->val, cap->vlen + 1);
-        text_normalize_newlines(w->m.caption);
-        size_t len = strlen(w->m.caption);
-        const char *err = validate_caption(w->m.caption, len);
-        if (err) {
-            api_error(ar, 400, E_INVALID, err);
-            return false;
-        }
-        w->m.has_caption = true;
-        w->ntags = text_hashtags(w->m.caption, len, w->tags, TEXT_MAX_TAGS);
-        w->nmentions = text_mentions(w->m.caption, len, w->mentions, TEXT_MAX_MENTIONS);
-    }
-    const char *filter = api_param(ar, "filter");
-    const char *ferr = filter ? check_filter(filter) : NULL;
-    if (ferr) {
-        api_error(ar, 400, E_INVALID, ferr);
+    m->has_caption = false;
+    *nmentions = 0;
+    if (cap == NULL || cap->vlen == 0)
+        return true;
+    if (cap->vlen >= sizeof(m->caption)) {
+        api_error(ar, 400, E_INVALID, "caption must be at most 2200 characters");
         return false;
     }
-    snprintf(w->m.filter, sizeof(w->m.filter), "%s", filter ? filter : "Normal");
+    memcpy(m->caption, cap->val, cap->vlen + 1);
+    text_normalize_newlines(m->caption);
+    size_t len = strlen(m->caption);
+    const char *err = validate_caption(m->caption, len);
+    if (err) {
+        api_error(ar, 400, E_INVALID, err);
+        return false;
+    }
+    m->has_caption = true;
+    *nmentions = text_mentions(m->caption, len, mentions, TEXT_MAX_MENTIONS);
+    return true;
+}
+
+/* The place: location_id (an existing place), or lat and lng with an
+ * optional location_name (found or made at commit). False after answering 400. */
+static bool upload_place(api_req_t *ar, upload_work_t *w)
+{
     const char *lat = api_param(ar, "lat"), *lng = api_param(ar, "lng"), *name = api_param(ar, "location_name");
+    const char *lid = api_param(ar, "location_id");
+    if (lid && *lid) {
+        location_t *l = xmalloc(sizeof(*l));
+        int64_t id = ids_parse(lid, strlen(lid));
+        int rc = id ? location_get(ar->db, id, l) : DISC_NOT_FOUND;
+        if (rc == DISC_ERROR) {
+            free(l);
+            api_internal_error(ar, "place lookup failed");
+            return false;
+        }
+        if (rc == DISC_NOT_FOUND || lat || lng || name) {
+            free(l);
+            api_error(ar, 400, E_INVALID,
+                      rc == DISC_NOT_FOUND ? "location_id names no place"
+                                           : "give location_id, or lat and lng with location_name, not both");
+            return false;
+        }
+        w->m.location_id = l->id;
+        snprintf(w->m.location_name, sizeof(w->m.location_name), "%s", l->name);
+        w->m.lat = l->lat;
+        w->m.lng = l->lng;
+        free(l);
+        return true;
+    }
     if (lat || lng) {
-        if (!parse_coord(lat, -90, 90, &w->m.lat) || !parse_coord(lng, -180, 180, &w->m.lng)) {
+        if (!parse_number(lat, -90, 90, &w->m.lat) || !parse_number(lng, -180, 180, &w->m.lng)) {
             api_error(ar, 400, E_INVALID, "lat must be a number from -90 to 90 and lng from -180 to 180, both given");
             return false;
         }
@@ -198,16 +212,29 @@ static bool upload_fields(api_req_t *ar, upload_work_t *w)
         api_error(ar, 400, E_INVALID, "location_name needs lat and lng");
         return false;
     }
+    return true;
+}
+
+/* Reads and checks the text fields into w. False after answering 400. */
+static bool upload_fields(api_req_t *ar, upload_work_t *w)
+{
+    if (!caption_param(ar, &w->m, w->mentions, &w->nmentions))
+        return false;
+    if (w->m.has_caption)
+        w->ntags = text_hashtags(w->m.caption, strlen(w->m.caption), w->tags, TEXT_MAX_TAGS);
+    const char *filter = api_param(ar, "filter");
+    const char *ferr = filter ? check_filter(filter) : NULL;
+    if (ferr) {
+        api_error(ar, 400, E_INVALID, ferr);
+        return false;
+    }
+    snprintf(w->m.filter, sizeof(w->m.filter), "%s", filter ? filter : "Normal");
+    if (!upload_place(ar, w))
+        return false;
     /* tags as the JSON array the media object shows */
     buf_t t;
     buf_init(&t, sizeof(w->m.tags_json) - 1);
-    buf_putc(&t, '[');
-    for (size_t i = 0; i < w->ntags; i++) {
-        if (i)
-            buf_putc(&t, ',');
-        buf_json_cstr(&t, w->tags[i]);
-    }
-    buf_putc(&t, ']');
+    tags_json(&t, w->tags, w->ntags);
     if (t.overflow) {
         buf_free(&t);
         api_error(ar, 400, E_INVALID, "caption has too many long hashtags");
@@ -299,6 +326,80 @@ void media_show_shortcode(api_req_t *ar)
     show(ar, ids_from_shortcode(ar->match.args[0].base, ar->match.args[0].len), 0);
 }
 
+/* ---- caption edit: POST /v1/media/{id} caption= ---- */
+
+typedef struct caption_work {
+    api_work_t super;
+    cache_t *cache;
+    int64_t id, owner, edit_id;
+    text_mention_t mentions[TEXT_MAX_MENTIONS];
+    size_t nmentions;
+    int result;
+    media_t m; /* the caption in; the media as it is after, out */
+} caption_work_t;
+
+static void caption_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    caption_work_t *w = (caption_work_t *)w_;
+    w->result = media_set_caption(wc->db, w->id, w->owner, w->m.has_caption ? w->m.caption : NULL, w->edit_id,
+                                  w->mentions, w->nmentions);
+    if (w->result == DISC_OK) {
+        cache_del(w->cache, CACHE_MEDIA, w->id); /* after the commit */
+        int rc = media_get(wc->db, w->id, &w->m);
+        w->result = rc == MEDIA_OK ? DISC_OK : rc == MEDIA_NOT_FOUND ? DISC_NOT_FOUND : DISC_ERROR;
+    }
+}
+
+static void caption_done(api_work_t *w_, api_req_t *ar)
+{
+    caption_work_t *w = (caption_work_t *)w_;
+    if (w->result == DISC_NOT_FOUND) {
+        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
+        return;
+    }
+    if (w->result != DISC_OK) {
+        api_internal_error(ar, "caption edit failed");
+        return;
+    }
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    api_render_media(ar, &b, &w->m, false);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+void media_edit(api_req_t *ar)
+{
+    int64_t hint;
+    int64_t id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &hint);
+    media_t *m = xmalloc(sizeof(*m));
+    user_t owner;
+    bool ok = api_load_media(ar, id, hint, m, &owner);
+    free(m);
+    if (!ok)
+        return;
+    if (owner.id != ar->viewer) {
+        api_error(ar, 400, E_NOT_ALLOWED, "only the photo's owner can edit its caption");
+        return;
+    }
+    if (params_get(&ar->params, "caption") == NULL) {
+        api_error(ar, 400, E_INVALID, "caption is required (empty removes it)");
+        return;
+    }
+    caption_work_t *w = xcalloc(1, sizeof(*w));
+    if (!caption_param(ar, &w->m, w->mentions, &w->nmentions)) {
+        free(w);
+        return;
+    }
+    w->super.run = caption_run;
+    w->super.done = caption_done;
+    w->cache = ar->srv->cache;
+    w->id = id;
+    w->owner = ar->viewer;
+    w->edit_id = ids_next(ar->srv->ids, ids_shard(id));
+    api_defer(ar, &w->super);
+}
+
 /* ---- delete ---- */
 
 typedef struct delete_work {
@@ -380,20 +481,6 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out)
     return true;
 }
 
-static bool ts_param(api_req_t *ar, const char *key, long long *out)
-{
-    const char *v = api_param(ar, key);
-    if (v == NULL || *v == '\0')
-        return true;
-    if (!params_int(v, 0, 4102444800LL, out)) { /* up to 2100-01-01 */
-        char msg[80];
-        snprintf(msg, sizeof(msg), "%s must be a unix timestamp in seconds", key);
-        api_error(ar, 400, E_INVALID, msg);
-        return false;
-    }
-    return true;
-}
-
 #define RECENT_MAX 100
 
 void users_media_recent(api_req_t *ar)
@@ -406,24 +493,9 @@ void users_media_recent(api_req_t *ar)
         return;
     int count;
     int64_t max_id = INT64_MAX, min_id = 0;
-    long long min_ts = -1, max_ts = -1;
     if (!api_count(ar, 20, RECENT_MAX, &count) || !api_media_id_param(ar, "max_id", &max_id) ||
-        !api_media_id_param(ar, "min_id", &min_id) || !ts_param(ar, "min_timestamp", &min_ts) ||
-        !ts_param(ar, "max_timestamp", &max_ts))
+        !api_media_id_param(ar, "min_id", &min_id) || !api_time_bounds(ar, &min_id, &max_id))
         return;
-    /* IDs sort by time, so the timestamps are ID bounds on the same index. */
-    /* IDs cover PICOGRAM_EPOCH_MS .. +2^41 ms; times outside are open bounds */
-    const int64_t first_ms = PICOGRAM_EPOCH_MS, last_ms = PICOGRAM_EPOCH_MS + (1LL << IDS_TIME_BITS) - 1;
-    if (max_ts >= 0) {
-        int64_t ms = (max_ts + 1) * 1000;
-        int64_t hi = ms <= first_ms ? 1 : ms > last_ms ? INT64_MAX : ids_floor_for_ms(ms);
-        max_id = hi < max_id ? hi : max_id;
-    }
-    if (min_ts >= 0) {
-        int64_t ms = min_ts * 1000;
-        int64_t lo = ms <= first_ms ? 0 : ms > last_ms ? INT64_MAX : ids_floor_for_ms(ms) - 1;
-        min_id = lo > min_id ? lo : min_id;
-    }
     media_t *items = xcalloc((size_t)count + 1, sizeof(media_t));
     int n = 0;
     if (media_by_user(ar->db, uid, max_id, min_id, count + 1, items, &n) != MEDIA_OK) {

@@ -7,6 +7,7 @@
  * still sees every visible item exactly once.
  */
 #include "api/handlers.h"
+#include "core/ids.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,41 @@ bool api_id_param(api_req_t *ar, const char *key, int64_t *out)
         snprintf(msg, sizeof(msg), "%s is not valid", key);
         api_error(ar, 400, E_INVALID, msg);
         return false;
+    }
+    return true;
+}
+
+bool api_ts_param(api_req_t *ar, const char *key, long long *out)
+{
+    const char *v = api_param(ar, key);
+    if (v == NULL || *v == '\0')
+        return true;
+    if (!params_int(v, 0, 4102444800LL, out)) { /* up to 2100-01-01 */
+        char msg[80];
+        snprintf(msg, sizeof(msg), "%s must be a unix timestamp in seconds", key);
+        api_error(ar, 400, E_INVALID, msg);
+        return false;
+    }
+    return true;
+}
+
+bool api_time_bounds(api_req_t *ar, int64_t *min_id, int64_t *max_id)
+{
+    long long min_ts = -1, max_ts = -1;
+    if (!api_ts_param(ar, "min_timestamp", &min_ts) || !api_ts_param(ar, "max_timestamp", &max_ts))
+        return false;
+    /* IDs sort by time, so the timestamps are ID bounds on the same index.
+     * IDs cover PICOGRAM_EPOCH_MS .. +2^41 ms; times outside are open bounds. */
+    const int64_t first_ms = PICOGRAM_EPOCH_MS, last_ms = PICOGRAM_EPOCH_MS + (1LL << IDS_TIME_BITS) - 1;
+    if (max_ts >= 0) {
+        int64_t ms = (max_ts + 1) * 1000;
+        int64_t hi = ms <= first_ms ? 1 : ms > last_ms ? INT64_MAX : ids_floor_for_ms(ms);
+        *max_id = hi < *max_id ? hi : *max_id;
+    }
+    if (min_ts >= 0) {
+        int64_t ms = min_ts * 1000;
+        int64_t lo = ms <= first_ms ? 0 : ms > last_ms ? INT64_MAX : ids_floor_for_ms(ms) - 1;
+        *min_id = lo > *min_id ? lo : *min_id;
     }
     return true;
 }

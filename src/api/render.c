@@ -107,11 +107,7 @@ void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_le
         buf_puts(b, x && x->user_has_liked ? "true" : "false");
     buf_puts(b, ",\"users_in_photo\":[],\"location\":");
     if (m->location_id) {
-        buf_puts(b, "{\"id\":");
-        buf_json_id(b, m->location_id);
-        buf_puts(b, ",\"name\":");
-        buf_json_cstr(b, m->location_name);
-        buf_printf(b, ",\"latitude\":%.7f,\"longitude\":%.7f}", m->lat, m->lng);
+        render_location(b, m->location_id, m->location_name, m->lat, m->lng);
     } else {
         buf_puts(b, "null");
     }
@@ -144,4 +140,13 @@ void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_le
     buf_puts(b, ",\"images\":");
     render_images(b, m, urls);
     buf_putc(b, '}');
+}
+
+void render_location(buf_t *b, int64_t id, const char *name, double lat, double lng)
+{
+    buf_puts(b, "{\"id\":");
+    buf_json_id(b, id);
+    buf_puts(b, ",\"name\":");
+    buf_json_cstr(b, name);
+    buf_printf(b, ",\"latitude\":%.7f,\"longitude\":%.7f}", lat, lng);
 }

@@ -41,6 +41,8 @@ void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_le
                   const media_extras_t *x);
 /* {"id","text","created_time","from"}, with from given as short-user JSON */
 void render_comment(buf_t *b, const comment_t *c, const char *from, size_t from_len);
+/* {"id","name","latitude","longitude"} */
+void render_location(buf_t *b, int64_t id, const char *name, double lat, double lng);
 /* "MEDIAID_OWNERID" */
 void render_media_id(buf_t *b, const media_t *m);
 

@@ -1,4 +1,5 @@
 #include "core/text.h"
+#include "core/validate.h"
 
 #include <locale.h>
 #include <pthread.h>
@@ -127,4 +128,46 @@ size_t text_hashtags(const char *s, size_t n, text_tag_t *out, size_t max)
 size_t text_mentions(const char *s, size_t n, text_mention_t *out, size_t max)
 {
     return scan(s, n, '@', true, (char *)out, sizeof(text_mention_t), max);
+}
+
+bool text_tag_name(const char *s, size_t n, text_tag_t out)
+{
+    if (!utf8_valid(s, n))
+        return false;
+    if (n > 0 && s[0] == '#')
+        s++, n--;
+    if (n == 0 || n > TAG_MAX_BYTES || memchr(s, '#', n) != NULL)
+        return false;
+    char with[TAG_MAX_BYTES + 2];
+    with[0] = '#';
+    memcpy(with + 1, s, n);
+    text_tag_t tags[2];
+    if (text_hashtags(with, n + 1, tags, 2) != 1)
+        return false;
+    /* the tag must be the whole name: nothing left over after it */
+    char lowered[TAG_MAX_BYTES * 2 + 1];
+    size_t ll = text_lower(s, n, lowered, sizeof(lowered));
+    if (ll != strlen(tags[0]) || memcmp(lowered, tags[0], ll) != 0)
+        return false;
+    memcpy(out, tags[0], ll + 1);
+    return true;
+}
+
+size_t text_lower(const char *s, size_t n, char *out, size_t cap)
+{
+    pthread_once(&once, init_locale);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        i += decode(s + i, n - i, &cp);
+        char enc[4];
+        size_t l = encode(lower(cp), enc);
+        if (o + l >= cap)
+            break;
+        memcpy(out + o, enc, l);
+        o += l;
+    }
+    if (cap > 0)
+        out[o] = '\0';
+    return o;
 }

@@ -12,6 +12,7 @@
 #ifndef PICOGRAM_TEXT_H
 #define PICOGRAM_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TAG_MAX_CHARS 100
@@ -25,5 +26,13 @@ typedef char text_mention_t[31];
 /* Input must be valid UTF-8. */
 size_t text_hashtags(const char *s, size_t n, text_tag_t *out, size_t max);
 size_t text_mentions(const char *s, size_t n, text_mention_t *out, size_t max);
+
+/* A tag name as a client writes it (an optional leading '#', any case)
+ * into its stored form in out. False if s is not exactly one valid tag. */
+bool text_tag_name(const char *s, size_t n, text_tag_t out);
+
+/* Lower-cases valid UTF-8 s into out (NUL-terminated, at most cap-1 bytes,
+ * never cutting a code point). Returns the length written. */
+size_t text_lower(const char *s, size_t n, char *out, size_t cap);
 
 #endif

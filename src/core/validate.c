@@ -1,5 +1,7 @@
 #include "core/validate.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -168,4 +170,32 @@ const char *validate_comment(const char *s, size_t n)
 const char *validate_caption(const char *s, size_t n)
 {
     return text_field(s, n, 2200, true, "caption must be at most 2200 characters", "caption contains invalid characters");
+}
+
+bool parse_number(const char *s, double lo, double hi, double *out)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '+' || *p == 'e' || *p == 'E'))
+            return false;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+const char *validate_geo_query(const char *lat, const char *lng, const char *distance, double *la, double *ln,
+                               double *dist)
+{
+    if (!parse_number(lat, -90, 90, la))
+        return "lat must be a number from -90 to 90";
+    if (!parse_number(lng, -180, 180, ln))
+        return "lng must be a number from -180 to 180";
+    *dist = GEO_DISTANCE_DEFAULT;
+    if (distance != NULL && *distance != '\0' && !parse_number(distance, 0, GEO_DISTANCE_MAX, dist))
+        return "distance must be a number of metres from 0 to 5000";
+    return NULL;
 }

@@ -31,6 +31,18 @@ const char *validate_email(const char *s, size_t n);
 const char *validate_caption(const char *s, size_t n);
 const char *validate_comment(const char *s, size_t n);
 
+/* A strictly parsed finite decimal number in [lo, hi] (digits, sign, point
+ * and exponent only: no spaces, hex, inf or nan). */
+bool parse_number(const char *s, double lo, double hi, double *out);
+
+#define GEO_DISTANCE_DEFAULT 1000.0 /* metres */
+#define GEO_DISTANCE_MAX 5000.0
+/* The point and radius of a geo search, from the lat, lng and distance
+ * parameters as given (NULL when absent; a missing distance is the
+ * default). NULL, or a message for the client. */
+const char *validate_geo_query(const char *lat, const char *lng, const char *distance, double *la, double *ln,
+                               double *dist);
+
 /* CRLF to LF, in place (text that allows newlines is stored with LF). */
 void text_normalize_newlines(char *s);
 

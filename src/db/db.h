@@ -38,6 +38,7 @@ struct db_driver {
     const char *scheme; /* "sqlite" */
     const char *dialect_id_type; /* the column type of 64-bit IDs */
     const char *dialect_blob_type;
+    const char *dialect_geo_index; /* DDL of the geo index tables geo_media and geo_places */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */
     int (*open)(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen);
     void (*close)(db_conn_t *c);

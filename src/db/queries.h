@@ -34,7 +34,8 @@
       "SELECT " USER_COLS " FROM users WHERE id IN ("                                                                  \
       " SELECT id FROM users WHERE username_lower >= $1 AND username_lower < $2"                                       \
       " UNION SELECT id FROM users WHERE full_name_lower >= $1 AND full_name_lower < $2)"                              \
-      " ORDER BY username_lower = $1 DESC, username_lower LIMIT $3")                                                   \
+      " ORDER BY username_lower = $1 DESC, (username_lower >= $1 AND username_lower < $2) DESC,"                     \
+      " followed_by_count DESC, username_lower LIMIT $3")                                                   \
     X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
@@ -47,12 +48,53 @@
       "WHERE m.user_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                  \
     X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2")                                               \
     X(MEDIA_EXISTS, "SELECT 1 FROM media WHERE id = $1")                                                               \
-    X(MEDIA_TAG_INSERT, "INSERT INTO media_tags (tag, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")              \
+    X(MEDIA_TAG_INSERT, "INSERT INTO media_tags (tag, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")  \
+    X(MEDIA_TAG_DELETE, "DELETE FROM media_tags WHERE media_id = $1 AND tag = $2")                                  \
+    X(MEDIA_TAG_LIST, "SELECT tag FROM media_tags WHERE media_id = $1")                                             \
+    X(MEDIA_TAGS_UNCOUNT,                                                                                              \
+      "UPDATE tags SET media_count = media_count - 1 WHERE name IN (SELECT tag FROM media_tags WHERE media_id = $1)")  \
+    X(TAG_COUNT_ADD,                                                                                                   \
+      "INSERT INTO tags (name, media_count) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "                         \
+      "media_count = tags.media_count + excluded.media_count")                                                         \
+    X(TAG_GET, "SELECT media_count FROM tags WHERE name = $1")                                                         \
+    X(TAG_SEARCH,                                                                                                      \
+      "SELECT name, media_count FROM tags WHERE name >= $1 AND name < $2 AND media_count > 0 "                         \
+      "ORDER BY media_count DESC, name LIMIT $3")                                                                      \
+    X(TAG_MEDIA_PAGE,                                                                                                  \
+      "SELECT id, media_id FROM media_tags WHERE tag = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")          \
+    X(MEDIA_SET_TAGS, "UPDATE media SET tags = $2 WHERE id = $1")                                                     \
+    X(MEDIA_SET_CAPTION, "UPDATE media SET caption = $2 WHERE id = $1")                                               \
+    X(MEDIA_TEXT_SOURCE, "SELECT caption, user_id FROM media WHERE id = $1")                                          \
+    X(MEDIA_OWNER_COMMENTS, "SELECT text FROM comments WHERE media_id = $1 AND user_id = $2 ORDER BY id")             \
+    X(MEDIA_MENTION_LIST, "SELECT username_lower FROM media_mentions WHERE media_id = $1")                            \
+    X(MEDIA_BY_LOCATION,                                                                                               \
+      "SELECT id FROM media WHERE location_id = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")                 \
+    X(LOCATION_GET, "SELECT id, name, lat, lng FROM locations WHERE id = $1")                                          \
+    X(LOCATION_SEARCH_NAME,                                                                                            \
+      "SELECT id, name, lat, lng FROM locations WHERE name_lower >= $1 AND name_lower < $2 "                           \
+      "ORDER BY name_lower, id LIMIT $3")                                                                              \
+    X(POPULAR_CANDIDATES,                                                                                              \
+      "SELECT m.id, m.like_count, m.comment_count, m.created_at FROM media m JOIN users u ON u.id = m.user_id "        \
+      "WHERE m.id > $1 AND u.is_private = 0")                                                                          \
+    X(POPULAR_CLEAR, "DELETE FROM popular")                                                                            \
+    X(POPULAR_PUT, "INSERT INTO popular (rank, media_id, score) VALUES ($1, $2, $3)")                                \
+    X(POPULAR_LIST, "SELECT media_id FROM popular ORDER BY rank LIMIT $1")                                            \
+    /* the geo index's sqlite backend (R*Tree); other backends bring their own */                                      \
+    X(GEO_MEDIA_PUT,                                                                                                   \
+      "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1, lat, lng, t) "                                       \
+      "VALUES ($1, $2, $2, $3, $3, $4, $4, $2, $3, $4)")                                                               \
+    X(GEO_MEDIA_DEL, "DELETE FROM geo_media WHERE id = $1")                                                           \
+    X(GEO_MEDIA_BOX,                                                                                                   \
+      "SELECT id, lat, lng FROM geo_media WHERE lat1 >= $1 AND lat0 <= $2 AND lng1 >= $3 AND lng0 <= $4 "              \
+      "AND t1 >= $5 AND t0 <= $6 AND t >= $5 AND t <= $6")                                                             \
+    X(GEO_PLACE_PUT, "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1, lat, lng) VALUES ($1, $2, $2, $3, $3, $2, $3)") \
+    X(GEO_PLACE_BOX,                                                                                                   \
+      "SELECT id, lat, lng FROM geo_places WHERE lat1 >= $1 AND lat0 <= $2 AND lng1 >= $3 AND lng0 <= $4")              \
     X(MEDIA_TAGS_DELETE, "DELETE FROM media_tags WHERE media_id = $1")                                                \
     X(MEDIA_MENTION_INSERT,                                                                                            \
       "INSERT INTO media_mentions (media_id, username_lower) VALUES ($1, $2) ON CONFLICT DO NOTHING")                 \
     X(MEDIA_MENTIONS_DELETE, "DELETE FROM media_mentions WHERE media_id = $1")                                        \
-    X(LOCATION_INSERT, "INSERT INTO locations (id, name, lat, lng) VALUES ($1, $2, $3, $4)")                          \
+    X(LOCATION_INSERT, "INSERT INTO locations (id, name, lat, lng, name_lower) VALUES ($1, $2, $3, $4, $5)")          \
     X(USER_MEDIA_COUNT_ADD, "UPDATE users SET media_count = media_count + $2 WHERE id = $1")                         \
     X(FOLLOWING_GET, "SELECT status FROM following WHERE user_id = $1 AND target_id = $2")                             \
     X(FOLLOWING_PUT,                                                                                                   \
@@ -87,6 +129,7 @@
     X(JOB_UNLEASE_ALL, "UPDATE jobs SET leased = 0 WHERE leased = 1")                                                 \
     X(JOB_UNLEASE, "UPDATE jobs SET leased = 0 WHERE id = $1")                                                        \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
+    X(JOB_KIND_LIVE, "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND dead = 0")                                        \
     X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")                  \
     X(FEED_TRIM,                                                                                                       \
       "DELETE FROM feed_items WHERE user_id = $1 AND media_id < (SELECT media_id FROM feed_items WHERE user_id = $1 " \

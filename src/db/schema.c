@@ -95,6 +95,29 @@ static const char *const migrations[] = {
     "CREATE TABLE activity (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, actor_id {ID} NOT NULL, kind TEXT NOT NULL,"
     " media_id {ID}, text TEXT);"
     "CREATE INDEX activity_user ON activity (user_id, id);",
+    /* 6: discovery. A media's tags each get an ID when applied (the media's
+     * for caption tags at upload, later ones their own), so a tag's page is
+     * newest-applied first; tag counts; place names for prefix search; the
+     * popular ranking a job refreshes; and the geo index (a backend's own
+     * DDL: SQLite R*Tree here), filled from the places already there. */
+    "CREATE TABLE media_tags_v6 (tag TEXT NOT NULL, id {ID} NOT NULL, media_id {ID} NOT NULL,"
+    " PRIMARY KEY (tag, id));"
+    "INSERT INTO media_tags_v6 (tag, id, media_id) SELECT tag, media_id, media_id FROM media_tags;"
+    "DROP TABLE media_tags;"
+    "ALTER TABLE media_tags_v6 RENAME TO media_tags;"
+    "CREATE UNIQUE INDEX media_tags_media ON media_tags (media_id, tag);"
+    "CREATE TABLE tags (name TEXT PRIMARY KEY, media_count {ID} NOT NULL DEFAULT 0);"
+    "INSERT INTO tags (name, media_count) SELECT tag, COUNT(*) FROM media_tags GROUP BY tag;"
+    "ALTER TABLE locations ADD COLUMN name_lower TEXT NOT NULL DEFAULT '';"
+    "UPDATE locations SET name_lower = lower(name);"
+    "CREATE INDEX locations_name ON locations (name_lower);"
+    "CREATE INDEX media_location ON media (location_id, id);"
+    "CREATE TABLE popular (rank INTEGER PRIMARY KEY, media_id {ID} NOT NULL, score DOUBLE PRECISION NOT NULL);"
+    "{GEO_INDEX}"
+    "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1, lat, lng, t)"
+    " SELECT m.id, l.lat, l.lat, l.lng, l.lng, m.created_at, m.created_at, l.lat, l.lng, m.created_at"
+    " FROM media m JOIN locations l ON l.id = m.location_id;"
+    "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1, lat, lng) SELECT id, lat, lat, lng, lng, lat, lng FROM locations;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -112,6 +135,8 @@ static char *expand(const db_driver_t *drv, const char *sql)
             buf_puts(&b, drv->dialect_id_type), p += 4;
         else if (strncmp(p, "{BLOB}", 6) == 0)
             buf_puts(&b, drv->dialect_blob_type), p += 6;
+        else if (strncmp(p, "{GEO_INDEX}", 11) == 0)
+            buf_puts(&b, drv->dialect_geo_index), p += 11;
         else
             buf_putc(&b, *p++);
     }

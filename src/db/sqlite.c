@@ -234,6 +234,11 @@ const db_driver_t db_driver_sqlite = {
     .scheme = "sqlite",
     .dialect_id_type = "INTEGER",
     .dialect_blob_type = "BLOB",
+    /* R*Tree boxes (32-bit floats, rounded outwards) with the exact values
+     * beside them as auxiliary columns */
+    .dialect_geo_index = "CREATE VIRTUAL TABLE geo_media USING rtree(id, lat0, lat1, lng0, lng1, t0, t1,"
+                         " +lat REAL, +lng REAL, +t INTEGER);"
+                         "CREATE VIRTUAL TABLE geo_places USING rtree(id, lat0, lat1, lng0, lng1, +lat REAL, +lng REAL);",
     .open = sq_open,
     .close = sq_close,
     .exec = sq_exec,

@@ -248,10 +248,10 @@ static int unfeed_media_job(db_ctx_t *db, char *payload, void *ctx)
 }
 
 const job_handler_t feeds_job_handlers[4] = {
-    {"fanout", fanout_job},
-    {"backfill", backfill_job},
-    {"unfeed", unfeed_job},
-    {"unfeed_media", unfeed_media_job},
+    {"fanout", fanout_job, NULL},
+    {"backfill", backfill_job, NULL},
+    {"unfeed", unfeed_job, NULL},
+    {"unfeed_media", unfeed_media_job, NULL},
 };
 
 int feeds_enqueue_fanout(db_conn_t *c, int64_t media, int64_t author)

@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "model/discovery.h"
 #include "core/buf.h"
 #include "http/api.h"
 #include "images/images.h"
@@ -363,6 +364,24 @@ static void fix_derived_urls(config_t *cfg, int port)
     }
 }
 
+/* The job runners, with every handler: the feeds' (their ctx the feeds),
+ * and the periodic popular ranking, scheduled now if it is not waiting. */
+static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
+{
+    size_t n = sizeof(feeds_job_handlers) / sizeof(feeds_job_handlers[0]);
+    memcpy(srv->job_handlers, feeds_job_handlers, sizeof(feeds_job_handlers));
+    srv->job_handlers[n++] = (job_handler_t){"popular", popular_job, &cfg->popular_interval};
+    db_ctx_t *db = db_ctx_new(srv->dbmap);
+    int rc = popular_schedule(db);
+    db_ctx_free(db);
+    if (rc != DISC_OK) {
+        snprintf(err, errlen, "cannot schedule the popular ranking");
+        return -1;
+    }
+    srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds);
+    return 0;
+}
+
 int server_run(config_t *cfg)
 {
     char err[512];
@@ -402,8 +421,8 @@ int server_run(config_t *cfg)
     srv->ids = ids_gen_new();
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, images_thread_done);
     feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
-    srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, feeds_job_handlers,
-                           sizeof(feeds_job_handlers) / sizeof(feeds_job_handlers[0]), &srv->feeds);
+    if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
+        goto fail;
 
     srv->nthreads = (int)cfg->threads;
     srv->threads = xcalloc((size_t)srv->nthreads, sizeof(server_thread_t));

@@ -70,6 +70,7 @@ struct server {
     feeds_t feeds;
     cache_t *cache;
     jobq_t *jobs;
+    job_handler_t job_handlers[8]; /* every kind the runners take */
     atomic_int uploads_in_flight;
 };
 

@@ -39,10 +39,15 @@ typedef int (*job_fn)(db_ctx_t *db, char *payload /* JOB_PAYLOAD_MAX+1, may be r
 typedef struct job_handler {
     const char *kind;
     job_fn run;
+    void *ctx; /* passed to run; NULL: the queue's ctx */
 } job_handler_t;
 
 /* Within the caller's open transaction on c. Returns DB_DONE or DB_ERROR. */
 int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload);
+/* The same, due at run_at_ms (unix milliseconds): a periodic job enqueues its next run. */
+int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms);
+/* Jobs of a kind not yet done (dead ones excluded) on c; -1 on error. */
+long jobs_live(db_conn_t *c, const char *kind);
 /* Wakes the runners (after a commit that enqueued). Thread safe. */
 void jobs_kick(void);
 

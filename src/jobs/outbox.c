@@ -15,14 +15,28 @@
 static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
 static unsigned kicks;
-int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload)
+int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms)
 {
     db_stmt_t *s = db_q(c, Q_JOB_INSERT);
     db_bind_i64(s, 1, ids_next(ids_global(), 0));
     db_bind_cstr(s, 2, kind);
     db_bind_cstr(s, 3, payload);
-    db_bind_i64(s, 4, ids_now_ms());
+    db_bind_i64(s, 4, run_at_ms);
     return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
+}
+
+int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload)
+{
+    return jobs_enqueue_at(c, kind, payload, ids_now_ms());
+}
+
+long jobs_live(db_conn_t *c, const char *kind)
+{
+    db_stmt_t *s = db_q(c, Q_JOB_KIND_LIVE);
+    db_bind_cstr(s, 1, kind);
+    long n = db_step(s) == DB_ROW ? (long)db_col_i64(s, 0) : -1;
+    db_reset(s);
+    return n;
 }
 
 void jobs_kick(void)
@@ -73,7 +87,7 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
         return 1; /* another runner took it */
 
     const job_handler_t *h = handler_for(q, kind);
-    int rc = h ? h->run(db, payload, q->ctx) : JOB_RETRY;
+    int rc = h ? h->run(db, payload, h->ctx ? h->ctx : q->ctx) : JOB_RETRY;
     db_ctx_release(db);
     if (rc == JOB_DONE) {
         s = db_q(c, Q_JOB_DONE);

@@ -2,6 +2,8 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "feeds/feeds.h"
+#include "geo/geo.h"
+#include "model/discovery.h"
 #include "model/social.h"
 
 #include <stdio.h>
@@ -32,19 +34,21 @@ static void row_to_media(db_stmt_t *s, media_t *m)
     }
 }
 
-static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, const text_tag_t *tags, size_t ntags,
-                     const text_mention_t *mentions, size_t nmentions)
+static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, const text_mention_t *mentions,
+                     size_t nmentions)
 {
     db_stmt_t *s;
     if (loc_new) {
-        s = db_q(c, Q_LOCATION_INSERT);
-        db_bind_i64(s, 1, loc_new);
-        db_bind_cstr(s, 2, m->location_name);
-        db_bind_double(s, 3, m->lat);
-        db_bind_double(s, 4, m->lng);
-        if (db_exec_stmt(s) != DB_DONE)
+        if (location_find_or_make(c, m->location_name, m->lat, m->lng, loc_new, &m->location_id) != DB_DONE)
             return MEDIA_ERROR;
-        m->location_id = loc_new;
+        location_t l;
+        if (m->location_id != loc_new) { /* an existing place: show it as it is */
+            if (location_get(db, m->location_id, &l) != DISC_OK)
+                return MEDIA_ERROR;
+            memcpy(m->location_name, l.name, sizeof(m->location_name));
+            m->lat = l.lat;
+            m->lng = l.lng;
+        }
     }
     char dims[128];
     snprintf(dims, sizeof(dims), "%dx%d,%dx%d,%dx%d,%dx%d", m->width[0], m->height[0], m->width[1], m->height[1],
@@ -67,13 +71,11 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     db_bind_i64(s, 9, m->fanned);
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
-    for (size_t i = 0; i < ntags; i++) {
-        s = db_q(c, Q_MEDIA_TAG_INSERT);
-        db_bind_cstr(s, 1, tags[i]);
-        db_bind_i64(s, 2, m->id);
-        if (db_exec_stmt(s) != DB_DONE)
-            return MEDIA_ERROR;
-    }
+    /* the caption's tags, applied now: their tag IDs are the media's */
+    if (tags_sync(c, m->id, m->id, 0) != DB_DONE)
+        return MEDIA_ERROR;
+    if (m->location_id && geo_media_put(c, m->id, m->lat, m->lng, m->created_at) != DB_DONE)
+        return MEDIA_ERROR;
     for (size_t i = 0; i < nmentions; i++) {
         s = db_q(c, Q_MEDIA_MENTION_INSERT);
         db_bind_i64(s, 1, m->id);
@@ -92,8 +94,8 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     return feeds_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 
-int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_tag_t *tags, size_t ntags,
-                 const text_mention_t *mentions, size_t nmentions)
+int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_mention_t *mentions,
+                 size_t nmentions)
 {
     /* Embedded: one database holds every shard, so the post, its indexes and
      * its place commit together. (The cluster moves tag and place indexes to
@@ -101,7 +103,7 @@ int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_t
     db_conn_t *c = db_shard(db, ids_shard(m->id));
     if (c == NULL || db_begin(c) != DB_OK)
         return MEDIA_ERROR;
-    int rc = write_all(db, c, m, location_id_new, tags, ntags, mentions, nmentions);
+    int rc = write_all(db, c, m, location_id_new, mentions, nmentions);
     if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
         db_rollback(c);
         return MEDIA_ERROR;
@@ -136,8 +138,10 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
     db_reset(s);
     if (rc == MEDIA_OK && c->drv->changes(c) == 0)
         rc = MEDIA_NOT_FOUND;
-    const unsigned cleanup[] = {Q_MEDIA_TAGS_DELETE, Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE,
-                                Q_MEDIA_LIKED_DELETE, Q_MEDIA_COMMENTS_DELETE};
+    if (rc == MEDIA_OK && (tags_unindex(c, id) != DB_DONE || geo_media_del(c, id) != DB_DONE))
+        rc = MEDIA_ERROR;
+    const unsigned cleanup[] = {Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE, Q_MEDIA_LIKED_DELETE,
+                                Q_MEDIA_COMMENTS_DELETE};
     for (size_t i = 0; rc == MEDIA_OK && i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
         s = db_q(c, cleanup[i]);
         db_bind_i64(s, 1, id);

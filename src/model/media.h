@@ -40,10 +40,14 @@ typedef struct media {
 } media_t;
 
 /* Writes m (id, user_id, caption, filter, place, sizes, created_at and
- * fanned set by the caller; location_id is made here from location_id_new if a place is
- * given) with its tags and mentions, and counts it on the owner. */
-int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_tag_t *tags, size_t ntags,
-                 const text_mention_t *mentions, size_t nmentions);
+ * fanned set by the caller) with its caption's tags, its mentions and its
+ * place in the geo index, and counts it on the owner. A place is either
+ * m->location_id (an existing one, with its name and coordinates in m) or,
+ * if location_id_new is not 0, the place named m->location_name at m->lat,
+ * m->lng: an existing one of that name within a few metres, or a new one
+ * with ID location_id_new; m->location_id is set to it. */
+int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_mention_t *mentions,
+                 size_t nmentions);
 int media_get(db_ctx_t *db, int64_t id, media_t *out);
 /* Deletes the owner's media. MEDIA_NOT_FOUND if it is not theirs or gone. */
 int media_delete(db_ctx_t *db, int64_t id, int64_t owner);

@@ -1,4 +1,5 @@
 #include "model/social.h"
+#include "model/discovery.h"
 #include "core/ids.h"
 #include "model/users.h"
 
@@ -191,7 +192,9 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, 1) ||
                      social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text) ||
-                     social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, mentions, nm)
+                     social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, mentions, nm) ||
+                     /* the owner's comments tag the photo, as its caption does */
+                     (cm->user_id == media_owner && tags_sync(c, cm->media_id, cm->id, cm->user_id) != DB_DONE)
                  ? -1
                  : 0;
     return finish(c, rc);
@@ -224,7 +227,11 @@ int social_comment_delete(db_ctx_t *db, const comment_t *cm)
     if (rc == 0 && c->drv->changes(c) == 0)
         rc = SOCIAL_NOT_FOUND;
     else if (rc == 0)
-        rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) ? -1 : 0;
+        rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) ||
+                     tags_sync(c, cm->media_id, ids_next(ids_global(), ids_shard(cm->media_id)), cm->user_id) !=
+                         DB_DONE
+                 ? -1
+                 : 0;
     return finish(c, rc);
 }
 

@@ -159,15 +159,23 @@ int users_update(db_ctx_t *db, const user_t *u)
     return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
 }
 
-/* Search order: the exact name first, then by lower-cased username. */
+/* Search order: the exact username first, then usernames that start with
+ * q, then full names that do; each group most followed first, then by
+ * lower-cased username. (The same order as Q_USER_SEARCH.) */
 static bool before(const user_t *a, const user_t *b, const char *q)
 {
     char la[USERNAME_MAX + 1], lb[USERNAME_MAX + 1];
     lower(la, a->username);
     lower(lb, b->username);
+    size_t ql = strlen(q);
     bool ea = strcmp(la, q) == 0, eb = strcmp(lb, q) == 0;
     if (ea != eb)
         return ea;
+    bool pa = strncmp(la, q, ql) == 0, pb = strncmp(lb, q, ql) == 0;
+    if (pa != pb)
+        return pa;
+    if (a->followed_by_count != b->followed_by_count)
+        return a->followed_by_count > b->followed_by_count;
     return strcmp(la, lb) < 0;
 }
 

@@ -243,7 +243,11 @@ describe('GET /v1/users/search', () => {
 
   const search = (query, token = viewer.token) => api(url, 'GET', '/v1/users/search', { token, query });
 
-  it('matches name and full-name prefixes, exact name first, then by username', async () => {
+  // Ranking: the exact username, then usernames that start with q, then
+  // full names that do; within a group the most followed first (all have
+  // none here), then by username. Follower-count ordering is in
+  // discovery.test.mjs.
+  it('matches name and full-name prefixes: exact, then username prefix, then full-name prefix', async () => {
     for (const q of [P, P.toUpperCase()]) {
       const r = await search({ q });
       const list = assertOk(r);
@@ -252,15 +256,15 @@ describe('GET /v1/users/search', () => {
         assertShortUser(u);
         assert.deepEqual(Object.keys(u).sort(), ['full_name', 'id', 'profile_picture', 'username']);
       }
-      assert.deepEqual(list.map((u) => u.username), [exact.username, byFullName.username, upperA.username, b.username],
+      assert.deepEqual(list.map((u) => u.username), [exact.username, upperA.username, b.username, byFullName.username],
         `q=${q}`);
-      assert.deepEqual(list.map((u) => u.id), [exact.id, byFullName.id, upperA.id, b.id]);
+      assert.deepEqual(list.map((u) => u.id), [exact.id, upperA.id, b.id, byFullName.id]);
     }
   });
 
   it('honours count', async () => {
     let list = assertOk(await search({ q: P, count: 2 }));
-    assert.deepEqual(list.map((u) => u.id), [exact.id, byFullName.id]);
+    assert.deepEqual(list.map((u) => u.id), [exact.id, upperA.id]);
     list = assertOk(await search({ q: P, count: 1 }));
     assert.deepEqual(list.map((u) => u.id), [exact.id], 'the exact match comes first even when others sort before it');
     list = assertOk(await search({ q: P, count: 100 }));

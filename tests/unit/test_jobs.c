@@ -71,7 +71,7 @@ static int fail_job(db_ctx_t *db, char *payload, void *ctx)
     return JOB_RETRY;
 }
 
-static const job_handler_t handlers[] = {{"count", count_job}, {"step", step_job}, {"fail", fail_job}};
+static const job_handler_t handlers[] = {{"count", count_job, NULL}, {"step", step_job, NULL}, {"fail", fail_job, NULL}};
 
 static void wait_for(db_ctx_t *db, long pending)
 {
