@@ -12,6 +12,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
+    /* a tag name as a client writes it: accepted names are tags */
+    text_tag_t name;
+    if (text_tag_name(s, size, name)) {
+        size_t l = strlen(name);
+        char with[TAG_MAX_BYTES + 2] = "#";
+        memcpy(with + 1, name, l);
+        text_tag_t again[2];
+        if (l == 0 || text_hashtags(with, l + 1, again, 2) != 1 || strcmp(again[0], name) != 0)
+            abort();
+    }
     if (!utf8_valid(s, size))
         return 0;
     text_tag_t tags[TEXT_MAX_TAGS];

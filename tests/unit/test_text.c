@@ -74,6 +74,36 @@ static void test_shortcode(void **state)
     assert_int_equal(ids_from_shortcode(S("___________")), 0);  /* > INT64_MAX */
 }
 
+static void test_tag_name(void **state)
+{
+    (void)state;
+    text_tag_t t;
+    assert_true(text_tag_name(S("sun"), t));
+    assert_string_equal(t, "sun");
+    assert_true(text_tag_name(S("#SunSet_2"), t));
+    assert_string_equal(t, "sunset_2");
+    assert_true(text_tag_name(S("CAF\xc3\x89"), t)); /* CAFÉ */
+    assert_string_equal(t, "caf\xc3\xa9");
+    assert_true(text_tag_name(S("\xd0\xa2\xd0\x95\xd0\xa1\xd0\xa2"), t)); /* ТЕСТ */
+    assert_string_equal(t, "\xd1\x82\xd0\xb5\xd1\x81\xd1\x82");
+    const char *bad[] = {"", "#", "##a", "a b", "a-b", "a!", "123", "a#b", "\xff", "caf\xc3"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(text_tag_name(bad[i], strlen(bad[i]), t));
+    char longname[TAG_MAX_CHARS + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[TAG_MAX_CHARS] = '\0';
+    assert_true(text_tag_name(longname, TAG_MAX_CHARS, t));
+    longname[TAG_MAX_CHARS] = 'a';
+    longname[TAG_MAX_CHARS + 1] = '\0';
+    assert_false(text_tag_name(longname, TAG_MAX_CHARS + 1, t));
+
+    char out[8];
+    assert_int_equal(text_lower(S("AbC"), out, sizeof(out)), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(text_lower(S("\xc3\x89\xc3\x89\xc3\x89\xc3\x89"), out, sizeof(out)), 6); /* never half a code point */
+    assert_string_equal(out, "\xc3\xa9\xc3\xa9\xc3\xa9");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -81,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_mentions),
         cmocka_unit_test(test_shortcode),
+        cmocka_unit_test(test_tag_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
