@@ -3,7 +3,10 @@
  * directory through the db layer, for load benchmarks. The default is the
  * shape of the Django reference's gen.py ("small"): 10,000 users each
  * following 100 others, 200,000 photos (80% captioned, 30% with a place),
- * about 1,000,000 likes and 300,000 comments. Photo files are not written
+ * about 1,000,000 likes and 300,000 comments. Places are 200 spots in each
+ * of five real cities (San Francisco, New York, London, Paris, Tokyo), each
+ * spot within about 5 km of its city's centre; captions' hashtags are in
+ * the tag index and placed photos in the geo index. Photo files are not written
  * (the API serves their URLs, not their bytes). Prints one access token per
  * line for the first TOKENS users, for the load scripts.
  *
@@ -19,6 +22,9 @@
 
 #include "core/ids.h"
 #include "db/db.h"
+#include "core/text.h"
+#include "geo/geo.h"
+#include "model/discovery.h"
 #include "model/tokens.h"
 
 static uint64_t rng;
@@ -35,6 +41,20 @@ static long pick(long n)
 static const char *const words[] = {"sunset", "coffee", "beach", "morning", "city", "friends", "dinner", "cat",
                                     "summer", "night", "street", "sky", "#nofilter", "#sf", "#instagood", "#latte",
                                     "golden", "hour", "bridge", "river", "#iphoneography", "park", "brunch", "art"};
+typedef struct city {
+    const char *name;
+    double lat, lng;
+} city_t;
+static const city_t cities[5] = {{"San Francisco", 37.7749, -122.4194}, {"New York", 40.7128, -74.0060},
+                                 {"London", 51.5074, -0.1278},          {"Paris", 48.8566, 2.3522},
+                                 {"Tokyo", 35.6762, 139.6503}};
+#define NPLACES 1000
+typedef struct place {
+    int64_t id;
+    double lat, lng;
+} place_t;
+static place_t places[NPLACES];
+
 static const char *const filters[] = {"Normal", "X-Pro II", "Lomo-fi", "Earlybird", "Sutro", "Toaster", "Valencia"};
 
 static int step(db_stmt_t *s)
@@ -131,32 +151,38 @@ int main(int argc, char **argv)
     if (c->drv->exec(c, sql, err, sizeof(err)) != 0)
         return 1;
     db_begin(c);
+    for (long i = 0; i < NPLACES; i++) {
+        const city_t *city = &cities[i % 5];
+        place_t *pl = &places[i];
+        pl->id = ids_next_at(g, (unsigned)pick(IDS_NSHARDS), base_ms - 3600000LL + i);
+        pl->lat = city->lat + ((double)pick(20001) - 10000) / 10000.0 * 0.045; /* about +-5 km */
+        pl->lng = city->lng + ((double)pick(20001) - 10000) / 10000.0 * 0.06;
+        char name[64], lower[64];
+        snprintf(name, sizeof(name), "%s Spot %ld", city->name, i / 5);
+        text_lower(name, strlen(name), lower, sizeof(lower));
+        db_stmt_t *s = db_q(c, Q_LOCATION_INSERT);
+        db_bind_i64(s, 1, pl->id);
+        db_bind_cstr(s, 2, name);
+        db_bind_double(s, 3, pl->lat);
+        db_bind_double(s, 4, pl->lng);
+        db_bind_cstr(s, 5, lower);
+        if (step(s) != 0 || geo_place_put(c, pl->id, pl->lat, pl->lng) != DB_DONE)
+            return 1;
+    }
     for (long i = 0; i < nm; i++) {
         owner[i] = users[pick(nu)];
         media[i] = ids_next_at(g, ids_shard(owner[i]), base_ms + i * 120000LL + pick(60000));
-        char caption[256] = "", tags[256] = "[]";
+        char caption[256] = "";
         bool has_caption = pick(10) < 8;
         if (has_caption) {
-            size_t tl = 1;
             for (int w = 0, nw = 3 + (int)pick(8); w < nw; w++) {
                 const char *word = words[pick(sizeof(words) / sizeof(words[0]))];
                 strcat(caption, w ? " " : "");
                 strcat(caption, word);
-                if (word[0] == '#' && strstr(tags, word + 1) == NULL)
-                    tl += (size_t)snprintf(tags + tl - 1, sizeof(tags) - tl, "%s\"%s\"]", tl > 1 ? "," : "", word + 1) - 1;
             }
         }
-        int64_t loc = 0;
-        if (pick(10) < 3) {
-            loc = ids_next_at(g, (unsigned)pick(IDS_NSHARDS), base_ms + i * 120000LL);
-            db_stmt_t *s = db_q(c, Q_LOCATION_INSERT);
-            db_bind_i64(s, 1, loc);
-            db_bind_cstr(s, 2, "Somewhere nice");
-            db_bind_double(s, 3, 37.7 + (double)pick(1000) / 10000.0);
-            db_bind_double(s, 4, -122.5 + (double)pick(1000) / 10000.0);
-            if (step(s) != 0)
-                return 1;
-        }
+        long place = pick(10) < 3 ? pick(NPLACES) : -1;
+        int64_t loc = place >= 0 ? places[place].id : 0;
         db_stmt_t *s = db_q(c, Q_MEDIA_INSERT);
         db_bind_i64(s, 1, media[i]);
         db_bind_i64(s, 2, owner[i]);
@@ -169,11 +195,15 @@ int main(int argc, char **argv)
             db_bind_i64(s, 5, loc);
         else
             db_bind_null(s, 5);
-        db_bind_cstr(s, 6, tags);
+        db_bind_cstr(s, 6, "[]"); /* set with the tag index below */
         db_bind_cstr(s, 7, "150x150,320x400,640x800,1080x1350");
         db_bind_i64(s, 8, ids_unix_ms(media[i]) / 1000);
         db_bind_i64(s, 9, 1);
         if (step(s) != 0)
+            return 1;
+        if ((has_caption && tags_sync(c, media[i], media[i], 0) != DB_DONE) ||
+            (loc && geo_media_put(c, media[i], places[place].lat, places[place].lng, ids_unix_ms(media[i]) / 1000) !=
+                        DB_DONE))
             return 1;
         progress("media", i + 1, nm);
     }

@@ -14,3 +14,4 @@ echo "== GET /v1/users/self vs nginx";     ROUNDS=$R DURATION=$D bench/user_vs_n
 echo "== uploads over HTTP";               DURATION=$D SHARED=$SHARED bench/upload.sh | tail -4
 echo "== fan-out to 100,000 followers";    SHARED=$SHARED bench/fanout.sh | tail -5
 echo "== home feed vs nginx";              ROUNDS=$R DURATION=$D bench/feed.sh | tail -1
+echo "== discovery reads vs nginx";        ROUNDS=$R DURATION=$D bench/discovery.sh | grep -E "^==|^median|bytes per"

@@ -82,7 +82,8 @@ static void sift_down(geo_hits_t *h, size_t i)
 
 void geo_hits_offer(geo_hits_t *h, int64_t id, double lat, double lng)
 {
-    geo_hit_t x = {id, geo_distance(h->lat, h->lng, lat, lng)};
+    /* to the 0.1 m the API shows, so hits shown as equally far are ordered newest first */
+    geo_hit_t x = {id, round(geo_distance(h->lat, h->lng, lat, lng) * 10) / 10};
     if (!(x.dist <= h->r))
         return;
     if (h->n < GEO_MAX_HITS) {

@@ -39,7 +39,7 @@ int geo_boxes(double lat, double lng, double r, geo_box_t out[2]);
 
 typedef struct geo_hit {
     int64_t id;
-    double dist; /* metres */
+    double dist; /* metres, to 0.1 m */
 } geo_hit_t;
 
 /* The nearest hits of a search, at most GEO_MAX_HITS. */
