@@ -6,7 +6,7 @@ set -eu
 want="${1:-test}"
 
 build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil"
+test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil chromium chromium-driver"
 bench_pkgs="wrk nginx-light gnuplot-nox python3-pil python3-django gunicorn"
 
 case "$want" in
@@ -20,7 +20,13 @@ missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+npm_deps() {
+  # the browser tests' driver (playwright-core, pinned in package-lock.json), from npm
+  if [ "$want" != build ] && [ ! -d "$(dirname "$0")/../node_modules/playwright-core" ]; then
+    (cd "$(dirname "$0")/.." && npm ci --no-audit --no-fund --silent)
+  fi
+}
+[ -z "$missing" ] && { npm_deps; exit 0; }
 
 echo "deps.sh: installing:$missing" >&2
 SUDO=""
@@ -29,3 +35,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+npm_deps

@@ -1,4 +1,8 @@
 #include "config.h"
+
+#ifndef PICOGRAM_WEB_ROOT
+#define PICOGRAM_WEB_ROOT "web"
+#endif
 #include "core/buf.h"
 #include "core/params.h"
 #include "obs/log.h"
@@ -38,6 +42,8 @@ static const setting_t settings[] = {
     {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
     {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL, "photo store URL (default file:DATA/photos)"},
+    {"web_root", T_STR, OFF(web_root), NULL, 0, 0, NULL,
+     "directory of the web client served at / ('off' for none; default the source tree's web/)"},
     {"photo_url", T_STR, OFF(photo_url), NULL, 0, 0, NULL,
      "public base URL of stored photos, e.g. a CDN (default PUBLIC_URL)"},
     {"max_pixels", T_INT, OFF(max_pixels), "50000000", 1, 1000000000, NULL, "largest photo, in pixels, checked before decoding"},
@@ -324,6 +330,10 @@ int config_finish(config_t *c, char *err, size_t errlen)
         buf_init(&b, 8192);
         buf_printf(&b, "file:%s/photos", c->data_dir);
         c->photo_store = buf_steal(&b, NULL);
+    }
+    if (c->web_root == NULL || *c->web_root == '\0') {
+        free(c->web_root);
+        c->web_root = xstrdup(PICOGRAM_WEB_ROOT);
     }
     if (c->photo_url == NULL || *c->photo_url == '\0') {
         free(c->photo_url);

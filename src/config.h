@@ -33,6 +33,7 @@ typedef struct config {
     char *log_level;
     char *sqlite_sync; /* "full" or "normal" */
     char *photo_store; /* blob store URL, "file:DIR" */
+    char *web_root;    /* the web client's directory, or "off" */
     char *photo_url;   /* public base URL of the photo store's keys */
     long long max_pixels;
     long long jpeg_quality;

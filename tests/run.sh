@@ -5,8 +5,10 @@
 #                   (-fno-sanitize-recover), unit tests and API suite again;
 #   3. build-fuzz/  libFuzzer targets for every parser, each run for a bounded
 #                   time on the committed corpus.
+# Between 1 and 2, the web client's end-to-end tests in headless Chromium
+# (tests/web/, playwright-core), against the normal build.
 # The last line is "N passed, N failed". Exit status is 0 only if nothing failed.
-# Env: FUZZ_SECONDS (default 15 per target), SKIP_ASAN=1, SKIP_FUZZ=1.
+# Env: FUZZ_SECONDS (default 15 per target), SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,15 +50,16 @@ unit() { # unit DIR NAME
     count "unit ($2)" "$ok" "$fail"
 }
 
-api() { # api BIN NAME
-    local log="$OUT/api-$2.log"
-    PICOGRAM_BIN="$1" node --test --test-reporter=tap tests/api/ >"$log" 2>&1
+nodesuite() { # nodesuite DIR BIN NAME: a node:test suite against BIN
+    local log="$OUT/$3.log"
+    PICOGRAM_BIN="$2" PICOGRAM_TEST_OUT="$ROOT/build/test-output" node --test --test-reporter=tap "$1" >"$log" 2>&1
     local pass fail
     pass=$(awk '/^# pass/ {print $3}' "$log"); fail=$(awk '/^# fail/ {print $3}' "$log")
-    if [ -z "$pass" ]; then tail -n 60 "$log"; count "api ($2)" 0 1; return; fi
+    if [ -z "$pass" ]; then tail -n 60 "$log"; count "$3" 0 1; return; fi
     [ "${fail:-0}" -eq 0 ] || grep -E -B2 -A30 '^not ok|^    not ok|^  not ok' "$log" | head -150
-    count "api ($2)" "$pass" "${fail:-0}"
+    count "$3" "$pass" "${fail:-0}"
 }
+api() { nodesuite tests/api/ "$1" "api ($2)"; } # api BIN NAME
 
 fuzz() { # fuzz DIR
     local secs=${FUZZ_SECONDS:-15}
@@ -78,6 +81,10 @@ note "normal build (-Werror)"
 if build build --buildtype=debugoptimized; then
     unit build normal
     api "$ROOT/build/picogram" normal
+    if [ "${SKIP_WEB:-0}" != 1 ]; then
+        note "web client in headless Chromium (screenshots in build/test-output/web/)"
+        nodesuite tests/web/ "$ROOT/build/picogram" "web (chromium)"
+    fi
 else
     count "build (normal)" 0 1
 fi

@@ -39,6 +39,7 @@ typedef struct signup_work {
     api_work_t super;
     char *username, *password, *full_name, *email;
     int result;
+    bool web; /* a browser sign-up: the token goes in the session cookie */
     user_t user;
     char token[TOKEN_MAX_LEN + 1];
 } signup_work_t;
@@ -68,6 +69,10 @@ static void signup_done(api_work_t *w_, api_req_t *ar)
         api_internal_error(ar, "sign-up failed");
         return;
     }
+    if (w->web) {
+        web_session_reply(ar, w->token, &w->user);
+        return;
+    }
     buf_t b;
     buf_init(&b, 16384);
     buf_puts(&b, "{\"access_token\":");
@@ -92,7 +97,7 @@ static void signup_cleanup(api_work_t *w_)
     sodium_memzero(w->token, sizeof(w->token));
 }
 
-void accounts_signup(api_req_t *ar)
+static void signup(api_req_t *ar, bool web)
 {
     const param_t *u = params_get(&ar->params, "username"), *p = params_get(&ar->params, "password");
     if (u == NULL || p == NULL) {
@@ -129,9 +134,20 @@ void accounts_signup(api_req_t *ar)
     w->password = xstrdup(p->val);
     w->full_name = xstrdup(full_name);
     w->email = xstrdup(email);
+    w->web = web;
     /* A new user's logical shard is chosen at random; the ID carries it. */
     w->user.id = ids_next(ar->srv->ids, randombytes_uniform(IDS_NSHARDS));
     api_defer(ar, &w->super);
+}
+
+void accounts_signup(api_req_t *ar)
+{
+    signup(ar, false);
+}
+
+void web_signup(api_req_t *ar)
+{
+    signup(ar, true);
 }
 
 typedef struct logout_work {

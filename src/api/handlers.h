@@ -32,6 +32,13 @@ void comments_add(api_req_t *ar);
 void comments_remove(api_req_t *ar);
 void users_activity(api_req_t *ar);
 void media_edit(api_req_t *ar);
+void web_signup(api_req_t *ar);
+void web_login(api_req_t *ar);
+void web_session_show(api_req_t *ar);
+void web_logout(api_req_t *ar);
+/* Answers a browser log-in or sign-up: sets the session cookie to token and
+ * renders {user, csrf_token}. */
+void web_session_reply(api_req_t *ar, const char *token, const user_t *u);
 void tags_show(api_req_t *ar);
 void tags_recent(api_req_t *ar);
 void tags_search_handler(api_req_t *ar);

@@ -12,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BAD_LOGIN "The username or password you entered is incorrect."
+
 typedef struct login_work {
     api_work_t super;
     int64_t user_id; /* 0: no such user, verify against a dummy hash anyway */
     char *password;
     int result; /* USERS_OK, USERS_NOT_FOUND (bad credentials), USERS_ERROR */
+    bool web;   /* a browser log-in: v1 envelope, the token in the session cookie */
     user_t user;
     char token[TOKEN_MAX_LEN + 1];
 } login_work_t;
@@ -59,11 +62,18 @@ static void login_done(api_work_t *w_, api_req_t *ar)
 {
     login_work_t *w = (login_work_t *)w_;
     if (w->result == USERS_NOT_FOUND) {
-        api_oauth_error(ar, 400, "The username or password you entered is incorrect.");
+        if (w->web)
+            api_error(ar, 400, E_INVALID, BAD_LOGIN);
+        else
+            api_oauth_error(ar, 400, BAD_LOGIN);
         return;
     }
     if (w->result != USERS_OK) {
         api_internal_error(ar, "log-in failed");
+        return;
+    }
+    if (w->web) {
+        web_session_reply(ar, w->token, &w->user);
         return;
     }
     buf_t b;
@@ -75,6 +85,27 @@ static void login_done(api_work_t *w_, api_req_t *ar)
     buf_putc(&b, '}');
     api_send(ar, 200, b.data, b.len);
     buf_free(&b);
+}
+
+static void login_cleanup(api_work_t *w_);
+
+/* Checks the password on a worker thread, then answers with a new token. */
+static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
+{
+    int64_t uid = 0;
+    int rc = validate_username(u->val, u->vlen) ? USERS_NOT_FOUND : users_id_by_username(ar->db, u->val, &uid);
+    if (rc == USERS_ERROR) {
+        api_internal_error(ar, "username lookup failed");
+        return;
+    }
+    login_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = login_run;
+    w->super.done = login_done;
+    w->super.cleanup = login_cleanup;
+    w->user_id = rc == USERS_OK ? uid : 0;
+    w->password = xstrdup(p->val);
+    w->web = web;
+    api_defer(ar, &w->super);
 }
 
 static void login_cleanup(api_work_t *w_)
@@ -104,20 +135,22 @@ void oauth_access_token(api_req_t *ar)
         return;
     }
     if (p->vlen > PASSWORD_MAX_BYTES) {
-        api_oauth_error(ar, 400, "The username or password you entered is incorrect.");
+        api_oauth_error(ar, 400, BAD_LOGIN);
         return;
     }
-    int64_t uid = 0;
-    int rc = validate_username(u->val, u->vlen) ? USERS_NOT_FOUND : users_id_by_username(ar->db, u->val, &uid);
-    if (rc == USERS_ERROR) {
-        api_internal_error(ar, "username lookup failed");
+    login(ar, u, p, false);
+}
+
+void web_login(api_req_t *ar)
+{
+    const param_t *u = params_get(&ar->params, "username"), *p = params_get(&ar->params, "password");
+    if (u == NULL || p == NULL || u->vlen == 0 || p->vlen == 0) {
+        api_error(ar, 400, E_INVALID, "username and password are required");
         return;
     }
-    login_work_t *w = xcalloc(1, sizeof(*w));
-    w->super.run = login_run;
-    w->super.done = login_done;
-    w->super.cleanup = login_cleanup;
-    w->user_id = rc == USERS_OK ? uid : 0;
-    w->password = xstrdup(p->val);
-    api_defer(ar, &w->super);
+    if (p->vlen > PASSWORD_MAX_BYTES) {
+        api_error(ar, 400, E_INVALID, BAD_LOGIN);
+        return;
+    }
+    login(ar, u, p, true);
 }

@@ -109,7 +109,7 @@ static const char *const migrations[] = {
     "CREATE TABLE tags (name TEXT PRIMARY KEY, media_count {ID} NOT NULL DEFAULT 0);"
     "INSERT INTO tags (name, media_count) SELECT tag, COUNT(*) FROM media_tags GROUP BY tag;"
     "ALTER TABLE locations ADD COLUMN name_lower TEXT NOT NULL DEFAULT '';"
-    "UPDATE locations SET name_lower = lower(name);"
+    "UPDATE locations SET name_lower = lower(name);" /* ASCII only here; new places are lowered in full Unicode */
     "CREATE INDEX locations_name ON locations (name_lower);"
     "CREATE INDEX media_location ON media (location_id, id);"
     "CREATE TABLE popular (rank INTEGER PRIMARY KEY, media_id {ID} NOT NULL, score DOUBLE PRECISION NOT NULL);"

@@ -4,6 +4,7 @@
 #include "obs/log.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -361,7 +362,67 @@ static void find_token(api_req_t *ar)
     if (p) {
         ar->token = p->val;
         ar->token_len = p->vlen;
+        return;
     }
+    /* the browser session: Cookie: ...; pg_session=TOKEN; ... */
+    for (ssize_t i = -1; (i = h2o_find_header(&ar->req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        h2o_iovec_t v = ar->req->headers.entries[i].value;
+        const char *end = v.base + v.len;
+        for (const char *c = v.base; c < end;) {
+            while (c < end && (*c == ' ' || *c == ';'))
+                c++;
+            const char *e = memchr(c, ';', (size_t)(end - c));
+            if (e == NULL)
+                e = end;
+            size_t nl = sizeof(SESSION_COOKIE) - 1;
+            if ((size_t)(e - c) > nl + 1 && memcmp(c, SESSION_COOKIE "=", nl + 1) == 0) {
+                ar->token = c + nl + 1;
+                ar->token_len = (size_t)(e - c) - nl - 1;
+                ar->via_cookie = true;
+                return;
+            }
+            c = e;
+        }
+    }
+}
+
+void api_csrf_token(const char *token, size_t len, char *out)
+{
+    static const unsigned char key[crypto_generichash_KEYBYTES] = "picogram csrf token, version 1.";
+    unsigned char h[32];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)token, len, key, sizeof(key));
+    sodium_bin2base64(out, CSRF_TOKEN_LEN + 1, h, sizeof(h), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+void api_set_session_cookie(api_req_t *ar, const char *token)
+{
+    bool secure = strncmp(ar->cfg->public_url, "https:", 6) == 0;
+    char v[256];
+    int n = token ? snprintf(v, sizeof(v), SESSION_COOKIE "=%s; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict%s",
+                             token, secure ? "; Secure" : "")
+                  : snprintf(v, sizeof(v), SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
+                             secure ? "; Secure" : "");
+    if (n > 0 && (size_t)n < sizeof(v)) {
+        char *copy = h2o_mem_alloc_pool(&ar->req->pool, (size_t)n);
+        memcpy(copy, v, (size_t)n);
+        h2o_add_header(&ar->req->pool, &ar->req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, copy, (size_t)n);
+    }
+}
+
+/* A state-changing request on the browser session must prove it comes
+ * from our pages: the session's CSRF token in X-CSRF-Token. */
+static bool csrf_ok(api_req_t *ar, h2o_iovec_t method)
+{
+    if (!ar->via_cookie || (method.len == 3 && memcmp(method.base, "GET", 3) == 0) ||
+        (method.len == 4 && memcmp(method.base, "HEAD", 4) == 0))
+        return true;
+    static h2o_iovec_t name = {H2O_STRLIT("x-csrf-token")};
+    ssize_t i = h2o_find_header_by_str(&ar->req->headers, name.base, name.len, -1);
+    if (i < 0 || ar->req->headers.entries[i].value.len != CSRF_TOKEN_LEN)
+        return false;
+    char want[CSRF_TOKEN_LEN + 1];
+    api_csrf_token(ar->token, ar->token_len, want);
+    return sodium_memcmp(want, ar->req->headers.entries[i].value.base, CSRF_TOKEN_LEN) == 0;
 }
 
 static uint64_t client_key(h2o_req_t *req)
@@ -476,6 +537,14 @@ static int dispatch(server_thread_t *thr, h2o_req_t *req)
     }
     if (rc == ROUTER_METHOD_NOT_ALLOWED) {
         api_error(ar, 405, E_INVALID, "method not allowed on this endpoint");
+        return 0;
+    }
+    if ((ar->flags & R_WEB) && h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-requested-with"), -1) < 0) {
+        api_error(ar, 403, E_OAUTH_PERM, "browser session requests need an X-Requested-With header");
+        return 0;
+    }
+    if (ar->viewer && !csrf_ok(ar, method)) {
+        api_error(ar, 403, E_OAUTH_PERM, "missing or wrong X-CSRF-Token for this browser session");
         return 0;
     }
     if (ar->flags & R_AUTH) {

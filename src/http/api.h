@@ -23,6 +23,7 @@ enum {
     R_AUTH = 1,   /* needs a valid access token */
     R_OAUTH = 2,  /* OAuth endpoint: errors are not enveloped */
     R_UPLOAD = 4, /* body may be up to max_upload rather than max_body */
+    R_WEB = 8,    /* a browser session endpoint: needs an X-Requested-With header (no cross-site forms) */
 };
 
 /* v1 error types */
@@ -51,6 +52,7 @@ struct api_req {
     int64_t viewer; /* the token's user, or 0 */
     const char *token;
     size_t token_len;
+    bool via_cookie; /* the token came from the browser session cookie */
     ratelimit_result_t rl;
     mp_span_t photo; /* the file part of an upload (points into the request body) */
     api_work_t *pending;
@@ -70,6 +72,17 @@ struct api_work {
 
 /* Submits w (malloc'd) to the worker pool; on a full queue answers 503. */
 void api_defer(api_req_t *ar, api_work_t *w);
+
+/* The browser session: the token in an HttpOnly, SameSite=Strict cookie;
+ * a request authenticated by it that changes state (not GET or HEAD) must
+ * carry the session's CSRF token in an X-CSRF-Token header. */
+#define SESSION_COOKIE "pg_session"
+#define CSRF_TOKEN_LEN 43
+/* The CSRF token of a session token (a keyed hash of it: unguessable
+ * without the token, which JavaScript never sees). out: CSRF_TOKEN_LEN+1. */
+void api_csrf_token(const char *token, size_t len, char *out);
+/* Adds the Set-Cookie header that starts (token) or ends (NULL) a browser session. */
+void api_set_session_cookie(api_req_t *ar, const char *token);
 
 /* Responses. `data` is a rendered JSON value; pagination may be NULL. */
 void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination);

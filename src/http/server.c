@@ -297,6 +297,51 @@ static int migrate_all(const dbmap_t *map, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- the web client (web/), static files ---- */
+
+static bool web_client_present(const config_t *cfg)
+{
+    if (strcmp(cfg->web_root, "off") == 0)
+        return false;
+    char index[4096];
+    snprintf(index, sizeof(index), "%s/index.html", cfg->web_root);
+    if (access(index, R_OK) != 0) {
+        log_info("no web client at %s; / answers JSON only", cfg->web_root);
+        return false;
+    }
+    return true;
+}
+
+/* The headers of the client's files: a Content-Security-Policy that allows
+ * no inline script or style and no other origin but the photo store's. */
+static h2o_headers_command_t *web_headers(const config_t *cfg)
+{
+    static h2o_iovec_t csp_name = {H2O_STRLIT("content-security-policy")};
+    static h2o_iovec_t nosniff_name = {H2O_STRLIT("x-content-type-options")};
+    static h2o_iovec_t referrer_name = {H2O_STRLIT("referrer-policy")};
+    static h2o_iovec_t cc_name = {H2O_STRLIT("cache-control")};
+    static h2o_headers_command_t cmds[5];
+    static char csp[1024];
+    char photos[512] = "";
+    if (strcmp(cfg->photo_url, cfg->public_url) != 0) { /* a CDN: its origin */
+        const char *p = strstr(cfg->photo_url, "://");
+        const char *e = p ? strchr(p + 3, '/') : NULL;
+        int n = e ? (int)(e - cfg->photo_url) : (int)strlen(cfg->photo_url);
+        snprintf(photos, sizeof(photos), " %.*s", n < 500 ? n : 500, cfg->photo_url);
+    }
+    snprintf(csp, sizeof(csp),
+             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:%s; "
+             "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
+             "frame-ancestors 'none'",
+             photos);
+    cmds[0] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &csp_name, {csp, strlen(csp)}};
+    cmds[1] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &nosniff_name, {H2O_STRLIT("nosniff")}};
+    cmds[2] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &referrer_name, {H2O_STRLIT("same-origin")}};
+    cmds[3] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &cc_name, {H2O_STRLIT("no-cache")}};
+    cmds[4] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}};
+    return cmds;
+}
+
 static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errlen)
 {
     h2o_config_init(&srv->h2o);
@@ -319,10 +364,41 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         h2o_headers_register(media, cmds);
         add_json_errors(media);
     }
+    /* The API under its prefixes; the web client, if there is one, at every
+     * other path (else the API answers them: JSON 404s). */
+    static const char *const api_paths[] = {"/v1", "/oauth", "/web"};
+    bool web = web_client_present(cfg);
+    h2o_pathconf_t *logged[8];
+    size_t nlogged = 0;
+    for (size_t i = 0; i < (web ? 3u : 0u); i++) {
+        h2o_pathconf_t *pc = h2o_config_register_path(srv->host, api_paths[i], 0);
+        api_handler_t *h = (api_handler_t *)h2o_create_handler(pc, sizeof(*h));
+        h->super.on_req = on_req;
+        add_json_errors(pc);
+        logged[nlogged++] = pc;
+    }
+    h2o_headers_command_t *web_cmds = web ? web_headers(cfg) : NULL;
+    if (web) { /* photo links (/p/CODE/) open the client's page */
+        static char index[4096];
+        snprintf(index, sizeof(index), "%s/index.html", cfg->web_root);
+        h2o_pathconf_t *links = h2o_config_register_path(srv->host, "/p", 0);
+        h2o_file_register_file(links, index, h2o_mimemap_get_type_by_extension(srv->h2o.mimemap, h2o_iovec_init(H2O_STRLIT("html"))), 0);
+        h2o_headers_register(links, web_cmds);
+        add_json_errors(links);
+        logged[nlogged++] = links;
+    }
     h2o_pathconf_t *root = h2o_config_register_path(srv->host, "/", 0);
-    api_handler_t *h = (api_handler_t *)h2o_create_handler(root, sizeof(*h));
-    h->super.on_req = on_req;
-    add_json_errors(root);
+    if (web) {
+        static const char *index_files[] = {"index.html", NULL};
+        h2o_file_register(root, cfg->web_root, index_files, NULL, 0);
+        h2o_headers_register(root, web_cmds);
+        add_json_errors(root);
+    } else {
+        api_handler_t *h = (api_handler_t *)h2o_create_handler(root, sizeof(*h));
+        h->super.on_req = on_req;
+        add_json_errors(root);
+    }
+    logged[nlogged++] = root;
     add_json_errors(&srv->host->fallback_path);
     if (strcmp(cfg->access_log, "off") != 0) {
         int fd = STDERR_FILENO;
@@ -339,7 +415,8 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
             snprintf(err, errlen, "access log format: %s", lerr);
             return -1;
         }
-        add_access_log(root, lc, fd);
+        for (size_t i = 0; i < nlogged; i++)
+            add_access_log(logged[i], lc, fd);
         add_access_log(&srv->host->fallback_path, lc, fd);
     }
     return 0;

@@ -442,8 +442,10 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
     (void)payload;
     long long interval = *(const long long *)ctx;
     db_conn_t *c = index_conn(db);
-    if (c == NULL || db_begin(c) != DB_OK)
+    if (c == NULL)
         return JOB_RETRY;
+    /* Score the candidates from one read, outside the write transaction:
+     * writers wait only for the short write below. */
     int64_t now_ms = ids_now_ms();
     int64_t since_ms = now_ms - (int64_t)POPULAR_WINDOW_S * 1000;
     int64_t floor = since_ms > PICOGRAM_EPOCH_MS ? ids_floor_for_ms(since_ms) : 0;
@@ -460,8 +462,13 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
         n++;
     }
     db_reset(s);
-    int ok = rc == DB_DONE && db_exec_stmt(db_q(c, Q_POPULAR_CLEAR)) == DB_DONE;
     qsort(v, n, sizeof(*v), by_score);
+    int ok = rc == DB_DONE && db_begin(c) == DB_OK;
+    if (!ok) {
+        free(v);
+        return JOB_RETRY;
+    }
+    ok = db_exec_stmt(db_q(c, Q_POPULAR_CLEAR)) == DB_DONE;
     for (size_t i = 0; ok && i < n && i < POPULAR_KEEP; i++) {
         s = db_q(c, Q_POPULAR_PUT);
         db_bind_i64(s, 1, (int64_t)i);

@@ -36,9 +36,8 @@ function allowSet(res) {
 
 describe('routing errors', () => {
   it('answers unknown routes with a JSON 404', async () => {
+    // (paths outside /v1, /oauth and /web belong to the web client: web_session.test.mjs)
     const cases = [
-      ['GET', '/'],
-      ['GET', '/nope'],
       ['GET', '/v1'],
       ['GET', '/v1/'],
       ['GET', '/v1/users'],
@@ -278,7 +277,7 @@ describe('rate limiting', () => {
       assert.deepEqual(assertRateHeaders(rb), { limit: 5, remaining: 4 });
 
       // anonymous requests and bad tokens share the address's budget (2 left)
-      const n1 = await api(rl.url, 'GET', '/nope');
+      const n1 = await api(rl.url, 'GET', '/v1/nope');
       assertV1Error(n1, 404);
       assert.equal(assertRateHeaders(n1).remaining, 2);
       const bad = await api(rl.url, 'GET', '/v1/users/self', { token: `${idA}.forged` });
@@ -287,7 +286,7 @@ describe('rate limiting', () => {
       const n2 = await api(rl.url, 'GET', '/v1/users/self');
       assertV1Error(n2, 400, 'OAuthParameterException');
       assert.equal(assertRateHeaders(n2).remaining, 0);
-      const n3 = await api(rl.url, 'GET', '/nope');
+      const n3 = await api(rl.url, 'GET', '/v1/nope');
       assertV1Error(n3, 429, 'OAuthRateLimitException');
       assert.ok(Number(n3.headers.get('retry-after')) >= 1);
       const s = await api(rl.url, 'POST', '/v1/accounts', { form: { username: uniqueName('rlc'), password: 'password123' } });
@@ -310,13 +309,13 @@ describe('rate limiting', () => {
     if (external) return t.skip('needs --rate-limit-window 1');
     const rl = await startServer(['--rate-limit', '2', '--rate-limit-window', '1']);
     try {
-      assertV1Error(await api(rl.url, 'GET', '/nope'), 404);
-      assertV1Error(await api(rl.url, 'GET', '/nope'), 404);
-      const over = await api(rl.url, 'GET', '/nope');
+      assertV1Error(await api(rl.url, 'GET', '/v1/nope'), 404);
+      assertV1Error(await api(rl.url, 'GET', '/v1/nope'), 404);
+      const over = await api(rl.url, 'GET', '/v1/nope');
       assertV1Error(over, 429, 'OAuthRateLimitException');
       assert.equal(over.headers.get('retry-after'), '1');
       await new Promise((r) => setTimeout(r, 1100));
-      const again = await api(rl.url, 'GET', '/nope');
+      const again = await api(rl.url, 'GET', '/v1/nope');
       assertV1Error(again, 404);
       assert.deepEqual(assertRateHeaders(again), { limit: 2, remaining: 1 });
     } finally {
@@ -338,7 +337,7 @@ describe('rate limiting', () => {
     check(await api(url, 'POST', '/v1/accounts', { form: { username: 'a-b', password: 'x' } }), 'invalid');
     check(await login(url, uniqueName('none'), 'password123'), 'oauth error');
     check(await api(url, 'GET', '/v1/users/search', { token: user.token, query: 'q=%ZZ' }), 'bad encoding');
-    check(await api(url, 'GET', '/nope'), '404');
+    check(await api(url, 'GET', '/v1/nope'), '404');
     check(await api(url, 'GET', `/v1/users/${BigInt(user.user.id) + 1n}`, { token: user.token }), 'no such user');
     check(await api(url, 'DELETE', '/v1/users/self'), '405');
     check(await api(url, 'POST', '/v1/users/self', { token: user.token, headers: { 'content-type': 'text/plain' }, body: 'x' }), '415');
@@ -395,7 +394,7 @@ describe('connections', () => {
       });
       sock.on('close', () => resolve(out));
       sock.on('error', () => resolve(out));
-      sock.on('connect', () => sock.write(one('/v1/users/self') + one('/nope') + one(`/v1/users/${user.user.id}`)));
+      sock.on('connect', () => sock.write(one('/v1/users/self') + one('/v1/nope') + one(`/v1/users/${user.user.id}`)));
       setTimeout(() => sock.destroy(), 3000);
     });
     const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
