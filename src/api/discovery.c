@@ -110,7 +110,10 @@ static int tag_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, 
     tag_src_t *ts = (tag_src_t *)src;
     free(ts->media);
     ts->media = xcalloc((size_t)limit, sizeof(int64_t));
-    return tag_media(ar->db, ts->tag, before, ts->after, limit, src->keys, ts->media, n) == DISC_OK ? 0 : -1;
+    if (tag_media(ar->db, ts->tag, before, ts->after, limit, src->keys, ts->media, n) != DISC_OK)
+        return -1;
+    api_prefetch_liked(ar, ts->media, *n);
+    return 0;
 }
 
 static bool tag_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
@@ -199,7 +202,10 @@ typedef struct place_src {
 static int place_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
 {
     place_src_t *ps = (place_src_t *)src;
-    return location_media(ar->db, ps->location, before, ps->after, limit, src->keys, n) == DISC_OK ? 0 : -1;
+    if (location_media(ar->db, ps->location, before, ps->after, limit, src->keys, n) != DISC_OK)
+        return -1;
+    api_prefetch_liked(ar, src->keys, *n);
+    return 0;
 }
 
 static bool place_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
@@ -320,6 +326,11 @@ void media_search(api_req_t *ar)
         api_internal_error(ar, "geo search failed");
         return;
     }
+    int64_t near[LIST_MAX];
+    int nnear = 0;
+    for (size_t i = 0; i < h->n && nnear < count; i++)
+        near[nnear++] = h->v[i].id;
+    api_prefetch_liked(ar, near, nnear); /* the nearest, which are shown unless hidden */
     buf_t b, one;
     buf_init(&b, 16u << 20);
     buf_init(&one, 16u << 20);
@@ -355,6 +366,7 @@ void media_popular(api_req_t *ar)
         api_internal_error(ar, "popular read failed");
         return;
     }
+    api_prefetch_liked(ar, ids, n < count ? n : count);
     buf_t b, one;
     buf_init(&b, 16u << 20);
     buf_init(&one, 16u << 20);

@@ -36,7 +36,10 @@ typedef struct feed_src {
 static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
 {
     feed_src_t *fs = (feed_src_t *)src;
-    return feeds_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n);
+    if (feeds_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n) != 0)
+        return -1;
+    api_prefetch_liked(ar, src->keys, *n);
+    return 0;
 }
 
 static bool feed_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)

@@ -91,6 +91,11 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
  * object cache where it can); returns whether it did. For list pages. */
 bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b);
 
+/* Reads, in one query, which of the media ids (a page about to be shown)
+ * the viewer has liked, for user_has_liked; items outside the memo ask
+ * for themselves. */
+void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n);
+
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after
  * answering 400 APINotAllowedError (or 500). */

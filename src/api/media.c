@@ -506,6 +506,11 @@ void users_media_recent(api_req_t *ar)
     bool more = n > count;
     if (more)
         n = count;
+    int64_t *ids = xcalloc((size_t)n + 1, sizeof(int64_t));
+    for (int i = 0; i < n; i++)
+        ids[i] = items[i].id;
+    api_prefetch_liked(ar, ids, n);
+    free(ids);
     buf_t b, pg;
     buf_init(&b, 16u << 20);
     buf_init(&pg, 8192);

@@ -100,8 +100,12 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
             p = z + 10;
         } else {
             bool liked = false;
-            if (head->like_count > 0)
+            if (head->like_count > 0 && ar->liked.known && media >= ar->liked.lo && media <= ar->liked.hi) {
+                for (int i = 0; i < ar->liked.n && !liked; i++)
+                    liked = ar->liked.ids[i] == media;
+            } else if (head->like_count > 0) {
                 social_has_liked(ar->db, media, ar->viewer, &liked);
+            }
             buf_puts(out, liked ? "true" : "false");
             p = z + 2;
         }
@@ -144,23 +148,66 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
     buf_free(&t);
 }
 
-bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
+void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
 {
-    buf_t t, probe;
-    buf_init(&t, 16u << 20);
+    ar->liked.known = false;
+    if (n <= 1 || ar->viewer == 0)
+        return; /* one item: one point query is as cheap */
+    int64_t lo = ids[0], hi = ids[0];
+    for (int i = 1; i < n; i++) {
+        lo = ids[i] < lo ? ids[i] : lo;
+        hi = ids[i] > hi ? ids[i] : hi;
+    }
+    int got = 0;
+    if (social_liked_between(ar->db, ar->viewer, lo, hi, API_LIKED_MEMO, ar->liked.ids, &got) != SOCIAL_OK ||
+        got >= API_LIKED_MEMO)
+        return; /* too many to hold: each item asks for itself */
+    ar->liked.known = true;
+    ar->liked.lo = lo;
+    ar->liked.hi = hi;
+    ar->liked.n = got;
+}
+
+/* Whether the viewer may see owner's media, asked once per owner per request. */
+static bool may_view(api_req_t *ar, int64_t owner)
+{
+    for (int i = 0; i < ar->vis.n; i++)
+        if (ar->vis.owner[i] == owner)
+            return ar->vis.ok[i];
+    if (ar->vis.blocks == 0) { /* one probe per request: most readers have no block at all */
+        bool any = true;
+        ar->vis.blocks = graph_any_blocks(ar->db, ar->viewer, &any) == GRAPH_OK && !any ? 2 : 1;
+    }
+    buf_t probe;
     buf_init(&probe, 4096);
     bool is_private = false, ok = false;
+    bool known = api_user_fragment(ar, owner, &probe, &is_private) == USERS_OK;
+    if (known && (owner == ar->viewer || (!is_private && ar->vis.blocks == 2)))
+        ok = true; /* public, and no block either way: nothing to ask */
+    else if (known)
+        known = graph_can_view(ar->db, ar->viewer, owner, is_private, &ok) == GRAPH_OK;
+    buf_free(&probe);
+    ok = known && ok;
+    if (known && ar->vis.n < API_VIS_MEMO) {
+        ar->vis.owner[ar->vis.n] = owner;
+        ar->vis.ok[ar->vis.n++] = ok;
+    }
+    return ok;
+}
+
+bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
+{
+    buf_t t;
+    buf_init(&t, 16u << 20);
     media_head_t head;
     bool found = media_template(ar, id, NULL, &t);
     if (found) {
         memcpy(&head, t.data, sizeof(head));
-        found = api_user_fragment(ar, head.owner, &probe, &is_private) == USERS_OK &&
-                graph_can_view(ar->db, ar->viewer, head.owner, is_private, &ok) == GRAPH_OK && ok;
+        found = may_view(ar, head.owner);
     }
     if (found)
         assemble(ar, t.data + sizeof(head), t.len - sizeof(head), id, &head, b);
     buf_free(&t);
-    buf_free(&probe);
     return found;
 }
 

@@ -115,6 +115,8 @@
     X(CAN_VIEW,                                                                                                        \
       "SELECT (SELECT COUNT(*) FROM blocks WHERE (user_id = $1 AND target_id = $2) OR (user_id = $2 AND target_id = $1)), " \
       "(SELECT status FROM following WHERE user_id = $1 AND target_id = $2)")                                          \
+    X(BLOCKS_ANY,                                                                                                      \
+      "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1) OR EXISTS (SELECT 1 FROM blocks WHERE target_id = $1)") \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
     X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at) VALUES ($1, $2, $3, $4)")                           \
@@ -151,6 +153,12 @@
     X(FEED_REMOVE_AUTHOR,                                                                                              \
       "DELETE FROM feed_items WHERE user_id = $1 AND media_id IN (SELECT id FROM media WHERE user_id = $2)")          \
     X(FEED_REMOVE_MEDIA, "DELETE FROM feed_items WHERE media_id = $1")                                                \
+    X(CELEB_PUT, "INSERT INTO celebrities (user_id) VALUES ($1) ON CONFLICT DO NOTHING")                             \
+    X(CELEB_FEW, "SELECT COUNT(*) FROM (SELECT 1 FROM celebrities LIMIT $1) AS few")                                  \
+    X(FEED_CELEB_MEDIA_FEW,                                                                                            \
+      "SELECT m.id FROM celebrities c CROSS JOIN following f CROSS JOIN media m WHERE f.user_id = $1 "                 \
+      "AND f.target_id = c.user_id AND f.status = 1 AND m.user_id = c.user_id AND m.fanned = 0 AND m.id < $2 "         \
+      "AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                                                     \
     X(FEED_CELEB_MEDIA,                                                                                                \
       "SELECT m.id FROM following f JOIN media m ON m.user_id = f.target_id WHERE f.user_id = $1 AND f.status = 1 "    \
       "AND m.fanned = 0 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                      \
@@ -160,6 +168,8 @@
     X(LIKED_INSERT, "INSERT INTO liked (user_id, id, media_id) VALUES ($1, $2, $3)")                                  \
     X(LIKED_DELETE, "DELETE FROM liked WHERE user_id = $1 AND media_id = $2")                                         \
     X(LIKE_EXISTS, "SELECT 1 FROM likes WHERE media_id = $1 AND user_id = $2")                                        \
+    X(LIKED_RANGE,                                                                                                     \
+      "SELECT media_id FROM liked WHERE user_id = $1 AND media_id >= $2 AND media_id <= $3 LIMIT $4")                 \
     X(LIKERS, "SELECT user_id FROM likes WHERE media_id = $1 ORDER BY id DESC LIMIT $2")                               \
     X(LIKED_LIST, "SELECT id, media_id FROM liked WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")          \
     X(MEDIA_LIKE_COUNT_ADD, "UPDATE media SET like_count = like_count + $2 WHERE id = $1")                            \

@@ -118,6 +118,14 @@ static const char *const migrations[] = {
     " SELECT m.id, l.lat, l.lat, l.lng, l.lng, m.created_at, m.created_at, l.lat, l.lng, m.created_at"
     " FROM media m JOIN locations l ON l.id = m.location_id;"
     "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1, lat, lng) SELECT id, lat, lat, lng, lng, lat, lng FROM locations;",
+    /* 7: the authors who have posted as celebrities (not fanned out): a feed
+     * read merges their posts only if the reader follows one of them, found
+     * from this short list rather than from every account the reader follows */
+    "CREATE TABLE celebrities (user_id {ID} PRIMARY KEY);"
+    "INSERT INTO celebrities (user_id) SELECT DISTINCT user_id FROM media WHERE fanned = 0;"
+    /* and blocks by whom they block, so a reader with no block either way is
+     * known in one probe (then only private accounts need asking about) */
+    "CREATE INDEX blocks_target ON blocks (target_id, user_id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

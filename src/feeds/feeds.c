@@ -157,13 +157,29 @@ const feeds_backend_t feeds_backend_sqlite = {
  * from the followed authors at read time, whatever the author's count is
  * now; all others are in the timeline. */
 
+/* The query for followed celebrities' posts: from the list of celebrities
+ * while it is short (none, usually: then it costs one probe), else from
+ * the accounts the reader follows. */
+#define CELEB_FEW 64
+static unsigned celeb_query(db_ctx_t *db, int64_t user)
+{
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return Q_FEED_CELEB_MEDIA;
+    db_stmt_t *s = db_q(c, Q_CELEB_FEW);
+    db_bind_i64(s, 1, CELEB_FEW);
+    long n = db_step(s) == DB_ROW ? (long)db_col_i64(s, 0) : CELEB_FEW;
+    db_reset(s);
+    return n < CELEB_FEW ? Q_FEED_CELEB_MEDIA_FEW : Q_FEED_CELEB_MEDIA;
+}
+
 int feeds_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
                int *n)
 {
     int64_t *a = xcalloc((size_t)limit, sizeof(int64_t)), *b = xcalloc((size_t)limit, sizeof(int64_t));
     int na = 0, nb = 0, rc = -1;
     if (f->be->read(f, db, user, max_id, min_id, limit, a, &na) == 0 &&
-        read_window(db, Q_FEED_CELEB_MEDIA, user, max_id, min_id, limit, b, &nb) == 0) {
+        read_window(db, celeb_query(db, user), user, max_id, min_id, limit, b, &nb) == 0) {
         int i = 0, j = 0;
         *n = 0;
         while (*n < limit && (i < na || j < nb)) {

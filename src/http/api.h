@@ -36,6 +36,9 @@ enum {
 #define E_RATE "OAuthRateLimitException"
 #define E_SERVER "APIError"
 
+#define API_VIS_MEMO 32
+#define API_LIKED_MEMO 128
+
 typedef struct api_req api_req_t;
 typedef struct api_work api_work_t;
 typedef void (*api_handler_fn)(api_req_t *ar);
@@ -57,6 +60,20 @@ struct api_req {
     mp_span_t photo; /* the file part of an upload (points into the request body) */
     api_work_t *pending;
     uint64_t cache_ticket; /* taken before this request's first database read */
+    /* Memos for list pages (api/social.c): whether the viewer may see an
+     * owner's media, and the viewer's likes among a page's media. */
+    struct {
+        int64_t owner[API_VIS_MEMO];
+        bool ok[API_VIS_MEMO];
+        int n;
+        int blocks; /* 0 not asked yet, 1 the viewer has a block either way, 2 none */
+    } vis;
+    struct {
+        bool known; /* ids holds every liked media in [lo, hi] */
+        int64_t lo, hi;
+        int n;
+        int64_t ids[API_LIKED_MEMO];
+    } liked;
     bool replied;
 };
 

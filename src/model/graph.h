@@ -45,5 +45,8 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
 /* Whether viewer may see owner's media and lists: the owner; or neither
  * blocks the other and (owner is public or viewer is an approved follower). */
 int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_private, bool *ok);
+/* Whether user blocks anyone or is blocked by anyone (*any true when it
+ * cannot be told in one query, as across databases). */
+int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any);
 
 #endif

@@ -71,6 +71,12 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     db_bind_i64(s, 9, m->fanned);
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
+    if (!m->fanned) { /* a celebrity's post: feeds merge it at read time */
+        s = db_q(c, Q_CELEB_PUT);
+        db_bind_i64(s, 1, m->user_id);
+        if (db_exec_stmt(s) != DB_DONE)
+            return MEDIA_ERROR;
+    }
     /* the caption's tags, applied now: their tag IDs are the media's */
     if (tags_sync(c, m->id, m->id, 0) != DB_DONE)
         return MEDIA_ERROR;

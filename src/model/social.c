@@ -152,6 +152,19 @@ int social_likers(db_ctx_t *db, int64_t media, int limit, int64_t *out, int *n)
     return read_ids(s, limit, out, NULL, n);
 }
 
+int social_liked_between(db_ctx_t *db, int64_t user, int64_t lo, int64_t hi, int limit, int64_t *out, int *n)
+{
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return SOCIAL_ERROR;
+    db_stmt_t *s = db_q(c, Q_LIKED_RANGE);
+    db_bind_i64(s, 1, user);
+    db_bind_i64(s, 2, lo);
+    db_bind_i64(s, 3, hi);
+    db_bind_i64(s, 4, limit);
+    return db_read_ids(s, limit, out, n) == DB_DONE ? SOCIAL_OK : SOCIAL_ERROR;
+}
+
 int social_liked(db_ctx_t *db, int64_t user, int64_t before, int limit, int64_t *like_ids, int64_t *media_ids, int *n)
 {
     db_conn_t *c = db_shard(db, ids_shard(user));

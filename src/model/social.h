@@ -24,6 +24,9 @@ enum { SOCIAL_OK = 0, SOCIAL_NOT_FOUND = 1, SOCIAL_ERROR = -1 };
 int social_like(db_ctx_t *db, int64_t media, int64_t owner, int64_t user);
 int social_unlike(db_ctx_t *db, int64_t media, int64_t user);
 int social_has_liked(db_ctx_t *db, int64_t media, int64_t user, bool *yes);
+/* The media with lo <= id <= hi that user has liked, up to limit of them
+ * (ascending); *n == limit means there may be more. */
+int social_liked_between(db_ctx_t *db, int64_t user, int64_t lo, int64_t hi, int limit, int64_t *out, int *n);
 /* The latest likers, newest first. */
 int social_likers(db_ctx_t *db, int64_t media, int limit, int64_t *out, int *n);
 /* The user's likes below like ID `before`, newest first. */
