@@ -368,14 +368,11 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
      * other path (else the API answers them: JSON 404s). */
     static const char *const api_paths[] = {"/v1", "/oauth", "/web"};
     bool web = web_client_present(cfg);
-    h2o_pathconf_t *logged[8];
-    size_t nlogged = 0;
     for (size_t i = 0; i < (web ? 3u : 0u); i++) {
         h2o_pathconf_t *pc = h2o_config_register_path(srv->host, api_paths[i], 0);
         api_handler_t *h = (api_handler_t *)h2o_create_handler(pc, sizeof(*h));
         h->super.on_req = on_req;
         add_json_errors(pc);
-        logged[nlogged++] = pc;
     }
     h2o_headers_command_t *web_cmds = web ? web_headers(cfg) : NULL;
     if (web) { /* photo links (/p/CODE/) open the client's page */
@@ -385,7 +382,6 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         h2o_file_register_file(links, index, h2o_mimemap_get_type_by_extension(srv->h2o.mimemap, h2o_iovec_init(H2O_STRLIT("html"))), 0);
         h2o_headers_register(links, web_cmds);
         add_json_errors(links);
-        logged[nlogged++] = links;
     }
     h2o_pathconf_t *root = h2o_config_register_path(srv->host, "/", 0);
     if (web) {
@@ -398,7 +394,6 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         h->super.on_req = on_req;
         add_json_errors(root);
     }
-    logged[nlogged++] = root;
     add_json_errors(&srv->host->fallback_path);
     if (strcmp(cfg->access_log, "off") != 0) {
         int fd = STDERR_FILENO;
@@ -415,8 +410,10 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
             snprintf(err, errlen, "access log format: %s", lerr);
             return -1;
         }
-        for (size_t i = 0; i < nlogged; i++)
-            add_access_log(logged[i], lc, fd);
+        /* every path (after the last registration: h2o keeps them in a
+         * vector that moves as it grows) */
+        for (size_t i = 0; i < srv->host->paths.size; i++)
+            add_access_log(srv->host->paths.entries + i, lc, fd);
         add_access_log(&srv->host->fallback_path, lc, fd);
     }
     return 0;
