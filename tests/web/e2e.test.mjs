@@ -1,0 +1,575 @@
+// The web client (web/) end to end in Debian's chromium, driven by
+// playwright-core: three people in three browser contexts (two phones, one
+// desktop) sign up, share photos, follow (a private account too), like,
+// comment, read their activity, search and browse tags, places and popular.
+// Every page is watched for console errors, uncaught exceptions, CSP
+// violations and dialogs. Full-page screenshots of the main pages go to
+// $PICOGRAM_TEST_OUT/web/ (default build/test-output/web/).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+import { startServer, repoRoot, sharedDir, uniqueName, login, uploadPhoto, external } from '../api/lib.mjs';
+
+const OUT = path.join(path.resolve(process.env.PICOGRAM_TEST_OUT || path.join(repoRoot, 'build', 'test-output')), 'web');
+const PHOTOS = path.join(sharedDir, 'photos');
+const CHROMIUM = process.env.PICOGRAM_CHROMIUM || '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery';
+const WAIT = 10_000; // every wait is bounded by this (or less)
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+const DESKTOP = { viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 };
+const GOLDEN_GATE = { latitude: 37.8199, longitude: -122.4783 };
+
+let srv;
+let url;
+let browser;
+const users = {}; // a, b, c: {name, id, page, context, problems, dialogs}
+const state = {}; // ids shared between the steps
+// a unique hashtag that is also a prefix of A's username, so one search finds both
+const tagBase = uniqueName('pic');
+const names = { a: `${tagBase}_a`.slice(0, 30), b: uniqueName('bee'), c: uniqueName('cee') };
+const tag = tagBase.toLowerCase();
+const placeName = `Golden Gate ${tagBase.slice(-6)}`;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls fn until it returns a truthy value; fails after timeout ms. */
+async function until(fn, what, timeout = WAIT) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) assert.fail(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+async function text(page, selector) {
+  return (await page.locator(selector).first().textContent({ timeout: WAIT })) ?? '';
+}
+
+async function waitText(page, selector, re, timeout = WAIT) {
+  return until(async () => {
+    const t = await page.locator(selector).first().textContent({ timeout: 500 });
+    return re.test(t ?? '') ? t : false;
+  }, `${selector} to match ${re}`, timeout);
+}
+
+async function visible(page, selector, timeout = WAIT) {
+  await page.locator(selector).first().waitFor({ state: 'visible', timeout });
+}
+
+/** Waits until the router has rendered `route` and its first load is done. */
+async function ready(page, route) {
+  await page.waitForSelector(`body[data-route="${route}"] #view[data-ready="true"]`, { timeout: WAIT });
+}
+
+async function go(page, hash, route) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await ready(page, route);
+}
+
+const imagesDone = () => [...document.images].every((i) => i.complete);
+
+/**
+ * A full-page screenshot. The viewport is stretched to the page's height
+ * first, so that fixed bars (the phone's bottom navigation) sit at the
+ * bottom of the picture rather than over the middle of it.
+ */
+async function shot(page, name) {
+  await page.waitForFunction(imagesDone, null, { timeout: WAIT });
+  const vp = page.viewportSize();
+  const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
+  if (height > vp.height) await page.setViewportSize({ width: vp.width, height: Math.min(height, 6000) });
+  try {
+    await page.waitForFunction(imagesDone, null, { timeout: WAIT });
+    await page.screenshot({ path: path.join(OUT, `${name}.png`), animations: 'disabled', timeout: WAIT });
+  } finally {
+    if (height > vp.height) await page.setViewportSize(vp);
+  }
+}
+
+/** Runs fn while HTTP error answers are expected (they log "Failed to load resource"). */
+async function expectingHttpErrors(u, fn) {
+  u.allowHttpErrors = true;
+  try {
+    return await fn();
+  } finally {
+    await sleep(50);
+    u.allowHttpErrors = false;
+  }
+}
+
+function assertClean(u) {
+  assert.deepEqual(u.problems, [], `${u.label}: console errors, page errors or CSP violations`);
+  assert.deepEqual(u.dialogs, [], `${u.label}: dialogs were opened`);
+}
+
+async function newUser(key, label, options) {
+  const context = await browser.newContext({ ...options, baseURL: url });
+  context.setDefaultTimeout(WAIT);
+  context.setDefaultNavigationTimeout(WAIT);
+  const page = await context.newPage();
+  const u = { key, label, name: names[key], context, page, problems: [], dialogs: [], allowHttpErrors: false };
+  page.on('console', (m) => {
+    const t = m.text();
+    const httpError = /Failed to load resource: the server responded with a status of [45]\d\d/.test(t);
+    if (m.type() === 'error' && !(httpError && u.allowHttpErrors)) u.problems.push(`console.error: ${t}`);
+    else if (/Content Security Policy|Refused to/i.test(t)) u.problems.push(`csp: ${t}`);
+  });
+  page.on('pageerror', (e) => u.problems.push(`pageerror: ${e.message}`));
+  page.on('dialog', (d) => {
+    u.dialogs.push(`${d.type()}: ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  // CSP violations as the page sees them (besides the console)
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  users[key] = u;
+  return u;
+}
+
+async function signUpThroughUi(u, { fullName } = {}) {
+  const { page } = u;
+  await page.goto('/');
+  await visible(page, tid('login-form'));
+  await page.click(tid('to-signup'));
+  await visible(page, tid('signup-form'));
+  await page.fill(tid('signup-username'), u.name);
+  if (fullName) await page.fill(tid('signup-fullname'), fullName);
+  await page.fill(tid('signup-password'), PASSWORD);
+  await page.click(tid('signup-submit'));
+  await ready(page, 'feed');
+  const href = await page.getAttribute(tid('nav-profile'), 'href');
+  u.id = href.replace('#/u/', '');
+  assert.match(u.id, /^[1-9]\d*$/);
+}
+
+/** Picks a file, fills the form and shares; resolves with the new media ID. */
+async function uploadThroughUi(u, file, { caption, place, beforeShare } = {}) {
+  const { page } = u;
+  await go(page, '#/upload', 'upload');
+  await page.setInputFiles(tid('file-input'), path.join(PHOTOS, file));
+  await visible(page, tid('preview'));
+  if (caption !== undefined) await page.fill(tid('upload-caption'), caption);
+  if (place) {
+    await page.click(tid('use-location'));
+    await waitText(page, tid('place-coords'), /37\.8199, -122\.4783/);
+    await page.fill(tid('place-name'), place);
+  }
+  if (beforeShare) await beforeShare();
+  await page.click(tid('upload-submit'));
+  return page;
+}
+
+before(async () => {
+  await mkdir(OUT, { recursive: true });
+  srv = await startServer(['--popular-interval', '1', '--access-log', 'off']);
+  url = srv.url;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    timeout: 20_000,
+  });
+  await newUser('a', 'A (phone)', { ...PHONE, geolocation: GOLDEN_GATE, permissions: ['geolocation'] });
+  await newUser('b', 'B (phone)', PHONE);
+  await newUser('c', 'C (desktop)', DESKTOP);
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await srv?.stop();
+});
+
+describe('web client', { timeout: 120_000 }, () => {
+  it('serves the client at / with a strict CSP, and signs up three people through the UI', async () => {
+    const res = await fetch(`${url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') || '', /text\/html/);
+    assert.match(res.headers.get('content-security-policy') || '', /script-src 'self'/);
+    const { a, b, c } = users;
+
+    await a.page.goto('/');
+    await visible(a.page, tid('login-form'));
+    await shot(a.page, 'login');
+    await signUpThroughUi(a, { fullName: 'Ada Photographer' });
+    await signUpThroughUi(b);
+
+    // a taken username shows the server's message
+    await c.page.goto('/#/signup');
+    await visible(c.page, tid('signup-form'));
+    await c.page.fill(tid('signup-username'), a.name.toUpperCase());
+    await c.page.fill(tid('signup-password'), PASSWORD);
+    await expectingHttpErrors(c, async () => {
+      await c.page.click(tid('signup-submit'));
+      await visible(c.page, tid('signup-error'));
+    });
+    assert.match(await text(c.page, tid('signup-error')), /taken|exists|in use/i);
+    // too short a password is caught before it is sent
+    await c.page.fill(tid('signup-username'), c.name);
+    await c.page.fill(tid('signup-password'), 'short');
+    await c.page.click(tid('signup-submit'));
+    await waitText(c.page, tid('signup-error'), /at least 8/);
+    await shot(c.page, 'signup-error');
+    await signUpThroughUi(c);
+    for (const u of [a, b, c]) assertClean(u);
+  });
+
+  it('A shares a photo with a caption, a #hashtag and a place: preview, then progress', async () => {
+    const { a } = users;
+    const { page } = a;
+    state.caption = `Fog over the bridge #${tag} with @${names.b}`;
+    await uploadThroughUi(a, 'landscape.jpg', {
+      caption: state.caption,
+      place: placeName,
+      beforeShare: async () => {
+        // the preview is the chosen file (a blob: URL), decoded
+        await visible(page, tid('upload-preview'));
+        const src = await page.getAttribute(tid('upload-preview'), 'src');
+        assert.match(src, /^blob:/);
+        await page.waitForFunction((sel) => document.querySelector(sel)?.naturalWidth > 0, tid('upload-preview'), { timeout: WAIT });
+        await shot(page, 'upload');
+      },
+    });
+    // the progress bar shows, fills, and says so
+    await visible(page, tid('upload-progress'));
+    await page.waitForFunction(([bar, status]) => {
+      const p = document.querySelector(bar);
+      const t = document.querySelector(status);
+      return p && p.value === 100 && !p.closest('[hidden]') && /Processing|Shared/.test(t.textContent);
+    }, [tid('upload-progress'), tid('upload-status')], { timeout: WAIT, polling: 20 });
+    await ready(page, 'photo');
+    state.media1 = decodeURIComponent(new URL(page.url()).hash.replace('#/m/', ''));
+    assert.match(state.media1, /^\d+_\d+$/);
+    assert.equal(await text(page, tid('caption-text')), state.caption);
+    assert.equal(await text(page, tid('place-link')), placeName);
+    // the hashtag and the mention are links; the rest is text
+    assert.equal(await page.getAttribute(`${tid('caption-text')} a.hashtag`, 'href'), `#/tag/${encodeURIComponent(tag)}`);
+    assert.equal(await page.getAttribute(`${tid('caption-text')} a.mention`, 'href'), `#/@${names.b}`);
+    assertClean(a);
+  });
+
+  it('B finds A by search, follows, sees the photo in the feed, double-taps to like, comments', async () => {
+    const { b } = users;
+    const { page } = b;
+    await page.click(tid('nav-search'));
+    await ready(page, 'search');
+    await page.fill(tid('search-input'), names.a);
+    await visible(page, `${tid('user-results')} [data-username="${names.a}"]`);
+    await page.click(`${tid('user-results')} [data-username="${names.a}"] a`);
+    await ready(page, 'profile');
+    await waitText(page, tid('profile-username'), new RegExp(`^${names.a}$`));
+    await waitText(page, tid('follow-button'), /^Follow$/);
+    await page.click(tid('follow-button'));
+    await waitText(page, tid('follow-button'), /^Following$/);
+    await waitText(page, tid('count-followers'), /^1 follower$/);
+
+    // the follow brings A's photo into B's feed (a background job: reload until it is there)
+    const card = `${tid('media-card')}[data-media-id="${state.media1}"]`;
+    await until(async () => {
+      await go(page, `#/feed?t=${Date.now()}`, 'feed');
+      return (await page.locator(card).count()) > 0;
+    }, "A's photo in B's feed");
+    assert.equal(await text(page, `${card} ${tid('caption-text')}`), state.caption);
+
+    // double-tap the photo (two taps on a touch screen)
+    const photo = page.locator(`${card} ${tid('photo')}`);
+    await photo.scrollIntoViewIfNeeded();
+    const box = await photo.boundingBox();
+    const [x, y] = [box.x + box.width / 2, box.y + Math.min(box.height / 2, 150)];
+    await page.touchscreen.tap(x, y);
+    await page.touchscreen.tap(x, y);
+    await waitText(page, `${card} ${tid('like-count')}`, /^1 like$/);
+    assert.equal(await page.getAttribute(`${card} ${tid('like-button')}`, 'aria-pressed'), 'true');
+    // the button unlikes and likes again
+    await page.click(`${card} ${tid('like-button')}`);
+    await waitText(page, `${card} ${tid('like-count')}`, /^0 likes$/);
+    await until(async () => (await page.getAttribute(`${card} ${tid('like-button')}`, 'aria-busy')) === null
+      && (await page.getAttribute(`${card} ${tid('like-button')}`, 'aria-pressed')) === 'false', 'unlike settled');
+    await page.click(`${card} ${tid('like-button')}`);
+    await waitText(page, `${card} ${tid('like-count')}`, /^1 like$/);
+
+    // comment from the feed
+    state.comment = `Beautiful light! #${tag}`;
+    await page.fill(`${card} ${tid('comment-input')}`, state.comment);
+    await page.click(`${card} ${tid('comment-submit')}`);
+    await waitText(page, `${card} ${tid('comments')}`, new RegExp(state.comment.replace(/[.*+?^${}()|[\]\\!]/g, '\\$&')));
+    await shot(page, 'feed');
+
+    // the photo page: all comments, who liked it; a comment of one's own can be deleted
+    await page.click(`${card} ${tid('comment-link')}`);
+    await ready(page, 'photo');
+    await page.fill(tid('comment-input'), 'a typo to delete');
+    await page.click(tid('comment-submit'));
+    const typo = page.locator(tid('comment'), { hasText: 'a typo to delete' });
+    await typo.waitFor({ state: 'visible', timeout: WAIT });
+    await typo.locator(tid('comment-delete')).click();
+    await typo.waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal(await page.locator(tid('comment')).count(), 1);
+    await page.click(tid('like-count'));
+    await visible(page, `${tid('likers')} [data-username="${names.b}"]`);
+    await shot(page, 'photo');
+
+    // the photo's own link, /p/CODE/, opens the same page
+    const link = await page.evaluate(async (id) => (await (await fetch(`/v1/media/${id}`)).json()).data.link, state.media1);
+    await page.goto(new URL(link).pathname);
+    await ready(page, 'photo');
+    assert.equal(await page.getAttribute(tid('media-card'), 'data-media-id'), state.media1);
+    assert.equal(await page.getAttribute(tid('like-button'), 'aria-pressed'), 'true');
+    assertClean(b);
+  });
+
+  it("A sees B's follow, like, comment and mention in activity", async () => {
+    const { a } = users;
+    const { page } = a;
+    await page.click(tid('nav-activity'));
+    await ready(page, 'activity');
+    const item = (type) => page.locator(`${tid('activity-item')}[data-type="${type}"]`, { hasText: names.b });
+    await item('like').first().waitFor({ timeout: WAIT });
+    await item('comment').filter({ hasText: 'commented: Beautiful light!' }).first().waitFor({ timeout: WAIT });
+    await item('follow').first().waitFor({ timeout: WAIT });
+    await shot(page, 'activity');
+    // and B was told about the mention
+    await go(users.b.page, '#/activity', 'activity');
+    await users.b.page.locator(`${tid('activity-item')}[data-type="mention"]`, { hasText: names.a }).waitFor({ timeout: WAIT });
+    assertClean(a);
+    assertClean(users.b);
+  });
+
+  it('a private account: B requests ("Requested"), C approves, then B sees the photos', async () => {
+    const { b, c } = users;
+    // C goes private through "Edit profile" and shares a photo
+    await c.page.click(tid('nav-profile'));
+    await ready(c.page, 'profile');
+    await c.page.click(tid('edit-profile'));
+    await ready(c.page, 'edit');
+    await c.page.fill(tid('edit-bio'), 'Photos for friends only.\nAsk me.');
+    await c.page.click('label.switch');
+    assert.equal(await c.page.isChecked(tid('private-switch')), true);
+    await c.page.click(tid('edit-save'));
+    await ready(c.page, 'profile');
+    await visible(c.page, tid('private-badge'));
+    await uploadThroughUi(c, 'square-1080.jpg', { caption: 'Just for friends' });
+    await ready(c.page, 'photo');
+    state.media3 = decodeURIComponent(new URL(c.page.url()).hash.replace('#/m/', ''));
+
+    // B asks to follow
+    await go(b.page, `#/u/${c.id}`, 'profile');
+    await visible(b.page, tid('private-note'));
+    assert.equal(await b.page.locator(tid('grid-item')).count(), 0);
+    await waitText(b.page, tid('follow-button'), /^Follow$/);
+    await b.page.click(tid('follow-button'));
+    await waitText(b.page, tid('follow-button'), /^Requested$/);
+    await waitText(b.page, tid('private-note'), /waiting for approval/);
+    await shot(b.page, 'profile-requested');
+
+    // C sees the request in activity and approves it on the requests page
+    await go(c.page, '#/activity', 'activity');
+    await c.page.locator(`${tid('activity-item')}[data-type="request"]`, { hasText: names.b }).waitFor({ timeout: WAIT });
+    await c.page.click(tid('review-requests'));
+    await ready(c.page, 'requests');
+    const row = c.page.locator(`${tid('request-list')} [data-username="${names.b}"]`);
+    await row.waitFor({ timeout: WAIT });
+    await shot(c.page, 'requests');
+    await row.locator(tid('approve')).click();
+    await waitText(c.page, tid('request-done'), /^Approved$/);
+
+    // B now follows C and sees the photo
+    await go(b.page, `#/u/${c.id}?t=1`, 'profile');
+    await waitText(b.page, tid('follow-button'), /^Following$/);
+    await visible(b.page, `${tid('grid-item')}[data-media-id="${state.media3}"]`);
+    await waitText(b.page, tid('bio'), /friends only/);
+    await go(b.page, '#/activity', 'activity');
+    await b.page.locator(`${tid('activity-item')}[data-type="approved"]`, { hasText: names.c }).waitFor({ timeout: WAIT });
+    assertClean(b);
+    assertClean(c);
+  });
+
+  it('markup in a caption or a comment is shown as text, never run', async () => {
+    const { a, b } = users;
+    const evil = `<script>alert(1)</script><img src=x onerror=alert(2)> #${tag}`;
+    await uploadThroughUi(a, 'grayscale.jpg', { caption: evil });
+    await ready(a.page, 'photo');
+    state.media2 = decodeURIComponent(new URL(a.page.url()).hash.replace('#/m/', ''));
+    assert.equal(await text(a.page, tid('caption-text')), evil);
+    // the owner edits it, still markup
+    const edited = `${evil} <b>edited</b>`;
+    await a.page.click(tid('media-menu'));
+    await a.page.click(tid('edit-caption'));
+    await a.page.fill(tid('caption-edit'), edited);
+    await a.page.click('.caption-form button[type="submit"]');
+    await waitText(a.page, tid('caption-text'), /<b>edited<\/b>$/);
+
+    // B comments with markup and sees both as text
+    await go(b.page, `#/m/${state.media2}`, 'photo');
+    const comment = '<b>bold</b><script>alert(3)</script><svg onload=alert(4)>';
+    await b.page.fill(tid('comment-input'), comment);
+    await b.page.click(tid('comment-submit'));
+    await b.page.locator(tid('comment'), { hasText: '<script>alert(3)</script>' }).waitFor({ timeout: WAIT });
+    assert.equal(await text(b.page, tid('caption-text')), edited);
+    await go(b.page, `#/feed?t=${Date.now()}`, 'feed');
+    await until(async () => {
+      await go(b.page, `#/feed?t=${Date.now()}`, 'feed');
+      return (await b.page.locator(`${tid('media-card')}[data-media-id="${state.media2}"]`).count()) > 0;
+    }, 'the second photo in B\'s feed');
+    for (const page of [a.page, b.page]) {
+      const dom = await page.evaluate(() => ({
+        scripts: [...document.scripts].map((s) => s.src),
+        imgX: document.querySelectorAll('img[src="x"], img[onerror], svg[onload]').length,
+        bold: document.querySelectorAll('#view b').length,
+      }));
+      assert.deepEqual(dom.scripts, [`${url}/js/app.js`], 'only the app script is in the page');
+      assert.equal(dom.imgX, 0, 'no element made from user text');
+      assert.equal(dom.bold, 0, 'no element made from user text');
+    }
+    await sleep(200);
+    assertClean(a);
+    assertClean(b);
+  });
+
+  it('log out, a wrong password shows the error, log in again', async () => {
+    const { b } = users;
+    const { page } = b;
+    await page.click(tid('nav-profile'));
+    await ready(page, 'profile');
+    await page.click(tid('logout'));
+    await ready(page, 'login');
+    // the session is gone on the server too
+    const s = await page.evaluate(async () => (await (await fetch('/web/session')).json()).data);
+    assert.equal(s, null);
+    await page.reload();
+    await ready(page, 'login');
+    await page.fill(tid('login-username'), b.name);
+    await page.fill(tid('login-password'), 'not the password');
+    await expectingHttpErrors(b, async () => {
+      await page.click(tid('login-submit'));
+      await waitText(page, tid('login-error'), /The username or password you entered is incorrect\./);
+    });
+    await shot(page, 'login-error');
+    await page.fill(tid('login-password'), PASSWORD);
+    await page.click(tid('login-submit'));
+    await ready(page, 'feed');
+    await visible(page, `${tid('media-card')}[data-media-id="${state.media1}"]`);
+    assertClean(b);
+  });
+
+  it('a file that is not a photo, one too large, and rate limiting show clear errors', async () => {
+    const { a } = users;
+    const { page } = a;
+    await expectingHttpErrors(a, async () => {
+      await uploadThroughUi(a, 'not-an-image.jpg', { caption: 'not a photo' });
+      await waitText(page, tid('preview-note'), /can't be previewed/);
+      await waitText(page, tid('upload-error'), /not a JPEG, PNG, WebP, GIF or HEIC image/);
+    });
+    assert.equal(await page.isHidden(tid('upload-progress')), true);
+    await shot(page, 'upload-error');
+
+    // 413 and 429 get friendly words (the answers are made up here)
+    const fake = (status, type, message, headers = {}) => (route) => route.fulfill({
+      status,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ meta: { code: status, error_type: type, error_message: message } }),
+    });
+    await page.route('**/v1/media/upload', fake(413, 'APIInvalidParametersError', 'request body too large'));
+    await expectingHttpErrors(a, async () => {
+      await page.setInputFiles(tid('file-input'), path.join(PHOTOS, 'landscape.jpg'));
+      await page.click(tid('upload-submit'));
+      await waitText(page, tid('upload-error'), /too large to upload/);
+    });
+    await page.unroute('**/v1/media/upload');
+    await page.route('**/v1/media/upload', fake(429, 'OAuthRateLimitException', 'The maximum number of requests per hour has been exceeded.', { 'retry-after': '30' }));
+    await expectingHttpErrors(a, async () => {
+      await page.click(tid('upload-submit'));
+      await waitText(page, tid('upload-error'), /doing that too often\. Try again in 30 seconds/);
+    });
+    await page.unroute('**/v1/media/upload');
+    assertClean(a);
+  });
+
+  it('hashtag page, search for people and tags, a place page and popular render', async () => {
+    const { b } = users;
+    const { page } = b;
+    // the tag: A's two photos (the caption's tag) and B's comment does not tag
+    await go(page, `#/tag/${encodeURIComponent(tag)}`, 'tag');
+    await waitText(page, tid('tag-head'), new RegExp(`#${tag}`));
+    await visible(page, `${tid('grid-item')}[data-media-id="${state.media1}"]`);
+    await visible(page, `${tid('grid-item')}[data-media-id="${state.media2}"]`);
+    await waitText(page, tid('tag-count'), /^2 posts$/);
+    await shot(page, 'tag');
+
+    // search: A's username starts with the tag, so both show
+    await page.click(tid('nav-search'));
+    await ready(page, 'search');
+    await page.fill(tid('search-input'), tag);
+    await visible(page, `${tid('user-results')} [data-username="${names.a}"]`);
+    await visible(page, `${tid('tag-results')} [data-tag="${tag}"]`);
+    await shot(page, 'search');
+    await page.click(`${tid('tag-results')} [data-tag="${tag}"] a`);
+    await ready(page, 'tag');
+
+    // the place, from the photo page
+    await go(page, `#/m/${state.media1}`, 'photo');
+    await page.click(tid('place-link'));
+    await ready(page, 'place');
+    await waitText(page, `${tid('place-head')} ${tid('place-name')}`, new RegExp(`^${placeName}$`));
+    await waitText(page, `${tid('place-head')} ${tid('place-coords')}`, /37\.8199° N, 122\.4783° W/);
+    await visible(page, `${tid('grid-item')}[data-media-id="${state.media1}"]`);
+    await shot(page, 'place');
+
+    // popular: the ranking is refreshed every second here
+    await go(page, '#/popular', 'popular');
+    if (!external) {
+      await until(async () => {
+        await go(page, `#/popular?t=${Date.now()}`, 'popular');
+        return (await page.locator(`${tid('grid-item')}[data-media-id="${state.media1}"]`).count()) > 0;
+      }, 'the liked photo in popular');
+    }
+    await shot(page, 'popular');
+    assertClean(b);
+  });
+
+  it('the feed loads more as you scroll (infinite scroll), and the profile grid', async () => {
+    const { a, b } = users;
+    // eleven more photos from A, through the API (fast); then B's feed holds 14
+    const r = await login(url, a.name, PASSWORD);
+    assert.equal(r.status, 200, r.text);
+    const token = r.body.access_token;
+    for (let i = 0; i < 11; i++) {
+      const up = await uploadPhoto(url, { token, photo: i % 2 ? 'grayscale.jpg' : 'progressive.jpg', fields: { caption: `Roll ${i + 1} #${tag}` } });
+      assert.equal(up.status, 200, up.text);
+    }
+    const { page } = b;
+    await until(() => page.evaluate(async () => (await (await fetch('/v1/users/self/feed?count=100')).json()).data.length >= 14),
+      "the new photos in B's feed");
+    await go(page, `#/feed?t=${Date.now()}`, 'feed');
+    const cards = page.locator(tid('media-card'));
+    assert.equal(await cards.count(), 10, 'the first page');
+    await page.locator(tid('pager')).scrollIntoViewIfNeeded();
+    await until(async () => (await cards.count()) === 14, 'the second page after scrolling');
+    await until(async () => (await page.getAttribute(tid('pager'), 'data-state')) === 'end', 'the end of the feed');
+    const ids = await cards.evaluateAll((els) => els.map((e) => e.dataset.mediaId));
+    assert.equal(new Set(ids).size, 14, 'no photo twice');
+
+    // A's profile: 13 posts in the grid, 1 follower
+    await go(a.page, `#/u/${a.id}`, 'profile');
+    await waitText(a.page, tid('count-media'), /^13 posts$/);
+    await waitText(a.page, tid('count-followers'), /^1 follower$/);
+    await until(async () => (await a.page.locator(`${tid('profile-grid')} ${tid('grid-item')}`).count()) === 13, '13 photos in the grid');
+    await shot(a.page, 'profile');
+    // the desktop profile of C, seen by C
+    await go(users.c.page, `#/u/${users.c.id}`, 'profile');
+    await shot(users.c.page, 'profile-desktop');
+    for (const u of [a, b, users.c]) assertClean(u);
+  });
+});
