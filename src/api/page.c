@@ -19,8 +19,6 @@ int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *ou
 {
     int cap = count + 1;
     src->keys = xcalloc((size_t)cap, sizeof(int64_t));
-    buf_t one;
-    buf_init(&one, out->max);
     int64_t before = start;
     int shown = 0, rc = 0;
     bool exhausted = false, found_more = false;
@@ -34,25 +32,27 @@ int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *ou
         }
         exhausted = n < want;
         for (int i = 0; i < n; i++) {
-            buf_reset(&one);
-            if (!src->emit(ar, src, i, &one)) {
+            /* rendered in place, and taken back if it is not shown */
+            size_t mark = out->len;
+            if (shown)
+                buf_putc(out, ',');
+            if (!src->emit(ar, src, i, out)) {
+                out->len = mark;
                 before = src->keys[i]; /* hidden: consumed */
                 continue;
             }
             if (shown == count) { /* a visible item after the page: stop before it */
+                out->len = mark;
                 found_more = true;
                 break;
             }
-            if (shown++)
-                buf_putc(out, ',');
-            buf_append(out, one.data, one.len);
+            shown++;
             before = src->keys[i];
         }
     }
     buf_putc(out, ']');
     /* a visible item waits past the page, or the scan stopped before the end */
     *next = rc == 0 && (found_more || !exhausted) ? before : 0;
-    buf_free(&one);
     free(src->keys);
     src->keys = NULL;
     return rc;

@@ -312,7 +312,10 @@ typedef struct liked_src {
 static int liked_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
 {
     liked_src_t *ls = (liked_src_t *)src;
-    return social_liked(ar->db, ar->viewer, before, limit, src->keys, ls->media_ids, n) == SOCIAL_OK ? 0 : -1;
+    if (social_liked(ar->db, ar->viewer, before, limit, src->keys, ls->media_ids, n) != SOCIAL_OK)
+        return -1;
+    api_prefetch_liked(ar, ls->media_ids, *n);
+    return 0;
 }
 
 static bool liked_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)

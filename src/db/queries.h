@@ -182,7 +182,10 @@
     X(MEDIA_LIKES_DELETE, "DELETE FROM likes WHERE media_id = $1")                                                    \
     X(MEDIA_COMMENTS_DELETE, "DELETE FROM comments WHERE media_id = $1")                                              \
     X(ACTIVITY_INSERT,                                                                                                 \
-      "INSERT INTO activity (id, user_id, actor_id, kind, media_id, text) VALUES ($1, $2, $3, $4, $5, $6)")           \
+      "INSERT INTO activity (id, user_id, actor_id, kind, media_id, text, ref_id) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
+    X(ACTIVITY_DELETE_REF, "DELETE FROM activity WHERE ref_id = $1")                                                  \
+    X(ACTIVITY_DELETE_MEDIA, "DELETE FROM activity WHERE media_id = $1")                                              \
+    X(LIKE_ID, "SELECT id FROM likes WHERE media_id = $1 AND user_id = $2")                                           \
     X(ACTIVITY_LIST,                                                                                                   \
       "SELECT id, actor_id, kind, media_id, text FROM activity WHERE user_id = $1 AND id < $2 "                        \
       "ORDER BY id DESC LIMIT $3")                                                                                     \

@@ -125,7 +125,12 @@ static const char *const migrations[] = {
     "INSERT INTO celebrities (user_id) SELECT DISTINCT user_id FROM media WHERE fanned = 0;"
     /* and blocks by whom they block, so a reader with no block either way is
      * known in one probe (then only private accounts need asking about) */
-    "CREATE INDEX blocks_target ON blocks (target_id, user_id);",
+    "CREATE INDEX blocks_target ON blocks (target_id, user_id);"
+    /* and news that goes when what caused it goes: an unlike, a deleted
+     * comment, a deleted photo (ref_id: the like, comment or photo) */
+    "ALTER TABLE activity ADD COLUMN ref_id {ID};"
+    "CREATE INDEX activity_ref ON activity (ref_id);"
+    "CREATE INDEX activity_media ON activity (media_id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -281,7 +281,7 @@ int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *ca
         rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     }
     if (rc == 0 && caption)
-        rc = social_notify_mentions(db, c, owner, media, caption, fresh, nfresh);
+        rc = social_notify_mentions(db, c, owner, media, caption, media, fresh, nfresh);
     if (rc == 0)
         rc = tags_sync(c, media, edit_id, 0) == DB_DONE ? 0 : -1;
     free(fresh);

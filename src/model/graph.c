@@ -86,9 +86,9 @@ static int set_edge(db_conn_t *c, int64_t a, int64_t b, int to)
                             : put_edge(c, a, b, to);
     /* news: a new follower, a request, or a request approved */
     if (rc == GRAPH_OK && to != REL_NONE)
-        rc = to == REL_REQUESTED                                ? social_notify(c, b, a, "request", 0, NULL)
-             : from == REL_REQUESTED                            ? social_notify(c, a, b, "approved", 0, NULL)
-                                                                : social_notify(c, b, a, "follow", 0, NULL);
+        rc = to == REL_REQUESTED                                ? social_notify(c, b, a, "request", 0, NULL, 0)
+             : from == REL_REQUESTED                            ? social_notify(c, a, b, "approved", 0, NULL, 0)
+                                                                : social_notify(c, b, a, "follow", 0, NULL, 0);
     int delta = (to == REL_FOLLOWS) - (from == REL_FOLLOWS);
     if (rc == GRAPH_OK && delta != 0)
         rc = count(c, a, delta, 0) || count(c, b, 0, delta) ||

@@ -89,7 +89,7 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
         if (db_exec_stmt(s) != DB_DONE)
             return MEDIA_ERROR;
     }
-    if (social_notify_mentions(db, c, m->user_id, m->id, m->caption, mentions, nmentions) != 0)
+    if (social_notify_mentions(db, c, m->user_id, m->id, m->caption, m->id, mentions, nmentions) != 0)
         return MEDIA_ERROR;
     s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
     db_bind_i64(s, 1, m->user_id);
@@ -147,7 +147,7 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
     if (rc == MEDIA_OK && (tags_unindex(c, id) != DB_DONE || geo_media_del(c, id) != DB_DONE))
         rc = MEDIA_ERROR;
     const unsigned cleanup[] = {Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE, Q_MEDIA_LIKED_DELETE,
-                                Q_MEDIA_COMMENTS_DELETE};
+                                Q_MEDIA_COMMENTS_DELETE, Q_ACTIVITY_DELETE_MEDIA};
     for (size_t i = 0; rc == MEDIA_OK && i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
         s = db_q(c, cleanup[i]);
         db_bind_i64(s, 1, id);

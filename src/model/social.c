@@ -39,7 +39,8 @@ static int finish(db_conn_t *c, int rc)
     return SOCIAL_OK;
 }
 
-int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, int64_t media, const char *text)
+int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, int64_t media, const char *text,
+                  int64_t ref)
 {
     if (recipient == actor)
         return 0; /* no news about yourself */
@@ -56,10 +57,21 @@ int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *ki
         db_bind_cstr(s, 6, text);
     else
         db_bind_null(s, 6);
+    if (ref)
+        db_bind_i64(s, 7, ref);
+    else
+        db_bind_null(s, 7);
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
 }
 
-int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t media, const char *text,
+int social_unnotify(db_conn_t *c, int64_t ref)
+{
+    db_stmt_t *s = db_q(c, Q_ACTIVITY_DELETE_REF);
+    db_bind_i64(s, 1, ref);
+    return db_exec_stmt(s) == DB_DONE ? 0 : -1;
+}
+
+int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t media, const char *text, int64_t ref,
                            const text_mention_t *mentions, size_t nm)
 {
     for (size_t i = 0; i < nm; i++) {
@@ -67,7 +79,7 @@ int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t me
         int rc = users_id_by_username(db, mentions[i], &who);
         if (rc == USERS_ERROR)
             return -1;
-        if (rc == USERS_OK && social_notify(c, who, actor, "mention", media, text) != 0)
+        if (rc == USERS_OK && social_notify(c, who, actor, "mention", media, text, ref) != 0)
             return -1;
     }
     return 0;
@@ -95,7 +107,7 @@ int social_like(db_ctx_t *db, int64_t media, int64_t owner, int64_t user)
         rc = exec3(c, Q_LIKE_INSERT, media, user, like_id);
     if (rc == 0 && c->drv->changes(c) == 1) /* a new like, not a repeat */
         rc = exec3(c, Q_LIKED_INSERT, user, like_id, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, 1) ||
-                     social_notify(c, owner, user, "like", media, NULL)
+                     social_notify(c, owner, user, "like", media, NULL, like_id)
                  ? -1
                  : 0;
     return finish(c, rc);
@@ -106,9 +118,21 @@ int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
     db_conn_t *c = begin_on(db, media);
     if (c == NULL)
         return SOCIAL_ERROR;
+    /* the like's ID, to take its news back with it */
+    db_stmt_t *s = db_q(c, Q_LIKE_ID);
+    db_bind_i64(s, 1, media);
+    db_bind_i64(s, 2, user);
+    int st = db_step(s);
+    int64_t like_id = st == DB_ROW ? db_col_i64(s, 0) : 0;
+    db_reset(s);
+    if (st == DB_ERROR)
+        return finish(c, -1);
     int rc = exec2(c, Q_LIKE_DELETE, media, user);
     if (rc == 0 && c->drv->changes(c) == 1)
-        rc = exec2(c, Q_LIKED_DELETE, user, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1) ? -1 : 0;
+        rc = exec2(c, Q_LIKED_DELETE, user, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1) ||
+                     social_unnotify(c, like_id)
+                 ? -1
+                 : 0;
     return finish(c, rc);
 }
 
@@ -204,8 +228,8 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     int rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, 1) ||
-                     social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text) ||
-                     social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, mentions, nm) ||
+                     social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text, cm->id) ||
+                     social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, cm->id, mentions, nm) ||
                      /* the owner's comments tag the photo, as its caption does */
                      (cm->user_id == media_owner && tags_sync(c, cm->media_id, cm->id, cm->user_id) != DB_DONE)
                  ? -1
@@ -240,7 +264,7 @@ int social_comment_delete(db_ctx_t *db, const comment_t *cm)
     if (rc == 0 && c->drv->changes(c) == 0)
         rc = SOCIAL_NOT_FOUND;
     else if (rc == 0)
-        rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) ||
+        rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) || social_unnotify(c, cm->id) ||
                      tags_sync(c, cm->media_id, ids_next(ids_global(), ids_shard(cm->media_id)), cm->user_id) !=
                          DB_DONE
                  ? -1

@@ -46,10 +46,13 @@ int social_comment_delete(db_ctx_t *db, const comment_t *c);
 int social_comments(db_ctx_t *db, int64_t media, int limit, comment_t *out, int *n);
 
 /* Activity: inside the caller's open transaction on c. */
-int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, int64_t media, const char *text);
+int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, int64_t media, const char *text,
+                  int64_t ref);
 /* Notifies each mentioned user who exists (not the actor). */
-int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t media, const char *text,
+int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t media, const char *text, int64_t ref,
                            const text_mention_t *mentions, size_t nm);
+/* Takes back the news that ref (a like, a comment, a photo's caption) caused. */
+int social_unnotify(db_conn_t *c, int64_t ref);
 
 typedef struct activity {
     int64_t id, actor_id, media_id;

@@ -516,6 +516,37 @@ describe('privacy and blocks', () => {
 // --- activity -------------------------------------------------------------------
 
 describe('GET /v1/users/self/activity', () => {
+  it('takes news back with what caused it: an unlike, a deleted comment, a deleted photo', async () => {
+    const [owner, fan, named] = take(3);
+    const m = await photo(owner, `for @${named.user.username}`);
+    const other = await photo(owner, 'stays');
+    assertNull(await like(fan, m));
+    assertNull(await like(fan, other));
+    assertNull(await comment(fan, m, `hello @${named.user.username}`));
+    const kinds = async (who) => (await allActivity(who)).map((a) => `${a.type}:${a.media ? a.media.id : '-'}`);
+    assert.deepEqual(await kinds(owner), [`comment:${m.id}`, `like:${other.id}`, `like:${m.id}`]);
+    assert.deepEqual(await kinds(named), [`mention:${m.id}`, `mention:${m.id}`]);
+
+    // an unlike takes its like back; a like again is news again, once
+    assertNull(await unlike(fan, m));
+    assert.deepEqual(await kinds(owner), [`comment:${m.id}`, `like:${other.id}`]);
+    assertNull(await like(fan, m));
+    assertNull(await like(fan, m)); // idempotent: no second piece of news
+    assert.deepEqual(await kinds(owner), [`like:${m.id}`, `comment:${m.id}`, `like:${other.id}`]);
+
+    // a deleted comment takes its comment and mention news with it
+    const cs = assertOk(await commentsOf(owner, m));
+    const cid = cs.find((c) => c.text.startsWith('hello')).id;
+    assertNull(await api(url, 'DELETE', `/v1/media/${m.id}/comments/${cid}`, { token: fan.token }));
+    assert.deepEqual(await kinds(owner), [`like:${m.id}`, `like:${other.id}`]);
+    assert.deepEqual(await kinds(named), [`mention:${m.id}`], 'the caption mention stays');
+
+    // a deleted photo takes all of its news; the other photo's stays
+    assertNull(await api(url, 'DELETE', `/v1/media/${m.id}`, { token: owner.token }));
+    assert.deepEqual(await kinds(owner), [`like:${other.id}`]);
+    assert.deepEqual(await kinds(named), []);
+  });
+
   it('reports likes, comments, follows, requests, approvals and mentions, newest first, never your own', async () => {
     const [pub, priv, x, y] = take(4);
     await makePrivate(priv);
