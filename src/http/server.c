@@ -322,13 +322,13 @@ static h2o_headers_command_t *web_headers(const config_t *cfg)
     static h2o_iovec_t cc_name = {H2O_STRLIT("cache-control")};
     static h2o_headers_command_t cmds[5];
     static char csp[1024];
+    /* the photo store's origin (photo URLs are absolute: a page opened under
+     * another name for this host still shows them) */
     char photos[512] = "";
-    if (strcmp(cfg->photo_url, cfg->public_url) != 0) { /* a CDN: its origin */
-        const char *p = strstr(cfg->photo_url, "://");
-        const char *e = p ? strchr(p + 3, '/') : NULL;
-        int n = e ? (int)(e - cfg->photo_url) : (int)strlen(cfg->photo_url);
-        snprintf(photos, sizeof(photos), " %.*s", n < 500 ? n : 500, cfg->photo_url);
-    }
+    const char *p = strstr(cfg->photo_url, "://");
+    const char *e = p ? strchr(p + 3, '/') : NULL;
+    int n = e ? (int)(e - cfg->photo_url) : (int)strlen(cfg->photo_url);
+    snprintf(photos, sizeof(photos), " %.*s", n < 500 ? n : 500, cfg->photo_url);
     snprintf(csp, sizeof(csp),
              "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:%s; "
              "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
@@ -475,11 +475,11 @@ int server_run(config_t *cfg)
     if (setup_body_buffers(cfg, err, sizeof(err)) != 0)
         goto fail;
     sweep_orphans(srv);
-    if (setup_h2o(srv, cfg, err, sizeof(err)) != 0)
-        goto fail;
     if ((srv->listen_fd = open_listener(cfg, err, sizeof(err))) < 0)
         goto fail;
     fix_derived_urls(cfg, bound_port(srv->listen_fd));
+    if (setup_h2o(srv, cfg, err, sizeof(err)) != 0) /* after the URLs are final: the web CSP names them */
+        goto fail;
 
     /* Signals go to the main thread alone, which waits for them below. */
     sigset_t sigs;

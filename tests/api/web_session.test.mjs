@@ -180,6 +180,9 @@ describe('the web client files', { skip: external && 'needs the default web root
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, /frame-ancestors 'none'/);
+    // photo URLs are absolute (public_url): their origin is named, so the page
+    // works under another name for the same host too
+    assert.ok(csp.includes(`img-src 'self' blob: data: ${url}`), csp);
     assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
     const html = await r.text();
     assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, 'no inline script');
