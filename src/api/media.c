@@ -45,6 +45,16 @@ static void delete_files(blob_store_t *store, int64_t id)
     }
 }
 
+/* Answers with the media object. */
+static void reply_media(api_req_t *ar, const media_t *m, bool m_from_this_request)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    api_render_media(ar, &b, m, m_from_this_request);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
 /* ---- upload ---- */
 
 typedef struct upload_work {
@@ -117,11 +127,7 @@ static void upload_done(api_work_t *w_, api_req_t *ar)
         api_error(ar, w->status, E_INVALID, w->err);
         return;
     }
-    buf_t b;
-    buf_init(&b, 1 << 20);
-    api_render_media(ar, &b, &w->m, false);
-    api_ok(ar, &b, NULL);
-    buf_free(&b);
+    reply_media(ar, &w->m, false);
 }
 
 static void upload_cleanup(api_work_t *w_)
@@ -304,13 +310,8 @@ static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
 {
     media_t *m = xmalloc(sizeof(*m));
     user_t owner;
-    if (api_load_media(ar, id, owner_hint, m, &owner)) {
-        buf_t b;
-        buf_init(&b, 1 << 20);
-        api_render_media(ar, &b, m, true);
-        api_ok(ar, &b, NULL);
-        buf_free(&b);
-    }
+    if (api_load_media(ar, id, owner_hint, m, &owner))
+        reply_media(ar, m, true);
     free(m);
 }
 
@@ -361,11 +362,7 @@ static void caption_done(api_work_t *w_, api_req_t *ar)
         api_internal_error(ar, "caption edit failed");
         return;
     }
-    buf_t b;
-    buf_init(&b, 1 << 20);
-    api_render_media(ar, &b, &w->m, false);
-    api_ok(ar, &b, NULL);
-    buf_free(&b);
+    reply_media(ar, &w->m, false);
 }
 
 void media_edit(api_req_t *ar)
