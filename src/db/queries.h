@@ -82,11 +82,11 @@
     /* the geo index's sqlite backend (R*Tree); other backends bring their own */                                      \
     X(GEO_MEDIA_PUT,                                                                                                   \
       "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1, lat, lng, t) "                                       \
-      "VALUES ($1, $2, $2, $3, $3, $4, $4, $2, $3, $4)")                                                               \
+      "VALUES ($1, $2, $2, $3, $3, $4 / 86400.0, $4 / 86400.0, $2, $3, $4)")                                           \
     X(GEO_MEDIA_DEL, "DELETE FROM geo_media WHERE id = $1")                                                           \
     X(GEO_MEDIA_BOX,                                                                                                   \
       "SELECT id, lat, lng FROM geo_media WHERE lat1 >= $1 AND lat0 <= $2 AND lng1 >= $3 AND lng0 <= $4 "              \
-      "AND t1 >= $5 AND t0 <= $6 AND t >= $5 AND t <= $6")                                                             \
+      "AND t1 >= $5 / 86400.0 AND t0 <= $6 / 86400.0 AND t >= $5 AND t <= $6")                                       \
     X(GEO_PLACE_PUT, "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1, lat, lng) VALUES ($1, $2, $2, $3, $3, $2, $3)") \
     X(GEO_PLACE_BOX,                                                                                                   \
       "SELECT id, lat, lng FROM geo_places WHERE lat1 >= $1 AND lat0 <= $2 AND lng1 >= $3 AND lng0 <= $4")              \

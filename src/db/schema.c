@@ -115,7 +115,8 @@ static const char *const migrations[] = {
     "CREATE TABLE popular (rank INTEGER PRIMARY KEY, media_id {ID} NOT NULL, score DOUBLE PRECISION NOT NULL);"
     "{GEO_INDEX}"
     "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1, lat, lng, t)"
-    " SELECT m.id, l.lat, l.lat, l.lng, l.lng, m.created_at, m.created_at, l.lat, l.lng, m.created_at"
+    " SELECT m.id, l.lat, l.lat, l.lng, l.lng, m.created_at / 86400.0, m.created_at / 86400.0, l.lat, l.lng,"
+    " m.created_at"
     " FROM media m JOIN locations l ON l.id = m.location_id;"
     "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1, lat, lng) SELECT id, lat, lat, lng, lng, lat, lng FROM locations;",
     /* 7: the authors who have posted as celebrities (not fanned out): a feed

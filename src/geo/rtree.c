@@ -2,7 +2,10 @@
  * The geo index's embedded backend: SQLite R*Tree tables (made by schema
  * migration 6). The tree holds 32-bit float boxes rounded outwards, so a
  * box query finds a superset; the exact coordinates and time sit beside
- * them as auxiliary columns and decide.
+ * them as auxiliary columns and decide. Time is in days in the tree: on
+ * the scale of the places, the tree splits on where as well as when
+ * (measured on the small dataset: a 3 km, 7-day search took about 30%
+ * less time than with seconds).
  */
 #include "geo/geo.h"
 
