@@ -114,11 +114,11 @@ static const char *const migrations[] = {
     "CREATE INDEX media_location ON media (location_id, id);"
     "CREATE TABLE popular (rank INTEGER PRIMARY KEY, media_id {ID} NOT NULL, score DOUBLE PRECISION NOT NULL);"
     "{GEO_INDEX}"
-    "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1, lat, lng, t)"
-    " SELECT m.id, l.lat, l.lat, l.lng, l.lng, m.created_at / 86400.0, m.created_at / 86400.0, l.lat, l.lng,"
-    " m.created_at"
-    " FROM media m JOIN locations l ON l.id = m.location_id;"
-    "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1, lat, lng) SELECT id, lat, lat, lng, lng, lat, lng FROM locations;",
+    "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1)"
+    " SELECT m.id, ROUND(l.lat * 10000000), ROUND(l.lat * 10000000), ROUND(l.lng * 10000000), ROUND(l.lng * 10000000),"
+    " m.created_at - 1293840000, m.created_at - 1293840000 FROM media m JOIN locations l ON l.id = m.location_id;"
+    "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1)"
+    " SELECT id, ROUND(lat * 10000000), ROUND(lat * 10000000), ROUND(lng * 10000000), ROUND(lng * 10000000) FROM locations;",
     /* 7: the authors who have posted as celebrities (not fanned out): a feed
      * read merges their posts only if the reader follows one of them, found
      * from this short list rather than from every account the reader follows */

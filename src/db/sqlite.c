@@ -234,11 +234,11 @@ const db_driver_t db_driver_sqlite = {
     .scheme = "sqlite",
     .dialect_id_type = "INTEGER",
     .dialect_blob_type = "BLOB",
-    /* R*Tree boxes (32-bit floats, rounded outwards) with the exact values
-     * beside them as auxiliary columns */
-    .dialect_geo_index = "CREATE VIRTUAL TABLE geo_media USING rtree(id, lat0, lat1, lng0, lng1, t0, t1,"
-                         " +lat REAL, +lng REAL, +t INTEGER);"
-                         "CREATE VIRTUAL TABLE geo_places USING rtree(id, lat0, lat1, lng0, lng1, +lat REAL, +lng REAL);",
+    /* R*Trees of 32-bit integers: degrees x 10^7 (exact to about a
+     * centimetre) and seconds since 2011-01-01, so a point is its own box
+     * and nothing needs reading beside the tree (see geo/rtree.c) */
+    .dialect_geo_index = "CREATE VIRTUAL TABLE geo_media USING rtree_i32(id, lat0, lat1, lng0, lng1, t0, t1);"
+                         "CREATE VIRTUAL TABLE geo_places USING rtree_i32(id, lat0, lat1, lng0, lng1);",
     .open = sq_open,
     .close = sq_close,
     .exec = sq_exec,
