@@ -84,5 +84,11 @@ side_by_side() { # side_by_side NAME PATH
   done
   local pg ng
   pg=$(median <"$WORK/pg"); ng=$(median <"$WORK/ng")
+  echo "picogram memory: $(rss)"
   echo "median req/s: picogram $pg, nginx $ng, ratio $(awk -v a="$pg" -v b="$ng" 'BEGIN {printf "%.3f", a/b}')"
+}
+
+# picogram's resident memory now and at its peak (VmRSS, VmHWM)
+rss() {
+  awk '/^VmRSS/ {r=$2} /^VmHWM/ {h=$2} END {printf "RSS %.0f MiB, peak %.0f MiB", r/1024, h/1024}' "/proc/$PG_PID/status"
 }
