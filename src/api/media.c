@@ -493,41 +493,42 @@ void users_media_recent(api_req_t *ar)
     if (!api_count(ar, 20, RECENT_MAX, &count) || !api_media_id_param(ar, "max_id", &max_id) ||
         !api_media_id_param(ar, "min_id", &min_id) || !api_time_bounds(ar, &min_id, &max_id))
         return;
-    media_t *items = xcalloc((size_t)count + 1, sizeof(media_t));
+    /* IDs from the index; the objects from the object cache */
+    int64_t *ids = xcalloc((size_t)count + 1, sizeof(int64_t));
     int n = 0;
-    if (media_by_user(ar->db, uid, max_id, min_id, count + 1, items, &n) != MEDIA_OK) {
-        free(items);
+    if (media_ids_by_user(ar->db, uid, max_id, min_id, count + 1, ids, &n) != MEDIA_OK) {
+        free(ids);
         api_internal_error(ar, "media list failed");
         return;
     }
     bool more = n > count;
     if (more)
         n = count;
-    int64_t *ids = xcalloc((size_t)n + 1, sizeof(int64_t));
-    for (int i = 0; i < n; i++)
-        ids[i] = items[i].id;
     api_prefetch_liked(ar, ids, n);
-    free(ids);
     buf_t b, pg;
     buf_init(&b, 16u << 20);
     buf_init(&pg, 8192);
     buf_putc(&b, '[');
-    for (int i = 0; i < n; i++) {
-        if (i)
+    for (int i = 0, shown = 0; i < n; i++) {
+        size_t mark = b.len;
+        if (shown)
             buf_putc(&b, ',');
-        api_render_media(ar, &b, &items[i], true);
+        if (api_emit_visible_media(ar, ids[i], &b))
+            shown++;
+        else
+            b.len = mark; /* deleted since the index was read */
     }
     buf_putc(&b, ']');
     if (more) {
         char next[48];
-        snprintf(next, sizeof(next), "%lld_%lld", (long long)items[n - 1].id, (long long)uid);
+        snprintf(next, sizeof(next), "%lld_%lld", (long long)ids[n - 1], (long long)uid);
         buf_puts(&pg, "{\"next_url\":");
         api_next_url(ar, &pg, "max_id", next);
         buf_puts(&pg, ",\"next_max_id\":");
         buf_json_cstr(&pg, next);
         buf_putc(&pg, '}');
     }
-    free(items);
+    free(ids);
     api_ok(ar, &b, &pg);
     buf_free(&b);
     buf_free(&pg);

@@ -43,9 +43,8 @@
       "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned) "                  \
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")                                                                       \
     X(MEDIA_BY_ID, "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id WHERE m.id = $1")  \
-    X(MEDIA_BY_USER,                                                                                                   \
-      "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id "                              \
-      "WHERE m.user_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                  \
+    X(MEDIA_IDS_BY_USER,                                                                                               \
+      "SELECT id FROM media WHERE user_id = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")                     \
     X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2")                                               \
     X(MEDIA_EXISTS, "SELECT 1 FROM media WHERE id = $1")                                                               \
     X(MEDIA_TAG_INSERT, "INSERT INTO media_tags (tag, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")  \

@@ -169,22 +169,18 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
     return MEDIA_OK;
 }
 
-int media_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, media_t *out, int *n)
+int media_ids_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, int64_t *out, int *n)
 {
     *n = 0;
     db_conn_t *c = db_shard(db, ids_shard(user_id));
     if (c == NULL)
         return MEDIA_ERROR;
-    db_stmt_t *s = db_q(c, Q_MEDIA_BY_USER);
+    db_stmt_t *s = db_q(c, Q_MEDIA_IDS_BY_USER);
     db_bind_i64(s, 1, user_id);
     db_bind_i64(s, 2, max_id);
     db_bind_i64(s, 3, min_id);
     db_bind_i64(s, 4, limit);
-    int rc = DB_DONE;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW)
-        row_to_media(s, &out[(*n)++]);
-    db_reset(s);
-    return rc == DB_ERROR ? MEDIA_ERROR : MEDIA_OK;
+    return db_read_ids(s, limit, out, n) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 
 bool media_exists(db_ctx_t *db, int64_t id)

@@ -51,8 +51,8 @@ int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_m
 int media_get(db_ctx_t *db, int64_t id, media_t *out);
 /* Deletes the owner's media. MEDIA_NOT_FOUND if it is not theirs or gone. */
 int media_delete(db_ctx_t *db, int64_t id, int64_t owner);
-/* The owner's media with min_id < id < max_id, newest first. */
-int media_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, media_t *out, int *n);
+/* The owner's media IDs with min_id < id < max_id, newest first. */
+int media_ids_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, int64_t *out, int *n);
 bool media_exists(db_ctx_t *db, int64_t id);
 
 #endif

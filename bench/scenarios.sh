@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The load scenarios on the `small` dataset, each bounded by DURATION, on
+# loopback. Reads run beside nginx serving a captured picogram response of
+# the same bytes (the report gives picogram / nginx); writes and the mixed
+# scenario report req/s, p50, p99 and errors. The request lists come from
+# the dataset (deterministic), written by bench/scenario_lists.py.
+#
+#   bench/scenarios.sh [NAME...]    env: ROUNDS=3 DURATION=10s CONNS=32 DATA=/tmp/picogram-small
+#   names: user media user-recent (reads); like comment follow (writes); mixed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+ensure_small
+start_picogram
+start_nginx
+LISTS=$WORK/lists
+python3 bench/scenario_lists.py "$DATA/picogram.db" "$LISTS"
+TOKENS=$DATA/tokens.txt
+
+# a read scenario: picogram on the list's requests in turn; nginx on the
+# first request's captured answer
+read_side_by_side() { # NAME LIST
+  local name=$1 list=$2 path
+  path=$(head -1 "$list" | cut -d' ' -f2)
+  capture "$path" "$name" >/dev/null
+  echo "== $name: $(wc -l <"$list") requests in turn, e.g. GET $path ($(wc -c <"$WORK/www/$name") bytes)"
+  printf '%-6s %-9s %12s %10s %10s\n' round server req/s p50 p99
+  : >"$WORK/pg"; : >"$WORK/ng"
+  for r in $(seq "$ROUNDS"); do
+    read -r rps p50 p99 < <(scenario_run "$list")
+    printf '%-6s %-9s %12s %10s %10s\n' "$r" picogram "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/pg"
+    read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$NG_PORT/$name")
+    printf '%-6s %-9s %12s %10s %10s\n' "$r" nginx "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/ng"
+  done
+  local pg ng
+  pg=$(median <"$WORK/pg"); ng=$(median <"$WORK/ng")
+  echo "median req/s: picogram $pg, nginx $ng, ratio $(awk -v a="$pg" -v b="$ng" 'BEGIN {printf "%.3f", a/b}')"
+}
+
+# wrk over a request list -> "rps p50 p99 errors" (non-2xx responses counted, not fatal)
+scenario_run() { # LIST [PER_TOKEN]
+  wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s bench/scenario.lua "http://127.0.0.1:$PG_PORT" -- "$1" "$TOKENS" \
+    "${2:-1}" >"$WORK/wrk.txt"
+  awk '/^Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
+       END {print r, p50, p99, (e == "" ? 0 : e)}' "$WORK/wrk.txt"
+}
+
+write_scenario() { # NAME LIST
+  local name=$1 list=$2 r rps p50 p99 errs
+  echo "== $name: $(wc -l <"$list") requests in turn, e.g. $(head -1 "$list" | cut -c1-80)"
+  printf '%-6s %12s %10s %10s %8s\n' round req/s p50 p99 non-2xx
+  : >"$WORK/pg"
+  for r in $(seq "$ROUNDS"); do
+    read -r rps p50 p99 errs < <(scenario_run "$list" 2) # pairs: the same user undoes its write
+    printf '%-6s %12s %10s %10s %8s\n' "$r" "$rps" "$p50" "$p99" "$errs"; echo "$rps" >>"$WORK/pg"
+  done
+  echo "median req/s: $(median <"$WORK/pg")"
+  echo "picogram memory: $(rss)"
+}
+
+NAMES=("$@")
+[ ${#NAMES[@]} -gt 0 ] || NAMES=(user media user-recent like comment follow mixed)
+for n in "${NAMES[@]}"; do
+  case $n in
+    user | media | user-recent) read_side_by_side "$n" "$LISTS/$n" ;;
+    like | comment | follow | mixed) write_scenario "$n" "$LISTS/$n" ;;
+    *) echo "unknown scenario $n" >&2; exit 2 ;;
+  esac
+done
