@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark in turn, each bounded in time, on loopback.
-# Figures go to stdout; BENCHMARKS.md records them with the machine.
+# Figures go to stdout and to bench/results/last-run.txt; then the charts in
+# bench/charts/ are drawn again from them. BENCHMARKS.md records them with
+# the machine.
 #   env: SHARED=../shared (test photos), QUICK=1 (shorter runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 D=10s; R=3
 [ "${QUICK:-0}" = 1 ] && D=3s && R=1
+mkdir -p bench/results
+keep() { grep -E "^==|^median|memory|bytes per|^media "; } # the summary lines of a side-by-side
+{
 echo "== inline database calls";           build/bench_db 10000 200000
 echo "== photo pipeline (picogram)";       build/bench_images "$SHARED/photos/bench" 5 | tail -1
 echo "== photo pipeline (Pillow)";         /usr/bin/python3 bench/pillow_renditions.py "$SHARED/photos/bench" 5 | tail -1
 echo "== GET /v1/users/self vs nginx";     ROUNDS=$R DURATION=$D bench/user_vs_nginx.sh | tail -1
 echo "== uploads over HTTP";               DURATION=$D SHARED=$SHARED bench/upload.sh | tail -4
 echo "== fan-out to 100,000 followers";    SHARED=$SHARED bench/fanout.sh | tail -5
-echo "== home feed vs nginx";              ROUNDS=$R DURATION=$D bench/feed.sh | tail -1
-echo "== discovery reads vs nginx";        ROUNDS=$R DURATION=$D bench/discovery.sh | grep -E "^==|^median|bytes per"
+ROUNDS=$R DURATION=$D bench/feed.sh | keep
+ROUNDS=$R DURATION=$D bench/discovery.sh | keep
+ROUNDS=$R DURATION=$D bench/scenarios.sh | grep -E "^==|^median|memory"
+} 2>&1 | tee bench/results/last-run.txt
+DURATION=$D bench/charts.sh | grep wrote
