@@ -15,7 +15,7 @@ keep() { grep -E "^==|^median|memory|bytes per|^media "; } # the summary lines o
 echo "== inline database calls";           build/bench_db 10000 200000
 echo "== photo pipeline (picogram)";       build/bench_images "$SHARED/photos/bench" 5 | tail -1
 echo "== photo pipeline (Pillow)";         /usr/bin/python3 bench/pillow_renditions.py "$SHARED/photos/bench" 5 | tail -1
-echo "== GET /v1/users/self vs nginx";     ROUNDS=$R DURATION=$D bench/user_vs_nginx.sh | tail -1
+echo "== users-self: GET /v1/users/self vs nginx"; ROUNDS=$R DURATION=$D bench/user_vs_nginx.sh | tail -1
 echo "== uploads over HTTP";               DURATION=$D SHARED=$SHARED bench/upload.sh | tail -4
 echo "== fan-out to 100,000 followers";    SHARED=$SHARED bench/fanout.sh | tail -5
 ROUNDS=$R DURATION=$D bench/feed.sh | keep

@@ -5,12 +5,16 @@
 # scenario report req/s, p50, p99 and errors. The request lists come from
 # the dataset (deterministic), written by bench/scenario_lists.py.
 #
+#   (on a copy of the dataset: the writes leave the original as it was)
 #   bench/scenarios.sh [NAME...]    env: ROUNDS=3 DURATION=10s CONNS=32 DATA=/tmp/picogram-small
 #   names: user media user-recent (reads); like comment follow (writes); mixed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 ensure_small
+# the writes change the data: they run on a copy, so every run starts alike
+cp -r "$DATA" "$WORK/data"
+DATA=$WORK/data
 start_picogram
 start_nginx
 LISTS=$WORK/lists

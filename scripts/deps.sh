@@ -22,15 +22,21 @@ for p in $pkgs; do
 done
 npm_deps() {
   # the browser tests' driver (playwright-core, pinned in package-lock.json), from npm
-  if [ "$want" != build ] && [ ! -d "$(dirname "$0")/../node_modules/playwright-core" ]; then
-    (cd "$(dirname "$0")/.." && npm ci --no-audit --no-fund --silent)
+  [ "$want" = test ] || return 0
+  [ -d "$(dirname "$0")/../node_modules/playwright-core" ] && return 0
+  if ! command -v npm >/dev/null; then
+    # Debian's nodejs leaves npm out (a build of node from elsewhere may carry its own)
+    echo "deps.sh: installing: npm" >&2
+    ${SUDO:-} apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq --no-install-recommends npm >/dev/null
   fi
+  (cd "$(dirname "$0")/.." && npm ci --no-audit --no-fund --silent)
 }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 [ -z "$missing" ] && { npm_deps; exit 0; }
 
 echo "deps.sh: installing:$missing" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086

@@ -215,9 +215,9 @@ static bool place_emit(api_req_t *ar, page_src_t *src, int i, buf_t *b)
 
 void locations_recent(api_req_t *ar)
 {
-    location_t *l = xmalloc(sizeof(*l));
+    location_t *l = xcalloc(1, sizeof(*l));
     bool found = location_arg(ar, l);
-    int64_t id = l->id;
+    int64_t id = found ? l->id : 0;
     free(l);
     int count;
     int64_t before = INT64_MAX, after = 0;
@@ -260,13 +260,23 @@ void locations_search(api_req_t *ar)
         free(h);
         return;
     }
-    location_t *ls = xcalloc(near ? GEO_MAX_HITS : (size_t)count, sizeof(*ls));
+    /* near a point, q narrows to names that start with it; places are read
+     * only until count of them are shown */
+    char ql[LOCATION_NAME_MAX * 4 + 1] = "", nl[LOCATION_NAME_MAX * 4 + 1];
+    size_t qn = q ? text_lower(q, strlen(q), ql, sizeof(ql)) : 0;
+    location_t *ls = xcalloc((size_t)count, sizeof(*ls));
     int n = 0, rc = DISC_OK;
     if (near) {
         rc = geo_place_near(db_physical(ar->db, 0), h) == 0 ? DISC_OK : DISC_ERROR;
-        for (size_t i = 0; rc == DISC_OK && i < h->n; i++)
-            if (location_get(ar->db, h->v[i].id, &ls[n]) == DISC_OK)
+        for (size_t i = 0; rc == DISC_OK && i < h->n && n < count; i++) {
+            int got = location_get(ar->db, h->v[i].id, &ls[n]);
+            if (got == DISC_ERROR)
+                rc = DISC_ERROR;
+            else if (got == DISC_OK &&
+                     (qn == 0 || (text_lower(ls[n].name, strlen(ls[n].name), nl, sizeof(nl)) >= qn &&
+                                  memcmp(nl, ql, qn) == 0)))
                 n++;
+        }
     } else {
         rc = locations_by_name(ar->db, q, count, ls, &n);
     }
@@ -276,17 +286,11 @@ void locations_search(api_req_t *ar)
         api_internal_error(ar, "location search failed");
         return;
     }
-    /* near a point, q narrows to names that start with it */
-    char ql[LOCATION_NAME_MAX * 4 + 1] = "", nl[LOCATION_NAME_MAX * 4 + 1];
-    size_t qn = q ? text_lower(q, strlen(q), ql, sizeof(ql)) : 0;
     buf_t b;
     buf_init(&b, 1 << 20);
     buf_putc(&b, '[');
-    int shown = 0;
-    for (int i = 0; i < n && shown < count; i++) {
-        if (near && qn && (text_lower(ls[i].name, strlen(ls[i].name), nl, sizeof(nl)) < qn || memcmp(nl, ql, qn)))
-            continue;
-        if (shown++)
+    for (int i = 0; i < n; i++) {
+        if (i)
             buf_putc(&b, ',');
         render_location(&b, ls[i].id, ls[i].name, ls[i].lat, ls[i].lng);
     }

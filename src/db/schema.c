@@ -131,7 +131,17 @@ static const char *const migrations[] = {
      * comment, a deleted photo (ref_id: the like, comment or photo) */
     "ALTER TABLE activity ADD COLUMN ref_id {ID};"
     "CREATE INDEX activity_ref ON activity (ref_id);"
-    "CREATE INDEX activity_media ON activity (media_id);",
+    "CREATE INDEX activity_media ON activity (media_id);"
+    /* news from before: likes by their like, comments (and mentions in
+     * them) by their comment, caption mentions by their photo */
+    "UPDATE activity SET ref_id = (SELECT l.id FROM likes l WHERE l.media_id = activity.media_id"
+    " AND l.user_id = activity.actor_id) WHERE kind = 'like';"
+    "UPDATE activity SET ref_id = (SELECT MIN(c.id) FROM comments c WHERE c.media_id = activity.media_id"
+    " AND c.user_id = activity.actor_id AND c.text = activity.text) WHERE kind IN ('comment', 'mention');"
+    "UPDATE activity SET ref_id = media_id WHERE kind = 'mention' AND ref_id IS NULL;"
+    /* and what the discovery writes look up inside their transactions */
+    "CREATE INDEX jobs_kind ON jobs (kind, dead);"
+    "CREATE INDEX comments_author ON comments (media_id, user_id, id);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

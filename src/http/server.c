@@ -492,7 +492,7 @@ int server_run(config_t *cfg)
     srv->router = api_router_new();
     srv->cache = cache_new((size_t)cfg->cache_size);
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
-    srv->ids = ids_gen_new();
+    srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, images_thread_done);
     feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
     if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
@@ -528,7 +528,7 @@ int server_run(config_t *cfg)
     close(srv->listen_fd);
     router_free(srv->router);
     ratelimit_free(srv->rl);
-    ids_gen_free(srv->ids);
+    /* srv->ids is the process's generator (ids_global): not freed */
     dbmap_free(srv->dbmap);
     blob_close(srv->photos);
     cache_free(srv->cache);

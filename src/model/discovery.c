@@ -328,7 +328,10 @@ int location_find_or_make(db_conn_t *c, const char *name, double lat, double lng
     int rc = geo_place_near(c, h) == 0 ? DB_DONE : DB_ERROR;
     location_t *l = xmalloc(sizeof(*l));
     for (size_t i = 0; rc == DB_DONE && i < h->n; i++) {
-        if (get_on(c, h->v[i].id, l) != DISC_OK)
+        int got = get_on(c, h->v[i].id, l);
+        if (got == DISC_ERROR)
+            rc = DB_ERROR;
+        if (got != DISC_OK)
             continue;
         char other[sizeof(l->name)];
         text_lower(l->name, strlen(l->name), other, sizeof(other));
