@@ -10,10 +10,21 @@
  * (the API serves their URLs, not their bytes). Prints one access token per
  * line for the first TOKENS users, for the load scripts.
  *
+ * The `large` preset has 1,000,000 users whose followings (50 on average,
+ * from 1 to 500 each) pick accounts on a power law (Zipf, exponent 1), so
+ * a few accounts have 100,000+ followers; 10,000,000 photos, 30,000,000
+ * likes and 10,000,000 comments.
+ *
+ *   build/bench_seed DATA_DIR small|large|large:F [seed=20111006] [tokens=8]   (F scales large's counts)
  *   build/bench_seed DATA_DIR [users=10000] [follows=100] [media=200000]
  *                    [likes=1000000] [comments=300000] [seed=20111006] [tokens=8]
+ *
+ * A bar on stderr shows each stage's progress; the end reports the time
+ * taken and the database's size.
  */
+#include <math.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +75,41 @@ static int step(db_stmt_t *s)
 
 static void progress(const char *what, long i, long n)
 {
-    if (i % 20000 == 0 || i == n)
-        fprintf(stderr, "\r%-9s %ld/%ld", what, i, n);
+    if (i % 20000 != 0 && i != n)
+        return;
+    char bar[41];
+    int full = (int)(40.0 * (double)i / (double)(n > 0 ? n : 1));
+    for (int k = 0; k < 40; k++)
+        bar[k] = k < full ? '#' : '.';
+    bar[40] = '\0';
+    fprintf(stderr, "\r%-9s [%s] %3d%% %ld/%ld", what, bar, (int)(100.0 * (double)i / (double)(n > 0 ? n : 1)), i, n);
     if (i == n)
         fputc('\n', stderr);
+}
+
+/* Zipf(1) over ranks 0..n-1 by inverse CDF: cdf[r] = H(r+1) / H(n). */
+static double *zipf_cdf(long n)
+{
+    double *cdf = malloc((size_t)n * sizeof(double)), h = 0;
+    for (long r = 0; r < n; r++)
+        cdf[r] = (h += 1.0 / (double)(r + 1));
+    for (long r = 0; r < n; r++)
+        cdf[r] /= h;
+    return cdf;
+}
+
+static long zipf_pick(const double *cdf, long n)
+{
+    double u = (double)(next_rand() >> 11) / 9007199254740992.0; /* [0, 1) */
+    long lo = 0, hi = n - 1;
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        if (cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 int main(int argc, char **argv)
@@ -76,11 +118,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_seed DATA_DIR [users follows media likes comments seed tokens]\n");
         return 2;
     }
-    long nu = argc > 2 ? atol(argv[2]) : 10000, nf = argc > 3 ? atol(argv[3]) : 100;
-    long nm = argc > 4 ? atol(argv[4]) : 200000, nl = argc > 5 ? atol(argv[5]) : 1000000;
-    long nc = argc > 6 ? atol(argv[6]) : 300000;
-    rng = argc > 7 ? strtoull(argv[7], NULL, 10) : 20111006;
-    long ntok = argc > 8 ? atol(argv[8]) : 8;
+    long nu = 10000, nf = 100, nm = 200000, nl = 1000000, nc = 300000;
+    bool power = false; /* followings on a power law (large), or evenly spread (small) */
+    int a = 2;          /* the first argument after the sizes */
+    if (argc > 2 && strncmp(argv[2], "large", 5) == 0) {
+        /* "large:F" scales the counts by F (0 < F <= 1), for a trial run */
+        double f = argv[2][5] == ':' ? atof(argv[2] + 6) : 1.0;
+        if (!(f > 0 && f <= 1)) {
+            fprintf(stderr, "bench_seed: large:F needs 0 < F <= 1\n");
+            return 2;
+        }
+        nu = (long)(1000000 * f), nf = 50, nm = (long)(10000000 * f), nl = (long)(30000000 * f);
+        nc = (long)(10000000 * f), power = true, a = 3;
+    } else if (argc > 2 && strcmp(argv[2], "small") == 0) {
+        a = 3;
+    } else {
+        nu = argc > 2 ? atol(argv[2]) : nu, nf = argc > 3 ? atol(argv[3]) : nf;
+        nm = argc > 4 ? atol(argv[4]) : nm, nl = argc > 5 ? atol(argv[5]) : nl;
+        nc = argc > 6 ? atol(argv[6]) : nc;
+        a = 7;
+    }
+    rng = argc > a ? strtoull(argv[a], NULL, 10) : 20111006;
+    long ntok = argc > a + 1 ? atol(argv[a + 1]) : 8;
     if (nf >= nu)
         nf = nu - 1;
     char url[4200], err[256];
@@ -124,9 +183,38 @@ int main(int argc, char **argv)
             return 1;
         progress("users", i + 1, nu);
     }
+    /* power law: a user's followings are Zipf picks over a shuffled ranking of
+     * users (rank 0 the most followed); their number 1 to 10*nf, nf on average */
+    double *cdf = power ? zipf_cdf(nu) : NULL;
+    long *ranked = power ? malloc((size_t)nu * sizeof(long)) : NULL;
+    for (long r = 0; power && r < nu; r++)
+        ranked[r] = r;
+    for (long r = nu - 1; power && r > 0; r--) {
+        long k = pick(r + 1), t = ranked[r];
+        ranked[r] = ranked[k], ranked[k] = t;
+    }
     for (long i = 0; i < nu; i++) {
-        for (long k = 1; k <= nf; k++) { /* user i follows i+k*stride: distinct, spread */
-            long j = (i + k * (nu / (nf + 1) > 0 ? nu / (nf + 1) : 1) + pick(3)) % nu;
+        long want = power ? 1 + (long)(-log(1.0 - (double)(next_rand() >> 11) / 9007199254740992.0) * (double)(nf - 1))
+                          : nf;
+        if (want > 10 * nf)
+            want = 10 * nf;
+        long chosen[1000];
+        int nchosen = 0;
+        for (long k = 1; k <= want; k++) {
+            /* small: user i follows i+k*stride (distinct, spread); large: a power-law
+             * pick, drawn again (a few times) if already taken */
+            long j = power ? ranked[zipf_pick(cdf, nu)]
+                           : (i + k * (nu / (nf + 1) > 0 ? nu / (nf + 1) : 1) + pick(3)) % nu;
+            for (int tries = 0; power && tries < 20; tries++) {
+                bool dup = j == i;
+                for (int q = 0; q < nchosen && !dup; q++)
+                    dup = chosen[q] == j;
+                if (!dup)
+                    break;
+                j = ranked[zipf_pick(cdf, nu)];
+            }
+            if (power && nchosen < 1000)
+                chosen[nchosen++] = j;
             if (j == i)
                 continue;
             const unsigned qs[2] = {Q_FOLLOWING_PUT, Q_FOLLOWERS_PUT};
@@ -142,6 +230,8 @@ int main(int argc, char **argv)
         }
         progress("follows", i + 1, nu);
     }
+    free(cdf);
+    free(ranked);
     db_commit(c);
     /* exact counters from the rows */
     char sql[512];
@@ -258,7 +348,7 @@ int main(int argc, char **argv)
     struct stat st;
     snprintf(url, sizeof(url), "%s/picogram.db", argv[1]);
     stat(url, &st);
-    fprintf(stderr, "%ld users, %ld follows each, %ld media, %ld likes, %ld comments in %.1f s; database %.1f MiB\n", nu,
+    fprintf(stderr, "%ld users, %ld follows each (on average), %ld media, %ld likes, %ld comments in %.1f s; database %.1f MiB\n", nu,
             nf, nm, nl, nc, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
             (double)st.st_size / 1048576.0);
     ids_gen_free(g);
