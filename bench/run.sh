@@ -3,7 +3,7 @@
 # Figures go to stdout and to bench/results/last-run.txt; then the charts in
 # bench/charts/ are drawn again from them. BENCHMARKS.md records them with
 # the machine.
-#   env: SHARED=../shared (test photos), QUICK=1 (shorter runs)
+#   env: SHARED=../shared (test photos), QUICK=1 (shorter runs), SKIP_LARGE=1 (no large dataset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -23,3 +23,5 @@ ROUNDS=$R DURATION=$D bench/discovery.sh | keep
 ROUNDS=$R DURATION=$D bench/scenarios.sh | grep -E "^==|^median|memory"
 } 2>&1 | tee bench/results/last-run.txt
 DURATION=$D bench/charts.sh | grep wrote
+# small against large (makes the large dataset first if it is missing: about an hour)
+[ "${SKIP_LARGE:-0}" = 1 ] || ROUNDS=$R DURATION=$D bench/scaling.sh | tail -4
