@@ -70,17 +70,24 @@ static void render_images(buf_t *b, const media_t *m, const render_urls_t *urls)
     buf_putc(b, '}');
 }
 
-void render_comment(buf_t *b, const comment_t *c, const char *from, size_t from_len)
+/* {"id","text","created_time","from"}: a comment, or a caption */
+static void render_text_object(buf_t *b, int64_t id, const char *text, int64_t created, const char *from,
+                               size_t from_len)
 {
     buf_puts(b, "{\"id\":");
-    buf_json_id(b, c->id);
+    buf_json_id(b, id);
     buf_puts(b, ",\"text\":");
-    buf_json_cstr(b, c->text);
+    buf_json_cstr(b, text);
     buf_puts(b, ",\"created_time\":\"");
-    buf_i64(b, c->created_at);
+    buf_i64(b, created);
     buf_puts(b, "\",\"from\":");
     buf_append(b, from, from_len);
     buf_putc(b, '}');
+}
+
+void render_comment(buf_t *b, const comment_t *c, const char *from, size_t from_len)
+{
+    render_text_object(b, c->id, c->text, c->created_at, from, from_len);
 }
 
 void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_len, const render_urls_t *urls,
@@ -113,15 +120,7 @@ void render_media(buf_t *b, const media_t *m, const char *owner, size_t owner_le
     }
     buf_puts(b, ",\"caption\":");
     if (m->has_caption) {
-        buf_puts(b, "{\"id\":");
-        buf_json_id(b, m->id);
-        buf_puts(b, ",\"text\":");
-        buf_json_cstr(b, m->caption);
-        buf_puts(b, ",\"created_time\":\"");
-        buf_i64(b, m->created_at);
-        buf_puts(b, "\",\"from\":");
-        buf_append(b, owner, owner_len);
-        buf_putc(b, '}');
+        render_text_object(b, m->id, m->caption, m->created_at, owner, owner_len);
     } else {
         buf_puts(b, "null");
     }

@@ -31,14 +31,23 @@ void db_col_copy(db_stmt_t *s, int col, char *out, size_t cap)
     out[n] = '\0';
 }
 
-int db_read_ids(db_stmt_t *s, int limit, int64_t *out, int *n)
+int db_read_id_pairs(db_stmt_t *s, int limit, int64_t *a, int64_t *b, int *n)
 {
     int rc = DB_DONE;
     *n = 0;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW)
-        out[(*n)++] = db_col_i64(s, 0);
+    while (*n < limit && (rc = db_step(s)) == DB_ROW) {
+        a[*n] = db_col_i64(s, 0);
+        if (b)
+            b[*n] = db_col_i64(s, 1);
+        (*n)++;
+    }
     db_reset(s);
     return rc == DB_ERROR ? DB_ERROR : DB_DONE;
+}
+
+int db_read_ids(db_stmt_t *s, int limit, int64_t *out, int *n)
+{
+    return db_read_id_pairs(s, limit, out, NULL, n);
 }
 
 int db_exec_stmt(db_stmt_t *s)

@@ -144,6 +144,8 @@ static inline int db_rollback(db_conn_t *c)
 void db_col_copy(db_stmt_t *s, int col, char *out, size_t cap);
 /* Reads column 0 of up to limit rows into out, then resets s. DB_DONE or DB_ERROR. */
 int db_read_ids(db_stmt_t *s, int limit, int64_t *out, int *n);
+/* The same for columns 0 and 1 into a and b (b may be NULL: column 0 only). */
+int db_read_id_pairs(db_stmt_t *s, int limit, int64_t *a, int64_t *b, int *n);
 /* Runs a statement that returns no rows; DB_DONE, DB_CONSTRAINT or DB_ERROR. */
 int db_exec_stmt(db_stmt_t *s);
 

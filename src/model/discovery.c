@@ -193,19 +193,6 @@ int tags_search(db_ctx_t *db, const char *prefix, int limit, tag_info_t *out, in
     return rc == DB_ERROR ? DISC_ERROR : DISC_OK;
 }
 
-/* Reads (key, id) pairs of up to limit rows; resets s. */
-static int read_pairs(db_stmt_t *s, int limit, int64_t *keys, int64_t *ids, int *n)
-{
-    int rc = DB_DONE;
-    *n = 0;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW) {
-        keys[*n] = db_col_i64(s, 0);
-        ids[(*n)++] = db_col_i64(s, 1);
-    }
-    db_reset(s);
-    return rc == DB_ERROR ? DISC_ERROR : DISC_OK;
-}
-
 int tag_media(db_ctx_t *db, const char *tag, int64_t before, int64_t after, int limit, int64_t *tag_ids,
               int64_t *media_ids, int *n)
 {
@@ -218,7 +205,7 @@ int tag_media(db_ctx_t *db, const char *tag, int64_t before, int64_t after, int 
     db_bind_i64(s, 2, before);
     db_bind_i64(s, 3, after);
     db_bind_i64(s, 4, limit);
-    return read_pairs(s, limit, tag_ids, media_ids, n);
+    return db_read_id_pairs(s, limit, tag_ids, media_ids, n) == DB_DONE ? DISC_OK : DISC_ERROR;
 }
 
 /* ---- captions ---- */

@@ -153,16 +153,7 @@ int social_has_liked(db_ctx_t *db, int64_t media, int64_t user, bool *yes)
 /* Reads up to limit rows of 1 or 2 ID columns. */
 static int read_ids(db_stmt_t *s, int limit, int64_t *a, int64_t *b, int *n)
 {
-    int rc = DB_DONE;
-    *n = 0;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW) {
-        a[*n] = db_col_i64(s, 0);
-        if (b)
-            b[*n] = db_col_i64(s, 1);
-        (*n)++;
-    }
-    db_reset(s);
-    return rc == DB_ERROR ? SOCIAL_ERROR : SOCIAL_OK;
+    return db_read_id_pairs(s, limit, a, b, n) == DB_DONE ? SOCIAL_OK : SOCIAL_ERROR;
 }
 
 int social_likers(db_ctx_t *db, int64_t media, int limit, int64_t *out, int *n)
