@@ -296,6 +296,7 @@ int main(int argc, char **argv)
         db_bind_cstr(s, 7, "150x150,320x400,640x800,1080x1350");
         db_bind_i64(s, 8, ids_unix_ms(media[i]) / 1000);
         db_bind_i64(s, 9, 1);
+        db_bind_i64(s, 10, (int64_t)(pick(1L << 30) << 20 | pick(1L << 20)) + 1); /* a file key (no files are written) */
         if (step(s) != 0)
             return 1;
         if ((has_caption && tags_sync(c, media[i], media[i], 0) != DB_DONE) ||

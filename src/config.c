@@ -58,6 +58,10 @@ static const setting_t settings[] = {
      "seconds between refreshes of the popular ranking"},
     {"job_threads", T_INT, OFF(job_threads), "1", 1, 64, NULL, "threads running background jobs (fan-out ...)"},
     {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the object cache"},
+    {"rekey_grace", T_INT, OFF(rekey_grace), "600", 0, 86400 * 30, NULL,
+     "seconds a photo stored before file keys still answers at its old name after it gets one"},
+    {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,
+     "file of the server secret, made on first start; the same on every server of a cluster (default DATA/secret)"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
      "SQLite synchronous mode: full survives power loss, normal only process crashes"},
 };
@@ -330,6 +334,13 @@ int config_finish(config_t *c, char *err, size_t errlen)
         buf_init(&b, 8192);
         buf_printf(&b, "file:%s/photos", c->data_dir);
         c->photo_store = buf_steal(&b, NULL);
+    }
+    if (c->secret_file == NULL || *c->secret_file == '\0') {
+        free(c->secret_file);
+        buf_t b;
+        buf_init(&b, 8192);
+        buf_printf(&b, "%s/secret", c->data_dir);
+        c->secret_file = buf_steal(&b, NULL);
     }
     if (c->web_root == NULL || *c->web_root == '\0') {
         free(c->web_root);

@@ -44,6 +44,8 @@ typedef struct config {
     long long popular_interval; /* seconds between popular refreshes */
     long long job_threads;
     long long cache_size; /* bytes of the object cache */
+    long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
+    char *secret_file;    /* the server secret (cursor keys...), DATA/secret by default */
 } config_t;
 
 void config_init(config_t *c);

@@ -138,17 +138,17 @@ void tags_recent(api_req_t *ar)
     buf_t b, pg;
     buf_init(&b, 16u << 20);
     buf_init(&pg, 8192);
-    int64_t next = 0;
+    page_next_t next;
     int rc = api_page(ar, &src.super, count, before, &b, &next);
     free(src.media);
     if (rc != 0) {
         api_internal_error(ar, "tag list failed");
     } else {
         /* next_max_tag_id to go on; min_tag_id to ask later for what is newer */
-        char v[24];
+        char v[PAGE_CURSOR_MAX];
+        api_cursor_text(ar, &next, v);
         buf_putc(&pg, '{');
-        if (next) {
-            snprintf(v, sizeof(v), "%lld", (long long)next);
+        if (*v) {
             buf_puts(&pg, "\"next_url\":");
             api_next_url(ar, &pg, "max_tag_id", v);
             buf_puts(&pg, ",\"next_max_tag_id\":");
@@ -156,7 +156,7 @@ void tags_recent(api_req_t *ar)
         }
         if (src.newest) {
             snprintf(v, sizeof(v), "%lld", (long long)src.newest);
-            buf_puts(&pg, next ? ",\"min_tag_id\":" : "\"min_tag_id\":");
+            buf_puts(&pg, next.pos ? ",\"min_tag_id\":" : "\"min_tag_id\":");
             buf_json_cstr(&pg, v);
         }
         buf_putc(&pg, '}');

@@ -58,14 +58,23 @@ struct page_src {
     bool (*emit)(api_req_t *ar, page_src_t *src, int i, buf_t *b);
     int64_t *keys;
 };
+/* Where the next page starts: 0 if none remains. A position the viewer was
+ * shown is a plain ID; one the scan stopped on among hidden items is sealed
+ * (core/cursor.h), so a cursor never reveals an item the viewer may not see. */
+typedef struct page_next {
+    int64_t pos;
+    bool sealed;
+} page_next_t;
+#define PAGE_CURSOR_MAX 48
 /* Writes a JSON array of up to count visible items into out, filling the
- * page past hidden ones. *next is the cursor for the next page, or 0 if
- * none remains. 0, or -1 if a fetch failed. */
-int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, int64_t *next);
+ * page past hidden ones. 0, or -1 if a fetch failed. */
+int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, page_next_t *next);
+/* The text of a cursor ("" if there is no next page). */
+void api_cursor_text(const api_req_t *ar, const page_next_t *next, char out[PAGE_CURSOR_MAX]);
 /* api_page answered as a v1 list: pagination {next_url with param, key}. */
 void api_page_reply(api_req_t *ar, page_src_t *src, int count, int64_t start, const char *param, const char *key);
-/* An optional ID parameter (a cursor) into *out, left as it is when absent.
- * False after answering 400. */
+/* An optional ID parameter (a cursor: a plain ID or a sealed position) into
+ * *out, left as it is when absent. False after answering 400. */
 bool api_id_param(api_req_t *ar, const char *key, int64_t *out);
 
 /* A unix-seconds parameter into *out (left as it is when absent). False after answering 400. */
@@ -76,8 +85,9 @@ bool api_time_bounds(api_req_t *ar, int64_t *min_id, int64_t *max_id);
 
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID (0 if malformed), and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner);
-/* An optional media ID parameter (max_id, min_id), bare or MEDIAID_OWNERID,
- * into *out (left as it is when absent). False after answering 400. */
+/* An optional media ID parameter (max_id, min_id), bare, MEDIAID_OWNERID or
+ * a sealed cursor, into *out (left as it is when absent). False after
+ * answering 400. */
 bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out);
 /* Loads a media and its owner, checking the viewer may see it. False after
  * answering 404 / 400 APINotAllowedError (or 500). */

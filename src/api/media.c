@@ -36,11 +36,11 @@ int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
     return *owner ? ids_parse(s, (size_t)(us - s)) : 0;
 }
 
-static void delete_files(blob_store_t *store, int64_t id)
+static void delete_files(blob_store_t *store, int64_t id, int64_t file_key)
 {
     for (int i = 0; i < IMG_NRENDITIONS; i++) {
-        char key[128];
-        blob_media_key(key, sizeof(key), id, img_renditions[i].suffix);
+        char key[BLOB_KEY_MAX];
+        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
         blob_del(store, key);
     }
 }
@@ -78,8 +78,8 @@ typedef struct upload_work {
 static int store_renditions(upload_work_t *w, const img_result_t *r)
 {
     for (int i = 0; i < IMG_NRENDITIONS; i++) {
-        char key[128];
-        blob_media_key(key, sizeof(key), w->m.id, img_renditions[i].suffix);
+        char key[BLOB_KEY_MAX];
+        blob_media_key(key, sizeof(key), w->m.id, w->m.file_key, img_renditions[i].suffix);
         if (blob_put(w->store, key, r->data[i], r->len[i]) != 0)
             return -1;
         w->m.width[i] = r->width[i];
@@ -109,7 +109,7 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
     }
     images_result_free(&r);
     if (w->status != 0) {
-        delete_files(w->store, w->m.id); /* nothing of a failed upload stays behind */
+        delete_files(w->store, w->m.id, w->m.file_key); /* nothing of a failed upload stays behind */
         w->err = "the photo could not be stored";
         return;
     }
@@ -284,6 +284,7 @@ void media_upload(api_req_t *ar)
     w->m.user_id = ar->viewer;
     w->m.id = ids_next(ar->srv->ids, ids_shard(ar->viewer)); /* on the owner's shard */
     w->m.created_at = ids_unix_ms(w->m.id) / 1000;
+    w->m.file_key = blob_new_file_key(); /* the unguessable part of its file names */
     api_defer(ar, &w->super);
 }
 
@@ -410,10 +411,12 @@ typedef struct delete_work {
 static void delete_run(api_work_t *w_, worker_ctx_t *wc)
 {
     delete_work_t *w = (delete_work_t *)w_;
-    w->result = media_delete(wc->db, w->id, w->owner);
+    int64_t file_key = 0;
+    w->result = media_delete(wc->db, w->id, w->owner, &file_key);
     if (w->result == MEDIA_OK) {
         cache_del(w->cache, CACHE_MEDIA, w->id);
-        delete_files(w->store, w->id); /* after the commit: a crash here leaves orphans the next start sweeps */
+        /* after the commit: a crash here leaves orphans the next start sweeps */
+        delete_files(w->store, w->id, file_key);
     }
 }
 
@@ -468,7 +471,10 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out)
     if (p == NULL || p->vlen == 0)
         return true;
     int64_t owner;
-    *out = parse_media_id(p->val, p->vlen, &owner);
+    if (cursor_is_sealed(p->val, p->vlen))
+        *out = cursor_open(&ar->srv->cursor_key, p->val, p->vlen, out) ? *out : 0;
+    else
+        *out = parse_media_id(p->val, p->vlen, &owner);
     if (*out == 0) {
         char msg[64];
         snprintf(msg, sizeof(msg), "%s must be a media ID", key);

@@ -5,6 +5,10 @@
  * visible item remains after it. Scanning is bounded (PAGE_ROUNDS fetches);
  * past that the page ends early with a cursor, so a client walking next_url
  * still sees every visible item exactly once.
+ *
+ * A cursor never names a hidden item: after a full page it is the last item
+ * shown; when the scan stopped among hidden items it is their position,
+ * sealed (core/cursor.h).
  */
 #include "api/handlers.h"
 #include "core/ids.h"
@@ -15,14 +19,14 @@
 
 #define PAGE_ROUNDS 8
 
-int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, int64_t *next)
+int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *out, page_next_t *next)
 {
     int cap = count + 1;
     src->keys = xcalloc((size_t)cap, sizeof(int64_t));
-    int64_t before = start;
+    int64_t before = start, last_shown = 0;
     int shown = 0, rc = 0;
     bool exhausted = false, found_more = false;
-    *next = 0;
+    *next = (page_next_t){0, false};
     buf_putc(out, '[');
     for (int round = 0; round < PAGE_ROUNDS && !exhausted && !found_more; round++) {
         int want = count - shown + 1, n = 0;
@@ -47,26 +51,46 @@ int api_page(api_req_t *ar, page_src_t *src, int count, int64_t start, buf_t *ou
                 break;
             }
             shown++;
-            before = src->keys[i];
+            before = last_shown = src->keys[i];
         }
     }
     buf_putc(out, ']');
-    /* a visible item waits past the page, or the scan stopped before the end */
-    *next = rc == 0 && (found_more || !exhausted) ? before : 0;
+    if (rc == 0 && found_more) {
+        /* the next page starts after the last item shown; the hidden ones
+         * between it and the next visible one are skipped again then */
+        *next = (page_next_t){last_shown, false};
+    } else if (rc == 0 && !exhausted) {
+        /* the scan stopped before the end: go on from where it stopped,
+         * which is sealed if it is a hidden item's key */
+        *next = (page_next_t){before, before != last_shown};
+    }
     free(src->keys);
     src->keys = NULL;
     return rc;
+}
+
+void api_cursor_text(const api_req_t *ar, const page_next_t *next, char out[PAGE_CURSOR_MAX])
+{
+    if (next->pos == 0)
+        out[0] = '\0';
+    else if (next->sealed)
+        cursor_seal(&ar->srv->cursor_key, next->pos, out);
+    else
+        snprintf(out, PAGE_CURSOR_MAX, "%lld", (long long)next->pos);
 }
 
 void api_page_reply(api_req_t *ar, page_src_t *src, int count, int64_t start, const char *param, const char *key)
 {
     buf_t b;
     buf_init(&b, 16u << 20);
-    int64_t next = 0;
-    if (api_page(ar, src, count, start, &b, &next) != 0)
+    page_next_t next;
+    if (api_page(ar, src, count, start, &b, &next) != 0) {
         api_internal_error(ar, "list read failed");
-    else
-        api_ok_page(ar, &b, param, key, next);
+    } else {
+        char v[PAGE_CURSOR_MAX];
+        api_cursor_text(ar, &next, v);
+        api_ok_page(ar, &b, param, key, v);
+    }
     buf_free(&b);
 }
 
@@ -75,7 +99,8 @@ bool api_id_param(api_req_t *ar, const char *key, int64_t *out)
     const char *v = api_param(ar, key);
     if (v == NULL || *v == '\0')
         return true;
-    if ((*out = ids_parse(v, strlen(v))) == 0) {
+    size_t n = strlen(v);
+    if (cursor_is_sealed(v, n) ? !cursor_open(&ar->srv->cursor_key, v, n, out) : (*out = ids_parse(v, n)) == 0) {
         char msg[64];
         snprintf(msg, sizeof(msg), "%s is not valid", key);
         api_error(ar, 400, E_INVALID, msg);

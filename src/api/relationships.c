@@ -152,7 +152,10 @@ static void user_list(api_req_t *ar, int which, const user_t *subject)
     buf_t b;
     buf_init(&b, 1 << 20);
     api_render_users(ar, &b, ids, n);
-    api_ok_page(ar, &b, "cursor", "next_cursor", more ? ids[n - 1] : 0);
+    char next[24] = "";
+    if (more)
+        snprintf(next, sizeof(next), "%lld", (long long)ids[n - 1]);
+    api_ok_page(ar, &b, "cursor", "next_cursor", next);
     free(ids);
     buf_free(&b);
 }

@@ -52,7 +52,7 @@ static void render_images(buf_t *b, const media_t *m, const render_urls_t *urls)
     buf_puts(b, "{");
     for (int i = 0; i < IMG_NRENDITIONS; i++) {
         char key[128];
-        blob_media_key(key, sizeof(key), m->id, img_renditions[i].suffix);
+        blob_media_key(key, sizeof(key), m->id, m->file_key, img_renditions[i].suffix);
         if (i)
             buf_putc(b, ',');
         buf_putc(b, '"');

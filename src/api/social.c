@@ -493,7 +493,7 @@ static void render_activity(api_req_t *ar, buf_t *b, const activity_t *a, const 
     media_t *m = a->media_id ? xmalloc(sizeof(*m)) : NULL;
     if (m && media_get(ar->db, a->media_id, m) == MEDIA_OK) {
         char key[128];
-        blob_media_key(key, sizeof(key), m->id, img_renditions[IMG_THUMBNAIL].suffix);
+        blob_media_key(key, sizeof(key), m->id, m->file_key, img_renditions[IMG_THUMBNAIL].suffix);
         buf_puts(b, "{\"id\":");
         render_media_id(b, m);
         buf_printf(b, ",\"images\":{\"thumbnail\":{\"url\":\"%s/%s\",\"width\":%d,\"height\":%d}}}", ar->cfg->photo_url,

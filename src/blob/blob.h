@@ -1,7 +1,12 @@
 /*
  * blob: the photo store interface. Photos are immutable blobs under keys
- * that picogram derives from media IDs ("media/<shard>/<id>_<size>.jpg"),
- * so no path ever comes from user input.
+ * that picogram derives from media IDs and each media's random file key
+ * ("media/<shard>/<id>_<file key, 16 hex>_<size>.jpg"), so no path ever
+ * comes from user input, and no file can be found from a media ID alone:
+ * the file key is 63 random bits kept with the row and shown only in the
+ * URLs of those who may see the photo. Photos stored before file keys
+ * existed (file key 0) have "media/<shard>/<id>_<size>.jpg" until the
+ * photo_rekey job (model/photo_keys.h) gives them one.
  *
  * A backend is a const vtable picked by the URL scheme of the store
  * ("file:DIR" now; "s3:..." later). blob_put is durable when it returns 0:
@@ -24,6 +29,8 @@ typedef struct blob_backend {
     void (*close)(blob_store_t *s);
     int (*put)(blob_store_t *s, const char *key, const void *data, size_t len);
     int (*del)(blob_store_t *s, const char *key); /* 0 also if already absent */
+    /* Copies from to to, durably (0), or -1 (also when from is absent). */
+    int (*copy)(blob_store_t *s, const char *from, const char *to);
     /* Calls keep(key) for every stored key (and removes temporaries left by a
      * crash); takes the keys for which it returns false out of the store (the
      * file backend moves them to DIR/orphans/). Returns the count taken out. */
@@ -51,10 +58,21 @@ static inline int blob_del(blob_store_t *s, const char *key)
     return s->be->del(s, key);
 }
 
-/* The key of a media rendition: "media/<shard>/<id>_<suffix>.jpg". */
-void blob_media_key(char *out, size_t cap, int64_t media_id, const char *suffix);
-/* Parses a media key back to its media ID; 0 if it is not one. */
-int64_t blob_media_key_id(const char *key);
+static inline int blob_copy(blob_store_t *s, const char *from, const char *to)
+{
+    return s->be->copy(s, from, to);
+}
+
+#define BLOB_KEY_MAX 128
+/* The key of a media rendition: "media/<shard>/<id>_<file key>_<suffix>.jpg",
+ * or "media/<shard>/<id>_<suffix>.jpg" for file key 0 (a photo stored
+ * before file keys). */
+void blob_media_key(char *out, size_t cap, int64_t media_id, int64_t file_key, const char *suffix);
+/* Parses a media key back to its media ID and file key (0 for the old
+ * form); returns the media ID, or 0 if it is not a media key. */
+int64_t blob_media_key_id(const char *key, int64_t *file_key);
+/* A new random file key: 63 bits, never 0. */
+int64_t blob_new_file_key(void);
 
 extern const blob_backend_t blob_backend_file;
 

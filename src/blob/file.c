@@ -129,6 +129,24 @@ static int file_del(blob_store_t *b, const char *key)
     return 0;
 }
 
+/* A hard link: the bytes are already durable; the new name is once its
+ * directory is fsynced. */
+static int file_copy(blob_store_t *b, const char *from, const char *to)
+{
+    file_store_t *s = (file_store_t *)b;
+    char src[4096], dst[4096], dir[4096];
+    snprintf(src, sizeof(src), "%s/%s", s->dir, from);
+    snprintf(dst, sizeof(dst), "%s/%s", s->dir, to);
+    snprintf(dir, sizeof(dir), "%s", dst);
+    *strrchr(dir, '/') = '\0';
+    if (mkdirs(dir) != 0 || (link(src, dst) != 0 && errno != EEXIST) || fsync_dir(dir) != 0) {
+        if (errno != ENOENT)
+            log_error("photo store: cannot copy %s to %s: %s", src, dst, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Orphans are moved aside to DIR/orphans/KEY rather than deleted: if the
  * database given is not the one these files belong to (an old backup, a
  * mistyped path), nothing is lost. */
@@ -195,6 +213,7 @@ const blob_backend_t blob_backend_file = {
     .close = file_close,
     .put = file_put,
     .del = file_del,
+    .copy = file_copy,
     .sweep = file_sweep,
     .local_dir = file_local_dir,
 };

@@ -12,7 +12,7 @@
 
 #define MEDIA_COLS                                                                                                     \
     "m.id, m.user_id, m.caption, m.filter, m.location_id, m.tags, m.dims, m.like_count, m.comment_count, "             \
-    "m.created_at, l.name, l.lat, l.lng, m.fanned"
+    "m.created_at, l.name, l.lat, l.lng, m.fanned, m.file_key"
 
 #define DB_QUERIES(X)                                                                                                  \
     X(COMMIT, "COMMIT")                                                                                                \
@@ -40,12 +40,17 @@
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(MEDIA_INSERT,                                                                                                    \
-      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned) "                  \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")                                                                       \
+      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned, file_key) "        \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")                                                              \
     X(MEDIA_BY_ID, "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id WHERE m.id = $1")  \
     X(MEDIA_IDS_BY_USER,                                                                                               \
       "SELECT id FROM media WHERE user_id = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")                     \
-    X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2")                                               \
+    X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2 RETURNING file_key")                          \
+    X(MEDIA_FILE_KEY, "SELECT file_key FROM media WHERE id = $1")                                                      \
+    X(MEDIA_UNKEYED, "SELECT id FROM media WHERE file_key = 0 AND id > $1 ORDER BY id LIMIT $2")                       \
+    X(MEDIA_SET_FILE_KEY, "UPDATE media SET file_key = $2 WHERE id = $1 AND file_key = 0")                            \
+    X(MEDIA_KEYED_RANGE,                                                                                               \
+      "SELECT id, file_key FROM media WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3")                                  \
     X(MEDIA_EXISTS, "SELECT 1 FROM media WHERE id = $1")                                                               \
     X(MEDIA_TAG_INSERT, "INSERT INTO media_tags (tag, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")  \
     X(MEDIA_TAG_DELETE, "DELETE FROM media_tags WHERE media_id = $1 AND tag = $2")                                  \

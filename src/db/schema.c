@@ -142,6 +142,12 @@ static const char *const migrations[] = {
     /* and what the discovery writes look up inside their transactions */
     "CREATE INDEX jobs_kind ON jobs (kind, dead);"
     "CREATE INDEX comments_author ON comments (media_id, user_id, id);",
+    /* 8: a random file key per photo, part of its file names (blob/blob.h),
+     * so that a media ID alone finds no file. 0: stored before this; the
+     * photo_rekey job gives those one (model/photo_keys.h), found by the
+     * partial index, which is empty once they all have one. */
+    "ALTER TABLE media ADD COLUMN file_key {ID} NOT NULL DEFAULT 0;"
+    "CREATE INDEX media_unkeyed ON media (id) WHERE file_key = 0;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -99,19 +99,17 @@ void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination)
     send_buf(ar, 200, &b);
 }
 
-void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, int64_t next)
+void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, const char *next)
 {
     buf_t pg;
     buf_init(&pg, 8192);
-    if (next) {
-        char v[24];
-        snprintf(v, sizeof(v), "%lld", (long long)next);
+    if (next && *next) {
         buf_puts(&pg, "{\"next_url\":");
-        api_next_url(ar, &pg, param, v);
+        api_next_url(ar, &pg, param, next);
         buf_puts(&pg, ",\"");
         buf_puts(&pg, key);
         buf_puts(&pg, "\":");
-        buf_json_cstr(&pg, v);
+        buf_json_cstr(&pg, next);
         buf_putc(&pg, '}');
     }
     api_ok(ar, data, &pg);

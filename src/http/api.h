@@ -105,8 +105,8 @@ void api_set_session_cookie(api_req_t *ar, const char *token);
 void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination);
 void api_ok_null(api_req_t *ar);
 /* A list page: pagination {"next_url": this URL with param=next, key: "next"}
- * if next is not 0. */
-void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, int64_t next);
+ * if next is not NULL or empty (a cursor: plain ID or sealed position). */
+void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, const char *next);
 void api_error(api_req_t *ar, int status, const char *type, const char *msg);
 /* OAuth style: {"code":N,"error_type":"OAuthException","error_message":...} */
 void api_oauth_error(api_req_t *ar, int status, const char *msg);

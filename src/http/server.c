@@ -4,6 +4,7 @@
 #include "http/api.h"
 #include "images/images.h"
 #include "model/media.h"
+#include "model/photo_keys.h"
 #include "obs/log.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,10 +245,16 @@ static int setup_body_buffers(const config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* A media file is kept if its row exists with the file key of its name;
+ * files that are not ours, and any file when in doubt, are left alone. */
 static bool keep_media_file(const char *key, void *arg)
 {
-    int64_t id = blob_media_key_id(key);
-    return id == 0 || media_exists(arg, id); /* files that are not ours are left alone */
+    int64_t fk, row_fk = 0;
+    int64_t id = blob_media_key_id(key, &fk);
+    if (id == 0)
+        return true;
+    int rc = media_file_key(arg, id, &row_fk);
+    return rc == MEDIA_ERROR || (rc == MEDIA_OK && row_fk == fk);
 }
 
 /* Files whose media row never committed (a crash mid-upload) or was deleted
@@ -445,11 +453,13 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     size_t n = sizeof(feeds_job_handlers) / sizeof(feeds_job_handlers[0]);
     memcpy(srv->job_handlers, feeds_job_handlers, sizeof(feeds_job_handlers));
     srv->job_handlers[n++] = (job_handler_t){"popular", popular_job, &cfg->popular_interval};
+    srv->rekey = (photo_keys_ctx_t){.store = srv->photos, .cache = srv->cache, .gc_delay_ms = cfg->rekey_grace * 1000};
+    srv->job_handlers[n++] = (job_handler_t){"photo_rekey", photo_rekey_job, &srv->rekey};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
-    int rc = popular_schedule(db);
+    int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);
-    if (rc != DISC_OK) {
-        snprintf(err, errlen, "cannot schedule the popular ranking");
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot schedule the popular ranking or the photo re-keying");
         return -1;
     }
     srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds);
@@ -466,6 +476,11 @@ int server_run(config_t *cfg)
     srv->listen_fd = -1;
     if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0)
         goto fail;
+    unsigned char secret[SECRET_BYTES];
+    if (secret_load(cfg->secret_file, secret, err, sizeof(err)) != 0)
+        goto fail;
+    cursor_key_derive(&srv->cursor_key, secret);
+    sodium_memzero(secret, sizeof(secret));
     if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
         goto fail;
     if (migrate_all(srv->dbmap, err, sizeof(err)) != 0)

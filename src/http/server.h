@@ -30,10 +30,12 @@
 #include "blob/blob.h"
 #include "cache/cache.h"
 #include "config.h"
+#include "core/cursor.h"
 #include "core/ids.h"
 #include "db/db.h"
 #include "feeds/feeds.h"
 #include "jobs/jobs.h"
+#include "model/photo_keys.h"
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/workpool.h"
@@ -71,7 +73,9 @@ struct server {
     cache_t *cache;
     jobq_t *jobs;
     job_handler_t job_handlers[8]; /* every kind the runners take */
+    photo_keys_ctx_t rekey;        /* the photo_rekey job's */
     atomic_int uploads_in_flight;
+    cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
 };
 
 /* Runs the server until SIGINT or SIGTERM. Returns a process exit code. */

@@ -27,6 +27,7 @@ static void row_to_media(db_stmt_t *s, media_t *m)
     m->comment_count = db_col_i64(s, 8);
     m->created_at = db_col_i64(s, 9);
     m->fanned = db_col_i64(s, 13) != 0;
+    m->file_key = db_col_i64(s, 14);
     if (m->location_id) {
         db_col_copy(s, 10, m->location_name, sizeof(m->location_name));
         m->lat = db_col_double(s, 11);
@@ -69,6 +70,7 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     db_bind_cstr(s, 7, dims);
     db_bind_i64(s, 8, m->created_at);
     db_bind_i64(s, 9, m->fanned);
+    db_bind_i64(s, 10, m->file_key);
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
     if (!m->fanned) { /* a celebrity's post: feeds merge it at read time */
@@ -132,7 +134,7 @@ int media_get(db_ctx_t *db, int64_t id, media_t *out)
     return rc == DB_ROW ? MEDIA_OK : rc == DB_DONE ? MEDIA_NOT_FOUND : MEDIA_ERROR;
 }
 
-int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
+int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key)
 {
     db_conn_t *c = db_shard(db, ids_shard(id));
     if (c == NULL || db_begin(c) != DB_OK)
@@ -140,10 +142,14 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner)
     db_stmt_t *s = db_q(c, Q_MEDIA_DELETE);
     db_bind_i64(s, 1, id);
     db_bind_i64(s, 2, owner);
-    int rc = db_step(s) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
+    int step = db_step(s);
+    int rc = step == DB_ROW ? MEDIA_OK : step == DB_DONE ? MEDIA_NOT_FOUND : MEDIA_ERROR;
+    if (step == DB_ROW) {
+        *file_key = db_col_i64(s, 0);
+        if (db_step(s) != DB_DONE)
+            rc = MEDIA_ERROR;
+    }
     db_reset(s);
-    if (rc == MEDIA_OK && c->drv->changes(c) == 0)
-        rc = MEDIA_NOT_FOUND;
     if (rc == MEDIA_OK && (tags_unindex(c, id) != DB_DONE || geo_media_del(c, id) != DB_DONE))
         rc = MEDIA_ERROR;
     const unsigned cleanup[] = {Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE, Q_MEDIA_LIKED_DELETE,
@@ -181,6 +187,20 @@ int media_ids_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min
     db_bind_i64(s, 3, min_id);
     db_bind_i64(s, 4, limit);
     return db_read_ids(s, limit, out, n) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
+}
+
+int media_file_key(db_ctx_t *db, int64_t id, int64_t *file_key)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return MEDIA_ERROR;
+    db_stmt_t *s = db_q(c, Q_MEDIA_FILE_KEY);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        *file_key = db_col_i64(s, 0);
+    db_reset(s);
+    return rc == DB_ROW ? MEDIA_OK : rc == DB_DONE ? MEDIA_NOT_FOUND : MEDIA_ERROR;
 }
 
 bool media_exists(db_ctx_t *db, int64_t id)

@@ -37,6 +37,7 @@ typedef struct media {
     int64_t like_count, comment_count;
     int64_t created_at; /* unix seconds */
     bool fanned;        /* fanned out to timelines; false if posted as a celebrity (merged at read) */
+    int64_t file_key;   /* the random part of its file names (blob/blob.h); 0 for photos stored before */
 } media_t;
 
 /* Writes m (id, user_id, caption, filter, place, sizes, created_at and
@@ -49,8 +50,11 @@ typedef struct media {
 int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_mention_t *mentions,
                  size_t nmentions);
 int media_get(db_ctx_t *db, int64_t id, media_t *out);
-/* Deletes the owner's media. MEDIA_NOT_FOUND if it is not theirs or gone. */
-int media_delete(db_ctx_t *db, int64_t id, int64_t owner);
+/* Deletes the owner's media; *file_key is the file key its files had.
+ * MEDIA_NOT_FOUND if it is not theirs or gone. */
+int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key);
+/* The file key of media id: MEDIA_OK, MEDIA_NOT_FOUND or MEDIA_ERROR. */
+int media_file_key(db_ctx_t *db, int64_t id, int64_t *file_key);
 /* The owner's media IDs with min_id < id < max_id, newest first. */
 int media_ids_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, int64_t *out, int *n);
 bool media_exists(db_ctx_t *db, int64_t id);

@@ -54,7 +54,8 @@ export async function walkFeed(url, token, query = {}, { maxPages = 200, base = 
     assert.ok(pages < maxPages, `more than ${maxPages} pages`);
     assert.equal(typeof pg.next_url, 'string', `next_url in ${show(r)}`);
     assert.equal(typeof pg.next_max_id, 'string', `next_max_id in ${show(r)}`);
-    assert.match(pg.next_max_id, /^\d+(_\d+)?$/, `next_max_id is a media ID: ${show(r)}`);
+    // a media ID, or a sealed position when the scan stopped among hidden items
+    assert.match(pg.next_max_id, /^(\d+(_\d+)?|s[A-Za-z0-9_-]{32})$/, `next_max_id is a media ID or a sealed cursor: ${show(r)}`);
     const next = new URL(pg.next_url); // absolute, or this throws
     assert.equal(next.origin, new URL(base).origin, `next_url ${pg.next_url} points at this server`);
     assert.match(next.pathname, /^\/v1\/users\/self\/feed(\.json)?$/, `next_url path ${pg.next_url}`);
