@@ -35,6 +35,14 @@ static const setting_t settings[] = {
     {"public_url", T_STR, OFF(public_url), NULL, 0, 0, NULL, "public base URL for links (default http://LISTEN)"},
     {"threads", T_INT, OFF(threads), "0", 0, 256, NULL, "event-loop threads (0 = one per core)"},
     {"workers", T_INT, OFF(workers), "0", 0, 256, NULL, "worker-pool threads for slow work (0 = one per core)"},
+    {"hash_threads", T_INT, OFF(hash_threads), "0", 0, 256, NULL,
+     "threads hashing passwords, apart from the worker pool (0 = half the cores, at least 1)"},
+    {"hash_queue", T_INT, OFF(hash_queue), "64", 1, 100000, NULL, "password hashes waiting at most; more answer 503"},
+    {"hash_per_client", T_INT, OFF(hash_per_client), "8", 1, 100000, NULL,
+     "password hashes queued or running per client address at once; more answer 429"},
+    {"login_backoff_after", T_INT, OFF(login_backoff_after), "5", 1, 100000, NULL,
+     "failed log-ins per account (four times as many per client address) before each attempt must wait, "
+     "1 s doubling to 5 min"},
     {"rate_limit", T_INT, OFF(rate_limit), "5000", 1, 100000000, NULL, "requests per token per window"},
     {"rate_limit_window", T_INT, OFF(rate_limit_window), "3600", 1, 86400 * 7, NULL, "rate-limit window, seconds"},
     {"max_body", T_SIZE, OFF(max_body), "1m", 1024, 1LL << 30, NULL, "largest API request body (k/m/g suffixes)"},
@@ -314,6 +322,8 @@ int config_finish(config_t *c, char *err, size_t errlen)
         c->threads = cores;
     if (c->workers == 0)
         c->workers = cores;
+    if (c->hash_threads == 0)
+        c->hash_threads = cores / 2 > 0 ? cores / 2 : 1;
     if (c->database == NULL || *c->database == '\0') {
         free(c->database);
         buf_t b;

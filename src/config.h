@@ -25,6 +25,10 @@ typedef struct config {
     char *public_url; /* base of links and photo URLs; no trailing slash */
     long long threads; /* event-loop threads */
     long long workers; /* worker-pool threads */
+    long long hash_threads;    /* password-hashing threads (a pool of their own) */
+    long long hash_queue;      /* hashes waiting at most; more answer 503 */
+    long long hash_per_client; /* hashes queued or running per client address; more answer 429 */
+    long long login_backoff_after; /* failed log-ins per account (4x per address) before backoff */
     long long rate_limit; /* requests per window per token */
     long long rate_limit_window; /* seconds */
     long long max_body; /* bytes, for API requests other than uploads */

@@ -137,7 +137,7 @@ static void signup(api_req_t *ar, bool web)
     w->web = web;
     /* A new user's logical shard is chosen at random; the ID carries it. */
     w->user.id = ids_next(ar->srv->ids, randombytes_uniform(IDS_NSHARDS));
-    api_defer(ar, &w->super);
+    api_defer_hash(ar, &w->super);
 }
 
 void accounts_signup(api_req_t *ar)

@@ -2,6 +2,12 @@
  * OAuth: POST /oauth/access_token with grant_type=password (the xAuth-style
  * grant v1 clients used). Answers {"access_token","user"} without the
  * envelope; errors are {"code","error_type":"OAuthException","error_message"}.
+ *
+ * Password checks run on the hashing pool (api_defer_hash). Failed log-ins
+ * are counted per account name and per client address (http/throttle.h):
+ * past `login_backoff_after` failures for a name (four times that for an
+ * address) each attempt must wait, doubling from 1 s to 5 min, and is
+ * answered 429 with Retry-After, without a hash, until then.
  */
 #include "api/handlers.h"
 #include "api/render.h"
@@ -9,6 +15,7 @@
 #include "model/users.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +23,9 @@
 
 typedef struct login_work {
     api_work_t super;
+    throttle_t *throttle;
+    uint64_t account, address; /* throttle keys */
+    uint32_t backoff_after;
     int64_t user_id; /* 0: no such user, verify against a dummy hash anyway */
     char *password;
     int result; /* USERS_OK, USERS_NOT_FOUND (bad credentials), USERS_ERROR */
@@ -47,12 +57,16 @@ static void login_run(api_work_t *w_, worker_ctx_t *wc)
         pthread_once(&dummy_once, make_dummy);
         password_verify(dummy_hash, w->password);
         w->result = USERS_NOT_FOUND;
-        return;
-    }
-    if (!password_verify(hash, w->password)) {
+    } else if (!password_verify(hash, w->password)) {
         w->result = USERS_NOT_FOUND;
+    }
+    int64_t now = ids_now_ms();
+    if (w->result == USERS_NOT_FOUND) {
+        throttle_failure(w->throttle, w->account, w->backoff_after, now);
+        throttle_failure(w->throttle, w->address, 4 * w->backoff_after, now);
         return;
     }
+    throttle_success(w->throttle, w->account);
     w->result = users_get(wc->db, w->user_id, &w->user);
     if (w->result == USERS_OK && tokens_issue(wc->db, w->user_id, w->token) != USERS_OK)
         w->result = USERS_ERROR;
@@ -89,9 +103,35 @@ static void login_done(api_work_t *w_, api_req_t *ar)
 
 static void login_cleanup(api_work_t *w_);
 
-/* Checks the password on a worker thread, then answers with a new token. */
+/* The throttle key of a log-in name (any case). */
+static uint64_t account_key(const char *name, size_t n)
+{
+    char k[80] = "login:";
+    size_t kl = 6;
+    for (size_t i = 0; i < n && kl < sizeof(k); i++)
+        k[kl++] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    uint64_t key = ratelimit_key(k, kl);
+    return n + 6 > sizeof(k) ? key ^ ratelimit_key(name, n) : key; /* names too long to be valid stay apart */
+}
+
+/* Checks the password on a hashing thread, then answers with a new token. */
 static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
 {
+    uint64_t account = account_key(u->val, u->vlen), address = api_client_key(ar->req);
+    int64_t now = ids_now_ms();
+    int64_t wa = throttle_wait_ms(ar->srv->throttle, account, now);
+    int64_t wb = throttle_wait_ms(ar->srv->throttle, address, now);
+    int64_t wait = wa > wb ? wa : wb;
+    if (wait > 0) {
+        char msg[128];
+        ar->retry_after = (int)((wait + 999) / 1000);
+        snprintf(msg, sizeof(msg), "Too many failed log-ins; try again in %d seconds.", ar->retry_after);
+        if (web)
+            api_error(ar, 429, E_RATE, msg);
+        else
+            api_oauth_error(ar, 429, msg);
+        return;
+    }
     int64_t uid = 0;
     int rc = validate_username(u->val, u->vlen) ? USERS_NOT_FOUND : users_id_by_username(ar->db, u->val, &uid);
     if (rc == USERS_ERROR) {
@@ -105,7 +145,11 @@ static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
     w->user_id = rc == USERS_OK ? uid : 0;
     w->password = xstrdup(p->val);
     w->web = web;
-    api_defer(ar, &w->super);
+    w->throttle = ar->srv->throttle;
+    w->account = account;
+    w->address = address;
+    w->backoff_after = (uint32_t)ar->cfg->login_backoff_after;
+    api_defer_hash(ar, &w->super);
 }
 
 static void login_cleanup(api_work_t *w_)

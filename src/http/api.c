@@ -4,6 +4,8 @@
 #include "obs/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,7 +63,9 @@ void api_send(api_req_t *ar, int status, const char *body, size_t len)
     if (status == 405)
         add_header(ar, "allow", ar->match.allow, strlen(ar->match.allow));
     if (status == 429 || status == 503) {
-        int64_t wait_s = status == 503 ? 1 : (ar->rl.reset_at_ms - ids_now_ms() + 999) / 1000;
+        int64_t wait_s = ar->retry_after ? ar->retry_after
+                         : status == 503 ? 1
+                                         : (ar->rl.reset_at_ms - ids_now_ms() + 999) / 1000;
         n = snprintf(num, sizeof(num), "%lld", (long long)(wait_s > 0 ? wait_s : 1));
         add_header(ar, "retry-after", num, (size_t)n);
     }
@@ -160,20 +164,37 @@ void api_internal_error(api_req_t *ar, const char *what)
 static void work_run(work_t *w, worker_ctx_t *wc)
 {
     api_work_t *aw = (api_work_t *)w;
+    if (aw->client && atomic_load(&aw->gone)) {
+        aw->skipped = true; /* a password hash nobody waits for */
+        log_debug("password hash dropped: its client has gone");
+        return;
+    }
     aw->run(aw, wc);
     db_ctx_release(wc->db);
+}
+
+static void unlink_hash_waiting(api_req_t *ar)
+{
+    if (h2o_linklist_is_linked(&ar->hash_link))
+        h2o_linklist_unlink(&ar->hash_link);
 }
 
 static void work_done(work_t *w)
 {
     api_work_t *aw = (api_work_t *)w;
     api_req_t *ar = aw->ar;
+    if (aw->client)
+        throttle_release(aw->throttle, aw->client);
     if (ar != NULL) {
         ar->pending = NULL;
         ar->thr->in_flight--;
+        unlink_hash_waiting(ar);
         ar->cache_ticket = cache_ticket(ar->srv->cache);
         db_ctx_read_begin(ar->db);
-        aw->done(aw, ar);
+        if (aw->skipped)
+            api_error(ar, 503, E_SERVER, "request abandoned");
+        else
+            aw->done(aw, ar);
         db_ctx_read_end(ar->db);
     }
     if (aw->cleanup)
@@ -181,21 +202,89 @@ static void work_done(work_t *w)
     free(aw);
 }
 
-void api_defer(api_req_t *ar, api_work_t *w)
+static void prepare(api_req_t *ar, api_work_t *w)
 {
     w->super.run = work_run;
     w->super.done = work_done;
     w->super.reply_to = &ar->thr->work_done;
     w->ar = ar;
+}
+
+static void refuse(api_req_t *ar, api_work_t *w, int status, const char *msg)
+{
+    if (w->cleanup)
+        w->cleanup(w);
+    free(w);
+    api_error(ar, status, E_SERVER, msg);
+}
+
+void api_defer(api_req_t *ar, api_work_t *w)
+{
+    prepare(ar, w);
     if (workpool_submit(ar->srv->pool, &w->super) != 0) {
-        if (w->cleanup)
-            w->cleanup(w);
-        free(w);
-        api_error(ar, 503, E_SERVER, "server busy; please retry");
+        refuse(ar, w, 503, "server busy; please retry");
         return;
     }
     ar->pending = w;
     ar->thr->in_flight++;
+}
+
+/* Whether the client of a request waiting for a hash has closed its end.
+ * The request's socket is not read while it waits (HTTP/1), so look. */
+static bool client_gone(api_req_t *ar)
+{
+    h2o_socket_t *sock = ar->req->conn->callbacks->get_socket(ar->req->conn);
+    if (sock == NULL)
+        return false;
+    char c;
+    ssize_t n = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void on_gone_check(h2o_timeout_entry_t *entry)
+{
+    server_thread_t *thr = H2O_STRUCT_FROM_MEMBER(server_thread_t, gone_entry, entry);
+    for (h2o_linklist_t *l = thr->hash_waiting.next; l != &thr->hash_waiting;) {
+        api_req_t *ar = H2O_STRUCT_FROM_MEMBER(api_req_t, hash_link, l);
+        l = l->next;
+        if (ar->pending && client_gone(ar)) {
+            atomic_store(&ar->pending->gone, true);
+            h2o_linklist_unlink(&ar->hash_link);
+        }
+    }
+    if (!h2o_linklist_is_empty(&thr->hash_waiting))
+        h2o_timeout_link(thr->loop, &thr->gone_timeout, &thr->gone_entry);
+}
+
+void api_thread_init(server_thread_t *thr)
+{
+    h2o_linklist_init_anchor(&thr->hash_waiting);
+    h2o_timeout_init(thr->loop, &thr->gone_timeout, 100);
+    thr->gone_entry.cb = on_gone_check;
+}
+
+void api_defer_hash(api_req_t *ar, api_work_t *w)
+{
+    server_t *srv = ar->srv;
+    uint64_t client = api_client_key(ar->req);
+    prepare(ar, w);
+    if (!throttle_acquire(srv->throttle, client, (uint32_t)ar->cfg->hash_per_client, ids_now_ms())) {
+        ar->retry_after = 1;
+        refuse(ar, w, 429, "too many log-ins or sign-ups at once from your address; please retry");
+        return;
+    }
+    w->client = client;
+    w->throttle = srv->throttle;
+    if (workpool_submit(srv->hash_pool, &w->super) != 0) {
+        throttle_release(srv->throttle, client);
+        refuse(ar, w, 503, "server busy; please retry");
+        return;
+    }
+    ar->pending = w;
+    ar->thr->in_flight++;
+    h2o_linklist_insert(&ar->thr->hash_waiting, &ar->hash_link);
+    if (!h2o_timeout_is_linked(&ar->thr->gone_entry))
+        h2o_timeout_link(ar->thr->loop, &ar->thr->gone_timeout, &ar->thr->gone_entry);
 }
 
 /* Runs when the request's pool is cleared: the request is gone. Work still
@@ -204,9 +293,11 @@ static void on_ar_dispose(void *p)
 {
     api_req_t *ar = p;
     if (ar->pending) {
+        atomic_store(&ar->pending->gone, true);
         ar->pending->ar = NULL;
         ar->thr->in_flight--;
     }
+    unlink_hash_waiting(ar);
     params_free(&ar->params);
 }
 
@@ -423,7 +514,7 @@ static bool csrf_ok(api_req_t *ar, h2o_iovec_t method)
     return sodium_memcmp(want, ar->req->headers.entries[i].value.base, CSRF_TOKEN_LEN) == 0;
 }
 
-static uint64_t client_key(h2o_req_t *req)
+uint64_t api_client_key(h2o_req_t *req)
 {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
@@ -440,7 +531,7 @@ static uint64_t client_key(h2o_req_t *req)
 
 ratelimit_result_t api_count_client(server_thread_t *thr, h2o_req_t *req)
 {
-    return ratelimit_hit(thr->srv->rl, client_key(req), ids_now_ms());
+    return ratelimit_hit(thr->srv->rl, api_client_key(req), ids_now_ms());
 }
 
 /* Effective method: GET/HEAD/POST/DELETE, with POST + _method=DELETE as DELETE. */
@@ -503,7 +594,7 @@ static int dispatch(server_thread_t *thr, h2o_req_t *req)
     int trc = ar->token ? tokens_check(ar->db, ar->token, ar->token_len, &uid) : USERS_NOT_FOUND;
     if (trc == USERS_OK)
         ar->viewer = uid;
-    uint64_t key = ar->viewer ? ratelimit_key(ar->token, ar->token_len) : client_key(req);
+    uint64_t key = ar->viewer ? ratelimit_key(ar->token, ar->token_len) : api_client_key(req);
     ar->rl = ratelimit_hit(thr->srv->rl, key, ids_now_ms());
 
     if (pstatus == 413) {

@@ -8,6 +8,7 @@
 #ifndef PICOGRAM_API_H
 #define PICOGRAM_API_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,6 +60,8 @@ struct api_req {
     ratelimit_result_t rl;
     mp_span_t photo; /* the file part of an upload (points into the request body) */
     api_work_t *pending;
+    h2o_linklist_t hash_link; /* in thr->hash_waiting while a hash is pending */
+    int retry_after; /* seconds for Retry-After on a 429 or 503, if not 0 */
     uint64_t cache_ticket; /* taken before this request's first database read */
     /* Memos for list pages (api/social.c): whether the viewer may see an
      * owner's media, and the viewer's likes among a page's media. */
@@ -85,10 +88,25 @@ struct api_work {
     void (*run)(api_work_t *w, worker_ctx_t *wc);
     void (*done)(api_work_t *w, api_req_t *ar); /* called only if ar is still there */
     void (*cleanup)(api_work_t *w);             /* optional, always called */
+    /* for api_defer_hash: */
+    atomic_bool gone; /* the client went away (set on the loop, read by the worker) */
+    bool skipped;     /* run() was never called: the client had gone */
+    uint64_t client;  /* the client address key holding a hashing slot, or 0 */
+    throttle_t *throttle;
 };
 
 /* Submits w (malloc'd) to the worker pool; on a full queue answers 503. */
 void api_defer(api_req_t *ar, api_work_t *w);
+/* Submits password-hashing work to the hashing pool, taking one of the
+ * client address's `hash_per_client` slots until it is done. Over the
+ * client's slots answers 429, on a full queue 503 (both with Retry-After).
+ * If the client goes away before run() starts, run() is skipped (and done()
+ * answers 503 if the request is somehow still there). */
+void api_defer_hash(api_req_t *ar, api_work_t *w);
+/* The client address's key (rate limits and throttles). */
+uint64_t api_client_key(h2o_req_t *req);
+/* Sets up a loop thread's part of api_defer_hash (on that thread). */
+void api_thread_init(server_thread_t *thr);
 
 /* The browser session: the token in an HttpOnly, SameSite=Strict cookie;
  * a request authenticated by it that changes state (not GET or HEAD) must

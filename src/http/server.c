@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -199,6 +201,7 @@ static void *loop_main(void *arg)
     server_t *srv = thr->srv;
     h2o_context_init(&thr->ctx, thr->loop, &srv->h2o);
     h2o_multithread_register_receiver(thr->ctx.queue, &thr->work_done, workpool_on_done);
+    api_thread_init(thr);
     thr->accept_ctx.ctx = &thr->ctx;
     thr->accept_ctx.hosts = srv->h2o.hosts;
     int fd = fcntl(srv->listen_fd, F_DUPFD_CLOEXEC, 0);
@@ -446,6 +449,13 @@ static void fix_derived_urls(config_t *cfg, int port)
     }
 }
 
+/* Password hashing yields the CPU to the loops and the workers. */
+static void lower_priority(void)
+{
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        log_warn("cannot lower the priority of a hashing thread: %s", strerror(errno));
+}
+
 /* The job runners, with every handler: the feeds' (their ctx the feeds),
  * and the periodic popular ranking, scheduled now if it is not waiting. */
 static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
@@ -508,7 +518,9 @@ int server_run(config_t *cfg)
     srv->cache = cache_new((size_t)cfg->cache_size);
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
-    srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, images_thread_done);
+    srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
+    srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
+    srv->throttle = throttle_new(1u << 16);
     feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
     if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
@@ -533,6 +545,7 @@ int server_run(config_t *cfg)
     for (int i = 0; i < srv->nthreads; i++)
         pthread_join(srv->threads[i].tid, NULL);
     workpool_free(srv->pool);
+    workpool_free(srv->hash_pool);
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers
      * that a just-closed connection may still hold, and the process is
@@ -543,6 +556,7 @@ int server_run(config_t *cfg)
     close(srv->listen_fd);
     router_free(srv->router);
     ratelimit_free(srv->rl);
+    throttle_free(srv->throttle);
     /* srv->ids is the process's generator (ids_global): not freed */
     dbmap_free(srv->dbmap);
     blob_close(srv->photos);

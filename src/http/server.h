@@ -9,12 +9,18 @@
  *    reads (a primary-key lookup, a token check, a small indexed search:
  *    tens of microseconds in SQLite WAL mode) run inline on the loop.
  *  - Everything slow or blocking goes to the worker pool (http/workpool.h):
- *    password hashing (argon2id, slow on purpose), image processing, and
- *    every database write, because a commit waits for fsync and may wait for
- *    SQLite's single writer lock. The result comes back to the loop that
- *    asked through h2o's multithread queue, and the loop sends the response.
+ *    image processing, and every database write, because a commit waits
+ *    for fsync and may wait for SQLite's single writer lock. The result
+ *    comes back to the loop that asked through h2o's multithread queue, and
+ *    the loop sends the response.
+ *  - Password hashing (argon2id, slow on purpose; log-in and sign-up) has a
+ *    pool of its own (`hash_threads`, at a lower CPU priority, with a short
+ *    queue), and each client address may have only `hash_per_client`
+ *    hashes queued or running: a flood of log-ins answers 429 or 503 fast
+ *    and never delays anyone's writes.
  *  - If a client goes away while its work is on a worker, the work still
- *    finishes (the write is kept), and the reply is dropped.
+ *    finishes (the write is kept), and the reply is dropped. A password
+ *    hash whose client has gone before it starts is dropped unrun.
  *  - Shared state (router, rate limiter, ID generator, config) is immutable
  *    or thread safe.
  */
@@ -37,6 +43,7 @@
 #include "jobs/jobs.h"
 #include "model/photo_keys.h"
 #include "http/ratelimit.h"
+#include "http/throttle.h"
 #include "http/router.h"
 #include "http/workpool.h"
 
@@ -54,6 +61,12 @@ typedef struct server_thread {
     db_ctx_t *db;
     size_t in_flight; /* work submitted and not yet done */
     uint64_t cache_ticket;
+    /* requests waiting for a password hash, whose clients are checked for
+     * having gone (h2o stops reading an HTTP/1 socket while a request is
+     * handled, so it would not notice): see api_defer_hash */
+    h2o_linklist_t hash_waiting;
+    h2o_timeout_t gone_timeout;
+    h2o_timeout_entry_t gone_entry;
 } server_thread_t;
 
 struct server {
@@ -64,6 +77,8 @@ struct server {
     ratelimit_t *rl;
     ids_gen_t *ids;
     workpool_t *pool;
+    workpool_t *hash_pool; /* password hashing only: one client's flood never stalls writes */
+    throttle_t *throttle;  /* hashing slots per client address; failed log-in backoff */
     dbmap_t *dbmap;
     server_thread_t *threads;
     int nthreads;

@@ -15,6 +15,7 @@ struct workpool {
     int nthreads;
     pthread_t *tids;
     worker_ctx_t *ctxs;
+    void (*thread_start)(void);
     void (*thread_exit)(void);
 };
 
@@ -29,6 +30,8 @@ static void *worker_main(void *arg)
     workpool_t *p = sa->pool;
     worker_ctx_t *wc = sa->ctx;
     free(sa);
+    if (p->thread_start)
+        p->thread_start();
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (p->head == NULL && !p->stopping)
@@ -51,9 +54,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, void (*thread_exit)(void))
+workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, void (*thread_start)(void),
+                         void (*thread_exit)(void))
 {
     workpool_t *p = xcalloc(1, sizeof(*p));
+    p->thread_start = thread_start;
     p->thread_exit = thread_exit;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);

@@ -37,8 +37,10 @@ struct work {
     work_t *next;
 };
 
-/* thread_exit (optional) runs on each worker thread as it ends. */
-workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, void (*thread_exit)(void));
+/* thread_start and thread_exit (both optional) run on each worker thread as
+ * it starts and ends. */
+workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, void (*thread_start)(void),
+                         void (*thread_exit)(void));
 /* Stops after the queued work has run. done() callbacks still arrive on their loops. */
 void workpool_free(workpool_t *p);
 /* Returns 0, or -1 if the queue is full. Thread safe. */

@@ -12,7 +12,8 @@ import { launchOn, api, login, uniqueName, external } from './lib.mjs';
 test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: external, timeout: 60_000 }, async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-kill-'));
   try {
-    const first = launchOn(dataDir);
+    // all 40 in flight at once, and no failed log-in backoff for the checks after
+    const first = launchOn(dataDir, ['--hash-per-client', '100']);
     const url = await first.url;
     const names = Array.from({ length: 40 }, () => uniqueName('kill'));
     const acked = new Map();
@@ -31,7 +32,7 @@ test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: 
     assert.ok(acked.size >= 5, `some sign-ups were acknowledged before the kill (${acked.size})`);
     assert.ok(acked.size < names.length, 'the kill landed mid-way');
 
-    const second = launchOn(dataDir);
+    const second = launchOn(dataDir, ['--login-backoff-after', '1000']);
     const url2 = await second.url;
     try {
       for (const [name, token] of acked) {
