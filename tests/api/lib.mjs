@@ -4,8 +4,9 @@
 // directory, unless PICOGRAM_URL is set, in which case the suite runs
 // against that already-running server (tests that need special flags then
 // skip themselves: see `external`).
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -337,10 +338,30 @@ function parseRaw(raw, closed) {
 // ---------------------------------------------------------------------------
 // Photos: fixtures, uploads and the photo store on disk.
 
-/** The shared folder (api-v1.md, photos/): PICOGRAM_SHARED, or shared/ beside the repository. */
-export const sharedDir = path.resolve(process.env.PICOGRAM_SHARED || path.join(repoRoot, '..', 'shared'));
 /** The test photos (see its README.md). */
-export const photosDir = path.join(sharedDir, 'photos');
+export const photosDir = path.join(repoRoot, 'tests', 'fixtures', 'photos');
+/** The generated bench photos p00.jpg .. p19.jpg: PICOGRAM_FIXTURES_DIR, or build/test-fixtures/bench. */
+export const benchPhotosDir = path.resolve(process.env.PICOGRAM_FIXTURES_DIR || path.join(repoRoot, 'build', 'test-fixtures', 'bench'));
+const BENCH_PHOTOS = 20;
+let benchPhotosMade = false;
+
+/**
+ * The path of bench photo i (0..19), a 1080x1350 JPEG of about 200 KB.
+ * The first call in a process makes any that are missing with
+ * tests/fixtures/make_bench_photos.py (safe to run from several processes at once).
+ */
+export function benchPhoto(i) {
+  assert.ok(Number.isInteger(i) && i >= 0 && i < BENCH_PHOTOS, `no bench photo ${i}`);
+  const name = (n) => path.join(benchPhotosDir, `p${String(n).padStart(2, '0')}.jpg`);
+  if (!benchPhotosMade) {
+    if (!Array.from({ length: BENCH_PHOTOS }, (_, n) => name(n)).every((f) => existsSync(f))) {
+      execFileSync('/usr/bin/python3', [path.join(repoRoot, 'tests', 'fixtures', 'make_bench_photos.py'), benchPhotosDir],
+        { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+    benchPhotosMade = true;
+  }
+  return name(i);
+}
 
 /**
  * POST /v1/media/upload as multipart/form-data. Options: token, tokenIn

@@ -1,4 +1,4 @@
-// Photos: POST /v1/media/upload with every fixture in shared/photos (sizes,
+// Photos: POST /v1/media/upload with every fixture in tests/fixtures/photos (sizes,
 // metadata stripping, orientation, colour, alpha), captions, locations and
 // filters, the rendition files the server serves, media by id and shortcode,
 // delete, private accounts, the recent-media list and its pagination,
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  startServer, api, signup, uniqueName, show, external, rawRequest, photosDir,
+  startServer, api, signup, uniqueName, show, external, rawRequest, photosDir, benchPhoto,
   uploadPhoto, mediaFiles, listFiles, assertOk, assertV1Error, assertShortUser, assertRateHeaders,
 } from './lib.mjs';
 
@@ -663,7 +663,7 @@ describe('upload validation stores nothing', () => {
   });
 
   it('stores nothing for a multipart body cut short or without its closing boundary', async () => {
-    const photo = await readFile(path.join(photosDir, 'bench', 'p06.jpg'));
+    const photo = await readFile(benchPhoto(6));
     const whole = multipart([{ name: 'photo', filename: 'a.jpg', type: 'image/jpeg', data: photo }, { name: 'caption', value: 'cut #short' }]);
     const head = (len) => `POST /v1/media/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${owner.token}\r\n` +
       `Content-Type: ${whole.type}\r\nContent-Length: ${len}\r\n\r\n`;
@@ -1111,7 +1111,7 @@ describe('concurrent uploads', () => {
     const owner = await signup(url, uniqueName('conc'));
     await uploadOk(owner.token);
     const was = await snapshot(owner.token);
-    const photos = ['p00.jpg', 'p01.jpg', 'p02.jpg', 'p03.jpg', 'p04.jpg', 'p05.jpg'].map((f) => path.join(photosDir, 'bench', f));
+    const photos = [0, 1, 2, 3, 4, 5].map(benchPhoto);
     const results = await Promise.all(photos.map(async (p, i) => {
       for (let attempt = 0; ; attempt++) {
         const r = await upload(owner.token, p, { caption: `together #n${i}` });

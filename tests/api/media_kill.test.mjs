@@ -8,7 +8,7 @@ import { mkdtemp, rm, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  launchOn, api, signup, uniqueName, external, photosDir, uploadPhoto, listFiles, mediaFiles, assertOk,
+  launchOn, api, signup, uniqueName, external, benchPhoto, uploadPhoto, listFiles, mediaFiles, assertOk,
 } from './lib.mjs';
 
 const RENDITIONS = ['thumbnail', 'low_resolution', 'standard_resolution', 'high_resolution'];
@@ -42,7 +42,7 @@ test('acknowledged uploads survive kill -9; no orphans or temporary files after 
       const first = launchOn(dataDir, ['--max-concurrent-uploads', '64']);
       const url = await first.url;
       const { token, user } = await signup(url, uniqueName('mkill'));
-      const bench = Array.from({ length: 20 }, (_, i) => path.join(photosDir, 'bench', `p${String(i).padStart(2, '0')}.jpg`));
+      const bench = Array.from({ length: 20 }, (_, i) => benchPhoto(i));
       const acked = new Map(); // id -> media
       let answered = 0;
       const attempts = bench.map(async (photo, i) => {

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
-import { startServer, repoRoot, sharedDir, uniqueName, login, uploadPhoto, external } from '../api/lib.mjs';
+import { startServer, repoRoot, photosDir, uniqueName, login, uploadPhoto, external } from '../api/lib.mjs';
 
 const OUT = path.join(path.resolve(process.env.PICOGRAM_TEST_OUT || path.join(repoRoot, 'build', 'test-output')), 'web');
-const PHOTOS = path.join(sharedDir, 'photos');
+const PHOTOS = photosDir;
 const CHROMIUM = process.env.PICOGRAM_CHROMIUM || '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
 const WAIT = 10_000; // every wait is bounded by this (or less)
