@@ -36,6 +36,7 @@
 #include "core/text.h"
 #include "geo/geo.h"
 #include "model/discovery.h"
+#include "model/far.h"
 #include "model/tokens.h"
 
 static uint64_t rng;
@@ -63,6 +64,7 @@ static const city_t cities[5] = {{"San Francisco", 37.7749, -122.4194}, {"New Yo
 typedef struct place {
     int64_t id;
     double lat, lng;
+    char name[64];
 } place_t;
 static place_t places[NPLACES];
 
@@ -168,6 +170,10 @@ int main(int argc, char **argv)
     /* time runs from 2012-01-01 forward, one photo every ~2 minutes */
     int64_t base_ms = 1325376000000LL;
     db_begin(c);
+    /* one database holds every shard: effects on other shards run in this transaction */
+    far_t far;
+    far_init(&far, db);
+    far.tx = c;
     for (long i = 0; i < nu; i++) {
         char name[32];
         snprintf(name, sizeof(name), "user%ld", i);
@@ -254,8 +260,8 @@ int main(int argc, char **argv)
         pl->id = ids_next_at(g, (unsigned)pick(IDS_NSHARDS), base_ms - 3600000LL + i);
         pl->lat = city->lat + ((double)pick(20001) - 10000) / 10000.0 * 0.045; /* about +-5 km */
         pl->lng = city->lng + ((double)pick(20001) - 10000) / 10000.0 * 0.06;
-        char name[64], lower[64];
-        snprintf(name, sizeof(name), "%s Spot %ld", city->name, i / 5);
+        char *name = pl->name, lower[64];
+        snprintf(pl->name, sizeof(pl->name), "%s Spot %ld", city->name, i / 5);
         text_lower(name, strlen(name), lower, sizeof(lower));
         db_stmt_t *s = db_q(c, Q_LOCATION_INSERT);
         db_bind_i64(s, 1, pl->id);
@@ -297,12 +303,28 @@ int main(int argc, char **argv)
         db_bind_i64(s, 8, ids_unix_ms(media[i]) / 1000);
         db_bind_i64(s, 9, 1);
         db_bind_i64(s, 10, (int64_t)(pick(1L << 30) << 20 | pick(1L << 20)) + 1); /* a file key (no files are written) */
+        if (loc) {
+            db_bind_cstr(s, 11, places[place].name);
+            db_bind_double(s, 12, places[place].lat);
+            db_bind_double(s, 13, places[place].lng);
+        } else {
+            db_bind_null(s, 11);
+            db_bind_null(s, 12);
+            db_bind_null(s, 13);
+        }
         if (step(s) != 0)
             return 1;
-        if ((has_caption && tags_sync(c, media[i], media[i], 0) != DB_DONE) ||
+        if ((has_caption && tags_sync(&far, media[i], media[i], 0) != DB_DONE) ||
             (loc && geo_media_put(c, media[i], places[place].lat, places[place].lng, ids_unix_ms(media[i]) / 1000) !=
                         DB_DONE))
             return 1;
+        if (loc) {
+            s = db_q(c, Q_LOCATION_MEDIA_PUT);
+            db_bind_i64(s, 1, loc);
+            db_bind_i64(s, 2, media[i]);
+            if (step(s) != 0)
+                return 1;
+        }
         progress("media", i + 1, nm);
     }
     for (long i = 0; i < nl; i++) {

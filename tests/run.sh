@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite, as `make test` runs it:
-#   1. build/       the normal build (-Werror), its C unit tests and the API suite;
+#   1. build/       the normal build (-Werror), its C unit tests and the API suite,
+#                   on one SQLite file and again on two (the logical shards split
+#                   over two databases: the cheapest way to catch a cross-shard bug);
 #   2. build-asan/  the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #                   (-fno-sanitize-recover), unit tests and API suite again;
 #   3. build-fuzz/  libFuzzer targets for every parser, each run for a bounded
@@ -81,6 +83,7 @@ note "normal build (-Werror)"
 if build build --buildtype=debugoptimized; then
     unit build normal
     api "$ROOT/build/picogram" normal
+    PICOGRAM_TEST_TOPOLOGY=sqlite2 api "$ROOT/build/picogram" "normal, 2 SQLite files"
     if [ "${SKIP_WEB:-0}" != 1 ]; then
         note "web client in headless Chromium (screenshots in build/test-output/web/)"
         nodesuite tests/web/ "$ROOT/build/picogram" "web (chromium)"

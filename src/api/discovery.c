@@ -267,7 +267,7 @@ void locations_search(api_req_t *ar)
     location_t *ls = xcalloc((size_t)count, sizeof(*ls));
     int n = 0, rc = DISC_OK;
     if (near) {
-        rc = geo_place_near(db_physical(ar->db, 0), h) == 0 ? DISC_OK : DISC_ERROR;
+        rc = geo_place_near_all(ar->db, h) == 0 ? DISC_OK : DISC_ERROR;
         for (size_t i = 0; rc == DISC_OK && i < h->n && n < count; i++) {
             int got = location_get(ar->db, h->v[i].id, &ls[n]);
             if (got == DISC_ERROR)
@@ -325,7 +325,7 @@ void media_search(api_req_t *ar)
         api_error(ar, 400, E_INVALID, "min_timestamp must not be after max_timestamp, at most 7 days before it");
         return;
     }
-    if (geo_media_near(db_physical(ar->db, 0), t0, t1, h) != 0) {
+    if (geo_media_near_all(ar->db, t0, t1, h) != 0) {
         free(h);
         api_internal_error(ar, "geo search failed");
         return;

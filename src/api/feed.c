@@ -8,7 +8,7 @@
  */
 #include "api/handlers.h"
 #include "api/render.h"
-#include "feeds/feeds.h"
+#include "model/timeline.h"
 #include "model/graph.h"
 #include "model/media.h"
 #include "model/users.h"
@@ -36,7 +36,7 @@ typedef struct feed_src {
 static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
 {
     feed_src_t *fs = (feed_src_t *)src;
-    if (feeds_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n) != 0)
+    if (timeline_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n) != 0)
         return -1;
     api_prefetch_liked(ar, src->keys, *n);
     return 0;
@@ -64,7 +64,7 @@ typedef struct rebuild_work {
 static void rebuild_run(api_work_t *w_, worker_ctx_t *wc)
 {
     rebuild_work_t *w = (rebuild_work_t *)w_;
-    w->result = w->feeds->be->rebuild(w->feeds, wc->db, w->user);
+    w->result = timeline_rebuild(w->feeds, wc->db, w->user);
 }
 
 static void rebuild_done(api_work_t *w_, api_req_t *ar)

@@ -65,7 +65,7 @@ typedef struct upload_work {
     long long celebrity;
     void *photo;
     size_t photo_len;
-    int64_t location_id_new;
+    int64_t location_id_new; /* a place to find or make by name, with this ID if new */
     text_tag_t tags[TEXT_MAX_TAGS];
     text_mention_t mentions[TEXT_MAX_MENTIONS];
     size_t ntags, nmentions;
@@ -97,14 +97,24 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
     w->photo = NULL;
     if (w->status != 0)
         return;
-    if (users_get(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
+    location_t *place = w->location_id_new ? xmalloc(sizeof(*place)) : NULL;
+    if (place && location_find_or_make(wc->db, w->m.location_name, w->m.lat, w->m.lng, w->location_id_new, place) ==
+                     DISC_OK) {
+        w->m.location_id = place->id; /* the place as it is, if one of that name was there */
+        snprintf(w->m.location_name, sizeof(w->m.location_name), "%s", place->name);
+        w->m.lat = place->lat;
+        w->m.lng = place->lng;
+    } else if (place) {
         w->status = 500;
-    } else {
+    }
+    free(place);
+    if (w->status == 0 && users_get(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
+        w->status = 500;
+    } else if (w->status == 0) {
         /* a post by a celebrity is merged into feeds at read time, not fanned out */
         w->m.fanned = w->owner.followed_by_count <= w->celebrity;
         if (store_renditions(w, &r) != 0 ||
-            media_create(wc->db, &w->m, w->location_id_new, w->mentions, w->nmentions) !=
-                MEDIA_OK)
+            media_create(wc->db, &w->m, w->mentions, w->nmentions) != MEDIA_OK)
             w->status = 500;
     }
     images_result_free(&r);
@@ -213,7 +223,7 @@ static bool upload_place(api_req_t *ar, upload_work_t *w)
             return false;
         }
         snprintf(w->m.location_name, sizeof(w->m.location_name), "%s", name ? name : "");
-        w->location_id_new = ids_next(ar->srv->ids, randombytes_uniform(IDS_NSHARDS));
+        w->location_id_new = ids_next(ar->srv->ids, place_shard(ar->db, w->m.location_name));
     } else if (name && *name) {
         api_error(ar, 400, E_INVALID, "location_name needs lat and lng");
         return false;

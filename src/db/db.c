@@ -13,6 +13,20 @@
 const char *const db_query_sql[Q__COUNT] = {DB_QUERIES(DB_Q_SQL)};
 const char *const db_query_name[Q__COUNT] = {DB_QUERIES(DB_Q_NAME)};
 
+int db_lock(db_conn_t *c, const char *what, int64_t a, int64_t b)
+{
+    crypto_generichash_state st;
+    unsigned char h[8];
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)what, strlen(what) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)&a, 8);
+    crypto_generichash_update(&st, (const unsigned char *)&b, 8);
+    crypto_generichash_final(&st, h, sizeof(h));
+    int64_t key;
+    memcpy(&key, h, 8);
+    return c->drv->lock(c, key);
+}
+
 void db_bind_cstr(db_stmt_t *s, int i, const char *p)
 {
     s->drv->bind_text(s, i, p, strlen(p));
@@ -84,6 +98,7 @@ typedef struct range {
 struct dbmap {
     char **urls;
     size_t nurls;
+    unsigned nshards; /* logical shards in use */
     char *sync;
     uint16_t shard_db[IDS_NSHARDS]; /* logical shard -> physical database */
 };
@@ -116,6 +131,7 @@ dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen)
 {
     dbmap_t *m = xcalloc(1, sizeof(*m));
     m->sync = xstrdup(sync);
+    m->nshards = IDS_NSHARDS;
     if (strchr(spec, '=') == NULL) {
         add_url(m, spec, strlen(spec));
         if (check_url(m->urls[0], err, errlen) != 0)
@@ -254,15 +270,21 @@ db_conn_t *db_shard(db_ctx_t *x, unsigned shard)
     return db_physical(x, x->map->shard_db[shard & (IDS_NSHARDS - 1)]);
 }
 
-unsigned db_key_shard(const char *key, size_t n)
+unsigned db_shards(const db_ctx_t *x)
+{
+    return x->map->nshards;
+}
+
+unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n)
 {
     static const unsigned char k[crypto_shorthash_KEYBYTES] = "picogram-shardky";
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)key, n, k);
-    return ((unsigned)h[0] << 8 | h[1]) & (IDS_NSHARDS - 1);
+    unsigned v = ((unsigned)h[0] << 8 | h[1]) & (IDS_NSHARDS - 1);
+    return x->map->nshards == IDS_NSHARDS ? v : v % x->map->nshards;
 }
 
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n)
 {
-    return db_shard(x, db_key_shard(key, n));
+    return db_shard(x, db_key_shard(x, key, n));
 }

@@ -11,7 +11,8 @@
  * Every query is prepared, once per connection, from the registry in
  * db/queries.h, where each query has an id and one SQL text written for
  * both dialects with $1, $2 ... placeholders (the SQLite driver rewrites them
- * to ?1, ?2). Drivers cache the prepared statement per id.
+ * to ?1, ?2), and `{IDS $N}` for "is in the list of IDs bound to $N"
+ * (db_bind_ids). Drivers cache the prepared statement per id.
  *
  * Sharding: every ID carries a logical shard (core/ids.h). A dbmap maps the
  * 8192 logical shards onto physical databases by ranges; in the embedded
@@ -49,6 +50,7 @@ struct db_driver {
     void (*bind_blob)(db_stmt_t *s, int idx, const void *p, size_t n);
     void (*bind_null)(db_stmt_t *s, int idx);
     void (*bind_double)(db_stmt_t *s, int idx, double v);
+    void (*bind_ids)(db_stmt_t *s, int idx, const int64_t *ids, size_t n); /* for {IDS $N} */
     int (*step)(db_stmt_t *s); /* DB_ROW, DB_DONE, DB_CONSTRAINT or DB_ERROR */
     int64_t (*col_i64)(db_stmt_t *s, int col);
     double (*col_double)(db_stmt_t *s, int col);
@@ -58,6 +60,10 @@ struct db_driver {
     void (*reset)(db_stmt_t *s); /* ends the statement's read; call after the rows you need */
     void (*release)(db_conn_t *c); /* resets every statement still open on c */
     int (*begin)(db_conn_t *c); /* a write transaction */
+    /* Inside a write transaction: waits until no other transaction holds
+     * key, and holds it to the end of this one (SQLite: every write
+     * transaction already excludes the others). DB_OK or DB_ERROR. */
+    int (*lock)(db_conn_t *c, int64_t key);
     int (*commit)(db_conn_t *c);
     int (*rollback)(db_conn_t *c);
     const char *(*errmsg)(db_conn_t *c);
@@ -105,6 +111,10 @@ static inline bool db_col_null(db_stmt_t *s, int c)
 {
     return s->drv->col_null(s, c);
 }
+static inline void db_bind_ids(db_stmt_t *s, int i, const int64_t *ids, size_t n)
+{
+    s->drv->bind_ids(s, i, ids, n);
+}
 static inline int db_step(db_stmt_t *s)
 {
     return s->drv->step(s);
@@ -132,6 +142,11 @@ static inline int db_begin(db_conn_t *c)
 {
     return c->drv->begin(c);
 }
+/* Serializes the writers of one thing (what, a, b; `what` may be any text,
+ * a tag's name say) on c's database, within
+ * the open write transaction: a check-then-write stays correct when
+ * transactions run at once (PostgreSQL's READ COMMITTED). */
+int db_lock(db_conn_t *c, const char *what, int64_t a, int64_t b);
 static inline int db_commit(db_conn_t *c)
 {
     return c->drv->commit(c);
@@ -168,9 +183,12 @@ db_ctx_t *db_ctx_new(const dbmap_t *m);
 void db_ctx_free(db_ctx_t *x);
 /* The connection holding a logical shard (opened on first use); NULL on error. */
 db_conn_t *db_shard(db_ctx_t *x, unsigned shard);
-/* The connection for index data placed by the hash of a key (usernames...). */
+/* The logical shards in use: IDs and keys are placed on 0 .. shards-1. */
+unsigned db_shards(const db_ctx_t *x);
+/* The logical shard of index data placed by the hash of a key (usernames,
+ * tags, place names), and its connection. */
+unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n);
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n);
-unsigned db_key_shard(const char *key, size_t n);
 size_t db_count(const db_ctx_t *x);
 /* Wraps a request's reads in one read transaction per database (one
  * snapshot, one lock round-trip instead of one per statement). Only for

@@ -12,7 +12,7 @@
 
 #define MEDIA_COLS                                                                                                     \
     "m.id, m.user_id, m.caption, m.filter, m.location_id, m.tags, m.dims, m.like_count, m.comment_count, "             \
-    "m.created_at, l.name, l.lat, l.lng, m.fanned, m.file_key"
+    "m.created_at, m.location_name, m.lat, m.lng, m.fanned, m.file_key"
 
 #define DB_QUERIES(X)                                                                                                  \
     X(COMMIT, "COMMIT")                                                                                                \
@@ -40,12 +40,12 @@
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(MEDIA_INSERT,                                                                                                    \
-      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned, file_key) "        \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")                                                              \
-    X(MEDIA_BY_ID, "SELECT " MEDIA_COLS " FROM media m LEFT JOIN locations l ON l.id = m.location_id WHERE m.id = $1")  \
+      "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned, file_key, "        \
+      "location_name, lat, lng) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")                       \
+    X(MEDIA_BY_ID, "SELECT " MEDIA_COLS " FROM media m WHERE m.id = $1")                                              \
     X(MEDIA_IDS_BY_USER,                                                                                               \
       "SELECT id FROM media WHERE user_id = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")                     \
-    X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2 RETURNING file_key")                          \
+    X(MEDIA_DELETE, "DELETE FROM media WHERE id = $1 AND user_id = $2 RETURNING file_key, location_id")                        \
     X(MEDIA_FILE_KEY, "SELECT file_key FROM media WHERE id = $1")                                                      \
     X(MEDIA_UNKEYED, "SELECT id FROM media WHERE file_key = 0 AND id > $1 ORDER BY id LIMIT $2")                       \
     X(MEDIA_SET_FILE_KEY, "UPDATE media SET file_key = $2 WHERE id = $1 AND file_key = 0")                            \
@@ -55,8 +55,6 @@
     X(MEDIA_TAG_INSERT, "INSERT INTO media_tags (tag, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")  \
     X(MEDIA_TAG_DELETE, "DELETE FROM media_tags WHERE media_id = $1 AND tag = $2")                                  \
     X(MEDIA_TAG_LIST, "SELECT tag FROM media_tags WHERE media_id = $1")                                             \
-    X(MEDIA_TAGS_UNCOUNT,                                                                                              \
-      "UPDATE tags SET media_count = media_count - 1 WHERE name IN (SELECT tag FROM media_tags WHERE media_id = $1)")  \
     X(TAG_COUNT_ADD,                                                                                                   \
       "INSERT INTO tags (name, media_count) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "                         \
       "media_count = tags.media_count + excluded.media_count")                                                         \
@@ -64,15 +62,12 @@
     X(TAG_SEARCH,                                                                                                      \
       "SELECT name, media_count FROM tags WHERE name >= $1 AND name < $2 AND media_count > 0 "                         \
       "ORDER BY media_count DESC, name LIMIT $3")                                                                      \
-    X(TAG_MEDIA_PAGE,                                                                                                  \
-      "SELECT id, media_id FROM media_tags WHERE tag = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")          \
+    X(TAG_MEDIA_PAGE, "SELECT id, media_id FROM tag_media WHERE tag = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")\
     X(MEDIA_SET_TAGS, "UPDATE media SET tags = $2 WHERE id = $1")                                                     \
     X(MEDIA_SET_CAPTION, "UPDATE media SET caption = $2 WHERE id = $1")                                               \
     X(MEDIA_TEXT_SOURCE, "SELECT caption, user_id FROM media WHERE id = $1")                                          \
     X(MEDIA_OWNER_COMMENTS, "SELECT text FROM comments WHERE media_id = $1 AND user_id = $2 ORDER BY id")             \
     X(MEDIA_MENTION_LIST, "SELECT username_lower FROM media_mentions WHERE media_id = $1")                            \
-    X(MEDIA_BY_LOCATION,                                                                                               \
-      "SELECT id FROM media WHERE location_id = $1 AND id < $2 AND id > $3 ORDER BY id DESC LIMIT $4")                 \
     X(LOCATION_GET, "SELECT id, name, lat, lng FROM locations WHERE id = $1")                                          \
     X(LOCATION_SEARCH_NAME,                                                                                            \
       "SELECT id, name, lat, lng FROM locations WHERE name_lower >= $1 AND name_lower < $2 "                           \
@@ -133,7 +128,7 @@
     X(JOB_UNLEASE, "UPDATE jobs SET leased = 0 WHERE id = $1")                                                        \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
     X(JOB_KIND_LIVE, "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND dead = 0")                                        \
-    X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")                  \
+    X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id, author_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(FEED_TRIM,                                                                                                       \
       "DELETE FROM feed_items WHERE user_id = $1 AND media_id < (SELECT media_id FROM feed_items WHERE user_id = $1 " \
       "ORDER BY media_id DESC LIMIT 1 OFFSET $2)")                                                                     \
@@ -144,29 +139,12 @@
     X(FEED_STATE_PUT,                                                                                                  \
       "INSERT INTO feed_state (user_id, built_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET "               \
       "built_at = excluded.built_at")                                                                                  \
-    X(FEED_REBUILD,                                                                                                    \
-      "INSERT INTO feed_items (user_id, media_id) SELECT $1, m.id FROM media m WHERE m.user_id = $1 OR (m.fanned = 1 " \
-      "AND m.user_id IN (SELECT target_id FROM following WHERE user_id = $1 AND status = 1)) "                        \
-      "ORDER BY m.id DESC LIMIT $2 ON CONFLICT DO NOTHING")                                                            \
-    X(FEED_BACKFILL,                                                                                                   \
-      "INSERT INTO feed_items (user_id, media_id) SELECT $1, id FROM media WHERE user_id = $2 AND fanned = 1 "         \
-      "ORDER BY id DESC LIMIT $3 ON CONFLICT DO NOTHING")                                                              \
-    X(FEED_REMOVE_AUTHOR,                                                                                              \
-      "DELETE FROM feed_items WHERE user_id = $1 AND media_id IN (SELECT id FROM media WHERE user_id = $2)")          \
+    X(FEED_REMOVE_AUTHOR, "DELETE FROM feed_items WHERE user_id = $1 AND author_id = $2")                              \
     X(FEED_REMOVE_MEDIA, "DELETE FROM feed_items WHERE media_id = $1")                                                \
     X(CELEB_PUT, "INSERT INTO celebrities (user_id) VALUES ($1) ON CONFLICT DO NOTHING")                             \
-    X(CELEB_FEW, "SELECT COUNT(*) FROM (SELECT 1 FROM celebrities LIMIT $1) AS few")                                  \
-    X(FEED_CELEB_MEDIA_FEW,                                                                                            \
-      "SELECT m.id FROM celebrities c CROSS JOIN following f CROSS JOIN media m WHERE f.user_id = $1 "                 \
-      "AND f.target_id = c.user_id AND f.status = 1 AND m.user_id = c.user_id AND m.fanned = 0 AND m.id < $2 "         \
-      "AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                                                     \
-    X(FEED_CELEB_MEDIA,                                                                                                \
-      "SELECT m.id FROM following f JOIN media m ON m.user_id = f.target_id WHERE f.user_id = $1 AND f.status = 1 "    \
-      "AND m.fanned = 0 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4")                                      \
-    X(MEDIA_LIKED_DELETE, "DELETE FROM liked WHERE media_id = $1")                                                    \
     X(LIKE_INSERT, "INSERT INTO likes (media_id, user_id, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")            \
     X(LIKE_DELETE, "DELETE FROM likes WHERE media_id = $1 AND user_id = $2")                                          \
-    X(LIKED_INSERT, "INSERT INTO liked (user_id, id, media_id) VALUES ($1, $2, $3)")                                  \
+    X(LIKED_INSERT, "INSERT INTO liked (user_id, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")            \
     X(LIKED_DELETE, "DELETE FROM liked WHERE user_id = $1 AND media_id = $2")                                         \
     X(LIKE_EXISTS, "SELECT 1 FROM likes WHERE media_id = $1 AND user_id = $2")                                        \
     X(LIKED_RANGE,                                                                                                     \
@@ -180,10 +158,8 @@
     X(COMMENT_DELETE, "DELETE FROM comments WHERE id = $1")                                                            \
     X(COMMENTS_RECENT,                                                                                                 \
       "SELECT id, media_id, user_id, text, created_at FROM comments WHERE media_id = $1 ORDER BY id DESC LIMIT $2")    \
-    X(MEDIA_LIKES_DELETE, "DELETE FROM likes WHERE media_id = $1")                                                    \
-    X(MEDIA_COMMENTS_DELETE, "DELETE FROM comments WHERE media_id = $1")                                              \
-    X(ACTIVITY_INSERT,                                                                                                 \
-      "INSERT INTO activity (id, user_id, actor_id, kind, media_id, text, ref_id) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
+    X(ACTIVITY_INSERT, "INSERT INTO activity (id, user_id, actor_id, kind, media_id, text, ref_id) VALUES ($1, $2, $3, $4, $5, $6, $7) "\
+      "ON CONFLICT DO NOTHING")                                                                                        \
     X(ACTIVITY_DELETE_REF, "DELETE FROM activity WHERE ref_id = $1")                                                  \
     X(ACTIVITY_DELETE_MEDIA, "DELETE FROM activity WHERE media_id = $1")                                              \
     X(LIKE_ID, "SELECT id FROM likes WHERE media_id = $1 AND user_id = $2")                                           \
@@ -191,7 +167,30 @@
       "SELECT id, actor_id, kind, media_id, text FROM activity WHERE user_id = $1 AND id < $2 "                        \
       "ORDER BY id DESC LIMIT $3")                                                                                     \
     X(USER_FOLLOW_COUNTS_ADD,                                                                                          \
-      "UPDATE users SET follows_count = follows_count + $2, followed_by_count = followed_by_count + $3 WHERE id = $1")
+      "UPDATE users SET follows_count = follows_count + $2, followed_by_count = followed_by_count + $3 WHERE id = $1") \
+    X(TAG_INDEX_PUT, "INSERT INTO tag_media (tag, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")           \
+    X(TAG_INDEX_GET, "SELECT id FROM tag_media WHERE tag = $1 AND media_id = $2")                                      \
+    X(TAG_INDEX_DEL, "DELETE FROM tag_media WHERE tag = $1 AND media_id = $2")                                         \
+    X(MEDIA_TAG_GET, "SELECT id FROM media_tags WHERE media_id = $1 AND tag = $2")                                     \
+    X(LOCATION_MEDIA_PUT, "INSERT INTO location_media (location_id, media_id) VALUES ($1, $2) ON CONFLICT DO NOTHING") \
+    X(LOCATION_MEDIA_DEL, "DELETE FROM location_media WHERE location_id = $1 AND media_id = $2")                       \
+    X(LOCATION_MEDIA_PAGE, "SELECT media_id FROM location_media WHERE location_id = $1 AND media_id < $2 AND media_id > $3 "\
+      "ORDER BY media_id DESC LIMIT $4")                                                                               \
+    X(LOCATION_SAME_NAME, "SELECT id, name, lat, lng FROM locations WHERE name_lower = $1 LIMIT $2")                   \
+    X(MEDIA_PLACE, "SELECT location_id FROM media WHERE id = $1")                                                      \
+    X(MEDIA_RECENT_OF, "SELECT id, user_id FROM media WHERE user_id {IDS $1} AND fanned = 1 ORDER BY id DESC LIMIT $2")\
+    X(MEDIA_UNFANNED_OF, "SELECT id FROM media WHERE user_id {IDS $1} AND fanned = 0 AND id < $2 AND id > $3 "         \
+      "ORDER BY id DESC LIMIT $4")                                                                                     \
+    X(CELEB_FOLLOWED, "SELECT c.user_id FROM celebrities c JOIN following f ON f.target_id = c.user_id "               \
+      "WHERE f.user_id = $1 AND f.status = 1 LIMIT $2")                                                                \
+    X(LIKED_DELETE_OTHER, "DELETE FROM liked WHERE user_id = $1 AND media_id = $2 AND id <> $3")                       \
+    X(FOLLOWERS_GET, "SELECT status FROM followers WHERE user_id = $1 AND follower_id = $2")                           \
+    X(ACTIVITY_DELETE_ONE, "DELETE FROM activity WHERE ref_id = $1 AND user_id = $2 AND kind = $3")                    \
+    X(ACTIVITY_DELETE_REQUEST, "DELETE FROM activity WHERE user_id = $1 AND actor_id = $2 AND kind = 'request'")       \
+    X(MENTION_EXISTS, "SELECT 1 FROM media_mentions WHERE media_id = $1 AND username_lower = $2")                      \
+    X(LIKES_OF_MEDIA, "SELECT user_id FROM likes WHERE media_id = $1 LIMIT $2")                                        \
+    X(COMMENTS_OF_MEDIA, "SELECT id, text FROM comments WHERE media_id = $1 LIMIT $2")                                 \
+    X(USERNAME_TAKEOVER, "UPDATE usernames SET user_id = $3 WHERE username_lower = $1 AND user_id = $2")
 
 #define DB_Q_ENUM(name, sql) Q_##name,
 enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };

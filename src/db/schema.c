@@ -148,6 +148,33 @@ static const char *const migrations[] = {
      * partial index, which is empty once they all have one. */
     "ALTER TABLE media ADD COLUMN file_key {ID} NOT NULL DEFAULT 0;"
     "CREATE INDEX media_unkeyed ON media (id) WHERE file_key = 0;",
+    /* 9: placement that holds across databases (model/far.h). The tag index
+     * moves to tag_media, on the shard of a hash of the tag (media_tags
+     * stays on the media's shard: the tags applied, with their tag IDs); a
+     * place's media are listed in location_media, on the place's shard; a
+     * media row carries its place (places never change), so it renders
+     * from its own row; timeline items carry their author, so an unfollow
+     * needs nothing from the author's shard; and news is made once per
+     * (cause, recipient, kind), so an effect run twice makes it once. */
+    "CREATE TABLE tag_media (tag TEXT NOT NULL, id {ID} NOT NULL, media_id {ID} NOT NULL, PRIMARY KEY (tag, id));"
+    "CREATE UNIQUE INDEX tag_media_media ON tag_media (tag, media_id);"
+    "INSERT INTO tag_media (tag, id, media_id) SELECT tag, id, media_id FROM media_tags;"
+    "CREATE TABLE location_media (location_id {ID} NOT NULL, media_id {ID} NOT NULL,"
+    " PRIMARY KEY (location_id, media_id));"
+    "INSERT INTO location_media (location_id, media_id) SELECT location_id, id FROM media WHERE location_id IS NOT NULL;"
+    "DROP INDEX media_location;"
+    "ALTER TABLE media ADD COLUMN location_name TEXT;"
+    "ALTER TABLE media ADD COLUMN lat DOUBLE PRECISION;"
+    "ALTER TABLE media ADD COLUMN lng DOUBLE PRECISION;"
+    "UPDATE media SET location_name = (SELECT l.name FROM locations l WHERE l.id = media.location_id),"
+    " lat = (SELECT l.lat FROM locations l WHERE l.id = media.location_id),"
+    " lng = (SELECT l.lng FROM locations l WHERE l.id = media.location_id) WHERE location_id IS NOT NULL;"
+    "ALTER TABLE feed_items ADD COLUMN author_id {ID} NOT NULL DEFAULT 0;"
+    "UPDATE feed_items SET author_id = COALESCE((SELECT m.user_id FROM media m WHERE m.id = feed_items.media_id), 0);"
+    "CREATE INDEX feed_items_author ON feed_items (user_id, author_id);"
+    "DELETE FROM activity WHERE ref_id IS NOT NULL AND id NOT IN"
+    " (SELECT MIN(id) FROM activity WHERE ref_id IS NOT NULL GROUP BY ref_id, user_id, kind);"
+    "CREATE UNIQUE INDEX activity_once ON activity (ref_id, user_id, kind);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -26,14 +26,26 @@ typedef struct sq_conn {
     sq_stmt_t stmts[Q__COUNT];
 } sq_conn_t;
 
-/* "$12" -> "?12": the registry is written in PostgreSQL's placeholder style. */
+/* "$12" -> "?12": the registry is written in PostgreSQL's placeholder
+ * style; "{IDS $3}" -> "IN (SELECT value FROM json_each(?3))", the list
+ * bound as a JSON array. */
 static char *to_sqlite_params(const char *sql)
 {
-    char *out = xstrdup(sql);
-    for (char *p = out; *p; p++)
-        if (*p == '$' && p[1] >= '0' && p[1] <= '9')
-            *p = '?';
-    return out;
+    buf_t b;
+    buf_init(&b, 1 << 16);
+    for (const char *p = sql; *p;) {
+        if (strncmp(p, "{IDS $", 6) == 0) {
+            const char *close = strchr(p, '}');
+            buf_printf(&b, "IN (SELECT value FROM json_each(?%.*s))", (int)(close - p - 6), p + 6);
+            p = close + 1;
+        } else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+            buf_putc(&b, '?');
+            p++;
+        } else {
+            buf_putc(&b, *p++);
+        }
+    }
+    return buf_steal(&b, NULL);
 }
 
 static int sq_open(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen)
@@ -136,6 +148,18 @@ static void sq_bind_double(db_stmt_t *s, int i, double v)
     sqlite3_bind_double(ST(s), i, v);
 }
 
+static void sq_bind_ids(db_stmt_t *s, int i, const int64_t *ids, size_t n)
+{
+    buf_t b;
+    buf_init(&b, 64u << 20);
+    buf_putc(&b, '[');
+    for (size_t k = 0; k < n; k++)
+        buf_printf(&b, k ? ",%lld" : "%lld", (long long)ids[k]);
+    buf_putc(&b, ']');
+    sqlite3_bind_text(ST(s), i, b.data, (int)b.len, SQLITE_TRANSIENT);
+    buf_free(&b);
+}
+
 static double sq_col_double(db_stmt_t *s, int col)
 {
     return sqlite3_column_double(ST(s), col);
@@ -207,6 +231,12 @@ static int sq_begin(db_conn_t *c)
     return sqlite3_exec(sc->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? DB_OK : DB_ERROR;
 }
 
+static int sq_lock(db_conn_t *c, int64_t key)
+{
+    (void)c, (void)key; /* BEGIN IMMEDIATE: one writer at a time already */
+    return DB_OK;
+}
+
 static int sq_commit(db_conn_t *c)
 {
     return run_simple(c, Q_COMMIT);
@@ -248,6 +278,7 @@ const db_driver_t db_driver_sqlite = {
     .bind_blob = sq_bind_blob,
     .bind_null = sq_bind_null,
     .bind_double = sq_bind_double,
+    .bind_ids = sq_bind_ids,
     .step = sq_step,
     .col_i64 = sq_col_i64,
     .col_double = sq_col_double,
@@ -257,6 +288,7 @@ const db_driver_t db_driver_sqlite = {
     .reset = sq_reset,
     .release = sq_release,
     .begin = sq_begin,
+    .lock = sq_lock,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .errmsg = sq_errmsg,

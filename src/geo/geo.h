@@ -76,5 +76,8 @@ int geo_media_del(db_conn_t *c, int64_t id);
 int geo_media_near(db_conn_t *c, int64_t t0, int64_t t1, geo_hits_t *h);
 int geo_place_put(db_conn_t *c, int64_t id, double lat, double lng);
 int geo_place_near(db_conn_t *c, geo_hits_t *h);
+/* The same searches over every database of db (each holds its own shards' points). */
+int geo_media_near_all(db_ctx_t *db, int64_t t0, int64_t t1, geo_hits_t *h);
+int geo_place_near_all(db_ctx_t *db, geo_hits_t *h);
 
 #endif

@@ -31,6 +31,30 @@ int geo_media_near(db_conn_t *c, int64_t t0, int64_t t1, geo_hits_t *h)
     return rc;
 }
 
+/* Each database indexes the points of its own shards: a search asks each
+ * and keeps the nearest of all. */
+int geo_media_near_all(db_ctx_t *db, int64_t t0, int64_t t1, geo_hits_t *h)
+{
+    for (size_t i = 0; i < db_count(db); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL || be->media_near(c, t0, t1, h) != 0)
+            return -1;
+    }
+    geo_hits_sort(h);
+    return 0;
+}
+
+int geo_place_near_all(db_ctx_t *db, geo_hits_t *h)
+{
+    for (size_t i = 0; i < db_count(db); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL || be->place_near(c, h) != 0)
+            return -1;
+    }
+    geo_hits_sort(h);
+    return 0;
+}
+
 int geo_place_put(db_conn_t *c, int64_t id, double lat, double lng)
 {
     return be->place_put(c, id, lat, lng);

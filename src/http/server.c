@@ -3,7 +3,9 @@
 #include "core/buf.h"
 #include "http/api.h"
 #include "images/images.h"
+#include "model/far.h"
 #include "model/media.h"
+#include "model/timeline.h"
 #include "model/photo_keys.h"
 #include "obs/log.h"
 
@@ -460,8 +462,9 @@ static void lower_priority(void)
  * and the periodic popular ranking, scheduled now if it is not waiting. */
 static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
 {
-    size_t n = sizeof(feeds_job_handlers) / sizeof(feeds_job_handlers[0]);
-    memcpy(srv->job_handlers, feeds_job_handlers, sizeof(feeds_job_handlers));
+    size_t n = sizeof(timeline_job_handlers) / sizeof(timeline_job_handlers[0]);
+    memcpy(srv->job_handlers, timeline_job_handlers, sizeof(timeline_job_handlers));
+    far_job_handlers(srv->job_handlers, &n);
     srv->job_handlers[n++] = (job_handler_t){"popular", popular_job, &cfg->popular_interval};
     srv->rekey = (photo_keys_ctx_t){.store = srv->photos, .cache = srv->cache, .gc_delay_ms = cfg->rekey_grace * 1000};
     srv->job_handlers[n++] = (job_handler_t){"photo_rekey", photo_rekey_job, &srv->rekey};

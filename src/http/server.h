@@ -87,7 +87,7 @@ struct server {
     feeds_t feeds;
     cache_t *cache;
     jobq_t *jobs;
-    job_handler_t job_handlers[8]; /* every kind the runners take */
+    job_handler_t job_handlers[24]; /* every kind the runners take */
     photo_keys_ctx_t rekey;        /* the photo_rekey job's */
     atomic_int uploads_in_flight;
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */

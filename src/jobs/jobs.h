@@ -30,7 +30,7 @@
 #include "db/db.h"
 
 #define JOBS_MAX_ATTEMPTS 10
-#define JOB_PAYLOAD_MAX 256
+#define JOB_PAYLOAD_MAX 512
 
 enum { JOB_DONE = 0, JOB_CONTINUE = 1, JOB_RETRY = -1 };
 
@@ -46,6 +46,15 @@ typedef struct job_handler {
 int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload);
 /* The same, due at run_at_ms (unix milliseconds): a periodic job enqueues its next run. */
 int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms);
+/* The same, with the job's ID made on `shard` (its cause's) and given back. */
+int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
+                    int64_t *id);
+/* A job run to its end outside the runner (a far effect run inline): its row
+ * goes. Best effort: if this fails, the runner runs it again (handlers are
+ * idempotent). */
+void jobs_finish(db_conn_t *c, int64_t id);
+/* A job run part way outside the runner: its progress is saved and it is due now. */
+void jobs_resume(db_conn_t *c, int64_t id, const char *payload);
 /* Jobs of a kind not yet done (dead ones excluded) on c; -1 on error. */
 long jobs_live(db_conn_t *c, const char *kind);
 /* Wakes the runners (after a commit that enqueued). Thread safe. */

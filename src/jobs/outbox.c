@@ -15,14 +15,40 @@
 static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
 static unsigned kicks;
-int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms)
+int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
+                    int64_t *id)
 {
+    *id = ids_next(ids_global(), shard);
     db_stmt_t *s = db_q(c, Q_JOB_INSERT);
-    db_bind_i64(s, 1, ids_next(ids_global(), 0));
+    db_bind_i64(s, 1, *id);
     db_bind_cstr(s, 2, kind);
     db_bind_cstr(s, 3, payload);
     db_bind_i64(s, 4, run_at_ms);
     return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
+}
+
+int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms)
+{
+    int64_t id;
+    return jobs_enqueue_ex(c, kind, payload, run_at_ms, 0, &id);
+}
+
+void jobs_finish(db_conn_t *c, int64_t id)
+{
+    db_stmt_t *s = db_q(c, Q_JOB_DONE);
+    db_bind_i64(s, 1, id);
+    if (db_exec_stmt(s) != DB_DONE)
+        log_warn("job %lld ran, but its row stays: it will run again", (long long)id);
+}
+
+void jobs_resume(db_conn_t *c, int64_t id, const char *payload)
+{
+    db_stmt_t *s = db_q(c, Q_JOB_CONTINUE);
+    db_bind_i64(s, 1, id);
+    db_bind_cstr(s, 2, payload);
+    db_bind_i64(s, 3, ids_now_ms());
+    if (db_exec_stmt(s) == DB_DONE)
+        jobs_kick();
 }
 
 int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload)

@@ -2,7 +2,9 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "geo/geo.h"
+#include "model/far.h"
 #include "model/social.h"
+#include <stdio.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -83,45 +85,62 @@ static int wanted_tags(db_conn_t *c, int64_t media, int64_t author, tag_set_t *w
     return rc == DB_ERROR ? -1 : 0;
 }
 
-int tags_sync(db_conn_t *c, int64_t media, int64_t tag_id, int64_t author)
+unsigned tag_shard(db_ctx_t *db, const char *tag)
 {
-    tag_set_t *want = xcalloc(1, sizeof(*want)), *have = xcalloc(1, sizeof(*have));
-    int rc = wanted_tags(c, media, author, want);
-    if (rc != 0)
-        goto out;
-    /* what the index holds now (at most TEXT_MAX_TAGS: it only ever holds a wanted set) */
+    return db_key_shard(db, tag, strlen(tag));
+}
+
+/* The tags of media as applied (media_tags, on its shard) into have. */
+static int applied_tags(db_conn_t *c, int64_t media, tag_set_t *have)
+{
     db_stmt_t *s = db_q(c, Q_MEDIA_TAG_LIST);
     db_bind_i64(s, 1, media);
     int st;
     while ((st = db_step(s)) == DB_ROW && have->n < TEXT_MAX_TAGS)
         db_col_copy(s, 0, have->v[have->n++], sizeof(text_tag_t));
     db_reset(s);
-    if (st == DB_ERROR) {
+    return st == DB_ERROR ? -1 : 0;
+}
+
+static int tag_effect(far_t *f, int64_t media, const char *tag)
+{
+    return far_do(f, "tag", tag_shard(f->db, tag), "%lld %s", (long long)media, tag) == DB_DONE ? 0 : -1;
+}
+
+int tags_sync(far_t *f, int64_t media, int64_t tag_id, int64_t author)
+{
+    db_conn_t *c = f->tx;
+    tag_set_t *want = xcalloc(1, sizeof(*want)), *have = xcalloc(1, sizeof(*have));
+    int rc = db_lock(c, "tags", media, 0) == DB_OK ? wanted_tags(c, media, author, want) : -1;
+    if (rc != 0)
+        goto out;
+    /* what is applied now (at most TEXT_MAX_TAGS: only ever a wanted set) */
+    if (applied_tags(c, media, have) != 0) {
         rc = -1;
         goto out;
     }
     for (size_t i = 0; rc == 0 && i < have->n; i++) {
         if (set_has(want, have->v[i]))
             continue;
-        s = db_q(c, Q_MEDIA_TAG_DELETE);
+        db_stmt_t *s = db_q(c, Q_MEDIA_TAG_DELETE);
         db_bind_i64(s, 1, media);
         db_bind_cstr(s, 2, have->v[i]);
-        rc = db_exec_stmt(s) == DB_DONE ? count_add(c, have->v[i], -1) : -1;
+        rc = db_exec_stmt(s) == DB_DONE ? tag_effect(f, media, have->v[i]) : -1;
     }
     for (size_t i = 0; rc == 0 && i < want->n; i++) {
         if (set_has(have, want->v[i]))
             continue;
-        s = db_q(c, Q_MEDIA_TAG_INSERT);
+        db_stmt_t *s = db_q(c, Q_MEDIA_TAG_INSERT);
         db_bind_cstr(s, 1, want->v[i]);
         db_bind_i64(s, 2, tag_id);
         db_bind_i64(s, 3, media);
-        rc = db_exec_stmt(s) != DB_DONE ? -1 : c->drv->changes(c) == 1 ? count_add(c, want->v[i], 1) : 0;
+        rc = db_exec_stmt(s) == DB_DONE ? tag_effect(f, media, want->v[i]) : -1;
     }
     if (rc == 0) { /* the tags as the media object shows them */
         buf_t j;
         buf_init(&j, 1 << 20);
         tags_json(&j, want->v, want->n);
-        s = db_q(c, Q_MEDIA_SET_TAGS);
+        db_stmt_t *s = db_q(c, Q_MEDIA_SET_TAGS);
         db_bind_i64(s, 1, media);
         db_bind_text(s, 2, j.data, j.len);
         rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
@@ -133,27 +152,76 @@ out:
     return rc < 0 ? DB_ERROR : DB_DONE;
 }
 
-int tags_unindex(db_conn_t *c, int64_t media)
+int tags_unapply(far_t *f, int64_t media)
 {
-    db_stmt_t *s = db_q(c, Q_MEDIA_TAGS_UNCOUNT);
-    db_bind_i64(s, 1, media);
-    if (db_exec_stmt(s) != DB_DONE)
-        return DB_ERROR;
-    s = db_q(c, Q_MEDIA_TAGS_DELETE);
-    db_bind_i64(s, 1, media);
-    return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
+    tag_set_t *have = xcalloc(1, sizeof(*have));
+    int rc = applied_tags(f->tx, media, have);
+    if (rc == 0) {
+        db_stmt_t *s = db_q(f->tx, Q_MEDIA_TAGS_DELETE);
+        db_bind_i64(s, 1, media);
+        rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    }
+    for (size_t i = 0; rc == 0 && i < have->n; i++)
+        rc = tag_effect(f, media, have->v[i]);
+    free(have);
+    return rc == 0 ? DB_DONE : DB_ERROR;
 }
 
-/* The tag index, embedded, is in the one database; the cluster puts a tag
- * on the shard of a hash of its name. */
-static db_conn_t *index_conn(db_ctx_t *db)
+/* The far effect "tag MEDIA TAG", on the tag's shard: the tag's index
+ * (tag_media) lists MEDIA under its tag ID exactly while the tag is applied
+ * to it, and the tag's count moves with it. */
+int far_tag(far_t *f, char *payload)
 {
-    return db_physical(db, 0);
+    long long media;
+    text_tag_t tag;
+    if (sscanf(payload, "%lld %400s", &media, tag) != 2)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, tag_shard(f->db, tag), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    db_conn_t *c = h->tx, *cm = db_shard(h->db, ids_shard(media));
+    int rc = cm && db_lock(c, tag, media, 0) == DB_OK ? 0 : -1;
+    int64_t truth = 0, mirror = 0;
+    const unsigned qs[2] = {Q_MEDIA_TAG_GET, Q_TAG_INDEX_GET};
+    int64_t *outs[2] = {&truth, &mirror};
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        db_stmt_t *s = db_q(i == 0 ? cm : c, qs[i]);
+        if (i == 0) {
+            db_bind_i64(s, 1, media);
+            db_bind_cstr(s, 2, tag);
+        } else {
+            db_bind_cstr(s, 1, tag);
+            db_bind_i64(s, 2, media);
+        }
+        int st = db_step(s);
+        *outs[i] = st == DB_ROW ? db_col_i64(s, 0) : 0;
+        db_reset(s);
+        rc = st == DB_ERROR ? -1 : 0;
+    }
+    if (rc == 0 && mirror != truth) {
+        if (mirror) {
+            db_stmt_t *s = db_q(c, Q_TAG_INDEX_DEL);
+            db_bind_cstr(s, 1, tag);
+            db_bind_i64(s, 2, media);
+            rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+        }
+        if (rc == 0 && truth) {
+            db_stmt_t *s = db_q(c, Q_TAG_INDEX_PUT);
+            db_bind_cstr(s, 1, tag);
+            db_bind_i64(s, 2, truth);
+            db_bind_i64(s, 3, media);
+            rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+        }
+        if (rc == 0 && (mirror == 0 || truth == 0))
+            rc = count_add(c, tag, truth ? 1 : -1);
+    }
+    return far_leave(h, rc == 0 ? JOB_DONE : JOB_RETRY);
 }
 
 int tag_get(db_ctx_t *db, const char *name, int64_t *count)
 {
-    db_conn_t *c = index_conn(db);
+    db_conn_t *c = db_shard(db, tag_shard(db, name));
     if (c == NULL)
         return DISC_ERROR;
     db_stmt_t *s = db_q(c, Q_TAG_GET);
@@ -172,32 +240,57 @@ static void prefix_range(const char *prefix, char *lo, char *hi, size_t cap)
     memcpy(hi + n, "\xf4\x8f\xbf\xbf", 5);
 }
 
+/* Whether a ranks before b in a tag search: most used first, then by name. */
+static bool tag_before(const tag_info_t *a, const tag_info_t *b)
+{
+    if (a->media_count != b->media_count)
+        return a->media_count > b->media_count;
+    return strcmp(a->name, b->name) < 0;
+}
+
 int tags_search(db_ctx_t *db, const char *prefix, int limit, tag_info_t *out, int *n)
 {
     *n = 0;
-    db_conn_t *c = index_conn(db);
-    if (c == NULL)
-        return DISC_ERROR;
     char lo[TAG_MAX_BYTES + 8], hi[TAG_MAX_BYTES + 8];
     prefix_range(prefix, lo, hi, sizeof(lo));
-    db_stmt_t *s = db_q(c, Q_TAG_SEARCH);
-    db_bind_cstr(s, 1, lo);
-    db_bind_cstr(s, 2, hi);
-    db_bind_i64(s, 3, limit);
-    int rc;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW) {
-        db_col_copy(s, 0, out[*n].name, sizeof(out[*n].name));
-        out[(*n)++].media_count = db_col_i64(s, 1);
+    /* tags live on the shards of their names' hashes: each database answers
+     * for its own, and the lists are merged in the order the query gives */
+    tag_info_t t;
+    for (size_t i = 0; i < db_count(db); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL)
+            return DISC_ERROR;
+        db_stmt_t *s = db_q(c, Q_TAG_SEARCH);
+        db_bind_cstr(s, 1, lo);
+        db_bind_cstr(s, 2, hi);
+        db_bind_i64(s, 3, limit);
+        int rc;
+        while ((rc = db_step(s)) == DB_ROW) {
+            db_col_copy(s, 0, t.name, sizeof(t.name));
+            t.media_count = db_col_i64(s, 1);
+            int pos = *n;
+            while (pos > 0 && tag_before(&t, &out[pos - 1]))
+                pos--;
+            if (pos >= limit)
+                continue;
+            int last = *n < limit ? *n : limit - 1;
+            memmove(&out[pos + 1], &out[pos], (size_t)(last - pos) * sizeof(t));
+            out[pos] = t;
+            if (*n < limit)
+                (*n)++;
+        }
+        db_reset(s);
+        if (rc == DB_ERROR)
+            return DISC_ERROR;
     }
-    db_reset(s);
-    return rc == DB_ERROR ? DISC_ERROR : DISC_OK;
+    return DISC_OK;
 }
 
 int tag_media(db_ctx_t *db, const char *tag, int64_t before, int64_t after, int limit, int64_t *tag_ids,
               int64_t *media_ids, int *n)
 {
     *n = 0;
-    db_conn_t *c = index_conn(db);
+    db_conn_t *c = db_shard(db, tag_shard(db, tag));
     if (c == NULL)
         return DISC_ERROR;
     db_stmt_t *s = db_q(c, Q_TAG_MEDIA_PAGE);
@@ -210,43 +303,47 @@ int tag_media(db_ctx_t *db, const char *tag, int64_t before, int64_t after, int 
 
 /* ---- captions ---- */
 
-static bool mentioned(db_conn_t *c, int64_t media, const char *name, int *err)
+/* The users media's caption mentions now (media_mentions), into out. */
+static int caption_mentions(db_conn_t *c, int64_t media, text_mention_t *out, size_t max, size_t *n)
 {
+    *n = 0;
     db_stmt_t *s = db_q(c, Q_MEDIA_MENTION_LIST);
     db_bind_i64(s, 1, media);
     int rc;
-    bool found = false;
-    while (!found && (rc = db_step(s)) == DB_ROW) {
-        size_t l;
-        const char *t = db_col_text(s, 0, &l);
-        found = l == strlen(name) && memcmp(t, name, l) == 0;
-    }
-    if (!found && rc == DB_ERROR)
-        *err = -1;
+    while ((rc = db_step(s)) == DB_ROW && *n < max)
+        db_col_copy(s, 0, out[(*n)++], sizeof(text_mention_t));
     db_reset(s);
-    return found;
+    return rc == DB_ERROR ? -1 : 0;
 }
 
 int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *caption, int64_t edit_id,
                       const text_mention_t *mentions, size_t nmentions)
 {
-    db_conn_t *c = db_shard(db, ids_shard(media));
-    if (c == NULL || db_begin(c) != DB_OK)
+    far_t f;
+    far_init(&f, db);
+    if (far_begin(&f, ids_shard(media)) != DB_OK)
         return DISC_ERROR;
-    int rc = 0;
+    db_conn_t *c = f.tx;
+    int rc = db_lock(c, "caption", media, 0) == DB_OK ? 0 : -1;
     db_stmt_t *s = db_q(c, Q_MEDIA_TEXT_SOURCE);
     db_bind_i64(s, 1, media);
-    int st = db_step(s);
+    int st = rc == 0 ? db_step(s) : DB_ERROR;
     if (st == DB_ROW && db_col_i64(s, 1) != owner)
         st = DB_DONE; /* not theirs: as if gone */
     db_reset(s);
     rc = st == DB_ROW ? 0 : st == DB_DONE ? DISC_NOT_FOUND : -1;
-    /* newly mentioned users hear of it; the mention list becomes the caption's */
-    text_mention_t *fresh = xcalloc(nmentions + 1, sizeof(text_mention_t));
-    size_t nfresh = 0;
-    for (size_t i = 0; rc == 0 && i < nmentions; i++)
-        if (!mentioned(c, media, mentions[i], &rc))
-            memcpy(fresh[nfresh++], mentions[i], sizeof(text_mention_t));
+    /* the users mentioned before and after: each one's news follows the new text */
+    text_mention_t *all = xcalloc(TEXT_MAX_MENTIONS * 2, sizeof(text_mention_t));
+    size_t nall = 0;
+    if (rc == 0)
+        rc = caption_mentions(c, media, all, TEXT_MAX_MENTIONS, &nall);
+    for (size_t i = 0; i < nmentions; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < nall && !dup; k++)
+            dup = strcmp(all[k], mentions[i]) == 0;
+        if (!dup)
+            memcpy(all[nall++], mentions[i], sizeof(text_mention_t));
+    }
     if (rc == 0) {
         s = db_q(c, Q_MEDIA_SET_CAPTION);
         db_bind_i64(s, 1, media);
@@ -267,16 +364,13 @@ int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *ca
         db_bind_cstr(s, 2, mentions[i]);
         rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     }
-    if (rc == 0 && caption)
-        rc = social_notify_mentions(db, c, owner, media, caption, media, fresh, nfresh);
     if (rc == 0)
-        rc = tags_sync(c, media, edit_id, 0) == DB_DONE ? 0 : -1;
-    free(fresh);
-    if (rc != 0 || db_commit(c) != DB_OK) {
-        db_rollback(c);
-        return rc > 0 ? rc : DISC_ERROR;
-    }
-    return DISC_OK;
+        rc = social_mention_effects(&f, media, media, all, nall);
+    if (rc == 0)
+        rc = tags_sync(&f, media, edit_id, 0) == DB_DONE ? 0 : -1;
+    free(all);
+    int end = far_end(&f, rc);
+    return end == 0 ? DISC_OK : rc > 0 ? rc : DISC_ERROR;
 }
 
 /* ---- places ---- */
@@ -306,71 +400,151 @@ int location_get(db_ctx_t *db, int64_t id, location_t *out)
     return c ? get_on(c, id, out) : DISC_ERROR;
 }
 
-int location_find_or_make(db_conn_t *c, const char *name, double lat, double lng, int64_t new_id, int64_t *id)
+unsigned place_shard(db_ctx_t *db, const char *name)
 {
-    char lower[sizeof(((location_t *)0)->name)];
+    char lower[LOCATION_NAME_MAX * 4 + 1];
+    size_t n = text_lower(name, strlen(name), lower, sizeof(lower));
+    return db_key_shard(db, lower, n);
+}
+
+/* The place of this lower-cased name within LOCATION_DEDUP_M of (lat,
+ * lng), from every database (places made before they were placed by name
+ * may be anywhere). 1 found, 0 none, -1 on error. */
+static int find_place(db_ctx_t *db, const char *lower, double lat, double lng, location_t *out)
+{
+    for (size_t i = 0; i < db_count(db); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL)
+            return -1;
+        db_stmt_t *s = db_q(c, Q_LOCATION_SAME_NAME);
+        db_bind_cstr(s, 1, lower);
+        db_bind_i64(s, 2, 1000);
+        int rc;
+        bool found = false;
+        while (!found && (rc = db_step(s)) == DB_ROW) {
+            row_to_location(s, out);
+            found = geo_distance(lat, lng, out->lat, out->lng) <= LOCATION_DEDUP_M;
+        }
+        db_reset(s);
+        if (found)
+            return 1;
+        if (rc == DB_ERROR)
+            return -1;
+    }
+    return 0;
+}
+
+int location_find_or_make(db_ctx_t *db, const char *name, double lat, double lng, int64_t new_id, location_t *out)
+{
+    char lower[sizeof(out->name)];
     text_lower(name, strlen(name), lower, sizeof(lower));
-    geo_hits_t *h = xmalloc(sizeof(*h));
-    geo_hits_init(h, lat, lng, LOCATION_DEDUP_M);
-    int rc = geo_place_near(c, h) == 0 ? DB_DONE : DB_ERROR;
-    location_t *l = xmalloc(sizeof(*l));
-    for (size_t i = 0; rc == DB_DONE && i < h->n; i++) {
-        int got = get_on(c, h->v[i].id, l);
-        if (got == DISC_ERROR)
-            rc = DB_ERROR;
-        if (got != DISC_OK)
-            continue;
-        char other[sizeof(l->name)];
-        text_lower(l->name, strlen(l->name), other, sizeof(other));
-        if (strcmp(other, lower) == 0) {
-            *id = l->id;
-            free(l);
-            free(h);
-            return DB_DONE;
+    /* one writer at a time per name, on the name's shard (new_id's) */
+    far_t f;
+    far_init(&f, db);
+    if (far_begin(&f, ids_shard(new_id)) != DB_OK)
+        return DISC_ERROR;
+    int rc = db_lock(f.tx, lower, 0, 0) == DB_OK ? find_place(db, lower, lat, lng, out) : -1;
+    if (rc == 0) {
+        db_stmt_t *s = db_q(f.tx, Q_LOCATION_INSERT);
+        db_bind_i64(s, 1, new_id);
+        db_bind_cstr(s, 2, name);
+        db_bind_double(s, 3, lat);
+        db_bind_double(s, 4, lng);
+        db_bind_cstr(s, 5, lower);
+        rc = db_exec_stmt(s) == DB_DONE && geo_place_put(f.tx, new_id, lat, lng) == DB_DONE ? 0 : -1;
+        if (rc == 0) {
+            out->id = new_id;
+            snprintf(out->name, sizeof(out->name), "%s", name);
+            out->lat = lat;
+            out->lng = lng;
         }
     }
-    free(l);
-    free(h);
-    if (rc != DB_DONE)
-        return rc;
-    db_stmt_t *s = db_q(c, Q_LOCATION_INSERT);
-    db_bind_i64(s, 1, new_id);
-    db_bind_cstr(s, 2, name);
-    db_bind_double(s, 3, lat);
-    db_bind_double(s, 4, lng);
-    db_bind_cstr(s, 5, lower);
-    if (db_exec_stmt(s) != DB_DONE || geo_place_put(c, new_id, lat, lng) != DB_DONE)
-        return DB_ERROR;
-    *id = new_id;
-    return DB_DONE;
+    return far_end(&f, rc < 0 ? -1 : 0) == 0 ? DISC_OK : DISC_ERROR;
+}
+
+/* The far effect "place MEDIA LOCATION", on the place's shard: the place's
+ * list holds MEDIA exactly while MEDIA is at that place. */
+int far_place(far_t *f, char *payload)
+{
+    long long media, loc;
+    if (sscanf(payload, "%lld %lld", &media, &loc) != 2)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, ids_shard(loc), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    db_conn_t *cm = db_shard(h->db, ids_shard(media));
+    int rc = cm && db_lock(h->tx, "place", media, loc) == DB_OK ? 0 : -1;
+    bool there = false;
+    if (rc == 0) {
+        db_stmt_t *s = db_q(cm, Q_MEDIA_PLACE);
+        db_bind_i64(s, 1, media);
+        int st = db_step(s);
+        there = st == DB_ROW && !db_col_null(s, 0) && db_col_i64(s, 0) == loc;
+        db_reset(s);
+        rc = st == DB_ERROR ? -1 : 0;
+    }
+    if (rc == 0) {
+        db_stmt_t *s = db_q(h->tx, there ? Q_LOCATION_MEDIA_PUT : Q_LOCATION_MEDIA_DEL);
+        db_bind_i64(s, 1, loc);
+        db_bind_i64(s, 2, media);
+        rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    }
+    return far_leave(h, rc == 0 ? JOB_DONE : JOB_RETRY);
+}
+
+static bool place_before(const location_t *a, const location_t *b)
+{
+    char la[sizeof(a->name)], lb[sizeof(b->name)];
+    text_lower(a->name, strlen(a->name), la, sizeof(la));
+    text_lower(b->name, strlen(b->name), lb, sizeof(lb));
+    int c = strcmp(la, lb);
+    return c != 0 ? c < 0 : a->id < b->id;
 }
 
 int locations_by_name(db_ctx_t *db, const char *prefix, int limit, location_t *out, int *n)
 {
     *n = 0;
-    db_conn_t *c = index_conn(db);
-    if (c == NULL)
-        return DISC_ERROR;
     char lo[LOCATION_NAME_MAX * 4 + 8], hi[LOCATION_NAME_MAX * 4 + 8];
     prefix_range(prefix, lo, hi, sizeof(lo));
-    db_stmt_t *s = db_q(c, Q_LOCATION_SEARCH_NAME);
-    db_bind_cstr(s, 1, lo);
-    db_bind_cstr(s, 2, hi);
-    db_bind_i64(s, 3, limit);
+    location_t *l = xmalloc(sizeof(*l));
     int rc = DB_DONE;
-    while (*n < limit && (rc = db_step(s)) == DB_ROW)
-        row_to_location(s, &out[(*n)++]);
-    db_reset(s);
+    for (size_t i = 0; i < db_count(db) && rc != DB_ERROR; i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL) {
+            rc = DB_ERROR;
+            break;
+        }
+        db_stmt_t *s = db_q(c, Q_LOCATION_SEARCH_NAME);
+        db_bind_cstr(s, 1, lo);
+        db_bind_cstr(s, 2, hi);
+        db_bind_i64(s, 3, limit);
+        while ((rc = db_step(s)) == DB_ROW) {
+            row_to_location(s, l);
+            int pos = *n;
+            while (pos > 0 && place_before(l, &out[pos - 1]))
+                pos--;
+            if (pos >= limit)
+                continue;
+            int last = *n < limit ? *n : limit - 1;
+            memmove(&out[pos + 1], &out[pos], (size_t)(last - pos) * sizeof(*l));
+            out[pos] = *l;
+            if (*n < limit)
+                (*n)++;
+        }
+        db_reset(s);
+    }
+    free(l);
     return rc == DB_ERROR ? DISC_ERROR : DISC_OK;
 }
 
 int location_media(db_ctx_t *db, int64_t location, int64_t before, int64_t after, int limit, int64_t *ids, int *n)
 {
     *n = 0;
-    db_conn_t *c = index_conn(db);
+    db_conn_t *c = db_shard(db, ids_shard(location));
     if (c == NULL)
         return DISC_ERROR;
-    db_stmt_t *s = db_q(c, Q_MEDIA_BY_LOCATION);
+    db_stmt_t *s = db_q(c, Q_LOCATION_MEDIA_PAGE);
     db_bind_i64(s, 1, location);
     db_bind_i64(s, 2, before);
     db_bind_i64(s, 3, after);
@@ -378,7 +552,14 @@ int location_media(db_ctx_t *db, int64_t location, int64_t before, int64_t after
     return db_read_ids(s, limit, ids, n) == DB_DONE ? DISC_OK : DISC_ERROR;
 }
 
-/* ---- popular ---- */
+/* ---- popular ----
+ * The ranking is one list, kept on the first database; its job scores the
+ * candidates of every database. */
+
+static db_conn_t *index_conn(db_ctx_t *db)
+{
+    return db_physical(db, 0);
+}
 
 int popular_list(db_ctx_t *db, int limit, int64_t *ids, int *n)
 {
@@ -396,7 +577,7 @@ int popular_schedule(db_ctx_t *db)
     db_conn_t *c = index_conn(db);
     if (c == NULL || db_begin(c) != DB_OK)
         return DISC_ERROR;
-    long live = jobs_live(c, "popular");
+    long live = db_lock(c, "popular", 0, 0) == DB_OK ? jobs_live(c, "popular") : -1;
     int rc = live < 0 ? -1 : live > 0 ? 0 : jobs_enqueue(c, "popular", "") == DB_DONE ? 0 : -1;
     if (rc != 0 || db_commit(c) != DB_OK) {
         db_rollback(c);
@@ -441,26 +622,35 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
     int64_t floor = since_ms > PICOGRAM_EPOCH_MS ? ids_floor_for_ms(since_ms) : 0;
     size_t cap = 1024, n = 0;
     scored_t *v = xmalloc(cap * sizeof(*v));
-    db_stmt_t *s = db_q(c, Q_POPULAR_CANDIDATES);
-    db_bind_i64(s, 1, floor);
-    int rc;
-    while ((rc = db_step(s)) == DB_ROW) {
-        if (n == cap)
-            v = xrealloc(v, (cap *= 2) * sizeof(*v));
-        v[n].id = db_col_i64(s, 0);
-        v[n].score = score(db_col_i64(s, 1), db_col_i64(s, 2), (double)now_ms / 1000.0 - (double)db_col_i64(s, 3));
-        n++;
+    int rc = DB_DONE;
+    for (size_t i = 0; i < db_count(db) && rc == DB_DONE; i++) {
+        db_conn_t *ci = db_physical(db, i);
+        if (ci == NULL) {
+            rc = DB_ERROR;
+            break;
+        }
+        db_stmt_t *s = db_q(ci, Q_POPULAR_CANDIDATES);
+        db_bind_i64(s, 1, floor);
+        while ((rc = db_step(s)) == DB_ROW) {
+            if (n == cap)
+                v = xrealloc(v, (cap *= 2) * sizeof(*v));
+            v[n].id = db_col_i64(s, 0);
+            v[n].score =
+                score(db_col_i64(s, 1), db_col_i64(s, 2), (double)now_ms / 1000.0 - (double)db_col_i64(s, 3));
+            n++;
+        }
+        db_reset(s);
     }
-    db_reset(s);
     qsort(v, n, sizeof(*v), by_score);
     int ok = rc == DB_DONE && db_begin(c) == DB_OK;
     if (!ok) {
         free(v);
         return JOB_RETRY;
     }
+    ok = db_lock(c, "popular", 0, 0) == DB_OK; /* one ranking at a time */
     ok = db_exec_stmt(db_q(c, Q_POPULAR_CLEAR)) == DB_DONE;
     for (size_t i = 0; ok && i < n && i < POPULAR_KEEP; i++) {
-        s = db_q(c, Q_POPULAR_PUT);
+        db_stmt_t *s = db_q(c, Q_POPULAR_PUT);
         db_bind_i64(s, 1, (int64_t)i);
         db_bind_i64(s, 2, v[i].id);
         db_bind_double(s, 3, v[i].score);

@@ -21,6 +21,7 @@
 #include "core/text.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
+#include "model/far.h"
 #include "model/media.h"
 
 enum { DISC_OK = 0, DISC_NOT_FOUND = 1, DISC_ERROR = -1 };
@@ -43,13 +44,17 @@ typedef struct location {
 /* The JSON array of tags a media object shows. */
 void tags_json(buf_t *b, const text_tag_t *tags, size_t n);
 
-/* Within the caller's transaction on c (the media's shard). Sets the
- * media's tags from its caption and owner's comments; tags new to it get
- * tag_id. If author is not 0 and is not the media's owner, does nothing
- * (another user's comment never changes tags). DB_DONE or DB_ERROR. */
-int tags_sync(db_conn_t *c, int64_t media, int64_t tag_id, int64_t author);
-/* Takes a deleted media out of the tag index and counts. DB_DONE or DB_ERROR. */
-int tags_unindex(db_conn_t *c, int64_t media);
+/* Within f's transaction on the media's shard. Sets the media's tags
+ * (media_tags, and media.tags as shown) from its caption and owner's
+ * comments; tags new to it get tag_id. If author is not 0 and is not the
+ * media's owner, does nothing (another user's comment never changes tags).
+ * The tag index and counts, on each tag's shard, follow (the far effect
+ * "tag"). DB_DONE or DB_ERROR. */
+int tags_sync(far_t *f, int64_t media, int64_t tag_id, int64_t author);
+/* Within f's transaction: takes every tag off a deleted media. */
+int tags_unapply(far_t *f, int64_t media);
+/* The logical shard of a tag's index and count (a hash of its name). */
+unsigned tag_shard(db_ctx_t *db, const char *tag);
 
 /* The tag's media count (0 for a tag nobody used). */
 int tag_get(db_ctx_t *db, const char *name, int64_t *count);
@@ -65,14 +70,22 @@ int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *ca
                       const text_mention_t *mentions, size_t nmentions);
 
 int location_get(db_ctx_t *db, int64_t id, location_t *out);
-/* Within the caller's transaction: the place of this name (any case)
- * within LOCATION_DEDUP_M of (lat, lng), or a new one with id new_id.
- * DB_DONE or DB_ERROR. */
-int location_find_or_make(db_conn_t *c, const char *name, double lat, double lng, int64_t new_id, int64_t *id);
+/* The logical shard a new place of this name goes on (a hash of its name,
+ * in any case): make its ID there, so that places of one name are made one
+ * at a time. */
+unsigned place_shard(db_ctx_t *db, const char *name);
+/* The place of this name (any case) within LOCATION_DEDUP_M of (lat, lng),
+ * or a new one with id new_id (made on place_shard), in *out. Its own
+ * transaction. DISC_OK or DISC_ERROR. */
+int location_find_or_make(db_ctx_t *db, const char *name, double lat, double lng, int64_t new_id, location_t *out);
 /* Places whose name starts with prefix (any case). */
 int locations_by_name(db_ctx_t *db, const char *prefix, int limit, location_t *out, int *n);
 /* The place's media with after < id < before, newest first. */
 int location_media(db_ctx_t *db, int64_t location, int64_t before, int64_t after, int limit, int64_t *ids, int *n);
+
+/* Far effects (model/far.h): "tag MEDIA TAG" and "place MEDIA LOCATION". */
+int far_tag(far_t *f, char *payload);
+int far_place(far_t *f, char *payload);
 
 /* The popular ranking, best first (ranked by the "popular" job). */
 int popular_list(db_ctx_t *db, int limit, int64_t *ids, int *n);

@@ -1,8 +1,10 @@
 #include "model/graph.h"
 #include "core/ids.h"
-#include "feeds/feeds.h"
+#include "model/timeline.h"
+#include "model/far.h"
 #include "model/social.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static int get_status(db_conn_t *c, int64_t a, int64_t b, int *status)
@@ -38,7 +40,12 @@ int graph_get(db_ctx_t *db, int64_t a, int64_t b, graph_rel_t *out)
     return GRAPH_OK;
 }
 
-/* ---- writes: both rows and the counters of one edge a -> b ---- */
+/* ---- writes ----
+ * An edge a -> b (a follows or asked to follow b) is true in a's
+ * "following" row, on a's shard, with a's follows_count; b's "followers"
+ * row, b's followed_by_count and b's news mirror it (the far effect "edge",
+ * model/far.h). A block lives on the blocker's shard; it severs both edges,
+ * each on its own truth's shard ("sever"). */
 
 static int exec2(db_conn_t *c, unsigned q, int64_t x, int64_t y)
 {
@@ -48,21 +55,14 @@ static int exec2(db_conn_t *c, unsigned q, int64_t x, int64_t y)
     return db_exec_stmt(s) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
-static int put_edge(db_conn_t *c, int64_t a, int64_t b, int status)
+static int put_row(db_conn_t *c, unsigned q, int64_t x, int64_t y, int status)
 {
-    int64_t now = (int64_t)time(NULL);
-    const unsigned qs[2] = {Q_FOLLOWING_PUT, Q_FOLLOWERS_PUT};
-    const int64_t firsts[2] = {a, b}, seconds[2] = {b, a};
-    for (int i = 0; i < 2; i++) {
-        db_stmt_t *s = db_q(c, qs[i]);
-        db_bind_i64(s, 1, firsts[i]);
-        db_bind_i64(s, 2, seconds[i]);
-        db_bind_i64(s, 3, status);
-        db_bind_i64(s, 4, now);
-        if (db_exec_stmt(s) != DB_DONE)
-            return GRAPH_ERROR;
-    }
-    return GRAPH_OK;
+    db_stmt_t *s = db_q(c, q);
+    db_bind_i64(s, 1, x);
+    db_bind_i64(s, 2, y);
+    db_bind_i64(s, 3, status);
+    db_bind_i64(s, 4, (int64_t)time(NULL));
+    return db_exec_stmt(s) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
 static int count(db_conn_t *c, int64_t user, int follows, int followed_by)
@@ -74,120 +74,187 @@ static int count(db_conn_t *c, int64_t user, int follows, int followed_by)
     return db_exec_stmt(s) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
-/* Sets edge a -> b to `to` (REL_NONE removes it), fixing the counters. */
-static int set_edge(db_conn_t *c, int64_t a, int64_t b, int to)
+/* In f's transaction on a's shard, with the edge locked: sets the truth of
+ * a -> b to `to` (REL_NONE removes it), with a's counter, a's timeline, the
+ * "approved" news when a request becomes a follow, and the mirror. */
+static int set_truth(far_t *f, int64_t a, int64_t b, int to)
 {
+    db_conn_t *c = f->tx;
     int from;
     if (get_status(c, a, b, &from) != GRAPH_OK)
         return GRAPH_ERROR;
     if (from == to)
         return GRAPH_OK;
-    int rc = to == REL_NONE ? (exec2(c, Q_FOLLOWING_DEL, a, b) || exec2(c, Q_FOLLOWERS_DEL, b, a))
-                            : put_edge(c, a, b, to);
-    /* news: a new follower, a request, or a request approved */
-    if (rc == GRAPH_OK && to != REL_NONE)
-        rc = to == REL_REQUESTED                                ? social_notify(c, b, a, "request", 0, NULL, 0)
-             : from == REL_REQUESTED                            ? social_notify(c, a, b, "approved", 0, NULL, 0)
-                                                                : social_notify(c, b, a, "follow", 0, NULL, 0);
+    int rc = to == REL_NONE ? exec2(c, Q_FOLLOWING_DEL, a, b) : put_row(c, Q_FOLLOWING_PUT, a, b, to);
+    if (rc == GRAPH_OK && from == REL_REQUESTED && to == REL_FOLLOWS)
+        rc = social_notify(c, a, b, "approved", 0, NULL, 0) ? GRAPH_ERROR : GRAPH_OK;
     int delta = (to == REL_FOLLOWS) - (from == REL_FOLLOWS);
     if (rc == GRAPH_OK && delta != 0)
-        rc = count(c, a, delta, 0) || count(c, b, 0, delta) ||
-             feeds_enqueue_follow(c, a, b, delta > 0) != DB_DONE; /* b's photos into or out of a's feed */
-    return rc ? GRAPH_ERROR : GRAPH_OK;
+        rc = count(c, a, delta, 0) || timeline_enqueue_follow(c, a, b, delta > 0) != DB_DONE ? GRAPH_ERROR : GRAPH_OK;
+    if (rc == GRAPH_OK && far_do(f, "edge", ids_shard(b), "%lld %lld", (long long)a, (long long)b) != DB_DONE)
+        rc = GRAPH_ERROR;
+    return rc;
 }
 
-typedef int (*graph_tx_fn)(db_conn_t *c, int64_t a, int64_t b, int arg);
-
-/* Runs fn in one write transaction. Both users' shards must be on one
- * database: true in the embedded topology (the cluster topology moves the
- * far side into an outbox job). */
-static int in_tx(db_ctx_t *db, int64_t a, int64_t b, graph_tx_fn fn, int arg)
+/* The far effect "edge A B", on B's shard: B's "followers" row for A, B's
+ * followed_by_count and B's news match the truth on A's shard. A follow
+ * across a block (a race with the block) is severed instead. */
+int far_edge(far_t *f, char *payload)
 {
-    db_conn_t *c = db_shard(db, ids_shard(a));
-    if (c == NULL || c != db_shard(db, ids_shard(b)) || db_begin(c) != DB_OK)
-        return GRAPH_ERROR;
-    int rc = fn(c, a, b, arg);
-    if (rc != GRAPH_OK || db_commit(c) != DB_OK) {
-        db_rollback(c);
-        return rc == GRAPH_OK ? GRAPH_ERROR : rc;
+    long long a, b;
+    if (sscanf(payload, "%lld %lld", &a, &b) != 2)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, ids_shard(b), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    db_conn_t *c = h->tx, *ca = db_shard(h->db, ids_shard(a));
+    int truth = REL_NONE, mirror = REL_NONE, rc = ca ? GRAPH_OK : GRAPH_ERROR;
+    bool blocked = false;
+    if (rc == GRAPH_OK)
+        rc = db_lock(c, "edge", a, b) == DB_OK && get_status(ca, a, b, &truth) == GRAPH_OK &&
+                     is_blocked(c, b, a, &blocked) == GRAPH_OK
+                 ? GRAPH_OK
+                 : GRAPH_ERROR;
+    if (rc == GRAPH_OK && truth != REL_NONE && blocked) {
+        rc = far_do(h, "sever", ids_shard(a), "%lld %lld", a, b) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
+        truth = REL_NONE;
     }
-    jobs_kick();
+    db_stmt_t *s = db_q(c, Q_FOLLOWERS_GET);
+    db_bind_i64(s, 1, b);
+    db_bind_i64(s, 2, a);
+    int st = db_step(s);
+    mirror = st == DB_ROW ? (int)db_col_i64(s, 0) : REL_NONE;
+    db_reset(s);
+    if (st == DB_ERROR)
+        rc = GRAPH_ERROR;
+    if (rc == GRAPH_OK && mirror != truth) {
+        rc = truth == REL_NONE ? exec2(c, Q_FOLLOWERS_DEL, b, a) : put_row(c, Q_FOLLOWERS_PUT, b, a, truth);
+        int delta = (truth == REL_FOLLOWS) - (mirror == REL_FOLLOWS);
+        if (rc == GRAPH_OK && delta != 0)
+            rc = count(c, b, 0, delta);
+        /* news: a new follower or a request; a request withdrawn or ignored takes its news back */
+        if (rc == GRAPH_OK && mirror == REL_NONE)
+            rc = social_notify(c, b, a, truth == REL_REQUESTED ? "request" : "follow", 0, NULL, 0) ? GRAPH_ERROR
+                                                                                                  : GRAPH_OK;
+        if (rc == GRAPH_OK && mirror == REL_REQUESTED && truth == REL_NONE)
+            rc = exec2(c, Q_ACTIVITY_DELETE_REQUEST, b, a);
+    }
+    return far_leave(h, rc == GRAPH_OK ? JOB_DONE : JOB_RETRY);
+}
+
+/* The far effect "sever A B", on A's shard: A no longer follows nor asks
+ * to follow B (B blocked A, or A blocked B). */
+int far_sever(far_t *f, char *payload)
+{
+    long long a, b;
+    if (sscanf(payload, "%lld %lld", &a, &b) != 2)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, ids_shard(a), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    int rc = db_lock(h->tx, "edge", a, b) == DB_OK ? set_truth(h, a, b, REL_NONE) : GRAPH_ERROR;
+    /* the mirror too, even if the truth was gone already (a lost mirror run) */
+    if (rc == GRAPH_OK && far_do(h, "edge", ids_shard(b), "%lld %lld", a, b) != DB_DONE)
+        rc = GRAPH_ERROR;
+    return far_leave(h, rc == GRAPH_OK ? JOB_DONE : JOB_RETRY);
+}
+
+typedef int (*graph_tx_fn)(far_t *f, int64_t a, int64_t b, int arg);
+
+/* Runs fn in one write transaction on `on`'s shard, then the far effects. */
+static int in_tx(db_ctx_t *db, int64_t on, int64_t a, int64_t b, graph_tx_fn fn, int arg)
+{
+    far_t f;
+    far_init(&f, db);
+    if (far_begin(&f, ids_shard(on)) != DB_OK)
+        return GRAPH_ERROR;
+    int rc = fn(&f, a, b, arg);
+    if (far_end(&f, rc) != 0)
+        return rc == GRAPH_OK ? GRAPH_ERROR : rc;
     return GRAPH_OK;
 }
 
-static int do_follow(db_conn_t *c, int64_t a, int64_t b, int is_private)
+static int do_follow(far_t *f, int64_t a, int64_t b, int is_private)
 {
+    db_conn_t *c = f->tx, *cb = db_shard(f->db, ids_shard(b));
     bool blocked_by, blocking;
     int cur;
-    if (is_blocked(c, b, a, &blocked_by) || is_blocked(c, a, b, &blocking) || get_status(c, a, b, &cur))
+    /* b's blocks are on b's shard: read there (the mirror's run checks again) */
+    if (cb == NULL || db_lock(c, "edge", a, b) != DB_OK || is_blocked(cb, b, a, &blocked_by) ||
+        is_blocked(c, a, b, &blocking) || get_status(c, a, b, &cur))
         return GRAPH_ERROR;
     if (blocked_by || blocking)
         return GRAPH_NOT_ALLOWED;
     if (cur != REL_NONE)
         return GRAPH_OK; /* already following, or already requested */
-    return set_edge(c, a, b, is_private ? REL_REQUESTED : REL_FOLLOWS);
+    return set_truth(f, a, b, is_private ? REL_REQUESTED : REL_FOLLOWS);
 }
 
-static int do_unfollow(db_conn_t *c, int64_t a, int64_t b, int unused)
+static int do_unfollow(far_t *f, int64_t a, int64_t b, int unused)
 {
-    return set_edge(c, a, b, REL_NONE);
+    return db_lock(f->tx, "edge", a, b) == DB_OK ? set_truth(f, a, b, REL_NONE) : GRAPH_ERROR;
 }
 
-static int do_block(db_conn_t *c, int64_t a, int64_t b, int unused)
+static int do_block(far_t *f, int64_t a, int64_t b, int unused)
 {
-    db_stmt_t *s = db_q(c, Q_BLOCK_PUT);
+    db_stmt_t *s = db_q(f->tx, Q_BLOCK_PUT);
     db_bind_i64(s, 1, a);
     db_bind_i64(s, 2, b);
     db_bind_i64(s, 3, (int64_t)time(NULL));
-    if (db_exec_stmt(s) != DB_DONE)
+    if (db_exec_stmt(s) != DB_DONE || db_lock(f->tx, "edge", a, b) != DB_OK || set_truth(f, a, b, REL_NONE))
         return GRAPH_ERROR;
-    return set_edge(c, a, b, REL_NONE) || set_edge(c, b, a, REL_NONE) ? GRAPH_ERROR : GRAPH_OK;
+    /* b -> a is true on b's shard */
+    return far_do(f, "sever", ids_shard(b), "%lld %lld", (long long)b, (long long)a) == DB_DONE ? GRAPH_OK
+                                                                                              : GRAPH_ERROR;
 }
 
-static int do_unblock(db_conn_t *c, int64_t a, int64_t b, int unused)
+static int do_unblock(far_t *f, int64_t a, int64_t b, int unused)
 {
-    return exec2(c, Q_BLOCK_DEL, a, b);
+    return exec2(f->tx, Q_BLOCK_DEL, a, b);
 }
 
-/* a answers b's request: approve (REL_FOLLOWS) or ignore (REL_NONE). */
-static int do_answer(db_conn_t *c, int64_t a, int64_t b, int to)
+/* In a transaction on b's shard (the truth of b -> a): a answers b's
+ * request, approve (REL_FOLLOWS) or ignore (REL_NONE). */
+static int do_answer(far_t *f, int64_t b, int64_t a, int to)
 {
     int cur;
-    if (get_status(c, b, a, &cur) != GRAPH_OK)
+    if (db_lock(f->tx, "edge", b, a) != DB_OK || get_status(f->tx, b, a, &cur) != GRAPH_OK)
         return GRAPH_ERROR;
     if (cur != REL_REQUESTED)
         return GRAPH_OK; /* nothing pending: already answered, or never asked */
-    return set_edge(c, b, a, to);
+    return set_truth(f, b, a, to);
 }
 
 int graph_follow(db_ctx_t *db, int64_t a, int64_t b, bool b_private)
 {
-    return in_tx(db, a, b, do_follow, b_private);
+    return in_tx(db, a, a, b, do_follow, b_private);
 }
 
 int graph_unfollow(db_ctx_t *db, int64_t a, int64_t b)
 {
-    return in_tx(db, a, b, do_unfollow, 0);
+    return in_tx(db, a, a, b, do_unfollow, 0);
 }
 
 int graph_block(db_ctx_t *db, int64_t a, int64_t b)
 {
-    return in_tx(db, a, b, do_block, 0);
+    return in_tx(db, a, a, b, do_block, 0);
 }
 
 int graph_unblock(db_ctx_t *db, int64_t a, int64_t b)
 {
-    return in_tx(db, a, b, do_unblock, 0);
+    return in_tx(db, a, a, b, do_unblock, 0);
 }
 
 int graph_approve(db_ctx_t *db, int64_t a, int64_t b)
 {
-    return in_tx(db, a, b, do_answer, REL_FOLLOWS);
+    return in_tx(db, b, b, a, do_answer, REL_FOLLOWS);
 }
 
 int graph_ignore(db_ctx_t *db, int64_t a, int64_t b)
 {
-    return in_tx(db, a, b, do_answer, REL_NONE);
+    return in_tx(db, b, b, a, do_answer, REL_NONE);
 }
 
 int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit, int64_t *out, int *n)

@@ -3,9 +3,11 @@
  *
  * Placement (design.md): a user's "following" rows live on their shard, a
  * user's "followers" rows on the followee's shard; a block lives on the
- * blocker's shard. In the embedded topology every shard is one database, so
- * each action (both rows, the counters) commits in one transaction. Every
- * action is idempotent: repeating it changes nothing and succeeds.
+ * blocker's shard. An edge's truth is the follower's "following" row; the
+ * followee's row, counter and news mirror it (model/far.h): in the same
+ * transaction when both shards are on one database (always, embedded),
+ * else right after it, with an outbox job behind. Every action is
+ * idempotent: repeating it changes nothing and succeeds.
  *
  * Return GRAPH_OK, GRAPH_NOT_ALLOWED (a block forbids it) or GRAPH_ERROR.
  */
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "model/far.h"
 
 enum { GRAPH_OK = 0, GRAPH_NOT_ALLOWED = 1, GRAPH_ERROR = -1 };
 enum { REL_NONE = 0, REL_FOLLOWS = 1, REL_REQUESTED = 2 };
@@ -45,6 +48,11 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
 /* Whether viewer may see owner's media and lists: the owner; or neither
  * blocks the other and (owner is public or viewer is an approved follower). */
 int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_private, bool *ok);
+/* Far effects (model/far.h): "edge A B" (B's mirror of A -> B) and "sever A
+ * B" (A stops following or asking to follow B). */
+int far_edge(far_t *f, char *payload);
+int far_sever(far_t *f, char *payload);
+
 /* Whether user blocks anyone or is blocked by anyone (*any true when it
  * cannot be told in one query, as across databases). */
 int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any);

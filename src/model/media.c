@@ -1,12 +1,14 @@
 #include "model/media.h"
 #include "core/buf.h"
 #include "core/ids.h"
-#include "feeds/feeds.h"
+#include "model/timeline.h"
 #include "geo/geo.h"
 #include "model/discovery.h"
+#include "model/far.h"
 #include "model/social.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void row_to_media(db_stmt_t *s, media_t *m)
@@ -35,26 +37,13 @@ static void row_to_media(db_stmt_t *s, media_t *m)
     }
 }
 
-static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, const text_mention_t *mentions,
-                     size_t nmentions)
+static int write_all(far_t *f, media_t *m, const text_mention_t *mentions, size_t nmentions)
 {
-    db_stmt_t *s;
-    if (loc_new) {
-        if (location_find_or_make(c, m->location_name, m->lat, m->lng, loc_new, &m->location_id) != DB_DONE)
-            return MEDIA_ERROR;
-        location_t l;
-        if (m->location_id != loc_new) { /* an existing place: show it as it is */
-            if (location_get(db, m->location_id, &l) != DISC_OK)
-                return MEDIA_ERROR;
-            memcpy(m->location_name, l.name, sizeof(m->location_name));
-            m->lat = l.lat;
-            m->lng = l.lng;
-        }
-    }
+    db_conn_t *c = f->tx;
     char dims[128];
     snprintf(dims, sizeof(dims), "%dx%d,%dx%d,%dx%d,%dx%d", m->width[0], m->height[0], m->width[1], m->height[1],
              m->width[2], m->height[2], m->width[3], m->height[3]);
-    s = db_q(c, Q_MEDIA_INSERT);
+    db_stmt_t *s = db_q(c, Q_MEDIA_INSERT);
     db_bind_i64(s, 1, m->id);
     db_bind_i64(s, 2, m->user_id);
     if (m->has_caption)
@@ -62,27 +51,35 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     else
         db_bind_null(s, 3);
     db_bind_cstr(s, 4, m->filter);
-    if (m->location_id)
-        db_bind_i64(s, 5, m->location_id);
-    else
-        db_bind_null(s, 5);
     db_bind_cstr(s, 6, m->tags_json);
     db_bind_cstr(s, 7, dims);
     db_bind_i64(s, 8, m->created_at);
     db_bind_i64(s, 9, m->fanned);
     db_bind_i64(s, 10, m->file_key);
+    if (m->location_id) { /* the place, as it is (places never change) */
+        db_bind_i64(s, 5, m->location_id);
+        db_bind_cstr(s, 11, m->location_name);
+        db_bind_double(s, 12, m->lat);
+        db_bind_double(s, 13, m->lng);
+    } else {
+        db_bind_null(s, 5);
+        db_bind_null(s, 11);
+        db_bind_null(s, 12);
+        db_bind_null(s, 13);
+    }
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
-    if (!m->fanned) { /* a celebrity's post: feeds merge it at read time */
-        s = db_q(c, Q_CELEB_PUT);
-        db_bind_i64(s, 1, m->user_id);
-        if (db_exec_stmt(s) != DB_DONE)
-            return MEDIA_ERROR;
-    }
-    /* the caption's tags, applied now: their tag IDs are the media's */
-    if (tags_sync(c, m->id, m->id, 0) != DB_DONE)
+    /* a celebrity's post: feeds merge it at read time, from the list of
+     * celebrities every database holds */
+    if (!m->fanned && far_do(f, "celeb", FAR_ALL_SHARDS, "%lld", (long long)m->user_id) != DB_DONE)
         return MEDIA_ERROR;
-    if (m->location_id && geo_media_put(c, m->id, m->lat, m->lng, m->created_at) != DB_DONE)
+    /* the caption's tags, applied now: their tag IDs are the media's */
+    if (tags_sync(f, m->id, m->id, 0) != DB_DONE)
+        return MEDIA_ERROR;
+    if (m->location_id &&
+        (geo_media_put(c, m->id, m->lat, m->lng, m->created_at) != DB_DONE ||
+         far_do(f, "place", ids_shard(m->location_id), "%lld %lld", (long long)m->id, (long long)m->location_id) !=
+             DB_DONE))
         return MEDIA_ERROR;
     for (size_t i = 0; i < nmentions; i++) {
         s = db_q(c, Q_MEDIA_MENTION_INSERT);
@@ -91,7 +88,7 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
         if (db_exec_stmt(s) != DB_DONE)
             return MEDIA_ERROR;
     }
-    if (social_notify_mentions(db, c, m->user_id, m->id, m->caption, m->id, mentions, nmentions) != 0)
+    if (social_mention_effects(f, m->id, m->id, mentions, nmentions) != 0)
         return MEDIA_ERROR;
     s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
     db_bind_i64(s, 1, m->user_id);
@@ -99,25 +96,38 @@ static int write_all(db_ctx_t *db, db_conn_t *c, media_t *m, int64_t loc_new, co
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
     /* the fan-out to followers' timelines, committed with the post */
-    return feeds_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
+    return timeline_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 
-int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_mention_t *mentions,
-                 size_t nmentions)
+int media_create(db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_t nmentions)
 {
-    /* Embedded: one database holds every shard, so the post, its indexes and
-     * its place commit together. (The cluster moves tag and place indexes to
-     * their own shards as outbox jobs.) */
-    db_conn_t *c = db_shard(db, ids_shard(m->id));
-    if (c == NULL || db_begin(c) != DB_OK)
+    /* The post on its owner's shard; its tags, place list and mentions on
+     * theirs (model/far.h). */
+    far_t f;
+    far_init(&f, db);
+    if (far_begin(&f, ids_shard(m->id)) != DB_OK)
         return MEDIA_ERROR;
-    int rc = write_all(db, c, m, location_id_new, mentions, nmentions);
-    if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
-        db_rollback(c);
-        return MEDIA_ERROR;
+    int rc = write_all(&f, m, mentions, nmentions);
+    return far_end(&f, rc) == 0 ? MEDIA_OK : MEDIA_ERROR;
+}
+
+/* The far effect "celeb USER", on every database: USER is on each one's
+ * list of celebrities, for feed reads there. */
+int far_celeb(far_t *f, char *payload)
+{
+    long long user;
+    if (sscanf(payload, "%lld", &user) != 1)
+        return JOB_DONE;
+    for (size_t i = 0; i < db_count(f->db); i++) {
+        db_conn_t *c = db_physical(f->db, i);
+        if (c == NULL)
+            return JOB_RETRY;
+        db_stmt_t *s = db_q(c, Q_CELEB_PUT);
+        db_bind_i64(s, 1, user);
+        if (db_exec_stmt(s) != DB_DONE)
+            return JOB_RETRY;
     }
-    jobs_kick();
-    return MEDIA_OK;
+    return JOB_DONE;
 }
 
 int media_get(db_ctx_t *db, int64_t id, media_t *out)
@@ -136,43 +146,161 @@ int media_get(db_ctx_t *db, int64_t id, media_t *out)
 
 int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key)
 {
-    db_conn_t *c = db_shard(db, ids_shard(id));
-    if (c == NULL || db_begin(c) != DB_OK)
+    far_t f;
+    far_init(&f, db);
+    if (far_begin(&f, ids_shard(id)) != DB_OK)
         return MEDIA_ERROR;
+    db_conn_t *c = f.tx;
     db_stmt_t *s = db_q(c, Q_MEDIA_DELETE);
     db_bind_i64(s, 1, id);
     db_bind_i64(s, 2, owner);
     int step = db_step(s);
     int rc = step == DB_ROW ? MEDIA_OK : step == DB_DONE ? MEDIA_NOT_FOUND : MEDIA_ERROR;
+    int64_t place = 0;
     if (step == DB_ROW) {
         *file_key = db_col_i64(s, 0);
+        place = db_col_null(s, 1) ? 0 : db_col_i64(s, 1);
         if (db_step(s) != DB_DONE)
             rc = MEDIA_ERROR;
     }
     db_reset(s);
-    if (rc == MEDIA_OK && (tags_unindex(c, id) != DB_DONE || geo_media_del(c, id) != DB_DONE))
+    if (rc == MEDIA_OK && geo_media_del(c, id) != DB_DONE)
         rc = MEDIA_ERROR;
-    const unsigned cleanup[] = {Q_MEDIA_MENTIONS_DELETE, Q_MEDIA_LIKES_DELETE, Q_MEDIA_LIKED_DELETE,
-                                Q_MEDIA_COMMENTS_DELETE, Q_ACTIVITY_DELETE_MEDIA};
-    for (size_t i = 0; rc == MEDIA_OK && i < sizeof(cleanup) / sizeof(cleanup[0]); i++) {
-        s = db_q(c, cleanup[i]);
+    if (rc == MEDIA_OK) { /* its news here, and the owner's count */
+        s = db_q(c, Q_ACTIVITY_DELETE_MEDIA);
         db_bind_i64(s, 1, id);
         if (db_exec_stmt(s) != DB_DONE)
             rc = MEDIA_ERROR;
-    }
-    if (rc == MEDIA_OK) {
         s = db_q(c, Q_USER_MEDIA_COUNT_ADD);
         db_bind_i64(s, 1, owner);
         db_bind_i64(s, 2, -1);
-        if (db_exec_stmt(s) != DB_DONE || feeds_enqueue_media_gone(c, id) != DB_DONE)
+        if (rc == MEDIA_OK && db_exec_stmt(s) != DB_DONE)
             rc = MEDIA_ERROR;
     }
-    if (rc != MEDIA_OK || db_commit(c) != DB_OK) {
-        db_rollback(c);
-        return rc == MEDIA_OK ? MEDIA_ERROR : rc;
+    /* timelines; then what it left on its shard and elsewhere */
+    if (rc == MEDIA_OK &&
+        (timeline_enqueue_media_gone(c, id) != DB_DONE ||
+         far_do(&f, "media_gone", ids_shard(id), "%lld %lld 0", (long long)id, (long long)place) != DB_DONE))
+        rc = MEDIA_ERROR;
+    int end = far_end(&f, rc);
+    return end == 0 ? MEDIA_OK : rc == MEDIA_OK ? MEDIA_ERROR : rc;
+}
+
+#define GONE_BATCH 200
+
+/* One batch of a deleted photo's likes: the rows go, then the likers' lists follow. */
+static int gone_likes(far_t *h, int64_t media, int *n)
+{
+    int64_t users[GONE_BATCH];
+    db_stmt_t *s = db_q(h->tx, Q_LIKES_OF_MEDIA);
+    db_bind_i64(s, 1, media);
+    db_bind_i64(s, 2, GONE_BATCH);
+    if (db_read_ids(s, GONE_BATCH, users, n) != DB_DONE)
+        return -1;
+    for (int i = 0; i < *n; i++) {
+        s = db_q(h->tx, Q_LIKE_DELETE);
+        db_bind_i64(s, 1, media);
+        db_bind_i64(s, 2, users[i]);
+        if (db_exec_stmt(s) != DB_DONE ||
+            far_do(h, "liked", ids_shard(users[i]), "%lld %lld", (long long)users[i], (long long)media) != DB_DONE)
+            return -1;
     }
-    jobs_kick();
-    return MEDIA_OK;
+    return 0;
+}
+
+/* One batch of its comments: the rows and their news go. */
+static int gone_comments(far_t *h, int64_t media, int *n)
+{
+    comment_t *cs = xcalloc(GONE_BATCH, sizeof(*cs));
+    db_stmt_t *s = db_q(h->tx, Q_COMMENTS_OF_MEDIA);
+    db_bind_i64(s, 1, media);
+    db_bind_i64(s, 2, GONE_BATCH);
+    int rc, k = 0;
+    while (k < GONE_BATCH && (rc = db_step(s)) == DB_ROW) {
+        cs[k].id = db_col_i64(s, 0);
+        db_col_copy(s, 1, cs[k].text, sizeof(cs[k].text));
+        k++;
+    }
+    db_reset(s);
+    *n = k;
+    rc = rc == DB_ERROR ? -1 : 0;
+    for (int i = 0; rc == 0 && i < k; i++) {
+        s = db_q(h->tx, Q_COMMENT_DELETE);
+        db_bind_i64(s, 1, cs[i].id);
+        text_mention_t mentions[TEXT_MAX_MENTIONS];
+        size_t nm = text_mentions(cs[i].text, strlen(cs[i].text), mentions, TEXT_MAX_MENTIONS);
+        rc = db_exec_stmt(s) == DB_DONE && social_unnotify(h->tx, cs[i].id) == 0 &&
+                     social_mention_effects(h, cs[i].id, media, mentions, nm) == 0
+                 ? 0
+                 : -1;
+    }
+    free(cs);
+    return rc;
+}
+
+/* Its caption's mentions: the rows go, and the news follows. */
+static int gone_mentions(far_t *h, int64_t media)
+{
+    text_mention_t names[TEXT_MAX_MENTIONS];
+    size_t n = 0;
+    db_stmt_t *s = db_q(h->tx, Q_MEDIA_MENTION_LIST);
+    db_bind_i64(s, 1, media);
+    int rc;
+    while ((rc = db_step(s)) == DB_ROW && n < TEXT_MAX_MENTIONS)
+        db_col_copy(s, 0, names[n++], sizeof(text_mention_t));
+    db_reset(s);
+    if (rc == DB_ERROR)
+        return -1;
+    s = db_q(h->tx, Q_MEDIA_MENTIONS_DELETE);
+    db_bind_i64(s, 1, media);
+    return db_exec_stmt(s) == DB_DONE ? social_mention_effects(h, media, media, names, n) : -1;
+}
+
+static int gone_step(far_t *h, int64_t media, int64_t place, int *phase)
+{
+    int n = 0, rc = 0;
+    switch (*phase) {
+    case 0:
+        rc = gone_likes(h, media, &n);
+        break;
+    case 1:
+        rc = gone_comments(h, media, &n);
+        break;
+    case 2:
+        rc = gone_mentions(h, media);
+        break;
+    case 3:
+        rc = tags_unapply(h, media) == DB_DONE ? 0 : -1;
+        break;
+    default:
+        if (place && far_do(h, "place", ids_shard(place), "%lld %lld", (long long)media, (long long)place) != DB_DONE)
+            return JOB_RETRY;
+        return JOB_DONE;
+    }
+    if (rc != 0)
+        return JOB_RETRY;
+    if (n == 0)
+        (*phase)++; /* this kind is done: the next */
+    return JOB_CONTINUE;
+}
+
+/* The far effect "media_gone MEDIA PLACE PHASE", on the media's shard,
+ * after the photo's row went: in batches, its likes (and the likers'
+ * lists), its comments (and their mention news), its caption's mentions,
+ * its tags and its place's list. */
+int far_media_gone(far_t *f, char *payload)
+{
+    long long media, place;
+    int phase;
+    if (sscanf(payload, "%lld %lld %d", &media, &place, &phase) != 3)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, ids_shard(media), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    int rc = gone_step(h, media, place, &phase);
+    snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %d", media, place, phase);
+    return far_leave(h, rc);
 }
 
 int media_ids_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, int64_t *out, int *n)

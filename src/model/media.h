@@ -40,15 +40,13 @@ typedef struct media {
     int64_t file_key;   /* the random part of its file names (blob/blob.h); 0 for photos stored before */
 } media_t;
 
-/* Writes m (id, user_id, caption, filter, place, sizes, created_at and
- * fanned set by the caller) with its caption's tags, its mentions and its
- * place in the geo index, and counts it on the owner. A place is either
- * m->location_id (an existing one, with its name and coordinates in m) or,
- * if location_id_new is not 0, the place named m->location_name at m->lat,
- * m->lng: an existing one of that name within a few metres, or a new one
- * with ID location_id_new; m->location_id is set to it. */
-int media_create(db_ctx_t *db, media_t *m, int64_t location_id_new, const text_mention_t *mentions,
-                 size_t nmentions);
+/* Writes m (id, user_id, caption, filter, place, sizes, created_at,
+ * fanned and file_key set by the caller) with its caption's tags, its
+ * mentions and its place in the geo index, and counts it on the owner. A
+ * place is m->location_id with its name and coordinates in m (an existing
+ * place, found or made by location_find_or_make), or 0. The tag and place
+ * indexes and the mention news on other shards follow (model/far.h). */
+int media_create(db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_t nmentions);
 int media_get(db_ctx_t *db, int64_t id, media_t *out);
 /* Deletes the owner's media; *file_key is the file key its files had.
  * MEDIA_NOT_FOUND if it is not theirs or gone. */
@@ -58,5 +56,10 @@ int media_file_key(db_ctx_t *db, int64_t id, int64_t *file_key);
 /* The owner's media IDs with min_id < id < max_id, newest first. */
 int media_ids_by_user(db_ctx_t *db, int64_t user_id, int64_t max_id, int64_t min_id, int limit, int64_t *out, int *n);
 bool media_exists(db_ctx_t *db, int64_t id);
+
+/* Far effects (model/far.h): "celeb USER" and "media_gone MEDIA PLACE PHASE". */
+typedef struct far far_t;
+int far_celeb(far_t *f, char *payload);
+int far_media_gone(far_t *f, char *payload);
 
 #endif

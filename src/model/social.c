@@ -1,8 +1,11 @@
 #include "model/social.h"
 #include "model/discovery.h"
 #include "core/ids.h"
+#include "model/far.h"
 #include "model/users.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,22 +24,6 @@ static int exec3(db_conn_t *c, unsigned q, int64_t a, int64_t b, int64_t x)
     db_bind_i64(s, 2, b);
     db_bind_i64(s, 3, x);
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
-}
-
-/* One transaction on the media's database (which holds every shard here). */
-static db_conn_t *begin_on(db_ctx_t *db, int64_t media)
-{
-    db_conn_t *c = db_shard(db, ids_shard(media));
-    return c && db_begin(c) == DB_OK ? c : NULL;
-}
-
-static int finish(db_conn_t *c, int rc)
-{
-    if (rc != 0 || db_commit(c) != DB_OK) {
-        db_rollback(c);
-        return rc > 0 ? rc : SOCIAL_ERROR;
-    }
-    return SOCIAL_OK;
 }
 
 int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, int64_t media, const char *text,
@@ -71,18 +58,109 @@ int social_unnotify(db_conn_t *c, int64_t ref)
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
 }
 
-int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t media, const char *text, int64_t ref,
-                           const text_mention_t *mentions, size_t nm)
+int social_mention_effects(far_t *f, int64_t ref, int64_t media, const text_mention_t *mentions, size_t nm)
 {
     for (size_t i = 0; i < nm; i++) {
         int64_t who;
-        int rc = users_id_by_username(db, mentions[i], &who);
+        int rc = users_id_by_username(f->db, mentions[i], &who);
         if (rc == USERS_ERROR)
             return -1;
-        if (rc == USERS_OK && social_notify(c, who, actor, "mention", media, text, ref) != 0)
+        if (rc == USERS_OK &&
+            far_do(f, "mention", ids_shard(who), "%lld %lld %lld", (long long)ref, (long long)media, (long long)who) !=
+                DB_DONE)
             return -1;
     }
     return 0;
+}
+
+/* Whether text @mentions the user named `name` (lower-case). */
+static bool text_mentions_name(const char *text, const char *name)
+{
+    text_mention_t found[TEXT_MAX_MENTIONS];
+    size_t n = text_mentions(text, strlen(text), found, TEXT_MAX_MENTIONS);
+    for (size_t i = 0; i < n; i++) {
+        char low[sizeof(text_mention_t)];
+        ascii_lower(low, found[i], strlen(found[i]));
+        if (strcmp(low, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The truth of a mention of `name` by ref (a comment, or media's caption
+ * when ref is the media): the author and the text, or *author 0 if there
+ * is none (the comment or photo is gone, or no longer mentions them). */
+static int mention_truth(db_ctx_t *db, int64_t ref, int64_t media, const char *name, int64_t *author, char *text,
+                         size_t cap)
+{
+    *author = 0;
+    db_conn_t *c = db_shard(db, ids_shard(media));
+    if (c == NULL)
+        return -1;
+    db_stmt_t *s = db_q(c, ref == media ? Q_MEDIA_TEXT_SOURCE : Q_COMMENT_GET);
+    db_bind_i64(s, 1, ref);
+    int rc = db_step(s);
+    if (rc == DB_ROW) {
+        *author = db_col_i64(s, ref == media ? 1 : 2);
+        db_col_copy(s, ref == media ? 0 : 3, text, cap);
+    }
+    db_reset(s);
+    if (rc == DB_ERROR)
+        return -1;
+    if (*author == 0)
+        return 0;
+    if (ref == media) { /* a caption mentions whom its mention list names */
+        s = db_q(c, Q_MENTION_EXISTS);
+        db_bind_i64(s, 1, media);
+        db_bind_cstr(s, 2, name);
+        rc = db_step(s);
+        db_reset(s);
+        if (rc == DB_ERROR)
+            return -1;
+        if (rc != DB_ROW)
+            *author = 0;
+    } else if (!text_mentions_name(text, name)) {
+        *author = 0;
+    }
+    return 0;
+}
+
+/* The far effect "mention REF MEDIA USER", on USER's shard: USER's news of
+ * being mentioned by REF (a comment of MEDIA, or MEDIA's caption) is there
+ * exactly while the text mentions them. */
+int far_mention(far_t *f, char *payload)
+{
+    long long ref, media, who;
+    if (sscanf(payload, "%lld %lld %lld", &ref, &media, &who) != 3)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, ids_shard(who), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    user_t *u = xmalloc(sizeof(*u));
+    char *text = xmalloc(CAPTION_MAX * 4 + 1);
+    int64_t author = 0;
+    int rc = db_lock(h->tx, "mention", ref, who) == DB_OK ? 0 : -1;
+    int urc = rc == 0 ? users_get(h->db, who, u) : USERS_ERROR;
+    if (urc == USERS_ERROR)
+        rc = -1;
+    if (rc == 0 && urc == USERS_OK) {
+        char name[sizeof(u->username)];
+        ascii_lower(name, u->username, strlen(u->username));
+        rc = mention_truth(h->db, ref, media, name, &author, text, CAPTION_MAX * 4 + 1);
+    }
+    if (rc == 0 && author != 0 && author != who) {
+        rc = social_notify(h->tx, who, author, "mention", media, text, ref);
+    } else if (rc == 0) {
+        db_stmt_t *s = db_q(h->tx, Q_ACTIVITY_DELETE_ONE);
+        db_bind_i64(s, 1, ref);
+        db_bind_i64(s, 2, who);
+        db_bind_cstr(s, 3, "mention");
+        rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    }
+    free(u);
+    free(text);
+    return far_leave(h, rc == 0 ? JOB_DONE : JOB_RETRY);
 }
 
 /* Inside the transaction: the photo may have been deleted since the request
@@ -96,28 +174,74 @@ static int media_alive(db_conn_t *c, int64_t media)
     return rc == DB_ROW ? 0 : rc == DB_DONE ? SOCIAL_NOT_FOUND : -1;
 }
 
+/* The far effect "liked USER MEDIA", on USER's shard: USER's list of liked
+ * photos holds MEDIA (under its like's ID) exactly while the like exists. */
+int far_liked(far_t *f, char *payload)
+{
+    long long user, media;
+    if (sscanf(payload, "%lld %lld", &user, &media) != 2)
+        return JOB_DONE;
+    far_t own;
+    far_t *h = far_enter(f, ids_shard(user), &own);
+    if (h == NULL)
+        return JOB_RETRY;
+    db_conn_t *cm = db_shard(h->db, ids_shard(media));
+    int rc = cm && db_lock(h->tx, "liked", user, media) == DB_OK ? 0 : -1;
+    int64_t like_id = 0;
+    if (rc == 0) {
+        db_stmt_t *s = db_q(cm, Q_LIKE_ID);
+        db_bind_i64(s, 1, media);
+        db_bind_i64(s, 2, user);
+        int st = db_step(s);
+        like_id = st == DB_ROW ? db_col_i64(s, 0) : 0;
+        db_reset(s);
+        rc = st == DB_ERROR ? -1 : 0;
+    }
+    if (rc == 0 && like_id)
+        rc = exec3(h->tx, Q_LIKED_DELETE_OTHER, user, media, like_id) ||
+             exec3(h->tx, Q_LIKED_INSERT, user, like_id, media);
+    else if (rc == 0)
+        rc = exec2(h->tx, Q_LIKED_DELETE, user, media);
+    return far_leave(h, rc == 0 ? JOB_DONE : JOB_RETRY);
+}
+
+/* One transaction on the media's shard; far effects after. */
+static int begin_on(far_t *f, db_ctx_t *db, int64_t media)
+{
+    far_init(f, db);
+    return far_begin(f, ids_shard(media)) == DB_OK ? 0 : -1;
+}
+
+static int finish(far_t *f, int rc)
+{
+    int r = far_end(f, rc);
+    return r == 0 ? SOCIAL_OK : rc > 0 ? rc : SOCIAL_ERROR;
+}
+
 int social_like(db_ctx_t *db, int64_t media, int64_t owner, int64_t user)
 {
-    db_conn_t *c = begin_on(db, media);
-    if (c == NULL)
+    far_t f;
+    if (begin_on(&f, db, media) != 0)
         return SOCIAL_ERROR;
-    int64_t like_id = ids_next(ids_global(), ids_shard(user));
+    db_conn_t *c = f.tx;
+    int64_t like_id = ids_next(ids_global(), ids_shard(media));
     int rc = media_alive(c, media);
     if (rc == 0)
         rc = exec3(c, Q_LIKE_INSERT, media, user, like_id);
     if (rc == 0 && c->drv->changes(c) == 1) /* a new like, not a repeat */
-        rc = exec3(c, Q_LIKED_INSERT, user, like_id, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, 1) ||
-                     social_notify(c, owner, user, "like", media, NULL, like_id)
+        rc = exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, 1) || social_notify(c, owner, user, "like", media, NULL, like_id) ||
+                     far_do(&f, "liked", ids_shard(user), "%lld %lld", (long long)user, (long long)media) != DB_DONE
                  ? -1
                  : 0;
-    return finish(c, rc);
+    return finish(&f, rc);
 }
 
 int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
 {
-    db_conn_t *c = begin_on(db, media);
-    if (c == NULL)
+    far_t f;
+    if (begin_on(&f, db, media) != 0)
         return SOCIAL_ERROR;
+    db_conn_t *c = f.tx;
     /* the like's ID, to take its news back with it */
     db_stmt_t *s = db_q(c, Q_LIKE_ID);
     db_bind_i64(s, 1, media);
@@ -126,14 +250,14 @@ int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
     int64_t like_id = st == DB_ROW ? db_col_i64(s, 0) : 0;
     db_reset(s);
     if (st == DB_ERROR)
-        return finish(c, -1);
+        return finish(&f, -1);
     int rc = exec2(c, Q_LIKE_DELETE, media, user);
     if (rc == 0 && c->drv->changes(c) == 1)
-        rc = exec2(c, Q_LIKED_DELETE, user, media) || exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1) ||
-                     social_unnotify(c, like_id)
+        rc = exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1) || social_unnotify(c, like_id) ||
+                     far_do(&f, "liked", ids_shard(user), "%lld %lld", (long long)user, (long long)media) != DB_DONE
                  ? -1
                  : 0;
-    return finish(c, rc);
+    return finish(&f, rc);
 }
 
 int social_has_liked(db_ctx_t *db, int64_t media, int64_t user, bool *yes)
@@ -203,13 +327,14 @@ static void row_to_comment(db_stmt_t *s, comment_t *c)
 
 int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const text_mention_t *mentions, size_t nm)
 {
-    db_conn_t *c = begin_on(db, cm->media_id);
-    if (c == NULL)
+    far_t f;
+    if (begin_on(&f, db, cm->media_id) != 0)
         return SOCIAL_ERROR;
+    db_conn_t *c = f.tx;
     cm->created_at = ids_unix_ms(cm->id) / 1000;
     int alive = media_alive(c, cm->media_id);
     if (alive != 0)
-        return finish(c, alive);
+        return finish(&f, alive);
     db_stmt_t *s = db_q(c, Q_COMMENT_INSERT);
     db_bind_i64(s, 1, cm->id);
     db_bind_i64(s, 2, cm->media_id);
@@ -220,12 +345,12 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, 1) ||
                      social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text, cm->id) ||
-                     social_notify_mentions(db, c, cm->user_id, cm->media_id, cm->text, cm->id, mentions, nm) ||
+                     social_mention_effects(&f, cm->id, cm->media_id, mentions, nm) ||
                      /* the owner's comments tag the photo, as its caption does */
-                     (cm->user_id == media_owner && tags_sync(c, cm->media_id, cm->id, cm->user_id) != DB_DONE)
+                     (cm->user_id == media_owner && tags_sync(&f, cm->media_id, cm->id, cm->user_id) != DB_DONE)
                  ? -1
                  : 0;
-    return finish(c, rc);
+    return finish(&f, rc);
 }
 
 int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out)
@@ -246,21 +371,25 @@ int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out)
 
 int social_comment_delete(db_ctx_t *db, const comment_t *cm)
 {
-    db_conn_t *c = begin_on(db, cm->media_id);
-    if (c == NULL)
+    far_t f;
+    if (begin_on(&f, db, cm->media_id) != 0)
         return SOCIAL_ERROR;
+    db_conn_t *c = f.tx;
     db_stmt_t *s = db_q(c, Q_COMMENT_DELETE);
     db_bind_i64(s, 1, cm->id);
     int rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    text_mention_t mentions[TEXT_MAX_MENTIONS];
+    size_t nm = text_mentions(cm->text, strlen(cm->text), mentions, TEXT_MAX_MENTIONS);
     if (rc == 0 && c->drv->changes(c) == 0)
         rc = SOCIAL_NOT_FOUND;
     else if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) || social_unnotify(c, cm->id) ||
-                     tags_sync(c, cm->media_id, ids_next(ids_global(), ids_shard(cm->media_id)), cm->user_id) !=
+                     social_mention_effects(&f, cm->id, cm->media_id, mentions, nm) ||
+                     tags_sync(&f, cm->media_id, ids_next(ids_global(), ids_shard(cm->media_id)), cm->user_id) !=
                          DB_DONE
                  ? -1
                  : 0;
-    return finish(c, rc);
+    return finish(&f, rc);
 }
 
 int social_comments(db_ctx_t *db, int64_t media, int limit, comment_t *out, int *n)

@@ -1,11 +1,11 @@
 /*
  * social: likes, comments and the activity feed, above the db interface.
  *
- * Placement: likes and comments live on the media's shard, the "liked by
- * me" list on the liker's shard, activity on the recipient's shard. In the
- * embedded topology they are one database, so a like (its row, the liker's
- * list row, the media's count and the owner's activity) is one transaction.
- * Likes and unlikes are idempotent; counts are exact.
+ * Placement: likes and comments live on the media's shard, with the
+ * photo's counters and its owner's news; the liker's "liked" list lives on
+ * the liker's shard and mention news on the mentioned user's: those mirror
+ * the truth (model/far.h). Likes and unlikes are idempotent; counts are
+ * exact.
  *
  * Return SOCIAL_OK, SOCIAL_NOT_FOUND or SOCIAL_ERROR.
  */
@@ -17,6 +17,7 @@
 
 #include "core/text.h"
 #include "db/db.h"
+#include "model/far.h"
 #include "model/media.h"
 
 enum { SOCIAL_OK = 0, SOCIAL_NOT_FOUND = 1, SOCIAL_ERROR = -1 };
@@ -45,14 +46,21 @@ int social_comment_delete(db_ctx_t *db, const comment_t *c);
 /* The latest comments, newest first. */
 int social_comments(db_ctx_t *db, int64_t media, int limit, comment_t *out, int *n);
 
-/* Activity: inside the caller's open transaction on c. */
+/* Activity: inside the caller's open transaction on c (the recipient's
+ * shard). Made once per (ref, recipient, kind). */
 int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, int64_t media, const char *text,
                   int64_t ref);
-/* Notifies each mentioned user who exists (not the actor). */
-int social_notify_mentions(db_ctx_t *db, db_conn_t *c, int64_t actor, int64_t media, const char *text, int64_t ref,
-                           const text_mention_t *mentions, size_t nm);
-/* Takes back the news that ref (a like, a comment, a photo's caption) caused. */
+/* Inside f's transaction, after ref's text changed (a comment of media
+ * added or deleted, or media's caption when ref is media): each mentioned
+ * user who exists gets their news made or taken back (the far effect
+ * "mention"). -1 on error. */
+int social_mention_effects(far_t *f, int64_t ref, int64_t media, const text_mention_t *mentions, size_t nm);
+/* Takes back the news that ref (a like, a comment) caused, on c's database. */
 int social_unnotify(db_conn_t *c, int64_t ref);
+
+/* Far effects (model/far.h): "liked USER MEDIA" and "mention REF MEDIA USER". */
+int far_liked(far_t *f, char *payload);
+int far_mention(far_t *f, char *payload);
 
 typedef struct activity {
     int64_t id, actor_id, media_id;

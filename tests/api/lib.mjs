@@ -33,12 +33,35 @@ export function serverBinary() {
  * Starts a server. Returns {url, proc, dataDir, stderr(), stop()}; with
  * PICOGRAM_URL set, {url, stop} only (and extraArgs/env are ignored).
  */
+/**
+ * The topology the suite runs on (PICOGRAM_TEST_TOPOLOGY): 'embedded' (the
+ * default: one SQLite file), or 'sqlite2' (the logical shards split over
+ * two SQLite files, the cheapest way to catch a cross-shard bug).
+ */
+export const topology = process.env.PICOGRAM_TEST_TOPOLOGY || 'embedded';
+
+/** The SQLite files of a server's data directory in this topology. */
+export function dbFiles(dataDir) {
+  return topology === 'sqlite2' ? [path.join(dataDir, 'shards-a.db'), path.join(dataDir, 'shards-b.db')]
+    : [path.join(dataDir, 'picogram.db')];
+}
+
+/** The flags that put a server with this data directory on the topology. */
+export function topologyArgs(dataDir) {
+  if (topology === 'sqlite2') {
+    const [a, b] = dbFiles(dataDir);
+    return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`];
+  }
+  return [];
+}
+
 export async function startServer(extraArgs = [], env = {}) {
   if (process.env.PICOGRAM_URL) {
     return { url: process.env.PICOGRAM_URL.replace(/\/+$/, ''), stop: async () => ({ code: null, signal: null }), stderr: () => '' };
   }
   const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-api-'));
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2', '--workers', '2', ...extraArgs];
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2', '--workers', '2',
+    ...topologyArgs(dataDir), ...extraArgs];
   const proc = spawn(serverBinary(), args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -435,7 +458,7 @@ export function mediaFiles(dataDir) {
  */
 export function launchOn(dataDir, extraArgs = []) {
   const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
-    '--workers', '2', '--access-log', 'off', ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--workers', '2', '--access-log', 'off', ...topologyArgs(dataDir), ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   const url = new Promise((resolve, reject) => {

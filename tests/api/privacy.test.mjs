@@ -12,7 +12,7 @@ import { mkdtemp, rm, rename, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  startServer, api, signup, uniqueName, uploadPhoto, assertOk, assertV1Error, show, external, launchOn, mediaFiles,
+  startServer, api, signup, uniqueName, uploadPhoto, assertOk, assertV1Error, show, external, launchOn, mediaFiles, dbFiles,
 } from './lib.mjs';
 import { bareId, mapLimit, poll, sleep } from './feed_util.mjs';
 
@@ -200,8 +200,10 @@ describe('photos stored before file keys', () => {
           const g = /^(\d+)\/(\d+)_[0-9a-f]{16}_([a-z]+)\.jpg$/.exec(f);
           if (g) await rename(path.join(media, f), path.join(media, `${g[1]}/${g[2]}_${g[3]}.jpg`));
         }
-        execFileSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); '
-          + 'c.execute("UPDATE media SET file_key = 0"); c.commit()', path.join(dataDir, 'picogram.db')]);
+        for (const db of dbFiles(dataDir)) {
+          execFileSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); '
+            + 'c.execute("UPDATE media SET file_key = 0"); c.commit()', db]);
+        }
         const before = await readFile(path.join(media, legacyUrl(old[0].images.thumbnail.url).split('/media/')[1]));
 
         // the new binary: old names answer at once; the job gives each photo a key

@@ -1,0 +1,276 @@
+#include "model/timeline.h"
+#include "core/buf.h"
+#include "core/ids.h"
+#include "model/graph.h"
+#include "model/media.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FOLLOWED_PAGE 1000
+#define CELEBS_MAX 1000
+
+/* Newest first, merging sorted lists without repeats. */
+typedef struct idlist {
+    int64_t *id, *author;
+    int n, cap;
+} idlist_t;
+
+static void list_init(idlist_t *l, int cap)
+{
+    l->id = xcalloc((size_t)cap + 1, sizeof(int64_t));
+    l->author = xcalloc((size_t)cap + 1, sizeof(int64_t));
+    l->n = 0;
+    l->cap = cap;
+}
+
+static void list_free(idlist_t *l)
+{
+    free(l->id);
+    free(l->author);
+}
+
+/* Inserts (id, author) keeping the list newest first and at most cap long. */
+static void list_offer(idlist_t *l, int64_t id, int64_t author)
+{
+    int pos = l->n;
+    while (pos > 0 && l->id[pos - 1] < id)
+        pos--;
+    if (pos > 0 && l->id[pos - 1] == id)
+        return;
+    if (pos >= l->cap)
+        return;
+    int last = l->n < l->cap ? l->n : l->cap - 1;
+    memmove(&l->id[pos + 1], &l->id[pos], (size_t)(last - pos) * sizeof(int64_t));
+    memmove(&l->author[pos + 1], &l->author[pos], (size_t)(last - pos) * sizeof(int64_t));
+    l->id[pos] = id;
+    l->author[pos] = author;
+    if (l->n < l->cap)
+        l->n++;
+}
+
+/* Runs query q (users {IDS $1}, ...) once per database for the users on
+ * it, offering each row (media ID, and author from column 1 if with_author)
+ * to out. bind adds the query's other parameters. */
+typedef void (*bind_fn)(db_stmt_t *s, const void *arg);
+static int gather(db_ctx_t *db, unsigned q, const int64_t *users, int n, bind_fn bind, const void *arg,
+                  bool with_author, idlist_t *out)
+{
+    int64_t *group = xcalloc((size_t)n + 1, sizeof(int64_t));
+    bool *done = xcalloc((size_t)n + 1, sizeof(bool));
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (done[i])
+            continue;
+        db_conn_t *c = db_shard(db, ids_shard(users[i]));
+        if (c == NULL) {
+            rc = -1;
+            break;
+        }
+        int g = 0;
+        for (int j = i; j < n; j++)
+            if (!done[j] && db_shard(db, ids_shard(users[j])) == c)
+                group[g++] = users[j], done[j] = true;
+        db_stmt_t *s = db_q(c, q);
+        db_bind_ids(s, 1, group, (size_t)g);
+        bind(s, arg);
+        int st;
+        while ((st = db_step(s)) == DB_ROW)
+            list_offer(out, db_col_i64(s, 0), with_author ? db_col_i64(s, 1) : 0);
+        db_reset(s);
+        rc = st == DB_ERROR ? -1 : 0;
+    }
+    free(group);
+    free(done);
+    return rc;
+}
+
+typedef struct window {
+    int64_t max_id, min_id;
+    int limit;
+} window_t;
+
+static void bind_window(db_stmt_t *s, const void *arg)
+{
+    const window_t *w = arg;
+    db_bind_i64(s, 2, w->max_id);
+    db_bind_i64(s, 3, w->min_id);
+    db_bind_i64(s, 4, w->limit);
+}
+
+static void bind_limit(db_stmt_t *s, const void *arg)
+{
+    db_bind_i64(s, 2, *(const int *)arg);
+}
+
+/* The celebrities user follows, from the list on user's database. */
+static int followed_celebs(db_ctx_t *db, int64_t user, int64_t *out, int *n)
+{
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return -1;
+    db_stmt_t *s = db_q(c, Q_CELEB_FOLLOWED);
+    db_bind_i64(s, 1, user);
+    db_bind_i64(s, 2, CELEBS_MAX);
+    return db_read_ids(s, CELEBS_MAX, out, n) == DB_DONE ? 0 : -1;
+}
+
+int timeline_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
+                  int *n)
+{
+    idlist_t all;
+    list_init(&all, limit);
+    int64_t *ids = xcalloc((size_t)(limit > CELEBS_MAX ? limit : CELEBS_MAX), sizeof(int64_t));
+    int k = 0, rc = f->be->read(f, db, user, max_id, min_id, limit, ids, &k);
+    for (int i = 0; rc == 0 && i < k; i++)
+        list_offer(&all, ids[i], 0);
+    if (rc == 0)
+        rc = followed_celebs(db, user, ids, &k);
+    if (rc == 0 && k > 0) {
+        window_t w = {max_id, min_id, limit};
+        rc = gather(db, Q_MEDIA_UNFANNED_OF, ids, k, bind_window, &w, false, &all);
+    }
+    if (rc == 0) {
+        memcpy(out, all.id, (size_t)all.n * sizeof(int64_t));
+        *n = all.n;
+    }
+    free(ids);
+    list_free(&all);
+    return rc;
+}
+
+int timeline_rebuild(feeds_t *f, db_ctx_t *db, int64_t user)
+{
+    idlist_t all;
+    list_init(&all, f->cap);
+    /* the user's own photos, fanned or not */
+    int64_t *ids = xcalloc(FOLLOWED_PAGE + 1, sizeof(int64_t));
+    int n = 0, rc = media_ids_by_user(db, user, INT64_MAX, 0, f->cap, ids, &n) == MEDIA_OK ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n; i++)
+        list_offer(&all, ids[i], user);
+    /* everyone they follow, a page of followees at a time */
+    int64_t before = INT64_MAX;
+    while (rc == 0) {
+        n = 0;
+        if (graph_list(db, GRAPH_FOLLOWS, user, before, FOLLOWED_PAGE, ids, &n) != GRAPH_OK) {
+            rc = -1;
+            break;
+        }
+        if (n > 0)
+            rc = gather(db, Q_MEDIA_RECENT_OF, ids, n, bind_limit, &f->cap, true, &all);
+        if (n < FOLLOWED_PAGE)
+            break;
+        before = ids[n - 1];
+    }
+    if (rc == 0)
+        rc = f->be->add(f, db, user, all.id, all.author, (size_t)all.n);
+    if (rc == 0)
+        rc = f->be->set_built(f, db, user);
+    free(ids);
+    list_free(&all);
+    return rc;
+}
+
+/* ---- jobs ---- */
+
+static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    feeds_t *f = ctx;
+    long long media, author, cursor;
+    if (sscanf(payload, "%lld %lld %lld", &media, &author, &cursor) != 3)
+        return JOB_RETRY;
+    if (cursor == 0) {
+        /* the author's own timeline first; then followers, unless the post
+         * was made as a celebrity (then it is merged at read time) */
+        media_t *m = xmalloc(sizeof(*m));
+        int mrc = media_get(db, media, m);
+        bool fanned = mrc == MEDIA_OK && m->fanned;
+        free(m);
+        if (mrc == MEDIA_NOT_FOUND)
+            return JOB_DONE; /* deleted before its fan-out */
+        int64_t self = author;
+        if (mrc != MEDIA_OK || f->be->push(f, db, &self, 1, media, author) != 0)
+            return JOB_RETRY;
+        if (!fanned)
+            return JOB_DONE;
+        cursor = INT64_MAX;
+    }
+    int64_t *batch = xcalloc((size_t)f->batch, sizeof(int64_t));
+    int n = 0, rc = JOB_RETRY;
+    if (graph_list(db, GRAPH_FOLLOWED_BY, author, cursor, f->batch, batch, &n) == GRAPH_OK &&
+        f->be->push(f, db, batch, (size_t)n, media, author) == 0) {
+        rc = n < f->batch ? JOB_DONE : JOB_CONTINUE;
+        if (rc == JOB_CONTINUE)
+            snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)batch[n - 1]);
+    }
+    free(batch);
+    return rc;
+}
+
+static int follow_job(db_ctx_t *db, char *payload, void *ctx, bool add)
+{
+    feeds_t *f = ctx;
+    long long user, author;
+    if (sscanf(payload, "%lld %lld", &user, &author) != 2)
+        return JOB_RETRY;
+    if (!add)
+        return f->be->remove_author(f, db, user, author) == 0 ? JOB_DONE : JOB_RETRY;
+    /* the author's recent fanned posts (posts made as a celebrity are merged at read time) */
+    idlist_t recent;
+    list_init(&recent, f->cap);
+    int64_t one = author;
+    int rc = gather(db, Q_MEDIA_RECENT_OF, &one, 1, bind_limit, &f->cap, true, &recent);
+    if (rc == 0)
+        rc = f->be->add(f, db, user, recent.id, recent.author, (size_t)recent.n);
+    list_free(&recent);
+    return rc == 0 ? JOB_DONE : JOB_RETRY;
+}
+
+static int backfill_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    return follow_job(db, payload, ctx, true);
+}
+
+static int unfeed_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    return follow_job(db, payload, ctx, false);
+}
+
+static int unfeed_media_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    feeds_t *f = ctx;
+    long long media;
+    if (sscanf(payload, "%lld", &media) != 1)
+        return JOB_RETRY;
+    return f->be->remove_media(f, db, media) == 0 ? JOB_DONE : JOB_RETRY;
+}
+
+const job_handler_t timeline_job_handlers[4] = {
+    {"fanout", fanout_job, NULL},
+    {"backfill", backfill_job, NULL},
+    {"unfeed", unfeed_job, NULL},
+    {"unfeed_media", unfeed_media_job, NULL},
+};
+
+int timeline_enqueue_fanout(db_conn_t *c, int64_t media, int64_t author)
+{
+    char p[JOB_PAYLOAD_MAX + 1];
+    snprintf(p, sizeof(p), "%lld %lld 0", (long long)media, (long long)author);
+    return jobs_enqueue(c, "fanout", p);
+}
+
+int timeline_enqueue_follow(db_conn_t *c, int64_t user, int64_t author, bool now_following)
+{
+    char p[JOB_PAYLOAD_MAX + 1];
+    snprintf(p, sizeof(p), "%lld %lld", (long long)user, (long long)author);
+    return jobs_enqueue(c, now_following ? "backfill" : "unfeed", p);
+}
+
+int timeline_enqueue_media_gone(db_conn_t *c, int64_t media)
+{
+    char p[JOB_PAYLOAD_MAX + 1];
+    snprintf(p, sizeof(p), "%lld", (long long)media);
+    return jobs_enqueue(c, "unfeed_media", p);
+}
