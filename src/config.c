@@ -68,6 +68,8 @@ static const setting_t settings[] = {
     {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the object cache"},
     {"rekey_grace", T_INT, OFF(rekey_grace), "600", 0, 86400 * 30, NULL,
      "seconds a photo stored before file keys still answers at its old name after it gets one"},
+    {"node", T_STR, OFF(node), "auto", 0, 0, NULL,
+     "the node number in this process's IDs, 0-63, or 'auto' for a free one; leased, so two live processes never share one"},
     {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,
      "file of the server secret, made on first start; the same on every server of a cluster (default DATA/secret)"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
@@ -359,6 +361,15 @@ int config_finish(config_t *c, char *err, size_t errlen)
     if (c->photo_url == NULL || *c->photo_url == '\0') {
         free(c->photo_url);
         c->photo_url = xstrdup(c->public_url);
+    }
+    c->node_number = -1;
+    if (strcmp(c->node, "auto") != 0) {
+        long long v;
+        if (!params_int(c->node, 0, 63, &v)) {
+            snprintf(err, errlen, "bad value for node: '%s' (expected auto or 0..63)", c->node);
+            return -1;
+        }
+        c->node_number = (int)v;
     }
     if (c->max_concurrent_uploads == 0)
         c->max_concurrent_uploads = 2 * c->workers;

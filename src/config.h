@@ -49,7 +49,9 @@ typedef struct config {
     long long job_threads;
     long long cache_size; /* bytes of the object cache */
     long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
-    char *secret_file;    /* the server secret (cursor keys...), DATA/secret by default */
+    char *secret_file;
+    char *node;           /* "auto", or this process's ID node 0..63 */
+    int node_number;      /* -1 for auto */    /* the server secret (cursor keys...), DATA/secret by default */
 } config_t;
 
 void config_init(config_t *c);

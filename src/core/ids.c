@@ -7,15 +7,22 @@
 #include <string.h>
 #include <time.h>
 
-/* State per shard: (ms since epoch << IDS_SEQ_BITS) | last seq issued.
- * One word, so a CAS moves both at once. */
+/* State per shard: (ms since epoch << IDS_COUNTER_BITS) | last counter
+ * issued. One word, so a CAS moves both at once. */
 struct ids_gen {
+    unsigned node;
     _Atomic uint64_t last[IDS_NSHARDS];
 };
+
+void ids_gen_set_node(ids_gen_t *g, unsigned node)
+{
+    g->node = node & (IDS_NODES - 1);
+}
 
 ids_gen_t *ids_gen_new(void)
 {
     ids_gen_t *g = xmalloc(sizeof(*g));
+    g->node = 0;
     for (unsigned i = 0; i < IDS_NSHARDS; i++)
         atomic_init(&g->last[i], 0);
     return g;
@@ -62,18 +69,18 @@ int64_t ids_next_at(ids_gen_t *g, unsigned shard, int64_t unix_ms)
     uint64_t old = atomic_load_explicit(slot, memory_order_relaxed);
     uint64_t next;
     do {
-        uint64_t old_ms = old >> IDS_SEQ_BITS, old_seq = old & IDS_SEQ_MAX;
+        uint64_t old_ms = old >> IDS_COUNTER_BITS, old_seq = old & IDS_COUNTER_MAX;
         if (old == 0 && now == 0)
             next = 0; /* the very first ID at the epoch itself */
         else if (now > old_ms)
-            next = now << IDS_SEQ_BITS;
-        else if (old_seq < IDS_SEQ_MAX)
+            next = now << IDS_COUNTER_BITS;
+        else if (old_seq < IDS_COUNTER_MAX)
             next = old + 1; /* same ms, or the clock stepped back: keep the old ms */
         else
-            next = (old_ms + 1) << IDS_SEQ_BITS; /* sequence ran out: borrow the next ms */
+            next = (old_ms + 1) << IDS_COUNTER_BITS; /* the counter ran out: borrow the next ms */
     } while (!atomic_compare_exchange_weak_explicit(slot, &old, next, memory_order_relaxed, memory_order_relaxed));
-    uint64_t ms = next >> IDS_SEQ_BITS, seq = next & IDS_SEQ_MAX;
-    return ids_make((int64_t)ms + PICOGRAM_EPOCH_MS, shard, (unsigned)seq);
+    uint64_t ms = next >> IDS_COUNTER_BITS, seq = next & IDS_COUNTER_MAX;
+    return ids_make((int64_t)ms + PICOGRAM_EPOCH_MS, shard, g->node << IDS_COUNTER_BITS | (unsigned)seq);
 }
 
 int64_t ids_next(ids_gen_t *g, unsigned shard)

@@ -1,11 +1,13 @@
 /*
  * ids: 64-bit time-sortable IDs, as Instagram made them.
  *
- *   | 41 bits: ms since PICOGRAM_EPOCH_MS | 13 bits: logical shard | 10 bits: seq |
+ *   | 41 bits: ms since PICOGRAM_EPOCH_MS | 13 bits: logical shard | 6 bits: node | 4 bits: seq |
  *
  * The top bit is always 0, so IDs are positive int64s and sort by time.
- * IDs from one shard are strictly increasing within one process (one
- * generator). Rules the generator keeps:
+ * The node is the generator's: a number no two live processes share (a
+ * lease on the first database, model/nodes.h), so two processes never make
+ * the same ID. IDs from one shard are strictly increasing within one
+ * generator, 16 per millisecond per shard per node. Rules it keeps:
  *  - if the clock steps backwards, it keeps using the last millisecond it
  *    issued, so IDs never go backwards;
  *  - if the 1024 sequence numbers of a millisecond run out, it moves on to
@@ -20,7 +22,11 @@
 #include <stdint.h>
 
 #define IDS_SHARD_BITS 13
-#define IDS_SEQ_BITS 10
+#define IDS_SEQ_BITS 10 /* the low bits: node and counter */
+#define IDS_NODE_BITS 6
+#define IDS_NODES (1u << IDS_NODE_BITS)
+#define IDS_COUNTER_BITS (IDS_SEQ_BITS - IDS_NODE_BITS)
+#define IDS_COUNTER_MAX ((1u << IDS_COUNTER_BITS) - 1)
 #define IDS_NSHARDS (1u << IDS_SHARD_BITS)
 #define IDS_SEQ_MAX ((1u << IDS_SEQ_BITS) - 1)
 #define IDS_TIME_BITS 41
@@ -29,8 +35,10 @@
 
 typedef struct ids_gen ids_gen_t;
 
-ids_gen_t *ids_gen_new(void);
+ids_gen_t *ids_gen_new(void); /* node 0 */
 void ids_gen_free(ids_gen_t *g);
+/* Sets the generator's node (0 .. IDS_NODES-1), before it makes any ID. */
+void ids_gen_set_node(ids_gen_t *g, unsigned node);
 
 /* The process's generator, for IDs made below the API layer (likes,
  * activity, jobs). Created on first use; thread safe. */
@@ -53,6 +61,10 @@ static inline int64_t ids_unix_ms(int64_t id)
 static inline unsigned ids_seq(int64_t id)
 {
     return (unsigned)((uint64_t)id & IDS_SEQ_MAX);
+}
+static inline unsigned ids_node(int64_t id)
+{
+    return ids_seq(id) >> IDS_COUNTER_BITS;
 }
 /* Builds an ID from its parts (no checks beyond masking). */
 int64_t ids_make(int64_t unix_ms, unsigned shard, unsigned seq);

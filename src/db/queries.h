@@ -116,16 +116,14 @@
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
     X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at) VALUES ($1, $2, $3, $4)")                           \
-    X(JOB_NEXT,                                                                                                        \
-      "SELECT id, kind, payload, attempts FROM jobs WHERE dead = 0 AND leased = 0 AND run_at <= $1 "                   \
+    X(JOB_NEXT, "SELECT id, kind, payload, attempts FROM jobs WHERE dead = 0 AND run_at <= $1 AND lease_until < $1 "   \
       "ORDER BY run_at LIMIT 1")                                                                                       \
-    X(JOB_LEASE, "UPDATE jobs SET leased = 1 WHERE id = $1 AND leased = 0")                                           \
+    X(JOB_LEASE, "UPDATE jobs SET lease_until = $2, lease_owner = $3 WHERE id = $1 AND lease_until < $4")              \
     X(JOB_DONE, "DELETE FROM jobs WHERE id = $1")                                                                      \
-    X(JOB_CONTINUE, "UPDATE jobs SET payload = $2, leased = 0, attempts = 0, run_at = $3 WHERE id = $1")              \
-    X(JOB_RETRY,                                                                                                       \
-      "UPDATE jobs SET leased = 0, attempts = attempts + 1, run_at = $2, last_error = $3, dead = $4 WHERE id = $1")   \
-    X(JOB_UNLEASE_ALL, "UPDATE jobs SET leased = 0 WHERE leased = 1")                                                 \
-    X(JOB_UNLEASE, "UPDATE jobs SET leased = 0 WHERE id = $1")                                                        \
+    X(JOB_CONTINUE, "UPDATE jobs SET payload = $2, lease_until = 0, attempts = 0, run_at = $3 WHERE id = $1")          \
+    X(JOB_RETRY, "UPDATE jobs SET lease_until = 0, attempts = attempts + 1, run_at = $2, last_error = $3, dead = $4 "  \
+      "WHERE id = $1")                                                                                                 \
+    X(JOB_UNLEASE, "UPDATE jobs SET lease_until = 0 WHERE id = $1")                                                    \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
     X(JOB_KIND_LIVE, "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND dead = 0")                                        \
     X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id, author_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
@@ -190,7 +188,14 @@
     X(MENTION_EXISTS, "SELECT 1 FROM media_mentions WHERE media_id = $1 AND username_lower = $2")                      \
     X(LIKES_OF_MEDIA, "SELECT user_id FROM likes WHERE media_id = $1 LIMIT $2")                                        \
     X(COMMENTS_OF_MEDIA, "SELECT id, text FROM comments WHERE media_id = $1 LIMIT $2")                                 \
-    X(USERNAME_TAKEOVER, "UPDATE usernames SET user_id = $3 WHERE username_lower = $1 AND user_id = $2")
+    X(USERNAME_TAKEOVER, "UPDATE usernames SET user_id = $3 WHERE username_lower = $1 AND user_id = $2")               \
+    X(JOB_UNLEASE_OWNER, "UPDATE jobs SET lease_until = 0 WHERE lease_owner = $1 AND lease_until > 0")                 \
+    X(NODE_GET, "SELECT holder, owner, lease_until FROM nodes WHERE node = $1")                                        \
+    X(NODE_CLAIM, "INSERT INTO nodes (node, holder, owner, lease_until) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")\
+    X(NODE_TAKE, "UPDATE nodes SET holder = $2, owner = $3, lease_until = $4 WHERE node = $1 AND owner = $5")          \
+    X(NODE_RENEW, "UPDATE nodes SET lease_until = $3 WHERE node = $1 AND owner = $2")                                  \
+    X(NODE_RELEASE, "UPDATE nodes SET lease_until = 0 WHERE node = $1 AND owner = $2")                                 \
+    X(NODES_LIVE, "SELECT COUNT(*) FROM nodes WHERE lease_until >= $1 AND owner <> $2")
 
 #define DB_Q_ENUM(name, sql) Q_##name,
 enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };

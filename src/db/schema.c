@@ -175,6 +175,17 @@ static const char *const migrations[] = {
     "DELETE FROM activity WHERE ref_id IS NOT NULL AND id NOT IN"
     " (SELECT MIN(id) FROM activity WHERE ref_id IS NOT NULL GROUP BY ref_id, user_id, kind);"
     "CREATE UNIQUE INDEX activity_once ON activity (ref_id, user_id, kind);",
+    /* 10: more than one process. Node numbers for IDs, leased by live
+     * processes (model/nodes.h; used on the first database only); and job
+     * leases with an owner (a process's lease) and an expiry, so no process
+     * takes or frees another live one's work. */
+    "CREATE TABLE nodes (node INTEGER PRIMARY KEY, holder TEXT NOT NULL, owner {ID} NOT NULL,"
+    " lease_until {ID} NOT NULL);"
+    "ALTER TABLE jobs ADD COLUMN lease_owner {ID} NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN lease_until {ID} NOT NULL DEFAULT 0;"
+    "UPDATE jobs SET leased = 0;"
+    "CREATE INDEX jobs_ready ON jobs (dead, run_at);"
+    "DROP INDEX jobs_due;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

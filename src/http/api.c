@@ -221,6 +221,10 @@ static void refuse(api_req_t *ar, api_work_t *w, int status, const char *msg)
 void api_defer(api_req_t *ar, api_work_t *w)
 {
     prepare(ar, w);
+    if (!nodes_ok(ar->srv->nodes)) { /* writes make IDs: not while the ID node's lease is in doubt */
+        refuse(ar, w, 503, "server cannot make IDs right now; please retry");
+        return;
+    }
     if (workpool_submit(ar->srv->pool, &w->super) != 0) {
         refuse(ar, w, 503, "server busy; please retry");
         return;

@@ -263,11 +263,16 @@ static bool keep_media_file(const char *key, void *arg)
 }
 
 /* Files whose media row never committed (a crash mid-upload) or was deleted
- * just before a crash are taken out before serving. */
+ * just before a crash are taken out before serving, unless another live
+ * process shares the databases (its uploads in flight would look the same). */
 static void sweep_orphans(server_t *srv)
 {
     if (srv->photos->be->sweep == NULL)
         return;
+    if (nodes_shared(srv->nodes)) {
+        log_info("photo store: another process shares the databases; no sweep at start-up");
+        return;
+    }
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     long n = srv->photos->be->sweep(srv->photos, keep_media_file, db);
     db_ctx_free(db);
@@ -451,6 +456,11 @@ static void fix_derived_urls(config_t *cfg, int port)
     }
 }
 
+static bool jobs_may_run(void *arg)
+{
+    return nodes_ok(arg);
+}
+
 /* Password hashing yields the CPU to the loops and the workers. */
 static void lower_priority(void)
 {
@@ -475,7 +485,8 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot schedule the popular ranking or the photo re-keying");
         return -1;
     }
-    srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds);
+    jobq_owner_t owner = {.id = nodes_owner(srv->nodes), .ok = jobs_may_run, .arg = srv->nodes};
+    srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds, owner);
     return 0;
 }
 
@@ -497,6 +508,8 @@ int server_run(config_t *cfg)
     if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
         goto fail;
     if (migrate_all(srv->dbmap, err, sizeof(err)) != 0)
+        goto fail;
+    if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
         goto fail;
     if ((srv->photos = blob_open(cfg->photo_store, err, sizeof(err))) == NULL)
         goto fail;
@@ -538,8 +551,9 @@ int server_run(config_t *cfg)
         thr->db = db_ctx_new(srv->dbmap);
         h2o_multithread_create_thread(&thr->tid, NULL, loop_main, thr);
     }
-    log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, data in %s)", cfg->listen_host,
-             bound_port(srv->listen_fd), srv->nthreads, cfg->workers, cfg->data_dir);
+    log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, ID node %u, data in %s)",
+             cfg->listen_host, bound_port(srv->listen_fd), srv->nthreads, cfg->workers, nodes_node(srv->nodes),
+             cfg->data_dir);
 
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -550,6 +564,7 @@ int server_run(config_t *cfg)
     workpool_free(srv->pool);
     workpool_free(srv->hash_pool);
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
+    nodes_release(srv->nodes);
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers
      * that a just-closed connection may still hold, and the process is
      * exiting anyway. They stay reachable (srv is static), so leak checkers
@@ -568,6 +583,7 @@ int server_run(config_t *cfg)
     return 0;
 fail:
     log_error("%s", err);
+    nodes_release(srv->nodes);
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     dbmap_free(srv->dbmap);

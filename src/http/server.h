@@ -41,6 +41,7 @@
 #include "db/db.h"
 #include "feeds/feeds.h"
 #include "jobs/jobs.h"
+#include "model/nodes.h"
 #include "model/photo_keys.h"
 #include "http/ratelimit.h"
 #include "http/throttle.h"
@@ -90,6 +91,7 @@ struct server {
     job_handler_t job_handlers[24]; /* every kind the runners take */
     photo_keys_ctx_t rekey;        /* the photo_rekey job's */
     atomic_int uploads_in_flight;
+    nodes_t *nodes; /* this process's ID node lease */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
 };
 

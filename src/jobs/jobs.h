@@ -7,7 +7,7 @@
  * so an acknowledged write never loses its side effects: if the transaction
  * commits, so does the job; if the process dies, the job is still there.
  *
- * Runner threads (jobq_start) take due jobs, lease them (leased = 1), and
+ * Runner threads (jobq_start) take due jobs, lease them (for JOBS_LEASE_MS), and
  * run the handler registered for the kind. A handler is idempotent (a job
  * may run twice: killed after its effect, before its delete) and answers:
  *   JOB_DONE      the job is deleted;
@@ -16,20 +16,24 @@
  *   JOB_RETRY     it failed; it runs again after a backoff (1 s, 2 s, 4 s
  *                 ... at most 5 min); after JOBS_MAX_ATTEMPTS it is kept,
  *                 marked dead, for an operator.
- * At start-up every lease is released: the embedded topology has one
- * process, so a lease found at start belongs to a process that died.
+ * A lease has an owner (a process, model/nodes.h) and an expiry
+ * (JOBS_LEASE_MS): no process takes a job another live one holds, and a
+ * job whose process died runs again once its lease expires (or at once,
+ * when a process takes over the dead one's node).
  * (Gearman comes later behind the same interface: jobs_enqueue still writes
  * the outbox, and a relay hands committed rows to gearmand.)
  */
 #ifndef PICOGRAM_JOBS_H
 #define PICOGRAM_JOBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "db/db.h"
 
 #define JOBS_MAX_ATTEMPTS 10
+#define JOBS_LEASE_MS 60000
 #define JOB_PAYLOAD_MAX 512
 
 enum { JOB_DONE = 0, JOB_CONTINUE = 1, JOB_RETRY = -1 };
@@ -62,7 +66,16 @@ void jobs_kick(void);
 
 typedef struct jobq jobq_t;
 
-jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handlers, size_t n, void *ctx);
+/* The process the runners lease jobs for: its owner ID, and whether it may
+ * run jobs now (its ID node's lease holds). */
+typedef struct jobq_owner {
+    int64_t id;
+    bool (*ok)(void *arg);
+    void *arg;
+} jobq_owner_t;
+
+jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handlers, size_t n, void *ctx,
+                   jobq_owner_t owner);
 /* Stops the runners after the jobs they are running. */
 void jobq_stop(jobq_t *q);
 /* Jobs not yet done (dead ones excluded), across every database; -1 on error. */

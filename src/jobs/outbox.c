@@ -75,6 +75,7 @@ void jobs_kick(void)
 
 struct jobq {
     const dbmap_t *map;
+    jobq_owner_t owner;
     const job_handler_t *handlers;
     size_t nhandlers;
     void *ctx;
@@ -109,6 +110,9 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
     db_reset(s);
     s = db_q(c, Q_JOB_LEASE);
     db_bind_i64(s, 1, id);
+    db_bind_i64(s, 2, now + JOBS_LEASE_MS);
+    db_bind_i64(s, 3, q->owner.id);
+    db_bind_i64(s, 4, now);
     if (db_exec_stmt(s) != DB_DONE || c->drv->changes(c) == 0)
         return 1; /* another runner took it */
 
@@ -157,7 +161,8 @@ static void *runner_main(void *arg)
     db_ctx_t *db = db_ctx_new(q->map);
     while (!atomic_load(&q->stopping)) {
         int ran = 0;
-        for (size_t i = 0; i < dbmap_count(q->map); i++) {
+        bool may = q->owner.ok == NULL || q->owner.ok(q->owner.arg);
+        for (size_t i = 0; may && i < dbmap_count(q->map); i++) {
             db_conn_t *c = db_physical(db, i);
             if (c != NULL)
                 ran += run_one(q, db, c);
@@ -182,18 +187,12 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
-jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handlers, size_t n, void *ctx)
+jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handlers, size_t n, void *ctx,
+                   jobq_owner_t owner)
 {
-    /* One process owns the embedded databases: leases found now are stale. */
-    db_ctx_t *db = db_ctx_new(map);
-    for (size_t i = 0; i < dbmap_count(map); i++) {
-        db_conn_t *c = db_physical(db, i);
-        if (c != NULL)
-            db_exec_stmt(db_q(c, Q_JOB_UNLEASE_ALL));
-    }
-    db_ctx_free(db);
     jobq_t *q = xcalloc(1, sizeof(*q));
     q->map = map;
+    q->owner = owner;
     q->handlers = handlers;
     q->nhandlers = n;
     q->ctx = ctx;

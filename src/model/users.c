@@ -1,7 +1,9 @@
 #include "model/users.h"
+#include "core/buf.h"
 #include "core/ids.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -63,6 +65,31 @@ static int rc_of(int rc)
     return rc == DB_DONE ? USERS_OK : rc == DB_CONSTRAINT ? USERS_TAKEN : USERS_ERROR;
 }
 
+#define CLAIM_ORPHAN_MS 60000
+
+/* The name is claimed: by a user that exists (USERS_TAKEN), or by one that
+ * never came to be, which id then takes over (USERS_OK). */
+static int take_over_name(db_ctx_t *db, db_conn_t *nc, const char *ulower, int64_t id)
+{
+    int64_t holder;
+    user_t *u = xmalloc(sizeof(*u));
+    int rc = users_id_by_username(db, ulower, &holder);
+    if (rc == USERS_OK)
+        rc = users_get(db, holder, u);
+    free(u);
+    if (rc != USERS_NOT_FOUND)
+        return rc == USERS_OK ? USERS_TAKEN : rc;
+    if (ids_now_ms() - ids_unix_ms(holder) < CLAIM_ORPHAN_MS)
+        return USERS_TAKEN; /* maybe a sign-up still on its way */
+    db_stmt_t *s = db_q(nc, Q_USERNAME_TAKEOVER);
+    db_bind_cstr(s, 1, ulower);
+    db_bind_i64(s, 2, holder);
+    db_bind_i64(s, 3, id);
+    if (db_exec_stmt(s) != DB_DONE)
+        return USERS_ERROR;
+    return nc->drv->changes(nc) == 1 ? USERS_OK : USERS_TAKEN;
+}
+
 int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
 {
     char ulower[USERNAME_MAX + 1];
@@ -83,7 +110,13 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
             return rc == USERS_OK ? USERS_ERROR : rc;
         }
     } else {
+        /* Two databases: the name first, then the user. A crash between the
+         * two leaves a claim of a user that never came to be; a later sign-up
+         * takes such a claim over once it is old enough not to be a sign-up
+         * still in progress. */
         rc = rc_of(claim_name(nc, ulower, id));
+        if (rc == USERS_TAKEN)
+            rc = take_over_name(db, nc, ulower, id);
         if (rc != USERS_OK)
             return rc;
         rc = rc_of(insert_user(uc, id, in, ulower, now));

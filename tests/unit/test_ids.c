@@ -36,6 +36,28 @@ static void test_ordering_over_time(void **state)
     ids_gen_free(g);
 }
 
+static void test_nodes_never_collide(void **state)
+{
+    /* two generators (two processes) on different nodes, same shard, same ms */
+    ids_gen_t *a = ids_gen_new(), *b = ids_gen_new();
+    ids_gen_set_node(a, 1);
+    ids_gen_set_node(b, 2);
+    int64_t t = PICOGRAM_EPOCH_MS + 4242;
+    int64_t seen[64];
+    for (int i = 0; i < 32; i++) {
+        seen[2 * i] = ids_next_at(a, 7, t);
+        seen[2 * i + 1] = ids_next_at(b, 7, t);
+        assert_int_equal(ids_node(seen[2 * i]), 1);
+        assert_int_equal(ids_node(seen[2 * i + 1]), 2);
+        assert_int_equal(ids_shard(seen[2 * i]), 7);
+    }
+    for (int i = 0; i < 64; i++)
+        for (int j = i + 1; j < 64; j++)
+            assert_true(seen[i] != seen[j]);
+    ids_gen_free(a);
+    ids_gen_free(b);
+}
+
 static void test_clock_backwards(void **state)
 {
     ids_gen_t *g = ids_gen_new();
@@ -56,14 +78,14 @@ static void test_sequence_exhaustion(void **state)
     ids_gen_t *g = ids_gen_new();
     int64_t t = PICOGRAM_EPOCH_MS + 777777;
     int64_t prev = 0;
-    /* 3000 IDs in one ms: 1024 fit, the rest borrow following ms. */
-    for (int i = 0; i < 3000; i++) {
+    /* 40 IDs in one ms: 16 fit, the rest borrow following ms. */
+    for (int i = 0; i < 40; i++) {
         int64_t id = ids_next_at(g, 5, t);
         assert_true(id > prev);
         prev = id;
     }
     assert_int_equal(ids_unix_ms(prev), t + 2);
-    assert_int_equal(ids_seq(prev), 3000 - 2 * 1024 - 1);
+    assert_int_equal(ids_seq(prev), 40 - 2 * 16 - 1);
     /* When the clock catches up, IDs continue from the borrowed ms. */
     int64_t next = ids_next_at(g, 5, t + 1);
     assert_true(next > prev);
@@ -133,7 +155,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout),           cmocka_unit_test(test_ordering_over_time),
-        cmocka_unit_test(test_clock_backwards),  cmocka_unit_test(test_sequence_exhaustion),
+        cmocka_unit_test(test_clock_backwards),
+        cmocka_unit_test(test_nodes_never_collide),  cmocka_unit_test(test_sequence_exhaustion),
         cmocka_unit_test(test_concurrent_unique), cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

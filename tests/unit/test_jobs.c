@@ -94,7 +94,7 @@ static void test_outbox_is_transactional(void **state)
         assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
     assert_int_equal(db_commit(c), DB_OK);
     assert_int_equal(jobs_pending(db), 5);
-    jobq_t *q = jobq_start(map, 2, handlers, 3, NULL);
+    jobq_t *q = jobq_start(map, 2, handlers, 3, NULL, (jobq_owner_t){.id = 1});
     jobs_kick();
     wait_for(db, 0);
     jobq_stop(q);
@@ -110,7 +110,7 @@ static void test_continue_and_retry(void **state)
     db_conn_t *c = db_physical(db, 0);
     assert_int_equal(jobs_enqueue(c, "step", "3"), DB_DONE);
     assert_int_equal(jobs_enqueue(c, "fail", "x"), DB_DONE);
-    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL);
+    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL, (jobq_owner_t){.id = 1});
     wait_for(db, 1); /* the step job finishes; the failing one stays */
     jobq_stop(q);
     assert_int_equal(atomic_load(&steps_seen), 4);
@@ -127,7 +127,7 @@ static void test_stale_lease_released(void **state)
     assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
     /* a process died holding the lease */
     assert_int_equal(c->drv->exec(c, "UPDATE jobs SET leased = 1", NULL, 0), 0);
-    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL);
+    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL, (jobq_owner_t){.id = 1});
     wait_for(db, 0);
     jobq_stop(q);
     assert_int_equal(atomic_load(&runs), 1);
