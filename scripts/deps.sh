@@ -5,8 +5,8 @@
 set -eu
 want="${1:-test}"
 
-build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil chromium chromium-driver"
+build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev libpq-dev"
+test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil chromium chromium-driver postgresql-15 pgbouncer python3-psycopg2"
 bench_pkgs="wrk nginx-light gnuplot-nox python3-pil python3-django gunicorn"
 
 case "$want" in

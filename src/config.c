@@ -35,6 +35,8 @@ static const setting_t settings[] = {
     {"public_url", T_STR, OFF(public_url), NULL, 0, 0, NULL, "public base URL for links (default http://LISTEN)"},
     {"threads", T_INT, OFF(threads), "0", 0, 256, NULL, "event-loop threads (0 = one per core)"},
     {"workers", T_INT, OFF(workers), "0", 0, 256, NULL, "worker-pool threads for slow work (0 = one per core)"},
+    {"request_threads", T_INT, OFF(request_threads), "0", 0, 4096, NULL,
+     "threads handling requests with PostgreSQL databases, off the event loops (0 = 16 per core)"},
     {"hash_threads", T_INT, OFF(hash_threads), "0", 0, 256, NULL,
      "threads hashing passwords, apart from the worker pool (0 = half the cores, at least 1)"},
     {"hash_queue", T_INT, OFF(hash_queue), "64", 1, 100000, NULL, "password hashes waiting at most; more answer 503"},
@@ -324,6 +326,8 @@ int config_finish(config_t *c, char *err, size_t errlen)
         c->threads = cores;
     if (c->workers == 0)
         c->workers = cores;
+    if (c->request_threads == 0)
+        c->request_threads = 16 * cores;
     if (c->hash_threads == 0)
         c->hash_threads = cores / 2 > 0 ? cores / 2 : 1;
     if (c->database == NULL || *c->database == '\0') {

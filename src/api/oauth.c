@@ -117,7 +117,7 @@ static uint64_t account_key(const char *name, size_t n)
 /* Checks the password on a hashing thread, then answers with a new token. */
 static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
 {
-    uint64_t account = account_key(u->val, u->vlen), address = api_client_key(ar->req);
+    uint64_t account = account_key(u->val, u->vlen), address = ar->client;
     int64_t now = ids_now_ms();
     int64_t wa = throttle_wait_ms(ar->srv->throttle, account, now);
     int64_t wb = throttle_wait_ms(ar->srv->throttle, address, now);

@@ -71,7 +71,7 @@ int db_exec_stmt(db_stmt_t *s)
     return rc == DB_ROW ? DB_DONE : rc;
 }
 
-static const db_driver_t *const drivers[] = {&db_driver_sqlite};
+static const db_driver_t *const drivers[] = {&db_driver_sqlite, &db_driver_postgres};
 
 const db_driver_t *db_driver_for(const char *url, const char **target)
 {
@@ -117,7 +117,10 @@ static int check_url(const char *url, char *err, size_t errlen)
 {
     const char *target;
     if (db_driver_for(url, &target) == NULL) {
-        snprintf(err, errlen, "bad value for database: '%s' (no driver for this URL; supported: sqlite:PATH)", url);
+        snprintf(err, errlen,
+                 "bad value for database: '%s' (no driver for this URL; supported: sqlite:PATH, "
+                 "postgres://USER@HOST:PORT/DB)",
+                 url);
         return -1;
     }
     if (*target == '\0') {
@@ -191,6 +194,16 @@ size_t dbmap_count(const dbmap_t *m)
     return m->nurls;
 }
 
+bool dbmap_blocking(const dbmap_t *m)
+{
+    for (size_t i = 0; i < m->nurls; i++) {
+        const char *target;
+        if (db_driver_for(m->urls[i], &target)->remote)
+            return true;
+    }
+    return false;
+}
+
 const char *dbmap_url(const dbmap_t *m, size_t i)
 {
     return m->urls[i];
@@ -201,6 +214,8 @@ const char *dbmap_url(const dbmap_t *m, size_t i)
 struct db_ctx {
     const dbmap_t *map;
     db_conn_t **conns; /* one per physical database, opened lazily */
+    bool reading;      /* in a request's read scope: read transactions begin on first use */
+    bool *began;       /* per database: a read transaction is open */
 };
 
 db_ctx_t *db_ctx_new(const dbmap_t *m)
@@ -208,6 +223,7 @@ db_ctx_t *db_ctx_new(const dbmap_t *m)
     db_ctx_t *x = xcalloc(1, sizeof(*x));
     x->map = m;
     x->conns = xcalloc(m->nurls, sizeof(db_conn_t *));
+    x->began = xcalloc(m->nurls, sizeof(bool));
     return x;
 }
 
@@ -219,24 +235,24 @@ void db_ctx_free(db_ctx_t *x)
         if (x->conns[i])
             x->conns[i]->drv->close(x->conns[i]);
     free(x->conns);
+    free(x->began);
     free(x);
 }
 
 void db_ctx_read_begin(db_ctx_t *x)
 {
-    for (size_t i = 0; i < x->map->nurls; i++) {
-        db_conn_t *c = db_physical(x, i);
-        if (c != NULL)
-            db_exec_stmt(db_q(c, Q_BEGIN_READ));
-    }
+    x->reading = true;
 }
 
 void db_ctx_read_end(db_ctx_t *x)
 {
     db_ctx_release(x);
-    for (size_t i = 0; i < x->map->nurls; i++)
-        if (x->conns[i])
+    x->reading = false;
+    for (size_t i = 0; i < x->map->nurls; i++) {
+        if (x->began[i] && x->conns[i])
             x->conns[i]->drv->rollback(x->conns[i]); /* nothing was written: ending the snapshot is all */
+        x->began[i] = false;
+    }
 }
 
 void db_ctx_release(db_ctx_t *x)
@@ -262,7 +278,12 @@ db_conn_t *db_physical(db_ctx_t *x, size_t i)
             return NULL;
         }
     }
-    return x->conns[i];
+    db_conn_t *c = x->conns[i];
+    if (x->reading && !x->began[i] && c->drv->snapshot) {
+        x->began[i] = true;
+        db_exec_stmt(db_q(c, Q_BEGIN_READ));
+    }
+    return c;
 }
 
 db_conn_t *db_shard(db_ctx_t *x, unsigned shard)

@@ -40,6 +40,8 @@ struct db_driver {
     const char *dialect_id_type; /* the column type of 64-bit IDs */
     const char *dialect_blob_type;
     const char *dialect_geo_index; /* DDL of the geo index tables geo_media and geo_places */
+    bool remote;   /* across a network: calls must not run on an event loop */
+    bool snapshot; /* a request's reads share one read transaction (db_ctx_read_begin) */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */
     int (*open)(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen);
     void (*close)(db_conn_t *c);
@@ -166,6 +168,12 @@ int db_exec_stmt(db_stmt_t *s);
 
 /* --- drivers --- */
 extern const db_driver_t db_driver_sqlite;
+extern const db_driver_t db_driver_postgres;
+/* Whether a statement on this thread failed because a database could not
+ * be reached (then the request answers 503, not 500); cleared by the
+ * caller, at the start of each request. */
+bool db_unavailable(void);
+void db_unavailable_clear(void);
 const db_driver_t *db_driver_for(const char *url, const char **target);
 
 /* --- shard map --- */
@@ -175,6 +183,8 @@ typedef struct dbmap dbmap_t;
 dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen);
 void dbmap_free(dbmap_t *m);
 size_t dbmap_count(const dbmap_t *m); /* physical databases */
+/* Whether any database is across a network (calls to it block for a round trip). */
+bool dbmap_blocking(const dbmap_t *m);
 const char *dbmap_url(const dbmap_t *m, size_t i);
 
 typedef struct db_ctx db_ctx_t;
@@ -190,9 +200,10 @@ unsigned db_shards(const db_ctx_t *x);
 unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n);
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n);
 size_t db_count(const db_ctx_t *x);
-/* Wraps a request's reads in one read transaction per database (one
- * snapshot, one lock round-trip instead of one per statement). Only for
- * threads that do not write (the event loops). */
+/* Wraps a request's reads in one read transaction per database it touches
+ * (begun on its first use: one snapshot, one lock round trip instead of one
+ * per statement), for drivers that want it (SQLite). Only for threads that
+ * do not write (the event loops). */
 void db_ctx_read_begin(db_ctx_t *x);
 void db_ctx_read_end(db_ctx_t *x);
 /* Resets every open statement on every connection of x: the safety net run

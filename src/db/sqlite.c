@@ -267,6 +267,7 @@ const db_driver_t db_driver_sqlite = {
     /* R*Trees of 32-bit integers: degrees x 10^7 (exact to about a
      * centimetre) and seconds since 2011-01-01, so a point is its own box
      * and nothing needs reading beside the tree (see geo/rtree.c) */
+    .snapshot = true,
     .dialect_geo_index = "CREATE VIRTUAL TABLE geo_media USING rtree_i32(id, lat0, lat1, lng0, lng1, t0, t1);"
                          "CREATE VIRTUAL TABLE geo_places USING rtree_i32(id, lat0, lat1, lng0, lng1);",
     .open = sq_open,

@@ -2,8 +2,22 @@
  * api: the request context every API handler gets, and the responses it
  * can send: the v1 envelope, v1 errors, and OAuth errors.
  *
- * A handler runs on a loop thread and must answer exactly once, either
- * directly or from the done() of work it deferred with api_defer().
+ * A handler must answer exactly once, either directly or from the done()
+ * of work it deferred with api_defer().
+ *
+ * DESIGN: where a handler runs (http/dispatch.c)
+ * - With databases that answer in microseconds from this process (SQLite,
+ *   embedded), a request is handled on its event loop, and its writes are
+ *   deferred to the worker pool.
+ * - With databases across a network (PostgreSQL), no round trip may block
+ *   an event loop: the loop parses the request (route, parameters, token,
+ *   headers) into the api_req_t, and the rest, from the token check to the
+ *   rendering, runs on a thread of the request pool (`request_threads`),
+ *   where api_defer runs its work at once. The answer is kept in ar->out
+ *   and sent by the loop.
+ * Either way a handler sees only ar: the path, token and headers it needs
+ * are copies, never the h2o request (which the loop frees when the client
+ * goes away, whatever a worker is doing).
  */
 #ifndef PICOGRAM_API_H
 #define PICOGRAM_API_H
@@ -36,6 +50,13 @@ enum {
 #define E_OAUTH_PERM "OAuthPermissionsException"
 #define E_RATE "OAuthRateLimitException"
 #define E_SERVER "APIError"
+#define E_UNAVAILABLE "ServiceUnavailable"
+
+/* The browser session: the token in an HttpOnly, SameSite=Strict cookie;
+ * a request authenticated by it that changes state (not GET or HEAD) must
+ * carry the session's CSRF token in an X-CSRF-Token header. */
+#define SESSION_COOKIE "pg_session"
+#define CSRF_TOKEN_LEN 43
 
 #define API_VIS_MEMO 32
 #define API_LIKED_MEMO 128
@@ -44,8 +65,10 @@ typedef struct api_req api_req_t;
 typedef struct api_work api_work_t;
 typedef void (*api_handler_fn)(api_req_t *ar);
 
+#define API_OUT_HEADERS 8
+
 struct api_req {
-    h2o_req_t *req;
+    h2o_req_t *req; /* the loop's; NULL once the client has gone. Never touched by handlers */
     server_thread_t *thr;
     server_t *srv;
     const config_t *cfg;
@@ -54,11 +77,34 @@ struct api_req {
     route_match_t match;
     unsigned flags;
     int64_t viewer; /* the token's user, or 0 */
-    const char *token;
+    const char *token; /* a copy of the token given, or NULL */
     size_t token_len;
     bool via_cookie; /* the token came from the browser session cookie */
+    /* the request, as handlers see it (copies) */
+    char method[8];        /* the effective method (POST with _method=DELETE is DELETE) */
+    char *path;            /* the path and query */
+    size_t path_len, query_at; /* query_at: where '?' is, or SIZE_MAX */
+    char csrf_header[CSRF_TOKEN_LEN + 1]; /* X-CSRF-Token, if it has that length */
+    bool has_xrw;          /* an X-Requested-With header */
+    uint64_t client;       /* the client address's key */
+    int route_rc;          /* the router's answer: ROUTER_* */
+    int parse_status;      /* 0, or the HTTP status of a body that could not be parsed */
+    const char *parse_err;
+    /* the answer, until the loop sends it */
+    struct {
+        int status;
+        char *body;
+        size_t len;
+        int nheaders;
+        char *headers[API_OUT_HEADERS][2];
+    } out;
+    bool on_worker;   /* running on a worker thread: the loop sends the answer */
+    worker_ctx_t *wc; /* the worker's, while on_worker */
+    int refs;         /* on the loop thread only: the request's link, and work in flight */
+    api_work_t *handoff; /* password-hashing work the loop submits after the worker's part */
     ratelimit_result_t rl;
-    mp_span_t photo; /* the file part of an upload (points into the request body) */
+    mp_span_t photo; /* the file part of an upload (in the request body, or a copy on a worker) */
+    void *photo_copy;
     api_work_t *pending;
     h2o_linklist_t hash_link; /* in thr->hash_waiting while a hash is pending */
     int retry_after; /* seconds for Retry-After on a 429 or 503, if not 0 */
@@ -107,12 +153,14 @@ void api_defer_hash(api_req_t *ar, api_work_t *w);
 uint64_t api_client_key(h2o_req_t *req);
 /* Sets up a loop thread's part of api_defer_hash (on that thread). */
 void api_thread_init(server_thread_t *thr);
+/* The request's path without its query. */
+static inline size_t api_path_len(const api_req_t *ar)
+{
+    return ar->query_at != SIZE_MAX ? ar->query_at : ar->path_len;
+}
+/* Sends the kept answer of ar to its client (on ar's loop thread). */
+void api_flush(api_req_t *ar);
 
-/* The browser session: the token in an HttpOnly, SameSite=Strict cookie;
- * a request authenticated by it that changes state (not GET or HEAD) must
- * carry the session's CSRF token in an X-CSRF-Token header. */
-#define SESSION_COOKIE "pg_session"
-#define CSRF_TOKEN_LEN 43
 /* The CSRF token of a session token (a keyed hash of it: unguessable
  * without the token, which JavaScript never sees). out: CSRF_TOKEN_LEN+1. */
 void api_csrf_token(const char *token, size_t len, char *out);
@@ -143,6 +191,8 @@ int64_t api_arg_user(const api_req_t *ar, size_t i);
 /* count=: default, 1..max; false after answering 400 on a bad value. */
 bool api_count(api_req_t *ar, int def, int max, int *out);
 
+/* Adds a response header (kept until the answer is sent). */
+void api_add_header(api_req_t *ar, const char *name, const char *value, size_t vlen);
 /* Counts a request h2o answered by itself against the client's address. */
 ratelimit_result_t api_count_client(server_thread_t *thr, h2o_req_t *req);
 /* Writes the JSON string of this request's URL (public_url + path + query)

@@ -536,6 +536,8 @@ int server_run(config_t *cfg)
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
+    if (dbmap_blocking(srv->dbmap)) /* no network round trip on an event loop */
+        srv->req_pool = workpool_new((int)cfg->request_threads, 8192, srv->dbmap, NULL, images_thread_done);
     srv->throttle = throttle_new(1u << 16);
     feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
     if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
@@ -563,6 +565,7 @@ int server_run(config_t *cfg)
         pthread_join(srv->threads[i].tid, NULL);
     workpool_free(srv->pool);
     workpool_free(srv->hash_pool);
+    workpool_free(srv->req_pool);
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
     nodes_release(srv->nodes);
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers

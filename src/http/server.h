@@ -79,6 +79,7 @@ struct server {
     ids_gen_t *ids;
     workpool_t *pool;
     workpool_t *hash_pool; /* password hashing only: one client's flood never stalls writes */
+    workpool_t *req_pool;  /* requests, when a database is across a network (NULL: on the loops) */
     throttle_t *throttle;  /* hashing slots per client address; failed log-in backoff */
     dbmap_t *dbmap;
     server_thread_t *threads;

@@ -1,0 +1,539 @@
+/*
+ * dispatch: a request's life, from h2o's handler to its answer (the DESIGN
+ * block of http/api.h says where each part runs).
+ *
+ * The api_req_t is the server's, not h2o's: it is allocated apart and
+ * counted (ar->refs, on the loop thread only). The h2o request holds one
+ * reference through a link in its pool, given back when h2o disposes of it
+ * (the answer was sent, or the client went away); the worker part of a
+ * request holds another. So a worker can finish a request whose client has
+ * gone, and the loop drops the answer.
+ */
+#include "http/api.h"
+#include "model/tokens.h"
+#include "model/users.h"
+#include "obs/log.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+/* ---- the request ---- */
+
+typedef struct ar_link {
+    api_req_t *ar;
+} ar_link_t;
+
+static void ar_unref(api_req_t *ar)
+{
+    if (--ar->refs > 0)
+        return;
+    params_free(&ar->params);
+    free(ar->path);
+    free((char *)ar->token);
+    free(ar->photo_copy);
+    free(ar->out.body);
+    for (int i = 0; i < ar->out.nheaders; i++) {
+        free(ar->out.headers[i][0]);
+        free(ar->out.headers[i][1]);
+    }
+    free(ar);
+}
+
+static void unlink_hash_waiting(api_req_t *ar)
+{
+    if (h2o_linklist_is_linked(&ar->hash_link))
+        h2o_linklist_unlink(&ar->hash_link);
+}
+
+/* h2o is done with the request: its answer went, or its client did. Work
+ * still on a worker must then not touch it (and password hashing not yet
+ * begun is dropped). */
+static void on_link_dispose(void *p)
+{
+    api_req_t *ar = ((ar_link_t *)p)->ar;
+    ar->req = NULL;
+    if (ar->pending) {
+        atomic_store(&ar->pending->gone, true);
+        ar->pending->ar = NULL;
+        ar->pending = NULL;
+        ar->thr->in_flight--;
+    }
+    unlink_hash_waiting(ar);
+    ar_unref(ar);
+}
+
+static api_req_t *ar_new(server_thread_t *thr, h2o_req_t *req)
+{
+    api_req_t *ar = xcalloc(1, sizeof(*ar));
+    ar->req = req;
+    ar->thr = thr;
+    ar->srv = thr->srv;
+    ar->cfg = thr->srv->cfg;
+    ar->refs = 1;
+    ar_link_t *l = h2o_mem_alloc_shared(&req->pool, sizeof(*l), on_link_dispose);
+    l->ar = ar;
+    ar->rl.limit = (uint32_t)ar->cfg->rate_limit;
+    ar->rl.remaining = ar->rl.limit;
+    params_init(&ar->params);
+    ar->path = xstrndup(req->path.base, req->path.len);
+    ar->path_len = req->path.len;
+    ar->query_at = req->query_at;
+    ar->client = api_client_key(req);
+    return ar;
+}
+
+/* ---- the loop's part: what the h2o request says ---- */
+
+static bool ct_is(h2o_iovec_t ct, const char *want)
+{
+    size_t wl = strlen(want);
+    if (ct.len < wl || strncasecmp(ct.base, want, wl) != 0)
+        return false;
+    return ct.len == wl || ct.base[wl] == ';' || ct.base[wl] == ' ';
+}
+
+static h2o_iovec_t header(h2o_req_t *req, const h2o_token_t *tok)
+{
+    ssize_t i = h2o_find_header(&req->headers, tok, -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+/* An upload form: text fields become parameters; the one file field (named
+ * "photo") stays where it is in the body, as ar->photo. */
+static int parse_multipart(api_req_t *ar, h2o_iovec_t ct, const char **err)
+{
+    mp_span_t boundary;
+    mp_part_t parts[MULTIPART_MAX_PARTS];
+    if (multipart_boundary(ct.base, ct.len, &boundary) != 0) {
+        *err = "multipart/form-data needs a boundary";
+        return -1;
+    }
+    int n = multipart_parse(ar->req->entity.base, ar->req->entity.len, boundary, parts, MULTIPART_MAX_PARTS, err);
+    for (int i = 0; i < n; i++) {
+        mp_part_t *p = &parts[i];
+        bool is_photo = p->name.len == 5 && memcmp(p->name.base, "photo", 5) == 0;
+        if (is_photo) {
+            if (ar->photo.base != NULL) {
+                *err = "only one photo per upload";
+                return -1;
+            }
+            ar->photo = p->data;
+            if (ar->photo.base == NULL || ar->photo.len == 0)
+                ar->photo.base = "", ar->photo.len = 0;
+        } else if (!p->has_filename &&
+                   params_add(&ar->params, p->name.base, p->name.len, p->data.base, p->data.len, err) != 0) {
+            return -1;
+        }
+    }
+    return n < 0 ? -1 : 0;
+}
+
+/* Parses the query string and the body into ar->params (body first, so a
+ * form field wins over the query). Returns 0, or an HTTP status with *err. */
+static int parse_params(api_req_t *ar, const char **err)
+{
+    h2o_req_t *req = ar->req;
+    if (req->entity.base != NULL && req->entity.len > 0) {
+        h2o_iovec_t ct = header(req, H2O_TOKEN_CONTENT_TYPE);
+        int rc = 0;
+        if (ct.base == NULL || ct_is(ct, "application/x-www-form-urlencoded"))
+            rc = params_parse_urlencoded(&ar->params, req->entity.base, req->entity.len, err);
+        else if (ct_is(ct, "application/json"))
+            rc = params_parse_json(&ar->params, req->entity.base, req->entity.len, err);
+        else if (ct_is(ct, "multipart/form-data") && (ar->flags & R_UPLOAD))
+            rc = parse_multipart(ar, ct, err);
+        else {
+            *err = "unsupported Content-Type; send application/x-www-form-urlencoded or application/json";
+            return 415;
+        }
+        if (rc != 0)
+            return 400;
+    }
+    if (ar->query_at != SIZE_MAX) {
+        const char *q = ar->path + ar->query_at + 1;
+        size_t ql = ar->path_len - ar->query_at - 1;
+        if (params_parse_urlencoded(&ar->params, q, ql, err) != 0)
+            return 400;
+    }
+    return 0;
+}
+
+static void set_token(api_req_t *ar, const char *p, size_t n, bool cookie)
+{
+    ar->token = xstrndup(p, n);
+    ar->token_len = n;
+    ar->via_cookie = cookie;
+}
+
+static void find_token(api_req_t *ar)
+{
+    h2o_iovec_t auth = header(ar->req, H2O_TOKEN_AUTHORIZATION);
+    if (auth.base && auth.len > 7 && strncasecmp(auth.base, "Bearer ", 7) == 0) {
+        const char *t = auth.base + 7;
+        size_t n = auth.len - 7;
+        while (n && t[0] == ' ')
+            t++, n--;
+        set_token(ar, t, n, false);
+        return;
+    }
+    const param_t *p = params_get(&ar->params, "access_token");
+    if (p) {
+        set_token(ar, p->val, p->vlen, false);
+        return;
+    }
+    /* the browser session: Cookie: ...; pg_session=TOKEN; ... */
+    for (ssize_t i = -1; (i = h2o_find_header(&ar->req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        h2o_iovec_t v = ar->req->headers.entries[i].value;
+        const char *end = v.base + v.len;
+        for (const char *c = v.base; c < end;) {
+            while (c < end && (*c == ' ' || *c == ';'))
+                c++;
+            const char *e = memchr(c, ';', (size_t)(end - c));
+            if (e == NULL)
+                e = end;
+            size_t nl = sizeof(SESSION_COOKIE) - 1;
+            if ((size_t)(e - c) > nl + 1 && memcmp(c, SESSION_COOKIE "=", nl + 1) == 0) {
+                set_token(ar, c + nl + 1, (size_t)(e - c) - nl - 1, true);
+                return;
+            }
+            c = e;
+        }
+    }
+}
+
+/* Effective method: GET/HEAD/POST/DELETE, with POST + _method=DELETE as DELETE. */
+static h2o_iovec_t effective_method(api_req_t *ar)
+{
+    h2o_iovec_t m = ar->req->method;
+    if (m.len == 4 && memcmp(m.base, "POST", 4) == 0) {
+        const char *o = api_param(ar, "_method");
+        if (o && strcasecmp(o, "DELETE") == 0)
+            return h2o_iovec_init(H2O_STRLIT("DELETE"));
+    }
+    return m;
+}
+
+/* Everything the rest needs from the h2o request, into ar. */
+static void front(api_req_t *ar)
+{
+    h2o_req_t *req = ar->req;
+    size_t plen = api_path_len(ar);
+    ar->route_rc = router_match(ar->srv->router, req->method.base, req->method.len, ar->path, plen, &ar->match);
+    if (ar->route_rc == ROUTER_FOUND)
+        ar->flags = ar->match.route->flags;
+    /* The body limit per route: h2o has already refused anything over
+     * max_upload from its Content-Length, before reading it. */
+    size_t limit = (ar->flags & R_UPLOAD) ? (size_t)ar->cfg->max_upload : (size_t)ar->cfg->max_body;
+    if (req->entity.base != NULL && req->entity.len > limit)
+        ar->parse_status = 413;
+    else
+        ar->parse_status = parse_params(ar, &ar->parse_err);
+    find_token(ar);
+    h2o_iovec_t method = effective_method(ar);
+    snprintf(ar->method, sizeof(ar->method), "%.*s", (int)method.len, method.base);
+    if (method.base != req->method.base) {
+        ar->route_rc = router_match(ar->srv->router, method.base, method.len, ar->path, plen, &ar->match);
+        ar->flags = ar->route_rc == ROUTER_FOUND ? ar->match.route->flags : 0;
+    }
+    static h2o_iovec_t csrf = {H2O_STRLIT("x-csrf-token")};
+    ssize_t i = h2o_find_header_by_str(&req->headers, csrf.base, csrf.len, -1);
+    if (i >= 0 && req->headers.entries[i].value.len == CSRF_TOKEN_LEN)
+        memcpy(ar->csrf_header, req->headers.entries[i].value.base, CSRF_TOKEN_LEN);
+    ar->has_xrw = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-requested-with"), -1) >= 0;
+}
+
+/* ---- the rest: token, checks, the handler ---- */
+
+/* A state-changing request on the browser session must prove it comes
+ * from our pages: the session's CSRF token in X-CSRF-Token. */
+static bool csrf_ok(api_req_t *ar)
+{
+    if (!ar->via_cookie || strcmp(ar->method, "GET") == 0 || strcmp(ar->method, "HEAD") == 0)
+        return true;
+    if (ar->csrf_header[0] == '\0')
+        return false;
+    char want[CSRF_TOKEN_LEN + 1];
+    api_csrf_token(ar->token, ar->token_len, want);
+    return sodium_memcmp(want, ar->csrf_header, CSRF_TOKEN_LEN) == 0;
+}
+
+static void back(api_req_t *ar)
+{
+    /* Authenticate, then count the request against the token (or the client address). */
+    int64_t uid = 0;
+    int trc = ar->token ? tokens_check(ar->db, ar->token, ar->token_len, &uid) : USERS_NOT_FOUND;
+    if (trc == USERS_OK)
+        ar->viewer = uid;
+    uint64_t key = ar->viewer ? ratelimit_key(ar->token, ar->token_len) : ar->client;
+    ar->rl = ratelimit_hit(ar->srv->rl, key, ids_now_ms());
+
+    if (ar->parse_status == 413) {
+        char msg[96];
+        size_t limit = (ar->flags & R_UPLOAD) ? (size_t)ar->cfg->max_upload : (size_t)ar->cfg->max_body;
+        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", limit);
+        api_error(ar, 413, E_INVALID, msg);
+        return;
+    }
+    if (ar->parse_status != 0) {
+        api_error(ar, ar->parse_status, E_INVALID, ar->parse_err);
+        return;
+    }
+    if (!ar->rl.allowed) {
+        api_error(ar, 429, E_RATE, "The maximum number of requests per hour has been exceeded.");
+        return;
+    }
+    if (trc == USERS_ERROR) {
+        api_internal_error(ar, "token check failed");
+        return;
+    }
+    if (ar->route_rc == ROUTER_NOT_FOUND) {
+        api_error(ar, 404, E_NOT_FOUND, "this endpoint does not exist");
+        return;
+    }
+    if (ar->route_rc == ROUTER_METHOD_NOT_ALLOWED) {
+        api_error(ar, 405, E_INVALID, "method not allowed on this endpoint");
+        return;
+    }
+    if ((ar->flags & R_WEB) && !ar->has_xrw) {
+        api_error(ar, 403, E_OAUTH_PERM, "browser session requests need an X-Requested-With header");
+        return;
+    }
+    if (ar->viewer && !csrf_ok(ar)) {
+        api_error(ar, 403, E_OAUTH_PERM, "missing or wrong X-CSRF-Token for this browser session");
+        return;
+    }
+    if (ar->flags & R_AUTH) {
+        if (ar->token == NULL) {
+            api_error(ar, 400, E_OAUTH_PARAM, "Missing access_token");
+            return;
+        }
+        if (ar->viewer == 0) {
+            api_error(ar, 400, E_OAUTH_TOKEN, "The access_token provided is invalid.");
+            return;
+        }
+    }
+    ((api_handler_fn)ar->match.route->handler)(ar);
+}
+
+/* ---- on a worker (databases across a network) ---- */
+
+typedef struct req_work {
+    work_t super;
+    api_req_t *ar;
+} req_work_t;
+
+static void submit_hash(api_req_t *ar, api_work_t *w);
+
+static void req_run(work_t *w, worker_ctx_t *wc)
+{
+    api_req_t *ar = ((req_work_t *)w)->ar;
+    ar->on_worker = true;
+    ar->wc = wc;
+    ar->db = wc->db;
+    db_unavailable_clear();
+    ar->cache_ticket = cache_ticket(ar->srv->cache);
+    back(ar);
+    if (!ar->replied && ar->handoff == NULL)
+        api_internal_error(ar, "no answer");
+    db_ctx_release(wc->db);
+    ar->wc = NULL;
+}
+
+static void req_done(work_t *w)
+{
+    api_req_t *ar = ((req_work_t *)w)->ar;
+    free(w);
+    ar->on_worker = false;
+    ar->db = ar->thr->db;
+    ar->thr->in_flight--;
+    api_work_t *hash = ar->handoff;
+    ar->handoff = NULL;
+    if (hash && ar->req)
+        submit_hash(ar, hash);
+    else if (hash) { /* the client has gone: the hash is not worth making */
+        throttle_release(hash->throttle, hash->client);
+        if (hash->cleanup)
+            hash->cleanup(hash);
+        free(hash);
+    }
+    api_flush(ar);
+    ar_unref(ar);
+}
+
+int api_dispatch(server_thread_t *thr, h2o_req_t *req)
+{
+    api_req_t *ar = ar_new(thr, req);
+    front(ar);
+    if (thr->srv->req_pool != NULL) {
+        req_work_t *w = xcalloc(1, sizeof(*w));
+        w->super.run = req_run;
+        w->super.done = req_done;
+        w->super.reply_to = &thr->work_done;
+        w->ar = ar;
+        ar->refs++;
+        thr->in_flight++;
+        if (workpool_submit(thr->srv->req_pool, &w->super) != 0) {
+            ar->refs--;
+            thr->in_flight--;
+            free(w);
+            ar->db = thr->db;
+            api_error(ar, 503, E_SERVER, "server busy; please retry");
+        }
+        return 0;
+    }
+    /* Everything a request reads on the loop, from its token check to its
+     * rendering, happens in one read transaction. */
+    ar->db = thr->db;
+    ar->cache_ticket = cache_ticket(thr->srv->cache);
+    db_ctx_read_begin(thr->db);
+    back(ar);
+    db_ctx_read_end(thr->db);
+    return 0;
+}
+
+/* ---- deferred work ---- */
+
+static void work_run(work_t *w, worker_ctx_t *wc)
+{
+    api_work_t *aw = (api_work_t *)w;
+    if (aw->client && atomic_load(&aw->gone)) {
+        aw->skipped = true; /* a password hash nobody waits for */
+        log_debug("password hash dropped: its client has gone");
+        return;
+    }
+    db_unavailable_clear();
+    aw->run(aw, wc);
+    db_ctx_release(wc->db);
+}
+
+static void work_done(work_t *w)
+{
+    api_work_t *aw = (api_work_t *)w;
+    api_req_t *ar = aw->ar;
+    if (aw->client)
+        throttle_release(aw->throttle, aw->client);
+    if (ar != NULL) {
+        ar->pending = NULL;
+        ar->thr->in_flight--;
+        unlink_hash_waiting(ar);
+        ar->cache_ticket = cache_ticket(ar->srv->cache);
+        db_ctx_read_begin(ar->db);
+        if (aw->skipped)
+            api_error(ar, 503, E_SERVER, "request abandoned");
+        else
+            aw->done(aw, ar);
+        db_ctx_read_end(ar->db);
+    }
+    if (aw->cleanup)
+        aw->cleanup(aw);
+    free(aw);
+}
+
+static void prepare(api_req_t *ar, api_work_t *w)
+{
+    w->super.run = work_run;
+    w->super.done = work_done;
+    w->super.reply_to = &ar->thr->work_done;
+    w->ar = ar;
+}
+
+static void refuse(api_req_t *ar, api_work_t *w, int status, const char *msg)
+{
+    if (w->cleanup)
+        w->cleanup(w);
+    free(w);
+    api_error(ar, status, E_SERVER, msg);
+}
+
+void api_defer(api_req_t *ar, api_work_t *w)
+{
+    prepare(ar, w);
+    if (!nodes_ok(ar->srv->nodes)) { /* writes make IDs: not while the ID node's lease is in doubt */
+        refuse(ar, w, 503, "server cannot make IDs right now; please retry");
+        return;
+    }
+    if (ar->on_worker) { /* already off the loop: now, on this thread */
+        w->run(w, ar->wc);
+        w->done(w, ar);
+        if (w->cleanup)
+            w->cleanup(w);
+        free(w);
+        return;
+    }
+    if (workpool_submit(ar->srv->pool, &w->super) != 0) {
+        refuse(ar, w, 503, "server busy; please retry");
+        return;
+    }
+    ar->pending = w;
+    ar->thr->in_flight++;
+}
+
+/* Whether the client of a request waiting for a hash has closed its end.
+ * The request's socket is not read while it waits (HTTP/1), so look. */
+static bool client_gone(api_req_t *ar)
+{
+    h2o_socket_t *sock = ar->req->conn->callbacks->get_socket(ar->req->conn);
+    if (sock == NULL)
+        return false;
+    char c;
+    ssize_t n = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+static void on_gone_check(h2o_timeout_entry_t *entry)
+{
+    server_thread_t *thr = H2O_STRUCT_FROM_MEMBER(server_thread_t, gone_entry, entry);
+    for (h2o_linklist_t *l = thr->hash_waiting.next; l != &thr->hash_waiting;) {
+        api_req_t *ar = H2O_STRUCT_FROM_MEMBER(api_req_t, hash_link, l);
+        l = l->next;
+        if (ar->pending && ar->req && client_gone(ar)) {
+            atomic_store(&ar->pending->gone, true);
+            h2o_linklist_unlink(&ar->hash_link);
+        }
+    }
+    if (!h2o_linklist_is_empty(&thr->hash_waiting))
+        h2o_timeout_link(thr->loop, &thr->gone_timeout, &thr->gone_entry);
+}
+
+void api_thread_init(server_thread_t *thr)
+{
+    h2o_linklist_init_anchor(&thr->hash_waiting);
+    h2o_timeout_init(thr->loop, &thr->gone_timeout, 100);
+    thr->gone_entry.cb = on_gone_check;
+}
+
+/* On the loop: hashing work into the hashing pool. */
+static void submit_hash(api_req_t *ar, api_work_t *w)
+{
+    if (workpool_submit(ar->srv->hash_pool, &w->super) != 0) {
+        throttle_release(w->throttle, w->client);
+        refuse(ar, w, 503, "server busy; please retry");
+        return;
+    }
+    ar->pending = w;
+    ar->thr->in_flight++;
+    h2o_linklist_insert(&ar->thr->hash_waiting, &ar->hash_link);
+    if (!h2o_timeout_is_linked(&ar->thr->gone_entry))
+        h2o_timeout_link(ar->thr->loop, &ar->thr->gone_timeout, &ar->thr->gone_entry);
+}
+
+void api_defer_hash(api_req_t *ar, api_work_t *w)
+{
+    server_t *srv = ar->srv;
+    prepare(ar, w);
+    if (!throttle_acquire(srv->throttle, ar->client, (uint32_t)ar->cfg->hash_per_client, ids_now_ms())) {
+        ar->retry_after = 1;
+        refuse(ar, w, 429, "too many log-ins or sign-ups at once from your address; please retry");
+        return;
+    }
+    w->client = ar->client;
+    w->throttle = srv->throttle;
+    if (ar->on_worker)
+        ar->handoff = w; /* the loop submits it when the worker's part is done */
+    else
+        submit_hash(ar, w);
+}
