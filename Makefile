@@ -2,11 +2,12 @@
 #   make run     install what is missing, build, serve on http://127.0.0.1:8080 (data in ./data)
 #   make test    install what is missing, build (normal + ASan/UBSan + fuzzers), run the whole suite
 #   make bench   benchmarks (see bench/README.md)
+#   make cluster the cluster topology on this box (scripts/cluster.sh up ./cluster); make cluster-down stops it
 
 BUILD ?= build
 MESON_SETUP = meson setup --buildtype=debugoptimized
 
-.PHONY: all build run test deps format clean bench
+.PHONY: all build run test deps format clean bench cluster cluster-down
 
 all: build
 
@@ -27,6 +28,13 @@ run: build
 test:
 	@scripts/deps.sh test
 	tests/run.sh
+
+cluster: build
+	@scripts/deps.sh cluster
+	@scripts/cluster.sh up ./cluster
+
+cluster-down:
+	@scripts/cluster.sh down ./cluster
 
 bench: build
 	@scripts/deps.sh bench

@@ -1,19 +1,21 @@
 #!/bin/sh
 # Install what picogram needs to build, test and run, from Debian's packages.
 # Idempotent: apt-get runs only when something is missing.
-# Usage: scripts/deps.sh [build|test|bench]   (default: test, which includes build)
+# Usage: scripts/deps.sh [build|test|cluster|bench]   (default: test, which includes build)
 set -eu
 want="${1:-test}"
 
 build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev libpq-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil chromium chromium-driver postgresql-15 pgbouncer python3-psycopg2"
-bench_pkgs="wrk nginx-light gnuplot-nox python3-pil python3-django gunicorn"
+cluster_pkgs="postgresql-15 pgbouncer curl python3"
+bench_pkgs="wrk nginx-light gnuplot-nox python3-pil python3-django gunicorn postgresql-15 pgbouncer python3-psycopg2"
 
 case "$want" in
   build) pkgs="$build_pkgs" ;;
   test)  pkgs="$build_pkgs $test_pkgs" ;;
+  cluster) pkgs="$build_pkgs $cluster_pkgs" ;;
   bench) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
-  *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
+  *) echo "deps.sh: unknown set '$want' (build, test, cluster or bench)" >&2; exit 2 ;;
 esac
 
 missing=""

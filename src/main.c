@@ -26,7 +26,8 @@ static void usage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  serve      serve the API (embedded topology: SQLite and a photo folder in --data)\n"
-                 "  migrate    bring the database schema up to date, then exit\n"
+                 "  migrate    bring every database's schema up to date, then exit\n"
+                 "  shards     print the shard map with live counts of users and photos (--json)\n"
                  "  version    print the version\n"
                  "  help       this text; 'picogram <command> --help' for a command's options\n");
 }
@@ -132,6 +133,81 @@ static int cmd_migrate(const config_t *c)
     return rc;
 }
 
+/* A database URL as it may be shown: without a password. */
+static void url_without_password(const char *url, char *out, size_t cap)
+{
+    const char *scheme = strstr(url, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon)
+        snprintf(out, cap, "%.*s%s", (int)(colon - url), url, at);
+    else
+        snprintf(out, cap, "%s", url);
+    char *pw = strstr(out, "password=");
+    if (pw) { /* a password in the query too */
+        char *end = strchr(pw, '&');
+        memmove(pw, end ? end + 1 : pw + strlen(pw), strlen(end ? end + 1 : pw + strlen(pw)) + 1);
+    }
+}
+
+static int count_range(db_conn_t *c, unsigned q, unsigned lo, unsigned hi, long long *n)
+{
+    db_stmt_t *s = db_q(c, q);
+    db_bind_i64(s, 1, lo);
+    db_bind_i64(s, 2, hi);
+    int rc = db_step(s);
+    *n = rc == DB_ROW ? (long long)db_col_i64(s, 0) : -1;
+    db_reset(s);
+    return rc == DB_ROW ? 0 : -1;
+}
+
+/* picogram shards [--json]: the shard map, each range with its server and
+ * the users and photos on it now. */
+static int cmd_shards(const config_t *c, bool json)
+{
+    char err[512];
+    dbmap_t *map = dbmap_new(c->database, c->sqlite_sync, err, sizeof(err));
+    if (map == NULL)
+        return fail_usage(err);
+    if (db_check_schemas(map, err, sizeof(err)) != 0) {
+        fprintf(stderr, "picogram: %s\n", err);
+        dbmap_free(map);
+        return 1;
+    }
+    db_ctx_t *db = db_ctx_new(map);
+    int rc = 0;
+    unsigned lo, hi;
+    size_t dbi;
+    if (json)
+        printf("[");
+    for (size_t i = 0; dbmap_range(map, i, &lo, &hi, &dbi); i++) {
+        char url[1024];
+        url_without_password(dbmap_url(map, dbi), url, sizeof(url));
+        db_conn_t *conn = db_physical(db, dbi);
+        long long users = -1, media = -1;
+        if (conn == NULL || count_range(conn, Q_SHARD_USERS, lo, hi, &users) != 0 ||
+            count_range(conn, Q_SHARD_MEDIA, lo, hi, &media) != 0) {
+            fprintf(stderr, "picogram: cannot count shards %u-%u on %s\n", lo, hi, url);
+            rc = 1;
+        }
+        if (json) {
+            buf_t b;
+            buf_init(&b, 4096);
+            buf_json_cstr(&b, url);
+            printf("%s{\"range\":[%u,%u],\"server\":%.*s,\"users\":%lld,\"media\":%lld}", i ? "," : "", lo, hi,
+                   (int)b.len, b.data, users, media);
+            buf_free(&b);
+        } else {
+            printf("%5u-%-5u %-50s users %lld, media %lld\n", lo, hi, url, users, media);
+        }
+        db_ctx_release(db);
+    }
+    if (json)
+        printf("]\n");
+    db_ctx_free(db);
+    dbmap_free(map);
+    return rc;
+}
+
 /* A server allocates and frees the same sizes over and over (response
  * buffers of tens of KB, per request). glibc by default gives freed memory
  * back to the kernel past 128 KB of slack and maps big blocks afresh each
@@ -162,7 +238,7 @@ int main(int argc, char **argv)
         printf("picogram 0.1.0\n");
         return 0;
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "shards") != 0) {
         fprintf(stderr, "picogram: unknown command '%s'\n", cmd);
         usage(stderr);
         return EXIT_USAGE;
@@ -171,9 +247,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "picogram: libsodium failed to initialise\n");
         return 1;
     }
+    /* --json (shards) is the command's own flag, not a setting */
+    bool json = false;
+    int nargs = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(cmd, "shards") == 0 && strcmp(argv[i], "--json") == 0)
+            json = true;
+        else
+            argv[2 + nargs++] = argv[i];
+    }
     config_t cfg;
     config_init(&cfg);
-    int rc = build_config(&cfg, cmd, argc - 2, argv + 2);
+    int rc = build_config(&cfg, cmd, nargs, argv + 2);
     if (rc == 0 && strcmp(cmd, "serve") == 0) {
         tune_malloc();
         if (images_init(argv[0]) != 0) {
@@ -183,6 +268,8 @@ int main(int argc, char **argv)
             rc = server_run(&cfg);
             images_shutdown();
         }
+    } else if (rc == 0 && strcmp(cmd, "shards") == 0) {
+        rc = cmd_shards(&cfg, json);
     } else if (rc == 0) {
         rc = cmd_migrate(&cfg);
     }

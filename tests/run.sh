@@ -10,7 +10,10 @@
 # Between 1 and 2, the web client's end-to-end tests in headless Chromium
 # (tests/web/, playwright-core), against the normal build.
 # The last line is "N passed, N failed". Exit status is 0 only if nothing failed.
-# Env: FUZZ_SECONDS (default 15 per target), SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1.
+# After the normal build's suites, the API suite once more on the cluster's
+# data tier: two PostgreSQL 15 servers, each behind pgbouncer, started by
+# scripts/cluster.sh in a temporary directory and stopped after.
+# Env: FUZZ_SECONDS (default 15 per target), SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,7 +21,12 @@ PASSED=0
 FAILED=0
 FAILURES=()
 OUT=$(mktemp -d /tmp/picogram-test.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
+CLUSTER=""
+cleanup() {
+    [ -z "$CLUSTER" ] || { scripts/cluster.sh down "$CLUSTER" >/dev/null 2>&1; rm -rf "$CLUSTER"; }
+    rm -rf "$OUT"
+}
+trap cleanup EXIT
 
 note() { printf '\n=== %s\n' "$*"; }
 count() { # count NAME PASS FAIL
@@ -84,6 +92,19 @@ if build build --buildtype=debugoptimized; then
     unit build normal
     api "$ROOT/build/picogram" normal
     PICOGRAM_TEST_TOPOLOGY=sqlite2 api "$ROOT/build/picogram" "normal, 2 SQLite files"
+    if [ "${SKIP_PG:-0}" != 1 ]; then
+        note "the cluster's data tier: two PostgreSQL servers behind pgbouncer"
+        CLUSTER=$(mktemp -d /tmp/picogram-cluster.XXXXXX)
+        if CLUSTER_SERVE=0 PG_FSYNC=off scripts/cluster.sh up "$CLUSTER" >"$OUT/cluster.log" 2>&1; then
+            PICOGRAM_TEST_TOPOLOGY=pg PICOGRAM_TEST_CLUSTER=$CLUSTER api "$ROOT/build/picogram" "normal, 2 PostgreSQL servers"
+        else
+            tail -n 30 "$OUT/cluster.log"
+            count "cluster up" 0 1
+        fi
+        scripts/cluster.sh down "$CLUSTER" >/dev/null 2>&1
+        rm -rf "$CLUSTER"
+        CLUSTER=""
+    fi
     if [ "${SKIP_WEB:-0}" != 1 ]; then
         note "web client in headless Chromium (screenshots in build/test-output/web/)"
         nodesuite tests/web/ "$ROOT/build/picogram" "web (chromium)"

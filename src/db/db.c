@@ -194,6 +194,22 @@ size_t dbmap_count(const dbmap_t *m)
     return m->nurls;
 }
 
+bool dbmap_range(const dbmap_t *m, size_t i, unsigned *lo, unsigned *hi, size_t *db)
+{
+    size_t k = 0;
+    for (unsigned s = 0; s < IDS_NSHARDS;) {
+        unsigned e = s;
+        while (e + 1 < IDS_NSHARDS && m->shard_db[e + 1] == m->shard_db[s])
+            e++;
+        if (k++ == i) {
+            *lo = s, *hi = e, *db = m->shard_db[s];
+            return true;
+        }
+        s = e + 1;
+    }
+    return false;
+}
+
 bool dbmap_blocking(const dbmap_t *m)
 {
     for (size_t i = 0; i < m->nurls; i++) {

@@ -11,8 +11,9 @@
  * Every query is prepared, once per connection, from the registry in
  * db/queries.h, where each query has an id and one SQL text written for
  * both dialects with $1, $2 ... placeholders (the SQLite driver rewrites them
- * to ?1, ?2), and `{IDS $N}` for "is in the list of IDs bound to $N"
- * (db_bind_ids). Drivers cache the prepared statement per id.
+ * to ?1, ?2), `{IDS $N}` for "is in the list of IDs bound to $N"
+ * (db_bind_ids), and `{SHARD col}` for the logical shard of ID column col.
+ * Drivers cache the prepared statement per id.
  *
  * Sharding: every ID carries a logical shard (core/ids.h). A dbmap maps the
  * 8192 logical shards onto physical databases by ranges; in the embedded
@@ -40,6 +41,7 @@ struct db_driver {
     const char *dialect_id_type; /* the column type of 64-bit IDs */
     const char *dialect_blob_type;
     const char *dialect_geo_index; /* DDL of the geo index tables geo_media and geo_places */
+    const char *dialect_shard_keys; /* DDL of the shard columns and indexes (NULL: none) */
     bool remote;   /* across a network: calls must not run on an event loop */
     bool snapshot; /* a request's reads share one read transaction (db_ctx_read_begin) */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */
@@ -183,6 +185,9 @@ typedef struct dbmap dbmap_t;
 dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen);
 void dbmap_free(dbmap_t *m);
 size_t dbmap_count(const dbmap_t *m); /* physical databases */
+/* The shard map's ranges, in order: range i is [*lo, *hi] on database *db.
+ * False past the last. */
+bool dbmap_range(const dbmap_t *m, size_t i, unsigned *lo, unsigned *hi, size_t *db);
 /* Whether any database is across a network (calls to it block for a round trip). */
 bool dbmap_blocking(const dbmap_t *m);
 const char *dbmap_url(const dbmap_t *m, size_t i);
@@ -217,5 +222,8 @@ db_conn_t *db_physical(db_ctx_t *x, size_t i);
 int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen);
 int db_schema_version(db_conn_t *c);
 int db_schema_latest(void);
+/* Whether every database of map has this binary's schema: 0, or -1 with a
+ * one-line err naming the database and what to do. */
+int db_check_schemas(const dbmap_t *map, char *err, size_t errlen);
 
 #endif

@@ -92,6 +92,9 @@ static char *to_pg_sql(const char *sql)
             const char *close = strchr(p, '}');
             buf_printf(&b, "= ANY(CAST($%.*s AS BIGINT[]))", (int)(close - p - 6), p + 6);
             p = close + 1;
+        } else if (strncmp(p, "{SHARD ", 7) == 0) { /* the stored shard column (migration 11) */
+            buf_puts(&b, "shard");
+            p = strchr(p, '}') + 1;
         } else {
             buf_putc(&b, *p++);
         }
@@ -120,6 +123,12 @@ static void mark_down(pg_conn_t *c, const char *why)
     }
 }
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug("postgres: %s", message);
+}
+
 /* A connection that works, opening it if need be; false (and the database
  * marked down) if the server cannot be reached. */
 static bool ensure(pg_conn_t *c)
@@ -137,6 +146,7 @@ static bool ensure(pg_conn_t *c)
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {c->target, "2", "picogram", NULL};
     c->pg = PQconnectdbParams(keys, vals, 1);
+    PQsetNoticeProcessor(c->pg, quiet, NULL);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char why[256];
         snprintf(why, sizeof(why), "%s", PQerrorMessage(c->pg));
@@ -522,6 +532,48 @@ const db_driver_t db_driver_postgres = {
     .dialect_id_type = "BIGINT",
     .dialect_blob_type = "BYTEA",
     .remote = true,
+    /* a stored shard column and a unique index by (shard, key) on every
+     * table keyed by an ID: a logical shard's rows, without reading the
+     * others' (the unique index can be a publication's replica identity) */
+    .dialect_shard_keys =
+        "ALTER TABLE users ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX users_by_shard ON users (shard, id);"
+        "ALTER TABLE tokens ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX tokens_by_shard ON tokens (shard, hash);"
+        "ALTER TABLE media ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX media_by_shard ON media (shard, id);"
+        "ALTER TABLE media_tags ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((media_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX media_tags_by_shard ON media_tags (shard, tag, id);"
+        "ALTER TABLE media_mentions ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((media_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX media_mentions_by_shard ON media_mentions (shard, media_id, username_lower);"
+        "ALTER TABLE locations ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX locations_by_shard ON locations (shard, id);"
+        "ALTER TABLE location_media ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((location_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX location_media_by_shard ON location_media (shard, location_id, media_id);"
+        "ALTER TABLE following ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX following_by_shard ON following (shard, user_id, target_id);"
+        "ALTER TABLE followers ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX followers_by_shard ON followers (shard, user_id, follower_id);"
+        "ALTER TABLE blocks ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX blocks_by_shard ON blocks (shard, user_id, target_id);"
+        "ALTER TABLE feed_items ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX feed_items_by_shard ON feed_items (shard, user_id, media_id);"
+        "ALTER TABLE feed_state ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX feed_state_by_shard ON feed_state (shard, user_id);"
+        "ALTER TABLE likes ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((media_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX likes_by_shard ON likes (shard, media_id, user_id);"
+        "ALTER TABLE liked ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX liked_by_shard ON liked (shard, user_id, id);"
+        "ALTER TABLE comments ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((media_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX comments_by_shard ON comments (shard, id);"
+        "ALTER TABLE activity ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX activity_by_shard ON activity (shard, id);"
+        "ALTER TABLE geo_media ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX geo_media_by_shard ON geo_media (shard, id);"
+        "ALTER TABLE geo_places ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX geo_places_by_shard ON geo_places (shard, id);"
+        "ALTER TABLE jobs ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX jobs_by_shard ON jobs (shard, id);",
     /* plain tables of integer points (degrees x 10^7, seconds since 2011),
      * searched through an index on the latitude (geo/rtree.c's queries) */
     .dialect_geo_index =

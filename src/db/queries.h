@@ -195,7 +195,9 @@
     X(NODE_TAKE, "UPDATE nodes SET holder = $2, owner = $3, lease_until = $4 WHERE node = $1 AND owner = $5")          \
     X(NODE_RENEW, "UPDATE nodes SET lease_until = $3 WHERE node = $1 AND owner = $2")                                  \
     X(NODE_RELEASE, "UPDATE nodes SET lease_until = 0 WHERE node = $1 AND owner = $2")                                 \
-    X(NODES_LIVE, "SELECT COUNT(*) FROM nodes WHERE lease_until >= $1 AND owner <> $2")
+    X(NODES_LIVE, "SELECT COUNT(*) FROM nodes WHERE lease_until >= $1 AND owner <> $2")                                \
+    X(SHARD_USERS, "SELECT COUNT(*) FROM users WHERE {SHARD id} BETWEEN $1 AND $2")                                  \
+    X(SHARD_MEDIA, "SELECT COUNT(*) FROM media WHERE {SHARD id} BETWEEN $1 AND $2")
 
 #define DB_Q_ENUM(name, sql) Q_##name,
 enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };

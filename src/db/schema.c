@@ -186,6 +186,11 @@ static const char *const migrations[] = {
     "UPDATE jobs SET leased = 0;"
     "CREATE INDEX jobs_ready ON jobs (dead, run_at);"
     "DROP INDEX jobs_due;",
+    /* 11: every row of a table keyed by an ID yields its logical shard; a
+     * driver that moves logical shards between servers (PostgreSQL) gets a
+     * shard column and an index by shard on those tables ({SHARD_KEYS}), so
+     * one shard's rows are found without reading the others'. */
+    "{SHARD_KEYS}",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -205,6 +210,8 @@ static char *expand(const db_driver_t *drv, const char *sql)
             buf_puts(&b, drv->dialect_blob_type), p += 6;
         else if (strncmp(p, "{GEO_INDEX}", 11) == 0)
             buf_puts(&b, drv->dialect_geo_index), p += 11;
+        else if (strncmp(p, "{SHARD_KEYS}", 12) == 0)
+            buf_puts(&b, drv->dialect_shard_keys ? drv->dialect_shard_keys : "SELECT 1;"), p += 12;
         else
             buf_putc(&b, *p++);
     }
@@ -231,9 +238,9 @@ int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen)
         snprintf(err, errlen, "cannot begin: %s", c->drv->errmsg(c));
         return -1;
     }
-    /* Read the version inside the write transaction: two processes
-     * migrating at once take turns instead of both applying a step. */
-    int v = db_schema_version(c);
+    /* Read the version inside the write transaction, under a lock: two
+     * processes migrating at once take turns instead of both applying a step. */
+    int v = db_lock(c, "migrate", 0, 0) == DB_OK ? db_schema_version(c) : -1;
     if (v < 0) {
         snprintf(err, errlen, "cannot read schema version: %s", c->drv->errmsg(c));
         goto fail;
@@ -262,4 +269,29 @@ int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen)
 fail:
     db_rollback(c);
     return -1;
+}
+
+int db_check_schemas(const dbmap_t *map, char *err, size_t errlen)
+{
+    db_ctx_t *db = db_ctx_new(map);
+    int rc = 0;
+    for (size_t i = 0; i < dbmap_count(map) && rc == 0; i++) {
+        db_conn_t *c = db_physical(db, i);
+        char e[256];
+        /* a pure read: a database that was never migrated has no table to read */
+        int v = c && c->drv->exec(c, "SELECT version FROM schema_migrations LIMIT 1", e, sizeof(e)) == 0
+                    ? db_schema_version(c)
+                    : -1;
+        if (v != db_schema_latest()) {
+            snprintf(err, errlen,
+                     v < 0 ? "database %s has no picogram schema (or cannot be reached): run 'picogram migrate'"
+                     : v < db_schema_latest()
+                         ? "database %s has schema version %d, this binary needs %d: run 'picogram migrate'"
+                         : "database %s has schema version %d, newer than this binary's %d",
+                     dbmap_url(map, i), v, db_schema_latest());
+            rc = -1;
+        }
+    }
+    db_ctx_free(db);
+    return rc;
 }

@@ -507,7 +507,11 @@ int server_run(config_t *cfg)
     sodium_memzero(secret, sizeof(secret));
     if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
         goto fail;
-    if (migrate_all(srv->dbmap, err, sizeof(err)) != 0)
+    /* The cluster's databases are brought up to date by `picogram migrate`,
+     * once, never by a server starting; a server refuses a schema it does
+     * not know. The embedded database migrates at start. */
+    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, sizeof(err))
+                                     : migrate_all(srv->dbmap, err, sizeof(err))) != 0)
         goto fail;
     if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
         goto fail;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks the invariants of a picogram dataset spread over SQLite files.
 
-  check_db.py FILE...
+  check_db.py FILE|URL...   (SQLite files, or postgresql:// URLs)
 
 Prints a JSON object: {"rows": {table: count}, "duplicates": {table: [ids]},
 "counters": [mismatches], "nodes": [ID node numbers seen]}. Every table's
@@ -20,8 +20,28 @@ ID_COLUMNS = {  # table -> its ID column (IDs made by the server)
 }
 
 
+class Pg:
+    """A psycopg2 connection that answers execute() with rows, as sqlite3's does."""
+
+    def __init__(self, url):
+        import psycopg2
+        self.c = psycopg2.connect(url)
+        self.c.set_session(readonly=True, autocommit=True)
+
+    def execute(self, sql):
+        cur = self.c.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def connect(target):
+    if target.startswith('postgresql:'):
+        return Pg(target)
+    return sqlite3.connect(f'file:{target}?mode=ro', uri=True)
+
+
 def main(files):
-    dbs = [sqlite3.connect(f'file:{f}?mode=ro', uri=True) for f in files]
+    dbs = [connect(f) for f in files]
     rows, dups, nodes = {}, {}, set()
     for table, col in ID_COLUMNS.items():
         ids = [r[0] for db in dbs for r in db.execute(f'SELECT {col} FROM {table}')]

@@ -6,7 +6,7 @@
 // skip themselves: see `external`).
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,15 +35,75 @@ export function serverBinary() {
  */
 /**
  * The topology the suite runs on (PICOGRAM_TEST_TOPOLOGY): 'embedded' (the
- * default: one SQLite file), or 'sqlite2' (the logical shards split over
- * two SQLite files, the cheapest way to catch a cross-shard bug).
+ * default: one SQLite file), 'sqlite2' (the logical shards split over two
+ * SQLite files, the cheapest way to catch a cross-shard bug), or 'pg' (two
+ * PostgreSQL servers, each behind pgbouncer, as `scripts/cluster.sh up DIR`
+ * started them: PICOGRAM_TEST_CLUSTER=DIR; each server gets two fresh
+ * databases, migrated).
  */
 export const topology = process.env.PICOGRAM_TEST_TOPOLOGY || 'embedded';
 
-/** The SQLite files of a server's data directory in this topology. */
+/** The cluster's ports (PICOGRAM_TEST_CLUSTER/cluster.env), for the 'pg' topology. */
+export function clusterEnv() {
+  const dir = process.env.PICOGRAM_TEST_CLUSTER;
+  assert.ok(dir, 'the pg topology needs PICOGRAM_TEST_CLUSTER (a scripts/cluster.sh directory)');
+  const env = {};
+  for (const line of readFileSync(path.join(dir, 'cluster.env'), 'utf8').split('\n')) {
+    const m = /^(\w+)="?([^"]*)"?$/.exec(line.trim());
+    if (m) env[m[1]] = m[2];
+  }
+  return { dir, pgPorts: env.PG_PORTS.split(' ').map(Number), bouncerPorts: env.BOUNCER_PORTS.split(' ').map(Number) };
+}
+
+/** psql against PostgreSQL server i of the test cluster (direct, not through pgbouncer). */
+export function psql(i, sql, db = 'postgres') {
+  const { pgPorts } = clusterEnv();
+  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', String(pgPorts[i]), '-U', 'picogram',
+    '-d', db, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql]).toString();
+}
+
+const pgDatabases = new Map(); // dataDir -> database URL spec
+/** Two fresh databases, migrated, for a server of the 'pg' topology: its --database value. */
+function pgDatabase(dataDir) {
+  if (pgDatabases.has(dataDir)) return pgDatabases.get(dataDir);
+  const { bouncerPorts } = clusterEnv();
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  for (let i = 0; i < 2; i++) psql(i, `CREATE DATABASE ${name}`);
+  const spec = `0-4095=postgres://picogram@127.0.0.1:${bouncerPorts[0]}/${name};`
+    + `4096-8191=postgres://picogram@127.0.0.1:${bouncerPorts[1]}/${name}`;
+  execFileSync(serverBinary(), ['migrate', '--database', spec, '--data', dataDir], { stdio: 'ignore' });
+  pgDatabases.set(dataDir, spec);
+  return spec;
+}
+
+/** The SQLite files of a server's data directory in this topology (none on PostgreSQL). */
 export function dbFiles(dataDir) {
+  if (topology === 'pg') return [];
   return topology === 'sqlite2' ? [path.join(dataDir, 'shards-a.db'), path.join(dataDir, 'shards-b.db')]
     : [path.join(dataDir, 'picogram.db')];
+}
+
+/**
+ * The databases of a server with this data directory, as check_db.py and
+ * sqlExec take them: SQLite files, or postgresql:// URLs straight to the
+ * PostgreSQL servers (not through pgbouncer).
+ */
+export function dbTargets(dataDir) {
+  if (topology !== 'pg') return dbFiles(dataDir);
+  const spec = pgDatabases.get(dataDir);
+  assert.ok(spec, `no databases made for ${dataDir}`);
+  const name = /\/(t_[0-9a-f]+)/.exec(spec)[1];
+  return clusterEnv().pgPorts.map((p) => `postgresql://picogram@127.0.0.1:${p}/${name}`);
+}
+
+/** Runs one SQL statement on every database of a server (any topology). */
+export function sqlExec(dataDir, sql) {
+  for (const t of dbTargets(dataDir)) {
+    execFileSync('/usr/bin/python3', ['-c', 'import sys\n'
+      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
+      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
+      + 'c.cursor().execute(sys.argv[2]); c.commit()', t, sql]);
+  }
 }
 
 /** The flags that put a server with this data directory on the topology. */
@@ -52,6 +112,7 @@ export function topologyArgs(dataDir) {
     const [a, b] = dbFiles(dataDir);
     return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`];
   }
+  if (topology === 'pg') return ['--database', pgDatabase(dataDir)];
   return [];
 }
 

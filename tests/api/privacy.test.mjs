@@ -7,12 +7,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, rename, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  startServer, api, signup, uniqueName, uploadPhoto, assertOk, assertV1Error, show, external, launchOn, mediaFiles, dbFiles,
+  startServer, api, signup, uniqueName, uploadPhoto, assertOk, assertV1Error, show, external, launchOn, mediaFiles, sqlExec,
 } from './lib.mjs';
 import { bareId, mapLimit, poll, sleep } from './feed_util.mjs';
 
@@ -200,10 +199,7 @@ describe('photos stored before file keys', () => {
           const g = /^(\d+)\/(\d+)_[0-9a-f]{16}_([a-z]+)\.jpg$/.exec(f);
           if (g) await rename(path.join(media, f), path.join(media, `${g[1]}/${g[2]}_${g[3]}.jpg`));
         }
-        for (const db of dbFiles(dataDir)) {
-          execFileSync('python3', ['-c', 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); '
-            + 'c.execute("UPDATE media SET file_key = 0"); c.commit()', db]);
-        }
+        sqlExec(dataDir, 'UPDATE media SET file_key = 0');
         const before = await readFile(path.join(media, legacyUrl(old[0].images.thumbnail.url).split('/media/')[1]));
 
         // the new binary: old names answer at once; the job gives each photo a key

@@ -9,14 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchOn, api, signup, uniqueName, uploadPhoto, external, dbFiles, show } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, uploadPhoto, external, dbTargets, show } from './lib.mjs';
 import { mapLimit, poll } from './feed_util.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const USERS = 24;
 
 function checkDb(dataDir) {
-  const out = execFileSync('/usr/bin/python3', [path.join(here, 'check_db.py'), ...dbFiles(dataDir)]);
+  const out = execFileSync('/usr/bin/python3', [path.join(here, 'check_db.py'), ...dbTargets(dataDir)]);
   return JSON.parse(out.toString());
 }
 

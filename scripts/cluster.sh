@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The cluster topology on one box, on 127.0.0.1, everything in DIR:
+#
+#   scripts/cluster.sh up DIR     two PostgreSQL 15 servers (initdb), a
+#                                 pgbouncer in front of each (transaction
+#                                 pooling), `picogram migrate`, then
+#                                 `picogram serve` with DIR/picogram.conf.
+#                                 Returns when everything answers; the last
+#                                 line is the API's base URL.
+#   scripts/cluster.sh down DIR   stops everything `up` started, by PID.
+#   scripts/cluster.sh env DIR    prints what `up` wrote to DIR/cluster.env.
+#
+# The logical shards are split in two: 0-4095 on the first server, 4096-8191
+# on the second. Ports are free ones picked at start. As root, the servers
+# run as `nobody` (initdb and pgbouncer refuse root); otherwise as the user.
+# Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
+#      CLUSTER_SERVE=0 (databases only: no picogram serve).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+BIN=${PICOGRAM_BIN:-$here/build/picogram}
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Runs a command as the servers' user (setpriv execs it, so a background
+# "${AS_USER[@]}" cmd & leaves the command's own PID in $!).
+AS_USER=()
+if [ "$(id -u)" -eq 0 ]; then AS_USER=(setpriv --reuid=nobody --regid=nogroup --clear-groups --); fi
+as_user() { "${AS_USER[@]}" "$@"; }
+
+own() { # own PATH...: the servers' user owns them
+    if [ "$(id -u)" -eq 0 ]; then chown -R nobody:nogroup "$@"; fi
+}
+
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
+    local until=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $until ] || return 1
+        sleep 0.1
+    done
+}
+
+answers() { # answers URL: an HTTP answer of any status
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" != 000 ]
+}
+
+start_pg() { # start_pg I PORT
+    local d=$DIR/pg$1
+    mkdir -p "$d"
+    own "$d"
+    if [ ! -f "$d/data/PG_VERSION" ]; then
+        as_user "$PGBIN/initdb" -D "$d/data" -U picogram -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$d/initdb.log" 2>&1 ||
+            { cat "$d/initdb.log" >&2; die "initdb failed for server $1"; }
+    fi
+    local fsync=${PG_FSYNC:-on}
+    as_user "$PGBIN/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 30 start -o \
+        "-p $2 -c listen_addresses=127.0.0.1 -c unix_socket_directories=$d -c max_connections=300 \
+         -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync -c shared_buffers=128MB" >/dev/null ||
+        { tail -n 20 "$d/postgres.log" >&2; die "PostgreSQL server $1 did not start"; }
+    as_user "$PGBIN/psql" -h 127.0.0.1 -p "$2" -U picogram -d postgres -qAt \
+        -c "SELECT 1 FROM pg_database WHERE datname = 'picogram'" | grep -q 1 ||
+        as_user "$PGBIN/psql" -h 127.0.0.1 -p "$2" -U picogram -d postgres -q -c "CREATE DATABASE picogram"
+}
+
+start_bouncer() { # start_bouncer I PORT PGPORT
+    local d=$DIR/bouncer$1
+    mkdir -p "$d"
+    cat >"$d/pgbouncer.ini" <<EOF
+; pgbouncer in front of PostgreSQL server $1, made by scripts/cluster.sh
+[databases]
+* = host=127.0.0.1 port=$3
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $2
+unix_socket_dir = $d
+auth_type = trust
+auth_file = $d/users.txt
+pool_mode = transaction
+max_client_conn = 4000
+default_pool_size = 40
+; a server that is down: connections fail within a second, and are tried
+; again a second later, so requests answer 503 fast and recover by themselves
+server_connect_timeout = 1
+server_login_retry = 1
+query_wait_timeout = 1
+logfile = $d/pgbouncer.log
+pidfile = $d/pgbouncer.pid
+EOF
+    echo '"picogram" ""' >"$d/users.txt"
+    own "$d"
+    as_user pgbouncer -d "$d/pgbouncer.ini" || die "pgbouncer $1 did not start"
+    wait_for 10 as_user "$PGBIN/pg_isready" -h 127.0.0.1 -p "$2" -U picogram -d picogram ||
+        die "pgbouncer $1 does not answer"
+}
+
+up() {
+    mkdir -p "$DIR"
+    DIR=$(cd "$DIR" && pwd)
+    [ "$(id -u)" -ne 0 ] || chmod 0755 "$DIR" # the servers' user must reach its parts
+    [ -x "$BIN" ] || die "no picogram binary at $BIN (run make first)"
+    if [ -f "$DIR/cluster.env" ]; then
+        # shellcheck disable=SC1091
+        . "$DIR/cluster.env"
+        if [ -n "${SERVE_PID:-}" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+            echo "cluster.sh: already up in $DIR" >&2
+            echo "http://127.0.0.1:$API_PORT"
+            return 0
+        fi
+    fi
+    local pg0 pg1 b0 b1 api
+    pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); api=$(free_port)
+    start_pg 0 "$pg0"
+    start_pg 1 "$pg1"
+    start_bouncer 0 "$b0" "$pg0"
+    start_bouncer 1 "$b1" "$pg1"
+    mkdir -p "$DIR/data" "$DIR/log"
+    own "$DIR/data" "$DIR/log"
+    cat >"$DIR/picogram.conf" <<EOF
+# picogram in the cluster topology, made by scripts/cluster.sh
+listen = 127.0.0.1:$api
+data = $DIR/data
+database = 0-4095=postgres://picogram@127.0.0.1:$b0/picogram;4096-8191=postgres://picogram@127.0.0.1:$b1/picogram
+access_log = $DIR/log/access.log
+EOF
+    cat >"$DIR/cluster.env" <<EOF
+PG_PORTS="$pg0 $pg1"
+BOUNCER_PORTS="$b0 $b1"
+API_PORT=$api
+EOF
+    as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
+        { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
+    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
+        "${AS_USER[@]}" "$BIN" serve --config "$DIR/picogram.conf" </dev/null >>"$DIR/log/picogram.log" 2>&1 &
+        echo "SERVE_PID=$!" >>"$DIR/cluster.env"
+        wait_for 20 answers "http://127.0.0.1:$api/v1/users/self" ||
+            { tail -n 20 "$DIR/log/picogram.log" >&2; die "picogram serve does not answer"; }
+    fi
+    echo "http://127.0.0.1:$api"
+}
+
+stop_pid() { # stop_pid PID: TERM, then KILL after 10 s
+    local pid=$1
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+down() {
+    [ -d "$DIR" ] || die "no cluster in $DIR"
+    DIR=$(cd "$DIR" && pwd)
+    if [ -f "$DIR/cluster.env" ]; then
+        # shellcheck disable=SC1091
+        . "$DIR/cluster.env"
+        [ -n "${SERVE_PID:-}" ] && stop_pid "$SERVE_PID"
+    fi
+    for i in 0 1; do
+        local f=$DIR/bouncer$i/pgbouncer.pid
+        [ -f "$f" ] && stop_pid "$(cat "$f")"
+        f=$DIR/pg$i/data/postmaster.pid
+        if [ -f "$f" ]; then
+            local pid
+            pid=$(head -n 1 "$f")
+            kill -INT "$pid" 2>/dev/null || true # fast shutdown
+            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -f "$DIR/cluster.env"
+    echo "cluster.sh: stopped everything in $DIR" >&2
+}
+
+[ $# -eq 2 ] || die "usage: scripts/cluster.sh up|down|env DIR"
+DIR=$2
+case "$1" in
+up) up ;;
+down) down ;;
+env) cat "$DIR/cluster.env" ;;
+*) die "usage: scripts/cluster.sh up|down|env DIR" ;;
+esac
