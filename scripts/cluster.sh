@@ -9,6 +9,9 @@
 #                                 line is the API's base URL.
 #   scripts/cluster.sh down DIR   stops everything `up` started, by PID.
 #   scripts/cluster.sh env DIR    prints what `up` wrote to DIR/cluster.env.
+#   scripts/cluster.sh stop-pg DIR I | start-pg DIR I
+#                                 stops or starts PostgreSQL server I (0 or 1)
+#                                 alone, on its port (fault drills).
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
@@ -152,6 +155,16 @@ stop_pid() { # stop_pid PID: TERM, then KILL after 10 s
     kill -KILL "$pid" 2>/dev/null || true
 }
 
+stop_pg() { # stop_pg I: fast shutdown, by the postmaster's PID
+    local f=$DIR/pg$1/data/postmaster.pid
+    [ -f "$f" ] || return 0
+    local pid
+    pid=$(head -n 1 "$f")
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 down() {
     [ -d "$DIR" ] || die "no cluster in $DIR"
     DIR=$(cd "$DIR" && pwd)
@@ -163,24 +176,26 @@ down() {
     for i in 0 1; do
         local f=$DIR/bouncer$i/pgbouncer.pid
         [ -f "$f" ] && stop_pid "$(cat "$f")"
-        f=$DIR/pg$i/data/postmaster.pid
-        if [ -f "$f" ]; then
-            local pid
-            pid=$(head -n 1 "$f")
-            kill -INT "$pid" 2>/dev/null || true # fast shutdown
-            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-        fi
+        stop_pg "$i"
     done
     rm -f "$DIR/cluster.env"
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-[ $# -eq 2 ] || die "usage: scripts/cluster.sh up|down|env DIR"
+usage="usage: scripts/cluster.sh up|down|env DIR, or stop-pg|start-pg DIR 0|1"
+[ $# -ge 2 ] || die "$usage"
 DIR=$2
 case "$1" in
 up) up ;;
 down) down ;;
 env) cat "$DIR/cluster.env" ;;
-*) die "usage: scripts/cluster.sh up|down|env DIR" ;;
+stop-pg | start-pg)
+    [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "$usage"
+    DIR=$(cd "$DIR" && pwd)
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+    read -r -a ports <<<"$PG_PORTS"
+    if [ "$1" = stop-pg ]; then stop_pg "$3"; else start_pg "$3" "${ports[$3]}"; fi
+    ;;
+*) die "$usage" ;;
 esac

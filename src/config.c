@@ -70,6 +70,9 @@ static const setting_t settings[] = {
     {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the object cache"},
     {"rekey_grace", T_INT, OFF(rekey_grace), "600", 0, 86400 * 30, NULL,
      "seconds a photo stored before file keys still answers at its old name after it gets one"},
+    {"far_inline", T_ENUM, OFF(far_inline), "on", 0, 0, "on|off",
+     "run the effects of a write on other databases right after its commit (on), or leave them to the job "
+     "runner (off: for fault drills and tests)"},
     {"node", T_STR, OFF(node), "auto", 0, 0, NULL,
      "the node number in this process's IDs, 0-63, or 'auto' for a free one; leased, so two live processes never share one"},
     {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,

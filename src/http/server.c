@@ -513,6 +513,7 @@ int server_run(config_t *cfg)
     if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, sizeof(err))
                                      : migrate_all(srv->dbmap, err, sizeof(err))) != 0)
         goto fail;
+    far_set_inline(strcmp(cfg->far_inline, "on") == 0);
     if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
         goto fail;
     if ((srv->photos = blob_open(cfg->photo_store, err, sizeof(err))) == NULL)

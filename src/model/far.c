@@ -8,6 +8,7 @@
 #include "obs/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,10 +101,19 @@ int far_do(far_t *f, const char *kind, unsigned shard, const char *fmt, ...)
     return DB_DONE;
 }
 
+static atomic_bool no_inline;
+
+void far_set_inline(bool on)
+{
+    atomic_store(&no_inline, !on);
+}
+
 void far_flush(far_t *f)
 {
     int n = f->npending;
     f->npending = 0;
+    if (atomic_load(&no_inline))
+        n = 0; /* the runner runs them when they come due */
     if (f->overflow)
         jobs_kick();
     f->overflow = false;

@@ -77,6 +77,9 @@ int far_do(far_t *f, const char *kind, unsigned shard, const char *fmt, ...) __a
 
 /* Runs the pending far jobs (after their transaction committed). */
 void far_flush(far_t *f);
+/* Whether far_flush runs them (the default), or leaves them to the job
+ * runner (fault drills: a crash between a write and its far effects). */
+void far_set_inline(bool on);
 
 /* ---- for handlers ---- */
 

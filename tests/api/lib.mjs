@@ -519,7 +519,8 @@ export function mediaFiles(dataDir) {
  */
 export function launchOn(dataDir, extraArgs = []) {
   const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
-    '--workers', '2', '--access-log', 'off', ...topologyArgs(dataDir), ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--workers', '2', '--access-log', 'off', ...(extraArgs.includes('--config') ? [] : topologyArgs(dataDir)), ...extraArgs],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   const url = new Promise((resolve, reject) => {
