@@ -103,7 +103,8 @@ static void edit_run(api_work_t *w_, worker_ctx_t *wc)
         w->result = USERS_ERROR;
         return;
     }
-    w->result = users_get(wc->db, w->user.id, &w->user);
+    /* under a lock: PostgreSQL's READ COMMITTED would let two edits read the same row */
+    w->result = db_lock(c, "profile", w->user.id, 0) == DB_OK ? users_get(wc->db, w->user.id, &w->user) : USERS_ERROR;
     if (w->result == USERS_OK) {
         set_field(w->user.full_name, sizeof(w->user.full_name), w->full_name);
         set_field(w->user.bio, sizeof(w->user.bio), w->bio);

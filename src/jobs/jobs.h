@@ -46,8 +46,10 @@ typedef struct job_handler {
     void *ctx; /* passed to run; NULL: the queue's ctx */
 } job_handler_t;
 
-/* Within the caller's open transaction on c. Returns DB_DONE or DB_ERROR. */
-int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload);
+/* Within the caller's open transaction on c. Returns DB_DONE or DB_ERROR.
+ * The job's row is on c's database, its ID made on `shard`: its cause's
+ * (the media or user it is about), so a job moves with its shard. */
+int jobs_enqueue(db_conn_t *c, unsigned shard, const char *kind, const char *payload);
 /* The same, due at run_at_ms (unix milliseconds): a periodic job enqueues its next run. */
 int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms);
 /* The same, with the job's ID made on `shard` (its cause's) and given back. */

@@ -51,9 +51,10 @@ void jobs_resume(db_conn_t *c, int64_t id, const char *payload)
         jobs_kick();
 }
 
-int jobs_enqueue(db_conn_t *c, const char *kind, const char *payload)
+int jobs_enqueue(db_conn_t *c, unsigned shard, const char *kind, const char *payload)
 {
-    return jobs_enqueue_at(c, kind, payload, ids_now_ms());
+    int64_t id;
+    return jobs_enqueue_ex(c, kind, payload, ids_now_ms(), shard, &id);
 }
 
 long jobs_live(db_conn_t *c, const char *kind)

@@ -578,7 +578,7 @@ int popular_schedule(db_ctx_t *db)
     if (c == NULL || db_begin(c) != DB_OK)
         return DISC_ERROR;
     long live = db_lock(c, "popular", 0, 0) == DB_OK ? jobs_live(c, "popular") : -1;
-    int rc = live < 0 ? -1 : live > 0 ? 0 : jobs_enqueue(c, "popular", "") == DB_DONE ? 0 : -1;
+    int rc = live < 0 ? -1 : live > 0 ? 0 : jobs_enqueue(c, 0, "popular", "") == DB_DONE ? 0 : -1;
     if (rc != 0 || db_commit(c) != DB_OK) {
         db_rollback(c);
         return DISC_ERROR;

@@ -149,7 +149,7 @@ int photo_rekey_schedule(db_ctx_t *db)
         return 0;
     char payload[64];
     snprintf(payload, sizeof(payload), "copy 0 0 %lld", (long long)ids_floor_for_ms(ids_now_ms()));
-    if (jobs_enqueue(c0, "photo_rekey", payload) != DB_DONE)
+    if (jobs_enqueue(c0, 0, "photo_rekey", payload) != DB_DONE)
         return -1;
     log_info("photo store: giving photos stored before file keys a random key (job photo_rekey)");
     jobs_kick();

@@ -258,19 +258,19 @@ int timeline_enqueue_fanout(db_conn_t *c, int64_t media, int64_t author)
 {
     char p[JOB_PAYLOAD_MAX + 1];
     snprintf(p, sizeof(p), "%lld %lld 0", (long long)media, (long long)author);
-    return jobs_enqueue(c, "fanout", p);
+    return jobs_enqueue(c, ids_shard(media), "fanout", p);
 }
 
 int timeline_enqueue_follow(db_conn_t *c, int64_t user, int64_t author, bool now_following)
 {
     char p[JOB_PAYLOAD_MAX + 1];
     snprintf(p, sizeof(p), "%lld %lld", (long long)user, (long long)author);
-    return jobs_enqueue(c, now_following ? "backfill" : "unfeed", p);
+    return jobs_enqueue(c, ids_shard(user), now_following ? "backfill" : "unfeed", p);
 }
 
 int timeline_enqueue_media_gone(db_conn_t *c, int64_t media)
 {
     char p[JOB_PAYLOAD_MAX + 1];
     snprintf(p, sizeof(p), "%lld", (long long)media);
-    return jobs_enqueue(c, "unfeed_media", p);
+    return jobs_enqueue(c, ids_shard(media), "unfeed_media", p);
 }

@@ -86,12 +86,12 @@ static void test_outbox_is_transactional(void **state)
     db_ctx_t *db = open_db(&map);
     db_conn_t *c = db_physical(db, 0);
     assert_int_equal(db_begin(c), DB_OK);
-    assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
+    assert_int_equal(jobs_enqueue(c, 3, "count", "x"), DB_DONE);
     assert_int_equal(db_rollback(c), DB_OK);
     assert_int_equal(jobs_pending(db), 0); /* rolled back with its write */
     assert_int_equal(db_begin(c), DB_OK);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
+        assert_int_equal(jobs_enqueue(c, 3, "count", "x"), DB_DONE);
     assert_int_equal(db_commit(c), DB_OK);
     assert_int_equal(jobs_pending(db), 5);
     jobq_t *q = jobq_start(map, 2, handlers, 3, NULL, (jobq_owner_t){.id = 1});
@@ -108,8 +108,8 @@ static void test_continue_and_retry(void **state)
     dbmap_t *map;
     db_ctx_t *db = open_db(&map);
     db_conn_t *c = db_physical(db, 0);
-    assert_int_equal(jobs_enqueue(c, "step", "3"), DB_DONE);
-    assert_int_equal(jobs_enqueue(c, "fail", "x"), DB_DONE);
+    assert_int_equal(jobs_enqueue(c, 3, "step", "3"), DB_DONE);
+    assert_int_equal(jobs_enqueue(c, 3, "fail", "x"), DB_DONE);
     jobq_t *q = jobq_start(map, 1, handlers, 3, NULL, (jobq_owner_t){.id = 1});
     wait_for(db, 1); /* the step job finishes; the failing one stays */
     jobq_stop(q);
@@ -124,7 +124,7 @@ static void test_stale_lease_released(void **state)
     dbmap_t *map;
     db_ctx_t *db = open_db(&map);
     db_conn_t *c = db_physical(db, 0);
-    assert_int_equal(jobs_enqueue(c, "count", "x"), DB_DONE);
+    assert_int_equal(jobs_enqueue(c, 3, "count", "x"), DB_DONE);
     /* a process died holding the lease */
     assert_int_equal(c->drv->exec(c, "UPDATE jobs SET leased = 1", NULL, 0), 0);
     jobq_t *q = jobq_start(map, 1, handlers, 3, NULL, (jobq_owner_t){.id = 1});
