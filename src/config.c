@@ -37,6 +37,9 @@ static const setting_t settings[] = {
     {"workers", T_INT, OFF(workers), "0", 0, 256, NULL, "worker-pool threads for slow work (0 = one per core)"},
     {"request_threads", T_INT, OFF(request_threads), "0", 0, 4096, NULL,
      "threads handling requests with PostgreSQL databases, off the event loops (0 = 16 per core)"},
+    {"dispatch", T_ENUM, OFF(dispatch), "auto", 0, 0, "auto|loop|pool",
+     "where requests run: on the event loops (loop), on the request pool (pool), or the pool only with a "
+     "PostgreSQL database (auto)"},
     {"hash_threads", T_INT, OFF(hash_threads), "0", 0, 256, NULL,
      "threads hashing passwords, apart from the worker pool (0 = half the cores, at least 1)"},
     {"hash_queue", T_INT, OFF(hash_queue), "64", 1, 100000, NULL, "password hashes waiting at most; more answer 503"},

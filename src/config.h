@@ -26,6 +26,7 @@ typedef struct config {
     long long threads; /* event-loop threads */
     long long workers; /* worker-pool threads */
     long long request_threads; /* threads handling requests that touch networked databases */
+    char *dispatch;            /* "auto", "loop" or "pool": where requests are handled */
     long long hash_threads;    /* password-hashing threads (a pool of their own) */
     long long hash_queue;      /* hashes waiting at most; more answer 503 */
     long long hash_per_client; /* hashes queued or running per client address; more answer 429 */

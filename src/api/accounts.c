@@ -152,6 +152,7 @@ void web_signup(api_req_t *ar)
 
 typedef struct logout_work {
     api_work_t super;
+    cache_t *cache;
     char token[TOKEN_MAX_LEN + 1];
     int result;
 } logout_work_t;
@@ -160,6 +161,8 @@ static void logout_run(api_work_t *w_, worker_ctx_t *wc)
 {
     logout_work_t *w = (logout_work_t *)w_;
     w->result = tokens_revoke(wc->db, w->token, strlen(w->token));
+    if (w->result != USERS_ERROR)
+        api_forget_token(w->cache, w->token, strlen(w->token));
 }
 
 static void logout_done(api_work_t *w_, api_req_t *ar)
@@ -174,6 +177,7 @@ static void logout_done(api_work_t *w_, api_req_t *ar)
 void accounts_logout(api_req_t *ar)
 {
     logout_work_t *w = xcalloc(1, sizeof(*w));
+    w->cache = ar->srv->cache;
     w->super.run = logout_run;
     w->super.done = logout_done;
     /* R_AUTH checked the token, so it is well-formed and short enough. */

@@ -33,10 +33,59 @@ typedef struct feed_src {
     int64_t min_id;
 } feed_src_t;
 
+/* The head of the viewer's feed: the newest FEED_HEAD IDs, in the object
+ * cache for a short while (a change to the timeline through this process
+ * drops it at once; through another, it shows within CACHE_SHORT_TTL_MS).
+ * A page that falls inside it reads nothing else. */
+#define FEED_HEAD 100
+
+static bool from_head(api_req_t *ar, int64_t before, int64_t min_id, int limit, int64_t *out, int *n)
+{
+    buf_t h;
+    buf_init(&h, (FEED_HEAD + 1) * sizeof(int64_t));
+    bool hit = cache_get(ar->srv->cache, CACHE_TIMELINE, ar->viewer, &h);
+    if (!hit) {
+        int64_t *ids = xcalloc(FEED_HEAD, sizeof(int64_t));
+        int k = 0;
+        bool merged = false;
+        if (timeline_home(&ar->srv->feeds, ar->db, ar->viewer, INT64_MAX, 0, FEED_HEAD, ids, &k, &merged) == 0) {
+            int64_t whole = k < FEED_HEAD; /* the timeline ends inside the head */
+            buf_append(&h, &whole, sizeof(whole));
+            buf_append(&h, ids, (size_t)k * sizeof(int64_t));
+            /* a reader of celebrities' posts (which no push announces) reads them fresh */
+            if (!merged)
+                cache_set_ttl(ar->srv->cache, CACHE_TIMELINE, ar->viewer, h.data, h.len, ar->cache_ticket,
+                              CACHE_SHORT_TTL_MS);
+            hit = true;
+        }
+        free(ids);
+    }
+    bool ok = false;
+    if (hit && h.len >= sizeof(int64_t)) {
+        int64_t whole;
+        memcpy(&whole, h.data, sizeof(whole));
+        const int64_t *ids = (const int64_t *)(h.data + sizeof(whole));
+        int k = (int)((h.len - sizeof(whole)) / sizeof(int64_t)), i = 0;
+        while (i < k && ids[i] >= before)
+            i++;
+        *n = 0;
+        while (i < k && *n < limit && ids[i] > min_id)
+            out[(*n)++] = ids[i++];
+        /* served if the page is whole: it filled, reached min_id, or reached the timeline's end */
+        ok = *n == limit || (i < k && ids[i] <= min_id) || (i == k && whole);
+    }
+    buf_free(&h);
+    return ok;
+}
+
 static int feed_fetch(api_req_t *ar, page_src_t *src, int64_t before, int limit, int *n)
 {
     feed_src_t *fs = (feed_src_t *)src;
-    if (timeline_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n) != 0)
+    if (from_head(ar, before, fs->min_id, limit, src->keys, n)) {
+        api_prefetch_liked(ar, src->keys, *n);
+        return 0;
+    }
+    if (timeline_home(&ar->srv->feeds, ar->db, ar->viewer, before, fs->min_id, limit, src->keys, n, NULL) != 0)
         return -1;
     api_prefetch_liked(ar, src->keys, *n);
     return 0;
@@ -84,10 +133,18 @@ void users_feed(api_req_t *ar)
         return;
     feeds_t *f = &ar->srv->feeds;
     bool built = false;
-    if (f->be->is_built(f, ar->db, ar->viewer, &built) != 0) {
+    buf_t flag;
+    buf_init(&flag, 16);
+    if (cache_get(ar->srv->cache, CACHE_BUILT, ar->viewer, &flag)) { /* built once, built for good */
+        built = true;
+    } else if (f->be->is_built(f, ar->db, ar->viewer, &built) != 0) {
+        buf_free(&flag);
         api_internal_error(ar, "feed state lookup failed");
         return;
+    } else if (built) {
+        cache_set(ar->srv->cache, CACHE_BUILT, ar->viewer, "1", 1, ar->cache_ticket);
     }
+    buf_free(&flag);
     if (built) {
         render_page(ar, &q);
         return;

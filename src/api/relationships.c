@@ -58,6 +58,7 @@ enum { ACT_FOLLOW, ACT_UNFOLLOW, ACT_BLOCK, ACT_UNBLOCK, ACT_APPROVE, ACT_IGNORE
 
 typedef struct rel_work {
     api_work_t super;
+    cache_t *cache;
     int action;
     int64_t viewer, target;
     bool target_private;
@@ -76,6 +77,14 @@ static void rel_run(api_work_t *w_, worker_ctx_t *wc)
     case ACT_UNBLOCK: w->result = graph_unblock(db, w->viewer, w->target); break;
     case ACT_APPROVE: w->result = graph_approve(db, w->viewer, w->target); break;
     default: w->result = graph_ignore(db, w->viewer, w->target); break;
+    }
+    if (w->result == GRAPH_OK && (w->action == ACT_BLOCK || w->action == ACT_UNBLOCK)) {
+        cache_del(w->cache, CACHE_BLOCKS, w->viewer); /* after the commit */
+        cache_del(w->cache, CACHE_BLOCKS, w->target);
+    }
+    if (w->result == GRAPH_OK) { /* who follows whom changed: so does which celebrities a feed merges */
+        cache_del(w->cache, CACHE_TIMELINE, w->viewer);
+        cache_del(w->cache, CACHE_TIMELINE, w->target);
     }
     if (w->result == GRAPH_OK && graph_get(db, w->viewer, w->target, &w->after) != GRAPH_OK)
         w->result = GRAPH_ERROR;
@@ -122,6 +131,7 @@ void relationship_change(api_req_t *ar)
     w->super.run = rel_run;
     w->super.done = rel_done;
     w->action = act;
+    w->cache = ar->srv->cache;
     w->viewer = ar->viewer;
     w->target = target.id;
     w->target_private = target.is_private;

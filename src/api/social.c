@@ -148,6 +148,31 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
     buf_free(&t);
 }
 
+/* The viewer's likes in [lo, hi] from the cached likes of a range that
+ * holds it. */
+static bool liked_from_cache(api_req_t *ar, int64_t lo, int64_t hi, int *got)
+{
+    buf_t v;
+    buf_init(&v, sizeof(int64_t) * (API_LIKED_MEMO + 2));
+    bool ok = cache_get(ar->srv->cache, CACHE_LIKED, ar->viewer, &v) && v.len >= 2 * sizeof(int64_t);
+    if (ok) {
+        int64_t clo, chi;
+        memcpy(&clo, v.data, sizeof(clo));
+        memcpy(&chi, v.data + sizeof(clo), sizeof(chi));
+        ok = clo <= lo && hi <= chi;
+        size_t k = (v.len - 2 * sizeof(int64_t)) / sizeof(int64_t);
+        *got = 0;
+        for (size_t i = 0; ok && i < k && *got < API_LIKED_MEMO; i++) {
+            int64_t id;
+            memcpy(&id, v.data + (2 + i) * sizeof(int64_t), sizeof(id));
+            if (id >= lo && id <= hi)
+                ar->liked.ids[(*got)++] = id;
+        }
+    }
+    buf_free(&v);
+    return ok;
+}
+
 void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
 {
     ar->liked.known = false;
@@ -159,13 +184,41 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
         hi = ids[i] > hi ? ids[i] : hi;
     }
     int got = 0;
-    if (social_liked_between(ar->db, ar->viewer, lo, hi, API_LIKED_MEMO, ar->liked.ids, &got) != SOCIAL_OK ||
-        got >= API_LIKED_MEMO)
+    if (liked_from_cache(ar, lo, hi, &got)) {
+        /* the viewer's likes in a range that holds this one (a refreshed page) */
+    } else if (social_liked_between(ar->db, ar->viewer, lo, hi, API_LIKED_MEMO, ar->liked.ids, &got) != SOCIAL_OK ||
+               got >= API_LIKED_MEMO) {
         return; /* too many to hold: each item asks for itself */
+    } else {
+        /* kept for a short while: a like through this process drops it at once */
+        buf_t v;
+        buf_init(&v, sizeof(int64_t) * (API_LIKED_MEMO + 2));
+        buf_append(&v, &lo, sizeof(lo));
+        buf_append(&v, &hi, sizeof(hi));
+        buf_append(&v, ar->liked.ids, (size_t)got * sizeof(int64_t));
+        cache_set_ttl(ar->srv->cache, CACHE_LIKED, ar->viewer, v.data, v.len, ar->cache_ticket, CACHE_SHORT_TTL_MS);
+        buf_free(&v);
+    }
     ar->liked.known = true;
     ar->liked.lo = lo;
     ar->liked.hi = hi;
     ar->liked.n = got;
+}
+
+/* Whether the viewer blocks or is blocked by anyone (true when in doubt):
+ * from the object cache, for a short while (a block made through another
+ * process shows within CACHE_SHORT_TTL_MS; through this one, at once). */
+static bool viewer_blocks(api_req_t *ar)
+{
+    buf_t v;
+    buf_init(&v, 16);
+    bool hit = cache_get(ar->srv->cache, CACHE_BLOCKS, ar->viewer, &v) && v.len == 1;
+    bool any = hit ? v.data[0] == '1' : true;
+    buf_free(&v);
+    if (!hit && graph_any_blocks(ar->db, ar->viewer, &any) == GRAPH_OK)
+        cache_set_ttl(ar->srv->cache, CACHE_BLOCKS, ar->viewer, any ? "1" : "0", 1, ar->cache_ticket,
+                      CACHE_SHORT_TTL_MS);
+    return any;
 }
 
 /* Whether the viewer may see owner's media, asked once per owner per request. */
@@ -174,10 +227,8 @@ static bool may_view(api_req_t *ar, int64_t owner)
     for (int i = 0; i < ar->vis.n; i++)
         if (ar->vis.owner[i] == owner)
             return ar->vis.ok[i];
-    if (ar->vis.blocks == 0) { /* one probe per request: most readers have no block at all */
-        bool any = true;
-        ar->vis.blocks = graph_any_blocks(ar->db, ar->viewer, &any) == GRAPH_OK && !any ? 2 : 1;
-    }
+    if (ar->vis.blocks == 0) /* one probe per request: most readers have no block at all */
+        ar->vis.blocks = viewer_blocks(ar) ? 1 : 2;
     buf_t probe;
     buf_init(&probe, 4096);
     bool is_private = false, ok = false;
@@ -233,8 +284,10 @@ static void like_run(api_work_t *w_, worker_ctx_t *wc)
 {
     like_work_t *w = (like_work_t *)w_;
     w->result = w->add ? social_like(wc->db, w->media, w->owner, w->user) : social_unlike(wc->db, w->media, w->user);
-    if (w->result == SOCIAL_OK)
-        cache_del(w->cache, CACHE_MEDIA, w->media); /* after the commit */
+    if (w->result == SOCIAL_OK) { /* after the commit */
+        cache_del(w->cache, CACHE_MEDIA, w->media);
+        cache_del(w->cache, CACHE_LIKED, w->user);
+    }
 }
 
 static void null_done(api_work_t *w_, api_req_t *ar)

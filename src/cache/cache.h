@@ -23,7 +23,20 @@
 
 #include "core/buf.h"
 
-enum { CACHE_USER = 1, CACHE_MEDIA = 2 };
+enum {
+    CACHE_USER = 1,  /* a user's short JSON */
+    CACHE_MEDIA = 2, /* a media object's template */
+    CACHE_TOKEN = 3, /* a token (by a 64-bit hash of it): its user's ID; a short TTL */
+    CACHE_BUILT = 4, /* a user whose timeline is built */
+    CACHE_BLOCKS = 5, /* whether a user blocks or is blocked by anyone: 0 or 1; a short TTL */
+    CACHE_TIMELINE = 6, /* the head of a user's home feed (IDs); a short TTL */
+    CACHE_LIKED = 7,    /* the media a user liked within a range of IDs; a short TTL */
+};
+
+/* Entries that other processes' writes change, and that no invalidation
+ * from them reaches yet (one process per database set, embedded), live at
+ * most this long. */
+#define CACHE_SHORT_TTL_MS 5000
 
 typedef struct cache cache_t;
 
@@ -33,6 +46,8 @@ void cache_free(cache_t *c);
 bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out);
 uint64_t cache_ticket(cache_t *c);
 void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket);
+/* The same, the entry gone after ttl_ms (0: kept until evicted or deleted). */
+void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms);
 void cache_del(cache_t *c, int kind, int64_t id);
 
 typedef struct cache_stats {

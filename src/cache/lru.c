@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STRIPES 16
 #define BUCKETS 4096 /* per stripe; chains grow past it */
@@ -13,9 +14,17 @@ typedef struct entry {
     struct entry *next_hash, *prev_lru, *next_lru;
     int kind;
     int64_t id;
+    int64_t expires_ms; /* monotonic; 0: never */
     size_t len;
     char val[];
 } entry_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 typedef struct stripe {
     pthread_mutex_t lock;
@@ -113,7 +122,12 @@ bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out)
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
     pthread_mutex_lock(&s->lock);
-    entry_t *e = *slot_of(s, h, kind, id);
+    entry_t **p = slot_of(s, h, kind, id);
+    entry_t *e = *p;
+    if (e && e->expires_ms && mono_ms() >= e->expires_ms) {
+        drop(s, p);
+        e = NULL;
+    }
     if (e) {
         lru_unlink(s, e);
         lru_push(s, e);
@@ -133,12 +147,18 @@ uint64_t cache_ticket(cache_t *c)
 
 void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket)
 {
+    cache_set_ttl(c, kind, id, val, len, ticket, 0);
+}
+
+void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms)
+{
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
     if (sizeof(entry_t) + len > s->max_bytes)
         return;
     entry_t *e = xmalloc(sizeof(*e) + len);
     e->kind = kind, e->id = id, e->len = len;
+    e->expires_ms = ttl_ms > 0 ? mono_ms() + ttl_ms : 0;
     memcpy(e->val, val, len);
     pthread_mutex_lock(&s->lock);
     if (atomic_load(&c->epoch) != ticket) { /* something was invalidated since the caller's snapshot */

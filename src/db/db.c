@@ -231,6 +231,8 @@ struct db_ctx {
     const dbmap_t *map;
     db_conn_t **conns; /* one per physical database, opened lazily */
     bool reading;      /* in a request's read scope: read transactions begin on first use */
+    bool forbidden;    /* an event loop's, with networked databases: no connection at all */
+    bool would_block;  /* a connection was asked of a forbidden context */
     bool *began;       /* per database: a read transaction is open */
 };
 
@@ -283,8 +285,27 @@ size_t db_count(const db_ctx_t *x)
     return x->map->nurls;
 }
 
+void db_ctx_forbid(db_ctx_t *x)
+{
+    x->forbidden = true;
+}
+
+bool db_ctx_would_block(db_ctx_t *x)
+{
+    return x->would_block;
+}
+
+void db_ctx_clear_would_block(db_ctx_t *x)
+{
+    x->would_block = false;
+}
+
 db_conn_t *db_physical(db_ctx_t *x, size_t i)
 {
+    if (x->forbidden) {
+        x->would_block = true;
+        return NULL;
+    }
     if (x->conns[i] == NULL) {
         const char *target;
         const db_driver_t *drv = db_driver_for(x->map->urls[i], &target);

@@ -211,6 +211,13 @@ size_t db_count(const db_ctx_t *x);
  * do not write (the event loops). */
 void db_ctx_read_begin(db_ctx_t *x);
 void db_ctx_read_end(db_ctx_t *x);
+/* An event loop's context, when the databases are across a network: no
+ * connection is ever opened; asking for one gives NULL and marks
+ * db_ctx_would_block, so a request that needs a database can be handed to
+ * a worker (http/dispatch.c). */
+void db_ctx_forbid(db_ctx_t *x);
+bool db_ctx_would_block(db_ctx_t *x);
+void db_ctx_clear_would_block(db_ctx_t *x);
 /* Resets every open statement on every connection of x: the safety net run
  * after each request and each piece of worker-pool work. */
 void db_ctx_release(db_ctx_t *x);

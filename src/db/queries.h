@@ -112,7 +112,8 @@
       "SELECT (SELECT COUNT(*) FROM blocks WHERE (user_id = $1 AND target_id = $2) OR (user_id = $2 AND target_id = $1)), " \
       "(SELECT status FROM following WHERE user_id = $1 AND target_id = $2)")                                          \
     X(BLOCKS_ANY,                                                                                                      \
-      "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1) OR EXISTS (SELECT 1 FROM blocks WHERE target_id = $1)") \
+      "SELECT CASE WHEN EXISTS (SELECT 1 FROM blocks WHERE user_id = $1) OR EXISTS (SELECT 1 FROM blocks "         \
+      "WHERE target_id = $1) THEN 1 ELSE 0 END")                                                                       \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
     X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at) VALUES ($1, $2, $3, $4)")                           \
@@ -197,7 +198,10 @@
     X(NODE_RELEASE, "UPDATE nodes SET lease_until = 0 WHERE node = $1 AND owner = $2")                                 \
     X(NODES_LIVE, "SELECT COUNT(*) FROM nodes WHERE lease_until >= $1 AND owner <> $2")                                \
     X(SHARD_USERS, "SELECT COUNT(*) FROM users WHERE {SHARD id} BETWEEN $1 AND $2")                                  \
-    X(SHARD_MEDIA, "SELECT COUNT(*) FROM media WHERE {SHARD id} BETWEEN $1 AND $2")
+    X(SHARD_MEDIA, "SELECT COUNT(*) FROM media WHERE {SHARD id} BETWEEN $1 AND $2")                                    \
+    X(CELEB_ANY, "SELECT COUNT(*) FROM (SELECT 1 FROM celebrities LIMIT 1) AS any_celebrity")                      \
+    /* PostgreSQL only (benchmarks' sizes) */                                                                         \
+    X(DB_SIZE, "SELECT pg_database_size(current_database())")
 
 #define DB_Q_ENUM(name, sql) Q_##name,
 enum { DB_QUERIES(DB_Q_ENUM) Q__COUNT };

@@ -43,6 +43,12 @@ static int put_one(feeds_t *f, db_conn_t *c, int64_t user, int64_t media, int64_
     return 0;
 }
 
+static void changed(feeds_t *f, int64_t user)
+{
+    if (f->cache)
+        cache_del(f->cache, CACHE_TIMELINE, user);
+}
+
 static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author)
 {
     /* One transaction per database: the users of a batch are spread over
@@ -69,6 +75,8 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
         }
     }
     free(done);
+    for (size_t i = 0; i < n; i++) /* after the commits */
+        changed(f, users[i]);
     return rc;
 }
 
@@ -86,6 +94,7 @@ static int sq_add(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, 
         db_rollback(c);
         return -1;
     }
+    changed(f, user);
     return 0;
 }
 
@@ -126,7 +135,9 @@ static int sq_set_built(feeds_t *f, db_ctx_t *db, int64_t user)
 static int sq_remove_author(feeds_t *f, db_ctx_t *db, int64_t user, int64_t author)
 {
     db_conn_t *c = db_shard(db, ids_shard(user));
-    return c ? exec_ids(c, Q_FEED_REMOVE_AUTHOR, user, author, 0, 2) : -1;
+    int rc = c ? exec_ids(c, Q_FEED_REMOVE_AUTHOR, user, author, 0, 2) : -1;
+    changed(f, user);
+    return rc;
 }
 
 static int sq_remove_media(feeds_t *f, db_ctx_t *db, int64_t media)

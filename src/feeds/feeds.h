@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache/cache.h"
 #include "db/db.h"
 
 typedef struct feeds feeds_t;
@@ -43,6 +44,7 @@ typedef struct feeds_backend {
 
 struct feeds {
     const feeds_backend_t *be;
+    cache_t *cache;      /* each change to a timeline drops its cached head (CACHE_TIMELINE); may be NULL */
     int cap;             /* timeline length */
     long long celebrity; /* more followers than this: merged at read time */
     int batch;           /* followers per fan-out batch */

@@ -172,6 +172,10 @@ void api_oauth_error(api_req_t *ar, int status, const char *msg)
 
 void api_internal_error(api_req_t *ar, const char *what)
 {
+    if (ar->speculative && db_ctx_would_block(ar->thr->db)) { /* it needs a database: a worker will try */
+        api_error(ar, 503, E_UNAVAILABLE, "retry");
+        return;
+    }
     if (db_unavailable()) { /* a database could not be reached: the client may retry */
         log_warn("%s %.*s: %s (a database is unavailable)", ar->method, (int)api_path_len(ar), ar->path, what);
         api_error(ar, 503, E_UNAVAILABLE, "a database is unavailable; please retry");

@@ -99,6 +99,8 @@ struct api_req {
         char *headers[API_OUT_HEADERS][2];
     } out;
     bool on_worker;   /* running on a worker thread: the loop sends the answer */
+    bool speculative; /* tried on the loop first, with no database: thrown away if one was needed */
+    bool rl_counted;  /* the request was counted against its rate limit */
     worker_ctx_t *wc; /* the worker's, while on_worker */
     int refs;         /* on the loop thread only: the request's link, and work in flight */
     api_work_t *handoff; /* password-hashing work the loop submits after the worker's part */
@@ -149,6 +151,8 @@ void api_defer(api_req_t *ar, api_work_t *w);
  * If the client goes away before run() starts, run() is skipped (and done()
  * answers 503 if the request is somehow still there). */
 void api_defer_hash(api_req_t *ar, api_work_t *w);
+/* Drops a revoked token from the object cache (after its revocation committed). */
+void api_forget_token(cache_t *cache, const char *token, size_t len);
 /* The client address's key (rate limits and throttles). */
 uint64_t api_client_key(h2o_req_t *req);
 /* Sets up a loop thread's part of api_defer_hash (on that thread). */

@@ -8,6 +8,16 @@
  * (the answer was sent, or the client went away); the worker part of a
  * request holds another. So a worker can finish a request whose client has
  * gone, and the loop drops the answer.
+ *
+ * With databases across a network, a request is first tried on its loop,
+ * speculatively: its loop's database context opens no connection, so a
+ * request that the object cache answers whole (a warm feed page, a user)
+ * never leaves the loop, and one that needs a database notes it
+ * (db_ctx_would_block), its kept answer is thrown away, and it runs again
+ * on a worker. Nothing before a handler's first database call may have a
+ * visible effect: writes (api_defer) and hashing always need the worker.
+ * (Measured in BENCHMARKS.md: handing a request to a worker and back costs
+ * about half the loop's throughput on a cached feed page.)
  */
 #include "http/api.h"
 #include "model/tokens.h"
@@ -261,15 +271,45 @@ static bool csrf_ok(api_req_t *ar)
     return sodium_memcmp(want, ar->csrf_header, CSRF_TOKEN_LEN) == 0;
 }
 
+/* The token's user, from the object cache (a hash of the token as the
+ * key, for CACHE_SHORT_TTL_MS: a token revoked by another process stops
+ * working within that) or the database. */
+static int check_token(api_req_t *ar, int64_t *uid)
+{
+    int64_t key = (int64_t)(ratelimit_key(ar->token, ar->token_len) & INT64_MAX);
+    buf_t v;
+    buf_init(&v, 64);
+    bool hit = cache_get(ar->srv->cache, CACHE_TOKEN, key, &v) && v.len == sizeof(*uid);
+    if (hit)
+        memcpy(uid, v.data, sizeof(*uid));
+    buf_free(&v);
+    if (hit)
+        return USERS_OK;
+    int rc = tokens_check(ar->db, ar->token, ar->token_len, uid);
+    if (rc == USERS_OK)
+        cache_set_ttl(ar->srv->cache, CACHE_TOKEN, key, uid, sizeof(*uid), ar->cache_ticket, CACHE_SHORT_TTL_MS);
+    return rc;
+}
+
+void api_forget_token(cache_t *cache, const char *token, size_t len)
+{
+    cache_del(cache, CACHE_TOKEN, (int64_t)(ratelimit_key(token, len) & INT64_MAX));
+}
+
 static void back(api_req_t *ar)
 {
     /* Authenticate, then count the request against the token (or the client address). */
     int64_t uid = 0;
-    int trc = ar->token ? tokens_check(ar->db, ar->token, ar->token_len, &uid) : USERS_NOT_FOUND;
+    int trc = ar->token ? check_token(ar, &uid) : USERS_NOT_FOUND;
+    if (ar->speculative && db_ctx_would_block(ar->thr->db))
+        return; /* the token needs the database: all of it runs on a worker */
     if (trc == USERS_OK)
         ar->viewer = uid;
-    uint64_t key = ar->viewer ? ratelimit_key(ar->token, ar->token_len) : ar->client;
-    ar->rl = ratelimit_hit(ar->srv->rl, key, ids_now_ms());
+    if (!ar->rl_counted) { /* once, also when a speculative try gave up later */
+        uint64_t key = ar->viewer ? ratelimit_key(ar->token, ar->token_len) : ar->client;
+        ar->rl = ratelimit_hit(ar->srv->rl, key, ids_now_ms());
+        ar->rl_counted = true;
+    }
 
     if (ar->parse_status == 413) {
         char msg[96];
@@ -337,7 +377,7 @@ static void req_run(work_t *w, worker_ctx_t *wc)
     db_unavailable_clear();
     ar->cache_ticket = cache_ticket(ar->srv->cache);
     back(ar);
-    if (!ar->replied && ar->handoff == NULL)
+    if (!ar->replied && ar->handoff == NULL && !ar->pending)
         api_internal_error(ar, "no answer");
     db_ctx_release(wc->db);
     ar->wc = NULL;
@@ -364,11 +404,56 @@ static void req_done(work_t *w)
     ar_unref(ar);
 }
 
+/* Forgets what a speculative try on the loop did, before the worker's run. */
+static void unwind(api_req_t *ar)
+{
+    ar->replied = false;
+    free(ar->out.body);
+    for (int i = 0; i < ar->out.nheaders; i++) {
+        free(ar->out.headers[i][0]);
+        free(ar->out.headers[i][1]);
+    }
+    memset(&ar->out, 0, sizeof(ar->out));
+    memset(&ar->vis, 0, sizeof(ar->vis));
+    memset(&ar->liked, 0, sizeof(ar->liked));
+    ar->viewer = 0;
+    ar->retry_after = 0;
+    ar->speculative = false;
+}
+
+/* Tries the request on the loop with no database. True if it was answered
+ * (or handed to the hashing pool) without one. */
+static bool try_on_loop(api_req_t *ar)
+{
+    server_thread_t *thr = ar->thr;
+    ar->speculative = true;
+    ar->on_worker = true; /* the answer is kept, not sent */
+    ar->db = thr->db;
+    ar->cache_ticket = cache_ticket(ar->srv->cache);
+    db_ctx_clear_would_block(thr->db);
+    back(ar);
+    db_ctx_release(thr->db);
+    if (db_ctx_would_block(thr->db) || (!ar->replied && ar->handoff == NULL)) {
+        unwind(ar);
+        return false;
+    }
+    ar->speculative = false;
+    ar->on_worker = false;
+    api_work_t *hash = ar->handoff;
+    ar->handoff = NULL;
+    if (hash)
+        submit_hash(ar, hash);
+    api_flush(ar);
+    return true;
+}
+
 int api_dispatch(server_thread_t *thr, h2o_req_t *req)
 {
     api_req_t *ar = ar_new(thr, req);
     front(ar);
     if (thr->srv->req_pool != NULL) {
+        if (try_on_loop(ar))
+            return 0;
         req_work_t *w = xcalloc(1, sizeof(*w));
         w->super.run = req_run;
         w->super.done = req_done;
@@ -449,8 +534,23 @@ static void refuse(api_req_t *ar, api_work_t *w, int status, const char *msg)
     api_error(ar, status, E_SERVER, msg);
 }
 
+/* Work a speculative try cannot do: the request goes to a worker. */
+static bool speculative_stop(api_req_t *ar, api_work_t *w)
+{
+    if (!ar->speculative)
+        return false;
+    db_ctx_forbid(ar->thr->db);
+    db_physical(ar->thr->db, 0); /* marks would_block */
+    if (w->cleanup)
+        w->cleanup(w);
+    free(w);
+    return true;
+}
+
 void api_defer(api_req_t *ar, api_work_t *w)
 {
+    if (speculative_stop(ar, w))
+        return;
     prepare(ar, w);
     if (!nodes_ok(ar->srv->nodes)) { /* writes make IDs: not while the ID node's lease is in doubt */
         refuse(ar, w, 503, "server cannot make IDs right now; please retry");
@@ -524,6 +624,8 @@ static void submit_hash(api_req_t *ar, api_work_t *w)
 void api_defer_hash(api_req_t *ar, api_work_t *w)
 {
     server_t *srv = ar->srv;
+    if (speculative_stop(ar, w))
+        return;
     prepare(ar, w);
     if (!throttle_acquire(srv->throttle, ar->client, (uint32_t)ar->cfg->hash_per_client, ids_now_ms())) {
         ar->retry_after = 1;

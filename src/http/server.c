@@ -498,6 +498,14 @@ int server_run(config_t *cfg)
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     srv->listen_fd = -1;
+    /* Signals go to the main thread alone, which waits for them below:
+     * blocked before any thread starts, so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0)
         goto fail;
     unsigned char secret[SECRET_BYTES];
@@ -527,13 +535,6 @@ int server_run(config_t *cfg)
     if (setup_h2o(srv, cfg, err, sizeof(err)) != 0) /* after the URLs are final: the web CSP names them */
         goto fail;
 
-    /* Signals go to the main thread alone, which waits for them below. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     srv->router = api_router_new();
     srv->cache = cache_new((size_t)cfg->cache_size);
@@ -541,10 +542,12 @@ int server_run(config_t *cfg)
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
-    if (dbmap_blocking(srv->dbmap)) /* no network round trip on an event loop */
+    bool pool = strcmp(cfg->dispatch, "pool") == 0 || (strcmp(cfg->dispatch, "auto") == 0 && dbmap_blocking(srv->dbmap));
+    if (pool && strcmp(cfg->dispatch, "loop") != 0) /* no network round trip on an event loop */
         srv->req_pool = workpool_new((int)cfg->request_threads, 8192, srv->dbmap, NULL, images_thread_done);
     srv->throttle = throttle_new(1u << 16);
     feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
+    srv->feeds.cache = srv->cache;
     if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
 
@@ -556,6 +559,8 @@ int server_run(config_t *cfg)
         thr->index = i;
         thr->loop = h2o_evloop_create();
         thr->db = db_ctx_new(srv->dbmap);
+        if (srv->req_pool != NULL)
+            db_ctx_forbid(thr->db); /* no network round trip on an event loop */
         h2o_multithread_create_thread(&thr->tid, NULL, loop_main, thr);
     }
     log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, ID node %u, data in %s)",

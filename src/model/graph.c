@@ -273,19 +273,23 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
 
 int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any)
 {
-    *any = true;
-    if (db_count(db) != 1) /* blocks of a user are spread over databases */
-        return GRAPH_OK;
-    db_conn_t *c = db_shard(db, ids_shard(user));
-    if (c == NULL)
-        return GRAPH_ERROR;
-    db_stmt_t *s = db_q(c, Q_BLOCKS_ANY);
-    db_bind_i64(s, 1, user);
-    int rc = db_step(s);
-    if (rc == DB_ROW)
-        *any = db_col_i64(s, 0) != 0;
-    db_reset(s);
-    return rc == DB_ROW ? GRAPH_OK : GRAPH_ERROR;
+    /* the user's own blocks are on the user's database; blocks of the user
+     * on their blockers': one query on each database */
+    *any = false;
+    for (size_t i = 0; i < db_count(db) && !*any; i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL)
+            return GRAPH_ERROR;
+        db_stmt_t *s = db_q(c, Q_BLOCKS_ANY);
+        db_bind_i64(s, 1, user);
+        int rc = db_step(s);
+        if (rc == DB_ROW)
+            *any = db_col_i64(s, 0) != 0;
+        db_reset(s);
+        if (rc != DB_ROW)
+            return GRAPH_ERROR;
+    }
+    return GRAPH_OK;
 }
 
 int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_private, bool *ok)

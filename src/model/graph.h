@@ -53,8 +53,7 @@ int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_priva
 int far_edge(far_t *f, char *payload);
 int far_sever(far_t *f, char *payload);
 
-/* Whether user blocks anyone or is blocked by anyone (*any true when it
- * cannot be told in one query, as across databases). */
+/* Whether user blocks anyone or is blocked by anyone (one query per database). */
 int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any);
 
 #endif

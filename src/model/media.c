@@ -73,6 +73,8 @@ static int write_all(far_t *f, media_t *m, const text_mention_t *mentions, size_
      * celebrities every database holds */
     if (!m->fanned && far_do(f, "celeb", FAR_ALL_SHARDS, "%lld", (long long)m->user_id) != DB_DONE)
         return MEDIA_ERROR;
+    if (!m->fanned)
+        timeline_celebrity_posted();
     /* the caption's tags, applied now: their tag IDs are the media's */
     if (tags_sync(f, m->id, m->id, 0) != DB_DONE)
         return MEDIA_ERROR;

@@ -4,6 +4,7 @@
 #include "model/graph.h"
 #include "model/media.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,28 @@ static void bind_limit(db_stmt_t *s, const void *arg)
     db_bind_i64(s, 2, *(const int *)arg);
 }
 
+/* Whether there is any celebrity at all (usually none): asked of the
+ * database at most every CELEB_CHECK_MS per process; a new celebrity's
+ * posts reach the feeds of those who follow them within that. */
+#define CELEB_CHECK_MS 2000
+static atomic_llong celeb_checked_ms = -CELEB_CHECK_MS - 1;
+static atomic_bool celeb_any = true;
+
+static bool any_celebrity(db_conn_t *c)
+{
+    int64_t now = ids_now_ms();
+    if (now - atomic_load(&celeb_checked_ms) < CELEB_CHECK_MS)
+        return atomic_load(&celeb_any);
+    db_stmt_t *s = db_q(c, Q_CELEB_ANY);
+    int rc = db_step(s);
+    bool any = rc != DB_ROW || db_col_i64(s, 0) > 0; /* when in doubt, look */
+    db_reset(s);
+    atomic_store(&celeb_any, any);
+    if (rc == DB_ROW)
+        atomic_store(&celeb_checked_ms, now);
+    return any;
+}
+
 /* The celebrities user follows, from the list on user's database. */
 static int followed_celebs(db_ctx_t *db, int64_t user, int64_t *out, int *n)
 {
@@ -111,14 +134,21 @@ static int followed_celebs(db_ctx_t *db, int64_t user, int64_t *out, int *n)
     db_conn_t *c = db_shard(db, ids_shard(user));
     if (c == NULL)
         return -1;
+    if (!any_celebrity(c))
+        return 0;
     db_stmt_t *s = db_q(c, Q_CELEB_FOLLOWED);
     db_bind_i64(s, 1, user);
     db_bind_i64(s, 2, CELEBS_MAX);
     return db_read_ids(s, CELEBS_MAX, out, n) == DB_DONE ? 0 : -1;
 }
 
+void timeline_celebrity_posted(void)
+{
+    atomic_store(&celeb_checked_ms, -CELEB_CHECK_MS - 1);
+}
+
 int timeline_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
-                  int *n)
+                  int *n, bool *merged)
 {
     idlist_t all;
     list_init(&all, limit);
@@ -128,6 +158,8 @@ int timeline_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_
         list_offer(&all, ids[i], 0);
     if (rc == 0)
         rc = followed_celebs(db, user, ids, &k);
+    if (merged)
+        *merged = rc == 0 && k > 0;
     if (rc == 0 && k > 0) {
         window_t w = {max_id, min_id, limit};
         rc = gather(db, Q_MEDIA_UNFANNED_OF, ids, k, bind_window, &w, false, &all);

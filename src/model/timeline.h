@@ -27,9 +27,13 @@
 #include "jobs/jobs.h"
 
 /* The whole home feed read: the timeline merged with followed celebrities'
- * unfanned media, newest first, deduplicated, at most limit IDs. */
+ * unfanned media, newest first, deduplicated, at most limit IDs.
+ * *merged (may be NULL) tells whether any followed celebrity was merged. */
 int timeline_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
-                  int *n);
+                  int *n, bool *merged);
+/* A post was just made as a celebrity's (this process): the next feed
+ * reads look for celebrities again at once. */
+void timeline_celebrity_posted(void);
 /* Fills user's timeline from the database and marks it built. */
 int timeline_rebuild(feeds_t *f, db_ctx_t *db, int64_t user);
 
