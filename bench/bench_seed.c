@@ -191,13 +191,13 @@ static int batch_row(db_conn_t *c, const char *head, const char *tail, const cha
 #define NOTHING " ON CONFLICT DO NOTHING"
 static const char H_USERS[] = "INSERT INTO users (id, username, username_lower, full_name, full_name_lower, email, "
                               "password_hash, created_at) VALUES ";
-static const char H_NAMES[] = "INSERT INTO usernames (username_lower, user_id) VALUES ";
+static const char H_NAMES[] = "INSERT INTO usernames (username_lower, user_id, shard) VALUES ";
 static const char H_FOLLOWING[] = "INSERT INTO following (user_id, target_id, status, created_at) VALUES ";
 static const char H_FOLLOWERS[] = "INSERT INTO followers (user_id, follower_id, status, created_at) VALUES ";
 static const char H_MEDIA[] = "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, "
                               "fanned, file_key, location_name, lat, lng) VALUES ";
 static const char H_MEDIA_TAGS[] = "INSERT INTO media_tags (tag, id, media_id) VALUES ";
-static const char H_TAG_MEDIA[] = "INSERT INTO tag_media (tag, id, media_id) VALUES ";
+static const char H_TAG_MEDIA[] = "INSERT INTO tag_media (tag, id, media_id, shard) VALUES ";
 static const char H_LIKES[] = "INSERT INTO likes (media_id, user_id, id) VALUES ";
 static const char H_LIKED[] = "INSERT INTO liked (user_id, id, media_id) VALUES ";
 static const char H_COMMENTS[] = "INSERT INTO comments (id, media_id, user_id, text, created_at) VALUES ";
@@ -224,9 +224,10 @@ static int put_tags(int64_t media, const char *caption, char *json, size_t cap)
     snprintf(json, cap, "%.*s", (int)j.len, j.data);
     buf_free(&j);
     for (size_t i = 0; i < n; i++) {
-        db_conn_t *tc = db_shard(dbx, tag_shard(dbx, tags[i]));
+        unsigned ts = tag_shard(dbx, tags[i]);
         if (batch_row(on(media), H_MEDIA_TAGS, NOTHING, "'%s',%lld,%lld", tags[i], (long long)media, (long long)media) ||
-            batch_row(tc, H_TAG_MEDIA, NOTHING, "'%s',%lld,%lld", tags[i], (long long)media, (long long)media))
+            batch_row(db_shard(dbx, ts), H_TAG_MEDIA, NOTHING, "'%s',%lld,%lld,%u", tags[i], (long long)media,
+                      (long long)media, ts))
             return -1;
         int k = 0;
         while (k < ntag_counts && strcmp(tag_counts[k].name, tags[i]) != 0)
@@ -245,6 +246,7 @@ static int put_tag_counts(void)
         db_stmt_t *s = db_q(db_shard(dbx, tag_shard(dbx, tag_counts[k].name)), Q_TAG_COUNT_ADD);
         db_bind_cstr(s, 1, tag_counts[k].name);
         db_bind_i64(s, 2, tag_counts[k].n);
+        db_bind_i64(s, 3, tag_shard(dbx, tag_counts[k].name));
         if (step(s) != 0)
             return -1;
     }
@@ -364,7 +366,8 @@ int main(int argc, char **argv)
         if (batch_row(on(users[i]), H_USERS, "",
                       "%lld,'%s','%s','Bench User','bench user','','$argon2id$v=19$m=65536,t=2,p=1$unusable$unusable',%lld",
                       (long long)users[i], name, name, (long long)time(NULL)) ||
-            batch_row(on_key(name), H_NAMES, "", "'%s',%lld", name, (long long)users[i]))
+            batch_row(on_key(name), H_NAMES, "", "'%s',%lld,%u", name, (long long)users[i],
+                      db_key_shard(dbx, name, strlen(name))))
             return 1;
         progress("users", i + 1, nu);
     }

@@ -28,7 +28,7 @@ trap bench_cleanup EXIT
 
 start_picogram() {
   "${PICOGRAM_BIN:-build/picogram}" serve --listen 127.0.0.1:$PG_PORT --data "$DATA" --threads 2 --access-log off \
-    --rate-limit 100000000 2>"$WORK/picogram.log" &
+    --rate-limit 100000000 ${PG_ARGS:-} 2>"$WORK/picogram.log" &
   PG_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PG_PORT/" && break; sleep 0.1; done
 }

@@ -21,6 +21,10 @@ echo "== fan-out to 100,000 followers";    SHARED=$SHARED bench/fanout.sh | tail
 ROUNDS=$R DURATION=$D bench/feed.sh | keep
 ROUNDS=$R DURATION=$D bench/discovery.sh | keep
 ROUNDS=$R DURATION=$D bench/scenarios.sh | grep -E "^==|^median|memory"
+echo "== the cluster's data tier: two PostgreSQL servers behind pgbouncer"
+ROUNDS=$R DURATION=$D bench/cluster.sh | grep -E "^==|^median|^picogram migrate|^one schema|bytes per|users, 100 follows|tps$|^pg |^VACUUM"
+echo "== the shared services' cost: picogram alone and with --redis"
+ROUNDS=$R DURATION=$D bench/shared.sh | grep -E "^==|^median"
 } 2>&1 | tee bench/results/last-run.txt
 DURATION=$D bench/charts.sh | grep wrote
 # small against large (makes the large dataset first if it is missing: about an hour)

@@ -3,21 +3,25 @@
 #
 #   scripts/cluster.sh up DIR     two PostgreSQL 15 servers (initdb), a
 #                                 pgbouncer in front of each (transaction
-#                                 pooling), `picogram migrate`, then
-#                                 `picogram serve` with DIR/picogram.conf.
-#                                 Returns when everything answers; the last
-#                                 line is the API's base URL.
+#                                 pooling), a Redis (the servers' cache
+#                                 invalidations and rate limits), `picogram
+#                                 migrate`, then two `picogram serve` with
+#                                 DIR/picogram.conf behind nginx
+#                                 (deploy/nginx.conf). Returns when
+#                                 everything answers; the last line is
+#                                 nginx's URL, the API's.
 #   scripts/cluster.sh down DIR   stops everything `up` started, by PID.
 #   scripts/cluster.sh env DIR    prints what `up` wrote to DIR/cluster.env.
 #   scripts/cluster.sh stop-pg DIR I | start-pg DIR I
 #                                 stops or starts PostgreSQL server I (0 or 1)
 #                                 alone, on its port (fault drills).
+#   scripts/cluster.sh stop-redis DIR | start-redis DIR   the same for Redis.
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
 # run as `nobody` (initdb and pgbouncer refuse root); otherwise as the user.
 # Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
-#      CLUSTER_SERVE=0 (databases only: no picogram serve).
+#      CLUSTER_SERVE=0 (databases and Redis only: no picogram serve, no nginx).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,6 +106,21 @@ EOF
         die "pgbouncer $1 does not answer"
 }
 
+start_redis() { # start_redis PORT: no persistence (what it holds is cheap to lose)
+    local d=$DIR/redis
+    mkdir -p "$d"
+    own "$d"
+    as_user redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$d" \
+        --daemonize yes --pidfile "$d/redis.pid" --logfile "$d/redis.log" || die "redis-server did not start"
+    wait_for 10 redis-cli -h 127.0.0.1 -p "$1" ping || die "redis does not answer"
+}
+
+stop_redis() {
+    local f=$DIR/redis/redis.pid
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
+}
+
 up() {
     mkdir -p "$DIR"
     DIR=$(cd "$DIR" && pwd)
@@ -110,18 +129,20 @@ up() {
     if [ -f "$DIR/cluster.env" ]; then
         # shellcheck disable=SC1091
         . "$DIR/cluster.env"
-        if [ -n "${SERVE_PID:-}" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+        if [ -f "$DIR/nginx/nginx.pid" ] && kill -0 "$(cat "$DIR/nginx/nginx.pid")" 2>/dev/null; then
             echo "cluster.sh: already up in $DIR" >&2
-            echo "http://127.0.0.1:$API_PORT"
+            echo "http://127.0.0.1:$NGINX_PORT"
             return 0
         fi
     fi
-    local pg0 pg1 b0 b1 api
-    pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); api=$(free_port)
+    local pg0 pg1 b0 b1 api api1 ng redis
+    pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); redis=$(free_port)
+    api=$(free_port); api1=$(free_port); ng=$(free_port)
     start_pg 0 "$pg0"
     start_pg 1 "$pg1"
     start_bouncer 0 "$b0" "$pg0"
     start_bouncer 1 "$b1" "$pg1"
+    start_redis "$redis"
     mkdir -p "$DIR/data" "$DIR/log"
     own "$DIR/data" "$DIR/log"
     cat >"$DIR/picogram.conf" <<EOF
@@ -130,21 +151,44 @@ listen = 127.0.0.1:$api
 data = $DIR/data
 database = 0-4095=postgres://picogram@127.0.0.1:$b0/picogram;4096-8191=postgres://picogram@127.0.0.1:$b1/picogram
 access_log = $DIR/log/access.log
+redis = redis://127.0.0.1:$redis
+# behind nginx: links point at it, and it names the client
+public_url = http://127.0.0.1:$ng
+trusted_proxies = 127.0.0.1
 EOF
     cat >"$DIR/cluster.env" <<EOF
 PG_PORTS="$pg0 $pg1"
 BOUNCER_PORTS="$b0 $b1"
-API_PORT=$api
+API_PORTS="$api $api1"
+NGINX_PORT=$ng
+REDIS_PORT=$redis
 EOF
     as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
         { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
     if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
-        "${AS_USER[@]}" "$BIN" serve --config "$DIR/picogram.conf" </dev/null >>"$DIR/log/picogram.log" 2>&1 &
-        echo "SERVE_PID=$!" >>"$DIR/cluster.env"
-        wait_for 20 answers "http://127.0.0.1:$api/v1/users/self" ||
-            { tail -n 20 "$DIR/log/picogram.log" >&2; die "picogram serve does not answer"; }
+        local i=0 pids="" port
+        for port in $api $api1; do
+            "${AS_USER[@]}" "$BIN" serve --config "$DIR/picogram.conf" --listen "127.0.0.1:$port" \
+                --access-log "$DIR/log/access$i.log" </dev/null >>"$DIR/log/picogram$i.log" 2>&1 &
+            pids="$pids $!"
+            wait_for 20 answers "http://127.0.0.1:$port/healthz" ||
+                { tail -n 20 "$DIR/log/picogram$i.log" >&2; die "picogram serve $i does not answer"; }
+            i=$((i + 1))
+        done
+        echo "SERVE_PIDS=\"${pids# }\"" >>"$DIR/cluster.env"
+        start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
     fi
-    echo "http://127.0.0.1:$api"
+    echo "http://127.0.0.1:$ng"
+}
+
+start_nginx() { # start_nginx PORT UPSTREAM...: deploy/nginx.conf, filled in
+    local d=$DIR/nginx port=$1
+    shift
+    mkdir -p "$d"
+    own "$d"
+    "$here/scripts/nginx-conf.sh" "$d" "127.0.0.1:$port" 25m "$@" >"$d/nginx.conf"
+    as_user nginx -c "$d/nginx.conf" -p "$d" 2>"$d/start.log" || { cat "$d/start.log" >&2; die "nginx did not start"; }
+    wait_for 10 answers "http://127.0.0.1:$port/healthz" || die "nginx does not answer"
 }
 
 stop_pid() { # stop_pid PID: TERM, then KILL after 10 s
@@ -171,18 +215,21 @@ down() {
     if [ -f "$DIR/cluster.env" ]; then
         # shellcheck disable=SC1091
         . "$DIR/cluster.env"
-        [ -n "${SERVE_PID:-}" ] && stop_pid "$SERVE_PID"
+        local f=$DIR/nginx/nginx.pid
+        [ -f "$f" ] && stop_pid "$(cat "$f")"
+        for pid in ${SERVE_PIDS:-}; do stop_pid "$pid"; done
     fi
     for i in 0 1; do
         local f=$DIR/bouncer$i/pgbouncer.pid
         [ -f "$f" ] && stop_pid "$(cat "$f")"
         stop_pg "$i"
     done
+    stop_redis
     rm -f "$DIR/cluster.env"
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, or stop-pg|start-pg DIR 0|1"
+usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, or stop-redis|start-redis DIR"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 case "$1" in
@@ -196,6 +243,12 @@ stop-pg | start-pg)
     . "$DIR/cluster.env"
     read -r -a ports <<<"$PG_PORTS"
     if [ "$1" = stop-pg ]; then stop_pg "$3"; else start_pg "$3" "${ports[$3]}"; fi
+    ;;
+stop-redis | start-redis)
+    DIR=$(cd "$DIR" && pwd)
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+    if [ "$1" = stop-redis ]; then stop_redis; else start_redis "$REDIS_PORT"; fi
     ;;
 *) die "$usage" ;;
 esac

@@ -38,8 +38,8 @@ static const setting_t settings[] = {
     {"request_threads", T_INT, OFF(request_threads), "0", 0, 4096, NULL,
      "threads handling requests with PostgreSQL databases, off the event loops (0 = 16 per core)"},
     {"dispatch", T_ENUM, OFF(dispatch), "auto", 0, 0, "auto|loop|pool",
-     "where requests run: on the event loops (loop), on the request pool (pool), or the pool only with a "
-     "PostgreSQL database (auto)"},
+     "where requests run: on the event loops (loop), on the request pool (pool), or with a PostgreSQL "
+     "database on the loop first and on the pool if they need the database (auto)"},
     {"hash_threads", T_INT, OFF(hash_threads), "0", 0, 256, NULL,
      "threads hashing passwords, apart from the worker pool (0 = half the cores, at least 1)"},
     {"hash_queue", T_INT, OFF(hash_queue), "64", 1, 100000, NULL, "password hashes waiting at most; more answer 503"},
@@ -76,6 +76,12 @@ static const setting_t settings[] = {
     {"far_inline", T_ENUM, OFF(far_inline), "on", 0, 0, "on|off",
      "run the effects of a write on other databases right after its commit (on), or leave them to the job "
      "runner (off: for fault drills and tests)"},
+    {"trusted_proxies", T_STR, OFF(trusted_proxies), "off", 0, 0, NULL,
+     "addresses (comma-separated) of proxies whose X-Forwarded-For names the client, for rate limits and "
+     "throttles ('off': none)"},
+    {"redis", T_STR, OFF(redis), "off", 0, 0, NULL,
+     "redis://HOST:PORT of the Redis that servers sharing the databases use to hear each other's cache "
+     "invalidations and share rate-limit budgets ('off': one server)"},
     {"node", T_STR, OFF(node), "auto", 0, 0, NULL,
      "the node number in this process's IDs, 0-63, or 'auto' for a free one; leased, so two live processes never share one"},
     {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,

@@ -53,6 +53,8 @@ typedef struct config {
     long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
     char *secret_file;
     char *node;           /* "auto", or this process's ID node 0..63 */
+    char *trusted_proxies; /* "off", or the addresses of proxies whose X-Forwarded-For is believed */
+    char *redis;          /* "redis://HOST:PORT" of the shared services, or "off" */
     char *far_inline;     /* "on": far effects run right after their commit; "off": by the job runner only */
     int node_number;      /* -1 for auto */    /* the server secret (cursor keys...), DATA/secret by default */
 } config_t;

@@ -43,7 +43,14 @@ static bool from_head(api_req_t *ar, int64_t before, int64_t min_id, int limit, 
 {
     buf_t h;
     buf_init(&h, (FEED_HEAD + 1) * sizeof(int64_t));
-    bool hit = cache_get(ar->srv->cache, CACHE_TIMELINE, ar->viewer, &h);
+    /* the head is [whole, celebrity generation, IDs...]: a celebrity's post
+     * since it was built (in no pushed timeline) makes it old */
+    int64_t gen = timeline_celebrity_gen();
+    bool hit = api_cache_get(ar, CACHE_TIMELINE, ar->viewer, &h);
+    if (hit && (h.len < 2 * sizeof(int64_t) || memcmp(h.data + sizeof(int64_t), &gen, sizeof(gen)) != 0)) {
+        hit = false;
+        h.len = 0;
+    }
     if (!hit) {
         int64_t *ids = xcalloc(FEED_HEAD, sizeof(int64_t));
         int k = 0;
@@ -51,21 +58,25 @@ static bool from_head(api_req_t *ar, int64_t before, int64_t min_id, int limit, 
         if (timeline_home(&ar->srv->feeds, ar->db, ar->viewer, INT64_MAX, 0, FEED_HEAD, ids, &k, &merged) == 0) {
             int64_t whole = k < FEED_HEAD; /* the timeline ends inside the head */
             buf_append(&h, &whole, sizeof(whole));
+            buf_append(&h, &gen, sizeof(gen));
             buf_append(&h, ids, (size_t)k * sizeof(int64_t));
-            /* a reader of celebrities' posts (which no push announces) reads them fresh */
+            /* a reader of celebrities' posts (which no push announces)
+             * reads them fresh: nobody may be served an older head */
             if (!merged)
                 cache_set_ttl(ar->srv->cache, CACHE_TIMELINE, ar->viewer, h.data, h.len, ar->cache_ticket,
                               CACHE_SHORT_TTL_MS);
+            else
+                cache_del_local(ar->srv->cache, CACHE_TIMELINE, ar->viewer);
             hit = true;
         }
         free(ids);
     }
     bool ok = false;
-    if (hit && h.len >= sizeof(int64_t)) {
+    if (hit && h.len >= 2 * sizeof(int64_t)) {
         int64_t whole;
         memcpy(&whole, h.data, sizeof(whole));
-        const int64_t *ids = (const int64_t *)(h.data + sizeof(whole));
-        int k = (int)((h.len - sizeof(whole)) / sizeof(int64_t)), i = 0;
+        const int64_t *ids = (const int64_t *)(h.data + 2 * sizeof(int64_t));
+        int k = (int)((h.len - 2 * sizeof(int64_t)) / sizeof(int64_t)), i = 0;
         while (i < k && ids[i] >= before)
             i++;
         *n = 0;

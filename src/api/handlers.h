@@ -115,6 +115,8 @@ bool api_can_view(api_req_t *ar, const user_t *owner);
  * cached) and tells whether the account is private. USERS_OK,
  * USERS_NOT_FOUND or USERS_ERROR. */
 int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private);
+/* Drops a user's cached full object (after a commit that changed it or its counts). */
+void api_profile_changed(cache_t *cache, int64_t user);
 
 /* A JSON array of the short users whose IDs are given (from the object
  * cache), leaving out any that are gone. */

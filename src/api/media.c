@@ -60,6 +60,7 @@ static void reply_media(api_req_t *ar, const media_t *m, bool m_from_this_reques
 typedef struct upload_work {
     api_work_t super;
     blob_store_t *store;
+    cache_t *cache;
     atomic_int *in_flight;
     img_opts_t opts;
     long long celebrity;
@@ -124,6 +125,7 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         return;
     }
     w->owner.media_count++;
+    api_profile_changed(w->cache, w->m.user_id);
 }
 
 static void upload_done(api_work_t *w_, api_req_t *ar)
@@ -283,6 +285,7 @@ void media_upload(api_req_t *ar)
     w->super.done = upload_done;
     w->super.cleanup = upload_cleanup;
     w->store = ar->srv->photos;
+    w->cache = ar->srv->cache;
     w->in_flight = &ar->srv->uploads_in_flight;
     w->opts.max_pixels = ar->cfg->max_pixels;
     w->opts.quality = (int)ar->cfg->jpeg_quality;
@@ -425,6 +428,7 @@ static void delete_run(api_work_t *w_, worker_ctx_t *wc)
     w->result = media_delete(wc->db, w->id, w->owner, &file_key);
     if (w->result == MEDIA_OK) {
         cache_del(w->cache, CACHE_MEDIA, w->id);
+        api_profile_changed(w->cache, w->owner); /* the media count */
         /* after the commit: a crash here leaves orphans the next start sweeps */
         delete_files(w->store, w->id, file_key);
     }

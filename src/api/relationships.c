@@ -85,6 +85,8 @@ static void rel_run(api_work_t *w_, worker_ctx_t *wc)
     if (w->result == GRAPH_OK) { /* who follows whom changed: so does which celebrities a feed merges */
         cache_del(w->cache, CACHE_TIMELINE, w->viewer);
         cache_del(w->cache, CACHE_TIMELINE, w->target);
+        api_profile_changed(w->cache, w->viewer); /* their counts */
+        api_profile_changed(w->cache, w->target);
     }
     if (w->result == GRAPH_OK && graph_get(db, w->viewer, w->target, &w->after) != GRAPH_OK)
         w->result = GRAPH_ERROR;

@@ -154,7 +154,7 @@ static bool liked_from_cache(api_req_t *ar, int64_t lo, int64_t hi, int *got)
 {
     buf_t v;
     buf_init(&v, sizeof(int64_t) * (API_LIKED_MEMO + 2));
-    bool ok = cache_get(ar->srv->cache, CACHE_LIKED, ar->viewer, &v) && v.len >= 2 * sizeof(int64_t);
+    bool ok = api_cache_get(ar, CACHE_LIKED, ar->viewer, &v) && v.len >= 2 * sizeof(int64_t);
     if (ok) {
         int64_t clo, chi;
         memcpy(&clo, v.data, sizeof(clo));
@@ -212,7 +212,7 @@ static bool viewer_blocks(api_req_t *ar)
 {
     buf_t v;
     buf_init(&v, 16);
-    bool hit = cache_get(ar->srv->cache, CACHE_BLOCKS, ar->viewer, &v) && v.len == 1;
+    bool hit = api_cache_get(ar, CACHE_BLOCKS, ar->viewer, &v) && v.len == 1;
     bool any = hit ? v.data[0] == '1' : true;
     buf_free(&v);
     if (!hit && graph_any_blocks(ar->db, ar->viewer, &any) == GRAPH_OK)

@@ -62,16 +62,30 @@ bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
     return true;
 }
 
+/* A user's full object is cached whole: its counts change with follows and
+ * posts, which drop it here (api_profile_changed) and, from other
+ * processes, within the short TTL. */
 void users_show(api_req_t *ar)
 {
-    user_t u;
-    if (!api_load_user_arg(ar, 0, &u))
-        return;
     buf_t b;
     buf_init(&b, 16384);
-    render_user_full(&b, &u);
+    int64_t id = api_arg_user(ar, 0);
+    if (id == 0 || !api_cache_get(ar, CACHE_PROFILE, id, &b)) {
+        user_t u;
+        if (!api_load_user_arg(ar, 0, &u)) {
+            buf_free(&b);
+            return;
+        }
+        render_user_full(&b, &u);
+        cache_set_ttl(ar->srv->cache, CACHE_PROFILE, u.id, b.data, b.len, ar->cache_ticket, CACHE_SHORT_TTL_MS);
+    }
     api_ok(ar, &b, NULL);
     buf_free(&b);
+}
+
+void api_profile_changed(cache_t *cache, int64_t user)
+{
+    cache_del(cache, CACHE_PROFILE, user);
 }
 
 /* The fields a profile edit may set; NULL where the request leaves them. */
@@ -121,6 +135,7 @@ static void edit_run(api_work_t *w_, worker_ctx_t *wc)
         return;
     }
     cache_del(w->cache, CACHE_USER, w->user.id); /* after the commit */
+    api_profile_changed(w->cache, w->user.id);
 }
 
 static void edit_done(api_work_t *w_, api_req_t *ar)

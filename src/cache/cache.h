@@ -11,8 +11,10 @@
  * fills the cache could store a value older than a write that committed and
  * invalidated in between. So a request takes a ticket before its first
  * database read (before its read snapshot begins), and cache_set stores
- * nothing if any key was invalidated since the ticket was taken. Deletes are
- * rare next to reads, so few fills are refused.
+ * nothing if its key was invalidated since the ticket was taken. Tickets
+ * are numbers of one sequence that every delete advances; each hash bucket
+ * keeps the number of its last delete, so a delete refuses only the fills
+ * of keys in its own bucket (a fan-out's deletes do not empty the cache).
  */
 #ifndef PICOGRAM_CACHE_H
 #define PICOGRAM_CACHE_H
@@ -31,12 +33,15 @@ enum {
     CACHE_BLOCKS = 5, /* whether a user blocks or is blocked by anyone: 0 or 1; a short TTL */
     CACHE_TIMELINE = 6, /* the head of a user's home feed (IDs); a short TTL */
     CACHE_LIKED = 7,    /* the media a user liked within a range of IDs; a short TTL */
+    CACHE_PROFILE = 8,  /* a user's full JSON, with counts; a short TTL */
 };
 
 /* Entries that other processes' writes change, and that no invalidation
- * from them reaches yet (one process per database set, embedded), live at
- * most this long. */
+ * from them reaches yet (one process per database set, embedded), are
+ * fresh this long, and served stale at most CACHE_STALE_MS more (see
+ * cache_get_by). */
 #define CACHE_SHORT_TTL_MS 5000
+#define CACHE_STALE_MS 1000
 
 typedef struct cache cache_t;
 
@@ -44,11 +49,32 @@ cache_t *cache_new(size_t max_bytes);
 void cache_free(cache_t *c);
 /* Appends the value to out and returns true on a hit. */
 bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out);
+/* The same, for entries with a TTL read by many at once: past the TTL, the
+ * first caller `who` (not 0) gets a miss and the refill is its to do,
+ * while for CACHE_STALE_MS more the others still get the old value, rather
+ * than all going to the database at once. `who` itself misses again (a
+ * request tried on its loop, then on a worker). After that, a miss for
+ * all. cache_get is this with who 0: a stale entry is a miss. */
+bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who);
 uint64_t cache_ticket(cache_t *c);
 void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket);
 /* The same, the entry gone after ttl_ms (0: kept until evicted or deleted). */
 void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms);
+/* Drops the entry, here and, through the publisher if one is set, in
+ * every other process sharing the databases (cache/bus.h). */
 void cache_del(cache_t *c, int kind, int64_t id);
+/* The same, here only: for invalidations that came from elsewhere. */
+void cache_del_local(cache_t *c, int kind, int64_t id);
+/* Drops every entry; fills with a ticket taken before are refused. */
+void cache_clear(cache_t *c);
+/* Off, every get misses and every set is dropped (while invalidations
+ * from other processes cannot arrive). On by default. */
+void cache_enable(cache_t *c, bool on);
+bool cache_enabled(cache_t *c);
+/* Called by cache_del after the local drop, on the deleting thread: it
+ * must not block. */
+typedef void (*cache_publish_fn)(void *arg, int kind, int64_t id);
+void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg);
 
 typedef struct cache_stats {
     uint64_t hits, misses, entries, bytes;

@@ -15,6 +15,7 @@ typedef struct entry {
     int kind;
     int64_t id;
     int64_t expires_ms; /* monotonic; 0: never */
+    uint64_t refiller;  /* who refills it, once it is stale (cache_get_by) */
     size_t len;
     char val[];
 } entry_t;
@@ -29,6 +30,7 @@ static int64_t mono_ms(void)
 typedef struct stripe {
     pthread_mutex_t lock;
     entry_t *buckets[BUCKETS];
+    uint64_t deleted[BUCKETS]; /* the sequence number of each bucket's last delete */
     entry_t *lru_head, *lru_tail; /* head: most recent */
     size_t bytes, max_bytes, entries;
     uint64_t hits, misses;
@@ -36,7 +38,11 @@ typedef struct stripe {
 
 struct cache {
     stripe_t stripes[STRIPES];
-    _Atomic uint64_t epoch; /* bumped by every delete: see the ticket in cache.h */
+    _Atomic uint64_t epoch; /* advanced by every delete: see the ticket in cache.h */
+    _Atomic uint64_t cleared; /* the sequence number of the last cache_clear */
+    atomic_bool off;          /* cache_enable(false): every get misses, every set is dropped */
+    cache_publish_fn publish; /* cache_del's hook (cache_set_publisher) */
+    void *publish_arg;
 };
 
 static uint64_t mix(int kind, int64_t id)
@@ -119,14 +125,28 @@ static void drop(stripe_t *s, entry_t **p)
 
 bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out)
 {
+    return cache_get_by(c, kind, id, out, 0);
+}
+
+bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who)
+{
+    if (atomic_load_explicit(&c->off, memory_order_relaxed))
+        return false;
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
     pthread_mutex_lock(&s->lock);
     entry_t **p = slot_of(s, h, kind, id);
     entry_t *e = *p;
-    if (e && e->expires_ms && mono_ms() >= e->expires_ms) {
-        drop(s, p);
-        e = NULL;
+    if (e && e->expires_ms) {
+        int64_t now = mono_ms();
+        if (now >= e->expires_ms + CACHE_STALE_MS) {
+            drop(s, p);
+            e = NULL;
+        } else if (now >= e->expires_ms && (who == 0 || e->refiller == 0 || e->refiller == who)) {
+            if (who) /* stale: this caller refills; the others get it until then */
+                e->refiller = who;
+            e = NULL;
+        }
     }
     if (e) {
         lru_unlink(s, e);
@@ -159,9 +179,12 @@ void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len
     entry_t *e = xmalloc(sizeof(*e) + len);
     e->kind = kind, e->id = id, e->len = len;
     e->expires_ms = ttl_ms > 0 ? mono_ms() + ttl_ms : 0;
+    e->refiller = 0;
     memcpy(e->val, val, len);
     pthread_mutex_lock(&s->lock);
-    if (atomic_load(&c->epoch) != ticket) { /* something was invalidated since the caller's snapshot */
+    /* the key may have changed since the caller's snapshot; or the cache
+     * was cleared, or is off */
+    if (s->deleted[(h / STRIPES) % BUCKETS] > ticket || atomic_load(&c->cleared) > ticket || atomic_load(&c->off)) {
         pthread_mutex_unlock(&s->lock);
         free(e);
         return;
@@ -184,14 +207,57 @@ void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len
 
 void cache_del(cache_t *c, int kind, int64_t id)
 {
+    cache_del_local(c, kind, id);
+    if (c->publish)
+        c->publish(c->publish_arg, kind, id);
+}
+
+void cache_del_local(cache_t *c, int kind, int64_t id)
+{
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
-    atomic_fetch_add(&c->epoch, 1); /* before the drop: a fill racing with us is refused */
+    /* numbered before the lock: a fill whose ticket is older, and that
+     * comes after the drop, is refused; one that came before is dropped */
+    uint64_t seq = atomic_fetch_add(&c->epoch, 1) + 1;
     pthread_mutex_lock(&s->lock);
+    uint64_t *last = &s->deleted[(h / STRIPES) % BUCKETS];
+    if (seq > *last) /* two deletes in a bucket may take the lock out of order */
+        *last = seq;
     entry_t **p = slot_of(s, h, kind, id);
     if (*p)
         drop(s, p);
     pthread_mutex_unlock(&s->lock);
+}
+
+void cache_clear(cache_t *c)
+{
+    /* numbered first: a fill with an older ticket that comes after is refused */
+    atomic_store(&c->cleared, atomic_fetch_add(&c->epoch, 1) + 1);
+    for (int i = 0; i < STRIPES; i++) {
+        stripe_t *s = &c->stripes[i];
+        pthread_mutex_lock(&s->lock);
+        while (s->lru_tail) {
+            entry_t *victim = s->lru_tail;
+            drop(s, slot_of(s, mix(victim->kind, victim->id), victim->kind, victim->id));
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+void cache_enable(cache_t *c, bool on)
+{
+    atomic_store(&c->off, !on);
+}
+
+bool cache_enabled(cache_t *c)
+{
+    return !atomic_load(&c->off);
+}
+
+void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg)
+{
+    c->publish_arg = arg;
+    c->publish = fn;
 }
 
 cache_stats_t cache_stats(cache_t *c)

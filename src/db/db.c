@@ -333,13 +333,18 @@ unsigned db_shards(const db_ctx_t *x)
     return x->map->nshards;
 }
 
-unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n)
+unsigned db_key_shard_of(const char *key, size_t n, unsigned nshards)
 {
     static const unsigned char k[crypto_shorthash_KEYBYTES] = "picogram-shardky";
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)key, n, k);
     unsigned v = ((unsigned)h[0] << 8 | h[1]) & (IDS_NSHARDS - 1);
-    return x->map->nshards == IDS_NSHARDS ? v : v % x->map->nshards;
+    return nshards == IDS_NSHARDS ? v : v % nshards;
+}
+
+unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n)
+{
+    return db_key_shard_of(key, n, x->map->nshards);
 }
 
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n)

@@ -3,7 +3,7 @@
  *
  * DESIGN
  * A driver is a const vtable (db_driver_t) chosen by the URL scheme of a
- * database ("sqlite:PATH" now, "postgres:..." later). Callers never see the
+ * database ("sqlite:PATH" or "postgres://USER@HOST:PORT/DB"). Callers never see the
  * driver: they call the inline db_* wrappers below on a db_conn_t and a
  * db_stmt_t, whose first member points at the driver (the base-struct-first
  * pattern of h2o).
@@ -42,6 +42,7 @@ struct db_driver {
     const char *dialect_blob_type;
     const char *dialect_geo_index; /* DDL of the geo index tables geo_media and geo_places */
     const char *dialect_shard_keys; /* DDL of the shard columns and indexes (NULL: none) */
+    const char *dialect_key_shards; /* DDL of the indexes by shard of the hash-keyed tables (NULL: none) */
     bool remote;   /* across a network: calls must not run on an event loop */
     bool snapshot; /* a request's reads share one read transaction (db_ctx_read_begin) */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */
@@ -176,6 +177,7 @@ extern const db_driver_t db_driver_postgres;
  * caller, at the start of each request. */
 bool db_unavailable(void);
 void db_unavailable_clear(void);
+void db_unavailable_note(void); /* sets it on this thread (for an answer made apart from the work) */
 const db_driver_t *db_driver_for(const char *url, const char **target);
 
 /* --- shard map --- */
@@ -203,6 +205,8 @@ unsigned db_shards(const db_ctx_t *x);
 /* The logical shard of index data placed by the hash of a key (usernames,
  * tags, place names), and its connection. */
 unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n);
+/* The same for a map of nshards logical shards in use. */
+unsigned db_key_shard_of(const char *key, size_t n, unsigned nshards);
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n);
 size_t db_count(const db_ctx_t *x);
 /* Wraps a request's reads in one read transaction per database it touches
@@ -227,6 +231,8 @@ db_conn_t *db_physical(db_ctx_t *x, size_t i);
 /* --- schema --- */
 /* Brings one physical database up to the newest schema. Returns 0, or -1 with err. */
 int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen);
+/* The same, up to version `target` only (tests of a migration's data steps). */
+int db_migrate_to(db_conn_t *c, int target, int *from, int *to, char *err, size_t errlen);
 int db_schema_version(db_conn_t *c);
 int db_schema_latest(void);
 /* Whether every database of map has this binary's schema: 0, or -1 with a

@@ -17,9 +17,13 @@
  *   cancelled and the connection dropped).
  * - A connection that fails is closed and opened again on next use. After a
  *   failure to reach the server (or pgbouncer failing to), the database is
- *   held down for PG_DOWN_MS: statements on it fail at once rather than
+ *   held down for PG_DOWN_MS, for every thread's connection to it (the
+ *   state is shared per URL): statements on it fail at once rather than
  *   each waiting for a timeout, so requests that need it answer 503 fast
- *   and the others go on. db_unavailable() tells the caller it was that.
+ *   and the others go on. When the time is up, one thread tries it again
+ *   while the others keep failing fast. A statement that times out drops
+ *   its connection only: a slow query is not a server down.
+ *   db_unavailable() tells the caller it was one of these.
  */
 #include "db/db.h"
 #include "core/buf.h"
@@ -53,11 +57,38 @@ typedef struct pg_stmt {
     unsigned char *blob; /* the last bytea column read */
 } pg_stmt_t;
 
+/* What every thread's connections to one database share: whether it is
+ * down. Made once per URL and kept for the process's life. */
+typedef struct pg_health {
+    struct pg_health *next;
+    char *target;
+    _Atomic int64_t down_until; /* monotonic ms: fail at once until then; 0: up */
+} pg_health_t;
+
+static pg_health_t *healths;
+static pthread_mutex_t healths_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pg_health_t *health_of(const char *target)
+{
+    pthread_mutex_lock(&healths_lock);
+    pg_health_t *h = healths;
+    while (h && strcmp(h->target, target) != 0)
+        h = h->next;
+    if (h == NULL) {
+        h = xcalloc(1, sizeof(*h));
+        h->target = xstrdup(target);
+        h->next = healths;
+        healths = h;
+    }
+    pthread_mutex_unlock(&healths_lock);
+    return h;
+}
+
 typedef struct pg_conn {
     db_conn_t base;
     char *target;
     PGconn *pg;
-    int64_t down_until; /* monotonic ms: fail at once until then */
+    pg_health_t *health;
     int64_t changes;
     char err[256];
     pg_stmt_t stmts[Q__COUNT];
@@ -73,6 +104,11 @@ bool db_unavailable(void)
 void db_unavailable_clear(void)
 {
     unavailable = false;
+}
+
+void db_unavailable_note(void)
+{
+    unavailable = true;
 }
 
 static int64_t mono_ms(void)
@@ -112,15 +148,23 @@ static void make_sql(void)
         pg_sql[i] = to_pg_sql(db_query_sql[i]);
 }
 
-static void mark_down(pg_conn_t *c, const char *why)
+/* The connection is closed; with whole_db, the database is held down for
+ * every thread (it cannot be reached), else only this connection goes. */
+static void drop_conn(pg_conn_t *c, const char *why, bool whole_db)
 {
     unavailable = true;
-    c->down_until = mono_ms() + PG_DOWN_MS;
+    if (whole_db)
+        atomic_store(&c->health->down_until, mono_ms() + PG_DOWN_MS);
     snprintf(c->err, sizeof(c->err), "%s", why ? why : "database unavailable");
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
+}
+
+static void mark_down(pg_conn_t *c, const char *why)
+{
+    drop_conn(c, why, true);
 }
 
 static void quiet(void *arg, const char *message)
@@ -133,13 +177,20 @@ static void quiet(void *arg, const char *message)
  * marked down) if the server cannot be reached. */
 static bool ensure(pg_conn_t *c)
 {
+    int64_t now = mono_ms(), until = atomic_load(&c->health->down_until);
+    if (now < until) { /* down: even a connection still open would wait on it */
+        unavailable = true;
+        return false;
+    }
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
-        return true;
+        return true; /* (if the server went, the statement marks it down again) */
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
     }
-    if (mono_ms() < c->down_until) {
+    /* it was down and its time is up: one thread tries, the rest wait for it */
+    int64_t claim = now + PG_DOWN_MS;
+    if (until != 0 && !atomic_compare_exchange_strong(&c->health->down_until, &until, claim)) {
         unavailable = true;
         return false;
     }
@@ -155,6 +206,8 @@ static bool ensure(pg_conn_t *c)
         mark_down(c, why);
         return false;
     }
+    if (until != 0) /* back (unless another thread has found it down since) */
+        atomic_compare_exchange_strong(&c->health->down_until, &claim, 0);
     return true;
 }
 
@@ -168,6 +221,7 @@ static int pg_open(const char *target, const char *sync, db_conn_t **out, char *
     buf_init(&url, 8192);
     buf_printf(&url, "postgresql:%s", target);
     c->target = buf_steal(&url, NULL);
+    c->health = health_of(c->target);
     for (int i = 0; i < Q__COUNT; i++) {
         c->stmts[i].base.drv = &db_driver_postgres;
         c->stmts[i].conn = c;
@@ -226,7 +280,7 @@ static PGresult *await_result(pg_conn_t *c, int timeout_ms)
                 PQcancel(cancel, e, sizeof(e));
                 PQfreeCancel(cancel);
             }
-            mark_down(c, "statement timed out");
+            drop_conn(c, "statement timed out", false);
             return NULL;
         }
         if (!PQconsumeInput(c->pg)) {
@@ -491,9 +545,16 @@ static int pg_begin(db_conn_t *c)
     return simple((pg_conn_t *)c, "BEGIN");
 }
 
-static int pg_commit(db_conn_t *c)
+static int pg_commit(db_conn_t *base)
 {
-    return simple((pg_conn_t *)c, "COMMIT");
+    pg_conn_t *c = (pg_conn_t *)base;
+    /* COMMIT of a transaction an error aborted answers "ROLLBACK", no error */
+    if (c->pg && PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
+        snprintf(c->err, sizeof(c->err), "the transaction was aborted by an earlier error");
+        simple(c, "ROLLBACK");
+        return DB_ERROR;
+    }
+    return simple(c, "COMMIT");
 }
 
 static int pg_rollback(db_conn_t *base)
@@ -574,6 +635,9 @@ const db_driver_t db_driver_postgres = {
         "CREATE UNIQUE INDEX geo_places_by_shard ON geo_places (shard, id);"
         "ALTER TABLE jobs ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
         "CREATE UNIQUE INDEX jobs_by_shard ON jobs (shard, id);",
+    .dialect_key_shards = "CREATE UNIQUE INDEX usernames_by_shard ON usernames (shard, username_lower);"
+                          "CREATE UNIQUE INDEX tags_by_shard ON tags (shard, name);"
+                          "CREATE UNIQUE INDEX tag_media_by_shard ON tag_media (shard, tag, id);",
     /* plain tables of integer points (degrees x 10^7, seconds since 2011),
      * searched through an index on the latitude (geo/rtree.c's queries) */
     .dialect_geo_index =

@@ -19,7 +19,7 @@
     X(BEGIN_READ, "BEGIN")                                                                                             \
     X(ROLLBACK, "ROLLBACK")                                                                                            \
     X(SCHEMA_VERSION, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")                                      \
-    X(USERNAME_CLAIM, "INSERT INTO usernames (username_lower, user_id) VALUES ($1, $2)")                              \
+    X(USERNAME_CLAIM, "INSERT INTO usernames (username_lower, user_id, shard) VALUES ($1, $2, $3)")                   \
     X(USERNAME_RELEASE, "DELETE FROM usernames WHERE username_lower = $1 AND user_id = $2")                           \
     X(USERNAME_LOOKUP, "SELECT user_id FROM usernames WHERE username_lower = $1")                                     \
     X(USER_INSERT,                                                                                                     \
@@ -56,7 +56,7 @@
     X(MEDIA_TAG_DELETE, "DELETE FROM media_tags WHERE media_id = $1 AND tag = $2")                                  \
     X(MEDIA_TAG_LIST, "SELECT tag FROM media_tags WHERE media_id = $1")                                             \
     X(TAG_COUNT_ADD,                                                                                                   \
-      "INSERT INTO tags (name, media_count) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "                         \
+      "INSERT INTO tags (name, media_count, shard) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET "           \
       "media_count = tags.media_count + excluded.media_count")                                                         \
     X(TAG_GET, "SELECT media_count FROM tags WHERE name = $1")                                                         \
     X(TAG_SEARCH,                                                                                                      \
@@ -73,8 +73,11 @@
       "SELECT id, name, lat, lng FROM locations WHERE name_lower >= $1 AND name_lower < $2 "                           \
       "ORDER BY name_lower, id LIMIT $3")                                                                              \
     X(POPULAR_CANDIDATES,                                                                                              \
-      "SELECT m.id, m.like_count, m.comment_count, m.created_at FROM media m JOIN users u ON u.id = m.user_id "        \
-      "WHERE m.id > $1 AND u.is_private = 0")                                                                          \
+      "SELECT id, like_count, comment_count, created_at FROM (SELECT m.id, m.like_count, m.comment_count, "            \
+      "m.created_at, 2 + CASE WHEN m.created_at < $2 THEN CAST($2 - m.created_at AS DOUBLE PRECISION) / 3600 "         \
+      "ELSE 0 END AS h FROM media m JOIN users u ON u.id = m.user_id WHERE m.id > $1 AND u.is_private = 0) c "         \
+      "ORDER BY CAST(1 + like_count + 2 * comment_count AS DOUBLE PRECISION) * (1 + like_count + 2 * comment_count) "  \
+      "/ (h * h * h) DESC, id DESC LIMIT $3")                                                                          \
     X(POPULAR_CLEAR, "DELETE FROM popular")                                                                            \
     X(POPULAR_PUT, "INSERT INTO popular (rank, media_id, score) VALUES ($1, $2, $3)")                                \
     X(POPULAR_LIST, "SELECT media_id FROM popular ORDER BY rank LIMIT $1")                                            \
@@ -124,6 +127,7 @@
     X(JOB_CONTINUE, "UPDATE jobs SET payload = $2, lease_until = 0, attempts = 0, run_at = $3 WHERE id = $1")          \
     X(JOB_RETRY, "UPDATE jobs SET lease_until = 0, attempts = attempts + 1, run_at = $2, last_error = $3, dead = $4 "  \
       "WHERE id = $1")                                                                                                 \
+    X(JOB_WAIT, "UPDATE jobs SET lease_until = 0, run_at = $2, last_error = $3 WHERE id = $1")                         \
     X(JOB_UNLEASE, "UPDATE jobs SET lease_until = 0 WHERE id = $1")                                                    \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
     X(JOB_KIND_LIVE, "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND dead = 0")                                        \
@@ -167,7 +171,8 @@
       "ORDER BY id DESC LIMIT $3")                                                                                     \
     X(USER_FOLLOW_COUNTS_ADD,                                                                                          \
       "UPDATE users SET follows_count = follows_count + $2, followed_by_count = followed_by_count + $3 WHERE id = $1") \
-    X(TAG_INDEX_PUT, "INSERT INTO tag_media (tag, id, media_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")           \
+    X(TAG_INDEX_PUT,                                                                                                   \
+      "INSERT INTO tag_media (tag, id, media_id, shard) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")              \
     X(TAG_INDEX_GET, "SELECT id FROM tag_media WHERE tag = $1 AND media_id = $2")                                      \
     X(TAG_INDEX_DEL, "DELETE FROM tag_media WHERE tag = $1 AND media_id = $2")                                         \
     X(MEDIA_TAG_GET, "SELECT id FROM media_tags WHERE media_id = $1 AND tag = $2")                                     \
@@ -197,6 +202,13 @@
     X(NODE_RENEW, "UPDATE nodes SET lease_until = $3 WHERE node = $1 AND owner = $2")                                  \
     X(NODE_RELEASE, "UPDATE nodes SET lease_until = 0 WHERE node = $1 AND owner = $2")                                 \
     X(NODES_LIVE, "SELECT COUNT(*) FROM nodes WHERE lease_until >= $1 AND owner <> $2")                                \
+    /* migration 12: the shards of keys stored before it */                                                          \
+    X(KEYS_USERNAMES, "SELECT username_lower FROM usernames WHERE shard = -1")                                       \
+    X(KEY_SHARD_USERNAME, "UPDATE usernames SET shard = $2 WHERE username_lower = $1")                               \
+    X(KEYS_TAGS, "SELECT name FROM tags WHERE shard = -1")                                                           \
+    X(KEY_SHARD_TAG, "UPDATE tags SET shard = $2 WHERE name = $1")                                                   \
+    X(KEYS_TAG_MEDIA, "SELECT DISTINCT tag FROM tag_media WHERE shard = -1")                                         \
+    X(KEY_SHARD_TAG_MEDIA, "UPDATE tag_media SET shard = $2 WHERE tag = $1")                                         \
     X(SHARD_USERS, "SELECT COUNT(*) FROM users WHERE {SHARD id} BETWEEN $1 AND $2")                                  \
     X(SHARD_MEDIA, "SELECT COUNT(*) FROM media WHERE {SHARD id} BETWEEN $1 AND $2")                                    \
     X(CELEB_ANY, "SELECT COUNT(*) FROM (SELECT 1 FROM celebrities LIMIT 1) AS any_celebrity")                      \

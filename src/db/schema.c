@@ -191,7 +191,16 @@ static const char *const migrations[] = {
      * shard column and an index by shard on those tables ({SHARD_KEYS}), so
      * one shard's rows are found without reading the others'. */
     "{SHARD_KEYS}",
+    /* 12: the tables kept by a hashed key (usernames, tags, tag_media) store
+     * their key's logical shard, written with each row (the hash is the
+     * application's, db_key_shard), indexed by shard where shards move
+     * ({KEY_SHARDS}); rows made before get theirs now (key_shards_backfill). */
+    "ALTER TABLE usernames ADD COLUMN shard INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE tags ADD COLUMN shard INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE tag_media ADD COLUMN shard INTEGER NOT NULL DEFAULT -1;"
+    "{KEY_SHARDS}",
 };
+#define MIGRATION_KEY_SHARDS 12
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 int db_schema_latest(void)
@@ -212,6 +221,8 @@ static char *expand(const db_driver_t *drv, const char *sql)
             buf_puts(&b, drv->dialect_geo_index), p += 11;
         else if (strncmp(p, "{SHARD_KEYS}", 12) == 0)
             buf_puts(&b, drv->dialect_shard_keys ? drv->dialect_shard_keys : "SELECT 1;"), p += 12;
+        else if (strncmp(p, "{KEY_SHARDS}", 12) == 0)
+            buf_puts(&b, drv->dialect_key_shards ? drv->dialect_key_shards : "SELECT 1;"), p += 12;
         else
             buf_putc(&b, *p++);
     }
@@ -232,8 +243,52 @@ int db_schema_version(db_conn_t *c)
     return v;
 }
 
+/* Migration 12's rows of before: each key's shard, by the hash that
+ * placed it (all keys read first, then each updated: one pass). */
+static int key_shards_backfill(db_conn_t *c)
+{
+    static const unsigned q[][2] = {{Q_KEYS_USERNAMES, Q_KEY_SHARD_USERNAME},
+                                    {Q_KEYS_TAGS, Q_KEY_SHARD_TAG},
+                                    {Q_KEYS_TAG_MEDIA, Q_KEY_SHARD_TAG_MEDIA}};
+    for (size_t t = 0; t < sizeof(q) / sizeof(q[0]); t++) {
+        buf_t keys; /* NUL-separated: every key of the table, read once */
+        buf_init(&keys, (size_t)1 << 34);
+        db_stmt_t *s = db_q(c, q[t][0]);
+        int rc;
+        while ((rc = db_step(s)) == DB_ROW) {
+            size_t n;
+            const char *k = db_col_text(s, 0, &n);
+            buf_append(&keys, k, n);
+            buf_putc(&keys, '\0');
+        }
+        db_reset(s);
+        if (keys.overflow)
+            rc = DB_ERROR;
+        for (size_t at = 0; rc == DB_DONE && at < keys.len;) {
+            const char *k = keys.data + at;
+            size_t n = strlen(k);
+            s = db_q(c, q[t][1]);
+            db_bind_text(s, 1, k, n);
+            db_bind_i64(s, 2, db_key_shard_of(k, n, IDS_NSHARDS));
+            rc = db_exec_stmt(s);
+            at += n + 1;
+        }
+        buf_free(&keys);
+        if (rc != DB_DONE)
+            return -1;
+    }
+    return 0;
+}
+
 int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen)
 {
+    return db_migrate_to(c, NMIGRATIONS, from, to, err, errlen);
+}
+
+int db_migrate_to(db_conn_t *c, int target, int *from, int *to, char *err, size_t errlen)
+{
+    if (target > NMIGRATIONS)
+        target = NMIGRATIONS;
     if (db_begin(c) != DB_OK) {
         snprintf(err, errlen, "cannot begin: %s", c->drv->errmsg(c));
         return -1;
@@ -250,13 +305,17 @@ int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen)
         goto fail;
     }
     *from = v;
-    for (; v < NMIGRATIONS; v++) {
+    for (; v < target; v++) {
         char *sql = expand(c->drv, migrations[v]);
         char rec[128];
         snprintf(rec, sizeof(rec), "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, %lld)", v + 1,
                  (long long)(ids_now_ms() / 1000));
         int rc = c->drv->exec(c, sql, err, errlen);
         free(sql);
+        if (rc == 0 && v + 1 == MIGRATION_KEY_SHARDS && key_shards_backfill(c) != 0) {
+            snprintf(err, errlen, "cannot store the shards of keys: %s", c->drv->errmsg(c));
+            rc = -1;
+        }
         if (rc != 0 || c->drv->exec(c, rec, err, errlen) != 0)
             goto fail;
     }

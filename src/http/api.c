@@ -263,22 +263,52 @@ void api_set_session_cookie(api_req_t *ar, const char *token)
         api_add_header(ar, "set-cookie", v, (size_t)n);
 }
 
-uint64_t api_client_key(h2o_req_t *req)
+/* X-Forwarded-For, its headers joined by ','; at most the rightmost
+ * XFF_MAX bytes (the end is what trusted proxies wrote). NULL if none. */
+#define XFF_MAX 2048
+static const char *forwarded_for(h2o_req_t *req, char *buf, size_t *len)
+{
+    size_t n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) != -1;) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len >= XFF_MAX) {
+            memcpy(buf, v.base + v.len - (XFF_MAX - 1), XFF_MAX - 1), n = XFF_MAX - 1;
+            continue;
+        }
+        if (n && n + 1 + v.len > XFF_MAX) /* keep the newest: drop what came before */
+            n = 0;
+        if (n)
+            buf[n++] = ',';
+        memcpy(buf + n, v.base, v.len), n += v.len;
+    }
+    *len = n;
+    return n ? buf : NULL;
+}
+
+uint64_t api_client_key(const proxy_list_t *trusted, h2o_req_t *req)
 {
     struct sockaddr_storage ss;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
     if (len == 0)
         return 1;
-    const void *addr = &ss;
-    size_t alen = len;
+    ip_addr_t peer;
     if (ss.ss_family == AF_INET)
-        addr = &((struct sockaddr_in *)&ss)->sin_addr, alen = 4;
+        ip_addr_set(&peer, &((struct sockaddr_in *)&ss)->sin_addr, 4);
     else if (ss.ss_family == AF_INET6)
-        addr = &((struct sockaddr_in6 *)&ss)->sin6_addr, alen = 16;
-    return ratelimit_key(addr, alen) ^ 0x9e3779b97f4a7c15ULL;
+        ip_addr_set(&peer, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    else
+        return ratelimit_key(&ss, len) ^ 0x9e3779b97f4a7c15ULL;
+    ip_addr_t client = peer;
+    if (trusted->n && proxy_list_has(trusted, &peer)) {
+        char buf[XFF_MAX];
+        size_t n;
+        const char *xff = forwarded_for(req, buf, &n);
+        client = forwarded_client(trusted, &peer, xff, n);
+    }
+    return ratelimit_key(client.b, client.len) ^ 0x9e3779b97f4a7c15ULL;
 }
 
 ratelimit_result_t api_count_client(server_thread_t *thr, h2o_req_t *req)
 {
-    return ratelimit_hit(thr->srv->rl, api_client_key(req), ids_now_ms());
+    return ratelimit_hit(thr->srv->rl, api_client_key(&thr->srv->trusted, req), ids_now_ms());
 }

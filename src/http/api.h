@@ -139,6 +139,7 @@ struct api_work {
     /* for api_defer_hash: */
     atomic_bool gone; /* the client went away (set on the loop, read by the worker) */
     bool skipped;     /* run() was never called: the client had gone */
+    bool unavailable; /* run() found a database unavailable (db_unavailable, on its thread) */
     uint64_t client;  /* the client address key holding a hashing slot, or 0 */
     throttle_t *throttle;
 };
@@ -153,8 +154,11 @@ void api_defer(api_req_t *ar, api_work_t *w);
 void api_defer_hash(api_req_t *ar, api_work_t *w);
 /* Drops a revoked token from the object cache (after its revocation committed). */
 void api_forget_token(cache_t *cache, const char *token, size_t len);
+/* cache_get_by for this request: of the requests that find a short-TTL
+ * entry stale, this one refills it if it is the first (cache.h). */
+bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out);
 /* The client address's key (rate limits and throttles). */
-uint64_t api_client_key(h2o_req_t *req);
+uint64_t api_client_key(const proxy_list_t *trusted, h2o_req_t *req);
 /* Sets up a loop thread's part of api_defer_hash (on that thread). */
 void api_thread_init(server_thread_t *thr);
 /* The request's path without its query. */

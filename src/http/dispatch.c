@@ -92,7 +92,7 @@ static api_req_t *ar_new(server_thread_t *thr, h2o_req_t *req)
     ar->path = xstrndup(req->path.base, req->path.len);
     ar->path_len = req->path.len;
     ar->query_at = req->query_at;
-    ar->client = api_client_key(req);
+    ar->client = api_client_key(&ar->srv->trusted, req);
     return ar;
 }
 
@@ -279,7 +279,7 @@ static int check_token(api_req_t *ar, int64_t *uid)
     int64_t key = (int64_t)(ratelimit_key(ar->token, ar->token_len) & INT64_MAX);
     buf_t v;
     buf_init(&v, 64);
-    bool hit = cache_get(ar->srv->cache, CACHE_TOKEN, key, &v) && v.len == sizeof(*uid);
+    bool hit = api_cache_get(ar, CACHE_TOKEN, key, &v) && v.len == sizeof(*uid);
     if (hit)
         memcpy(uid, v.data, sizeof(*uid));
     buf_free(&v);
@@ -294,6 +294,12 @@ static int check_token(api_req_t *ar, int64_t *uid)
 void api_forget_token(cache_t *cache, const char *token, size_t len)
 {
     cache_del(cache, CACHE_TOKEN, (int64_t)(ratelimit_key(token, len) & INT64_MAX));
+}
+
+bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out)
+{
+    /* the request's address: the same on its loop try and its worker run */
+    return cache_get_by(ar->srv->cache, kind, id, out, (uint64_t)(uintptr_t)ar);
 }
 
 static void back(api_req_t *ar)
@@ -419,6 +425,7 @@ static void unwind(api_req_t *ar)
     ar->viewer = 0;
     ar->retry_after = 0;
     ar->speculative = false;
+    ar->on_worker = false; /* until a worker takes it: an answer now (a full pool) is sent */
 }
 
 /* Tries the request on the loop with no database. True if it was answered
@@ -452,8 +459,13 @@ int api_dispatch(server_thread_t *thr, h2o_req_t *req)
     api_req_t *ar = ar_new(thr, req);
     front(ar);
     if (thr->srv->req_pool != NULL) {
-        if (try_on_loop(ar))
+        if (thr->srv->speculate && try_on_loop(ar))
             return 0;
+        if (ar->photo.len > 0) { /* h2o frees the body if the client goes while a worker reads it */
+            ar->photo_copy = xmalloc(ar->photo.len);
+            memcpy(ar->photo_copy, ar->photo.base, ar->photo.len);
+            ar->photo.base = ar->photo_copy;
+        }
         req_work_t *w = xcalloc(1, sizeof(*w));
         w->super.run = req_run;
         w->super.done = req_done;
@@ -492,6 +504,7 @@ static void work_run(work_t *w, worker_ctx_t *wc)
     }
     db_unavailable_clear();
     aw->run(aw, wc);
+    aw->unavailable = db_unavailable();
     db_ctx_release(wc->db);
 }
 
@@ -507,10 +520,14 @@ static void work_done(work_t *w)
         unlink_hash_waiting(ar);
         ar->cache_ticket = cache_ticket(ar->srv->cache);
         db_ctx_read_begin(ar->db);
+        db_unavailable_clear();
+        if (aw->unavailable) /* done() answers as if on the worker's thread: 503, not 500 */
+            db_unavailable_note();
         if (aw->skipped)
             api_error(ar, 503, E_SERVER, "request abandoned");
         else
             aw->done(aw, ar);
+        db_unavailable_clear();
         db_ctx_read_end(ar->db);
     }
     if (aw->cleanup)

@@ -11,8 +11,14 @@
 typedef struct slot {
     uint64_t key; /* 0 = empty */
     int64_t start_ms;
-    uint32_t count;
+    uint32_t count;   /* the window's requests: the last shared total, plus pending */
+    uint32_t pending; /* counted here and not yet shared (ratelimit_take) */
 } slot_t;
+
+typedef struct dirty {
+    uint64_t *keys; /* keys whose pending went from 0 */
+    size_t n, cap;
+} dirty_t;
 
 struct ratelimit {
     uint32_t limit;
@@ -20,7 +26,9 @@ struct ratelimit {
     uint32_t mask; /* slots - 1 */
     slot_t *slots;
     pthread_mutex_t locks[STRIPES];
-    unsigned char hashkey[crypto_shorthash_KEYBYTES];
+    dirty_t dirty[STRIPES]; /* under the stripe's lock */
+    ratelimit_dirty_fn on_dirty; /* set: windows are shared (ratelimit_share) */
+    void *dirty_arg;
 };
 
 ratelimit_t *ratelimit_new(uint32_t limit, int64_t window_ms, uint32_t slots)
@@ -35,7 +43,6 @@ ratelimit_t *ratelimit_new(uint32_t limit, int64_t window_ms, uint32_t slots)
     rl->slots = xcalloc(n, sizeof(slot_t));
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&rl->locks[i], NULL);
-    randombytes_buf(rl->hashkey, sizeof(rl->hashkey));
     return rl;
 }
 
@@ -43,8 +50,10 @@ void ratelimit_free(ratelimit_t *rl)
 {
     if (rl == NULL)
         return;
-    for (int i = 0; i < STRIPES; i++)
+    for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_destroy(&rl->locks[i]);
+        free(rl->dirty[i].keys);
+    }
     free(rl->slots);
     free(rl);
 }
@@ -61,13 +70,48 @@ uint64_t ratelimit_key(const void *p, size_t n)
     return v ? v : 1;
 }
 
+void ratelimit_share(ratelimit_t *rl, ratelimit_dirty_fn fn, void *arg)
+{
+    rl->dirty_arg = arg;
+    rl->on_dirty = fn;
+}
+
+static uint32_t stripe_of(uint64_t key)
+{
+    return (uint32_t)(key % STRIPES);
+}
+
+/* The key's slot in its stripe (whose lock the caller holds), or NULL. */
+static slot_t *do_find(ratelimit_t *rl, uint64_t key)
+{
+    uint32_t per_stripe = (rl->mask + 1) / STRIPES;
+    slot_t *base = rl->slots + (size_t)stripe_of(key) * per_stripe;
+    uint32_t h = (uint32_t)(key >> 8);
+    for (uint32_t i = 0; i < PROBES; i++) {
+        slot_t *s = &base[(h + i) & (per_stripe - 1)];
+        if (s->key == key)
+            return s;
+    }
+    return NULL;
+}
+
+static void do_mark(ratelimit_t *rl, uint64_t key)
+{
+    dirty_t *d = &rl->dirty[stripe_of(key)];
+    if (d->n == d->cap)
+        d->keys = xrealloc(d->keys, (d->cap = d->cap ? d->cap * 2 : 64) * sizeof(uint64_t));
+    d->keys[d->n++] = key;
+}
+
 ratelimit_result_t ratelimit_hit(ratelimit_t *rl, uint64_t key, int64_t now_ms)
 {
     if (key == 0)
         key = 1;
+    /* shared windows start on multiples of the window, the same on every server */
+    int64_t start = rl->on_dirty ? now_ms - now_ms % rl->window_ms : now_ms;
     /* Probes stay inside one stripe: slots are grouped by stripe in the high bits. */
     uint32_t per_stripe = (rl->mask + 1) / STRIPES;
-    uint32_t stripe = (uint32_t)(key % STRIPES);
+    uint32_t stripe = stripe_of(key);
     slot_t *base = rl->slots + (size_t)stripe * per_stripe;
     uint32_t h = (uint32_t)(key >> 8);
     pthread_mutex_lock(&rl->locks[stripe]);
@@ -85,18 +129,77 @@ ratelimit_result_t ratelimit_hit(ratelimit_t *rl, uint64_t key, int64_t now_ms)
     if (found == NULL) {
         found = victim;
         found->key = key;
-        found->start_ms = now_ms;
-        found->count = 0;
+        found->start_ms = start;
+        found->count = found->pending = 0;
     } else if (now_ms - found->start_ms >= rl->window_ms || now_ms < found->start_ms - rl->window_ms) {
-        found->start_ms = now_ms; /* window over (or the clock jumped far back) */
-        found->count = 0;
+        found->start_ms = start; /* window over (or the clock jumped far back) */
+        found->count = found->pending = 0;
     }
     ratelimit_result_t r = {.limit = rl->limit, .reset_at_ms = found->start_ms + rl->window_ms};
+    bool marked = false, fresh = found->count == 0;
     if (found->count < rl->limit) {
         found->count++;
         r.allowed = true;
+        if (rl->on_dirty && found->pending++ == 0) {
+            do_mark(rl, key);
+            marked = true;
+        }
     }
-    r.remaining = rl->limit - found->count;
+    r.remaining = found->count >= rl->limit ? 0 : rl->limit - found->count; /* (a shared total may pass it) */
     pthread_mutex_unlock(&rl->locks[stripe]);
+    if (marked)
+        rl->on_dirty(rl->dirty_arg, fresh);
     return r;
+}
+
+size_t ratelimit_take(ratelimit_t *rl, rl_delta_t **out, size_t *cap)
+{
+    size_t n = 0;
+    for (int i = 0; i < STRIPES; i++) {
+        pthread_mutex_lock(&rl->locks[i]);
+        dirty_t *d = &rl->dirty[i];
+        for (size_t k = 0; k < d->n; k++) {
+            slot_t *s = do_find(rl, d->keys[k]);
+            if (s == NULL || s->pending == 0)
+                continue; /* recycled, or listed twice */
+            if (n == *cap)
+                *out = xrealloc(*out, (*cap = *cap ? *cap * 2 : 256) * sizeof(rl_delta_t));
+            (*out)[n++] = (rl_delta_t){s->key, s->start_ms, s->pending};
+            s->pending = 0;
+        }
+        d->n = 0;
+        pthread_mutex_unlock(&rl->locks[i]);
+    }
+    return n;
+}
+
+static slot_t *do_find_window(ratelimit_t *rl, const rl_delta_t *d)
+{
+    slot_t *s = do_find(rl, d->key);
+    return s && s->start_ms == d->start_ms ? s : NULL;
+}
+
+void ratelimit_total(ratelimit_t *rl, const rl_delta_t *d, uint64_t total)
+{
+    uint32_t stripe = stripe_of(d->key);
+    pthread_mutex_lock(&rl->locks[stripe]);
+    slot_t *s = do_find_window(rl, d);
+    if (s) {
+        uint64_t c = total + s->pending;
+        s->count = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    }
+    pthread_mutex_unlock(&rl->locks[stripe]);
+}
+
+void ratelimit_untake(ratelimit_t *rl, const rl_delta_t *d)
+{
+    uint32_t stripe = stripe_of(d->key);
+    pthread_mutex_lock(&rl->locks[stripe]);
+    slot_t *s = do_find_window(rl, d);
+    if (s) {
+        if (s->pending == 0)
+            do_mark(rl, d->key);
+        s->pending += d->n;
+    }
+    pthread_mutex_unlock(&rl->locks[stripe]);
 }

@@ -99,6 +99,28 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
+/* GET /healthz: whether this server takes requests, for a load balancer's
+ * or an operator's monitor. No database, no rate limit: its ID node, and
+ * whether its cache hears the other servers' invalidations ("off" without
+ * redis). 503 once it is stopping. */
+static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
+{
+    server_t *srv = ((server_thread_t *)req->conn->ctx)->srv;
+    bool stop = atomic_load(&stopping) != 0;
+    const char *bus = srv->bus == NULL ? "off" : cache_bus_live(srv->bus) ? "live" : "down";
+    char body[200];
+    int n = snprintf(body, sizeof(body),
+                     "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache_bus\":\"%s\"}}",
+                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), bus);
+    req->res.status = stop ? 503 : 200;
+    req->res.reason = stop ? "Service Unavailable" : "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, body, (size_t)n);
+    return 0;
+}
+
 static void add_json_errors(h2o_pathconf_t *pathconf)
 {
     h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
@@ -382,6 +404,8 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         h2o_headers_register(media, cmds);
         add_json_errors(media);
     }
+    h2o_pathconf_t *health = h2o_config_register_path(srv->host, "/healthz", 0);
+    h2o_create_handler(health, sizeof(h2o_handler_t))->on_req = on_healthz;
     /* The API under its prefixes; the web client, if there is one, at every
      * other path (else the API answers them: JSON 404s). */
     static const char *const api_paths[] = {"/v1", "/oauth", "/web"};
@@ -508,10 +532,14 @@ int server_run(config_t *cfg)
     signal(SIGPIPE, SIG_IGN);
     if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0)
         goto fail;
+    if (proxy_list_parse(cfg->trusted_proxies, &srv->trusted, err, sizeof(err)) != 0)
+        goto fail;
     unsigned char secret[SECRET_BYTES];
     if (secret_load(cfg->secret_file, secret, err, sizeof(err)) != 0)
         goto fail;
     cursor_key_derive(&srv->cursor_key, secret);
+    char ns[REDIS_NS_LEN + 1];
+    redis_namespace(secret, sizeof(secret), ns);
     sodium_memzero(secret, sizeof(secret));
     if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
         goto fail;
@@ -538,13 +566,19 @@ int server_run(config_t *cfg)
 
     srv->router = api_router_new();
     srv->cache = cache_new((size_t)cfg->cache_size);
+    if (strcmp(cfg->redis, "off") != 0 && (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, sizeof(err))) == NULL)
+        goto fail;
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
+    if (strcmp(cfg->redis, "off") != 0 &&
+        (srv->rlshare = rl_share_start(cfg->redis, ns, srv->rl, cfg->rate_limit_window * 1000, err, sizeof(err))) == NULL)
+        goto fail;
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
     bool pool = strcmp(cfg->dispatch, "pool") == 0 || (strcmp(cfg->dispatch, "auto") == 0 && dbmap_blocking(srv->dbmap));
     if (pool && strcmp(cfg->dispatch, "loop") != 0) /* no network round trip on an event loop */
         srv->req_pool = workpool_new((int)cfg->request_threads, 8192, srv->dbmap, NULL, images_thread_done);
+    srv->speculate = srv->req_pool != NULL && strcmp(cfg->dispatch, "auto") == 0;
     srv->throttle = throttle_new(1u << 16);
     feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
     srv->feeds.cache = srv->cache;
@@ -577,6 +611,8 @@ int server_run(config_t *cfg)
     workpool_free(srv->hash_pool);
     workpool_free(srv->req_pool);
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
+    cache_bus_stop(srv->bus); /* after the last writer: what they dropped is sent */
+    rl_share_stop(srv->rlshare);
     nodes_release(srv->nodes);
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers
      * that a just-closed connection may still hold, and the process is

@@ -34,7 +34,10 @@
 #include <stdatomic.h>
 
 #include "blob/blob.h"
+#include "cache/bus.h"
 #include "cache/cache.h"
+#include "http/forwarded.h"
+#include "http/rlshare.h"
 #include "config.h"
 #include "core/cursor.h"
 #include "core/ids.h"
@@ -80,6 +83,7 @@ struct server {
     workpool_t *pool;
     workpool_t *hash_pool; /* password hashing only: one client's flood never stalls writes */
     workpool_t *req_pool;  /* requests, when a database is across a network (NULL: on the loops) */
+    bool speculate;        /* with req_pool: each request tried on its loop first (dispatch auto) */
     throttle_t *throttle;  /* hashing slots per client address; failed log-in backoff */
     dbmap_t *dbmap;
     server_thread_t *threads;
@@ -88,6 +92,9 @@ struct server {
     blob_store_t *photos;
     feeds_t feeds;
     cache_t *cache;
+    cache_bus_t *bus; /* NULL without redis */
+    rl_share_t *rlshare; /* NULL without redis */
+    proxy_list_t trusted; /* trusted_proxies */
     jobq_t *jobs;
     job_handler_t job_handlers[24]; /* every kind the runners take */
     photo_keys_ctx_t rekey;        /* the photo_rekey job's */

@@ -15,7 +15,10 @@
  *                 fan-out in batches); it runs again at once, from there;
  *   JOB_RETRY     it failed; it runs again after a backoff (1 s, 2 s, 4 s
  *                 ... at most 5 min); after JOBS_MAX_ATTEMPTS it is kept,
- *                 marked dead, for an operator.
+ *                 marked dead, for an operator. A failure because a
+ *                 database could not be reached (db_unavailable) counts
+ *                 no attempt: the job waits JOBS_WAIT_MS and tries again,
+ *                 for as long as the outage lasts.
  * A lease has an owner (a process, model/nodes.h) and an expiry
  * (JOBS_LEASE_MS): no process takes a job another live one holds, and a
  * job whose process died runs again once its lease expires (or at once,
@@ -34,6 +37,7 @@
 
 #define JOBS_MAX_ATTEMPTS 10
 #define JOBS_LEASE_MS 60000
+#define JOBS_WAIT_MS 2000
 #define JOB_PAYLOAD_MAX 512
 
 enum { JOB_DONE = 0, JOB_CONTINUE = 1, JOB_RETRY = -1 };

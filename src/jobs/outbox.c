@@ -118,9 +118,18 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
         return 1; /* another runner took it */
 
     const job_handler_t *h = handler_for(q, kind);
+    db_unavailable_clear();
     int rc = h ? h->run(db, payload, h->ctx ? h->ctx : q->ctx) : JOB_RETRY;
     db_ctx_release(db);
-    if (rc == JOB_DONE) {
+    if (rc == JOB_RETRY && h && db_unavailable()) {
+        /* a database it needs is down: not the job's fault, so no attempt
+         * is counted (an outage of any length loses none); again soon */
+        log_debug("job %lld (%s): a database is unavailable; it waits", (long long)id, kind);
+        s = db_q(c, Q_JOB_WAIT);
+        db_bind_i64(s, 1, id);
+        db_bind_i64(s, 2, ids_now_ms() + JOBS_WAIT_MS);
+        db_bind_cstr(s, 3, "a database is unavailable");
+    } else if (rc == JOB_DONE) {
         s = db_q(c, Q_JOB_DONE);
         db_bind_i64(s, 1, id);
     } else if (rc == JOB_CONTINUE) {

@@ -46,11 +46,12 @@ static void set_add_text(tag_set_t *t, const char *s, size_t n)
             memcpy(t->v[t->n++], found[i], sizeof(text_tag_t));
 }
 
-static int count_add(db_conn_t *c, const char *tag, int64_t d)
+static int count_add(db_conn_t *c, const char *tag, unsigned shard, int64_t d)
 {
     db_stmt_t *s = db_q(c, Q_TAG_COUNT_ADD);
     db_bind_cstr(s, 1, tag);
     db_bind_i64(s, 2, d);
+    db_bind_i64(s, 3, shard);
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
 }
 
@@ -177,7 +178,8 @@ int far_tag(far_t *f, char *payload)
     if (sscanf(payload, "%lld %400s", &media, tag) != 2)
         return JOB_DONE;
     far_t own;
-    far_t *h = far_enter(f, tag_shard(f->db, tag), &own);
+    unsigned shard = tag_shard(f->db, tag);
+    far_t *h = far_enter(f, shard, &own);
     if (h == NULL)
         return JOB_RETRY;
     db_conn_t *c = h->tx, *cm = db_shard(h->db, ids_shard(media));
@@ -211,10 +213,11 @@ int far_tag(far_t *f, char *payload)
             db_bind_cstr(s, 1, tag);
             db_bind_i64(s, 2, truth);
             db_bind_i64(s, 3, media);
+            db_bind_i64(s, 4, shard);
             rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
         }
         if (rc == 0 && (mirror == 0 || truth == 0))
-            rc = count_add(c, tag, truth ? 1 : -1);
+            rc = count_add(c, tag, shard, truth ? 1 : -1);
     }
     return far_leave(h, rc == 0 ? JOB_DONE : JOB_RETRY);
 }
@@ -629,8 +632,13 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
             rc = DB_ERROR;
             break;
         }
+        /* each database ranks its own by the square of the score (no pow in
+         * SQLite's SQL) and sends its best POPULAR_KEEP: the best of all are
+         * among them */
         db_stmt_t *s = db_q(ci, Q_POPULAR_CANDIDATES);
         db_bind_i64(s, 1, floor);
+        db_bind_i64(s, 2, now_ms / 1000);
+        db_bind_i64(s, 3, POPULAR_KEEP);
         while ((rc = db_step(s)) == DB_ROW) {
             if (n == cap)
                 v = xrealloc(v, (cap *= 2) * sizeof(*v));

@@ -73,8 +73,6 @@ static int write_all(far_t *f, media_t *m, const text_mention_t *mentions, size_
      * celebrities every database holds */
     if (!m->fanned && far_do(f, "celeb", FAR_ALL_SHARDS, "%lld", (long long)m->user_id) != DB_DONE)
         return MEDIA_ERROR;
-    if (!m->fanned)
-        timeline_celebrity_posted();
     /* the caption's tags, applied now: their tag IDs are the media's */
     if (tags_sync(f, m->id, m->id, 0) != DB_DONE)
         return MEDIA_ERROR;
@@ -110,7 +108,10 @@ int media_create(db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_
     if (far_begin(&f, ids_shard(m->id)) != DB_OK)
         return MEDIA_ERROR;
     int rc = write_all(&f, m, mentions, nmentions);
-    return far_end(&f, rc) == 0 ? MEDIA_OK : MEDIA_ERROR;
+    rc = far_end(&f, rc) == 0 ? MEDIA_OK : MEDIA_ERROR;
+    if (rc == MEDIA_OK && !m->fanned)
+        timeline_celebrity_posted(); /* after the commit (and the celebrity lists' writes) */
+    return rc;
 }
 
 /* The far effect "celeb USER", on every database: USER is on each one's

@@ -111,19 +111,22 @@ static void bind_limit(db_stmt_t *s, const void *arg)
 #define CELEB_CHECK_MS 2000
 static atomic_llong celeb_checked_ms = -CELEB_CHECK_MS - 1;
 static atomic_bool celeb_any = true;
+static atomic_uint celeb_gen; /* advanced by every new celebrity's post */
 
 static bool any_celebrity(db_conn_t *c)
 {
     int64_t now = ids_now_ms();
     if (now - atomic_load(&celeb_checked_ms) < CELEB_CHECK_MS)
         return atomic_load(&celeb_any);
+    unsigned gen = atomic_load(&celeb_gen);
     db_stmt_t *s = db_q(c, Q_CELEB_ANY);
     int rc = db_step(s);
     bool any = rc != DB_ROW || db_col_i64(s, 0) > 0; /* when in doubt, look */
     db_reset(s);
-    atomic_store(&celeb_any, any);
-    if (rc == DB_ROW)
+    if (rc == DB_ROW && gen == atomic_load(&celeb_gen)) { /* not if a post came while we looked */
+        atomic_store(&celeb_any, any);
         atomic_store(&celeb_checked_ms, now);
+    }
     return any;
 }
 
@@ -142,8 +145,15 @@ static int followed_celebs(db_ctx_t *db, int64_t user, int64_t *out, int *n)
     return db_read_ids(s, CELEBS_MAX, out, n) == DB_DONE ? 0 : -1;
 }
 
+int64_t timeline_celebrity_gen(void)
+{
+    return atomic_load(&celeb_gen);
+}
+
 void timeline_celebrity_posted(void)
 {
+    atomic_fetch_add(&celeb_gen, 1);
+    atomic_store(&celeb_any, true);
     atomic_store(&celeb_checked_ms, -CELEB_CHECK_MS - 1);
 }
 

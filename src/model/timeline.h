@@ -34,6 +34,9 @@ int timeline_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_
 /* A post was just made as a celebrity's (this process): the next feed
  * reads look for celebrities again at once. */
 void timeline_celebrity_posted(void);
+/* How many such posts this process has made: a cached feed head built
+ * under an older number may lack one. */
+int64_t timeline_celebrity_gen(void);
 /* Fills user's timeline from the database and marks it built. */
 int timeline_rebuild(feeds_t *f, db_ctx_t *db, int64_t user);
 

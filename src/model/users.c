@@ -44,11 +44,12 @@ static int insert_user(db_conn_t *c, int64_t id, const user_new_t *in, const cha
     return db_exec_stmt(s);
 }
 
-static int claim_name(db_conn_t *c, const char *ulower, int64_t id)
+static int claim_name(db_conn_t *c, const char *ulower, unsigned shard, int64_t id)
 {
     db_stmt_t *s = db_q(c, Q_USERNAME_CLAIM);
     db_bind_cstr(s, 1, ulower);
     db_bind_i64(s, 2, id);
+    db_bind_i64(s, 3, shard);
     return db_exec_stmt(s);
 }
 
@@ -94,7 +95,8 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
 {
     char ulower[USERNAME_MAX + 1];
     lower(ulower, in->username);
-    db_conn_t *uc = db_shard(db, ids_shard(id)), *nc = db_for_key(db, ulower, strlen(ulower));
+    unsigned name_shard = db_key_shard(db, ulower, strlen(ulower));
+    db_conn_t *uc = db_shard(db, ids_shard(id)), *nc = db_shard(db, name_shard);
     if (uc == NULL || nc == NULL)
         return USERS_ERROR;
     int64_t now = (int64_t)time(NULL);
@@ -102,7 +104,7 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
     if (uc == nc) {
         if (db_begin(uc) != DB_OK)
             return USERS_ERROR;
-        rc = rc_of(claim_name(uc, ulower, id));
+        rc = rc_of(claim_name(uc, ulower, name_shard, id));
         if (rc == USERS_OK)
             rc = rc_of(insert_user(uc, id, in, ulower, now));
         if (rc != USERS_OK || db_commit(uc) != DB_OK) {
@@ -114,7 +116,7 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
          * two leaves a claim of a user that never came to be; a later sign-up
          * takes such a claim over once it is old enough not to be a sign-up
          * still in progress. */
-        rc = rc_of(claim_name(nc, ulower, id));
+        rc = rc_of(claim_name(nc, ulower, name_shard, id));
         if (rc == USERS_TAKEN)
             rc = take_over_name(db, nc, ulower, id);
         if (rc != USERS_OK)

@@ -4,7 +4,8 @@
   check_db.py FILE|URL...   (SQLite files, or postgresql:// URLs)
 
 Prints a JSON object: {"rows": {table: count}, "duplicates": {table: [ids]},
-"counters": [mismatches], "nodes": [ID node numbers seen]}. Every table's
+"counters": [mismatches], "nodes": [ID node numbers seen], "misplaced":
+[rows of hash-keyed tables whose stored shard is unset or another database's]}. Every table's
 IDs must be unique across all files (the logical shards are split over
 them), and every counter must equal the rows it counts, wherever those
 rows are.
@@ -91,7 +92,17 @@ def main(files):
         fr.update((f, u, s) for u, f, s in db.execute('SELECT user_id, follower_id, status FROM followers'))
     for e in sorted(fw ^ fr)[:20]:
         bad.append(f'edge {e} is on one side only')
-    print(json.dumps({'rows': rows, 'duplicates': dups, 'counters': bad[:50], 'nodes': sorted(nodes)}))
+    # the tables kept by a hashed key store its logical shard (migration 12):
+    # every row's is set, and is one of its own database's (the shards are
+    # split evenly over the databases given, in order)
+    misplaced = []
+    for i, db in enumerate(dbs):
+        lo, hi = i * 8192 // len(dbs), (i + 1) * 8192 // len(dbs) - 1
+        for table, key in (('usernames', 'username_lower'), ('tags', 'name'), ('tag_media', 'tag')):
+            for k, shard in db.execute(f'SELECT {key}, shard FROM {table} WHERE shard < {lo} OR shard > {hi}'):
+                misplaced.append(f'{table} {k!r} shard {shard} on database {i} (shards {lo}-{hi})')
+    print(json.dumps({'rows': rows, 'duplicates': dups, 'counters': bad[:50], 'nodes': sorted(nodes),
+                      'misplaced': misplaced[:20]}))
 
 
 if __name__ == '__main__':

@@ -52,7 +52,8 @@ export function clusterEnv() {
     const m = /^(\w+)="?([^"]*)"?$/.exec(line.trim());
     if (m) env[m[1]] = m[2];
   }
-  return { dir, pgPorts: env.PG_PORTS.split(' ').map(Number), bouncerPorts: env.BOUNCER_PORTS.split(' ').map(Number) };
+  return { dir, pgPorts: env.PG_PORTS.split(' ').map(Number), bouncerPorts: env.BOUNCER_PORTS.split(' ').map(Number),
+    redisPort: Number(env.REDIS_PORT) };
 }
 
 /** psql against PostgreSQL server i of the test cluster (direct, not through pgbouncer). */
@@ -110,9 +111,12 @@ export function sqlExec(dataDir, sql) {
 export function topologyArgs(dataDir) {
   if (topology === 'sqlite2') {
     const [a, b] = dbFiles(dataDir);
-    return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`];
+    // and every request on the request threads, as PostgreSQL's are (the pg
+    // topology tries them on the loop first: dispatch auto)
+    return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`, '--dispatch', 'pool'];
   }
-  if (topology === 'pg') return ['--database', pgDatabase(dataDir)];
+  // (and the cluster's Redis, which carries cache invalidations between servers)
+  if (topology === 'pg') return ['--database', pgDatabase(dataDir), '--redis', `redis://127.0.0.1:${clusterEnv().redisPort}`];
   return [];
 }
 
@@ -534,4 +538,65 @@ export function launchOn(dataDir, extraArgs = []) {
   });
   url.catch(() => {}); // awaited by the test; no unhandled rejection if the test failed first
   return { proc, url, exited, stderr: () => err };
+}
+
+/** A port free on 127.0.0.1 now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether a Redis answers PING on the port. */
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1');
+    const t = setTimeout(() => { c.destroy(); resolve(false); }, 500);
+    c.on('connect', () => c.write('PING\r\n'));
+    c.on('data', (d) => { clearTimeout(t); c.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    c.on('error', () => { clearTimeout(t); resolve(false); });
+  });
+}
+
+/**
+ * A real redis-server (Debian's) on a free loopback port, with nothing
+ * saved: {url, port, kill() (SIGKILL), start() (again, on the same port),
+ * stop()}.
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-redis-'));
+  let proc = null;
+  const r = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async start() {
+      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+      const gone = new Promise((res) => proc.on('exit', res));
+      r.exited = gone;
+      for (let i = 0; i < 100; i++) {
+        if (await redisPing(port)) return;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`redis-server did not answer on port ${port}`);
+    },
+    async kill() {
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await r.exited;
+      }
+    },
+    async stop() {
+      await r.kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await r.start();
+  return r;
 }

@@ -11,12 +11,20 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot } from './lib.mjs';
+import { readFileSync } from 'node:fs';
+import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
 const half = (id) => (((BigInt(id) >> 10n) & 8191n) < 4096n ? 0 : 1);
 const cluster = (...args) => execFileSync(path.join(repoRoot, 'scripts', 'cluster.sh'), args,
   { env: { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+
+/** psql on PostgreSQL server 0 of the cluster in dir (its picogram database). */
+function pg0(dir, sql) {
+  const ports = /PG_PORTS="(\d+) (\d+)"/.exec(readFileSync(path.join(dir, 'cluster.env'), 'utf8'));
+  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', ports[1], '-U', 'picogram',
+    '-d', 'picogram', '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql]).toString();
+}
 
 test('a PostgreSQL server down: 503 for its users within about a second, the others served, recovery without a restart',
   { skip: external || topology !== 'pg' ? 'needs the pg topology' : false, timeout: 120_000 }, async (t) => {
@@ -54,10 +62,33 @@ test('a PostgreSQL server down: 503 for its users within about a second, the oth
       const other = await signup(url, uniqueName('alive')).catch(() => null);
       assert.ok(other === null || other.token, 'a sign-up lands on either server: it may fail only for the down one');
 
+      // a post on the live server whose tags live on both: the down side's
+      // effects wait in the outbox, and waiting counts no failed attempt
+      // (an outage of any length loses none)
+      const tags = Array.from({ length: 12 }, (_, i) => `${uniqueName('dn')}${i}`.toLowerCase());
+      const post = await uploadPhoto(url, { token: up.token, photo: 'tiny-1x1.jpg',
+        fields: { caption: tags.map((x) => `#${x}`).join(' ') } });
+      assert.equal(post.status, 200, `a post on the live server: ${post.text}`);
+      await new Promise((r) => setTimeout(r, 7000)); // the inline run, then the runner's tries
+      const [waiting, attempts, dead] = pg0(dir, "SELECT COUNT(*), COALESCE(MAX(attempts), 0), COALESCE(MAX(dead), 0) FROM jobs WHERE kind = 'tag'")
+        .trim().split('|').map(Number);
+      t.diagnostic(`tag effects waiting for the down server: ${waiting}`);
+      assert.ok(waiting > 0, 'some of 12 tags live on the down server');
+      assert.equal(attempts, 0, 'no attempt counted while the server is down');
+      assert.equal(dead, 0);
+
       cluster('start-pg', dir, '1');
       const back = await poll(async () => (await self(down)).status === 200, { timeout: 20_000, interval: 200 });
       assert.ok(back.ok, 'requests for the restarted server succeed again, without restarting picogram');
       t.diagnostic(`recovered ${back.ms} ms after the restart`);
+      const landed = await poll(async () => {
+        for (const tag of tags) {
+          const r = await api(url, 'GET', `/v1/tags/${tag}/media/recent`, { token: up.token });
+          if (r.status !== 200 || !r.body.data.some((m) => m.id === post.body.data.id)) return false;
+        }
+        return true;
+      }, { timeout: 20_000, interval: 500 });
+      assert.ok(landed.ok, 'every tag lists the post once the server is back');
     } finally {
       if (srv) {
         srv.proc.kill('SIGTERM');

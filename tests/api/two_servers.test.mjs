@@ -78,6 +78,7 @@ test('two servers on the same databases: unique IDs, exact counters, mirrors tha
       t.diagnostic(`rows: ${JSON.stringify(c.rows)}; ID nodes: ${c.nodes}`);
       assert.deepEqual(c.duplicates, {}, 'no ID repeats');
       assert.deepEqual(c.counters, [], 'every counter equals its rows; every mirror matches');
+      assert.deepEqual(c.misplaced, [], 'every username, tag and tag index row stores its own shard');
       assert.ok(c.nodes.length >= 2, `IDs were made by both servers' nodes: ${c.nodes}`);
       assert.equal(c.rows.users, USERS);
       assert.equal(c.rows.media, USERS);

@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, api, signup, uniqueName, show,
+  startServer, api, signup, uniqueName, show, uploadPhoto,
   assertOk, assertV1Error, assertFullUser, assertShortUser,
 } from './lib.mjs';
 
@@ -71,6 +71,42 @@ describe('GET /v1/users/{id|self}', () => {
     assertV1Error(await getSelf('123.abc'), 400, 'OAuthAccessTokenException');
     assertV1Error(await api(url, 'GET', '/v1/users/self', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }),
       400, 'OAuthParameterException');
+  });
+});
+
+describe('a profile read right after a change shows it (the full object is cached)', () => {
+  it('counts and fields follow every write, read as the viewer and as another user', async () => {
+    const a = await signup(url, uniqueName('fresha'));
+    const b = await signup(url, uniqueName('freshb'));
+    const counts = async (who, reader) => assertOk(await api(url, 'GET', `/v1/users/${who.user.id}`,
+      { token: reader.token })).counts;
+    const expect = async (what, c) => {
+      for (let i = 0; i < 3; i++) { // read repeatedly: the second read onward is from the cache
+        assert.deepEqual(await counts(a, a), c, `${what}: a reading a`);
+        assert.deepEqual(await counts(a, b), c, `${what}: b reading a`);
+      }
+    };
+    await expect('new', { media: 0, follows: 0, followed_by: 0 });
+    const up = await uploadPhoto(url, { token: a.token, photo: 'landscape.jpg' });
+    assert.equal(up.status, 200, show(up));
+    await expect('after a post', { media: 1, follows: 0, followed_by: 0 });
+    let r = await api(url, 'POST', `/v1/users/${a.user.id}/relationship`, { token: b.token, form: { action: 'follow' } });
+    assert.equal(r.status, 200, show(r));
+    await expect('after b follows a', { media: 1, follows: 0, followed_by: 1 });
+    r = await api(url, 'POST', `/v1/users/${b.user.id}/relationship`, { token: a.token, form: { action: 'follow' } });
+    assert.equal(r.status, 200, show(r));
+    await expect('after a follows b', { media: 1, follows: 1, followed_by: 1 });
+    r = await api(url, 'POST', `/v1/users/${b.user.id}/relationship`, { token: a.token, form: { action: 'block' } });
+    assert.equal(r.status, 200, show(r));
+    await expect('after a blocks b', { media: 1, follows: 0, followed_by: 0 });
+    r = await api(url, 'DELETE', `/v1/media/${up.body.data.id}`, { token: a.token });
+    assert.equal(r.status, 200, show(r));
+    await expect('after the post is deleted', { media: 0, follows: 0, followed_by: 0 });
+    assert.equal(assertOk(await getSelf(a.token)).full_name, '');
+    assertOk(await edit(a.token, { full_name: 'Fresh Name' }));
+    assert.equal(assertOk(await getSelf(a.token)).full_name, 'Fresh Name');
+    assert.equal(assertOk(await api(url, 'GET', `/v1/users/${a.user.id}`, { token: b.token })).full_name,
+      'Fresh Name');
   });
 });
 

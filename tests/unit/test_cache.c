@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache/cache.h"
 
@@ -47,6 +48,117 @@ static void test_ticket_refuses_stale_fill(void **state)
     assert_false(cache_get(c, CACHE_USER, 7, &b));
     cache_set(c, CACHE_USER, 7, "new", 3, cache_ticket(c));
     assert_true(cache_get(c, CACHE_USER, 7, &b));
+    buf_free(&b);
+    cache_free(c);
+}
+
+/* Deletes of other keys (a fan-out's, say) do not refuse a fill: only a
+ * delete in the key's own hash bucket does. */
+static void test_other_deletes_do_not_refuse(void **state)
+{
+    cache_t *c = cache_new(1 << 20);
+    uint64_t t = cache_ticket(c);
+    for (int64_t id = 1000; id < 1100; id++)
+        cache_del(c, CACHE_TIMELINE, id);
+    cache_del(c, CACHE_USER, 8);
+    cache_set(c, CACHE_USER, 7, "fresh", 5, t);
+    buf_t b;
+    buf_init(&b, 64);
+    assert_true(cache_get(c, CACHE_USER, 7, &b));
+    /* and a fill racing a delete of its own key is still refused */
+    t = cache_ticket(c);
+    cache_del(c, CACHE_USER, 7);
+    cache_set(c, CACHE_USER, 7, "stale", 5, t);
+    assert_false(cache_get(c, CACHE_USER, 7, &b));
+    buf_free(&b);
+    cache_free(c);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A stale short-TTL entry: one caller refills, the others get the old value
+ * meanwhile (no stampede), and past the grace it is gone for all. */
+static void test_stale_entry_has_one_refiller(void **state)
+{
+    cache_t *c = cache_new(1 << 20);
+    buf_t b;
+    buf_init(&b, 64);
+    cache_set_ttl(c, CACHE_TIMELINE, 5, "old", 3, cache_ticket(c), 50);
+    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* fresh: a hit for all */
+    sleep_ms(80);
+    assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* stale: the first refills */
+    b.len = 0;
+    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2)); /* the others still get it */
+    assert_memory_equal(b.data, "old", 3);
+    assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* the refiller, again (now on a worker) */
+    assert_false(cache_get(c, CACHE_TIMELINE, 5, &b));      /* a caller outside leases: a miss */
+    b.len = 0;
+    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 3)); /* and that took nobody's place */
+    cache_set_ttl(c, CACHE_TIMELINE, 5, "new", 3, cache_ticket(c), 50); /* the refill */
+    b.len = 0;
+    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2));
+    assert_memory_equal(b.data, "new", 3);
+    sleep_ms(50 + CACHE_STALE_MS + 30); /* past the grace: a miss for all */
+    assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2));
+    assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1));
+    buf_free(&b);
+    cache_free(c);
+}
+
+typedef struct heard {
+    int n, kind;
+    int64_t id;
+} heard_t;
+
+static void hear(void *arg, int kind, int64_t id)
+{
+    heard_t *h = arg;
+    h->n++, h->kind = kind, h->id = id;
+}
+
+/* What the invalidation bus (cache/bus.h) relies on: cache_del tells the
+ * publisher and cache_del_local does not; a clear drops everything and
+ * refuses fills from before it; off, nothing is served or stored. */
+static void test_bus_hooks(void **state)
+{
+    cache_t *c = cache_new(1 << 20);
+    heard_t h = {0};
+    buf_t b;
+    buf_init(&b, 64);
+    cache_set_publisher(c, hear, &h);
+    cache_set(c, CACHE_USER, 7, "x", 1, cache_ticket(c));
+    cache_del(c, CACHE_USER, 7);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.kind, CACHE_USER);
+    assert_int_equal(h.id, 7);
+    cache_set(c, CACHE_USER, 7, "x", 1, cache_ticket(c));
+    cache_del_local(c, CACHE_USER, 7);
+    assert_int_equal(h.n, 1);
+    assert_false(cache_get(c, CACHE_USER, 7, &b));
+
+    cache_set(c, CACHE_USER, 1, "a", 1, cache_ticket(c));
+    cache_set(c, CACHE_MEDIA, 2, "b", 1, cache_ticket(c));
+    uint64_t before = cache_ticket(c);
+    cache_clear(c);
+    assert_false(cache_get(c, CACHE_USER, 1, &b));
+    assert_false(cache_get(c, CACHE_MEDIA, 2, &b));
+    assert_int_equal(cache_stats(c).entries, 0);
+    cache_set(c, CACHE_USER, 3, "c", 1, before); /* a snapshot from before the clear */
+    assert_false(cache_get(c, CACHE_USER, 3, &b));
+    cache_set(c, CACHE_USER, 3, "c", 1, cache_ticket(c));
+    assert_true(cache_get(c, CACHE_USER, 3, &b));
+
+    cache_enable(c, false);
+    assert_false(cache_enabled(c));
+    assert_false(cache_get(c, CACHE_USER, 3, &b));
+    cache_set(c, CACHE_USER, 4, "d", 1, cache_ticket(c));
+    cache_enable(c, true);
+    assert_false(cache_get(c, CACHE_USER, 4, &b));
+    assert_true(cache_get(c, CACHE_USER, 3, &b)); /* off is not cleared: the bus clears when it comes back */
     buf_free(&b);
     cache_free(c);
 }
@@ -107,6 +219,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_set_del),
         cmocka_unit_test(test_ticket_refuses_stale_fill),
+        cmocka_unit_test(test_other_deletes_do_not_refuse),
+        cmocka_unit_test(test_stale_entry_has_one_refiller),
+        cmocka_unit_test(test_bus_hooks),
         cmocka_unit_test(test_bounded),
         cmocka_unit_test(test_threads),
     };

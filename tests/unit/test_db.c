@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,62 @@ static void test_migrate_idempotent(void **state)
     assert_int_equal(db_migrate(db_physical(db, 0), &from, &to, err, sizeof(err)), 0);
     assert_int_equal(from, to);
     assert_int_equal(db_schema_version(db_physical(db, 0)), db_schema_latest());
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+/* Migration 12 gives the rows of the hash-keyed tables made before it the
+ * shard of their key, the one the server routes them by. */
+static void test_key_shards_backfilled(void **state)
+{
+    char err[256];
+    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
+    assert_non_null(map);
+    db_ctx_t *db = db_ctx_new(map);
+    db_conn_t *c = db_physical(db, 0);
+    int from, to;
+    assert_int_equal(db_migrate_to(c, 11, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(to, 11);
+    assert_int_equal(c->drv->exec(c,
+                                  "INSERT INTO usernames (username_lower, user_id) VALUES ('alice', 1), ('bob', 2);"
+                                  "INSERT INTO tags (name, media_count) VALUES ('sunset', 2);"
+                                  "INSERT INTO tag_media (tag, id, media_id) VALUES ('sunset', 10, 10), ('sunset', 11, 11);"
+                                  /* and many more names than one read's buffer once held (64 KiB) */
+                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+                                  "INSERT INTO usernames (username_lower, user_id) SELECT 'someone_' || i, 100 + i FROM n;",
+                                  err, sizeof(err)),
+                     0);
+    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(from, 11);
+    static const char *const checks[][2] = {
+        {"SELECT shard FROM usernames WHERE username_lower = 'alice'", "alice"},
+        {"SELECT shard FROM usernames WHERE username_lower = 'bob'", "bob"},
+        {"SELECT shard FROM tags WHERE name = 'sunset'", "sunset"},
+        {"SELECT MIN(shard) FROM tag_media WHERE tag = 'sunset'", "sunset"},
+        {"SELECT MAX(shard) FROM tag_media WHERE tag = 'sunset'", "sunset"},
+        {"SELECT shard FROM usernames WHERE username_lower = 'someone_20000'", "someone_20000"},
+    };
+    char path[128];
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        sqlite3 *h = NULL;
+        assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(h, checks[i][0], -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        const char *key = checks[i][1];
+        assert_int_equal(sqlite3_column_int64(st, 0), db_key_shard(db, key, strlen(key)));
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+    }
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM usernames WHERE shard < 0", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 0); /* none left without its shard */
+    sqlite3_finalize(st);
+    sqlite3_close(h);
     db_ctx_free(db);
     dbmap_free(map);
 }
@@ -166,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
         cmocka_unit_test(test_shard_map),
+        cmocka_unit_test_setup_teardown(test_key_shards_backfilled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
     };

@@ -1,0 +1,330 @@
+/* The invalidation bus over Redis pub/sub (see bus.h). */
+#include "cache/bus.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "obs/log.h"
+
+/* the layout of a message: a new layout is a new channel, so a rolling
+ * deploy never reads another build's */
+#define BUS_CHANNEL "picogram:cache:v1:" /* + the cluster's namespace */
+#define BUS_BATCH 4096                   /* invalidations per message at most */
+#define BUS_QUEUE_MAX (1 << 20)          /* past this, the queue is replaced by "clear everything" */
+#define BUS_RETRY_MS 200                 /* between tries to reach Redis */
+#define BUS_CONNECT_MS 500
+#define BUS_PING_MS 1000 /* a quiet subscription is pinged this often */
+#define BUS_DEAD_MS 2000 /* and is dead if the pong takes longer */
+
+typedef struct inval {
+    int kind;
+    int64_t id;
+} inval_t;
+
+struct cache_bus {
+    char channel[64];
+    char host[256];
+    int port;
+    cache_t *cache;
+    uint64_t origin; /* this process, in its own messages: skipped when they come back */
+    atomic_bool stop, live;
+    pthread_t pub_tid, sub_tid;
+    pthread_mutex_t lock; /* guards the queue */
+    pthread_cond_t ready;
+    inval_t *queue;
+    size_t n, cap;
+    bool overflowed; /* invalidations were lost: tell every server to clear */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap(cache_bus_t *bus, int ms)
+{
+    for (int slept = 0; slept < ms && !atomic_load(&bus->stop); slept += 20)
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+}
+
+int redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
+{
+    static const char scheme[] = "redis://";
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        return -1;
+    const char *h = url + sizeof(scheme) - 1, *colon = strrchr(h, ':');
+    if (colon == NULL || colon == h || (size_t)(colon - h) >= hostlen)
+        return -1;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || p < 1 || p > 65535 || !(*end == '\0' || strcmp(end, "/") == 0))
+        return -1;
+    memcpy(host, h, (size_t)(colon - h));
+    host[colon - h] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static redisContext *connect_to(cache_bus_t *bus)
+{
+    struct timeval tv = {0, BUS_CONNECT_MS * 1000};
+    redisContext *r = redisConnectWithTimeout(bus->host, bus->port, tv);
+    if (r == NULL || r->err) {
+        if (r)
+            redisFree(r);
+        return NULL;
+    }
+    redisEnableKeepAlive(r);
+    return r;
+}
+
+/* cache_del's hook: queues the invalidation for the publisher. */
+static void publish(void *arg, int kind, int64_t id)
+{
+    cache_bus_t *bus = arg;
+    pthread_mutex_lock(&bus->lock);
+    if (bus->n == BUS_QUEUE_MAX) { /* Redis has been away long: one "clear" says it all */
+        bus->n = 0;
+        bus->overflowed = true;
+    } else {
+        if (bus->n == bus->cap)
+            bus->queue = xrealloc(bus->queue, (bus->cap = bus->cap ? bus->cap * 2 : 1024) * sizeof(inval_t));
+        bus->queue[bus->n++] = (inval_t){kind, id};
+    }
+    pthread_cond_signal(&bus->ready);
+    pthread_mutex_unlock(&bus->lock);
+}
+
+/* Sends one message; false if Redis could not take it (the context is then freed). */
+static bool send_message(redisContext **r, const char *channel, const buf_t *msg)
+{
+    redisReply *reply = redisCommand(*r, "PUBLISH %s %b", channel, msg->data, msg->len);
+    bool ok = reply != NULL && reply->type == REDIS_REPLY_INTEGER;
+    if (reply)
+        freeReplyObject(reply);
+    if (!ok) {
+        redisFree(*r);
+        *r = NULL;
+    }
+    return ok;
+}
+
+/* Takes the queue whole, then sends it in messages of BUS_BATCH, each
+ * until Redis takes it; what is queued meanwhile waits for the next turn. */
+static void *publisher(void *arg)
+{
+    cache_bus_t *bus = arg;
+    redisContext *r = NULL;
+    inval_t *mine = NULL;
+    size_t mine_cap = 0, mn = 0, sent = 0;
+    bool clear = false; /* a "clear everything" to send first */
+    buf_t msg;
+    buf_init(&msg, BUS_BATCH * 32 + 64); /* an item is 24 bytes at most */
+    for (;;) {
+        pthread_mutex_lock(&bus->lock);
+        while (!atomic_load(&bus->stop) && bus->n == 0 && !bus->overflowed && sent == mn && !clear)
+            pthread_cond_wait(&bus->ready, &bus->lock);
+        if (bus->overflowed) { /* what was lost includes what is held here */
+            clear = true;
+            bus->overflowed = false;
+            sent = mn = 0;
+        }
+        if (sent == mn && bus->n > 0) {
+            inval_t *t = bus->queue;
+            size_t tc = bus->cap;
+            bus->queue = mine, bus->cap = mine_cap;
+            mine = t, mine_cap = tc, mn = bus->n, sent = 0;
+            bus->n = 0;
+        }
+        bool stopping = atomic_load(&bus->stop);
+        pthread_mutex_unlock(&bus->lock);
+        if (!clear && sent == mn)
+            break; /* stopping, with nothing left */
+        size_t k = clear ? 0 : (mn - sent < BUS_BATCH ? mn - sent : BUS_BATCH);
+        msg.len = 0;
+        buf_printf(&msg, "%016" PRIx64, bus->origin);
+        if (clear)
+            buf_puts(&msg, " *");
+        for (size_t i = sent; i < sent + k; i++)
+            buf_printf(&msg, " %d:%" PRId64, mine[i].kind, mine[i].id);
+        if (r == NULL && (r = connect_to(bus)) != NULL)
+            redisSetTimeout(r, (struct timeval){1, 0});
+        if (r == NULL || !send_message(&r, bus->channel, &msg)) {
+            if (stopping)
+                break; /* the others miss these no more than a crash's: see bus.h */
+            nap(bus, BUS_RETRY_MS);
+            continue;
+        }
+        if (clear)
+            clear = false;
+        else
+            sent += k;
+    }
+    if (r)
+        redisFree(r);
+    buf_free(&msg);
+    free(mine);
+    return NULL;
+}
+
+/* Applies one message from the channel. Untrusted only as far as Redis
+ * is: a malformed item is skipped. */
+static void apply(cache_bus_t *bus, const char *p, size_t len)
+{
+    char *text = xstrndup(p, len), *save = NULL;
+    char *tok = strtok_r(text, " ", &save);
+    if (tok && strtoull(tok, NULL, 16) != bus->origin) {
+        while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
+            int kind;
+            long long id;
+            if (strcmp(tok, "*") == 0)
+                cache_clear(bus->cache);
+            else if (sscanf(tok, "%d:%lld", &kind, &id) == 2)
+                cache_del_local(bus->cache, kind, id);
+        }
+    }
+    free(text);
+}
+
+static bool is(const redisReply *e, const char *s)
+{
+    return e->type == REDIS_REPLY_STRING && e->len == strlen(s) && memcmp(e->str, s, e->len) == 0;
+}
+
+/* One subscription, until it breaks or the bus stops. */
+static void subscribed(cache_bus_t *bus, redisContext *r)
+{
+    int done = 0;
+    if (redisAppendCommand(r, "SUBSCRIBE %s", bus->channel) != REDIS_OK)
+        return;
+    while (!done)
+        if (redisBufferWrite(r, &done) != REDIS_OK)
+            return;
+    int64_t heard = mono_ms(), pinged = 0;
+    while (!atomic_load(&bus->stop)) {
+        struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, 100);
+        if (pr < 0 && errno != EINTR)
+            return;
+        if (pr > 0) {
+            if (redisBufferRead(r) != REDIS_OK)
+                return;
+            void *v;
+            while (redisGetReplyFromReader(r, &v) == REDIS_OK && v != NULL) {
+                redisReply *m = v;
+                heard = mono_ms(), pinged = 0;
+                if (m->type == REDIS_REPLY_ARRAY && m->elements >= 3 && is(m->element[0], "message"))
+                    apply(bus, m->element[2]->str, m->element[2]->len);
+                else if (m->type == REDIS_REPLY_ARRAY && m->elements >= 1 && is(m->element[0], "subscribe") &&
+                         !atomic_load(&bus->live)) {
+                    /* from now on every invalidation is heard: what is
+                     * cached may have missed some, so it goes */
+                    cache_clear(bus->cache);
+                    cache_enable(bus->cache, true);
+                    atomic_store(&bus->live, true);
+                    log_info("cache bus: subscribed on redis://%s:%d; the object cache is on", bus->host, bus->port);
+                }
+                freeReplyObject(m);
+            }
+            if (r->err)
+                return;
+        }
+        int64_t now = mono_ms();
+        if (pinged && now - pinged > BUS_DEAD_MS)
+            return;
+        if (!pinged && now - heard > BUS_PING_MS) {
+            if (redisAppendCommand(r, "PING") != REDIS_OK)
+                return;
+            done = 0;
+            while (!done)
+                if (redisBufferWrite(r, &done) != REDIS_OK)
+                    return;
+            pinged = now;
+        }
+    }
+}
+
+static void *subscriber(void *arg)
+{
+    cache_bus_t *bus = arg;
+    bool first = true;
+    while (!atomic_load(&bus->stop)) {
+        redisContext *r = connect_to(bus);
+        if (r) {
+            subscribed(bus, r);
+            redisFree(r);
+        }
+        bool was = atomic_exchange(&bus->live, false);
+        if (was)
+            cache_enable(bus->cache, false);
+        if ((was || first) && !atomic_load(&bus->stop))
+            log_warn("cache bus: redis://%s:%d cannot be reached; the object cache is off until it can", bus->host,
+                     bus->port);
+        first = false;
+        nap(bus, BUS_RETRY_MS);
+    }
+    return NULL;
+}
+
+void redis_namespace(const unsigned char *secret, size_t len, char out[REDIS_NS_LEN + 1])
+{
+    static const unsigned char ctx[crypto_generichash_KEYBYTES] = "picogram redis namespace, v1...";
+    unsigned char h[REDIS_NS_LEN / 2];
+    crypto_generichash(h, sizeof(h), secret, len, ctx, sizeof(ctx));
+    sodium_bin2hex(out, REDIS_NS_LEN + 1, h, sizeof(h));
+}
+
+cache_bus_t *cache_bus_start(const char *url, const char *ns, cache_t *cache, char *err, size_t errlen)
+{
+    cache_bus_t *bus = xcalloc(1, sizeof(*bus));
+    snprintf(bus->channel, sizeof(bus->channel), BUS_CHANNEL "%s", ns);
+    if (redis_url_parse(url, bus->host, sizeof(bus->host), &bus->port) != 0) {
+        snprintf(err, errlen, "bad value for redis: '%s' (expected redis://HOST:PORT)", url);
+        free(bus);
+        return NULL;
+    }
+    bus->cache = cache;
+    randombytes_buf(&bus->origin, sizeof(bus->origin));
+    pthread_mutex_init(&bus->lock, NULL);
+    pthread_cond_init(&bus->ready, NULL);
+    cache_enable(cache, false); /* until subscribed */
+    cache_set_publisher(cache, publish, bus);
+    pthread_create(&bus->sub_tid, NULL, subscriber, bus);
+    pthread_create(&bus->pub_tid, NULL, publisher, bus);
+    return bus;
+}
+
+bool cache_bus_live(cache_bus_t *bus)
+{
+    return bus != NULL && atomic_load(&bus->live);
+}
+
+void cache_bus_stop(cache_bus_t *bus)
+{
+    if (bus == NULL)
+        return;
+    cache_set_publisher(bus->cache, NULL, NULL);
+    pthread_mutex_lock(&bus->lock);
+    atomic_store(&bus->stop, true);
+    pthread_cond_signal(&bus->ready);
+    pthread_mutex_unlock(&bus->lock);
+    pthread_join(bus->pub_tid, NULL);
+    pthread_join(bus->sub_tid, NULL);
+    pthread_mutex_destroy(&bus->lock);
+    pthread_cond_destroy(&bus->ready);
+    free(bus->queue);
+    free(bus);
+}

@@ -1,0 +1,52 @@
+/*
+ * The object cache's invalidation bus: what one server drops from its cache,
+ * every server sharing the databases drops too, over a Redis pub/sub channel.
+ *
+ * DESIGN
+ * Each server keeps its own cache (cache.h): the hot reads stay in-process.
+ * cache_del, after its local drop, hands (kind, id) to the bus, which a
+ * publisher thread sends in batches on the channel; a subscriber thread
+ * applies every other server's batches with cache_del_local. A fill whose
+ * snapshot began before another server's commit is therefore refused or
+ * dropped here too, by the same tickets that order local deletes (a
+ * message is applied after the commit it follows).
+ *
+ * While the subscriber is not subscribed (Redis down, or starting), this
+ * server cannot hear invalidations, so its cache is off: every read goes to
+ * the database. Once subscribed again it clears the cache (it may have
+ * missed messages) and turns it back on. A publisher that cannot reach
+ * Redis keeps its batches and retries; if they overflow it sends "clear
+ * everything" when it can. So a server caches only while it hears every
+ * invalidation made after its entries were filled.
+ */
+#ifndef PICOGRAM_CACHE_BUS_H
+#define PICOGRAM_CACHE_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cache/cache.h"
+
+typedef struct cache_bus cache_bus_t;
+
+/* Starts the bus on url ("redis://HOST:PORT") for cache, which is off until
+ * the first subscription; ns names the cluster (redis_namespace), so
+ * clusters sharing a Redis do not hear each other. NULL with a message in
+ * err if the URL is bad (an unreachable Redis is not an error: the bus
+ * keeps trying). */
+cache_bus_t *cache_bus_start(const char *url, const char *ns, cache_t *cache, char *err, size_t errlen);
+/* Sends what is queued (one try), stops the threads, frees the bus. */
+void cache_bus_stop(cache_bus_t *bus);
+/* Whether the subscriber is subscribed now (the cache is on). */
+bool cache_bus_live(cache_bus_t *bus);
+
+/* Parses "redis://HOST:PORT[/]" into host (NUL-terminated) and port.
+ * Returns 0, or -1. */
+int redis_url_parse(const char *url, char *host, size_t hostlen, int *port);
+/* The cluster's name in Redis keys and channels: 16 hex digits of a keyed
+ * hash of the server secret, which every server of a cluster shares and
+ * no two clusters do. */
+#define REDIS_NS_LEN 16
+void redis_namespace(const unsigned char *secret, size_t len, char out[REDIS_NS_LEN + 1]);
+
+#endif

@@ -1,0 +1,107 @@
+// Two stateless servers behind nginx, as scripts/cluster.sh runs them
+// (deploy/nginx.conf through scripts/nginx-conf.sh), sharing the databases
+// and a Redis: requests spread over both; a write through one shows on
+// reads through either; links name nginx; one rate-limit budget per token;
+// nginx refuses an oversized body in the API's error shape; and with one
+// server killed, nginx sends everything to the other.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { launchOn, api, signup, uniqueName, uploadPhoto, external, show, startRedis, freePort, repoRoot } from './lib.mjs';
+import { poll } from './feed_util.mjs';
+
+const LIMIT = 80;
+
+test('two servers behind nginx', { skip: external, timeout: 120_000 }, async (t) => {
+  const redis = await startRedis();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-lb-'));
+  const ngDir = await mkdtemp(path.join(tmpdir(), 'picogram-nginx-'));
+  const ngPort = await freePort();
+  const lb = `http://127.0.0.1:${ngPort}`;
+  const servers = [];
+  let nginx = null;
+  try {
+    const args = ['--redis', redis.url, '--trusted-proxies', '127.0.0.1', '--public-url', lb,
+      '--rate-limit', String(LIMIT), '--max-upload', '1m', '--max-concurrent-uploads', '8'];
+    servers.push(launchOn(dataDir, args));
+    await servers[0].url;
+    servers.push(launchOn(dataDir, args));
+    const ups = await Promise.all(servers.map(async (s) => new URL(await s.url).host));
+    const conf = execFileSync(path.join(repoRoot, 'scripts', 'nginx-conf.sh'), [ngDir, `127.0.0.1:${ngPort}`, '1m', ...ups]);
+    await writeFile(path.join(ngDir, 'nginx.conf'), conf);
+    nginx = spawn('nginx', ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir, '-g', 'daemon off;'], { stdio: 'ignore' });
+    const up = await poll(async () => (await api(lb, 'GET', '/healthz').catch(() => ({}))).status === 200, { timeout: 10_000 });
+    assert.ok(up.ok, 'nginx answers');
+
+    // both servers take requests (each /healthz names its ID node)
+    const nodes = new Set();
+    for (let i = 0; i < 8; i++) {
+      const r = await api(lb, 'GET', '/healthz');
+      assert.equal(r.status, 200, show(r));
+      assert.equal(r.body.data.status, 'ok');
+      nodes.add(r.body.data.node);
+    }
+    assert.equal(nodes.size, 2, `requests reach both servers: nodes ${[...nodes]}`);
+
+    // the API through nginx
+    const owner = await signup(lb, uniqueName('lbown'));
+    const viewer = await signup(lb, uniqueName('lbvis'));
+    const posted = await uploadPhoto(lb, { token: owner.token, photo: 'tiny-1x1.jpg', fields: { caption: 'behind nginx' } });
+    assert.equal(posted.status, 200, show(posted));
+    const media = posted.body.data;
+    assert.ok(media.link.startsWith(`${lb}/`), `links name nginx: ${media.link}`);
+    const read = () => api(lb, 'GET', `/v1/media/${media.id}`, { token: viewer.token });
+    for (let i = 0; i < 4; i++) assert.equal((await read()).status, 200); // cached on both
+    assert.equal((await api(lb, 'POST', `/v1/media/${media.id}/likes`, { token: owner.token })).status, 200);
+    const liked = await poll(async () => {
+      const rs = [await read(), await read()]; // one on each server
+      return rs.every((r) => r.body?.data?.likes?.count === 1);
+    }, { timeout: 2000, interval: 20 });
+    assert.ok(liked.ok, 'the like shows through both servers');
+    const priv = await api(lb, 'POST', '/v1/users/self', { token: owner.token, form: { is_private: 'true' } });
+    assert.equal(priv.status, 200, show(priv));
+    const hidden = await poll(async () => {
+      const rs = [await read(), await read()];
+      return rs.every((r) => r.status === 400);
+    }, { timeout: 2000, interval: 20 });
+    assert.ok(hidden.ok, 'a private owner\'s photo is refused through both servers');
+
+    // one budget per token across the two servers
+    const spender = await signup(lb, uniqueName('lbrl'));
+    let allowed = 0;
+    for (let i = 0; i < LIMIT + 20; i++) {
+      const r = await api(lb, 'GET', '/v1/users/self', { token: spender.token });
+      if (r.status === 200) allowed++;
+      else assert.equal(r.status, 429, show(r));
+    }
+    t.diagnostic(`rate limit through nginx: ${allowed} allowed of ${LIMIT}`);
+    assert.ok(allowed >= LIMIT && allowed <= LIMIT + 8, `one budget over both servers: ${allowed} allowed of ${LIMIT}`);
+
+    // a body over the limit: refused by nginx, in the API's shape
+    const big = await api(lb, 'POST', '/v1/media/upload', {
+      token: owner.token, body: Buffer.alloc(1536 * 1024, 1), headers: { 'content-type': 'application/octet-stream' },
+    });
+    assert.equal(big.status, 413, show(big));
+    assert.equal(big.body?.meta?.error_type, 'APIInvalidParametersError', show(big));
+
+    // one server killed: nginx sends the reads and the writes to the other
+    servers[1].proc.kill('SIGKILL');
+    await servers[1].exited;
+    for (let i = 0; i < 6; i++) {
+      const r = await api(lb, 'GET', '/v1/users/self', { token: viewer.token });
+      assert.equal(r.status, 200, `read ${i} with one server down: ${show(r)}`);
+    }
+    const c = await api(lb, 'POST', `/v1/media/${media.id}/comments`, { token: owner.token, form: { text: 'still here' } });
+    assert.equal(c.status, 200, `a write with one server down: ${show(c)}`);
+  } finally {
+    if (nginx) { nginx.kill('SIGTERM'); await new Promise((r) => nginx.on('exit', r)); }
+    for (const s of servers) s.proc.kill('SIGKILL');
+    await Promise.all(servers.map((s) => s.exited));
+    await redis.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(ngDir, { recursive: true, force: true });
+  }
+});
