@@ -42,7 +42,7 @@ typedef struct feed_src {
 static bool from_head(api_req_t *ar, int64_t before, int64_t min_id, int limit, int64_t *out, int *n)
 {
     buf_t h;
-    buf_init(&h, (FEED_HEAD + 1) * sizeof(int64_t));
+    buf_init(&h, (FEED_HEAD + 2) * sizeof(int64_t)); /* whole, generation, IDs */
     /* the head is [whole, celebrity generation, IDs...]: a celebrity's post
      * since it was built (in no pushed timeline) makes it old */
     int64_t gen = timeline_celebrity_gen();
