@@ -79,6 +79,7 @@ struct api_req {
     int64_t viewer; /* the token's user, or 0 */
     const char *token; /* a copy of the token given, or NULL */
     size_t token_len;
+    uint64_t token_key; /* ratelimit_key of the token (never 0), once computed: its rate-limit and cache key */
     bool via_cookie; /* the token came from the browser session cookie */
     /* the request, as handlers see it (copies) */
     char method[8];        /* the effective method (POST with _method=DELETE is DELETE) */

@@ -276,7 +276,7 @@ static bool csrf_ok(api_req_t *ar)
  * working within that) or the database. */
 static int check_token(api_req_t *ar, int64_t *uid)
 {
-    int64_t key = (int64_t)(ratelimit_key(ar->token, ar->token_len) & INT64_MAX);
+    int64_t key = (int64_t)(ar->token_key & INT64_MAX);
     buf_t v;
     buf_init(&v, 64);
     bool hit = api_cache_get(ar, CACHE_TOKEN, key, &v) && v.len == sizeof(*uid);
@@ -306,13 +306,15 @@ static void back(api_req_t *ar)
 {
     /* Authenticate, then count the request against the token (or the client address). */
     int64_t uid = 0;
+    if (ar->token && ar->token_key == 0) /* once: a speculative try and its worker run share it */
+        ar->token_key = ratelimit_key(ar->token, ar->token_len);
     int trc = ar->token ? check_token(ar, &uid) : USERS_NOT_FOUND;
     if (ar->speculative && db_ctx_would_block(ar->thr->db))
         return; /* the token needs the database: all of it runs on a worker */
     if (trc == USERS_OK)
         ar->viewer = uid;
     if (!ar->rl_counted) { /* once, also when a speculative try gave up later */
-        uint64_t key = ar->viewer ? ratelimit_key(ar->token, ar->token_len) : ar->client;
+        uint64_t key = ar->viewer ? ar->token_key : ar->client;
         ar->rl = ratelimit_hit(ar->srv->rl, key, ids_now_ms());
         ar->rl_counted = true;
     }
