@@ -28,6 +28,8 @@ static int put(db_conn_t *c, unsigned q, int64_t a, int64_t b, int64_t x, int64_
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
 }
 
+static unsigned nshards; /* logical shards in use */
+
 static int user(db_conn_t *c, int64_t id, const char *name)
 {
     db_stmt_t *s = db_q(c, Q_USER_INSERT);
@@ -44,6 +46,7 @@ static int user(db_conn_t *c, int64_t id, const char *name)
     s = db_q(c, Q_USERNAME_CLAIM);
     db_bind_cstr(s, 1, name);
     db_bind_i64(s, 2, id);
+    db_bind_i64(s, 3, db_key_shard_of(name, strlen(name), nshards)); /* the index's shard (migration 12) */
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
 }
 
@@ -62,6 +65,7 @@ int main(int argc, char **argv)
     }
     db_ctx_t *db = db_ctx_new(map);
     db_conn_t *c = db_physical(db, 0);
+    nshards = db_shards(db);
     int from, to;
     if (db_migrate(c, &from, &to, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -70,8 +74,10 @@ int main(int argc, char **argv)
     ids_gen_t *g = ids_gen_new();
     int64_t author = ids_next(g, 1), last = 0;
     int64_t now = (int64_t)time(NULL);
-    if (db_begin(c) != DB_OK || user(c, author, "star") != 0)
+    if (db_begin(c) != DB_OK || user(c, author, "star") != 0) {
+        fprintf(stderr, "cannot write the author: %s\n", c->drv->errmsg ? c->drv->errmsg(c) : "?");
         return 1;
+    }
     for (long i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof(name), "fan%ld", i);

@@ -152,6 +152,7 @@ data = $DIR/data
 database = 0-4095=postgres://picogram@127.0.0.1:$b0/picogram;4096-8191=postgres://picogram@127.0.0.1:$b1/picogram
 access_log = $DIR/log/access.log
 redis = redis://127.0.0.1:$redis
+feed_store = redis://127.0.0.1:$redis
 # behind nginx: links point at it, and it names the client
 public_url = http://127.0.0.1:$ng
 trusted_proxies = 127.0.0.1

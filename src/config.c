@@ -82,6 +82,9 @@ static const setting_t settings[] = {
     {"redis", T_STR, OFF(redis), "off", 0, 0, NULL,
      "redis://HOST:PORT of the Redis that servers sharing the databases use to hear each other's cache "
      "invalidations and share rate-limit budgets ('off': one server)"},
+    {"feed_store", T_STR, OFF(feed_store), "db", 0, 0, NULL,
+     "where home timelines live: 'db' (a table on each user's database) or redis://HOST:PORT (the cluster's; "
+     "a timeline Redis loses is rebuilt from the databases on its next read)"},
     {"node", T_STR, OFF(node), "auto", 0, 0, NULL,
      "the node number in this process's IDs, 0-63, or 'auto' for a free one; leased, so two live processes never share one"},
     {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,

@@ -13,7 +13,8 @@
 # After the normal build's suites, the API suite once more on the cluster's
 # data tier: two PostgreSQL 15 servers, each behind pgbouncer, started by
 # scripts/cluster.sh in a temporary directory and stopped after.
-# Env: FUZZ_SECONDS (default 15 per target), SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1.
+# Env: FUZZ_SECONDS (default 15 per target), API_CONCURRENCY (test files at once, default 3),
+# SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -60,16 +61,19 @@ unit() { # unit DIR NAME
     count "unit ($2)" "$ok" "$fail"
 }
 
-nodesuite() { # nodesuite DIR BIN NAME: a node:test suite against BIN
+nodesuite() { # nodesuite DIR BIN NAME [node options]: a node:test suite against BIN
     local log="$OUT/$3.log"
-    PICOGRAM_BIN="$2" PICOGRAM_TEST_OUT="$ROOT/build/test-output" node --test --test-reporter=tap "$1" >"$log" 2>&1
+    PICOGRAM_BIN="$2" PICOGRAM_TEST_OUT="$ROOT/build/test-output" node --test --test-reporter=tap "${@:4}" "$1" >"$log" 2>&1
     local pass fail
     pass=$(awk '/^# pass/ {print $3}' "$log"); fail=$(awk '/^# fail/ {print $3}' "$log")
     if [ -z "$pass" ]; then tail -n 60 "$log"; count "$3" 0 1; return; fi
     [ "${fail:-0}" -eq 0 ] || grep -E -B2 -A30 '^not ok|^    not ok|^  not ok' "$log" | head -150
     count "$3" "$pass" "${fail:-0}"
 }
-api() { nodesuite tests/api/ "$1" "api ($2)"; } # api BIN NAME
+# The API suite's files run three at a time: each starts servers of its own
+# on free ports in temporary directories, and most of their time is waiting
+# (for processes, timers, restarts), so three overlap well on two cores.
+api() { nodesuite tests/api/ "$1" "api ($2)" --test-concurrency="${API_CONCURRENCY:-3}"; } # api BIN NAME
 
 fuzz() { # fuzz DIR
     local secs=${FUZZ_SECONDS:-15}

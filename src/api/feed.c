@@ -4,7 +4,10 @@
  *
  * A timeline that was never built is rebuilt from the database first, on
  * the worker pool (it is a write); after that a feed read is reads only,
- * inline on the loop.
+ * inline on the loop. With the timelines in Redis (feeds/redis.c), a read
+ * that misses the cached head goes to a worker, which may find the
+ * timeline lost and rebuild it there; with Redis down, pages are pulled
+ * from the database.
  */
 #include "api/handlers.h"
 #include "api/render.h"
@@ -130,7 +133,7 @@ static void rebuild_run(api_work_t *w_, worker_ctx_t *wc)
 static void rebuild_done(api_work_t *w_, api_req_t *ar)
 {
     rebuild_work_t *w = (rebuild_work_t *)w_;
-    if (w->result != 0)
+    if (w->result != FEEDS_OK && w->result != FEEDS_DOWN) /* down: the page is pulled from the database */
         api_internal_error(ar, "timeline rebuild failed");
     else
         render_page(ar, &w->q);
@@ -144,11 +147,14 @@ void users_feed(api_req_t *ar)
         return;
     feeds_t *f = &ar->srv->feeds;
     bool built = false;
+    int rc;
     buf_t flag;
     buf_init(&flag, 16);
     if (cache_get(ar->srv->cache, CACHE_BUILT, ar->viewer, &flag)) { /* built once, built for good */
         built = true;
-    } else if (f->be->is_built(f, ar->db, ar->viewer, &built) != 0) {
+    } else if ((rc = f->be->is_built(f, ar->db, ar->viewer, &built)) == FEEDS_DOWN) {
+        built = true; /* the store cannot be reached: the page is pulled from the database */
+    } else if (rc != FEEDS_OK) {
         buf_free(&flag);
         api_internal_error(ar, "feed state lookup failed");
         return;

@@ -59,25 +59,6 @@ static void nap(cache_bus_t *bus, int ms)
         nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
 }
 
-int redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
-{
-    static const char scheme[] = "redis://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-        return -1;
-    const char *h = url + sizeof(scheme) - 1, *colon = strrchr(h, ':');
-    if (colon == NULL || colon == h || (size_t)(colon - h) >= hostlen)
-        return -1;
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || p < 1 || p > 65535 || !(*end == '\0' || strcmp(end, "/") == 0))
-        return -1;
-    memcpy(host, h, (size_t)(colon - h));
-    host[colon - h] = '\0';
-    *port = (int)p;
-    return 0;
-}
-
 static redisContext *connect_to(cache_bus_t *bus)
 {
     struct timeval tv = {0, BUS_CONNECT_MS * 1000};
@@ -277,14 +258,6 @@ static void *subscriber(void *arg)
         nap(bus, BUS_RETRY_MS);
     }
     return NULL;
-}
-
-void redis_namespace(const unsigned char *secret, size_t len, char out[REDIS_NS_LEN + 1])
-{
-    static const unsigned char ctx[crypto_generichash_KEYBYTES] = "picogram redis namespace, v1...";
-    unsigned char h[REDIS_NS_LEN / 2];
-    crypto_generichash(h, sizeof(h), secret, len, ctx, sizeof(ctx));
-    sodium_bin2hex(out, REDIS_NS_LEN + 1, h, sizeof(h));
 }
 
 cache_bus_t *cache_bus_start(const char *url, const char *ns, cache_t *cache, char *err, size_t errlen)

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "cache/cache.h"
+#include "cache/redis.h"
 
 typedef struct cache_bus cache_bus_t;
 
@@ -39,14 +40,5 @@ cache_bus_t *cache_bus_start(const char *url, const char *ns, cache_t *cache, ch
 void cache_bus_stop(cache_bus_t *bus);
 /* Whether the subscriber is subscribed now (the cache is on). */
 bool cache_bus_live(cache_bus_t *bus);
-
-/* Parses "redis://HOST:PORT[/]" into host (NUL-terminated) and port.
- * Returns 0, or -1. */
-int redis_url_parse(const char *url, char *host, size_t hostlen, int *port);
-/* The cluster's name in Redis keys and channels: 16 hex digits of a keyed
- * hash of the server secret, which every server of a cluster shares and
- * no two clusters do. */
-#define REDIS_NS_LEN 16
-void redis_namespace(const unsigned char *secret, size_t len, char out[REDIS_NS_LEN + 1]);
 
 #endif

@@ -295,6 +295,13 @@ bool db_ctx_would_block(db_ctx_t *x)
     return x->would_block;
 }
 
+bool db_ctx_may_block(db_ctx_t *x)
+{
+    if (x->forbidden)
+        x->would_block = true;
+    return !x->forbidden;
+}
+
 void db_ctx_clear_would_block(db_ctx_t *x)
 {
     x->would_block = false;

@@ -221,6 +221,9 @@ void db_ctx_read_end(db_ctx_t *x);
  * a worker (http/dispatch.c). */
 void db_ctx_forbid(db_ctx_t *x);
 bool db_ctx_would_block(db_ctx_t *x);
+/* Whether work on x may make a network round trip of its own (to Redis):
+ * not on a forbidden context, which this marks would_block instead. */
+bool db_ctx_may_block(db_ctx_t *x);
 void db_ctx_clear_would_block(db_ctx_t *x);
 /* Resets every open statement on every connection of x: the safety net run
  * after each request and each piece of worker-pool work. */

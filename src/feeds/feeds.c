@@ -3,19 +3,34 @@
 #include "core/ids.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int feeds_init(feeds_t *f, const char *backend, int cap, long long celebrity, int batch)
+int feeds_init(feeds_t *f, const char *store, const char *ns, int cap, long long celebrity, int batch, char *err,
+               size_t errlen)
 {
-    if (strcmp(backend, "sqlite") != 0)
-        return -1;
-    f->be = &feeds_backend_sqlite;
+    memset(f, 0, sizeof(*f));
     f->cap = cap;
     f->celebrity = celebrity;
     f->batch = batch;
-    return 0;
+    if (strcmp(store, "db") == 0) {
+        f->be = &feeds_backend_sqlite;
+        return 0;
+    }
+    if (strncmp(store, "redis://", 8) == 0) {
+        f->be = &feeds_backend_redis;
+        return feeds_redis_open(f, store, ns, err, errlen);
+    }
+    snprintf(err, errlen, "bad value for feed_store: '%s' (expected db or redis://HOST:PORT)", store);
+    return -1;
+}
+
+void feeds_close(feeds_t *f)
+{
+    if (f->be == &feeds_backend_redis)
+        feeds_redis_close(f);
 }
 
 /* ---- the embedded backend: feed_items on the user's shard ---- */
@@ -43,7 +58,7 @@ static int put_one(feeds_t *f, db_conn_t *c, int64_t user, int64_t media, int64_
     return 0;
 }
 
-static void changed(feeds_t *f, int64_t user)
+void feeds_changed(feeds_t *f, int64_t user)
 {
     if (f->cache)
         cache_del(f->cache, CACHE_TIMELINE, user);
@@ -76,7 +91,7 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
     }
     free(done);
     for (size_t i = 0; i < n; i++) /* after the commits */
-        changed(f, users[i]);
+        feeds_changed(f, users[i]);
     return rc;
 }
 
@@ -94,7 +109,7 @@ static int sq_add(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, 
         db_rollback(c);
         return -1;
     }
-    changed(f, user);
+    feeds_changed(f, user);
     return 0;
 }
 
@@ -136,7 +151,7 @@ static int sq_remove_author(feeds_t *f, db_ctx_t *db, int64_t user, int64_t auth
 {
     db_conn_t *c = db_shard(db, ids_shard(user));
     int rc = c ? exec_ids(c, Q_FEED_REMOVE_AUTHOR, user, author, 0, 2) : -1;
-    changed(f, user);
+    feeds_changed(f, user);
     return rc;
 }
 

@@ -10,8 +10,15 @@
  * timeline is "built" once it has been filled from the database; one that
  * was never built (a new account, a lost timeline) is rebuilt on first read.
  *
- * The backend is a const vtable: `sqlite` (the feed_items table, on the
- * user's shard) now, Redis lists in the cluster later.
+ * The backend is a const vtable, chosen by the `feed_store` setting:
+ *   db      the feed_items table on the user's shard (SQLite or PostgreSQL);
+ *   redis://HOST:PORT  one sorted set per user in Redis (feeds/redis.c),
+ *           the cluster's: timelines are cheap to lose there, since a
+ *           missing one is rebuilt from the database on its next read.
+ * Every operation answers FEEDS_OK, or FEEDS_ERROR; a read may also answer
+ * FEEDS_NOT_BUILT (the store lost the timeline: rebuild it), and any
+ * operation FEEDS_DOWN (the store cannot be reached: readers pull from the
+ * database instead, writers wait and retry).
  */
 #ifndef PICOGRAM_FEEDS_H
 #define PICOGRAM_FEEDS_H
@@ -24,6 +31,8 @@
 #include "db/db.h"
 
 typedef struct feeds feeds_t;
+
+enum { FEEDS_OK = 0, FEEDS_ERROR = -1, FEEDS_NOT_BUILT = 1, FEEDS_DOWN = 2 };
 
 typedef struct feeds_backend {
     const char *name;
@@ -48,11 +57,22 @@ struct feeds {
     int cap;             /* timeline length */
     long long celebrity; /* more followers than this: merged at read time */
     int batch;           /* followers per fan-out batch */
+    void *state;         /* the backend's */
 };
 
 extern const feeds_backend_t feeds_backend_sqlite;
+extern const feeds_backend_t feeds_backend_redis;
 
-/* 0 or -1. */
-int feeds_init(feeds_t *f, const char *backend, int cap, long long celebrity, int batch);
+/* store: "db" or "redis://HOST:PORT"; ns: the cluster's namespace in Redis
+ * keys (cache/redis.h). 0, or -1 with a message in err. */
+int feeds_init(feeds_t *f, const char *store, const char *ns, int cap, long long celebrity, int batch, char *err,
+               size_t errlen);
+/* The Redis backend's state (its links): after every thread that used it has ended. */
+void feeds_close(feeds_t *f);
+/* For the Redis backend: set up f->state. 0, or -1 with err. */
+int feeds_redis_open(feeds_t *f, const char *url, const char *ns, char *err, size_t errlen);
+void feeds_redis_close(feeds_t *f);
+/* After a change to user's timeline: its cached head goes, on every server. */
+void feeds_changed(feeds_t *f, int64_t user);
 
 #endif

@@ -575,13 +575,17 @@ int server_run(config_t *cfg)
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
-    bool pool = strcmp(cfg->dispatch, "pool") == 0 || (strcmp(cfg->dispatch, "auto") == 0 && dbmap_blocking(srv->dbmap));
+    if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,
+                   sizeof(err)) != 0)
+        goto fail;
+    srv->feeds.cache = srv->cache;
+    bool remote_feeds = srv->feeds.be != &feeds_backend_sqlite;
+    bool pool = strcmp(cfg->dispatch, "pool") == 0 ||
+                (strcmp(cfg->dispatch, "auto") == 0 && (dbmap_blocking(srv->dbmap) || remote_feeds));
     if (pool && strcmp(cfg->dispatch, "loop") != 0) /* no network round trip on an event loop */
         srv->req_pool = workpool_new((int)cfg->request_threads, 8192, srv->dbmap, NULL, images_thread_done);
     srv->speculate = srv->req_pool != NULL && strcmp(cfg->dispatch, "auto") == 0;
     srv->throttle = throttle_new(1u << 16);
-    feeds_init(&srv->feeds, "sqlite", (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch);
-    srv->feeds.cache = srv->cache;
     if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
 
@@ -613,6 +617,7 @@ int server_run(config_t *cfg)
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
     cache_bus_stop(srv->bus); /* after the last writer: what they dropped is sent */
     rl_share_stop(srv->rlshare);
+    feeds_close(&srv->feeds); /* after every thread that read or wrote timelines */
     nodes_release(srv->nodes);
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers
      * that a just-closed connection may still hold, and the process is

@@ -11,6 +11,7 @@
 
 #define FOLLOWED_PAGE 1000
 #define CELEBS_MAX 1000
+#define FANOUT_SLICE_MS 250 /* fan-out work between two saves of its progress */
 
 /* Newest first, merging sorted lists without repeats. */
 typedef struct idlist {
@@ -157,13 +158,67 @@ void timeline_celebrity_posted(void)
     atomic_store(&celeb_checked_ms, -CELEB_CHECK_MS - 1);
 }
 
+/* What user's timeline holds, from the database: their own photos, fanned
+ * or not, and the recent fanned photos of everyone they follow, newest
+ * first, at most f->cap (into all, made with that cap). */
+static int pull(feeds_t *f, db_ctx_t *db, int64_t user, idlist_t *all)
+{
+    int64_t *ids = xcalloc(FOLLOWED_PAGE + 1, sizeof(int64_t));
+    int n = 0, rc = media_ids_by_user(db, user, INT64_MAX, 0, f->cap, ids, &n) == MEDIA_OK ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n; i++)
+        list_offer(all, ids[i], user);
+    /* everyone they follow, a page of followees at a time */
+    int64_t before = INT64_MAX;
+    while (rc == 0) {
+        n = 0;
+        if (graph_list(db, GRAPH_FOLLOWS, user, before, FOLLOWED_PAGE, ids, &n) != GRAPH_OK) {
+            rc = -1;
+            break;
+        }
+        if (n > 0)
+            rc = gather(db, Q_MEDIA_RECENT_OF, ids, n, bind_limit, &f->cap, true, all);
+        if (n < FOLLOWED_PAGE)
+            break;
+        before = ids[n - 1];
+    }
+    free(ids);
+    return rc;
+}
+
+/* The store's page of user's timeline. A timeline the store lost is
+ * rebuilt first; with the store down, the page is pulled from the
+ * database instead (slower, never an error of its own). */
+static int read_timeline(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit,
+                         int64_t *out, int *n)
+{
+    int rc = f->be->read(f, db, user, max_id, min_id, limit, out, n);
+    if (rc == FEEDS_NOT_BUILT) {
+        rc = timeline_rebuild(f, db, user);
+        if (rc == FEEDS_OK)
+            rc = f->be->read(f, db, user, max_id, min_id, limit, out, n);
+        if (rc == FEEDS_NOT_BUILT) /* lost again at once: serve what it holds */
+            rc = FEEDS_OK;
+    }
+    if (rc != FEEDS_DOWN)
+        return rc == FEEDS_OK ? 0 : -1;
+    idlist_t all;
+    list_init(&all, f->cap);
+    rc = pull(f, db, user, &all);
+    *n = 0;
+    for (int i = 0; rc == 0 && i < all.n && *n < limit; i++)
+        if (all.id[i] < max_id && all.id[i] > min_id)
+            out[(*n)++] = all.id[i];
+    list_free(&all);
+    return rc;
+}
+
 int timeline_home(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_t min_id, int limit, int64_t *out,
                   int *n, bool *merged)
 {
     idlist_t all;
     list_init(&all, limit);
     int64_t *ids = xcalloc((size_t)(limit > CELEBS_MAX ? limit : CELEBS_MAX), sizeof(int64_t));
-    int k = 0, rc = f->be->read(f, db, user, max_id, min_id, limit, ids, &k);
+    int k = 0, rc = read_timeline(f, db, user, max_id, min_id, limit, ids, &k);
     for (int i = 0; rc == 0 && i < k; i++)
         list_offer(&all, ids[i], 0);
     if (rc == 0)
@@ -187,30 +242,11 @@ int timeline_rebuild(feeds_t *f, db_ctx_t *db, int64_t user)
 {
     idlist_t all;
     list_init(&all, f->cap);
-    /* the user's own photos, fanned or not */
-    int64_t *ids = xcalloc(FOLLOWED_PAGE + 1, sizeof(int64_t));
-    int n = 0, rc = media_ids_by_user(db, user, INT64_MAX, 0, f->cap, ids, &n) == MEDIA_OK ? 0 : -1;
-    for (int i = 0; rc == 0 && i < n; i++)
-        list_offer(&all, ids[i], user);
-    /* everyone they follow, a page of followees at a time */
-    int64_t before = INT64_MAX;
-    while (rc == 0) {
-        n = 0;
-        if (graph_list(db, GRAPH_FOLLOWS, user, before, FOLLOWED_PAGE, ids, &n) != GRAPH_OK) {
-            rc = -1;
-            break;
-        }
-        if (n > 0)
-            rc = gather(db, Q_MEDIA_RECENT_OF, ids, n, bind_limit, &f->cap, true, &all);
-        if (n < FOLLOWED_PAGE)
-            break;
-        before = ids[n - 1];
-    }
+    int rc = pull(f, db, user, &all);
     if (rc == 0)
         rc = f->be->add(f, db, user, all.id, all.author, (size_t)all.n);
     if (rc == 0)
         rc = f->be->set_built(f, db, user);
-    free(ids);
     list_free(&all);
     return rc;
 }
@@ -239,13 +275,34 @@ static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
             return JOB_DONE;
         cursor = INT64_MAX;
     }
+    /* batch after batch for up to FANOUT_SLICE_MS, then the progress is
+     * saved (JOB_CONTINUE): a crash repeats at most one slice, and a
+     * million followers cost a few hundred saves, not a thousand */
     int64_t *batch = xcalloc((size_t)f->batch, sizeof(int64_t));
-    int n = 0, rc = JOB_RETRY;
-    if (graph_list(db, GRAPH_FOLLOWED_BY, author, cursor, f->batch, batch, &n) == GRAPH_OK &&
-        f->be->push(f, db, batch, (size_t)n, media, author) == 0) {
-        rc = n < f->batch ? JOB_DONE : JOB_CONTINUE;
-        if (rc == JOB_CONTINUE)
-            snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)batch[n - 1]);
+    int64_t until = ids_now_ms() + FANOUT_SLICE_MS;
+    int rc = JOB_RETRY;
+    bool progressed = false;
+    for (;;) {
+        int n = 0;
+        if (graph_list(db, GRAPH_FOLLOWED_BY, author, cursor, f->batch, batch, &n) != GRAPH_OK ||
+            f->be->push(f, db, batch, (size_t)n, media, author) != 0) {
+            /* what this run did is kept: it goes on from there, and fails
+             * (counted, or waiting out an outage) if it fails again at once */
+            snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)cursor);
+            rc = progressed ? JOB_CONTINUE : JOB_RETRY;
+            break;
+        }
+        progressed = true;
+        if (n < f->batch) {
+            rc = JOB_DONE;
+            break;
+        }
+        cursor = batch[n - 1];
+        if (ids_now_ms() >= until) {
+            snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)cursor);
+            rc = JOB_CONTINUE;
+            break;
+        }
     }
     free(batch);
     return rc;

@@ -115,8 +115,12 @@ export function topologyArgs(dataDir) {
     // topology tries them on the loop first: dispatch auto)
     return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`, '--dispatch', 'pool'];
   }
-  // (and the cluster's Redis, which carries cache invalidations between servers)
-  if (topology === 'pg') return ['--database', pgDatabase(dataDir), '--redis', `redis://127.0.0.1:${clusterEnv().redisPort}`];
+  // (and the cluster's Redis, which carries cache invalidations between servers
+  // and holds the home timelines)
+  if (topology === 'pg') {
+    const redis = `redis://127.0.0.1:${clusterEnv().redisPort}`;
+    return ['--database', pgDatabase(dataDir), '--redis', redis, '--feed-store', redis];
+  }
   return [];
 }
 
@@ -563,10 +567,62 @@ function redisPing(port) {
   });
 }
 
+/** Parses one RESP reply at buf[i]: [value, next index], or null if incomplete. Strings are Buffers. */
+function respParse(buf, i = 0) {
+  const eol = buf.indexOf('\r\n', i);
+  if (eol < 0) return null;
+  const type = String.fromCharCode(buf[i]);
+  const line = buf.subarray(i + 1, eol).toString();
+  const next = eol + 2;
+  if (type === '+') return [line, next];
+  if (type === '-') return [new Error(line), next];
+  if (type === ':') return [Number(line), next];
+  if (type === '$') {
+    const n = Number(line);
+    if (n < 0) return [null, next];
+    return buf.length >= next + n + 2 ? [buf.subarray(next, next + n), next + n + 2] : null;
+  }
+  if (type === '*') {
+    const n = Number(line);
+    if (n < 0) return [null, next];
+    const out = [];
+    let at = next;
+    for (let k = 0; k < n; k++) {
+      const r = respParse(buf, at);
+      if (!r) return null;
+      out.push(r[0]);
+      at = r[1];
+    }
+    return [out, at];
+  }
+  throw new Error(`bad RESP type ${type}`);
+}
+
+/** One command to the Redis on port (args: strings or Buffers); its reply (strings as Buffers). */
+export function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const parts = [Buffer.from(`*${args.length}\r\n`)];
+    for (const a of args) {
+      const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+    }
+    const c = net.connect(port, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    const t = setTimeout(() => { c.destroy(); reject(new Error('redis: no reply in 2 s')); }, 2000);
+    c.on('connect', () => c.write(Buffer.concat(parts)));
+    c.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      const r = respParse(got);
+      if (r) { clearTimeout(t); c.destroy(); resolve(r[0]); }
+    });
+    c.on('error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
 /**
  * A real redis-server (Debian's) on a free loopback port, with nothing
  * saved: {url, port, kill() (SIGKILL), start() (again, on the same port),
- * stop()}.
+ * pause() and resume() (SIGSTOP, SIGCONT: a hung Redis), stop()}.
  */
 export async function startRedis() {
   const port = await freePort();
@@ -586,8 +642,11 @@ export async function startRedis() {
       }
       throw new Error(`redis-server did not answer on port ${port}`);
     },
+    pause() { proc.kill('SIGSTOP'); },
+    resume() { proc.kill('SIGCONT'); },
     async kill() {
       if (proc && proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGCONT');
         proc.kill('SIGKILL');
         await r.exited;
       }
