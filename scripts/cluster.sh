@@ -4,10 +4,13 @@
 #   scripts/cluster.sh up DIR     two PostgreSQL 15 servers (initdb), a
 #                                 pgbouncer in front of each (transaction
 #                                 pooling), a Redis (the servers' cache
-#                                 invalidations and rate limits), `picogram
-#                                 migrate`, then two `picogram serve` with
+#                                 invalidations, rate limits and home
+#                                 timelines), `picogram migrate`, an S3
+#                                 server (s3rver, from npm) holding the
+#                                 photos, then two `picogram serve` with
 #                                 DIR/picogram.conf behind nginx
-#                                 (deploy/nginx.conf). Returns when
+#                                 (deploy/nginx.conf; it caches the photos
+#                                 too, the CDN stand-in). Returns when
 #                                 everything answers; the last line is
 #                                 nginx's URL, the API's.
 #   scripts/cluster.sh down DIR   stops everything `up` started, by PID.
@@ -16,12 +19,13 @@
 #                                 stops or starts PostgreSQL server I (0 or 1)
 #                                 alone, on its port (fault drills).
 #   scripts/cluster.sh stop-redis DIR | start-redis DIR   the same for Redis.
+#   scripts/cluster.sh stop-s3 DIR | start-s3 DIR         the same for the S3 server.
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
 # run as `nobody` (initdb and pgbouncer refuse root); otherwise as the user.
 # Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
-#      CLUSTER_SERVE=0 (databases and Redis only: no picogram serve, no nginx).
+#      CLUSTER_SERVE=0 (databases and Redis only: no S3, no picogram serve, no nginx).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -121,6 +125,25 @@ stop_redis() {
     rm -f "$f"
 }
 
+S3_BUCKET=picogram
+start_s3() { # start_s3 PORT: s3rver (its default account, S3RVER/S3RVER), the bucket made at start
+    local d=$DIR/s3
+    mkdir -p "$d/data"
+    own "$d"
+    [ -f "$here/node_modules/s3rver/bin/s3rver.js" ] || die "no s3rver in node_modules (run scripts/deps.sh cluster)"
+    # --openssl-legacy-provider: s3rver makes the continuation tokens of long listings with DES
+    "${AS_USER[@]}" node --openssl-legacy-provider "$here/node_modules/s3rver/bin/s3rver.js" -d "$d/data" -a 127.0.0.1 -p "$1" --silent \
+        --configure-bucket "$S3_BUCKET" </dev/null >>"$d/s3rver.log" 2>&1 &
+    echo $! >"$d/s3rver.pid"
+    wait_for 20 answers "http://127.0.0.1:$1/" || { tail -n 20 "$d/s3rver.log" >&2; die "s3rver does not answer"; }
+}
+
+stop_s3() {
+    local f=$DIR/s3/s3rver.pid
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
+}
+
 up() {
     mkdir -p "$DIR"
     DIR=$(cd "$DIR" && pwd)
@@ -135,7 +158,7 @@ up() {
             return 0
         fi
     fi
-    local pg0 pg1 b0 b1 api api1 ng redis
+    local pg0 pg1 b0 b1 api api1 ng redis s3=""
     pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); redis=$(free_port)
     api=$(free_port); api1=$(free_port); ng=$(free_port)
     start_pg 0 "$pg0"
@@ -157,12 +180,23 @@ feed_store = redis://127.0.0.1:$redis
 public_url = http://127.0.0.1:$ng
 trusted_proxies = 127.0.0.1
 EOF
+    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
+        s3=$(free_port)
+        start_s3 "$s3"
+        cat >>"$DIR/picogram.conf" <<EOF
+# the photos in S3; nginx caches them under /media/ (photo_url is nginx, as public_url)
+photo_store = s3:http://127.0.0.1:$s3/$S3_BUCKET
+s3_access_key = S3RVER
+s3_secret_key = S3RVER
+EOF
+    fi
     cat >"$DIR/cluster.env" <<EOF
 PG_PORTS="$pg0 $pg1"
 BOUNCER_PORTS="$b0 $b1"
 API_PORTS="$api $api1"
 NGINX_PORT=$ng
 REDIS_PORT=$redis
+S3_PORT=$s3
 EOF
     as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
         { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
@@ -177,7 +211,7 @@ EOF
             i=$((i + 1))
         done
         echo "SERVE_PIDS=\"${pids# }\"" >>"$DIR/cluster.env"
-        start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
+        S3_PORT=$s3 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
     fi
     echo "http://127.0.0.1:$ng"
 }
@@ -187,7 +221,7 @@ start_nginx() { # start_nginx PORT UPSTREAM...: deploy/nginx.conf, filled in
     shift
     mkdir -p "$d"
     own "$d"
-    "$here/scripts/nginx-conf.sh" "$d" "127.0.0.1:$port" 25m "$@" >"$d/nginx.conf"
+    S3=${S3_PORT:+http://127.0.0.1:$S3_PORT/$S3_BUCKET} "$here/scripts/nginx-conf.sh" "$d" "127.0.0.1:$port" 25m "$@" >"$d/nginx.conf"
     as_user nginx -c "$d/nginx.conf" -p "$d" 2>"$d/start.log" || { cat "$d/start.log" >&2; die "nginx did not start"; }
     wait_for 10 answers "http://127.0.0.1:$port/healthz" || die "nginx does not answer"
 }
@@ -226,11 +260,12 @@ down() {
         stop_pg "$i"
     done
     stop_redis
+    stop_s3
     rm -f "$DIR/cluster.env"
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, or stop-redis|start-redis DIR"
+usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR or stop-s3|start-s3 DIR"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 case "$1" in
@@ -250,6 +285,13 @@ stop-redis | start-redis)
     # shellcheck disable=SC1091
     . "$DIR/cluster.env"
     if [ "$1" = stop-redis ]; then stop_redis; else start_redis "$REDIS_PORT"; fi
+    ;;
+stop-s3 | start-s3)
+    DIR=$(cd "$DIR" && pwd)
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+    [ -n "${S3_PORT:-}" ] || die "no S3 server in this cluster (CLUSTER_SERVE=0)"
+    if [ "$1" = stop-s3 ]; then stop_s3; else start_s3 "$S3_PORT"; fi
     ;;
 *) die "$usage" ;;
 esac

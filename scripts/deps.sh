@@ -5,7 +5,7 @@
 set -eu
 want="${1:-test}"
 
-build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev libpq-dev libhiredis-dev"
+build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev libpq-dev libhiredis-dev libcurl4-openssl-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil chromium chromium-driver postgresql-15 pgbouncer python3-psycopg2 redis-server nginx-light"
 cluster_pkgs="postgresql-15 pgbouncer redis-server nginx-light curl python3"
 bench_pkgs="wrk nginx-light gnuplot-nox python3-pil python3-django gunicorn postgresql-15 pgbouncer python3-psycopg2"
@@ -23,9 +23,10 @@ for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 npm_deps() {
-  # the browser tests' driver (playwright-core, pinned in package-lock.json), from npm
-  [ "$want" = test ] || return 0
-  [ -d "$(dirname "$0")/../node_modules/playwright-core" ] && return 0
+  # from npm, pinned in package-lock.json: the browser tests' driver
+  # (playwright-core) and the cluster's S3 server (s3rver)
+  [ "$want" = test ] || [ "$want" = cluster ] || return 0
+  [ -d "$(dirname "$0")/../node_modules/playwright-core" ] && [ -d "$(dirname "$0")/../node_modules/s3rver" ] && return 0
   if ! command -v npm >/dev/null; then
     # Debian's nodejs leaves npm out (a build of node from elsewhere may carry its own)
     echo "deps.sh: installing: npm" >&2

@@ -4,7 +4,9 @@
  */
 #include "config.h"
 #include "core/buf.h"
+#include "blob/blob.h"
 #include "db/db.h"
+#include "model/media.h"
 #include "http/server.h"
 #include "images/images.h"
 #include "obs/log.h"
@@ -28,6 +30,8 @@ static void usage(FILE *out)
                  "  serve      serve the API (embedded topology: SQLite and a photo folder in --data)\n"
                  "  migrate    bring every database's schema up to date, then exit\n"
                  "  shards     print the shard map with live counts of users and photos (--json)\n"
+                 "  sweep      take out of the photo store what no photo uses, if older than\n"
+                 "             --older-than SECONDS (default 3600: uploads in flight are younger)\n"
                  "  version    print the version\n"
                  "  help       this text; 'picogram <command> --help' for a command's options\n");
 }
@@ -160,6 +164,42 @@ static int count_range(db_conn_t *c, unsigned q, unsigned lo, unsigned hi, long 
     return rc == DB_ROW ? 0 : -1;
 }
 
+/* picogram sweep [--older-than SECONDS]: the photo store's orphans (an
+ * upload whose row never committed, a photo deleted just before a crash)
+ * taken out; anything younger than the threshold is spared, since on a
+ * shared store it may be an upload in flight on any server. */
+static int cmd_sweep(const config_t *c, long long older_than)
+{
+    char err[512];
+    blob_options_t bopt = {c->s3_access_key, c->s3_secret_key, c->s3_region};
+    blob_store_t *store = blob_open(c->photo_store, &bopt, err, sizeof(err));
+    if (store == NULL)
+        return fail_usage(err);
+    dbmap_t *map = dbmap_new(c->database, c->sqlite_sync, err, sizeof(err));
+    if (map == NULL) {
+        blob_close(store);
+        return fail_usage(err);
+    }
+    int rc = 0;
+    if (db_check_schemas(map, err, sizeof(err)) != 0) {
+        fprintf(stderr, "picogram: %s\n", err);
+        rc = 1;
+    } else {
+        db_ctx_t *db = db_ctx_new(map);
+        long n = store->be->sweep(store, older_than, media_file_in_use, db);
+        db_ctx_free(db);
+        if (n < 0) {
+            fprintf(stderr, "picogram: the photo store could not be listed\n");
+            rc = 1;
+        } else {
+            printf("swept %ld object(s) no photo uses, older than %lld s, from %s\n", n, older_than, c->photo_store);
+        }
+    }
+    dbmap_free(map);
+    blob_close(store);
+    return rc;
+}
+
 /* picogram shards [--json]: the shard map, each range with its server and
  * the users and photos on it now. */
 static int cmd_shards(const config_t *c, bool json)
@@ -238,7 +278,8 @@ int main(int argc, char **argv)
         printf("picogram 0.1.0\n");
         return 0;
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "shards") != 0) {
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "shards") != 0 &&
+        strcmp(cmd, "sweep") != 0) {
         fprintf(stderr, "picogram: unknown command '%s'\n", cmd);
         usage(stderr);
         return EXIT_USAGE;
@@ -247,13 +288,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "picogram: libsodium failed to initialise\n");
         return 1;
     }
-    /* --json (shards) is the command's own flag, not a setting */
+    /* --json (shards) and --older-than (sweep) are the commands' own flags, not settings */
     bool json = false;
+    long long older_than = 3600;
     int nargs = 0;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(cmd, "shards") == 0 && strcmp(argv[i], "--json") == 0)
+        if (strcmp(cmd, "shards") == 0 && strcmp(argv[i], "--json") == 0) {
             json = true;
-        else
+        } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--older-than") == 0) {
+            char *end = NULL;
+            older_than = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : -1;
+            if (end == NULL || *end != '\0' || end == argv[i + 1] || older_than < 0)
+                return fail_usage("--older-than takes a number of seconds, 0 or more");
+            i++;
+        } else
             argv[2 + nargs++] = argv[i];
     }
     config_t cfg;
@@ -270,6 +318,8 @@ int main(int argc, char **argv)
         }
     } else if (rc == 0 && strcmp(cmd, "shards") == 0) {
         rc = cmd_shards(&cfg, json);
+    } else if (rc == 0 && strcmp(cmd, "sweep") == 0) {
+        rc = cmd_sweep(&cfg, older_than);
     } else if (rc == 0) {
         rc = cmd_migrate(&cfg);
     }

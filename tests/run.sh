@@ -61,9 +61,10 @@ unit() { # unit DIR NAME
     count "unit ($2)" "$ok" "$fail"
 }
 
-nodesuite() { # nodesuite DIR BIN NAME [node options]: a node:test suite against BIN
+nodesuite() { # nodesuite PATHS BIN NAME [node options]: a node:test suite (PATHS: space-separated) against BIN
     local log="$OUT/$3.log"
-    PICOGRAM_BIN="$2" PICOGRAM_TEST_OUT="$ROOT/build/test-output" node --test --test-reporter=tap "${@:4}" "$1" >"$log" 2>&1
+    # shellcheck disable=SC2086 # PATHS splits on spaces
+    PICOGRAM_BIN="$2" PICOGRAM_TEST_OUT="$ROOT/build/test-output" node --test --test-reporter=tap "${@:4}" $1 >"$log" 2>&1
     local pass fail
     pass=$(awk '/^# pass/ {print $3}' "$log"); fail=$(awk '/^# fail/ {print $3}' "$log")
     if [ -z "$pass" ]; then tail -n 60 "$log"; count "$3" 0 1; return; fi
@@ -73,7 +74,16 @@ nodesuite() { # nodesuite DIR BIN NAME [node options]: a node:test suite against
 # The API suite's files run three at a time: each starts servers of its own
 # on free ports in temporary directories, and most of their time is waiting
 # (for processes, timers, restarts), so three overlap well on two cores.
-api() { nodesuite tests/api/ "$1" "api ($2)" --test-concurrency="${API_CONCURRENCY:-3}"; } # api BIN NAME
+# Files that assert a latency budget run afterwards, one at a time.
+SOLO_API="tests/api/flood.test.mjs"
+api() { # api BIN NAME
+    local f shared=""
+    for f in tests/api/*.test.mjs; do
+        case " $SOLO_API " in *" $f "*) ;; *) shared="$shared $f" ;; esac
+    done
+    nodesuite "$shared" "$1" "api ($2)" --test-concurrency="${API_CONCURRENCY:-3}"
+    nodesuite "$SOLO_API" "$1" "api ($2, latency budgets, alone)" --test-concurrency=1
+}
 
 fuzz() { # fuzz DIR
     local secs=${FUZZ_SECONDS:-15}

@@ -114,14 +114,16 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
     } else if (w->status == 0) {
         /* a post by a celebrity is merged into feeds at read time, not fanned out */
         w->m.fanned = w->owner.followed_by_count <= w->celebrity;
-        if (store_renditions(w, &r) != 0 ||
-            media_create(wc->db, &w->m, w->mentions, w->nmentions) != MEDIA_OK)
+        if (store_renditions(w, &r) != 0) /* the store is down or full: the client may retry */
+            w->status = 503, w->err = "the photo store is unavailable; please retry";
+        else if (media_create(wc->db, &w->m, w->mentions, w->nmentions) != MEDIA_OK)
             w->status = 500;
     }
     images_result_free(&r);
     if (w->status != 0) {
         delete_files(w->store, w->m.id, w->m.file_key); /* nothing of a failed upload stays behind */
-        w->err = "the photo could not be stored";
+        if (w->status == 500)
+            w->err = "the photo could not be stored";
         return;
     }
     w->owner.media_count++;
@@ -131,6 +133,11 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
 static void upload_done(api_work_t *w_, api_req_t *ar)
 {
     upload_work_t *w = (upload_work_t *)w_;
+    if (w->status == 503) {
+        log_warn("POST /v1/media/upload: %s", w->err);
+        api_error(ar, 503, E_UNAVAILABLE, w->err);
+        return;
+    }
     if (w->status >= 500) {
         api_internal_error(ar, w->err);
         return;

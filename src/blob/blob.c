@@ -7,17 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const blob_backend_t *const backends[] = {&blob_backend_file};
+static const blob_backend_t *const backends[] = {&blob_backend_file, &blob_backend_s3};
 
-blob_store_t *blob_open(const char *url, char *err, size_t errlen)
+blob_store_t *blob_open(const char *url, const blob_options_t *opt, char *err, size_t errlen)
 {
     const char *colon = strchr(url, ':');
     for (size_t i = 0; colon && i < sizeof(backends) / sizeof(backends[0]); i++) {
         size_t n = strlen(backends[i]->scheme);
         if ((size_t)(colon - url) == n && memcmp(url, backends[i]->scheme, n) == 0)
-            return backends[i]->open(colon + 1, err, errlen);
+            return backends[i]->open(colon + 1, opt, err, errlen);
     }
-    snprintf(err, errlen, "bad value for photo_store: '%s' (supported: file:DIR)", url);
+    snprintf(err, errlen, "bad value for photo_store: '%s' (supported: file:DIR, s3:http(s)://HOST[:PORT]/BUCKET)", url);
     return NULL;
 }
 

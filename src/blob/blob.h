@@ -8,10 +8,12 @@
  * existed (file key 0) have "media/<shard>/<id>_<size>.jpg" until the
  * photo_rekey job (model/photo_keys.h) gives them one.
  *
- * A backend is a const vtable picked by the URL scheme of the store
- * ("file:DIR" now; "s3:..." later). blob_put is durable when it returns 0:
- * the bytes are on stable storage under their final key (the file backend
- * writes a temporary name, fsyncs it, renames it and fsyncs the directory).
+ * A backend is a const vtable picked by the URL scheme of the store:
+ * "file:DIR" (a directory; picogram serves it) or
+ * "s3:http(s)://HOST[:PORT]/BUCKET" (blob/s3.c; a CDN or nginx serves it).
+ * blob_put is durable when it returns 0: the bytes are on stable storage
+ * under their final key (the file backend writes a temporary name, fsyncs
+ * it, renames it and fsyncs the directory; S3 answers only then).
  * Thread safe.
  */
 #ifndef PICOGRAM_BLOB_H
@@ -23,18 +25,27 @@
 
 typedef struct blob_store blob_store_t;
 
+/* What a backend may need besides its URL (NULL fields: its defaults). */
+typedef struct blob_options {
+    const char *access_key, *secret_key; /* s3: else AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY */
+    const char *region;                  /* s3: default us-east-1 */
+} blob_options_t;
+
 typedef struct blob_backend {
     const char *scheme;
-    blob_store_t *(*open)(const char *target, char *err, size_t errlen);
+    blob_store_t *(*open)(const char *target, const blob_options_t *opt, char *err, size_t errlen);
     void (*close)(blob_store_t *s);
     int (*put)(blob_store_t *s, const char *key, const void *data, size_t len);
     int (*del)(blob_store_t *s, const char *key); /* 0 also if already absent */
     /* Copies from to to, durably (0), or -1 (also when from is absent). */
     int (*copy)(blob_store_t *s, const char *from, const char *to);
-    /* Calls keep(key) for every stored key (and removes temporaries left by a
-     * crash); takes the keys for which it returns false out of the store (the
-     * file backend moves them to DIR/orphans/). Returns the count taken out. */
-    long (*sweep)(blob_store_t *s, bool (*keep)(const char *key, void *arg), void *arg);
+    /* Calls keep(key) for every stored key at least older_than_s seconds
+     * old (and removes temporaries that old, left by a crash); takes the
+     * keys for which it returns false out of the store (the file backend
+     * moves them to DIR/orphans/). Younger keys may be uploads in flight:
+     * left alone. Returns the count taken out, or -1 if the store could
+     * not be listed. */
+    long (*sweep)(blob_store_t *s, int64_t older_than_s, bool (*keep)(const char *key, void *arg), void *arg);
     /* The local directory holding the keys, if the backend has one (file:). */
     const char *(*local_dir)(blob_store_t *s);
 } blob_backend_t;
@@ -43,7 +54,7 @@ struct blob_store {
     const blob_backend_t *be;
 };
 
-blob_store_t *blob_open(const char *url, char *err, size_t errlen);
+blob_store_t *blob_open(const char *url, const blob_options_t *opt, char *err, size_t errlen);
 static inline void blob_close(blob_store_t *s)
 {
     if (s)
@@ -75,5 +86,6 @@ int64_t blob_media_key_id(const char *key, int64_t *file_key);
 int64_t blob_new_file_key(void);
 
 extern const blob_backend_t blob_backend_file;
+extern const blob_backend_t blob_backend_s3;
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct file_store {
@@ -41,8 +42,9 @@ static int mkdirs(const char *path)
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static blob_store_t *file_open(const char *target, char *err, size_t errlen)
+static blob_store_t *file_open(const char *target, const blob_options_t *opt, char *err, size_t errlen)
 {
+    (void)opt;
     if (*target == '\0' || mkdirs(target) != 0) {
         snprintf(err, errlen, "cannot create photo store directory '%s': %s", target, strerror(errno));
         return NULL;
@@ -164,8 +166,9 @@ static int quarantine(file_store_t *s, const char *key, const char *path)
 }
 
 /* Walks media/<shard>/ directories. */
-static long file_sweep(blob_store_t *b, bool (*keep)(const char *key, void *arg), void *arg)
+static long file_sweep(blob_store_t *b, int64_t older_than_s, bool (*keep)(const char *key, void *arg), void *arg)
 {
+    time_t now = time(NULL);
     file_store_t *s = (file_store_t *)b;
     char root[4096];
     snprintf(root, sizeof(root), "%s/media", s->dir);
@@ -189,6 +192,9 @@ static long file_sweep(blob_store_t *b, bool (*keep)(const char *key, void *arg)
             char key[600], path[5000];
             snprintf(key, sizeof(key), "media/%s/%s", d->d_name, f->d_name);
             snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+            struct stat st;
+            if (older_than_s > 0 && (lstat(path, &st) != 0 || now - st.st_mtime < older_than_s))
+                continue; /* young: maybe an upload in flight */
             if (strstr(f->d_name, ".tmp.") != NULL) {
                 if (unlink(path) == 0) /* a write that never completed */
                     deleted++;

@@ -272,31 +272,21 @@ static int setup_body_buffers(const config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* A media file is kept if its row exists with the file key of its name;
- * files that are not ours, and any file when in doubt, are left alone. */
-static bool keep_media_file(const char *key, void *arg)
-{
-    int64_t fk, row_fk = 0;
-    int64_t id = blob_media_key_id(key, &fk);
-    if (id == 0)
-        return true;
-    int rc = media_file_key(arg, id, &row_fk);
-    return rc == MEDIA_ERROR || (rc == MEDIA_OK && row_fk == fk);
-}
-
 /* Files whose media row never committed (a crash mid-upload) or was deleted
- * just before a crash are taken out before serving, unless another live
- * process shares the databases (its uploads in flight would look the same). */
+ * just before a crash are taken out before serving, in a folder of one
+ * server's own; not when another live process shares the databases (its
+ * uploads in flight would look the same), nor from a shared store (S3):
+ * there it is `picogram sweep`'s work, which spares what is young. */
 static void sweep_orphans(server_t *srv)
 {
-    if (srv->photos->be->sweep == NULL)
+    if (srv->photos->be->sweep == NULL || srv->photos->be->local_dir == NULL)
         return;
     if (nodes_shared(srv->nodes)) {
         log_info("photo store: another process shares the databases; no sweep at start-up");
         return;
     }
     db_ctx_t *db = db_ctx_new(srv->dbmap);
-    long n = srv->photos->be->sweep(srv->photos, keep_media_file, db);
+    long n = srv->photos->be->sweep(srv->photos, 0, media_file_in_use, db);
     db_ctx_free(db);
     if (n > 0)
         log_info("photo store: %ld orphaned or unfinished file(s) taken out (orphans are kept under orphans/)", n);
@@ -552,7 +542,8 @@ int server_run(config_t *cfg)
     far_set_inline(strcmp(cfg->far_inline, "on") == 0);
     if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
         goto fail;
-    if ((srv->photos = blob_open(cfg->photo_store, err, sizeof(err))) == NULL)
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    if ((srv->photos = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
         goto fail;
     if (setup_body_buffers(cfg, err, sizeof(err)) != 0)
         goto fail;

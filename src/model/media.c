@@ -1,4 +1,5 @@
 #include "model/media.h"
+#include "blob/blob.h"
 #include "core/buf.h"
 #include "core/ids.h"
 #include "model/timeline.h"
@@ -344,4 +345,14 @@ bool media_exists(db_ctx_t *db, int64_t id)
     int rc = db_step(s);
     db_reset(s);
     return rc != DB_DONE;
+}
+
+bool media_file_in_use(const char *key, void *arg)
+{
+    int64_t fk, row_fk = 0;
+    int64_t id = blob_media_key_id(key, &fk);
+    if (id == 0)
+        return true;
+    int rc = media_file_key(arg, id, &row_fk);
+    return rc == MEDIA_ERROR || (rc == MEDIA_OK && row_fk == fk);
 }

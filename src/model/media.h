@@ -62,4 +62,10 @@ typedef struct far far_t;
 int far_celeb(far_t *f, char *payload);
 int far_media_gone(far_t *f, char *payload);
 
+/* For a photo store's sweep: whether a stored key is in use. A key is
+ * kept if its row exists with the file key of its name; keys that are not
+ * media keys, and any key when in doubt (a database error), are kept.
+ * arg is a db_ctx_t. */
+bool media_file_in_use(const char *key, void *arg);
+
 #endif

@@ -3,34 +3,40 @@
 // and a Redis: requests spread over both; a write through one shows on
 // reads through either; links name nginx; one rate-limit budget per token;
 // nginx refuses an oversized body in the API's error shape; and with one
-// server killed, nginx sends everything to the other.
+// server killed, nginx sends everything to the other. The photos are in an
+// S3 server (s3rver) and reach clients through nginx's cache, the CDN
+// stand-in, which keeps serving them with the store down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, api, signup, uniqueName, uploadPhoto, external, show, startRedis, freePort, repoRoot } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, uploadPhoto, external, show, startRedis, startS3, freePort, repoRoot } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
 const LIMIT = 80;
 
 test('two servers behind nginx', { skip: external, timeout: 120_000 }, async (t) => {
   const redis = await startRedis();
+  const s3 = await startS3();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-lb-'));
   const ngDir = await mkdtemp(path.join(tmpdir(), 'picogram-nginx-'));
+  // as root, nginx's workers run as nobody: they write its photo cache here
+  if (process.getuid() === 0) await chmod(ngDir, 0o777);
   const ngPort = await freePort();
   const lb = `http://127.0.0.1:${ngPort}`;
   const servers = [];
   let nginx = null;
   try {
     const args = ['--redis', redis.url, '--trusted-proxies', '127.0.0.1', '--public-url', lb,
-      '--rate-limit', String(LIMIT), '--max-upload', '1m', '--max-concurrent-uploads', '8'];
+      '--rate-limit', String(LIMIT), '--max-upload', '1m', '--max-concurrent-uploads', '8', ...s3.flags];
     servers.push(launchOn(dataDir, args));
     await servers[0].url;
     servers.push(launchOn(dataDir, args));
     const ups = await Promise.all(servers.map(async (s) => new URL(await s.url).host));
-    const conf = execFileSync(path.join(repoRoot, 'scripts', 'nginx-conf.sh'), [ngDir, `127.0.0.1:${ngPort}`, '1m', ...ups]);
+    const conf = execFileSync(path.join(repoRoot, 'scripts', 'nginx-conf.sh'), [ngDir, `127.0.0.1:${ngPort}`, '1m', ...ups],
+      { env: { ...process.env, S3: `${s3.url}/picogram` } });
     await writeFile(path.join(ngDir, 'nginx.conf'), conf);
     nginx = spawn('nginx', ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir, '-g', 'daemon off;'], { stdio: 'ignore' });
     const up = await poll(async () => (await api(lb, 'GET', '/healthz').catch(() => ({}))).status === 200, { timeout: 10_000 });
@@ -53,6 +59,20 @@ test('two servers behind nginx', { skip: external, timeout: 120_000 }, async (t)
     assert.equal(posted.status, 200, show(posted));
     const media = posted.body.data;
     assert.ok(media.link.startsWith(`${lb}/`), `links name nginx: ${media.link}`);
+    // the photo through nginx: from the store once, then from nginx's cache
+    const photoUrl = media.images.standard_resolution.url;
+    assert.ok(photoUrl.startsWith(`${lb}/media/`), `photo URLs name nginx: ${photoUrl}`);
+    const photo = async () => {
+      const r = await fetch(photoUrl);
+      const bytes = Buffer.from(await r.arrayBuffer());
+      return { status: r.status, cache: r.headers.get('x-cache-status'), type: r.headers.get('content-type'), bytes };
+    };
+    const first = await photo();
+    assert.deepEqual([first.status, first.cache, first.type], [200, 'MISS', 'image/jpeg']);
+    assert.equal(first.bytes.readUInt16BE(0), 0xffd8);
+    const second = await photo();
+    assert.deepEqual([second.status, second.cache], [200, 'HIT']);
+    assert.ok(second.bytes.equals(first.bytes));
     const read = () => api(lb, 'GET', `/v1/media/${media.id}`, { token: viewer.token });
     for (let i = 0; i < 4; i++) assert.equal((await read()).status, 200); // cached on both
     assert.equal((await api(lb, 'POST', `/v1/media/${media.id}/likes`, { token: owner.token })).status, 200);
@@ -96,11 +116,19 @@ test('two servers behind nginx', { skip: external, timeout: 120_000 }, async (t)
     }
     const c = await api(lb, 'POST', `/v1/media/${media.id}/comments`, { token: owner.token, form: { text: 'still here' } });
     assert.equal(c.status, 200, `a write with one server down: ${show(c)}`);
+
+    // the store down: a cached photo is still served; an upload answers 503
+    await s3.kill();
+    const cached = await photo();
+    assert.deepEqual([cached.status, cached.cache], [200, 'HIT']);
+    const down = await uploadPhoto(lb, { token: owner.token, photo: 'tiny-1x1.jpg' });
+    assert.equal(down.status, 503, show(down));
   } finally {
     if (nginx) { nginx.kill('SIGTERM'); await new Promise((r) => nginx.on('exit', r)); }
     for (const s of servers) s.proc.kill('SIGKILL');
     await Promise.all(servers.map((s) => s.exited));
     await redis.stop();
+    await s3.stop();
     await rm(dataDir, { recursive: true, force: true });
     await rm(ngDir, { recursive: true, force: true });
   }

@@ -528,7 +528,7 @@ export function mediaFiles(dataDir) {
 export function launchOn(dataDir, extraArgs = []) {
   const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
     '--workers', '2', '--access-log', 'off', ...(extraArgs.includes('--config') ? [] : topologyArgs(dataDir)), ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    { stdio: ['ignore', process.env.S3RVER_VERBOSE ? 'inherit' : 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   const url = new Promise((resolve, reject) => {
@@ -658,4 +658,69 @@ export async function startRedis() {
   };
   await r.start();
   return r;
+}
+
+/**
+ * A real S3-compatible server (s3rver, from npm) on a free loopback port,
+ * with the bucket `picogram` and its default account (S3RVER/S3RVER):
+ * {url, port, store (the photo_store value), flags (picogram's flags for it),
+ * objects(prefix) (keys, by anonymous ListObjectsV2), get(key), put(key, body),
+ * kill(), start() (again, on the same port and data), stop()}.
+ */
+export async function startS3() {
+  const port = await freePort();
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-s3-'));
+  const bin = path.join(repoRoot, 'node_modules', 's3rver', 'bin', 's3rver.js');
+  let proc = null;
+  const url = `http://127.0.0.1:${port}`;
+  const s = {
+    url,
+    port,
+    store: `s3:${url}/picogram`,
+    flags: ['--photo-store', `s3:${url}/picogram`, '--s3-access-key', 'S3RVER', '--s3-secret-key', 'S3RVER'],
+    async start() {
+      // --openssl-legacy-provider: s3rver makes the continuation tokens of long listings with DES
+      proc = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), ...(process.env.S3RVER_VERBOSE ? [] : ['--silent']),
+        '--configure-bucket', 'picogram'], { stdio: ['ignore', process.env.S3RVER_VERBOSE ? 'inherit' : 'ignore', 'pipe'] });
+      let err = '';
+      proc.stderr.on('data', (d) => { err += d; });
+      s.exited = new Promise((res) => proc.on('exit', res));
+      let last = '';
+      for (let i = 0; i < 200; i++) {
+        try {
+          const r = await fetch(`${url}/picogram?list-type=2&max-keys=1`);
+          if (r.status === 200) return;
+          last = `${r.status} ${await r.text()}`;
+        } catch (e) { last = String(e.cause || e); }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`s3rver did not answer on port ${port}: ${last} ${err}`);
+    },
+    async objects(prefix = 'media/') {
+      const keys = [];
+      let token = '';
+      for (;;) {
+        const q = new URLSearchParams({ 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
+        const xml = await (await fetch(`${url}/picogram?${q}`)).text();
+        for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(m[1]);
+        const next = xml.match(/<NextContinuationToken>([^<]*)</);
+        if (!/<IsTruncated>true/.test(xml) || !next) return keys;
+        token = next[1];
+      }
+    },
+    get: (key) => fetch(`${url}/picogram/${key}`),
+    put: (key, body) => fetch(`${url}/picogram/${key}`, { method: 'PUT', body }),
+    async kill() {
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await s.exited;
+      }
+    },
+    async stop() {
+      await s.kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await s.start();
+  return s;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blob/blob.h"
+#include "blob/s3list.h"
 #include "core/ids.h"
 
 static char dir[64];
@@ -75,7 +76,7 @@ static void test_put_del_sweep(void **state)
 {
     char url[128], err[256];
     snprintf(url, sizeof(url), "file:%s/store", dir);
-    blob_store_t *s = blob_open(url, err, sizeof(err));
+    blob_store_t *s = blob_open(url, NULL, err, sizeof(err));
     assert_non_null(s);
     char key[128];
     int64_t ids[4];
@@ -97,7 +98,10 @@ static void test_put_del_sweep(void **state)
     f = fopen(path, "w");
     fclose(f);
     int seen = 0;
-    long deleted = s->be->sweep(s, keep_even, &seen);
+    /* everything is seconds old: a sweep sparing the last hour takes nothing, asks nothing */
+    assert_int_equal(s->be->sweep(s, 3600, keep_even, &seen), 0);
+    assert_int_equal(seen, 0);
+    long deleted = s->be->sweep(s, 0, keep_even, &seen);
     int odd = 0;
     for (int i = 0; i < 4; i++)
         odd += ids[i] % 2 != 0;
@@ -117,7 +121,68 @@ static void test_put_del_sweep(void **state)
     assert_int_equal(blob_del(s, key), 0);
     assert_int_equal(blob_del(s, key), 0); /* already gone is fine */
     blob_close(s);
-    assert_null(blob_open("s4:bucket", err, sizeof(err)));
+    assert_null(blob_open("s4:bucket", NULL, err, sizeof(err)));
+    /* s3: a bucket in an http(s) URL, and credentials */
+    blob_options_t creds = {"AKID", "SECRET", NULL};
+    const char *bad_s3[] = {"s3:bucket", "s3:ftp://h/b", "s3:http://h", "s3:http://h/", "s3:http:///b", "s3:http://h/B_b"};
+    for (size_t i = 0; i < sizeof(bad_s3) / sizeof(bad_s3[0]); i++) {
+        assert_null(blob_open(bad_s3[i], &creds, err, sizeof(err)));
+        assert_non_null(strstr(err, "s3:http(s)://HOST[:PORT]/BUCKET"));
+    }
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    assert_null(blob_open("s3:http://127.0.0.1:9/b", NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "no credentials"));
+    blob_options_t colon = {"A:B", "S", NULL};
+    assert_null(blob_open("s3:http://127.0.0.1:9/b", &colon, err, sizeof(err)));
+    setenv("AWS_ACCESS_KEY_ID", "envkey", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+    blob_store_t *s3 = blob_open("s3:http://127.0.0.1:9/bucket-1", NULL, err, sizeof(err));
+    assert_non_null(s3);
+    assert_null(s3->be->local_dir);
+    /* nothing listens on port 9: a put fails (no hang), a sweep says it could not list */
+    assert_int_equal(blob_put(s3, "media/1/x_h.jpg", "x", 1), -1);
+    assert_int_equal(s3->be->sweep(s3, 0, keep_even, &seen), -1);
+    blob_close(s3);
+}
+
+static void test_s3_list(void **state)
+{
+    static const char page[] =
+        "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<KeyCount>3</KeyCount><IsTruncated>true</IsTruncated>"
+        "<Contents><Key>media/5/1_h.jpg</Key><LastModified>2026-12-02T04:05:06.000Z</LastModified></Contents>"
+        "<Contents><Key>media/5/a&amp;b&#43;.jpg</Key><LastModified>1970-01-01T00:00:10Z</LastModified></Contents>"
+        "<Contents><LastModified>2026-12-02T04:05:06Z</LastModified></Contents>"
+        "<Contents><Key>media/5/2_h.jpg</Key><LastModified>yesterday</LastModified></Contents>"
+        "<NextContinuationToken>t&lt;1&gt;</NextContinuationToken></ListBucketResult>";
+    s3_list_t l;
+    assert_int_equal(s3_list_parse(page, sizeof(page) - 1, &l), 0);
+    assert_true(l.truncated);
+    assert_string_equal(l.next, "t<1>");
+    assert_int_equal(l.n, 3); /* the entry without a key is skipped */
+    assert_string_equal(l.entries[0].key, "media/5/1_h.jpg");
+    assert_int_equal(l.entries[0].modified, 1796184306);
+    assert_string_equal(l.entries[1].key, "media/5/a&b+.jpg");
+    assert_int_equal(l.entries[1].modified, 10);
+    assert_int_equal(l.entries[2].modified, -1); /* unreadable: of unknown age, so spared */
+    s3_list_free(&l);
+    static const char last[] = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
+    assert_int_equal(s3_list_parse(last, sizeof(last) - 1, &l), 0);
+    assert_false(l.truncated);
+    assert_int_equal(l.n, 0);
+    assert_string_equal(l.next, "");
+    s3_list_free(&l);
+    static const char error[] = "<Error><Code>AccessDenied</Code></Error>";
+    assert_int_equal(s3_list_parse(error, sizeof(error) - 1, &l), -1);
+    s3_list_free(&l);
+    static const char bad_entity[] = "<ListBucketResult><NextContinuationToken>a&bogus;</NextContinuationToken></ListBucketResult>";
+    assert_int_equal(s3_list_parse(bad_entity, sizeof(bad_entity) - 1, &l), -1);
+    s3_list_free(&l);
+    assert_int_equal(s3_time_parse("2026-12-02T04:05:06Z", 20), 1796184306);
+    assert_int_equal(s3_time_parse("2026-13-02T04:05:06Z", 20), -1);
+    assert_int_equal(s3_time_parse("2026-12-02 04:05:06Z", 20), -1);
+    assert_int_equal(s3_time_parse("2026-12-02T04:05:06.1x3Z", 24), -1);
 }
 
 int main(void)
@@ -125,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keys),
         cmocka_unit_test_setup_teardown(test_put_del_sweep, setup, teardown),
+        cmocka_unit_test(test_s3_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

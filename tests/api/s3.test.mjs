@@ -1,0 +1,98 @@
+// The S3 photo store (`photo_store = s3:http://HOST:PORT/BUCKET`), on every
+// topology's databases, against a real S3-protocol server (s3rver) of its own:
+// - an upload puts every rendition into the bucket (immutable, JPEG) before
+//   its row commits; a delete takes them out;
+// - with the store down, an upload answers 503 at once and leaves nothing:
+//   no row, no object; with it back, uploads work again;
+// - `picogram sweep` takes out an object no photo uses only when it is
+//   older than --older-than (a young one may be an upload in flight), and
+//   never touches a photo's own objects.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { launchOn, api, signup, uniqueName, uploadPhoto, external, show, startS3, serverBinary, topologyArgs } from './lib.mjs';
+import { poll } from './feed_util.mjs';
+
+const run = promisify(execFile);
+const keyOf = (imageUrl) => new URL(imageUrl).pathname.slice(1); // "media/<shard>/<id>_<file key>_<size>.jpg"
+
+test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503, and picogram sweep spares the young',
+  { skip: external, timeout: 120_000 }, async () => {
+    const s3 = await startS3();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-s3srv-'));
+    let server;
+    try {
+      server = launchOn(dataDir, s3.flags);
+      const url = await server.url;
+      const owner = await signup(url, uniqueName('s3own'));
+      const up = await uploadPhoto(url, { token: owner.token, photo: 'tiny-1x1.jpg', fields: { caption: 'in the bucket' } });
+      assert.equal(up.status, 200, show(up));
+      const media = up.body.data;
+      const keys = Object.values(media.images).map((i) => keyOf(i.url));
+      assert.equal(new Set(keys).size, 4, `four renditions: ${keys}`);
+      const stored = await s3.objects();
+      for (const k of keys) {
+        assert.ok(stored.includes(k), `${k} is in the bucket: ${stored}`);
+        const r = await s3.get(k);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('content-type'), 'image/jpeg');
+        assert.match(r.headers.get('cache-control'), /immutable/);
+        const bytes = Buffer.from(await r.arrayBuffer());
+        assert.equal(bytes.readUInt16BE(0), 0xffd8, 'a JPEG');
+      }
+      // those, and no other object of this photo
+      const ofMedia = stored.filter((k) => k.includes(`/${media.id.split('_')[0]}_`));
+      assert.deepEqual(ofMedia.sort(), [...new Set(keys)].sort());
+
+      // the store down: 503 at once, and nothing kept
+      await s3.kill();
+      const started = Date.now();
+      const down = await uploadPhoto(url, { token: owner.token, photo: 'tiny-1x1.jpg' });
+      assert.equal(down.status, 503, show(down));
+      assert.equal(down.body.meta.error_type, 'ServiceUnavailable');
+      assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+      const self = await api(url, 'GET', '/v1/users/self', { token: owner.token });
+      assert.equal(self.body.data.counts.media, 1, 'no row for the failed upload');
+      await s3.start();
+      assert.deepEqual((await s3.objects()).sort(), stored.sort(), 'no object of the failed upload');
+      const again = await uploadPhoto(url, { token: owner.token, photo: 'tiny-1x1.jpg', fields: { caption: 'back' } });
+      assert.equal(again.status, 200, show(again));
+      const againKeys = Object.values(again.body.data.images).map((i) => keyOf(i.url));
+
+      // an object no photo uses (an upload whose row never committed): a media key of the same shard
+      const [, shard, name] = keys[0].match(/^media\/(\d+)\/(.*)$/);
+      const orphanId = BigInt(name.split('_')[0]) + 1n;
+      const orphan = `media/${shard}/${orphanId}_0123456789abcdef_h.jpg`;
+      assert.equal((await s3.put(orphan, Buffer.from('never committed'))).status, 200);
+      const sweep = (older) => run(serverBinary(), ['sweep', '--older-than', String(older), '--data', dataDir,
+        ...topologyArgs(dataDir), ...s3.flags, '--log-level', 'warn']);
+      let out = await sweep(3600);
+      assert.match(out.stdout, /swept 0 object/);
+      assert.ok((await s3.objects()).includes(orphan), 'a young orphan is spared');
+      out = await sweep(0);
+      assert.match(out.stdout, /swept 1 object/, out.stdout + out.stderr);
+      const left = await s3.objects();
+      assert.ok(!left.includes(orphan), 'the orphan is gone');
+      for (const k of [...keys, ...againKeys]) assert.ok(left.includes(k), `${k} is kept`);
+
+      // a delete takes the photo's objects out
+      const del = await api(url, 'DELETE', `/v1/media/${media.id}`, { token: owner.token });
+      assert.equal(del.status, 200, show(del));
+      const gone = await poll(async () => {
+        const now = await s3.objects();
+        return keys.every((k) => !now.includes(k)) && againKeys.every((k) => now.includes(k));
+      }, { timeout: 10_000 });
+      assert.ok(gone.ok, 'the deleted photo\'s objects leave the bucket; the other photo\'s stay');
+    } finally {
+      if (server) {
+        server.proc.kill('SIGTERM');
+        await server.exited;
+      }
+      await s3.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
