@@ -127,8 +127,9 @@ static long request(s3_store_t *s, const char *method, const char *url, const vo
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
-    /* no "Expect: 100-continue": one round trip per put */
-    struct curl_slist *all = curl_slist_append(headers, "Expect:");
+    /* (no "Expect:" here to turn 100-continue off: libcurl 7.88 would sign
+     * it as an empty header it never sends) */
+    struct curl_slist *all = headers;
     /* the payload's hash, which S3 requires and SigV4 signs (libcurl 7.88
      * signs this header when it is given, but does not add it itself) */
     unsigned char hash[crypto_hash_sha256_BYTES];
@@ -215,8 +216,11 @@ static long s3_sweep(blob_store_t *b, int64_t older_than_s, bool (*keep)(const c
     for (;;) {
         char url[2048];
         char *t = token[0] ? curl_easy_escape(esc, token, 0) : NULL;
-        snprintf(url, sizeof(url), "%s?list-type=2&prefix=media%%2F&max-keys=1000%s%s", s->base,
-                 t ? "&continuation-token=" : "", t ? t : "");
+        /* the query in SigV4's canonical form, sorted by name and escaped as
+         * curl_easy_escape does (all but A-Z a-z 0-9 - . _ ~): libcurl 7.88
+         * signs the query as it is written, where AWS sorts it first */
+        snprintf(url, sizeof(url), "%s?%s%s%slist-type=2&max-keys=1000&prefix=media%%2F", s->base,
+                 t ? "continuation-token=" : "", t ? t : "", t ? "&" : "");
         curl_free(t);
         buf_t out;
         buf_init(&out, 16u << 20);

@@ -11,7 +11,8 @@ import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash, createHmac } from 'node:crypto';
+import http from 'node:http';
 import assert from 'node:assert/strict';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -723,4 +724,75 @@ export async function startS3() {
   };
   await s.start();
   return s;
+}
+
+/** RFC 3986 encoding, as AWS Signature V4 wants it (the path keeps its slashes). */
+const awsEncode = (str, keepSlash) => encodeURIComponent(str)
+  .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  .replace(keepSlash ? /%2F/g : /$^/, '/');
+
+/**
+ * An S3 proxy that checks every request's AWS Signature V4 (s3rver does
+ * not: it checks only that the access key exists), computed here on its
+ * own from the request, the payload's SHA-256 included, and passes the good
+ * ones to target (an S3 URL). A bad one gets 403 SignatureDoesNotMatch.
+ * {url, checked, bad: [reasons], close()}.
+ */
+export async function startSigV4Proxy(target, accessKey, secretKey) {
+  const p = { checked: 0, bad: [] };
+  const verify = (req, body) => {
+    const auth = req.headers.authorization || '';
+    const m = auth.match(/^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/);
+    if (!m) return `no SigV4 Authorization: ${auth}`;
+    const [, ak, day, region, signed, signature] = m;
+    if (ak !== accessKey) return `access key ${ak}`;
+    const amzDate = req.headers['x-amz-date'] || '';
+    if (!amzDate.startsWith(day)) return `x-amz-date ${amzDate} is not of ${day}`;
+    const payloadHash = req.headers['x-amz-content-sha256'];
+    if (payloadHash !== createHash('sha256').update(body).digest('hex')) return `x-amz-content-sha256 ${payloadHash} is not the body's`;
+    const names = signed.split(';');
+    for (const h of ['host', 'x-amz-date', 'x-amz-content-sha256']) if (!names.includes(h)) return `${h} is not signed`;
+    const u = new URL(req.url, 'http://x');
+    const query = [...u.searchParams].map(([k, v]) => [awsEncode(k), awsEncode(v)]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`).join('&');
+    const headers = names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/ +/g, ' ')}\n`).join('');
+    const canonical = [req.method, awsEncode(decodeURIComponent(u.pathname), true), query, headers, signed, payloadHash].join('\n');
+    const scope = `${day}/${region}/s3/aws4_request`;
+    const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
+    let key = `AWS4${secretKey}`;
+    for (const part of [day, region, 's3', 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+    const want = createHmac('sha256', key).update(toSign).digest('hex');
+    return want === signature ? null : `signature ${signature}, computed ${want} over ${JSON.stringify(canonical)}`;
+  };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks);
+      p.checked++;
+      const why = verify(req, body);
+      if (why) {
+        p.bad.push(why);
+        res.writeHead(403, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code></Error>');
+        return;
+      }
+      try {
+        const headers = { ...req.headers };
+        delete headers.host;
+        delete headers['content-length'];
+        const r = await fetch(`${target}${req.url}`, { method: req.method, headers, body: body.length ? body : undefined });
+        const out = Buffer.from(await r.arrayBuffer());
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') || 'application/xml' });
+        res.end(out);
+      } catch (e) {
+        res.writeHead(502);
+        res.end(String(e));
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  p.url = `http://127.0.0.1:${server.address().port}`;
+  p.close = () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); });
+  return p;
 }

@@ -6,7 +6,10 @@
 //   no row, no object; with it back, uploads work again;
 // - `picogram sweep` takes out an object no photo uses only when it is
 //   older than --older-than (a young one may be an upload in flight), and
-//   never touches a photo's own objects.
+//   never touches a photo's own objects;
+// - every request picogram sends is signed right (AWS Signature V4, checked
+//   by a proxy in front of s3rver, which does not check signatures), and a
+//   server with the wrong secret is refused: its uploads answer 503.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,7 +17,9 @@ import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, api, signup, uniqueName, uploadPhoto, external, show, startS3, serverBinary, topologyArgs } from './lib.mjs';
+import {
+  launchOn, api, signup, uniqueName, uploadPhoto, external, show, startS3, startSigV4Proxy, serverBinary, topologyArgs,
+} from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
 const run = promisify(execFile);
@@ -23,10 +28,13 @@ const keyOf = (imageUrl) => new URL(imageUrl).pathname.slice(1); // "media/<shar
 test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503, and picogram sweep spares the young',
   { skip: external, timeout: 120_000 }, async () => {
     const s3 = await startS3();
+    const proxy = await startSigV4Proxy(s3.url, 'S3RVER', 'S3RVER');
+    const flags = ['--photo-store', `s3:${proxy.url}/picogram`, '--s3-access-key', 'S3RVER', '--s3-secret-key', 'S3RVER'];
     const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-s3srv-'));
     let server;
+    let wrong;
     try {
-      server = launchOn(dataDir, s3.flags);
+      server = launchOn(dataDir, flags);
       const url = await server.url;
       const owner = await signup(url, uniqueName('s3own'));
       const up = await uploadPhoto(url, { token: owner.token, photo: 'tiny-1x1.jpg', fields: { caption: 'in the bucket' } });
@@ -69,7 +77,8 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
       const orphan = `media/${shard}/${orphanId}_0123456789abcdef_h.jpg`;
       assert.equal((await s3.put(orphan, Buffer.from('never committed'))).status, 200);
       const sweep = (older) => run(serverBinary(), ['sweep', '--older-than', String(older), '--data', dataDir,
-        ...topologyArgs(dataDir), ...s3.flags, '--log-level', 'warn']);
+        ...topologyArgs(dataDir), ...flags, '--log-level', 'warn'])
+        .catch((e) => { throw new Error(`${e.message}\nrefused by the signature check: ${proxy.bad.join('\n')}`); });
       let out = await sweep(3600);
       assert.match(out.stdout, /swept 0 object/);
       assert.ok((await s3.objects()).includes(orphan), 'a young orphan is spared');
@@ -87,11 +96,23 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
         return keys.every((k) => !now.includes(k)) && againKeys.every((k) => now.includes(k));
       }, { timeout: 10_000 });
       assert.ok(gone.ok, 'the deleted photo\'s objects leave the bucket; the other photo\'s stay');
+
+      // every request so far (puts, deletes, listings) was signed right
+      assert.deepEqual(proxy.bad, []);
+      assert.ok(proxy.checked >= 15, `${proxy.checked} signed requests checked`);
+      // a server with the wrong secret is refused, and says so with a 503
+      wrong = launchOn(dataDir, [...flags.slice(0, -1), 'not-the-secret']);
+      const wrongUrl = await wrong.url;
+      const refused = await uploadPhoto(wrongUrl, { token: owner.token, photo: 'tiny-1x1.jpg' });
+      assert.equal(refused.status, 503, show(refused));
+      assert.ok(proxy.bad.length > 0 && proxy.bad.every((b) => b.startsWith('signature ')), proxy.bad.join('\n'));
     } finally {
-      if (server) {
-        server.proc.kill('SIGTERM');
-        await server.exited;
+      for (const s of [server, wrong]) {
+        if (!s) continue;
+        s.proc.kill('SIGTERM');
+        await s.exited;
       }
+      await proxy.close();
       await s3.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
