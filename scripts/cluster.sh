@@ -8,7 +8,8 @@
 #                                 timelines), `picogram migrate`, an S3
 #                                 server (s3rver, from npm) holding the
 #                                 photos, then two `picogram serve` with
-#                                 DIR/picogram.conf behind nginx
+#                                 DIR/picogram.conf behind nginx and a
+#                                 `picogram worker` running their jobs
 #                                 (deploy/nginx.conf; it caches the photos
 #                                 too, the CDN stand-in). Returns when
 #                                 everything answers; the last line is
@@ -20,6 +21,7 @@
 #                                 alone, on its port (fault drills).
 #   scripts/cluster.sh stop-redis DIR | start-redis DIR   the same for Redis.
 #   scripts/cluster.sh stop-s3 DIR | start-s3 DIR         the same for the S3 server.
+#   scripts/cluster.sh stop-worker DIR | start-worker DIR the same for the worker.
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
@@ -188,6 +190,8 @@ EOF
 photo_store = s3:http://127.0.0.1:$s3/$S3_BUCKET
 s3_access_key = S3RVER
 s3_secret_key = S3RVER
+# the servers run no background jobs: the worker does (picogram worker --job-threads 2)
+job_threads = 0
 EOF
     fi
     cat >"$DIR/cluster.env" <<EOF
@@ -211,9 +215,22 @@ EOF
             i=$((i + 1))
         done
         echo "SERVE_PIDS=\"${pids# }\"" >>"$DIR/cluster.env"
+        start_worker
         S3_PORT=$s3 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
     fi
     echo "http://127.0.0.1:$ng"
+}
+
+start_worker() { # one `picogram worker`: the cluster's background jobs
+    "${AS_USER[@]}" "$BIN" worker --config "$DIR/picogram.conf" --job-threads 2 </dev/null >>"$DIR/log/worker.log" 2>&1 &
+    echo $! >"$DIR/log/worker.pid"
+    wait_for 20 grep -q "picogram worker:" "$DIR/log/worker.log" || { tail -n 20 "$DIR/log/worker.log" >&2; die "picogram worker did not start"; }
+}
+
+stop_worker() {
+    local f=$DIR/log/worker.pid
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
 }
 
 start_nginx() { # start_nginx PORT UPSTREAM...: deploy/nginx.conf, filled in
@@ -254,6 +271,7 @@ down() {
         [ -f "$f" ] && stop_pid "$(cat "$f")"
         for pid in ${SERVE_PIDS:-}; do stop_pid "$pid"; done
     fi
+    stop_worker
     for i in 0 1; do
         local f=$DIR/bouncer$i/pgbouncer.pid
         [ -f "$f" ] && stop_pid "$(cat "$f")"
@@ -265,7 +283,7 @@ down() {
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR or stop-s3|start-s3 DIR"
+usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-s3|start-s3 DIR or stop-worker|start-worker DIR"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 case "$1" in
@@ -292,6 +310,10 @@ stop-s3 | start-s3)
     . "$DIR/cluster.env"
     [ -n "${S3_PORT:-}" ] || die "no S3 server in this cluster (CLUSTER_SERVE=0)"
     if [ "$1" = stop-s3 ]; then stop_s3; else start_s3 "$S3_PORT"; fi
+    ;;
+stop-worker | start-worker)
+    DIR=$(cd "$DIR" && pwd)
+    if [ "$1" = stop-worker ]; then stop_worker; else start_worker; fi
     ;;
 *) die "$usage" ;;
 esac

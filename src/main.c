@@ -28,6 +28,7 @@ static void usage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  serve      serve the API (embedded topology: SQLite and a photo folder in --data)\n"
+                 "  worker     run background jobs (fan-out, far-side writes, rankings) alone, no HTTP\n"
                  "  migrate    bring every database's schema up to date, then exit\n"
                  "  shards     print the shard map with live counts of users and photos (--json)\n"
                  "  sweep      take out of the photo store what no photo uses, if older than\n"
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "shards") != 0 &&
-        strcmp(cmd, "sweep") != 0) {
+        strcmp(cmd, "sweep") != 0 && strcmp(cmd, "worker") != 0) {
         fprintf(stderr, "picogram: unknown command '%s'\n", cmd);
         usage(stderr);
         return EXIT_USAGE;
@@ -314,6 +315,15 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             rc = server_run(&cfg);
+            images_shutdown();
+        }
+    } else if (rc == 0 && strcmp(cmd, "worker") == 0) {
+        tune_malloc();
+        if (images_init(argv[0]) != 0) { /* the photo re-keying job */
+            fprintf(stderr, "picogram: libvips failed to initialise\n");
+            rc = 1;
+        } else {
+            rc = worker_run(&cfg);
             images_shutdown();
         }
     } else if (rc == 0 && strcmp(cmd, "shards") == 0) {

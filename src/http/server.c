@@ -500,8 +500,80 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
         return -1;
     }
     jobq_owner_t owner = {.id = nodes_owner(srv->nodes), .ok = jobs_may_run, .arg = srv->nodes};
-    srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds, owner);
+    if (cfg->job_threads > 0) /* 0: `picogram worker` processes run them */
+        srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds, owner);
     return 0;
+}
+
+/* picogram worker: the job runners alone, no HTTP. Everything a job
+ * touches is set up as a server sets it up (databases, ID node, photo
+ * store, feed store, and an object cache whose only use is to send the
+ * jobs' invalidations to the servers over the bus). */
+int worker_run(config_t *cfg)
+{
+    static server_t srv_;
+    server_t *srv = &srv_;
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    char err[512];
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    unsigned char secret[SECRET_BYTES];
+    char ns[REDIS_NS_LEN + 1];
+    if (cfg->job_threads < 1) {
+        snprintf(err, sizeof(err), "a worker needs job_threads of 1 or more");
+        goto fail;
+    }
+    if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0 ||
+        secret_load(cfg->secret_file, secret, err, sizeof(err)) != 0)
+        goto fail;
+    redis_namespace(secret, sizeof(secret), ns);
+    sodium_memzero(secret, sizeof(secret));
+    if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
+        goto fail;
+    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, sizeof(err))
+                                     : migrate_all(srv->dbmap, err, sizeof(err))) != 0)
+        goto fail;
+    if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
+        goto fail;
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    if ((srv->photos = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
+        goto fail;
+    srv->cache = cache_new(1u << 20);
+    if (strcmp(cfg->redis, "off") != 0 && (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, sizeof(err))) == NULL)
+        goto fail;
+    if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,
+                   sizeof(err)) != 0)
+        goto fail;
+    srv->feeds.cache = srv->cache;
+    if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
+        goto fail;
+    log_info("picogram worker: %lld job thread(s), ID node %u", cfg->job_threads, nodes_node(srv->nodes));
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_info("signal %d: the jobs running finish, then the worker stops", sig);
+    jobq_stop(srv->jobs);
+    cache_bus_stop(srv->bus);
+    feeds_close(&srv->feeds);
+    nodes_release(srv->nodes);
+    dbmap_free(srv->dbmap);
+    blob_close(srv->photos);
+    cache_free(srv->cache);
+    log_info("stopped");
+    return 0;
+fail:
+    log_error("%s", err);
+    cache_bus_stop(srv->bus);
+    feeds_close(&srv->feeds);
+    nodes_release(srv->nodes);
+    dbmap_free(srv->dbmap);
+    blob_close(srv->photos);
+    cache_free(srv->cache);
+    return 1;
 }
 
 int server_run(config_t *cfg)

@@ -105,5 +105,7 @@ struct server {
 
 /* Runs the server until SIGINT or SIGTERM. Returns a process exit code. */
 int server_run(config_t *cfg);
+/* Runs the job runners alone (`picogram worker`) until SIGINT or SIGTERM. */
+int worker_run(config_t *cfg);
 
 #endif
