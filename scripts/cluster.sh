@@ -22,6 +22,10 @@
 #   scripts/cluster.sh stop-redis DIR | start-redis DIR   the same for Redis.
 #   scripts/cluster.sh stop-s3 DIR | start-s3 DIR         the same for the S3 server.
 #   scripts/cluster.sh stop-worker DIR | start-worker DIR the same for the worker.
+#   scripts/cluster.sh stop-serve DIR I | start-serve DIR I  the same for `picogram serve` I (0 or 1).
+# Each process's PID is in a file of DIR (log/serveI.pid, log/worker.pid,
+# s3/s3rver.pid, redis/redis.pid, nginx/nginx.pid, the PostgreSQL data
+# directories' postmaster.pid), for fault drills that kill one.
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
@@ -205,20 +209,26 @@ EOF
     as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
         { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
     if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
-        local i=0 pids="" port
-        for port in $api $api1; do
-            "${AS_USER[@]}" "$BIN" serve --config "$DIR/picogram.conf" --listen "127.0.0.1:$port" \
-                --access-log "$DIR/log/access$i.log" </dev/null >>"$DIR/log/picogram$i.log" 2>&1 &
-            pids="$pids $!"
-            wait_for 20 answers "http://127.0.0.1:$port/healthz" ||
-                { tail -n 20 "$DIR/log/picogram$i.log" >&2; die "picogram serve $i does not answer"; }
-            i=$((i + 1))
-        done
-        echo "SERVE_PIDS=\"${pids# }\"" >>"$DIR/cluster.env"
+        start_serve 0 "$api"
+        start_serve 1 "$api1"
         start_worker
         S3_PORT=$s3 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
     fi
     echo "http://127.0.0.1:$ng"
+}
+
+start_serve() { # start_serve I PORT: `picogram serve` number I, its PID in DIR/log/serveI.pid
+    "${AS_USER[@]}" "$BIN" serve --config "$DIR/picogram.conf" --listen "127.0.0.1:$2" \
+        --access-log "$DIR/log/access$1.log" </dev/null >>"$DIR/log/picogram$1.log" 2>&1 &
+    echo $! >"$DIR/log/serve$1.pid"
+    wait_for 20 answers "http://127.0.0.1:$2/healthz" ||
+        { tail -n 20 "$DIR/log/picogram$1.log" >&2; die "picogram serve $1 does not answer"; }
+}
+
+stop_serve() { # stop_serve I
+    local f=$DIR/log/serve$1.pid
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
 }
 
 start_worker() { # one `picogram worker`: the cluster's background jobs
@@ -269,8 +279,9 @@ down() {
         . "$DIR/cluster.env"
         local f=$DIR/nginx/nginx.pid
         [ -f "$f" ] && stop_pid "$(cat "$f")"
-        for pid in ${SERVE_PIDS:-}; do stop_pid "$pid"; done
     fi
+    stop_serve 0
+    stop_serve 1
     stop_worker
     for i in 0 1; do
         local f=$DIR/bouncer$i/pgbouncer.pid
@@ -283,7 +294,7 @@ down() {
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-s3|start-s3 DIR or stop-worker|start-worker DIR"
+usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 case "$1" in
@@ -310,6 +321,14 @@ stop-s3 | start-s3)
     . "$DIR/cluster.env"
     [ -n "${S3_PORT:-}" ] || die "no S3 server in this cluster (CLUSTER_SERVE=0)"
     if [ "$1" = stop-s3 ]; then stop_s3; else start_s3 "$S3_PORT"; fi
+    ;;
+stop-serve | start-serve)
+    [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "$usage"
+    DIR=$(cd "$DIR" && pwd)
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+    read -r -a aports <<<"$API_PORTS"
+    if [ "$1" = stop-serve ]; then stop_serve "$3"; else start_serve "$3" "${aports[$3]}"; fi
     ;;
 stop-worker | start-worker)
     DIR=$(cd "$DIR" && pwd)
