@@ -24,6 +24,7 @@
 typedef struct login_work {
     api_work_t super;
     throttle_t *throttle;
+    login_share_t *shared; /* NULL without redis */
     uint64_t account, address; /* throttle keys */
     uint32_t backoff_after;
     int64_t user_id; /* 0: no such user, verify against a dummy hash anyway */
@@ -64,9 +65,15 @@ static void login_run(api_work_t *w_, worker_ctx_t *wc)
     if (w->result == USERS_NOT_FOUND) {
         throttle_failure(w->throttle, w->account, w->backoff_after, now);
         throttle_failure(w->throttle, w->address, 4 * w->backoff_after, now);
+        if (w->shared) {
+            login_share_failure(w->shared, w->account, now);
+            login_share_failure(w->shared, w->address, now);
+        }
         return;
     }
     throttle_success(w->throttle, w->account);
+    if (w->shared)
+        login_share_success(w->shared, w->account);
     w->result = users_get(wc->db, w->user_id, &w->user);
     if (w->result == USERS_OK && tokens_issue(wc->db, w->user_id, w->token) != USERS_OK)
         w->result = USERS_ERROR;
@@ -122,6 +129,19 @@ static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
     int64_t wa = throttle_wait_ms(ar->srv->throttle, account, now);
     int64_t wb = throttle_wait_ms(ar->srv->throttle, address, now);
     int64_t wait = wa > wb ? wa : wb;
+    /* what every server counted decides while Redis answers (a round trip:
+     * never on an event loop, which hands the request to a worker here) */
+    if (ar->srv->login_share != NULL) {
+        if (!db_ctx_may_block(ar->db)) {
+            api_internal_error(ar, "the shared log-in back-off needs a worker");
+            return;
+        }
+        uint32_t after = (uint32_t)ar->cfg->login_backoff_after;
+        int64_t sa = login_share_wait_ms(ar->srv->login_share, account, after, now);
+        int64_t sb = sa < 0 ? -1 : login_share_wait_ms(ar->srv->login_share, address, 4 * after, now);
+        if (sa >= 0 && sb >= 0)
+            wait = sa > sb ? sa : sb;
+    }
     if (wait > 0) {
         char msg[128];
         ar->retry_after = (int)((wait + 999) / 1000);
@@ -146,6 +166,7 @@ static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
     w->password = xstrdup(p->val);
     w->web = web;
     w->throttle = ar->srv->throttle;
+    w->shared = ar->srv->login_share;
     w->account = account;
     w->address = address;
     w->backoff_after = (uint32_t)ar->cfg->login_backoff_after;

@@ -635,6 +635,8 @@ int server_run(config_t *cfg)
     if (strcmp(cfg->redis, "off") != 0 &&
         (srv->rlshare = rl_share_start(cfg->redis, ns, srv->rl, cfg->rate_limit_window * 1000, err, sizeof(err))) == NULL)
         goto fail;
+    if (strcmp(cfg->redis, "off") != 0 && (srv->login_share = login_share_new(cfg->redis, ns, err, sizeof(err))) == NULL)
+        goto fail;
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
@@ -680,6 +682,7 @@ int server_run(config_t *cfg)
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
     cache_bus_stop(srv->bus); /* after the last writer: what they dropped is sent */
     rl_share_stop(srv->rlshare);
+    login_share_free(srv->login_share); /* after the hashing threads */
     feeds_close(&srv->feeds); /* after every thread that read or wrote timelines */
     nodes_release(srv->nodes);
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers

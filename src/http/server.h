@@ -37,6 +37,7 @@
 #include "cache/bus.h"
 #include "cache/cache.h"
 #include "http/forwarded.h"
+#include "http/loginshare.h"
 #include "http/rlshare.h"
 #include "config.h"
 #include "core/cursor.h"
@@ -94,6 +95,7 @@ struct server {
     cache_t *cache;
     cache_bus_t *bus; /* NULL without redis */
     rl_share_t *rlshare; /* NULL without redis */
+    login_share_t *login_share; /* the failed log-in back-off every server counts; NULL without redis */
     proxy_list_t trusted; /* trusted_proxies */
     jobq_t *jobs;
     job_handler_t job_handlers[24]; /* every kind the runners take */

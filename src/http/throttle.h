@@ -14,8 +14,8 @@
  * Memory is bounded: a fixed table split into stripes with a mutex each;
  * a key probes a few slots and, when all are taken, recycles the least
  * recently touched one that holds no in-flight work (if every probed slot
- * holds some, throttle_acquire refuses). Thread safe. (In the cluster the
- * counts are per server; the shared store comes with Redis.)
+ * holds some, throttle_acquire refuses). Thread safe. The counts are per
+ * server; with Redis, http/loginshare.h shares the failure back-off.
  */
 #ifndef PICOGRAM_THROTTLE_H
 #define PICOGRAM_THROTTLE_H
