@@ -10,9 +10,12 @@
 # Between 1 and 2, the web client's end-to-end tests in headless Chromium
 # (tests/web/, playwright-core), against the normal build.
 # The last line is "N passed, N failed". Exit status is 0 only if nothing failed.
-# After the normal build's suites, the API suite once more on the cluster's
-# data tier: two PostgreSQL 15 servers, each behind pgbouncer, started by
-# scripts/cluster.sh in a temporary directory and stopped after.
+# After the normal build's suites, the cluster (scripts/cluster.sh, in a
+# temporary directory, stopped after): the API suite once more with its own
+# servers on the cluster's two PostgreSQL 15 servers (each behind
+# pgbouncer) and Redis, then the whole black-box suite through the
+# cluster's nginx, to its two servers and its worker (the tests that need a
+# process of their own skip there).
 # Env: FUZZ_SECONDS (default 15 per target), API_CONCURRENCY (test files at once, default 3),
 # SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1.
 set -u
@@ -107,10 +110,16 @@ if build build --buildtype=debugoptimized; then
     api "$ROOT/build/picogram" normal
     PICOGRAM_TEST_TOPOLOGY=sqlite2 api "$ROOT/build/picogram" "normal, 2 SQLite files"
     if [ "${SKIP_PG:-0}" != 1 ]; then
-        note "the cluster's data tier: two PostgreSQL servers behind pgbouncer"
+        note "the cluster: two PostgreSQL servers behind pgbouncer, Redis, S3, two servers and a worker behind nginx"
         CLUSTER=$(mktemp -d /tmp/picogram-cluster.XXXXXX)
-        if CLUSTER_SERVE=0 PG_FSYNC=off scripts/cluster.sh up "$CLUSTER" >"$OUT/cluster.log" 2>&1; then
+        # (the servers' budgets as the suite's own servers have them)
+        if PG_FSYNC=off PICOGRAM_RATE_LIMIT=1000000 PICOGRAM_MAX_CONCURRENT_UPLOADS=16 \
+            scripts/cluster.sh up "$CLUSTER" >"$OUT/cluster.log" 2>&1; then
+            # the suite's servers on the cluster's databases and Redis
             PICOGRAM_TEST_TOPOLOGY=pg PICOGRAM_TEST_CLUSTER=$CLUSTER api "$ROOT/build/picogram" "normal, 2 PostgreSQL servers"
+            # the whole black-box suite through nginx, against the cluster's own servers
+            PICOGRAM_URL=$(tail -n 1 "$OUT/cluster.log") PICOGRAM_TEST_PROXIED=1 \
+                api "$ROOT/build/picogram" "normal, through nginx to 2 servers and a worker"
         else
             tail -n 30 "$OUT/cluster.log"
             count "cluster up" 0 1

@@ -119,9 +119,10 @@
       "WHERE target_id = $1) THEN 1 ELSE 0 END")                                                                       \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
-    X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at) VALUES ($1, $2, $3, $4)")                           \
+    X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at, serial) VALUES ($1, $2, $3, $4, $5)")              \
     X(JOB_NEXT, "SELECT id, kind, payload, attempts FROM jobs WHERE dead = 0 AND run_at <= $1 AND lease_until < $1 "   \
-      "ORDER BY run_at LIMIT 1")                                                                                       \
+      "AND (serial = 0 OR NOT EXISTS (SELECT 1 FROM jobs AS older WHERE older.serial = jobs.serial "                   \
+      "AND older.id < jobs.id AND older.dead = 0)) ORDER BY run_at LIMIT 1")                                           \
     X(JOB_LEASE, "UPDATE jobs SET lease_until = $2, lease_owner = $3 WHERE id = $1 AND lease_until < $4")              \
     X(JOB_DONE, "DELETE FROM jobs WHERE id = $1")                                                                      \
     X(JOB_CONTINUE, "UPDATE jobs SET payload = $2, lease_until = 0, attempts = 0, run_at = $3 WHERE id = $1")          \

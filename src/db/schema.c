@@ -199,6 +199,12 @@ static const char *const migrations[] = {
     "ALTER TABLE tags ADD COLUMN shard INTEGER NOT NULL DEFAULT -1;"
     "ALTER TABLE tag_media ADD COLUMN shard INTEGER NOT NULL DEFAULT -1;"
     "{KEY_SHARDS}",
+    /* 13: jobs that must run in the order they were made, one at a time,
+     * share a serial key (a user's timeline jobs: a follow's backfill and
+     * the unfollow's removal right after it); a job runs only when no older
+     * live job has its key. 0: none. */
+    "ALTER TABLE jobs ADD COLUMN serial {ID} NOT NULL DEFAULT 0;"
+    "CREATE INDEX jobs_serial ON jobs (serial, id);",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -19,6 +19,8 @@
  *                 database could not be reached (db_unavailable) counts
  *                 no attempt: the job waits JOBS_WAIT_MS and tries again,
  *                 for as long as the outage lasts.
+ * Jobs with a serial key run one at a time, in the order they were made
+ * (jobs_enqueue_serial); the others in any order, as runners free up.
  * A lease has an owner (a process, model/nodes.h) and an expiry
  * (JOBS_LEASE_MS): no process takes a job another live one holds, and a
  * job whose process died runs again once its lease expires (or at once,
@@ -59,6 +61,12 @@ int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t
 /* The same, with the job's ID made on `shard` (its cause's) and given back. */
 int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
                     int64_t *id);
+/* The same, in order with every job of the same serial key (not 0): it
+ * runs only once every older live job of that key is done, so two jobs
+ * about one thing (a follow's backfill, the unfollow's removal) never run
+ * at once or out of order, on any number of runners. The key's jobs must
+ * be on one database (made on the same shard). */
+int jobs_enqueue_serial(db_conn_t *c, unsigned shard, const char *kind, const char *payload, int64_t serial);
 /* A job run to its end outside the runner (a far effect run inline): its row
  * goes. Best effort: if this fails, the runner runs it again (handlers are
  * idempotent). */

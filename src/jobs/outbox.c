@@ -15,8 +15,8 @@
 static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
 static unsigned kicks;
-int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
-                    int64_t *id)
+static int enqueue(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
+                   int64_t serial, int64_t *id)
 {
     *id = ids_next(ids_global(), shard);
     db_stmt_t *s = db_q(c, Q_JOB_INSERT);
@@ -24,7 +24,20 @@ int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t
     db_bind_cstr(s, 2, kind);
     db_bind_cstr(s, 3, payload);
     db_bind_i64(s, 4, run_at_ms);
+    db_bind_i64(s, 5, serial);
     return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
+}
+
+int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
+                    int64_t *id)
+{
+    return enqueue(c, kind, payload, run_at_ms, shard, 0, id);
+}
+
+int jobs_enqueue_serial(db_conn_t *c, unsigned shard, const char *kind, const char *payload, int64_t serial)
+{
+    int64_t id;
+    return enqueue(c, kind, payload, ids_now_ms(), shard, serial, &id);
 }
 
 int jobs_enqueue_at(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms)

@@ -364,7 +364,9 @@ int timeline_enqueue_follow(db_conn_t *c, int64_t user, int64_t author, bool now
 {
     char p[JOB_PAYLOAD_MAX + 1];
     snprintf(p, sizeof(p), "%lld %lld", (long long)user, (long long)author);
-    return jobs_enqueue(c, ids_shard(user), now_following ? "backfill" : "unfeed", p);
+    /* in order per user: a backfill that ran after the unfollow's removal
+     * would leave the unfollowed author's photos in the timeline */
+    return jobs_enqueue_serial(c, ids_shard(user), now_following ? "backfill" : "unfeed", p, user);
 }
 
 int timeline_enqueue_media_gone(db_conn_t *c, int64_t media)

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import {
-  startServer, api, signup, login, uniqueName, show, external, rawRequest,
+  startServer, api, signup, login, uniqueName, show, external, proxied, rawRequest,
   assertOk, assertV1Error, assertOAuthError, assertRateHeaders, assertJsonContentType,
 } from './lib.mjs';
 
@@ -401,7 +401,7 @@ describe('connections', () => {
     assert.deepEqual(statuses, [200, 404, 200], text.slice(0, 500));
   });
 
-  it('answers a bad Content-Length with a JSON 400 carrying the rate-limit headers', async () => {
+  it('answers a bad Content-Length with a JSON 400 carrying the rate-limit headers', { skip: proxied }, async () => {
     const raw = 'POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n';
     const r = await rawRequest(url, raw);
     assert.equal(r.status, 400, JSON.stringify(r.raw.slice(0, 300)));
@@ -414,7 +414,7 @@ describe('connections', () => {
   // A request line that is not HTTP at all is answered by h2o's parser with
   // fixed bytes ("400 Bad Request", text/plain, Connection: close) before any
   // handler or filter can run; README lists this as a known limitation.
-  it('answers a request line that is not HTTP with a 400 and closes the connection', async () => {
+  it('answers a request line that is not HTTP with a 400 and closes the connection', { skip: proxied }, async () => {
     for (const raw of ['GARBAGE\r\n\r\n', 'GET / HTTP/9.9\r\nHost: x\r\n\r\n']) {
       const r = await rawRequest(url, raw);
       assert.equal(r.status, 400, `${JSON.stringify(raw)} -> ${JSON.stringify(r.raw.slice(0, 300))}`);

@@ -20,6 +20,13 @@ export const repoRoot = path.resolve(here, '..', '..');
 
 /** True when the suite runs against an external server (PICOGRAM_URL). */
 export const external = Boolean(process.env.PICOGRAM_URL);
+/**
+ * Why a test is skipped behind a proxy (PICOGRAM_TEST_PROXIED, with
+ * PICOGRAM_URL naming nginx in front of the servers): nginx answers
+ * malformed HTTP itself and speaks no h2c, so those tests would test nginx.
+ * False when not proxied.
+ */
+export const proxied = process.env.PICOGRAM_TEST_PROXIED ? 'nginx answers malformed HTTP and h2c itself' : false;
 
 const STDERR_MAX = 1 << 20;
 const START_TIMEOUT_MS = 10_000;

@@ -71,7 +71,24 @@ static int fail_job(db_ctx_t *db, char *payload, void *ctx)
     return JOB_RETRY;
 }
 
-static const job_handler_t handlers[] = {{"count", count_job, NULL}, {"step", step_job, NULL}, {"fail", fail_job, NULL}};
+/* Records the order jobs of a serial key start in, and whether two ever ran at once. */
+static atomic_int in_flight, overlapped, order_at;
+static char order[64];
+
+static int serial_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    if (atomic_fetch_add(&in_flight, 1) != 0)
+        atomic_store(&overlapped, 1);
+    int at = atomic_fetch_add(&order_at, 1);
+    if (at < (int)sizeof(order) - 1)
+        order[at] = payload[0];
+    usleep(20000); /* long enough for a second runner to try the next one */
+    atomic_fetch_sub(&in_flight, 1);
+    return JOB_DONE;
+}
+
+static const job_handler_t handlers[] = {
+    {"count", count_job, NULL}, {"step", step_job, NULL}, {"fail", fail_job, NULL}, {"serial", serial_job, NULL}};
 
 static void wait_for(db_ctx_t *db, long pending)
 {
@@ -94,7 +111,7 @@ static void test_outbox_is_transactional(void **state)
         assert_int_equal(jobs_enqueue(c, 3, "count", "x"), DB_DONE);
     assert_int_equal(db_commit(c), DB_OK);
     assert_int_equal(jobs_pending(db), 5);
-    jobq_t *q = jobq_start(map, 2, handlers, 3, NULL, (jobq_owner_t){.id = 1});
+    jobq_t *q = jobq_start(map, 2, handlers, 4, NULL, (jobq_owner_t){.id = 1});
     jobs_kick();
     wait_for(db, 0);
     jobq_stop(q);
@@ -110,7 +127,7 @@ static void test_continue_and_retry(void **state)
     db_conn_t *c = db_physical(db, 0);
     assert_int_equal(jobs_enqueue(c, 3, "step", "3"), DB_DONE);
     assert_int_equal(jobs_enqueue(c, 3, "fail", "x"), DB_DONE);
-    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL, (jobq_owner_t){.id = 1});
+    jobq_t *q = jobq_start(map, 1, handlers, 4, NULL, (jobq_owner_t){.id = 1});
     wait_for(db, 1); /* the step job finishes; the failing one stays */
     jobq_stop(q);
     assert_int_equal(atomic_load(&steps_seen), 4);
@@ -127,9 +144,37 @@ static void test_stale_lease_released(void **state)
     assert_int_equal(jobs_enqueue(c, 3, "count", "x"), DB_DONE);
     /* a process died holding the lease */
     assert_int_equal(c->drv->exec(c, "UPDATE jobs SET leased = 1", NULL, 0), 0);
-    jobq_t *q = jobq_start(map, 1, handlers, 3, NULL, (jobq_owner_t){.id = 1});
+    jobq_t *q = jobq_start(map, 1, handlers, 4, NULL, (jobq_owner_t){.id = 1});
     wait_for(db, 0);
     jobq_stop(q);
+    assert_int_equal(atomic_load(&runs), 1);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+/* Jobs of one serial key run one at a time and in the order they were
+ * made, on four runners; other keys' jobs run beside them. */
+static void test_serial_jobs_in_order(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_db(&map);
+    db_conn_t *c = db_physical(db, 0);
+    memset(order, 0, sizeof(order));
+    atomic_store(&order_at, 0);
+    atomic_store(&overlapped, 0);
+    const char *seq = "abcdefgh";
+    for (const char *p = seq; *p; p++) {
+        char payload[2] = {*p, 0};
+        assert_int_equal(jobs_enqueue_serial(c, 3, "serial", payload, 42), DB_DONE);
+        usleep(1000); /* IDs, and so the order, by the millisecond */
+    }
+    assert_int_equal(jobs_enqueue(c, 3, "count", "x"), DB_DONE); /* no key: runs whenever */
+    jobq_t *q = jobq_start(map, 4, handlers, 4, NULL, (jobq_owner_t){.id = 1});
+    jobs_kick();
+    wait_for(db, 0);
+    jobq_stop(q);
+    assert_int_equal(atomic_load(&overlapped), 0);
+    assert_string_equal(order, seq);
     assert_int_equal(atomic_load(&runs), 1);
     db_ctx_free(db);
     dbmap_free(map);
@@ -143,6 +188,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_is_transactional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_continue_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_lease_released, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serial_jobs_in_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
