@@ -231,10 +231,21 @@ stop_serve() { # stop_serve I
     rm -f "$f"
 }
 
+worker_starts() { # how many times a worker said it started, in its log
+    grep -c "picogram worker:" "$DIR/log/worker.log" 2>/dev/null || true
+}
+
+worker_started_since() { # worker_started_since N: a start logged after the first N
+    [ "$(worker_starts)" -gt "$1" ]
+}
+
 start_worker() { # one `picogram worker`: the cluster's background jobs
+    local before
+    before=$(worker_starts)
     "${AS_USER[@]}" "$BIN" worker --config "$DIR/picogram.conf" --job-threads 2 </dev/null >>"$DIR/log/worker.log" 2>&1 &
     echo $! >"$DIR/log/worker.pid"
-    wait_for 20 grep -q "picogram worker:" "$DIR/log/worker.log" || { tail -n 20 "$DIR/log/worker.log" >&2; die "picogram worker did not start"; }
+    wait_for 20 worker_started_since "${before:-0}" ||
+        { tail -n 20 "$DIR/log/worker.log" >&2; die "picogram worker did not start"; }
 }
 
 stop_worker() {
