@@ -6,7 +6,7 @@
 //   no row, no object; with it back, uploads work again;
 // - `picogram sweep` takes out an object no photo uses only when it is
 //   older than --older-than (a young one may be an upload in flight), and
-//   never touches a photo's own objects;
+//   never touches a photo's own objects, across listing pages;
 // - every request picogram sends is signed right (AWS Signature V4, checked
 //   by a proxy in front of s3rver, which does not check signatures), and a
 //   server with the wrong secret is refused: its uploads answer 503.
@@ -20,7 +20,7 @@ import path from 'node:path';
 import {
   launchOn, api, signup, uniqueName, uploadPhoto, external, show, startS3, startSigV4Proxy, serverBinary, topologyArgs,
 } from './lib.mjs';
-import { poll } from './feed_util.mjs';
+import { poll, mapLimit } from './feed_util.mjs';
 
 const run = promisify(execFile);
 const keyOf = (imageUrl) => new URL(imageUrl).pathname.slice(1); // "media/<shard>/<id>_<file key>_<size>.jpg"
@@ -73,7 +73,8 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
 
       // an object no photo uses (an upload whose row never committed): a media key of the same shard
       const [, shard, name] = keys[0].match(/^media\/(\d+)\/(.*)$/);
-      const orphanId = BigInt(name.split('_')[0]) + 1n;
+      // (a later millisecond: an ID's low 23 bits are its shard and sequence)
+      const orphanId = BigInt(name.split('_')[0]) + (1n << 23n);
       const orphan = `media/${shard}/${orphanId}_0123456789abcdef_h.jpg`;
       assert.equal((await s3.put(orphan, Buffer.from('never committed'))).status, 200);
       const sweep = (older) => run(serverBinary(), ['sweep', '--older-than', String(older), '--data', dataDir,
@@ -87,6 +88,16 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
       const left = await s3.objects();
       assert.ok(!left.includes(orphan), 'the orphan is gone');
       for (const k of [...keys, ...againKeys]) assert.ok(left.includes(k), `${k} is kept`);
+
+      // a bucket longer than a listing page (1,000 keys): the sweep pages
+      // through it (each page's continuation token signed like the rest)
+      const many = Array.from({ length: 1100 }, (_, i) => `media/${shard}/${orphanId + (BigInt(i + 1) << 23n)}_0123456789abcdef_t.jpg`);
+      await mapLimit(many, 16, async (k) => assert.equal((await s3.put(k, Buffer.from('x'))).status, 200));
+      out = await sweep(0);
+      assert.match(out.stdout, /swept 1100 object/, out.stdout + out.stderr);
+      const after = await s3.objects();
+      assert.equal(after.filter((k) => many.includes(k)).length, 0, 'every page was swept');
+      for (const k of [...keys, ...againKeys]) assert.ok(after.includes(k), `${k} is kept`);
 
       // a delete takes the photo's objects out
       const del = await api(url, 'DELETE', `/v1/media/${media.id}`, { token: owner.token });
