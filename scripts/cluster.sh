@@ -308,42 +308,39 @@ down() {
 usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
+# The fault drills: one part stopped or started again, on its port of cluster.env.
+drill() { # drill CMD [I]
+    DIR=$(cd "$DIR" && pwd)
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+    local pg api
+    read -r -a pg <<<"$PG_PORTS"
+    read -r -a api <<<"$API_PORTS"
+    case "$1" in
+    stop-pg) stop_pg "$2" ;;
+    start-pg) start_pg "$2" "${pg[$2]}" ;;
+    stop-redis) stop_redis ;;
+    start-redis) start_redis "$REDIS_PORT" ;;
+    stop-s3) stop_s3 ;;
+    start-s3)
+        [ -n "${S3_PORT:-}" ] || die "no S3 server in this cluster (CLUSTER_SERVE=0)"
+        start_s3 "$S3_PORT"
+        ;;
+    stop-serve) stop_serve "$2" ;;
+    start-serve) start_serve "$2" "${api[$2]}" ;;
+    stop-worker) stop_worker ;;
+    start-worker) start_worker ;;
+    esac
+}
+
 case "$1" in
 up) up ;;
 down) down ;;
 env) cat "$DIR/cluster.env" ;;
-stop-pg | start-pg)
+stop-pg | start-pg | stop-serve | start-serve)
     [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "$usage"
-    DIR=$(cd "$DIR" && pwd)
-    # shellcheck disable=SC1091
-    . "$DIR/cluster.env"
-    read -r -a ports <<<"$PG_PORTS"
-    if [ "$1" = stop-pg ]; then stop_pg "$3"; else start_pg "$3" "${ports[$3]}"; fi
+    drill "$1" "$3"
     ;;
-stop-redis | start-redis)
-    DIR=$(cd "$DIR" && pwd)
-    # shellcheck disable=SC1091
-    . "$DIR/cluster.env"
-    if [ "$1" = stop-redis ]; then stop_redis; else start_redis "$REDIS_PORT"; fi
-    ;;
-stop-s3 | start-s3)
-    DIR=$(cd "$DIR" && pwd)
-    # shellcheck disable=SC1091
-    . "$DIR/cluster.env"
-    [ -n "${S3_PORT:-}" ] || die "no S3 server in this cluster (CLUSTER_SERVE=0)"
-    if [ "$1" = stop-s3 ]; then stop_s3; else start_s3 "$S3_PORT"; fi
-    ;;
-stop-serve | start-serve)
-    [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "$usage"
-    DIR=$(cd "$DIR" && pwd)
-    # shellcheck disable=SC1091
-    . "$DIR/cluster.env"
-    read -r -a aports <<<"$API_PORTS"
-    if [ "$1" = stop-serve ]; then stop_serve "$3"; else start_serve "$3" "${aports[$3]}"; fi
-    ;;
-stop-worker | start-worker)
-    DIR=$(cd "$DIR" && pwd)
-    if [ "$1" = stop-worker ]; then stop_worker; else start_worker; fi
-    ;;
+stop-redis | start-redis | stop-s3 | start-s3 | stop-worker | start-worker) drill "$1" ;;
 *) die "$usage" ;;
 esac

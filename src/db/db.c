@@ -309,10 +309,8 @@ void db_ctx_clear_would_block(db_ctx_t *x)
 
 db_conn_t *db_physical(db_ctx_t *x, size_t i)
 {
-    if (x->forbidden) {
-        x->would_block = true;
+    if (!db_ctx_may_block(x))
         return NULL;
-    }
     if (x->conns[i] == NULL) {
         const char *target;
         const db_driver_t *drv = db_driver_for(x->map->urls[i], &target);

@@ -121,6 +121,15 @@ static redisContext *conn(feeds_t *f, db_ctx_t *db, int *rc)
     return c;
 }
 
+/* This thread's connection failed: it is dropped, and a job that meets
+ * this waits as for a database outage. */
+static int lost(feeds_t *f)
+{
+    redis_link_failed(((rstore_t *)f->state)->link);
+    db_unavailable_note();
+    return FEEDS_DOWN;
+}
+
 /* Reads n pipelined replies. FEEDS_OK, FEEDS_ERROR (an error reply: every
  * reply is still read, so the connection stays in step) or FEEDS_DOWN (the
  * connection failed: it is dropped). */
@@ -129,11 +138,8 @@ static int drain(feeds_t *f, redisContext *c, size_t n)
     int rc = FEEDS_OK;
     for (size_t i = 0; i < n; i++) {
         redisReply *reply = NULL;
-        if (redisGetReply(c, (void **)&reply) != REDIS_OK) {
-            redis_link_failed(((rstore_t *)f->state)->link);
-            db_unavailable_note();
-            return FEEDS_DOWN;
-        }
+        if (redisGetReply(c, (void **)&reply) != REDIS_OK)
+            return lost(f);
         if (reply->type == REDIS_REPLY_ERROR)
             rc = FEEDS_ERROR;
         freeReplyObject(reply);
@@ -255,9 +261,7 @@ static int r_read(feeds_t *f, db_ctx_t *db, int64_t user, int64_t max_id, int64_
     if (redisGetReply(c, (void **)&items) != REDIS_OK || redisGetReply(c, (void **)&built) != REDIS_OK) {
         if (items)
             freeReplyObject(items);
-        redis_link_failed(((rstore_t *)f->state)->link);
-        db_unavailable_note();
-        return FEEDS_DOWN;
+        return lost(f);
     }
     rc = FEEDS_OK;
     if (items->type != REDIS_REPLY_ARRAY || built->type == REDIS_REPLY_ERROR)
@@ -287,11 +291,8 @@ static int r_is_built(feeds_t *f, db_ctx_t *db, int64_t user, bool *built)
     const char *argv[] = {"ZSCORE", key, built_member};
     size_t argl[] = {6, klen, MEMBER_LEN};
     redisReply *reply = redisCommandArgv(c, 3, argv, argl);
-    if (reply == NULL) {
-        redis_link_failed(((rstore_t *)f->state)->link);
-        db_unavailable_note();
-        return FEEDS_DOWN;
-    }
+    if (reply == NULL)
+        return lost(f);
     rc = reply->type == REDIS_REPLY_ERROR ? FEEDS_ERROR : FEEDS_OK;
     *built = reply->type != REDIS_REPLY_NIL && rc == FEEDS_OK;
     freeReplyObject(reply);
@@ -323,11 +324,8 @@ static int r_remove_author(feeds_t *f, db_ctx_t *db, int64_t user, int64_t autho
     const char *argv[] = {"ZRANGE", key, "0", "-1"};
     size_t argl[] = {6, klen, 1, 2};
     redisReply *all = redisCommandArgv(c, 4, argv, argl);
-    if (all == NULL) {
-        redis_link_failed(((rstore_t *)f->state)->link);
-        db_unavailable_note();
-        return FEEDS_DOWN;
-    }
+    if (all == NULL)
+        return lost(f);
     if (all->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(all);
         return FEEDS_ERROR;

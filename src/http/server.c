@@ -505,6 +505,71 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* Signals go to the main thread alone, which waits for them: blocked
+ * before any thread starts, so every thread inherits the mask. */
+static void block_signals(sigset_t *sigs)
+{
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* What a server and a worker both stand on: the data directory, the
+ * secret (the cluster's Redis namespace in ns; the page-cursor key too,
+ * for a server), the databases at this binary's schema, an ID node and
+ * the photo store. 0, or -1 with err. */
+static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], char *err, size_t errlen)
+{
+    unsigned char secret[SECRET_BYTES];
+    if (setup_data_dir(cfg->data_dir, err, errlen) != 0 || secret_load(cfg->secret_file, secret, err, errlen) != 0)
+        return -1;
+    cursor_key_derive(&srv->cursor_key, secret);
+    redis_namespace(secret, sizeof(secret), ns);
+    sodium_memzero(secret, sizeof(secret));
+    if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, errlen)) == NULL)
+        return -1;
+    /* The cluster's databases are brought up to date by `picogram migrate`,
+     * once, never by a process starting; one refuses a schema it does not
+     * know. The embedded database migrates at start. */
+    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, errlen) : migrate_all(srv->dbmap, err, errlen)) !=
+        0)
+        return -1;
+    if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, errlen)) == NULL)
+        return -1;
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    return (srv->photos = blob_open(cfg->photo_store, &bopt, err, errlen)) == NULL ? -1 : 0;
+}
+
+/* The object cache (cache_size bytes), its invalidation bus with redis,
+ * and the feed store, which drops timelines' heads from that cache. */
+static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size, const char *ns, char *err,
+                                size_t errlen)
+{
+    srv->cache = cache_new(cache_size);
+    if (strcmp(cfg->redis, "off") != 0 && (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, errlen)) == NULL)
+        return -1;
+    if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,
+                   errlen) != 0)
+        return -1;
+    srv->feeds.cache = srv->cache;
+    return 0;
+}
+
+/* Undoes open_data and open_cache_and_feeds (what of them was done),
+ * after every thread that used them has stopped: the bus last sends
+ * what they dropped. */
+static void close_shared(server_t *srv)
+{
+    cache_bus_stop(srv->bus);
+    feeds_close(&srv->feeds);
+    nodes_release(srv->nodes);
+    dbmap_free(srv->dbmap);
+    blob_close(srv->photos);
+    cache_free(srv->cache);
+}
+
 /* picogram worker: the job runners alone, no HTTP. Everything a job
  * touches is set up as a server sets it up (databases, ID node, photo
  * store, feed store, and an object cache whose only use is to send the
@@ -515,64 +580,27 @@ int worker_run(config_t *cfg)
     server_t *srv = &srv_;
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
-    char err[512];
+    char err[512], ns[REDIS_NS_LEN + 1];
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    unsigned char secret[SECRET_BYTES];
-    char ns[REDIS_NS_LEN + 1];
+    block_signals(&sigs);
     if (cfg->job_threads < 1) {
         snprintf(err, sizeof(err), "a worker needs job_threads of 1 or more");
         goto fail;
     }
-    if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0 ||
-        secret_load(cfg->secret_file, secret, err, sizeof(err)) != 0)
-        goto fail;
-    redis_namespace(secret, sizeof(secret), ns);
-    sodium_memzero(secret, sizeof(secret));
-    if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
-        goto fail;
-    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, sizeof(err))
-                                     : migrate_all(srv->dbmap, err, sizeof(err))) != 0)
-        goto fail;
-    if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
-        goto fail;
-    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
-    if ((srv->photos = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
-        goto fail;
-    srv->cache = cache_new(1u << 20);
-    if (strcmp(cfg->redis, "off") != 0 && (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, sizeof(err))) == NULL)
-        goto fail;
-    if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,
-                   sizeof(err)) != 0)
-        goto fail;
-    srv->feeds.cache = srv->cache;
-    if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
+    if (open_data(srv, cfg, ns, err, sizeof(err)) != 0 || open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, sizeof(err)) != 0 ||
+        start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
     log_info("picogram worker: %lld job thread(s), ID node %u", cfg->job_threads, nodes_node(srv->nodes));
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("signal %d: the jobs running finish, then the worker stops", sig);
     jobq_stop(srv->jobs);
-    cache_bus_stop(srv->bus);
-    feeds_close(&srv->feeds);
-    nodes_release(srv->nodes);
-    dbmap_free(srv->dbmap);
-    blob_close(srv->photos);
-    cache_free(srv->cache);
+    close_shared(srv);
     log_info("stopped");
     return 0;
 fail:
     log_error("%s", err);
-    cache_bus_stop(srv->bus);
-    feeds_close(&srv->feeds);
-    nodes_release(srv->nodes);
-    dbmap_free(srv->dbmap);
-    blob_close(srv->photos);
-    cache_free(srv->cache);
+    close_shared(srv);
     return 1;
 }
 
@@ -584,39 +612,13 @@ int server_run(config_t *cfg)
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     srv->listen_fd = -1;
-    /* Signals go to the main thread alone, which waits for them below:
-     * blocked before any thread starts, so every thread inherits the mask. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (setup_data_dir(cfg->data_dir, err, sizeof(err)) != 0)
-        goto fail;
-    if (proxy_list_parse(cfg->trusted_proxies, &srv->trusted, err, sizeof(err)) != 0)
-        goto fail;
-    unsigned char secret[SECRET_BYTES];
-    if (secret_load(cfg->secret_file, secret, err, sizeof(err)) != 0)
-        goto fail;
-    cursor_key_derive(&srv->cursor_key, secret);
+    block_signals(&sigs);
     char ns[REDIS_NS_LEN + 1];
-    redis_namespace(secret, sizeof(secret), ns);
-    sodium_memzero(secret, sizeof(secret));
-    if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err))) == NULL)
-        goto fail;
-    /* The cluster's databases are brought up to date by `picogram migrate`,
-     * once, never by a server starting; a server refuses a schema it does
-     * not know. The embedded database migrates at start. */
-    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, sizeof(err))
-                                     : migrate_all(srv->dbmap, err, sizeof(err))) != 0)
+    if (proxy_list_parse(cfg->trusted_proxies, &srv->trusted, err, sizeof(err)) != 0 ||
+        open_data(srv, cfg, ns, err, sizeof(err)) != 0)
         goto fail;
     far_set_inline(strcmp(cfg->far_inline, "on") == 0);
-    if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, sizeof(err))) == NULL)
-        goto fail;
-    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
-    if ((srv->photos = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
-        goto fail;
     if (setup_body_buffers(cfg, err, sizeof(err)) != 0)
         goto fail;
     sweep_orphans(srv);
@@ -628,8 +630,7 @@ int server_run(config_t *cfg)
 
 
     srv->router = api_router_new();
-    srv->cache = cache_new((size_t)cfg->cache_size);
-    if (strcmp(cfg->redis, "off") != 0 && (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, sizeof(err))) == NULL)
+    if (open_cache_and_feeds(srv, cfg, (size_t)cfg->cache_size, ns, err, sizeof(err)) != 0)
         goto fail;
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     if (strcmp(cfg->redis, "off") != 0 &&
@@ -640,10 +641,6 @@ int server_run(config_t *cfg)
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
-    if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,
-                   sizeof(err)) != 0)
-        goto fail;
-    srv->feeds.cache = srv->cache;
     bool remote_feeds = srv->feeds.be != &feeds_backend_sqlite;
     bool pool = strcmp(cfg->dispatch, "pool") == 0 ||
                 (strcmp(cfg->dispatch, "auto") == 0 && (dbmap_blocking(srv->dbmap) || remote_feeds));
@@ -680,11 +677,8 @@ int server_run(config_t *cfg)
     workpool_free(srv->hash_pool);
     workpool_free(srv->req_pool);
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */
-    cache_bus_stop(srv->bus); /* after the last writer: what they dropped is sent */
     rl_share_stop(srv->rlshare);
     login_share_free(srv->login_share); /* after the hashing threads */
-    feeds_close(&srv->feeds); /* after every thread that read or wrote timelines */
-    nodes_release(srv->nodes);
     /* The h2o contexts and loops are not disposed: h2o 2.2 asserts on timers
      * that a just-closed connection may still hold, and the process is
      * exiting anyway. They stay reachable (srv is static), so leak checkers
@@ -696,17 +690,13 @@ int server_run(config_t *cfg)
     ratelimit_free(srv->rl);
     throttle_free(srv->throttle);
     /* srv->ids is the process's generator (ids_global): not freed */
-    dbmap_free(srv->dbmap);
-    blob_close(srv->photos);
-    cache_free(srv->cache);
+    close_shared(srv); /* after the last writer: what they dropped is sent */
     log_info("stopped");
     return 0;
 fail:
     log_error("%s", err);
-    nodes_release(srv->nodes);
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
-    dbmap_free(srv->dbmap);
-    blob_close(srv->photos);
+    close_shared(srv);
     return 1;
 }

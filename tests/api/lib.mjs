@@ -536,7 +536,7 @@ export function mediaFiles(dataDir) {
 export function launchOn(dataDir, extraArgs = []) {
   const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
     '--workers', '2', '--access-log', 'off', ...(extraArgs.includes('--config') ? [] : topologyArgs(dataDir)), ...extraArgs],
-    { stdio: ['ignore', process.env.S3RVER_VERBOSE ? 'inherit' : 'ignore', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   const url = new Promise((resolve, reject) => {
@@ -671,7 +671,7 @@ export async function startRedis() {
 /**
  * A real S3-compatible server (s3rver, from npm) on a free loopback port,
  * with the bucket `picogram` and its default account (S3RVER/S3RVER):
- * {url, port, store (the photo_store value), flags (picogram's flags for it),
+ * {url, port, flags (picogram's flags for it),
  * objects(prefix) (keys, by anonymous ListObjectsV2), get(key), put(key, body),
  * kill(), start() (again, on the same port and data), stop()}.
  */
@@ -684,12 +684,11 @@ export async function startS3() {
   const s = {
     url,
     port,
-    store: `s3:${url}/picogram`,
     flags: ['--photo-store', `s3:${url}/picogram`, '--s3-access-key', 'S3RVER', '--s3-secret-key', 'S3RVER'],
     async start() {
       // --openssl-legacy-provider: s3rver makes the continuation tokens of long listings with DES
-      proc = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), ...(process.env.S3RVER_VERBOSE ? [] : ['--silent']),
-        '--configure-bucket', 'picogram'], { stdio: ['ignore', process.env.S3RVER_VERBOSE ? 'inherit' : 'ignore', 'pipe'] });
+      proc = spawn(process.execPath, ['--openssl-legacy-provider', bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent',
+        '--configure-bucket', 'picogram'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       proc.stderr.on('data', (d) => { err += d; });
       s.exited = new Promise((res) => proc.on('exit', res));
