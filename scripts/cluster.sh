@@ -3,9 +3,10 @@
 #
 #   scripts/cluster.sh up DIR     two PostgreSQL 15 servers (initdb), a
 #                                 pgbouncer in front of each (transaction
-#                                 pooling), a Redis (the servers' cache
-#                                 invalidations, rate limits and home
-#                                 timelines), `picogram migrate`, an S3
+#                                 pooling), a Redis (rate limits, log-in
+#                                 back-off and home timelines), two
+#                                 memcached (the object cache every server
+#                                 shares), `picogram migrate`, an S3
 #                                 server (s3rver, from npm) holding the
 #                                 photos, then two `picogram serve` with
 #                                 DIR/picogram.conf behind nginx and a
@@ -20,18 +21,20 @@
 #                                 stops or starts PostgreSQL server I (0 or 1)
 #                                 alone, on its port (fault drills).
 #   scripts/cluster.sh stop-redis DIR | start-redis DIR   the same for Redis.
+#   scripts/cluster.sh stop-memcached DIR I | start-memcached DIR I  the same for memcached I (0 or 1);
+#                                 it starts again empty.
 #   scripts/cluster.sh stop-s3 DIR | start-s3 DIR         the same for the S3 server.
 #   scripts/cluster.sh stop-worker DIR | start-worker DIR the same for the worker.
 #   scripts/cluster.sh stop-serve DIR I | start-serve DIR I  the same for `picogram serve` I (0 or 1).
 # Each process's PID is in a file of DIR (log/serveI.pid, log/worker.pid,
-# s3/s3rver.pid, redis/redis.pid, nginx/nginx.pid, the PostgreSQL data
+# s3/s3rver.pid, redis/redis.pid, memcachedI/memcached.pid, nginx/nginx.pid, the PostgreSQL data
 # directories' postmaster.pid), for fault drills that kill one.
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
 # run as `nobody` (initdb and pgbouncer refuse root); otherwise as the user.
 # Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
-#      CLUSTER_SERVE=0 (databases and Redis only: no S3, no picogram serve, no nginx).
+#      CLUSTER_SERVE=0 (databases, Redis and memcached only: no S3, no picogram serve, no nginx).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -131,6 +134,30 @@ stop_redis() {
     rm -f "$f"
 }
 
+start_memcached() { # start_memcached I PORT: 64 MB, TCP only
+    local d=$DIR/memcached$1
+    mkdir -p "$d"
+    own "$d"
+    local as=()
+    [ "$(id -u)" -ne 0 ] || as=(-u nobody) # memcached drops root itself
+    memcached -l 127.0.0.1 -p "$2" -U 0 -m 64 "${as[@]}" </dev/null >>"$d/memcached.log" 2>&1 &
+    echo $! >"$d/memcached.pid"
+    wait_for 10 memcached_answers "$2" || { tail -n 20 "$d/memcached.log" >&2; die "memcached $1 does not answer"; }
+}
+
+memcached_answers() ( # memcached_answers PORT (a subshell: its descriptor goes with it)
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'version\r\n' >&3
+    read -r -t 2 line <&3 || exit 1
+    [[ $line == VERSION* ]]
+)
+
+stop_memcached() { # stop_memcached I
+    local f=$DIR/memcached$1/memcached.pid
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
+}
+
 S3_BUCKET=picogram
 start_s3() { # start_s3 PORT: s3rver (its default account, S3RVER/S3RVER), the bucket made at start
     local d=$DIR/s3
@@ -164,14 +191,17 @@ up() {
             return 0
         fi
     fi
-    local pg0 pg1 b0 b1 api api1 ng redis s3=""
+    local pg0 pg1 b0 b1 api api1 ng redis mc0 mc1 s3=""
     pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); redis=$(free_port)
+    mc0=$(free_port); mc1=$(free_port)
     api=$(free_port); api1=$(free_port); ng=$(free_port)
     start_pg 0 "$pg0"
     start_pg 1 "$pg1"
     start_bouncer 0 "$b0" "$pg0"
     start_bouncer 1 "$b1" "$pg1"
     start_redis "$redis"
+    start_memcached 0 "$mc0"
+    start_memcached 1 "$mc1"
     mkdir -p "$DIR/data" "$DIR/log"
     own "$DIR/data" "$DIR/log"
     cat >"$DIR/picogram.conf" <<EOF
@@ -182,6 +212,7 @@ database = 0-4095=postgres://picogram@127.0.0.1:$b0/picogram;4096-8191=postgres:
 access_log = $DIR/log/access.log
 redis = redis://127.0.0.1:$redis
 feed_store = redis://127.0.0.1:$redis
+cache = memcached://127.0.0.1:$mc0,127.0.0.1:$mc1
 # behind nginx: links point at it, and it names the client
 public_url = http://127.0.0.1:$ng
 trusted_proxies = 127.0.0.1
@@ -204,6 +235,7 @@ BOUNCER_PORTS="$b0 $b1"
 API_PORTS="$api $api1"
 NGINX_PORT=$ng
 REDIS_PORT=$redis
+MEMCACHED_PORTS="$mc0 $mc1"
 S3_PORT=$s3
 EOF
     as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
@@ -300,12 +332,14 @@ down() {
         stop_pg "$i"
     done
     stop_redis
+    stop_memcached 0
+    stop_memcached 1
     stop_s3
     rm -f "$DIR/cluster.env"
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
+usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-memcached|start-memcached DIR 0|1, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 # The fault drills: one part stopped or started again, on its port of cluster.env.
@@ -313,14 +347,17 @@ drill() { # drill CMD [I]
     DIR=$(cd "$DIR" && pwd)
     # shellcheck disable=SC1091
     . "$DIR/cluster.env"
-    local pg api
+    local pg api mc
     read -r -a pg <<<"$PG_PORTS"
     read -r -a api <<<"$API_PORTS"
+    read -r -a mc <<<"$MEMCACHED_PORTS"
     case "$1" in
     stop-pg) stop_pg "$2" ;;
     start-pg) start_pg "$2" "${pg[$2]}" ;;
     stop-redis) stop_redis ;;
     start-redis) start_redis "$REDIS_PORT" ;;
+    stop-memcached) stop_memcached "$2" ;;
+    start-memcached) start_memcached "$2" "${mc[$2]}" ;;
     stop-s3) stop_s3 ;;
     start-s3)
         [ -n "${S3_PORT:-}" ] || die "no S3 server in this cluster (CLUSTER_SERVE=0)"
@@ -337,7 +374,7 @@ case "$1" in
 up) up ;;
 down) down ;;
 env) cat "$DIR/cluster.env" ;;
-stop-pg | start-pg | stop-serve | start-serve)
+stop-pg | start-pg | stop-serve | start-serve | stop-memcached | start-memcached)
     [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "$usage"
     drill "$1" "$3"
     ;;

@@ -54,7 +54,8 @@ static const setting_t settings[] = {
     {"max_upload", T_SIZE, OFF(max_upload), "25m", 1024, 1LL << 32, NULL, "largest upload body (k/m/g suffixes)"},
     {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
-    {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL, "photo store URL: file:DIR (default file:DATA/photos) or s3:http(s)://HOST[:PORT]/BUCKET"},
+    {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL,
+     "photo store URL: file:DIR (default file:DATA/photos) or s3:http(s)://HOST[:PORT]/BUCKET"},
     {"web_root", T_STR, OFF(web_root), NULL, 0, 0, NULL,
      "directory of the web client served at / ('off' for none; default the source tree's web/)"},
     {"s3_access_key", T_STR, OFF(s3_access_key), NULL, 0, 0, NULL,
@@ -64,7 +65,8 @@ static const setting_t settings[] = {
     {"s3_region", T_STR, OFF(s3_region), "us-east-1", 0, 0, NULL, "region of an s3: photo store, for its signatures"},
     {"photo_url", T_STR, OFF(photo_url), NULL, 0, 0, NULL,
      "public base URL of stored photos, e.g. a CDN (default PUBLIC_URL)"},
-    {"max_pixels", T_INT, OFF(max_pixels), "50000000", 1, 1000000000, NULL, "largest photo, in pixels, checked before decoding"},
+    {"max_pixels", T_INT, OFF(max_pixels), "50000000", 1, 1000000000, NULL,
+     "largest photo, in pixels, checked before decoding"},
     {"jpeg_quality", T_INT, OFF(jpeg_quality), "85", 1, 100, NULL, "JPEG quality of the renditions"},
     {"max_concurrent_uploads", T_INT, OFF(max_concurrent_uploads), "0", 0, 4096, NULL,
      "uploads processed at once; more answer 503 (0 = 2 per worker)"},
@@ -76,7 +78,11 @@ static const setting_t settings[] = {
      "seconds between refreshes of the popular ranking"},
     {"job_threads", T_INT, OFF(job_threads), "1", 0, 64, NULL,
      "threads running background jobs (fan-out ...); 0 in a server leaves them to `picogram worker` processes"},
-    {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the object cache"},
+    {"cache", T_STR, OFF(cache), "local", 0, 0, NULL,
+     "the object cache: 'local' (this process's memory, cache_size bytes; with redis, servers hear each other's "
+     "invalidations) or memcached://HOST:PORT[,HOST:PORT...] (one cache every server shares, spread over the "
+     "instances by consistent hashing)"},
+    {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the local object cache"},
     {"rekey_grace", T_INT, OFF(rekey_grace), "600", 0, 86400 * 30, NULL,
      "seconds a photo stored before file keys still answers at its old name after it gets one"},
     {"far_inline", T_ENUM, OFF(far_inline), "on", 0, 0, "on|off",
@@ -92,7 +98,8 @@ static const setting_t settings[] = {
      "where home timelines live: 'db' (a table on each user's database) or redis://HOST:PORT (the cluster's; "
      "a timeline Redis loses is rebuilt from the databases on its next read)"},
     {"node", T_STR, OFF(node), "auto", 0, 0, NULL,
-     "the node number in this process's IDs, 0-63, or 'auto' for a free one; leased, so two live processes never share one"},
+     "the node number in this process's IDs, 0-63, or 'auto' for a free one; leased, so two live processes never share "
+     "one"},
     {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,
      "file of the server secret, made on first start; the same on every server of a cluster (default DATA/secret)"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
@@ -135,10 +142,17 @@ static int parse_size(const char *v, long long *out)
     long long mul = 1;
     if (*end) {
         switch (tolower((unsigned char)*end)) {
-        case 'k': mul = 1LL << 10; break;
-        case 'm': mul = 1LL << 20; break;
-        case 'g': mul = 1LL << 30; break;
-        default: return -1;
+        case 'k':
+            mul = 1LL << 10;
+            break;
+        case 'm':
+            mul = 1LL << 20;
+            break;
+        case 'g':
+            mul = 1LL << 30;
+            break;
+        default:
+            return -1;
         }
         end++;
         if (*end == 'b' || *end == 'B')
@@ -398,7 +412,8 @@ int config_finish(config_t *c, char *err, size_t errlen)
     }
     if (c->max_concurrent_uploads == 0)
         c->max_concurrent_uploads = 2 * c->workers;
-    if (check_url("public_url", c->public_url, err, errlen) != 0 || check_url("photo_url", c->photo_url, err, errlen) != 0)
+    if (check_url("public_url", c->public_url, err, errlen) != 0 ||
+        check_url("photo_url", c->photo_url, err, errlen) != 0)
         return -1;
     if (c->max_body > c->max_upload) {
         snprintf(err, errlen, "max_body (%lld) may not exceed max_upload (%lld)", c->max_body, c->max_upload);

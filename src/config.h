@@ -21,21 +21,21 @@ typedef struct config {
     char *listen_host;
     int listen_port;
     char *data_dir;
-    char *database; /* driver URL, "sqlite:PATH" */
-    char *public_url; /* base of links and photo URLs; no trailing slash */
-    long long threads; /* event-loop threads */
-    long long workers; /* worker-pool threads */
-    long long request_threads; /* threads handling requests that touch networked databases */
-    char *dispatch;            /* "auto", "loop" or "pool": where requests are handled */
-    long long hash_threads;    /* password-hashing threads (a pool of their own) */
-    long long hash_queue;      /* hashes waiting at most; more answer 503 */
-    long long hash_per_client; /* hashes queued or running per client address; more answer 429 */
+    char *database;                /* driver URL, "sqlite:PATH" */
+    char *public_url;              /* base of links and photo URLs; no trailing slash */
+    long long threads;             /* event-loop threads */
+    long long workers;             /* worker-pool threads */
+    long long request_threads;     /* threads handling requests that touch networked databases */
+    char *dispatch;                /* "auto", "loop" or "pool": where requests are handled */
+    long long hash_threads;        /* password-hashing threads (a pool of their own) */
+    long long hash_queue;          /* hashes waiting at most; more answer 503 */
+    long long hash_per_client;     /* hashes queued or running per client address; more answer 429 */
     long long login_backoff_after; /* failed log-ins per account (4x per address) before backoff */
-    long long rate_limit; /* requests per window per token */
-    long long rate_limit_window; /* seconds */
-    long long max_body; /* bytes, for API requests other than uploads */
-    long long max_upload; /* bytes, for uploads; also h2o's global entity limit */
-    char *access_log; /* path, "-" for stderr, "off" */
+    long long rate_limit;          /* requests per window per token */
+    long long rate_limit_window;   /* seconds */
+    long long max_body;            /* bytes, for API requests other than uploads */
+    long long max_upload;          /* bytes, for uploads; also h2o's global entity limit */
+    char *access_log;              /* path, "-" for stderr, "off" */
     char *log_level;
     char *sqlite_sync; /* "full" or "normal" */
     char *photo_store; /* blob store URL, "file:DIR" */
@@ -44,21 +44,23 @@ typedef struct config {
     long long max_pixels;
     long long jpeg_quality;
     long long max_concurrent_uploads;
-    long long feed_cap;       /* timeline length */
-    long long celebrity;      /* followers above which posts are merged at read time */
-    long long fanout_batch;   /* followers per fan-out batch */
+    long long feed_cap;         /* timeline length */
+    long long celebrity;        /* followers above which posts are merged at read time */
+    long long fanout_batch;     /* followers per fan-out batch */
     long long popular_interval; /* seconds between popular refreshes */
     long long job_threads;
-    long long cache_size; /* bytes of the object cache */
+    char *cache;           /* "local" or "memcached://HOST:PORT[,...]" */
+    long long cache_size;  /* bytes of the local object cache */
     long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
     char *secret_file;
-    char *node;           /* "auto", or this process's ID node 0..63 */
+    char *node;            /* "auto", or this process's ID node 0..63 */
     char *trusted_proxies; /* "off", or the addresses of proxies whose X-Forwarded-For is believed */
-    char *redis;          /* "redis://HOST:PORT" of the shared services, or "off" */
+    char *redis;           /* "redis://HOST:PORT" of the shared services, or "off" */
     char *feed_store;
-    char *s3_access_key, *s3_secret_key, *s3_region; /* an s3: photo store's (NULL: from the environment) */     /* "db" or "redis://HOST:PORT" */
-    char *far_inline;     /* "on": far effects run right after their commit; "off": by the job runner only */
-    int node_number;      /* -1 for auto */    /* the server secret (cursor keys...), DATA/secret by default */
+    char *s3_access_key, *s3_secret_key, *s3_region;
+        /* an s3: photo store's (NULL: from the environment) */ /* "db" or "redis://HOST:PORT" */
+    char *far_inline; /* "on": far effects run right after their commit; "off": by the job runner only */
+    int node_number; /* -1 for auto */ /* the server secret (cursor keys...), DATA/secret by default */
 } config_t;
 
 void config_init(config_t *c);

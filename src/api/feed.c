@@ -66,8 +66,7 @@ static bool from_head(api_req_t *ar, int64_t before, int64_t min_id, int limit, 
             /* a reader of celebrities' posts (which no push announces)
              * reads them fresh: nobody may be served an older head */
             if (!merged)
-                cache_set_ttl(ar->srv->cache, CACHE_TIMELINE, ar->viewer, h.data, h.len, ar->cache_ticket,
-                              CACHE_SHORT_TTL_MS);
+                api_cache_set(ar, CACHE_TIMELINE, ar->viewer, h.data, h.len, CACHE_SHORT_TTL_MS);
             else
                 cache_del_local(ar->srv->cache, CACHE_TIMELINE, ar->viewer);
             hit = true;
@@ -150,7 +149,7 @@ void users_feed(api_req_t *ar)
     int rc;
     buf_t flag;
     buf_init(&flag, 16);
-    if (cache_get(ar->srv->cache, CACHE_BUILT, ar->viewer, &flag)) { /* built once, built for good */
+    if (api_cache_get(ar, CACHE_BUILT, ar->viewer, &flag)) { /* built once, built for good */
         built = true;
     } else if ((rc = f->be->is_built(f, ar->db, ar->viewer, &built)) == FEEDS_DOWN) {
         built = true; /* the store cannot be reached: the page is pulled from the database */
@@ -159,7 +158,7 @@ void users_feed(api_req_t *ar)
         api_internal_error(ar, "feed state lookup failed");
         return;
     } else if (built) {
-        cache_set(ar->srv->cache, CACHE_BUILT, ar->viewer, "1", 1, ar->cache_ticket);
+        api_cache_set(ar, CACHE_BUILT, ar->viewer, "1", 1, 0);
     }
     buf_free(&flag);
     if (built) {

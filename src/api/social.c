@@ -116,7 +116,7 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
  * be NULL: then the row is read here). False if the media does not exist. */
 static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t)
 {
-    if (cache_get(ar->srv->cache, CACHE_MEDIA, id, t))
+    if (api_cache_get(ar, CACHE_MEDIA, id, t))
         return true;
     media_t *own = NULL;
     if (m == NULL) {
@@ -129,7 +129,7 @@ static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t
     }
     build_template(ar, m, t);
     if (!t->overflow)
-        cache_set(ar->srv->cache, CACHE_MEDIA, id, t->data, t->len, ar->cache_ticket);
+        api_cache_set(ar, CACHE_MEDIA, id, t->data, t->len, 0);
     free(own);
     return true;
 }
@@ -196,7 +196,7 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
         buf_append(&v, &lo, sizeof(lo));
         buf_append(&v, &hi, sizeof(hi));
         buf_append(&v, ar->liked.ids, (size_t)got * sizeof(int64_t));
-        cache_set_ttl(ar->srv->cache, CACHE_LIKED, ar->viewer, v.data, v.len, ar->cache_ticket, CACHE_SHORT_TTL_MS);
+        api_cache_set(ar, CACHE_LIKED, ar->viewer, v.data, v.len, CACHE_SHORT_TTL_MS);
         buf_free(&v);
     }
     ar->liked.known = true;
@@ -216,8 +216,7 @@ static bool viewer_blocks(api_req_t *ar)
     bool any = hit ? v.data[0] == '1' : true;
     buf_free(&v);
     if (!hit && graph_any_blocks(ar->db, ar->viewer, &any) == GRAPH_OK)
-        cache_set_ttl(ar->srv->cache, CACHE_BLOCKS, ar->viewer, any ? "1" : "0", 1, ar->cache_ticket,
-                      CACHE_SHORT_TTL_MS);
+        api_cache_set(ar, CACHE_BLOCKS, ar->viewer, any ? "1" : "0", 1, CACHE_SHORT_TTL_MS);
     return any;
 }
 

@@ -15,13 +15,13 @@ int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private)
     buf_t v;
     buf_init(&v, 4096);
     int rc = USERS_OK;
-    if (!cache_get(ar->srv->cache, CACHE_USER, id, &v)) {
+    if (!api_cache_get(ar, CACHE_USER, id, &v)) {
         user_t u;
         rc = users_get(ar->db, id, &u);
         if (rc == USERS_OK) {
             buf_putc(&v, u.is_private ? 1 : 0);
             render_user_short(&v, &u);
-            cache_set(ar->srv->cache, CACHE_USER, id, v.data, v.len, ar->cache_ticket);
+            api_cache_set(ar, CACHE_USER, id, v.data, v.len, 0);
         }
     }
     if (rc == USERS_OK && v.len > 0) {
@@ -77,7 +77,7 @@ void users_show(api_req_t *ar)
             return;
         }
         render_user_full(&b, &u);
-        cache_set_ttl(ar->srv->cache, CACHE_PROFILE, u.id, b.data, b.len, ar->cache_ticket, CACHE_SHORT_TTL_MS);
+        api_cache_set(ar, CACHE_PROFILE, u.id, b.data, b.len, CACHE_SHORT_TTL_MS);
     }
     api_ok(ar, &b, NULL);
     buf_free(&b);

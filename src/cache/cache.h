@@ -1,20 +1,28 @@
 /*
- * cache: the object cache interface, and its embedded backend, an
- * in-process LRU (memcached comes later behind the same interface).
+ * cache: the object cache interface. Two backends sit behind it:
+ *  - "local" (lru.c), the embedded one: an in-process LRU. Memory is
+ *    bounded: each of the stripes holds at most its share of `max_bytes`
+ *    and evicts its least recently used entries past it. Servers sharing
+ *    the databases keep each other's copies fresh over the bus (bus.h).
+ *  - memcached (memcached.c), the cluster's: one cache that every server
+ *    shares, spread over the instances by consistent hashing. A write's
+ *    invalidation is done before its response, so any server's next read
+ *    sees it.
  *
  * Values are ready-made bytes (JSON fragments, with a small header of the
- * caller's) under a key of (kind, 64-bit ID). Memory is bounded: each of the
- * stripes holds at most its share of `max_bytes` and evicts its least
- * recently used entries past it. Thread safe.
+ * caller's) under a key of (kind, 64-bit ID). Thread safe.
  *
  * Invalidation races: a reader that misses, reads the database and then
  * fills the cache could store a value older than a write that committed and
  * invalidated in between. So a request takes a ticket before its first
  * database read (before its read snapshot begins), and cache_set stores
- * nothing if its key was invalidated since the ticket was taken. Tickets
- * are numbers of one sequence that every delete advances; each hash bucket
- * keeps the number of its last delete, so a delete refuses only the fills
- * of keys in its own bucket (a fan-out's deletes do not empty the cache).
+ * nothing if its key was invalidated since the ticket was taken. In the
+ * local backend, tickets are numbers of one sequence that every delete
+ * advances; each hash bucket keeps the number of its last delete, so a
+ * delete refuses only the fills of keys in its own bucket (a fan-out's
+ * deletes do not empty the cache). In memcached, a ticket is a time, and a
+ * delete leaves a tombstone that outlives any fill old enough to race it
+ * (memcached.c).
  */
 #ifndef PICOGRAM_CACHE_H
 #define PICOGRAM_CACHE_H
@@ -26,11 +34,11 @@
 #include "core/buf.h"
 
 enum {
-    CACHE_USER = 1,  /* a user's short JSON */
-    CACHE_MEDIA = 2, /* a media object's template */
-    CACHE_TOKEN = 3, /* a token (by a 64-bit hash of it): its user's ID; a short TTL */
-    CACHE_BUILT = 4, /* a user whose timeline is built */
-    CACHE_BLOCKS = 5, /* whether a user blocks or is blocked by anyone: 0 or 1; a short TTL */
+    CACHE_USER = 1,     /* a user's short JSON */
+    CACHE_MEDIA = 2,    /* a media object's template */
+    CACHE_TOKEN = 3,    /* a token (by a 64-bit hash of it): its user's ID; a short TTL */
+    CACHE_BUILT = 4,    /* a user whose timeline is built */
+    CACHE_BLOCKS = 5,   /* whether a user blocks or is blocked by anyone: 0 or 1; a short TTL */
     CACHE_TIMELINE = 6, /* the head of a user's home feed (IDs); a short TTL */
     CACHE_LIKED = 7,    /* the media a user liked within a range of IDs; a short TTL */
     CACHE_PROFILE = 8,  /* a user's full JSON, with counts; a short TTL */
@@ -43,10 +51,26 @@ enum {
 #define CACHE_SHORT_TTL_MS 5000
 #define CACHE_STALE_MS 1000
 
+/* The layout of every cached value. A shared cache keys its entries with
+ * it, so a rolling deploy never reads another build's bytes: bump it when
+ * the bytes of any kind change. A delete drops this layout's entry and the
+ * one before (the build a rolling deploy replaces). */
+#define CACHE_LAYOUT 1
+
 typedef struct cache cache_t;
 
+/* Opens the cache url names: "local" (this process's memory, max_bytes)
+ * or "memcached://HOST:PORT[,HOST:PORT...]", whose keys carry ns (the
+ * cluster's name: redis_namespace) so clusters sharing a memcached keep
+ * apart. NULL with a message in err if the URL is bad (an unreachable
+ * memcached is not an error: every read misses until it is back). */
+cache_t *cache_open(const char *url, size_t max_bytes, const char *ns, char *err, size_t errlen);
+/* The local backend alone (cache_open's "local"). */
 cache_t *cache_new(size_t max_bytes);
 void cache_free(cache_t *c);
+/* Whether its calls may wait on a network round trip (then never on an
+ * event loop), and whether every server shares it (then it needs no bus). */
+bool cache_remote(cache_t *c);
 /* Appends the value to out and returns true on a hit. */
 bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out);
 /* The same, for entries with a TTL read by many at once: past the TTL, the
@@ -77,7 +101,7 @@ typedef void (*cache_publish_fn)(void *arg, int kind, int64_t id);
 void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg);
 
 typedef struct cache_stats {
-    uint64_t hits, misses, entries, bytes;
+    uint64_t hits, misses, entries, bytes; /* entries and bytes: 0 for a shared cache (its servers count them) */
 } cache_stats_t;
 cache_stats_t cache_stats(cache_t *c);
 

@@ -1,5 +1,5 @@
 /* The embedded object cache: striped hash tables with an LRU list each. */
-#include "cache/cache.h"
+#include "cache/backend.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,20 +30,18 @@ static int64_t mono_ms(void)
 typedef struct stripe {
     pthread_mutex_t lock;
     entry_t *buckets[BUCKETS];
-    uint64_t deleted[BUCKETS]; /* the sequence number of each bucket's last delete */
+    uint64_t deleted[BUCKETS];    /* the sequence number of each bucket's last delete */
     entry_t *lru_head, *lru_tail; /* head: most recent */
     size_t bytes, max_bytes, entries;
     uint64_t hits, misses;
 } stripe_t;
 
-struct cache {
+typedef struct lru {
+    cache_t base;
     stripe_t stripes[STRIPES];
-    _Atomic uint64_t epoch; /* advanced by every delete: see the ticket in cache.h */
+    _Atomic uint64_t epoch;   /* advanced by every delete: see the ticket in cache.h */
     _Atomic uint64_t cleared; /* the sequence number of the last cache_clear */
-    atomic_bool off;          /* cache_enable(false): every get misses, every set is dropped */
-    cache_publish_fn publish; /* cache_del's hook (cache_set_publisher) */
-    void *publish_arg;
-};
+} lru_t;
 
 static uint64_t mix(int kind, int64_t id)
 {
@@ -52,25 +50,25 @@ static uint64_t mix(int kind, int64_t id)
     return x * 0xbf58476d1ce4e5b9ULL;
 }
 
-static stripe_t *stripe_of(cache_t *c, uint64_t h)
+static stripe_t *stripe_of(lru_t *c, uint64_t h)
 {
     return &c->stripes[h % STRIPES];
 }
 
 cache_t *cache_new(size_t max_bytes)
 {
-    cache_t *c = xcalloc(1, sizeof(*c));
+    lru_t *c = xcalloc(1, sizeof(*c));
+    c->base.be = &cache_backend_lru;
     for (int i = 0; i < STRIPES; i++) {
         pthread_mutex_init(&c->stripes[i].lock, NULL);
         c->stripes[i].max_bytes = max_bytes / STRIPES;
     }
-    return c;
+    return &c->base;
 }
 
-void cache_free(cache_t *c)
+static void lru_free(cache_t *base)
 {
-    if (c == NULL)
-        return;
+    lru_t *c = (lru_t *)base;
     for (int i = 0; i < STRIPES; i++) {
         for (entry_t *e = c->stripes[i].lru_head, *n; e; e = n) {
             n = e->next_lru;
@@ -123,15 +121,9 @@ static void drop(stripe_t *s, entry_t **p)
     free(e);
 }
 
-bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out)
+static bool lru_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t who)
 {
-    return cache_get_by(c, kind, id, out, 0);
-}
-
-bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who)
-{
-    if (atomic_load_explicit(&c->off, memory_order_relaxed))
-        return false;
+    lru_t *c = (lru_t *)base;
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
     pthread_mutex_lock(&s->lock);
@@ -160,18 +152,15 @@ bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who)
     return e != NULL;
 }
 
-uint64_t cache_ticket(cache_t *c)
+static uint64_t lru_ticket(cache_t *base)
 {
-    return atomic_load(&c->epoch);
+    return atomic_load(&((lru_t *)base)->epoch);
 }
 
-void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket)
+static void lru_set_ttl(cache_t *base, int kind, int64_t id, const void *val, size_t len, uint64_t ticket,
+                        int64_t ttl_ms)
 {
-    cache_set_ttl(c, kind, id, val, len, ticket, 0);
-}
-
-void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms)
-{
+    lru_t *c = (lru_t *)base;
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
     if (sizeof(entry_t) + len > s->max_bytes)
@@ -184,7 +173,8 @@ void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len
     pthread_mutex_lock(&s->lock);
     /* the key may have changed since the caller's snapshot; or the cache
      * was cleared, or is off */
-    if (s->deleted[(h / STRIPES) % BUCKETS] > ticket || atomic_load(&c->cleared) > ticket || atomic_load(&c->off)) {
+    if (s->deleted[(h / STRIPES) % BUCKETS] > ticket || atomic_load(&c->cleared) > ticket ||
+        atomic_load(&c->base.off)) {
         pthread_mutex_unlock(&s->lock);
         free(e);
         return;
@@ -205,15 +195,9 @@ void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len
     pthread_mutex_unlock(&s->lock);
 }
 
-void cache_del(cache_t *c, int kind, int64_t id)
+static void lru_del(cache_t *base, int kind, int64_t id)
 {
-    cache_del_local(c, kind, id);
-    if (c->publish)
-        c->publish(c->publish_arg, kind, id);
-}
-
-void cache_del_local(cache_t *c, int kind, int64_t id)
-{
+    lru_t *c = (lru_t *)base;
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
     /* numbered before the lock: a fill whose ticket is older, and that
@@ -229,8 +213,9 @@ void cache_del_local(cache_t *c, int kind, int64_t id)
     pthread_mutex_unlock(&s->lock);
 }
 
-void cache_clear(cache_t *c)
+static void lru_clear(cache_t *base)
 {
+    lru_t *c = (lru_t *)base;
     /* numbered first: a fill with an older ticket that comes after is refused */
     atomic_store(&c->cleared, atomic_fetch_add(&c->epoch, 1) + 1);
     for (int i = 0; i < STRIPES; i++) {
@@ -244,24 +229,9 @@ void cache_clear(cache_t *c)
     }
 }
 
-void cache_enable(cache_t *c, bool on)
+static cache_stats_t lru_stats(cache_t *base)
 {
-    atomic_store(&c->off, !on);
-}
-
-bool cache_enabled(cache_t *c)
-{
-    return !atomic_load(&c->off);
-}
-
-void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg)
-{
-    c->publish_arg = arg;
-    c->publish = fn;
-}
-
-cache_stats_t cache_stats(cache_t *c)
-{
+    lru_t *c = (lru_t *)base;
     cache_stats_t st = {0};
     for (int i = 0; i < STRIPES; i++) {
         stripe_t *s = &c->stripes[i];
@@ -271,3 +241,15 @@ cache_stats_t cache_stats(cache_t *c)
     }
     return st;
 }
+
+const cache_backend_t cache_backend_lru = {
+    .name = "local",
+    .remote = false,
+    .get_by = lru_get_by,
+    .ticket = lru_ticket,
+    .set_ttl = lru_set_ttl,
+    .del = lru_del,
+    .clear = lru_clear,
+    .stats = lru_stats,
+    .free = lru_free,
+};

@@ -76,20 +76,20 @@ struct api_req {
     params_t params;
     route_match_t match;
     unsigned flags;
-    int64_t viewer; /* the token's user, or 0 */
+    int64_t viewer;    /* the token's user, or 0 */
     const char *token; /* a copy of the token given, or NULL */
     size_t token_len;
     uint64_t token_key; /* ratelimit_key of the token (never 0), once computed: its rate-limit and cache key */
-    bool via_cookie; /* the token came from the browser session cookie */
+    bool via_cookie;    /* the token came from the browser session cookie */
     /* the request, as handlers see it (copies) */
-    char method[8];        /* the effective method (POST with _method=DELETE is DELETE) */
-    char *path;            /* the path and query */
-    size_t path_len, query_at; /* query_at: where '?' is, or SIZE_MAX */
+    char method[8];                       /* the effective method (POST with _method=DELETE is DELETE) */
+    char *path;                           /* the path and query */
+    size_t path_len, query_at;            /* query_at: where '?' is, or SIZE_MAX */
     char csrf_header[CSRF_TOKEN_LEN + 1]; /* X-CSRF-Token, if it has that length */
-    bool has_xrw;          /* an X-Requested-With header */
-    uint64_t client;       /* the client address's key */
-    int route_rc;          /* the router's answer: ROUTER_* */
-    int parse_status;      /* 0, or the HTTP status of a body that could not be parsed */
+    bool has_xrw;                         /* an X-Requested-With header */
+    uint64_t client;                      /* the client address's key */
+    int route_rc;                         /* the router's answer: ROUTER_* */
+    int parse_status;                     /* 0, or the HTTP status of a body that could not be parsed */
     const char *parse_err;
     /* the answer, until the loop sends it */
     struct {
@@ -99,19 +99,19 @@ struct api_req {
         int nheaders;
         char *headers[API_OUT_HEADERS][2];
     } out;
-    bool on_worker;   /* running on a worker thread: the loop sends the answer */
-    bool speculative; /* tried on the loop first, with no database: thrown away if one was needed */
-    bool rl_counted;  /* the request was counted against its rate limit */
-    worker_ctx_t *wc; /* the worker's, while on_worker */
-    int refs;         /* on the loop thread only: the request's link, and work in flight */
+    bool on_worker;      /* running on a worker thread: the loop sends the answer */
+    bool speculative;    /* tried on the loop first, with no database: thrown away if one was needed */
+    bool rl_counted;     /* the request was counted against its rate limit */
+    worker_ctx_t *wc;    /* the worker's, while on_worker */
+    int refs;            /* on the loop thread only: the request's link, and work in flight */
     api_work_t *handoff; /* password-hashing work the loop submits after the worker's part */
     ratelimit_result_t rl;
     mp_span_t photo; /* the file part of an upload (in the request body, or a copy on a worker) */
     void *photo_copy;
     api_work_t *pending;
     h2o_linklist_t hash_link; /* in thr->hash_waiting while a hash is pending */
-    int retry_after; /* seconds for Retry-After on a 429 or 503, if not 0 */
-    uint64_t cache_ticket; /* taken before this request's first database read */
+    int retry_after;          /* seconds for Retry-After on a 429 or 503, if not 0 */
+    uint64_t cache_ticket;    /* taken before this request's first database read */
     /* Memos for list pages (api/social.c): whether the viewer may see an
      * owner's media, and the viewer's likes among a page's media. */
     struct {
@@ -156,8 +156,13 @@ void api_defer_hash(api_req_t *ar, api_work_t *w);
 /* Drops a revoked token from the object cache (after its revocation committed). */
 void api_forget_token(cache_t *cache, const char *token, size_t len);
 /* cache_get_by for this request: of the requests that find a short-TTL
- * entry stale, this one refills it if it is the first (cache.h). */
+ * entry stale, this one refills it if it is the first (cache.h). A shared
+ * cache is not asked on an event loop: a miss, and the request is marked
+ * to run on a worker. */
 bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out);
+/* cache_set_ttl with the request's ticket (ttl_ms 0: no TTL); nothing on
+ * an event loop with a shared cache. */
+void api_cache_set(api_req_t *ar, int kind, int64_t id, const void *val, size_t len, int64_t ttl_ms);
 /* The client address's key (rate limits and throttles). */
 uint64_t api_client_key(const proxy_list_t *trusted, h2o_req_t *req);
 /* Sets up a loop thread's part of api_defer_hash (on that thread). */

@@ -287,7 +287,7 @@ static int check_token(api_req_t *ar, int64_t *uid)
         return USERS_OK;
     int rc = tokens_check(ar->db, ar->token, ar->token_len, uid);
     if (rc == USERS_OK)
-        cache_set_ttl(ar->srv->cache, CACHE_TOKEN, key, uid, sizeof(*uid), ar->cache_ticket, CACHE_SHORT_TTL_MS);
+        api_cache_set(ar, CACHE_TOKEN, key, uid, sizeof(*uid), CACHE_SHORT_TTL_MS);
     return rc;
 }
 
@@ -296,10 +296,23 @@ void api_forget_token(cache_t *cache, const char *token, size_t len)
     cache_del(cache, CACHE_TOKEN, (int64_t)(ratelimit_key(token, len) & INT64_MAX));
 }
 
+/* A shared cache is a network round trip: never on an event loop, where
+ * the request is marked to go to a worker instead (as a database read). */
+static bool cache_reachable(api_req_t *ar)
+{
+    return !cache_remote(ar->srv->cache) || db_ctx_may_block(ar->db);
+}
+
 bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out)
 {
     /* the request's address: the same on its loop try and its worker run */
-    return cache_get_by(ar->srv->cache, kind, id, out, (uint64_t)(uintptr_t)ar);
+    return cache_reachable(ar) && cache_get_by(ar->srv->cache, kind, id, out, (uint64_t)(uintptr_t)ar);
+}
+
+void api_cache_set(api_req_t *ar, int kind, int64_t id, const void *val, size_t len, int64_t ttl_ms)
+{
+    if (cache_reachable(ar))
+        cache_set_ttl(ar->srv->cache, kind, id, val, len, ar->cache_ticket, ttl_ms);
 }
 
 static void back(api_req_t *ar)

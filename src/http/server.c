@@ -100,18 +100,21 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 }
 
 /* GET /healthz: whether this server takes requests, for a load balancer's
- * or an operator's monitor. No database, no rate limit: its ID node, and
- * whether its cache hears the other servers' invalidations ("off" without
- * redis). 503 once it is stopping. */
+ * or an operator's monitor. No database, no rate limit: its ID node, its
+ * object cache ("local" or "shared": memcached), and whether a local cache
+ * hears the other servers' invalidations ("off" without redis, or with a
+ * shared cache). 503 once it is stopping. */
 static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((server_thread_t *)req->conn->ctx)->srv;
     bool stop = atomic_load(&stopping) != 0;
     const char *bus = srv->bus == NULL ? "off" : cache_bus_live(srv->bus) ? "live" : "down";
-    char body[200];
+    char body[240];
     int n = snprintf(body, sizeof(body),
-                     "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache_bus\":\"%s\"}}",
-                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), bus);
+                     "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
+                     "\"cache_bus\":\"%s\"}}",
+                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes),
+                     cache_remote(srv->cache) ? "shared" : "local", bus);
     req->res.status = stop ? 503 : 200;
     req->res.reason = stop ? "Service Unavailable" : "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -384,8 +387,8 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
     if (dir != NULL) {
         static h2o_iovec_t cc_name = {H2O_STRLIT("cache-control")};
         static h2o_headers_command_t cmds[2];
-        cmds[0] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &cc_name,
-                                          {H2O_STRLIT("public, max-age=31536000, immutable")}};
+        cmds[0] =
+            (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &cc_name, {H2O_STRLIT("public, max-age=31536000, immutable")}};
         cmds[1] = (h2o_headers_command_t){H2O_HEADERS_CMD_NULL, NULL, {NULL, 0}};
         char media_dir[4096];
         snprintf(media_dir, sizeof(media_dir), "%s/media", dir);
@@ -411,7 +414,8 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         static char index[4096];
         snprintf(index, sizeof(index), "%s/index.html", cfg->web_root);
         h2o_pathconf_t *links = h2o_config_register_path(srv->host, "/p", 0);
-        h2o_file_register_file(links, index, h2o_mimemap_get_type_by_extension(srv->h2o.mimemap, h2o_iovec_init(H2O_STRLIT("html"))), 0);
+        h2o_file_register_file(
+            links, index, h2o_mimemap_get_type_by_extension(srv->h2o.mimemap, h2o_iovec_init(H2O_STRLIT("html"))), 0);
         h2o_headers_register(links, web_cmds);
         add_json_errors(links);
     }
@@ -533,8 +537,8 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     /* The cluster's databases are brought up to date by `picogram migrate`,
      * once, never by a process starting; one refuses a schema it does not
      * know. The embedded database migrates at start. */
-    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, errlen) : migrate_all(srv->dbmap, err, errlen)) !=
-        0)
+    if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, errlen)
+                                    : migrate_all(srv->dbmap, err, errlen)) != 0)
         return -1;
     if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, errlen)) == NULL)
         return -1;
@@ -542,13 +546,16 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     return (srv->photos = blob_open(cfg->photo_store, &bopt, err, errlen)) == NULL ? -1 : 0;
 }
 
-/* The object cache (cache_size bytes), its invalidation bus with redis,
- * and the feed store, which drops timelines' heads from that cache. */
+/* The object cache (local, of cache_size bytes, or memcached), the local
+ * one's invalidation bus with redis, and the feed store, which drops
+ * timelines' heads from that cache. */
 static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size, const char *ns, char *err,
                                 size_t errlen)
 {
-    srv->cache = cache_new(cache_size);
-    if (strcmp(cfg->redis, "off") != 0 && (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, errlen)) == NULL)
+    if ((srv->cache = cache_open(cfg->cache, cache_size, ns, err, errlen)) == NULL)
+        return -1;
+    if (strcmp(cfg->redis, "off") != 0 && !cache_remote(srv->cache) &&
+        (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, errlen)) == NULL)
         return -1;
     if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,
                    errlen) != 0)
@@ -587,7 +594,8 @@ int worker_run(config_t *cfg)
         snprintf(err, sizeof(err), "a worker needs job_threads of 1 or more");
         goto fail;
     }
-    if (open_data(srv, cfg, ns, err, sizeof(err)) != 0 || open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, sizeof(err)) != 0 ||
+    if (open_data(srv, cfg, ns, err, sizeof(err)) != 0 ||
+        open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, sizeof(err)) != 0 ||
         start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
     log_info("picogram worker: %lld job thread(s), ID node %u", cfg->job_threads, nodes_node(srv->nodes));
@@ -628,22 +636,23 @@ int server_run(config_t *cfg)
     if (setup_h2o(srv, cfg, err, sizeof(err)) != 0) /* after the URLs are final: the web CSP names them */
         goto fail;
 
-
     srv->router = api_router_new();
     if (open_cache_and_feeds(srv, cfg, (size_t)cfg->cache_size, ns, err, sizeof(err)) != 0)
         goto fail;
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     if (strcmp(cfg->redis, "off") != 0 &&
-        (srv->rlshare = rl_share_start(cfg->redis, ns, srv->rl, cfg->rate_limit_window * 1000, err, sizeof(err))) == NULL)
+        (srv->rlshare = rl_share_start(cfg->redis, ns, srv->rl, cfg->rate_limit_window * 1000, err, sizeof(err))) ==
+            NULL)
         goto fail;
-    if (strcmp(cfg->redis, "off") != 0 && (srv->login_share = login_share_new(cfg->redis, ns, err, sizeof(err))) == NULL)
+    if (strcmp(cfg->redis, "off") != 0 &&
+        (srv->login_share = login_share_new(cfg->redis, ns, err, sizeof(err))) == NULL)
         goto fail;
     srv->ids = ids_global(); /* one generator for every ID: two would repeat each other's sequences */
     srv->pool = workpool_new((int)cfg->workers, 4096, srv->dbmap, NULL, images_thread_done);
     srv->hash_pool = workpool_new((int)cfg->hash_threads, (size_t)cfg->hash_queue, srv->dbmap, lower_priority, NULL);
-    bool remote_feeds = srv->feeds.be != &feeds_backend_sqlite;
+    bool remote = srv->feeds.be != &feeds_backend_sqlite || cache_remote(srv->cache);
     bool pool = strcmp(cfg->dispatch, "pool") == 0 ||
-                (strcmp(cfg->dispatch, "auto") == 0 && (dbmap_blocking(srv->dbmap) || remote_feeds));
+                (strcmp(cfg->dispatch, "auto") == 0 && (dbmap_blocking(srv->dbmap) || remote));
     if (pool && strcmp(cfg->dispatch, "loop") != 0) /* no network round trip on an event loop */
         srv->req_pool = workpool_new((int)cfg->request_threads, 8192, srv->dbmap, NULL, images_thread_done);
     srv->speculate = srv->req_pool != NULL && strcmp(cfg->dispatch, "auto") == 0;

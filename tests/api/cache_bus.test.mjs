@@ -22,9 +22,9 @@ test('cache invalidations reach every server through Redis, and a Redis outage t
     const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-bus-'));
     const servers = [];
     try {
-      servers.push(launchOn(dataDir, ['--redis', redis.url]));
+      servers.push(launchOn(dataDir, ['--redis', redis.url, '--cache', 'local']));
       const a = await servers[0].url;
-      servers.push(launchOn(dataDir, ['--redis', redis.url]));
+      servers.push(launchOn(dataDir, ['--redis', redis.url, '--cache', 'local']));
       const b = await servers[1].url;
       const heard = (re, n) => poll(() => servers.every((s) => count(s.stderr(), re) >= n), { timeout: 10_000 });
       assert.ok((await heard(SUBSCRIBED, 1)).ok, 'both servers subscribe');

@@ -61,7 +61,7 @@ export function clusterEnv() {
     if (m) env[m[1]] = m[2];
   }
   return { dir, pgPorts: env.PG_PORTS.split(' ').map(Number), bouncerPorts: env.BOUNCER_PORTS.split(' ').map(Number),
-    redisPort: Number(env.REDIS_PORT) };
+    redisPort: Number(env.REDIS_PORT), memcachedPorts: (env.MEMCACHED_PORTS || '').split(' ').filter(Boolean).map(Number) };
 }
 
 /** psql against PostgreSQL server i of the test cluster (direct, not through pgbouncer). */
@@ -123,11 +123,13 @@ export function topologyArgs(dataDir) {
     // topology tries them on the loop first: dispatch auto)
     return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`, '--dispatch', 'pool'];
   }
-  // (and the cluster's Redis, which carries cache invalidations between servers
-  // and holds the home timelines)
+  // (and the cluster's Redis, which holds the home timelines, and its
+  // memcached instances, the object cache)
   if (topology === 'pg') {
-    const redis = `redis://127.0.0.1:${clusterEnv().redisPort}`;
-    return ['--database', pgDatabase(dataDir), '--redis', redis, '--feed-store', redis];
+    const env = clusterEnv();
+    const redis = `redis://127.0.0.1:${env.redisPort}`;
+    const cache = `memcached://${env.memcachedPorts.map((p) => `127.0.0.1:${p}`).join(',')}`;
+    return ['--database', pgDatabase(dataDir), '--redis', redis, '--feed-store', redis, '--cache', cache];
   }
   return [];
 }
@@ -627,6 +629,15 @@ export function redisCommand(port, ...args) {
   });
 }
 
+/** SIGKILLs a child that is still running (stopped or not) and waits for its exit. */
+async function killHard(proc, exited) {
+  if (proc && proc.exitCode === null && proc.signalCode === null) {
+    proc.kill('SIGCONT');
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
 /**
  * A real redis-server (Debian's) on a free loopback port, with nothing
  * saved: {url, port, kill() (SIGKILL), start() (again, on the same port),
@@ -652,13 +663,7 @@ export async function startRedis() {
     },
     pause() { proc.kill('SIGSTOP'); },
     resume() { proc.kill('SIGCONT'); },
-    async kill() {
-      if (proc && proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGCONT');
-        proc.kill('SIGKILL');
-        await r.exited;
-      }
-    },
+    kill: () => killHard(proc, r.exited),
     async stop() {
       await r.kill();
       await rm(dir, { recursive: true, force: true });
@@ -666,6 +671,66 @@ export async function startRedis() {
   };
   await r.start();
   return r;
+}
+
+/** One text-protocol command to the memcached on port; its reply, up to its last line (END, a status, or a value). */
+export function memcachedCommand(port, line) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let got = '';
+    const t = setTimeout(() => { c.destroy(); reject(new Error(`memcached: no reply to ${line} in 2 s`)); }, 2000);
+    c.on('connect', () => c.write(`${line}\r\n`));
+    c.on('data', (d) => {
+      got += d.toString('latin1');
+      if (/(^|\n)(END|OK|ERROR|STORED|NOT_STORED|EXISTS|NOT_FOUND|DELETED|VERSION [^\r]*|CLIENT_ERROR[^\r]*|SERVER_ERROR[^\r]*)\r\n$/.test(got)) {
+        clearTimeout(t);
+        c.destroy();
+        resolve(got);
+      }
+    });
+    c.on('error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+/**
+ * A real memcached (Debian's) on a free loopback port, 64 MB, no UDP:
+ * {port, addr (HOST:PORT), keys() (every key it holds, with its expiry:
+ * [{key, exp}], by `lru_crawler metadump`), kill(), start() (again, on the same
+ * port, empty), pause() and resume() (SIGSTOP, SIGCONT), stop()}.
+ */
+export async function startMemcached() {
+  const port = await freePort();
+  let proc = null;
+  const m = {
+    port,
+    addr: `127.0.0.1:${port}`,
+    async start() {
+      const asRoot = process.getuid && process.getuid() === 0 ? ['-u', 'nobody'] : [];
+      proc = spawn('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '64', ...asRoot],
+        { stdio: 'ignore' });
+      m.exited = new Promise((res) => proc.on('exit', res));
+      for (let i = 0; i < 100; i++) {
+        try {
+          if ((await memcachedCommand(port, 'version')).startsWith('VERSION')) return;
+        } catch { /* not up yet */ }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`memcached did not answer on port ${port}`);
+    },
+    async keys() {
+      const out = await memcachedCommand(port, 'lru_crawler metadump all');
+      return out.split(/\r?\n/).filter((l) => l.startsWith('key=')).map((l) => {
+        const f = Object.fromEntries(l.split(' ').map((kv) => kv.split('=')));
+        return { key: decodeURIComponent(f.key), exp: Number(f.exp) };
+      });
+    },
+    pause() { proc.kill('SIGSTOP'); },
+    resume() { proc.kill('SIGCONT'); },
+    kill: () => killHard(proc, m.exited),
+    async stop() { await m.kill(); },
+  };
+  await m.start();
+  return m;
 }
 
 /**

@@ -1,0 +1,34 @@
+/*
+ * What a cache backend implements (cache.h is what its users call). The
+ * generic part (cache.c) keeps the on/off switch and the publisher, and
+ * hands the rest to the backend, whose struct begins with a cache_t.
+ */
+#ifndef PICOGRAM_CACHE_BACKEND_H
+#define PICOGRAM_CACHE_BACKEND_H
+
+#include <stdatomic.h>
+
+#include "cache/cache.h"
+
+typedef struct cache_backend {
+    const char *name;
+    bool remote; /* see cache_remote */
+    bool (*get_by)(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who);
+    uint64_t (*ticket)(cache_t *c);
+    void (*set_ttl)(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms);
+    void (*del)(cache_t *c, int kind, int64_t id);
+    void (*clear)(cache_t *c);
+    cache_stats_t (*stats)(cache_t *c);
+    void (*free)(cache_t *c);
+} cache_backend_t;
+
+struct cache {
+    const cache_backend_t *be;
+    atomic_bool off;          /* cache_enable(false): every get misses, every set is dropped */
+    cache_publish_fn publish; /* cache_del's hook (cache_set_publisher) */
+    void *publish_arg;
+};
+
+extern const cache_backend_t cache_backend_lru;
+
+#endif

@@ -1,0 +1,82 @@
+/* The object cache interface: the switch and the publisher here, the rest
+ * in the backend. */
+#include "cache/backend.h"
+
+bool cache_remote(cache_t *c)
+{
+    return c->be->remote;
+}
+
+void cache_free(cache_t *c)
+{
+    if (c != NULL)
+        c->be->free(c);
+}
+
+bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out)
+{
+    return cache_get_by(c, kind, id, out, 0);
+}
+
+bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who)
+{
+    if (atomic_load_explicit(&c->off, memory_order_relaxed))
+        return false;
+    return c->be->get_by(c, kind, id, out, who);
+}
+
+uint64_t cache_ticket(cache_t *c)
+{
+    return c->be->ticket(c);
+}
+
+void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket)
+{
+    cache_set_ttl(c, kind, id, val, len, ticket, 0);
+}
+
+void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms)
+{
+    /* the backend checks off again under its lock: cache_enable(false)
+     * may come between */
+    if (!atomic_load_explicit(&c->off, memory_order_relaxed))
+        c->be->set_ttl(c, kind, id, val, len, ticket, ttl_ms);
+}
+
+void cache_del(cache_t *c, int kind, int64_t id)
+{
+    c->be->del(c, kind, id);
+    if (c->publish)
+        c->publish(c->publish_arg, kind, id);
+}
+
+void cache_del_local(cache_t *c, int kind, int64_t id)
+{
+    c->be->del(c, kind, id);
+}
+
+void cache_clear(cache_t *c)
+{
+    c->be->clear(c);
+}
+
+void cache_enable(cache_t *c, bool on)
+{
+    atomic_store(&c->off, !on);
+}
+
+bool cache_enabled(cache_t *c)
+{
+    return !atomic_load(&c->off);
+}
+
+void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg)
+{
+    c->publish_arg = arg;
+    c->publish = fn;
+}
+
+cache_stats_t cache_stats(cache_t *c)
+{
+    return c->be->stats(c);
+}

@@ -1,0 +1,453 @@
+/*
+ * The cluster's object cache: memcached instances that every server
+ * shares, through libmemcached with consistent hashing (ketama), so adding
+ * or losing an instance moves only its share of the keys.
+ *
+ * DESIGN
+ * Keys: "pg:v<CACHE_LAYOUT>:<namespace>:<kind>:<id>". An entry is an 8-byte
+ * header (when it goes stale, wall-clock ms; 0: never) and the caller's
+ * bytes, with a memcached TTL on every entry (MC_TTL_S, or a short TTL's
+ * length plus CACHE_STALE_MS), so nothing a lost invalidation left behind
+ * lives on.
+ *
+ * Invalidation races (cache.h): a delete is a tombstone, an entry flagged
+ * MC_TOMB that lives MC_HOLD_S; a fill is an `add`, which a tombstone (or
+ * any entry) refuses. A ticket is the monotonic time the request began,
+ * and a fill older than MC_FILL_MAX_MS is dropped. memcached's clock ticks
+ * in whole seconds, so a tombstone lives more than MC_HOLD_S - 1 seconds,
+ * longer than any fill that is still allowed: a reader whose snapshot
+ * began before a commit either adds before the tombstone (which then
+ * overwrites it), or meets the tombstone, or is too old to fill. A short-TTL
+ * entry past its time is replaced with a compare-and-swap on the entry
+ * read, which a tombstone in between also defeats.
+ *
+ * Stale entries (cache_get_by): the first reader past an entry's time
+ * takes a refill mark (an `add` of the key + ":r", MC_MARK_S) and misses;
+ * the others get the old bytes until the refill lands or the entry dies.
+ *
+ * A rolling deploy: a delete puts tombstones on this layout's key and the
+ * previous one's, so the servers still on the old build see the writes of
+ * the new one.
+ *
+ * Faults: calls time out after MC_TIMEOUT_MS, and an instance that failed
+ * is left alone for MC_RETRY_S (libmemcached's per-server retry), so a
+ * dead or stopped memcached costs a read a miss, never a hang. A delete
+ * that cannot be done is queued and retried every MC_RETRY_MS by a thread
+ * of its own, until the instance answers; past MC_QUEUE_MAX queued, the
+ * queue gives way to one flush of every instance. Keys are never moved off
+ * a failed instance (no ejection): another instance could hold an entry
+ * older than a delete the failed one took.
+ *
+ * Each thread has its own connection set (memcached_st is not thread
+ * safe), cloned from a configured one on first use.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libmemcached/memcached.h>
+
+#include "cache/backend.h"
+#include "cache/memcached.h"
+#include "obs/log.h"
+
+#define MC_TOMB 1u          /* flags of a tombstone */
+#define MC_HOLD_S 3         /* a tombstone's life: more than 2 s on memcached's clock */
+#define MC_FILL_MAX_MS 1000 /* older fills are dropped (well inside the hold) */
+#define MC_TTL_S 3600       /* every entry's life at most */
+#define MC_MARK_S 2         /* a refill mark's */
+#define MC_TIMEOUT_MS 200   /* connect, and each reply */
+#define MC_RETRY_S 1        /* an instance that failed is skipped this long */
+#define MC_RETRY_MS 200     /* between tries of the queued deletes */
+#define MC_QUEUE_MAX 65536  /* queued deletes, past which the queue is a flush */
+#define MC_HEADER 8
+#define MC_KEY_MAX 96
+
+typedef struct pending {
+    int kind;
+    int64_t id;
+} pending_t;
+
+typedef struct mc {
+    cache_t base;
+    memcached_st *proto; /* configured, never used for calls: each thread clones it */
+    pthread_mutex_t clone_lock;
+    pthread_key_t key;
+    char ns[48];
+    _Atomic uint64_t hits, misses;
+    /* deletes that failed, retried by the retrier */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pending_t *queue;
+    size_t nqueue, cap;
+    bool flush; /* the queue overflowed: flush every instance instead */
+    bool stopping;
+    bool warned;
+    pthread_t retrier;
+} mc_t;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_clone(void *m)
+{
+    memcached_free(m);
+}
+
+static memcached_st *conn(mc_t *c)
+{
+    memcached_st *m = pthread_getspecific(c->key);
+    if (m == NULL) {
+        pthread_mutex_lock(&c->clone_lock);
+        m = memcached_clone(NULL, c->proto);
+        pthread_mutex_unlock(&c->clone_lock);
+        if (m == NULL)
+            return NULL;
+        pthread_setspecific(c->key, m);
+    }
+    return m;
+}
+
+static size_t key_of(mc_t *c, int layout, int kind, int64_t id, const char *suffix, char *out)
+{
+    int n = snprintf(out, MC_KEY_MAX, "pg:v%d:%s:%d:%" PRId64 "%s", layout, c->ns, kind, id, suffix);
+    return (size_t)n;
+}
+
+/* Kinds a shared cache does not keep: a timeline's head is one round trip
+ * to the feed store already, and a fan-out drops it for every follower. */
+static bool kept(int kind)
+{
+    return kind != CACHE_TIMELINE;
+}
+
+static bool failed(memcached_return_t rc)
+{
+    return rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_NOTFOUND &&
+           rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_END && rc != MEMCACHED_STORED;
+}
+
+static bool mc_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t who)
+{
+    mc_t *c = (mc_t *)base;
+    memcached_st *m;
+    if (!kept(kind) || (m = conn(c)) == NULL)
+        return false;
+    char key[MC_KEY_MAX];
+    size_t klen = key_of(c, CACHE_LAYOUT, kind, id, "", key);
+    size_t vlen = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    char *v = memcached_get(m, key, klen, &vlen, &flags, &rc);
+    bool hit = v != NULL && rc == MEMCACHED_SUCCESS && flags != MC_TOMB && vlen >= MC_HEADER;
+    if (hit) {
+        int64_t stale_at;
+        memcpy(&stale_at, v, sizeof(stale_at));
+        if (stale_at != 0 && wall_ms() >= stale_at) {
+            /* past its time: the first to take the mark refills, the
+             * others get the old bytes meanwhile */
+            size_t mlen = key_of(c, CACHE_LAYOUT, kind, id, ":r", key);
+            if (who == 0 || memcached_add(m, key, mlen, "", 0, MC_MARK_S, 0) == MEMCACHED_SUCCESS)
+                hit = false;
+        }
+    }
+    if (hit)
+        buf_append(out, v + MC_HEADER, vlen - MC_HEADER);
+    free(v);
+    atomic_fetch_add_explicit(hit ? &c->hits : &c->misses, 1, memory_order_relaxed);
+    return hit;
+}
+
+static uint64_t mc_ticket(cache_t *base)
+{
+    (void)base;
+    return (uint64_t)mono_ms();
+}
+
+static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, size_t len, uint64_t ticket,
+                       int64_t ttl_ms)
+{
+    mc_t *c = (mc_t *)base;
+    memcached_st *m;
+    if (!kept(kind) || mono_ms() - (int64_t)ticket > MC_FILL_MAX_MS || (m = conn(c)) == NULL)
+        return;
+    char key[MC_KEY_MAX];
+    size_t klen = key_of(c, CACHE_LAYOUT, kind, id, "", key);
+    int64_t stale_at = ttl_ms > 0 ? wall_ms() + ttl_ms : 0;
+    time_t life = ttl_ms > 0 ? (time_t)((ttl_ms + CACHE_STALE_MS + 999) / 1000) : MC_TTL_S;
+    char *v = xmalloc(MC_HEADER + len);
+    memcpy(v, &stale_at, sizeof(stale_at));
+    memcpy(v + MC_HEADER, val, len);
+    memcached_return_t rc = memcached_add(m, key, klen, v, MC_HEADER + len, life, 0);
+    if (rc == MEMCACHED_NOTSTORED && ttl_ms > 0) {
+        /* an entry is there: replace it only if it is a value past its
+         * time, and still the one read (no tombstone since) */
+        const char *keys[] = {key};
+        size_t lens[] = {klen};
+        if (memcached_mget(m, keys, lens, 1) == MEMCACHED_SUCCESS) {
+            memcached_result_st *r = memcached_fetch_result(m, NULL, &rc);
+            if (r != NULL) {
+                int64_t old = -1;
+                if (memcached_result_flags(r) != MC_TOMB && memcached_result_length(r) >= MC_HEADER)
+                    memcpy(&old, memcached_result_value(r), sizeof(old));
+                uint64_t cas = memcached_result_cas(r);
+                memcached_result_free(r);
+                while (memcached_fetch_result(m, NULL, &rc) != NULL) /* drains the END */
+                    ;
+                if (old > 0 && wall_ms() >= old)
+                    memcached_cas(m, key, klen, v, MC_HEADER + len, life, 0, cas);
+            }
+        }
+    }
+    free(v);
+}
+
+/* The tombstones of one delete, on this thread's connections. 0, or -1 if
+ * an instance could not take them. */
+static int tombstone(mc_t *c, memcached_st *m, int kind, int64_t id)
+{
+    char key[MC_KEY_MAX];
+    for (int layout = CACHE_LAYOUT; layout >= CACHE_LAYOUT - 1 && layout >= 1; layout--) {
+        size_t klen = key_of(c, layout, kind, id, "", key);
+        if (failed(memcached_set(m, key, klen, "", 0, MC_HOLD_S, MC_TOMB)))
+            return -1;
+    }
+    return 0;
+}
+
+/* Under c->lock. */
+static void push(mc_t *c, pending_t p)
+{
+    if (c->nqueue == MC_QUEUE_MAX) {
+        c->flush = true;
+        c->nqueue = 0;
+    }
+    if (c->flush)
+        return;
+    if (c->nqueue == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->queue = realloc(c->queue, c->cap * sizeof(pending_t));
+        if (c->queue == NULL)
+            abort();
+    }
+    c->queue[c->nqueue++] = p;
+}
+
+static void enqueue(mc_t *c, int kind, int64_t id)
+{
+    pthread_mutex_lock(&c->lock);
+    push(c, (pending_t){kind, id});
+    pthread_cond_signal(&c->wake);
+    if (!c->warned) {
+        c->warned = true;
+        log_warn("memcached: an invalidation could not be done; retried every %d ms", MC_RETRY_MS);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void mc_del(cache_t *base, int kind, int64_t id)
+{
+    mc_t *c = (mc_t *)base;
+    if (!kept(kind))
+        return;
+    memcached_st *m = conn(c);
+    if (m == NULL || tombstone(c, m, kind, id) != 0)
+        enqueue(c, kind, id);
+}
+
+static void *retrier(void *arg)
+{
+    mc_t *c = arg;
+    memcached_st *m = NULL;
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        if (c->nqueue == 0 && !c->flush) {
+            pthread_cond_wait(&c->wake, &c->lock);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += MC_RETRY_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+        if (c->stopping)
+            break;
+        /* takes the queue whole, tries it, puts back what still fails */
+        pending_t *q = c->queue;
+        size_t n = c->nqueue;
+        bool flush = c->flush;
+        c->queue = NULL;
+        c->nqueue = c->cap = 0;
+        c->flush = false;
+        pthread_mutex_unlock(&c->lock);
+        if (m == NULL)
+            m = conn(c);
+        bool ok = m != NULL;
+        if (ok && flush)
+            ok = !failed(memcached_flush(m, 0));
+        size_t i = 0;
+        for (; ok && !flush && i < n; i++)
+            if (tombstone(c, m, q[i].kind, q[i].id) != 0)
+                break;
+        pthread_mutex_lock(&c->lock);
+        if (!ok && flush)
+            c->flush = true;
+        for (; !flush && i < n; i++)
+            push(c, q[i]);
+        free(q);
+        if (c->nqueue == 0 && !c->flush && c->warned) {
+            c->warned = false;
+            log_info("memcached: the invalidations that failed are done");
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static void mc_clear(cache_t *base)
+{
+    mc_t *c = (mc_t *)base;
+    memcached_st *m = conn(c);
+    if (m == NULL || failed(memcached_flush(m, 0))) {
+        pthread_mutex_lock(&c->lock);
+        c->flush = true;
+        c->nqueue = 0;
+        pthread_cond_signal(&c->wake);
+        pthread_mutex_unlock(&c->lock);
+    }
+}
+
+static cache_stats_t mc_stats(cache_t *base)
+{
+    mc_t *c = (mc_t *)base;
+    return (cache_stats_t){.hits = atomic_load(&c->hits), .misses = atomic_load(&c->misses)};
+}
+
+static void mc_free(cache_t *base)
+{
+    mc_t *c = (mc_t *)base;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->retrier, NULL);
+    if (c->nqueue > 0 || c->flush)
+        log_warn("memcached: %zu invalidations%s not done at exit; entries live at most %d s", c->nqueue,
+                 c->flush ? " (and a flush)" : "", MC_TTL_S);
+    memcached_st *m = pthread_getspecific(c->key);
+    if (m)
+        memcached_free(m);
+    pthread_key_delete(c->key);
+    memcached_free(c->proto);
+    pthread_mutex_destroy(&c->clone_lock);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->wake);
+    free(c->queue);
+    free(c);
+}
+
+static const cache_backend_t cache_backend_memcached = {
+    .name = "memcached",
+    .remote = true,
+    .get_by = mc_get_by,
+    .ticket = mc_ticket,
+    .set_ttl = mc_set_ttl,
+    .del = mc_del,
+    .clear = mc_clear,
+    .stats = mc_stats,
+    .free = mc_free,
+};
+
+int cache_memcached_url_parse(const char *url, cache_memcached_server_fn fn, void *arg)
+{
+    static const char scheme[] = "memcached://";
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        return -1;
+    const char *p = url + sizeof(scheme) - 1;
+    int n = 0;
+    for (;;) {
+        const char *end = p + strcspn(p, ",");
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        if (colon == NULL || colon == p || (size_t)(colon - p) >= 256 || end - colon < 2 || end - colon > 6)
+            return -1;
+        char host[256];
+        memcpy(host, p, (size_t)(colon - p));
+        host[colon - p] = '\0';
+        if (strpbrk(host, "/?#@ ") != NULL)
+            return -1;
+        long port = 0;
+        for (const char *d = colon + 1; d < end; d++) {
+            if (*d < '0' || *d > '9')
+                return -1;
+            port = port * 10 + (*d - '0');
+        }
+        if (port < 1 || port > 65535)
+            return -1;
+        if (fn != NULL && fn(arg, host, (int)port) != 0)
+            return -1;
+        n++;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    return n;
+}
+
+static int add_server(void *arg, const char *host, int port)
+{
+    return memcached_server_add(arg, host, (in_port_t)port) == MEMCACHED_SUCCESS ? 0 : -1;
+}
+
+cache_t *cache_memcached_open(const char *url, const char *ns, char *err, size_t errlen)
+{
+    memcached_st *proto = memcached_create(NULL);
+    if (proto == NULL || cache_memcached_url_parse(url, add_server, proto) <= 0) {
+        snprintf(err, errlen, "bad cache URL '%s' (expected local or memcached://HOST:PORT[,HOST:PORT...])", url);
+        memcached_free(proto);
+        return NULL;
+    }
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_KETAMA, 1); /* consistent hashing */
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 0);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_NO_BLOCK, 1); /* for the timeouts */
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, MC_TIMEOUT_MS);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, MC_TIMEOUT_MS);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, MC_TIMEOUT_MS * 1000);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_SND_TIMEOUT, MC_TIMEOUT_MS * 1000);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, MC_RETRY_S);
+    memcached_behavior_set(proto, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1);
+    mc_t *c = xcalloc(1, sizeof(*c));
+    c->base.be = &cache_backend_memcached;
+    c->proto = proto;
+    snprintf(c->ns, sizeof(c->ns), "%s", ns != NULL && ns[0] ? ns : "-");
+    pthread_mutex_init(&c->clone_lock, NULL);
+    pthread_key_create(&c->key, free_clone);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->wake, NULL);
+    pthread_create(&c->retrier, NULL, retrier, c);
+    return &c->base;
+}
+
+cache_t *cache_open(const char *url, size_t max_bytes, const char *ns, char *err, size_t errlen)
+{
+    if (strcmp(url, "local") == 0)
+        return cache_new(max_bytes);
+    return cache_memcached_open(url, ns, err, errlen);
+}
