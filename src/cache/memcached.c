@@ -41,7 +41,6 @@
  * Each thread has its own connection set (memcached_st is not thread
  * safe), cloned from a configured one on first use.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -373,41 +372,6 @@ static const cache_backend_t cache_backend_memcached = {
     .stats = mc_stats,
     .free = mc_free,
 };
-
-int cache_memcached_url_parse(const char *url, cache_memcached_server_fn fn, void *arg)
-{
-    static const char scheme[] = "memcached://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-        return -1;
-    const char *p = url + sizeof(scheme) - 1;
-    int n = 0;
-    for (;;) {
-        const char *end = p + strcspn(p, ",");
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        if (colon == NULL || colon == p || (size_t)(colon - p) >= 256 || end - colon < 2 || end - colon > 6)
-            return -1;
-        char host[256];
-        memcpy(host, p, (size_t)(colon - p));
-        host[colon - p] = '\0';
-        if (strpbrk(host, "/?#@ ") != NULL)
-            return -1;
-        long port = 0;
-        for (const char *d = colon + 1; d < end; d++) {
-            if (*d < '0' || *d > '9')
-                return -1;
-            port = port * 10 + (*d - '0');
-        }
-        if (port < 1 || port > 65535)
-            return -1;
-        if (fn != NULL && fn(arg, host, (int)port) != 0)
-            return -1;
-        n++;
-        if (*end == '\0')
-            break;
-        p = end + 1;
-    }
-    return n;
-}
 
 static int add_server(void *arg, const char *host, int port)
 {

@@ -14,25 +14,6 @@
 #include "core/buf.h"
 #include "obs/log.h"
 
-int redis_url_parse(const char *url, char *host, size_t hostlen, int *port)
-{
-    static const char scheme[] = "redis://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-        return -1;
-    const char *h = url + sizeof(scheme) - 1, *colon = strrchr(h, ':');
-    if (colon == NULL || colon == h || (size_t)(colon - h) >= hostlen)
-        return -1;
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || p < 1 || p > 65535 || !(*end == '\0' || strcmp(end, "/") == 0))
-        return -1;
-    memcpy(host, h, (size_t)(colon - h));
-    host[colon - h] = '\0';
-    *port = (int)p;
-    return 0;
-}
-
 void redis_namespace(const unsigned char *secret, size_t len, char out[REDIS_NS_LEN + 1])
 {
     static const unsigned char ctx[crypto_generichash_KEYBYTES] = "picogram redis namespace, v1...";

@@ -19,12 +19,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cache/url.h"
+
 #define REDIS_LINK_TIMEOUT_MS 500
 #define REDIS_LINK_RETRY_MS 1000
 
-/* Parses "redis://HOST:PORT[/]" into host (NUL-terminated) and port.
- * Returns 0, or -1. */
-int redis_url_parse(const char *url, char *host, size_t hostlen, int *port);
 /* The cluster's name in Redis keys and channels: 16 hex digits of a keyed
  * hash of the server secret, which every server of a cluster shares and
  * no two clusters do. */

@@ -1,5 +1,6 @@
 /* The embedded object cache: hits and misses, LRU eviction within the byte
- * bound, invalidation, and fills refused after an invalidation. */
+ * bound, invalidation, and fills refused after an invalidation; and the
+ * shared services' URLs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "cache/cache.h"
+#include "cache/url.h"
 
 static void test_get_set_del(void **state)
 {
@@ -40,8 +42,8 @@ static void test_get_set_del(void **state)
 static void test_ticket_refuses_stale_fill(void **state)
 {
     cache_t *c = cache_new(1 << 20);
-    uint64_t t = cache_ticket(c);   /* a reader starts its snapshot */
-    cache_del(c, CACHE_USER, 7);    /* a writer commits and invalidates */
+    uint64_t t = cache_ticket(c);             /* a reader starts its snapshot */
+    cache_del(c, CACHE_USER, 7);              /* a writer commits and invalidates */
     cache_set(c, CACHE_USER, 7, "old", 3, t); /* the reader's old value */
     buf_t b;
     buf_init(&b, 64);
@@ -95,9 +97,9 @@ static void test_stale_entry_has_one_refiller(void **state)
     assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2)); /* the others still get it */
     assert_memory_equal(b.data, "old", 3);
     assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* the refiller, again (now on a worker) */
-    assert_false(cache_get(c, CACHE_TIMELINE, 5, &b));      /* a caller outside leases: a miss */
+    assert_false(cache_get(c, CACHE_TIMELINE, 5, &b));       /* a caller outside leases: a miss */
     b.len = 0;
-    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 3)); /* and that took nobody's place */
+    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 3));             /* and that took nobody's place */
     cache_set_ttl(c, CACHE_TIMELINE, 5, "new", 3, cache_ticket(c), 50); /* the refill */
     b.len = 0;
     assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2));
@@ -214,6 +216,56 @@ static void test_threads(void **state)
     cache_free(c);
 }
 
+typedef struct seen {
+    char hosts[4][256];
+    int ports[4];
+    int n;
+} seen_t;
+
+static int note_server(void *arg, const char *host, int port)
+{
+    seen_t *s = arg;
+    if (s->n == 4)
+        return -1;
+    strcpy(s->hosts[s->n], host);
+    s->ports[s->n++] = port;
+    return 0;
+}
+
+static void test_urls(void **state)
+{
+    (void)state;
+    seen_t s = {0};
+    assert_int_equal(cache_memcached_url_parse("memcached://127.0.0.1:11211,cache-b:11212", note_server, &s), 2);
+    assert_string_equal(s.hosts[0], "127.0.0.1");
+    assert_int_equal(s.ports[0], 11211);
+    assert_string_equal(s.hosts[1], "cache-b");
+    assert_int_equal(s.ports[1], 11212);
+    assert_int_equal(cache_memcached_url_parse("memcached://h:65535", NULL, NULL), 1);
+    const char *bad[] = {"memcached://",         "memcached://h",
+                         "memcached://:1",       "memcached://h:",
+                         "memcached://h:0",      "memcached://h:65536",
+                         "memcached://h:1x",     "memcached://h:1,",
+                         "memcached://h:1,,h:2", "memcached://a/b:1",
+                         "memcached://u@h:1",    "memcache://h:1",
+                         "redis://h:1",          "local",
+                         "memcached://h:1234567"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(cache_memcached_url_parse(bad[i], NULL, NULL), -1);
+    /* a callback's refusal is the parse's */
+    seen_t full = {.n = 4};
+    assert_int_equal(cache_memcached_url_parse("memcached://h:1", note_server, &full), -1);
+
+    char host[16];
+    int port = 0;
+    assert_int_equal(redis_url_parse("redis://127.0.0.1:6379/", host, sizeof(host), &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 6379);
+    assert_int_equal(redis_url_parse("redis://a-very-long-host-name:1", host, sizeof(host), &port), -1);
+    assert_int_equal(redis_url_parse("redis://h:0", host, sizeof(host), &port), -1);
+    assert_int_equal(redis_url_parse("memcached://h:1", host, sizeof(host), &port), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_bus_hooks),
         cmocka_unit_test(test_bounded),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
