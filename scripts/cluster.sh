@@ -6,7 +6,8 @@
 #                                 pooling), a Redis (rate limits, log-in
 #                                 back-off and home timelines), two
 #                                 memcached (the object cache every server
-#                                 shares), `picogram migrate`, an S3
+#                                 shares), gearmand (the jobs, its queue
+#                                 in SQLite), `picogram migrate`, an S3
 #                                 server (s3rver, from npm) holding the
 #                                 photos, then two `picogram serve` with
 #                                 DIR/picogram.conf behind nginx and a
@@ -23,18 +24,21 @@
 #   scripts/cluster.sh stop-redis DIR | start-redis DIR   the same for Redis.
 #   scripts/cluster.sh stop-memcached DIR I | start-memcached DIR I  the same for memcached I (0 or 1);
 #                                 it starts again empty.
+#   scripts/cluster.sh stop-gearmand DIR | start-gearmand DIR  the same for gearmand (its queue kept).
 #   scripts/cluster.sh stop-s3 DIR | start-s3 DIR         the same for the S3 server.
 #   scripts/cluster.sh stop-worker DIR | start-worker DIR the same for the worker.
 #   scripts/cluster.sh stop-serve DIR I | start-serve DIR I  the same for `picogram serve` I (0 or 1).
 # Each process's PID is in a file of DIR (log/serveI.pid, log/worker.pid,
-# s3/s3rver.pid, redis/redis.pid, memcachedI/memcached.pid, nginx/nginx.pid, the PostgreSQL data
+# s3/s3rver.pid, redis/redis.pid, memcachedI/memcached.pid, gearmand/gearmand.pid,
+# nginx/nginx.pid, the PostgreSQL data
 # directories' postmaster.pid), for fault drills that kill one.
 #
 # The logical shards are split in two: 0-4095 on the first server, 4096-8191
 # on the second. Ports are free ones picked at start. As root, the servers
 # run as `nobody` (initdb and pgbouncer refuse root); otherwise as the user.
 # Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
-#      CLUSTER_SERVE=0 (databases, Redis and memcached only: no S3, no picogram serve, no nginx).
+#      CLUSTER_SERVE=0 (databases, Redis, memcached and gearmand only: no S3, no picogram serve,
+#      no nginx).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -158,6 +162,29 @@ stop_memcached() { # stop_memcached I
     rm -f "$f"
 }
 
+start_gearmand() { # start_gearmand PORT: the queue persists in SQLite, in DIR/gearmand
+    local d=$DIR/gearmand
+    mkdir -p "$d"
+    own "$d"
+    "${AS_USER[@]}" gearmand -L 127.0.0.1 -p "$1" -q libsqlite3 --libsqlite3-db "$d/queue.db" \
+        -l "$d/gearmand.log" --verbose WARNING -t 2 </dev/null >>"$d/gearmand.out" 2>&1 &
+    echo $! >"$d/gearmand.pid"
+    wait_for 10 gearmand_answers "$1" || { tail -n 20 "$d/gearmand.log" >&2; die "gearmand does not answer"; }
+}
+
+gearmand_answers() ( # gearmand_answers PORT: its admin protocol's version
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'version\n' >&3
+    read -r -t 2 line <&3 || exit 1
+    [[ $line == OK* ]]
+)
+
+stop_gearmand() {
+    local f=$DIR/gearmand/gearmand.pid
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+    rm -f "$f"
+}
+
 S3_BUCKET=picogram
 start_s3() { # start_s3 PORT: s3rver (its default account, S3RVER/S3RVER), the bucket made at start
     local d=$DIR/s3
@@ -191,9 +218,9 @@ up() {
             return 0
         fi
     fi
-    local pg0 pg1 b0 b1 api api1 ng redis mc0 mc1 s3=""
+    local pg0 pg1 b0 b1 api api1 ng redis mc0 mc1 gm s3=""
     pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); redis=$(free_port)
-    mc0=$(free_port); mc1=$(free_port)
+    mc0=$(free_port); mc1=$(free_port); gm=$(free_port)
     api=$(free_port); api1=$(free_port); ng=$(free_port)
     start_pg 0 "$pg0"
     start_pg 1 "$pg1"
@@ -202,6 +229,7 @@ up() {
     start_redis "$redis"
     start_memcached 0 "$mc0"
     start_memcached 1 "$mc1"
+    start_gearmand "$gm"
     mkdir -p "$DIR/data" "$DIR/log"
     own "$DIR/data" "$DIR/log"
     cat >"$DIR/picogram.conf" <<EOF
@@ -213,6 +241,7 @@ access_log = $DIR/log/access.log
 redis = redis://127.0.0.1:$redis
 feed_store = redis://127.0.0.1:$redis
 cache = memcached://127.0.0.1:$mc0,127.0.0.1:$mc1
+job_server = gearman://127.0.0.1:$gm
 # behind nginx: links point at it, and it names the client
 public_url = http://127.0.0.1:$ng
 trusted_proxies = 127.0.0.1
@@ -236,6 +265,7 @@ API_PORTS="$api $api1"
 NGINX_PORT=$ng
 REDIS_PORT=$redis
 MEMCACHED_PORTS="$mc0 $mc1"
+GEARMAND_PORT=$gm
 S3_PORT=$s3
 EOF
     as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
@@ -334,12 +364,13 @@ down() {
     stop_redis
     stop_memcached 0
     stop_memcached 1
+    stop_gearmand
     stop_s3
     rm -f "$DIR/cluster.env"
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-memcached|start-memcached DIR 0|1, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
+usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-memcached|start-memcached DIR 0|1, stop-gearmand|start-gearmand DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 # The fault drills: one part stopped or started again, on its port of cluster.env.
@@ -356,6 +387,8 @@ drill() { # drill CMD [I]
     start-pg) start_pg "$2" "${pg[$2]}" ;;
     stop-redis) stop_redis ;;
     start-redis) start_redis "$REDIS_PORT" ;;
+    stop-gearmand) stop_gearmand ;;
+    start-gearmand) start_gearmand "$GEARMAND_PORT" ;;
     stop-memcached) stop_memcached "$2" ;;
     start-memcached) start_memcached "$2" "${mc[$2]}" ;;
     stop-s3) stop_s3 ;;
@@ -378,6 +411,6 @@ stop-pg | start-pg | stop-serve | start-serve | stop-memcached | start-memcached
     [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "$usage"
     drill "$1" "$3"
     ;;
-stop-redis | start-redis | stop-s3 | start-s3 | stop-worker | start-worker) drill "$1" ;;
+stop-redis | start-redis | stop-gearmand | start-gearmand | stop-s3 | start-s3 | stop-worker | start-worker) drill "$1" ;;
 *) die "$usage" ;;
 esac

@@ -94,6 +94,9 @@ static const setting_t settings[] = {
     {"redis", T_STR, OFF(redis), "off", 0, 0, NULL,
      "redis://HOST:PORT of the Redis that servers sharing the databases use to hear each other's cache "
      "invalidations and share rate-limit budgets ('off': one server)"},
+    {"job_server", T_STR, OFF(job_server), "off", 0, 0, NULL,
+     "'off' (the runners sweep the outbox tables) or gearman://HOST:PORT[,HOST:PORT...]: gearmand carries each "
+     "committed job to a runner of any server or worker at once; the outbox stays the truth, swept every second"},
     {"feed_store", T_STR, OFF(feed_store), "db", 0, 0, NULL,
      "where home timelines live: 'db' (a table on each user's database) or redis://HOST:PORT (the cluster's; "
      "a timeline Redis loses is rebuilt from the databases on its next read)"},

@@ -50,6 +50,7 @@ typedef struct config {
     long long popular_interval; /* seconds between popular refreshes */
     long long job_threads;
     char *cache;           /* "local" or "memcached://HOST:PORT[,...]" */
+    char *job_server;      /* "off" or "gearman://HOST:PORT[,...]" */
     long long cache_size;  /* bytes of the local object cache */
     long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
     char *secret_file;

@@ -103,7 +103,8 @@ bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b);
 
 /* Reads, in one query, which of the media ids (a page about to be shown)
  * the viewer has liked, for user_has_liked; items outside the memo ask
- * for themselves. */
+ * for themselves. With a shared cache, also fetches the page's media and
+ * their users in two batched reads. */
 void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n);
 
 /* Whether the viewer may see owner's media and lists (the owner; or no

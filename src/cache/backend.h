@@ -14,6 +14,8 @@ typedef struct cache_backend {
     const char *name;
     bool remote; /* see cache_remote */
     bool (*get_by)(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who);
+    /* NULL: cache_get_many asks get_by for each */
+    void (*get_many)(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg);
     uint64_t (*ticket)(cache_t *c);
     void (*set_ttl)(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms);
     void (*del)(cache_t *c, int kind, int64_t id);

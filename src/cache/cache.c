@@ -25,6 +25,24 @@ bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who)
     return c->be->get_by(c, kind, id, out, who);
 }
 
+void cache_get_many(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg)
+{
+    if (atomic_load_explicit(&c->off, memory_order_relaxed))
+        return;
+    if (c->be->get_many != NULL) {
+        c->be->get_many(c, kind, ids, n, found, arg);
+        return;
+    }
+    buf_t v;
+    buf_init(&v, SIZE_MAX);
+    for (size_t i = 0; i < n; i++) {
+        buf_reset(&v);
+        if (c->be->get_by(c, kind, ids[i], &v, 0))
+            found(arg, ids[i], v.data, v.len);
+    }
+    buf_free(&v);
+}
+
 uint64_t cache_ticket(cache_t *c)
 {
     return c->be->ticket(c);

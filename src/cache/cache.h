@@ -80,6 +80,10 @@ bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out);
  * request tried on its loop, then on a worker). After that, a miss for
  * all. cache_get is this with who 0: a stale entry is a miss. */
 bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who);
+/* Many entries of one kind at once (one round trip to a shared cache):
+ * found(arg, id, bytes, len) for each fresh one there. */
+typedef void (*cache_found_fn)(void *arg, int64_t id, const void *val, size_t len);
+void cache_get_many(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg);
 uint64_t cache_ticket(cache_t *c);
 void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket);
 /* The same, the entry gone after ttl_ms (0: kept until evicted or deleted). */

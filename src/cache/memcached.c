@@ -172,6 +172,54 @@ static bool mc_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t 
     return hit;
 }
 
+/* One mget for every key; the fresh values to found (a stale one is a
+ * miss here: the caller's own read refills it). */
+static void mc_get_many(cache_t *base, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg)
+{
+    mc_t *c = (mc_t *)base;
+    memcached_st *m;
+    if (n == 0 || !kept(kind) || (m = conn(c)) == NULL)
+        return;
+    char *keys = xmalloc(n * MC_KEY_MAX);
+    const char **kp = xmalloc(n * sizeof(*kp));
+    size_t *kl = xmalloc(n * sizeof(*kl));
+    for (size_t i = 0; i < n; i++) {
+        kp[i] = keys + i * MC_KEY_MAX;
+        kl[i] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
+    }
+    size_t hits = 0;
+    if (memcached_mget(m, kp, kl, n) == MEMCACHED_SUCCESS) {
+        memcached_return_t rc;
+        memcached_result_st *r;
+        int64_t now = wall_ms();
+        while ((r = memcached_fetch_result(m, NULL, &rc)) != NULL) {
+            const char *k = memcached_result_key_value(r), *v = memcached_result_value(r);
+            size_t klen = memcached_result_key_length(r), vlen = memcached_result_length(r);
+            const char *colon = memrchr(k, ':', klen);
+            int64_t stale_at = 0;
+            if (vlen >= MC_HEADER)
+                memcpy(&stale_at, v, sizeof(stale_at));
+            if (colon != NULL && memcached_result_flags(r) != MC_TOMB && vlen >= MC_HEADER &&
+                (stale_at == 0 || now < stale_at)) {
+                char idtext[24];
+                size_t il = klen - (size_t)(colon + 1 - k);
+                if (il > 0 && il < sizeof(idtext)) {
+                    memcpy(idtext, colon + 1, il);
+                    idtext[il] = '\0';
+                    found(arg, strtoll(idtext, NULL, 10), v + MC_HEADER, vlen - MC_HEADER);
+                    hits++;
+                }
+            }
+            memcached_result_free(r);
+        }
+    }
+    atomic_fetch_add_explicit(&c->hits, hits, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->misses, n - hits, memory_order_relaxed);
+    free(kl);
+    free(kp);
+    free(keys);
+}
+
 static uint64_t mc_ticket(cache_t *base)
 {
     (void)base;
@@ -365,6 +413,7 @@ static const cache_backend_t cache_backend_memcached = {
     .name = "memcached",
     .remote = true,
     .get_by = mc_get_by,
+    .get_many = mc_get_many,
     .ticket = mc_ticket,
     .set_ttl = mc_set_ttl,
     .del = mc_del,

@@ -123,6 +123,9 @@
     X(JOB_NEXT, "SELECT id, kind, payload, attempts FROM jobs WHERE dead = 0 AND run_at <= $1 AND lease_until < $1 "   \
       "AND (serial = 0 OR NOT EXISTS (SELECT 1 FROM jobs AS older WHERE older.serial = jobs.serial "                   \
       "AND older.id < jobs.id AND older.dead = 0)) ORDER BY run_at LIMIT 1")                                           \
+    X(JOB_DUE, "SELECT id, kind, payload, attempts FROM jobs WHERE id = $2 AND dead = 0 AND run_at <= $1 "             \
+      "AND lease_until < $1 AND (serial = 0 OR NOT EXISTS (SELECT 1 FROM jobs AS older WHERE older.serial = "          \
+      "jobs.serial AND older.id < jobs.id AND older.dead = 0))")                                                       \
     X(JOB_LEASE, "UPDATE jobs SET lease_until = $2, lease_owner = $3 WHERE id = $1 AND lease_until < $4")              \
     X(JOB_DONE, "DELETE FROM jobs WHERE id = $1")                                                                      \
     X(JOB_CONTINUE, "UPDATE jobs SET payload = $2, lease_until = 0, attempts = 0, run_at = $3 WHERE id = $1")          \

@@ -37,6 +37,60 @@ typedef struct ar_link {
     api_req_t *ar;
 } ar_link_t;
 
+/* A read request's memo of a shared cache: a page names the same users
+ * again and again (authors, commenters, likers), and each ask would be a
+ * round trip. Only reads (GET, HEAD) keep one: a write may change an entry
+ * it has read. */
+#define MEMO_MAX 256
+typedef struct cache_memo {
+    int n;
+    struct {
+        int kind;
+        int64_t id;
+        size_t off, len;
+    } e[MEMO_MAX];
+    buf_t bytes;
+    int prefetch_kind; /* api_cache_prefetch's, for its callback */
+} cache_memo_t;
+
+static void memo_free(cache_memo_t *m)
+{
+    if (m != NULL) {
+        buf_free(&m->bytes);
+        free(m);
+    }
+}
+
+static cache_memo_t *memo_of(api_req_t *ar)
+{
+    if (!cache_remote(ar->srv->cache) || (strcmp(ar->method, "GET") != 0 && strcmp(ar->method, "HEAD") != 0))
+        return NULL;
+    if (ar->memo == NULL) {
+        ar->memo = xcalloc(1, sizeof(*ar->memo));
+        buf_init(&ar->memo->bytes, SIZE_MAX);
+    }
+    return ar->memo;
+}
+
+static bool memo_get(cache_memo_t *m, int kind, int64_t id, buf_t *out)
+{
+    for (int i = 0; m != NULL && i < m->n; i++)
+        if (m->e[i].id == id && m->e[i].kind == kind) {
+            buf_append(out, m->bytes.data + m->e[i].off, m->e[i].len);
+            return true;
+        }
+    return false;
+}
+
+static void memo_put(cache_memo_t *m, int kind, int64_t id, const void *val, size_t len)
+{
+    if (m == NULL || m->n == MEMO_MAX)
+        return;
+    m->e[m->n].kind = kind, m->e[m->n].id = id, m->e[m->n].off = m->bytes.len, m->e[m->n].len = len;
+    m->n++;
+    buf_append(&m->bytes, val, len);
+}
+
 static void ar_unref(api_req_t *ar)
 {
     if (--ar->refs > 0)
@@ -45,6 +99,7 @@ static void ar_unref(api_req_t *ar)
     free(ar->path);
     free((char *)ar->token);
     free(ar->photo_copy);
+    memo_free(ar->memo);
     free(ar->out.body);
     for (int i = 0; i < ar->out.nheaders; i++) {
         free(ar->out.headers[i][0]);
@@ -305,14 +360,54 @@ static bool cache_reachable(api_req_t *ar)
 
 bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out)
 {
+    if (!cache_reachable(ar))
+        return false;
+    cache_memo_t *m = memo_of(ar);
+    if (memo_get(m, kind, id, out))
+        return true;
+    size_t at = out->len;
     /* the request's address: the same on its loop try and its worker run */
-    return cache_reachable(ar) && cache_get_by(ar->srv->cache, kind, id, out, (uint64_t)(uintptr_t)ar);
+    if (!cache_get_by(ar->srv->cache, kind, id, out, (uint64_t)(uintptr_t)ar))
+        return false;
+    memo_put(m, kind, id, out->data + at, out->len - at);
+    return true;
+}
+
+static void memo_found(void *arg, int64_t id, const void *val, size_t len)
+{
+    cache_memo_t *m = arg;
+    memo_put(m, m->prefetch_kind, id, val, len);
+}
+
+bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
+{
+    cache_memo_t *m = cache_reachable(ar) ? memo_of(ar) : NULL;
+    if (m == NULL)
+        return false;
+    int64_t *want = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    int k = 0;
+    buf_t scratch;
+    buf_init(&scratch, SIZE_MAX);
+    for (int i = 0; i < n && m->n + k < MEMO_MAX; i++) {
+        bool dup = memo_get(m, kind, ids[i], &scratch);
+        for (int j = 0; j < k && !dup; j++)
+            dup = want[j] == ids[i];
+        if (!dup)
+            want[k++] = ids[i];
+    }
+    buf_free(&scratch);
+    m->prefetch_kind = kind;
+    cache_get_many(ar->srv->cache, kind, want, (size_t)k, memo_found, m);
+    free(want);
+    return true;
 }
 
 void api_cache_set(api_req_t *ar, int kind, int64_t id, const void *val, size_t len, int64_t ttl_ms)
 {
-    if (cache_reachable(ar))
-        cache_set_ttl(ar->srv->cache, kind, id, val, len, ar->cache_ticket, ttl_ms);
+    if (!cache_reachable(ar))
+        return;
+    cache_set_ttl(ar->srv->cache, kind, id, val, len, ar->cache_ticket, ttl_ms);
+    memo_put(memo_of(ar), kind, id, val, len);
 }
 
 static void back(api_req_t *ar)

@@ -547,11 +547,16 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
 }
 
 /* The object cache (local, of cache_size bytes, or memcached), the local
- * one's invalidation bus with redis, and the feed store, which drops
- * timelines' heads from that cache. */
+ * one's invalidation bus with redis, the feed store, which drops
+ * timelines' heads from that cache, and the jobs' relay to gearmand. */
 static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size, const char *ns, char *err,
                                 size_t errlen)
 {
+    if (strcmp(cfg->job_server, "off") != 0) {
+        if ((srv->gearman = jobs_gearman_open(cfg->job_server, ns, err, errlen)) == NULL)
+            return -1;
+        jobs_use_gearman(srv->gearman);
+    }
     if ((srv->cache = cache_open(cfg->cache, cache_size, ns, err, errlen)) == NULL)
         return -1;
     if (strcmp(cfg->redis, "off") != 0 && !cache_remote(srv->cache) &&
@@ -570,6 +575,8 @@ static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size,
 static void close_shared(server_t *srv)
 {
     cache_bus_stop(srv->bus);
+    jobs_use_gearman(NULL);
+    jobs_gearman_close(srv->gearman);
     feeds_close(&srv->feeds);
     nodes_release(srv->nodes);
     dbmap_free(srv->dbmap);

@@ -44,6 +44,7 @@
 #include "core/ids.h"
 #include "db/db.h"
 #include "feeds/feeds.h"
+#include "jobs/gearman.h"
 #include "jobs/jobs.h"
 #include "model/nodes.h"
 #include "model/photo_keys.h"
@@ -98,6 +99,7 @@ struct server {
     login_share_t *login_share; /* the failed log-in back-off every server counts; NULL without redis */
     proxy_list_t trusted; /* trusted_proxies */
     jobq_t *jobs;
+    struct jobs_gearman *gearman; /* NULL without job_server */
     job_handler_t job_handlers[24]; /* every kind the runners take */
     photo_keys_ctx_t rekey;        /* the photo_rekey job's */
     atomic_int uploads_in_flight;

@@ -25,8 +25,11 @@
  * (JOBS_LEASE_MS): no process takes a job another live one holds, and a
  * job whose process died runs again once its lease expires (or at once,
  * when a process takes over the dead one's node).
- * (Gearman comes later behind the same interface: jobs_enqueue still writes
- * the outbox, and a relay hands committed rows to gearmand.)
+ * With Gearman (jobs_use_gearman; jobs/gearman.h), jobs_enqueue still
+ * writes the outbox, jobs_kick relays the committed rows' IDs to gearmand,
+ * and runners run what it hands them, sweeping the outbox every
+ * JOBS_SWEEP_MS for what it could not (the embedded runners sweep every
+ * 200 ms, and at once on a kick).
  */
 #ifndef PICOGRAM_JOBS_H
 #define PICOGRAM_JOBS_H
@@ -40,6 +43,7 @@
 #define JOBS_MAX_ATTEMPTS 10
 #define JOBS_LEASE_MS 60000
 #define JOBS_WAIT_MS 2000
+#define JOBS_SWEEP_MS 1000
 #define JOB_PAYLOAD_MAX 512
 
 enum { JOB_DONE = 0, JOB_CONTINUE = 1, JOB_RETRY = -1 };
@@ -75,8 +79,13 @@ void jobs_finish(db_conn_t *c, int64_t id);
 void jobs_resume(db_conn_t *c, int64_t id, const char *payload);
 /* Jobs of a kind not yet done (dead ones excluded) on c; -1 on error. */
 long jobs_live(db_conn_t *c, const char *kind);
-/* Wakes the runners (after a commit that enqueued). Thread safe. */
+/* Wakes the runners (after a commit that enqueued), and with Gearman
+ * relays the jobs this thread enqueued. Thread safe. */
 void jobs_kick(void);
+/* Relays jobs through g from now on (NULL: none), and makes the runners
+ * started after this Gearman workers. Before any thread enqueues. */
+struct jobs_gearman;
+void jobs_use_gearman(struct jobs_gearman *g);
 
 typedef struct jobq jobq_t;
 

@@ -2,6 +2,7 @@
 #include "jobs/jobs.h"
 #include "core/buf.h"
 #include "core/ids.h"
+#include "jobs/gearman.h"
 #include "obs/log.h"
 
 #include <pthread.h>
@@ -15,6 +16,21 @@
 static pthread_mutex_t kick_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t kick_cond = PTHREAD_COND_INITIALIZER;
 static unsigned kicks;
+
+/* With Gearman (jobs_use_gearman): the IDs this thread enqueued, which the
+ * next jobs_kick (after the commit) relays. One that did not commit is
+ * relayed all the same, and skipped by the runner that finds no row; one
+ * past RELAY_MAX is left to the runners' sweep. */
+#define RELAY_MAX 64
+static jobs_gearman_t *gearman;
+static _Thread_local int64_t relay_ids[RELAY_MAX];
+static _Thread_local size_t relay_n;
+
+void jobs_use_gearman(jobs_gearman_t *g)
+{
+    gearman = g;
+}
+
 static int enqueue(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
                    int64_t serial, int64_t *id)
 {
@@ -25,11 +41,14 @@ static int enqueue(db_conn_t *c, const char *kind, const char *payload, int64_t 
     db_bind_cstr(s, 3, payload);
     db_bind_i64(s, 4, run_at_ms);
     db_bind_i64(s, 5, serial);
-    return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
+    if (db_exec_stmt(s) != DB_DONE)
+        return DB_ERROR;
+    if (gearman != NULL && relay_n < RELAY_MAX && run_at_ms <= ids_now_ms())
+        relay_ids[relay_n++] = *id;
+    return DB_DONE;
 }
 
-int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard,
-                    int64_t *id)
+int jobs_enqueue_ex(db_conn_t *c, const char *kind, const char *payload, int64_t run_at_ms, unsigned shard, int64_t *id)
 {
     return enqueue(c, kind, payload, run_at_ms, shard, 0, id);
 }
@@ -81,6 +100,10 @@ long jobs_live(db_conn_t *c, const char *kind)
 
 void jobs_kick(void)
 {
+    if (gearman != NULL && relay_n > 0) {
+        jobs_gearman_relay(gearman, relay_ids, relay_n);
+        relay_n = 0;
+    }
     pthread_mutex_lock(&kick_lock);
     kicks++;
     pthread_cond_broadcast(&kick_cond);
@@ -106,15 +129,20 @@ static const job_handler_t *handler_for(jobq_t *q, const char *kind)
     return NULL;
 }
 
-/* Takes one due job from c and runs it. Returns 1 if one ran, 0 if none was due. */
-static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
+/* Takes one due job from c (the job `want`, or any if 0) and runs it.
+ * Returns its outcome (JOB_DONE, JOB_CONTINUE or JOB_RETRY), or NOT_RUN
+ * if none was due (or another runner took it first). */
+#define NOT_RUN (-2)
+static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
 {
     int64_t now = ids_now_ms();
-    db_stmt_t *s = db_q(c, Q_JOB_NEXT);
+    db_stmt_t *s = db_q(c, want ? Q_JOB_DUE : Q_JOB_NEXT);
     db_bind_i64(s, 1, now);
+    if (want)
+        db_bind_i64(s, 2, want);
     if (db_step(s) != DB_ROW) {
         db_reset(s);
-        return 0;
+        return NOT_RUN;
     }
     int64_t id = db_col_i64(s, 0);
     char kind[32], payload[JOB_PAYLOAD_MAX + 1];
@@ -128,7 +156,7 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
     db_bind_i64(s, 3, q->owner.id);
     db_bind_i64(s, 4, now);
     if (db_exec_stmt(s) != DB_DONE || c->drv->changes(c) == 0)
-        return 1; /* another runner took it */
+        return NOT_RUN; /* another runner took it */
 
     const job_handler_t *h = handler_for(q, kind);
     db_unavailable_clear();
@@ -171,40 +199,102 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c)
         if (db_exec_stmt(s) != DB_DONE)
             log_error("job %lld: cannot release its lease until restart", (long long)id);
     }
-    return 1;
+    return rc;
 }
 
-typedef struct runner_arg {
+/* Waits for a kick (jobs_kick), or ms. */
+static void poll_nap(jobq_t *q, int ms)
+{
+    pthread_mutex_lock(&kick_lock);
+    unsigned seen = kicks;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    while (seen == kicks && !atomic_load(&q->stopping))
+        if (pthread_cond_timedwait(&kick_cond, &kick_lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&kick_lock);
+}
+
+static bool may_run(jobq_t *q)
+{
+    return q->owner.ok == NULL || q->owner.ok(q->owner.arg);
+}
+
+/* One due job from each database. How many ran. */
+static int sweep(jobq_t *q, db_ctx_t *db)
+{
+    int ran = 0;
+    for (size_t i = 0; may_run(q) && i < dbmap_count(q->map); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c != NULL && run_one(q, db, c, 0) != NOT_RUN)
+            ran++;
+    }
+    db_ctx_release(db);
+    return ran;
+}
+
+typedef struct runner {
     jobq_t *q;
-} runner_arg_t;
+    db_ctx_t *db;
+} runner_t;
+
+/* A job handed over by Gearman: run on its database (its ID's shard's;
+ * failing that, a periodic job's, any), and run on while it continues. */
+static void run_handed(void *arg, int64_t id)
+{
+    runner_t *r = arg;
+    if (!may_run(r->q))
+        return; /* the sweep of a process that may runs it */
+    db_conn_t *home = db_shard(r->db, ids_shard(id)), *at = home;
+    int rc = home != NULL ? run_one(r->q, r->db, home, id) : NOT_RUN;
+    for (size_t i = 0; rc == NOT_RUN && i < dbmap_count(r->q->map); i++) {
+        at = db_physical(r->db, i);
+        if (at != NULL && at != home)
+            rc = run_one(r->q, r->db, at, id);
+    }
+    while (rc == JOB_CONTINUE && !atomic_load(&r->q->stopping) && may_run(r->q))
+        rc = run_one(r->q, r->db, at, id);
+    db_ctx_release(r->db);
+}
+
+/* With Gearman: handed jobs as they come, and a sweep of every database
+ * at least every JOBS_SWEEP_MS (and on until it finds nothing). */
+static void runner_gearman(jobq_t *q, db_ctx_t *db)
+{
+    runner_t r = {q, db};
+    jobs_gearman_worker_t *w = jobs_gearman_worker_new(gearman, run_handed, &r);
+    int64_t swept = 0;
+    while (!atomic_load(&q->stopping)) {
+        int64_t now = ids_now_ms();
+        if (w == NULL || now - swept >= JOBS_SWEEP_MS) {
+            if (sweep(q, db) > 0)
+                continue;
+            swept = now;
+        }
+        if (w != NULL)
+            jobs_gearman_work(w, 200);
+        else /* no worker could be made: the sweep alone, as embedded */
+            poll_nap(q, 200);
+    }
+    jobs_gearman_worker_free(w);
+}
 
 static void *runner_main(void *arg)
 {
     jobq_t *q = arg;
     db_ctx_t *db = db_ctx_new(q->map);
+    if (gearman != NULL) {
+        runner_gearman(q, db);
+        db_ctx_free(db);
+        return NULL;
+    }
     while (!atomic_load(&q->stopping)) {
-        int ran = 0;
-        bool may = q->owner.ok == NULL || q->owner.ok(q->owner.arg);
-        for (size_t i = 0; may && i < dbmap_count(q->map); i++) {
-            db_conn_t *c = db_physical(db, i);
-            if (c != NULL)
-                ran += run_one(q, db, c);
-        }
-        db_ctx_release(db);
-        if (ran)
+        if (sweep(q, db) > 0)
             continue;
-        /* Idle: wait for a kick, or poll again in 200 ms (retries come due). */
-        pthread_mutex_lock(&kick_lock);
-        unsigned seen = kicks;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000000L;
-        if (until.tv_nsec >= 1000000000L)
-            until.tv_sec++, until.tv_nsec -= 1000000000L;
-        while (seen == kicks && !atomic_load(&q->stopping))
-            if (pthread_cond_timedwait(&kick_cond, &kick_lock, &until) != 0)
-                break;
-        pthread_mutex_unlock(&kick_lock);
+        poll_nap(q, 200); /* idle: until a kick, or 200 ms (retries come due) */
     }
     db_ctx_free(db);
     return NULL;

@@ -1,7 +1,8 @@
 // Two servers on the same databases sharing one object cache, two real
 // memcached instances (`cache = memcached://...`): what a write through one
-// server changes is read right through the other on the very next request,
-// with no wait (the bus only promises "soon"). The entries are spread over
+// server changes (a name, a like, a comment, a caption, going private) is
+// read right through the other on the very next request, with no wait (the
+// bus only promises "soon"). The entries are spread over
 // both instances, under versioned keys, each with a TTL. An instance that
 // dies costs reads a trip to the database, never a wrong answer or a hang;
 // an invalidation a hung instance could not take is retried until it does.
@@ -49,6 +50,13 @@ test('a shared memcached cache: writes through one server are read through the o
       }
       assert.equal((await api(a, 'POST', `/v1/media/${media.id}/likes`, { token: owner.token })).status, 200);
       assert.equal((await onB(`/v1/media/${media.id}`)).body.data.likes.count, 1, 'a like through A counts on B at once');
+      const c = await api(a, 'POST', `/v1/media/${media.id}/comments`, { token: owner.token, form: { text: 'a new comment' } });
+      assert.equal(c.status, 200, show(c));
+      assert.equal((await onB(`/v1/media/${media.id}`)).body.data.comments.count, 1, 'a comment through A counts on B at once');
+      const e = await api(a, 'POST', `/v1/media/${media.id}`, { token: owner.token, form: { caption: 'second words' } });
+      assert.equal(e.status, 200, show(e));
+      assert.equal((await onB(`/v1/media/${media.id}`)).body.data.caption?.text, 'second words',
+        'a caption edited through A reads new on B at once');
       assert.equal((await api(a, 'POST', '/v1/users/self', { token: owner.token, form: { is_private: 'true' } })).status, 200);
       const refused = await onB(`/v1/media/${media.id}`);
       assert.equal(refused.status, 400, `a private owner's photo is refused on B at once: ${show(refused)}`);

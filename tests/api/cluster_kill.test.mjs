@@ -1,8 +1,9 @@
 // The kill -9 matrix of the cluster (scripts/cluster.sh up: two PostgreSQL
-// servers behind pgbouncer, Redis, s3rver, two servers and a worker behind
-// nginx), under a mixed load through nginx: uploads, likes and comments.
-// One part after another is killed with SIGKILL and started again: one
-// server, the worker, Redis, the S3 server. Afterwards:
+// servers behind pgbouncer, Redis, two memcached, gearmand, s3rver, two
+// servers and a worker behind nginx), under a mixed load through nginx:
+// uploads, likes and comments. One part after another is killed with SIGKILL
+// and started again: one server, the worker, Redis, a memcached (it comes
+// back empty), gearmand (on its persisted queue), the S3 server. Afterwards:
 // - every write acknowledged with a 2xx is there (and every acknowledged
 //   photo's image is served through nginx);
 // - every job ran: the outbox holds no job but the periodic ones, and no
@@ -104,6 +105,8 @@ test('kill -9 of each part of the cluster under load loses no acknowledged write
         await kill('serve 1', 'log/serve1.pid', ['start-serve', dir, '1']);
         await kill('the worker', 'log/worker.pid', ['start-worker', dir]);
         await kill('Redis', 'redis/redis.pid', ['start-redis', dir]);
+        await kill('memcached 0', 'memcached0/memcached.pid', ['start-memcached', dir, '0']);
+        await kill('gearmand', 'gearmand/gearmand.pid', ['start-gearmand', dir]);
         await kill('the S3 server', 's3/s3rver.pid', ['start-s3', dir]);
         await sleep(1500);
       } finally {

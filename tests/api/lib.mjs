@@ -61,7 +61,8 @@ export function clusterEnv() {
     if (m) env[m[1]] = m[2];
   }
   return { dir, pgPorts: env.PG_PORTS.split(' ').map(Number), bouncerPorts: env.BOUNCER_PORTS.split(' ').map(Number),
-    redisPort: Number(env.REDIS_PORT), memcachedPorts: (env.MEMCACHED_PORTS || '').split(' ').filter(Boolean).map(Number) };
+    redisPort: Number(env.REDIS_PORT), memcachedPorts: (env.MEMCACHED_PORTS || '').split(' ').filter(Boolean).map(Number),
+    gearmandPort: Number(env.GEARMAND_PORT) };
 }
 
 /** psql against PostgreSQL server i of the test cluster (direct, not through pgbouncer). */
@@ -123,13 +124,14 @@ export function topologyArgs(dataDir) {
     // topology tries them on the loop first: dispatch auto)
     return ['--database', `0-4095=sqlite:${a};4096-8191=sqlite:${b}`, '--dispatch', 'pool'];
   }
-  // (and the cluster's Redis, which holds the home timelines, and its
-  // memcached instances, the object cache)
+  // (and the cluster's Redis, which holds the home timelines, its memcached
+  // instances, the object cache, and its gearmand, which carries the jobs)
   if (topology === 'pg') {
     const env = clusterEnv();
     const redis = `redis://127.0.0.1:${env.redisPort}`;
     const cache = `memcached://${env.memcachedPorts.map((p) => `127.0.0.1:${p}`).join(',')}`;
-    return ['--database', pgDatabase(dataDir), '--redis', redis, '--feed-store', redis, '--cache', cache];
+    return ['--database', pgDatabase(dataDir), '--redis', redis, '--feed-store', redis, '--cache', cache,
+      '--job-server', `gearman://127.0.0.1:${env.gearmandPort}`];
   }
   return [];
 }
@@ -554,6 +556,19 @@ export function launchOn(dataDir, extraArgs = []) {
   return { proc, url, exited, stderr: () => err };
 }
 
+/**
+ * Starts `picogram worker` on a data directory the caller keeps (as launchOn):
+ * {proc, exited (a promise of {code, signal}), stderr()}.
+ */
+export function launchWorker(dataDir, args = []) {
+  const proc = spawn(serverBinary(), ['worker', '--data', dataDir, ...topologyArgs(dataDir), ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+  return { proc, exited, stderr: () => err };
+}
+
 /** A port free on 127.0.0.1 now. */
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -731,6 +746,72 @@ export async function startMemcached() {
   };
   await m.start();
   return m;
+}
+
+/** One line to gearmand's admin protocol on port ('status', 'workers', 'version'); its reply, up to '.' or the one line. */
+export function gearmandAdmin(port, line) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let got = '';
+    const t = setTimeout(() => { c.destroy(); reject(new Error(`gearmand: no reply to ${line} in 2 s`)); }, 2000);
+    c.on('connect', () => c.write(`${line}\n`));
+    c.on('data', (d) => {
+      got += d.toString();
+      if (/(^|\n)\.\n$/.test(got) || (/^(OK|ERR)[^\n]*\n$/.test(got))) {
+        clearTimeout(t);
+        c.destroy();
+        resolve(got);
+      }
+    });
+    c.on('error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+/**
+ * A real gearmand (Debian's gearman-job-server) on a free loopback port, its
+ * queue persisted in SQLite in a temporary directory: {port, url
+ * (gearman://...), queued(fnPrefix) (jobs queued for the functions whose name
+ * starts so, by the admin 'status'), kill(), start() (again, same port and
+ * queue), pause(), resume(), stop()}.
+ */
+export async function startGearmand() {
+  const port = await freePort();
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-gearmand-'));
+  let proc = null;
+  const g = {
+    port,
+    url: `gearman://127.0.0.1:${port}`,
+    async start() {
+      proc = spawn('gearmand', ['-L', '127.0.0.1', '-p', String(port), '-q', 'libsqlite3', '--libsqlite3-db',
+        path.join(dir, 'queue.db'), '-l', path.join(dir, 'gearmand.log'), '--verbose', 'WARNING', '-t', '2'],
+      { stdio: 'ignore' });
+      g.exited = new Promise((res) => proc.on('exit', res));
+      for (let i = 0; i < 100; i++) {
+        try {
+          if ((await gearmandAdmin(port, 'version')).startsWith('OK')) return;
+        } catch { /* not up yet */ }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error(`gearmand did not answer on port ${port}`);
+    },
+    async queued(prefix) {
+      let n = 0;
+      for (const l of (await gearmandAdmin(port, 'status')).split('\n')) {
+        const [fn, total] = l.split('\t');
+        if (fn && fn.startsWith(prefix)) n += Number(total);
+      }
+      return n;
+    },
+    pause() { proc.kill('SIGSTOP'); },
+    resume() { proc.kill('SIGCONT'); },
+    kill: () => killHard(proc, g.exited),
+    async stop() {
+      await g.kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await g.start();
+  return g;
 }
 
 /**

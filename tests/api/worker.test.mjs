@@ -5,23 +5,11 @@
 // worker stops cleanly on SIGTERM.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  launchOn, api, signup, uniqueName, uploadPhoto, external, show, startRedis, serverBinary, topologyArgs,
-} from './lib.mjs';
+import { launchOn, launchWorker, api, signup, uniqueName, uploadPhoto, external, show, startRedis } from './lib.mjs';
 import { poll, sleep } from './feed_util.mjs';
-
-function startWorker(dataDir, args) {
-  const proc = spawn(serverBinary(), ['worker', '--data', dataDir, ...topologyArgs(dataDir), ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
-  return { proc, exited, stderr: () => err };
-}
 
 test('picogram worker runs the jobs a server with --job-threads 0 leaves', { skip: external, timeout: 90_000 }, async () => {
   const redis = await startRedis();
@@ -46,7 +34,7 @@ test('picogram worker runs the jobs a server with --job-threads 0 leaves', { ski
     await sleep(1500);
     assert.deepEqual(await feed(), [], 'no job runs in a server with --job-threads 0');
 
-    worker = startWorker(dataDir, ['--redis', redis.url]);
+    worker = launchWorker(dataDir, ['--redis', redis.url]);
     // within 3 s: the server's cached head (5 s TTL) must hear of the change, not wait it out
     const arrived = await poll(async () => (await feed()).includes(up.body.data.id), { timeout: 3000, interval: 50 });
     assert.ok(arrived.ok, `the worker fans the post out, and the server hears of it: ${worker.stderr()}`);
@@ -59,7 +47,7 @@ test('picogram worker runs the jobs a server with --job-threads 0 leaves', { ski
     worker = null;
 
     // a worker refuses --job-threads 0, with a message
-    const bad = startWorker(dataDir, ['--job-threads', '0']);
+    const bad = launchWorker(dataDir, ['--job-threads', '0']);
     assert.equal((await bad.exited).code, 1);
     assert.match(bad.stderr(), /job_threads of 1 or more/);
   } finally {
