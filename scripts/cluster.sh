@@ -47,8 +47,27 @@ BIN=${PICOGRAM_BIN:-$here/build/picogram}
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
+# A port free now, below the kernel's ephemeral range: a port from that
+# range could be taken, before its server binds it, by the local end of
+# one of the connections the parts started first make to each other.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    p = random.randint(10000, max(10001, low - 1))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port")
+'
 }
 
 # Runs a command as the servers' user (setpriv execs it, so a background

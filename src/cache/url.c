@@ -29,7 +29,11 @@ int cache_memcached_url_parse(const char *url, cache_memcached_server_fn fn, voi
     static const char scheme[] = "memcached://";
     if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
         return -1;
-    const char *p = url + sizeof(scheme) - 1;
+    return hostport_list_parse(url + sizeof(scheme) - 1, fn, arg);
+}
+
+int hostport_list_parse(const char *p, cache_memcached_server_fn fn, void *arg)
+{
     int n = 0;
     for (;;) {
         const char *end = p + strcspn(p, ",");

@@ -14,5 +14,7 @@ int redis_url_parse(const char *url, char *host, size_t hostlen, int *port);
  * the URL is bad or fn returned non-zero. */
 typedef int (*cache_memcached_server_fn)(void *arg, const char *host, int port);
 int cache_memcached_url_parse(const char *url, cache_memcached_server_fn fn, void *arg);
+/* The same for a bare list, "HOST:PORT[,HOST:PORT...]" (gearmand's too). */
+int hostport_list_parse(const char *list, cache_memcached_server_fn fn, void *arg);
 
 #endif

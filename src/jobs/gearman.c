@@ -11,6 +11,7 @@
 
 #include <libgearman/gearman.h>
 
+#include "cache/url.h"
 #include "core/buf.h"
 #include "obs/log.h"
 
@@ -49,25 +50,8 @@ static int parse(const char *url, char *out, size_t outlen)
     if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
         return -1;
     const char *p = url + sizeof(scheme) - 1;
-    if (strlen(p) >= outlen)
+    if (strlen(p) >= outlen || hostport_list_parse(p, NULL, NULL) <= 0)
         return -1;
-    for (const char *q = p;;) {
-        const char *end = q + strcspn(q, ",");
-        const char *colon = memchr(q, ':', (size_t)(end - q));
-        if (colon == NULL || colon == q || end - colon < 2 || end - colon > 6)
-            return -1;
-        long port = 0;
-        for (const char *d = colon + 1; d < end; d++) {
-            if (*d < '0' || *d > '9')
-                return -1;
-            port = port * 10 + (*d - '0');
-        }
-        if (port < 1 || port > 65535 || memchr(q, '/', (size_t)(colon - q)) || memchr(q, '@', (size_t)(colon - q)))
-            return -1;
-        if (*end == '\0')
-            break;
-        q = end + 1;
-    }
     snprintf(out, outlen, "%s", p);
     return 0;
 }

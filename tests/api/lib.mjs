@@ -569,16 +569,26 @@ export function launchWorker(dataDir, args = []) {
   return { proc, exited, stderr: () => err };
 }
 
-/** A port free on 127.0.0.1 now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+/**
+ * A port free on 127.0.0.1 now, below the kernel's ephemeral range: one
+ * from that range could be taken, before the server the caller starts binds
+ * it, by the local end of some connection.
+ */
+export async function freePort() {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch { /* not Linux: the default range */ }
+  for (let i = 0; i < 1000; i++) {
+    const port = 10000 + Math.floor(Math.random() * Math.max(1, low - 10000));
+    const ok = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.on('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new Error('no free port');
 }
 
 /** Whether a Redis answers PING on the port. */

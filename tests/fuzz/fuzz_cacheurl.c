@@ -29,6 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (n > 0 && cache_memcached_url_parse(s, NULL, NULL) != n)
         abort();
+    int bare = 0;
+    int nb = hostport_list_parse(s, check, &bare);
+    if (nb >= 0 ? nb != bare || nb == 0 : 0)
+        abort();
     char host[64];
     int port = 0;
     if (redis_url_parse(s, host, sizeof(host), &port) == 0 &&
