@@ -130,9 +130,10 @@ static const job_handler_t *handler_for(jobq_t *q, const char *kind)
 }
 
 /* Takes one due job from c (the job `want`, or any if 0) and runs it.
- * Returns its outcome (JOB_DONE, JOB_CONTINUE or JOB_RETRY), or NOT_RUN
- * if none was due (or another runner took it first). */
+ * Returns its outcome (JOB_DONE, JOB_CONTINUE or JOB_RETRY), NOT_RUN if
+ * none was due, or TAKEN if another runner leased it first. */
 #define NOT_RUN (-2)
+#define TAKEN (-3)
 static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
 {
     int64_t now = ids_now_ms();
@@ -156,7 +157,7 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
     db_bind_i64(s, 3, q->owner.id);
     db_bind_i64(s, 4, now);
     if (db_exec_stmt(s) != DB_DONE || c->drv->changes(c) == 0)
-        return NOT_RUN; /* another runner took it */
+        return TAKEN;
 
     const job_handler_t *h = handler_for(q, kind);
     db_unavailable_clear();
@@ -223,7 +224,8 @@ static bool may_run(jobq_t *q)
     return q->owner.ok == NULL || q->owner.ok(q->owner.arg);
 }
 
-/* One due job from each database. How many ran. */
+/* One due job from each database. How many ran (or were taken by
+ * another runner first: more may be due, so no nap). */
 static int sweep(jobq_t *q, db_ctx_t *db)
 {
     int ran = 0;
@@ -250,6 +252,7 @@ static void run_handed(void *arg, int64_t id)
         return; /* the sweep of a process that may runs it */
     db_conn_t *home = db_shard(r->db, ids_shard(id)), *at = home;
     int rc = home != NULL ? run_one(r->q, r->db, home, id) : NOT_RUN;
+    /* not there: elsewhere? (TAKEN: there, and another runner's) */
     for (size_t i = 0; rc == NOT_RUN && i < dbmap_count(r->q->map); i++) {
         at = db_physical(r->db, i);
         if (at != NULL && at != home)
