@@ -188,7 +188,9 @@ static void mc_get_many(cache_t *base, int kind, const int64_t *ids, size_t n, c
         kl[i] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
     }
     size_t hits = 0;
-    if (memcached_mget(m, kp, kl, n) == MEMCACHED_SUCCESS) {
+    /* SOME_ERRORS: an instance is down; the others' keys still come */
+    memcached_return_t sent = memcached_mget(m, kp, kl, n);
+    if (sent == MEMCACHED_SUCCESS || sent == MEMCACHED_SOME_ERRORS) {
         memcached_return_t rc;
         memcached_result_st *r;
         int64_t now = wall_ms();

@@ -72,14 +72,21 @@ static cache_memo_t *memo_of(api_req_t *ar)
     return ar->memo;
 }
 
-static bool memo_get(cache_memo_t *m, int kind, int64_t id, buf_t *out)
+/* The memo's entry for (kind, id), or -1. */
+static int memo_find(const cache_memo_t *m, int kind, int64_t id)
 {
     for (int i = 0; m != NULL && i < m->n; i++)
-        if (m->e[i].id == id && m->e[i].kind == kind) {
-            buf_append(out, m->bytes.data + m->e[i].off, m->e[i].len);
-            return true;
-        }
-    return false;
+        if (m->e[i].id == id && m->e[i].kind == kind)
+            return i;
+    return -1;
+}
+
+static bool memo_get(cache_memo_t *m, int kind, int64_t id, buf_t *out)
+{
+    int i = memo_find(m, kind, id);
+    if (i >= 0)
+        buf_append(out, m->bytes.data + m->e[i].off, m->e[i].len);
+    return i >= 0;
 }
 
 static void memo_put(cache_memo_t *m, int kind, int64_t id, const void *val, size_t len)
@@ -386,16 +393,13 @@ bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
         return false;
     int64_t *want = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
     int k = 0;
-    buf_t scratch;
-    buf_init(&scratch, SIZE_MAX);
     for (int i = 0; i < n && m->n + k < MEMO_MAX; i++) {
-        bool dup = memo_get(m, kind, ids[i], &scratch);
+        bool dup = memo_find(m, kind, ids[i]) >= 0;
         for (int j = 0; j < k && !dup; j++)
             dup = want[j] == ids[i];
         if (!dup)
             want[k++] = ids[i];
     }
-    buf_free(&scratch);
     m->prefetch_kind = kind;
     cache_get_many(ar->srv->cache, kind, want, (size_t)k, memo_found, m);
     free(want);
