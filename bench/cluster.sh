@@ -20,9 +20,10 @@
 #  7. the feed through nginx over two picogram servers on the two
 #     PostgreSQL servers (deploy/nginx.conf), once with a local object
 #     cache each (and the cluster's Redis carrying invalidations), once
-#     with the cluster's two memcached as their one shared cache, against
-#     nginx proxying to nginx that serves the same bytes, and against the
-#     embedded feed (Cluster II's benchmark);
+#     with the cluster's two memcached as their one shared cache and a
+#     local tier each (the cluster's default), once with memcached alone
+#     (near_cache = off), against nginx proxying to nginx that serves the
+#     same bytes, and against the embedded feed (Cluster II's benchmark);
 #  8. the Django reference on PostgreSQL (REF_DB=pg), on server 0.
 #
 #   bench/cluster.sh        env: ROUNDS=3 DURATION=10s CONNS=32 DATA=/tmp/picogram-small
@@ -185,24 +186,27 @@ fi
 # limits; then the same with the cluster's memcached as the object
 # cache), against nginx proxying to nginx that serves the same bytes
 # statically, and the embedded feed, alternated.
-echo "== the feed through nginx over two servers (local caches; memcached), against nginx proxying to nginx, and embedded"
+echo "== the feed through nginx over two servers (local caches; memcached with a local tier; memcached alone), against nginx proxying to nginx, and embedded"
 LB_PORT=$((PG_PORT + 20)) PX_PORT=$((PG_PORT + 21)) A0=$((PG_PORT + 22)) A1=$((PG_PORT + 23))
 LBM_PORT=$((PG_PORT + 24)) A2=$((PG_PORT + 25)) A3=$((PG_PORT + 26))
+LBS_PORT=$((PG_PORT + 27)) A4=$((PG_PORT + 28)) A5=$((PG_PORT + 29))
 read -r -a MC <<<"$MEMCACHED_PORTS"
-for a in $A0 $A1 $A2 $A3; do
-  cache=local
+for a in $A0 $A1 $A2 $A3 $A4 $A5; do
+  cache=local near=on
   [ "$a" = "$A0" ] || [ "$a" = "$A1" ] || cache="memcached://127.0.0.1:${MC[0]},127.0.0.1:${MC[1]}"
+  [ "$a" = "$A4" ] || [ "$a" = "$A5" ] && near=off
   "${PICOGRAM_BIN:-build/picogram}" serve --config "$WORK/pg.conf" --listen 127.0.0.1:$a --data "$WORK/pgdata" \
     --threads 2 --access-log off --rate-limit 100000000 --redis "redis://127.0.0.1:$REDIS_PORT" \
-    --cache "$cache" --trusted-proxies 127.0.0.1 2>>"$WORK/picogram-lb.log" &
+    --cache "$cache" --near-cache "$near" --trusted-proxies 127.0.0.1 2>>"$WORK/picogram-lb.log" &
   LB_PIDS="$LB_PIDS $!"
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$a/healthz" && break; sleep 0.1; done
 done
-mkdir -p "$WORK/lb" "$WORK/lbm" "$WORK/px"
+mkdir -p "$WORK/lb" "$WORK/lbm" "$WORK/lbs" "$WORK/px"
 scripts/nginx-conf.sh "$WORK/lb" "127.0.0.1:$LB_PORT" 25m "127.0.0.1:$A0" "127.0.0.1:$A1" >"$WORK/lb/nginx.conf"
 scripts/nginx-conf.sh "$WORK/lbm" "127.0.0.1:$LBM_PORT" 25m "127.0.0.1:$A2" "127.0.0.1:$A3" >"$WORK/lbm/nginx.conf"
+scripts/nginx-conf.sh "$WORK/lbs" "127.0.0.1:$LBS_PORT" 25m "127.0.0.1:$A4" "127.0.0.1:$A5" >"$WORK/lbs/nginx.conf"
 scripts/nginx-conf.sh "$WORK/px" "127.0.0.1:$PX_PORT" 25m "127.0.0.1:$NG_PORT" >"$WORK/px/nginx.conf"
-for d in lb lbm px; do
+for d in lb lbm lbs px; do
   sed -i 's/^worker_processes auto;/worker_processes 2;/; s|access_log [^;]*;|access_log off;|' "$WORK/$d/nginx.conf"
   nginx -c "$WORK/$d/nginx.conf" -p "$WORK/$d" -g 'daemon off;' &
   LB_PIDS="$LB_PIDS $!"
@@ -210,26 +214,31 @@ done
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$LB_PORT/healthz" && break; sleep 0.1; done
 capture "$FEED" feed >/dev/null
 warm "$LB_PORT" "$WORK/pg-tokens.txt"; warm "$LB_PORT" "$WORK/pg-tokens.txt" # both servers
-warm "$LBM_PORT" "$WORK/pg-tokens.txt"
+warm "$LBM_PORT" "$WORK/pg-tokens.txt"; warm "$LBM_PORT" "$WORK/pg-tokens.txt"
+warm "$LBS_PORT" "$WORK/pg-tokens.txt"
 echo "round  server                                   req/s        p50        p99"
-: >"$WORK/lb.r"; : >"$WORK/lbm.r"; : >"$WORK/px.r"; : >"$WORK/em.r"; : >"$WORK/lb.99"; : >"$WORK/lbm.99"
+: >"$WORK/lb.r"; : >"$WORK/lbm.r"; : >"$WORK/lbs.r"; : >"$WORK/px.r"; : >"$WORK/em.r"; : >"$WORK/lb.99"; : >"$WORK/lbm.99"; : >"$WORK/lbs.99"
 for r in $(seq "$ROUNDS"); do
   DURATION=2s wrk_run "http://127.0.0.1:$LB_PORT" "$FEED" "$WORK/pg-tokens.txt" >/dev/null
   read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$LB_PORT" "$FEED" "$WORK/pg-tokens.txt")
   printf '%-6s %-36s %12s %10s %10s\n' "$r" "nginx -> 2 picogram, 2 PostgreSQL" "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/lb.r"; echo "$p99" >>"$WORK/lb.99"
   DURATION=2s wrk_run "http://127.0.0.1:$LBM_PORT" "$FEED" "$WORK/pg-tokens.txt" >/dev/null
   read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$LBM_PORT" "$FEED" "$WORK/pg-tokens.txt")
-  printf '%-6s %-36s %12s %10s %10s\n' "$r" "the same, cache in 2 memcached" "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/lbm.r"; echo "$p99" >>"$WORK/lbm.99"
+  printf '%-6s %-36s %12s %10s %10s\n' "$r" "the same, memcached + a local tier" "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/lbm.r"; echo "$p99" >>"$WORK/lbm.99"
+  DURATION=2s wrk_run "http://127.0.0.1:$LBS_PORT" "$FEED" "$WORK/pg-tokens.txt" >/dev/null
+  read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$LBS_PORT" "$FEED" "$WORK/pg-tokens.txt")
+  printf '%-6s %-36s %12s %10s %10s\n' "$r" "the same, memcached alone" "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/lbs.r"; echo "$p99" >>"$WORK/lbs.99"
   read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$PX_PORT/feed")
   printf '%-6s %-36s %12s %10s %10s\n' "$r" "nginx -> nginx (the same bytes)" "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/px.r"
   DURATION=2s wrk_run "http://127.0.0.1:$PG_PORT" "$FEED" "$DATA/tokens.txt" >/dev/null
   read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$PG_PORT" "$FEED" "$DATA/tokens.txt")
   printf '%-6s %-36s %12s %10s %10s\n' "$r" "picogram embedded (SQLite)" "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/em.r"
 done
-lb=$(median <"$WORK/lb.r"); lbm=$(median <"$WORK/lbm.r"); px=$(median <"$WORK/px.r"); em=$(median <"$WORK/em.r")
-echo "median req/s: through nginx $lb (memcached: $lbm), nginx -> nginx $px, embedded $em; ratio to nginx -> nginx" \
-  "$(awk -v a="$lb" -v b="$px" 'BEGIN {printf "%.2f", a/b}') (memcached: $(awk -v a="$lbm" -v b="$px" 'BEGIN {printf "%.2f", a/b}'));" \
-  "p99s: $(tr '\n' ' ' <"$WORK/lb.99") (memcached: $(tr '\n' ' ' <"$WORK/lbm.99"))"
+lb=$(median <"$WORK/lb.r"); lbm=$(median <"$WORK/lbm.r"); lbs=$(median <"$WORK/lbs.r"); px=$(median <"$WORK/px.r"); em=$(median <"$WORK/em.r")
+ratio() { awk -v a="$1" -v b="$px" 'BEGIN {printf "%.2f", a/b}'; }
+echo "median req/s: through nginx $lb (memcached + local tier: $lbm; memcached alone: $lbs), nginx -> nginx $px, embedded $em;" \
+  "ratio to nginx -> nginx $(ratio "$lb") (memcached + local tier: $(ratio "$lbm"); memcached alone: $(ratio "$lbs"));" \
+  "p99s: $(tr '\n' ' ' <"$WORK/lb.99") (memcached + local tier: $(tr '\n' ' ' <"$WORK/lbm.99"); alone: $(tr '\n' ' ' <"$WORK/lbs.99"))"
 for p in $LB_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 LB_PIDS=
 

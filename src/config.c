@@ -83,6 +83,10 @@ static const setting_t settings[] = {
      "invalidations) or memcached://HOST:PORT[,HOST:PORT...] (one cache every server shares, spread over the "
      "instances by consistent hashing)"},
     {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the local object cache"},
+    {"near_cache", T_ENUM, OFF(near_cache), "on", 0, 0, "on|off",
+     "with cache = memcached://... and redis: keep copies of users and media in this process too (cache_size "
+     "bytes), kept coherent over redis and read only once this process has heard every invalidation made before "
+     "the request (on), or read memcached alone (off)"},
     {"rekey_grace", T_INT, OFF(rekey_grace), "600", 0, 86400 * 30, NULL,
      "seconds a photo stored before file keys still answers at its old name after it gets one"},
     {"far_inline", T_ENUM, OFF(far_inline), "on", 0, 0, "on|off",

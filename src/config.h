@@ -52,6 +52,7 @@ typedef struct config {
     char *cache;           /* "local" or "memcached://HOST:PORT[,...]" */
     char *job_server;      /* "off" or "gearman://HOST:PORT[,...]" */
     long long cache_size;  /* bytes of the local object cache */
+    char *near_cache;      /* "on" or "off": a local tier in front of memcached (cache/tiered.c) */
     long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
     char *secret_file;
     char *node;            /* "auto", or this process's ID node 0..63 */

@@ -13,11 +13,15 @@
 typedef struct cache_backend {
     const char *name;
     bool remote; /* see cache_remote */
-    bool (*get_by)(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who);
+    /* t: the request's ticket, or NULL (cache_get_by) */
+    bool (*get_by)(cache_t *c, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who);
     /* NULL: cache_get_many asks get_by for each */
-    void (*get_many)(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg);
-    uint64_t (*ticket)(cache_t *c);
-    void (*set_ttl)(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms);
+    void (*get_many)(cache_t *c, cache_ticket_t *t, int kind, const int64_t *ids, size_t n, cache_found_fn found,
+                     void *arg);
+    /* fills in its part of the ticket */
+    void (*ticket)(cache_t *c, cache_ticket_t *t);
+    void (*set_ttl)(cache_t *c, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t,
+                    int64_t ttl_ms);
     void (*del)(cache_t *c, int kind, int64_t id);
     void (*clear)(cache_t *c);
     cache_stats_t (*stats)(cache_t *c);
@@ -29,8 +33,12 @@ struct cache {
     atomic_bool off;          /* cache_enable(false): every get misses, every set is dropped */
     cache_publish_fn publish; /* cache_del's hook (cache_set_publisher) */
     void *publish_arg;
+    cache_barrier_fn barrier; /* cache_set_sync's */
+    cache_flush_fn flush;
+    void *sync_arg;
 };
 
 extern const cache_backend_t cache_backend_lru;
+extern const cache_backend_t cache_backend_tiered;
 
 #endif

@@ -25,6 +25,14 @@
 #define BUS_CONNECT_MS 500
 #define BUS_PING_MS 1000 /* a quiet subscription is pinged this often */
 #define BUS_DEAD_MS 2000 /* and is dead if the pong takes longer */
+#define BUS_BARRIER_MS 100 /* a barrier waits this long for the messages it must hear */
+#define BUS_FLUSH_MS 2000  /* a write waits this long at most for its invalidations to be published */
+
+/* One message: the next number of the cluster's sequence, and the
+ * message published with it, atomically (Redis runs a script alone), so
+ * the messages arrive in the order of their numbers. */
+static const char PUBLISH_SCRIPT[] = "local s = redis.call('INCR', KEYS[1]) "
+                                     "redis.call('PUBLISH', ARGV[1], 's' .. s .. ' ' .. ARGV[2]) return s";
 
 typedef struct inval {
     int kind;
@@ -33,17 +41,27 @@ typedef struct inval {
 
 struct cache_bus {
     char channel[64];
+    char seq_key[96]; /* the cluster's message sequence */
     char host[256];
     int port;
-    cache_t *cache;
-    uint64_t origin; /* this process, in its own messages: skipped when they come back */
+    cache_t *cache, *near; /* what cache_del publishes from; what messages drop from */
+    uint64_t origin;       /* this process, in its own messages: skipped when they come back */
     atomic_bool stop, live;
+    atomic_bool pub_ok; /* the publisher's last try reached Redis */
     pthread_t pub_tid, sub_tid;
-    pthread_mutex_t lock; /* guards the queue */
-    pthread_cond_t ready;
+    pthread_mutex_t lock; /* guards the queue, and the counts below it */
+    pthread_cond_t ready, published_cv;
     inval_t *queue;
     size_t n, cap;
-    bool overflowed; /* invalidations were lost: tell every server to clear */
+    bool overflowed;         /* invalidations were lost: tell every server to clear */
+    bool hello;              /* a hello to send (see subscribed) */
+    uint64_t queued, posted; /* invalidations queued, and of those, published (or cleared) */
+    /* the subscriber's side, for barriers (a tiered cache's) */
+    redis_link_t *link; /* the barrier's GET, on the request's thread */
+    pthread_mutex_t alock;
+    pthread_cond_t applied_cv;
+    uint64_t applied; /* the number of the last message applied */
+    bool synced;      /* every message since the subscription was applied, in order */
 };
 
 static int64_t mono_ms(void)
@@ -85,14 +103,16 @@ static void publish(void *arg, int kind, int64_t id)
             bus->queue = xrealloc(bus->queue, (bus->cap = bus->cap ? bus->cap * 2 : 1024) * sizeof(inval_t));
         bus->queue[bus->n++] = (inval_t){kind, id};
     }
+    bus->queued++;
     pthread_cond_signal(&bus->ready);
     pthread_mutex_unlock(&bus->lock);
 }
 
 /* Sends one message; false if Redis could not take it (the context is then freed). */
-static bool send_message(redisContext **r, const char *channel, const buf_t *msg)
+static bool send_message(redisContext **r, cache_bus_t *bus, const buf_t *msg)
 {
-    redisReply *reply = redisCommand(*r, "PUBLISH %s %b", channel, msg->data, msg->len);
+    redisReply *reply = redisCommand(*r, "EVAL %s 1 %s %s %b", PUBLISH_SCRIPT, bus->seq_key, bus->channel, msg->data,
+                                     msg->len);
     bool ok = reply != NULL && reply->type == REDIS_REPLY_INTEGER;
     if (reply)
         freeReplyObject(reply);
@@ -111,19 +131,27 @@ static void *publisher(void *arg)
     redisContext *r = NULL;
     inval_t *mine = NULL;
     size_t mine_cap = 0, mn = 0, sent = 0;
-    bool clear = false; /* a "clear everything" to send first */
+    bool clear = false, hello = false; /* a "clear everything", a hello, to send first */
+    uint64_t upto = 0;                 /* bus->queued when mine was taken */
     buf_t msg;
     buf_init(&msg, BUS_BATCH * 32 + 64); /* an item is 24 bytes at most */
     for (;;) {
         pthread_mutex_lock(&bus->lock);
-        while (!atomic_load(&bus->stop) && bus->n == 0 && !bus->overflowed && sent == mn && !clear)
+        while (!atomic_load(&bus->stop) && bus->n == 0 && !bus->overflowed && sent == mn && !clear && !hello &&
+               !bus->hello)
             pthread_cond_wait(&bus->ready, &bus->lock);
         if (bus->overflowed) { /* what was lost includes what is held here */
             clear = true;
             bus->overflowed = false;
             sent = mn = 0;
+            upto = bus->queued - bus->n;
+        }
+        if (bus->hello) {
+            hello = true;
+            bus->hello = false;
         }
         if (sent == mn && bus->n > 0) {
+            upto = bus->queued;
             inval_t *t = bus->queue;
             size_t tc = bus->cap;
             bus->queue = mine, bus->cap = mine_cap;
@@ -132,27 +160,43 @@ static void *publisher(void *arg)
         }
         bool stopping = atomic_load(&bus->stop);
         pthread_mutex_unlock(&bus->lock);
-        if (!clear && sent == mn)
+        if (!clear && !hello && sent == mn)
             break; /* stopping, with nothing left */
-        size_t k = clear ? 0 : (mn - sent < BUS_BATCH ? mn - sent : BUS_BATCH);
+        size_t k = clear || hello ? 0 : (mn - sent < BUS_BATCH ? mn - sent : BUS_BATCH);
         msg.len = 0;
         buf_printf(&msg, "%016" PRIx64, bus->origin);
         if (clear)
             buf_puts(&msg, " *");
+        else if (hello)
+            buf_puts(&msg, " hello");
         for (size_t i = sent; i < sent + k; i++)
             buf_printf(&msg, " %d:%" PRId64, mine[i].kind, mine[i].id);
         if (r == NULL && (r = connect_to(bus)) != NULL)
             redisSetTimeout(r, (struct timeval){1, 0});
-        if (r == NULL || !send_message(&r, bus->channel, &msg)) {
+        if (r == NULL || !send_message(&r, bus, &msg)) {
+            pthread_mutex_lock(&bus->lock);
+            atomic_store(&bus->pub_ok, false);
+            pthread_cond_broadcast(&bus->published_cv); /* the writes waiting on it answer now */
+            pthread_mutex_unlock(&bus->lock);
             if (stopping)
                 break; /* the others miss these no more than a crash's: see bus.h */
             nap(bus, BUS_RETRY_MS);
             continue;
         }
+        atomic_store(&bus->pub_ok, true);
         if (clear)
             clear = false;
+        else if (hello)
+            hello = false;
         else
             sent += k;
+        if (sent == mn) { /* all of mine is out: the writes waiting on it may answer */
+            pthread_mutex_lock(&bus->lock);
+            if (upto > bus->posted)
+                bus->posted = upto;
+            pthread_cond_broadcast(&bus->published_cv);
+            pthread_mutex_unlock(&bus->lock);
+        }
     }
     if (r)
         redisFree(r);
@@ -161,23 +205,106 @@ static void *publisher(void *arg)
     return NULL;
 }
 
-/* Applies one message from the channel. Untrusted only as far as Redis
- * is: a malformed item is skipped. */
+/* Applies one message from the channel: "s<number> <origin> <items>"
+ * (an item is "<kind>:<id>", "*" for everything, or "hello"). Untrusted
+ * only as far as Redis is: a malformed item is skipped. */
 static void apply(cache_bus_t *bus, const char *p, size_t len)
 {
     char *text = xstrndup(p, len), *save = NULL;
     char *tok = strtok_r(text, " ", &save);
-    if (tok && strtoull(tok, NULL, 16) != bus->origin) {
-        while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
-            int kind;
-            long long id;
-            if (strcmp(tok, "*") == 0)
-                cache_clear(bus->cache);
-            else if (sscanf(tok, "%d:%lld", &kind, &id) == 2)
-                cache_del_local(bus->cache, kind, id);
-        }
+    uint64_t seq = 0;
+    if (tok && tok[0] == 's') { /* numbered; the build before numbered none */
+        seq = strtoull(tok + 1, NULL, 10);
+        tok = strtok_r(NULL, " ", &save);
+    }
+    bool mine = tok && strtoull(tok, NULL, 16) == bus->origin, hello = false;
+    while (tok && (tok = strtok_r(NULL, " ", &save)) != NULL) {
+        int kind;
+        long long id;
+        if (strcmp(tok, "hello") == 0)
+            hello = true;
+        else if (mine)
+            continue; /* dropped here before it was sent */
+        else if (strcmp(tok, "*") == 0)
+            cache_clear(bus->near);
+        else if (sscanf(tok, "%d:%lld", &kind, &id) == 2)
+            cache_del_local(bus->near, kind, id);
     }
     free(text);
+    if (seq == 0)
+        return;
+    pthread_mutex_lock(&bus->alock);
+    if (bus->synced && seq != bus->applied + 1) {
+        /* a message missed (or Redis lost its count): what is held may be
+         * stale, and the count starts again from this one */
+        cache_clear(bus->near);
+        log_warn("cache bus: message %" PRIu64 " after %" PRIu64 "; the local cache is cleared", seq, bus->applied);
+    }
+    if (mine && hello)
+        bus->synced = true; /* every message numbered before it came before it */
+    bus->applied = seq;
+    pthread_cond_broadcast(&bus->applied_cv);
+    pthread_mutex_unlock(&bus->alock);
+}
+
+static void unsync(cache_bus_t *bus)
+{
+    pthread_mutex_lock(&bus->alock);
+    bus->synced = false;
+    pthread_cond_broadcast(&bus->applied_cv);
+    pthread_mutex_unlock(&bus->alock);
+}
+
+/* The barrier (cache_set_sync): the cluster's count now, then a wait until
+ * this process has applied the messages it numbers. */
+static bool barrier(void *arg)
+{
+    cache_bus_t *bus = arg;
+    if (!atomic_load(&bus->live))
+        return false;
+    redisContext *r = redis_link_get(bus->link);
+    if (r == NULL)
+        return false;
+    redisReply *reply = redisCommand(r, "GET %s", bus->seq_key);
+    if (reply == NULL || (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_NIL)) {
+        if (reply)
+            freeReplyObject(reply);
+        redis_link_failed(bus->link);
+        return false;
+    }
+    uint64_t want = reply->type == REDIS_REPLY_STRING ? strtoull(reply->str, NULL, 10) : 0;
+    freeReplyObject(reply);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += BUS_BARRIER_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&bus->alock);
+    while (bus->synced && bus->applied < want)
+        if (pthread_cond_timedwait(&bus->applied_cv, &bus->alock, &until) != 0)
+            break;
+    bool ok = bus->synced && bus->applied >= want;
+    pthread_mutex_unlock(&bus->alock);
+    return ok;
+}
+
+/* The flush (cache_set_sync): waits until what is queued now is published,
+ * unless the publisher cannot reach Redis (then a write would wait for
+ * nothing: see bus.h). */
+static void flush(void *arg)
+{
+    cache_bus_t *bus = arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += BUS_FLUSH_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&bus->lock);
+    uint64_t want = bus->queued;
+    while (bus->posted < want && atomic_load(&bus->pub_ok) && !atomic_load(&bus->stop))
+        if (pthread_cond_timedwait(&bus->published_cv, &bus->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&bus->lock);
 }
 
 static bool is(const redisReply *e, const char *s)
@@ -212,10 +339,16 @@ static void subscribed(cache_bus_t *bus, redisContext *r)
                 else if (m->type == REDIS_REPLY_ARRAY && m->elements >= 1 && is(m->element[0], "subscribe") &&
                          !atomic_load(&bus->live)) {
                     /* from now on every invalidation is heard: what is
-                     * cached may have missed some, so it goes */
-                    cache_clear(bus->cache);
-                    cache_enable(bus->cache, true);
+                     * cached may have missed some, so it goes. A hello
+                     * of ours follows; once it is back, every message
+                     * numbered before it has been applied (barrier). */
+                    cache_clear(bus->near);
+                    cache_enable(bus->near, true);
                     atomic_store(&bus->live, true);
+                    pthread_mutex_lock(&bus->lock);
+                    bus->hello = true;
+                    pthread_cond_signal(&bus->ready);
+                    pthread_mutex_unlock(&bus->lock);
                     log_info("cache bus: subscribed on redis://%s:%d; the object cache is on", bus->host, bus->port);
                 }
                 freeReplyObject(m);
@@ -249,8 +382,9 @@ static void *subscriber(void *arg)
             redisFree(r);
         }
         bool was = atomic_exchange(&bus->live, false);
+        unsync(bus);
         if (was)
-            cache_enable(bus->cache, false);
+            cache_enable(bus->near, false);
         if ((was || first) && !atomic_load(&bus->stop))
             log_warn("cache bus: redis://%s:%d cannot be reached; the object cache is off until it can", bus->host,
                      bus->port);
@@ -269,12 +403,24 @@ cache_bus_t *cache_bus_start(const char *url, const char *ns, cache_t *cache, ch
         free(bus);
         return NULL;
     }
+    if ((bus->link = redis_link_new(url, "cache bus", err, errlen)) == NULL) {
+        free(bus);
+        return NULL;
+    }
+    snprintf(bus->seq_key, sizeof(bus->seq_key), "%s:seq", bus->channel);
     bus->cache = cache;
+    bus->near = cache_near(cache);
     randombytes_buf(&bus->origin, sizeof(bus->origin));
     pthread_mutex_init(&bus->lock, NULL);
     pthread_cond_init(&bus->ready, NULL);
-    cache_enable(cache, false); /* until subscribed */
+    pthread_cond_init(&bus->published_cv, NULL);
+    pthread_mutex_init(&bus->alock, NULL);
+    pthread_cond_init(&bus->applied_cv, NULL);
+    atomic_store(&bus->pub_ok, true);
+    cache_enable(bus->near, false); /* until subscribed */
     cache_set_publisher(cache, publish, bus);
+    if (bus->near != cache) /* a local tier: read after a barrier, written before an answer */
+        cache_set_sync(cache, barrier, flush, bus);
     pthread_create(&bus->sub_tid, NULL, subscriber, bus);
     pthread_create(&bus->pub_tid, NULL, publisher, bus);
     return bus;
@@ -290,6 +436,7 @@ void cache_bus_stop(cache_bus_t *bus)
     if (bus == NULL)
         return;
     cache_set_publisher(bus->cache, NULL, NULL);
+    cache_set_sync(bus->cache, NULL, NULL, NULL);
     pthread_mutex_lock(&bus->lock);
     atomic_store(&bus->stop, true);
     pthread_cond_signal(&bus->ready);
@@ -298,6 +445,10 @@ void cache_bus_stop(cache_bus_t *bus)
     pthread_join(bus->sub_tid, NULL);
     pthread_mutex_destroy(&bus->lock);
     pthread_cond_destroy(&bus->ready);
+    pthread_cond_destroy(&bus->published_cv);
+    pthread_mutex_destroy(&bus->alock);
+    pthread_cond_destroy(&bus->applied_cv);
+    redis_link_free(bus->link);
     free(bus->queue);
     free(bus);
 }

@@ -18,6 +18,20 @@
  * Redis keeps its batches and retries; if they overflow it sends "clear
  * everything" when it can. So a server caches only while it hears every
  * invalidation made after its entries were filled.
+ *
+ * Order, for a tiered cache's local tier (cache/tiered.c): each message is
+ * numbered by one counter in Redis, incremented and published by one
+ * script, so messages arrive in the order of their numbers. On each
+ * subscription the subscriber has the publisher send a "hello"; once it
+ * comes back, every message numbered before it has been applied (synced).
+ * The barrier reads the counter and waits until this process has applied
+ * that many; the flush waits until what this process queued is published.
+ * A write flushes before it answers, and a read passes the barrier before
+ * it reads a copy: so a read begun after a write's answer, on any server,
+ * reads no copy older than the write. A number skipped while synced (a
+ * restarted Redis) clears the local tier. With local caches alone (no
+ * memcached), neither is used: a write there shows elsewhere a few
+ * milliseconds later.
  */
 #ifndef PICOGRAM_CACHE_BUS_H
 #define PICOGRAM_CACHE_BUS_H

@@ -20,45 +20,59 @@ bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out)
 
 bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who)
 {
+    return cache_read(c, NULL, kind, id, out, who);
+}
+
+bool cache_read(cache_t *c, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who)
+{
     if (atomic_load_explicit(&c->off, memory_order_relaxed))
         return false;
-    return c->be->get_by(c, kind, id, out, who);
+    return c->be->get_by(c, t, kind, id, out, who);
 }
 
 void cache_get_many(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg)
 {
+    cache_read_many(c, NULL, kind, ids, n, found, arg);
+}
+
+void cache_read_many(cache_t *c, cache_ticket_t *t, int kind, const int64_t *ids, size_t n, cache_found_fn found,
+                     void *arg)
+{
     if (atomic_load_explicit(&c->off, memory_order_relaxed))
         return;
     if (c->be->get_many != NULL) {
-        c->be->get_many(c, kind, ids, n, found, arg);
+        c->be->get_many(c, t, kind, ids, n, found, arg);
         return;
     }
     buf_t v;
     buf_init(&v, SIZE_MAX);
     for (size_t i = 0; i < n; i++) {
         buf_reset(&v);
-        if (c->be->get_by(c, kind, ids[i], &v, 0))
+        if (c->be->get_by(c, t, kind, ids[i], &v, 0))
             found(arg, ids[i], v.data, v.len);
     }
     buf_free(&v);
 }
 
-uint64_t cache_ticket(cache_t *c)
+cache_ticket_t cache_ticket(cache_t *c)
 {
-    return c->be->ticket(c);
+    cache_ticket_t t = {0};
+    c->be->ticket(c, &t);
+    return t;
 }
 
-void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket)
+void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t)
 {
-    cache_set_ttl(c, kind, id, val, len, ticket, 0);
+    cache_set_ttl(c, kind, id, val, len, t, 0);
 }
 
-void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms)
+void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t,
+                   int64_t ttl_ms)
 {
     /* the backend checks off again under its lock: cache_enable(false)
      * may come between */
     if (!atomic_load_explicit(&c->off, memory_order_relaxed))
-        c->be->set_ttl(c, kind, id, val, len, ticket, ttl_ms);
+        c->be->set_ttl(c, kind, id, val, len, t, ttl_ms);
 }
 
 void cache_del(cache_t *c, int kind, int64_t id)
@@ -92,6 +106,19 @@ void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg)
 {
     c->publish_arg = arg;
     c->publish = fn;
+}
+
+void cache_set_sync(cache_t *c, cache_barrier_fn barrier, cache_flush_fn flush, void *arg)
+{
+    c->sync_arg = arg;
+    c->barrier = barrier;
+    c->flush = flush;
+}
+
+void cache_flush(cache_t *c)
+{
+    if (c->flush)
+        c->flush(c->sync_arg);
 }
 
 cache_stats_t cache_stats(cache_t *c)

@@ -8,6 +8,10 @@
  *    shares, spread over the instances by consistent hashing. A write's
  *    invalidation is done before its response, so any server's next read
  *    sees it.
+ *  - tiered (tiered.c), the cluster's fast path: a local LRU in front of
+ *    memcached, kept coherent over the bus, and read only after a barrier
+ *    (cache_read) that proves it has heard every invalidation made before
+ *    the request began.
  *
  * Values are ready-made bytes (JSON fragments, with a small header of the
  * caller's) under a key of (kind, 64-bit ID). Thread safe.
@@ -59,6 +63,16 @@ enum {
 
 typedef struct cache cache_t;
 
+/* Taken before a request's first database read: what each backend needs
+ * to refuse a fill older than an invalidation (see above), and, for the
+ * tiered cache, whether this request may read its local tier (asked once,
+ * at its first read). */
+typedef struct cache_ticket {
+    uint64_t seq; /* the local backend's: its delete sequence */
+    int64_t ms;   /* memcached's: the monotonic time */
+    int near;     /* tiered: 0 not asked yet, 1 the local tier is coherent for this request, -1 not */
+} cache_ticket_t;
+
 /* Opens the cache url names: "local" (this process's memory, max_bytes)
  * or "memcached://HOST:PORT[,HOST:PORT...]", whose keys carry ns (the
  * cluster's name: redis_namespace) so clusters sharing a memcached keep
@@ -80,14 +94,21 @@ bool cache_get(cache_t *c, int kind, int64_t id, buf_t *out);
  * request tried on its loop, then on a worker). After that, a miss for
  * all. cache_get is this with who 0: a stale entry is a miss. */
 bool cache_get_by(cache_t *c, int kind, int64_t id, buf_t *out, uint64_t who);
+/* cache_get_by for a request holding ticket t: a tiered cache reads its
+ * local tier only once its barrier passed for t. */
+bool cache_read(cache_t *c, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who);
 /* Many entries of one kind at once (one round trip to a shared cache):
  * found(arg, id, bytes, len) for each fresh one there. */
 typedef void (*cache_found_fn)(void *arg, int64_t id, const void *val, size_t len);
 void cache_get_many(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg);
-uint64_t cache_ticket(cache_t *c);
-void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket);
+/* The same for a request holding ticket t (cache_read). */
+void cache_read_many(cache_t *c, cache_ticket_t *t, int kind, const int64_t *ids, size_t n, cache_found_fn found,
+                     void *arg);
+cache_ticket_t cache_ticket(cache_t *c);
+void cache_set(cache_t *c, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t);
 /* The same, the entry gone after ttl_ms (0: kept until evicted or deleted). */
-void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, uint64_t ticket, int64_t ttl_ms);
+void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t,
+                   int64_t ttl_ms);
 /* Drops the entry, here and, through the publisher if one is set, in
  * every other process sharing the databases (cache/bus.h). */
 void cache_del(cache_t *c, int kind, int64_t id);
@@ -103,9 +124,28 @@ bool cache_enabled(cache_t *c);
  * must not block. */
 typedef void (*cache_publish_fn)(void *arg, int kind, int64_t id);
 void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg);
+/* The bus's side of a tiered cache's coherence (cache/bus.h): barrier(arg)
+ * is true once this process has applied every invalidation published
+ * before the call (it may wait a round trip); flush(arg) returns once
+ * every invalidation queued before the call is published, or after a
+ * bounded wait. */
+typedef bool (*cache_barrier_fn)(void *arg);
+typedef void (*cache_flush_fn)(void *arg);
+void cache_set_sync(cache_t *c, cache_barrier_fn barrier, cache_flush_fn flush, void *arg);
+/* A write request calls this before it answers: its invalidations are
+ * then published, so a request that any server begins after the answer
+ * passes its barrier only once it has heard them. A no-op without a bus. */
+void cache_flush(cache_t *c);
+
+/* A local tier in front of far (a shared cache), owning both. */
+cache_t *cache_tiered_new(cache_t *near, cache_t *far);
+/* The cache that holds this process's copies, which a bus keeps coherent:
+ * c itself (local), its local tier (tiered), or NULL (a shared cache). */
+cache_t *cache_near(cache_t *c);
 
 typedef struct cache_stats {
     uint64_t hits, misses, entries, bytes; /* entries and bytes: 0 for a shared cache (its servers count them) */
+    uint64_t near_hits;                    /* tiered: hits in the local tier (counted in hits too) */
 } cache_stats_t;
 cache_stats_t cache_stats(cache_t *c);
 

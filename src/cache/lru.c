@@ -121,8 +121,9 @@ static void drop(stripe_t *s, entry_t **p)
     free(e);
 }
 
-static bool lru_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t who)
+static bool lru_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who)
 {
+    (void)t;
     lru_t *c = (lru_t *)base;
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);
@@ -152,14 +153,15 @@ static bool lru_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t
     return e != NULL;
 }
 
-static uint64_t lru_ticket(cache_t *base)
+static void lru_ticket(cache_t *base, cache_ticket_t *t)
 {
-    return atomic_load(&((lru_t *)base)->epoch);
+    t->seq = atomic_load(&((lru_t *)base)->epoch);
 }
 
-static void lru_set_ttl(cache_t *base, int kind, int64_t id, const void *val, size_t len, uint64_t ticket,
+static void lru_set_ttl(cache_t *base, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t,
                         int64_t ttl_ms)
 {
+    uint64_t ticket = t->seq;
     lru_t *c = (lru_t *)base;
     uint64_t h = mix(kind, id);
     stripe_t *s = stripe_of(c, h);

@@ -141,8 +141,9 @@ static bool failed(memcached_return_t rc)
            rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_END && rc != MEMCACHED_STORED;
 }
 
-static bool mc_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t who)
+static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who)
 {
+    (void)t;
     mc_t *c = (mc_t *)base;
     memcached_st *m;
     if (!kept(kind) || (m = conn(c)) == NULL)
@@ -174,8 +175,10 @@ static bool mc_get_by(cache_t *base, int kind, int64_t id, buf_t *out, uint64_t 
 
 /* One mget for every key; the fresh values to found (a stale one is a
  * miss here: the caller's own read refills it). */
-static void mc_get_many(cache_t *base, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg)
+static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_t *ids, size_t n, cache_found_fn found,
+                        void *arg)
 {
+    (void)t;
     mc_t *c = (mc_t *)base;
     memcached_st *m;
     if (n == 0 || !kept(kind) || (m = conn(c)) == NULL)
@@ -222,18 +225,18 @@ static void mc_get_many(cache_t *base, int kind, const int64_t *ids, size_t n, c
     free(keys);
 }
 
-static uint64_t mc_ticket(cache_t *base)
+static void mc_ticket(cache_t *base, cache_ticket_t *t)
 {
     (void)base;
-    return (uint64_t)mono_ms();
+    t->ms = mono_ms();
 }
 
-static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, size_t len, uint64_t ticket,
+static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, size_t len, const cache_ticket_t *t,
                        int64_t ttl_ms)
 {
     mc_t *c = (mc_t *)base;
     memcached_st *m;
-    if (!kept(kind) || mono_ms() - (int64_t)ticket > MC_FILL_MAX_MS || (m = conn(c)) == NULL)
+    if (!kept(kind) || mono_ms() - t->ms > MC_FILL_MAX_MS || (m = conn(c)) == NULL)
         return;
     char key[MC_KEY_MAX];
     size_t klen = key_of(c, CACHE_LAYOUT, kind, id, "", key);

@@ -111,7 +111,7 @@ struct api_req {
     api_work_t *pending;
     h2o_linklist_t hash_link; /* in thr->hash_waiting while a hash is pending */
     int retry_after;          /* seconds for Retry-After on a 429 or 503, if not 0 */
-    uint64_t cache_ticket;    /* taken before this request's first database read */
+    cache_ticket_t cache_ticket; /* taken before this request's first database read */
     struct cache_memo *memo;  /* a shared cache's entries a read request saw (api_cache_get) */
     /* Memos for list pages (api/social.c): whether the viewer may see an
      * owner's media, and the viewer's likes among a page's media. */
@@ -144,6 +144,7 @@ struct api_work {
     bool unavailable; /* run() found a database unavailable (db_unavailable, on its thread) */
     uint64_t client;  /* the client address key holding a hashing slot, or 0 */
     throttle_t *throttle;
+    cache_t *cache; /* the server's: run()'s invalidations are flushed before done() answers */
 };
 
 /* Submits w (malloc'd) to the worker pool; on a full queue answers 503. */

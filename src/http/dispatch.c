@@ -374,7 +374,7 @@ bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out)
         return true;
     size_t at = out->len;
     /* the request's address: the same on its loop try and its worker run */
-    if (!cache_get_by(ar->srv->cache, kind, id, out, (uint64_t)(uintptr_t)ar))
+    if (!cache_read(ar->srv->cache, &ar->cache_ticket, kind, id, out, (uint64_t)(uintptr_t)ar))
         return false;
     memo_put(m, kind, id, out->data + at, out->len - at);
     return true;
@@ -401,7 +401,7 @@ bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
             want[k++] = ids[i];
     }
     m->prefetch_kind = kind;
-    cache_get_many(ar->srv->cache, kind, want, (size_t)k, memo_found, m);
+    cache_read_many(ar->srv->cache, &ar->cache_ticket, kind, want, (size_t)k, memo_found, m);
     free(want);
     return true;
 }
@@ -410,7 +410,7 @@ void api_cache_set(api_req_t *ar, int kind, int64_t id, const void *val, size_t 
 {
     if (!cache_reachable(ar))
         return;
-    cache_set_ttl(ar->srv->cache, kind, id, val, len, ar->cache_ticket, ttl_ms);
+    cache_set_ttl(ar->srv->cache, kind, id, val, len, &ar->cache_ticket, ttl_ms);
     memo_put(memo_of(ar), kind, id, val, len);
 }
 
@@ -499,6 +499,8 @@ static void req_run(work_t *w, worker_ctx_t *wc)
     back(ar);
     if (!ar->replied && ar->handoff == NULL && !ar->pending)
         api_internal_error(ar, "no answer");
+    if (strcmp(ar->method, "GET") != 0 && strcmp(ar->method, "HEAD") != 0)
+        cache_flush(ar->srv->cache); /* its invalidations heard before its answer (cache.h) */
     db_ctx_release(wc->db);
     ar->wc = NULL;
 }
@@ -618,6 +620,7 @@ static void work_run(work_t *w, worker_ctx_t *wc)
     }
     db_unavailable_clear();
     aw->run(aw, wc);
+    cache_flush(aw->cache); /* its invalidations heard before its answer (cache.h) */
     aw->unavailable = db_unavailable();
     db_ctx_release(wc->db);
 }
@@ -655,6 +658,7 @@ static void prepare(api_req_t *ar, api_work_t *w)
     w->super.done = work_done;
     w->super.reply_to = &ar->thr->work_done;
     w->ar = ar;
+    w->cache = ar->srv->cache;
 }
 
 static void refuse(api_req_t *ar, api_work_t *w, int status, const char *msg)

@@ -9,6 +9,7 @@
 #include "model/photo_keys.h"
 #include "obs/log.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -101,20 +102,24 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 
 /* GET /healthz: whether this server takes requests, for a load balancer's
  * or an operator's monitor. No database, no rate limit: its ID node, its
- * object cache ("local" or "shared": memcached), and whether a local cache
- * hears the other servers' invalidations ("off" without redis, or with a
- * shared cache). 503 once it is stopping. */
+ * object cache ("local", "shared": memcached, or "tiered": a local tier in
+ * front of memcached), whether what it holds locally hears the other
+ * servers' invalidations ("off" without redis, or with a shared cache
+ * alone), and its hit counts (those of the local tier apart). 503 once it
+ * is stopping. */
 static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((server_thread_t *)req->conn->ctx)->srv;
     bool stop = atomic_load(&stopping) != 0;
     const char *bus = srv->bus == NULL ? "off" : cache_bus_live(srv->bus) ? "live" : "down";
-    char body[240];
+    const char *kind = !cache_remote(srv->cache) ? "local" : cache_near(srv->cache) != NULL ? "tiered" : "shared";
+    cache_stats_t st = cache_stats(srv->cache);
+    char body[320];
     int n = snprintf(body, sizeof(body),
                      "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
-                     "\"cache_bus\":\"%s\"}}",
-                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes),
-                     cache_remote(srv->cache) ? "shared" : "local", bus);
+                     "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64 "}}",
+                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits,
+                     st.near_hits);
     req->res.status = stop ? 503 : 200;
     req->res.reason = stop ? "Service Unavailable" : "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -546,8 +551,9 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     return (srv->photos = blob_open(cfg->photo_store, &bopt, err, errlen)) == NULL ? -1 : 0;
 }
 
-/* The object cache (local, of cache_size bytes, or memcached), the local
- * one's invalidation bus with redis, the feed store, which drops
+/* The object cache (local, of cache_size bytes, or memcached, with a local
+ * tier of cache_size bytes in front when near_cache is on and redis is
+ * set), the invalidation bus of whatever is local, with redis, the feed store, which drops
  * timelines' heads from that cache, and the jobs' relay to gearmand. */
 static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size, const char *ns, char *err,
                                 size_t errlen)
@@ -559,7 +565,10 @@ static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size,
     }
     if ((srv->cache = cache_open(cfg->cache, cache_size, ns, err, errlen)) == NULL)
         return -1;
-    if (strcmp(cfg->redis, "off") != 0 && !cache_remote(srv->cache) &&
+    bool redis = strcmp(cfg->redis, "off") != 0;
+    if (redis && cache_remote(srv->cache) && strcmp(cfg->near_cache, "on") == 0)
+        srv->cache = cache_tiered_new(cache_new(cache_size), srv->cache);
+    if (redis && cache_near(srv->cache) != NULL &&
         (srv->bus = cache_bus_start(cfg->redis, ns, srv->cache, err, errlen)) == NULL)
         return -1;
     if (feeds_init(&srv->feeds, cfg->feed_store, ns, (int)cfg->feed_cap, cfg->celebrity, (int)cfg->fanout_batch, err,

@@ -66,7 +66,6 @@ typedef struct server_thread {
     h2o_multithread_receiver_t work_done;
     db_ctx_t *db;
     size_t in_flight; /* work submitted and not yet done */
-    uint64_t cache_ticket;
     /* requests waiting for a password hash, whose clients are checked for
      * having gone (h2o stops reading an HTTP/1 socket while a request is
      * handled, so it would not notice): see api_defer_hash */

@@ -13,21 +13,29 @@
 #include "cache/cache.h"
 #include "cache/url.h"
 
+/* A ticket taken now, for the calls that fill. */
+static const cache_ticket_t *tk(cache_t *c)
+{
+    static _Thread_local cache_ticket_t t;
+    t = cache_ticket(c);
+    return &t;
+}
+
 static void test_get_set_del(void **state)
 {
     cache_t *c = cache_new(1 << 20);
     buf_t b;
     buf_init(&b, 1024);
     assert_false(cache_get(c, CACHE_USER, 1, &b));
-    cache_set(c, CACHE_USER, 1, "alice", 5, cache_ticket(c));
-    cache_set(c, CACHE_MEDIA, 1, "photo", 5, cache_ticket(c)); /* same id, other kind */
+    cache_set(c, CACHE_USER, 1, "alice", 5, tk(c));
+    cache_set(c, CACHE_MEDIA, 1, "photo", 5, tk(c)); /* same id, other kind */
     assert_true(cache_get(c, CACHE_USER, 1, &b));
     assert_int_equal(b.len, 5);
     assert_memory_equal(b.data, "alice", 5);
     buf_reset(&b);
     assert_true(cache_get(c, CACHE_MEDIA, 1, &b));
     assert_memory_equal(b.data, "photo", 5);
-    cache_set(c, CACHE_USER, 1, "alicia", 6, cache_ticket(c)); /* replace */
+    cache_set(c, CACHE_USER, 1, "alicia", 6, tk(c)); /* replace */
     buf_reset(&b);
     assert_true(cache_get(c, CACHE_USER, 1, &b));
     assert_memory_equal(b.data, "alicia", 6);
@@ -42,13 +50,13 @@ static void test_get_set_del(void **state)
 static void test_ticket_refuses_stale_fill(void **state)
 {
     cache_t *c = cache_new(1 << 20);
-    uint64_t t = cache_ticket(c);             /* a reader starts its snapshot */
+    cache_ticket_t t = cache_ticket(c);             /* a reader starts its snapshot */
     cache_del(c, CACHE_USER, 7);              /* a writer commits and invalidates */
-    cache_set(c, CACHE_USER, 7, "old", 3, t); /* the reader's old value */
+    cache_set(c, CACHE_USER, 7, "old", 3, &t); /* the reader's old value */
     buf_t b;
     buf_init(&b, 64);
     assert_false(cache_get(c, CACHE_USER, 7, &b));
-    cache_set(c, CACHE_USER, 7, "new", 3, cache_ticket(c));
+    cache_set(c, CACHE_USER, 7, "new", 3, tk(c));
     assert_true(cache_get(c, CACHE_USER, 7, &b));
     buf_free(&b);
     cache_free(c);
@@ -59,18 +67,18 @@ static void test_ticket_refuses_stale_fill(void **state)
 static void test_other_deletes_do_not_refuse(void **state)
 {
     cache_t *c = cache_new(1 << 20);
-    uint64_t t = cache_ticket(c);
+    cache_ticket_t t = cache_ticket(c);
     for (int64_t id = 1000; id < 1100; id++)
         cache_del(c, CACHE_TIMELINE, id);
     cache_del(c, CACHE_USER, 8);
-    cache_set(c, CACHE_USER, 7, "fresh", 5, t);
+    cache_set(c, CACHE_USER, 7, "fresh", 5, &t);
     buf_t b;
     buf_init(&b, 64);
     assert_true(cache_get(c, CACHE_USER, 7, &b));
     /* and a fill racing a delete of its own key is still refused */
     t = cache_ticket(c);
     cache_del(c, CACHE_USER, 7);
-    cache_set(c, CACHE_USER, 7, "stale", 5, t);
+    cache_set(c, CACHE_USER, 7, "stale", 5, &t);
     assert_false(cache_get(c, CACHE_USER, 7, &b));
     buf_free(&b);
     cache_free(c);
@@ -89,7 +97,7 @@ static void test_stale_entry_has_one_refiller(void **state)
     cache_t *c = cache_new(1 << 20);
     buf_t b;
     buf_init(&b, 64);
-    cache_set_ttl(c, CACHE_TIMELINE, 5, "old", 3, cache_ticket(c), 50);
+    cache_set_ttl(c, CACHE_TIMELINE, 5, "old", 3, tk(c), 50);
     assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* fresh: a hit for all */
     sleep_ms(80);
     assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* stale: the first refills */
@@ -100,7 +108,7 @@ static void test_stale_entry_has_one_refiller(void **state)
     assert_false(cache_get(c, CACHE_TIMELINE, 5, &b));       /* a caller outside leases: a miss */
     b.len = 0;
     assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 3));             /* and that took nobody's place */
-    cache_set_ttl(c, CACHE_TIMELINE, 5, "new", 3, cache_ticket(c), 50); /* the refill */
+    cache_set_ttl(c, CACHE_TIMELINE, 5, "new", 3, tk(c), 50); /* the refill */
     b.len = 0;
     assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2));
     assert_memory_equal(b.data, "new", 3);
@@ -132,32 +140,32 @@ static void test_bus_hooks(void **state)
     buf_t b;
     buf_init(&b, 64);
     cache_set_publisher(c, hear, &h);
-    cache_set(c, CACHE_USER, 7, "x", 1, cache_ticket(c));
+    cache_set(c, CACHE_USER, 7, "x", 1, tk(c));
     cache_del(c, CACHE_USER, 7);
     assert_int_equal(h.n, 1);
     assert_int_equal(h.kind, CACHE_USER);
     assert_int_equal(h.id, 7);
-    cache_set(c, CACHE_USER, 7, "x", 1, cache_ticket(c));
+    cache_set(c, CACHE_USER, 7, "x", 1, tk(c));
     cache_del_local(c, CACHE_USER, 7);
     assert_int_equal(h.n, 1);
     assert_false(cache_get(c, CACHE_USER, 7, &b));
 
-    cache_set(c, CACHE_USER, 1, "a", 1, cache_ticket(c));
-    cache_set(c, CACHE_MEDIA, 2, "b", 1, cache_ticket(c));
-    uint64_t before = cache_ticket(c);
+    cache_set(c, CACHE_USER, 1, "a", 1, tk(c));
+    cache_set(c, CACHE_MEDIA, 2, "b", 1, tk(c));
+    cache_ticket_t before = cache_ticket(c);
     cache_clear(c);
     assert_false(cache_get(c, CACHE_USER, 1, &b));
     assert_false(cache_get(c, CACHE_MEDIA, 2, &b));
     assert_int_equal(cache_stats(c).entries, 0);
-    cache_set(c, CACHE_USER, 3, "c", 1, before); /* a snapshot from before the clear */
+    cache_set(c, CACHE_USER, 3, "c", 1, &before); /* a snapshot from before the clear */
     assert_false(cache_get(c, CACHE_USER, 3, &b));
-    cache_set(c, CACHE_USER, 3, "c", 1, cache_ticket(c));
+    cache_set(c, CACHE_USER, 3, "c", 1, tk(c));
     assert_true(cache_get(c, CACHE_USER, 3, &b));
 
     cache_enable(c, false);
     assert_false(cache_enabled(c));
     assert_false(cache_get(c, CACHE_USER, 3, &b));
-    cache_set(c, CACHE_USER, 4, "d", 1, cache_ticket(c));
+    cache_set(c, CACHE_USER, 4, "d", 1, tk(c));
     cache_enable(c, true);
     assert_false(cache_get(c, CACHE_USER, 4, &b));
     assert_true(cache_get(c, CACHE_USER, 3, &b)); /* off is not cleared: the bus clears when it comes back */
@@ -171,7 +179,7 @@ static void test_bounded(void **state)
     char val[1000];
     memset(val, 'x', sizeof(val));
     for (int64_t i = 1; i <= 20000; i++)
-        cache_set(c, CACHE_MEDIA, i, val, sizeof(val), cache_ticket(c));
+        cache_set(c, CACHE_MEDIA, i, val, sizeof(val), tk(c));
     cache_stats_t st = cache_stats(c);
     assert_true(st.bytes <= (1 << 20));
     assert_true(st.entries > 500);
@@ -192,7 +200,7 @@ static void *hammer(void *arg)
         int64_t id = i % 997;
         buf_reset(&b);
         if (!cache_get(c, CACHE_USER, id, &b))
-            cache_set(c, CACHE_USER, id, "value", 5, cache_ticket(c));
+            cache_set(c, CACHE_USER, id, "value", 5, tk(c));
         else if (b.len != 5 || memcmp(b.data, "value", 5) != 0)
             return (void *)1;
         if (i % 101 == 0)
