@@ -60,7 +60,7 @@ typedef struct config {
     char *redis;           /* "redis://HOST:PORT" of the shared services, or "off" */
     char *feed_store;
     char *s3_access_key, *s3_secret_key, *s3_region;
-        /* an s3: photo store's (NULL: from the environment) */ /* "db" or "redis://HOST:PORT" */
+    /* an s3: photo store's (NULL: from the environment) */ /* "db" or "redis://HOST:PORT" */
     char *far_inline; /* "on": far effects run right after their commit; "off": by the job runner only */
     int node_number; /* -1 for auto */ /* the server secret (cursor keys...), DATA/secret by default */
 } config_t;

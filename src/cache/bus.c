@@ -23,8 +23,8 @@
 #define BUS_QUEUE_MAX (1 << 20)          /* past this, the queue is replaced by "clear everything" */
 #define BUS_RETRY_MS 200                 /* between tries to reach Redis */
 #define BUS_CONNECT_MS 500
-#define BUS_PING_MS 1000 /* a quiet subscription is pinged this often */
-#define BUS_DEAD_MS 2000 /* and is dead if the pong takes longer */
+#define BUS_PING_MS 1000   /* a quiet subscription is pinged this often */
+#define BUS_DEAD_MS 2000   /* and is dead if the pong takes longer */
 #define BUS_BARRIER_MS 100 /* a barrier waits this long for the messages it must hear */
 #define BUS_FLUSH_MS 2000  /* a write waits this long at most for its invalidations to be published */
 
@@ -111,8 +111,8 @@ static void publish(void *arg, int kind, int64_t id)
 /* Sends one message; false if Redis could not take it (the context is then freed). */
 static bool send_message(redisContext **r, cache_bus_t *bus, const buf_t *msg)
 {
-    redisReply *reply = redisCommand(*r, "EVAL %s 1 %s %s %b", PUBLISH_SCRIPT, bus->seq_key, bus->channel, msg->data,
-                                     msg->len);
+    redisReply *reply =
+        redisCommand(*r, "EVAL %s 1 %s %s %b", PUBLISH_SCRIPT, bus->seq_key, bus->channel, msg->data, msg->len);
     bool ok = reply != NULL && reply->type == REDIS_REPLY_INTEGER;
     if (reply)
         freeReplyObject(reply);

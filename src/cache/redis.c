@@ -26,8 +26,8 @@ struct redis_link {
     char host[256];
     int port;
     char what[32];
-    pthread_key_t key;        /* this thread's redisContext */
-    atomic_llong down_until;  /* monotonic ms; 0 when up */
+    pthread_key_t key;       /* this thread's redisContext */
+    atomic_llong down_until; /* monotonic ms; 0 when up */
     atomic_bool warned;
 };
 

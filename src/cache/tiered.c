@@ -171,11 +171,8 @@ static cache_stats_t tiered_stats(cache_t *base)
     tiered_t *c = (tiered_t *)base;
     cache_stats_t n = cache_stats(c->near), f = cache_stats(c->far);
     uint64_t near_hits = atomic_load_explicit(&c->near_hits, memory_order_relaxed);
-    return (cache_stats_t){.hits = near_hits + f.hits,
-                           .misses = f.misses,
-                           .entries = n.entries,
-                           .bytes = n.bytes,
-                           .near_hits = near_hits};
+    return (cache_stats_t){
+        .hits = near_hits + f.hits, .misses = f.misses, .entries = n.entries, .bytes = n.bytes, .near_hits = near_hits};
 }
 
 static void tiered_free(cache_t *base)

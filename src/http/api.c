@@ -18,18 +18,30 @@
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status < 500 ? "Bad Request" : "Internal Server Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 500 ? "Bad Request" : "Internal Server Error";
     }
 }
 
@@ -228,8 +240,8 @@ void api_next_url(api_req_t *ar, buf_t *b, const char *max_key, const char *max_
         while (q < end) {
             const char *amp = memchr(q, '&', (size_t)(end - q));
             const char *fend = amp ? amp : end;
-            bool drop = (size_t)(fend - q) >= klen && memcmp(q, max_key, klen) == 0 &&
-                        (q + klen == fend || q[klen] == '=');
+            bool drop =
+                (size_t)(fend - q) >= klen && memcmp(q, max_key, klen) == 0 && (q + klen == fend || q[klen] == '=');
             if (!drop && fend > q) {
                 buf_json_str_part(b, q, (size_t)(fend - q));
                 buf_json_str_part(b, "&", 1);

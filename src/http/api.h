@@ -109,10 +109,10 @@ struct api_req {
     mp_span_t photo; /* the file part of an upload (in the request body, or a copy on a worker) */
     void *photo_copy;
     api_work_t *pending;
-    h2o_linklist_t hash_link; /* in thr->hash_waiting while a hash is pending */
-    int retry_after;          /* seconds for Retry-After on a 429 or 503, if not 0 */
+    h2o_linklist_t hash_link;    /* in thr->hash_waiting while a hash is pending */
+    int retry_after;             /* seconds for Retry-After on a 429 or 503, if not 0 */
     cache_ticket_t cache_ticket; /* taken before this request's first database read */
-    struct cache_memo *memo;  /* a shared cache's entries a read request saw (api_cache_get) */
+    struct cache_memo *memo;     /* a shared cache's entries a read request saw (api_cache_get) */
     /* Memos for list pages (api/social.c): whether the viewer may see an
      * owner's media, and the viewer's likes among a page's media. */
     struct {

@@ -55,8 +55,7 @@ static bool disposition_param(const char *s, size_t n, const char *name, mp_span
 {
     size_t nl = strlen(name);
     for (size_t i = 0; i + nl + 1 <= n; i++) {
-        if ((i > 0 && s[i - 1] != ';' && !is_space(s[i - 1])) || strncasecmp(s + i, name, nl) != 0 ||
-            s[i + nl] != '=')
+        if ((i > 0 && s[i - 1] != ';' && !is_space(s[i - 1])) || strncasecmp(s + i, name, nl) != 0 || s[i + nl] != '=')
             continue;
         size_t j = i + nl + 1;
         if (j < n && s[j] == '"') {

@@ -26,7 +26,7 @@ struct ratelimit {
     uint32_t mask; /* slots - 1 */
     slot_t *slots;
     pthread_mutex_t locks[STRIPES];
-    dirty_t dirty[STRIPES]; /* under the stripe's lock */
+    dirty_t dirty[STRIPES];      /* under the stripe's lock */
     ratelimit_dirty_fn on_dirty; /* set: windows are shared (ratelimit_share) */
     void *dirty_arg;
 };

@@ -26,7 +26,7 @@ typedef struct ratelimit ratelimit_t;
 typedef struct ratelimit_result {
     bool allowed;
     uint32_t limit;
-    uint32_t remaining; /* after this request */
+    uint32_t remaining;  /* after this request */
     int64_t reset_at_ms; /* when the window ends */
 } ratelimit_result_t;
 

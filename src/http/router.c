@@ -112,8 +112,7 @@ static void allow_add(char *allow, const char *method)
     memcpy(allow + used, method, ml + 1);
 }
 
-int router_match(const router_t *r, const char *method, size_t mlen, const char *path, size_t plen,
-                 route_match_t *m)
+int router_match(const router_t *r, const char *method, size_t mlen, const char *path, size_t plen, route_match_t *m)
 {
     memset(m, 0, sizeof(*m));
     if (plen > 5 && memcmp(path + plen - 5, ".json", 5) == 0 && path[plen - 6] != '/')

@@ -46,7 +46,6 @@ enum { ROUTER_FOUND = 0, ROUTER_NOT_FOUND = 1, ROUTER_METHOD_NOT_ALLOWED = 2 };
 router_t *router_new(const route_t *routes, size_t n, const char **err);
 void router_free(router_t *r);
 /* `path` excludes the query string. */
-int router_match(const router_t *r, const char *method, size_t mlen, const char *path, size_t plen,
-                 route_match_t *m);
+int router_match(const router_t *r, const char *method, size_t mlen, const char *path, size_t plen, route_match_t *m);
 
 #endif

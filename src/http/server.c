@@ -115,11 +115,11 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     const char *kind = !cache_remote(srv->cache) ? "local" : cache_near(srv->cache) != NULL ? "tiered" : "shared";
     cache_stats_t st = cache_stats(srv->cache);
     char body[320];
-    int n = snprintf(body, sizeof(body),
-                     "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
-                     "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64 "}}",
-                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits,
-                     st.near_hits);
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
+                 "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64 "}}",
+                 stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits, st.near_hits);
     req->res.status = stop ? 503 : 200;
     req->res.reason = stop ? "Service Unavailable" : "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,

@@ -93,16 +93,16 @@ struct server {
     blob_store_t *photos;
     feeds_t feeds;
     cache_t *cache;
-    cache_bus_t *bus; /* NULL without redis */
-    rl_share_t *rlshare; /* NULL without redis */
+    cache_bus_t *bus;           /* NULL without redis */
+    rl_share_t *rlshare;        /* NULL without redis */
     login_share_t *login_share; /* the failed log-in back-off every server counts; NULL without redis */
-    proxy_list_t trusted; /* trusted_proxies */
+    proxy_list_t trusted;       /* trusted_proxies */
     jobq_t *jobs;
-    struct jobs_gearman *gearman; /* NULL without job_server */
+    struct jobs_gearman *gearman;   /* NULL without job_server */
     job_handler_t job_handlers[24]; /* every kind the runners take */
-    photo_keys_ctx_t rekey;        /* the photo_rekey job's */
+    photo_keys_ctx_t rekey;         /* the photo_rekey job's */
     atomic_int uploads_in_flight;
-    nodes_t *nodes; /* this process's ID node lease */
+    nodes_t *nodes;          /* this process's ID node lease */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
 };
 

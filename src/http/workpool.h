@@ -30,7 +30,7 @@ typedef struct worker_ctx {
 
 typedef struct work work_t;
 struct work {
-    h2o_multithread_message_t super; /* must be first: h2o links it back to the loop */
+    h2o_multithread_message_t super;          /* must be first: h2o links it back to the loop */
     void (*run)(work_t *w, worker_ctx_t *wc); /* on a worker thread */
     void (*done)(work_t *w);                  /* on the submitting loop thread */
     h2o_multithread_receiver_t *reply_to;

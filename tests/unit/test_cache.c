@@ -50,8 +50,8 @@ static void test_get_set_del(void **state)
 static void test_ticket_refuses_stale_fill(void **state)
 {
     cache_t *c = cache_new(1 << 20);
-    cache_ticket_t t = cache_ticket(c);             /* a reader starts its snapshot */
-    cache_del(c, CACHE_USER, 7);              /* a writer commits and invalidates */
+    cache_ticket_t t = cache_ticket(c);        /* a reader starts its snapshot */
+    cache_del(c, CACHE_USER, 7);               /* a writer commits and invalidates */
     cache_set(c, CACHE_USER, 7, "old", 3, &t); /* the reader's old value */
     buf_t b;
     buf_init(&b, 64);
@@ -107,7 +107,7 @@ static void test_stale_entry_has_one_refiller(void **state)
     assert_false(cache_get_by(c, CACHE_TIMELINE, 5, &b, 1)); /* the refiller, again (now on a worker) */
     assert_false(cache_get(c, CACHE_TIMELINE, 5, &b));       /* a caller outside leases: a miss */
     b.len = 0;
-    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 3));             /* and that took nobody's place */
+    assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 3));   /* and that took nobody's place */
     cache_set_ttl(c, CACHE_TIMELINE, 5, "new", 3, tk(c), 50); /* the refill */
     b.len = 0;
     assert_true(cache_get_by(c, CACHE_TIMELINE, 5, &b, 2));
