@@ -366,7 +366,7 @@ void media_popular(api_req_t *ar)
         return;
     int64_t ids[POPULAR_KEEP];
     int n = 0;
-    if (popular_list(ar->db, POPULAR_KEEP, ids, &n) != DISC_OK) {
+    if (popular_list(ar->db, &ar->srv->feeds, POPULAR_KEEP, ids, &n) != DISC_OK) {
         api_internal_error(ar, "popular read failed");
         return;
     }

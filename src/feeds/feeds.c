@@ -58,6 +58,17 @@ static int put_one(feeds_t *f, db_conn_t *c, int64_t user, int64_t media, int64_
     return 0;
 }
 
+int feeds_popular_put(feeds_t *f, db_ctx_t *db, const int64_t *ids, size_t n)
+{
+    return f->be->popular_put ? f->be->popular_put(f, db, ids, n) : FEEDS_NOT_BUILT;
+}
+
+int feeds_popular_get(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n)
+{
+    *n = 0;
+    return f->be->popular_get ? f->be->popular_get(f, db, ids, cap, n) : FEEDS_NOT_BUILT;
+}
+
 void feeds_changed(feeds_t *f, int64_t user)
 {
     if (f->cache)

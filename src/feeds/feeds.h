@@ -49,6 +49,10 @@ typedef struct feeds_backend {
     int (*remove_author)(feeds_t *f, db_ctx_t *db, int64_t user, int64_t author);
     /* Takes media out of every timeline. */
     int (*remove_media)(feeds_t *f, db_ctx_t *db, int64_t media);
+    /* The popular ranking, best first, replaced whole; NULL: the store
+     * keeps none (the database's table is read). */
+    int (*popular_put)(feeds_t *f, db_ctx_t *db, const int64_t *ids, size_t n);
+    int (*popular_get)(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n);
 } feeds_backend_t;
 
 struct feeds {
@@ -74,5 +78,12 @@ int feeds_redis_open(feeds_t *f, const char *url, const char *ns, char *err, siz
 void feeds_redis_close(feeds_t *f);
 /* After a change to user's timeline: its cached head goes, on every server. */
 void feeds_changed(feeds_t *f, int64_t user);
+/* The popular ranking in the store (Redis keeps it, where every server
+ * reads it in one round trip; the database keeps the durable copy): the
+ * popular job puts each new ranking; a read answers FEEDS_OK, or
+ * FEEDS_NOT_BUILT (the store keeps none, or lost it) or FEEDS_DOWN, when
+ * the database's copy is to be read. */
+int feeds_popular_put(feeds_t *f, db_ctx_t *db, const int64_t *ids, size_t n);
+int feeds_popular_get(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n);
 
 #endif

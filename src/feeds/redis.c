@@ -21,6 +21,11 @@
  * would mean asking for its author's followers, maybe millions): a feed
  * shows only photos that still exist, and the cap ages it out.
  *
+ * The popular ranking is one string, picogram:popular:v1:<ns>, of 8-byte
+ * big-endian media IDs, best first, replaced whole by each run of the job
+ * (SET, atomic); it has no TTL: an old ranking beats none, and the job
+ * replaces it every popular_interval.
+ *
  * Every call is on a worker or job thread (never an event loop: those
  * mark the request as needing a worker instead), through a per-thread
  * connection (cache/redis.h). Redis down answers FEEDS_DOWN at once.
@@ -35,12 +40,14 @@
 #include <string.h>
 
 #define TL_PREFIX "picogram:tl:v1:" /* a new layout is a new prefix */
+#define POPULAR_PREFIX "picogram:popular:v1:"
 #define MEMBER_LEN 16
 #define KEY_MAX 64
 
 typedef struct rstore {
     redis_link_t *link;
-    char prefix[40]; /* TL_PREFIX + namespace + ":" */
+    char prefix[40];      /* TL_PREFIX + namespace + ":" */
+    char popular_key[48]; /* POPULAR_PREFIX + namespace */
 } rstore_t;
 
 static const char built_member[MEMBER_LEN] = {0};
@@ -53,6 +60,7 @@ int feeds_redis_open(feeds_t *f, const char *url, const char *ns, char *err, siz
         return -1;
     }
     snprintf(r->prefix, sizeof(r->prefix), TL_PREFIX "%s:", ns);
+    snprintf(r->popular_key, sizeof(r->popular_key), POPULAR_PREFIX "%s", ns);
     f->state = r;
     return 0;
 }
@@ -361,6 +369,42 @@ static int r_remove_media(feeds_t *f, db_ctx_t *db, int64_t media)
     return FEEDS_OK;
 }
 
+static int r_popular_put(feeds_t *f, db_ctx_t *db, const int64_t *ids, size_t n)
+{
+    int rc;
+    redisContext *c = conn(f, db, &rc);
+    if (c == NULL)
+        return rc;
+    unsigned char *v = xmalloc(n ? n * 8 : 1);
+    for (size_t i = 0; i < n; i++)
+        put_be64(v + i * 8, ids[i]);
+    const rstore_t *r = f->state;
+    redisReply *reply = redisCommand(c, "SET %s %b", r->popular_key, v, n * 8);
+    free(v);
+    if (reply == NULL)
+        return lost(f);
+    rc = reply->type == REDIS_REPLY_STATUS ? FEEDS_OK : FEEDS_ERROR;
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int r_popular_get(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n)
+{
+    int rc;
+    redisContext *c = conn(f, db, &rc);
+    if (c == NULL)
+        return rc;
+    const rstore_t *r = f->state;
+    redisReply *reply = redisCommand(c, "GET %s", r->popular_key);
+    if (reply == NULL)
+        return lost(f);
+    rc = reply->type == REDIS_REPLY_NIL ? FEEDS_NOT_BUILT : reply->type == REDIS_REPLY_STRING && reply->len % 8 == 0 ? FEEDS_OK : FEEDS_ERROR;
+    for (size_t i = 0; rc == FEEDS_OK && i < reply->len / 8 && *n < cap; i++)
+        ids[(*n)++] = get_be64((const unsigned char *)reply->str + i * 8);
+    freeReplyObject(reply);
+    return rc;
+}
+
 const feeds_backend_t feeds_backend_redis = {
     .name = "redis",
     .push = r_push,
@@ -370,4 +414,6 @@ const feeds_backend_t feeds_backend_redis = {
     .set_built = r_set_built,
     .remove_author = r_remove_author,
     .remove_media = r_remove_media,
+    .popular_put = r_popular_put,
+    .popular_get = r_popular_get,
 };

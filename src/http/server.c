@@ -498,7 +498,8 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     size_t n = sizeof(timeline_job_handlers) / sizeof(timeline_job_handlers[0]);
     memcpy(srv->job_handlers, timeline_job_handlers, sizeof(timeline_job_handlers));
     far_job_handlers(srv->job_handlers, &n);
-    srv->job_handlers[n++] = (job_handler_t){"popular", popular_job, &cfg->popular_interval};
+    srv->popular = (popular_ctx_t){.interval = cfg->popular_interval, .feeds = &srv->feeds};
+    srv->job_handlers[n++] = (job_handler_t){"popular", popular_job, &srv->popular};
     srv->rekey = (photo_keys_ctx_t){.store = srv->photos, .cache = srv->cache, .gc_delay_ms = cfg->rekey_grace * 1000};
     srv->job_handlers[n++] = (job_handler_t){"photo_rekey", photo_rekey_job, &srv->rekey};
     db_ctx_t *db = db_ctx_new(srv->dbmap);

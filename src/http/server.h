@@ -46,6 +46,7 @@
 #include "feeds/feeds.h"
 #include "jobs/gearman.h"
 #include "jobs/jobs.h"
+#include "model/discovery.h"
 #include "model/nodes.h"
 #include "model/photo_keys.h"
 #include "http/ratelimit.h"
@@ -101,6 +102,7 @@ struct server {
     struct jobs_gearman *gearman;   /* NULL without job_server */
     job_handler_t job_handlers[24]; /* every kind the runners take */
     photo_keys_ctx_t rekey;         /* the photo_rekey job's */
+    popular_ctx_t popular;          /* the popular job's */
     atomic_int uploads_in_flight;
     nodes_t *nodes;          /* this process's ID node lease */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */

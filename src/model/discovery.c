@@ -4,6 +4,7 @@
 #include "geo/geo.h"
 #include "model/far.h"
 #include "model/social.h"
+#include "obs/log.h"
 #include <stdio.h>
 
 #include <math.h>
@@ -556,16 +557,20 @@ int location_media(db_ctx_t *db, int64_t location, int64_t before, int64_t after
 }
 
 /* ---- popular ----
- * The ranking is one list, kept on the first database; its job scores the
- * candidates of every database. */
+ * The ranking is one list, kept on the first database, and copied to the
+ * feed store where it keeps one (Redis), which reads try first; its job
+ * scores the candidates of every database. */
 
 static db_conn_t *index_conn(db_ctx_t *db)
 {
     return db_physical(db, 0);
 }
 
-int popular_list(db_ctx_t *db, int limit, int64_t *ids, int *n)
+int popular_list(db_ctx_t *db, feeds_t *feeds, int limit, int64_t *ids, int *n)
 {
+    *n = 0;
+    if (feeds != NULL && feeds_popular_get(feeds, db, ids, limit, n) == FEEDS_OK)
+        return DISC_OK;
     *n = 0;
     db_conn_t *c = index_conn(db);
     if (c == NULL)
@@ -614,7 +619,8 @@ static double score(int64_t likes, int64_t comments, double age_s)
 int popular_job(db_ctx_t *db, char *payload, void *ctx)
 {
     (void)payload;
-    long long interval = *(const long long *)ctx;
+    const popular_ctx_t *pc = ctx;
+    long long interval = pc->interval;
     db_conn_t *c = index_conn(db);
     if (c == NULL)
         return JOB_RETRY;
@@ -657,12 +663,15 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
     }
     ok = db_lock(c, "popular", 0, 0) == DB_OK; /* one ranking at a time */
     ok = db_exec_stmt(db_q(c, Q_POPULAR_CLEAR)) == DB_DONE;
-    for (size_t i = 0; ok && i < n && i < POPULAR_KEEP; i++) {
+    size_t kept = n < POPULAR_KEEP ? n : POPULAR_KEEP;
+    int64_t *ranked = xmalloc((kept ? kept : 1) * sizeof(int64_t));
+    for (size_t i = 0; ok && i < kept; i++) {
         db_stmt_t *s = db_q(c, Q_POPULAR_PUT);
         db_bind_i64(s, 1, (int64_t)i);
         db_bind_i64(s, 2, v[i].id);
         db_bind_double(s, 3, v[i].score);
         ok = db_exec_stmt(s) == DB_DONE;
+        ranked[i] = v[i].id;
     }
     free(v);
     /* The next run, committed with this one's result. If this run is a
@@ -671,7 +680,13 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
     ok = live >= 1 && (live > 1 || jobs_enqueue_at(c, "popular", "", now_ms + interval * 1000) == DB_DONE);
     if (!ok || db_commit(c) != DB_OK) {
         db_rollback(c);
+        free(ranked);
         return JOB_RETRY;
     }
+    /* the copy that servers read; if the store is away, they read the
+     * database's until the next run puts it */
+    if (pc->feeds != NULL && feeds_popular_put(pc->feeds, db, ranked, kept) == FEEDS_DOWN)
+        log_warn("popular: the feed store cannot be reached; its copy of the ranking waits for the next run");
+    free(ranked);
     return JOB_DONE;
 }

@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/text.h"
 #include "db/db.h"
+#include "feeds/feeds.h"
 #include "jobs/jobs.h"
 #include "model/far.h"
 #include "model/media.h"
@@ -87,8 +88,15 @@ int location_media(db_ctx_t *db, int64_t location, int64_t before, int64_t after
 int far_tag(far_t *f, char *payload);
 int far_place(far_t *f, char *payload);
 
-/* The popular ranking, best first (ranked by the "popular" job). */
-int popular_list(db_ctx_t *db, int limit, int64_t *ids, int *n);
+/* The popular job's context: its period, and the store that keeps a copy
+ * of its ranking (feeds.h; may be NULL). */
+typedef struct popular_ctx {
+    long long interval; /* seconds */
+    feeds_t *feeds;
+} popular_ctx_t;
+/* The popular ranking, best first (ranked by the "popular" job): the
+ * store's copy (feeds may be NULL), or the database's. */
+int popular_list(db_ctx_t *db, feeds_t *feeds, int limit, int64_t *ids, int *n);
 /* Enqueues the first "popular" job unless one is waiting. DISC_OK or DISC_ERROR. */
 int popular_schedule(db_ctx_t *db);
 /* Job handler "popular": ranks recent public media by likes and comments

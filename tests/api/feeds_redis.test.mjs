@@ -139,3 +139,80 @@ test('timelines in Redis: fanned out by jobs, rebuilt when lost, pulled from the
       await rm(dataDir, { recursive: true, force: true });
     }
   });
+
+// The popular ranking in Redis: the job (every 2 s here) writes the ranking
+// it computed from every database into one key, 8-byte media IDs best
+// first; GET /v1/media/popular reads that key, and the database's copy when
+// Redis has lost it or is down.
+test('the popular ranking is kept in Redis, and read from the database without it',
+  { skip: external, timeout: 120_000 }, async () => {
+    const redis = await startRedis();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-rpop-'));
+    let server;
+    try {
+      server = launchOn(dataDir, ['--redis', redis.url, '--feed-store', redis.url, '--popular-interval', '2']);
+      const url = await server.url;
+      const users = [];
+      for (let i = 0; i < 3; i++) users.push(await signup(url, uniqueName('rpop')));
+      const media = [];
+      for (const u of users) {
+        const up = await uploadPhoto(url, { token: u.token, photo: 'tiny-1x1.jpg', fields: { caption: 'pop' } });
+        assert.equal(up.status, 200, show(up));
+        media.push(up.body.data.id);
+      }
+      // media[0] liked twice, media[1] once, media[2] never: that order
+      for (const [m, likers] of [[media[0], [users[1], users[2]]], [media[1], [users[0]]]]) {
+        for (const u of likers) assert.equal((await api(url, 'POST', `/v1/media/${m}/likes`, { token: u.token })).status, 200);
+      }
+      const want = media.map(mediaNum);
+      const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+      const popular = async () => {
+        const r = await api(url, 'GET', '/v1/media/popular', { token: users[0].token, query: { count: 100 } });
+        assert.equal(r.status, 200, show(r));
+        return r.body.data.map((m) => mediaNum(m.id));
+      };
+      const inRedis = async () => {
+        const keys = await redisCommand(redis.port, 'KEYS', 'picogram:popular:v1:*');
+        assert.ok(keys.length <= 1, `one ranking key: ${keys}`);
+        if (keys.length === 0) return { key: null, ids: [] };
+        const v = await redisCommand(redis.port, 'GET', keys[0]);
+        const ids = [];
+        for (let i = 0; v && i + 8 <= v.length; i += 8) ids.push(v.readBigInt64BE(i));
+        return { key: keys[0], ids };
+      };
+      const ranked = await poll(async () => same((await inRedis()).ids, want),
+        { timeout: 20_000, interval: 200 });
+      assert.ok(ranked.ok, `the job writes the ranking into Redis: ${(await inRedis()).ids}`);
+      assert.deepEqual(await popular(), want);
+
+      // reads come from Redis: a ranking put there is what the API shows
+      // (tried again if the job rewrote the key in between)
+      const { key } = await inRedis();
+      const reversed = [...want].reverse();
+      const packed = Buffer.alloc(reversed.length * 8);
+      reversed.forEach((id, i) => packed.writeBigInt64BE(id, i * 8));
+      let seen = false;
+      for (let i = 0; i < 5 && !seen; i++) {
+        await redisCommand(redis.port, 'SET', key, packed);
+        const got = await popular();
+        if (same(got, reversed)) seen = true;
+        else assert.ok(!same((await inRedis()).ids, reversed), `the API read ${got}, not what Redis held`);
+      }
+      assert.ok(seen, 'the API shows the ranking Redis holds');
+      const restored = await poll(async () => same((await inRedis()).ids, want),
+        { timeout: 10_000, interval: 100 });
+      assert.ok(restored.ok, 'the next run puts the ranking back');
+
+      // lost from Redis, or Redis down: the database's copy
+      await redisCommand(redis.port, 'DEL', key);
+      assert.deepEqual(await popular(), want, 'with the key gone');
+      await redis.kill();
+      const t0 = Date.now();
+      assert.deepEqual(await popular(), want, 'with Redis down');
+      assert.ok(Date.now() - t0 < 2000, `with Redis down, popular answers in ${Date.now() - t0} ms`);
+    } finally {
+      if (server) { server.proc.kill('SIGKILL'); await server.exited; }
+      await redis.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
