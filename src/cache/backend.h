@@ -13,8 +13,10 @@
 typedef struct cache_backend {
     const char *name;
     bool remote; /* see cache_remote */
-    /* t: the request's ticket, or NULL (cache_get_by) */
-    bool (*get_by)(cache_t *c, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who);
+    /* t: the request's ticket, or NULL (cache_get_by). On a hit, *left_ms
+     * (if left_ms is not NULL) is how long the value stays fresh: 0 for
+     * an entry with no TTL, negative for one past its time. */
+    bool (*get_by)(cache_t *c, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who, int64_t *left_ms);
     /* NULL: cache_get_many asks get_by for each */
     void (*get_many)(cache_t *c, cache_ticket_t *t, int kind, const int64_t *ids, size_t n, cache_found_fn found,
                      void *arg);

@@ -27,7 +27,7 @@ bool cache_read(cache_t *c, cache_ticket_t *t, int kind, int64_t id, buf_t *out,
 {
     if (atomic_load_explicit(&c->off, memory_order_relaxed))
         return false;
-    return c->be->get_by(c, t, kind, id, out, who);
+    return c->be->get_by(c, t, kind, id, out, who, NULL);
 }
 
 void cache_get_many(cache_t *c, int kind, const int64_t *ids, size_t n, cache_found_fn found, void *arg)
@@ -48,7 +48,7 @@ void cache_read_many(cache_t *c, cache_ticket_t *t, int kind, const int64_t *ids
     buf_init(&v, SIZE_MAX);
     for (size_t i = 0; i < n; i++) {
         buf_reset(&v);
-        if (c->be->get_by(c, t, kind, ids[i], &v, 0))
+        if (c->be->get_by(c, t, kind, ids[i], &v, 0, NULL))
             found(arg, ids[i], v.data, v.len);
     }
     buf_free(&v);

@@ -121,7 +121,8 @@ static void drop(stripe_t *s, entry_t **p)
     free(e);
 }
 
-static bool lru_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who)
+static bool lru_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who,
+                       int64_t *left_ms)
 {
     (void)t;
     lru_t *c = (lru_t *)base;
@@ -142,6 +143,8 @@ static bool lru_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, b
         }
     }
     if (e) {
+        if (left_ms != NULL)
+            *left_ms = e->expires_ms ? e->expires_ms - mono_ms() : 0;
         lru_unlink(s, e);
         lru_push(s, e);
         buf_append(out, e->val, e->len);

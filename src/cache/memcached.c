@@ -141,7 +141,8 @@ static bool failed(memcached_return_t rc)
            rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_END && rc != MEMCACHED_STORED;
 }
 
-static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who)
+static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who,
+                      int64_t *left_ms)
 {
     (void)t;
     mc_t *c = (mc_t *)base;
@@ -166,8 +167,14 @@ static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, bu
                 hit = false;
         }
     }
-    if (hit)
+    if (hit) {
         buf_append(out, v + MC_HEADER, vlen - MC_HEADER);
+        if (left_ms != NULL) {
+            int64_t stale_at;
+            memcpy(&stale_at, v, sizeof(stale_at));
+            *left_ms = stale_at ? (stale_at - wall_ms() > 0 ? stale_at - wall_ms() : -1) : 0;
+        }
+    }
     free(v);
     atomic_fetch_add_explicit(hit ? &c->hits : &c->misses, 1, memory_order_relaxed);
     return hit;

@@ -24,10 +24,9 @@
  * arrive is dropped by it when it does.
  *
  * Entries with a TTL (tokens, profiles, likes, blocks, timelines' heads)
- * are copied only when they are filled from the database, with the same
- * TTL: a copy of far's value would outlive it, stretching the staleness
- * that the TTL bounds. (The load balancer sends a client to one server,
- * so that server's copies are the ones read.)
+ * are copied with what is left of far's TTL (the same TTL when filled
+ * from the database), so a copy never outlives far's entry: the staleness
+ * the TTL bounds stays as bounded.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -74,18 +73,23 @@ static bool near_ok(tiered_t *c, cache_ticket_t *t)
     return t->near > 0;
 }
 
-static bool tiered_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who)
+static bool tiered_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who,
+                          int64_t *left_ms)
 {
     tiered_t *c = (tiered_t *)base;
-    if (near_ok(c, t) && cache_read(c->near, t, kind, id, out, who)) {
+    if (near_ok(c, t) && cache_enabled(c->near) && c->near->be->get_by(c->near, t, kind, id, out, who, left_ms)) {
         atomic_fetch_add_explicit(&c->near_hits, 1, memory_order_relaxed);
         return true;
     }
     size_t at = out->len;
-    if (!cache_read(c->far, t, kind, id, out, who))
+    int64_t left = 0;
+    if (!cache_enabled(c->far) || !c->far->be->get_by(c->far, t, kind, id, out, who, &left))
         return false;
-    if (t != NULL && !with_ttl(kind))
-        cache_set(c->near, kind, id, out->data + at, out->len - at, t);
+    if (left_ms != NULL)
+        *left_ms = left;
+    /* a copy for what is left of far's time (none past it) */
+    if (t != NULL && (left > 0 || (left == 0 && !with_ttl(kind))))
+        cache_set_ttl(c->near, kind, id, out->data + at, out->len - at, t, left);
     return true;
 }
 
