@@ -12,7 +12,7 @@ for u in "$@"; do ups="$ups server $u max_fails=1 fail_timeout=5s;"; done
 cache="" loc=""
 if [ -n "${S3:-}" ]; then
     cache="proxy_cache_path $prefix/photo-cache levels=1:2 keys_zone=photos:16m max_size=1g inactive=30d use_temp_path=off;"
-    loc="location /media/ { limit_except GET { deny all; } proxy_pass $S3/media/; proxy_cache photos;"
+    loc="location /media/ { limit_except GET { deny all; } proxy_pass $S3/media/; proxy_cache photos; max_ranges 1;"
     loc="$loc proxy_cache_valid 200 30d; proxy_cache_lock on;"
     loc="$loc proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;"
     loc="$loc add_header X-Cache-Status \$upstream_cache_status; }"

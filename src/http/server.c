@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "http/range.h"
 #include "model/discovery.h"
 #include "core/buf.h"
 #include "http/api.h"
@@ -380,6 +381,26 @@ static h2o_headers_command_t *web_headers(const config_t *cfg)
     return cmds;
 }
 
+/* Before h2o's file handler: a Range header other than one well-formed
+ * range loses its header, and the file is served whole (http/range.h). */
+static int on_range_guard(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    ssize_t i;
+    while ((i = h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1)) >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (range_single_ok(v.base, v.len) && h2o_find_header(&req->headers, H2O_TOKEN_RANGE, i) < 0)
+            break; /* one header, one range */
+        h2o_delete_header(&req->headers, i);
+    }
+    return -1; /* on to the file handler */
+}
+
+static void guard_ranges(h2o_pathconf_t *pathconf)
+{
+    h2o_create_handler(pathconf, sizeof(h2o_handler_t))->on_req = on_range_guard;
+}
+
 static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errlen)
 {
     h2o_config_init(&srv->h2o);
@@ -398,6 +419,7 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         char media_dir[4096];
         snprintf(media_dir, sizeof(media_dir), "%s/media", dir);
         h2o_pathconf_t *media = h2o_config_register_path(srv->host, "/media", 0);
+        guard_ranges(media);
         h2o_file_register(media, media_dir, NULL, NULL, 0);
         h2o_headers_register(media, cmds);
         add_json_errors(media);
@@ -419,6 +441,7 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         static char index[4096];
         snprintf(index, sizeof(index), "%s/index.html", cfg->web_root);
         h2o_pathconf_t *links = h2o_config_register_path(srv->host, "/p", 0);
+        guard_ranges(links);
         h2o_file_register_file(
             links, index, h2o_mimemap_get_type_by_extension(srv->h2o.mimemap, h2o_iovec_init(H2O_STRLIT("html"))), 0);
         h2o_headers_register(links, web_cmds);
@@ -427,6 +450,7 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
     h2o_pathconf_t *root = h2o_config_register_path(srv->host, "/", 0);
     if (web) {
         static const char *index_files[] = {"index.html", NULL};
+        guard_ranges(root);
         h2o_file_register(root, cfg->web_root, index_files, NULL, 0);
         h2o_headers_register(root, web_cmds);
         add_json_errors(root);

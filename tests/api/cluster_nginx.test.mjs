@@ -75,6 +75,13 @@ test('two servers behind nginx', { skip: external, timeout: 120_000 }, async (t)
     const second = await photo();
     assert.deepEqual([second.status, second.cache], [200, 'HIT']);
     assert.ok(second.bytes.equals(first.bytes));
+    // one range from the cache; many ranges get the whole photo (max_ranges 1)
+    const part = await fetch(photoUrl, { headers: { range: 'bytes=0-9' } });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(first.bytes.subarray(0, 10)));
+    const many = await fetch(photoUrl, { headers: { range: `bytes=${Array.from({ length: 200 }, () => '0-').join(',')}` } });
+    assert.equal(many.status, 200);
+    assert.ok(Buffer.from(await many.arrayBuffer()).equals(first.bytes), 'the whole photo, once');
     const read = () => api(lb, 'GET', `/v1/media/${media.id}`, { token: viewer.token });
     for (let i = 0; i < 4; i++) assert.equal((await read()).status, 200); // cached on both
     assert.equal((await api(lb, 'POST', `/v1/media/${media.id}/likes`, { token: owner.token })).status, 200);
