@@ -104,7 +104,7 @@ static void signup(api_req_t *ar, bool web)
         api_error(ar, 400, E_INVALID, "username and password are required");
         return;
     }
-    const char *err = validate_username(u->val, u->vlen);
+    const char *err = validate_new_username(u->val, u->vlen);
     if (err == NULL)
         err = validate_password(p->val, p->vlen);
     if (err) {

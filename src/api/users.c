@@ -119,6 +119,7 @@ static void edit_run(api_work_t *w_, worker_ctx_t *wc)
     }
     /* under a lock: PostgreSQL's READ COMMITTED would let two edits read the same row */
     w->result = db_lock(c, "profile", w->user.id, 0) == DB_OK ? users_get(wc->db, w->user.id, &w->user) : USERS_ERROR;
+    bool was_private = w->user.is_private;
     if (w->result == USERS_OK) {
         set_field(w->user.full_name, sizeof(w->user.full_name), w->full_name);
         set_field(w->user.bio, sizeof(w->user.bio), w->bio);
@@ -127,6 +128,13 @@ static void edit_run(api_work_t *w_, worker_ctx_t *wc)
         if (w->is_private >= 0)
             w->user.is_private = w->is_private;
         w->result = users_update(wc->db, &w->user);
+    }
+    if (w->result == USERS_OK && was_private && !w->user.is_private) {
+        /* turned public: the pending requests are approved, by a job (there may be many) */
+        char payload[32];
+        snprintf(payload, sizeof(payload), "%lld", (long long)w->user.id);
+        if (jobs_enqueue(c, ids_shard(w->user.id), "go_public", payload) != DB_DONE)
+            w->result = USERS_ERROR;
     }
     if (w->result != USERS_OK || db_commit(c) != DB_OK) {
         db_rollback(c);

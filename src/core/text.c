@@ -90,17 +90,22 @@ static size_t scan(const char *s, size_t n, char sigil, bool username, char *out
         }
         /* the word after the sigil */
         char word[TAG_MAX_BYTES + 1];
-        size_t wl = 0, chars = 0, j = i + l;
+        size_t wl = 0, chars = 0, dots = 0, j = i + l;
         while (j < n) {
             unsigned c;
             size_t cl = decode(s + j, n - j, &c);
             if (!(username ? is_username_char(c) : is_word(c)))
                 break;
             chars++;
+            dots = c == '.' ? dots + 1 : 0; /* the run's trailing dots */
             /* room for the whole code point: usernames are ASCII (1 byte each) */
             if (wl + (username ? 1u : 4u) <= (username ? 30u : (size_t)TAG_MAX_BYTES))
                 wl += encode(lower(c), word + wl);
             j += cl;
+        }
+        if (username) { /* trailing dots end the sentence, not the name (ASCII: a byte a character) */
+            chars -= dots;
+            wl = wl < chars ? wl : chars;
         }
         word[wl] = '\0';
         bool ok = chars > 0 && (username ? chars <= 30 : chars <= TAG_MAX_CHARS);

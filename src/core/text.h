@@ -6,7 +6,8 @@
  * (#café, #тест, #東京), not preceded by a word character; it is stored
  * lower-cased (Unicode simple case mapping, from the C.UTF-8 locale).
  * A mention is '@' followed by a valid username, not preceded by a word
- * character; it is stored lower-cased. Duplicates are dropped; at most
+ * character, less any dots it ends with ("@alice." is alice: usernames
+ * taken since cannot end with one); it is stored lower-cased. Duplicates are dropped; at most
  * `max` of each are returned, in order of appearance. Thread safe.
  */
 #ifndef PICOGRAM_TEXT_H

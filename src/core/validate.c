@@ -33,8 +33,7 @@ bool utf8_valid(const char *str, size_t n)
             cp = (cp << 6) | (s[i + k] & 0x3f);
         }
         /* overlongs, surrogates, beyond U+10FFFF */
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += len;
     }
@@ -93,6 +92,14 @@ const char *validate_username(const char *s, size_t n)
     return NULL;
 }
 
+const char *validate_new_username(const char *s, size_t n)
+{
+    const char *err = validate_username(s, n);
+    if (err == NULL && s[n - 1] == '.')
+        return "username may not end with '.'";
+    return err;
+}
+
 const char *validate_password(const char *s, size_t n)
 {
     if (n > PASSWORD_MAX_BYTES)
@@ -104,8 +111,7 @@ const char *validate_password(const char *s, size_t n)
     return NULL;
 }
 
-static const char *text_field(const char *s, size_t n, size_t max, bool newline, const char *too_long,
-                              const char *bad)
+static const char *text_field(const char *s, size_t n, size_t max, bool newline, const char *too_long, const char *bad)
 {
     if (!utf8_valid(s, n) || has_control(s, n, newline))
         return bad;
@@ -169,7 +175,8 @@ const char *validate_comment(const char *s, size_t n)
 
 const char *validate_caption(const char *s, size_t n)
 {
-    return text_field(s, n, 2200, true, "caption must be at most 2200 characters", "caption contains invalid characters");
+    return text_field(s, n, 2200, true, "caption must be at most 2200 characters",
+                      "caption contains invalid characters");
 }
 
 bool parse_number(const char *s, double lo, double hi, double *out)

@@ -20,7 +20,12 @@ bool utf8_valid(const char *s, size_t n);
 /* Number of code points in valid UTF-8. */
 size_t utf8_len(const char *s, size_t n);
 
+/* A username as it may be looked up: letters, digits, '.' and '_', at
+ * most USERNAME_MAX. NULL, or why not. */
 const char *validate_username(const char *s, size_t n);
+/* A username as it may be taken at sign-up: the same, not ending in '.'
+ * (a trailing dot ends a mention: "@alice." names alice). */
+const char *validate_new_username(const char *s, size_t n);
 const char *validate_password(const char *s, size_t n);
 const char *validate_full_name(const char *s, size_t n);
 const char *validate_bio(const char *s, size_t n);

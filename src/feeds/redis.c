@@ -398,7 +398,9 @@ static int r_popular_get(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n
     redisReply *reply = redisCommand(c, "GET %s", r->popular_key);
     if (reply == NULL)
         return lost(f);
-    rc = reply->type == REDIS_REPLY_NIL ? FEEDS_NOT_BUILT : reply->type == REDIS_REPLY_STRING && reply->len % 8 == 0 ? FEEDS_OK : FEEDS_ERROR;
+    rc = reply->type == REDIS_REPLY_NIL                             ? FEEDS_NOT_BUILT
+         : reply->type == REDIS_REPLY_STRING && reply->len % 8 == 0 ? FEEDS_OK
+                                                                    : FEEDS_ERROR;
     for (size_t i = 0; rc == FEEDS_OK && i < reply->len / 8 && *n < cap; i++)
         ids[(*n)++] = get_be64((const unsigned char *)reply->str + i * 8);
     freeReplyObject(reply);

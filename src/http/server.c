@@ -526,6 +526,7 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     srv->job_handlers[n++] = (job_handler_t){"popular", popular_job, &srv->popular};
     srv->rekey = (photo_keys_ctx_t){.store = srv->photos, .cache = srv->cache, .gc_delay_ms = cfg->rekey_grace * 1000};
     srv->job_handlers[n++] = (job_handler_t){"photo_rekey", photo_rekey_job, &srv->rekey};
+    srv->job_handlers[n++] = (job_handler_t){"go_public", graph_go_public_job, NULL};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);

@@ -47,6 +47,7 @@
 #include "jobs/gearman.h"
 #include "jobs/jobs.h"
 #include "model/discovery.h"
+#include "model/graph.h"
 #include "model/nodes.h"
 #include "model/photo_keys.h"
 #include "http/ratelimit.h"

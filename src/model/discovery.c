@@ -649,8 +649,7 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
             if (n == cap)
                 v = xrealloc(v, (cap *= 2) * sizeof(*v));
             v[n].id = db_col_i64(s, 0);
-            v[n].score =
-                score(db_col_i64(s, 1), db_col_i64(s, 2), (double)now_ms / 1000.0 - (double)db_col_i64(s, 3));
+            v[n].score = score(db_col_i64(s, 1), db_col_i64(s, 2), (double)now_ms / 1000.0 - (double)db_col_i64(s, 3));
             n++;
         }
         db_reset(s);

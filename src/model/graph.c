@@ -3,8 +3,11 @@
 #include "model/timeline.h"
 #include "model/far.h"
 #include "model/social.h"
+#include "model/users.h"
+#include "jobs/jobs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static int get_status(db_conn_t *c, int64_t a, int64_t b, int *status)
@@ -136,7 +139,7 @@ int far_edge(far_t *f, char *payload)
         /* news: a new follower or a request; a request withdrawn or ignored takes its news back */
         if (rc == GRAPH_OK && mirror == REL_NONE)
             rc = social_notify(c, b, a, truth == REL_REQUESTED ? "request" : "follow", 0, NULL, 0) ? GRAPH_ERROR
-                                                                                                  : GRAPH_OK;
+                                                                                                   : GRAPH_OK;
         if (rc == GRAPH_OK && mirror == REL_REQUESTED && truth == REL_NONE)
             rc = exec2(c, Q_ACTIVITY_DELETE_REQUEST, b, a);
     }
@@ -207,7 +210,7 @@ static int do_block(far_t *f, int64_t a, int64_t b, int unused)
         return GRAPH_ERROR;
     /* b -> a is true on b's shard */
     return far_do(f, "sever", ids_shard(b), "%lld %lld", (long long)b, (long long)a) == DB_DONE ? GRAPH_OK
-                                                                                              : GRAPH_ERROR;
+                                                                                                : GRAPH_ERROR;
 }
 
 static int do_unblock(far_t *f, int64_t a, int64_t b, int unused)
@@ -255,6 +258,33 @@ int graph_approve(db_ctx_t *db, int64_t a, int64_t b)
 int graph_ignore(db_ctx_t *db, int64_t a, int64_t b)
 {
     return in_tx(db, b, b, a, do_answer, REL_NONE);
+}
+
+int graph_go_public_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    (void)ctx;
+    long long user = 0, before = INT64_MAX;
+    if (sscanf(payload, "%lld %lld", &user, &before) < 1 || user <= 0)
+        return JOB_DONE; /* not ours to repair */
+    user_t *u = xmalloc(sizeof(*u));
+    int urc = users_get(db, user, u);
+    bool still_public = urc == USERS_OK && !u->is_private;
+    free(u);
+    if (urc != USERS_OK && urc != USERS_NOT_FOUND)
+        return JOB_RETRY;
+    if (!still_public)
+        return JOB_DONE; /* gone, or private again: the requests wait for an answer */
+    int64_t ids[GRAPH_GO_PUBLIC_BATCH];
+    int n = 0;
+    if (graph_list(db, GRAPH_REQUESTED_BY, user, before, GRAPH_GO_PUBLIC_BATCH, ids, &n) != GRAPH_OK)
+        return JOB_RETRY;
+    for (int i = 0; i < n; i++)
+        if (graph_approve(db, user, ids[i]) != GRAPH_OK)
+            return JOB_RETRY; /* from the top of this batch again: approving twice changes nothing */
+    if (n < GRAPH_GO_PUBLIC_BATCH)
+        return JOB_DONE;
+    snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld", user, (long long)ids[n - 1]);
+    return JOB_CONTINUE;
 }
 
 int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit, int64_t *out, int *n)

@@ -24,8 +24,8 @@ enum { GRAPH_OK = 0, GRAPH_NOT_ALLOWED = 1, GRAPH_ERROR = -1 };
 enum { REL_NONE = 0, REL_FOLLOWS = 1, REL_REQUESTED = 2 };
 
 typedef struct graph_rel {
-    int outgoing;         /* a -> b: REL_* */
-    int incoming;         /* b -> a: REL_* */
+    int outgoing; /* a -> b: REL_* */
+    int incoming; /* b -> a: REL_* */
     bool a_blocks_b, b_blocks_a;
 } graph_rel_t;
 
@@ -52,6 +52,13 @@ int graph_can_view(db_ctx_t *db, int64_t viewer, int64_t owner, bool owner_priva
  * B" (A stops following or asking to follow B). */
 int far_edge(far_t *f, char *payload);
 int far_sever(far_t *f, char *payload);
+
+/* Job "go_public" (payload "USER [BEFORE]"): USER turned public, so the
+ * requests still pending to follow them are approved, GRAPH_GO_PUBLIC_BATCH
+ * a run, newest requester first, for as long as they stay public.
+ * Enqueued by the profile edit that makes them public. */
+#define GRAPH_GO_PUBLIC_BATCH 100
+int graph_go_public_job(db_ctx_t *db, char *payload, void *ctx);
 
 /* Whether user blocks anyone or is blocked by anyone (one query per database). */
 int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any);

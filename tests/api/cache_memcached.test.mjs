@@ -18,7 +18,8 @@ test('a shared memcached cache: writes through one server are read through the o
   { skip: external, timeout: 120_000 }, async (t) => {
     const mcs = [await startMemcached(), await startMemcached()];
     const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-mc-'));
-    const flags = ['--cache', `memcached://${mcs[0].addr},${mcs[1].addr}`];
+    // memcached alone: no local tier, even where the topology sets a Redis
+    const flags = ['--cache', `memcached://${mcs[0].addr},${mcs[1].addr}`, '--near-cache', 'off'];
     const servers = [];
     try {
       servers.push(launchOn(dataDir, flags));

@@ -547,6 +547,41 @@ describe('GET /v1/users/self/activity', () => {
     assert.deepEqual(await kinds(named), []);
   });
 
+  it('approves the pending requests of an account that goes public', async () => {
+    const [owner, r1, r2, ignored] = take(4);
+    await makePrivate(owner);
+    for (const who of [r1, r2, ignored]) assert.equal((await rel(who, owner, 'follow')).outgoing_status, 'requested');
+    await rel(owner, ignored, 'ignore');
+    const pub = await api(url, 'POST', '/v1/users/self', { token: owner.token, form: { is_private: 'false' } });
+    assert.equal(pub.status, 200, show(pub));
+    const requestedBy = async () => userIds(assertOk(await api(url, 'GET', '/v1/users/self/requested-by', { token: owner.token })));
+    const done = await poll(async () => (await requestedBy()).length === 0, 10_000);
+    assert.ok(done, `no request is left pending: ${await requestedBy()}`);
+    for (const who of [r1, r2]) {
+      const r = assertOk(await api(url, 'GET', `/v1/users/${owner.user.id}/relationship`, { token: who.token }));
+      assert.equal(r.outgoing_status, 'follows', 'a pending request became a follow');
+      const news = await allActivity(who);
+      assert.ok(news.some((n) => n.type === 'approved' && n.user.id === owner.user.id), 'and its requester heard of it');
+    }
+    const r = assertOk(await api(url, 'GET', `/v1/users/${owner.user.id}/relationship`, { token: ignored.token }));
+    assert.equal(r.outgoing_status, 'none', 'an ignored request stays ignored');
+    const followers = userIds(assertOk(await api(url, 'GET', `/v1/users/${owner.user.id}/followed-by`, { token: owner.token })));
+    assert.deepEqual(followers.sort(), uids([r1, r2]).sort());
+  });
+
+  it('ends a mention at a trailing dot, and takes no new username ending in one', async () => {
+    const [named, poster] = take(2);
+    await photo(poster, `thanks @${named.user.username}. See you @${named.user.username.toUpperCase()}...`);
+    const acts = await allActivity(named);
+    assert.deepEqual(acts.map((x) => `${x.type}:${x.user.id}`), [`mention:${poster.user.id}`], '@name. is name');
+    const taken = `${uniqueName('dot')}.`;
+    const r = await api(url, 'POST', '/v1/accounts', { form: { username: taken, password: 'correct horse battery' } });
+    assertV1Error(r, 400, 'APIInvalidParametersError');
+    assert.match(r.body.meta.error_message, /end with '\.'/);
+    const ok = await api(url, 'POST', '/v1/accounts', { form: { username: taken.slice(0, -1).replace(/^(.)/, '$1.'), password: 'correct horse battery' } });
+    assert.equal(ok.status, 200, `a dot inside is fine: ${show(ok)}`);
+  });
+
   it('reports likes, comments, follows, requests, approvals and mentions, newest first, never your own', async () => {
     const [pub, priv, x, y] = take(4);
     await makePrivate(priv);

@@ -14,8 +14,9 @@
 static void test_hashtags(void **state)
 {
     text_tag_t t[TEXT_MAX_TAGS];
-    size_t n = text_hashtags(S("Sunset #SF #caf\xc3\xa9 #\xd0\xa2\xd0\x95\xd0\xa1\xd0\xa2 #sf a#b #1 #_x #e\xcc\x81t\xc3\xa9, #end."), t,
-                             TEXT_MAX_TAGS);
+    size_t n = text_hashtags(
+        S("Sunset #SF #caf\xc3\xa9 #\xd0\xa2\xd0\x95\xd0\xa1\xd0\xa2 #sf a#b #1 #_x #e\xcc\x81t\xc3\xa9, #end."), t,
+        TEXT_MAX_TAGS);
     assert_int_equal(n, 6); /* "a#b" and "#1" are not tags; "#sf" again is a duplicate */
     assert_string_equal(t[0], "sf");
     assert_string_equal(t[1], "caf\xc3\xa9");
@@ -54,6 +55,15 @@ static void test_mentions(void **state)
     n = text_mentions(S("@abcdefghijklmnopqrstuvwxyz1234 and @abcdefghijklmnopqrstuvwxyz12345"), m, TEXT_MAX_MENTIONS);
     assert_int_equal(n, 1);
     assert_string_equal(m[0], "abcdefghijklmnopqrstuvwxyz1234");
+    /* a trailing dot (or several) ends the mention, not the name */
+    n = text_mentions(S("thanks @alice. and @bob.smith... and @carol.d"), m, TEXT_MAX_MENTIONS);
+    assert_int_equal(n, 3);
+    assert_string_equal(m[0], "alice");
+    assert_string_equal(m[1], "bob.smith");
+    assert_string_equal(m[2], "carol.d");
+    n = text_mentions(S("@abcdefghijklmnopqrstuvwxyz1234. @. @.."), m, TEXT_MAX_MENTIONS);
+    assert_int_equal(n, 1); /* 30 characters and a dot; a lone dot is no name */
+    assert_string_equal(m[0], "abcdefghijklmnopqrstuvwxyz1234");
 }
 
 static void test_shortcode(void **state)
@@ -68,7 +78,7 @@ static void test_shortcode(void **state)
     ids_shortcode(64, code);
     assert_string_equal(code, "BA");
     assert_int_equal(ids_from_shortcode(S("")), 0);
-    assert_int_equal(ids_from_shortcode(S("A")), 0);          /* zero */
+    assert_int_equal(ids_from_shortcode(S("A")), 0); /* zero */
     assert_int_equal(ids_from_shortcode(S("a/b")), 0);
     assert_int_equal(ids_from_shortcode(S("____________")), 0); /* too long */
     assert_int_equal(ids_from_shortcode(S("___________")), 0);  /* > INT64_MAX */
@@ -100,18 +110,16 @@ static void test_tag_name(void **state)
     char out[8];
     assert_int_equal(text_lower(S("AbC"), out, sizeof(out)), 3);
     assert_string_equal(out, "abc");
-    assert_int_equal(text_lower(S("\xc3\x89\xc3\x89\xc3\x89\xc3\x89"), out, sizeof(out)), 6); /* never half a code point */
+    assert_int_equal(text_lower(S("\xc3\x89\xc3\x89\xc3\x89\xc3\x89"), out, sizeof(out)),
+                     6); /* never half a code point */
     assert_string_equal(out, "\xc3\xa9\xc3\xa9\xc3\xa9");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hashtags),
-        cmocka_unit_test(test_limit),
-        cmocka_unit_test(test_mentions),
-        cmocka_unit_test(test_shortcode),
-        cmocka_unit_test(test_tag_name),
+        cmocka_unit_test(test_hashtags),  cmocka_unit_test(test_limit),    cmocka_unit_test(test_mentions),
+        cmocka_unit_test(test_shortcode), cmocka_unit_test(test_tag_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,14 @@ static void test_username(void **state)
     assert_non_null(validate_username(S("dash-ed")));
     assert_non_null(validate_username(S("caf\xc3\xa9")));
     assert_non_null(validate_username(S("x'; DROP")));
+    /* looked up as they are; not taken new */
+    assert_null(validate_username(S("bob.")));
+    assert_non_null(validate_new_username(S("bob.")));
+    assert_non_null(validate_new_username(S(".")));
+    assert_null(validate_new_username(S("b.ob")));
+    assert_null(validate_new_username(S(".bob")));
+    assert_non_null(validate_new_username(S("")));
+    assert_non_null(validate_new_username(S("with space")));
 }
 
 static void test_password(void **state)
@@ -100,9 +108,8 @@ static void test_lower(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_username),
-        cmocka_unit_test(test_password),    cmocka_unit_test(test_text_fields),
-        cmocka_unit_test(test_website_email), cmocka_unit_test(test_lower),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_username),      cmocka_unit_test(test_password),
+        cmocka_unit_test(test_text_fields), cmocka_unit_test(test_website_email), cmocka_unit_test(test_lower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
