@@ -5,6 +5,13 @@
  * its own box, so a search reads nothing beside the tree: measured, reading
  * exact values from auxiliary columns instead cost 2.5 us per hit, most of
  * a search's time.
+ *
+ * The searches bound each point's one coordinate from both sides (lat0
+ * between lo and hi, not lat1 >= lo and lat0 <= hi: the same for points).
+ * The R*Tree prunes on either form; PostgreSQL's B-tree on (lat0, lng0),
+ * the cluster's, reads one band of latitude with the first and the whole
+ * table with the second (bench/geo.sh: 0.39 ms a search against 269 ms,
+ * a million points).
  */
 #include "geo/geo.h"
 
