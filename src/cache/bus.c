@@ -255,6 +255,17 @@ static void unsync(cache_bus_t *bus)
     pthread_mutex_unlock(&bus->alock);
 }
 
+/* ms from now, for pthread_cond_timedwait (CLOCK_REALTIME). */
+static struct timespec deadline(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += ms * 1000000L;
+    t.tv_sec += t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
 /* The barrier (cache_set_sync): the cluster's count now, then a wait until
  * this process has applied the messages it numbers. */
 static bool barrier(void *arg)
@@ -274,11 +285,7 @@ static bool barrier(void *arg)
     }
     uint64_t want = reply->type == REDIS_REPLY_STRING ? strtoull(reply->str, NULL, 10) : 0;
     freeReplyObject(reply);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += BUS_BARRIER_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = deadline(BUS_BARRIER_MS);
     pthread_mutex_lock(&bus->alock);
     while (bus->synced && bus->applied < want)
         if (pthread_cond_timedwait(&bus->applied_cv, &bus->alock, &until) != 0)
@@ -294,11 +301,7 @@ static bool barrier(void *arg)
 static void flush(void *arg)
 {
     cache_bus_t *bus = arg;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += BUS_FLUSH_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    struct timespec until = deadline(BUS_FLUSH_MS);
     pthread_mutex_lock(&bus->lock);
     uint64_t want = bus->queued;
     while (bus->posted < want && atomic_load(&bus->pub_ok) && !atomic_load(&bus->stop))
