@@ -16,7 +16,7 @@
 # pgbouncer) and Redis, then the whole black-box suite through the
 # cluster's nginx, to its two servers and its worker (the tests that need a
 # process of their own skip there).
-# Env: FUZZ_SECONDS (default 10 per target), API_CONCURRENCY (test files at once, default 3),
+# Env: FUZZ_SECONDS (default 6 per target), API_CONCURRENCY (test files at once, default 3),
 # SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1.
 set -u
 cd "$(dirname "$0")/.."
@@ -89,7 +89,7 @@ api() { # api BIN NAME
 }
 
 fuzz() { # fuzz DIR
-    local secs=${FUZZ_SECONDS:-10}
+    local secs=${FUZZ_SECONDS:-6}
     for src in tests/fuzz/fuzz_*.c; do
         local t; t=$(basename "$src" .c); t=${t#fuzz_}
         local corpus="$OUT/corpus-$t"
