@@ -156,10 +156,15 @@ static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, bu
     memcached_return_t rc;
     char *v = memcached_get(m, key, klen, &vlen, &flags, &rc);
     bool hit = v != NULL && rc == MEMCACHED_SUCCESS && flags != MC_TOMB && vlen >= MC_HEADER;
+    int64_t left = 0; /* ms until stale; 0: no TTL */
     if (hit) {
         int64_t stale_at;
         memcpy(&stale_at, v, sizeof(stale_at));
-        if (stale_at != 0 && wall_ms() >= stale_at) {
+        if (stale_at != 0) {
+            left = stale_at - wall_ms();
+            left = left > 0 ? left : -1;
+        }
+        if (left < 0) {
             /* past its time: the first to take the mark refills, the
              * others get the old bytes meanwhile */
             size_t mlen = key_of(c, CACHE_LAYOUT, kind, id, ":r", key);
@@ -169,11 +174,8 @@ static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, bu
     }
     if (hit) {
         buf_append(out, v + MC_HEADER, vlen - MC_HEADER);
-        if (left_ms != NULL) {
-            int64_t stale_at;
-            memcpy(&stale_at, v, sizeof(stale_at));
-            *left_ms = stale_at ? (stale_at - wall_ms() > 0 ? stale_at - wall_ms() : -1) : 0;
-        }
+        if (left_ms != NULL)
+            *left_ms = left;
     }
     free(v);
     atomic_fetch_add_explicit(hit ? &c->hits : &c->misses, 1, memory_order_relaxed);

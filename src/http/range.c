@@ -6,8 +6,8 @@
 
 #define RANGE_DIGITS_MAX 18
 
-/* Reads the digits at *p (at most RANGE_DIGITS_MAX): true with *out if there
- * was at least one, and no more than that. */
+/* Reads the digits at *p into *out: true if there was at least one. Past
+ * RANGE_DIGITS_MAX it stops on the next digit, which no caller accepts. */
 static bool number(const char **p, const char *end, uint64_t *out)
 {
     const char *s = *p;
@@ -37,14 +37,10 @@ bool range_single_ok(const char *v, size_t len)
     spaces(&p, end);
     uint64_t first = 0, last = 0;
     bool has_first = number(&p, end, &first);
-    if (!has_first && p < end && *p >= '0' && *p <= '9')
-        return false; /* too many digits */
     if (p == end || *p != '-')
         return false;
     p++;
     bool has_last = number(&p, end, &last);
-    if (!has_last && p < end && *p >= '0' && *p <= '9')
-        return false;
     spaces(&p, end);
     if (p != end)
         return false; /* a second range, or anything else */
