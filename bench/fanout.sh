@@ -36,7 +36,7 @@ fi
 
 build/bench_fanout_seed "$WORK/data" "$FOLLOWERS" >"$WORK/tokens"
 AUTHOR=$(sed -n 1p "$WORK/tokens"); LAST=$(sed -n 2p "$WORK/tokens")
-build/picogram serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 1 --workers 1 --job-threads 1 \
+"${PICOGRAM_BIN:-build/picogram}" serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 1 --workers 1 --job-threads 1 \
   --fanout-batch "$BATCH" --access-log off --rate-limit 100000000 "${STORE_ARGS[@]}" 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
@@ -53,6 +53,7 @@ post() { # post K: one post, timed until the last follower's feed has it
   sleep 0.2
   local r0 t0 t1 mid
   r0=$(redis_cpu)
+  p0=$(proc_cpu "$PID")
   t0=$(date +%s.%N)
   mid=$(curl -fs -H "Authorization: Bearer $AUTHOR" -F photo=@"$SHARED/photos/square-1080.jpg" \
     "http://127.0.0.1:$PORT/v1/media/upload" | sed -E 's/.*"id":"([0-9]+)_.*/\1/')
@@ -62,14 +63,16 @@ post() { # post K: one post, timed until the last follower's feed has it
   done
   t1=$(date +%s.%N)
   wait "$WRK" 2>/dev/null || true; WRK=
-  awk -v t0="$t0" -v t1="$t1" -v n="$FOLLOWERS" -v k="$1" -v r0="$r0" -v r1="$(redis_cpu)" 'BEGIN {
+  awk -v t0="$t0" -v t1="$t1" -v n="$FOLLOWERS" -v k="$1" -v r0="$r0" -v r1="$(redis_cpu)" -v p0="$p0" -v p1="$(proc_cpu "$PID")" 'BEGIN {
     printf "post %d: fan-out to %d followers: %.2f s, %.0f timeline inserts/s", k, n, t1 - t0, (n + 1) / (t1 - t0)
     if (r1 != "") printf " (redis-server CPU %.2f s)", r1 - r0
+    printf " (picogram CPU %.2f s, with the feed reads)", p1 - p0
     printf "\n" }'
   echo "  feed reads of one follower during it (wrk -t1 -c8 -d${DURING:-2s}, from just before the post):"
   awk '/^Requests\/sec/ || $1=="50%" || $1=="99%" || /Non-2xx/' "$WORK/during.txt"
 }
-redis_cpu() { [ -z "$REDIS_PID" ] || awk '{print ($14 + $15) / 100}' /proc/"$REDIS_PID"/stat; }
+proc_cpu() { awk '{print ($14 + $15) / 100}' /proc/"$1"/stat; }
+redis_cpu() { [ -z "$REDIS_PID" ] || proc_cpu "$REDIS_PID"; }
 # with Redis, post 1 makes every follower's timeline; post 2 is the steady
 # state, where the followers' timelines exist
 for k in $(seq "${POSTS:-$([ -n "$REDIS_PID" ] && echo 2 || echo 1)}"); do post "$k"; done

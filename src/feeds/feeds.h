@@ -39,6 +39,14 @@ typedef struct feeds_backend {
     /* Puts media (by author) into each user's timeline, keeping each capped.
      * The users may be on any shards. */
     int (*push)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author);
+    /* push in two halves, so that a fan-out reads its next batch of
+     * followers while the store works on this one (NULL: the store has
+     * only push). push_send sends, and sets *pending for its push_wait,
+     * which waits for the store's answer. On one thread, a push_send is
+     * followed by its push_wait (same users) before any other call. */
+    int (*push_send)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
+                     size_t *pending);
+    int (*push_wait)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending);
     /* Puts media[i] (by authors[i]) into user's timeline, keeping it capped. */
     int (*add)(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, const int64_t *authors, size_t n);
     /* Timeline IDs with min_id < id < max_id, newest first. */

@@ -180,8 +180,12 @@ static void resp(buf_t *b, int argc, const char *const *argv, const size_t *argl
     }
 }
 
-static int r_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author)
+/* Sends the ZADDs (and one trim in 16) of a push, without waiting for the
+ * replies: *pending is how many to read, by r_push_wait. */
+static int r_push_send(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
+                       size_t *pending)
 {
+    *pending = 0;
     int rc;
     redisContext *c = conn(f, db, &rc);
     if (c == NULL)
@@ -202,12 +206,35 @@ static int r_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int6
             cmds++;
         }
     }
-    rc = redisAppendFormattedCommand(c, out.data, out.len) == REDIS_OK ? drain(f, c, cmds) : FEEDS_ERROR;
+    rc = redisAppendFormattedCommand(c, out.data, out.len) == REDIS_OK ? FEEDS_OK : FEEDS_ERROR;
     buf_free(&out);
+    /* written now, so Redis works on it while the caller prepares the next */
+    for (int done = 0; rc == FEEDS_OK && !done;)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return lost(f);
+    if (rc == FEEDS_OK)
+        *pending = cmds;
+    return rc;
+}
+
+static int r_push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending)
+{
+    int rc;
+    redisContext *c = conn(f, db, &rc);
+    if (c == NULL)
+        return rc;
+    rc = drain(f, c, pending);
     if (rc == FEEDS_OK)
         for (size_t i = 0; i < n; i++)
             feeds_changed(f, users[i]);
     return rc;
+}
+
+static int r_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author)
+{
+    size_t pending;
+    int rc = r_push_send(f, db, users, n, media, author, &pending);
+    return rc == FEEDS_OK ? r_push_wait(f, db, users, n, pending) : rc;
 }
 
 static int r_add(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, const int64_t *authors, size_t n)
@@ -410,6 +437,8 @@ static int r_popular_get(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n
 const feeds_backend_t feeds_backend_redis = {
     .name = "redis",
     .push = r_push,
+    .push_send = r_push_send,
+    .push_wait = r_push_wait,
     .add = r_add,
     .read = r_read,
     .is_built = r_is_built,

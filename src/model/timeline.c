@@ -253,6 +253,21 @@ int timeline_rebuild(feeds_t *f, db_ctx_t *db, int64_t user)
 
 /* ---- jobs ---- */
 
+/* A push in two halves where the store has them (feeds.h), else whole. */
+static int push_send(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
+                     size_t *pending)
+{
+    *pending = 0;
+    if (f->be->push_send != NULL)
+        return f->be->push_send(f, db, users, n, media, author, pending);
+    return f->be->push(f, db, users, n, media, author);
+}
+
+static int push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending)
+{
+    return f->be->push_wait != NULL ? f->be->push_wait(f, db, users, n, pending) : FEEDS_OK;
+}
+
 static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
 {
     feeds_t *f = ctx;
@@ -277,34 +292,51 @@ static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
     }
     /* batch after batch for up to FANOUT_SLICE_MS, then the progress is
      * saved (JOB_CONTINUE): a crash repeats at most one slice, and a
-     * million followers cost a few hundred saves, not a thousand */
-    int64_t *batch = xcalloc((size_t)f->batch, sizeof(int64_t));
+     * million followers cost a few hundred saves, not a thousand. Two
+     * batches are in flight: the next one is read and sent (push_send)
+     * while the store works on this one, so neither waits for the other. */
+    int64_t *ids[2] = {xcalloc((size_t)f->batch, sizeof(int64_t)), xcalloc((size_t)f->batch, sizeof(int64_t))};
+    int n[2] = {0, 0};
+    size_t pending[2] = {0, 0};
     int64_t until = ids_now_ms() + FANOUT_SLICE_MS;
-    int rc = JOB_RETRY;
+    int rc = JOB_RETRY, cur = 0;
     bool progressed = false;
+    if (graph_list(db, GRAPH_FOLLOWED_BY, author, cursor, f->batch, ids[0], &n[0]) != GRAPH_OK ||
+        push_send(f, db, ids[0], (size_t)n[0], media, author, &pending[0]) != 0)
+        goto out; /* fails, counted (or waiting out an outage) */
     for (;;) {
-        int n = 0;
-        if (graph_list(db, GRAPH_FOLLOWED_BY, author, cursor, f->batch, batch, &n) != GRAPH_OK ||
-            f->be->push(f, db, batch, (size_t)n, media, author) != 0) {
+        int nx = cur ^ 1, sent = FEEDS_ERROR;
+        bool last = n[cur] < f->batch;
+        if (!last && ids_now_ms() < until &&
+            graph_list(db, GRAPH_FOLLOWED_BY, author, ids[cur][n[cur] - 1], f->batch, ids[nx], &n[nx]) == GRAPH_OK)
+            sent = push_send(f, db, ids[nx], (size_t)n[nx], media, author, &pending[nx]);
+        /* a send that found the store gone took the batch in flight with it */
+        int waited = sent == FEEDS_DOWN ? FEEDS_DOWN : push_wait(f, db, ids[cur], (size_t)n[cur], pending[cur]);
+        if (waited != FEEDS_OK) {
+            if (sent == FEEDS_OK && waited != FEEDS_DOWN)
+                (void)push_wait(f, db, ids[nx], (size_t)n[nx], pending[nx]); /* in step; redone next run */
             /* what this run did is kept: it goes on from there, and fails
-             * (counted, or waiting out an outage) if it fails again at once */
-            snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)cursor);
+             * if it fails again at once */
             rc = progressed ? JOB_CONTINUE : JOB_RETRY;
             break;
         }
         progressed = true;
-        if (n < f->batch) {
+        if (last) {
             rc = JOB_DONE;
             break;
         }
-        cursor = batch[n - 1];
-        if (ids_now_ms() >= until) {
-            snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)cursor);
+        cursor = ids[cur][n[cur] - 1];
+        if (sent != FEEDS_OK) { /* the slice is over, or the next batch failed: saved here */
             rc = JOB_CONTINUE;
             break;
         }
+        cur = nx;
     }
-    free(batch);
+out:
+    if (rc != JOB_DONE)
+        snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", media, author, (long long)cursor);
+    free(ids[0]);
+    free(ids[1]);
     return rc;
 }
 
