@@ -92,6 +92,9 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out);
 /* Loads a media and its owner, checking the viewer may see it. False after
  * answering 404 / 400 APINotAllowedError (or 500). */
 bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
+/* The same without the check (for what a viewer may undo on a photo they
+ * can no longer see): false after answering 404 (or 500). */
+bool api_find_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
 /* Renders a media object for the viewer (latest likers and comments,
  * user_has_liked), from its cached template or made now. m is cached only
  * if it was read in this request's snapshot (after its cache ticket): a row
@@ -109,8 +112,15 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n);
 
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after
- * answering 400 APINotAllowedError (or 500). */
-bool api_can_view(api_req_t *ar, const user_t *owner);
+ * answering 400 APINotAllowedError, or 404 with `missing` to a viewer the
+ * owner blocks (or 500). */
+bool api_can_view(api_req_t *ar, const user_t *owner, const char *missing);
+
+/* Which blocks stand between the viewer and user: GRAPH_BLOCKS (the viewer
+ * blocks them), GRAPH_BLOCKED_BY (they block the viewer), both, or 0; -1
+ * if that cannot be known now (a database error). Loaded once per request,
+ * from the object cache when it can. */
+int api_block_dir(api_req_t *ar, int64_t user);
 
 /* Appends a user's short JSON (from the object cache, or rendered and
  * cached) and tells whether the account is private. USERS_OK,

@@ -313,6 +313,11 @@ void media_upload(api_req_t *ar)
 /* Loads a media and its owner and checks the viewer may see it. False after answering. */
 bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner)
 {
+    return api_find_media(ar, id, owner_hint, m, owner) && api_can_view(ar, owner, "this media does not exist");
+}
+
+bool api_find_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner)
+{
     int rc = id ? media_get(ar->db, id, m) : MEDIA_NOT_FOUND;
     if (rc == MEDIA_OK && owner_hint && owner_hint != m->user_id)
         rc = MEDIA_NOT_FOUND;
@@ -324,7 +329,7 @@ bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, u
         api_internal_error(ar, "media lookup failed");
         return false;
     }
-    return api_can_view(ar, owner);
+    return true;
 }
 
 static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
@@ -513,7 +518,7 @@ void users_media_recent(api_req_t *ar)
     if (!api_load_user_arg(ar, 0, &owner))
         return;
     int64_t uid = owner.id;
-    if (!api_can_view(ar, &owner))
+    if (!api_can_view(ar, &owner, "this user does not exist"))
         return;
     int count;
     int64_t max_id = INT64_MAX, min_id = 0;

@@ -12,16 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool api_can_view(api_req_t *ar, const user_t *owner)
+bool api_can_view(api_req_t *ar, const user_t *owner, const char *missing)
 {
     bool ok = false;
     if (graph_can_view(ar->db, ar->viewer, owner->id, owner->is_private, &ok) != GRAPH_OK) {
         api_internal_error(ar, "relationship lookup failed");
         return false;
     }
-    if (!ok)
+    if (ok)
+        return true;
+    /* to those they block, a user and all of theirs are not there */
+    int dir = api_block_dir(ar, owner->id);
+    if (dir > 0 && (dir & GRAPH_BLOCKED_BY))
+        api_error(ar, 404, E_NOT_FOUND, missing);
+    else
         api_error(ar, 400, E_NOT_ALLOWED, "you cannot view this user's media or lists");
-    return ok;
+    return false;
 }
 
 static const char *outgoing_name(int s)
@@ -175,7 +181,7 @@ static void user_list(api_req_t *ar, int which, const user_t *subject)
 static void list_of(api_req_t *ar, int which)
 {
     user_t subject;
-    if (!api_load_user_arg(ar, 0, &subject) || !api_can_view(ar, &subject))
+    if (!api_load_user_arg(ar, 0, &subject) || !api_can_view(ar, &subject, "this user does not exist"))
         return;
     user_list(ar, which, &subject);
 }

@@ -22,7 +22,13 @@
  * output never contains), a type, and for 'U' the 8 bytes of a user ID:
  *   'U' id   the user's short JSON, from the user cache (so a profile edit
  *            shows at once without touching the media entries);
- *   'L'      user_has_liked, for the viewer.
+ *   'L'      user_has_liked, for the viewer;
+ *   'S' id   the start of a list element by that user (a liker, a
+ *            comment): left out, to its 'E', for a viewer a block
+ *            stands between them and the user, either way;
+ *   'E'      the end of an element.
+ * Elements carry no commas: assemble puts one before each element it
+ * keeps that does not open its array.
  * The cached value starts with a header: the owner's ID and the like count.
  * Likes, comments and deletion invalidate the entry after their commit. */
 
@@ -30,11 +36,21 @@ typedef struct media_head {
     int64_t owner, like_count;
 } media_head_t;
 
-static void hole_user(buf_t *b, int64_t id)
+static void hole_id(buf_t *b, char type, int64_t id)
 {
-    char h[10] = {0, 'U'};
+    char h[10] = {0, type};
     memcpy(h + 2, &id, 8);
     buf_append(b, h, sizeof(h));
+}
+
+static void hole_user(buf_t *b, int64_t id)
+{
+    hole_id(b, 'U', id);
+}
+
+static void element_end(buf_t *b)
+{
+    buf_append(b, "\0E", 2);
 }
 
 /* Renders the template of m into t (after its header). */
@@ -53,9 +69,9 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         int n = 0;
         social_likers(ar->db, m->id, RENDER_LIKERS, ids, &n);
         for (int i = 0; i < n; i++) {
-            if (i)
-                buf_putc(&x.likers, ',');
+            hole_id(&x.likers, 'S', ids[i]);
             hole_user(&x.likers, ids[i]);
+            element_end(&x.likers);
         }
     }
     if (m->comment_count > 0) {
@@ -67,9 +83,9 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         for (int i = n - 1; i >= 0; i--) { /* oldest first, as a thread reads */
             buf_reset(&from);
             hole_user(&from, latest[i].user_id);
-            if (x.comments.len)
-                buf_putc(&x.comments, ',');
+            hole_id(&x.comments, 'S', latest[i].user_id);
             render_comment(&x.comments, &latest[i], from.data, from.len);
+            element_end(&x.comments);
         }
         buf_free(&from);
         free(latest);
@@ -79,6 +95,26 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
     buf_free(&own);
     buf_free(&x.likers);
     buf_free(&x.comments);
+}
+
+/* The hole at z (a NUL) and its bytes: 10 for an ID's, else 2. */
+static size_t hole_len(const char *z, const char *end)
+{
+    return (z[1] == 'U' || z[1] == 'S') && end - z >= 10 ? 10 : 2;
+}
+
+/* Past the element whose 'S' hole ends at p: after its 'E' hole. */
+static const char *skip_element(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *z = memchr(p, 0, (size_t)(end - p));
+        if (z == NULL || end - z < 2)
+            return end;
+        if (z[1] == 'E')
+            return z + 2;
+        p = z + hole_len(z, end);
+    }
+    return end;
 }
 
 /* Fills the holes of a template (without its header) into out. */
@@ -92,7 +128,19 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
             break;
         }
         buf_append(out, p, (size_t)(z - p));
-        if (z[1] == 'U' && end - z >= 10) {
+        if (z[1] == 'S' && end - z >= 10) {
+            int64_t id;
+            memcpy(&id, z + 2, 8);
+            if (ar->viewer != 0 && api_block_dir(ar, id) != 0) { /* hidden, or when in doubt */
+                p = skip_element(z + 10, end);
+                continue;
+            }
+            if (out->len > 0 && out->data[out->len - 1] != '[')
+                buf_putc(out, ',');
+            p = z + 10;
+        } else if (z[1] == 'E') {
+            p = z + 2;
+        } else if (z[1] == 'U' && end - z >= 10) {
             int64_t id;
             memcpy(&id, z + 2, 8);
             if (api_user_fragment(ar, id, out, NULL) != USERS_OK)
@@ -240,19 +288,78 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
     ar->liked.n = got;
 }
 
-/* Whether the viewer blocks or is blocked by anyone (true when in doubt):
- * from the object cache, for a short while (a block made through another
- * process shows within CACHE_SHORT_TTL_MS; through this one, at once). */
-static bool viewer_blocks(api_req_t *ar)
+/* ---- blocks ----
+ * The users a block stands between the viewer and, either way, read once
+ * per request at its first need: from the object cache for a short while
+ * (a block made through another process shows within CACHE_SHORT_TTL_MS;
+ * through this one, at once: it drops both sides' entries), else from
+ * every database. Most viewers have none, and pay one cache read. The
+ * cached value: a byte, 1 if the list is complete, then 9 bytes a user
+ * (the ID, then the direction). For a viewer with more than API_BLOCKS_MAX,
+ * or while a database cannot be read, each other user is asked about on
+ * their own (graph_get: the two users' databases). */
+#define API_BLOCKS_MAX 256
+#define BLOCK_ENTRY 9
+
+struct api_blocks {
+    bool known; /* false: the databases could not be read (a try on the loop, or an outage) */
+    bool complete;
+    int n;
+    graph_block_t e[];
+};
+
+static struct api_blocks *viewer_blocks(api_req_t *ar)
 {
+    if (ar->blocks != NULL)
+        return ar->blocks;
+    graph_block_t *tmp = xcalloc(API_BLOCKS_MAX, sizeof(*tmp));
+    int n = 0;
+    bool complete = true, known = true;
     buf_t v;
-    buf_init(&v, 16);
-    bool hit = api_cache_get(ar, CACHE_BLOCKS, ar->viewer, &v) && v.len == 1;
-    bool any = hit ? v.data[0] == '1' : true;
+    buf_init(&v, 1 + BLOCK_ENTRY * API_BLOCKS_MAX);
+    if (api_cache_get(ar, CACHE_BLOCKS, ar->viewer, &v) && v.len >= 1 && (v.len - 1) % BLOCK_ENTRY == 0 &&
+        (v.len - 1) / BLOCK_ENTRY <= API_BLOCKS_MAX) {
+        complete = v.data[0] == 1;
+        for (size_t off = 1; off < v.len; off += BLOCK_ENTRY, n++) {
+            memcpy(&tmp[n].user, v.data + off, 8);
+            tmp[n].dir = (unsigned char)v.data[off + 8];
+        }
+    } else if (graph_block_list(ar->db, ar->viewer, tmp, API_BLOCKS_MAX, &n, &complete) == GRAPH_OK) {
+        buf_reset(&v);
+        buf_putc(&v, complete ? 1 : 0);
+        for (int i = 0; i < n; i++) {
+            buf_append(&v, &tmp[i].user, 8);
+            buf_putc(&v, (char)tmp[i].dir);
+        }
+        api_cache_set(ar, CACHE_BLOCKS, ar->viewer, v.data, v.len, CACHE_SHORT_TTL_MS);
+    } else {
+        known = false, n = 0;
+    }
     buf_free(&v);
-    if (!hit && graph_any_blocks(ar->db, ar->viewer, &any) == GRAPH_OK)
-        api_cache_set(ar, CACHE_BLOCKS, ar->viewer, any ? "1" : "0", 1, CACHE_SHORT_TTL_MS);
-    return any;
+    struct api_blocks *b = xmalloc(sizeof(*b) + (size_t)n * sizeof(graph_block_t));
+    b->known = known, b->complete = complete, b->n = n;
+    memcpy(b->e, tmp, (size_t)n * sizeof(graph_block_t));
+    free(tmp);
+    ar->blocks = b;
+    return b;
+}
+
+int api_block_dir(api_req_t *ar, int64_t user)
+{
+    if (ar->viewer == 0 || user == ar->viewer)
+        return 0;
+    struct api_blocks *b = viewer_blocks(ar);
+    for (int i = 0; i < b->n; i++)
+        if (b->e[i].user == user)
+            return b->e[i].dir;
+    if (b->known && b->complete)
+        return 0;
+    /* not in the list: ask the two users' databases (a database of some
+     * other user's being down does not matter here) */
+    graph_rel_t r;
+    if (graph_get(ar->db, ar->viewer, user, &r) != GRAPH_OK)
+        return -1;
+    return (r.a_blocks_b ? GRAPH_BLOCKS : 0) | (r.b_blocks_a ? GRAPH_BLOCKED_BY : 0);
 }
 
 /* Whether the viewer may see owner's media, asked once per owner per request. */
@@ -261,14 +368,15 @@ static bool may_view(api_req_t *ar, int64_t owner)
     for (int i = 0; i < ar->vis.n; i++)
         if (ar->vis.owner[i] == owner)
             return ar->vis.ok[i];
-    if (ar->vis.blocks == 0) /* one probe per request: most readers have no block at all */
-        ar->vis.blocks = viewer_blocks(ar) ? 1 : 2;
+    int dir = api_block_dir(ar, owner); /* one probe per request: most readers have no block at all */
     buf_t probe;
     buf_init(&probe, 4096);
     bool is_private = false, ok = false;
     bool known = api_user_fragment(ar, owner, &probe, &is_private) == USERS_OK;
-    if (known && (owner == ar->viewer || (!is_private && ar->vis.blocks == 2)))
+    if (known && (owner == ar->viewer || (!is_private && dir == 0)))
         ok = true; /* public, and no block either way: nothing to ask */
+    else if (known && dir > 0)
+        ok = false; /* a block either way */
     else if (known)
         known = graph_can_view(ar->db, ar->viewer, owner, is_private, &ok) == GRAPH_OK;
     buf_free(&probe);
@@ -302,6 +410,14 @@ static bool media_arg(api_req_t *ar, media_t *m, user_t *owner)
     int64_t hint;
     int64_t id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &hint);
     return api_load_media(ar, id, hint, m, owner);
+}
+
+/* The same, seen or not (the caller checks). */
+static bool media_arg_found(api_req_t *ar, media_t *m, user_t *owner)
+{
+    int64_t hint;
+    int64_t id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &hint);
+    return api_find_media(ar, id, hint, m, owner);
 }
 
 /* ---- likes ---- */
@@ -339,7 +455,19 @@ static void like_change(api_req_t *ar, bool add)
 {
     media_t *m = xmalloc(sizeof(*m));
     user_t owner;
-    if (!media_arg(ar, m, &owner)) {
+    if (!media_arg_found(ar, m, &owner)) {
+        free(m);
+        return;
+    }
+    /* a like may be taken back on a photo the viewer can no longer see
+     * (its owner blocked them: until the block's purge takes it) */
+    bool liked = false;
+    if (!add && social_has_liked(ar->db, m->id, ar->viewer, &liked) != SOCIAL_OK) {
+        free(m);
+        api_internal_error(ar, "like lookup failed");
+        return;
+    }
+    if (!liked && !api_can_view(ar, &owner, "this media does not exist")) {
         free(m);
         return;
     }
@@ -383,6 +511,11 @@ void likes_list(api_req_t *ar)
         api_internal_error(ar, "likes read failed");
         return;
     }
+    int kept = 0; /* not those a block stands between the viewer and (nor any when in doubt) */
+    for (int i = 0; i < n; i++)
+        if (api_block_dir(ar, ids[i]) == 0)
+            ids[kept++] = ids[i];
+    n = kept;
     buf_t b;
     buf_init(&b, 1 << 20);
     api_render_users(ar, &b, ids, n);
@@ -452,7 +585,7 @@ void comments_list(api_req_t *ar)
     buf_init(&from, 4096);
     for (int i = n - 1; i >= 0; i--) { /* oldest first */
         buf_reset(&from);
-        if (api_user_fragment(ar, cs[i].user_id, &from, NULL) != USERS_OK)
+        if (api_block_dir(ar, cs[i].user_id) != 0 || api_user_fragment(ar, cs[i].user_id, &from, NULL) != USERS_OK)
             continue;
         if (shown++)
             buf_putc(&b, ',');
@@ -534,7 +667,7 @@ void comments_remove(api_req_t *ar)
 {
     media_t *m = xmalloc(sizeof(*m));
     user_t owner;
-    if (!media_arg(ar, m, &owner)) {
+    if (!media_arg_found(ar, m, &owner)) {
         free(m);
         return;
     }
@@ -543,6 +676,13 @@ void comments_remove(api_req_t *ar)
     int rc = cid ? social_comment_get(ar->db, m->id, cid, &w->c) : SOCIAL_NOT_FOUND;
     int64_t media_owner = m->user_id;
     free(m);
+    /* its author may delete a comment on a photo they can no longer see
+     * (its owner blocked them: until the block's purge takes it); anyone
+     * else learns nothing of a photo they cannot see */
+    if (!(rc == SOCIAL_OK && w->c.user_id == ar->viewer) && !api_can_view(ar, &owner, "this media does not exist")) {
+        free(w);
+        return;
+    }
     if (rc != SOCIAL_OK) {
         free(w);
         if (rc == SOCIAL_NOT_FOUND)

@@ -4,6 +4,7 @@
  */
 #include "api/handlers.h"
 #include "api/render.h"
+#include "model/graph.h"
 #include "model/users.h"
 
 #include <stdlib.h>
@@ -67,9 +68,19 @@ bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
  * processes, within the short TTL. */
 void users_show(api_req_t *ar)
 {
+    int64_t id = api_arg_user(ar, 0);
+    /* to those they block, a user is not there */
+    int dir = id ? api_block_dir(ar, id) : 0;
+    if (dir < 0) {
+        api_internal_error(ar, "block lookup failed");
+        return;
+    }
+    if (dir & GRAPH_BLOCKED_BY) {
+        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+        return;
+    }
     buf_t b;
     buf_init(&b, 16384);
-    int64_t id = api_arg_user(ar, 0);
     if (id == 0 || !api_cache_get(ar, CACHE_PROFILE, id, &b)) {
         user_t u;
         if (!api_load_user_arg(ar, 0, &u)) {
@@ -218,6 +229,13 @@ fail:
 
 #define SEARCH_MAX 100
 
+/* Whether user blocks the viewer (or that cannot be known now). */
+static bool hidden_from_viewer(api_req_t *ar, int64_t user)
+{
+    int dir = api_block_dir(ar, user);
+    return dir < 0 || (dir & GRAPH_BLOCKED_BY);
+}
+
 void users_search_handler(api_req_t *ar)
 {
     const param_t *q = params_get(&ar->params, "q");
@@ -232,18 +250,32 @@ void users_search_handler(api_req_t *ar)
     int count;
     if (!api_count(ar, 20, SEARCH_MAX, &count))
         return;
-    user_t *found = xcalloc((size_t)count, sizeof(user_t));
+    /* those who block the viewer are left out, and as many more asked for
+     * (SEARCH_MAX more at most) */
+    user_t *found = NULL;
     int n = 0;
-    if (users_search(ar->db, q->val, count, found, &n) != USERS_OK) {
+    for (int want = count;;) {
         free(found);
-        api_internal_error(ar, "search failed");
-        return;
+        found = xcalloc((size_t)want, sizeof(user_t));
+        if (users_search(ar->db, q->val, want, found, &n) != USERS_OK) {
+            free(found);
+            api_internal_error(ar, "search failed");
+            return;
+        }
+        int hidden = 0;
+        for (int i = 0; i < n; i++)
+            hidden += hidden_from_viewer(ar, found[i].id);
+        if (n - hidden >= count || n < want || want >= count + SEARCH_MAX)
+            break;
+        want = want + hidden < count + SEARCH_MAX ? want + hidden : count + SEARCH_MAX;
     }
     buf_t b;
     buf_init(&b, 1 << 20);
     buf_putc(&b, '[');
-    for (int i = 0; i < n; i++) {
-        if (i)
+    for (int i = 0, shown = 0; i < n && shown < count; i++) {
+        if (hidden_from_viewer(ar, found[i].id))
+            continue;
+        if (shown++)
             buf_putc(&b, ',');
         render_user_short(&b, &found[i]);
     }

@@ -42,7 +42,7 @@ enum {
     CACHE_MEDIA = 2,    /* a media object's template */
     CACHE_TOKEN = 3,    /* a token (by a 64-bit hash of it): its user's ID; a short TTL */
     CACHE_BUILT = 4,    /* a user whose timeline is built */
-    CACHE_BLOCKS = 5,   /* whether a user blocks or is blocked by anyone: 0 or 1; a short TTL */
+    CACHE_BLOCKS = 5,   /* the users a block stands between a user and (api/social.c); a short TTL */
     CACHE_TIMELINE = 6, /* the head of a user's home feed (IDs); a short TTL */
     CACHE_LIKED = 7,    /* the media a user liked within a range of IDs; a short TTL */
     CACHE_PROFILE = 8,  /* a user's full JSON, with counts; a short TTL */
@@ -59,7 +59,7 @@ enum {
  * it, so a rolling deploy never reads another build's bytes: bump it when
  * the bytes of any kind change. A delete drops this layout's entry and the
  * one before (the build a rolling deploy replaces). */
-#define CACHE_LAYOUT 1
+#define CACHE_LAYOUT 2 /* 2: CACHE_BLOCKS lists the users; media templates mark likers and comments */
 
 typedef struct cache cache_t;
 

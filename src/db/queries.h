@@ -114,9 +114,10 @@
     X(CAN_VIEW,                                                                                                        \
       "SELECT (SELECT COUNT(*) FROM blocks WHERE (user_id = $1 AND target_id = $2) OR (user_id = $2 AND target_id = $1)), " \
       "(SELECT status FROM following WHERE user_id = $1 AND target_id = $2)")                                          \
-    X(BLOCKS_ANY,                                                                                                      \
-      "SELECT CASE WHEN EXISTS (SELECT 1 FROM blocks WHERE user_id = $1) OR EXISTS (SELECT 1 FROM blocks "         \
-      "WHERE target_id = $1) THEN 1 ELSE 0 END")                                                                       \
+    X(BLOCKS_OF,                                                                                                       \
+      "SELECT target_id, 1 FROM blocks WHERE user_id = $1 UNION ALL "                                                \
+      "SELECT user_id, 2 FROM blocks WHERE target_id = $1 LIMIT $2")                                                \
+    X(COMMENTS_BY_AUTHOR, "SELECT id FROM comments WHERE media_id = $1 AND user_id = $2 ORDER BY id LIMIT $3")       \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
     X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at, serial) VALUES ($1, $2, $3, $4, $5)")              \

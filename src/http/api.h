@@ -119,8 +119,8 @@ struct api_req {
         int64_t owner[API_VIS_MEMO];
         bool ok[API_VIS_MEMO];
         int n;
-        int blocks; /* 0 not asked yet, 1 the viewer has a block either way, 2 none */
     } vis;
+    struct api_blocks *blocks; /* the viewer's blocks, either way, once asked (api_block_dir) */
     struct {
         bool known; /* ids holds every liked media in [lo, hi] */
         int64_t lo, hi;

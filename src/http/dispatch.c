@@ -107,6 +107,7 @@ static void ar_unref(api_req_t *ar)
     free((char *)ar->token);
     free(ar->photo_copy);
     memo_free(ar->memo);
+    free(ar->blocks);
     free(ar->out.body);
     for (int i = 0; i < ar->out.nheaders; i++) {
         free(ar->out.headers[i][0]);
@@ -538,6 +539,8 @@ static void unwind(api_req_t *ar)
     memset(&ar->out, 0, sizeof(ar->out));
     memset(&ar->vis, 0, sizeof(ar->vis));
     memset(&ar->liked, 0, sizeof(ar->liked));
+    free(ar->blocks);
+    ar->blocks = NULL;
     ar->viewer = 0;
     ar->retry_after = 0;
     ar->speculative = false;

@@ -206,7 +206,15 @@ static int do_block(far_t *f, int64_t a, int64_t b, int unused)
     db_bind_i64(s, 1, a);
     db_bind_i64(s, 2, b);
     db_bind_i64(s, 3, (int64_t)time(NULL));
-    if (db_exec_stmt(s) != DB_DONE || db_lock(f->tx, "edge", a, b) != DB_OK || set_truth(f, a, b, REL_NONE))
+    if (db_exec_stmt(s) != DB_DONE)
+        return GRAPH_ERROR;
+    /* a new block takes b's likes and comments off a's photos, in a job
+     * (social.h): a's photos may be many */
+    char purge[64];
+    snprintf(purge, sizeof(purge), "%lld %lld", (long long)a, (long long)b);
+    if (f->tx->drv->changes(f->tx) == 1 && jobs_enqueue(f->tx, ids_shard(a), "block_purge", purge) != DB_DONE)
+        return GRAPH_ERROR;
+    if (db_lock(f->tx, "edge", a, b) != DB_OK || set_truth(f, a, b, REL_NONE))
         return GRAPH_ERROR;
     /* b -> a is true on b's shard */
     return far_do(f, "sever", ids_shard(b), "%lld %lld", (long long)b, (long long)a) == DB_DONE ? GRAPH_OK
@@ -301,22 +309,37 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
     return db_read_ids(s, limit, out, n) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
-int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any)
+int graph_block_list(db_ctx_t *db, int64_t user, graph_block_t *out, int cap, int *n, bool *complete)
 {
     /* the user's own blocks are on the user's database; blocks of the user
      * on their blockers': one query on each database */
-    *any = false;
-    for (size_t i = 0; i < db_count(db) && !*any; i++) {
+    *n = 0;
+    *complete = true;
+    for (size_t i = 0; i < db_count(db); i++) {
         db_conn_t *c = db_physical(db, i);
         if (c == NULL)
             return GRAPH_ERROR;
-        db_stmt_t *s = db_q(c, Q_BLOCKS_ANY);
+        db_stmt_t *s = db_q(c, Q_BLOCKS_OF);
         db_bind_i64(s, 1, user);
-        int rc = db_step(s);
-        if (rc == DB_ROW)
-            *any = db_col_i64(s, 0) != 0;
+        db_bind_i64(s, 2, cap + 1 - *n);
+        int rc;
+        while ((rc = db_step(s)) == DB_ROW) {
+            int64_t other = db_col_i64(s, 0);
+            int dir = (int)db_col_i64(s, 1);
+            int j = 0;
+            while (j < *n && out[j].user != other)
+                j++;
+            if (j == *n) {
+                if (*n == cap) {
+                    *complete = false;
+                    continue;
+                }
+                out[(*n)++] = (graph_block_t){other, 0};
+            }
+            out[j].dir |= dir;
+        }
         db_reset(s);
-        if (rc != DB_ROW)
+        if (rc != DB_DONE)
             return GRAPH_ERROR;
     }
     return GRAPH_OK;

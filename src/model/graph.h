@@ -34,7 +34,8 @@ int graph_get(db_ctx_t *db, int64_t a, int64_t b, graph_rel_t *out);
 /* a follows b; a request (REL_REQUESTED) if b is private. */
 int graph_follow(db_ctx_t *db, int64_t a, int64_t b, bool b_private);
 int graph_unfollow(db_ctx_t *db, int64_t a, int64_t b);
-/* a blocks b: follows in both directions end. */
+/* a blocks b: follows in both directions end, and a job takes b's likes
+ * and comments off a's photos (social_block_purge_job). */
 int graph_block(db_ctx_t *db, int64_t a, int64_t b);
 int graph_unblock(db_ctx_t *db, int64_t a, int64_t b);
 /* a approves (or ignores) b's request to follow a. */
@@ -60,7 +61,14 @@ int far_sever(far_t *f, char *payload);
 #define GRAPH_GO_PUBLIC_BATCH 100
 int graph_go_public_job(db_ctx_t *db, char *payload, void *ctx);
 
-/* Whether user blocks anyone or is blocked by anyone (one query per database). */
-int graph_any_blocks(db_ctx_t *db, int64_t user, bool *any);
+/* The users a block stands between user and: dir GRAPH_BLOCKS (user
+ * blocks them), GRAPH_BLOCKED_BY (they block user), or both. At most cap
+ * of them (one query per database); *complete false if there were more. */
+enum { GRAPH_BLOCKS = 1, GRAPH_BLOCKED_BY = 2 };
+typedef struct graph_block {
+    int64_t user;
+    int dir;
+} graph_block_t;
+int graph_block_list(db_ctx_t *db, int64_t user, graph_block_t *out, int cap, int *n, bool *complete);
 
 #endif

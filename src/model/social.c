@@ -1,6 +1,8 @@
 #include "model/social.h"
 #include "model/discovery.h"
+#include "cache/cache.h"
 #include "core/ids.h"
+#include "jobs/jobs.h"
 #include "model/far.h"
 #include "model/users.h"
 
@@ -406,6 +408,80 @@ int social_comments(db_ctx_t *db, int64_t media, int limit, comment_t *out, int 
         row_to_comment(s, &out[(*n)++]);
     db_reset(s);
     return rc == DB_ERROR ? SOCIAL_ERROR : SOCIAL_OK;
+}
+
+/* Takes user's comments off media, a page at a time; *changed if any went. */
+static int purge_comments(db_ctx_t *db, int64_t media, int64_t user, bool *changed)
+{
+    enum { PAGE = 64 };
+    comment_t *cm = xmalloc(sizeof(*cm));
+    int rc = SOCIAL_OK;
+    for (int got = PAGE; rc == SOCIAL_OK && got == PAGE;) {
+        db_conn_t *c = db_shard(db, ids_shard(media));
+        if (c == NULL) {
+            rc = SOCIAL_ERROR;
+            break;
+        }
+        int64_t ids[PAGE];
+        got = 0;
+        db_stmt_t *s = db_q(c, Q_COMMENTS_BY_AUTHOR);
+        db_bind_i64(s, 1, media);
+        db_bind_i64(s, 2, user);
+        db_bind_i64(s, 3, PAGE);
+        if (db_read_ids(s, PAGE, ids, &got) != DB_DONE)
+            rc = SOCIAL_ERROR;
+        for (int i = 0; rc == SOCIAL_OK && i < got; i++) {
+            int g = social_comment_get(db, media, ids[i], cm);
+            if (g == SOCIAL_OK)
+                g = social_comment_delete(db, cm);
+            if (g == SOCIAL_OK)
+                *changed = true;
+            rc = g == SOCIAL_ERROR ? SOCIAL_ERROR : SOCIAL_OK; /* gone meanwhile: fine */
+        }
+    }
+    free(cm);
+    return rc;
+}
+
+int social_block_purge_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    cache_t *cache = ctx;
+    long long a = 0, b = 0, before = INT64_MAX;
+    if (sscanf(payload, "%lld %lld %lld", &a, &b, &before) < 2 || a <= 0 || b <= 0)
+        return JOB_DONE; /* not ours to repair */
+    /* unblocked meanwhile: what is left stays */
+    db_conn_t *c = db_shard(db, ids_shard(a));
+    if (c == NULL)
+        return JOB_RETRY;
+    db_stmt_t *s = db_q(c, Q_BLOCK_GET);
+    db_bind_i64(s, 1, a);
+    db_bind_i64(s, 2, b);
+    int st = db_step(s);
+    db_reset(s);
+    if (st == DB_ERROR)
+        return JOB_RETRY;
+    if (st != DB_ROW)
+        return JOB_DONE;
+    int64_t ids[SOCIAL_PURGE_BATCH];
+    int n = 0;
+    if (media_ids_by_user(db, a, before, 0, SOCIAL_PURGE_BATCH, ids, &n) != MEDIA_OK)
+        return JOB_RETRY;
+    /* a retry starts this batch again: unliking or deleting twice changes nothing */
+    for (int i = 0; i < n; i++) {
+        bool liked = false, changed = false;
+        if (social_has_liked(db, ids[i], b, &liked) != SOCIAL_OK ||
+            (liked && social_unlike(db, ids[i], b) == SOCIAL_ERROR) ||
+            purge_comments(db, ids[i], b, &changed) != SOCIAL_OK)
+            return JOB_RETRY;
+        if (cache != NULL && (liked || changed))
+            cache_del(cache, CACHE_MEDIA, ids[i]); /* after the commits */
+        if (cache != NULL && liked)
+            cache_del(cache, CACHE_LIKED, b);
+    }
+    if (n < SOCIAL_PURGE_BATCH)
+        return JOB_DONE;
+    snprintf(payload, JOB_PAYLOAD_MAX + 1, "%lld %lld %lld", a, b, (long long)ids[n - 1]);
+    return JOB_CONTINUE;
 }
 
 int social_activity(db_ctx_t *db, int64_t user, int64_t before, int limit, activity_t *out, int *n)

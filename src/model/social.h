@@ -58,6 +58,13 @@ int social_mention_effects(far_t *f, int64_t ref, int64_t media, const text_ment
 /* Takes back the news that ref (a like, a comment) caused, on c's database. */
 int social_unnotify(db_conn_t *c, int64_t ref);
 
+/* Job "block_purge" (payload "A B [BEFORE]"), enqueued by a new block of
+ * B by A (graph_block): B's likes and comments on A's photos are taken off,
+ * SOCIAL_PURGE_BATCH photos a run, newest first, with their news and
+ * counts, for as long as the block stands. ctx: the object cache, or NULL. */
+#define SOCIAL_PURGE_BATCH 200
+int social_block_purge_job(db_ctx_t *db, char *payload, void *ctx);
+
 /* Far effects (model/far.h): "liked USER MEDIA" and "mention REF MEDIA USER". */
 int far_liked(far_t *f, char *payload);
 int far_mention(far_t *f, char *payload);

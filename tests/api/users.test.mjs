@@ -78,12 +78,13 @@ describe('a profile read right after a change shows it (the full object is cache
   it('counts and fields follow every write, read as the viewer and as another user', async () => {
     const a = await signup(url, uniqueName('fresha'));
     const b = await signup(url, uniqueName('freshb'));
+    const c3 = await signup(url, uniqueName('freshc'));
     const counts = async (who, reader) => assertOk(await api(url, 'GET', `/v1/users/${who.user.id}`,
       { token: reader.token })).counts;
     const expect = async (what, c) => {
       for (let i = 0; i < 3; i++) { // read repeatedly: the second read onward is from the cache
         assert.deepEqual(await counts(a, a), c, `${what}: a reading a`);
-        assert.deepEqual(await counts(a, b), c, `${what}: b reading a`);
+        assert.deepEqual(await counts(a, c3), c, `${what}: another user reading a`);
       }
     };
     await expect('new', { media: 0, follows: 0, followed_by: 0 });
@@ -105,8 +106,11 @@ describe('a profile read right after a change shows it (the full object is cache
     assert.equal(assertOk(await getSelf(a.token)).full_name, '');
     assertOk(await edit(a.token, { full_name: 'Fresh Name' }));
     assert.equal(assertOk(await getSelf(a.token)).full_name, 'Fresh Name');
-    assert.equal(assertOk(await api(url, 'GET', `/v1/users/${a.user.id}`, { token: b.token })).full_name,
+    assert.equal(assertOk(await api(url, 'GET', `/v1/users/${a.user.id}`, { token: c3.token })).full_name,
       'Fresh Name');
+    // b, whom a blocks, does not see a at all
+    const r2 = await api(url, 'GET', `/v1/users/${a.user.id}`, { token: b.token });
+    assert.equal(r2.status, 404, show(r2));
   });
 });
 
