@@ -1,6 +1,10 @@
 /*
  * Accounts: sign-up (POST /v1/accounts), log-out (POST /v1/accounts/logout),
- * and the password hashing that log-in shares.
+ * a user's tokens (GET /v1/users/self/tokens; DELETE one, or all: log-out
+ * everywhere), and the password hashing that log-in shares.
+ *
+ * A token's ID, as its owner sees it, is the first 8 bytes of its stored
+ * hash in hex: it names the token without being it.
  */
 #include "api/handlers.h"
 #include "api/render.h"
@@ -183,4 +187,128 @@ void accounts_logout(api_req_t *ar)
     /* R_AUTH checked the token, so it is well-formed and short enough. */
     memcpy(w->token, ar->token, ar->token_len);
     api_defer(ar, &w->super);
+}
+
+/* ---- a user's tokens ---- */
+
+#define TOKEN_ID_LEN 16
+
+static void token_id(const unsigned char hash[TOKEN_HASH_BYTES], char out[TOKEN_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < TOKEN_ID_LEN / 2; i++) {
+        out[2 * i] = hex[hash[i] >> 4];
+        out[2 * i + 1] = hex[hash[i] & 15];
+    }
+    out[TOKEN_ID_LEN] = '\0';
+}
+
+void users_tokens(api_req_t *ar)
+{
+    token_info_t *all = NULL;
+    int n = 0;
+    if (tokens_list(ar->db, ar->viewer, &all, &n) != USERS_OK) {
+        api_internal_error(ar, "token list failed");
+        return;
+    }
+    unsigned char mine[TOKEN_HASH_BYTES];
+    token_hash(ar->token, ar->token_len, mine);
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    buf_putc(&b, '[');
+    for (int i = 0; i < n; i++) {
+        char id[TOKEN_ID_LEN + 1];
+        token_id(all[i].hash, id);
+        if (i)
+            buf_putc(&b, ',');
+        buf_puts(&b, "{\"id\":\"");
+        buf_puts(&b, id);
+        buf_puts(&b, "\",\"created_time\":\"");
+        buf_i64(&b, all[i].created_at);
+        buf_puts(&b, "\",\"current\":");
+        buf_puts(&b, memcmp(all[i].hash, mine, TOKEN_HASH_BYTES) == 0 ? "true" : "false");
+        buf_putc(&b, '}');
+    }
+    buf_putc(&b, ']');
+    free(all);
+    api_ok(ar, &b, NULL);
+    buf_free(&b);
+}
+
+typedef struct revoke_work {
+    api_work_t super;
+    cache_t *cache;
+    int64_t user;
+    bool all;
+    char id[TOKEN_ID_LEN + 1]; /* the one to revoke, unless all */
+    int result;
+} revoke_work_t;
+
+static void revoke_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    revoke_work_t *w = (revoke_work_t *)w_;
+    token_info_t *list = NULL;
+    int n = 0;
+    if (w->all) {
+        w->result = tokens_revoke_all(wc->db, w->user, NULL, NULL, &list, &n);
+    } else if ((w->result = tokens_list(wc->db, w->user, &list, &n)) == USERS_OK) {
+        int found = -1;
+        for (int i = 0; i < n && found < 0; i++) {
+            char id[TOKEN_ID_LEN + 1];
+            token_id(list[i].hash, id);
+            if (strcmp(id, w->id) == 0)
+                found = i;
+        }
+        w->result = found < 0 ? USERS_NOT_FOUND : tokens_revoke_hash(wc->db, w->user, list[found].hash);
+        if (found >= 0)
+            list[0] = list[found];
+        n = w->result == USERS_OK ? 1 : 0;
+    }
+    for (int i = 0; i < n; i++) /* after the commit */
+        cache_del(w->cache, CACHE_TOKEN, tokens_cache_key(list[i].hash));
+    free(list);
+}
+
+static void revoke_done(api_work_t *w_, api_req_t *ar)
+{
+    revoke_work_t *w = (revoke_work_t *)w_;
+    if (w->result == USERS_NOT_FOUND)
+        api_error(ar, 404, E_NOT_FOUND, "you have no such token");
+    else if (w->result != USERS_OK)
+        api_internal_error(ar, "token revocation failed");
+    else
+        api_ok_null(ar);
+}
+
+static void revoke_tokens(api_req_t *ar, bool all)
+{
+    revoke_work_t *w = xcalloc(1, sizeof(*w));
+    if (!all) {
+        const route_arg_t *a = &ar->match.args[0];
+        bool ok = a->len == TOKEN_ID_LEN;
+        for (size_t i = 0; ok && i < a->len; i++)
+            ok = (a->base[i] >= '0' && a->base[i] <= '9') || (a->base[i] >= 'a' && a->base[i] <= 'f');
+        if (!ok) {
+            free(w);
+            api_error(ar, 404, E_NOT_FOUND, "you have no such token");
+            return;
+        }
+        memcpy(w->id, a->base, TOKEN_ID_LEN);
+    }
+    w->super.run = revoke_run;
+    w->super.done = revoke_done;
+    w->cache = ar->srv->cache;
+    w->user = ar->viewer;
+    w->all = all;
+    api_defer(ar, &w->super);
+}
+
+void users_token_revoke(api_req_t *ar)
+{
+    revoke_tokens(ar, false);
+}
+
+void users_tokens_revoke_all(api_req_t *ar)
+{
+    revoke_tokens(ar, true);
 }

@@ -8,6 +8,10 @@
 
 void accounts_signup(api_req_t *ar);
 void accounts_logout(api_req_t *ar);
+void users_password(api_req_t *ar);
+void users_tokens(api_req_t *ar);
+void users_token_revoke(api_req_t *ar);
+void users_tokens_revoke_all(api_req_t *ar);
 void oauth_access_token(api_req_t *ar);
 void users_show(api_req_t *ar);
 void users_edit(api_req_t *ar);

@@ -8,6 +8,10 @@
  * past `login_backoff_after` failures for a name (four times that for an
  * address) each attempt must wait, doubling from 1 s to 5 min, and is
  * answered 429 with Retry-After, without a hash, until then.
+ *
+ * A password change (POST /v1/users/self/password) checks the current
+ * password the same way, counted as a log-in of the account: a stolen
+ * token cannot try passwords faster than a log-in form.
  */
 #include "api/handlers.h"
 #include "api/render.h"
@@ -45,6 +49,24 @@ static void make_dummy(void)
     password_hash("picogram-no-such-user", dummy_hash);
 }
 
+/* Counts a checked password against the account and the address. */
+static void count_attempt(login_work_t *w, bool ok)
+{
+    int64_t now = ids_now_ms();
+    if (ok) {
+        throttle_success(w->throttle, w->account);
+        if (w->shared)
+            login_share_success(w->shared, w->account);
+        return;
+    }
+    throttle_failure(w->throttle, w->account, w->backoff_after, now);
+    throttle_failure(w->throttle, w->address, 4 * w->backoff_after, now);
+    if (w->shared) {
+        login_share_failure(w->shared, w->account, now);
+        login_share_failure(w->shared, w->address, now);
+    }
+}
+
 static void login_run(api_work_t *w_, worker_ctx_t *wc)
 {
     login_work_t *w = (login_work_t *)w_;
@@ -61,19 +83,9 @@ static void login_run(api_work_t *w_, worker_ctx_t *wc)
     } else if (!password_verify(hash, w->password)) {
         w->result = USERS_NOT_FOUND;
     }
-    int64_t now = ids_now_ms();
-    if (w->result == USERS_NOT_FOUND) {
-        throttle_failure(w->throttle, w->account, w->backoff_after, now);
-        throttle_failure(w->throttle, w->address, 4 * w->backoff_after, now);
-        if (w->shared) {
-            login_share_failure(w->shared, w->account, now);
-            login_share_failure(w->shared, w->address, now);
-        }
+    count_attempt(w, w->result != USERS_NOT_FOUND);
+    if (w->result == USERS_NOT_FOUND)
         return;
-    }
-    throttle_success(w->throttle, w->account);
-    if (w->shared)
-        login_share_success(w->shared, w->account);
     w->result = users_get(wc->db, w->user_id, &w->user);
     if (w->result == USERS_OK && tokens_issue(wc->db, w->user_id, w->token) != USERS_OK)
         w->result = USERS_ERROR;
@@ -121,10 +133,17 @@ static uint64_t account_key(const char *name, size_t n)
     return n + 6 > sizeof(k) ? key ^ ratelimit_key(name, n) : key; /* names too long to be valid stay apart */
 }
 
-/* Checks the password on a hashing thread, then answers with a new token. */
-static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
+/* Whether a password may be checked for account from this client now.
+ * False after answering (429 with Retry-After; v1 envelope if `v1`, else
+ * OAuth's). w's throttle fields are set for count_attempt. */
+static bool may_try(api_req_t *ar, login_work_t *w, uint64_t account, bool v1)
 {
-    uint64_t account = account_key(u->val, u->vlen), address = ar->client;
+    uint64_t address = ar->client;
+    w->throttle = ar->srv->throttle;
+    w->shared = ar->srv->login_share;
+    w->account = account;
+    w->address = address;
+    w->backoff_after = (uint32_t)ar->cfg->login_backoff_after;
     int64_t now = ids_now_ms();
     int64_t wa = throttle_wait_ms(ar->srv->throttle, account, now);
     int64_t wb = throttle_wait_ms(ar->srv->throttle, address, now);
@@ -134,7 +153,7 @@ static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
     if (ar->srv->login_share != NULL) {
         if (!db_ctx_may_block(ar->db)) {
             api_internal_error(ar, "the shared log-in back-off needs a worker");
-            return;
+            return false;
         }
         uint32_t after = (uint32_t)ar->cfg->login_backoff_after;
         int64_t sa = login_share_wait_ms(ar->srv->login_share, account, after, now);
@@ -146,30 +165,36 @@ static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
         char msg[128];
         ar->retry_after = (int)((wait + 999) / 1000);
         snprintf(msg, sizeof(msg), "Too many failed log-ins; try again in %d seconds.", ar->retry_after);
-        if (web)
+        if (v1)
             api_error(ar, 429, E_RATE, msg);
         else
             api_oauth_error(ar, 429, msg);
+        return false;
+    }
+    return true;
+}
+
+/* Checks the password on a hashing thread, then answers with a new token. */
+static void login(api_req_t *ar, const param_t *u, const param_t *p, bool web)
+{
+    login_work_t *w = xcalloc(1, sizeof(*w));
+    if (!may_try(ar, w, account_key(u->val, u->vlen), web)) {
+        free(w);
         return;
     }
     int64_t uid = 0;
     int rc = validate_username(u->val, u->vlen) ? USERS_NOT_FOUND : users_id_by_username(ar->db, u->val, &uid);
     if (rc == USERS_ERROR) {
+        free(w);
         api_internal_error(ar, "username lookup failed");
         return;
     }
-    login_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = login_run;
     w->super.done = login_done;
     w->super.cleanup = login_cleanup;
     w->user_id = rc == USERS_OK ? uid : 0;
     w->password = xstrdup(p->val);
     w->web = web;
-    w->throttle = ar->srv->throttle;
-    w->shared = ar->srv->login_share;
-    w->account = account;
-    w->address = address;
-    w->backoff_after = (uint32_t)ar->cfg->login_backoff_after;
     api_defer_hash(ar, &w->super);
 }
 
@@ -218,4 +243,107 @@ void web_login(api_req_t *ar)
         return;
     }
     login(ar, u, p, true);
+}
+
+/* ---- POST /v1/users/self/password ---- */
+
+typedef struct password_work {
+    login_work_t base; /* the current password and the throttle, as a log-in's */
+    char *new_password;
+    unsigned char keep[TOKEN_HASH_BYTES]; /* the token of this request stays */
+    cache_t *cache;
+} password_work_t;
+
+static void password_run(api_work_t *w_, worker_ctx_t *wc)
+{
+    password_work_t *w = (password_work_t *)w_;
+    login_work_t *l = &w->base;
+    char hash[128] = "";
+    if (users_password_hash(wc->db, l->user_id, hash, sizeof(hash)) != USERS_OK) {
+        l->result = USERS_ERROR;
+        return;
+    }
+    bool ok = password_verify(hash, l->password);
+    count_attempt(l, ok);
+    if (!ok) {
+        l->result = USERS_NOT_FOUND;
+        return;
+    }
+    char fresh[128];
+    if (password_hash(w->new_password, fresh) != 0) {
+        l->result = USERS_ERROR;
+        return;
+    }
+    /* the new password and every other token's end, in one transaction */
+    token_info_t *gone = NULL;
+    int n = 0;
+    l->result = tokens_revoke_all(wc->db, l->user_id, fresh, w->keep, &gone, &n);
+    for (int i = 0; i < n; i++) /* after the commit */
+        cache_del(w->cache, CACHE_TOKEN, tokens_cache_key(gone[i].hash));
+    free(gone);
+    sodium_memzero(fresh, sizeof(fresh));
+}
+
+static void password_done(api_work_t *w_, api_req_t *ar)
+{
+    password_work_t *w = (password_work_t *)w_;
+    if (w->base.result == USERS_NOT_FOUND)
+        api_error(ar, 400, E_INVALID, "current_password is incorrect");
+    else if (w->base.result != USERS_OK)
+        api_internal_error(ar, "password change failed");
+    else
+        api_ok_null(ar);
+}
+
+static void password_cleanup(api_work_t *w_)
+{
+    password_work_t *w = (password_work_t *)w_;
+    login_cleanup(&w->base.super);
+    if (w->new_password) {
+        sodium_memzero(w->new_password, strlen(w->new_password));
+        free(w->new_password);
+    }
+}
+
+void users_password(api_req_t *ar)
+{
+    const param_t *cur = params_get(&ar->params, "current_password");
+    const param_t *fresh = params_get(&ar->params, "new_password");
+    if (cur == NULL || fresh == NULL || cur->vlen == 0) {
+        api_error(ar, 400, E_INVALID, "current_password and new_password are required");
+        return;
+    }
+    const char *err = validate_password(fresh->val, fresh->vlen);
+    if (err) {
+        api_error(ar, 400, E_INVALID, err);
+        return;
+    }
+    user_t *u = xmalloc(sizeof(*u));
+    int rc = users_get(ar->db, ar->viewer, u);
+    if (rc != USERS_OK) {
+        free(u);
+        api_internal_error(ar, "user lookup failed");
+        return;
+    }
+    password_work_t *w = xcalloc(1, sizeof(*w));
+    bool go = may_try(ar, &w->base, account_key(u->username, strlen(u->username)), true);
+    free(u);
+    if (!go) {
+        free(w);
+        return;
+    }
+    if (cur->vlen > PASSWORD_MAX_BYTES) { /* no password is that long */
+        free(w);
+        api_error(ar, 400, E_INVALID, "current_password is incorrect");
+        return;
+    }
+    w->base.super.run = password_run;
+    w->base.super.done = password_done;
+    w->base.super.cleanup = password_cleanup;
+    w->base.user_id = ar->viewer;
+    w->base.password = xstrdup(cur->val);
+    w->new_password = xstrdup(fresh->val);
+    w->cache = ar->srv->cache;
+    token_hash(ar->token, ar->token_len, w->keep);
+    api_defer_hash(ar, &w->base.super);
 }

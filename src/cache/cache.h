@@ -40,7 +40,7 @@
 enum {
     CACHE_USER = 1,     /* a user's short JSON */
     CACHE_MEDIA = 2,    /* a media object's template */
-    CACHE_TOKEN = 3,    /* a token (by a 64-bit hash of it): its user's ID; a short TTL */
+    CACHE_TOKEN = 3,    /* a token (by tokens_cache_key of its stored hash): its user's ID; a short TTL */
     CACHE_BUILT = 4,    /* a user whose timeline is built */
     CACHE_BLOCKS = 5,   /* the users a block stands between a user and (api/social.c); a short TTL */
     CACHE_TIMELINE = 6, /* the head of a user's home feed (IDs); a short TTL */

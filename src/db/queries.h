@@ -39,6 +39,9 @@
     X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
+    X(TOKENS_OF, "SELECT hash, created_at FROM tokens WHERE user_id = $1 ORDER BY created_at DESC, hash")              \
+    X(TOKEN_DELETE_OF, "DELETE FROM tokens WHERE hash = $1 AND user_id = $2")                                          \
+    X(USER_SET_PASSWORD, "UPDATE users SET password_hash = $2 WHERE id = $1")                                           \
     X(MEDIA_INSERT,                                                                                                    \
       "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned, file_key, "        \
       "location_name, lat, lng) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")                       \

@@ -339,7 +339,9 @@ static bool csrf_ok(api_req_t *ar)
  * working within that) or the database. */
 static int check_token(api_req_t *ar, int64_t *uid)
 {
-    int64_t key = (int64_t)(ar->token_key & INT64_MAX);
+    unsigned char h[TOKEN_HASH_BYTES];
+    token_hash(ar->token, ar->token_len, h);
+    int64_t key = tokens_cache_key(h); /* from the stored hash: a revocation by hash reaches it */
     buf_t v;
     buf_init(&v, 64);
     bool hit = api_cache_get(ar, CACHE_TOKEN, key, &v) && v.len == sizeof(*uid);
@@ -356,7 +358,9 @@ static int check_token(api_req_t *ar, int64_t *uid)
 
 void api_forget_token(cache_t *cache, const char *token, size_t len)
 {
-    cache_del(cache, CACHE_TOKEN, (int64_t)(ratelimit_key(token, len) & INT64_MAX));
+    unsigned char h[TOKEN_HASH_BYTES];
+    token_hash(token, len, h);
+    cache_del(cache, CACHE_TOKEN, tokens_cache_key(h));
 }
 
 /* A shared cache is a network round trip: never on an event loop, where

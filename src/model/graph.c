@@ -321,9 +321,12 @@ int graph_block_list(db_ctx_t *db, int64_t user, graph_block_t *out, int cap, in
             return GRAPH_ERROR;
         db_stmt_t *s = db_q(c, Q_BLOCKS_OF);
         db_bind_i64(s, 1, user);
-        db_bind_i64(s, 2, cap + 1 - *n);
+        int limit = cap + 1 - *n, rows = 0;
+        db_bind_i64(s, 2, limit);
         int rc;
         while ((rc = db_step(s)) == DB_ROW) {
+            if (++rows == limit)
+                *complete = false; /* maybe more beyond the limit (a user both ways takes two rows) */
             int64_t other = db_col_i64(s, 0);
             int dir = (int)db_col_i64(s, 1);
             int j = 0;

@@ -1,7 +1,9 @@
 #include "model/tokens.h"
+#include "core/buf.h"
 #include "core/ids.h"
 #include "model/users.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -60,4 +62,108 @@ int tokens_revoke(db_ctx_t *db, const char *tok, size_t n)
     db_stmt_t *s = db_q(c, Q_TOKEN_DELETE);
     db_bind_blob(s, 1, h, sizeof(h));
     return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
+}
+
+int64_t tokens_cache_key(const unsigned char hash[TOKEN_HASH_BYTES])
+{
+    uint64_t k = 0;
+    for (int i = 0; i < 8; i++)
+        k = k << 8 | hash[i];
+    k &= INT64_MAX;
+    return k ? (int64_t)k : 1;
+}
+
+/* Every row of Q_TOKENS_OF for user, on c. */
+static int read_tokens(db_conn_t *c, int64_t user, token_info_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    int cap = 0;
+    db_stmt_t *s = db_q(c, Q_TOKENS_OF);
+    db_bind_i64(s, 1, user);
+    int rc;
+    while ((rc = db_step(s)) == DB_ROW) {
+        size_t len = 0;
+        const void *h = db_col_blob(s, 0, &len);
+        if (h == NULL || len != TOKEN_HASH_BYTES)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, (size_t)cap * sizeof(**out));
+        }
+        memcpy((*out)[*n].hash, h, TOKEN_HASH_BYTES);
+        (*out)[(*n)++].created_at = db_col_i64(s, 1);
+    }
+    db_reset(s);
+    if (rc != DB_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return USERS_ERROR;
+    }
+    return USERS_OK;
+}
+
+int tokens_list(db_ctx_t *db, int64_t user, token_info_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    return c == NULL ? USERS_ERROR : read_tokens(c, user, out, n);
+}
+
+int tokens_revoke_hash(db_ctx_t *db, int64_t user, const unsigned char hash[TOKEN_HASH_BYTES])
+{
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_TOKEN_DELETE_OF);
+    db_bind_blob(s, 1, hash, TOKEN_HASH_BYTES);
+    db_bind_i64(s, 2, user);
+    if (db_exec_stmt(s) != DB_DONE)
+        return USERS_ERROR;
+    return c->drv->changes(c) == 1 ? USERS_OK : USERS_NOT_FOUND;
+}
+
+int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, const unsigned char *keep,
+                      token_info_t **revoked, int *n)
+{
+    *revoked = NULL;
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return USERS_ERROR;
+    int rc = USERS_OK;
+    if (password_hash != NULL) {
+        db_stmt_t *s = db_q(c, Q_USER_SET_PASSWORD);
+        db_bind_i64(s, 1, user);
+        db_bind_text(s, 2, password_hash, strlen(password_hash));
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+        else if (c->drv->changes(c) != 1)
+            rc = USERS_NOT_FOUND;
+    }
+    token_info_t *all = NULL;
+    int nall = 0;
+    if (rc == USERS_OK)
+        rc = read_tokens(c, user, &all, &nall);
+    int kept = 0;
+    for (int i = 0; rc == USERS_OK && i < nall; i++) {
+        if (keep != NULL && memcmp(all[i].hash, keep, TOKEN_HASH_BYTES) == 0)
+            continue;
+        db_stmt_t *s = db_q(c, Q_TOKEN_DELETE_OF);
+        db_bind_blob(s, 1, all[i].hash, TOKEN_HASH_BYTES);
+        db_bind_i64(s, 2, user);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+        all[kept++] = all[i];
+    }
+    if (rc == USERS_OK && db_commit(c) == DB_OK) {
+        *revoked = all;
+        *n = kept;
+        return USERS_OK;
+    }
+    db_rollback(c);
+    free(all);
+    return rc == USERS_OK ? USERS_ERROR : rc;
 }

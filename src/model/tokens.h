@@ -18,4 +18,24 @@ int tokens_issue(db_ctx_t *db, int64_t user_id, char out[TOKEN_MAX_LEN + 1]);
 int tokens_check(db_ctx_t *db, const char *tok, size_t n, int64_t *user_id);
 int tokens_revoke(db_ctx_t *db, const char *tok, size_t n);
 
+/* A token as its owner sees it: its stored hash, and when it was made. */
+typedef struct token_info {
+    unsigned char hash[TOKEN_HASH_BYTES];
+    int64_t created_at; /* seconds */
+} token_info_t;
+
+/* Every token of user, newest first, into *out (xmalloc'd; free it). */
+int tokens_list(db_ctx_t *db, int64_t user, token_info_t **out, int *n);
+/* Revokes user's token with this hash: USERS_OK, or USERS_NOT_FOUND if
+ * user has none such. */
+int tokens_revoke_hash(db_ctx_t *db, int64_t user, const unsigned char hash[TOKEN_HASH_BYTES]);
+/* Revokes every token of user but `keep` (NULL: every one), in one
+ * transaction with the new password hash if `password_hash` is not NULL.
+ * The revoked ones in *revoked (xmalloc'd; free it), for the caller to
+ * drop from the object cache after the commit. */
+int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, const unsigned char *keep,
+                      token_info_t **revoked, int *n);
+/* The object cache's key of a token (CACHE_TOKEN), from its hash. */
+int64_t tokens_cache_key(const unsigned char hash[TOKEN_HASH_BYTES]);
+
 #endif
