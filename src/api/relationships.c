@@ -148,19 +148,37 @@ void relationship_change(api_req_t *ar)
 
 #define LIST_MAX 100
 
-/* One page of a user list; cursor is the last user ID of the page before. */
+/* The cursor of a user list: "AT_ID", the edge's time (ms) and the user
+ * of the last entry of the page before. False after answering 400. */
+static bool list_cursor(api_req_t *ar, int64_t *at, int64_t *id)
+{
+    const char *v = api_param(ar, "cursor");
+    *at = INT64_MAX, *id = INT64_MAX;
+    if (v == NULL || *v == '\0')
+        return true;
+    const char *sep = strchr(v, '_');
+    if (sep == NULL || sep == v || (*at = ids_parse(v, (size_t)(sep - v))) == 0 ||
+        (*id = ids_parse(sep + 1, strlen(sep + 1))) == 0) {
+        api_error(ar, 400, E_INVALID, "cursor is not valid");
+        return false;
+    }
+    return true;
+}
+
+/* One page of a user list, newest edge first (graph_list_recent). */
 static void user_list(api_req_t *ar, int which, const user_t *subject)
 {
     int count;
     if (!api_count(ar, 50, LIST_MAX, &count))
         return;
-    int64_t before = INT64_MAX;
-    if (!api_id_param(ar, "cursor", &before))
+    int64_t before_at, before_id;
+    if (!list_cursor(ar, &before_at, &before_id))
         return;
-    int64_t *ids = xcalloc((size_t)count + 1, sizeof(int64_t));
+    int64_t *ids = xcalloc((size_t)count + 1, sizeof(int64_t)), *at = xcalloc((size_t)count + 1, sizeof(int64_t));
     int n = 0;
-    if (graph_list(ar->db, which, subject->id, before, count + 1, ids, &n) != GRAPH_OK) {
+    if (graph_list_recent(ar->db, which, subject->id, before_at, before_id, count + 1, ids, at, &n) != GRAPH_OK) {
         free(ids);
+        free(at);
         api_internal_error(ar, "list failed");
         return;
     }
@@ -170,11 +188,12 @@ static void user_list(api_req_t *ar, int which, const user_t *subject)
     buf_t b;
     buf_init(&b, 1 << 20);
     api_render_users(ar, &b, ids, n);
-    char next[24] = "";
+    char next[48] = "";
     if (more)
-        snprintf(next, sizeof(next), "%lld", (long long)ids[n - 1]);
+        snprintf(next, sizeof(next), "%lld_%lld", (long long)at[n - 1], (long long)ids[n - 1]);
     api_ok_page(ar, &b, "cursor", "next_cursor", next);
     free(ids);
+    free(at);
     buf_free(&b);
 }
 

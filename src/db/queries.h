@@ -101,11 +101,13 @@
     X(FOLLOWING_GET, "SELECT status FROM following WHERE user_id = $1 AND target_id = $2")                             \
     X(FOLLOWING_PUT,                                                                                                   \
       "INSERT INTO following (user_id, target_id, status, created_at) VALUES ($1, $2, $3, $4) "                        \
-      "ON CONFLICT (user_id, target_id) DO UPDATE SET status = excluded.status")                                       \
+      "ON CONFLICT (user_id, target_id) DO UPDATE SET status = excluded.status, created_at = CASE WHEN "              \
+      "following.status = excluded.status THEN following.created_at ELSE excluded.created_at END")                   \
     X(FOLLOWING_DEL, "DELETE FROM following WHERE user_id = $1 AND target_id = $2")                                   \
     X(FOLLOWERS_PUT,                                                                                                   \
       "INSERT INTO followers (user_id, follower_id, status, created_at) VALUES ($1, $2, $3, $4) "                      \
-      "ON CONFLICT (user_id, follower_id) DO UPDATE SET status = excluded.status")                                     \
+      "ON CONFLICT (user_id, follower_id) DO UPDATE SET status = excluded.status, created_at = CASE WHEN "            \
+      "followers.status = excluded.status THEN followers.created_at ELSE excluded.created_at END")                   \
     X(FOLLOWERS_DEL, "DELETE FROM followers WHERE user_id = $1 AND follower_id = $2")                                 \
     X(FOLLOWS_LIST,                                                                                                    \
       "SELECT target_id FROM following WHERE user_id = $1 AND status = $2 AND target_id < $3 "                         \
@@ -113,6 +115,12 @@
     X(FOLLOWERS_LIST,                                                                                                  \
       "SELECT follower_id FROM followers WHERE user_id = $1 AND status = $2 AND follower_id < $3 "                     \
       "ORDER BY follower_id DESC LIMIT $4")                                                                            \
+    X(FOLLOWS_RECENT,                                                                                                  \
+      "SELECT target_id, created_at FROM following WHERE user_id = $1 AND status = $2 AND "                          \
+      "(created_at, target_id) < ($3, $4) ORDER BY created_at DESC, target_id DESC LIMIT $5")                        \
+    X(FOLLOWERS_RECENT,                                                                                                \
+      "SELECT follower_id, created_at FROM followers WHERE user_id = $1 AND status = $2 AND "                        \
+      "(created_at, follower_id) < ($3, $4) ORDER BY created_at DESC, follower_id DESC LIMIT $5")                    \
     X(BLOCK_GET, "SELECT 1 FROM blocks WHERE user_id = $1 AND target_id = $2")                                         \
     X(CAN_VIEW,                                                                                                        \
       "SELECT (SELECT COUNT(*) FROM blocks WHERE (user_id = $1 AND target_id = $2) OR (user_id = $2 AND target_id = $1)), " \

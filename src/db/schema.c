@@ -205,6 +205,13 @@ static const char *const migrations[] = {
      * live job has its key. 0: none. */
     "ALTER TABLE jobs ADD COLUMN serial {ID} NOT NULL DEFAULT 0;"
     "CREATE INDEX jobs_serial ON jobs (serial, id);",
+    /* 14: follow lists newest first: an edge's time in milliseconds (the
+     * rows before had seconds: older than any since, they stay in order),
+     * and indexes in that order. */
+    "UPDATE following SET created_at = created_at * 1000 WHERE created_at < 100000000000;"
+    "UPDATE followers SET created_at = created_at * 1000 WHERE created_at < 100000000000;"
+    "CREATE INDEX following_recent ON following (user_id, status, created_at, target_id);"
+    "CREATE INDEX followers_recent ON followers (user_id, status, created_at, follower_id);",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -64,7 +64,7 @@ static int put_row(db_conn_t *c, unsigned q, int64_t x, int64_t y, int status)
     db_bind_i64(s, 1, x);
     db_bind_i64(s, 2, y);
     db_bind_i64(s, 3, status);
-    db_bind_i64(s, 4, (int64_t)time(NULL));
+    db_bind_i64(s, 4, ids_now_ms()); /* the edge's time, for lists newest first (a change of status renews it) */
     return db_exec_stmt(s) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
@@ -307,6 +307,22 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
     db_bind_i64(s, 3, before);
     db_bind_i64(s, 4, limit);
     return db_read_ids(s, limit, out, n) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
+}
+
+int graph_list_recent(db_ctx_t *db, int which, int64_t user, int64_t before_at, int64_t before_id, int limit,
+                      int64_t *ids, int64_t *at, int *n)
+{
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return GRAPH_ERROR;
+    db_stmt_t *s = db_q(c, which == GRAPH_FOLLOWS ? Q_FOLLOWS_RECENT : Q_FOLLOWERS_RECENT);
+    db_bind_i64(s, 1, user);
+    db_bind_i64(s, 2, which == GRAPH_REQUESTED_BY ? REL_REQUESTED : REL_FOLLOWS);
+    db_bind_i64(s, 3, before_at);
+    db_bind_i64(s, 4, before_id);
+    db_bind_i64(s, 5, limit);
+    return db_read_id_pairs(s, limit, ids, at, n) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;
 }
 
 int graph_block_list(db_ctx_t *db, int64_t user, graph_block_t *out, int cap, int *n, bool *complete)

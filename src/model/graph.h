@@ -45,6 +45,10 @@ int graph_ignore(db_ctx_t *db, int64_t a, int64_t b);
 /* Lists, newest user ID first, IDs below `before`. */
 enum { GRAPH_FOLLOWS, GRAPH_FOLLOWED_BY, GRAPH_REQUESTED_BY };
 int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit, int64_t *out, int *n);
+/* The same lists as people see them: the newest edge first (a follow, a
+ * request, an approval: at, in milliseconds), below (before_at, before_id). */
+int graph_list_recent(db_ctx_t *db, int which, int64_t user, int64_t before_at, int64_t before_id, int limit,
+                      int64_t *ids, int64_t *at, int *n);
 
 /* Whether viewer may see owner's media and lists: the owner; or neither
  * blocks the other and (owner is public or viewer is an approved follower). */

@@ -173,6 +173,51 @@ describe('lists', () => {
     assert.equal(c.status, 400);
   });
 
+  it('lists newest first: follows, followers and requests, in the order they were made, page after page', async () => {
+    const [hub, ...fans] = await users(6, 'new');
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const walk = async (who, path) => {
+      const seen = [];
+      let r = await list(who, path, { count: 2 });
+      for (let pages = 0; ; pages++) {
+        assert.equal(r.status, 200, r.text);
+        seen.push(...ids(r));
+        if (!r.body.pagination) return seen;
+        assert.ok(pages < 10);
+        r = await api(r.body.pagination.next_url, 'GET', '', { token: who.token });
+      }
+    };
+    // fans follow one by one, in an order unlike their IDs'
+    const order = [fans[2], fans[0], fans[4], fans[1], fans[3]];
+    for (const f of order) { await rel(f, hub, 'follow'); await sleep(5); }
+    for (const f of [fans[3], fans[1], fans[0]]) { await rel(hub, f, 'follow'); await sleep(5); }
+    assert.deepEqual(await walk(hub, `/v1/users/${hub.user.id}/followed-by`), order.map((u) => u.user.id).reverse());
+    assert.deepEqual(await walk(hub, `/v1/users/${hub.user.id}/follows`), [fans[0], fans[1], fans[3]].map((u) => u.user.id));
+    // a follow again changes nothing; an unfollow and a follow make it the newest
+    await rel(order[0], hub, 'follow');
+    assert.equal(ids(await list(hub, `/v1/users/${hub.user.id}/followed-by`, { count: 1 }))[0], order[4].user.id);
+    await rel(order[0], hub, 'unfollow');
+    await sleep(5);
+    await rel(order[0], hub, 'follow');
+    assert.equal(ids(await list(hub, `/v1/users/${hub.user.id}/followed-by`, { count: 1 }))[0], order[0].user.id);
+
+    // requests to a private account, newest first; an approval makes the newest follower
+    const [priv, ...askers] = await users(4, 'newp');
+    await makePrivate(priv);
+    for (const a of askers) { await rel(a, priv, 'follow'); await sleep(5); }
+    assert.deepEqual(await walk(priv, '/v1/users/self/requested-by'), askers.map((u) => u.user.id).reverse());
+    await rel(priv, askers[2], 'approve');
+    await sleep(5);
+    await rel(priv, askers[0], 'approve');
+    assert.deepEqual(await walk(priv, `/v1/users/${priv.user.id}/followed-by`), [askers[0], askers[2]].map((u) => u.user.id));
+    assert.deepEqual(await walk(priv, '/v1/users/self/requested-by'), [askers[1].user.id]);
+
+    for (const bad of ['abc', '123', '_5', '5_', '1_x', '-1_2', '99999999999999999999_1']) {
+      const r = await list(hub, `/v1/users/${hub.user.id}/followed-by`, { cursor: bad });
+      assert.equal(r.status, 400, `cursor ${bad}: ${r.text}`);
+    }
+  });
+
   it('keeps exact counters under concurrent follows and unfollows', async () => {
     const [star, ...fans] = await users(9, 'cnt');
     await Promise.all(fans.map((f) => rel(f, star, 'follow')));

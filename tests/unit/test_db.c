@@ -14,6 +14,7 @@
 
 #include "core/ids.h"
 #include "db/db.h"
+#include "model/graph.h"
 #include "model/tokens.h"
 #include "model/users.h"
 
@@ -113,6 +114,54 @@ static void test_key_shards_backfilled(void **state)
     assert_int_equal(sqlite3_column_int64(st, 0), 0); /* none left without its shard */
     sqlite3_finalize(st);
     sqlite3_close(h);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+/* Migration 14 turns the edges' times from seconds into milliseconds (the
+ * follow lists are read newest first by them): rows made before keep their
+ * order, and sort below every edge made since. */
+static void test_edge_times_in_ms(void **state)
+{
+    char err[256];
+    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
+    assert_non_null(map);
+    db_ctx_t *db = db_ctx_new(map);
+    db_conn_t *c = db_physical(db, 0);
+    int from, to;
+    assert_int_equal(db_migrate_to(c, 13, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(to, 13);
+    assert_int_equal(c->drv->exec(c,
+                                  "INSERT INTO following (user_id, target_id, status, created_at) VALUES "
+                                  "(1, 2, 1, 1700000000), (1, 3, 1, 1700000005);"
+                                  "INSERT INTO followers (user_id, follower_id, status, created_at) VALUES "
+                                  "(2, 1, 1, 1700000000);",
+                                  err, sizeof(err)),
+                     0);
+    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(from, 13);
+    /* and a new edge, made now in milliseconds */
+    assert_int_equal(c->drv->exec(c,
+                                  "INSERT INTO following (user_id, target_id, status, created_at) VALUES "
+                                  "(1, 4, 1, 1800000000000);",
+                                  err, sizeof(err)),
+                     0);
+    int64_t ids[4], at[4];
+    int n = 0;
+    assert_int_equal(graph_list_recent(db, GRAPH_FOLLOWS, 1, INT64_MAX, INT64_MAX, 4, ids, at, &n), GRAPH_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0], 4);
+    assert_int_equal(ids[1], 3);
+    assert_int_equal(at[1], 1700000005000LL);
+    assert_int_equal(ids[2], 2);
+    assert_int_equal(at[2], 1700000000000LL);
+    /* the page after the first two */
+    assert_int_equal(graph_list_recent(db, GRAPH_FOLLOWS, 1, at[1], ids[1], 4, ids, at, &n), GRAPH_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(graph_list_recent(db, GRAPH_FOLLOWED_BY, 2, INT64_MAX, INT64_MAX, 4, ids, at, &n), GRAPH_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(at[0], 1700000000000LL);
     db_ctx_free(db);
     dbmap_free(map);
 }
@@ -224,6 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
         cmocka_unit_test(test_shard_map),
         cmocka_unit_test_setup_teardown(test_key_shards_backfilled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edge_times_in_ms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
     };
