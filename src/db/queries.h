@@ -69,7 +69,8 @@
     X(MEDIA_SET_TAGS, "UPDATE media SET tags = $2 WHERE id = $1")                                                     \
     X(MEDIA_SET_CAPTION, "UPDATE media SET caption = $2 WHERE id = $1")                                               \
     X(MEDIA_TEXT_SOURCE, "SELECT caption, user_id FROM media WHERE id = $1")                                          \
-    X(MEDIA_OWNER_COMMENTS, "SELECT text FROM comments WHERE media_id = $1 AND user_id = $2 ORDER BY id")             \
+    X(MEDIA_OWNER_COMMENTS,                                                                                            \
+      "SELECT text FROM comments WHERE media_id = $1 AND user_id = $2 ORDER BY id LIMIT $3")                         \
     X(MEDIA_MENTION_LIST, "SELECT username_lower FROM media_mentions WHERE media_id = $1")                            \
     X(LOCATION_GET, "SELECT id, name, lat, lng FROM locations WHERE id = $1")                                          \
     X(LOCATION_SEARCH_NAME,                                                                                            \

@@ -79,6 +79,7 @@ static int wanted_tags(db_conn_t *c, int64_t media, int64_t author, tag_set_t *w
     s = db_q(c, Q_MEDIA_OWNER_COMMENTS);
     db_bind_i64(s, 1, media);
     db_bind_i64(s, 2, owner);
+    db_bind_i64(s, 3, TAGS_OWNER_COMMENTS);
     while (want->n < TEXT_MAX_TAGS && (rc = db_step(s)) == DB_ROW) {
         const char *t = db_col_text(s, 0, &len);
         set_add_text(want, t, len);

@@ -2,8 +2,10 @@
  * discovery: hashtags, places and the popular ranking, above the db
  * interface (the geo index is geo/).
  *
- * A media's tags are the hashtags of its caption and of its owner's
- * comments (as the original had it), caption first, at most TEXT_MAX_TAGS.
+ * A media's tags are the hashtags of its caption and of its owner's first
+ * TAGS_OWNER_COMMENTS comments (the original had the owner's comments;
+ * the bound keeps each sync's reading small, whatever the owner writes
+ * after), caption first, at most TEXT_MAX_TAGS.
  * Each (tag, media) row gets an ID when the tag is applied, so a tag's page
  * lists media newest-applied first; `tags` keeps each tag's media count.
  * tags_sync recomputes the set after any change to that text and applies
@@ -41,6 +43,8 @@ typedef struct location {
     char name[LOCATION_NAME_MAX * 4 + 1];
     double lat, lng;
 } location_t;
+
+#define TAGS_OWNER_COMMENTS 30
 
 /* The JSON array of tags a media object shows. */
 void tags_json(buf_t *b, const text_tag_t *tags, size_t n);

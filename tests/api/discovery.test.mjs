@@ -411,6 +411,23 @@ describe('tags from comments', () => {
     assert.deepEqual(await tagsNow(), [`${t}a`]);
     assert.deepEqual(assertOk(await tagSearch(other, { q: t })), [{ name: `${t}a`, media_count: 1 }]);
   });
+
+  it("takes tags from the owner's first 30 comments only: what tags a photo stays small to reread", async () => {
+    const [owner, other] = take(2);
+    const t = fresh('win');
+    const m = await post(owner, { caption: 'no tags here' });
+    const tagsNow = async () => sorted((await getMedia(other, m.id)).tags);
+    await comment(owner, m, `early #${t}e`);
+    for (let i = 1; i < 30; i++) await comment(owner, m, `plain ${i}`);
+    await comment(owner, m, `late #${t}l`); // the 31st
+    assert.deepEqual(await tagsNow(), [`${t}e`], 'the 31st comment of the owner tags nothing');
+    assert.equal((await tagInfo(other, `${t}l`)).media_count, 0);
+    // one of the first 30 goes: the late one is now among them
+    await delComment(owner, m, await commentId(owner, m, 'plain 7'));
+    assert.deepEqual(await tagsNow(), sorted([`${t}e`, `${t}l`]));
+    assert.equal((await tagInfo(other, `${t}l`)).media_count, 1);
+    assert.deepEqual(await tagIds(other, `${t}l`), [m.id]);
+  });
 });
 
 // --- caption edits ------------------------------------------------------------
