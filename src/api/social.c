@@ -117,10 +117,13 @@ static const char *skip_element(const char *p, const char *end)
     return end;
 }
 
+static bool viewer_has_blocks(api_req_t *ar);
+
 /* Fills the holes of a template (without its header) into out. */
 static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, const media_head_t *head, buf_t *out)
 {
     const char *p = t, *end = t + n;
+    int filter = -1; /* whether any element may be left out: asked at the first */
     while (p < end) {
         const char *z = memchr(p, 0, (size_t)(end - p));
         if (z == NULL || end - z < 2) {
@@ -131,7 +134,9 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
         if (z[1] == 'S' && end - z >= 10) {
             int64_t id;
             memcpy(&id, z + 2, 8);
-            if (ar->viewer != 0 && api_block_dir(ar, id) != 0) { /* hidden, or when in doubt */
+            if (filter < 0)
+                filter = viewer_has_blocks(ar);
+            if (filter && api_block_dir(ar, id) != 0) { /* hidden, or when in doubt */
                 p = skip_element(z + 10, end);
                 continue;
             }
@@ -342,6 +347,15 @@ static struct api_blocks *viewer_blocks(api_req_t *ar)
     free(tmp);
     ar->blocks = b;
     return b;
+}
+
+/* Whether a block may stand between the viewer and anyone (true when in doubt). */
+static bool viewer_has_blocks(api_req_t *ar)
+{
+    if (ar->viewer == 0)
+        return false;
+    const struct api_blocks *b = viewer_blocks(ar);
+    return !(b->known && b->complete && b->n == 0);
 }
 
 int api_block_dir(api_req_t *ar, int64_t user)

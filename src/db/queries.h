@@ -39,6 +39,8 @@
     X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
     X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
+    X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \
+    X(USER_SET_FULL_NAME_LOWER, "UPDATE users SET full_name_lower = $2 WHERE id = $1")                               \
     X(TOKENS_OF, "SELECT hash, created_at FROM tokens WHERE user_id = $1 ORDER BY created_at DESC, hash")              \
     X(TOKEN_DELETE_OF, "DELETE FROM tokens WHERE hash = $1 AND user_id = $2")                                          \
     X(USER_SET_PASSWORD, "UPDATE users SET password_hash = $2 WHERE id = $1")                                           \

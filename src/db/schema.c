@@ -9,6 +9,7 @@
 #include "db/db.h"
 #include "core/buf.h"
 #include "core/ids.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,8 +213,12 @@ static const char *const migrations[] = {
     "UPDATE followers SET created_at = created_at * 1000 WHERE created_at < 100000000000;"
     "CREATE INDEX following_recent ON following (user_id, status, created_at, target_id);"
     "CREATE INDEX followers_recent ON followers (user_id, status, created_at, follower_id);",
+    /* 15: full names are searched lower-cased beyond ASCII (`Émile` finds
+     * "Émile"): the rows before get theirs now (full_names_backfill). */
+    "SELECT 1;",
 };
 #define MIGRATION_KEY_SHARDS 12
+#define MIGRATION_FULL_NAMES 15
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 int db_schema_latest(void)
@@ -293,6 +298,44 @@ static int key_shards_backfill(db_conn_t *c)
     return 0;
 }
 
+/* Migration 15's rows of before: each full name lower-cased as the users
+ * model does it now (text_lower), where that differs from what is stored
+ * (read first, then updated: one pass). */
+static int full_names_backfill(db_conn_t *c)
+{
+    buf_t todo; /* id (8 bytes), then the new value, NUL-terminated */
+    buf_init(&todo, (size_t)1 << 34);
+    db_stmt_t *s = db_q(c, Q_USERS_FULL_NAMES);
+    int rc;
+    while ((rc = db_step(s)) == DB_ROW) {
+        int64_t id = db_col_i64(s, 0);
+        size_t n, have;
+        const char *name = db_col_text(s, 1, &n);
+        const char *stored = db_col_text(s, 2, &have);
+        char folded[1024];
+        size_t fl = text_lower(name ? name : "", name ? n : 0, folded, sizeof(folded));
+        if (stored != NULL && have == fl && memcmp(stored, folded, fl) == 0)
+            continue;
+        buf_append(&todo, &id, sizeof(id));
+        buf_append(&todo, folded, fl + 1);
+    }
+    db_reset(s);
+    if (todo.overflow)
+        rc = DB_ERROR;
+    for (size_t at = 0; rc == DB_DONE && at < todo.len;) {
+        int64_t id;
+        memcpy(&id, todo.data + at, sizeof(id));
+        const char *v = todo.data + at + sizeof(id);
+        s = db_q(c, Q_USER_SET_FULL_NAME_LOWER);
+        db_bind_i64(s, 1, id);
+        db_bind_text(s, 2, v, strlen(v));
+        rc = db_exec_stmt(s);
+        at += sizeof(id) + strlen(v) + 1;
+    }
+    buf_free(&todo);
+    return rc == DB_DONE ? 0 : -1;
+}
+
 int db_migrate(db_conn_t *c, int *from, int *to, char *err, size_t errlen)
 {
     return db_migrate_to(c, NMIGRATIONS, from, to, err, errlen);
@@ -327,6 +370,10 @@ int db_migrate_to(db_conn_t *c, int target, int *from, int *to, char *err, size_
         free(sql);
         if (rc == 0 && v + 1 == MIGRATION_KEY_SHARDS && key_shards_backfill(c) != 0) {
             snprintf(err, errlen, "cannot store the shards of keys: %s", c->drv->errmsg(c));
+            rc = -1;
+        }
+        if (rc == 0 && v + 1 == MIGRATION_FULL_NAMES && full_names_backfill(c) != 0) {
+            snprintf(err, errlen, "cannot lower-case the full names: %s", c->drv->errmsg(c));
             rc = -1;
         }
         if (rc != 0 || c->drv->exec(c, rec, err, errlen) != 0)

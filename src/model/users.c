@@ -1,6 +1,7 @@
 #include "model/users.h"
 #include "core/buf.h"
 #include "core/ids.h"
+#include "core/text.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,6 +11,13 @@
 static void lower(char *out, const char *s)
 {
     ascii_lower(out, s, strlen(s));
+}
+
+/* A full name as search matches it: lower-cased beyond ASCII (`Émile` is
+ * `émile`), as migration 15 made the rows before it. */
+static void fold(char *out, size_t cap, const char *s)
+{
+    text_lower(s, strlen(s), out, cap);
 }
 
 static void row_to_user(db_stmt_t *s, user_t *u)
@@ -31,7 +39,7 @@ static void row_to_user(db_stmt_t *s, user_t *u)
 static int insert_user(db_conn_t *c, int64_t id, const user_new_t *in, const char *ulower, int64_t now)
 {
     char flower[sizeof(((user_t *)0)->full_name)];
-    lower(flower, in->full_name);
+    fold(flower, sizeof(flower), in->full_name);
     db_stmt_t *s = db_q(c, Q_USER_INSERT);
     db_bind_i64(s, 1, id);
     db_bind_cstr(s, 2, in->username);
@@ -182,7 +190,7 @@ int users_update(db_ctx_t *db, const user_t *u)
     if (c == NULL)
         return USERS_ERROR;
     char flower[sizeof(u->full_name)];
-    lower(flower, u->full_name);
+    fold(flower, sizeof(flower), u->full_name);
     db_stmt_t *s = db_q(c, Q_USER_UPDATE);
     db_bind_i64(s, 1, u->id);
     db_bind_cstr(s, 2, u->full_name);
@@ -236,7 +244,7 @@ int users_search(db_ctx_t *db, const char *q, int limit, user_t *out, int *n)
     size_t ql = strlen(q);
     if (ql >= sizeof(lo))
         ql = sizeof(lo) - 1;
-    ascii_lower(lo, q, ql);
+    ql = text_lower(q, ql, lo, sizeof(lo)); /* usernames are ASCII: the same for them */
     memcpy(hi, lo, ql);
     memcpy(hi + ql, "\xf4\x8f\xbf\xbf", 5);
     *n = 0;

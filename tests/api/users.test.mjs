@@ -302,6 +302,23 @@ describe('GET /v1/users/search', () => {
     }
   });
 
+  it('matches full names case-insensitively beyond ASCII', async () => {
+    const tag = uniqueName('u').slice(-8); // unique in the full names below
+    const emileAcct = await signup(url, uniqueName('em'), 'password123', { full_name: `Émile Ödön ${tag}` });
+    const emile = emileAcct.user;
+    const ivan = (await signup(url, uniqueName('iv'), 'password123', { full_name: `ИВАН Ёлкин ${tag}` })).user;
+    for (const q of ['émile', 'ÉMILE', 'Émile ödön', `ÉMILE ÖDÖN ${tag.toUpperCase()}`]) {
+      assert.deepEqual(assertOk(await search({ q })).filter((u) => u.full_name.endsWith(tag)).map((u) => u.id), [emile.id], q);
+    }
+    for (const q of ['иван', 'Иван ёлкин', 'ИВАН ЁЛКИН']) {
+      assert.deepEqual(assertOk(await search({ q })).filter((u) => u.full_name.endsWith(tag)).map((u) => u.id), [ivan.id], q);
+    }
+    // an edit is searched the same way
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: emileAcct.token, form: { full_name: `Ærøskøbing ${tag}` } }));
+    assert.deepEqual(assertOk(await search({ q: `ærøskøbing ${tag}` })).map((u) => u.id), [emile.id]);
+    assert.deepEqual(assertOk(await search({ q: `Émile Ödön ${tag}` })), []);
+  });
+
   it('honours count', async () => {
     let list = assertOk(await search({ q: P, count: 2 }));
     assert.deepEqual(list.map((u) => u.id), [exact.id, upperA.id]);

@@ -166,6 +166,42 @@ static void test_edge_times_in_ms(void **state)
     dbmap_free(map);
 }
 
+/* Migration 15 lower-cases the full names stored before it beyond ASCII,
+ * as users_search now lower-cases what it is asked. */
+static void test_full_names_folded(void **state)
+{
+    char err[256];
+    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
+    assert_non_null(map);
+    db_ctx_t *db = db_ctx_new(map);
+    db_conn_t *c = db_physical(db, 0);
+    int from, to;
+    assert_int_equal(db_migrate_to(c, 14, &from, &to, err, sizeof(err)), 0);
+    /* as the build before stored them: ASCII letters lowered, the rest not */
+    assert_int_equal(c->drv->exec(c,
+                                  "INSERT INTO users (id, username, username_lower, full_name, full_name_lower, "
+                                  "password_hash, created_at) VALUES "
+                                  "(1, 'emile', 'emile', '\xc3\x89mile Zola', '\xc3\x89mile zola', 'x', 0),"
+                                  "(2, 'plain', 'plain', 'Plain Name', 'plain name', 'x', 0);",
+                                  err, sizeof(err)),
+                     0);
+    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(from, 14);
+    user_t *found = calloc(4, sizeof(user_t));
+    int n = 0;
+    assert_int_equal(users_search(db, "\xc3\xa9mile", 4, found, &n), USERS_OK); /* "émile" */
+    assert_int_equal(n, 1);
+    assert_int_equal(found[0].id, 1);
+    assert_int_equal(users_search(db, "\xc3\x89MILE ZOLA", 4, found, &n), USERS_OK); /* "ÉMILE ZOLA" */
+    assert_int_equal(n, 1);
+    assert_int_equal(users_search(db, "PLAIN", 4, found, &n), USERS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(found[0].id, 2);
+    free(found);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 static void test_shard_map(void **state)
 {
     char err[256];
@@ -274,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_shard_map),
         cmocka_unit_test_setup_teardown(test_key_shards_backfilled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_times_in_ms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_names_folded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
     };
