@@ -2,12 +2,13 @@
 #   make run     install what is missing, build, serve on http://127.0.0.1:8080 (data in ./data)
 #   make test    install what is missing, build (normal + ASan/UBSan + fuzzers), run the whole suite
 #   make bench   benchmarks (see bench/README.md)
+#   make fuzz    every libFuzzer target for FUZZ_SECONDS (default 60) each, with its corpus and dictionary
 #   make cluster the cluster topology on this box (scripts/cluster.sh up ./cluster); make cluster-down stops it
 
 BUILD ?= build
 MESON_SETUP = meson setup --buildtype=debugoptimized
 
-.PHONY: all build run test deps format clean bench cluster cluster-down
+.PHONY: all build run test deps format clean bench cluster cluster-down fuzz
 
 all: build
 
@@ -28,6 +29,10 @@ run: build
 test:
 	@scripts/deps.sh test
 	tests/run.sh
+
+fuzz:
+	@scripts/deps.sh test
+	tests/fuzz.sh
 
 cluster: build
 	@scripts/deps.sh cluster

@@ -94,7 +94,9 @@ fuzz() { # fuzz DIR
         local t; t=$(basename "$src" .c); t=${t#fuzz_}
         local corpus="$OUT/corpus-$t"
         mkdir -p "$corpus"; cp tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
-        if "$1/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        local dict=()
+        [ -f tests/fuzz/dict/"$t".dict ] && dict=(-dict=tests/fuzz/dict/"$t".dict)
+        if "$1/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" \
             -artifact_prefix="$OUT/" "$corpus" >"$OUT/fuzz-$t.log" 2>&1; then
             count "fuzz $t (${secs}s)" 1 0
         else

@@ -52,6 +52,10 @@ void relationship_show(api_req_t *ar)
         api_internal_error(ar, "relationship lookup failed");
         return;
     }
+    if (r.b_blocks_a) { /* to those they block, a user is not there */
+        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+        return;
+    }
     buf_t b;
     buf_init(&b, 256);
     buf_printf(&b, "{\"outgoing_status\":\"%s\",\"incoming_status\":\"%s\",\"target_user_is_private\":%s}",
@@ -134,6 +138,19 @@ void relationship_change(api_req_t *ar)
     if (target.id == ar->viewer) {
         api_error(ar, 400, E_INVALID, "you cannot do that to yourself");
         return;
+    }
+    /* to those they block, a user is not there: nothing to follow or
+     * answer (a block or an unblock of them tells nothing, and stays) */
+    if (act != ACT_BLOCK && act != ACT_UNBLOCK) {
+        int dir = api_block_dir(ar, target.id);
+        if (dir < 0) {
+            api_internal_error(ar, "block lookup failed");
+            return;
+        }
+        if (dir & GRAPH_BLOCKED_BY) {
+            api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+            return;
+        }
     }
     rel_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = rel_run;

@@ -81,7 +81,10 @@ describe('blocks: the blocker is not there for the blocked user', () => {
     for (const r of [await c.user(blocked, blocker), await c.media(blocked, q),
       await api(srv.url, 'GET', `/v1/users/${blocker.user.id}/media/recent`, { token: blocked.token }),
       await api(srv.url, 'GET', `/v1/users/${blocker.user.id}/follows`, { token: blocked.token }),
-      await c.likes(blocked, q), await c.comments(blocked, q)]) {
+      await c.likes(blocked, q), await c.comments(blocked, q),
+      await api(srv.url, 'GET', `/v1/users/${blocker.user.id}/relationship`, { token: blocked.token }),
+      await api(srv.url, 'POST', `/v1/users/${blocker.user.id}/relationship`,
+        { token: blocked.token, form: { action: 'follow' } })]) {
       assertV1Error(r, 404, 'APINotFoundError');
     }
     assert.deepEqual(ids(await c.ok(await c.search(blocked, prefix))).sort(),

@@ -124,11 +124,13 @@ describe('writes across databases', { skip: external }, () => {
 
   it('a block severs the follow on the other database', async () => {
     assert.equal((await rel(url, a, b, 'block')).status, 200);
-    const r = assertOk(await get(url, b, `/v1/users/${a.user.id}/relationship`));
-    assert.equal(r.outgoing_status, 'none', 'b no longer follows a');
+    const r = assertOk(await get(url, a, `/v1/users/${b.user.id}/relationship`));
+    assert.equal(r.incoming_status, 'blocked_by_you', 'b no longer follows a');
     await eventually('a\'s count follows', async () => (await counts(url, a)).followed_by === 1);
     assert.equal((await counts(url, b)).follows, 0);
-    assert.equal((await rel(url, b, a, 'follow')).status, 400, 'a block forbids following again');
+    // to b, a is not there
+    assert.equal((await api(url, 'GET', `/v1/users/${a.user.id}/relationship`, { token: b.token })).status, 404);
+    assert.equal((await rel(url, b, a, 'follow')).status, 404, 'a block forbids following again');
   });
 
   it('a deleted photo leaves the liker\'s list, the mention news and the tag', async () => {

@@ -122,17 +122,21 @@ describe('blocks', () => {
     const ra = (await relGet(a, b)).body.data;
     assert.equal(ra.outgoing_status, 'none');
     assert.equal(ra.incoming_status, 'blocked_by_you');
-    assert.equal((await relGet(b, a)).body.data.outgoing_status, 'none');
+    // to b, a is not there: no relationship to read, nothing to follow
+    let r = await relGet(b, a);
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.body.meta.error_type, 'APINotFoundError');
     for (const u of [a, b]) {
       const c = (await me(u)).counts;
       assert.equal(c.follows, 0);
       assert.equal(c.followed_by, 0);
     }
-    let r = await rel(b, a, 'follow');
-    assert.equal(r.status, 400);
-    assert.equal(r.body.meta.error_type, 'APINotAllowedError');
+    r = await rel(b, a, 'follow');
+    assert.equal(r.status, 404);
+    assert.equal(r.body.meta.error_type, 'APINotFoundError');
     r = await rel(a, b, 'follow'); // the blocker must unblock first
     assert.equal(r.status, 400);
+    assert.equal(r.body.meta.error_type, 'APINotAllowedError');
     // the blocked user cannot see the blocker's lists or media (to them the
     // blocker is not there), and the blocker cannot see the blocked user's
     r = await list(b, `/v1/users/${a.user.id}/media/recent`);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target (tests/fuzz/fuzz_*.c) for FUZZ_SECONDS each
+# (default 60), from its committed corpus (tests/fuzz/corpus/NAME, copied:
+# what a run finds stays in build-fuzz/corpus/NAME, not in the repository)
+# with its dictionary (tests/fuzz/dict/NAME.dict) where there is one.
+#
+#   make fuzz                             every target, 60 s each
+#   FUZZ_SECONDS=3600 tests/fuzz.sh range  one target, an hour (the record in FUZZING.md)
+#
+# A crash leaves its input in build-fuzz/ (crash-*), and the script fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${FUZZ_SECONDS:-60}
+DIR=build-fuzz
+if [ ! -f "$DIR/build.ninja" ]; then
+    CC=clang meson setup "$DIR" --buildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
+fi
+ninja -C "$DIR" >/dev/null
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+    for src in tests/fuzz/fuzz_*.c; do t=$(basename "$src" .c); names+=("${t#fuzz_}"); done
+fi
+failed=0
+for t in "${names[@]}"; do
+    corpus="$DIR/corpus/$t"
+    mkdir -p "$corpus"
+    cp -n tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
+    dict=()
+    [ -f tests/fuzz/dict/"$t".dict ] && dict=(-dict=tests/fuzz/dict/"$t".dict)
+    log="$DIR/fuzz-$t.log"
+    if "$DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        "${dict[@]}" -artifact_prefix="$DIR/" "$corpus" >"$log" 2>&1; then
+        execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
+        echo "fuzz $t: ${SECS}s, ${execs:-?} executions, no crash"
+    else
+        tail -n 30 "$log"
+        echo "fuzz $t: FAILED (the input is in $DIR/)"
+        failed=1
+    fi
+done
+exit $failed
