@@ -125,6 +125,9 @@ bool api_can_view(api_req_t *ar, const user_t *owner, const char *missing);
  * if that cannot be known now (a database error). Loaded once per request,
  * from the object cache when it can. */
 int api_block_dir(api_req_t *ar, int64_t user);
+/* False after answering 404 if user blocks the viewer (to them, a user
+ * who blocks them is not there), or 500 if that cannot be known now. */
+bool api_user_there(api_req_t *ar, int64_t user);
 
 /* Appends a user's short JSON (from the object cache, or rendered and
  * cached) and tells whether the account is private. USERS_OK,

@@ -12,6 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool api_user_there(api_req_t *ar, int64_t user)
+{
+    int dir = api_block_dir(ar, user);
+    if (dir < 0) {
+        api_internal_error(ar, "block lookup failed");
+        return false;
+    }
+    if (dir & GRAPH_BLOCKED_BY) {
+        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+        return false;
+    }
+    return true;
+}
+
 bool api_can_view(api_req_t *ar, const user_t *owner, const char *missing)
 {
     bool ok = false;
@@ -141,17 +155,8 @@ void relationship_change(api_req_t *ar)
     }
     /* to those they block, a user is not there: nothing to follow or
      * answer (a block or an unblock of them tells nothing, and stays) */
-    if (act != ACT_BLOCK && act != ACT_UNBLOCK) {
-        int dir = api_block_dir(ar, target.id);
-        if (dir < 0) {
-            api_internal_error(ar, "block lookup failed");
-            return;
-        }
-        if (dir & GRAPH_BLOCKED_BY) {
-            api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
-            return;
-        }
-    }
+    if (act != ACT_BLOCK && act != ACT_UNBLOCK && !api_user_there(ar, target.id))
+        return;
     rel_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = rel_run;
     w->super.done = rel_done;

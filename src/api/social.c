@@ -313,38 +313,48 @@ struct api_blocks {
     graph_block_t e[];
 };
 
+static struct api_blocks *blocks_new(int n, bool known, bool complete)
+{
+    struct api_blocks *b = xmalloc(sizeof(*b) + (size_t)n * sizeof(graph_block_t));
+    b->known = known, b->complete = complete, b->n = n;
+    return b;
+}
+
 static struct api_blocks *viewer_blocks(api_req_t *ar)
 {
     if (ar->blocks != NULL)
         return ar->blocks;
-    graph_block_t *tmp = xcalloc(API_BLOCKS_MAX, sizeof(*tmp));
-    int n = 0;
-    bool complete = true, known = true;
     buf_t v;
     buf_init(&v, 1 + BLOCK_ENTRY * API_BLOCKS_MAX);
+    struct api_blocks *b;
     if (api_cache_get(ar, CACHE_BLOCKS, ar->viewer, &v) && v.len >= 1 && (v.len - 1) % BLOCK_ENTRY == 0 &&
         (v.len - 1) / BLOCK_ENTRY <= API_BLOCKS_MAX) {
-        complete = v.data[0] == 1;
-        for (size_t off = 1; off < v.len; off += BLOCK_ENTRY, n++) {
-            memcpy(&tmp[n].user, v.data + off, 8);
-            tmp[n].dir = (unsigned char)v.data[off + 8];
+        /* the usual case, and most often an empty list: decoded in place */
+        b = blocks_new((int)((v.len - 1) / BLOCK_ENTRY), true, v.data[0] == 1);
+        for (int i = 0; i < b->n; i++) {
+            memcpy(&b->e[i].user, v.data + 1 + (size_t)i * BLOCK_ENTRY, 8);
+            b->e[i].dir = (unsigned char)v.data[1 + (size_t)i * BLOCK_ENTRY + 8];
         }
-    } else if (graph_block_list(ar->db, ar->viewer, tmp, API_BLOCKS_MAX, &n, &complete) == GRAPH_OK) {
-        buf_reset(&v);
-        buf_putc(&v, complete ? 1 : 0);
-        for (int i = 0; i < n; i++) {
-            buf_append(&v, &tmp[i].user, 8);
-            buf_putc(&v, (char)tmp[i].dir);
-        }
-        api_cache_set(ar, CACHE_BLOCKS, ar->viewer, v.data, v.len, CACHE_SHORT_TTL_MS);
     } else {
-        known = false, n = 0;
+        graph_block_t *tmp = xcalloc(API_BLOCKS_MAX, sizeof(*tmp));
+        int n = 0;
+        bool complete = true;
+        if (graph_block_list(ar->db, ar->viewer, tmp, API_BLOCKS_MAX, &n, &complete) == GRAPH_OK) {
+            buf_reset(&v);
+            buf_putc(&v, complete ? 1 : 0);
+            for (int i = 0; i < n; i++) {
+                buf_append(&v, &tmp[i].user, 8);
+                buf_putc(&v, (char)tmp[i].dir);
+            }
+            api_cache_set(ar, CACHE_BLOCKS, ar->viewer, v.data, v.len, CACHE_SHORT_TTL_MS);
+            b = blocks_new(n, true, complete);
+            memcpy(b->e, tmp, (size_t)n * sizeof(graph_block_t));
+        } else {
+            b = blocks_new(0, false, false);
+        }
+        free(tmp);
     }
     buf_free(&v);
-    struct api_blocks *b = xmalloc(sizeof(*b) + (size_t)n * sizeof(graph_block_t));
-    b->known = known, b->complete = complete, b->n = n;
-    memcpy(b->e, tmp, (size_t)n * sizeof(graph_block_t));
-    free(tmp);
     ar->blocks = b;
     return b;
 }

@@ -69,16 +69,8 @@ bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
 void users_show(api_req_t *ar)
 {
     int64_t id = api_arg_user(ar, 0);
-    /* to those they block, a user is not there */
-    int dir = id ? api_block_dir(ar, id) : 0;
-    if (dir < 0) {
-        api_internal_error(ar, "block lookup failed");
+    if (id != 0 && !api_user_there(ar, id))
         return;
-    }
-    if (dir & GRAPH_BLOCKED_BY) {
-        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
-        return;
-    }
     buf_t b;
     buf_init(&b, 16384);
     if (id == 0 || !api_cache_get(ar, CACHE_PROFILE, id, &b)) {

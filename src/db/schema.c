@@ -303,8 +303,8 @@ static int key_shards_backfill(db_conn_t *c)
  * (read first, then updated: one pass). */
 static int full_names_backfill(db_conn_t *c)
 {
-    buf_t todo; /* id (8 bytes), then the new value, NUL-terminated */
-    buf_init(&todo, (size_t)1 << 34);
+    buf_t pending; /* id (8 bytes), then the new value, NUL-terminated */
+    buf_init(&pending, (size_t)1 << 34);
     db_stmt_t *s = db_q(c, Q_USERS_FULL_NAMES);
     int rc;
     while ((rc = db_step(s)) == DB_ROW) {
@@ -316,23 +316,23 @@ static int full_names_backfill(db_conn_t *c)
         size_t fl = text_lower(name ? name : "", name ? n : 0, folded, sizeof(folded));
         if (stored != NULL && have == fl && memcmp(stored, folded, fl) == 0)
             continue;
-        buf_append(&todo, &id, sizeof(id));
-        buf_append(&todo, folded, fl + 1);
+        buf_append(&pending, &id, sizeof(id));
+        buf_append(&pending, folded, fl + 1);
     }
     db_reset(s);
-    if (todo.overflow)
+    if (pending.overflow)
         rc = DB_ERROR;
-    for (size_t at = 0; rc == DB_DONE && at < todo.len;) {
+    for (size_t at = 0; rc == DB_DONE && at < pending.len;) {
         int64_t id;
-        memcpy(&id, todo.data + at, sizeof(id));
-        const char *v = todo.data + at + sizeof(id);
+        memcpy(&id, pending.data + at, sizeof(id));
+        const char *v = pending.data + at + sizeof(id);
         s = db_q(c, Q_USER_SET_FULL_NAME_LOWER);
         db_bind_i64(s, 1, id);
         db_bind_text(s, 2, v, strlen(v));
         rc = db_exec_stmt(s);
         at += sizeof(id) + strlen(v) + 1;
     }
-    buf_free(&todo);
+    buf_free(&pending);
     return rc == DB_DONE ? 0 : -1;
 }
 

@@ -32,6 +32,12 @@ static int is_blocked(db_conn_t *c, int64_t a, int64_t b, bool *out)
     return rc == DB_ERROR ? GRAPH_ERROR : GRAPH_OK;
 }
 
+int graph_blocks(db_ctx_t *db, int64_t a, int64_t b, bool *yes)
+{
+    db_conn_t *c = db_shard(db, ids_shard(a));
+    return c == NULL ? GRAPH_ERROR : is_blocked(c, a, b, yes);
+}
+
 int graph_get(db_ctx_t *db, int64_t a, int64_t b, graph_rel_t *out)
 {
     db_conn_t *ca = db_shard(db, ids_shard(a)), *cb = db_shard(db, ids_shard(b));

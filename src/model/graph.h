@@ -30,6 +30,8 @@ typedef struct graph_rel {
 } graph_rel_t;
 
 int graph_get(db_ctx_t *db, int64_t a, int64_t b, graph_rel_t *out);
+/* Whether a blocks b (one query, on a's database). */
+int graph_blocks(db_ctx_t *db, int64_t a, int64_t b, bool *yes);
 
 /* a follows b; a request (REL_REQUESTED) if b is private. */
 int graph_follow(db_ctx_t *db, int64_t a, int64_t b, bool b_private);

@@ -3,6 +3,7 @@
 #include "cache/cache.h"
 #include "core/ids.h"
 #include "jobs/jobs.h"
+#include "model/graph.h"
 #include "model/far.h"
 #include "model/users.h"
 
@@ -449,19 +450,11 @@ int social_block_purge_job(db_ctx_t *db, char *payload, void *ctx)
     long long a = 0, b = 0, before = INT64_MAX;
     if (sscanf(payload, "%lld %lld %lld", &a, &b, &before) < 2 || a <= 0 || b <= 0)
         return JOB_DONE; /* not ours to repair */
-    /* unblocked meanwhile: what is left stays */
-    db_conn_t *c = db_shard(db, ids_shard(a));
-    if (c == NULL)
+    bool blocks = false;
+    if (graph_blocks(db, a, b, &blocks) != GRAPH_OK)
         return JOB_RETRY;
-    db_stmt_t *s = db_q(c, Q_BLOCK_GET);
-    db_bind_i64(s, 1, a);
-    db_bind_i64(s, 2, b);
-    int st = db_step(s);
-    db_reset(s);
-    if (st == DB_ERROR)
-        return JOB_RETRY;
-    if (st != DB_ROW)
-        return JOB_DONE;
+    if (!blocks)
+        return JOB_DONE; /* unblocked meanwhile: what is left stays */
     int64_t ids[SOCIAL_PURGE_BATCH];
     int n = 0;
     if (media_ids_by_user(db, a, before, 0, SOCIAL_PURGE_BATCH, ids, &n) != MEDIA_OK)

@@ -62,29 +62,38 @@ static void test_migrate_idempotent(void **state)
     dbmap_free(map);
 }
 
+/* A database made up to schema `version`, given rows by `sql` as the build
+ * of that version stored them, then migrated to the latest. */
+static db_ctx_t *migrate_across(dbmap_t **map, int version, const char *sql)
+{
+    char err[256];
+    *map = dbmap_new(url, "normal", err, sizeof(err));
+    assert_non_null(*map);
+    db_ctx_t *db = db_ctx_new(*map);
+    db_conn_t *c = db_physical(db, 0);
+    int from, to;
+    assert_int_equal(db_migrate_to(c, version, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(to, version);
+    assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
+    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
+    assert_int_equal(from, version);
+    assert_int_equal(to, db_schema_latest());
+    return db;
+}
+
 /* Migration 12 gives the rows of the hash-keyed tables made before it the
  * shard of their key, the one the server routes them by. */
 static void test_key_shards_backfilled(void **state)
 {
-    char err[256];
-    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
-    assert_non_null(map);
-    db_ctx_t *db = db_ctx_new(map);
-    db_conn_t *c = db_physical(db, 0);
-    int from, to;
-    assert_int_equal(db_migrate_to(c, 11, &from, &to, err, sizeof(err)), 0);
-    assert_int_equal(to, 11);
-    assert_int_equal(c->drv->exec(c,
-                                  "INSERT INTO usernames (username_lower, user_id) VALUES ('alice', 1), ('bob', 2);"
-                                  "INSERT INTO tags (name, media_count) VALUES ('sunset', 2);"
-                                  "INSERT INTO tag_media (tag, id, media_id) VALUES ('sunset', 10, 10), ('sunset', 11, 11);"
-                                  /* and many more names than one read's buffer once held (64 KiB) */
-                                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-                                  "INSERT INTO usernames (username_lower, user_id) SELECT 'someone_' || i, 100 + i FROM n;",
-                                  err, sizeof(err)),
-                     0);
-    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
-    assert_int_equal(from, 11);
+    dbmap_t *map;
+    db_ctx_t *db =
+        migrate_across(&map, 11,
+                       "INSERT INTO usernames (username_lower, user_id) VALUES ('alice', 1), ('bob', 2);"
+                       "INSERT INTO tags (name, media_count) VALUES ('sunset', 2);"
+                       "INSERT INTO tag_media (tag, id, media_id) VALUES ('sunset', 10, 10), ('sunset', 11, 11);"
+                       /* and many more names than one read's buffer once held (64 KiB) */
+                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+                       "INSERT INTO usernames (username_lower, user_id) SELECT 'someone_' || i, 100 + i FROM n;");
     static const char *const checks[][2] = {
         {"SELECT shard FROM usernames WHERE username_lower = 'alice'", "alice"},
         {"SELECT shard FROM usernames WHERE username_lower = 'bob'", "bob"},
@@ -123,23 +132,14 @@ static void test_key_shards_backfilled(void **state)
  * order, and sort below every edge made since. */
 static void test_edge_times_in_ms(void **state)
 {
-    char err[256];
-    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
-    assert_non_null(map);
-    db_ctx_t *db = db_ctx_new(map);
-    db_conn_t *c = db_physical(db, 0);
-    int from, to;
-    assert_int_equal(db_migrate_to(c, 13, &from, &to, err, sizeof(err)), 0);
-    assert_int_equal(to, 13);
-    assert_int_equal(c->drv->exec(c,
+    dbmap_t *map;
+    db_ctx_t *db = migrate_across(&map, 13,
                                   "INSERT INTO following (user_id, target_id, status, created_at) VALUES "
                                   "(1, 2, 1, 1700000000), (1, 3, 1, 1700000005);"
                                   "INSERT INTO followers (user_id, follower_id, status, created_at) VALUES "
-                                  "(2, 1, 1, 1700000000);",
-                                  err, sizeof(err)),
-                     0);
-    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
-    assert_int_equal(from, 13);
+                                  "(2, 1, 1, 1700000000);");
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
     /* and a new edge, made now in milliseconds */
     assert_int_equal(c->drv->exec(c,
                                   "INSERT INTO following (user_id, target_id, status, created_at) VALUES "
@@ -170,23 +170,13 @@ static void test_edge_times_in_ms(void **state)
  * as users_search now lower-cases what it is asked. */
 static void test_full_names_folded(void **state)
 {
-    char err[256];
-    dbmap_t *map = dbmap_new(url, "normal", err, sizeof(err));
-    assert_non_null(map);
-    db_ctx_t *db = db_ctx_new(map);
-    db_conn_t *c = db_physical(db, 0);
-    int from, to;
-    assert_int_equal(db_migrate_to(c, 14, &from, &to, err, sizeof(err)), 0);
+    dbmap_t *map;
     /* as the build before stored them: ASCII letters lowered, the rest not */
-    assert_int_equal(c->drv->exec(c,
+    db_ctx_t *db = migrate_across(&map, 14,
                                   "INSERT INTO users (id, username, username_lower, full_name, full_name_lower, "
                                   "password_hash, created_at) VALUES "
                                   "(1, 'emile', 'emile', '\xc3\x89mile Zola', '\xc3\x89mile zola', 'x', 0),"
-                                  "(2, 'plain', 'plain', 'Plain Name', 'plain name', 'x', 0);",
-                                  err, sizeof(err)),
-                     0);
-    assert_int_equal(db_migrate(c, &from, &to, err, sizeof(err)), 0);
-    assert_int_equal(from, 14);
+                                  "(2, 'plain', 'plain', 'Plain Name', 'plain name', 'x', 0);");
     user_t *found = calloc(4, sizeof(user_t));
     int n = 0;
     assert_int_equal(users_search(db, "\xc3\xa9mile", 4, found, &n), USERS_OK); /* "émile" */
@@ -288,11 +278,11 @@ static void test_read_then_write_across_connections(void **state)
     user_new_t in = {.username = "carol", .full_name = "", .email = "", .password_hash = "h"};
     int64_t id = ids_next(g, 1);
     assert_int_equal(users_create(a, id, &in, &u), USERS_OK);
-    assert_int_equal(users_get(a, id, &u), USERS_OK);           /* a reads */
+    assert_int_equal(users_get(a, id, &u), USERS_OK); /* a reads */
     user_new_t in2 = {.username = "dave", .full_name = "", .email = "", .password_hash = "h"};
     assert_int_equal(users_create(b, ids_next(g, 2), &in2, &u), USERS_OK); /* b writes */
     char tok[TOKEN_MAX_LEN + 1];
-    assert_int_equal(tokens_issue(a, id, tok), USERS_OK);       /* a writes */
+    assert_int_equal(tokens_issue(a, id, tok), USERS_OK); /* a writes */
     int64_t who;
     assert_int_equal(tokens_check(b, tok, strlen(tok), &who), USERS_OK);
     ids_gen_free(g);
