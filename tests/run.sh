@@ -65,13 +65,23 @@ unit() { # unit DIR NAME
 }
 
 nodesuite() { # nodesuite PATHS BIN NAME [node options]: a node:test suite (PATHS: space-separated) against BIN
-    local log="$OUT/$3.log" t0=$SECONDS
+    local log="$OUT/$3.log" t0=$SECONDS errs="$ROOT/build/test-output/server-errors"
+    rm -rf "$errs"
     # shellcheck disable=SC2086 # PATHS splits on spaces
     PICOGRAM_BIN="$2" PICOGRAM_TEST_OUT="$ROOT/build/test-output" node --test --test-reporter=tap "${@:4}" $1 >"$log" 2>&1
     local pass fail
     pass=$(awk '/^# pass/ {print $3}' "$log"); fail=$(awk '/^# fail/ {print $3}' "$log")
     if [ -z "$pass" ]; then tail -n 60 "$log"; count "$3" 0 1; return; fi
-    [ "${fail:-0}" -eq 0 ] || grep -E -B2 -A30 '^not ok|^    not ok|^  not ok' "$log" | head -150
+    if [ "${fail:-0}" -ne 0 ]; then
+        grep -E -B2 -A30 '^not ok|^    not ok|^  not ok' "$log" | head -150
+        # what the servers of the failing files logged as errors (tests/api/lib.mjs keeps them)
+        local f
+        for f in $(grep -oE "location: '[^']*/tests/[a-z]+/[a-z0-9_]+\.test\.mjs" "$log" | sed 's|.*/||' | sort -u); do
+            [ -s "$errs/$f.log" ] || continue
+            echo "--- the servers' error lines in $f (last 30):"
+            tail -n 30 "$errs/$f.log"
+        done
+    fi
     count "$3, $((SECONDS - t0)) s" "$pass" "${fail:-0}"
 }
 # The API suite's files run three at a time: each starts servers of its own

@@ -43,6 +43,7 @@ struct db_driver {
     const char *dialect_geo_index; /* DDL of the geo index tables geo_media and geo_places */
     const char *dialect_shard_keys; /* DDL of the shard columns and indexes (NULL: none) */
     const char *dialect_key_shards; /* DDL of the indexes by shard of the hash-keyed tables (NULL: none) */
+    const char *dialect_upsert_shard_keys; /* DDL making the upserted tables' shard indexes plain (NULL: none) */
     bool remote;   /* across a network: calls must not run on an event loop */
     bool snapshot; /* a request's reads share one read transaction (db_ctx_read_begin) */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */
@@ -77,6 +78,10 @@ struct db_driver {
 
 struct db_conn {
     const db_driver_t *drv;
+    /* The open (or last) transaction failed on a conflict with another: a
+     * deadlock, or a serialization failure. It did nothing; run afresh, it
+     * may well succeed. Set by the driver, cleared by db_begin. */
+    bool conflict;
 };
 struct db_stmt {
     const db_driver_t *drv;
@@ -145,6 +150,7 @@ static inline void db_reset(db_stmt_t *s)
 }
 static inline int db_begin(db_conn_t *c)
 {
+    c->conflict = false;
     return c->drv->begin(c);
 }
 /* Serializes the writers of one thing (what, a, b; `what` may be any text,

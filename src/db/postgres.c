@@ -333,7 +333,13 @@ static int run(pg_stmt_t *s, const char *sql)
         char why[256];
         snprintf(why, sizeof(why), "%s", PQresultErrorMessage(r));
         why[strcspn(why, "\n")] = '\0';
-        if (is_unavailable(r, c)) {
+        /* 40P01 deadlock detected, 40001 serialization failure: the caller
+         * runs the transaction again (far_again) */
+        if (state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0)) {
+            c->base.conflict = true;
+            log_info("postgres: %s: %s (the transaction runs again)", db_query_name[s->qid], why);
+            snprintf(c->err, sizeof(c->err), "%s", why);
+        } else if (is_unavailable(r, c)) {
             log_warn("postgres: %s", why);
             mark_down(c, why);
         } else {
@@ -638,6 +644,15 @@ const db_driver_t db_driver_postgres = {
     .dialect_key_shards = "CREATE UNIQUE INDEX usernames_by_shard ON usernames (shard, username_lower);"
                           "CREATE UNIQUE INDEX tags_by_shard ON tags (shard, name);"
                           "CREATE UNIQUE INDEX tag_media_by_shard ON tag_media (shard, tag, id);",
+    /* an upsert's conflict target is its only arbiter: a unique index beside
+     * it fails the upsert when another transaction inserts the same key */
+    .dialect_upsert_shard_keys = "DROP INDEX tags_by_shard; CREATE INDEX tags_by_shard ON tags (shard, name);"
+                                 "DROP INDEX following_by_shard;"
+                                 "CREATE INDEX following_by_shard ON following (shard, user_id, target_id);"
+                                 "DROP INDEX followers_by_shard;"
+                                 "CREATE INDEX followers_by_shard ON followers (shard, user_id, follower_id);"
+                                 "DROP INDEX feed_state_by_shard;"
+                                 "CREATE INDEX feed_state_by_shard ON feed_state (shard, user_id);",
     /* plain tables of integer points (degrees x 10^7, seconds since 2011),
      * searched through an index on the latitude (geo/rtree.c's queries) */
     .dialect_geo_index =

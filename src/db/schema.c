@@ -216,6 +216,11 @@ static const char *const migrations[] = {
     /* 15: full names are searched lower-cased beyond ASCII (`Émile` finds
      * "Émile"): the rows before get theirs now (full_names_backfill). */
     "SELECT 1;",
+    /* 16: the indexes by shard of the tables written by an upsert with a
+     * conflict target are not unique ({UPSERT_SHARD_KEYS}): an upsert
+     * settles its conflicts on its target alone, so two at once of a new key
+     * (a new tag on two photos) broke on the other unique index. */
+    "{UPSERT_SHARD_KEYS}",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15
@@ -241,6 +246,8 @@ static char *expand(const db_driver_t *drv, const char *sql)
             buf_puts(&b, drv->dialect_shard_keys ? drv->dialect_shard_keys : "SELECT 1;"), p += 12;
         else if (strncmp(p, "{KEY_SHARDS}", 12) == 0)
             buf_puts(&b, drv->dialect_key_shards ? drv->dialect_key_shards : "SELECT 1;"), p += 12;
+        else if (strncmp(p, "{UPSERT_SHARD_KEYS}", 19) == 0)
+            buf_puts(&b, drv->dialect_upsert_shard_keys ? drv->dialect_upsert_shard_keys : "SELECT 1;"), p += 19;
         else
             buf_putc(&b, *p++);
     }

@@ -105,6 +105,11 @@ static int applied_tags(db_conn_t *c, int64_t media, tag_set_t *have)
     return st == DB_ERROR ? -1 : 0;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int tag_effect(far_t *f, int64_t media, const char *tag)
 {
     return far_do(f, "tag", tag_shard(f->db, tag), "%lld %s", (long long)media, tag) == DB_DONE ? 0 : -1;
@@ -122,22 +127,31 @@ int tags_sync(far_t *f, int64_t media, int64_t tag_id, int64_t author)
         rc = -1;
         goto out;
     }
-    for (size_t i = 0; rc == 0 && i < have->n; i++) {
-        if (set_has(want, have->v[i]))
-            continue;
-        db_stmt_t *s = db_q(c, Q_MEDIA_TAG_DELETE);
-        db_bind_i64(s, 1, media);
-        db_bind_cstr(s, 2, have->v[i]);
-        rc = db_exec_stmt(s) == DB_DONE ? tag_effect(f, media, have->v[i]) : -1;
-    }
-    for (size_t i = 0; rc == 0 && i < want->n; i++) {
-        if (set_has(have, want->v[i]))
-            continue;
-        db_stmt_t *s = db_q(c, Q_MEDIA_TAG_INSERT);
-        db_bind_cstr(s, 1, want->v[i]);
-        db_bind_i64(s, 2, tag_id);
-        db_bind_i64(s, 3, media);
-        rc = db_exec_stmt(s) == DB_DONE ? tag_effect(f, media, want->v[i]) : -1;
+    /* the changes in the tags' order: every writer takes the tags' count
+     * rows in that one order, so two photos that take the same tags (in
+     * any order in their text) never deadlock on them */
+    const char *change[2 * TEXT_MAX_TAGS];
+    size_t nchange = 0;
+    for (size_t i = 0; i < have->n; i++)
+        if (!set_has(want, have->v[i]))
+            change[nchange++] = have->v[i];
+    for (size_t i = 0; i < want->n; i++)
+        if (!set_has(have, want->v[i]))
+            change[nchange++] = want->v[i];
+    qsort(change, nchange, sizeof(change[0]), cmp_cstr);
+    for (size_t i = 0; rc == 0 && i < nchange; i++) {
+        db_stmt_t *s;
+        if (set_has(want, change[i])) {
+            s = db_q(c, Q_MEDIA_TAG_INSERT);
+            db_bind_cstr(s, 1, change[i]);
+            db_bind_i64(s, 2, tag_id);
+            db_bind_i64(s, 3, media);
+        } else {
+            s = db_q(c, Q_MEDIA_TAG_DELETE);
+            db_bind_i64(s, 1, media);
+            db_bind_cstr(s, 2, change[i]);
+        }
+        rc = db_exec_stmt(s) == DB_DONE ? tag_effect(f, media, change[i]) : -1;
     }
     if (rc == 0) { /* the tags as the media object shows them */
         buf_t j;
@@ -164,8 +178,12 @@ int tags_unapply(far_t *f, int64_t media)
         db_bind_i64(s, 1, media);
         rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     }
+    const char *order[TEXT_MAX_TAGS]; /* the tags' order, as tags_sync */
+    for (size_t i = 0; i < have->n; i++)
+        order[i] = have->v[i];
+    qsort(order, have->n, sizeof(order[0]), cmp_cstr);
     for (size_t i = 0; rc == 0 && i < have->n; i++)
-        rc = tag_effect(f, media, have->v[i]);
+        rc = tag_effect(f, media, order[i]);
     free(have);
     return rc == 0 ? DB_DONE : DB_ERROR;
 }
@@ -321,14 +339,13 @@ static int caption_mentions(db_conn_t *c, int64_t media, text_mention_t *out, si
     return rc == DB_ERROR ? -1 : 0;
 }
 
-int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *caption, int64_t edit_id,
+static int set_caption_once(far_t *f, db_ctx_t *db, int64_t media, int64_t owner, const char *caption, int64_t edit_id,
                       const text_mention_t *mentions, size_t nmentions)
 {
-    far_t f;
-    far_init(&f, db);
-    if (far_begin(&f, ids_shard(media)) != DB_OK)
+    far_init(f, db);
+    if (far_begin(f, ids_shard(media)) != DB_OK)
         return DISC_ERROR;
-    db_conn_t *c = f.tx;
+    db_conn_t *c = f->tx;
     int rc = db_lock(c, "caption", media, 0) == DB_OK ? 0 : -1;
     db_stmt_t *s = db_q(c, Q_MEDIA_TEXT_SOURCE);
     db_bind_i64(s, 1, media);
@@ -370,12 +387,23 @@ int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *ca
         rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     }
     if (rc == 0)
-        rc = social_mention_effects(&f, media, media, all, nall);
+        rc = social_mention_effects(f, media, media, all, nall);
     if (rc == 0)
-        rc = tags_sync(&f, media, edit_id, 0) == DB_DONE ? 0 : -1;
+        rc = tags_sync(f, media, edit_id, 0) == DB_DONE ? 0 : -1;
     free(all);
-    int end = far_end(&f, rc);
+    int end = far_end(f, rc);
     return end == 0 ? DISC_OK : rc > 0 ? rc : DISC_ERROR;
+}
+
+int media_set_caption(db_ctx_t *db, int64_t media, int64_t owner, const char *caption, int64_t edit_id,
+                      const text_mention_t *mentions, size_t nmentions)
+{
+    far_t f;
+    int rc, tries = 0;
+    do
+        rc = set_caption_once(&f, db, media, owner, caption, edit_id, mentions, nmentions);
+    while (far_again(&f, &tries));
+    return rc;
 }
 
 /* ---- places ---- */

@@ -7,10 +7,12 @@
 #include "model/social.h"
 #include "obs/log.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define FLUSH_STEPS 16 /* JOB_CONTINUE steps run inline after a commit; the runner does the rest */
 
@@ -19,6 +21,8 @@ void far_init(far_t *f, db_ctx_t *db)
     f->db = db;
     f->tx = NULL;
     f->owned = false;
+    f->conflict = false;
+    f->up = NULL;
     f->npending = 0;
     f->overflow = false;
     f->shard = 0;
@@ -41,13 +45,26 @@ int far_end(far_t *f, int rc)
     if (c == NULL)
         return rc == 0 ? -1 : rc;
     if (rc != 0 || db_commit(c) != DB_OK) {
+        f->conflict = c->conflict;
         db_rollback(c);
         f->npending = 0;
+        if (f->conflict && f->up)
+            f->up->conflict = true;
         return rc != 0 ? rc : -1;
     }
     jobs_kick();
     far_flush(f);
     return 0;
+}
+
+bool far_again(far_t *f, int *tries)
+{
+    if (!f->conflict || ++*tries >= FAR_TRIES)
+        return false;
+    /* a moment, different for each, so the two do not meet again */
+    struct timespec ts = {0, (long)(randombytes_uniform(1000) + 200) * 1000L * *tries};
+    nanosleep(&ts, NULL);
+    return true;
 }
 
 static far_kind_t *kind_of(const char *kind)
@@ -121,10 +138,13 @@ void far_flush(far_t *f)
         far_pending_t *p = &f->pending[i];
         far_kind_t *k = kind_of(p->kind);
         far_t run;
-        far_init(&run, f->db);
-        int rc = JOB_CONTINUE;
-        for (int step = 0; rc == JOB_CONTINUE && step < FLUSH_STEPS; step++)
-            rc = k->fn(&run, p->payload);
+        int rc = JOB_CONTINUE, tries = 0;
+        for (int step = 0; rc == JOB_CONTINUE && step < FLUSH_STEPS; step++) {
+            do { /* a handler is a reconcile: a conflicted run is run again */
+                far_init(&run, f->db);
+                rc = k->fn(&run, p->payload);
+            } while (rc == JOB_RETRY && far_again(&run, &tries));
+        }
         db_ctx_release(f->db);
         if (rc == JOB_DONE)
             jobs_finish(p->c, p->job_id);
@@ -140,6 +160,7 @@ far_t *far_enter(far_t *f, unsigned shard, far_t *own)
         return f;
     far_init(own, f->db);
     own->owned = true;
+    own->up = f;
     return far_begin(own, shard) == DB_OK ? own : NULL;
 }
 

@@ -40,6 +40,7 @@
 
 #define FAR_GRACE_MS 2000 /* a far job's runner waits this long for the inline run */
 #define FAR_PENDING_MAX 128
+#define FAR_TRIES 4 /* runs of a transaction that conflicted with another (far_again) */
 
 typedef struct far_pending {
     db_conn_t *c; /* where the job row is */
@@ -54,6 +55,8 @@ typedef struct far {
     db_ctx_t *db;
     db_conn_t *tx;
     bool owned; /* a handler's own context (far_enter): far_leave ends its transaction */
+    bool conflict; /* the transaction far_end ended was rolled back on a conflict (db_conn_t) */
+    struct far *up; /* an own context's caller: its conflict is the caller's too */
     unsigned shard; /* the logical shard the transaction was begun for: far jobs go on it */
     int npending;
     bool overflow; /* more than FAR_PENDING_MAX: the rest are left to the runner */
@@ -68,6 +71,15 @@ int far_begin(far_t *f, unsigned shard);
  * runs the far jobs it enqueued (far_flush). Returns rc, or -1 if the
  * commit failed. */
 int far_end(far_t *f, int rc);
+
+/* Whether the transaction f ended (far_end) was rolled back on a conflict
+ * with another one (PostgreSQL's deadlock detector chose it) and may run
+ * again: false after FAR_TRIES runs, *tries counting them. A write runs
+ * its whole transaction again while this holds:
+ *     int tries = 0;
+ *     do rc = write_once(&f, ...); while (far_again(&f, &tries));
+ * A rolled-back run did nothing, so running it again is safe. */
+bool far_again(far_t *f, int *tries);
 
 /* Inside f's transaction: the far effect `kind payload` whose far side is
  * on `shard` (FAR_ALL_SHARDS: every database), now or after the commit.

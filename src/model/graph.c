@@ -98,6 +98,13 @@ static int set_truth(far_t *f, int64_t a, int64_t b, int to)
     if (rc == GRAPH_OK && from == REL_REQUESTED && to == REL_FOLLOWS)
         rc = social_notify(c, a, b, "approved", 0, NULL, 0) ? GRAPH_ERROR : GRAPH_OK;
     int delta = (to == REL_FOLLOWS) - (from == REL_FOLLOWS);
+    /* a's counter here, b's in the mirror: when that runs in this
+     * transaction too, the two counters are taken in the users' order, as
+     * every edge writer takes them, or a -> b and b -> a at once deadlock */
+    if (rc == GRAPH_OK && delta != 0 && db_shard(f->db, ids_shard(b)) == c)
+        rc = db_lock(c, "counts", a < b ? a : b, 0) == DB_OK && db_lock(c, "counts", a < b ? b : a, 0) == DB_OK
+                 ? GRAPH_OK
+                 : GRAPH_ERROR;
     if (rc == GRAPH_OK && delta != 0)
         rc = count(c, a, delta, 0) || timeline_enqueue_follow(c, a, b, delta > 0) != DB_DONE ? GRAPH_ERROR : GRAPH_OK;
     if (rc == GRAPH_OK && far_do(f, "edge", ids_shard(b), "%lld %lld", (long long)a, (long long)b) != DB_DONE)
@@ -172,17 +179,21 @@ int far_sever(far_t *f, char *payload)
 
 typedef int (*graph_tx_fn)(far_t *f, int64_t a, int64_t b, int arg);
 
-/* Runs fn in one write transaction on `on`'s shard, then the far effects. */
+/* Runs fn in one write transaction on `on`'s shard, then the far effects;
+ * again if it conflicted with another (far_again). */
 static int in_tx(db_ctx_t *db, int64_t on, int64_t a, int64_t b, graph_tx_fn fn, int arg)
 {
     far_t f;
-    far_init(&f, db);
-    if (far_begin(&f, ids_shard(on)) != DB_OK)
-        return GRAPH_ERROR;
-    int rc = fn(&f, a, b, arg);
-    if (far_end(&f, rc) != 0)
-        return rc == GRAPH_OK ? GRAPH_ERROR : rc;
-    return GRAPH_OK;
+    int rc, tries = 0;
+    do {
+        far_init(&f, db);
+        if (far_begin(&f, ids_shard(on)) != DB_OK)
+            return GRAPH_ERROR;
+        rc = fn(&f, a, b, arg);
+        if (far_end(&f, rc) != 0)
+            rc = rc == GRAPH_OK ? GRAPH_ERROR : rc;
+    } while (far_again(&f, &tries));
+    return rc;
 }
 
 static int do_follow(far_t *f, int64_t a, int64_t b, int is_private)

@@ -100,18 +100,27 @@ static int write_all(far_t *f, media_t *m, const text_mention_t *mentions, size_
     return timeline_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 
-int media_create(db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_t nmentions)
+static int create_once(far_t *f, db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_t nmentions)
 {
     /* The post on its owner's shard; its tags, place list and mentions on
      * theirs (model/far.h). */
-    far_t f;
-    far_init(&f, db);
-    if (far_begin(&f, ids_shard(m->id)) != DB_OK)
+    far_init(f, db);
+    if (far_begin(f, ids_shard(m->id)) != DB_OK)
         return MEDIA_ERROR;
-    int rc = write_all(&f, m, mentions, nmentions);
-    rc = far_end(&f, rc) == 0 ? MEDIA_OK : MEDIA_ERROR;
+    int rc = write_all(f, m, mentions, nmentions);
+    rc = far_end(f, rc) == 0 ? MEDIA_OK : MEDIA_ERROR;
     if (rc == MEDIA_OK && !m->fanned)
         timeline_celebrity_posted(); /* after the commit (and the celebrity lists' writes) */
+    return rc;
+}
+
+int media_create(db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_t nmentions)
+{
+    far_t f;
+    int rc, tries = 0;
+    do
+        rc = create_once(&f, db, m, mentions, nmentions);
+    while (far_again(&f, &tries));
     return rc;
 }
 
@@ -148,13 +157,12 @@ int media_get(db_ctx_t *db, int64_t id, media_t *out)
     return rc == DB_ROW ? MEDIA_OK : rc == DB_DONE ? MEDIA_NOT_FOUND : MEDIA_ERROR;
 }
 
-int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key)
+static int delete_once(far_t *f, db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key)
 {
-    far_t f;
-    far_init(&f, db);
-    if (far_begin(&f, ids_shard(id)) != DB_OK)
+    far_init(f, db);
+    if (far_begin(f, ids_shard(id)) != DB_OK)
         return MEDIA_ERROR;
-    db_conn_t *c = f.tx;
+    db_conn_t *c = f->tx;
     db_stmt_t *s = db_q(c, Q_MEDIA_DELETE);
     db_bind_i64(s, 1, id);
     db_bind_i64(s, 2, owner);
@@ -184,10 +192,20 @@ int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key)
     /* timelines; then what it left on its shard and elsewhere */
     if (rc == MEDIA_OK &&
         (timeline_enqueue_media_gone(c, id) != DB_DONE ||
-         far_do(&f, "media_gone", ids_shard(id), "%lld %lld 0", (long long)id, (long long)place) != DB_DONE))
+         far_do(f, "media_gone", ids_shard(id), "%lld %lld 0", (long long)id, (long long)place) != DB_DONE))
         rc = MEDIA_ERROR;
-    int end = far_end(&f, rc);
+    int end = far_end(f, rc);
     return end == 0 ? MEDIA_OK : rc == MEDIA_OK ? MEDIA_ERROR : rc;
+}
+
+int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key)
+{
+    far_t f;
+    int rc, tries = 0;
+    do
+        rc = delete_once(&f, db, id, owner, file_key);
+    while (far_again(&f, &tries));
+    return rc;
 }
 
 #define GONE_BATCH 200

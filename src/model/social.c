@@ -221,30 +221,38 @@ static int finish(far_t *f, int rc)
     return r == 0 ? SOCIAL_OK : rc > 0 ? rc : SOCIAL_ERROR;
 }
 
-int social_like(db_ctx_t *db, int64_t media, int64_t owner, int64_t user)
+static int like_once(far_t *f, db_ctx_t *db, int64_t media, int64_t owner, int64_t user)
 {
-    far_t f;
-    if (begin_on(&f, db, media) != 0)
+    if (begin_on(f, db, media) != 0)
         return SOCIAL_ERROR;
-    db_conn_t *c = f.tx;
+    db_conn_t *c = f->tx;
     int64_t like_id = ids_next(ids_global(), ids_shard(media));
     int rc = media_alive(c, media);
     if (rc == 0)
         rc = exec3(c, Q_LIKE_INSERT, media, user, like_id);
     if (rc == 0 && c->drv->changes(c) == 1) /* a new like, not a repeat */
         rc = exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, 1) || social_notify(c, owner, user, "like", media, NULL, like_id) ||
-                     far_do(&f, "liked", ids_shard(user), "%lld %lld", (long long)user, (long long)media) != DB_DONE
+                     far_do(f, "liked", ids_shard(user), "%lld %lld", (long long)user, (long long)media) != DB_DONE
                  ? -1
                  : 0;
-    return finish(&f, rc);
+    return finish(f, rc);
 }
 
-int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
+int social_like(db_ctx_t *db, int64_t media, int64_t owner, int64_t user)
 {
     far_t f;
-    if (begin_on(&f, db, media) != 0)
+    int rc, tries = 0;
+    do
+        rc = like_once(&f, db, media, owner, user);
+    while (far_again(&f, &tries));
+    return rc;
+}
+
+static int unlike_once(far_t *f, db_ctx_t *db, int64_t media, int64_t user)
+{
+    if (begin_on(f, db, media) != 0)
         return SOCIAL_ERROR;
-    db_conn_t *c = f.tx;
+    db_conn_t *c = f->tx;
     /* the like's ID, to take its news back with it */
     db_stmt_t *s = db_q(c, Q_LIKE_ID);
     db_bind_i64(s, 1, media);
@@ -253,14 +261,24 @@ int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
     int64_t like_id = st == DB_ROW ? db_col_i64(s, 0) : 0;
     db_reset(s);
     if (st == DB_ERROR)
-        return finish(&f, -1);
+        return finish(f, -1);
     int rc = exec2(c, Q_LIKE_DELETE, media, user);
     if (rc == 0 && c->drv->changes(c) == 1)
         rc = exec2(c, Q_MEDIA_LIKE_COUNT_ADD, media, -1) || social_unnotify(c, like_id) ||
-                     far_do(&f, "liked", ids_shard(user), "%lld %lld", (long long)user, (long long)media) != DB_DONE
+                     far_do(f, "liked", ids_shard(user), "%lld %lld", (long long)user, (long long)media) != DB_DONE
                  ? -1
                  : 0;
-    return finish(&f, rc);
+    return finish(f, rc);
+}
+
+int social_unlike(db_ctx_t *db, int64_t media, int64_t user)
+{
+    far_t f;
+    int rc, tries = 0;
+    do
+        rc = unlike_once(&f, db, media, user);
+    while (far_again(&f, &tries));
+    return rc;
 }
 
 int social_has_liked(db_ctx_t *db, int64_t media, int64_t user, bool *yes)
@@ -328,16 +346,15 @@ static void row_to_comment(db_stmt_t *s, comment_t *c)
     c->created_at = db_col_i64(s, 4);
 }
 
-int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const text_mention_t *mentions, size_t nm)
+static int comment_add_once(far_t *f, db_ctx_t *db, comment_t *cm, int64_t media_owner, const text_mention_t *mentions, size_t nm)
 {
-    far_t f;
-    if (begin_on(&f, db, cm->media_id) != 0)
+    if (begin_on(f, db, cm->media_id) != 0)
         return SOCIAL_ERROR;
-    db_conn_t *c = f.tx;
+    db_conn_t *c = f->tx;
     cm->created_at = ids_unix_ms(cm->id) / 1000;
     int alive = media_alive(c, cm->media_id);
     if (alive != 0)
-        return finish(&f, alive);
+        return finish(f, alive);
     db_stmt_t *s = db_q(c, Q_COMMENT_INSERT);
     db_bind_i64(s, 1, cm->id);
     db_bind_i64(s, 2, cm->media_id);
@@ -348,12 +365,22 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, 1) ||
                      social_notify(c, media_owner, cm->user_id, "comment", cm->media_id, cm->text, cm->id) ||
-                     social_mention_effects(&f, cm->id, cm->media_id, mentions, nm) ||
+                     social_mention_effects(f, cm->id, cm->media_id, mentions, nm) ||
                      /* the owner's comments tag the photo, as its caption does */
-                     (cm->user_id == media_owner && tags_sync(&f, cm->media_id, cm->id, cm->user_id) != DB_DONE)
+                     (cm->user_id == media_owner && tags_sync(f, cm->media_id, cm->id, cm->user_id) != DB_DONE)
                  ? -1
                  : 0;
-    return finish(&f, rc);
+    return finish(f, rc);
+}
+
+int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const text_mention_t *mentions, size_t nm)
+{
+    far_t f;
+    int rc, tries = 0;
+    do
+        rc = comment_add_once(&f, db, cm, media_owner, mentions, nm);
+    while (far_again(&f, &tries));
+    return rc;
 }
 
 int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out)
@@ -372,12 +399,11 @@ int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out)
     return rc == DB_ROW ? SOCIAL_OK : rc == DB_DONE ? SOCIAL_NOT_FOUND : SOCIAL_ERROR;
 }
 
-int social_comment_delete(db_ctx_t *db, const comment_t *cm)
+static int comment_delete_once(far_t *f, db_ctx_t *db, const comment_t *cm)
 {
-    far_t f;
-    if (begin_on(&f, db, cm->media_id) != 0)
+    if (begin_on(f, db, cm->media_id) != 0)
         return SOCIAL_ERROR;
-    db_conn_t *c = f.tx;
+    db_conn_t *c = f->tx;
     db_stmt_t *s = db_q(c, Q_COMMENT_DELETE);
     db_bind_i64(s, 1, cm->id);
     int rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
@@ -387,12 +413,22 @@ int social_comment_delete(db_ctx_t *db, const comment_t *cm)
         rc = SOCIAL_NOT_FOUND;
     else if (rc == 0)
         rc = exec2(c, Q_MEDIA_COMMENT_COUNT_ADD, cm->media_id, -1) || social_unnotify(c, cm->id) ||
-                     social_mention_effects(&f, cm->id, cm->media_id, mentions, nm) ||
-                     tags_sync(&f, cm->media_id, ids_next(ids_global(), ids_shard(cm->media_id)), cm->user_id) !=
+                     social_mention_effects(f, cm->id, cm->media_id, mentions, nm) ||
+                     tags_sync(f, cm->media_id, ids_next(ids_global(), ids_shard(cm->media_id)), cm->user_id) !=
                          DB_DONE
                  ? -1
                  : 0;
-    return finish(&f, rc);
+    return finish(f, rc);
+}
+
+int social_comment_delete(db_ctx_t *db, const comment_t *cm)
+{
+    far_t f;
+    int rc, tries = 0;
+    do
+        rc = comment_delete_once(&f, db, cm);
+    while (far_again(&f, &tries));
+    return rc;
 }
 
 int social_comments(db_ctx_t *db, int64_t media, int limit, comment_t *out, int *n)

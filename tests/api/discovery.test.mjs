@@ -544,6 +544,25 @@ describe('the tag index under concurrent writes', () => {
     for (const i of [0, 1]) assert.deepEqual((await getMedia(b, ms[i].id)).tags, [`${t}c`]);
     for (const i of [4, 5]) assert.deepEqual(sorted((await getMedia(b, ms[i].id)).tags), sorted([t, `${t}c`]));
   });
+
+  it('counts new tags exactly when many photos take them at once', async () => {
+    // Each round's tags are new: every edit's transaction creates their
+    // count rows, at once and in its own order, so on PostgreSQL two of
+    // them insert the same new tag together (the upsert must settle that)
+    // and some deadlock (the one PostgreSQL picks runs again).
+    const [a] = take(1);
+    const ms = [];
+    for (let i = 0; i < 8; i++) ms.push(await post(a, { caption: `n${i}` }));
+    for (let round = 0; round < 4; round++) {
+      const tags = Array.from({ length: 8 }, () => fresh('nt'));
+      const rs = await Promise.all(ms.map((m, i) => {
+        const mine = tags.map((_, k) => tags[(k + i * 3) % tags.length]);
+        return editCaption(a, m.id, mine.map((t) => `#${t}`).join(' '));
+      }));
+      for (const r of rs) assertOk(r);
+      for (const t of tags) assert.deepEqual(await tagInfo(a, t), { name: t, media_count: 8 }, `round ${round}`);
+    }
+  });
 });
 
 // --- tag search and deletes ---------------------------------------------------

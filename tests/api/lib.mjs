@@ -6,7 +6,7 @@
 // skip themselves: see `external`).
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, appendFileSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,30 @@ export const external = Boolean(process.env.PICOGRAM_URL);
 export const proxied = process.env.PICOGRAM_TEST_PROXIED ? 'nginx answers malformed HTTP and h2c itself' : false;
 
 const STDERR_MAX = 1 << 20;
+
+/*
+ * The error lines of every server a test file starts, kept in
+ * $PICOGRAM_TEST_OUT/server-errors/<file>.log (when that is set, as make
+ * test sets it), so that a failure (a 500, say) shows its cause: tests/run.sh
+ * prints the file of each test file that failed.
+ */
+const ERRORS_FILE = process.env.PICOGRAM_TEST_OUT && process.argv[1]
+  ? path.join(process.env.PICOGRAM_TEST_OUT, 'server-errors', `${path.basename(process.argv[1])}.log`) : null;
+/** A function taking a process's stderr chunks that keeps their error lines. */
+export function errorLineKeeper(name) {
+  let partial = '';
+  return (chunk) => {
+    if (!ERRORS_FILE) return;
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop().slice(-4096);
+    const errors = lines.filter((l) => /^\S+Z error /.test(l));
+    if (!errors.length) return;
+    try {
+      mkdirSync(path.dirname(ERRORS_FILE), { recursive: true });
+      appendFileSync(ERRORS_FILE, errors.map((l) => `${name}: ${l}\n`).join(''));
+    } catch { /* diagnostics only */ }
+  };
+}
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -154,6 +178,7 @@ export async function startServer(extraArgs = [], env = {}) {
     if (err.length > STDERR_MAX) err = err.slice(err.length - STDERR_MAX);
   };
   proc.stderr.on('data', append);
+  proc.stderr.on('data', errorLineKeeper(`serve ${proc.pid}`));
 
   let exited = null; // {code, signal} once the process is gone
   const exitPromise = new Promise((resolve) => {
@@ -542,6 +567,7 @@ export function launchOn(dataDir, extraArgs = []) {
     '--workers', '2', '--access-log', 'off', ...(extraArgs.includes('--config') ? [] : topologyArgs(dataDir)), ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
+  proc.stderr.on('data', errorLineKeeper(`serve ${proc.pid}`));
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   const url = new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no listening line: ${err}`)), 10_000);
@@ -565,6 +591,7 @@ export function launchWorker(dataDir, args = []) {
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
+  proc.stderr.on('data', errorLineKeeper(`worker ${proc.pid}`));
   const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
   return { proc, exited, stderr: () => err };
 }
