@@ -3,12 +3,13 @@
 #   make test    install what is missing, build (normal + ASan/UBSan + fuzzers), run the whole suite
 #   make bench   benchmarks (see bench/README.md)
 #   make fuzz    every libFuzzer target for FUZZ_SECONDS (default 60) each, with its corpus and dictionary
+#   make tsan    the API suite against a ThreadSanitizer build (build-tsan/): no test fails, no race reported
 #   make cluster the cluster topology on this box (scripts/cluster.sh up ./cluster); make cluster-down stops it
 
 BUILD ?= build
 MESON_SETUP = meson setup --buildtype=debugoptimized
 
-.PHONY: all build run test deps format clean bench cluster cluster-down fuzz
+.PHONY: all build run test deps format clean bench cluster cluster-down fuzz tsan
 
 all: build
 
@@ -34,6 +35,10 @@ fuzz:
 	@scripts/deps.sh test
 	tests/fuzz.sh
 
+tsan:
+	@scripts/deps.sh test
+	tests/tsan.sh
+
 cluster: build
 	@scripts/deps.sh cluster
 	@scripts/cluster.sh up ./cluster
@@ -49,4 +54,4 @@ format:
 	clang-format -i src/*.c src/*.h src/*/*.c src/*/*.h tests/unit/*.c tests/fuzz/*.c
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-tsan
