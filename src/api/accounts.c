@@ -56,10 +56,9 @@ static void signup_run(api_work_t *w_, worker_ctx_t *wc)
         w->result = USERS_ERROR;
         return;
     }
-    user_new_t in = {.username = w->username, .full_name = w->full_name, .email = w->email, .password_hash = hash};
+    user_new_t in = {.username = w->username, .full_name = w->full_name, .email = w->email, .password_hash = hash,
+                     .token = w->token};
     w->result = users_create(wc->db, w->user.id, &in, &w->user);
-    if (w->result == USERS_OK && tokens_issue(wc->db, w->user.id, w->token) != USERS_OK)
-        w->result = USERS_ERROR;
 }
 
 static void signup_done(api_work_t *w_, api_req_t *ar)

@@ -10,8 +10,11 @@
 int tokens_issue(db_ctx_t *db, int64_t user_id, char out[TOKEN_MAX_LEN + 1])
 {
     db_conn_t *c = db_shard(db, ids_shard(user_id));
-    if (c == NULL)
-        return USERS_ERROR;
+    return c == NULL ? USERS_ERROR : tokens_issue_on(c, user_id, out);
+}
+
+int tokens_issue_on(db_conn_t *c, int64_t user_id, char out[TOKEN_MAX_LEN + 1])
+{
     unsigned char h[TOKEN_HASH_BYTES];
     token_generate(user_id, out);
     token_hash(out, strlen(out), h);

@@ -14,6 +14,9 @@
 
 /* Makes a token for user_id, stores its hash, and writes it to out. */
 int tokens_issue(db_ctx_t *db, int64_t user_id, char out[TOKEN_MAX_LEN + 1]);
+/* The same on c, the user's shard's connection (inside a caller's
+ * transaction: a sign-up's user and first token are one write). */
+int tokens_issue_on(db_conn_t *c, int64_t user_id, char out[TOKEN_MAX_LEN + 1]);
 /* The user a token belongs to, if it is valid and not revoked. */
 int tokens_check(db_ctx_t *db, const char *tok, size_t n, int64_t *user_id);
 int tokens_revoke(db_ctx_t *db, const char *tok, size_t n);

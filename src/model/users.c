@@ -2,6 +2,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/text.h"
+#include "model/tokens.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -99,6 +100,15 @@ static int take_over_name(db_ctx_t *db, db_conn_t *nc, const char *ulower, int64
     return nc->drv->changes(nc) == 1 ? USERS_OK : USERS_TAKEN;
 }
 
+/* The user's row and, if asked, its first token, on the user's shard. */
+static int user_rows(db_conn_t *c, int64_t id, const user_new_t *in, const char *ulower, int64_t now)
+{
+    int rc = rc_of(insert_user(c, id, in, ulower, now));
+    if (rc == USERS_OK && in->token != NULL && tokens_issue_on(c, id, in->token) != USERS_OK)
+        rc = USERS_ERROR;
+    return rc;
+}
+
 int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
 {
     char ulower[USERNAME_MAX + 1];
@@ -114,7 +124,7 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
             return USERS_ERROR;
         rc = rc_of(claim_name(uc, ulower, name_shard, id));
         if (rc == USERS_OK)
-            rc = rc_of(insert_user(uc, id, in, ulower, now));
+            rc = user_rows(uc, id, in, ulower, now);
         if (rc != USERS_OK || db_commit(uc) != DB_OK) {
             db_rollback(uc);
             return rc == USERS_OK ? USERS_ERROR : rc;
@@ -129,8 +139,8 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
             rc = take_over_name(db, nc, ulower, id);
         if (rc != USERS_OK)
             return rc;
-        rc = rc_of(insert_user(uc, id, in, ulower, now));
-        if (rc != USERS_OK) {
+        if (db_begin(uc) != DB_OK || user_rows(uc, id, in, ulower, now) != USERS_OK || db_commit(uc) != DB_OK) {
+            db_rollback(uc);
             release_name(nc, ulower, id);
             return USERS_ERROR; /* an ID collision is not a taken name */
         }

@@ -39,6 +39,9 @@ typedef struct user_new {
     const char *username; /* validated */
     const char *full_name, *email;
     const char *password_hash; /* crypto_pwhash_str output */
+    char *token; /* if set (TOKEN_MAX_LEN + 1 bytes), the user's first access
+                  * token, made in the user's own transaction: a sign-up
+                  * leaves both or neither */
 } user_new_t;
 
 int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out);

@@ -2,7 +2,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, api, signup, login, uniqueName, show,
+  startServer, api, signup, login, uniqueName, show, external, topology, sqlExec,
   assertOk, assertV1Error, assertOAuthError, assertFullUser, assertShortUser,
 } from './lib.mjs';
 
@@ -182,6 +182,34 @@ describe('sign-up', () => {
     assert.equal(l.status, 200, show(l));
     assert.equal(l.body.user.id, user.id);
   });
+
+  it('is one write: when the token cannot be stored, no user is made and the name stays free',
+    { skip: external }, async () => {
+      // every database refuses new tokens for a moment (a failing disk, say)
+      const refuse = topology === 'pg'
+        ? 'CREATE FUNCTION no_tokens() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION \'refused\'; END $$;'
+          + ' CREATE TRIGGER no_tokens BEFORE INSERT ON tokens FOR EACH ROW EXECUTE FUNCTION no_tokens()'
+        : "CREATE TRIGGER no_tokens BEFORE INSERT ON tokens BEGIN SELECT RAISE(ABORT, 'refused'); END";
+      const allow = topology === 'pg' ? 'DROP TRIGGER no_tokens ON tokens; DROP FUNCTION no_tokens()'
+        : 'DROP TRIGGER no_tokens';
+      const usernames = Array.from({ length: 4 }, () => uniqueName('onewrite')); // their names' shards vary
+      sqlExec(srv.dataDir, refuse);
+      try {
+        for (const username of usernames) {
+          const r = await api(url, 'POST', '/v1/accounts', { form: { username, password: 'password123' } });
+          assert.equal(r.status, 500, show(r));
+        }
+      } finally {
+        sqlExec(srv.dataDir, allow);
+      }
+      for (const username of usernames) {
+        const l = await login(url, username, 'password123');
+        assert.equal(l.status, 400, `no user was made: ${show(l)}`);
+        const r = await api(url, 'POST', '/v1/accounts', { form: { username, password: 'password123' } });
+        const data = assertOk(r);
+        assert.equal(assertOk(await getSelf(data.access_token)).username, username);
+      }
+    });
 });
 
 describe('log-in (password grant)', () => {
