@@ -7,11 +7,13 @@
 #   make fuzz                             every target, 60 s each
 #   FUZZ_SECONDS=3600 tests/fuzz.sh range  one target, an hour
 #   FUZZ_RUNS=10000000 FUZZ_SECONDS=3600 tests/fuzz.sh   each until 10M executions or an hour (FUZZING.md)
+#   FUZZ_TIMEOUT=60 ...                    a longer limit per input (default 10 s), for runs on a busy machine
 #
 # A crash leaves its input in build-fuzz/ (crash-*), and the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-60}
+TIMEOUT=${FUZZ_TIMEOUT:-10} # seconds one input may take before it counts as a hang
 RUNS=()
 [ -z "${FUZZ_RUNS:-}" ] || RUNS=(-runs="$FUZZ_RUNS")
 DIR=build-fuzz
@@ -34,7 +36,7 @@ for t in "${names[@]}"; do
     [ -f tests/fuzz/dict/"$t".dict ] && dict=(-dict=tests/fuzz/dict/"$t".dict)
     log="$DIR/fuzz-$t.log"
     t0=$SECONDS
-    if "$DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECS" "${RUNS[@]}" -timeout=10 -rss_limit_mb=2048 \
+    if "$DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECS" "${RUNS[@]}" -timeout="$TIMEOUT" -rss_limit_mb=2048 \
         -print_final_stats=1 "${dict[@]}" -artifact_prefix="$DIR/" "$corpus" >"$log" 2>&1; then
         execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
         echo "fuzz $t: $((SECONDS - t0)) s, ${execs:-?} executions, no crash"

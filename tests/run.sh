@@ -90,13 +90,14 @@ nodesuite() { # nodesuite PATHS BIN NAME [node options]: a node:test suite (PATH
 # Files that assert a latency budget run afterwards, one at a time.
 SOLO_API="tests/api/flood.test.mjs"
 # Files about HTTP, the shared services (Redis, memcached, gearmand, S3),
-# the CLI and the hashing pool, not about where rows live: the pass on two
-# SQLite files (which is about rows placed over databases) leaves them to
-# the other passes, which run them.
+# the CLI and the hashing pool, and the privacy matrix (its rules are the
+# API's, checked on one database and on PostgreSQL's two), not about where
+# rows live: the pass on two SQLite files (which is about rows placed over
+# databases) leaves them to the other passes, which run them.
 NOT_PLACEMENT=" tests/api/http.test.mjs tests/api/http2.test.mjs tests/api/badinput.test.mjs tests/api/cli.test.mjs
     tests/api/cache_bus.test.mjs tests/api/cache_memcached.test.mjs tests/api/cache_tiered.test.mjs
     tests/api/jobs_gearman.test.mjs tests/api/login_shared.test.mjs tests/api/ratelimit_shared.test.mjs
-    tests/api/s3.test.mjs tests/api/web_session.test.mjs tests/api/flood.test.mjs "
+    tests/api/s3.test.mjs tests/api/web_session.test.mjs tests/api/flood.test.mjs tests/api/privacy_matrix.test.mjs "
 api() { # api BIN NAME [FILES TO LEAVE OUT]
     local f shared="" solo=""
     local out; out=" $(echo ${3:-}) "
