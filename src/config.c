@@ -34,7 +34,8 @@ static const setting_t settings[] = {
     {"database", T_STR, OFF(database), NULL, 0, 0, NULL, "database URL (default sqlite:DATA/picogram.db)"},
     {"public_url", T_STR, OFF(public_url), NULL, 0, 0, NULL, "public base URL for links (default http://LISTEN)"},
     {"threads", T_INT, OFF(threads), "0", 0, 256, NULL, "event-loop threads (0 = one per core)"},
-    {"workers", T_INT, OFF(workers), "0", 0, 256, NULL, "worker-pool threads for slow work (0 = one per core)"},
+    {"workers", T_INT, OFF(workers), "0", 0, 256, NULL,
+     "worker-pool threads for writes and image work (0 = 4 per core)"},
     {"request_threads", T_INT, OFF(request_threads), "0", 0, 4096, NULL,
      "threads handling requests with PostgreSQL databases, off the event loops (0 = 16 per core)"},
     {"dispatch", T_ENUM, OFF(dispatch), "auto", 0, 0, "auto|loop|pool",
@@ -69,7 +70,7 @@ static const setting_t settings[] = {
      "largest photo, in pixels, checked before decoding"},
     {"jpeg_quality", T_INT, OFF(jpeg_quality), "85", 1, 100, NULL, "JPEG quality of the renditions"},
     {"max_concurrent_uploads", T_INT, OFF(max_concurrent_uploads), "0", 0, 4096, NULL,
-     "uploads processed at once; more answer 503 (0 = 2 per worker)"},
+     "uploads processed at once; more answer 503 (0 = 2 per core)"},
     {"feed_cap", T_INT, OFF(feed_cap), "1000", 20, 100000, NULL, "home timeline length"},
     {"celebrity", T_INT, OFF(celebrity), "1000000", 0, 1000000000000LL, NULL,
      "followers above which a user's posts are merged into feeds at read time, not fanned out"},
@@ -366,8 +367,10 @@ int config_finish(config_t *c, char *err, size_t errlen)
         cores = 1;
     if (c->threads == 0)
         c->threads = cores;
+    /* Writes wait on the database's one writer (db/sqlite.c) and for their
+     * batch's commit: more of them at once make bigger batches. */
     if (c->workers == 0)
-        c->workers = cores;
+        c->workers = 4 * cores;
     if (c->request_threads == 0)
         c->request_threads = 16 * cores;
     if (c->hash_threads == 0)
@@ -418,7 +421,7 @@ int config_finish(config_t *c, char *err, size_t errlen)
         c->node_number = (int)v;
     }
     if (c->max_concurrent_uploads == 0)
-        c->max_concurrent_uploads = 2 * c->workers;
+        c->max_concurrent_uploads = 2 * (int)cores;
     if (check_url("public_url", c->public_url, err, errlen) != 0 ||
         check_url("photo_url", c->photo_url, err, errlen) != 0)
         return -1;

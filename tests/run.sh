@@ -44,6 +44,9 @@ build() { # build DIR [meson options...]
     if [ ! -f "$dir/build.ninja" ]; then
         meson setup "$dir" --werror "$@" >"$OUT/setup-$(basename "$dir").log" 2>&1 ||
             { cat "$OUT/setup-$(basename "$dir").log"; return 1; }
+    elif [ ! -d "$dir/tests/unit" ]; then # set up by `make run`, before cmocka was installed
+        meson setup --reconfigure "$dir" >"$OUT/setup-$(basename "$dir").log" 2>&1 ||
+            { cat "$OUT/setup-$(basename "$dir").log"; return 1; }
     fi
     local log="$OUT/build-$(basename "$dir").log"
     if ! ninja -C "$dir" "${TARGETS[@]+"${TARGETS[@]}"}" >"$log" 2>&1; then

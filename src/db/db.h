@@ -178,6 +178,12 @@ int db_exec_stmt(db_stmt_t *s);
 /* --- drivers --- */
 extern const db_driver_t db_driver_sqlite;
 extern const db_driver_t db_driver_postgres;
+/* SQLite: the write ops committed on c's database by this process, and in
+ * how many batches (group commits). False for other drivers. */
+bool db_sqlite_writes(db_conn_t *c, uint64_t *ops, uint64_t *batches);
+/* SQLite: how long a batch stays open for more ops (default 1 ms), in this
+ * process; for tests. */
+void db_sqlite_batch_window(uint64_t ns);
 /* Whether a statement on this thread failed because a database could not
  * be reached (then the request answers 503, not 500); cleared by the
  * caller, at the start of each request. */

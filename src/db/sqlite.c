@@ -1,18 +1,49 @@
 /*
  * The SQLite driver: the embedded topology's database.
  *
- * One connection per thread (opened with SQLITE_OPEN_NOMUTEX), WAL mode so
- * readers never wait for the writer, a busy timeout for writers, and
- * statements prepared once per connection with SQLITE_PREPARE_PERSISTENT.
+ * One connection per thread (opened with SQLITE_OPEN_NOMUTEX) for reads, WAL
+ * mode so readers never wait for the writer, and statements prepared once
+ * per connection with SQLITE_PREPARE_PERSISTENT.
+ *
+ * WRITES: ONE WRITER PER DATABASE, WITH GROUP COMMIT
+ * SQLite has one write lock per database. Threads that each took it with
+ * BEGIN IMMEDIATE waited in SQLite's busy handler, which sleeps (1, 2, 5 ...
+ * 100 ms) rather than queues: under load a like waited most of a second.
+ * Instead, every database opened by this process has one sq_writer_t: one
+ * write connection, and a mutex (`op`) that a write transaction ("op")
+ * holds from db_begin to db_commit or db_rollback. While it holds it, the
+ * thread's db_conn_t sends every statement to the write connection (act()).
+ *
+ * An op runs inside a SAVEPOINT of a batch transaction that stays open while
+ * other ops wait for the mutex: when an op ends and another waits (`want`),
+ * it leaves the batch open, hands the mutex on and sleeps until the batch
+ * ends; the op that finds nobody waiting, the batch full or older than its
+ * window (1 ms) commits the whole batch, one commit (and with
+ * synchronous=FULL one fsync) for all of them, and wakes each with the
+ * outcome. So a 2xx still follows the commit of its write, and a short op
+ * waits behind long ones (a follow copying photos into a timeline) for
+ * about one op at most. An op that fails rolls back to its savepoint: only
+ * itself.
+ * If SQLite rolls the whole transaction back (an I/O error), every op of the
+ * batch is told it failed, and none of them has answered yet.
+ *
+ * A write statement run outside a transaction (the job queue's leases) is a
+ * "solo" write: it takes the mutex too, after committing any open batch, so
+ * no writer of this process ever sleeps in the busy handler. Writers in
+ * other processes (a CLI command) still meet through SQLite's own lock and
+ * the busy timeout.
  */
 #include "db/db.h"
 #include "core/buf.h"
 #include "obs/log.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct sq_stmt {
     db_stmt_t base;
@@ -20,11 +51,58 @@ typedef struct sq_stmt {
     struct sq_conn *conn;
 } sq_stmt_t;
 
+/* An op waiting for its batch to end (on the waiter's stack). */
+typedef struct sq_wait {
+    struct sq_wait *next;
+    bool done;
+    int rc; /* DB_OK: committed */
+} sq_wait_t;
+
+enum { SQ_BATCH_MAX = 64 }; /* ops in one batch, at most */
+/* A batch older than this commits when its current op ends, waiting or
+ * not: it bounds what a short op waits behind long ones (a follow that
+ * copies a feed) to about one op, where a commit costs a few hundred us. */
+static _Atomic uint64_t batch_ns = 1000000;
+
+void db_sqlite_batch_window(uint64_t ns)
+{
+    atomic_store(&batch_ns, ns);
+}
+
+typedef struct sq_writer {
+    struct sq_writer *next; /* in the registry */
+    char *target, *sync;
+    int refs;             /* under registry_mu */
+    pthread_mutex_t op;   /* held by the op or solo write running on the database */
+    atomic_int want;      /* threads waiting for `op` */
+    struct sq_conn *conn; /* the write connection (opened on first use); under op */
+    bool open;            /* a batch transaction is open on conn; under op */
+    int nops;             /* ops in the open batch; under op */
+    uint64_t t0;          /* when the open batch began (CLOCK_MONOTONIC ns); under op */
+    pthread_mutex_t mu;   /* guards waiters and the counters */
+    pthread_cond_t cv;
+    sq_wait_t *waiters; /* ops of the open batch waiting for it to end */
+    uint64_t ops, batches;
+} sq_writer_t;
+
 typedef struct sq_conn {
     db_conn_t base;
     sqlite3 *db;
+    sq_writer_t *w;     /* this database's writer (NULL on the write connection itself) */
+    bool wop;           /* an op is open: statements go to w->conn */
+    sqlite3_stmt *solo; /* a solo write running on this connection, holding w->op */
     sq_stmt_t stmts[Q__COUNT];
 } sq_conn_t;
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static sq_writer_t *registry;
+
+/* The connection a statement goes to: the writer's during an op. */
+static sq_conn_t *act(db_conn_t *base)
+{
+    sq_conn_t *c = (sq_conn_t *)base;
+    return c->wop ? c->w->conn : c;
+}
 
 /* "$12" -> "?12": the registry is written in PostgreSQL's placeholder
  * style; "{IDS $3}" -> "IN (SELECT value FROM json_each(?3))", the list
@@ -52,7 +130,7 @@ static char *to_sqlite_params(const char *sql)
     return buf_steal(&b, NULL);
 }
 
-static int sq_open(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen)
+static int conn_open(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen)
 {
     sq_conn_t *c = xcalloc(1, sizeof(*c));
     c->base.drv = &db_driver_sqlite;
@@ -82,18 +160,223 @@ static int sq_open(const char *target, const char *sync, db_conn_t **out, char *
     return 0;
 }
 
-static void sq_close(db_conn_t *base)
+static void conn_close(sq_conn_t *c)
 {
-    sq_conn_t *c = (sq_conn_t *)base;
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(c->stmts[i].st);
     sqlite3_close(c->db);
     free(c);
 }
 
-static int sq_exec(db_conn_t *base, const char *sql, char *err, size_t errlen)
+static sq_writer_t *writer_ref(const char *target, const char *sync)
+{
+    pthread_mutex_lock(&registry_mu);
+    sq_writer_t *w = registry;
+    while (w && strcmp(w->target, target) != 0)
+        w = w->next;
+    if (w == NULL) {
+        w = xcalloc(1, sizeof(*w));
+        w->target = xstrdup(target);
+        w->sync = xstrdup(sync);
+        pthread_mutex_init(&w->op, NULL);
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->next = registry;
+        registry = w;
+    }
+    w->refs++;
+    pthread_mutex_unlock(&registry_mu);
+    return w;
+}
+
+static void writer_unref(sq_writer_t *w)
+{
+    pthread_mutex_lock(&registry_mu);
+    if (--w->refs == 0) {
+        sq_writer_t **p = &registry;
+        while (*p != w)
+            p = &(*p)->next;
+        *p = w->next;
+        if (w->conn)
+            conn_close(w->conn);
+        pthread_mutex_destroy(&w->op);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w->target);
+        free(w->sync);
+        free(w);
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static int sq_open(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen)
+{
+    if (conn_open(target, sync, out, err, errlen) != 0)
+        return -1;
+    ((sq_conn_t *)*out)->w = writer_ref(target, sync);
+    return 0;
+}
+
+static void sq_release(db_conn_t *c);
+static int op_end(sq_conn_t *c, bool keep);
+
+static void sq_close(db_conn_t *base)
 {
     sq_conn_t *c = (sq_conn_t *)base;
+    if (c->wop)
+        op_end(c, false);
+    sq_release(base);
+    if (c->w)
+        writer_unref(c->w);
+    conn_close(c);
+}
+
+/* --- the writer (see the top of this file) --- */
+
+static bool w_exec(sq_writer_t *w, const char *sql)
+{
+    return sqlite3_exec(w->conn->db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void reset_busy(sqlite3 *db)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Takes the database's write mutex, queueing behind the op that has it. */
+static int op_take(sq_writer_t *w)
+{
+    atomic_fetch_add(&w->want, 1);
+    pthread_mutex_lock(&w->op);
+    atomic_fetch_sub(&w->want, 1);
+    if (w->conn == NULL) {
+        db_conn_t *wc;
+        char err[256];
+        if (conn_open(w->target, w->sync, &wc, err, sizeof(err)) != 0) {
+            log_error("sqlite: the write connection: %s", err);
+            pthread_mutex_unlock(&w->op);
+            return DB_ERROR;
+        }
+        w->conn = (sq_conn_t *)wc;
+    }
+    return DB_OK;
+}
+
+/* Ends the open batch (under op): commits it when ok, else rolls it back,
+ * and tells every op waiting on it the outcome. */
+static int batch_end(sq_writer_t *w, bool ok)
+{
+    int rc = DB_ERROR;
+    reset_busy(w->conn->db);
+    if (!sqlite3_get_autocommit(w->conn->db)) {
+        if (ok && w_exec(w, "COMMIT"))
+            rc = DB_OK;
+        else if (!sqlite3_get_autocommit(w->conn->db))
+            w_exec(w, "ROLLBACK");
+    }
+    if (rc != DB_OK)
+        log_error("sqlite: a batch of %d writes did not commit: %s", w->nops, sqlite3_errmsg(w->conn->db));
+    pthread_mutex_lock(&w->mu);
+    for (sq_wait_t *q = w->waiters, *next; q; q = next) {
+        next = q->next;
+        q->rc = rc;
+        q->done = true;
+    }
+    w->waiters = NULL;
+    w->batches++;
+    w->ops += (uint64_t)w->nops;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    w->open = false;
+    w->nops = 0;
+    return rc;
+}
+
+/* The op holding `op` has ended (its savepoint released or rolled back).
+ * With nobody waiting, or the batch full, the batch commits now; else it
+ * stays open for the next op, and when `wait`, this one sleeps until the
+ * batch ends. Releases `op`. Returns the batch's outcome. */
+static int op_leave(sq_writer_t *w, bool wait)
+{
+    int rc = DB_OK;
+    if (w->open && sqlite3_get_autocommit(w->conn->db)) {
+        rc = batch_end(w, false); /* SQLite rolled the whole transaction back */
+    } else if (w->open &&
+               (atomic_load(&w->want) == 0 || w->nops >= SQ_BATCH_MAX || now_ns() - w->t0 >= atomic_load(&batch_ns))) {
+        rc = batch_end(w, true);
+    } else if (w->open && wait) {
+        sq_wait_t me = {0};
+        pthread_mutex_lock(&w->mu);
+        me.next = w->waiters; /* before letting go of op: the batch cannot end unseen */
+        w->waiters = &me;
+        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_unlock(&w->op);
+        pthread_mutex_lock(&w->mu);
+        while (!me.done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        return me.rc;
+    }
+    pthread_mutex_unlock(&w->op);
+    return rc;
+}
+
+/* Ends the op of c, keeping its writes (keep) or undoing them. */
+static int op_end(sq_conn_t *c, bool keep)
+{
+    sq_writer_t *w = c->w;
+    c->wop = false;
+    reset_busy(w->conn->db);
+    if (keep && w_exec(w, "RELEASE op"))
+        return op_leave(w, true);
+    if (!sqlite3_get_autocommit(w->conn->db)) {
+        w_exec(w, "ROLLBACK TO op");
+        w_exec(w, "RELEASE op");
+    }
+    op_leave(w, false);
+    return keep ? DB_ERROR : DB_OK;
+}
+
+/* A write statement outside a transaction: it runs alone, holding op. */
+static void solo_begin(sq_conn_t *c, sqlite3_stmt *st)
+{
+    if (op_take(c->w) != DB_OK)
+        return; /* the statement meets SQLite's lock and busy timeout instead */
+    if (c->w->open)
+        batch_end(c->w, true); /* the batch's ops are waiting on it anyway */
+    c->solo = st;
+}
+
+static void solo_end(sq_conn_t *c)
+{
+    c->solo = NULL;
+    pthread_mutex_unlock(&c->w->op);
+}
+
+bool db_sqlite_writes(db_conn_t *base, uint64_t *ops, uint64_t *batches)
+{
+    sq_conn_t *c = (sq_conn_t *)base;
+    if (base->drv != &db_driver_sqlite || c->w == NULL)
+        return false;
+    pthread_mutex_lock(&c->w->mu);
+    *ops = c->w->ops;
+    *batches = c->w->batches;
+    pthread_mutex_unlock(&c->w->mu);
+    return true;
+}
+
+static int sq_exec(db_conn_t *base, const char *sql, char *err, size_t errlen)
+{
+    sq_conn_t *c = act(base);
     char *msg = NULL;
     if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(c->db));
@@ -105,7 +388,7 @@ static int sq_exec(db_conn_t *base, const char *sql, char *err, size_t errlen)
 
 static db_stmt_t *sq_prepare(db_conn_t *base, unsigned qid)
 {
-    sq_conn_t *c = (sq_conn_t *)base;
+    sq_conn_t *c = act(base);
     sq_stmt_t *s = &c->stmts[qid];
     if (s->st == NULL) {
         char *sql = to_sqlite_params(db_query_sql[qid]);
@@ -171,7 +454,13 @@ static double sq_col_double(db_stmt_t *s, int col)
 
 static int sq_step(db_stmt_t *s)
 {
+    sq_conn_t *c = ((sq_stmt_t *)s)->conn;
+    if (c->w && c->solo == NULL && !sqlite3_stmt_busy(ST(s)) && !sqlite3_stmt_readonly(ST(s)) &&
+        sqlite3_get_autocommit(c->db))
+        solo_begin(c, ST(s));
     int rc = sqlite3_step(ST(s));
+    if (c->solo == ST(s) && rc != SQLITE_ROW)
+        solo_end(c);
     switch (rc) {
     case SQLITE_ROW:
         return DB_ROW;
@@ -211,15 +500,18 @@ static bool sq_col_null(db_stmt_t *s, int col)
 
 static void sq_reset(db_stmt_t *s)
 {
+    sq_conn_t *c = ((sq_stmt_t *)s)->conn;
     sqlite3_reset(ST(s));
+    if (c->solo == ST(s))
+        solo_end(c);
 }
 
-static void sq_release(db_conn_t *c)
+static void sq_release(db_conn_t *base)
 {
-    sqlite3 *db = ((sq_conn_t *)c)->db;
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
-        if (sqlite3_stmt_busy(st))
-            sqlite3_reset(st);
+    sq_conn_t *c = (sq_conn_t *)base;
+    reset_busy(act(base)->db); /* an op's statements are on the write connection */
+    if (c->solo)
+        solo_end(c);
 }
 
 static int run_simple(db_conn_t *c, unsigned qid)
@@ -227,41 +519,67 @@ static int run_simple(db_conn_t *c, unsigned qid)
     return db_exec_stmt(sq_prepare(c, qid)) == DB_DONE ? DB_OK : DB_ERROR;
 }
 
-static int sq_begin(db_conn_t *c)
+static int sq_begin(db_conn_t *base)
 {
-    /* IMMEDIATE: take the write lock now, so a transaction never fails to
+    sq_conn_t *c = (sq_conn_t *)base;
+    sq_writer_t *w = c->w;
+    if (w == NULL || c->wop)
+        return DB_ERROR; /* a transaction is already open on c */
+    if (op_take(w) != DB_OK)
+        return DB_ERROR;
+    /* IMMEDIATE: take the write lock now, so a batch never fails to
      * upgrade from read to write half-way through. */
-    sq_conn_t *sc = (sq_conn_t *)c;
-    return sqlite3_exec(sc->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? DB_OK : DB_ERROR;
+    if (!w->open) {
+        if (!w_exec(w, "BEGIN IMMEDIATE")) {
+            log_error("sqlite: cannot begin: %s", sqlite3_errmsg(w->conn->db));
+            pthread_mutex_unlock(&w->op);
+            return DB_ERROR;
+        }
+        w->open = true;
+        w->t0 = now_ns();
+    }
+    if (!w_exec(w, "SAVEPOINT op")) {
+        log_error("sqlite: cannot begin an op: %s", sqlite3_errmsg(w->conn->db));
+        op_leave(w, false);
+        return DB_ERROR;
+    }
+    w->nops++;
+    c->wop = true;
+    return DB_OK;
 }
 
 static int sq_lock(db_conn_t *c, int64_t key)
 {
-    (void)c, (void)key; /* BEGIN IMMEDIATE: one writer at a time already */
+    (void)c, (void)key; /* one op at a time per database already */
     return DB_OK;
 }
 
-static int sq_commit(db_conn_t *c)
+static int sq_commit(db_conn_t *base)
 {
-    return run_simple(c, Q_COMMIT);
+    sq_conn_t *c = (sq_conn_t *)base;
+    if (!c->wop) /* a read transaction (db_ctx_read_begin) */
+        return sqlite3_get_autocommit(c->db) ? DB_ERROR : run_simple(base, Q_COMMIT);
+    return op_end(c, true);
 }
 
-static int sq_rollback(db_conn_t *c)
+static int sq_rollback(db_conn_t *base)
 {
-    sq_conn_t *sc = (sq_conn_t *)c;
-    if (sqlite3_get_autocommit(sc->db))
+    sq_conn_t *c = (sq_conn_t *)base;
+    if (c->wop)
+        return op_end(c, false);
+    if (sqlite3_get_autocommit(c->db))
         return DB_OK; /* nothing open (SQLite may have rolled back already) */
-    return run_simple(c, Q_ROLLBACK);
+    return run_simple(base, Q_ROLLBACK);
 }
 
 static int64_t sq_changes(db_conn_t *c)
 {
-    return sqlite3_changes64(((sq_conn_t *)c)->db);
+    return sqlite3_changes64(act(c)->db);
 }
 
 static const char *sq_errmsg(db_conn_t *c)
 {
-    return sqlite3_errmsg(((sq_conn_t *)c)->db);
+    return sqlite3_errmsg(act(c)->db);
 }
 
 const db_driver_t db_driver_sqlite = {

@@ -106,17 +106,27 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
     return rc;
 }
 
-static int sq_add(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, const int64_t *authors, size_t n)
+int feeds_add_on(feeds_t *f, db_conn_t *c, int64_t user, const int64_t *media, const int64_t *authors, size_t n)
 {
-    db_conn_t *c = db_shard(db, ids_shard(user));
-    if (c == NULL || db_begin(c) != DB_OK)
-        return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = exec_ids(c, Q_FEED_PUT, user, media[i], authors[i], 3);
     if (rc == 0 && n > 0)
         rc = exec_ids(c, Q_FEED_TRIM, user, f->cap - 1, 0, 2);
-    if (rc != 0 || db_commit(c) != DB_OK) {
+    return rc;
+}
+
+int feeds_remove_author_on(db_conn_t *c, int64_t user, int64_t author)
+{
+    return exec_ids(c, Q_FEED_REMOVE_AUTHOR, user, author, 0, 2);
+}
+
+static int sq_add(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, const int64_t *authors, size_t n)
+{
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return -1;
+    if (feeds_add_on(f, c, user, media, authors, n) != 0 || db_commit(c) != DB_OK) {
         db_rollback(c);
         return -1;
     }
@@ -161,7 +171,7 @@ static int sq_set_built(feeds_t *f, db_ctx_t *db, int64_t user)
 static int sq_remove_author(feeds_t *f, db_ctx_t *db, int64_t user, int64_t author)
 {
     db_conn_t *c = db_shard(db, ids_shard(user));
-    int rc = c ? exec_ids(c, Q_FEED_REMOVE_AUTHOR, user, author, 0, 2) : -1;
+    int rc = c ? feeds_remove_author_on(c, user, author) : -1;
     feeds_changed(f, user);
     return rc;
 }

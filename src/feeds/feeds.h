@@ -84,6 +84,11 @@ void feeds_close(feeds_t *f);
 /* For the Redis backend: set up f->state. 0, or -1 with err. */
 int feeds_redis_open(feeds_t *f, const char *url, const char *ns, char *err, size_t errlen);
 void feeds_redis_close(feeds_t *f);
+/* The database backend's add and remove_author inside a transaction the
+ * caller has open on c, user's shard (the cached head is the caller's to
+ * drop, after its commit). 0 or -1. */
+int feeds_add_on(feeds_t *f, db_conn_t *c, int64_t user, const int64_t *media, const int64_t *authors, size_t n);
+int feeds_remove_author_on(db_conn_t *c, int64_t user, int64_t author);
 /* After a change to user's timeline: its cached head goes, on every server. */
 void feeds_changed(feeds_t *f, int64_t user);
 /* The popular ranking in the store (Redis keeps it, where every server

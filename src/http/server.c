@@ -603,6 +603,8 @@ static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size,
                    errlen) != 0)
         return -1;
     srv->feeds.cache = srv->cache;
+    if (srv->feeds.be == &feeds_backend_sqlite) /* timelines in the database: a follow changes one at once */
+        timeline_set_inline(&srv->feeds);
     return 0;
 }
 
@@ -614,6 +616,7 @@ static void close_shared(server_t *srv)
     cache_bus_stop(srv->bus);
     jobs_use_gearman(NULL);
     jobs_gearman_close(srv->gearman);
+    timeline_set_inline(NULL);
     feeds_close(&srv->feeds);
     nodes_release(srv->nodes);
     dbmap_free(srv->dbmap);

@@ -5,6 +5,7 @@
 #include "model/graph.h"
 #include "model/media.h"
 #include "model/social.h"
+#include "model/timeline.h"
 #include "obs/log.h"
 
 #include <sodium.h>
@@ -26,6 +27,15 @@ void far_init(far_t *f, db_ctx_t *db)
     f->npending = 0;
     f->overflow = false;
     f->shard = 0;
+    f->nfeeds = 0;
+}
+
+void far_feed_changed(far_t *f, int64_t user)
+{
+    if (f->nfeeds < FAR_FEEDS_MAX)
+        f->feeds[f->nfeeds++] = user;
+    else
+        timeline_follow_done(user); /* not seen yet: a read before the commit may cache the old head */
 }
 
 int far_begin(far_t *f, unsigned shard)
@@ -48,10 +58,14 @@ int far_end(far_t *f, int rc)
         f->conflict = c->conflict;
         db_rollback(c);
         f->npending = 0;
+        f->nfeeds = 0;
         if (f->conflict && f->up)
             f->up->conflict = true;
         return rc != 0 ? rc : -1;
     }
+    for (int i = 0; i < f->nfeeds; i++)
+        timeline_follow_done(f->feeds[i]);
+    f->nfeeds = 0;
     jobs_kick();
     far_flush(f);
     return 0;

@@ -40,6 +40,7 @@
 
 #define FAR_GRACE_MS 2000 /* a far job's runner waits this long for the inline run */
 #define FAR_PENDING_MAX 128
+#define FAR_FEEDS_MAX 4
 #define FAR_TRIES 4 /* runs of a transaction that conflicted with another (far_again) */
 
 typedef struct far_pending {
@@ -60,10 +61,16 @@ typedef struct far {
     unsigned shard; /* the logical shard the transaction was begun for: far jobs go on it */
     int npending;
     bool overflow; /* more than FAR_PENDING_MAX: the rest are left to the runner */
+    int nfeeds;
+    int64_t feeds[FAR_FEEDS_MAX]; /* users whose timelines changed here: cached heads go after the commit */
     far_pending_t pending[FAR_PENDING_MAX];
 } far_t;
 
 void far_init(far_t *f, db_ctx_t *db);
+
+/* In f's transaction: user's timeline changed in it (timeline_follow); its
+ * cached head goes after the commit (timeline_follow_done). */
+void far_feed_changed(far_t *f, int64_t user);
 
 /* Begins a transaction on the shard's database: DB_OK or DB_ERROR. */
 int far_begin(far_t *f, unsigned shard);

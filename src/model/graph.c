@@ -106,7 +106,9 @@ static int set_truth(far_t *f, int64_t a, int64_t b, int to)
                  ? GRAPH_OK
                  : GRAPH_ERROR;
     if (rc == GRAPH_OK && delta != 0)
-        rc = count(c, a, delta, 0) || timeline_enqueue_follow(c, a, b, delta > 0) != DB_DONE ? GRAPH_ERROR : GRAPH_OK;
+        rc = count(c, a, delta, 0) || timeline_follow(f->db, c, a, b, delta > 0) != DB_DONE ? GRAPH_ERROR : GRAPH_OK;
+    if (rc == GRAPH_OK && delta != 0)
+        far_feed_changed(f, a);
     if (rc == GRAPH_OK && far_do(f, "edge", ids_shard(b), "%lld %lld", (long long)a, (long long)b) != DB_DONE)
         rc = GRAPH_ERROR;
     return rc;

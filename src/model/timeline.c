@@ -392,13 +392,40 @@ int timeline_enqueue_fanout(db_conn_t *c, int64_t media, int64_t author)
     return jobs_enqueue(c, ids_shard(media), "fanout", p);
 }
 
-int timeline_enqueue_follow(db_conn_t *c, int64_t user, int64_t author, bool now_following)
+static _Atomic(feeds_t *) inline_feeds;
+
+void timeline_set_inline(feeds_t *f)
 {
+    atomic_store(&inline_feeds, f);
+}
+
+int timeline_follow(db_ctx_t *db, db_conn_t *c, int64_t user, int64_t author, bool now_following)
+{
+    feeds_t *f = atomic_load(&inline_feeds);
+    if (f != NULL) {
+        if (!now_following)
+            return feeds_remove_author_on(c, user, author) == 0 ? DB_DONE : DB_ERROR;
+        /* as the job does (follow_job); the author's shard may be c's database */
+        idlist_t recent;
+        list_init(&recent, f->cap);
+        int rc = gather(db, Q_MEDIA_RECENT_OF, &author, 1, bind_limit, &f->cap, true, &recent);
+        if (rc == 0)
+            rc = feeds_add_on(f, c, user, recent.id, recent.author, (size_t)recent.n);
+        list_free(&recent);
+        return rc == 0 ? DB_DONE : DB_ERROR;
+    }
     char p[JOB_PAYLOAD_MAX + 1];
     snprintf(p, sizeof(p), "%lld %lld", (long long)user, (long long)author);
     /* in order per user: a backfill that ran after the unfollow's removal
      * would leave the unfollowed author's photos in the timeline */
     return jobs_enqueue_serial(c, ids_shard(user), now_following ? "backfill" : "unfeed", p, user);
+}
+
+void timeline_follow_done(int64_t user)
+{
+    feeds_t *f = atomic_load(&inline_feeds);
+    if (f != NULL)
+        feeds_changed(f, user);
 }
 
 int timeline_enqueue_media_gone(db_conn_t *c, int64_t media)

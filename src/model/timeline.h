@@ -45,7 +45,19 @@ extern const job_handler_t timeline_job_handlers[4];
 
 /* Enqueue helpers, for use inside the transaction of the causing write. */
 int timeline_enqueue_fanout(db_conn_t *c, int64_t media, int64_t author);
-int timeline_enqueue_follow(db_conn_t *c, int64_t user, int64_t author, bool now_following);
+
+/* The feeds of this process when its timelines are in the database (the
+ * embedded topology), set at start-up; NULL (the default) otherwise. */
+void timeline_set_inline(feeds_t *f);
+/* Inside the transaction of a follow (now_following) or an unfollow, on c,
+ * user's shard: user's timeline gains author's recent photos, or loses
+ * them. With timelines in the database this happens at once, in that
+ * transaction (one write, with no job to lease, run and record); else it
+ * is a "backfill" or "unfeed" job. DB_DONE or DB_ERROR. */
+int timeline_follow(db_ctx_t *db, db_conn_t *c, int64_t user, int64_t author, bool now_following);
+/* After such a transaction commits: user's cached timeline head goes (when
+ * it changed at once; the job drops it otherwise). */
+void timeline_follow_done(int64_t user);
 int timeline_enqueue_media_gone(db_conn_t *c, int64_t media);
 
 #endif

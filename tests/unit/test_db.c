@@ -1,5 +1,7 @@
 /* The storage layer against a real SQLite file: migrations, shard routing,
  * the user model's uniqueness rules and the token store. */
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,6 +293,134 @@ static void test_read_then_write_across_connections(void **state)
     dbmap_free(map);
 }
 
+/* Group commit (src/db/sqlite.c): ops that queue behind an open one join
+ * its batch and commit with it, once; an op that fails rolls back only
+ * itself, and the ops around it in the batch still commit. */
+typedef struct {
+    const dbmap_t *map;
+    int k;
+    int rc;      /* of the commit (or, for the op that fails, of the rollback) */
+    sem_t *hold; /* if set, the op waits for it before its commit */
+} gc_arg_t;
+
+static int gc_exec(db_conn_t *c, int k)
+{
+    char sql[128], err[256];
+    snprintf(sql, sizeof(sql), "INSERT INTO gc VALUES (%d)", k);
+    return c->drv->exec(c, sql, err, sizeof(err));
+}
+
+static void *gc_op(void *p)
+{
+    gc_arg_t *a = p;
+    db_ctx_t *db = db_ctx_new(a->map);
+    db_conn_t *c = db_physical(db, 0);
+    a->rc = -9;
+    if (db_begin(c) == DB_OK) {
+        if (a->k == 3) { /* writes, then fails: all of it is undone */
+            if (gc_exec(c, 100) == 0 && gc_exec(c, 0) != 0)
+                a->rc = db_rollback(c);
+        } else {
+            if (gc_exec(c, a->k) != 0) {
+                db_rollback(c);
+                a->rc = -8;
+            } else {
+                if (a->hold)
+                    sem_wait(a->hold);
+                a->rc = db_commit(c);
+            }
+        }
+    }
+    db_ctx_free(db);
+    return NULL;
+}
+
+/* Rows of gc matching where, as another process would see them. */
+static int gc_count(const char *where)
+{
+    char path[160], sql[160];
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM gc WHERE %s", where);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int n = -1;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static void test_group_commit(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_migrated(&map);
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
+    uint64_t ops0, batches0, ops, batches;
+    assert_true(db_sqlite_writes(c, &ops0, &batches0));
+
+    /* op 0 holds the write mutex while seven others queue behind it (a
+     * window long enough for the whole test: the batch stays open) */
+    db_sqlite_batch_window(60ull * 1000000000);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 0), 0);
+    enum { N = 7 };
+    pthread_t t[N];
+    gc_arg_t args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (gc_arg_t){.map = map, .k = i + 1};
+        assert_int_equal(pthread_create(&t[i], NULL, gc_op, &args[i]), 0);
+    }
+    usleep(300 * 1000);                    /* they are all waiting for the mutex by now */
+    assert_int_equal(db_commit(c), DB_OK); /* returns once the batch has committed */
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].rc, 0);
+    }
+    assert_true(db_sqlite_writes(c, &ops, &batches));
+    assert_int_equal(ops - ops0, N + 1);
+    assert_int_equal(batches - batches0, 1); /* eight ops, one commit */
+    assert_int_equal(gc_count("k IN (0, 1, 2, 4, 5, 6, 7)"), 7);
+    assert_int_equal(gc_count("k IN (3, 100)"), 0); /* the failed op left nothing */
+
+    /* alone, an op commits at once */
+    args[0] = (gc_arg_t){.map = map, .k = 8};
+    gc_op(&args[0]);
+    assert_int_equal(args[0].rc, 0);
+    assert_true(db_sqlite_writes(c, &ops, &batches));
+    assert_int_equal(batches - batches0, 2);
+    assert_int_equal(gc_count("k = 8"), 1);
+
+    /* with the default window (1 ms), an op open for 300 ms commits alone
+     * when it ends: it does not wait for the op queued behind it, which
+     * here cannot end before it is let go (were the batch left open, the
+     * commit would never return) */
+    db_sqlite_batch_window(1000000);
+    sem_t hold;
+    sem_init(&hold, 0, 0);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 10), 0);
+    args[0] = (gc_arg_t){.map = map, .k = 11, .hold = &hold};
+    assert_int_equal(pthread_create(&t[0], NULL, gc_op, &args[0]), 0);
+    usleep(300 * 1000);
+    uint64_t before = batches;
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_true(db_sqlite_writes(c, &ops, &batches));
+    assert_int_equal(batches - before, 1);
+    assert_int_equal(gc_count("k = 10"), 1);
+    sem_post(&hold);
+    pthread_join(t[0], NULL);
+    assert_int_equal(args[0].rc, 0);
+    assert_int_equal(gc_count("k = 11"), 1);
+    sem_destroy(&hold);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -303,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_names_folded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
