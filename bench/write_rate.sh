@@ -50,11 +50,11 @@ sweep() { # sweep NAME BINARY -> bench/results/write-rate-NAME.dat
 [ -n "${OLD_BIN:-}" ] && sweep old "$OLD_BIN"
 sweep new "${PICOGRAM_BIN:-build/picogram}"
 
-plots="\"bench/results/write-rate-new.dat\" using 2:4 with linespoints lw 2 title \"picogram p99\""
-plots="$plots, \"bench/results/write-rate-new.dat\" using 2:3 with linespoints lw 2 title \"picogram p50\""
+plots="\"bench/results/write-rate-new.dat\" using 2:4 smooth unique with linespoints lw 2 title \"picogram p99\""
+plots="$plots, \"bench/results/write-rate-new.dat\" using 2:3 smooth unique with linespoints lw 2 title \"picogram p50\""
 if [ -n "${OLD_BIN:-}" ]; then
-  plots="$plots, \"bench/results/write-rate-old.dat\" using 2:4 with linespoints lw 2 dt 2 title \"previous build p99\""
-  plots="$plots, \"bench/results/write-rate-old.dat\" using 2:3 with linespoints lw 2 dt 2 title \"previous build p50\""
+  plots="$plots, \"bench/results/write-rate-old.dat\" using 2:4 smooth unique with linespoints lw 2 dt 2 title \"previous build p99\""
+  plots="$plots, \"bench/results/write-rate-old.dat\" using 2:3 smooth unique with linespoints lw 2 dt 2 title \"previous build p50\""
 fi
 gnuplot <<GP
 set terminal pngcairo size 900,540 font "DejaVu Sans,11"
@@ -65,6 +65,6 @@ set ylabel "latency (ms)"
 set logscale y
 set grid
 set key top left
-plot $plots, $LIMIT_MS with lines lc rgb "gray" dt 3 title "$LIMIT_MS ms"
+plot $plots, $LIMIT_MS with lines lw 2 lc rgb "black" dt 3 title "$LIMIT_MS ms"
 GP
 echo "wrote bench/charts/write-rate.png"

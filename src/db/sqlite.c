@@ -252,18 +252,34 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The writer whose mutex this thread holds: a second write on the same
+ * database from the same thread (through another db_ctx_t) would wait for
+ * itself forever, so it fails instead. */
+static _Thread_local sq_writer_t *held;
+
+static void op_unlock(sq_writer_t *w)
+{
+    held = NULL;
+    pthread_mutex_unlock(&w->op);
+}
+
 /* Takes the database's write mutex, queueing behind the op that has it. */
 static int op_take(sq_writer_t *w)
 {
+    if (held == w) {
+        log_error("sqlite: a second write on one database from one thread, inside the first: refused");
+        return DB_ERROR;
+    }
     atomic_fetch_add(&w->want, 1);
     pthread_mutex_lock(&w->op);
     atomic_fetch_sub(&w->want, 1);
+    held = w;
     if (w->conn == NULL) {
         db_conn_t *wc;
         char err[256];
         if (conn_open(w->target, w->sync, &wc, err, sizeof(err)) != 0) {
             log_error("sqlite: the write connection: %s", err);
-            pthread_mutex_unlock(&w->op);
+            op_unlock(w);
             return DB_ERROR;
         }
         w->conn = (sq_conn_t *)wc;
@@ -319,14 +335,14 @@ static int op_leave(sq_writer_t *w, bool wait)
         me.next = w->waiters; /* before letting go of op: the batch cannot end unseen */
         w->waiters = &me;
         pthread_mutex_unlock(&w->mu);
-        pthread_mutex_unlock(&w->op);
+        op_unlock(w);
         pthread_mutex_lock(&w->mu);
         while (!me.done)
             pthread_cond_wait(&w->cv, &w->mu);
         pthread_mutex_unlock(&w->mu);
         return me.rc;
     }
-    pthread_mutex_unlock(&w->op);
+    op_unlock(w);
     return rc;
 }
 
@@ -359,7 +375,7 @@ static void solo_begin(sq_conn_t *c, sqlite3_stmt *st)
 static void solo_end(sq_conn_t *c)
 {
     c->solo = NULL;
-    pthread_mutex_unlock(&c->w->op);
+    op_unlock(c->w);
 }
 
 bool db_sqlite_writes(db_conn_t *base, uint64_t *ops, uint64_t *batches)
@@ -532,7 +548,7 @@ static int sq_begin(db_conn_t *base)
     if (!w->open) {
         if (!w_exec(w, "BEGIN IMMEDIATE")) {
             log_error("sqlite: cannot begin: %s", sqlite3_errmsg(w->conn->db));
-            pthread_mutex_unlock(&w->op);
+            op_unlock(w);
             return DB_ERROR;
         }
         w->open = true;

@@ -417,6 +417,19 @@ static void test_group_commit(void **state)
     assert_int_equal(args[0].rc, 0);
     assert_int_equal(gc_count("k = 11"), 1);
     sem_destroy(&hold);
+
+    /* a second write on the database from the same thread, inside the
+     * first (through another context), fails rather than waits for itself */
+    db_ctx_t *other = db_ctx_new(map);
+    db_conn_t *c2 = db_physical(other, 0);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(db_begin(c2), DB_ERROR);
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_int_equal(db_begin(c2), DB_OK); /* and works again after */
+    assert_int_equal(gc_exec(c2, 21), 0);
+    assert_int_equal(db_commit(c2), DB_OK);
+    assert_int_equal(gc_count("k = 21"), 1);
+    db_ctx_free(other);
     db_ctx_free(db);
     dbmap_free(map);
 }
