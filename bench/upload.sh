@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Upload throughput over HTTP and peak memory per upload.
 #
-# Starts picogram (--threads 2 --workers 2), signs up one user, then posts the
+# Starts picogram (--threads 2 --workers WORKERS), signs up one user, then posts the
 # bench photos (../shared/photos/bench, 1080x1350 JPEGs) with wrk at
 # CONNS concurrent connections for DURATION. Reports uploads/s, latency, the
 # CPU the server used per upload, and the server's resident memory: at rest,
 # its peak (VmHWM) under load, and (peak - rest) / CONNS as the memory cost
 # of one upload in flight.
 #
-#   bench/upload.sh        env: DURATION=10s CONNS=4 SHARED=../shared
+#   bench/upload.sh        env: DURATION=10s CONNS=4 SHARED=../shared WORKERS=2 PHOTOS=DIR
+#
+# PHOTOS: another set, e.g. the 12 MP phone photos:
+#   tests/fixtures/make_bench_photos.py --phone /tmp/phone && PHOTOS=/tmp/phone CONNS=8 bench/upload.sh
 #
 # STORE=s3 puts the photos into an S3 server (s3rver, from npm, on a free
 # loopback port) instead of the data directory, and reports its CPU too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}; CONNS=${CONNS:-4}; SHARED=${SHARED:-../shared}
-PHOTOS="$SHARED/photos/bench"
+PHOTOS=${PHOTOS:-$SHARED/photos/bench}; WORKERS=${WORKERS:-2}
 PORT=18280
 [ -x build/picogram ] || { echo "build first: make build" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/picogram-upload.XXXXXX)
@@ -37,7 +40,7 @@ if [ "${STORE:-file}" = s3 ]; then
   echo "photos in s3rver $(node -p 'require("./node_modules/s3rver/package.json").version') on port $S3_PORT"
 fi
 
-build/picogram serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 2 --workers 2 --access-log off \
+build/picogram serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 2 --workers "$WORKERS" --access-log off \
   --rate-limit 100000000 --max-concurrent-uploads 64 "${STORE_ARGS[@]}" 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done

@@ -1,8 +1,10 @@
 #include "images/images.h"
 #include "obs/log.h"
 
+#include <semaphore.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 const img_rendition_spec_t img_renditions[IMG_NRENDITIONS] = {
@@ -26,8 +28,14 @@ static void on_vips_log(const gchar *domain, GLogLevelFlags level, const gchar *
     log_debug("%s: %s", domain ? domain : "vips", message);
 }
 
+/* images_process calls at once: one per core (images.h) */
+static sem_t slots;
+
 int images_init(const char *argv0)
 {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (sem_init(&slots, 0, cores > 0 ? (unsigned)cores : 1) != 0)
+        return -1;
     if (VIPS_INIT(argv0) != 0)
         return -1;
     g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, on_vips_log, NULL);
@@ -204,7 +212,7 @@ void images_result_free(img_result_t *r)
     }
 }
 
-int images_process(const void *buf, size_t len, const img_opts_t *o, img_result_t *out, const char **err)
+static int process(const void *buf, size_t len, const img_opts_t *o, img_result_t *out, const char **err)
 {
     memset(out, 0, sizeof(*out));
     if (len == 0) {
@@ -271,4 +279,13 @@ int images_process(const void *buf, size_t len, const img_opts_t *o, img_result_
         return 400;
     }
     return 0;
+}
+
+int images_process(const void *buf, size_t len, const img_opts_t *o, img_result_t *out, const char **err)
+{
+    while (sem_wait(&slots) != 0) /* EINTR */
+        ;
+    int rc = process(buf, len, o, out, err);
+    sem_post(&slots);
+    return rc;
 }

@@ -18,7 +18,10 @@
  *     is ever upscaled. Each is encoded as a baseline JPEG with no metadata
  *     at all (EXIF, GPS, XMP, ICC, comments are stripped).
  * libvips runs single-threaded per call (vips_concurrency_set(1)): the
- * worker pool is the parallelism, one image per worker.
+ * worker pool is the parallelism, one image per worker, and at most one
+ * per core at once in the process (the work is all CPU, and each holds a
+ * decoded photo: 12 MP phone photos cost about 20 MiB each in flight).
+ * The worker pool is bigger than that for the writes' sake.
  */
 #ifndef PICOGRAM_IMAGES_H
 #define PICOGRAM_IMAGES_H
