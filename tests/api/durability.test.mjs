@@ -55,9 +55,7 @@ test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: 
         }
       }
     } finally {
-      second.proc.kill('SIGTERM');
-      const ex = await second.exited;
-      assert.equal(ex.code, 0, second.stderr());
+      await second.stopCleanly();
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });

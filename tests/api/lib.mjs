@@ -559,8 +559,9 @@ export function mediaFiles(dataDir) {
 
 /**
  * Starts the real binary on a data directory the caller keeps (for kill -9
- * and restart tests): {proc, url (a promise), exited (a promise), stderr()}.
- * Nothing is cleaned up; the caller kills the process and removes the dir.
+ * and restart tests): {proc, url (a promise), exited (a promise), stderr(),
+ * stopCleanly()}: SIGTERM, and the exit must be 0. Nothing is cleaned up
+ * otherwise; the caller kills the process and removes the dir.
  */
 export function launchOn(dataDir, extraArgs = []) {
   const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
@@ -579,7 +580,11 @@ export function launchOn(dataDir, extraArgs = []) {
     proc.on('exit', () => { clearTimeout(t); reject(new Error(`exited: ${err}`)); });
   });
   url.catch(() => {}); // awaited by the test; no unhandled rejection if the test failed first
-  return { proc, url, exited, stderr: () => err };
+  const stopCleanly = async () => {
+    proc.kill('SIGTERM');
+    assert.equal((await exited).code, 0, err);
+  };
+  return { proc, url, exited, stderr: () => err, stopCleanly };
 }
 
 /**

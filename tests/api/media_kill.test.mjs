@@ -138,9 +138,7 @@ test('acknowledged uploads survive kill -9; no orphans or temporary files after 
         const me2 = assertOk(await api(url2, 'GET', '/v1/users/self', { token }));
         assert.equal(me2.counts.media, listed.length + 1);
       } finally {
-        second.proc.kill('SIGTERM');
-        const ex = await second.exited;
-        assert.equal(ex.code, 0, second.stderr());
+        await second.stopCleanly();
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });

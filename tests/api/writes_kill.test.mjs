@@ -87,9 +87,7 @@ test('acknowledged likes and comments survive kill -9 mid-batch, each once', { s
         assert.equal(media.body.data.comments.count, texts.length, 'comment count');
       }
     } finally {
-      second.proc.kill('SIGTERM');
-      const ex = await second.exited;
-      assert.equal(ex.code, 0, second.stderr());
+      await second.stopCleanly();
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });
