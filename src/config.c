@@ -70,7 +70,7 @@ static const setting_t settings[] = {
      "largest photo, in pixels, checked before decoding"},
     {"jpeg_quality", T_INT, OFF(jpeg_quality), "85", 1, 100, NULL, "JPEG quality of the renditions"},
     {"max_concurrent_uploads", T_INT, OFF(max_concurrent_uploads), "0", 0, 4096, NULL,
-     "uploads processed at once; more answer 503 (0 = 2 per core)"},
+     "uploads admitted at once, one per core decoded at a time; more answer 503 (0 = 2 per core)"},
     {"feed_cap", T_INT, OFF(feed_cap), "1000", 20, 100000, NULL, "home timeline length"},
     {"celebrity", T_INT, OFF(celebrity), "1000000", 0, 1000000000000LL, NULL,
      "followers above which a user's posts are merged into feeds at read time, not fanned out"},
