@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -83,7 +84,9 @@ static const setting_t settings[] = {
      "the object cache: 'local' (this process's memory, cache_size bytes; with redis, servers hear each other's "
      "invalidations) or memcached://HOST:PORT[,HOST:PORT...] (one cache every server shares, spread over the "
      "instances by consistent hashing)"},
-    {"cache_size", T_SIZE, OFF(cache_size), "64m", 1 << 20, 1LL << 36, NULL, "memory for the local object cache"},
+    {"cache_size", T_SIZE, OFF(cache_size), "auto", 0, 1LL << 36, NULL,
+     "memory for the local object cache (auto: a sixteenth of the machine's memory, or of the container's limit, "
+     "at least 64m)"},
     {"near_cache", T_ENUM, OFF(near_cache), "on", 0, 0, "on|off",
      "with cache = memcached://... and redis: keep copies of users and media in this process too (cache_size "
      "bytes), kept coherent over redis and read only once this process has heard every invalidation made before "
@@ -205,6 +208,15 @@ int config_set(config_t *c, const char *key, const char *val, char *err, size_t 
     case T_SIZE: {
         long long v;
         int bad = s->kind == T_INT ? !params_int(val, s->min, s->max, &v) : parse_size(val, &v) != 0;
+        if (s->kind == T_SIZE && s->min == 0 && strcasecmp(val, "auto") == 0)
+            bad = 0, v = 0; /* sized by config_finish */
+        else if (!bad && s->kind == T_SIZE && s->min == 0 && v < 1 << 20)
+            bad = 1; /* a size of its own: a megabyte at least */
+        if ((bad || v > s->max) && s->kind == T_SIZE && s->min == 0) {
+            snprintf(err, errlen, "bad value for %s: '%s' (expected auto, or a size from 1m to %lld)", s->key, val,
+                     s->max);
+            return -1;
+        }
         if (bad || v < s->min || v > s->max) {
             snprintf(err, errlen, "bad value for %s: '%s' (expected %s %lld..%lld)", s->key, val,
                      s->kind == T_INT ? "an integer" : "a size", s->min, s->max);
@@ -360,8 +372,31 @@ static int check_url(const char *key, char *url, char *err, size_t errlen)
     return 0;
 }
 
+/* The memory this process may use: the machine's, or its container's
+ * limit (cgroup v2, then v1) when that is lower. */
+static long long memory_bytes(void)
+{
+    long long phys = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    const char *limits[] = {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        FILE *f = fopen(limits[i], "r");
+        long long lim = 0;
+        if (f == NULL)
+            continue;
+        if (fscanf(f, "%lld", &lim) == 1 && lim > 0 && (phys <= 0 || lim < phys)) /* "max": no limit */
+            phys = lim;
+        fclose(f);
+        break;
+    }
+    return phys;
+}
+
 int config_finish(config_t *c, char *err, size_t errlen)
 {
+    if (c->cache_size == 0) { /* auto */
+        long long m = memory_bytes() / 16;
+        c->cache_size = m > 64LL << 20 ? (m < 1LL << 36 ? m : 1LL << 36) : 64LL << 20;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1)
         cores = 1;

@@ -540,6 +540,7 @@ void users_media_recent(api_req_t *ar)
     buf_t b, pg;
     buf_init(&b, 16u << 20);
     buf_init(&pg, 8192);
+    buf_reserve(&b, (size_t)n * 2048); /* about a photo's JSON each: the page is not moved as it grows */
     buf_putc(&b, '[');
     for (int i = 0, shown = 0; i < n; i++) {
         size_t mark = b.len;

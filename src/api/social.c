@@ -166,11 +166,13 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
 }
 
 /* The cached template of a media, loading and caching it on a miss (m may
- * be NULL: then the row is read here). False if the media does not exist. */
-static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t)
+ * be NULL: then the row is read here): *tv points at it, in the request's
+ * memo or in t (api_cache_view). False if the media does not exist. */
+static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t, const char **tv, size_t *tl)
 {
-    if (api_cache_get(ar, CACHE_MEDIA, id, t))
+    if (api_cache_view(ar, CACHE_MEDIA, id, t, tv, tl) && *tl >= sizeof(media_head_t))
         return true;
+    buf_reset(t);
     media_t *own = NULL;
     if (m == NULL) {
         own = xmalloc(sizeof(*own));
@@ -184,6 +186,7 @@ static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t
     if (!t->overflow)
         api_cache_set(ar, CACHE_MEDIA, id, t->data, t->len, 0);
     free(own);
+    *tv = t->data, *tl = t->len;
     return true;
 }
 
@@ -191,13 +194,17 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
 {
     buf_t t;
     buf_init(&t, 16u << 20);
-    if (m_from_this_request)
-        media_template(ar, m->id, m, &t);
-    else /* read elsewhere (a worker): render it, but do not cache it */
+    const char *tv;
+    size_t tl;
+    if (m_from_this_request) {
+        media_template(ar, m->id, m, &t, &tv, &tl);
+    } else { /* read elsewhere (a worker): render it, but do not cache it */
         build_template(ar, m, &t);
+        tv = t.data, tl = t.len;
+    }
     media_head_t head;
-    memcpy(&head, t.data, sizeof(head));
-    assemble(ar, t.data + sizeof(head), t.len - sizeof(head), m->id, &head, b);
+    memcpy(&head, tv, sizeof(head));
+    assemble(ar, tv + sizeof(head), tl - sizeof(head), m->id, &head, b);
     buf_free(&t);
 }
 
@@ -238,9 +245,11 @@ static void prefetch_objects(api_req_t *ar, const int64_t *ids, int n)
     buf_init(&t, 16u << 20);
     for (int i = 0; i < n; i++) {
         buf_reset(&t);
-        if (!api_cache_get(ar, CACHE_MEDIA, ids[i], &t) || t.len < sizeof(media_head_t))
+        const char *tv;
+        size_t tl;
+        if (!api_cache_view(ar, CACHE_MEDIA, ids[i], &t, &tv, &tl) || tl < sizeof(media_head_t))
             continue;
-        const char *p = t.data + sizeof(media_head_t), *end = t.data + t.len;
+        const char *p = tv + sizeof(media_head_t), *end = tv + tl;
         while (p < end) { /* the holes, as assemble reads them */
             const char *z = memchr(p, 0, (size_t)(end - p));
             if (z == NULL || end - z < 2)
@@ -417,13 +426,15 @@ bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
     buf_t t;
     buf_init(&t, 16u << 20);
     media_head_t head;
-    bool found = media_template(ar, id, NULL, &t);
+    const char *tv;
+    size_t tl;
+    bool found = media_template(ar, id, NULL, &t, &tv, &tl);
     if (found) {
-        memcpy(&head, t.data, sizeof(head));
+        memcpy(&head, tv, sizeof(head));
         found = may_view(ar, head.owner);
     }
     if (found)
-        assemble(ar, t.data + sizeof(head), t.len - sizeof(head), id, &head, b);
+        assemble(ar, tv + sizeof(head), tl - sizeof(head), id, &head, b);
     buf_free(&t);
     return found;
 }
@@ -768,9 +779,11 @@ static bool media_visible(api_req_t *ar, int64_t id)
     buf_init(&t, 16u << 20);
     buf_init(&probe, 4096);
     bool is_private = false, ok = false;
-    if (media_template(ar, id, NULL, &t)) {
+    const char *tv;
+    size_t tl;
+    if (media_template(ar, id, NULL, &t, &tv, &tl)) {
         media_head_t head;
-        memcpy(&head, t.data, sizeof(head));
+        memcpy(&head, tv, sizeof(head));
         ok = api_user_fragment(ar, head.owner, &probe, &is_private) == USERS_OK &&
              graph_can_view(ar->db, ar->viewer, head.owner, is_private, &ok) == GRAPH_OK && ok;
     }

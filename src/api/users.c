@@ -16,19 +16,22 @@ int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private)
     buf_t v;
     buf_init(&v, 4096);
     int rc = USERS_OK;
-    if (!api_cache_get(ar, CACHE_USER, id, &v)) {
+    const char *val = NULL;
+    size_t len = 0;
+    if (!api_cache_view(ar, CACHE_USER, id, &v, &val, &len)) {
         user_t u;
         rc = users_get(ar->db, id, &u);
         if (rc == USERS_OK) {
             buf_putc(&v, u.is_private ? 1 : 0);
             render_user_short(&v, &u);
             api_cache_set(ar, CACHE_USER, id, v.data, v.len, 0);
+            val = v.data, len = v.len;
         }
     }
-    if (rc == USERS_OK && v.len > 0) {
+    if (rc == USERS_OK && len > 0) {
         if (is_private)
-            *is_private = v.data[0] != 0;
-        buf_append(out, v.data + 1, v.len - 1);
+            *is_private = val[0] != 0;
+        buf_append(out, val + 1, len - 1);
     }
     buf_free(&v);
     return rc;

@@ -95,6 +95,11 @@ static bool reserve(buf_t *b, size_t n)
     return true;
 }
 
+void buf_reserve(buf_t *b, size_t n)
+{
+    (void)reserve(b, n);
+}
+
 void buf_append(buf_t *b, const void *p, size_t n)
 {
     if (n == 0 || !reserve(b, n))

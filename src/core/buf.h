@@ -35,6 +35,9 @@ void buf_reset(buf_t *b);
 /* Hands the bytes to the caller (NUL-terminated); the buf is left empty. */
 char *buf_steal(buf_t *b, size_t *len);
 
+/* Room for n more bytes now, so that appends up to them move nothing
+ * (past max: overflow, as an append). */
+void buf_reserve(buf_t *b, size_t n);
 void buf_append(buf_t *b, const void *p, size_t n);
 void buf_puts(buf_t *b, const char *s);
 void buf_putc(buf_t *b, char c);

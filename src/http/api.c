@@ -54,10 +54,13 @@ void api_add_header(api_req_t *ar, const char *name, const char *value, size_t v
     h[1] = xstrndup(value, vlen);
 }
 
-void api_send(api_req_t *ar, int status, const char *body, size_t len)
+/* api_send of a body the request takes (malloc'd; freed with the request). */
+static void send_owned(api_req_t *ar, int status, char *body, size_t len)
 {
-    if (ar->replied)
+    if (ar->replied) {
+        free(body);
         return;
+    }
     ar->replied = true;
     char num[24];
     int n = snprintf(num, sizeof(num), "%u", ar->rl.limit);
@@ -74,11 +77,19 @@ void api_send(api_req_t *ar, int status, const char *body, size_t len)
         api_add_header(ar, "retry-after", num, (size_t)n);
     }
     ar->out.status = status;
-    ar->out.body = xmalloc(len ? len : 1);
-    memcpy(ar->out.body, body, len);
+    ar->out.body = body;
     ar->out.len = len;
     if (!ar->on_worker)
         api_flush(ar);
+}
+
+void api_send(api_req_t *ar, int status, const char *body, size_t len)
+{
+    if (ar->replied)
+        return;
+    char *copy = xmalloc(len ? len : 1);
+    memcpy(copy, body, len);
+    send_owned(ar, status, copy, len);
 }
 
 void api_flush(api_req_t *ar)
@@ -110,7 +121,9 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
             "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"response too large\"}}";
         api_send(ar, 500, body, sizeof(body) - 1);
     } else {
-        api_send(ar, status, b->data, b->len);
+        size_t len;
+        char *body = buf_steal(b, &len);
+        send_owned(ar, status, body, len);
     }
     buf_free(b);
 }
@@ -119,14 +132,16 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 
 void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination)
 {
+    static const char head[] = "{\"meta\":{\"code\":200},\"data\":", pg[] = ",\"pagination\":";
     buf_t b;
     buf_init(&b, RESPONSE_MAX);
-    buf_puts(&b, "{\"meta\":{\"code\":200},\"data\":");
+    buf_reserve(&b, sizeof(head) + data->len + sizeof(pg) + (pagination ? pagination->len : 0) + 1);
+    buf_append(&b, head, sizeof(head) - 1);
     buf_append(&b, data->data, data->len);
     if (data->overflow)
         b.overflow = true;
     if (pagination && pagination->len) {
-        buf_puts(&b, ",\"pagination\":");
+        buf_append(&b, pg, sizeof(pg) - 1);
         buf_append(&b, pagination->data, pagination->len);
     }
     buf_putc(&b, '}');

@@ -112,7 +112,7 @@ struct api_req {
     h2o_linklist_t hash_link;    /* in thr->hash_waiting while a hash is pending */
     int retry_after;             /* seconds for Retry-After on a 429 or 503, if not 0 */
     cache_ticket_t cache_ticket; /* taken before this request's first database read */
-    struct cache_memo *memo;     /* a shared cache's entries a read request saw (api_cache_get) */
+    struct cache_memo *memo;     /* the cache entries a read request saw (api_cache_get, api_cache_prefetch) */
     /* Memos for list pages (api/social.c): whether the viewer may see an
      * owner's media, and the viewer's likes among a page's media. */
     struct {
@@ -162,9 +162,17 @@ void api_forget_token(cache_t *cache, const char *token, size_t len);
  * cache is not asked on an event loop: a miss, and the request is marked
  * to run on a worker. */
 bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out);
-/* With a shared cache, on a read request: the entries of kind for ids,
- * in one round trip, into the request's memo, where api_cache_get finds
- * them. False (and nothing done) otherwise. */
+/* api_cache_get without a copy where it can: *val points into the
+ * request's memo (a read request's; valid until the request ends), or
+ * into scratch, where the entry was appended (valid until scratch
+ * changes). False on a miss. */
+bool api_cache_view(api_req_t *ar, int kind, int64_t id, buf_t *scratch, const char **val, size_t *len);
+/* On a read request: the entries of kind for ids at once, into the
+ * request's memo, where api_cache_get and api_cache_view find them (one
+ * round trip to a shared cache; for the local one, the memory reads of a
+ * page's entries overlapped instead of one after another). False (and
+ * nothing done) otherwise: a write, or a shared cache on an event loop.
+ * IDs are positive; others are not prefetched. */
 bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n);
 /* cache_set_ttl with the request's ticket (ttl_ms 0: no TTL); nothing on
  * an event loop with a shared cache. */

@@ -37,65 +37,115 @@ typedef struct ar_link {
     api_req_t *ar;
 } ar_link_t;
 
-/* A read request's memo of a shared cache: a page names the same users
- * again and again (authors, commenters, likers), and each ask would be a
- * round trip. Only reads (GET, HEAD) keep one: a write may change an entry
- * it has read. */
-#define MEMO_MAX 256
+/* A read request's memo of the object cache: a page names the same users
+ * again and again (authors, commenters, likers). With a shared cache each
+ * ask would be a round trip; with the local one, two misses of the CPU's
+ * caches (its bucket and its entry, anywhere in memory). A list page fills
+ * the memo in batches (api_cache_prefetch), and every later ask is found
+ * here through a small hash index. Only reads (GET, HEAD) keep one: a
+ * write may change an entry it has read. */
+#define MEMO_MAX 512
+#define MEMO_CHUNK (32u << 10)
+typedef struct memo_entry {
+    int kind;
+    int64_t id;
+    const char *val; /* in a chunk: it stays where it is until the request ends */
+    size_t len;
+} memo_entry_t;
+typedef struct memo_chunk {
+    struct memo_chunk *prev;
+    size_t used, cap;
+    char data[];
+} memo_chunk_t;
 typedef struct cache_memo {
-    int n;
-    struct {
-        int kind;
-        int64_t id;
-        size_t off, len;
-    } e[MEMO_MAX];
-    buf_t bytes;
+    int n, cap;        /* entries, and room for them (grown to MEMO_MAX) */
+    memo_entry_t *e;
+    int16_t *index;    /* 2 * cap slots: an entry's number + 1, or 0 */
+    memo_chunk_t *chunk; /* the values, never moved (api_cache_view) */
     int prefetch_kind; /* api_cache_prefetch's, for its callback */
 } cache_memo_t;
 
 static void memo_free(cache_memo_t *m)
 {
     if (m != NULL) {
-        buf_free(&m->bytes);
+        for (memo_chunk_t *c = m->chunk, *p; c; c = p) {
+            p = c->prev;
+            free(c);
+        }
+        free(m->e);
+        free(m->index);
         free(m);
     }
 }
 
 static cache_memo_t *memo_of(api_req_t *ar)
 {
-    if (!cache_remote(ar->srv->cache) || (strcmp(ar->method, "GET") != 0 && strcmp(ar->method, "HEAD") != 0))
+    if (strcmp(ar->method, "GET") != 0 && strcmp(ar->method, "HEAD") != 0)
         return NULL;
-    if (ar->memo == NULL) {
+    if (ar->memo == NULL)
         ar->memo = xcalloc(1, sizeof(*ar->memo));
-        buf_init(&ar->memo->bytes, SIZE_MAX);
-    }
     return ar->memo;
+}
+
+static size_t memo_slot(const cache_memo_t *m, int kind, int64_t id)
+{
+    uint64_t x = ((uint64_t)id ^ (uint64_t)kind << 56) * 0x9e3779b97f4a7c15ULL;
+    return (size_t)(x >> 40) & (size_t)(2 * m->cap - 1);
 }
 
 /* The memo's entry for (kind, id), or -1. */
 static int memo_find(const cache_memo_t *m, int kind, int64_t id)
 {
-    for (int i = 0; m != NULL && i < m->n; i++)
-        if (m->e[i].id == id && m->e[i].kind == kind)
-            return i;
-    return -1;
+    if (m == NULL || m->n == 0)
+        return -1;
+    for (size_t i = memo_slot(m, kind, id);; i = (i + 1) & (size_t)(2 * m->cap - 1)) {
+        int k = m->index[i] - 1;
+        if (k < 0)
+            return -1;
+        if (m->e[k].id == id && m->e[k].kind == kind)
+            return k;
+    }
+}
+
+static void memo_index(cache_memo_t *m, int k)
+{
+    size_t i = memo_slot(m, m->e[k].kind, m->e[k].id);
+    while (m->index[i] != 0)
+        i = (i + 1) & (size_t)(2 * m->cap - 1);
+    m->index[i] = (int16_t)(k + 1);
 }
 
 static bool memo_get(cache_memo_t *m, int kind, int64_t id, buf_t *out)
 {
     int i = memo_find(m, kind, id);
     if (i >= 0)
-        buf_append(out, m->bytes.data + m->e[i].off, m->e[i].len);
+        buf_append(out, m->e[i].val, m->e[i].len);
     return i >= 0;
 }
 
 static void memo_put(cache_memo_t *m, int kind, int64_t id, const void *val, size_t len)
 {
-    if (m == NULL || m->n == MEMO_MAX)
+    if (m == NULL || m->n == MEMO_MAX || memo_find(m, kind, id) >= 0)
         return;
-    m->e[m->n].kind = kind, m->e[m->n].id = id, m->e[m->n].off = m->bytes.len, m->e[m->n].len = len;
-    m->n++;
-    buf_append(&m->bytes, val, len);
+    if (m->n == m->cap) { /* twice the room (16 at first), the index made again */
+        m->cap = m->cap ? 2 * m->cap : 16;
+        m->e = xrealloc(m->e, (size_t)m->cap * sizeof(*m->e));
+        free(m->index);
+        m->index = xcalloc((size_t)(2 * m->cap), sizeof(*m->index));
+        for (int k = 0; k < m->n; k++)
+            memo_index(m, k);
+    }
+    memo_chunk_t *c = m->chunk;
+    if (c == NULL || c->cap - c->used < len) {
+        size_t cap = len > MEMO_CHUNK ? len : MEMO_CHUNK;
+        c = xmalloc(sizeof(*c) + cap);
+        c->prev = m->chunk, c->used = 0, c->cap = cap;
+        m->chunk = c;
+    }
+    memcpy(c->data + c->used, val, len);
+    m->e[m->n] = (memo_entry_t){.kind = kind, .id = id, .val = c->data + c->used, .len = len};
+    c->used += len;
+    memo_index(m, m->n++);
 }
 
 static void ar_unref(api_req_t *ar)
@@ -385,6 +435,26 @@ bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out)
     return true;
 }
 
+bool api_cache_view(api_req_t *ar, int kind, int64_t id, buf_t *scratch, const char **val, size_t *len)
+{
+    if (!cache_reachable(ar))
+        return false;
+    cache_memo_t *m = memo_of(ar);
+    int i = memo_find(m, kind, id);
+    if (i < 0) {
+        size_t at = scratch->len;
+        if (!cache_read(ar->srv->cache, &ar->cache_ticket, kind, id, scratch, (uint64_t)(uintptr_t)ar))
+            return false;
+        memo_put(m, kind, id, scratch->data + at, scratch->len - at);
+        if ((i = memo_find(m, kind, id)) < 0) { /* no memo, or a full one: the copy */
+            *val = scratch->data + at, *len = scratch->len - at;
+            return true;
+        }
+    }
+    *val = m->e[i].val, *len = m->e[i].len;
+    return true;
+}
+
 static void memo_found(void *arg, int64_t id, const void *val, size_t len)
 {
     cache_memo_t *m = arg;
@@ -396,15 +466,26 @@ bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
     cache_memo_t *m = cache_reachable(ar) ? memo_of(ar) : NULL;
     if (m == NULL)
         return false;
+    /* the IDs not in the memo yet, each once (a set of those taken:
+     * open addressing over twice as many slots, a power of two) */
+    size_t slots = 16;
+    while (slots < 2 * (size_t)(n > 0 ? n : 1))
+        slots *= 2;
     int64_t *want = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    int64_t *taken = xcalloc(slots, sizeof(int64_t)); /* 0: free (IDs are positive) */
     int k = 0;
     for (int i = 0; i < n && m->n + k < MEMO_MAX; i++) {
-        bool dup = memo_find(m, kind, ids[i]) >= 0;
-        for (int j = 0; j < k && !dup; j++)
-            dup = want[j] == ids[i];
-        if (!dup)
+        if (ids[i] <= 0 || memo_find(m, kind, ids[i]) >= 0)
+            continue;
+        size_t j = (size_t)(((uint64_t)ids[i] * 0x9e3779b97f4a7c15ULL) >> 40) & (slots - 1);
+        while (taken[j] != 0 && taken[j] != ids[i])
+            j = (j + 1) & (slots - 1);
+        if (taken[j] == 0) {
+            taken[j] = ids[i];
             want[k++] = ids[i];
+        }
     }
+    free(taken);
     m->prefetch_kind = kind;
     cache_read_many(ar->srv->cache, &ar->cache_ticket, kind, want, (size_t)k, memo_found, m);
     free(want);
@@ -545,6 +626,8 @@ static void unwind(api_req_t *ar)
     memset(&ar->liked, 0, sizeof(ar->liked));
     free(ar->blocks);
     ar->blocks = NULL;
+    memo_free(ar->memo); /* the worker's run takes a new ticket: what the try read may be older */
+    ar->memo = NULL;
     ar->viewer = 0;
     ar->retry_after = 0;
     ar->speculative = false;

@@ -24,6 +24,33 @@ static void test_defaults(void **state)
     assert_int_equal(c.rate_limit, 5000);
     assert_int_equal(c.max_upload, 25 << 20);
     assert_true(c.threads >= 1);
+    /* the object cache: a sixteenth of memory, at least 64 MiB */
+    long long m = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) / 16;
+    assert_true(c.cache_size >= 64LL << 20);
+    assert_true(c.cache_size <= (m > 64LL << 20 ? m : 64LL << 20));
+    config_free(&c);
+}
+
+/* cache_size: auto, or a size of a megabyte or more */
+static void test_cache_size(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[256];
+    config_init(&c);
+    assert_int_equal(config_set(&c, "cache_size", "100k", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "expected auto, or a size"));
+    assert_int_equal(config_set(&c, "cache_size", "0", err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "cache_size", "lots", err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "cache_size", "128g", err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "cache_size", "128m", err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.cache_size, 128LL << 20);
+    config_free(&c);
+    config_init(&c);
+    assert_int_equal(config_set(&c, "cache_size", "AUTO", err, sizeof(err)), 0);
+    assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+    assert_true(c.cache_size >= 64LL << 20);
     config_free(&c);
 }
 
@@ -96,6 +123,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_cache_size),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_bad_file_line),
