@@ -107,8 +107,9 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
  * object cache ("local", "shared": memcached, or "tiered": a local tier in
  * front of memcached), whether what it holds locally hears the other
  * servers' invalidations ("off" without redis, or with a shared cache
- * alone), and its hit counts (those of the local tier apart). 503 once it
- * is stopping. */
+ * alone), its hit and miss counts (the local tier's hits apart), and what
+ * this process holds (entries and bytes; 0 for a shared cache alone). 503
+ * once it is stopping. */
 static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
 {
     server_t *srv = ((server_thread_t *)req->conn->ctx)->srv;
@@ -116,12 +117,14 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     const char *bus = srv->bus == NULL ? "off" : cache_bus_live(srv->bus) ? "live" : "down";
     const char *kind = !cache_remote(srv->cache) ? "local" : cache_near(srv->cache) != NULL ? "tiered" : "shared";
     cache_stats_t st = cache_stats(srv->cache);
-    char body[320];
+    char body[448];
     int n =
         snprintf(body, sizeof(body),
                  "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
-                 "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64 "}}",
-                 stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits, st.near_hits);
+                 "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64
+                 ",\"cache_misses\":%" PRIu64 ",\"cache_entries\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}}",
+                 stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits, st.near_hits,
+                 st.misses, st.entries, st.bytes);
     req->res.status = stop ? 503 : 200;
     req->res.reason = stop ? "Service Unavailable" : "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -171,32 +174,6 @@ static int add_access_log(h2o_pathconf_t *pathconf, h2o_logconf_t *conf, int fd)
 
 /* ---- listening ---- */
 
-static int open_listener(const config_t *cfg, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    char port[8];
-    snprintf(port, sizeof(port), "%d", cfg->listen_port);
-    int rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve listen address %s: %s", cfg->listen, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    freeaddrinfo(res);
-    return fd;
-}
-
 static int bound_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -208,12 +185,78 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* A listening socket on ai's address and port (0: any free one), with
+ * SO_REUSEPORT if reuseport. The socket, or -1 with errno set. */
+static int listen_socket(const struct addrinfo *ai, int port, bool reuseport)
+{
+    struct sockaddr_storage ss;
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+/*
+ * One listening socket per loop thread, all on the same port with
+ * SO_REUSEPORT, so that the kernel shares new connections out among the
+ * loops. (With one socket that every loop watched, whichever loop was
+ * awake took a burst of connections: runs of the same benchmark left one
+ * loop with 31 of 32 connections, or shared them, and gave throughputs
+ * that differed by half.) A socket without SO_REUSEPORT is bound first,
+ * and closed: it fails if anything listens on the port already, another
+ * picogram too, which SO_REUSEPORT alone would let in to share the port
+ * unawares. fds[0..n); 0, or -1 with err.
+ */
+static int open_listeners(const config_t *cfg, int *fds, int n, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    int rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", cfg->listen, gai_strerror(rc));
+        return -1;
+    }
+    int probe = listen_socket(res, cfg->listen_port, false), bound = -1, k = 0;
+    if (probe >= 0) {
+        bound = bound_port(probe);
+        close(probe);
+        for (; k < n; k++)
+            if ((fds[k] = listen_socket(res, bound, true)) < 0)
+                break;
+    }
+    freeaddrinfo(res);
+    if (probe < 0 || bound < 0 || k < n) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+        while (k > 0)
+            close(fds[--k]);
+        return -1;
+    }
+    return 0;
+}
+
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     server_thread_t *thr = listener->data;
     if (err != NULL)
         return;
-    /* Take a few at a time; the other loops share the socket. */
+    /* A few at a time, from this loop's own socket (open_listeners) */
     for (int i = 0; i < 16; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
@@ -238,8 +281,7 @@ static void *loop_main(void *arg)
     api_thread_init(thr);
     thr->accept_ctx.ctx = &thr->ctx;
     thr->accept_ctx.hosts = srv->h2o.hosts;
-    int fd = fcntl(srv->listen_fd, F_DUPFD_CLOEXEC, 0);
-    thr->listener = h2o_evloop_socket_create(thr->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    thr->listener = h2o_evloop_socket_create(thr->loop, srv->listen_fds[thr->index], H2O_SOCKET_FLAG_DONT_READ);
     thr->listener->data = thr;
     h2o_socket_read_start(thr->listener, on_accept);
 
@@ -666,7 +708,6 @@ int server_run(config_t *cfg)
     server_t *srv = &srv_;
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
-    srv->listen_fd = -1;
     sigset_t sigs;
     block_signals(&sigs);
     char ns[REDIS_NS_LEN + 1];
@@ -677,9 +718,12 @@ int server_run(config_t *cfg)
     if (setup_body_buffers(cfg, err, sizeof(err)) != 0)
         goto fail;
     sweep_orphans(srv);
-    if ((srv->listen_fd = open_listener(cfg, err, sizeof(err))) < 0)
+    srv->listen_fds = xcalloc((size_t)cfg->threads, sizeof(int));
+    if (open_listeners(cfg, srv->listen_fds, (int)cfg->threads, err, sizeof(err)) != 0)
         goto fail;
-    fix_derived_urls(cfg, bound_port(srv->listen_fd));
+    srv->nlisten = (int)cfg->threads;
+    int port = bound_port(srv->listen_fds[0]);
+    fix_derived_urls(cfg, port);
     if (setup_h2o(srv, cfg, err, sizeof(err)) != 0) /* after the URLs are final: the web CSP names them */
         goto fail;
 
@@ -719,8 +763,9 @@ int server_run(config_t *cfg)
             db_ctx_forbid(thr->db); /* no network round trip on an event loop */
         h2o_multithread_create_thread(&thr->tid, NULL, loop_main, thr);
     }
+    srv->nlisten = 0; /* the loops have them */
     log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, ID node %u, data in %s)",
-             cfg->listen_host, bound_port(srv->listen_fd), srv->nthreads, cfg->workers, nodes_node(srv->nodes),
+             cfg->listen_host, port, srv->nthreads, cfg->workers, nodes_node(srv->nodes),
              cfg->data_dir);
 
     int sig = 0;
@@ -741,7 +786,7 @@ int server_run(config_t *cfg)
      * are right not to report them. */
     for (int i = 0; i < srv->nthreads; i++)
         db_ctx_free(srv->threads[i].db);
-    close(srv->listen_fd);
+    free(srv->listen_fds); /* each closed by its loop */
     router_free(srv->router);
     ratelimit_free(srv->rl);
     throttle_free(srv->throttle);
@@ -751,8 +796,9 @@ int server_run(config_t *cfg)
     return 0;
 fail:
     log_error("%s", err);
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
+    for (int i = 0; i < srv->nlisten; i++)
+        close(srv->listen_fds[i]);
+    free(srv->listen_fds);
     close_shared(srv);
     return 1;
 }

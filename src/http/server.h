@@ -91,7 +91,8 @@ struct server {
     dbmap_t *dbmap;
     server_thread_t *threads;
     int nthreads;
-    int listen_fd;
+    int *listen_fds; /* one per loop thread (SO_REUSEPORT); each loop's once it runs */
+    int nlisten;     /* how many are open, not yet handed to a loop */
     blob_store_t *photos;
     feeds_t feeds;
     cache_t *cache;
