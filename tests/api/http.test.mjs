@@ -424,6 +424,33 @@ describe('connections', () => {
   });
 });
 
+describe('listening', () => {
+  // Each loop thread has its own socket on the port (SO_REUSEPORT); a
+  // second server on a port in use must still be refused, not let in to
+  // share it.
+  it('refuses to start on a port another server listens on', { skip: external || proxied }, async () => {
+    const { port } = new URL(url);
+    const other = await startServer(['--listen', `127.0.0.1:${port}`]).catch((e) => e);
+    assert.ok(other instanceof Error, 'a second server on the same port started');
+    assert.match(String(other.message), /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+    assertOk(await api(url, 'GET', '/v1/users/self', { token: user.token }));
+  });
+
+  it('/healthz counts cache hits and misses, and what the local cache holds', { skip: external || proxied }, async () => {
+    const health = async () => (await api(url, 'GET', '/healthz')).body.data;
+    const h0 = await health();
+    for (const k of ['cache_hits', 'cache_misses', 'cache_entries', 'cache_bytes']) assert.equal(typeof h0[k], 'number', k);
+    const u = await signup(url, uniqueName('hz'));
+    for (let i = 0; i < 3; i++) assertOk(await api(url, 'GET', `/v1/users/${u.user.id}`, { token: user.token }));
+    const h1 = await health();
+    assert.ok(h1.cache_misses > h0.cache_misses, 'the first read of a new user misses');
+    assert.ok(h1.cache_hits > h0.cache_hits, 'the reads after it hit');
+    if (h1.cache === 'local') {
+      assert.ok(h1.cache_entries > 0 && h1.cache_bytes > h1.cache_entries, JSON.stringify(h1));
+    }
+  });
+});
+
 describe('process', () => {
   it('writes an access log line to stderr for each request (default --access-log -)', async (t) => {
     if (external) return t.skip('needs its own server');
