@@ -24,9 +24,11 @@ for p in $pkgs; do
 done
 npm_deps() {
   # from npm, pinned in package-lock.json: the browser tests' driver
-  # (playwright-core) and the cluster's S3 server (s3rver)
+  # (playwright-core) and accessibility checker (axe-core), and the
+  # cluster's S3 server (s3rver)
   [ "$want" = test ] || [ "$want" = cluster ] || return 0
-  [ -d "$(dirname "$0")/../node_modules/playwright-core" ] && [ -d "$(dirname "$0")/../node_modules/s3rver" ] && return 0
+  local m="$(dirname "$0")/../node_modules"
+  [ -d "$m/playwright-core" ] && [ -d "$m/axe-core" ] && [ -d "$m/s3rver" ] && return 0
   if ! command -v npm >/dev/null; then
     # Debian's nodejs leaves npm out (a build of node from elsewhere may carry its own)
     echo "deps.sh: installing: npm" >&2

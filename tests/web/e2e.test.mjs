@@ -3,12 +3,15 @@
 // desktop) sign up, share photos, follow (a private account too), like,
 // comment, read their activity, search and browse tags, places and popular.
 // Every page is watched for console errors, uncaught exceptions, CSP
-// violations and dialogs. Full-page screenshots of the main pages go to
+// violations and dialogs. Every main screen, its error states included, is
+// checked with axe-core against WCAG 2.1 A and AA, in the light theme and
+// in the dark one; one person goes through the main flow with the
+// keyboard alone. Full-page screenshots of the main pages go to
 // $PICOGRAM_TEST_OUT/web/ (default build/test-output/web/).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 import { startServer, repoRoot, photosDir, uniqueName, login, uploadPhoto, external } from '../api/lib.mjs';
 
@@ -20,6 +23,9 @@ const WAIT = 10_000; // every wait is bounded by this (or less)
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 const DESKTOP = { viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 };
 const GOLDEN_GATE = { latitude: 37.8199, longitude: -122.4783 };
+// axe-core (npm, pinned in package-lock.json) and the rules it checks
+const AXE_SOURCE = await readFile(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 let srv;
 let url;
@@ -80,12 +86,51 @@ async function go(page, hash, route) {
 const imagesDone = () => [...document.images].every((i) => i.complete);
 
 /**
+ * axe-core's WCAG 2.1 A and AA rules over the page as it is now; fails
+ * naming each rule broken and the elements that break it. The source is
+ * evaluated as DevTools does, so the page's CSP (no eval) stays on.
+ */
+async function audit(page, name) {
+  // colours mid-transition (a button fading in as it is enabled) are not the page's
+  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
+    null, { timeout: WAIT });
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async (tags) => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) =>
+      `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n')}`);
+  }, AXE_TAGS);
+  assert.equal(violations.length, 0, `${name}: WCAG 2.1 A/AA violations:\n  ${violations.join('\n  ')}`);
+  return violations;
+}
+
+const bodyBackground = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+
+/**
+ * Checks the screen with audit() and takes its screenshot (NAME.png), in
+ * the light theme and then in the dark one (NAME-dark.png), and goes back
+ * to light.
+ */
+async function shot(page, name) {
+  await page.waitForFunction(imagesDone, null, { timeout: WAIT });
+  await audit(page, `${name} (light)`);
+  await screenshot(page, name);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  try {
+    assert.equal(await bodyBackground(page), 'rgb(0, 0, 0)', `${name}: the dark theme is on`);
+    await audit(page, `${name} (dark)`);
+    await screenshot(page, `${name}-dark`);
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+}
+
+/**
  * A full-page screenshot. The viewport is stretched to the page's height
  * first, so that fixed bars (the phone's bottom navigation) sit at the
  * bottom of the picture rather than over the middle of it.
  */
-async function shot(page, name) {
-  await page.waitForFunction(imagesDone, null, { timeout: WAIT });
+async function screenshot(page, name) {
   const vp = page.viewportSize();
   const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
   if (height > vp.height) await page.setViewportSize({ width: vp.width, height: Math.min(height, 6000) });
@@ -171,6 +216,51 @@ async function uploadThroughUi(u, file, { caption, place, beforeShare } = {}) {
   if (beforeShare) await beforeShare();
   await page.click(tid('upload-submit'));
   return page;
+}
+
+// ---- the keyboard alone ----
+
+/**
+ * What has focus now: its test ID (or tag), and whether the focus shows:
+ * a 2px outline on it, or, for the inputs hidden behind other elements
+ * (the file input behind its label, the private switch behind its track),
+ * on what shows them.
+ */
+function focusState(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return { id: 'body', shown: false };
+    let shows = el;
+    if (el.matches('.file-input')) shows = [...document.querySelectorAll(`label[for="${el.id}"]`)].find((l) => l.offsetParent);
+    else if (el.matches('.switch-input')) shows = el.nextElementSibling;
+    const cs = shows ? getComputedStyle(shows) : null;
+    return {
+      id: el.dataset.testid || el.getAttribute('aria-label') || el.tagName.toLowerCase(),
+      shown: Boolean(cs && cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2),
+    };
+  });
+}
+
+/**
+ * Presses Tab (Shift+Tab if back) until the element matching selector has
+ * focus, checking at every stop that the focus shows; returns the stops.
+ */
+async function tabTo(page, selector, { back = false, max = 40 } = {}) {
+  const stops = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+    const f = await focusState(page);
+    if (f.id === 'body') continue;
+    stops.push(f.id);
+    assert.ok(f.shown, `the focus on ${f.id} shows (stops so far: ${stops.join(', ')})`);
+    if (await page.evaluate((sel) => document.activeElement?.matches(sel), selector)) return stops;
+  }
+  assert.fail(`${selector} not reached in ${max} presses of ${back ? 'Shift+Tab' : 'Tab'} (stops: ${stops.join(', ')})`);
+}
+
+/** The text screen readers were last told in the polite live region. */
+async function announced(page, re) {
+  return waitText(page, tid('live'), re);
 }
 
 before(async () => {
@@ -357,6 +447,7 @@ describe('web client', { timeout: 120_000 }, () => {
     await c.page.fill(tid('edit-bio'), 'Photos for friends only.\nAsk me.');
     await c.page.click('label.switch');
     assert.equal(await c.page.isChecked(tid('private-switch')), true);
+    await shot(c.page, 'edit-profile');
     await c.page.click(tid('edit-save'));
     await ready(c.page, 'profile');
     await visible(c.page, tid('private-badge'));
@@ -571,5 +662,164 @@ describe('web client', { timeout: 120_000 }, () => {
     await go(users.c.page, `#/u/${users.c.id}`, 'profile');
     await shot(users.c.page, 'profile-desktop');
     for (const u of [a, b, users.c]) assertClean(u);
+  });
+  it('the keyboard alone: sign up, post a photo, follow, like, comment, the menu, log out', async () => {
+    const { a } = users;
+    names.d = uniqueName('dee');
+    const d = await newUser('d', 'D (keyboard)', DESKTOP);
+    const { page } = d;
+    const k = page.keyboard;
+    await page.goto('/');
+    await visible(page, tid('login-form'));
+    // a failed log-in: the error is an alert
+    await tabTo(page, tid('login-username'));
+    await k.type(names.a);
+    await tabTo(page, tid('login-password'));
+    await k.type('not the password');
+    await expectingHttpErrors(d, async () => {
+      await k.press('Enter');
+      await waitText(page, tid('login-error'), /incorrect/);
+    });
+    assert.equal(await page.getAttribute(tid('login-error'), 'role'), 'alert');
+
+    // sign up: the fields in the order they are seen
+    await tabTo(page, tid('to-signup'));
+    await k.press('Enter');
+    await visible(page, tid('signup-form'));
+    assert.equal((await focusState(page)).id, 'signup-username', 'the form starts at its first field');
+    await k.type(names.d);
+    const order = await tabTo(page, tid('signup-submit'));
+    assert.deepEqual(order, ['signup-fullname', 'signup-email', 'signup-password', 'signup-submit']);
+    await tabTo(page, tid('signup-password'), { back: true });
+    await k.type(PASSWORD);
+    await k.press('Enter');
+    await ready(page, 'feed');
+    d.id = (await page.getAttribute(tid('nav-profile'), 'href')).replace('#/u/', '');
+
+    // post a photo: the file input opens the chooser from the keyboard
+    await tabTo(page, tid('nav-upload'), { back: true });
+    await k.press('Enter');
+    await ready(page, 'upload');
+    await tabTo(page, tid('file-input'));
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser', { timeout: WAIT }), k.press('Space')]);
+    await chooser.setFiles(path.join(PHOTOS, 'square-1080.jpg'));
+    await visible(page, tid('preview'));
+    await tabTo(page, tid('upload-caption'));
+    await k.type('Typed, not clicked');
+    await tabTo(page, tid('upload-submit'));
+    await k.press('Enter');
+    await ready(page, 'photo');
+    const mine = decodeURIComponent(new URL(page.url()).hash.replace('#/m/', ''));
+
+    // the owner's menu: opens on its first item, arrows move, Escape closes it and gives focus back
+    await tabTo(page, tid('media-menu'));
+    await k.press('Enter');
+    await until(async () => (await focusState(page)).id === 'edit-caption', 'focus on the first item of the menu');
+    assert.equal(await page.getAttribute(tid('media-menu'), 'aria-expanded'), 'true');
+    await k.press('ArrowDown');
+    assert.equal((await focusState(page)).id, 'delete-media');
+    await k.press('ArrowDown');
+    assert.equal((await focusState(page)).id, 'edit-caption', 'the arrows wrap around');
+    await k.press('Escape');
+    assert.equal(await page.isHidden('.menu'), true, 'Escape closes the menu');
+    assert.equal((await focusState(page)).id, 'media-menu', 'focus is back on the menu button');
+    assert.equal(await page.getAttribute(tid('media-menu'), 'aria-expanded'), 'false');
+    assert.equal(await page.locator(`${tid('media-card')}[data-media-id="${mine}"]`).count(), 1, 'nothing was deleted');
+
+    // follow A, found by search
+    await tabTo(page, tid('nav-search'), { back: true });
+    await k.press('Enter');
+    await ready(page, 'search');
+    assert.equal((await focusState(page)).id, 'search-input');
+    await k.type(names.a);
+    const row = `${tid('user-results')} [data-username="${names.a}"] a`;
+    await visible(page, row);
+    await tabTo(page, row);
+    await k.press('Enter');
+    await ready(page, 'profile');
+    await tabTo(page, tid('follow-button'));
+    await k.press('Enter');
+    await waitText(page, tid('follow-button'), /^Following$/);
+    await until(async () => (await focusState(page)).id === 'follow-button', 'focus on the new follow button');
+    await announced(page, new RegExp(`^Following ${names.a}$`));
+
+    // like A's first photo (the like button is the double tap's keyboard equivalent), then comment
+    const item = `${tid('profile-grid')} ${tid('grid-item')}[data-media-id="${state.media1}"]`;
+    await visible(page, item);
+    assert.match(await page.getAttribute(`${item} img`, 'alt'), new RegExp(`^Photo by ${names.a}: `));
+    await tabTo(page, item, { max: 80 });
+    await k.press('Enter');
+    await ready(page, 'photo');
+    assert.equal(await page.getAttribute(tid('photo') + ' img', 'alt'), `Photo by ${names.a}: ${state.caption}`);
+    const likes = Number((await text(page, tid('like-count'))).split(' ')[0]);
+    await tabTo(page, tid('like-button'));
+    assert.equal(await page.getAttribute(tid('like-button'), 'aria-label'), 'Like');
+    // a like that fails is taken back, and the error is said at once (the assertive region)
+    const likesUrl = `**/v1/media/${encodeURIComponent(state.media1)}/likes`;
+    await page.route(likesUrl, (route) => route.fulfill({
+      status: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ meta: { code: 500, error_type: 'APIError', error_message: 'Something broke here' } }),
+    }));
+    await expectingHttpErrors(d, async () => {
+      await k.press('Enter');
+      await waitText(page, tid('live-alert'), /\S/);
+    });
+    assert.equal(await text(page, tid('live-alert')), await text(page, '#toast'));
+    await until(async () => (await page.getAttribute(tid('like-button'), 'aria-pressed')) === 'false'
+      && (await page.getAttribute(tid('like-button'), 'aria-busy')) === null, 'the failed like taken back');
+    await page.unroute(likesUrl);
+    await k.press('Enter');
+    await waitText(page, tid('like-count'), new RegExp(`^${likes + 1} likes?$`));
+    assert.equal(await page.getAttribute(tid('like-button'), 'aria-pressed'), 'true');
+    await announced(page, new RegExp(`^Liked\\. ${likes + 1} likes?\\.$`));
+    await tabTo(page, tid('comment-input'));
+    await k.type('Said with the keyboard');
+    await k.press('Enter');
+    await visible(page, `${tid('comment')}:has-text("Said with the keyboard")`);
+    await announced(page, /^Comment posted\. \d+ comments?\.$/);
+    await until(async () => (await focusState(page)).id === 'comment-input', 'focus back in the comment field');
+
+    // log out
+    await tabTo(page, tid('nav-profile'), { back: true, max: 60 });
+    await k.press('Enter');
+    await ready(page, 'profile');
+    await tabTo(page, tid('logout'));
+    await k.press('Enter');
+    await ready(page, 'login');
+    await announced(page, /^You are logged out$/);
+    await shot(page, 'login-keyboard');
+
+    // what the keyboard did is what the server has
+    const r = await fetch(`${url}/v1/media/${state.media1}/likes`, { headers: { authorization: `Bearer ${(await login(url, a.name, PASSWORD)).body.access_token}` } });
+    assert.ok((await r.json()).data.some((u) => u.username === names.d), "D's like is on the server");
+    assertClean(d);
+    assertClean(a);
+  });
+
+  it('asks for less motion: animations and transitions are off', async () => {
+    const { page } = users.c;
+    await go(page, `#/u/${users.c.id}`, 'profile');
+    const durations = () => page.evaluate(() => {
+      const s = getComputedStyle(document.querySelector('.btn'));
+      return s.transitionDuration.split(',').map((x) => parseFloat(x));
+    });
+    assert.ok((await durations()).some((x) => x >= 0.1), 'buttons fade by default');
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    try {
+      assert.ok((await durations()).every((x) => x < 0.001), 'and not when asked');
+      const spin = await page.evaluate(() => {
+        const el = document.createElement('span');
+        el.className = 'spinner';
+        document.body.append(el);
+        const s = getComputedStyle(el);
+        const r = [parseFloat(s.animationDuration), s.animationIterationCount];
+        el.remove();
+        return r;
+      });
+      assert.ok(spin[0] < 0.001 && spin[1] === '1', `the spinner stands still (${spin})`);
+    } finally {
+      await page.emulateMedia({ reducedMotion: 'no-preference' });
+    }
   });
 });

@@ -119,6 +119,10 @@ function render(name, page, params) {
   view.replaceChildren();
   view.dataset.ready = 'false';
   window.scrollTo(0, 0);
+  // the link that led here was repainted away: focus goes to the page's
+  // start, so the next Tab is the new page's first control, not the top
+  // of the document (a page may then focus its own first field)
+  if (!document.activeElement || document.activeElement === document.body) view.focus({ preventScroll: true });
   let result;
   try {
     result = page(view, ctx, params);

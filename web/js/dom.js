@@ -110,6 +110,16 @@ export function richText(text) {
   return frag;
 }
 
+/**
+ * A photo's text alternative: its owner and caption ("Photo by ada:
+ * Fog over the bridge"), or the owner alone.
+ */
+export function photoAlt(media, max = 200) {
+  const who = media.user && media.user.username ? media.user.username : 'someone';
+  const text = media.caption && media.caption.text ? media.caption.text.trim().slice(0, max) : '';
+  return text ? `Photo by ${who}: ${text}` : `Photo by ${who}`;
+}
+
 /** Only http(s) URLs may become links or images (no javascript: or data:). */
 export function safeUrl(url) {
   try {
@@ -198,8 +208,25 @@ export function userRow(user, ...extra) {
 
 // ---- feedback ----
 
+const announced = {};
+/**
+ * Says message to screen readers: in the polite live region (#live), or,
+ * if urgent (errors), the assertive one (#live-alert). The region is
+ * emptied first, so the same message said twice is announced twice.
+ */
+export function announce(message, urgent = false) {
+  const id = urgent ? 'live-alert' : 'live';
+  const el = document.getElementById(id);
+  if (!el) return;
+  el.textContent = '';
+  clearTimeout(announced[id]);
+  announced[id] = setTimeout(() => { el.textContent = message; }, 50);
+}
+
 let toastTimer = 0;
+/** A message shown for a moment (the toast is seen; announce() says it). */
 export function toast(message, kind = 'info') {
+  announce(message, kind === 'error');
   const el = document.getElementById('toast');
   if (!el) return;
   el.textContent = message;
@@ -227,6 +254,7 @@ export function spinner(label = 'Loading…') {
  */
 export async function busy(button, fn, busyText) {
   const old = button.textContent;
+  const focused = document.activeElement === button; // disabling it takes focus away: given back after
   button.disabled = true;
   button.classList.add('is-busy');
   button.setAttribute('aria-busy', 'true');
@@ -238,6 +266,7 @@ export async function busy(button, fn, busyText) {
     button.classList.remove('is-busy');
     button.removeAttribute('aria-busy');
     if (busyText) button.textContent = old;
+    if (focused && button.isConnected) button.focus();
   }
 }
 

@@ -1,6 +1,6 @@
 // Lists that load page after page as you scroll (infinite scroll), and the
 // square photo grid of profiles, tags, places and popular.
-import { h, photoImg, errorBox, spinner, icon } from './dom.js';
+import { h, photoImg, photoAlt, errorBox, spinner, icon } from './dom.js';
 
 /**
  * Fills `list` page by page.
@@ -72,7 +72,7 @@ export function pager(ctx, { list, load, render, empty }) {
 export function gridItem(media) {
   const img = media.images || {};
   const src = (img.low_resolution || img.thumbnail || img.standard_resolution || {}).url;
-  const alt = media.caption && media.caption.text ? media.caption.text.slice(0, 120) : `Photo by ${media.user ? media.user.username : 'someone'}`;
+  const alt = photoAlt(media, 120);
   return h('a', { class: 'grid-item', href: `#/m/${encodeURIComponent(media.id)}`, 'data-testid': 'grid-item', 'data-media-id': media.id },
     photoImg(src, { alt }),
     h('span', { class: 'grid-overlay', 'aria-hidden': 'true' },

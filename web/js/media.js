@@ -1,8 +1,9 @@
 // A photo as a card (the feed, the photo page): likes (button or double
-// tap), comments (add, delete your own), caption with links, and for its
-// owner, caption editing and deletion.
+// tap; the button is the keyboard's way), comments (add, delete your
+// own), caption with links, and for its owner, caption editing and
+// deletion. Likes and new comments are announced to screen readers.
 import { get, post, del, session } from './api.js';
-import { h, replace, icon, avatar, userLink, userRow, richText, photoImg, plural, timeEl, toast, busy, errorBox, spinner } from './dom.js';
+import { h, replace, icon, avatar, userLink, userRow, richText, photoImg, photoAlt, plural, timeEl, toast, announce, busy, errorBox, spinner } from './dom.js';
 
 const mediaPath = (id) => `/v1/media/${encodeURIComponent(id)}`;
 
@@ -18,12 +19,9 @@ function photoElement(media) {
     .filter((r) => r && r.url && r.width)
     .map((r) => `${r.url} ${r.width}w`)
     .join(', ');
-  const alt = media.caption && media.caption.text
-    ? `Photo by ${media.user.username}: ${media.caption.text.slice(0, 200)}`
-    : `Photo by ${media.user.username}`;
   return photoImg(std.url, {
     class: 'photo',
-    alt,
+    alt: photoAlt(media),
     width: std.width || undefined,
     height: std.height || undefined,
     srcset: srcset || undefined,
@@ -122,10 +120,12 @@ export function mediaCard(ctx, media, { full = false, onDeleted } = {}) {
       postBtn.disabled = true;
       commentCount++;
       await reloadComments();
+      announce(`Comment posted. ${plural(commentCount, 'comment')}.`);
     } catch (err) {
       commentErr.textContent = err.message;
       commentErr.hidden = false;
     }
+    if (ctx.alive()) input.focus(); // it was disabled while posting, which took focus away
   });
   card.append(h('div', { class: 'card-foot' }, form, commentErr));
 
@@ -153,6 +153,7 @@ export function mediaCard(ctx, media, { full = false, onDeleted } = {}) {
     try {
       if (want) await post(`${mediaPath(id)}/likes`);
       else await del(`${mediaPath(id)}/likes`);
+      announce(`${want ? 'Liked' : 'Unliked'}. ${plural(likeCount, 'like')}.`);
       if (!likers.hidden) loadLikers();
     } catch (err) {
       liked = !want;
@@ -228,13 +229,42 @@ export function mediaCard(ctx, media, { full = false, onDeleted } = {}) {
     return li;
   }
 
+  /*
+   * The owner's menu, as the ARIA menu button pattern: opening it moves
+   * focus to its first item, the arrow keys (and Home, End) move between
+   * the items, Escape closes it and gives focus back to its button, and
+   * focus leaving it (Tab, a click elsewhere) closes it.
+   */
   function ownerMenu() {
-    const menu = h('div', { class: 'menu', hidden: true, role: 'menu' });
-    const toggle = h('button', { type: 'button', class: 'icon-btn menu-toggle', 'aria-label': 'More options', 'aria-haspopup': 'true', 'data-testid': 'media-menu' }, '⋯');
-    toggle.addEventListener('click', () => { menu.hidden = !menu.hidden; });
-    const editBtn = h('button', { type: 'button', role: 'menuitem', 'data-testid': 'edit-caption' }, 'Edit caption');
-    const delBtn = h('button', { type: 'button', role: 'menuitem', class: 'danger', 'data-testid': 'delete-media' }, 'Delete');
-    editBtn.addEventListener('click', () => { menu.hidden = true; editCaption(); });
+    const menu = h('div', { class: 'menu', hidden: true, role: 'menu', id: `menu-${id}`, 'aria-label': 'Photo options' });
+    const toggle = h('button', { type: 'button', class: 'icon-btn menu-toggle', 'aria-label': 'More options', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': menu.id, 'data-testid': 'media-menu' }, '⋯');
+    const editBtn = h('button', { type: 'button', role: 'menuitem', tabindex: '-1', 'data-testid': 'edit-caption' }, 'Edit caption');
+    const delBtn = h('button', { type: 'button', role: 'menuitem', tabindex: '-1', class: 'danger', 'data-testid': 'delete-media' }, 'Delete');
+    const items = [editBtn, delBtn];
+    const setOpen = (open, focusTo) => {
+      menu.hidden = !open;
+      toggle.setAttribute('aria-expanded', String(open));
+      if (focusTo) focusTo.focus();
+    };
+    toggle.addEventListener('click', () => setOpen(menu.hidden, menu.hidden ? editBtn : null));
+    toggle.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+      e.preventDefault();
+      setOpen(true, e.key === 'ArrowDown' ? editBtn : delBtn);
+    });
+    menu.addEventListener('keydown', (e) => {
+      const at = items.indexOf(document.activeElement);
+      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 }[e.key];
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setOpen(false, toggle);
+      } else if (to !== undefined) {
+        e.preventDefault();
+        items[(to + items.length) % items.length].focus();
+      }
+    });
+    menu.addEventListener('focusout', (e) => { if (!menu.contains(e.relatedTarget) && e.relatedTarget !== toggle) setOpen(false); });
+    editBtn.addEventListener('click', () => { setOpen(false); editCaption(); });
     let armed = false;
     delBtn.addEventListener('click', async () => {
       if (!armed) {
@@ -253,7 +283,7 @@ export function mediaCard(ctx, media, { full = false, onDeleted } = {}) {
     });
     menu.append(editBtn, delBtn);
     const wrapEl = h('div', { class: 'menu-wrap' }, toggle, menu);
-    const close = (e) => { if (!wrapEl.contains(e.target)) menu.hidden = true; };
+    const close = (e) => { if (!wrapEl.contains(e.target)) setOpen(false); };
     document.addEventListener('click', close);
     ctx.onCleanup(() => document.removeEventListener('click', close));
     return wrapEl;

@@ -2,7 +2,7 @@
 // your profile and the private switch, follow requests, and the lists of
 // followers and followings.
 import { get, post, session, updateSessionUser, isSelf } from './api.js';
-import { h, replace, avatar, userRow, safeUrl, spinner, errorBox, busy, toast, field, icon } from './dom.js';
+import { h, replace, avatar, userRow, safeUrl, spinner, errorBox, busy, toast, announce, field, icon } from './dom.js';
 import { pager, photoGrid, emptyState } from './list.js';
 
 const userPath = (id) => `/v1/users/${encodeURIComponent(id)}`;
@@ -66,12 +66,15 @@ export async function profilePage(view, ctx, { id, tab }, { onLogout }) {
     }, followLabel(outgoing));
     follow.addEventListener('click', async () => {
       const action = outgoing === 'none' ? 'follow' : 'unfollow';
+      const refocus = document.activeElement === follow; // the button is painted anew: focus goes to the new one
       try {
         const { data } = await busy(follow, () => post(`${userPath(uid)}/relationship`, { action }));
         follow.textContent = followLabel(data.outgoing_status);
         follow.dataset.status = data.outgoing_status;
         if (data.outgoing_status === 'requested') toast(`Requested to follow ${user.username}`);
-        rerender();
+        else announce(data.outgoing_status === 'follows' ? `Following ${user.username}` : `Unfollowed ${user.username}`);
+        await rerender();
+        if (refocus) view.querySelector('[data-testid="follow-button"]')?.focus();
       } catch (err) {
         toast(err.message, 'error');
       }
