@@ -54,6 +54,9 @@ static const setting_t settings[] = {
     {"rate_limit_window", T_INT, OFF(rate_limit_window), "3600", 1, 86400 * 7, NULL, "rate-limit window, seconds"},
     {"max_body", T_SIZE, OFF(max_body), "1m", 1024, 1LL << 30, NULL, "largest API request body (k/m/g suffixes)"},
     {"max_upload", T_SIZE, OFF(max_upload), "25m", 1024, 1LL << 32, NULL, "largest upload body (k/m/g suffixes)"},
+    {"metrics_listen", T_LISTEN, OFF(metrics_listen), "off", 0, 0, NULL,
+     "address and port (HOST:PORT) of a listener of its own for GET /metrics, in Prometheus's text format; off "
+     "by default, so that it is never public by accident"},
     {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
     {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL,
@@ -177,22 +180,36 @@ static int parse_size(const char *v, long long *out)
     return 0;
 }
 
-static int parse_listen(config_t *c, const char *v, char *err, size_t errlen)
+/* HOST:PORT (or [V6]:PORT) into *host and *port. */
+static int parse_hostport(const char *key, const char *v, char **host, int *port, char *err, size_t errlen)
 {
     const char *colon = strrchr(v, ':');
-    long long port;
-    if (colon == NULL || colon == v || !params_int(colon + 1, 0, 65535, &port)) {
-        snprintf(err, errlen, "bad value for listen: '%s' (expected HOST:PORT)", v);
+    long long p;
+    if (colon == NULL || colon == v || !params_int(colon + 1, 0, 65535, &p)) {
+        snprintf(err, errlen, "bad value for %s: '%s' (expected HOST:PORT)", key, v);
         return -1;
     }
     const char *h = v;
     size_t hl = (size_t)(colon - v);
     if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
         h++, hl -= 2;
-    free(c->listen_host);
-    c->listen_host = xstrndup(h, hl);
-    c->listen_port = (int)port;
+    free(*host);
+    *host = xstrndup(h, hl);
+    *port = (int)p;
     return 0;
+}
+
+static int parse_listen(config_t *c, const setting_t *s, const char *v, char *err, size_t errlen)
+{
+    if (s->off == OFF(listen))
+        return parse_hostport(s->key, v, &c->listen_host, &c->listen_port, err, errlen);
+    /* metrics_listen: off, or an address of its own */
+    if (strcmp(v, "off") == 0) {
+        free(c->metrics_host);
+        c->metrics_host = NULL;
+        return 0;
+    }
+    return parse_hostport(s->key, v, &c->metrics_host, &c->metrics_port, err, errlen);
 }
 
 int config_set(config_t *c, const char *key, const char *val, char *err, size_t errlen)
@@ -242,7 +259,7 @@ int config_set(config_t *c, const char *key, const char *val, char *err, size_t 
         break;
     }
     case T_LISTEN:
-        if (parse_listen(c, val, err, errlen) != 0)
+        if (parse_listen(c, s, val, err, errlen) != 0)
             return -1;
         break;
     case T_STR:
@@ -276,6 +293,7 @@ void config_free(config_t *c)
         free(*slot);
     }
     free(c->listen_host);
+    free(c->metrics_host);
     memset(c, 0, sizeof(*c));
 }
 

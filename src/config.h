@@ -20,6 +20,9 @@ typedef struct config {
     char *listen; /* host:port */
     char *listen_host;
     int listen_port;
+    char *metrics_listen; /* "off" or host:port: GET /metrics (http/scrape.h) */
+    char *metrics_host;   /* NULL when off */
+    int metrics_port;
     char *data_dir;
     char *database;                /* driver URL, "sqlite:PATH" */
     char *public_url;              /* base of links and photo URLs; no trailing slash */

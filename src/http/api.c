@@ -110,6 +110,13 @@ void api_flush(api_req_t *ar)
                               h2o_strdup(&req->pool, h[1], vl).base, vl);
     }
     h2o_send_inline(req, ar->out.body, ar->out.len);
+    server_t *srv = ar->srv;
+    if (srv->metrics != NULL) {
+        size_t route = ar->route_rc == ROUTER_FOUND ? srv->route_metric[router_index(srv->router, ar->match.route)]
+                                                    : srv->metric_pseudo + SERVER_M_UNMATCHED;
+        metrics_request(srv->metrics, ar->thr->index, route, ar->method, strlen(ar->method), ar->out.status,
+                        server_req_micros(req));
+    }
     ar->out.status = 0; /* sent */
 }
 

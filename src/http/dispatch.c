@@ -152,6 +152,8 @@ static void ar_unref(api_req_t *ar)
 {
     if (--ar->refs > 0)
         return;
+    if (ar->srv->metrics != NULL)
+        metrics_end(ar->srv->metrics, ar->thr->index);
     params_free(&ar->params);
     free(ar->path);
     free((char *)ar->token);
@@ -206,6 +208,8 @@ static api_req_t *ar_new(server_thread_t *thr, h2o_req_t *req)
     ar->path_len = req->path.len;
     ar->query_at = req->query_at;
     ar->client = api_client_key(&ar->srv->trusted, req);
+    if (ar->srv->metrics != NULL)
+        metrics_begin(ar->srv->metrics, thr->index);
     return ar;
 }
 
@@ -529,6 +533,8 @@ static void back(api_req_t *ar)
         return;
     }
     if (!ar->rl.allowed) {
+        if (ar->srv->metrics != NULL)
+            metrics_refused(ar->srv->metrics);
         api_error(ar, 429, E_RATE, "The maximum number of requests per hour has been exceeded.");
         return;
     }

@@ -79,6 +79,21 @@ void router_free(router_t *r)
     }
 }
 
+size_t router_count(const router_t *r)
+{
+    return r->n;
+}
+
+const route_t *router_route(const router_t *r, size_t i)
+{
+    return &r->routes[i].route;
+}
+
+size_t router_index(const router_t *r, const route_t *route)
+{
+    return (size_t)((const compiled_t *)route - r->routes); /* route is its compiled_t's first member */
+}
+
 static bool seg_match(const compiled_t *c, const route_arg_t *parts, size_t nparts)
 {
     if (c->nsegs != nparts)

@@ -45,6 +45,11 @@ enum { ROUTER_FOUND = 0, ROUTER_NOT_FOUND = 1, ROUTER_METHOD_NOT_ALLOWED = 2 };
 /* Copies the table; returns NULL (and a message in *err) on a bad pattern. */
 router_t *router_new(const route_t *routes, size_t n, const char **err);
 void router_free(router_t *r);
+/* The routes, in the order router_new had them: i in [0, router_count). */
+size_t router_count(const router_t *r);
+const route_t *router_route(const router_t *r, size_t i);
+/* The index of a route that router_match gave. */
+size_t router_index(const router_t *r, const route_t *route);
 /* `path` excludes the query string. */
 int router_match(const router_t *r, const char *method, size_t mlen, const char *path, size_t plen, route_match_t *m);
 

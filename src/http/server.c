@@ -172,6 +172,112 @@ static int add_access_log(h2o_pathconf_t *pathconf, h2o_logconf_t *conf, int fd)
     return 0;
 }
 
+/* ---- metrics (metrics_listen) ----
+ * API requests are counted as they are answered (api_flush), under their
+ * route's pattern; the rest (photo files, the web client, /healthz) by a
+ * logger on their paths, under SERVER_M_* names. */
+
+static const char *const pseudo_routes[SERVER_M_N] = {"(unmatched)", "/media/*", "/healthz", "/p/*", "/*"};
+
+typedef struct count_logger {
+    h2o_logger_t super;
+    size_t route; /* SERVER_M_* */
+} count_logger_t;
+
+static void count_request(h2o_logger_t *self, h2o_req_t *req)
+{
+    server_thread_t *thr = (server_thread_t *)req->conn->ctx;
+    server_t *srv = thr->srv;
+    if (srv->metrics != NULL)
+        metrics_request(srv->metrics, thr->index, srv->metric_pseudo + ((count_logger_t *)self)->route,
+                        req->method.base, req->method.len, req->res.status, server_req_micros(req));
+}
+
+/* A counting logger on each path that is not the API's (after the last
+ * registration: h2o's vector of paths moves as it grows). */
+static void add_count_loggers(server_t *srv, bool web)
+{
+    static const struct {
+        const char *path;
+        size_t route;
+    } paths[] = {
+        {"/media", SERVER_M_MEDIA}, {"/healthz", SERVER_M_HEALTHZ}, {"/p", SERVER_M_LINKS}, {"/", SERVER_M_WEB}};
+    for (size_t i = 0; i < srv->host->paths.size; i++) {
+        h2o_pathconf_t *pc = srv->host->paths.entries + i;
+        for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++)
+            if (h2o_memis(pc->path.base, pc->path.len, paths[k].path, strlen(paths[k].path)) &&
+                (paths[k].route != SERVER_M_WEB || web)) {
+                count_logger_t *l = (count_logger_t *)h2o_create_logger(pc, sizeof(*l));
+                l->super.log_access = count_request;
+                l->route = paths[k].route;
+            }
+    }
+}
+
+/* The metrics routes: one per pattern of the router (a pattern's methods
+ * share it: the method is a label of its own), then SERVER_M_*'s. */
+static void setup_metrics(server_t *srv)
+{
+    size_t n = router_count(srv->router), k = 0;
+    const char **labels = xcalloc(n + SERVER_M_N, sizeof(*labels));
+    srv->route_metric = xcalloc(n ? n : 1, sizeof(*srv->route_metric));
+    for (size_t i = 0; i < n; i++) {
+        const char *pattern = router_route(srv->router, i)->pattern;
+        size_t j = 0;
+        while (j < k && strcmp(labels[j], pattern) != 0)
+            j++;
+        if (j == k)
+            labels[k++] = pattern;
+        srv->route_metric[i] = (uint32_t)j;
+    }
+    srv->metric_pseudo = k;
+    for (size_t i = 0; i < SERVER_M_N; i++)
+        labels[k + i] = pseudo_routes[i];
+    srv->metrics = metrics_new(srv->nthreads, labels, k + SERVER_M_N);
+    free(labels);
+}
+
+/* GET /metrics: the requests' series, then the gauges of the pools, the
+ * object cache, uploads and the process. */
+static void render_metrics(buf_t *out, void *arg)
+{
+    server_t *srv = arg;
+    metrics_render(srv->metrics, out);
+    workpool_t *pools[] = {srv->req_pool, srv->pool, srv->hash_pool};
+    static const char *const pool_names[] = {"pool=\"request\"", "pool=\"work\"", "pool=\"hash\""};
+    workpool_stats_t st[3];
+    for (int i = 0; i < 3; i++)
+        if (pools[i] != NULL)
+            st[i] = workpool_stats(pools[i]);
+    metrics_family(out, "picogram_workpool_queue_depth", "gauge",
+                   "Work waiting for a thread: requests (with a networked database), images and writes, password "
+                   "hashes.");
+    for (int i = 0; i < 3; i++)
+        if (pools[i] != NULL)
+            metrics_line_u64(out, "picogram_workpool_queue_depth", pool_names[i], st[i].queued);
+    metrics_family(out, "picogram_workpool_wait_seconds", "summary", "How long work waited for a thread, by pool.");
+    for (int i = 0; i < 3; i++)
+        if (pools[i] != NULL) {
+            metrics_line(out, "picogram_workpool_wait_seconds_sum", pool_names[i], (double)st[i].waited_us / 1e6);
+            metrics_line_u64(out, "picogram_workpool_wait_seconds_count", pool_names[i], st[i].taken);
+        }
+    cache_stats_t cs = cache_stats(srv->cache);
+    metrics_family(out, "picogram_cache_hits_total", "counter", "Object cache lookups that found their entry.");
+    metrics_line_u64(out, "picogram_cache_hits_total", "", cs.hits);
+    metrics_family(out, "picogram_cache_near_hits_total", "counter",
+                   "Of the hits, those this process's own tier answered (a tiered cache; 0 otherwise).");
+    metrics_line_u64(out, "picogram_cache_near_hits_total", "", cs.near_hits);
+    metrics_family(out, "picogram_cache_misses_total", "counter", "Object cache lookups that did not.");
+    metrics_line_u64(out, "picogram_cache_misses_total", "", cs.misses);
+    metrics_family(out, "picogram_cache_entries", "gauge", "Entries this process's cache holds.");
+    metrics_line_u64(out, "picogram_cache_entries", "", cs.entries);
+    metrics_family(out, "picogram_cache_bytes", "gauge", "Bytes this process's cache holds.");
+    metrics_line_u64(out, "picogram_cache_bytes", "", cs.bytes);
+    metrics_family(out, "picogram_uploads_in_flight", "gauge", "Uploads admitted and not yet answered.");
+    metrics_line_u64(out, "picogram_uploads_in_flight", "", (uint64_t)atomic_load(&srv->uploads_in_flight));
+    metrics_process(out);
+}
+
 /* ---- listening ---- */
 
 static int bound_port(int fd)
@@ -524,6 +630,7 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
             add_access_log(srv->host->paths.entries + i, lc, fd);
         add_access_log(&srv->host->fallback_path, lc, fd);
     }
+    add_count_loggers(srv, web);
     return 0;
 }
 
@@ -748,10 +855,17 @@ int server_run(config_t *cfg)
         srv->req_pool = workpool_new((int)cfg->request_threads, 8192, srv->dbmap, NULL, images_thread_done);
     srv->speculate = srv->req_pool != NULL && strcmp(cfg->dispatch, "auto") == 0;
     srv->throttle = throttle_new(1u << 16);
+    srv->nthreads = (int)cfg->threads;
+    if (cfg->metrics_host != NULL) {
+        setup_metrics(srv);
+        if ((srv->scrape = scrape_start(cfg->metrics_host, cfg->metrics_port, render_metrics, srv, err, sizeof(err))) ==
+            NULL)
+            goto fail;
+        log_info("metrics on http://%s:%d/metrics", cfg->metrics_host, scrape_port(srv->scrape));
+    }
     if (start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
 
-    srv->nthreads = (int)cfg->threads;
     srv->threads = xcalloc((size_t)srv->nthreads, sizeof(server_thread_t));
     for (int i = 0; i < srv->nthreads; i++) {
         server_thread_t *thr = &srv->threads[i];
@@ -774,6 +888,7 @@ int server_run(config_t *cfg)
     atomic_store(&stopping, 1);
     for (int i = 0; i < srv->nthreads; i++)
         pthread_join(srv->threads[i].tid, NULL);
+    scrape_stop(srv->scrape); /* it reads the pools and the cache */
     workpool_free(srv->pool);
     workpool_free(srv->hash_pool);
     workpool_free(srv->req_pool);
@@ -788,6 +903,8 @@ int server_run(config_t *cfg)
         db_ctx_free(srv->threads[i].db);
     free(srv->listen_fds); /* each closed by its loop */
     router_free(srv->router);
+    metrics_free(srv->metrics);
+    free(srv->route_metric);
     ratelimit_free(srv->rl);
     throttle_free(srv->throttle);
     /* srv->ids is the process's generator (ids_global): not freed */

@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/time.h>
 
 #include "blob/blob.h"
 #include "cache/bus.h"
@@ -53,7 +54,9 @@
 #include "http/ratelimit.h"
 #include "http/throttle.h"
 #include "http/router.h"
+#include "http/scrape.h"
 #include "http/workpool.h"
+#include "obs/metrics.h"
 
 typedef struct server server_t;
 
@@ -107,8 +110,25 @@ struct server {
     popular_ctx_t popular;          /* the popular job's */
     atomic_int uploads_in_flight;
     nodes_t *nodes;          /* this process's ID node lease */
+    metrics_t *metrics;      /* NULL unless metrics_listen is set: then requests are counted */
+    scrape_t *scrape;        /* its listener */
+    uint32_t *route_metric;  /* a route's index (router_index) -> its metrics route (one per pattern) */
+    size_t metric_pseudo;    /* where the SERVER_M_* routes begin among the metrics routes */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
 };
+
+/* The metrics routes that are not a route of the API's, after them. */
+enum { SERVER_M_UNMATCHED, SERVER_M_MEDIA, SERVER_M_HEALTHZ, SERVER_M_LINKS, SERVER_M_WEB, SERVER_M_N };
+
+/* Microseconds since h2o began req (its head read). */
+static inline uint64_t server_req_micros(const h2o_req_t *req)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    int64_t us = ((int64_t)now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+                 ((int64_t)now.tv_usec - req->timestamps.request_begin_at.tv_usec);
+    return us > 0 ? (uint64_t)us : 0;
+}
 
 /* Runs the server until SIGINT or SIGTERM. Returns a process exit code. */
 int server_run(config_t *cfg);

@@ -5,12 +5,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct workpool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     work_t *head, *tail;
     size_t queued, max_queued;
+    uint64_t taken, waited_us; /* work a thread took, and how long it had waited in all */
     bool stopping;
     int nthreads;
     pthread_t *tids;
@@ -23,6 +25,13 @@ typedef struct start_arg {
     workpool_t *pool;
     worker_ctx_t *ctx;
 } start_arg_t;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void *worker_main(void *arg)
 {
@@ -47,6 +56,9 @@ static void *worker_main(void *arg)
         if (p->head == NULL)
             p->tail = NULL;
         p->queued--;
+        int64_t wait = now_us() - w->queued_at;
+        p->taken++;
+        p->waited_us += wait > 0 ? (uint64_t)wait : 0;
         pthread_mutex_unlock(&p->lock);
         w->run(w, wc);
         h2o_multithread_send_message(w->reply_to, &w->super);
@@ -99,6 +111,7 @@ int workpool_submit(workpool_t *p, work_t *w)
 {
     w->next = NULL;
     memset(&w->super, 0, sizeof(w->super));
+    w->queued_at = now_us();
     pthread_mutex_lock(&p->lock);
     if (p->queued >= p->max_queued || p->stopping) {
         pthread_mutex_unlock(&p->lock);
@@ -113,6 +126,14 @@ int workpool_submit(workpool_t *p, work_t *w)
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 0;
+}
+
+workpool_stats_t workpool_stats(workpool_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    workpool_stats_t st = {.queued = p->queued, .taken = p->taken, .waited_us = p->waited_us};
+    pthread_mutex_unlock(&p->lock);
+    return st;
 }
 
 void workpool_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)

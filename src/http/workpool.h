@@ -35,6 +35,7 @@ struct work {
     void (*done)(work_t *w);                  /* on the submitting loop thread */
     h2o_multithread_receiver_t *reply_to;
     work_t *next;
+    int64_t queued_at; /* monotonic microseconds: when it was submitted */
 };
 
 /* thread_start and thread_exit (both optional) run on each worker thread as
@@ -45,6 +46,13 @@ workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, 
 void workpool_free(workpool_t *p);
 /* Returns 0, or -1 if the queue is full. Thread safe. */
 int workpool_submit(workpool_t *p, work_t *w);
+typedef struct workpool_stats {
+    size_t queued;      /* waiting now */
+    uint64_t taken;     /* taken by a thread, since the start */
+    uint64_t waited_us; /* how long those waited, in all */
+} workpool_stats_t;
+/* Thread safe. */
+workpool_stats_t workpool_stats(workpool_t *p);
 /* Receiver callback to register on each loop's multithread queue. */
 void workpool_on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 

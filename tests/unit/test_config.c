@@ -87,6 +87,14 @@ static void test_errors(void **state)
     assert_non_null(strstr(err, "threads"));
     assert_int_equal(config_set(&c, "threads", "-1", err, sizeof(err)), -1);
     assert_int_equal(config_set(&c, "listen", "nocolon", err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "metrics_listen", "nocolon", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "metrics_listen"));
+    assert_null(c.metrics_host);
+    assert_int_equal(config_set(&c, "metrics_listen", "[::1]:9108", err, sizeof(err)), 0);
+    assert_string_equal(c.metrics_host, "::1");
+    assert_int_equal(c.metrics_port, 9108);
+    assert_int_equal(config_set(&c, "metrics_listen", "off", err, sizeof(err)), 0);
+    assert_null(c.metrics_host);
     assert_int_equal(config_set(&c, "listen", "h:99999", err, sizeof(err)), -1);
     assert_int_equal(config_set(&c, "max_body", "12q", err, sizeof(err)), -1);
     assert_int_equal(config_set(&c, "log_level", "loud", err, sizeof(err)), -1);

@@ -1,0 +1,206 @@
+// GET /metrics on a listener of its own (metrics_listen): off by default;
+// requests counted by route pattern (never a path with an ID), method and
+// status, with latency histograms that add up; the pools, the cache and
+// the process; output that promtool accepts; and a real Prometheus 2 that
+// scrapes it on loopback and answers a query for one of its counters.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startServer, api, signup, uniqueName, freePort, external, serverBinary } from './lib.mjs';
+import { poll } from './feed_util.mjs';
+
+/** Fetches the metrics: {text, samples: Map of 'name{labels}' -> number, contentType}. */
+async function scrape(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const samples = new Map();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return { text, samples, contentType: res.headers.get('content-type') };
+}
+
+const get = (s, key) => s.samples.get(key) ?? 0;
+const requests = (route, method, code) => `picogram_http_requests_total{route="${route}",method="${method}",code="${code}"}`;
+const hist = (suffix, route, method, le) =>
+  `picogram_http_request_duration_seconds_${suffix}{route="${route}",method="${method}"${le ? `,le="${le}"` : ''}}`;
+
+function promtool(text) {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text });
+  assert.equal(r.error, undefined, `promtool: ${r.error?.message} (scripts/deps.sh test installs Debian's prometheus)`);
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+test('metrics are off unless metrics_listen is set', { skip: external }, async () => {
+  const srv = await startServer();
+  try {
+    assert.doesNotMatch(srv.stderr(), /metrics on/);
+    // and the API's listener never serves them
+    const res = await fetch(`${srv.url}/metrics`);
+    assert.doesNotMatch(res.headers.get('content-type') || '', /version=0\.0\.4/);
+    assert.doesNotMatch(await res.text(), /picogram_http_requests_total/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a bad metrics_listen, or one in use, stops the server from starting', { skip: external }, async () => {
+  for (const [value, why] of [['nonsense', /metrics_listen: 'nonsense' \(expected HOST:PORT\)/], ['127.0.0.1:99999', /metrics_listen/]]) {
+    const r = spawnSync(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', '/nonexistent/never', '--metrics-listen', value],
+      { timeout: 10_000 });
+    assert.notEqual(r.status, 0, `${value}: should not start`);
+    assert.match(r.stderr.toString(), why);
+  }
+  const port = await freePort();
+  const first = await startServer(['--metrics-listen', `127.0.0.1:${port}`]);
+  try {
+    await assert.rejects(startServer(['--metrics-listen', `127.0.0.1:${port}`]), /metrics_listen: cannot listen on 127\.0\.0\.1:\d+/);
+  } finally {
+    await first.stop();
+  }
+});
+
+test('requests are counted by route, method and status, with latency that adds up', { skip: external, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const srv = await startServer(['--metrics-listen', `127.0.0.1:${port}`]);
+  try {
+    assert.match(srv.stderr(), new RegExp(`metrics on http://127\\.0\\.0\\.1:${port}/metrics`));
+    const u = await signup(srv.url, uniqueName('met'));
+    const v = await signup(srv.url, uniqueName('met'));
+    const before = await scrape(port);
+    assert.equal(before.contentType, 'text/plain; version=0.0.4; charset=utf-8');
+
+    for (let i = 0; i < 3; i++) assert.equal((await api(srv.url, 'GET', `/v1/users/${v.user.id}`, { token: u.token })).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await api(srv.url, 'GET', '/v1/users/self')).status, 400);
+    assert.equal((await api(srv.url, 'GET', '/v1/no/such/thing')).status, 404);
+    assert.equal((await api(srv.url, 'POST', `/v1/users/${v.user.id}/relationship`, { token: u.token, form: { action: 'follow' } })).status, 200);
+    assert.equal((await api(srv.url, 'POST', `/v1/users/${v.user.id}/relationship`, { token: u.token, form: { action: 'bogus' } })).status, 400);
+    // POST with _method=DELETE counts as the DELETE it is
+    const unlike = await api(srv.url, 'POST', '/v1/media/123456789/likes', { token: u.token, form: { _method: 'DELETE' } });
+    for (let i = 0; i < 4; i++) assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+    const head = await fetch(`${srv.url}/healthz`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+
+    const settled = await poll(async () => {
+      const s = await scrape(port);
+      return get(s, 'picogram_http_requests_in_flight') === 0 ? s : null;
+    }, { timeout: 5000 });
+    assert.ok(settled.ok, 'no request in flight once all are answered');
+    const after = settled.value;
+    const delta = (key) => get(after, key) - get(before, key);
+    assert.equal(delta(requests('/v1/users/{id}', 'GET', '200')), 3);
+    assert.equal(delta(requests('/v1/users/{id}', 'GET', '400')), 2);
+    assert.equal(delta(requests('(unmatched)', 'GET', '404')), 1);
+    assert.equal(delta(requests('/v1/users/{id}/relationship', 'POST', '200')), 1);
+    assert.equal(delta(requests('/v1/users/{id}/relationship', 'POST', '400')), 1);
+    assert.equal(delta(requests('/healthz', 'GET', '200')), 4);
+    assert.equal(delta(requests('/healthz', 'HEAD', '200')), 1);
+    assert.equal(delta(requests('/v1/media/{id}/likes', 'DELETE', String(unlike.status))), 1);
+    assert.equal(delta(requests('/v1/media/{id}/likes', 'POST', String(unlike.status))), 0);
+
+    // the histogram: cumulative buckets, +Inf equal to the count, and the
+    // count equal to the requests of every status
+    for (const [route, method, n] of [['/v1/users/{id}', 'GET', 5], ['/healthz', 'GET', 4], ['/v1/users/{id}/relationship', 'POST', 2]]) {
+      assert.equal(delta(hist('count', route, method)), n, `${method} ${route}: count`);
+      assert.equal(delta(hist('bucket', route, method, '+Inf')), n, `${method} ${route}: +Inf`);
+      let last = 0;
+      for (const le of ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']) {
+        const c = get(after, hist('bucket', route, method, le));
+        assert.ok(c >= last, `${method} ${route}: bucket ${le} (${c}) below the one before (${last})`);
+        last = c;
+      }
+      assert.ok(delta(hist('sum', route, method)) > 0, `${method} ${route}: the sum grew`);
+      assert.ok(delta(hist('sum', route, method)) < n * 10, `${method} ${route}: the sum is in seconds`);
+    }
+    // no label carries an ID: only patterns
+    for (const key of after.samples.keys()) {
+      assert.doesNotMatch(key, new RegExp(`${u.user.id}|${v.user.id}`), `a per-user label: ${key}`);
+      assert.doesNotMatch(key, /route="[^"]*\/\d+/, `a path with an ID as a route: ${key}`);
+    }
+    // the follow was a write: it waited on the work pool (embedded) or ran
+    // on the request pool (networked databases)
+    const taken = ['request', 'work'].map((p) => delta(`picogram_workpool_wait_seconds_count{pool="${p}"}`));
+    assert.ok(taken[0] + taken[1] >= 1, `work taken by a pool: ${taken}`);
+    assert.ok(after.samples.has('picogram_workpool_queue_depth{pool="hash"}'));
+    assert.ok(delta('picogram_cache_hits_total') + delta('picogram_cache_misses_total') > 0, 'the user reads looked in the cache');
+    assert.ok(get(after, 'process_resident_memory_bytes') > 1 << 20);
+    assert.ok(get(after, 'process_open_fds') >= 5);
+    assert.ok(get(after, 'process_cpu_seconds_total') > 0);
+    assert.ok(Math.abs(get(after, 'process_start_time_seconds') - Date.now() / 1000) < 120);
+
+    const lint = promtool(after.text);
+    assert.equal(lint.status, 0, `promtool check metrics:\n${lint.out}`);
+
+    // only GET and HEAD /metrics
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics/x`)).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 404);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('refusals by the rate limit are counted', { skip: external }, async () => {
+  const port = await freePort();
+  const srv = await startServer(['--metrics-listen', `127.0.0.1:${port}`, '--rate-limit', '3']);
+  try {
+    const codes = [];
+    for (let i = 0; i < 5; i++) codes.push((await api(srv.url, 'GET', '/v1/users/self')).status);
+    assert.deepEqual(codes, [400, 400, 400, 429, 429]); // no token: the client address's budget
+    const s = await scrape(port);
+    assert.equal(get(s, 'picogram_ratelimit_refusals_total'), 2);
+    assert.equal(get(s, requests('/v1/users/{id}', 'GET', '429')), 2);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a real Prometheus scrapes picogram and answers for its counter', { skip: external, timeout: 90_000 }, async () => {
+  const port = await freePort();
+  const srv = await startServer(['--metrics-listen', `127.0.0.1:${port}`]);
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-prom-'));
+  let prom = null;
+  try {
+    for (let i = 0; i < 7; i++) assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+    const promPort = await freePort();
+    await writeFile(path.join(dir, 'prometheus.yml'),
+      `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: picogram\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`);
+    prom = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let promErr = '';
+    prom.stderr.on('data', (d) => { promErr += d; });
+    const spawned = await new Promise((resolve) => { prom.on('spawn', () => resolve(null)); prom.on('error', resolve); });
+    assert.equal(spawned, null, `prometheus: ${spawned?.message} (scripts/deps.sh test installs Debian's prometheus)`);
+    const query = encodeURIComponent('picogram_http_requests_total{route="/healthz",method="GET",code="200"}');
+    const seen = await poll(async () => {
+      try {
+        const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${query}`);
+        const body = await r.json();
+        const got = body?.data?.result?.[0];
+        return got ? Number(got.value[1]) : null;
+      } catch {
+        return null; // not up yet
+      }
+    }, { timeout: 60_000, interval: 500 });
+    assert.ok(seen.ok, `Prometheus never had the counter; it said:\n${promErr}`);
+    assert.equal(seen.value, 7);
+    // and it saw the target up
+    const up = await (await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=up`)).json();
+    assert.equal(up.data.result[0].value[1], '1');
+  } finally {
+    if (prom && prom.exitCode === null) {
+      const gone = new Promise((r) => prom.on('close', r));
+      prom.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+      if (prom.exitCode === null) prom.kill('SIGKILL');
+    }
+    await srv.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
