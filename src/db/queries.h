@@ -150,6 +150,12 @@
     X(JOB_UNLEASE, "UPDATE jobs SET lease_until = 0 WHERE id = $1")                                                    \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
     X(JOB_KIND_LIVE, "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND dead = 0")                                        \
+    X(JOB_STATS,                                                                                                       \
+      "SELECT kind, SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END), "                                                       \
+      "SUM(CASE WHEN dead = 0 AND run_at <= $1 AND lease_until < $1 THEN 1 ELSE 0 END), "                              \
+      "SUM(CASE WHEN dead = 0 AND lease_until >= $1 THEN 1 ELSE 0 END), "                                              \
+      "MIN(CASE WHEN dead = 0 AND run_at <= $1 AND lease_until < $1 THEN run_at END), "                                \
+      "SUM(CASE WHEN dead <> 0 THEN 1 ELSE 0 END) FROM jobs GROUP BY kind")                                            \
     X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id, author_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(FEED_TRIM,                                                                                                       \
       "DELETE FROM feed_items WHERE user_id = $1 AND media_id < (SELECT media_id FROM feed_items WHERE user_id = $1 " \

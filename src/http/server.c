@@ -237,8 +237,84 @@ static void setup_metrics(server_t *srv)
     free(labels);
 }
 
+/* The outboxes' numbers, summed over the databases, by kind (the index of
+ * the kind among srv->job_handlers). */
+typedef struct job_totals {
+    const server_t *srv;
+    jobs_kind_stats_t by_kind[24];
+} job_totals_t;
+
+static void add_job_stats(const char *kind, const jobs_kind_stats_t *st, void *arg)
+{
+    job_totals_t *t = arg;
+    for (size_t i = 0; i < t->srv->njob_handlers; i++)
+        if (strcmp(t->srv->job_handlers[i].kind, kind) == 0) {
+            jobs_kind_stats_t *a = &t->by_kind[i];
+            a->live += st->live, a->due += st->due, a->running += st->running, a->dead += st->dead;
+            if (st->oldest_due_ms != 0 && (a->oldest_due_ms == 0 || st->oldest_due_ms < a->oldest_due_ms))
+                a->oldest_due_ms = st->oldest_due_ms;
+        }
+}
+
+/* The databases (up or not) and their outboxes, and what this process's
+ * runners made of the jobs they ran. */
+static void render_jobs(server_t *srv, buf_t *out)
+{
+    if (srv->scrape_db == NULL)
+        srv->scrape_db = db_ctx_new(srv->dbmap);
+    job_totals_t t = {.srv = srv};
+    int64_t now = ids_now_ms();
+    char labels[96];
+    metrics_family(out, "picogram_database_up", "gauge",
+                   "Whether a physical database (by its index in `database`) answered this scrape's outbox query.");
+    for (size_t i = 0; i < dbmap_count(srv->dbmap); i++) {
+        db_conn_t *c = db_physical(srv->scrape_db, i);
+        bool up = c != NULL && jobs_stats(c, now, add_job_stats, &t) == 0;
+        snprintf(labels, sizeof(labels), "database=\"%zu\"", i);
+        metrics_line_u64(out, "picogram_database_up", labels, up);
+    }
+    db_ctx_release(srv->scrape_db);
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"picogram_jobs_queued", "gauge", "Jobs in the outboxes not yet done (due, scheduled or running; not dead)."},
+        {"picogram_jobs_due", "gauge", "Jobs due and waiting for a runner: the backlog."},
+        {"picogram_jobs_running", "gauge", "Jobs a runner holds the lease of."},
+        {"picogram_jobs_oldest_due_seconds", "gauge", "How long the oldest due job has waited for a runner (0: none)."},
+        {"picogram_jobs_dead", "gauge", "Jobs given up after their last attempt, kept for an operator."},
+    };
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < srv->njob_handlers; i++) {
+            const jobs_kind_stats_t *a = &t.by_kind[i];
+            snprintf(labels, sizeof(labels), "kind=\"%s\"", srv->job_handlers[i].kind);
+            if (f == 3)
+                metrics_line(out, fam[f].name, labels,
+                             a->oldest_due_ms && now > a->oldest_due_ms ? (double)(now - a->oldest_due_ms) / 1e3 : 0);
+            else
+                metrics_line_u64(out, fam[f].name, labels,
+                                 (uint64_t)(f == 0   ? a->live
+                                            : f == 1 ? a->due
+                                            : f == 2 ? a->running
+                                                     : a->dead));
+        }
+    }
+    static const char *const outcomes[JOBQ_NOUTCOMES] = {"done", "continued", "retried", "waited", "died"};
+    metrics_family(out, "picogram_job_runs_total", "counter",
+                   "Jobs this process's runners ran, by kind and outcome (continued: a step of a long job; waited: a "
+                   "database was down; died: its last attempt failed).");
+    for (size_t i = 0; i < srv->njob_handlers; i++) {
+        uint64_t n[JOBQ_NOUTCOMES];
+        jobq_counts(srv->jobs, i, n);
+        for (int k = 0; k < JOBQ_NOUTCOMES; k++) {
+            snprintf(labels, sizeof(labels), "kind=\"%s\",outcome=\"%s\"", srv->job_handlers[i].kind, outcomes[k]);
+            metrics_line_u64(out, "picogram_job_runs_total", labels, n[k]);
+        }
+    }
+}
+
 /* GET /metrics: the requests' series, then the gauges of the pools, the
- * object cache, uploads and the process. */
+ * object cache, uploads, the jobs and the process. */
 static void render_metrics(buf_t *out, void *arg)
 {
     server_t *srv = arg;
@@ -275,6 +351,7 @@ static void render_metrics(buf_t *out, void *arg)
     metrics_line_u64(out, "picogram_cache_bytes", "", cs.bytes);
     metrics_family(out, "picogram_uploads_in_flight", "gauge", "Uploads admitted and not yet answered.");
     metrics_line_u64(out, "picogram_uploads_in_flight", "", (uint64_t)atomic_load(&srv->uploads_in_flight));
+    render_jobs(srv, out);
     metrics_process(out);
 }
 
@@ -685,6 +762,7 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot schedule the popular ranking or the photo re-keying");
         return -1;
     }
+    srv->njob_handlers = n;
     jobq_owner_t owner = {.id = nodes_owner(srv->nodes), .ok = jobs_may_run, .arg = srv->nodes};
     if (cfg->job_threads > 0) /* 0: `picogram worker` processes run them */
         srv->jobs = jobq_start(srv->dbmap, (int)cfg->job_threads, srv->job_handlers, n, &srv->feeds, owner);
@@ -888,7 +966,8 @@ int server_run(config_t *cfg)
     atomic_store(&stopping, 1);
     for (int i = 0; i < srv->nthreads; i++)
         pthread_join(srv->threads[i].tid, NULL);
-    scrape_stop(srv->scrape); /* it reads the pools and the cache */
+    scrape_stop(srv->scrape); /* it reads the pools, the cache and the databases */
+    db_ctx_free(srv->scrape_db);
     workpool_free(srv->pool);
     workpool_free(srv->hash_pool);
     workpool_free(srv->req_pool);

@@ -106,12 +106,14 @@ struct server {
     jobq_t *jobs;
     struct jobs_gearman *gearman;   /* NULL without job_server */
     job_handler_t job_handlers[24]; /* every kind the runners take */
+    size_t njob_handlers;
     photo_keys_ctx_t rekey;         /* the photo_rekey job's */
     popular_ctx_t popular;          /* the popular job's */
     atomic_int uploads_in_flight;
     nodes_t *nodes;          /* this process's ID node lease */
     metrics_t *metrics;      /* NULL unless metrics_listen is set: then requests are counted */
     scrape_t *scrape;        /* its listener */
+    db_ctx_t *scrape_db;     /* the scrape thread's, for the outboxes' numbers */
     uint32_t *route_metric;  /* a route's index (router_index) -> its metrics route (one per pattern) */
     size_t metric_pseudo;    /* where the SERVER_M_* routes begin among the metrics routes */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */

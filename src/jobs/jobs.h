@@ -101,6 +101,21 @@ jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handle
                    jobq_owner_t owner);
 /* Stops the runners after the jobs they are running. */
 void jobq_stop(jobq_t *q);
+/* What the runners of q made of the jobs of handler i (an index of
+ * jobq_start's handlers) since they started. Thread safe. */
+enum { JOBQ_DONE, JOBQ_CONTINUED, JOBQ_RETRIED, JOBQ_WAITED, JOBQ_DIED, JOBQ_NOUTCOMES };
+void jobq_counts(jobq_t *q, size_t i, uint64_t out[JOBQ_NOUTCOMES]);
+
+/* The outbox of one database, by kind, at now_ms: jobs not dead, due and
+ * waiting for a runner, leased by one (running), the oldest due job's
+ * run_at (0 if none is due), and dead jobs. fn is called once per kind
+ * present. 0, or -1 if the database could not answer. */
+typedef struct jobs_kind_stats {
+    long live, due, running, dead;
+    int64_t oldest_due_ms;
+} jobs_kind_stats_t;
+int jobs_stats(db_conn_t *c, int64_t now_ms, void (*fn)(const char *kind, const jobs_kind_stats_t *st, void *arg),
+               void *arg);
 /* Jobs not yet done (dead ones excluded), across every database; -1 on error. */
 long jobs_pending(db_ctx_t *db);
 

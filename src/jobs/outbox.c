@@ -119,7 +119,40 @@ struct jobq {
     int nthreads;
     pthread_t *tids;
     atomic_int stopping;
+    _Atomic uint64_t (*counts)[JOBQ_NOUTCOMES]; /* per handler */
 };
+
+static void count_outcome(jobq_t *q, const job_handler_t *h, int outcome)
+{
+    if (h != NULL)
+        atomic_fetch_add_explicit(&q->counts[h - q->handlers][outcome], 1, memory_order_relaxed);
+}
+
+void jobq_counts(jobq_t *q, size_t i, uint64_t out[JOBQ_NOUTCOMES])
+{
+    for (int k = 0; k < JOBQ_NOUTCOMES; k++)
+        out[k] = q != NULL && i < q->nhandlers ? atomic_load_explicit(&q->counts[i][k], memory_order_relaxed) : 0;
+}
+
+int jobs_stats(db_conn_t *c, int64_t now_ms, void (*fn)(const char *kind, const jobs_kind_stats_t *st, void *arg),
+               void *arg)
+{
+    db_stmt_t *s = db_q(c, Q_JOB_STATS);
+    db_bind_i64(s, 1, now_ms);
+    int rc;
+    while ((rc = db_step(s)) == DB_ROW) {
+        char kind[32];
+        db_col_copy(s, 0, kind, sizeof(kind));
+        jobs_kind_stats_t st = {.live = (long)db_col_i64(s, 1),
+                                .due = (long)db_col_i64(s, 2),
+                                .running = (long)db_col_i64(s, 3),
+                                .oldest_due_ms = db_col_null(s, 4) ? 0 : db_col_i64(s, 4),
+                                .dead = (long)db_col_i64(s, 5)};
+        fn(kind, &st, arg);
+    }
+    db_reset(s);
+    return rc == DB_DONE ? 0 : -1;
+}
 
 static const job_handler_t *handler_for(jobq_t *q, const char *kind)
 {
@@ -167,14 +200,17 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
         /* a database it needs is down: not the job's fault, so no attempt
          * is counted (an outage of any length loses none); again soon */
         log_debug("job %lld (%s): a database is unavailable; it waits", (long long)id, kind);
+        count_outcome(q, h, JOBQ_WAITED);
         s = db_q(c, Q_JOB_WAIT);
         db_bind_i64(s, 1, id);
         db_bind_i64(s, 2, ids_now_ms() + JOBS_WAIT_MS);
         db_bind_cstr(s, 3, "a database is unavailable");
     } else if (rc == JOB_DONE) {
+        count_outcome(q, h, JOBQ_DONE);
         s = db_q(c, Q_JOB_DONE);
         db_bind_i64(s, 1, id);
     } else if (rc == JOB_CONTINUE) {
+        count_outcome(q, h, JOBQ_CONTINUED);
         s = db_q(c, Q_JOB_CONTINUE);
         db_bind_i64(s, 1, id);
         db_bind_cstr(s, 2, payload);
@@ -184,6 +220,7 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
         if (backoff > 300000)
             backoff = 300000;
         bool dead = attempts + 1 >= JOBS_MAX_ATTEMPTS;
+        count_outcome(q, h, dead ? JOBQ_DIED : JOBQ_RETRIED);
         log_warn("job %lld (%s %s) failed, attempt %d%s", (long long)id, kind, payload, attempts + 1,
                  dead ? ": giving up" : "");
         s = db_q(c, Q_JOB_RETRY);
@@ -313,6 +350,7 @@ jobq_t *jobq_start(const dbmap_t *map, int nthreads, const job_handler_t *handle
     q->nhandlers = n;
     q->ctx = ctx;
     q->nthreads = nthreads;
+    q->counts = xcalloc(n ? n : 1, sizeof(*q->counts));
     q->tids = xcalloc((size_t)nthreads, sizeof(pthread_t));
     for (int i = 0; i < nthreads; i++)
         pthread_create(&q->tids[i], NULL, runner_main, q);
@@ -328,6 +366,7 @@ void jobq_stop(jobq_t *q)
     for (int i = 0; i < q->nthreads; i++)
         pthread_join(q->tids[i], NULL);
     free(q->tids);
+    free(q->counts);
     free(q);
 }
 

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, api, signup, uniqueName, freePort, external, serverBinary } from './lib.mjs';
+import { startServer, api, signup, uniqueName, freePort, external, serverBinary, topology, uploadPhoto, show } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
 /** Fetches the metrics: {text, samples: Map of 'name{labels}' -> number, contentType}. */
@@ -158,6 +158,50 @@ test('refusals by the rate limit are counted', { skip: external }, async () => {
     assert.equal(get(s, requests('/v1/users/{id}', 'GET', '429')), 2);
   } finally {
     await srv.stop();
+  }
+});
+
+test('every database is up, and the job backlog shows: due, its age, then run', { skip: external, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  // no runner in this process: jobs wait in the outbox (with PostgreSQL,
+  // other servers' runners on the same databases may take them)
+  const srv = await startServer(['--metrics-listen', `127.0.0.1:${port}`, '--job-threads', '0']);
+  try {
+    const s0 = await scrape(port);
+    const dbs = [...s0.samples.keys()].filter((k) => k.startsWith('picogram_database_up{'));
+    assert.equal(dbs.length, topology === 'pg' ? 2 : topology === 'sqlite2' ? 2 : 1, dbs.join(' '));
+    for (const k of dbs) assert.equal(get(s0, k), 1, `${k} is up`);
+    if (topology !== 'embedded') return;
+    const a = await signup(srv.url, uniqueName('mjob'));
+    const b = await signup(srv.url, uniqueName('mjob'));
+    assert.equal((await api(srv.url, 'POST', `/v1/users/${a.user.id}/relationship`, { token: b.token, form: { action: 'follow' } })).status, 200);
+    const up = await uploadPhoto(srv.url, { token: a.token, photo: 'tiny-1x1.jpg' });
+    assert.equal(up.status, 200, show(up));
+    await new Promise((r) => setTimeout(r, 1200));
+    const s1 = await scrape(port);
+    assert.equal(get(s1, 'picogram_jobs_due{kind="fanout"}'), 1);
+    assert.equal(get(s1, 'picogram_jobs_queued{kind="fanout"}'), 1);
+    assert.ok(get(s1, 'picogram_jobs_oldest_due_seconds{kind="fanout"}') >= 1, 'the fan-out has waited');
+    assert.equal(get(s1, 'picogram_job_runs_total{kind="fanout",outcome="done"}'), 0);
+  } finally {
+    await srv.stop();
+  }
+  if (topology !== 'embedded') return;
+  // a server with a runner: the fan-out runs, the backlog empties
+  const port2 = await freePort();
+  const srv2 = await startServer(['--metrics-listen', `127.0.0.1:${port2}`]);
+  try {
+    const a = await signup(srv2.url, uniqueName('mjob'));
+    const b = await signup(srv2.url, uniqueName('mjob'));
+    await api(srv2.url, 'POST', `/v1/users/${a.user.id}/relationship`, { token: b.token, form: { action: 'follow' } });
+    assert.equal((await uploadPhoto(srv2.url, { token: a.token, photo: 'tiny-1x1.jpg' })).status, 200);
+    const ran = await poll(async () => {
+      const s = await scrape(port2);
+      return get(s, 'picogram_job_runs_total{kind="fanout",outcome="done"}') >= 1 && get(s, 'picogram_jobs_due{kind="fanout"}') === 0;
+    }, { timeout: 10_000, interval: 100 });
+    assert.ok(ran.ok, 'the fan-out ran and nothing is due');
+  } finally {
+    await srv2.stop();
   }
 });
 

@@ -120,6 +120,12 @@ static void test_outbox_is_transactional(void **state)
     dbmap_free(map);
 }
 
+static void collect_fail(const char *kind, const jobs_kind_stats_t *st, void *arg)
+{
+    if (strcmp(kind, "fail") == 0)
+        *(jobs_kind_stats_t *)arg = *st;
+}
+
 static void test_continue_and_retry(void **state)
 {
     dbmap_t *map;
@@ -129,9 +135,30 @@ static void test_continue_and_retry(void **state)
     assert_int_equal(jobs_enqueue(c, 3, "fail", "x"), DB_DONE);
     jobq_t *q = jobq_start(map, 1, handlers, 4, NULL, (jobq_owner_t){.id = 1});
     wait_for(db, 1); /* the step job finishes; the failing one stays */
+    uint64_t n[JOBQ_NOUTCOMES];
+    jobq_counts(q, 1, n); /* step: three steps, then done */
+    assert_int_equal(n[JOBQ_CONTINUED], 3);
+    assert_int_equal(n[JOBQ_DONE], 1);
+    assert_int_equal(n[JOBQ_RETRIED] + n[JOBQ_DIED] + n[JOBQ_WAITED], 0);
+    jobq_counts(q, 2, n); /* fail: tried, to be retried */
+    assert_true(n[JOBQ_RETRIED] >= 1);
+    assert_int_equal(n[JOBQ_DONE], 0);
     jobq_stop(q);
     assert_int_equal(atomic_load(&steps_seen), 4);
     assert_true(atomic_load(&runs) >= 1 && atomic_load(&runs) <= 2); /* backed off after the first try */
+    /* the outbox's numbers: the failed job waits out its backoff, not dead */
+    jobs_kind_stats_t st = {0};
+    assert_int_equal(jobs_stats(c, 0, collect_fail, &st), 0); /* at time 0, nothing is due yet */
+    assert_int_equal(st.live, 1);
+    assert_int_equal(st.due, 0);
+    assert_int_equal(st.oldest_due_ms, 0);
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(jobs_stats(c, INT64_MAX / 2, collect_fail, &st), 0); /* much later, it is */
+    assert_int_equal(st.live, 1);
+    assert_int_equal(st.due, 1);
+    assert_int_equal(st.running, 0);
+    assert_int_equal(st.dead, 0);
+    assert_true(st.oldest_due_ms > ids_now_ms() - 60000);
     db_ctx_free(db);
     dbmap_free(map);
 }
