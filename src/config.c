@@ -54,6 +54,9 @@ static const setting_t settings[] = {
     {"rate_limit_window", T_INT, OFF(rate_limit_window), "3600", 1, 86400 * 7, NULL, "rate-limit window, seconds"},
     {"max_body", T_SIZE, OFF(max_body), "1m", 1024, 1LL << 30, NULL, "largest API request body (k/m/g suffixes)"},
     {"max_upload", T_SIZE, OFF(max_upload), "25m", 1024, 1LL << 32, NULL, "largest upload body (k/m/g suffixes)"},
+    {"drain_seconds", T_INT, OFF(drain_seconds), "0", 0, 3600, NULL,
+     "on SIGTERM, seconds to keep serving with /readyz answering 503 (so that a load balancer drains this "
+     "server) before shutting down; a second signal stops at once"},
     {"metrics_listen", T_LISTEN, OFF(metrics_listen), "off", 0, 0, NULL,
      "address and port (HOST:PORT) of a listener of its own for GET /metrics, in Prometheus's text format; off "
      "by default, so that it is never public by accident"},

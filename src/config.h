@@ -23,6 +23,7 @@ typedef struct config {
     char *metrics_listen; /* "off" or host:port: GET /metrics (http/scrape.h) */
     char *metrics_host;   /* NULL when off */
     int metrics_port;
+    long long drain_seconds; /* SIGTERM: /readyz 503 this long, then stop */
     char *data_dir;
     char *database;                /* driver URL, "sqlite:PATH" */
     char *public_url;              /* base of links and photo URLs; no trailing slash */

@@ -48,6 +48,9 @@ typedef struct blob_backend {
     long (*sweep)(blob_store_t *s, int64_t older_than_s, bool (*keep)(const char *key, void *arg), void *arg);
     /* The local directory holding the keys, if the backend has one (file:). */
     const char *(*local_dir)(blob_store_t *s);
+    /* Whether the store takes writes now (file: a file can be made in its
+     * directory; s3: the bucket answers HEAD): 0, or -1 with why. */
+    int (*probe)(blob_store_t *s, char *why, size_t whylen);
 } blob_backend_t;
 
 struct blob_store {

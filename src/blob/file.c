@@ -213,6 +213,28 @@ static const char *file_local_dir(blob_store_t *b)
     return ((file_store_t *)b)->dir;
 }
 
+static int file_probe(blob_store_t *b, char *why, size_t whylen)
+{
+    file_store_t *s = (file_store_t *)b;
+    char path[4096];
+    unsigned char rnd[8];
+    randombytes_buf(rnd, sizeof(rnd));
+    snprintf(path, sizeof(path), "%s/.probe.%02x%02x%02x%02x%02x%02x%02x%02x", s->dir, rnd[0], rnd[1], rnd[2], rnd[3],
+             rnd[4], rnd[5], rnd[6], rnd[7]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, "x", 1) != 1) {
+        snprintf(why, whylen, "cannot write in %s: %s", s->dir, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        return -1;
+    }
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
 const blob_backend_t blob_backend_file = {
     .scheme = "file",
     .open = file_open,
@@ -222,4 +244,5 @@ const blob_backend_t blob_backend_file = {
     .copy = file_copy,
     .sweep = file_sweep,
     .local_dir = file_local_dir,
+    .probe = file_probe,
 };

@@ -116,6 +116,8 @@ static long request(s3_store_t *s, const char *method, const char *url, const vo
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L); /* no body will come: do not wait for one */
     curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
     curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
@@ -151,6 +153,19 @@ static long request(s3_store_t *s, const char *method, const char *url, const vo
 static void key_url(s3_store_t *s, const char *key, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", s->base, key); /* keys are [a-z0-9/_.]: nothing to escape */
+}
+
+static int s3_probe(blob_store_t *b, char *why, size_t whylen)
+{
+    s3_store_t *s = (s3_store_t *)b;
+    buf_t out;
+    buf_init(&out, 1 << 16);
+    long st = request(s, "HEAD", s->base, NULL, 0, NULL, &out);
+    buf_free(&out);
+    if (st == 200)
+        return 0;
+    snprintf(why, whylen, st ? "bucket %s answered HEAD with %ld" : "bucket %s did not answer", s->bucket, st);
+    return -1;
 }
 
 static int s3_put(blob_store_t *b, const char *key, const void *data, size_t len)
@@ -259,4 +274,5 @@ const blob_backend_t blob_backend_s3 = {
     .copy = s3_copy,
     .sweep = s3_sweep,
     .local_dir = NULL,
+    .probe = s3_probe,
 };

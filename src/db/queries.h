@@ -149,6 +149,7 @@
     X(JOB_WAIT, "UPDATE jobs SET lease_until = 0, run_at = $2, last_error = $3 WHERE id = $1")                         \
     X(JOB_UNLEASE, "UPDATE jobs SET lease_until = 0 WHERE id = $1")                                                    \
     X(JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE dead = 0")                                                          \
+    X(PING, "SELECT 1")                                                                                                \
     X(JOB_KIND_LIVE, "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND dead = 0")                                        \
     X(JOB_STATS,                                                                                                       \
       "SELECT kind, SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END), "                                                       \

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 static atomic_int stopping;
+static atomic_int draining; /* SIGTERM with drain_seconds: /readyz 503, the rest served as ever */
 
 /* ---- the handler h2o calls ---- */
 
@@ -102,6 +103,16 @@ static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
+static void send_json(h2o_req_t *req, int status, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : "Service Unavailable";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, body, len);
+}
+
 /* GET /healthz: whether this server takes requests, for a load balancer's
  * or an operator's monitor. No database, no rate limit: its ID node, its
  * object cache ("local", "shared": memcached, or "tiered": a local tier in
@@ -125,12 +136,86 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
                  ",\"cache_misses\":%" PRIu64 ",\"cache_entries\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}}",
                  stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits, st.near_hits,
                  st.misses, st.entries, st.bytes);
-    req->res.status = stop ? 503 : 200;
-    req->res.reason = stop ? "Service Unavailable" : "OK";
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-    h2o_send_inline(req, body, (size_t)n);
+    send_json(req, stop ? 503 : 200, body, (size_t)n);
+    return 0;
+}
+
+/* GET /readyz: whether every backend this server needs answers now
+ * (http/ready.h), checked on the work pool; a 503 naming the ones down.
+ * 503 at once while the server drains (drain_seconds) or stops, so that
+ * a load balancer that polls it sends no more requests here. */
+typedef struct ready_work {
+    work_t super;
+    server_thread_t *thr;
+    h2o_req_t *req; /* NULL once h2o is done with it (its client went) */
+    int refs;       /* the request's link, and the pool's round trip */
+    int status;
+    buf_t body;
+} ready_work_t;
+
+typedef struct ready_link {
+    ready_work_t *w;
+} ready_link_t;
+
+static void ready_unref(ready_work_t *w)
+{
+    if (--w->refs > 0)
+        return;
+    buf_free(&w->body);
+    free(w);
+}
+
+static void on_ready_dispose(void *p)
+{
+    ready_work_t *w = ((ready_link_t *)p)->w;
+    w->req = NULL;
+    ready_unref(w);
+}
+
+static void ready_run(work_t *wk, worker_ctx_t *wc)
+{
+    ready_work_t *w = (ready_work_t *)wk;
+    w->status = ready_check(w->thr->srv->ready, wc->db, &w->body);
+}
+
+static void ready_done(work_t *wk)
+{
+    ready_work_t *w = (ready_work_t *)wk;
+    w->thr->in_flight--;
+    if (w->req != NULL)
+        send_json(w->req, w->status, w->body.overflow ? "{}" : w->body.data, w->body.overflow ? 2 : w->body.len);
+    ready_unref(w);
+}
+
+static int on_readyz(h2o_handler_t *self, h2o_req_t *req)
+{
+    server_thread_t *thr = (server_thread_t *)req->conn->ctx;
+    if (atomic_load(&stopping) || atomic_load(&draining)) {
+        static const char body[] =
+            "{\"meta\":{\"code\":503,\"error_type\":\"" E_UNAVAILABLE
+            "\",\"error_message\":\"this server is stopping\"},\"data\":{\"status\":\"draining\"}}";
+        send_json(req, 503, body, sizeof(body) - 1);
+        return 0;
+    }
+    ready_work_t *w = xcalloc(1, sizeof(*w));
+    w->super.run = ready_run;
+    w->super.done = ready_done;
+    w->super.reply_to = &thr->work_done;
+    w->thr = thr;
+    w->req = req;
+    w->refs = 2;
+    buf_init(&w->body, 1 << 16);
+    ready_link_t *l = h2o_mem_alloc_shared(&req->pool, sizeof(*l), on_ready_dispose);
+    l->w = w;
+    thr->in_flight++;
+    if (workpool_submit(thr->srv->pool, &w->super) != 0) {
+        thr->in_flight--;
+        w->refs--;
+        static const char body[] =
+            "{\"meta\":{\"code\":503,\"error_type\":\"" E_SERVER
+            "\",\"error_message\":\"server busy; please retry\"},\"data\":{\"status\":\"busy\"}}";
+        send_json(req, 503, body, sizeof(body) - 1);
+    }
     return 0;
 }
 
@@ -177,7 +262,7 @@ static int add_access_log(h2o_pathconf_t *pathconf, h2o_logconf_t *conf, int fd)
  * route's pattern; the rest (photo files, the web client, /healthz) by a
  * logger on their paths, under SERVER_M_* names. */
 
-static const char *const pseudo_routes[SERVER_M_N] = {"(unmatched)", "/media/*", "/healthz", "/p/*", "/*"};
+static const char *const pseudo_routes[SERVER_M_N] = {"(unmatched)", "/media/*", "/healthz", "/readyz", "/p/*", "/*"};
 
 typedef struct count_logger {
     h2o_logger_t super;
@@ -200,8 +285,11 @@ static void add_count_loggers(server_t *srv, bool web)
     static const struct {
         const char *path;
         size_t route;
-    } paths[] = {
-        {"/media", SERVER_M_MEDIA}, {"/healthz", SERVER_M_HEALTHZ}, {"/p", SERVER_M_LINKS}, {"/", SERVER_M_WEB}};
+    } paths[] = {{"/media", SERVER_M_MEDIA},
+                 {"/healthz", SERVER_M_HEALTHZ},
+                 {"/readyz", SERVER_M_READYZ},
+                 {"/p", SERVER_M_LINKS},
+                 {"/", SERVER_M_WEB}};
     for (size_t i = 0; i < srv->host->paths.size; i++) {
         h2o_pathconf_t *pc = srv->host->paths.entries + i;
         for (size_t k = 0; k < sizeof(paths) / sizeof(paths[0]); k++)
@@ -652,6 +740,8 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
     }
     h2o_pathconf_t *health = h2o_config_register_path(srv->host, "/healthz", 0);
     h2o_create_handler(health, sizeof(h2o_handler_t))->on_req = on_healthz;
+    h2o_pathconf_t *readyz = h2o_config_register_path(srv->host, "/readyz", 0);
+    h2o_create_handler(readyz, sizeof(h2o_handler_t))->on_req = on_readyz;
     /* The API under its prefixes; the web client, if there is one, at every
      * other path (else the API answers them: JSON 404s). */
     static const char *const api_paths[] = {"/v1", "/oauth", "/web"};
@@ -915,6 +1005,8 @@ int server_run(config_t *cfg)
     srv->router = api_router_new();
     if (open_cache_and_feeds(srv, cfg, (size_t)cfg->cache_size, ns, err, sizeof(err)) != 0)
         goto fail;
+    if ((srv->ready = ready_new(cfg, srv->photos, err, sizeof(err))) == NULL)
+        goto fail;
     srv->rl = ratelimit_new((uint32_t)cfg->rate_limit, cfg->rate_limit_window * 1000, 1u << 18);
     if (strcmp(cfg->redis, "off") != 0 &&
         (srv->rlshare = rl_share_start(cfg->redis, ns, srv->rl, cfg->rate_limit_window * 1000, err, sizeof(err))) ==
@@ -962,6 +1054,18 @@ int server_run(config_t *cfg)
 
     int sig = 0;
     sigwait(&sigs, &sig);
+    if (cfg->drain_seconds > 0) {
+        /* /readyz turns 503 and everything else is served as ever, so that
+         * a load balancer moves traffic away before the port closes */
+        atomic_store(&draining, 1);
+        log_info(
+            "signal %d: draining for %lld s (/readyz answers 503), then shutting down; another signal stops at once",
+            sig, cfg->drain_seconds);
+        struct timespec drain = {.tv_sec = (time_t)cfg->drain_seconds};
+        int again = sigtimedwait(&sigs, NULL, &drain);
+        if (again > 0)
+            log_info("signal %d: shutting down now", again);
+    }
     log_info("signal %d: shutting down", sig);
     atomic_store(&stopping, 1);
     for (int i = 0; i < srv->nthreads; i++)
@@ -969,6 +1073,7 @@ int server_run(config_t *cfg)
     scrape_stop(srv->scrape); /* it reads the pools, the cache and the databases */
     db_ctx_free(srv->scrape_db);
     workpool_free(srv->pool);
+    ready_free(srv->ready); /* after the pool's threads: each held a Redis connection of it */
     workpool_free(srv->hash_pool);
     workpool_free(srv->req_pool);
     jobq_stop(srv->jobs); /* jobs not run yet stay in the outbox for the next start */

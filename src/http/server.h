@@ -52,6 +52,7 @@
 #include "model/nodes.h"
 #include "model/photo_keys.h"
 #include "http/ratelimit.h"
+#include "http/ready.h"
 #include "http/throttle.h"
 #include "http/router.h"
 #include "http/scrape.h"
@@ -111,6 +112,7 @@ struct server {
     popular_ctx_t popular;          /* the popular job's */
     atomic_int uploads_in_flight;
     nodes_t *nodes;          /* this process's ID node lease */
+    ready_t *ready;          /* what GET /readyz checks */
     metrics_t *metrics;      /* NULL unless metrics_listen is set: then requests are counted */
     scrape_t *scrape;        /* its listener */
     db_ctx_t *scrape_db;     /* the scrape thread's, for the outboxes' numbers */
@@ -120,7 +122,15 @@ struct server {
 };
 
 /* The metrics routes that are not a route of the API's, after them. */
-enum { SERVER_M_UNMATCHED, SERVER_M_MEDIA, SERVER_M_HEALTHZ, SERVER_M_LINKS, SERVER_M_WEB, SERVER_M_N };
+enum {
+    SERVER_M_UNMATCHED,
+    SERVER_M_MEDIA,
+    SERVER_M_HEALTHZ,
+    SERVER_M_READYZ,
+    SERVER_M_LINKS,
+    SERVER_M_WEB,
+    SERVER_M_N
+};
 
 /* Microseconds since h2o began req (its head read). */
 static inline uint64_t server_req_micros(const h2o_req_t *req)

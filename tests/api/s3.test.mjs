@@ -56,8 +56,16 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
       const ofMedia = stored.filter((k) => k.includes(`/${media.id.split('_')[0]}_`));
       assert.deepEqual(ofMedia.sort(), [...new Set(keys)].sort());
 
+      const ready = await api(url, 'GET', '/readyz');
+      assert.equal(ready.status, 200, show(ready));
+      assert.equal(ready.body.data.backends.photo_store, 'ok');
+
       // the store down: 503 at once, and nothing kept
       await s3.kill();
+      const unready = await api(url, 'GET', '/readyz');
+      assert.equal(unready.status, 503, show(unready));
+      assert.equal(unready.body.meta.error_type, 'ServiceUnavailable');
+      assert.match(unready.body.meta.error_message, /not ready: photo_store \(bucket picogram (did not answer|answered HEAD with 5\d\d)\)/);
       const started = Date.now();
       const down = await uploadPhoto(url, { token: owner.token, photo: 'tiny-1x1.jpg' });
       assert.equal(down.status, 503, show(down));
@@ -66,6 +74,7 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
       const self = await api(url, 'GET', '/v1/users/self', { token: owner.token });
       assert.equal(self.body.data.counts.media, 1, 'no row for the failed upload');
       await s3.start();
+      assert.equal((await api(url, 'GET', '/readyz')).status, 200, 'ready again with the store back');
       assert.deepEqual((await s3.objects()).sort(), stored.sort(), 'no object of the failed upload');
       const again = await uploadPhoto(url, { token: owner.token, photo: 'tiny-1x1.jpg', fields: { caption: 'back' } });
       assert.equal(again.status, 200, show(again));
