@@ -73,6 +73,12 @@ static bool is_plain_text(h2o_req_t *req)
 
 static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
+    /* while draining, each HTTP/1 connection closes after its answer: a
+     * proxy's next request opens a new one, which goes to another server
+     * once this one stops listening, and none is sent on a connection this
+     * one is about to drop */
+    if (atomic_load(&draining))
+        req->http1_is_persistent = 0;
     if (req->res.status >= 400 && is_plain_text(req)) {
         int st = req->res.status;
         const char *type = st == 413 ? E_INVALID : st == 404 ? E_NOT_FOUND : E_INVALID;

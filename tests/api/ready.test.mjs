@@ -76,6 +76,8 @@ test('drain: on SIGTERM /readyz is 503 at once, the API still answers, then the 
   try {
     const u = await signup(srv.url, uniqueName('drain'));
     assert.equal((await readyz(srv.url)).status, 200);
+    const self = () => fetch(`${srv.url}/v1/users/self`, { headers: { authorization: `Bearer ${u.token}` } });
+    assert.equal((await self()).headers.get('connection'), 'keep-alive');
     const t0 = Date.now();
     srv.proc.kill('SIGTERM');
     const draining = await poll(async () => (await readyz(srv.url)).status === 503, { timeout: 2000, interval: 20 });
@@ -83,8 +85,11 @@ test('drain: on SIGTERM /readyz is 503 at once, the API still answers, then the 
     const r = await readyz(srv.url);
     assert.equal(r.body.data.status, 'draining');
     assert.equal(r.body.meta.error_type, 'ServiceUnavailable');
-    // everything else is served as ever while it drains: reads and writes
-    assert.equal((await api(srv.url, 'GET', '/v1/users/self', { token: u.token })).status, 200);
+    // everything else is served as ever while it drains, reads and writes,
+    // each connection closed after its answer
+    const during = await self();
+    assert.equal(during.status, 200);
+    assert.equal(during.headers.get('connection'), 'close');
     const edit = await api(srv.url, 'POST', '/v1/users/self', { token: u.token, form: { bio: 'drained' } });
     assert.equal(edit.status, 200, show(edit));
     assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
