@@ -61,6 +61,10 @@ static const setting_t settings[] = {
      "address and port (HOST:PORT) of a listener of its own for GET /metrics, in Prometheus's text format; off "
      "by default, so that it is never public by accident"},
     {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
+    {"log_format", T_ENUM, OFF(log_format), "text", 0, 0, "text|json",
+     "log lines as text, or as JSON objects (the access log too), each with the request's X-Request-Id"},
+    {"slow_request_ms", T_INT, OFF(slow_request_ms), "0", 0, 3600000, NULL,
+     "log a warning for each API request that takes longer than this many milliseconds (0: never)"},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},
     {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL,
      "photo store URL: file:DIR (default file:DATA/photos) or s3:http(s)://HOST[:PORT]/BUCKET"},
@@ -486,6 +490,7 @@ int config_finish(config_t *c, char *err, size_t errlen)
         return -1;
     }
     log_level = log_level_parse(c->log_level);
+    log_json = strcasecmp(c->log_format, "json") == 0;
     return 0;
 }
 

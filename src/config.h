@@ -41,6 +41,8 @@ typedef struct config {
     long long max_upload;          /* bytes, for uploads; also h2o's global entity limit */
     char *access_log;              /* path, "-" for stderr, "off" */
     char *log_level;
+    char *log_format;          /* "text" or "json" */
+    long long slow_request_ms; /* 0: no slow-request log */
     char *sqlite_sync; /* "full" or "normal" */
     char *photo_store; /* blob store URL, "file:DIR" */
     char *web_root;    /* the web client's directory, or "off" */

@@ -109,13 +109,25 @@ void api_flush(api_req_t *ar)
         h2o_add_header_by_str(&req->pool, &req->res.headers, h[0], strlen(h[0]), 0, NULL,
                               h2o_strdup(&req->pool, h[1], vl).base, vl);
     }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ar->request_id,
+                          strlen(ar->request_id));
     h2o_send_inline(req, ar->out.body, ar->out.len);
     server_t *srv = ar->srv;
-    if (srv->metrics != NULL) {
-        size_t route = ar->route_rc == ROUTER_FOUND ? srv->route_metric[router_index(srv->router, ar->match.route)]
-                                                    : srv->metric_pseudo + SERVER_M_UNMATCHED;
-        metrics_request(srv->metrics, ar->thr->index, route, ar->method, strlen(ar->method), ar->out.status,
-                        server_req_micros(req));
+    if (srv->metrics != NULL || ar->cfg->slow_request_ms > 0) {
+        uint64_t us = server_req_micros(req);
+        bool found = ar->route_rc == ROUTER_FOUND;
+        if (srv->metrics != NULL)
+            metrics_request(srv->metrics, ar->thr->index,
+                            found ? srv->route_metric[router_index(srv->router, ar->match.route)]
+                                  : srv->metric_pseudo + SERVER_M_UNMATCHED,
+                            ar->method, strlen(ar->method), ar->out.status, us);
+        if (ar->cfg->slow_request_ms > 0 && us > (uint64_t)ar->cfg->slow_request_ms * 1000) {
+            const char *prev = log_request_id;
+            log_request_id = ar->request_id;
+            log_warn("slow request: %s %s answered %d in %.1f ms", ar->method,
+                     found ? ar->match.route->pattern : "(unmatched)", ar->out.status, (double)us / 1000);
+            log_request_id = prev;
+        }
     }
     ar->out.status = 0; /* sent */
 }
@@ -319,19 +331,28 @@ static const char *forwarded_for(h2o_req_t *req, char *buf, size_t *len)
     return n ? buf : NULL;
 }
 
+/* The peer's address into *peer: true if it is an IP address. */
+static bool peer_addr(h2o_req_t *req, ip_addr_t *peer, struct sockaddr_storage *ss, socklen_t *len)
+{
+    *len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)ss);
+    if (*len == 0)
+        return false;
+    if (ss->ss_family == AF_INET)
+        ip_addr_set(peer, &((struct sockaddr_in *)ss)->sin_addr, 4);
+    else if (ss->ss_family == AF_INET6)
+        ip_addr_set(peer, &((struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    else
+        return false;
+    return true;
+}
+
 uint64_t api_client_key(const proxy_list_t *trusted, h2o_req_t *req)
 {
     struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (len == 0)
-        return 1;
+    socklen_t len;
     ip_addr_t peer;
-    if (ss.ss_family == AF_INET)
-        ip_addr_set(&peer, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    else if (ss.ss_family == AF_INET6)
-        ip_addr_set(&peer, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    else
-        return ratelimit_key(&ss, len) ^ 0x9e3779b97f4a7c15ULL;
+    if (!peer_addr(req, &peer, &ss, &len))
+        return len == 0 ? 1 : ratelimit_key(&ss, len) ^ 0x9e3779b97f4a7c15ULL;
     ip_addr_t client = peer;
     if (trusted->n && proxy_list_has(trusted, &peer)) {
         char buf[XFF_MAX];
@@ -340,6 +361,24 @@ uint64_t api_client_key(const proxy_list_t *trusted, h2o_req_t *req)
         client = forwarded_client(trusted, &peer, xff, n);
     }
     return ratelimit_key(client.b, client.len) ^ 0x9e3779b97f4a7c15ULL;
+}
+
+void api_request_id(const proxy_list_t *trusted, h2o_req_t *req, char out[REQID_MAX + 1])
+{
+    static const h2o_iovec_t name = {H2O_STRLIT("x-request-id")};
+    ssize_t i = trusted->n ? h2o_find_header_by_str(&req->headers, name.base, name.len, -1) : -1;
+    if (i >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        ip_addr_t peer;
+        if (reqid_valid(v.base, v.len) && peer_addr(req, &peer, &ss, &len) && proxy_list_has(trusted, &peer)) {
+            memcpy(out, v.base, v.len);
+            out[v.len] = '\0';
+            return;
+        }
+    }
+    reqid_new(out);
 }
 
 ratelimit_result_t api_count_client(server_thread_t *thr, h2o_req_t *req)

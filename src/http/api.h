@@ -32,6 +32,7 @@
 #include "http/ratelimit.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "obs/reqid.h"
 
 /* Route flags */
 enum {
@@ -60,6 +61,10 @@ enum {
 
 #define API_VIS_MEMO 32
 #define API_LIKED_MEMO 128
+
+/* The request's ID: a trusted proxy's X-Request-Id if well formed, else a
+ * new one (obs/reqid.h). */
+void api_request_id(const proxy_list_t *trusted, h2o_req_t *req, char out[REQID_MAX + 1]);
 
 typedef struct api_req api_req_t;
 typedef struct api_work api_work_t;
@@ -128,6 +133,7 @@ struct api_req {
         int64_t ids[API_LIKED_MEMO];
     } liked;
     bool replied;
+    char request_id[REQID_MAX + 1]; /* X-Request-Id (obs/reqid.h) */
 };
 
 /* Work deferred to the worker pool on behalf of a request. Embed it first

@@ -208,6 +208,7 @@ static api_req_t *ar_new(server_thread_t *thr, h2o_req_t *req)
     ar->path_len = req->path.len;
     ar->query_at = req->query_at;
     ar->client = api_client_key(&ar->srv->trusted, req);
+    api_request_id(&ar->srv->trusted, req, ar->request_id);
     if (ar->srv->metrics != NULL)
         metrics_begin(ar->srv->metrics, thr->index);
     return ar;
@@ -504,7 +505,18 @@ void api_cache_set(api_req_t *ar, int kind, int64_t id, const void *val, size_t 
     memo_put(memo_of(ar), kind, id, val, len);
 }
 
+static void back_checked(api_req_t *ar);
+
+/* The rest of the request, with its ID in every line it logs. */
 static void back(api_req_t *ar)
+{
+    const char *prev = log_request_id;
+    log_request_id = ar->request_id;
+    back_checked(ar);
+    log_request_id = prev;
+}
+
+static void back_checked(api_req_t *ar)
 {
     /* Authenticate, then count the request against the token (or the client address). */
     int64_t uid = 0;

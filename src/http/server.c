@@ -225,6 +225,22 @@ static int on_readyz(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* Every answer carries its request's ID (X-Request-Id, obs/reqid.h): the
+ * API's set it themselves (api_flush); the rest (photo files, the web
+ * client, health) get one here. */
+static void request_id_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    static const h2o_iovec_t name = {H2O_STRLIT("x-request-id")};
+    if (h2o_find_header_by_str(&req->res.headers, name.base, name.len, -1) < 0) {
+        char id[REQID_MAX + 1];
+        api_request_id(&((server_thread_t *)req->conn->ctx)->srv->trusted, req, id);
+        size_t n = strlen(id);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 0, NULL,
+                              h2o_strdup(&req->pool, id, n).base, n);
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static void add_json_errors(h2o_pathconf_t *pathconf)
 {
     h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
@@ -789,10 +805,17 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
             snprintf(err, errlen, "cannot open access log %s: %s", cfg->access_log, strerror(errno));
             return -1;
         }
-        /* %U, not %r: the path without its query, so access tokens never reach the log */
+        /* %U, not %r: the path without its query, so access tokens never
+         * reach the log; the request's ID last (Apache's combined format,
+         * then the ID in quotes, as nginx logs $request_id) */
         char lerr[256];
-        h2o_logconf_t *lc = h2o_logconf_compile("%h %l %u %t \"%m %U %H\" %s %b \"%{Referer}i\" \"%{User-agent}i\"",
-                                                H2O_LOGCONF_ESCAPE_APACHE, lerr);
+        bool json = strcmp(cfg->log_format, "json") == 0;
+        h2o_logconf_t *lc = h2o_logconf_compile(
+            json ? "{\"time\":\"%{%Y-%m-%dT%H:%M:%S%z}t\",\"remote\":\"%h\",\"method\":\"%m\",\"path\":\"%U\","
+                   "\"protocol\":\"%H\",\"status\":%s,\"bytes\":%b,\"duration_s\":%{duration}x,"
+                   "\"request_id\":\"%{x-request-id}o\",\"referer\":\"%{Referer}i\",\"user_agent\":\"%{User-agent}i\"}"
+                 : "%h %l %u %t \"%m %U %H\" %s %b \"%{Referer}i\" \"%{User-agent}i\" \"%{x-request-id}o\"",
+            json ? H2O_LOGCONF_ESCAPE_JSON : H2O_LOGCONF_ESCAPE_APACHE, lerr);
         if (lc == NULL) {
             snprintf(err, errlen, "access log format: %s", lerr);
             return -1;
@@ -804,6 +827,9 @@ static int setup_h2o(server_t *srv, const config_t *cfg, char *err, size_t errle
         add_access_log(&srv->host->fallback_path, lc, fd);
     }
     add_count_loggers(srv, web);
+    for (size_t i = 0; i < srv->host->paths.size; i++)
+        h2o_create_filter(srv->host->paths.entries + i, sizeof(h2o_filter_t))->on_setup_ostream = request_id_setup;
+    h2o_create_filter(&srv->host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = request_id_setup;
     return 0;
 }
 

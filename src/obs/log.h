@@ -9,6 +9,12 @@
 enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 extern int log_level;
+/* Lines as JSON objects ({"time","level","msg","request_id"}), for
+ * log_format = json; else text. Set before any thread starts. */
+extern int log_json;
+/* The request this thread works for now (obs/reqid.h), or NULL: written
+ * in each line it logs. */
+extern __thread const char *log_request_id;
 
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Returns -1 for an unknown name. */

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { launchOn, api, signup, uniqueName, uploadPhoto, external, show, startRedis, startS3, freePort, repoRoot } from './lib.mjs';
@@ -53,6 +53,17 @@ test('two servers behind nginx', { skip: external, timeout: 120_000 }, async (t)
       nodes.add(r.body.data.node);
     }
     assert.equal(nodes.size, 2, `requests reach both servers: nodes ${[...nodes]}`);
+
+    // one request ID in nginx's log and picogram's answer (nginx sends its
+    // $request_id; picogram keeps a trusted proxy's); no query string (an
+    // access_token) in nginx's log
+    const traced = await fetch(`${lb}/v1/users/self?access_token=secret-in-query`);
+    const rid = traced.headers.get('x-request-id');
+    assert.match(rid || '', /^[0-9a-f]{32}$/);
+    const ngLog = () => readFile(path.join(ngDir, 'nginx-access.log'), 'utf8').catch(() => '');
+    const inLog = await poll(async () => (await ngLog()).includes(`"${rid}"`), { timeout: 5000 });
+    assert.ok(inLog.ok, `nginx logged ${rid}:\n${(await ngLog()).slice(-1000)}`);
+    assert.doesNotMatch(await ngLog(), /secret-in-query/);
 
     // the API through nginx
     const owner = await signup(lb, uniqueName('lbown'));
