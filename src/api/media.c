@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID, and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
@@ -89,15 +90,48 @@ static int store_renditions(upload_work_t *w, const img_result_t *r)
     return 0;
 }
 
+/* What uploads came to (API_UPLOAD_*), and the image pipeline's time. */
+static _Atomic uint64_t upload_outcomes[API_UPLOAD_N], pipeline_us, pipeline_runs;
+
+void api_upload_stats(api_upload_stats_t *out)
+{
+    for (int i = 0; i < API_UPLOAD_N; i++)
+        out->outcomes[i] = atomic_load_explicit(&upload_outcomes[i], memory_order_relaxed);
+    out->pipeline_us = atomic_load_explicit(&pipeline_us, memory_order_relaxed);
+    out->pipeline_runs = atomic_load_explicit(&pipeline_runs, memory_order_relaxed);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void upload_counted(int status)
+{
+    int k = status == 0     ? API_UPLOAD_STORED
+            : status == 503 ? API_UPLOAD_UNAVAILABLE
+            : status >= 500 ? API_UPLOAD_FAILED
+                            : API_UPLOAD_REJECTED;
+    atomic_fetch_add_explicit(&upload_outcomes[k], 1, memory_order_relaxed);
+}
+
 static void upload_run(api_work_t *w_, worker_ctx_t *wc)
 {
     upload_work_t *w = (upload_work_t *)w_;
     img_result_t r;
+    int64_t t0 = mono_us();
     w->status = images_process(w->photo, w->photo_len, &w->opts, &r, &w->err);
+    int64_t took = mono_us() - t0;
+    atomic_fetch_add_explicit(&pipeline_us, took > 0 ? (uint64_t)took : 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pipeline_runs, 1, memory_order_relaxed);
     free(w->photo);
     w->photo = NULL;
-    if (w->status != 0)
+    if (w->status != 0) {
+        upload_counted(w->status);
         return;
+    }
     location_t *place = w->location_id_new ? xmalloc(sizeof(*place)) : NULL;
     if (place && location_find_or_make(wc->db, w->m.location_name, w->m.lat, w->m.lng, w->location_id_new, place) ==
                      DISC_OK) {
@@ -120,6 +154,7 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
             w->status = 500;
     }
     images_result_free(&r);
+    upload_counted(w->status);
     if (w->status != 0) {
         delete_files(w->store, w->m.id, w->m.file_key); /* nothing of a failed upload stays behind */
         if (w->status == 500)

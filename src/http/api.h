@@ -66,6 +66,16 @@ enum {
  * new one (obs/reqid.h). */
 void api_request_id(const proxy_list_t *trusted, h2o_req_t *req, char out[REQID_MAX + 1]);
 
+/* What uploads came to since the start: stored, refused (a bad photo or
+ * field: 4xx), the photo store unavailable (503), failed (500); and the
+ * time the image pipeline (decode, renditions, encode) took in all. */
+enum { API_UPLOAD_STORED, API_UPLOAD_REJECTED, API_UPLOAD_UNAVAILABLE, API_UPLOAD_FAILED, API_UPLOAD_N };
+typedef struct api_upload_stats {
+    uint64_t outcomes[API_UPLOAD_N];
+    uint64_t pipeline_us, pipeline_runs;
+} api_upload_stats_t;
+void api_upload_stats(api_upload_stats_t *out);
+
 typedef struct api_req api_req_t;
 typedef struct api_work api_work_t;
 typedef void (*api_handler_fn)(api_req_t *ar);

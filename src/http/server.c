@@ -461,6 +461,22 @@ static void render_metrics(buf_t *out, void *arg)
     metrics_line_u64(out, "picogram_cache_bytes", "", cs.bytes);
     metrics_family(out, "picogram_uploads_in_flight", "gauge", "Uploads admitted and not yet answered.");
     metrics_line_u64(out, "picogram_uploads_in_flight", "", (uint64_t)atomic_load(&srv->uploads_in_flight));
+    api_upload_stats_t up;
+    api_upload_stats(&up);
+    static const char *const outcomes[API_UPLOAD_N] = {"outcome=\"stored\"", "outcome=\"rejected\"",
+                                                       "outcome=\"unavailable\"", "outcome=\"failed\""};
+    metrics_family(out, "picogram_uploads_total", "counter",
+                   "Uploads by outcome: stored; rejected (a bad photo or field, 4xx); unavailable (the photo store, "
+                   "503); failed (500).");
+    for (int i = 0; i < API_UPLOAD_N; i++)
+        metrics_line_u64(out, "picogram_uploads_total", outcomes[i], up.outcomes[i]);
+    metrics_family(out, "picogram_image_pipeline_seconds", "summary",
+                   "Time the image pipeline took per upload: decode, renditions, encode.");
+    metrics_line(out, "picogram_image_pipeline_seconds_sum", "", (double)up.pipeline_us / 1e6);
+    metrics_line_u64(out, "picogram_image_pipeline_seconds_count", "", up.pipeline_runs);
+    metrics_family(out, "picogram_fanout_timelines_total", "counter",
+                   "Home timelines this process's fan-out jobs wrote a post into (its rate is the fan-out rate).");
+    metrics_line_u64(out, "picogram_fanout_timelines_total", "", timeline_fanned_total());
     render_jobs(srv, out);
     metrics_process(out);
 }

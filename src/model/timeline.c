@@ -263,6 +263,13 @@ static int push_send(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, i
     return f->be->push(f, db, users, n, media, author);
 }
 
+static _Atomic uint64_t fanned_total; /* timelines fan-out wrote */
+
+uint64_t timeline_fanned_total(void)
+{
+    return atomic_load_explicit(&fanned_total, memory_order_relaxed);
+}
+
 static int push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending)
 {
     return f->be->push_wait != NULL ? f->be->push_wait(f, db, users, n, pending) : FEEDS_OK;
@@ -321,6 +328,7 @@ static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
             break;
         }
         progressed = true;
+        atomic_fetch_add_explicit(&fanned_total, (uint64_t)n[cur], memory_order_relaxed);
         if (last) {
             rc = JOB_DONE;
             break;

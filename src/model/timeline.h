@@ -45,6 +45,9 @@ extern const job_handler_t timeline_job_handlers[4];
 
 /* Enqueue helpers, for use inside the transaction of the causing write. */
 int timeline_enqueue_fanout(db_conn_t *c, int64_t media, int64_t author);
+/* Timelines written by fan-out (a post into a follower's) since the start,
+ * by this process's job runners. Thread safe. */
+uint64_t timeline_fanned_total(void);
 
 /* The feeds of this process when its timelines are in the database (the
  * embedded topology), set at start-up; NULL (the default) otherwise. */

@@ -200,6 +200,17 @@ test('every database is up, and the job backlog shows: due, its age, then run', 
       return get(s, 'picogram_job_runs_total{kind="fanout",outcome="done"}') >= 1 && get(s, 'picogram_jobs_due{kind="fanout"}') === 0;
     }, { timeout: 10_000, interval: 100 });
     assert.ok(ran.ok, 'the fan-out ran and nothing is due');
+    // and what it wrote: one follower's timeline; the upload, stored, with
+    // its pipeline time; a photo that is not one, rejected
+    const bad = await uploadPhoto(srv2.url, { token: a.token, photo: Buffer.from('not a photo at all'), filename: 'x.jpg' });
+    assert.equal(bad.status, 400, show(bad));
+    const s = await scrape(port2);
+    assert.equal(get(s, 'picogram_fanout_timelines_total'), 1);
+    assert.equal(get(s, 'picogram_uploads_total{outcome="stored"}'), 1);
+    assert.equal(get(s, 'picogram_uploads_total{outcome="rejected"}'), 1);
+    assert.equal(get(s, 'picogram_uploads_total{outcome="failed"}'), 0);
+    assert.equal(get(s, 'picogram_image_pipeline_seconds_count'), 2);
+    assert.ok(get(s, 'picogram_image_pipeline_seconds_sum') > 0);
   } finally {
     await srv2.stop();
   }
