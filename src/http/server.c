@@ -73,12 +73,6 @@ static bool is_plain_text(h2o_req_t *req)
 
 static void json_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
-    /* while draining, each HTTP/1 connection closes after its answer: a
-     * proxy's next request opens a new one, which goes to another server
-     * once this one stops listening, and none is sent on a connection this
-     * one is about to drop */
-    if (atomic_load(&draining))
-        req->http1_is_persistent = 0;
     if (req->res.status >= 400 && is_plain_text(req)) {
         int st = req->res.status;
         const char *type = st == 413 ? E_INVALID : st == 404 ? E_NOT_FOUND : E_INVALID;
@@ -225,11 +219,17 @@ static int on_readyz(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-/* Every answer carries its request's ID (X-Request-Id, obs/reqid.h): the
- * API's set it themselves (api_flush); the rest (photo files, the web
- * client, health) get one here. */
+/* Every answer (this filter is on every path) carries its request's ID
+ * (X-Request-Id, obs/reqid.h): the API's set it themselves (api_flush);
+ * the rest (photo files, the web client, health) get one here. */
 static void request_id_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
+    /* while draining, each HTTP/1 connection closes after its answer: a
+     * proxy's next request opens a new one, which goes to another server
+     * once this one stops listening, and none is sent on a connection this
+     * one is about to drop */
+    if (atomic_load(&draining))
+        req->http1_is_persistent = 0;
     static const h2o_iovec_t name = {H2O_STRLIT("x-request-id")};
     if (h2o_find_header_by_str(&req->res.headers, name.base, name.len, -1) < 0) {
         char id[REQID_MAX + 1];
@@ -597,12 +597,22 @@ static void *loop_main(void *arg)
     while (!atomic_load(&stopping))
         h2o_evloop_run(thr->loop, 100);
 
-    /* Stop accepting, then let work already on the pool come back and be answered. */
+    /* Stop accepting, then let work already on the pool come back and be
+     * answered. What the kernel has accepted and this loop not yet is taken
+     * first: closing a listening socket resets the connections still in
+     * its backlog, and a proxy that had sent a request on one (a POST: not
+     * retried) would answer 502. After a drain, each connection closes
+     * after its answer: for up to a second, the loop runs on until every
+     * connection has closed, so those taken last are served (one a client
+     * keeps idle costs that second, no more). */
     h2o_socket_read_stop(thr->listener);
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(thr->listener)) != NULL)
+        h2o_accept(&thr->accept_ctx, sock);
     h2o_socket_close(thr->listener);
-    int64_t deadline = ids_now_ms() + 10000;
-    while (thr->in_flight > 0 && ids_now_ms() < deadline)
-        h2o_evloop_run(thr->loop, 50);
+    int64_t now = ids_now_ms(), deadline = now + 10000, grace = now + (atomic_load(&draining) ? 1000 : 0);
+    while ((thr->in_flight > 0 || (ids_now_ms() < grace && !conns_closed(&thr->ctx))) && ids_now_ms() < deadline)
+        h2o_evloop_run(thr->loop, 10);
     /* Every request has been answered; give the last responses a moment to
      * be written (HTTP/2 clients get GOAWAY). Idle keep-alive connections are
      * not waited for: h2o 2.2 does not close them, and exiting does. */
