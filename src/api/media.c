@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* "MEDIAID_OWNERID" or "MEDIAID": the media ID, and the owner if given. */
 int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
@@ -101,13 +100,6 @@ void api_upload_stats(api_upload_stats_t *out)
     out->pipeline_runs = atomic_load_explicit(&pipeline_runs, memory_order_relaxed);
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void upload_counted(int status)
 {
     int k = status == 0     ? API_UPLOAD_STORED
@@ -121,9 +113,9 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
 {
     upload_work_t *w = (upload_work_t *)w_;
     img_result_t r;
-    int64_t t0 = mono_us();
+    int64_t t0 = ids_mono_us();
     w->status = images_process(w->photo, w->photo_len, &w->opts, &r, &w->err);
-    int64_t took = mono_us() - t0;
+    int64_t took = ids_mono_us() - t0;
     atomic_fetch_add_explicit(&pipeline_us, took > 0 ? (uint64_t)took : 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&pipeline_runs, 1, memory_order_relaxed);
     free(w->photo);

@@ -54,6 +54,13 @@ int64_t ids_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t ids_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t ids_make(int64_t unix_ms, unsigned shard, unsigned seq)
 {
     uint64_t t = (uint64_t)(unix_ms - PICOGRAM_EPOCH_MS) & ((1ULL << IDS_TIME_BITS) - 1);

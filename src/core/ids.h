@@ -78,6 +78,8 @@ static inline int64_t ids_floor_for_ms(int64_t unix_ms)
 int64_t ids_parse(const char *s, size_t n);
 
 int64_t ids_now_ms(void);
+/* Microseconds on the monotonic clock: for durations, never for IDs. */
+int64_t ids_mono_us(void);
 
 /* Short codes for links (/p/CODE/): the ID in base 64 with a URL-safe
  * alphabet, most significant digit first, no padding (at most 11 chars). */

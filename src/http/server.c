@@ -351,7 +351,7 @@ static void setup_metrics(server_t *srv)
  * the kind among srv->job_handlers). */
 typedef struct job_totals {
     const server_t *srv;
-    jobs_kind_stats_t by_kind[24];
+    jobs_kind_stats_t by_kind[SERVER_MAX_JOB_KINDS];
 } job_totals_t;
 
 static void add_job_stats(const char *kind, const jobs_kind_stats_t *st, void *arg)

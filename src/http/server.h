@@ -61,6 +61,8 @@
 
 typedef struct server server_t;
 
+#define SERVER_MAX_JOB_KINDS 24
+
 typedef struct server_thread {
     h2o_context_t ctx; /* first: a request's ctx leads back to its thread */
     server_t *srv;
@@ -106,7 +108,7 @@ struct server {
     proxy_list_t trusted;       /* trusted_proxies */
     jobq_t *jobs;
     struct jobs_gearman *gearman;   /* NULL without job_server */
-    job_handler_t job_handlers[24]; /* every kind the runners take */
+    job_handler_t job_handlers[SERVER_MAX_JOB_KINDS]; /* every kind the runners take */
     size_t njob_handlers;
     photo_keys_ctx_t rekey;         /* the photo_rekey job's */
     popular_ctx_t popular;          /* the popular job's */

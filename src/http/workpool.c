@@ -1,11 +1,11 @@
 #include "http/workpool.h"
 #include "core/buf.h"
+#include "core/ids.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct workpool {
     pthread_mutex_t lock;
@@ -25,13 +25,6 @@ typedef struct start_arg {
     workpool_t *pool;
     worker_ctx_t *ctx;
 } start_arg_t;
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void *worker_main(void *arg)
 {
@@ -56,7 +49,7 @@ static void *worker_main(void *arg)
         if (p->head == NULL)
             p->tail = NULL;
         p->queued--;
-        int64_t wait = now_us() - w->queued_at;
+        int64_t wait = ids_mono_us() - w->queued_at;
         p->taken++;
         p->waited_us += wait > 0 ? (uint64_t)wait : 0;
         pthread_mutex_unlock(&p->lock);
@@ -111,7 +104,7 @@ int workpool_submit(workpool_t *p, work_t *w)
 {
     w->next = NULL;
     memset(&w->super, 0, sizeof(w->super));
-    w->queued_at = now_us();
+    w->queued_at = ids_mono_us();
     pthread_mutex_lock(&p->lock);
     if (p->queued >= p->max_queued || p->stopping) {
         pthread_mutex_unlock(&p->lock);

@@ -1,11 +1,7 @@
 #include "obs/reqid.h"
 
-#include <inttypes.h>
-#include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 
 bool reqid_valid(const char *p, size_t n)
 {
@@ -21,21 +17,27 @@ bool reqid_valid(const char *p, size_t n)
     return true;
 }
 
-static uint64_t prefix;
-static _Atomic uint64_t counter;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* Each thread draws a random prefix once and counts on from a random
+ * start: no lock and no cache line shared between the loops, on a path
+ * every request takes. */
+static __thread uint64_t prefix, next;
+static __thread bool drawn;
 
-static void init_prefix(void)
+static void hex64(char *out, uint64_t v)
 {
-    randombytes_buf(&prefix, sizeof(prefix));
-    uint64_t start;
-    randombytes_buf(&start, sizeof(start));
-    atomic_store(&counter, start);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = digits[v & 15];
 }
 
 void reqid_new(char out[REQID_MAX + 1])
 {
-    pthread_once(&once, init_prefix);
-    uint64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
-    snprintf(out, REQID_MAX + 1, "%016" PRIx64 "%016" PRIx64, prefix, n);
+    if (!drawn) {
+        randombytes_buf(&prefix, sizeof(prefix));
+        randombytes_buf(&next, sizeof(next));
+        drawn = true;
+    }
+    hex64(out, prefix);
+    hex64(out + 16, next++);
+    out[32] = '\0';
 }

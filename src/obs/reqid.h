@@ -2,7 +2,7 @@
  * reqid: request IDs (X-Request-Id). Each request gets one: the one a
  * trusted proxy sent, if it is well formed (1 to REQID_MAX characters of
  * [A-Za-z0-9._:-], as nginx's $request_id or a UUID), or a new one, 32 hex
- * digits unique across processes (a random prefix per process, a counter).
+ * digits unique across processes (a random prefix per thread, a counter).
  * It is echoed in the response and written in every log line the request
  * causes (log.h: log_request_id).
  */

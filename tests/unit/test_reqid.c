@@ -45,7 +45,7 @@ static void test_new_ids_differ_and_are_valid(void **state)
     assert_int_equal(strlen(a), 32);
     assert_true(ok(a));
     assert_string_not_equal(a, b);
-    assert_memory_equal(a, b, 16); /* one process, one prefix */
+    assert_memory_equal(a, b, 16); /* one thread, one prefix */
 }
 
 int main(void)
