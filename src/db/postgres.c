@@ -128,6 +128,9 @@ static char *to_pg_sql(const char *sql)
             const char *close = strchr(p, '}');
             buf_printf(&b, "= ANY(CAST($%.*s AS BIGINT[]))", (int)(close - p - 6), p + 6);
             p = close + 1;
+        } else if (strncmp(p, "{KEY_SHARE}", 11) == 0) { /* a row lock held to the commit: a delete of it waits */
+            buf_puts(&b, " FOR KEY SHARE");
+            p += 11;
         } else if (strncmp(p, "{SHARD ", 7) == 0) { /* the stored shard column (migration 11) */
             buf_puts(&b, "shard");
             p = strchr(p, '}') + 1;

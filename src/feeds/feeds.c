@@ -48,10 +48,15 @@ static int exec_ids(db_conn_t *c, unsigned q, int64_t a, int64_t b, int64_t c3, 
 
 /* Within a transaction on c: one item, and now and then (1 put in 16 per
  * user) a trim, so a timeline stays within cap + a few without a delete on
- * every put. */
+ * every put. A follower's put (anyone's but the author's own) is made only
+ * if user follows author still, checked in the put's own transaction: the
+ * fan-out read its followers in another, and an unfollow that removed the
+ * author's posts in between would otherwise leave this one behind (the
+ * unfollow's delete and this check exclude each other: one writer in
+ * SQLite, a row lock in PostgreSQL). */
 static int put_one(feeds_t *f, db_conn_t *c, int64_t user, int64_t media, int64_t author)
 {
-    if (exec_ids(c, Q_FEED_PUT, user, media, author, 3) != 0)
+    if (exec_ids(c, user == author ? Q_FEED_PUT : Q_FEED_PUT_FOLLOWER, user, media, author, 3) != 0)
         return -1;
     if (((uint64_t)(user ^ media) & 15) == 0)
         return exec_ids(c, Q_FEED_TRIM, user, f->cap - 1, 0, 2);

@@ -37,7 +37,11 @@ enum { FEEDS_OK = 0, FEEDS_ERROR = -1, FEEDS_NOT_BUILT = 1, FEEDS_DOWN = 2 };
 typedef struct feeds_backend {
     const char *name;
     /* Puts media (by author) into each user's timeline, keeping each capped.
-     * The users may be on any shards. */
+     * The users may be on any shards. A user other than the author gets it
+     * only if they follow the author at the put, checked by the db store in
+     * the put's own transaction, so an unfollow committed after the fan-out
+     * read its followers still wins. (The Redis store puts what it is given:
+     * there the race is open, a known gap.) */
     int (*push)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author);
     /* push in two halves, so that a fan-out reads its next batch of
      * followers while the store works on this one (NULL: the store has
