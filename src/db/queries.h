@@ -158,10 +158,8 @@
       "MIN(CASE WHEN dead = 0 AND run_at <= $1 AND lease_until < $1 THEN run_at END), "                                \
       "SUM(CASE WHEN dead <> 0 THEN 1 ELSE 0 END) FROM jobs GROUP BY kind")                                            \
     X(FEED_PUT, "INSERT INTO feed_items (user_id, media_id, author_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
-    X(FEED_PUT_FOLLOWER,                                                                                               \
-      "INSERT INTO feed_items (user_id, media_id, author_id) SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), "         \
-      "CAST($3 AS BIGINT) WHERE EXISTS (SELECT 1 FROM following WHERE user_id = $1 AND target_id = $3 "               \
-      "AND status = 1{KEY_SHARE}) ON CONFLICT DO NOTHING")                                                             \
+    X(FOLLOWING_STILL,                                                                                                 \
+      "SELECT user_id FROM following WHERE user_id {IDS $1} AND target_id = $2 AND status = 1{KEY_SHARE}")            \
     X(FEED_TRIM,                                                                                                       \
       "DELETE FROM feed_items WHERE user_id = $1 AND media_id < (SELECT media_id FROM feed_items WHERE user_id = $1 " \
       "ORDER BY media_id DESC LIMIT 1 OFFSET $2)")                                                                     \

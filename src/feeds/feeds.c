@@ -48,15 +48,10 @@ static int exec_ids(db_conn_t *c, unsigned q, int64_t a, int64_t b, int64_t c3, 
 
 /* Within a transaction on c: one item, and now and then (1 put in 16 per
  * user) a trim, so a timeline stays within cap + a few without a delete on
- * every put. A follower's put (anyone's but the author's own) is made only
- * if user follows author still, checked in the put's own transaction: the
- * fan-out read its followers in another, and an unfollow that removed the
- * author's posts in between would otherwise leave this one behind (the
- * unfollow's delete and this check exclude each other: one writer in
- * SQLite, a row lock in PostgreSQL). */
+ * every put. */
 static int put_one(feeds_t *f, db_conn_t *c, int64_t user, int64_t media, int64_t author)
 {
-    if (exec_ids(c, user == author ? Q_FEED_PUT : Q_FEED_PUT_FOLLOWER, user, media, author, 3) != 0)
+    if (exec_ids(c, Q_FEED_PUT, user, media, author, 3) != 0)
         return -1;
     if (((uint64_t)(user ^ media) & 15) == 0)
         return exec_ids(c, Q_FEED_TRIM, user, f->cap - 1, 0, 2);
@@ -80,11 +75,38 @@ void feeds_changed(feeds_t *f, int64_t user)
         cache_del(f->cache, CACHE_TIMELINE, user);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Which of the m users on c follow author now, into still (sorted): read
+ * in the puts' own transaction. The fan-out read its followers in
+ * another, and an unfollow that took the author's posts out in between
+ * would otherwise have this one put back. The unfollow's delete and this
+ * read exclude each other: one writer in SQLite, a row lock (FOR KEY
+ * SHARE) held to the commit in PostgreSQL. One statement for the batch: a
+ * check per put (INSERT ... SELECT ... WHERE EXISTS) made a 100,000-follower
+ * fan-out 1.7 times slower. */
+static int following_still(db_conn_t *c, const int64_t *users, int m, int64_t author, int64_t *still, int *k)
+{
+    db_stmt_t *s = db_q(c, Q_FOLLOWING_STILL);
+    db_bind_ids(s, 1, users, (size_t)m);
+    db_bind_i64(s, 2, author);
+    if (db_read_ids(s, m, still, k) != DB_DONE)
+        return -1;
+    qsort(still, (size_t)*k, sizeof(*still), cmp_id);
+    return 0;
+}
+
 static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author)
 {
     /* One transaction per database: the users of a batch are spread over
-     * every shard. */
+     * every shard. Each gets the post if it is the author's own timeline,
+     * or if the user follows the author still (following_still). */
     bool *done = xcalloc(n ? n : 1, sizeof(bool));
+    int64_t *mine = xmalloc((n ? n : 1) * sizeof(int64_t)), *still = xmalloc((n ? n : 1) * sizeof(int64_t));
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (done[i])
@@ -94,10 +116,17 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
             rc = -1;
             break;
         }
+        int m = 0, k = 0;
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && users[j] != author && db_shard(db, ids_shard(users[j])) == c)
+                mine[m++] = users[j];
+        if (m > 0)
+            rc = following_still(c, mine, m, author, still, &k);
         for (size_t j = i; j < n && rc == 0; j++) {
             if (!done[j] && db_shard(db, ids_shard(users[j])) == c) {
-                rc = put_one(f, c, users[j], media, author);
                 done[j] = true;
+                if (users[j] == author || bsearch(&users[j], still, (size_t)k, sizeof(*still), cmp_id) != NULL)
+                    rc = put_one(f, c, users[j], media, author);
             }
         }
         if (rc != 0 || db_commit(c) != DB_OK) {
@@ -106,6 +135,8 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
         }
     }
     free(done);
+    free(mine);
+    free(still);
     for (size_t i = 0; i < n; i++) /* after the commits */
         feeds_changed(f, users[i]);
     return rc;

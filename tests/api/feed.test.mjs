@@ -482,3 +482,35 @@ describe('celebrities (--celebrity 2: read-time merge)', { skip: external && 'ne
     for (const h of [h1, h2]) await k.waitExactly(h, [e1.id, e2.id], `${h.user.username}: both posts`);
   });
 });
+
+// The timelines store in the database (feed_store = db), the embedded
+// default, on whatever database the topology runs: on the pg topology this
+// is where PostgreSQL's conditional put (a fan-out's put only to users who
+// follow the author still, FOR KEY SHARE) runs.
+describe('timelines in the database store (--feed-store db) on this topology', { skip: external && 'needs its own server' }, () => {
+  let srv3;
+  let url3;
+  const d = client(() => url3);
+
+  before(async () => {
+    if (external) return;
+    srv3 = await startServer(['--access-log', 'off', '--feed-store', 'db', '--fanout-batch', '2']);
+    url3 = srv3.url;
+  });
+  after(async () => { if (srv3) await srv3.stop(); });
+
+  it('fans out to followers only, in batches, and an unfollow keeps the next posts out', async () => {
+    const [f1, f2, f3, stranger] = await d.fresh(4, 'dbf');
+    const [author] = await d.users(1, 'dba');
+    for (const f of [f1, f2, f3]) await d.rel(f, author, 'follow');
+    const p1 = await d.post(author, 'to three followers, two batches');
+    for (const f of [f1, f2, f3]) await d.waitExactly(f, [p1.id], `${f.user.username} gets the post`);
+    await d.rel(f2, author, 'unfollow');
+    await d.waitExactly(f2, [], 'unfollow takes it out');
+    const p2 = await d.post(author, 'after the unfollow');
+    for (const f of [f1, f3]) await d.waitExactly(f, [p1.id, p2.id], `${f.user.username} gets the second`);
+    await d.settle();
+    assert.deepEqual(await d.ids(f2), [], 'the unfollower gets neither');
+    assert.deepEqual(await d.ids(stranger), [], 'a stranger gets nothing');
+  });
+});
