@@ -69,7 +69,8 @@ static const setting_t settings[] = {
     {"photo_store", T_STR, OFF(photo_store), NULL, 0, 0, NULL,
      "photo store URL: file:DIR (default file:DATA/photos) or s3:http(s)://HOST[:PORT]/BUCKET"},
     {"web_root", T_STR, OFF(web_root), NULL, 0, 0, NULL,
-     "directory of the web client served at / ('off' for none; default the source tree's web/)"},
+     "directory of the web client served at / ('off' for none; default: an installed picogram's "
+     "PREFIX/share/picogram/web, found from the binary's own path, else the source tree's web/)"},
     {"s3_access_key", T_STR, OFF(s3_access_key), NULL, 0, 0, NULL,
      "access key of an s3: photo store (default: the AWS_ACCESS_KEY_ID environment variable)"},
     {"s3_secret_key", T_STR, OFF(s3_secret_key), NULL, 0, 0, NULL,
@@ -416,6 +417,33 @@ static long long memory_bytes(void)
     return phys;
 }
 
+/* The web client of an installed binary (PREFIX/bin/picogram) is in
+ * PREFIX/share/picogram/web, found from the binary's own path, so that an
+ * installed picogram needs no source tree, wherever --prefix and DESTDIR put
+ * it; a binary that is not installed (build/picogram) serves the source
+ * tree's web/ (PICOGRAM_WEB_ROOT). */
+static char *default_web_root(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            buf_t b;
+            buf_init(&b, 4096);
+            buf_printf(&b, "%s/../share/picogram/web", exe);
+            char index[4200];
+            snprintf(index, sizeof(index), "%.*s/index.html", (int)b.len, b.data);
+            if (access(index, R_OK) == 0)
+                return buf_steal(&b, NULL);
+            buf_free(&b);
+        }
+    }
+    return xstrdup(PICOGRAM_WEB_ROOT);
+}
+
 int config_finish(config_t *c, char *err, size_t errlen)
 {
     if (c->cache_size == 0) { /* auto */
@@ -465,7 +493,7 @@ int config_finish(config_t *c, char *err, size_t errlen)
     }
     if (c->web_root == NULL || *c->web_root == '\0') {
         free(c->web_root);
-        c->web_root = xstrdup(PICOGRAM_WEB_ROOT);
+        c->web_root = default_web_root();
     }
     if (c->photo_url == NULL || *c->photo_url == '\0') {
         free(c->photo_url);
@@ -508,5 +536,53 @@ void config_usage(FILE *out)
         if (s->def)
             fprintf(out, " [%s]", s->def);
         fputc('\n', out);
+    }
+}
+
+void config_roff(FILE *out, const char *t)
+{
+    if (*t == '.' || *t == '\'')
+        fputs("\\&", out);
+    for (; *t; t++) {
+        if (*t == '\\')
+            fputs("\\e", out);
+        else if (*t == '-')
+            fputs("\\-", out);
+        else
+            fputc(*t, out);
+    }
+}
+
+void config_man(FILE *out, bool as_flags)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting_t *s = &settings[i];
+        fputs(".TP\n", out);
+        if (as_flags) {
+            fputs("\\fB\\-\\-", out);
+            for (const char *k = s->key; *k; k++) {
+                if (*k == '_')
+                    fputs("\\-", out);
+                else
+                    fputc(*k, out);
+            }
+            fputs("\\fR \\fIVALUE\\fR\n", out);
+        } else {
+            fputs("\\fB", out);
+            config_roff(out, s->key);
+            fputs("\\fR = \\fIVALUE\\fR\n", out);
+        }
+        config_roff(out, s->help);
+        fputc('\n', out);
+        if (s->choices) {
+            fputs(".br\nOne of: ", out);
+            config_roff(out, s->choices);
+            fputc('\n', out);
+        }
+        if (s->def) {
+            fputs(".br\nDefault: \\fB", out);
+            config_roff(out, s->def);
+            fputs("\\fR\n", out);
+        }
     }
 }

@@ -12,6 +12,7 @@
 #ifndef PICOGRAM_CONFIG_H
 #define PICOGRAM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,5 +84,12 @@ int config_finish(config_t *c, char *err, size_t errlen);
 /* Whether key names a setting (after '-' to '_'). */
 int config_has_key(const char *key);
 void config_usage(FILE *out);
+/* Every setting as roff .TP entries for the man pages: as command-line
+ * flags (picogram(1)) or as file keys (picogram.conf(5)); the same table
+ * as config_usage, so the pages and --help cannot drift. */
+void config_man(FILE *out, bool as_flags);
+/* t as roff text: backslashes and hyphens escaped, a leading '.' or '\''
+ * (a request to roff) guarded. */
+void config_roff(FILE *out, const char *t);
 
 #endif

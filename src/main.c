@@ -21,20 +21,104 @@
 extern char **environ;
 
 #define EXIT_USAGE 2
+#define PICOGRAM_VERSION "0.1.0"
+
+static int fail_usage(const char *msg)
+{
+    fprintf(stderr, "picogram: %s\n", msg);
+    return EXIT_USAGE;
+}
+
+/* The commands, for `picogram help` and the man page picogram(1) alike. */
+static const struct command {
+    const char *name, *args, *help;
+} commands[] = {
+    {"serve", "[SETTINGS]", "serve the API (embedded topology: SQLite and a photo folder in --data)"},
+    {"worker", "[SETTINGS]", "run background jobs (fan-out, far-side writes, rankings) alone, no HTTP"},
+    {"migrate", "[SETTINGS]", "bring every database's schema up to date, then exit"},
+    {"shards", "[--json] [SETTINGS]", "print the shard map with live counts of users and photos"},
+    {"sweep", "[--older-than SECONDS] [SETTINGS]",
+     "take out of the photo store what no photo uses, if older than SECONDS (default 3600: uploads in flight "
+     "are younger)"},
+    {"manpage", "1|5", "write the man page picogram(1) or picogram.conf(5) to standard output"},
+    {"version", "", "print the version"},
+    {"help", "", "this text; 'picogram COMMAND --help' for a command's settings"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: picogram <command> [options]\n"
-                 "\n"
-                 "Commands:\n"
-                 "  serve      serve the API (embedded topology: SQLite and a photo folder in --data)\n"
-                 "  worker     run background jobs (fan-out, far-side writes, rankings) alone, no HTTP\n"
-                 "  migrate    bring every database's schema up to date, then exit\n"
-                 "  shards     print the shard map with live counts of users and photos (--json)\n"
-                 "  sweep      take out of the photo store what no photo uses, if older than\n"
-                 "             --older-than SECONDS (default 3600: uploads in flight are younger)\n"
-                 "  version    print the version\n"
-                 "  help       this text; 'picogram <command> --help' for a command's options\n");
+    fprintf(out, "usage: picogram <command> [options]\n\nCommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+/* picogram manpage 1|5: the man pages, made from the tables that --help
+ * prints (commands above, settings in config.c), so they cannot drift. */
+static int cmd_manpage(const char *section)
+{
+    FILE *o = stdout;
+    if (strcmp(section, "1") == 0) {
+        fputs(".TH PICOGRAM 1 \"\" \"picogram " PICOGRAM_VERSION "\" \"User Commands\"\n"
+              ".SH NAME\npicogram \\- a photo-sharing social network server with Instagram's v1 API\n"
+              ".SH SYNOPSIS\n.B picogram\n.I command\n[\\fB\\-\\-config\\fR \\fIFILE\\fR] "
+              "[\\fB\\-\\-\\fR\\fIsetting\\fR \\fIVALUE\\fR ...]\n"
+              ".SH DESCRIPTION\n"
+              "One binary runs either topology: embedded (the default: one process, SQLite and a folder of "
+              "photos in the data directory) or cluster (many servers sharing sharded PostgreSQL, Redis, "
+              "memcached, gearmand and an S3\\-compatible photo store, chosen by URLs in the settings).\n"
+              ".SH COMMANDS\n",
+              o);
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            fputs(".TP\n\\fB", o);
+            config_roff(o, commands[i].name);
+            fputs("\\fR", o);
+            if (*commands[i].args) {
+                fputc(' ', o);
+                config_roff(o, commands[i].args);
+            }
+            fputc('\n', o);
+            config_roff(o, commands[i].help);
+            fputc('\n', o);
+        }
+        fputs(".SH OPTIONS\n.TP\n\\fB\\-\\-config\\fR \\fIFILE\\fR\n"
+              "Read settings from FILE (see \\fBpicogram.conf\\fR(5)).\n",
+              o);
+        config_man(o, true);
+        fputs(".SH ENVIRONMENT\n.TP\n\\fBPICOGRAM_CONFIG\\fR\nThe config file, if \\fB\\-\\-config\\fR is not "
+              "given.\n.TP\n\\fBPICOGRAM_\\fR\\fISETTING\\fR\nAny setting, by its name in capitals "
+              "(PICOGRAM_DATA, PICOGRAM_DATABASE ...). Flags override the environment, which overrides the "
+              "config file.\n"
+              ".SH EXIT STATUS\n0 on success, 1 on a failure at run time (a database that cannot be reached, "
+              "say), 2 for a command line or setting that is not valid.\n"
+              ".SH SEE ALSO\n\\fBpicogram.conf\\fR(5)\n",
+              o);
+        return 0;
+    }
+    if (strcmp(section, "5") == 0) {
+        fputs(".TH PICOGRAM.CONF 5 \"\" \"picogram " PICOGRAM_VERSION "\" \"File Formats\"\n"
+              ".SH NAME\npicogram.conf \\- settings of the picogram server\n"
+              ".SH DESCRIPTION\n"
+              "The file named by \\fB\\-\\-config\\fR or PICOGRAM_CONFIG holds one \\fIkey\\fR = "
+              "\\fIvalue\\fR per line; blank lines and lines starting with # are ignored. Every key may also "
+              "be given as a flag (\\fB\\-\\-key\\fR, with \\- for _) or as an environment variable "
+              "(PICOGRAM_KEY); flags override the environment, which overrides the file. Sizes take k, m and "
+              "g suffixes.\n"
+              ".SH SETTINGS\n",
+              o);
+        config_man(o, false);
+        fputs(".SH SEE ALSO\n\\fBpicogram\\fR(1)\n", o);
+        return 0;
+    }
+    return fail_usage("manpage takes 1 (picogram(1)) or 5 (picogram.conf(5))");
 }
 
 static void command_usage(FILE *out, const char *cmd)
@@ -46,12 +130,6 @@ static void command_usage(FILE *out, const char *cmd)
             cmd);
     config_usage(out);
     fprintf(out, "\nPrecedence: flags, then PICOGRAM_* environment variables, then the config file.\n");
-}
-
-static int fail_usage(const char *msg)
-{
-    fprintf(stderr, "picogram: %s\n", msg);
-    return EXIT_USAGE;
 }
 
 /* Builds the config (initialised by the caller) for a command from its arguments. Returns 0, 1 if help
@@ -276,11 +354,15 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("picogram 0.1.0\n");
+        printf("picogram " PICOGRAM_VERSION "\n");
         return 0;
     }
-    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "shards") != 0 &&
-        strcmp(cmd, "sweep") != 0 && strcmp(cmd, "worker") != 0) {
+    if (strcmp(cmd, "manpage") == 0) {
+        if (argc != 3)
+            return fail_usage("usage: picogram manpage 1|5");
+        return cmd_manpage(argv[2]);
+    }
+    if (find_command(cmd) == NULL) {
         fprintf(stderr, "picogram: unknown command '%s'\n", cmd);
         usage(stderr);
         return EXIT_USAGE;
