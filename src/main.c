@@ -3,6 +3,7 @@
  * file < environment < flags) and hands over to its module.
  */
 #include "config.h"
+#include "admin/admin.h"
 #include "core/buf.h"
 #include "blob/blob.h"
 #include "db/db.h"
@@ -40,6 +41,9 @@ static const struct command {
     {"sweep", "[--older-than SECONDS] [SETTINGS]",
      "take out of the photo store what no photo uses, if older than SECONDS (default 3600: uploads in flight "
      "are younger)"},
+    {"admin", "COMMAND ...",
+     "an operator's commands, on a stopped or running server: create-user, suspend, unsuspend, rebuild-feeds, "
+     "status ('picogram admin --help')"},
     {"manpage", "1|5", "write the man page picogram(1) or picogram.conf(5) to standard output"},
     {"version", "", "print the version"},
     {"help", "", "this text; 'picogram COMMAND --help' for a command's settings"},
@@ -59,6 +63,17 @@ static void usage(FILE *out)
     fprintf(out, "usage: picogram <command> [options]\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+static void man_admin_line(FILE *o, const char *name, const char *args, const char *help)
+{
+    fputs(".TP\n\\fBadmin ", o);
+    config_roff(o, name);
+    fputs("\\fR ", o);
+    config_roff(o, args);
+    fputc('\n', o);
+    config_roff(o, help);
+    fputc('\n', o);
 }
 
 /* picogram manpage 1|5: the man pages, made from the tables that --help
@@ -89,6 +104,11 @@ static int cmd_manpage(const char *section)
             config_roff(o, commands[i].help);
             fputc('\n', o);
         }
+        fputs(".SH ADMIN COMMANDS\n\\fBpicogram admin\\fR \\fIcommand\\fR works on the databases of a stopped or "
+              "running server. Exit codes: 0 done, 1 failed at run time, 2 bad usage, 3 no such user, 4 the name is "
+              "taken.\n",
+              o);
+        admin_list(o, man_admin_line);
         fputs(".SH OPTIONS\n.TP\n\\fB\\-\\-config\\fR \\fIFILE\\fR\n"
               "Read settings from FILE (see \\fBpicogram.conf\\fR(5)).\n",
               o);
@@ -216,22 +236,6 @@ static int cmd_migrate(const config_t *c)
     return rc;
 }
 
-/* A database URL as it may be shown: without a password. */
-static void url_without_password(const char *url, char *out, size_t cap)
-{
-    const char *scheme = strstr(url, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
-    if (colon)
-        snprintf(out, cap, "%.*s%s", (int)(colon - url), url, at);
-    else
-        snprintf(out, cap, "%s", url);
-    char *pw = strstr(out, "password=");
-    if (pw) { /* a password in the query too */
-        char *end = strchr(pw, '&');
-        memmove(pw, end ? end + 1 : pw + strlen(pw), strlen(end ? end + 1 : pw + strlen(pw)) + 1);
-    }
-}
-
 static int count_range(db_conn_t *c, unsigned q, unsigned lo, unsigned hi, long long *n)
 {
     db_stmt_t *s = db_q(c, q);
@@ -300,7 +304,7 @@ static int cmd_shards(const config_t *c, bool json)
         printf("[");
     for (size_t i = 0; dbmap_range(map, i, &lo, &hi, &dbi); i++) {
         char url[1024];
-        url_without_password(dbmap_url(map, dbi), url, sizeof(url));
+        db_url_redacted(dbmap_url(map, dbi), url, sizeof(url));
         db_conn_t *conn = db_physical(db, dbi);
         long long users = -1, media = -1;
         if (conn == NULL || count_range(conn, Q_SHARD_USERS, lo, hi, &users) != 0 ||
@@ -371,6 +375,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "picogram: libsodium failed to initialise\n");
         return 1;
     }
+    if (strcmp(cmd, "admin") == 0)
+        return admin_main(argc - 2, argv + 2, build_config);
     /* --json (shards) and --older-than (sweep) are the commands' own flags, not settings */
     bool json = false;
     long long older_than = 3600;

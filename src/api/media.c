@@ -135,7 +135,7 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         w->status = 500;
     }
     free(place);
-    if (w->status == 0 && users_get(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
+    if (w->status == 0 && users_get_any(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
         w->status = 500;
     } else if (w->status == 0) {
         /* a post by a celebrity is merged into feeds at read time, not fanned out */
@@ -348,11 +348,12 @@ bool api_find_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, u
     int rc = id ? media_get(ar->db, id, m) : MEDIA_NOT_FOUND;
     if (rc == MEDIA_OK && owner_hint && owner_hint != m->user_id)
         rc = MEDIA_NOT_FOUND;
-    if (rc == MEDIA_NOT_FOUND) {
+    int urc = rc == MEDIA_OK ? users_get(ar->db, m->user_id, owner) : USERS_ERROR;
+    if (rc == MEDIA_NOT_FOUND || urc == USERS_NOT_FOUND) { /* (an owner suspended: hidden with them) */
         api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
         return false;
     }
-    if (rc != MEDIA_OK || users_get(ar->db, m->user_id, owner) != USERS_OK) {
+    if (rc != MEDIA_OK || urc != USERS_OK) {
         api_internal_error(ar, "media lookup failed");
         return false;
     }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define BAD_LOGIN "The username or password you entered is incorrect."
+#define SUSPENDED_LOGIN "This account is suspended."
 
 typedef struct login_work {
     api_work_t super;
@@ -86,7 +87,9 @@ static void login_run(api_work_t *w_, worker_ctx_t *wc)
     count_attempt(w, w->result != USERS_NOT_FOUND);
     if (w->result == USERS_NOT_FOUND)
         return;
-    w->result = users_get(wc->db, w->user_id, &w->user);
+    w->result = users_get_any(wc->db, w->user_id, &w->user);
+    if (w->result == USERS_OK && w->user.suspended)
+        w->result = USERS_SUSPENDED; /* said only to who knows the password */
     if (w->result == USERS_OK && tokens_issue(wc->db, w->user_id, w->token) != USERS_OK)
         w->result = USERS_ERROR;
 }
@@ -99,6 +102,13 @@ static void login_done(api_work_t *w_, api_req_t *ar)
             api_error(ar, 400, E_INVALID, BAD_LOGIN);
         else
             api_oauth_error(ar, 400, BAD_LOGIN);
+        return;
+    }
+    if (w->result == USERS_SUSPENDED) {
+        if (w->web)
+            api_error(ar, 403, E_NOT_ALLOWED, SUSPENDED_LOGIN);
+        else
+            api_oauth_error(ar, 403, SUSPENDED_LOGIN);
         return;
     }
     if (w->result != USERS_OK) {

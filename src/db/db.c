@@ -356,3 +356,19 @@ db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n)
 {
     return db_shard(x, db_key_shard(x, key, n));
 }
+
+/* A database URL as it may be shown: without a password. */
+void db_url_redacted(const char *url, char *out, size_t cap)
+{
+    const char *scheme = strstr(url, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon)
+        snprintf(out, cap, "%.*s%s", (int)(colon - url), url, at);
+    else
+        snprintf(out, cap, "%s", url);
+    char *pw = strstr(out, "password=");
+    if (pw) { /* a password in the query too */
+        char *end = strchr(pw, '&');
+        memmove(pw, end ? end + 1 : pw + strlen(pw), strlen(end ? end + 1 : pw + strlen(pw)) + 1);
+    }
+}

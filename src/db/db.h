@@ -205,6 +205,8 @@ bool dbmap_range(const dbmap_t *m, size_t i, unsigned *lo, unsigned *hi, size_t 
 /* Whether any database is across a network (calls to it block for a round trip). */
 bool dbmap_blocking(const dbmap_t *m);
 const char *dbmap_url(const dbmap_t *m, size_t i);
+/* url as it may be shown: without a password (in the authority or the query). */
+void db_url_redacted(const char *url, char *out, size_t cap);
 
 typedef struct db_ctx db_ctx_t;
 

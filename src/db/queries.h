@@ -8,7 +8,7 @@
 
 #define USER_COLS                                                                                                      \
     "id, username, full_name, bio, website, profile_picture, is_private, media_count, follows_count, "                 \
-    "followed_by_count, created_at, email"
+    "followed_by_count, created_at, email, suspended"
 
 #define MEDIA_COLS                                                                                                     \
     "m.id, m.user_id, m.caption, m.filter, m.location_id, m.tags, m.dims, m.like_count, m.comment_count, "             \
@@ -33,17 +33,20 @@
     X(USER_SEARCH,                                                                                                     \
       "SELECT " USER_COLS " FROM users WHERE id IN ("                                                                  \
       " SELECT id FROM users WHERE username_lower >= $1 AND username_lower < $2"                                       \
-      " UNION SELECT id FROM users WHERE full_name_lower >= $1 AND full_name_lower < $2)"                              \
+      " UNION SELECT id FROM users WHERE full_name_lower >= $1 AND full_name_lower < $2) AND suspended = 0"          \
       " ORDER BY username_lower = $1 DESC, (username_lower >= $1 AND username_lower < $2) DESC,"                     \
       " followed_by_count DESC, username_lower LIMIT $3")                                                   \
     X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
-    X(TOKEN_LOOKUP, "SELECT user_id FROM tokens WHERE hash = $1")                                                     \
+    X(TOKEN_LOOKUP,                                                                                                    \
+      "SELECT t.user_id FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND u.suspended = 0")       \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \
     X(USER_SET_FULL_NAME_LOWER, "UPDATE users SET full_name_lower = $2 WHERE id = $1")                               \
     X(TOKENS_OF, "SELECT hash, created_at FROM tokens WHERE user_id = $1 ORDER BY created_at DESC, hash")              \
     X(TOKEN_DELETE_OF, "DELETE FROM tokens WHERE hash = $1 AND user_id = $2")                                          \
     X(USER_SET_PASSWORD, "UPDATE users SET password_hash = $2 WHERE id = $1")                                           \
+    X(USER_SET_SUSPENDED, "UPDATE users SET suspended = $2 WHERE id = $1")                                              \
+    X(USER_IDS_AFTER, "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2")                                      \
     X(MEDIA_INSERT,                                                                                                    \
       "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned, file_key, "        \
       "location_name, lat, lng) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")                       \

@@ -221,6 +221,9 @@ static const char *const migrations[] = {
      * settles its conflicts on its target alone, so two at once of a new key
      * (a new tag on two photos) broke on the other unique index. */
     "{UPSERT_SHARD_KEYS}",
+    /* 17: an operator can suspend an account (picogram admin suspend): its
+     * tokens stop working and it, with its media, is hidden until unsuspended. */
+    "ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

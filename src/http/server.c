@@ -7,6 +7,7 @@
 #include "model/far.h"
 #include "model/media.h"
 #include "model/timeline.h"
+#include "model/users.h"
 #include "model/photo_keys.h"
 #include "model/social.h"
 #include "obs/log.h"
@@ -903,6 +904,7 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     srv->job_handlers[n++] = (job_handler_t){"photo_rekey", photo_rekey_job, &srv->rekey};
     srv->job_handlers[n++] = (job_handler_t){"go_public", graph_go_public_job, NULL};
     srv->job_handlers[n++] = (job_handler_t){"block_purge", social_block_purge_job, srv->cache};
+    srv->job_handlers[n++] = (job_handler_t){"user_changed", users_changed_job, srv->cache};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);
@@ -1032,6 +1034,27 @@ fail:
     log_error("%s", err);
     close_shared(srv);
     return 1;
+}
+
+server_t *server_open_admin(config_t *cfg, char *err, size_t errlen)
+{
+    server_t *srv = xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    char ns[REDIS_NS_LEN + 1];
+    if (open_data(srv, cfg, ns, err, errlen) != 0 || open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, errlen) != 0) {
+        close_shared(srv);
+        free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+void server_close_admin(server_t *srv)
+{
+    if (srv != NULL) {
+        close_shared(srv);
+        free(srv);
+    }
 }
 
 int server_run(config_t *cfg)

@@ -148,5 +148,10 @@ static inline uint64_t server_req_micros(const h2o_req_t *req)
 int server_run(config_t *cfg);
 /* Runs the job runners alone (`picogram worker`) until SIGINT or SIGTERM. */
 int worker_run(config_t *cfg);
+/* What `picogram admin` works with: a worker's setup (the databases at this
+ * binary's schema, an ID node, the photo store, the object cache and the
+ * feed store), with no job runner and no listener. NULL with err. */
+server_t *server_open_admin(config_t *cfg, char *err, size_t errlen);
+void server_close_admin(server_t *srv);
 
 #endif

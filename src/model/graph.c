@@ -294,7 +294,7 @@ int graph_go_public_job(db_ctx_t *db, char *payload, void *ctx)
     if (sscanf(payload, "%lld %lld", &user, &before) < 1 || user <= 0)
         return JOB_DONE; /* not ours to repair */
     user_t *u = xmalloc(sizeof(*u));
-    int urc = users_get(db, user, u);
+    int urc = users_get_any(db, user, u);
     bool still_public = urc == USERS_OK && !u->is_private;
     free(u);
     if (urc != USERS_OK && urc != USERS_NOT_FOUND)

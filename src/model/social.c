@@ -144,7 +144,7 @@ int far_mention(far_t *f, char *payload)
     char *text = xmalloc(CAPTION_MAX * 4 + 1);
     int64_t author = 0;
     int rc = db_lock(h->tx, "mention", ref, who) == DB_OK ? 0 : -1;
-    int urc = rc == 0 ? users_get(h->db, who, u) : USERS_ERROR;
+    int urc = rc == 0 ? users_get_any(h->db, who, u) : USERS_ERROR; /* suspended: still told, for later */
     if (urc == USERS_ERROR)
         rc = -1;
     if (rc == 0 && urc == USERS_OK) {

@@ -2,9 +2,12 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/text.h"
+#include "cache/cache.h"
+#include "jobs/jobs.h"
 #include "model/tokens.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +38,7 @@ static void row_to_user(db_stmt_t *s, user_t *u)
     u->followed_by_count = db_col_i64(s, 9);
     u->created_at = db_col_i64(s, 10);
     db_col_copy(s, 11, u->email, sizeof(u->email));
+    u->suspended = db_col_i64(s, 12) != 0;
 }
 
 static int insert_user(db_conn_t *c, int64_t id, const user_new_t *in, const char *ulower, int64_t now)
@@ -85,7 +89,7 @@ static int take_over_name(db_ctx_t *db, db_conn_t *nc, const char *ulower, int64
     user_t *u = xmalloc(sizeof(*u));
     int rc = users_id_by_username(db, ulower, &holder);
     if (rc == USERS_OK)
-        rc = users_get(db, holder, u);
+        rc = users_get_any(db, holder, u); /* a suspended user keeps the name */
     free(u);
     if (rc != USERS_NOT_FOUND)
         return rc == USERS_OK ? USERS_TAKEN : rc;
@@ -149,6 +153,65 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
 }
 
 int users_get(db_ctx_t *db, int64_t id, user_t *out)
+{
+    int rc = users_get_any(db, id, out);
+    return rc == USERS_OK && out->suspended ? USERS_NOT_FOUND : rc;
+}
+
+int users_set_suspended(db_ctx_t *db, int64_t id, bool suspended)
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_USER_SET_SUSPENDED);
+    db_bind_i64(s, 1, id);
+    db_bind_i64(s, 2, suspended ? 1 : 0);
+    int rc = db_exec_stmt(s) == DB_DONE ? (c->drv->changes(c) == 1 ? USERS_OK : USERS_NOT_FOUND) : USERS_ERROR;
+    char payload[32];
+    snprintf(payload, sizeof(payload), "%lld", (long long)id);
+    if (rc == USERS_OK && jobs_enqueue(c, ids_shard(id), "user_changed", payload) != DB_DONE)
+        rc = USERS_ERROR;
+    if (rc != USERS_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        return rc == USERS_OK ? USERS_ERROR : rc;
+    }
+    jobs_kick();
+    return USERS_OK;
+}
+
+int users_changed_job(db_ctx_t *db, char *payload, void *ctx)
+{
+    cache_t *cache = ctx;
+    long long id = 0;
+    if (sscanf(payload, "%lld", &id) != 1 || id <= 0)
+        return JOB_DONE; /* not ours to repair */
+    if (cache == NULL)
+        return JOB_DONE;
+    token_info_t *toks = NULL;
+    int n = 0;
+    if (tokens_list(db, id, &toks, &n) != USERS_OK)
+        return JOB_RETRY;
+    for (int i = 0; i < n; i++)
+        cache_del(cache, CACHE_TOKEN, tokens_cache_key(toks[i].hash));
+    free(toks);
+    cache_del(cache, CACHE_USER, id);
+    cache_del(cache, CACHE_PROFILE, id);
+    return JOB_DONE;
+}
+
+int users_ids_after(db_ctx_t *db, size_t i, int64_t after, int limit, int64_t *ids, int *n)
+{
+    *n = 0;
+    db_conn_t *c = db_physical(db, i);
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_USER_IDS_AFTER);
+    db_bind_i64(s, 1, after);
+    db_bind_i64(s, 2, limit);
+    return db_read_ids(s, limit, ids, n) == DB_DONE ? USERS_OK : USERS_ERROR;
+}
+
+int users_get_any(db_ctx_t *db, int64_t id, user_t *out)
 {
     db_conn_t *c = db_shard(db, ids_shard(id));
     if (c == NULL)

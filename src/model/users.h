@@ -8,6 +8,11 @@
  * transaction; otherwise the name is claimed first and released if the
  * user row cannot be written.
  *
+ * A suspended account (picogram admin suspend) is hidden: users_get finds
+ * it no more, nor does search, and its tokens stop working (the token
+ * lookup joins the user's row); so its media, shown only with their
+ * owner, are hidden everywhere too. Unsuspended, all of it is back.
+ *
  * Functions return USERS_OK, USERS_NOT_FOUND, USERS_TAKEN or USERS_ERROR.
  * They are called with the calling thread's own db_ctx_t.
  */
@@ -20,7 +25,7 @@
 #include "core/validate.h"
 #include "db/db.h"
 
-enum { USERS_OK = 0, USERS_NOT_FOUND = 1, USERS_TAKEN = 2, USERS_ERROR = -1 };
+enum { USERS_OK = 0, USERS_NOT_FOUND = 1, USERS_TAKEN = 2, USERS_SUSPENDED = 3, USERS_ERROR = -1 };
 
 typedef struct user {
     int64_t id;
@@ -31,6 +36,7 @@ typedef struct user {
     char email[EMAIL_MAX + 1];
     char profile_picture[512];
     bool is_private;
+    bool suspended; /* set by users_get_any only: users_get does not find such a user */
     int64_t media_count, follows_count, followed_by_count;
     int64_t created_at; /* unix seconds */
 } user_t;
@@ -46,6 +52,16 @@ typedef struct user_new {
 
 int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out);
 int users_get(db_ctx_t *db, int64_t id, user_t *out);
+/* The same, suspended or not (out->suspended says). */
+int users_get_any(db_ctx_t *db, int64_t id, user_t *out);
+/* Suspends or unsuspends, and in the same transaction queues a job
+ * (users_changed_job) that drops the user's cached copies and tokens in
+ * whichever process runs jobs, so running servers see it within moments. */
+int users_set_suspended(db_ctx_t *db, int64_t id, bool suspended);
+/* The job: payload "USER_ID"; ctx the cache_t * (may be NULL). */
+int users_changed_job(db_ctx_t *db, char *payload, void *ctx);
+/* Up to limit user IDs above after on the i-th physical database, in order. */
+int users_ids_after(db_ctx_t *db, size_t i, int64_t after, int limit, int64_t *ids, int *n);
 /* Looks a name up (any case). */
 int users_id_by_username(db_ctx_t *db, const char *username, int64_t *id);
 int users_password_hash(db_ctx_t *db, int64_t id, char *out, size_t cap);
