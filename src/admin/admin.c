@@ -3,6 +3,7 @@
  *
  *   create-user NAME [--email E] [--full-name N]   password on standard input
  *   suspend USER / unsuspend USER                   USER: a username or an ID
+ *   delete-user USER --yes
  *   rebuild-feeds USER | --all
  *   status [--json]
  *
@@ -25,6 +26,7 @@
 #include "db/db.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "model/erase.h"
 #include "model/timeline.h"
 #include "model/tokens.h"
 #include "model/users.h"
@@ -41,7 +43,7 @@ typedef struct admin_call {
     const char *pos;       /* the positional argument, or NULL */
     const char *email;     /* create-user */
     const char *full_name; /* create-user */
-    bool all, json;
+    bool all, json, yes;
 } admin_call_t;
 
 typedef struct admin_cmd {
@@ -155,6 +157,39 @@ static int suspend(admin_call_t *a)
 static int unsuspend(admin_call_t *a)
 {
     return set_suspended(a, false);
+}
+
+static int delete_user(admin_call_t *a)
+{
+    user_t u;
+    int rc = find_user(a, &u);
+    if (rc != ADMIN_OK)
+        return rc;
+    if (!a->yes) {
+        fprintf(stderr,
+                "picogram admin: delete-user deletes %s (id %lld) with all its photos, likes, comments and follows, "
+                "for good; add --yes to go ahead\n",
+                u.username, (long long)u.id);
+        return ADMIN_USAGE;
+    }
+    erase_counts_t n;
+    rc = users_erase(a->db, a->srv->photos, u.id, &n);
+    if (rc == USERS_NOT_FOUND) {
+        fprintf(stderr, "picogram admin: no user '%s' (deleted meanwhile?)\n", a->pos);
+        return ADMIN_NO_USER;
+    }
+    if (rc != USERS_OK) {
+        fprintf(stderr,
+                "picogram admin: deleting %s stopped part way (database or photo store error): it stays suspended "
+                "and hidden; run the command again to finish\n",
+                u.username);
+        return ADMIN_FAILED;
+    }
+    printf("deleted %s (id %lld): %lld photo(s) (%lld file(s)), %lld like(s), %lld comment(s) on others' photos, %lld "
+           "follow(s), %lld follower(s), %lld request(s), %lld block(s); the name is free\n",
+           u.username, (long long)u.id, n.media, n.files, n.likes, n.comments, n.follows, n.followers, n.requests,
+           n.blocks);
+    return ADMIN_OK;
 }
 
 #define REBUILD_BATCH 256
@@ -294,6 +329,11 @@ static const admin_cmd_t cmds[] = {
      true, "", suspend},
     {"unsuspend", "USER", "undo a suspension: the account, its media and its tokens are back as they were", true, "",
      unsuspend},
+    {"delete-user", "USER --yes",
+     "delete an account for good with everything it made: its photos and their files, its likes, comments, follows, "
+     "requests and blocks, its tokens and news; hidden at once (suspended), then erased; a run that stopped part way "
+     "is finished by running it again",
+     true, "--yes", delete_user},
     {"rebuild-feeds", "USER|--all",
      "rebuild one user's home timeline, or every user's, from the databases (after a lost or damaged feed store)", true,
      "--all", rebuild_feeds},
@@ -396,6 +436,7 @@ int admin_main(int argc, char **argv, admin_config_fn build)
         } else if (own == 1) {
             a.all |= strcmp(arg, "--all") == 0;
             a.json |= strcmp(arg, "--json") == 0;
+            a.yes |= strcmp(arg, "--yes") == 0;
         } else if (strncmp(arg, "--", 2) == 0) { /* a setting: --key value or --key=value */
             settings[nset++] = argv[i];
             if (strchr(arg, '=') == NULL && i + 1 < argc)

@@ -47,6 +47,14 @@
     X(USER_SET_PASSWORD, "UPDATE users SET password_hash = $2 WHERE id = $1")                                           \
     X(USER_SET_SUSPENDED, "UPDATE users SET suspended = $2 WHERE id = $1")                                              \
     X(USER_IDS_AFTER, "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2")                                      \
+    X(COMMENTS_BY_USER, "SELECT media_id, id FROM comments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3")      \
+    X(ERASE_TOKENS, "DELETE FROM tokens WHERE user_id = $1")                                                          \
+    X(ERASE_ACTIVITY, "DELETE FROM activity WHERE user_id = $1")                                                      \
+    X(ERASE_FEED, "DELETE FROM feed_items WHERE user_id = $1")                                                        \
+    X(ERASE_FEED_STATE, "DELETE FROM feed_state WHERE user_id = $1")                                                  \
+    X(ERASE_LIKED, "DELETE FROM liked WHERE user_id = $1")                                                            \
+    X(ERASE_CELEB, "DELETE FROM celebrities WHERE user_id = $1")                                                      \
+    X(ERASE_USER, "DELETE FROM users WHERE id = $1 AND suspended = 1")                                                \
     X(MEDIA_INSERT,                                                                                                    \
       "INSERT INTO media (id, user_id, caption, filter, location_id, tags, dims, created_at, fanned, file_key, "        \
       "location_name, lat, lng) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")                       \

@@ -222,8 +222,11 @@ static const char *const migrations[] = {
      * (a new tag on two photos) broke on the other unique index. */
     "{UPSERT_SHARD_KEYS}",
     /* 17: an operator can suspend an account (picogram admin suspend): its
-     * tokens stop working and it, with its media, is hidden until unsuspended. */
-    "ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;",
+     * tokens stop working and it, with its media, is hidden until
+     * unsuspended; and delete one (admin delete-user), whose comments on
+     * others' photos are found by user. */
+    "ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX comments_user ON comments (user_id, id);",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

@@ -8,6 +8,7 @@
 #include "model/media.h"
 #include "model/timeline.h"
 #include "model/users.h"
+#include "model/erase.h"
 #include "model/photo_keys.h"
 #include "model/social.h"
 #include "obs/log.h"
@@ -905,6 +906,7 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     srv->job_handlers[n++] = (job_handler_t){"go_public", graph_go_public_job, NULL};
     srv->job_handlers[n++] = (job_handler_t){"block_purge", social_block_purge_job, srv->cache};
     srv->job_handlers[n++] = (job_handler_t){"user_changed", users_changed_job, srv->cache};
+    srv->job_handlers[n++] = (job_handler_t){"cache_drop", cache_drop_job, srv->cache};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);

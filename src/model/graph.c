@@ -320,9 +320,10 @@ int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit,
     db_conn_t *c = db_shard(db, ids_shard(user));
     if (c == NULL)
         return GRAPH_ERROR;
-    db_stmt_t *s = db_q(c, which == GRAPH_FOLLOWS ? Q_FOLLOWS_LIST : Q_FOLLOWERS_LIST);
+    bool outgoing = which == GRAPH_FOLLOWS || which == GRAPH_REQUESTS;
+    db_stmt_t *s = db_q(c, outgoing ? Q_FOLLOWS_LIST : Q_FOLLOWERS_LIST);
     db_bind_i64(s, 1, user);
-    db_bind_i64(s, 2, which == GRAPH_REQUESTED_BY ? REL_REQUESTED : REL_FOLLOWS);
+    db_bind_i64(s, 2, which == GRAPH_REQUESTED_BY || which == GRAPH_REQUESTS ? REL_REQUESTED : REL_FOLLOWS);
     db_bind_i64(s, 3, before);
     db_bind_i64(s, 4, limit);
     return db_read_ids(s, limit, out, n) == DB_DONE ? GRAPH_OK : GRAPH_ERROR;

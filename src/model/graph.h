@@ -45,7 +45,7 @@ int graph_approve(db_ctx_t *db, int64_t a, int64_t b);
 int graph_ignore(db_ctx_t *db, int64_t a, int64_t b);
 
 /* Lists, newest user ID first, IDs below `before`. */
-enum { GRAPH_FOLLOWS, GRAPH_FOLLOWED_BY, GRAPH_REQUESTED_BY };
+enum { GRAPH_FOLLOWS, GRAPH_FOLLOWED_BY, GRAPH_REQUESTED_BY, GRAPH_REQUESTS /* user's own, pending */ };
 int graph_list(db_ctx_t *db, int which, int64_t user, int64_t before, int limit, int64_t *out, int *n);
 /* The same lists as people see them: the newest edge first (a follow, a
  * request, an approval: at, in milliseconds), below (before_at, before_id). */

@@ -7,13 +7,13 @@
 // jobs; its cached copies are dropped), so the tests poll, within bounds.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, login, uniqueName, uploadPhoto, assertOk, assertV1Error, assertOAuthError, external,
-  serverBinary, topologyArgs, topology, sqlExec, launchOn, show,
+  serverBinary, topologyArgs, topology, sqlExec, launchOn, show, dbTargets, mediaFiles,
 } from './lib.mjs';
 import { poll, feedPage } from './feed_util.mjs';
 
@@ -34,6 +34,37 @@ function admin(dataDir, args, stdin = '') {
 }
 
 const PASSWORD = 'correct horse 42';
+
+/** Rows that name user, table by table, on every database of the server (any topology). */
+function countRows(dataDir, user) {
+  const checks = {
+    users: `SELECT COUNT(*) FROM users WHERE id = ${user}`,
+    usernames: `SELECT COUNT(*) FROM usernames WHERE user_id = ${user}`,
+    tokens: `SELECT COUNT(*) FROM tokens WHERE user_id = ${user}`,
+    media: `SELECT COUNT(*) FROM media WHERE user_id = ${user}`,
+    likes: `SELECT COUNT(*) FROM likes WHERE user_id = ${user}`,
+    liked: `SELECT COUNT(*) FROM liked WHERE user_id = ${user}`,
+    comments: `SELECT COUNT(*) FROM comments WHERE user_id = ${user}`,
+    following: `SELECT COUNT(*) FROM following WHERE user_id = ${user} OR target_id = ${user}`,
+    followers: `SELECT COUNT(*) FROM followers WHERE user_id = ${user} OR follower_id = ${user}`,
+    blocks: `SELECT COUNT(*) FROM blocks WHERE user_id = ${user}`,
+    activity: `SELECT COUNT(*) FROM activity WHERE user_id = ${user}`,
+    feed_items: `SELECT COUNT(*) FROM feed_items WHERE user_id = ${user} OR author_id = ${user}`,
+    feed_state: `SELECT COUNT(*) FROM feed_state WHERE user_id = ${user}`,
+    celebrities: `SELECT COUNT(*) FROM celebrities WHERE user_id = ${user}`,
+  };
+  const out = {};
+  for (const t of dbTargets(dataDir)) {
+    const r = execFileSync('/usr/bin/python3', ['-c', 'import sys, json\n'
+      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
+      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
+      + 'cur = c.cursor(); out = {}\n'
+      + 'for k, q in json.loads(sys.argv[2]).items():\n cur.execute(q); out[k] = cur.fetchone()[0]\n'
+      + 'print(json.dumps(out))', t, JSON.stringify(checks)], { encoding: 'utf8' });
+    for (const [k, n] of Object.entries(JSON.parse(r))) out[k] = (out[k] || 0) + n;
+  }
+  return out;
+}
 
 describe('picogram admin beside a running server', { skip: external && 'needs the server\'s data directory' }, () => {
   let srv;
@@ -128,6 +159,82 @@ describe('picogram admin beside a running server', { skip: external && 'needs th
     assertOk(await api(url, 'GET', `/v1/media/${m.id}`, { token: carol.token }));
     assert.ok(await inFeed(), 'back in the follower\'s feed');
     assert.equal((await login(url, name, PASSWORD)).status, 200);
+  });
+
+  it('delete-user needs --yes, then erases the account and all it made, keeps others\' counts right and frees the name', async () => {
+    const name = uniqueName('del');
+    const ada = await signup(url, name, PASSWORD);
+    const [bob, carol, dave, erin, frank] = await Promise.all(['dbob', 'dcar', 'ddav', 'deri', 'dfra'].map((p) => signup(url, uniqueName(p))));
+    const rel = async (who, target, action) => assertOk(await api(url, 'POST', `/v1/users/${target.user.id}/relationship`, { token: who.token, form: { action } }));
+    const adaPhotos = [];
+    for (const caption of ['first #eraseme', 'second #eraseme']) {
+      adaPhotos.push(assertOk(await uploadPhoto(url, { token: ada.token, photo: 'tiny-1x1.jpg', fields: { caption } })).id);
+    }
+    const bobPhoto = assertOk(await uploadPhoto(url, { token: bob.token, photo: 'tiny-1x1.jpg', fields: { caption: 'bob #eraseme' } })).id;
+    assertOk(await api(url, 'POST', `/v1/media/${bobPhoto}/likes`, { token: ada.token }));
+    assertOk(await api(url, 'POST', `/v1/media/${bobPhoto}/comments`, { token: ada.token, form: { text: 'nice one' } }));
+    assertOk(await api(url, 'POST', `/v1/media/${bobPhoto}/comments`, { token: carol.token, form: { text: 'agreed' } }));
+    assertOk(await api(url, 'POST', `/v1/media/${adaPhotos[0]}/likes`, { token: bob.token }));
+    await rel(bob, ada, 'follow');
+    await rel(ada, carol, 'follow');
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: dave.token, form: { is_private: 'true' } }));
+    await rel(ada, dave, 'follow'); // a request: dave is private
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: ada.token, form: { is_private: 'true' } }));
+    await rel(erin, ada, 'follow'); // a request to ada
+    await rel(ada, frank, 'block');
+    const bobMedia = async () => assertOk(await api(url, 'GET', `/v1/media/${bobPhoto}`, { token: carol.token }));
+    assert.equal((await bobMedia()).likes.count, 1);
+    assert.equal((await bobMedia()).comments.count, 2);
+
+    const no = await admin(srv.dataDir, ['delete-user', name]);
+    assert.equal(no.code, 2, JSON.stringify(no));
+    assert.match(no.err, /--yes/);
+    assertOk(await api(url, 'GET', '/v1/users/self', { token: ada.token })); // nothing happened
+
+    const adaFiles = async () => (await mediaFiles(srv.dataDir)).filter((f) => adaPhotos.some((id) => f.includes(id.split('_')[0])));
+    assert.equal((await adaFiles()).length, 8, 'four renditions of each of the two photos');
+    const del = await admin(srv.dataDir, ['delete-user', name, '--yes']);
+    assert.equal(del.code, 0, del.err);
+    assert.match(del.out, /2 photo\(s\) \(8 file\(s\)\), 1 like\(s\), 1 comment\(s\) on others' photos, 1 follow\(s\), 1 follower\(s\), 2 request\(s\), 1 block\(s\)/);
+
+    // gone: token (once the server's cached copy is dropped), log-in (as any
+    // wrong name), profile, photos, files
+    const refused = await poll(async () => (await api(url, 'GET', '/v1/users/self', { token: ada.token })).status === 400);
+    assert.ok(refused.ok, `the deleted user's token still works after ${refused.ms} ms`);
+    assertV1Error(await api(url, 'GET', '/v1/users/self', { token: ada.token }), 400, 'OAuthAccessTokenException');
+    assertOAuthError(await login(url, name, PASSWORD), 400);
+    assertV1Error(await api(url, 'GET', `/v1/users/${ada.user.id}`, { token: carol.token }), 404);
+    for (const id of adaPhotos) assertV1Error(await api(url, 'GET', `/v1/media/${id}`, { token: carol.token }), 404);
+    assert.deepEqual(await adaFiles(), [], 'the files of the deleted photos are gone');
+    const tag = assertOk(await api(url, 'GET', '/v1/tags/eraseme/media/recent', { token: carol.token }));
+    assert.ok(!tag.some((x) => adaPhotos.includes(x.id)), 'not on the tag page');
+    assert.ok(tag.some((x) => x.id === bobPhoto), 'bob\'s photo stays on it');
+    // others' counts and lists, once the servers' cached copies are dropped
+    const fixed = await poll(async () => {
+      const m = await bobMedia();
+      return m.likes.count === 0 && m.comments.count === 1;
+    });
+    assert.ok(fixed.ok, `bob's photo: ${JSON.stringify((await bobMedia()).likes)} ${JSON.stringify((await bobMedia()).comments)}`);
+    const comments = assertOk(await api(url, 'GET', `/v1/media/${bobPhoto}/comments`, { token: carol.token }));
+    assert.deepEqual(comments.map((c) => c.text), ['agreed']);
+    const count = async (who, field) => (assertOk(await api(url, 'GET', '/v1/users/self', { token: who.token }))).counts[field];
+    assert.ok((await poll(async () => (await count(bob, 'follows')) === 0)).ok, 'bob follows no one now');
+    assert.ok((await poll(async () => (await count(carol, 'followed_by')) === 0)).ok, 'carol has no follower now');
+    const requests = assertOk(await api(url, 'GET', '/v1/users/self/requested-by', { token: dave.token }));
+    assert.deepEqual(requests, [], 'the request to dave is gone');
+    assertOk(await api(url, 'GET', `/v1/users/${frank.user.id}`, { token: frank.token }));
+    // news it caused others is shown without it
+    for (const who of [bob, carol, dave]) {
+      const news = assertOk(await api(url, 'GET', '/v1/users/self/activity', { token: who.token }));
+      assert.ok(!JSON.stringify(news).includes(ada.user.id), `${who.user.username}'s news names the deleted user: ${JSON.stringify(news)}`);
+    }
+    // no row of it is left anywhere
+    const rows = countRows(srv.dataDir, ada.user.id);
+    assert.deepEqual(Object.entries(rows).filter(([, n]) => n > 0), [], JSON.stringify(rows));
+    // the name is free; a second delete finds no one
+    await signup(url, name, PASSWORD);
+    const again = await admin(srv.dataDir, ['delete-user', ada.user.id, '--yes']);
+    assert.equal(again.code, 3, JSON.stringify(again));
   });
 
   it('rebuild-feeds rebuilds a lost timeline, for one user or all', { skip: topology === 'pg' && 'timelines are in Redis on this topology (feeds_redis tests their loss)' }, async () => {
