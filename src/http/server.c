@@ -425,6 +425,34 @@ static void render_jobs(server_t *srv, buf_t *out)
     }
 }
 
+static void render_cache(server_t *srv, buf_t *out)
+{
+    cache_stats_t cs = cache_stats(srv->cache);
+    metrics_family(out, "picogram_cache_hits_total", "counter", "Object cache lookups that found their entry.");
+    metrics_line_u64(out, "picogram_cache_hits_total", "", cs.hits);
+    metrics_family(out, "picogram_cache_near_hits_total", "counter",
+                   "Of the hits, those this process's own tier answered (a tiered cache; 0 otherwise).");
+    metrics_line_u64(out, "picogram_cache_near_hits_total", "", cs.near_hits);
+    metrics_family(out, "picogram_cache_misses_total", "counter", "Object cache lookups that did not.");
+    metrics_line_u64(out, "picogram_cache_misses_total", "", cs.misses);
+    metrics_family(out, "picogram_cache_entries", "gauge", "Entries this process's cache holds.");
+    metrics_line_u64(out, "picogram_cache_entries", "", cs.entries);
+    metrics_family(out, "picogram_cache_bytes", "gauge", "Bytes this process's cache holds.");
+    metrics_line_u64(out, "picogram_cache_bytes", "", cs.bytes);
+}
+
+/* What a worker has too: the fan-out, the jobs and the process (a worker's
+ * GET /metrics is this alone). */
+static void render_worker_metrics(buf_t *out, void *arg)
+{
+    server_t *srv = arg;
+    metrics_family(out, "picogram_fanout_timelines_total", "counter",
+                   "Home timelines this process's fan-out jobs wrote a post into (its rate is the fan-out rate).");
+    metrics_line_u64(out, "picogram_fanout_timelines_total", "", timeline_fanned_total());
+    render_jobs(srv, out);
+    metrics_process(out);
+}
+
 /* GET /metrics: the requests' series, then the gauges of the pools, the
  * object cache, uploads, the jobs and the process. */
 static void render_metrics(buf_t *out, void *arg)
@@ -449,18 +477,7 @@ static void render_metrics(buf_t *out, void *arg)
             metrics_line(out, "picogram_workpool_wait_seconds_sum", pool_names[i], (double)st[i].waited_us / 1e6);
             metrics_line_u64(out, "picogram_workpool_wait_seconds_count", pool_names[i], st[i].taken);
         }
-    cache_stats_t cs = cache_stats(srv->cache);
-    metrics_family(out, "picogram_cache_hits_total", "counter", "Object cache lookups that found their entry.");
-    metrics_line_u64(out, "picogram_cache_hits_total", "", cs.hits);
-    metrics_family(out, "picogram_cache_near_hits_total", "counter",
-                   "Of the hits, those this process's own tier answered (a tiered cache; 0 otherwise).");
-    metrics_line_u64(out, "picogram_cache_near_hits_total", "", cs.near_hits);
-    metrics_family(out, "picogram_cache_misses_total", "counter", "Object cache lookups that did not.");
-    metrics_line_u64(out, "picogram_cache_misses_total", "", cs.misses);
-    metrics_family(out, "picogram_cache_entries", "gauge", "Entries this process's cache holds.");
-    metrics_line_u64(out, "picogram_cache_entries", "", cs.entries);
-    metrics_family(out, "picogram_cache_bytes", "gauge", "Bytes this process's cache holds.");
-    metrics_line_u64(out, "picogram_cache_bytes", "", cs.bytes);
+    render_cache(srv, out);
     metrics_family(out, "picogram_uploads_in_flight", "gauge", "Uploads admitted and not yet answered.");
     metrics_line_u64(out, "picogram_uploads_in_flight", "", (uint64_t)atomic_load(&srv->uploads_in_flight));
     api_upload_stats_t up;
@@ -476,11 +493,7 @@ static void render_metrics(buf_t *out, void *arg)
                    "Time the image pipeline took per upload: decode, renditions, encode.");
     metrics_line(out, "picogram_image_pipeline_seconds_sum", "", (double)up.pipeline_us / 1e6);
     metrics_line_u64(out, "picogram_image_pipeline_seconds_count", "", up.pipeline_runs);
-    metrics_family(out, "picogram_fanout_timelines_total", "counter",
-                   "Home timelines this process's fan-out jobs wrote a post into (its rate is the fan-out rate).");
-    metrics_line_u64(out, "picogram_fanout_timelines_total", "", timeline_fanned_total());
-    render_jobs(srv, out);
-    metrics_process(out);
+    render_worker_metrics(out, srv);
 }
 
 /* ---- listening ---- */
@@ -1024,10 +1037,20 @@ int worker_run(config_t *cfg)
         open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, sizeof(err)) != 0 ||
         start_jobs(srv, cfg, err, sizeof(err)) != 0)
         goto fail;
+    if (cfg->metrics_host != NULL) {
+        srv->scrape = scrape_start(cfg->metrics_host, cfg->metrics_port, render_worker_metrics, srv, err, sizeof(err));
+        if (srv->scrape == NULL) {
+            jobq_stop(srv->jobs);
+            goto fail;
+        }
+        log_info("metrics on http://%s:%d/metrics", cfg->metrics_host, scrape_port(srv->scrape));
+    }
     log_info("picogram worker: %lld job thread(s), ID node %u", cfg->job_threads, nodes_node(srv->nodes));
     int sig = 0;
     sigwait(&sigs, &sig);
     log_info("signal %d: the jobs running finish, then the worker stops", sig);
+    if (srv->scrape != NULL)
+        scrape_stop(srv->scrape);
     jobq_stop(srv->jobs);
     close_shared(srv);
     log_info("stopped");

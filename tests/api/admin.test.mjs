@@ -237,6 +237,33 @@ describe('picogram admin beside a running server', { skip: external && 'needs th
     assert.equal(again.code, 3, JSON.stringify(again));
   });
 
+  it('delete-user killed part way leaves the account hidden, and running it again finishes', async () => {
+    const name = uniqueName('kil');
+    const ada = await signup(url, name, PASSWORD);
+    const ids = [];
+    for (let i = 0; i < 24; i++) ids.push(assertOk(await uploadPhoto(url, { token: ada.token, photo: 'tiny-1x1.jpg' })).id.split('_')[0]);
+    const files = async () => (await mediaFiles(srv.dataDir)).filter((f) => ids.some((id) => f.includes(id))).length;
+    assert.equal(await files(), 4 * ids.length);
+    const p = spawn(serverBinary(), ['admin', 'delete-user', name, '--yes', '--data', srv.dataDir, ...topologyArgs(srv.dataDir)],
+      { stdio: 'ignore' });
+    const exited = new Promise((r) => p.on('exit', (code, signal) => r({ code, signal })));
+    // kill -9 once the first photo's files are gone, before the last's
+    const started = await poll(async () => (await files()) < 4 * ids.length, { timeout: 20_000, interval: 5 });
+    p.kill('SIGKILL');
+    const how = await exited;
+    const left = await files();
+    assert.ok(started.ok, 'the erase began');
+    if (how.signal === 'SIGKILL') assert.ok(left > 0, 'killed part way'); // (else it had finished: still checked below)
+    const viewer = await signup(url, uniqueName('kiv'));
+    const hidden = await poll(async () => (await api(url, 'GET', `/v1/users/${ada.user.id}`, { token: viewer.token })).status === 404);
+    assert.ok(hidden.ok, 'hidden meanwhile');
+    const again = await admin(srv.dataDir, ['delete-user', ada.user.id, '--yes']);
+    assert.equal(again.code, how.signal === 'SIGKILL' ? 0 : 3, JSON.stringify(again));
+    assert.equal(await files(), 0);
+    const rows = countRows(srv.dataDir, ada.user.id);
+    assert.deepEqual(Object.entries(rows).filter(([, n]) => n > 0), [], JSON.stringify(rows));
+  });
+
   it('rebuild-feeds rebuilds a lost timeline, for one user or all', { skip: topology === 'pg' && 'timelines are in Redis on this topology (feeds_redis tests their loss)' }, async () => {
     const author = await signup(url, uniqueName('rba'));
     const reader = await signup(url, uniqueName('rbr'));

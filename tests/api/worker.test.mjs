@@ -2,13 +2,15 @@
 // server with --job-threads 0 runs none (a post reaches no follower's
 // timeline), a worker on the same databases runs them (the post arrives,
 // and the server's cached feed head hears of it over Redis at once), and a
-// worker stops cleanly on SIGTERM.
+// worker stops cleanly on SIGTERM. With metrics_listen, a worker serves
+// its own GET /metrics: the jobs it ran, its databases and its process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, launchWorker, api, signup, uniqueName, uploadPhoto, external, show, startRedis } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { launchOn, launchWorker, api, signup, uniqueName, uploadPhoto, external, show, startRedis, freePort } from './lib.mjs';
 import { poll, sleep } from './feed_util.mjs';
 
 test('picogram worker runs the jobs a server with --job-threads 0 leaves', { skip: external, timeout: 90_000 }, async () => {
@@ -34,11 +36,24 @@ test('picogram worker runs the jobs a server with --job-threads 0 leaves', { ski
     await sleep(1500);
     assert.deepEqual(await feed(), [], 'no job runs in a server with --job-threads 0');
 
-    worker = launchWorker(dataDir, ['--redis', redis.url]);
+    const metricsPort = await freePort();
+    worker = launchWorker(dataDir, ['--redis', redis.url, '--metrics-listen', `127.0.0.1:${metricsPort}`]);
     // within 3 s: the server's cached head (5 s TTL) must hear of the change, not wait it out
     const arrived = await poll(async () => (await feed()).includes(up.body.data.id), { timeout: 3000, interval: 50 });
     assert.ok(arrived.ok, `the worker fans the post out, and the server hears of it: ${worker.stderr()}`);
     assert.match(worker.stderr(), /picogram worker: 1 job thread/);
+    // its own /metrics (metrics_listen): the jobs it ran, no request series
+    const ran = await poll(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return /^picogram_job_runs_total\{kind="fanout",outcome="done"\} [1-9]/m.test(text) && text;
+    }, { timeout: 3000, interval: 50 });
+    assert.ok(ran.ok, 'the worker counts the fan-out it ran');
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(text, /^picogram_database_up\{database="0"\} 1$/m);
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+    assert.doesNotMatch(text, /picogram_http_requests_total/);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: text });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
 
     worker.proc.kill('SIGTERM');
     const end = await worker.exited;
