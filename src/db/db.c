@@ -4,9 +4,11 @@
 #include "obs/log.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DB_Q_SQL(name, sql) sql,
 #define DB_Q_NAME(name, sql) #name,
@@ -319,6 +321,7 @@ db_conn_t *db_physical(db_ctx_t *x, size_t i)
             log_error("database %s: %s", x->map->urls[i], err);
             return NULL;
         }
+        x->conns[i]->phys = (uint32_t)i;
     }
     db_conn_t *c = x->conns[i];
     if (x->reading && !x->began[i] && c->drv->snapshot) {
@@ -371,4 +374,66 @@ void db_url_redacted(const char *url, char *out, size_t cap)
         char *end = strchr(pw, '&');
         memmove(pw, end ? end + 1 : pw + strlen(pw), strlen(end ? end + 1 : pw + strlen(pw)) + 1);
     }
+}
+
+/* ---- call timings ---- */
+
+#define DB_TIMING_STRIPES 8
+
+const double db_timing_bounds[DB_TIMING_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                    0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
+bool db_timing_on;
+
+typedef struct timing_stripe {
+    _Atomic uint64_t bucket[DB_TIMING_BUCKETS + 1]; /* not cumulative: the first bound above the call */
+    _Atomic uint64_t ns;
+} __attribute__((aligned(64))) timing_stripe_t;
+
+static timing_stripe_t timings[DB_TIMING_MAX_DBS][DB_TIMING_STRIPES];
+static _Atomic unsigned next_stripe;
+static _Thread_local unsigned my_stripe; /* 1 + the stripe, once chosen */
+
+void db_timing_enable(void)
+{
+    db_timing_on = true;
+}
+
+int64_t db_timing_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void db_timing_record(uint32_t phys, int64_t ns)
+{
+    if (phys >= DB_TIMING_MAX_DBS)
+        return;
+    if (my_stripe == 0)
+        my_stripe = 1 + atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) % DB_TIMING_STRIPES;
+    timing_stripe_t *t = &timings[phys][my_stripe - 1];
+    double s = (double)ns / 1e9;
+    int b = 0;
+    while (b < DB_TIMING_BUCKETS && s > db_timing_bounds[b])
+        b++;
+    atomic_fetch_add_explicit(&t->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->ns, (uint64_t)(ns > 0 ? ns : 0), memory_order_relaxed);
+}
+
+void db_timing_read(uint32_t phys, db_timing_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (phys >= DB_TIMING_MAX_DBS)
+        return;
+    uint64_t ns = 0;
+    for (int k = 0; k < DB_TIMING_STRIPES; k++) {
+        timing_stripe_t *t = &timings[phys][k];
+        for (int b = 0; b <= DB_TIMING_BUCKETS; b++)
+            out->le[b] += atomic_load_explicit(&t->bucket[b], memory_order_relaxed);
+        ns += atomic_load_explicit(&t->ns, memory_order_relaxed);
+    }
+    for (int b = 1; b <= DB_TIMING_BUCKETS; b++)
+        out->le[b] += out->le[b - 1];
+    out->count = out->le[DB_TIMING_BUCKETS];
+    out->sum_seconds = (double)ns / 1e9;
 }

@@ -78,6 +78,7 @@ struct db_driver {
 
 struct db_conn {
     const db_driver_t *drv;
+    uint32_t phys; /* its database's index in the map (set by db_physical), for the call timings */
     /* The open (or last) transaction failed on a conflict with another: a
      * deadlock, or a serialization failure. It did nothing; run afresh, it
      * may well succeed. Set by the driver, cleared by db_begin. */
@@ -85,12 +86,36 @@ struct db_conn {
 };
 struct db_stmt {
     const db_driver_t *drv;
+    uint32_t phys; /* as its conn's (set by db_q) */
+    bool started;  /* stepped since db_q or db_reset: the call is timed once, at its first step */
 };
+
+/* Call timings per physical database, for /metrics (off unless
+ * db_timing_enable): how long each statement took to its first row or its
+ * end (for PostgreSQL, the round trip with every row) and each commit.
+ * Recorded in DB_TIMING_STRIPES stripes (by thread) of relaxed counters. */
+#define DB_TIMING_MAX_DBS 64
+#define DB_TIMING_BUCKETS 14
+extern const double db_timing_bounds[DB_TIMING_BUCKETS]; /* seconds, ascending; then +Inf */
+extern bool db_timing_on;
+void db_timing_enable(void);
+void db_timing_record(uint32_t phys, int64_t ns);
+int64_t db_timing_now_ns(void);
+typedef struct db_timing {
+    uint64_t le[DB_TIMING_BUCKETS + 1]; /* cumulative counts, the last +Inf */
+    uint64_t count;
+    double sum_seconds;
+} db_timing_t;
+/* The totals for database phys so far. */
+void db_timing_read(uint32_t phys, db_timing_t *out);
 
 /* Wrappers. A statement is valid until the next db_q on the same conn and qid. */
 static inline db_stmt_t *db_q(db_conn_t *c, unsigned qid)
 {
-    return c->drv->prepare(c, qid);
+    db_stmt_t *s = c->drv->prepare(c, qid);
+    s->phys = c->phys;
+    s->started = false;
+    return s;
 }
 static inline void db_bind_i64(db_stmt_t *s, int i, int64_t v)
 {
@@ -127,7 +152,13 @@ static inline void db_bind_ids(db_stmt_t *s, int i, const int64_t *ids, size_t n
 }
 static inline int db_step(db_stmt_t *s)
 {
-    return s->drv->step(s);
+    if (!db_timing_on || s->started)
+        return s->drv->step(s);
+    s->started = true;
+    int64_t t0 = db_timing_now_ns();
+    int rc = s->drv->step(s);
+    db_timing_record(s->phys, db_timing_now_ns() - t0);
+    return rc;
 }
 static inline int64_t db_col_i64(db_stmt_t *s, int c)
 {
@@ -146,6 +177,7 @@ static inline const void *db_col_blob(db_stmt_t *s, int c, size_t *len)
  * same connection fail. Every model function resets what it stepped. */
 static inline void db_reset(db_stmt_t *s)
 {
+    s->started = false;
     s->drv->reset(s);
 }
 static inline int db_begin(db_conn_t *c)
@@ -160,7 +192,12 @@ static inline int db_begin(db_conn_t *c)
 int db_lock(db_conn_t *c, const char *what, int64_t a, int64_t b);
 static inline int db_commit(db_conn_t *c)
 {
-    return c->drv->commit(c);
+    if (!db_timing_on)
+        return c->drv->commit(c);
+    int64_t t0 = db_timing_now_ns();
+    int rc = c->drv->commit(c);
+    db_timing_record(c->phys, db_timing_now_ns() - t0);
+    return rc;
 }
 static inline int db_rollback(db_conn_t *c)
 {

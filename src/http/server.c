@@ -386,6 +386,23 @@ static void render_jobs(server_t *srv, buf_t *out)
         metrics_line_u64(out, "picogram_database_up", labels, up);
     }
     db_ctx_release(srv->scrape_db);
+    metrics_family(out, "picogram_database_call_duration_seconds", "histogram",
+                   "This process's database calls by physical database (its index in `database`): each statement to "
+                   "its first row or its end (with PostgreSQL, the round trip), and each commit.");
+    for (size_t i = 0; i < dbmap_count(srv->dbmap) && i < DB_TIMING_MAX_DBS; i++) {
+        db_timing_t t;
+        db_timing_read((uint32_t)i, &t);
+        for (int b = 0; b <= DB_TIMING_BUCKETS; b++) {
+            if (b < DB_TIMING_BUCKETS)
+                snprintf(labels, sizeof(labels), "database=\"%zu\",le=\"%g\"", i, db_timing_bounds[b]);
+            else
+                snprintf(labels, sizeof(labels), "database=\"%zu\",le=\"+Inf\"", i);
+            metrics_line_u64(out, "picogram_database_call_duration_seconds_bucket", labels, t.le[b]);
+        }
+        snprintf(labels, sizeof(labels), "database=\"%zu\"", i);
+        metrics_line(out, "picogram_database_call_duration_seconds_sum", labels, t.sum_seconds);
+        metrics_line_u64(out, "picogram_database_call_duration_seconds_count", labels, t.count);
+    }
     static const struct {
         const char *name, *type, *help;
     } fam[] = {
@@ -1033,6 +1050,8 @@ int worker_run(config_t *cfg)
         snprintf(err, sizeof(err), "a worker needs job_threads of 1 or more");
         goto fail;
     }
+    if (cfg->metrics_host != NULL)
+        db_timing_enable(); /* before the job threads */
     if (open_data(srv, cfg, ns, err, sizeof(err)) != 0 ||
         open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, sizeof(err)) != 0 ||
         start_jobs(srv, cfg, err, sizeof(err)) != 0)
@@ -1133,6 +1152,7 @@ int server_run(config_t *cfg)
     srv->throttle = throttle_new(1u << 16);
     srv->nthreads = (int)cfg->threads;
     if (cfg->metrics_host != NULL) {
+        db_timing_enable(); /* before any thread that calls a database starts */
         setup_metrics(srv);
         if ((srv->scrape = scrape_start(cfg->metrics_host, cfg->metrics_port, render_metrics, srv, err, sizeof(err))) ==
             NULL)

@@ -1,6 +1,7 @@
 // GET /metrics on a listener of its own (metrics_listen): off by default;
 // requests counted by route pattern (never a path with an ID), method and
-// status, with latency histograms that add up; the pools, the cache and
+// status, with latency histograms that add up; database calls timed per
+// physical database; the pools, the cache and
 // the process; output that promtool accepts; and a real Prometheus 2 that
 // scrapes it on loopback and answers a query for one of its counters.
 import { test } from 'node:test';
@@ -213,6 +214,36 @@ test('every database is up, and the job backlog shows: due, its age, then run', 
     assert.ok(get(s, 'picogram_image_pipeline_seconds_sum') > 0);
   } finally {
     await srv2.stop();
+  }
+});
+
+test('database calls are timed per physical database, as a histogram that adds up', { skip: external, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const srv = await startServer(['--metrics-listen', `127.0.0.1:${port}`]);
+  try {
+    const calls = (s, db) => get(s, `picogram_database_call_duration_seconds_count{database="${db}"}`);
+    const s0 = await scrape(port);
+    const dbs = [...s0.samples.keys()].filter((k) => k.startsWith('picogram_database_up{')).map((k) => /database="(\d+)"/.exec(k)[1]);
+    const users = [];
+    for (let i = 0; i < 6; i++) users.push(await signup(srv.url, uniqueName('mdb')));
+    for (const u of users) assert.equal((await api(srv.url, 'GET', '/v1/users/self', { token: u.token })).status, 200);
+    const s1 = await scrape(port);
+    for (const db of dbs) {
+      // every database gets calls (the users' rows, their names, the job runners' sweeps)
+      assert.ok(calls(s1, db) > calls(s0, db), `database ${db}: ${calls(s0, db)} -> ${calls(s1, db)} calls`);
+      let prev = 0;
+      const bucket = (le) => get(s1, `picogram_database_call_duration_seconds_bucket{database="${db}",le="${le}"}`);
+      for (const le of ['0.0001', '0.00025', '0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '5', '+Inf']) {
+        assert.ok(bucket(le) >= prev, `database ${db}: buckets are cumulative at le=${le}`);
+        prev = bucket(le);
+      }
+      assert.equal(bucket('+Inf'), calls(s1, db));
+      const sum = get(s1, `picogram_database_call_duration_seconds_sum{database="${db}"}`);
+      assert.ok(sum > 0 && sum < calls(s1, db) * 5, `database ${db}: sum ${sum} s over ${calls(s1, db)} calls`);
+    }
+    assert.equal(promtool(s1.text).status, 0, promtool(s1.text).out);
+  } finally {
+    await srv.stop();
   }
 });
 
