@@ -145,11 +145,12 @@
     X(COMMENTS_BY_AUTHOR, "SELECT id FROM comments WHERE media_id = $1 AND user_id = $2 ORDER BY id LIMIT $3")       \
     X(BLOCK_PUT, "INSERT INTO blocks (user_id, target_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")    \
     X(BLOCK_DEL, "DELETE FROM blocks WHERE user_id = $1 AND target_id = $2")                                          \
-    X(JOB_INSERT, "INSERT INTO jobs (id, kind, payload, run_at, serial) VALUES ($1, $2, $3, $4, $5)")              \
-    X(JOB_NEXT, "SELECT id, kind, payload, attempts FROM jobs WHERE dead = 0 AND run_at <= $1 AND lease_until < $1 "   \
+    X(JOB_INSERT,                                                                                                      \
+      "INSERT INTO jobs (id, kind, payload, run_at, serial, request_id) VALUES ($1, $2, $3, $4, $5, $6)")            \
+    X(JOB_NEXT, "SELECT id, kind, payload, attempts, request_id FROM jobs WHERE dead = 0 AND run_at <= $1 AND lease_until < $1 "   \
       "AND (serial = 0 OR NOT EXISTS (SELECT 1 FROM jobs AS older WHERE older.serial = jobs.serial "                   \
       "AND older.id < jobs.id AND older.dead = 0)) ORDER BY run_at LIMIT 1")                                           \
-    X(JOB_DUE, "SELECT id, kind, payload, attempts FROM jobs WHERE id = $2 AND dead = 0 AND run_at <= $1 "             \
+    X(JOB_DUE, "SELECT id, kind, payload, attempts, request_id FROM jobs WHERE id = $2 AND dead = 0 AND run_at <= $1 "             \
       "AND lease_until < $1 AND (serial = 0 OR NOT EXISTS (SELECT 1 FROM jobs AS older WHERE older.serial = "          \
       "jobs.serial AND older.id < jobs.id AND older.dead = 0))")                                                       \
     X(JOB_LEASE, "UPDATE jobs SET lease_until = $2, lease_owner = $3 WHERE id = $1 AND lease_until < $4")              \

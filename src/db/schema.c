@@ -226,7 +226,9 @@ static const char *const migrations[] = {
      * unsuspended; and delete one (admin delete-user), whose comments on
      * others' photos are found by user. */
     "ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX comments_user ON comments (user_id, id);",
+    "CREATE INDEX comments_user ON comments (user_id, id);"
+    /* and a job names the request that made it (X-Request-Id), for its log lines */
+    "ALTER TABLE jobs ADD COLUMN request_id TEXT;",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

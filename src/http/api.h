@@ -161,6 +161,7 @@ struct api_work {
     uint64_t client;  /* the client address key holding a hashing slot, or 0 */
     throttle_t *throttle;
     cache_t *cache; /* the server's: run()'s invalidations are flushed before done() answers */
+    char request_id[REQID_MAX + 1]; /* the request's: run()'s log lines and jobs name it */
 };
 
 /* Submits w (malloc'd) to the worker pool; on a full queue answers 503. */

@@ -727,10 +727,13 @@ static void work_run(work_t *w, worker_ctx_t *wc)
         return;
     }
     db_unavailable_clear();
+    const char *prev = log_request_id;
+    log_request_id = aw->request_id;
     aw->run(aw, wc);
     cache_flush(aw->cache); /* its invalidations heard before its answer (cache.h) */
     aw->unavailable = db_unavailable();
     db_ctx_release(wc->db);
+    log_request_id = prev;
 }
 
 static void work_done(work_t *w)
@@ -767,6 +770,7 @@ static void prepare(api_req_t *ar, api_work_t *w)
     w->super.reply_to = &ar->thr->work_done;
     w->ar = ar;
     w->cache = ar->srv->cache;
+    memcpy(w->request_id, ar->request_id, sizeof(w->request_id));
 }
 
 static void refuse(api_req_t *ar, api_work_t *w, int status, const char *msg)

@@ -4,6 +4,7 @@
 #include "core/ids.h"
 #include "jobs/gearman.h"
 #include "obs/log.h"
+#include "obs/reqid.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -41,6 +42,10 @@ static int enqueue(db_conn_t *c, const char *kind, const char *payload, int64_t 
     db_bind_cstr(s, 3, payload);
     db_bind_i64(s, 4, run_at_ms);
     db_bind_i64(s, 5, serial);
+    if (log_request_id != NULL) /* the request (or the job) that makes it */
+        db_bind_cstr(s, 6, log_request_id);
+    else
+        db_bind_null(s, 6);
     if (db_exec_stmt(s) != DB_DONE)
         return DB_ERROR;
     if (gearman != NULL && relay_n < RELAY_MAX && run_at_ms <= ids_now_ms())
@@ -183,6 +188,8 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
     db_col_copy(s, 1, kind, sizeof(kind));
     db_col_copy(s, 2, payload, sizeof(payload));
     int attempts = (int)db_col_i64(s, 3);
+    char rid[REQID_MAX + 1] = "";
+    db_col_copy(s, 4, rid, sizeof(rid));
     db_reset(s);
     s = db_q(c, Q_JOB_LEASE);
     db_bind_i64(s, 1, id);
@@ -193,6 +200,8 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
         return TAKEN;
 
     const job_handler_t *h = handler_for(q, kind);
+    /* its log lines, and the jobs it makes, name the request that made it */
+    log_request_id = rid[0] ? rid : NULL;
     db_unavailable_clear();
     int rc = h ? h->run(db, payload, h->ctx ? h->ctx : q->ctx) : JOB_RETRY;
     db_ctx_release(db);
@@ -237,6 +246,9 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
         if (db_exec_stmt(s) != DB_DONE)
             log_error("job %lld: cannot release its lease until restart", (long long)id);
     }
+    log_debug("job %lld (%s) ran: %s", (long long)id, kind,
+              rc == JOB_DONE ? "done" : rc == JOB_CONTINUE ? "continues" : "to run again");
+    log_request_id = NULL; /* (rid is this frame's) */
     return rc;
 }
 

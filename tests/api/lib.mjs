@@ -500,7 +500,7 @@ export function benchPhoto(i) {
  * fields (text parts, sent after the photo). Returns what api() returns.
  */
 export async function uploadPhoto(url, opts = {}) {
-  const { token, tokenIn = 'bearer', photo, filename, type = 'application/octet-stream', fields = {} } = opts;
+  const { token, tokenIn = 'bearer', photo, filename, type = 'application/octet-stream', fields = {}, headers: extra = {} } = opts;
   const fd = new FormData();
   if (token && tokenIn === 'field') fd.append('access_token', token);
   if (photo !== undefined) {
@@ -517,7 +517,7 @@ export async function uploadPhoto(url, opts = {}) {
     if (v !== undefined) fd.append(k, String(v));
   }
   let target = `${url}/v1/media/upload`;
-  const headers = {};
+  const headers = { ...extra };
   if (token && tokenIn === 'query') target += `?access_token=${encodeURIComponent(token)}`;
   if (token && tokenIn === 'bearer') headers.authorization = `Bearer ${token}`;
   const res = await fetch(target, { method: 'POST', headers, body: fd });

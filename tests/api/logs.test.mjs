@@ -1,10 +1,11 @@
 // Request IDs and logs: every answer carries X-Request-Id (a trusted
 // proxy's, if well formed, else a new one), the access log names it, and
 // with log_format = json every line is a JSON object; the slow-request log
-// names the request's route and ID.
+// names the request's route and ID; the jobs a request makes log with
+// its ID.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, api, signup, uniqueName, external, show } from './lib.mjs';
+import { startServer, api, signup, uniqueName, external, show, uploadPhoto } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
 const ID = /^[0-9a-f]{32}$/;
@@ -79,6 +80,24 @@ test('log_format json: every line is a JSON object; slow requests are logged wit
     assert.ok(start, 'the start line is JSON too');
     assert.equal(start.level, 'info');
     assert.equal(start.request_id, undefined, 'no request, no ID');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test("the jobs a request makes log with its request ID, and so do the jobs they make", { skip: external, timeout: 30_000 }, async () => {
+  const srv = await startServer(['--log-format', 'json', '--log-level', 'debug', '--access-log', 'off', '--trusted-proxies', '127.0.0.1']);
+  try {
+    const a = await signup(srv.url, uniqueName('logj'));
+    const rid = `upload-${process.pid}-1`;
+    const up = await uploadPhoto(srv.url, { token: a.token, photo: 'tiny-1x1.jpg', headers: { 'x-request-id': rid } });
+    assert.equal(up.status, 200, show(up));
+    assert.equal(up.headers.get('x-request-id'), rid);
+    const jobs = () => srv.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((l) => / \(fanout\) ran: /.test(l.msg || ''));
+    const ran = await poll(() => jobs().some((l) => l.request_id === rid), { timeout: 5000 });
+    assert.ok(ran.ok, `the upload's fan-out logs with ${rid}:\n${srv.stderr().slice(-3000)}`);
+    assert.ok(jobs().every((l) => l.request_id === undefined || l.request_id.startsWith('upload-') || /^[0-9a-f]{32}$/.test(l.request_id)));
   } finally {
     await srv.stop();
   }
