@@ -113,28 +113,11 @@ start_pg() { # start_pg I PORT
 start_bouncer() { # start_bouncer I PORT PGPORT
     local d=$DIR/bouncer$1
     mkdir -p "$d"
-    cat >"$d/pgbouncer.ini" <<EOF
-; pgbouncer in front of PostgreSQL server $1, made by scripts/cluster.sh
-[databases]
-* = host=127.0.0.1 port=$3
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $2
-unix_socket_dir = $d
-auth_type = trust
-auth_file = $d/users.txt
-pool_mode = transaction
-max_client_conn = 4000
-default_pool_size = 40
-; a server that is down: connections fail within a second, and are tried
-; again a second later, so requests answer 503 fast and recover by themselves
-server_connect_timeout = 1
-server_login_retry = 1
-query_wait_timeout = 1
-logfile = $d/pgbouncer.log
-pidfile = $d/pgbouncer.pid
-EOF
+    # the documented template, filled in (as nginx's is)
+    sed -e "s|@PG_HOST@|127.0.0.1|g" -e "s|@PG_PORT@|$3|g" -e "s|@LISTEN_ADDR@|127.0.0.1|g" \
+        -e "s|@LISTEN_PORT@|$2|g" -e "s|@DIR@|$d|g" -e "s|@AUTH_TYPE@|trust|g" \
+        "$here/deploy/pgbouncer.ini" >"$d/pgbouncer.ini"
+    ! grep -q '@[A-Z_]*@' "$d/pgbouncer.ini" || die "deploy/pgbouncer.ini has a word cluster.sh does not fill in"
     echo '"picogram" ""' >"$d/users.txt"
     own "$d"
     as_user pgbouncer -d "$d/pgbouncer.ini" || die "pgbouncer $1 did not start"

@@ -5,6 +5,7 @@
  *   suspend USER / unsuspend USER                   USER: a username or an ID
  *   delete-user USER --yes
  *   rebuild-feeds USER | --all
+ *   reindex [tags|geo]
  *   status [--json]
  *
  * DESIGN
@@ -26,6 +27,7 @@
 #include "db/db.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "model/discovery.h"
 #include "model/erase.h"
 #include "model/timeline.h"
 #include "model/tokens.h"
@@ -46,9 +48,11 @@ typedef struct admin_call {
     bool all, json, yes;
 } admin_call_t;
 
+enum { POS_NONE, POS_REQUIRED, POS_OPTIONAL };
+
 typedef struct admin_cmd {
     const char *name, *args, *help;
-    bool needs_pos;    /* its positional argument is required (unless --all is given, for rebuild-feeds) */
+    int pos; /* its positional argument: POS_NONE, POS_REQUIRED (unless --all, for rebuild-feeds) or POS_OPTIONAL */
     const char *flags; /* its own flags, each followed by '=' if it takes a value, space-separated */
     int (*run)(admin_call_t *a);
 } admin_cmd_t;
@@ -238,6 +242,36 @@ static int rebuild_feeds(admin_call_t *a)
     return ADMIN_OK;
 }
 
+static int reindex(admin_call_t *a)
+{
+    bool tags = a->pos == NULL || strcmp(a->pos, "tags") == 0, geo = a->pos == NULL || strcmp(a->pos, "geo") == 0;
+    if (!tags && !geo)
+        return bad("reindex", "takes tags, geo, or nothing for both");
+    if (tags) {
+        long long checked = 0, fixed = 0;
+        if (tags_reindex(a->db, &checked, &fixed) != 0) {
+            fprintf(stderr,
+                    "picogram admin: the tags' reindex stopped (database error) after %lld pair(s); run it "
+                    "again\n",
+                    checked);
+            return ADMIN_FAILED;
+        }
+        printf("tags: %lld (photo, tag) pair(s) reconciled, %lld count(s) corrected\n", checked, fixed);
+    }
+    if (geo) {
+        long long points = 0, dropped = 0;
+        if (geo_reindex(a->db, &points, &dropped) != 0) {
+            fprintf(stderr,
+                    "picogram admin: the geo reindex stopped (database error) after %lld photo(s); run it "
+                    "again\n",
+                    points);
+            return ADMIN_FAILED;
+        }
+        printf("geo: %lld placed photo(s) indexed again, %lld point(s) of photos gone dropped\n", points, dropped);
+    }
+    return ADMIN_OK;
+}
+
 /* ---- status ---- */
 
 typedef struct status_out {
@@ -321,26 +355,30 @@ static int status(admin_call_t *a)
 
 static const admin_cmd_t cmds[] = {
     {"create-user", "NAME [--email E] [--full-name N]",
-     "make an account; its password is read from the first line of standard input (exit 4 if the name is taken)", true,
-     "--email= --full-name=", create_user},
+     "make an account; its password is read from the first line of standard input (exit 4 if the name is taken)",
+     POS_REQUIRED, "--email= --full-name=", create_user},
     {"suspend", "USER",
      "suspend an account (USER: its name or ID): its tokens stop working, log-in is refused, and it and its "
      "media are hidden from everyone until unsuspended",
-     true, "", suspend},
-    {"unsuspend", "USER", "undo a suspension: the account, its media and its tokens are back as they were", true, "",
-     unsuspend},
+     POS_REQUIRED, "", suspend},
+    {"unsuspend", "USER", "undo a suspension: the account, its media and its tokens are back as they were",
+     POS_REQUIRED, "", unsuspend},
     {"delete-user", "USER --yes",
      "delete an account for good with everything it made: its photos and their files, its likes, comments, follows, "
      "requests and blocks, its tokens and news; hidden at once (suspended), then erased; a run that stopped part way "
      "is finished by running it again",
-     true, "--yes", delete_user},
+     POS_REQUIRED, "--yes", delete_user},
     {"rebuild-feeds", "USER|--all",
-     "rebuild one user's home timeline, or every user's, from the databases (after a lost or damaged feed store)", true,
-     "--all", rebuild_feeds},
+     "rebuild one user's home timeline, or every user's, from the databases (after a lost or damaged feed store)",
+     POS_REQUIRED, "--all", rebuild_feeds},
+    {"reindex", "[tags|geo]",
+     "mend the derived indexes from the photos (both if neither is named): tags (each tag's list of photos and its "
+     "count) and geo (each placed photo's point, its place's list of photos); safe on a running server",
+     POS_OPTIONAL, "", reindex},
     {"status", "[--json]",
      "each database's schema, users and media, and its job queue by kind: live, due, the "
      "oldest due, running and dead jobs (exit 1 if a database does not answer)",
-     false, "--json", status},
+     POS_NONE, "--json", status},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -441,7 +479,7 @@ int admin_main(int argc, char **argv, admin_config_fn build)
             settings[nset++] = argv[i];
             if (strchr(arg, '=') == NULL && i + 1 < argc)
                 settings[nset++] = argv[++i];
-        } else if (a.pos == NULL && cmd->needs_pos) {
+        } else if (a.pos == NULL && cmd->pos != POS_NONE) {
             a.pos = arg;
         } else {
             fprintf(stderr, "picogram admin: unexpected argument '%s' (see 'picogram admin %s --help')\n", arg,
@@ -453,7 +491,7 @@ int admin_main(int argc, char **argv, admin_config_fn build)
     config_init(&cfg);
     if (rc == ADMIN_OK)
         rc = build(&cfg, title, nset, settings) == 0 ? ADMIN_OK : ADMIN_USAGE;
-    if (rc == ADMIN_OK && cmd->needs_pos && a.pos == NULL && !a.all) {
+    if (rc == ADMIN_OK && cmd->pos == POS_REQUIRED && a.pos == NULL && !a.all) {
         fprintf(stderr, "picogram admin: %s takes %s (see 'picogram admin %s --help')\n", cmd->name, cmd->args,
                 cmd->name);
         rc = ADMIN_USAGE;

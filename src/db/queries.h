@@ -47,6 +47,21 @@
     X(USER_SET_PASSWORD, "UPDATE users SET password_hash = $2 WHERE id = $1")                                           \
     X(USER_SET_SUSPENDED, "UPDATE users SET suspended = $2 WHERE id = $1")                                              \
     X(USER_IDS_AFTER, "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2")                                      \
+    X(MEDIA_TAGS_AFTER,                                                                                                \
+      "SELECT media_id, tag FROM media_tags WHERE media_id > $1 OR (media_id = $1 AND tag > $2) "                     \
+      "ORDER BY media_id, tag LIMIT $3")                                                                               \
+    X(TAG_INDEX_AFTER,                                                                                                 \
+      "SELECT media_id, tag FROM tag_media WHERE tag > $2 OR (tag = $2 AND media_id > $1) ORDER BY tag, media_id "     \
+      "LIMIT $3")                                                                                                      \
+    X(TAG_COUNTS_FIX,                                                                                                  \
+      "UPDATE tags SET media_count = (SELECT COUNT(*) FROM tag_media WHERE tag_media.tag = tags.name) "               \
+      "WHERE media_count <> (SELECT COUNT(*) FROM tag_media WHERE tag_media.tag = tags.name)")                        \
+    X(MEDIA_GEO_AFTER,                                                                                                 \
+      "SELECT id, lat, lng, created_at, location_id FROM media WHERE id > $1 AND lat IS NOT NULL "                    \
+      "AND location_id IS NOT NULL AND location_id <> 0 ORDER BY id LIMIT $2")                                         \
+    X(GEO_ORPHANS_DEL,                                                                                                 \
+      "DELETE FROM geo_media WHERE id NOT IN (SELECT id FROM media WHERE lat IS NOT NULL AND location_id IS NOT NULL " \
+      "AND location_id <> 0)")                                                                                         \
     X(COMMENTS_BY_USER, "SELECT media_id, id FROM comments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3")      \
     X(ERASE_TOKENS, "DELETE FROM tokens WHERE user_id = $1")                                                          \
     X(ERASE_ACTIVITY, "DELETE FROM activity WHERE user_id = $1")                                                      \

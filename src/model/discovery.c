@@ -718,3 +718,148 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
     free(ranked);
     return JOB_DONE;
 }
+
+/* ---- reindex (picogram admin reindex) ---- */
+
+#define REINDEX_BATCH 256
+
+/* One far effect, run as a write of the shard's would run it. */
+static int reindex_effect(db_ctx_t *db, unsigned primary, const char *kind, unsigned far_shard, const char *payload)
+{
+    far_t *f = xmalloc(sizeof(*f));
+    far_init(f, db);
+    int rc = far_begin(f, primary) == DB_OK ? 0 : -1;
+    if (rc == 0)
+        rc = far_do(f, kind, far_shard, "%s", payload) == DB_DONE ? 0 : -1;
+    rc = far_end(f, rc);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Pairs (media, tag) from q on database d after (*media, tag), into ms and ts. */
+static int tag_pairs(db_conn_t *c, unsigned q, int64_t media, const char *tag, int64_t *ms, text_tag_t *ts, int *n)
+{
+    db_stmt_t *s = db_q(c, q);
+    db_bind_i64(s, 1, media);
+    db_bind_cstr(s, 2, tag);
+    db_bind_i64(s, 3, REINDEX_BATCH);
+    int st;
+    *n = 0;
+    while (*n < REINDEX_BATCH && (st = db_step(s)) == DB_ROW) {
+        ms[*n] = db_col_i64(s, 0);
+        db_col_copy(s, 1, ts[*n], sizeof(text_tag_t));
+        (*n)++;
+    }
+    db_reset(s);
+    return *n < REINDEX_BATCH && st == DB_ERROR ? -1 : 0;
+}
+
+int tags_reindex(db_ctx_t *db, long long *checked, long long *counts_fixed)
+{
+    *checked = *counts_fixed = 0;
+    int64_t *ms = xmalloc(REINDEX_BATCH * sizeof(int64_t));
+    text_tag_t *ts = xmalloc(REINDEX_BATCH * sizeof(text_tag_t));
+    int rc = 0;
+    /* every tag applied (the truth, on the media's shard), then every entry
+     * of the tags' index (on the tag's): the far effect "tag" makes the
+     * index match the truth for the pair, so both a missing entry and one
+     * left by a photo gone are mended */
+    static const unsigned passes[2] = {Q_MEDIA_TAGS_AFTER, Q_TAG_INDEX_AFTER};
+    for (int p = 0; rc == 0 && p < 2; p++) {
+        for (size_t d = 0; rc == 0 && d < db_count(db); d++) {
+            int64_t media = 0;
+            text_tag_t tag = "";
+            int n = REINDEX_BATCH;
+            while (rc == 0 && n == REINDEX_BATCH) {
+                db_conn_t *c = db_physical(db, d);
+                rc = c ? tag_pairs(c, passes[p], media, tag, ms, ts, &n) : -1;
+                db_ctx_release(db);
+                for (int i = 0; rc == 0 && i < n; i++) {
+                    char payload[JOB_PAYLOAD_MAX + 1];
+                    snprintf(payload, sizeof(payload), "%lld %s", (long long)ms[i], ts[i]);
+                    rc = reindex_effect(db, ids_shard(ms[i]), "tag", tag_shard(db, ts[i]), payload);
+                    (*checked)++;
+                }
+                if (n > 0) {
+                    media = ms[n - 1];
+                    memcpy(tag, ts[n - 1], sizeof(tag));
+                }
+            }
+        }
+    }
+    /* and every tag's count, from its index */
+    for (size_t d = 0; rc == 0 && d < db_count(db); d++) {
+        db_conn_t *c = db_physical(db, d);
+        db_stmt_t *s = c ? db_q(c, Q_TAG_COUNTS_FIX) : NULL;
+        rc = s && db_exec_stmt(s) == DB_DONE ? 0 : -1;
+        if (rc == 0)
+            *counts_fixed += c->drv->changes(c);
+    }
+    free(ms);
+    free(ts);
+    db_ctx_release(db);
+    return rc;
+}
+
+int geo_reindex(db_ctx_t *db, long long *points, long long *dropped)
+{
+    *points = *dropped = 0;
+    int rc = 0;
+    for (size_t d = 0; rc == 0 && d < db_count(db); d++) {
+        int64_t after = 0;
+        int n = REINDEX_BATCH;
+        while (rc == 0 && n == REINDEX_BATCH) {
+            db_conn_t *c = db_physical(db, d);
+            if (c == NULL || db_begin(c) != DB_OK) {
+                rc = -1;
+                break;
+            }
+            /* the photos with a place: each one's point put again, and its
+             * place's list of photos mended (far effect "place") */
+            int64_t ids[REINDEX_BATCH], places[REINDEX_BATCH];
+            db_stmt_t *s = db_q(c, Q_MEDIA_GEO_AFTER);
+            db_bind_i64(s, 1, after);
+            db_bind_i64(s, 2, REINDEX_BATCH);
+            int st = DB_DONE;
+            n = 0;
+            double lat[REINDEX_BATCH], lng[REINDEX_BATCH];
+            int64_t at[REINDEX_BATCH];
+            while (n < REINDEX_BATCH && (st = db_step(s)) == DB_ROW) {
+                ids[n] = db_col_i64(s, 0);
+                lat[n] = db_col_double(s, 1);
+                lng[n] = db_col_double(s, 2);
+                at[n] = db_col_i64(s, 3);
+                places[n] = db_col_i64(s, 4);
+                n++;
+            }
+            db_reset(s);
+            rc = n < REINDEX_BATCH && st == DB_ERROR ? -1 : 0;
+            for (int i = 0; rc == 0 && i < n; i++)
+                rc = geo_media_del(c, ids[i]) == DB_DONE && geo_media_put(c, ids[i], lat[i], lng[i], at[i]) == DB_DONE
+                         ? 0
+                         : -1;
+            if (rc != 0 || db_commit(c) != DB_OK) {
+                db_rollback(c);
+                rc = -1;
+            }
+            db_ctx_release(db);
+            for (int i = 0; rc == 0 && i < n; i++) {
+                char payload[64];
+                snprintf(payload, sizeof(payload), "%lld %lld", (long long)ids[i], (long long)places[i]);
+                rc = reindex_effect(db, ids_shard(ids[i]), "place", ids_shard(places[i]), payload);
+            }
+            *points += n;
+            if (n > 0)
+                after = ids[n - 1];
+        }
+        /* points of photos that are gone */
+        db_conn_t *c = rc == 0 ? db_physical(db, d) : NULL;
+        db_stmt_t *s = c ? db_q(c, Q_GEO_ORPHANS_DEL) : NULL;
+        if (s == NULL || db_exec_stmt(s) != DB_DONE)
+            rc = -1;
+        else
+            *dropped += c->drv->changes(c);
+        db_ctx_release(db);
+    }
+    return rc;
+}

@@ -108,4 +108,13 @@ int popular_schedule(db_ctx_t *db);
  * after *(long long *)ctx seconds. */
 int popular_job(db_ctx_t *db, char *payload, void *ctx);
 
+/* picogram admin reindex. Tags: every (photo, tag) applied and every entry
+ * of the tags' index, reconciled by the far effect "tag" (a missing entry
+ * made, a stale one dropped), then every tag's count recounted from its
+ * index. Geo: every placed photo's point put again and its place's list
+ * of photos reconciled (far effect "place"), and points of photos that are
+ * gone dropped. Safe to run any time, on a running server. 0 or -1. */
+int tags_reindex(db_ctx_t *db, long long *checked, long long *counts_fixed);
+int geo_reindex(db_ctx_t *db, long long *points, long long *dropped);
+
 #endif

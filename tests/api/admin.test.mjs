@@ -35,6 +35,19 @@ function admin(dataDir, args, stdin = '') {
 
 const PASSWORD = 'correct horse 42';
 
+/** Points in the geo index with IDs no photo has (any topology). */
+function countGeo(dataDir) {
+  let n = 0;
+  for (const t of dbTargets(dataDir)) {
+    n += Number(execFileSync('/usr/bin/python3', ['-c', 'import sys\n'
+      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
+      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
+      + 'cur = c.cursor(); cur.execute("SELECT COUNT(*) FROM geo_media WHERE id NOT IN (SELECT id FROM media)"); print(cur.fetchone()[0])',
+    t], { encoding: 'utf8' }).trim());
+  }
+  return n;
+}
+
 /** Rows that name user, table by table, on every database of the server (any topology). */
 function countRows(dataDir, user) {
   const checks = {
@@ -280,6 +293,46 @@ describe('picogram admin beside a running server', { skip: external && 'needs th
       assert.match(r.out, /^rebuilt /);
       assert.ok((await poll(has)).ok, `${args.join(' ')}: the post is back`);
     }
+  });
+
+  it('reindex mends the tags\' and places\' indexes and the geo index from the photos', async () => {
+    const a = await signup(url, uniqueName('rix'));
+    const tag = `reidx${process.pid}`;
+    const [lat, lng] = [48.8583701, 2.2944813];
+    const m = assertOk(await uploadPhoto(url, { token: a.token, photo: 'tiny-1x1.jpg', fields: { caption: `#${tag}`, location_name: 'Reindex Tower', lat, lng } }));
+    const place = m.location.id;
+    const tagged = async () => assertOk(await api(url, 'GET', `/v1/tags/${tag}/media/recent`, { token: a.token })).map((x) => x.id);
+    const count = async () => assertOk(await api(url, 'GET', `/v1/tags/${tag}`, { token: a.token })).media_count;
+    const near = async () => assertOk(await api(url, 'GET', '/v1/media/search', { token: a.token, query: { lat, lng, distance: 100 } })).map((x) => x.id);
+    const atPlace = async () => assertOk(await api(url, 'GET', `/v1/locations/${place}/media/recent`, { token: a.token })).map((x) => x.id);
+    assert.deepEqual(await tagged(), [m.id]);
+    assert.ok((await near()).includes(m.id));
+    // damage every index: the entry gone, a stale one, a wrong count, the point and the place's list gone
+    sqlExec(srv.dataDir, `DELETE FROM tag_media WHERE tag = '${tag}'`);
+    sqlExec(srv.dataDir, `INSERT INTO tag_media (tag, id, media_id) VALUES ('${tag}', 7, 7)`);
+    sqlExec(srv.dataDir, `UPDATE tags SET media_count = 99 WHERE name = '${tag}'`);
+    sqlExec(srv.dataDir, `DELETE FROM geo_media WHERE id = ${m.id.split('_')[0]}`);
+    sqlExec(srv.dataDir, 'INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1) VALUES (11, 0, 0, 0, 0, 0, 0)');
+    sqlExec(srv.dataDir, `DELETE FROM location_media WHERE location_id = ${place}`);
+    assert.ok((await poll(async () => (await tagged()).length === 0 && (await count()) === 99)).ok, 'the damage shows');
+    assert.ok(!(await near()).includes(m.id));
+    assert.deepEqual(await atPlace(), []);
+
+    const r = await admin(srv.dataDir, ['reindex']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^tags: \d+ \(photo, tag\) pair\(s\) reconciled, [1-9]\d* count\(s\) corrected$/m);
+    assert.match(r.out, /^geo: [1-9]\d* placed photo\(s\) indexed again, [1-9]\d* point\(s\) of photos gone dropped$/m);
+    assert.ok((await poll(async () => (await tagged()).join() === m.id && (await count()) === 1)).ok,
+      `tag page ${JSON.stringify(await tagged())}, count ${await count()}`);
+    assert.ok((await near()).includes(m.id), 'found by geo search again');
+    assert.deepEqual(await atPlace(), [m.id]);
+    const orphans = countGeo(srv.dataDir);
+    assert.equal(orphans, 0, 'the stale point is gone');
+    const again = await admin(srv.dataDir, ['reindex', 'tags']);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, / 0 count\(s\) corrected/);
+    assert.doesNotMatch(again.out, /^geo:/m);
+    assert.equal((await admin(srv.dataDir, ['reindex', 'bogus'])).code, 2);
   });
 
   it('status names each database, its schema and its job queue; --json too', async () => {
