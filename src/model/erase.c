@@ -55,8 +55,8 @@ int cache_drop_job(db_ctx_t *db, char *payload, void *ctx)
     return JOB_DONE;
 }
 
-/* The renditions of a deleted photo, out of the store (a failure leaves
- * orphans that `picogram sweep` takes). How many went. */
+/* The renditions of a photo, out of the store (absent ones count as
+ * gone; a failure leaves orphans that `picogram sweep` takes). How many. */
 static long long delete_files(blob_store_t *store, int64_t id, int64_t file_key)
 {
     long long n = 0;
@@ -76,14 +76,21 @@ static int erase_media(db_ctx_t *db, blob_store_t *store, int64_t user, erase_co
         if (media_ids_by_user(db, user, before, 0, ERASE_BATCH, ids, &k) != MEDIA_OK)
             return -1;
         for (int i = 0; i < k; i++) {
+            /* the files first, then the row: a kill between the two leaves
+             * a photo without files (its owner suspended, so nobody sees
+             * it), which the next run finds and deletes; the other order
+             * would leave files that no row names */
             int64_t file_key = 0;
-            int rc = media_delete(db, ids[i], user, &file_key);
+            int rc = media_file_key(db, ids[i], &file_key);
             if (rc == MEDIA_ERROR)
                 return -1;
-            if (rc == MEDIA_OK) {
-                n->media++;
-                n->files += delete_files(store, ids[i], file_key);
-            }
+            if (rc == MEDIA_NOT_FOUND)
+                continue;
+            n->files += delete_files(store, ids[i], file_key);
+            rc = media_delete(db, ids[i], user, &file_key);
+            if (rc == MEDIA_ERROR)
+                return -1;
+            n->media += rc == MEDIA_OK;
         }
         if (k > 0)
             before = ids[k - 1];

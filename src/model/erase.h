@@ -7,7 +7,7 @@
  * made are hidden at once and its tokens stop. Then, through the same
  * model functions the API uses, so counters, timelines, tag and place
  * pages and the far side of every edge stay right:
- *   1. its photos (media_delete, then their files in the photo store);
+ *   1. its photos (their files in the photo store, then media_delete);
  *   2. its likes of others' photos (social_unlike);
  *   3. its comments on others' photos (social_comment_delete);
  *   4. its follows and follow requests (graph_unfollow);
