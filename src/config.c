@@ -63,6 +63,9 @@ static const setting_t settings[] = {
     {"access_log", T_STR, OFF(access_log), "-", 0, 0, NULL, "access log file, '-' for stderr, 'off' for none"},
     {"log_format", T_ENUM, OFF(log_format), "text", 0, 0, "text|json",
      "log lines as text, or as JSON objects (the access log too), each with the request's X-Request-Id"},
+    {"sentry_dsn", T_STR, OFF(sentry_dsn), "off", 0, 0, NULL,
+     "http(s)://KEY@HOST[:PORT][/PATH]/PROJECT_ID of a Sentry-compatible endpoint: every answer of 500 and every "
+     "crash is reported there (rate-limited; no tokens, cookies or bodies); 'off': none"},
     {"slow_request_ms", T_INT, OFF(slow_request_ms), "0", 0, 3600000, NULL,
      "log a warning for each API request that takes longer than this many milliseconds (0: never)"},
     {"log_level", T_ENUM, OFF(log_level), "info", 0, 0, "error|warn|info|debug", "log level"},

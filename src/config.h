@@ -65,6 +65,7 @@ typedef struct config {
     char *node;            /* "auto", or this process's ID node 0..63 */
     char *trusted_proxies; /* "off", or the addresses of proxies whose X-Forwarded-For is believed */
     char *redis;           /* "redis://HOST:PORT" of the shared services, or "off" */
+    char *sentry_dsn;      /* where errors and crashes are reported, or "off" */
     char *feed_store;
     char *s3_access_key, *s3_secret_key, *s3_region;
     /* an s3: photo store's (NULL: from the environment) */ /* "db" or "redis://HOST:PORT" */

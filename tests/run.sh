@@ -102,7 +102,8 @@ NOT_PLACEMENT=" tests/api/http.test.mjs tests/api/http2.test.mjs tests/api/badin
     tests/api/jobs_gearman.test.mjs tests/api/login_shared.test.mjs tests/api/ratelimit_shared.test.mjs
     tests/api/s3.test.mjs tests/api/web_session.test.mjs tests/api/flood.test.mjs tests/api/privacy_matrix.test.mjs
     tests/api/phone_photos.test.mjs tests/api/metrics.test.mjs tests/api/rolling.test.mjs
-    tests/api/munin.test.mjs tests/api/logs.test.mjs tests/api/deploy_units.test.mjs tests/api/install.test.mjs "
+    tests/api/munin.test.mjs tests/api/logs.test.mjs tests/api/deploy_units.test.mjs tests/api/install.test.mjs
+    tests/api/sentry.test.mjs "
 api() { # api BIN NAME [FILES TO LEAVE OUT]
     local f shared="" solo=""
     local out; out=" $(echo ${3:-}) "

@@ -2,6 +2,7 @@
 #include "model/tokens.h"
 #include "model/users.h"
 #include "obs/log.h"
+#include "obs/sentry.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -136,6 +137,8 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 {
     if (b->overflow) {
         log_error("response for %.*s too large", (int)api_path_len(ar), ar->path);
+        sentry_report("error", "response too large", ar->route_rc == ROUTER_FOUND ? ar->match.route->pattern : NULL,
+                      ar->method, ar->request_id);
         static const char body[] =
             "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"response too large\"}}";
         api_send(ar, 500, body, sizeof(body) - 1);
@@ -228,6 +231,8 @@ void api_internal_error(api_req_t *ar, const char *what)
         return;
     }
     log_error("%s %.*s: %s", ar->method, (int)api_path_len(ar), ar->path, what);
+    sentry_report("error", what, ar->route_rc == ROUTER_FOUND ? ar->match.route->pattern : "(unmatched)", ar->method,
+                  ar->request_id);
     api_error(ar, 500, E_SERVER, "internal error; please retry");
 }
 

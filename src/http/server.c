@@ -12,6 +12,7 @@
 #include "model/photo_keys.h"
 #include "model/social.h"
 #include "obs/log.h"
+#include "obs/sentry.h"
 
 #include <inttypes.h>
 #include <errno.h>
@@ -985,7 +986,13 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, errlen)) == NULL)
         return -1;
     blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
-    return (srv->photos = blob_open(cfg->photo_store, &bopt, err, errlen)) == NULL ? -1 : 0;
+    if ((srv->photos = blob_open(cfg->photo_store, &bopt, err, errlen)) == NULL)
+        return -1;
+    /* errors and crashes to sentry_dsn; the crash reports of a run before are sent now */
+    if (sentry_start(cfg->sentry_dsn, cfg->data_dir, srv->role ? srv->role : "serve", err, errlen) != 0)
+        return -1;
+    sentry_crash_handlers(cfg->data_dir);
+    return 0;
 }
 
 /* The object cache (local, of cache_size bytes, or memcached, with a local
@@ -1022,6 +1029,7 @@ static int open_cache_and_feeds(server_t *srv, config_t *cfg, size_t cache_size,
  * what they dropped. */
 static void close_shared(server_t *srv)
 {
+    sentry_stop();
     cache_bus_stop(srv->bus);
     jobs_use_gearman(NULL);
     jobs_gearman_close(srv->gearman);
@@ -1043,6 +1051,7 @@ int worker_run(config_t *cfg)
     server_t *srv = &srv_;
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
+    srv->role = "worker";
     char err[512], ns[REDIS_NS_LEN + 1];
     sigset_t sigs;
     block_signals(&sigs);
@@ -1084,6 +1093,7 @@ server_t *server_open_admin(config_t *cfg, char *err, size_t errlen)
 {
     server_t *srv = xcalloc(1, sizeof(*srv));
     srv->cfg = cfg;
+    srv->role = "admin";
     char ns[REDIS_NS_LEN + 1];
     if (open_data(srv, cfg, ns, err, errlen) != 0 || open_cache_and_feeds(srv, cfg, 1u << 20, ns, err, errlen) != 0) {
         close_shared(srv);

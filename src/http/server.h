@@ -84,6 +84,7 @@ typedef struct server_thread {
 
 struct server {
     const config_t *cfg;
+    const char *role; /* "serve", "worker" or "admin": in error reports */
     h2o_globalconf_t h2o;
     h2o_hostconf_t *host;
     router_t *router;
