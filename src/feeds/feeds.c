@@ -75,7 +75,7 @@ void feeds_changed(feeds_t *f, int64_t user)
         cache_del(f->cache, CACHE_TIMELINE, user);
 }
 
-static int cmp_id(const void *a, const void *b)
+int feeds_cmp_id(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
@@ -89,14 +89,14 @@ static int cmp_id(const void *a, const void *b)
  * SHARE) held to the commit in PostgreSQL. One statement for the batch: a
  * check per put (INSERT ... SELECT ... WHERE EXISTS) made a 100,000-follower
  * fan-out 1.7 times slower. */
-static int following_still(db_conn_t *c, const int64_t *users, int m, int64_t author, int64_t *still, int *k)
+int feeds_following_still(db_conn_t *c, const int64_t *users, int m, int64_t author, int64_t *still, int *k)
 {
     db_stmt_t *s = db_q(c, Q_FOLLOWING_STILL);
     db_bind_ids(s, 1, users, (size_t)m);
     db_bind_i64(s, 2, author);
     if (db_read_ids(s, m, still, k) != DB_DONE)
         return -1;
-    qsort(still, (size_t)*k, sizeof(*still), cmp_id);
+    qsort(still, (size_t)*k, sizeof(*still), feeds_cmp_id);
     return 0;
 }
 
@@ -104,7 +104,7 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
 {
     /* One transaction per database: the users of a batch are spread over
      * every shard. Each gets the post if it is the author's own timeline,
-     * or if the user follows the author still (following_still). */
+     * or if the user follows the author still (feeds_following_still). */
     bool *done = xcalloc(n ? n : 1, sizeof(bool));
     int64_t *mine = xmalloc((n ? n : 1) * sizeof(int64_t)), *still = xmalloc((n ? n : 1) * sizeof(int64_t));
     int rc = 0;
@@ -121,11 +121,11 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
             if (!done[j] && users[j] != author && db_shard(db, ids_shard(users[j])) == c)
                 mine[m++] = users[j];
         if (m > 0)
-            rc = following_still(c, mine, m, author, still, &k);
+            rc = feeds_following_still(c, mine, m, author, still, &k);
         for (size_t j = i; j < n && rc == 0; j++) {
             if (!done[j] && db_shard(db, ids_shard(users[j])) == c) {
                 done[j] = true;
-                if (users[j] == author || bsearch(&users[j], still, (size_t)k, sizeof(*still), cmp_id) != NULL)
+                if (users[j] == author || bsearch(&users[j], still, (size_t)k, sizeof(*still), feeds_cmp_id) != NULL)
                     rc = put_one(f, c, users[j], media, author);
             }
         }

@@ -40,17 +40,20 @@ typedef struct feeds_backend {
      * The users may be on any shards. A user other than the author gets it
      * only if they follow the author at the put, checked by the db store in
      * the put's own transaction, so an unfollow committed after the fan-out
-     * read its followers still wins. (The Redis store puts what it is given:
-     * there the race is open, a known gap.) */
+     * read its followers still wins. The Redis store puts, then (in
+     * push_wait, once Redis applied the put) takes the post back from those
+     * who no longer follow. */
     int (*push)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author);
     /* push in two halves, so that a fan-out reads its next batch of
      * followers while the store works on this one (NULL: the store has
-     * only push). push_send sends, and sets *pending for its push_wait,
+     * only push). push_send sends, and sets *pending for its push_wait
+     * (the same users, media and author),
      * which waits for the store's answer. On one thread, a push_send is
      * followed by its push_wait (same users) before any other call. */
     int (*push_send)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
                      size_t *pending);
-    int (*push_wait)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending);
+    int (*push_wait)(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
+                     size_t pending);
     /* Puts media[i] (by authors[i]) into user's timeline, keeping it capped. */
     int (*add)(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, const int64_t *authors, size_t n);
     /* Timeline IDs with min_id < id < max_id, newest first. */
@@ -102,5 +105,11 @@ void feeds_changed(feeds_t *f, int64_t user);
  * the database's copy is to be read. */
 int feeds_popular_put(feeds_t *f, db_ctx_t *db, const int64_t *ids, size_t n);
 int feeds_popular_get(feeds_t *f, db_ctx_t *db, int64_t *ids, int cap, int *n);
+
+/* Of the m users on c, those who follow author now, into still (sorted,
+ * for bsearch with feeds_cmp_id): one statement, FOR KEY SHARE on
+ * PostgreSQL (held to the end of c's transaction, if one is open). 0 or -1. */
+int feeds_following_still(db_conn_t *c, const int64_t *users, int m, int64_t author, int64_t *still, int *k);
+int feeds_cmp_id(const void *a, const void *b);
 
 #endif

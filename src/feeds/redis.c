@@ -33,6 +33,7 @@
 #include "feeds/feeds.h"
 #include "cache/redis.h"
 #include "core/buf.h"
+#include "core/ids.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -217,13 +218,66 @@ static int r_push_send(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n,
     return rc;
 }
 
-static int r_push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending)
+/* After a push landed: the users who no longer follow the author lose the
+ * post again. The fan-out read its followers before; an unfollow that
+ * committed since, and whose removal (the unfeed job) ran before this
+ * push reached Redis, would otherwise leave the post behind. Checked only
+ * now, after Redis applied the push: an unfollow committed after this
+ * read has its removal run after it too. One query per database. */
+static int unpush_unfollowed(feeds_t *f, db_ctx_t *db, redisContext *c, const int64_t *users, size_t n, int64_t media,
+                             int64_t author)
+{
+    int64_t *mine = xmalloc((n ? n : 1) * sizeof(int64_t)), *still = xmalloc((n ? n : 1) * sizeof(int64_t));
+    bool *done = xcalloc(n ? n : 1, sizeof(bool));
+    unsigned char m[MEMBER_LEN];
+    member_of(m, media, author);
+    size_t zrems = 0;
+    int rc = FEEDS_OK;
+    for (size_t i = 0; i < n && rc == FEEDS_OK; i++) {
+        if (done[i] || users[i] == author)
+            continue;
+        db_conn_t *dc = db_shard(db, ids_shard(users[i]));
+        if (dc == NULL) {
+            rc = FEEDS_ERROR;
+            break;
+        }
+        int k = 0, mcount = 0;
+        for (size_t j = i; j < n; j++)
+            if (!done[j] && users[j] != author && db_shard(db, ids_shard(users[j])) == dc)
+                mine[mcount++] = users[j], done[j] = true;
+        if (feeds_following_still(dc, mine, mcount, author, still, &k) != 0) {
+            rc = FEEDS_ERROR;
+            break;
+        }
+        for (int j = 0; j < mcount; j++) {
+            if (bsearch(&mine[j], still, (size_t)k, sizeof(*still), feeds_cmp_id) != NULL)
+                continue;
+            char key[KEY_MAX];
+            size_t klen = key_of(f, mine[j], key);
+            const char *argv[] = {"ZREM", key, (const char *)m};
+            size_t argl[] = {4, klen, MEMBER_LEN};
+            redisAppendCommandArgv(c, 3, argv, argl);
+            zrems++;
+        }
+    }
+    db_ctx_release(db);
+    int drc = zrems ? drain(f, c, zrems) : FEEDS_OK;
+    free(mine);
+    free(still);
+    free(done);
+    return rc != FEEDS_OK ? rc : drc;
+}
+
+static int r_push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
+                       size_t pending)
 {
     int rc;
     redisContext *c = conn(f, db, &rc);
     if (c == NULL)
         return rc;
     rc = drain(f, c, pending);
+    if (rc == FEEDS_OK)
+        rc = unpush_unfollowed(f, db, c, users, n, media, author);
     if (rc == FEEDS_OK)
         for (size_t i = 0; i < n; i++)
             feeds_changed(f, users[i]);
@@ -234,7 +288,7 @@ static int r_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int6
 {
     size_t pending;
     int rc = r_push_send(f, db, users, n, media, author, &pending);
-    return rc == FEEDS_OK ? r_push_wait(f, db, users, n, pending) : rc;
+    return rc == FEEDS_OK ? r_push_wait(f, db, users, n, media, author, pending) : rc;
 }
 
 static int r_add(feeds_t *f, db_ctx_t *db, int64_t user, const int64_t *media, const int64_t *authors, size_t n)

@@ -270,9 +270,10 @@ uint64_t timeline_fanned_total(void)
     return atomic_load_explicit(&fanned_total, memory_order_relaxed);
 }
 
-static int push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, size_t pending)
+static int push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int64_t media, int64_t author,
+                     size_t pending)
 {
-    return f->be->push_wait != NULL ? f->be->push_wait(f, db, users, n, pending) : FEEDS_OK;
+    return f->be->push_wait != NULL ? f->be->push_wait(f, db, users, n, media, author, pending) : FEEDS_OK;
 }
 
 static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
@@ -318,10 +319,10 @@ static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
             graph_list(db, GRAPH_FOLLOWED_BY, author, ids[cur][n[cur] - 1], f->batch, ids[nx], &n[nx]) == GRAPH_OK)
             sent = push_send(f, db, ids[nx], (size_t)n[nx], media, author, &pending[nx]);
         /* a send that found the store gone took the batch in flight with it */
-        int waited = sent == FEEDS_DOWN ? FEEDS_DOWN : push_wait(f, db, ids[cur], (size_t)n[cur], pending[cur]);
+        int waited = sent == FEEDS_DOWN ? FEEDS_DOWN : push_wait(f, db, ids[cur], (size_t)n[cur], media, author, pending[cur]);
         if (waited != FEEDS_OK) {
             if (sent == FEEDS_OK && waited != FEEDS_DOWN)
-                (void)push_wait(f, db, ids[nx], (size_t)n[nx], pending[nx]); /* in step; redone next run */
+                (void)push_wait(f, db, ids[nx], (size_t)n[nx], media, author, pending[nx]); /* in step; redone next run */
             /* what this run did is kept: it goes on from there, and fails
              * if it fails again at once */
             rc = progressed ? JOB_CONTINUE : JOB_RETRY;

@@ -53,7 +53,8 @@ static int64_t now_ms(void)
 static int parse_dsn(const char *dsn, char **url, char **key)
 {
     const char *sep = strstr(dsn, "://");
-    if (sep == NULL || !((sep - dsn == 4 && strncmp(dsn, "http", 4) == 0) || (sep - dsn == 5 && strncmp(dsn, "https", 5) == 0)))
+    if (sep == NULL ||
+        !((sep - dsn == 4 && strncmp(dsn, "http", 4) == 0) || (sep - dsn == 5 && strncmp(dsn, "https", 5) == 0)))
         return -1;
     const char *user = sep + 3, *at = strchr(user, '@');
     if (at == NULL || at == user)

@@ -1,14 +1,24 @@
-/* The embedded timelines store: a fan-out's put reaches the author and the
- * users who follow the author at the put, never someone who unfollowed in
- * between (the followers were read in another transaction). */
+/* The timelines stores: a fan-out's put reaches the author and the users
+ * who follow the author at the put, never someone who unfollowed in
+ * between (the followers were read in another transaction). The database
+ * store checks before it puts; the Redis store (against a real
+ * redis-server, started here on a free loopback port) takes the post back
+ * from those who no longer follow once the put has landed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/ids.h"
 #include "db/db.h"
@@ -70,7 +80,7 @@ static bool in_timeline(int64_t user, int64_t media)
     return false;
 }
 
-static void test_put_only_to_followers(void **state)
+static void put_only_to_followers(void)
 {
     int64_t author = ids_make(ids_now_ms(), 3, 1), fan = ids_make(ids_now_ms(), 5, 2),
             asked = ids_make(ids_now_ms(), 7, 3), gone = ids_make(ids_now_ms(), 9, 4);
@@ -80,6 +90,8 @@ static void test_put_only_to_followers(void **state)
     set_follow(gone, author, 0); /* unfollowed after the fan-out read its followers */
     int64_t media = ids_make(ids_now_ms(), 3, 9);
     int64_t users[] = {author, fan, asked, gone};
+    for (int i = 0; i < 4; i++) /* built (empty): a read of one never built answers FEEDS_NOT_BUILT */
+        assert_int_equal(feeds.be->set_built(&feeds, db, users[i]), 0);
     assert_int_equal(feeds.be->push(&feeds, db, users, 4, media, author), 0);
     assert_true(in_timeline(author, media));
     assert_true(in_timeline(fan, media));
@@ -93,10 +105,68 @@ static void test_put_only_to_followers(void **state)
     assert_int_equal(n, 1);
 }
 
+static void test_put_only_to_followers(void **state)
+{
+    put_only_to_followers();
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void test_redis_put_only_to_followers(void **state)
+{
+    int port = free_port();
+    assert_true(port > 0);
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--dir", dir, "--loglevel", "warning", (char *)NULL);
+        _exit(127); /* scripts/deps.sh test installs redis-server */
+    }
+    assert_true(pid > 0);
+    char rurl[64], err[256];
+    snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%d", port);
+    feeds_close(&feeds);
+    int rc = -1;
+    for (int i = 0; i < 100 && rc != 0; i++) { /* until it listens */
+        usleep(50000);
+        rc = feeds_init(&feeds, rurl, "t", 100, 1000000, 64, err, sizeof(err));
+        if (rc == 0) {
+            bool built;
+            if (feeds.be->is_built(&feeds, db, 1, &built) != 0) {
+                feeds_close(&feeds);
+                rc = -1;
+            }
+        }
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, WNOHANG), 0); /* it runs */
+    assert_int_equal(rc, 0);
+    put_only_to_followers();
+    feeds_close(&feeds);
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    assert_int_equal(feeds_init(&feeds, "db", "t", 100, 1000000, 64, err, sizeof(err)), 0); /* for teardown */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_only_to_followers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_put_only_to_followers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
