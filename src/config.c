@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/params.h"
 #include "obs/log.h"
+#include "obs/sentry.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -516,6 +517,17 @@ int config_finish(config_t *c, char *err, size_t errlen)
     if (check_url("public_url", c->public_url, err, errlen) != 0 ||
         check_url("photo_url", c->photo_url, err, errlen) != 0)
         return -1;
+    if (strcmp(c->sentry_dsn, "off") != 0 && *c->sentry_dsn != '\0') {
+        char *u = NULL, *k = NULL;
+        int bad = sentry_dsn_parse(c->sentry_dsn, &u, &k);
+        free(u);
+        free(k);
+        if (bad) {
+            snprintf(err, errlen,
+                     "bad value for sentry_dsn: expected http(s)://KEY@HOST[:PORT][/PATH]/PROJECT_ID or off");
+            return -1;
+        }
+    }
     if (c->max_body > c->max_upload) {
         snprintf(err, errlen, "max_body (%lld) may not exceed max_upload (%lld)", c->max_body, c->max_upload);
         return -1;

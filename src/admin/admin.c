@@ -63,10 +63,11 @@ static int find_user(admin_call_t *a, user_t *u)
     const char *s = a->pos;
     int64_t id = 0;
     int rc = USERS_NOT_FOUND;
-    if (s[0] >= '0' && s[0] <= '9') {
+    if (strspn(s, "0123456789") == strlen(s)) { /* an ID; if none has it, a name of digits */
         id = ids_parse(s, strlen(s));
         rc = id > 0 ? users_get_any(a->db, id, u) : USERS_NOT_FOUND;
-    } else if (validate_username(s, strlen(s)) == NULL) {
+    }
+    if (rc == USERS_NOT_FOUND && validate_username(s, strlen(s)) == NULL) {
         rc = users_id_by_username(a->db, s, &id);
         if (rc == USERS_OK)
             rc = users_get_any(a->db, id, u);
@@ -98,9 +99,13 @@ static int create_user(admin_call_t *a)
         return bad("--full-name", why);
     if ((why = validate_email(email, strlen(email))) != NULL)
         return bad("--email", why);
-    char password[1024];
+    char password[PASSWORD_MAX_BYTES + 2];
     if (fgets(password, sizeof(password), stdin) == NULL)
         return bad("the password", "give it on the first line of standard input");
+    if (strchr(password, '\n') == NULL && !feof(stdin)) { /* longer than the buffer: never cut it short */
+        sodium_memzero(password, sizeof(password));
+        return bad("the password", "it is too long");
+    }
     password[strcspn(password, "\r\n")] = '\0';
     if ((why = validate_password(password, strlen(password))) != NULL) {
         sodium_memzero(password, sizeof(password));

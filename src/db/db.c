@@ -382,7 +382,7 @@ void db_url_redacted(const char *url, char *out, size_t cap)
 
 const double db_timing_bounds[DB_TIMING_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
-bool db_timing_on;
+atomic_bool db_timing_on;
 
 typedef struct timing_stripe {
     _Atomic uint64_t bucket[DB_TIMING_BUCKETS + 1]; /* not cumulative: the first bound above the call */
@@ -395,7 +395,7 @@ static _Thread_local unsigned my_stripe; /* 1 + the stripe, once chosen */
 
 void db_timing_enable(void)
 {
-    db_timing_on = true;
+    atomic_store(&db_timing_on, true);
 }
 
 int64_t db_timing_now_ns(void)

@@ -24,6 +24,7 @@
 #ifndef PICOGRAM_DB_H
 #define PICOGRAM_DB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,7 +98,7 @@ struct db_stmt {
 #define DB_TIMING_MAX_DBS 64
 #define DB_TIMING_BUCKETS 14
 extern const double db_timing_bounds[DB_TIMING_BUCKETS]; /* seconds, ascending; then +Inf */
-extern bool db_timing_on;
+extern atomic_bool db_timing_on;                         /* read relaxed: a call begun as it is set may go untimed */
 void db_timing_enable(void);
 void db_timing_record(uint32_t phys, int64_t ns);
 int64_t db_timing_now_ns(void);
@@ -152,7 +153,7 @@ static inline void db_bind_ids(db_stmt_t *s, int i, const int64_t *ids, size_t n
 }
 static inline int db_step(db_stmt_t *s)
 {
-    if (!db_timing_on || s->started)
+    if (!atomic_load_explicit(&db_timing_on, memory_order_relaxed) || s->started)
         return s->drv->step(s);
     s->started = true;
     int64_t t0 = db_timing_now_ns();
@@ -192,7 +193,7 @@ static inline int db_begin(db_conn_t *c)
 int db_lock(db_conn_t *c, const char *what, int64_t a, int64_t b);
 static inline int db_commit(db_conn_t *c)
 {
-    if (!db_timing_on)
+    if (!atomic_load_explicit(&db_timing_on, memory_order_relaxed))
         return c->drv->commit(c);
     int64_t t0 = db_timing_now_ns();
     int rc = c->drv->commit(c);

@@ -128,6 +128,9 @@ static char *to_pg_sql(const char *sql)
             const char *close = strchr(p, '}');
             buf_printf(&b, "= ANY(CAST($%.*s AS BIGINT[]))", (int)(close - p - 6), p + 6);
             p = close + 1;
+        } else if (strncmp(p, "{FOR_UPDATE}", 12) == 0) { /* a row lock to the commit (SQLite: one writer) */
+            buf_puts(&b, " FOR UPDATE");
+            p += 12;
         } else if (strncmp(p, "{KEY_SHARE}", 11) == 0) { /* a row lock held to the commit: a delete of it waits */
             buf_puts(&b, " FOR KEY SHARE");
             p += 11;

@@ -53,15 +53,17 @@
     X(TAG_INDEX_AFTER,                                                                                                 \
       "SELECT media_id, tag FROM tag_media WHERE tag > $2 OR (tag = $2 AND media_id > $1) ORDER BY tag, media_id "     \
       "LIMIT $3")                                                                                                      \
-    X(TAG_COUNTS_FIX,                                                                                                  \
-      "UPDATE tags SET media_count = (SELECT COUNT(*) FROM tag_media WHERE tag_media.tag = tags.name) "               \
-      "WHERE media_count <> (SELECT COUNT(*) FROM tag_media WHERE tag_media.tag = tags.name)")                        \
+    X(TAG_NAMES_AFTER, "SELECT name FROM tags WHERE name > $1 ORDER BY name LIMIT $2")                                \
+    X(TAG_COUNT_LOCK, "SELECT media_count FROM tags WHERE name = $1{FOR_UPDATE}")                                      \
+    X(TAG_INDEX_COUNT, "SELECT COUNT(*) FROM tag_media WHERE tag = $1")                                                \
+    X(TAG_COUNT_SET, "UPDATE tags SET media_count = $2 WHERE name = $1")                                              \
     X(MEDIA_GEO_AFTER,                                                                                                 \
       "SELECT id, lat, lng, created_at, location_id FROM media WHERE id > $1 AND lat IS NOT NULL "                    \
       "AND location_id IS NOT NULL AND location_id <> 0 ORDER BY id LIMIT $2")                                         \
     X(GEO_ORPHANS_DEL,                                                                                                 \
       "DELETE FROM geo_media WHERE id NOT IN (SELECT id FROM media WHERE lat IS NOT NULL AND location_id IS NOT NULL " \
       "AND location_id <> 0)")                                                                                         \
+    X(BLOCKS_BY_USER, "SELECT target_id FROM blocks WHERE user_id = $1 AND target_id > $2 ORDER BY target_id LIMIT $3") \
     X(COMMENTS_BY_USER, "SELECT media_id, id FROM comments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3")      \
     X(ERASE_TOKENS, "DELETE FROM tokens WHERE user_id = $1")                                                          \
     X(ERASE_ACTIVITY, "DELETE FROM activity WHERE user_id = $1")                                                      \

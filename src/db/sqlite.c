@@ -116,6 +116,9 @@ static char *to_sqlite_params(const char *sql)
             const char *close = strchr(p, '}');
             buf_printf(&b, "IN (SELECT value FROM json_each(?%.*s))", (int)(close - p - 6), p + 6);
             p = close + 1;
+        } else if (strncmp(p, "{FOR_UPDATE}", 12) == 0) { /* a row lock to the commit (SQLite: one writer) */
+            buf_puts(&b, "");
+            p += 12;
         } else if (strncmp(p, "{KEY_SHARE}", 11) == 0) { /* none needed: one writer */
             buf_puts(&b, "");
             p += 11;

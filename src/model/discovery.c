@@ -787,13 +787,58 @@ int tags_reindex(db_ctx_t *db, long long *checked, long long *counts_fixed)
             }
         }
     }
-    /* and every tag's count, from its index */
+    /* and every tag's count, from its index: per tag, its row locked first
+     * and counted after (in PostgreSQL a statement begun after the lock sees
+     * every insert committed before it; one still open moves the count
+     * after this commit, as far_tag does), so a running server's changes
+     * are never counted over */
     for (size_t d = 0; rc == 0 && d < db_count(db); d++) {
-        db_conn_t *c = db_physical(db, d);
-        db_stmt_t *s = c ? db_q(c, Q_TAG_COUNTS_FIX) : NULL;
-        rc = s && db_exec_stmt(s) == DB_DONE ? 0 : -1;
-        if (rc == 0)
-            *counts_fixed += c->drv->changes(c);
+        text_tag_t after = "";
+        int n = REINDEX_BATCH;
+        while (rc == 0 && n == REINDEX_BATCH) {
+            db_conn_t *c = db_physical(db, d);
+            n = 0;
+            db_stmt_t *s = c ? db_q(c, Q_TAG_NAMES_AFTER) : NULL;
+            if (s == NULL) {
+                rc = -1;
+                break;
+            }
+            db_bind_cstr(s, 1, after);
+            db_bind_i64(s, 2, REINDEX_BATCH);
+            int st = DB_DONE;
+            while (n < REINDEX_BATCH && (st = db_step(s)) == DB_ROW)
+                db_col_copy(s, 0, ts[n++], sizeof(text_tag_t));
+            db_reset(s);
+            if (n < REINDEX_BATCH && st == DB_ERROR)
+                rc = -1;
+            for (int i = 0; rc == 0 && i < n; i++) {
+                int64_t have = 0, truth = 0;
+                rc = db_begin(c) == DB_OK ? 0 : -1;
+                for (int q = 0; rc == 0 && q < 2; q++) {
+                    s = db_q(c, q == 0 ? Q_TAG_COUNT_LOCK : Q_TAG_INDEX_COUNT);
+                    db_bind_cstr(s, 1, ts[i]);
+                    st = db_step(s);
+                    if (st == DB_ROW)
+                        *(q == 0 ? &have : &truth) = db_col_i64(s, 0);
+                    db_reset(s);
+                    rc = st == DB_ERROR ? -1 : 0;
+                }
+                if (rc == 0 && have != truth) {
+                    s = db_q(c, Q_TAG_COUNT_SET);
+                    db_bind_cstr(s, 1, ts[i]);
+                    db_bind_i64(s, 2, truth);
+                    rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+                    *counts_fixed += rc == 0;
+                }
+                if (rc != 0 || db_commit(c) != DB_OK) {
+                    db_rollback(c);
+                    rc = -1;
+                }
+            }
+            if (n > 0)
+                memcpy(after, ts[n - 1], sizeof(after));
+            db_ctx_release(db);
+        }
     }
     free(ms);
     free(ts);

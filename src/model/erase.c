@@ -202,26 +202,29 @@ static int cut_request(db_ctx_t *db, int64_t user, int64_t other)
     return graph_ignore(db, user, other);
 }
 
+/* Its own blocks, read on its own shard (others' blocks of it are theirs). */
 static int erase_blocks(db_ctx_t *db, int64_t user, erase_counts_t *n)
 {
-    graph_block_t bl[ERASE_BATCH];
-    int k = 0;
-    bool complete = false;
-    while (!complete) {
-        if (graph_block_list(db, user, bl, ERASE_BATCH, &k, &complete) != GRAPH_OK)
+    int64_t ids[ERASE_BATCH], after = 0;
+    int k = ERASE_BATCH;
+    while (k == ERASE_BATCH) {
+        db_conn_t *c = db_shard(db, ids_shard(user));
+        if (c == NULL)
             return -1;
-        int cut = 0;
+        db_stmt_t *s = db_q(c, Q_BLOCKS_BY_USER);
+        db_bind_i64(s, 1, user);
+        db_bind_i64(s, 2, after);
+        db_bind_i64(s, 3, ERASE_BATCH);
+        if (db_read_ids(s, ERASE_BATCH, ids, &k) != DB_DONE)
+            return -1;
         for (int i = 0; i < k; i++) {
-            if (!(bl[i].dir & GRAPH_BLOCKS))
-                continue; /* theirs, of it: their data */
-            if (graph_unblock(db, user, bl[i].user) == GRAPH_ERROR)
+            if (graph_unblock(db, user, ids[i]) == GRAPH_ERROR)
                 return -1;
-            cut++;
+            n->blocks++;
         }
-        n->blocks += cut;
+        if (k > 0)
+            after = ids[k - 1];
         db_ctx_release(db);
-        if (cut == 0)
-            break; /* what is left is others' */
     }
     return 0;
 }
@@ -262,6 +265,8 @@ static int erase_rest(db_ctx_t *db, int64_t user, const char *username)
                                   Q_ERASE_FEED_STATE, Q_ERASE_LIKED,    Q_ERASE_USER};
     for (size_t i = 0; rc == 0 && i < sizeof(qs) / sizeof(qs[0]); i++)
         rc = exec_user(c, qs[i], user);
+    if (rc == 0 && c->drv->changes(c) != 1)
+        rc = -1; /* unsuspended meanwhile (the row goes only while suspended): nothing more goes, the name stays */
     if (rc != 0 || db_commit(c) != DB_OK) {
         db_rollback(c);
         return -1;

@@ -49,45 +49,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* SCHEME://KEY[:SECRET]@HOST[:PORT][/PATH]/PROJECT into the envelope URL and the key. */
-static int parse_dsn(const char *dsn, char **url, char **key)
-{
-    const char *sep = strstr(dsn, "://");
-    if (sep == NULL ||
-        !((sep - dsn == 4 && strncmp(dsn, "http", 4) == 0) || (sep - dsn == 5 && strncmp(dsn, "https", 5) == 0)))
-        return -1;
-    const char *user = sep + 3, *at = strchr(user, '@');
-    if (at == NULL || at == user)
-        return -1;
-    const char *colon = memchr(user, ':', (size_t)(at - user));
-    size_t keylen = (size_t)((colon ? colon : at) - user);
-    const char *hostp = at + 1, *slash = strchr(hostp, '/');
-    if (slash == NULL || slash == hostp)
-        return -1;
-    const char *last = strrchr(slash, '/');
-    const char *project = last + 1;
-    size_t plen = strlen(project);
-    while (plen > 0 && project[plen - 1] == '/') /* a trailing slash */
-        plen--;
-    if (plen == 0 || last == slash + strlen(slash) - 1)
-        return -1;
-    for (size_t i = 0; i < plen; i++)
-        if (project[i] < '0' || project[i] > '9')
-            return -1;
-    for (const char *p = dsn; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\')
-            return -1;
-    buf_t b;
-    buf_init(&b, 4096);
-    buf_printf(&b, "%.*s%.*s/api/%.*s/envelope/", (int)(sep + 3 - dsn), dsn, (int)(last - hostp), hostp, (int)plen,
-               project);
-    *url = buf_steal(&b, NULL);
-    *key = xmalloc(keylen + 1);
-    memcpy(*key, user, keylen);
-    (*key)[keylen] = '\0';
-    return 0;
-}
-
 static void hex_id(char out[33])
 {
     unsigned char r[16];
@@ -160,7 +121,7 @@ static char *make_envelope(const char *level, const char *message, const char *r
 /* Under s.mu. */
 static bool push(char *envelope, char *crash_file)
 {
-    if (s.n == SENTRY_QUEUE) {
+    if (s.n == SENTRY_QUEUE || s.stopping) {
         free(envelope);
         free(crash_file);
         s.dropped++;
@@ -410,7 +371,7 @@ int sentry_start(const char *dsn, const char *data_dir, const char *role, char *
     if (dsn == NULL || *dsn == '\0' || strcmp(dsn, "off") == 0)
         return 0;
     char *key = NULL;
-    if (parse_dsn(dsn, &s.url, &key) != 0) {
+    if (sentry_dsn_parse(dsn, &s.url, &key) != 0) {
         snprintf(err, errlen, "bad value for sentry_dsn: expected http(s)://KEY@HOST[:PORT][/PATH]/PROJECT_ID");
         return -1;
     }
@@ -421,6 +382,7 @@ int sentry_start(const char *dsn, const char *data_dir, const char *role, char *
     free(key);
     s.tokens = SENTRY_BURST;
     s.refilled_ms = now_ms();
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before the sender thread (counted: the S3 store's is another) */
     atomic_store(&s.on, true);
     queue_crashes(data_dir);
     if (pthread_create(&s.thread, NULL, sender, NULL) != 0) {
@@ -455,6 +417,7 @@ void sentry_stop(void)
     free(s.url);
     free(s.auth);
     s.url = s.auth = NULL;
+    curl_global_cleanup();
 }
 
 void sentry_counts(uint64_t *sent, uint64_t *dropped)

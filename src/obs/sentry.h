@@ -34,6 +34,10 @@
 #define SENTRY_REFILL_MS 6000 /* one more every 6 s after the burst: 10 a minute */
 #define SENTRY_QUEUE 64
 
+/* SCHEME://KEY[:SECRET]@HOST[:PORT][/PATH]/PROJECT (SCHEME http or https,
+ * PROJECT digits) into the envelope URL and the key, both malloc'd: 0, or
+ * -1 if dsn is not one. */
+int sentry_dsn_parse(const char *dsn, char **url, char **key);
 /* Starts reporting to dsn ("off" or empty: nothing is reported, and 0).
  * data_dir holds crash reports, which are queued now. 0, or -1 with err
  * for a DSN that is not one. */

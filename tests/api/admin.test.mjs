@@ -108,6 +108,7 @@ describe('picogram admin beside a running server', { skip: external && 'needs th
     for (const [args, stdin, what] of [
       [['create-user', 'no spaces allowed'], `${PASSWORD}\n`, 'username'],
       [['create-user', other], 'short\n', 'password'],
+      [['create-user', other], `${'x'.repeat(1100)}\n`, 'too long'],
       [['create-user', other], '', 'password'],
       [['create-user', other, '--email', 'not-an-address'], `${PASSWORD}\n`, '--email'],
       [['create-user'], `${PASSWORD}\n`, 'NAME'],
@@ -361,6 +362,13 @@ describe('picogram admin beside a running server', { skip: external && 'needs th
     assert.equal((await admin(srv.dataDir, ['frobnicate'])).code, 2);
     assert.equal((await admin(srv.dataDir, ['rebuild-feeds', 'someone', '--all'])).code, 2);
     assert.equal((await admin(srv.dataDir, ['status', '--bogus-setting', '1'])).code, 2);
+    // a name of digits is not taken for an ID it is not
+    const digits = `9${Date.now()}${process.pid}`.slice(0, 20);
+    const d = await signup(url, digits, PASSWORD);
+    const byName = await admin(srv.dataDir, ['suspend', digits]);
+    assert.equal(byName.code, 0, JSON.stringify(byName));
+    assert.match(byName.out, new RegExp(`^suspended ${digits} \\(id ${d.user.id}\\)`));
+    assert.equal((await admin(srv.dataDir, ['unsuspend', d.user.id])).code, 0, 'and by its ID');
     const help = await admin(srv.dataDir, ['suspend', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.out, /usage: picogram admin suspend USER/);
