@@ -30,7 +30,6 @@
 #include "model/discovery.h"
 #include "model/erase.h"
 #include "model/timeline.h"
-#include "model/tokens.h"
 #include "model/users.h"
 
 #include <sodium.h>

@@ -93,6 +93,12 @@ void api_send(api_req_t *ar, int status, const char *body, size_t len)
     send_owned(ar, status, copy, len);
 }
 
+/* The route's pattern as logs, metrics and error reports name it. */
+static const char *route_name(const api_req_t *ar)
+{
+    return ar->route_rc == ROUTER_FOUND ? ar->match.route->pattern : "(unmatched)";
+}
+
 void api_flush(api_req_t *ar)
 {
     h2o_req_t *req = ar->req;
@@ -125,8 +131,8 @@ void api_flush(api_req_t *ar)
         if (ar->cfg->slow_request_ms > 0 && us > (uint64_t)ar->cfg->slow_request_ms * 1000) {
             const char *prev = log_request_id;
             log_request_id = ar->request_id;
-            log_warn("slow request: %s %s answered %d in %.1f ms", ar->method,
-                     found ? ar->match.route->pattern : "(unmatched)", ar->out.status, (double)us / 1000);
+            log_warn("slow request: %s %s answered %d in %.1f ms", ar->method, route_name(ar), ar->out.status,
+                     (double)us / 1000);
             log_request_id = prev;
         }
     }
@@ -137,8 +143,7 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 {
     if (b->overflow) {
         log_error("response for %.*s too large", (int)api_path_len(ar), ar->path);
-        sentry_report("error", "response too large", ar->route_rc == ROUTER_FOUND ? ar->match.route->pattern : NULL,
-                      ar->method, ar->request_id);
+        sentry_report("error", "response too large", route_name(ar), ar->method, ar->request_id);
         static const char body[] =
             "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"response too large\"}}";
         api_send(ar, 500, body, sizeof(body) - 1);
@@ -231,8 +236,7 @@ void api_internal_error(api_req_t *ar, const char *what)
         return;
     }
     log_error("%s %.*s: %s", ar->method, (int)api_path_len(ar), ar->path, what);
-    sentry_report("error", what, ar->route_rc == ROUTER_FOUND ? ar->match.route->pattern : "(unmatched)", ar->method,
-                  ar->request_id);
+    sentry_report("error", what, route_name(ar), ar->method, ar->request_id);
     api_error(ar, 500, E_SERVER, "internal error; please retry");
 }
 

@@ -247,7 +247,9 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
             log_error("job %lld: cannot release its lease until restart", (long long)id);
     }
     log_debug("job %lld (%s) ran: %s", (long long)id, kind,
-              rc == JOB_DONE ? "done" : rc == JOB_CONTINUE ? "continues" : "to run again");
+              rc == JOB_DONE       ? "done"
+              : rc == JOB_CONTINUE ? "continues"
+                                   : "to run again");
     log_request_id = NULL; /* (rid is this frame's) */
     return rc;
 }

@@ -319,10 +319,12 @@ static int fanout_job(db_ctx_t *db, char *payload, void *ctx)
             graph_list(db, GRAPH_FOLLOWED_BY, author, ids[cur][n[cur] - 1], f->batch, ids[nx], &n[nx]) == GRAPH_OK)
             sent = push_send(f, db, ids[nx], (size_t)n[nx], media, author, &pending[nx]);
         /* a send that found the store gone took the batch in flight with it */
-        int waited = sent == FEEDS_DOWN ? FEEDS_DOWN : push_wait(f, db, ids[cur], (size_t)n[cur], media, author, pending[cur]);
+        int waited =
+            sent == FEEDS_DOWN ? FEEDS_DOWN : push_wait(f, db, ids[cur], (size_t)n[cur], media, author, pending[cur]);
         if (waited != FEEDS_OK) {
+            /* the next batch's answers read too, in step; it is redone next run */
             if (sent == FEEDS_OK && waited != FEEDS_DOWN)
-                (void)push_wait(f, db, ids[nx], (size_t)n[nx], media, author, pending[nx]); /* in step; redone next run */
+                (void)push_wait(f, db, ids[nx], (size_t)n[nx], media, author, pending[nx]);
             /* what this run did is kept: it goes on from there, and fails
              * if it fails again at once */
             rc = progressed ? JOB_CONTINUE : JOB_RETRY;
