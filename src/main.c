@@ -43,7 +43,7 @@ static const struct command {
      "are younger)"},
     {"admin", "COMMAND ...",
      "an operator's commands, on a stopped or running server: create-user, suspend, unsuspend, delete-user, "
-     "rebuild-feeds, reindex, status ('picogram admin --help')"},
+     "rebuild-feeds, reindex, status, export, import ('picogram admin --help')"},
     {"manpage", "1|5", "write the man page picogram(1) or picogram.conf(5) to standard output"},
     {"version", "", "print the version"},
     {"help", "", "this text; 'picogram COMMAND --help' for a command's settings"},

@@ -7,6 +7,8 @@
  *   rebuild-feeds USER | --all
  *   reindex [tags|geo]
  *   status [--json]
+ *   export USER --out FILE                           the account's archive (model/export.h)
+ *   import FILE [--as NAME]                          password on standard input (admin/import.h)
  *
  * DESIGN
  * Each command opens what a worker opens (server_open_admin: the databases
@@ -20,15 +22,18 @@
  * that is stopped has nothing cached. Every command is safe to run again.
  */
 #include "admin/admin.h"
+#include "admin/import.h"
 #include "api/handlers.h"
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/validate.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "images/images.h"
 #include "jobs/jobs.h"
 #include "model/discovery.h"
 #include "model/erase.h"
+#include "model/export.h"
 #include "model/timeline.h"
 #include "model/users.h"
 
@@ -44,6 +49,8 @@ typedef struct admin_call {
     const char *pos;       /* the positional argument, or NULL */
     const char *email;     /* create-user */
     const char *full_name; /* create-user */
+    const char *out;       /* export */
+    const char *as;        /* import */
     bool all, json, yes;
 } admin_call_t;
 
@@ -88,17 +95,12 @@ static int bad(const char *what, const char *why)
     return ADMIN_USAGE;
 }
 
-static int create_user(admin_call_t *a)
+/* The password on the first line of standard input, checked and hashed
+ * into hash (128 bytes). */
+static int read_password(char *hash)
 {
-    const char *name = a->pos, *email = a->email ? a->email : "", *full = a->full_name ? a->full_name : "";
-    const char *why = validate_new_username(name, strlen(name));
-    if (why)
-        return bad("the username", why);
-    if ((why = validate_full_name(full, strlen(full))) != NULL)
-        return bad("--full-name", why);
-    if ((why = validate_email(email, strlen(email))) != NULL)
-        return bad("--email", why);
     char password[PASSWORD_MAX_BYTES + 2];
+    const char *why;
     if (fgets(password, sizeof(password), stdin) == NULL)
         return bad("the password", "give it on the first line of standard input");
     if (strchr(password, '\n') == NULL && !feof(stdin)) { /* longer than the buffer: never cut it short */
@@ -110,16 +112,32 @@ static int create_user(admin_call_t *a)
         sodium_memzero(password, sizeof(password));
         return bad("the password", why);
     }
-    char hash[128];
     int hrc = password_hash(password, hash);
     sodium_memzero(password, sizeof(password));
     if (hrc != 0) {
         fprintf(stderr, "picogram admin: cannot hash the password (out of memory?)\n");
         return ADMIN_FAILED;
     }
+    return ADMIN_OK;
+}
+
+static int create_user(admin_call_t *a)
+{
+    const char *name = a->pos, *email = a->email ? a->email : "", *full = a->full_name ? a->full_name : "";
+    const char *why = validate_new_username(name, strlen(name));
+    if (why)
+        return bad("the username", why);
+    if ((why = validate_full_name(full, strlen(full))) != NULL)
+        return bad("--full-name", why);
+    if ((why = validate_email(email, strlen(email))) != NULL)
+        return bad("--email", why);
+    char hash[128];
+    int rc = read_password(hash);
+    if (rc != ADMIN_OK)
+        return rc;
     user_new_t in = {.username = name, .full_name = full, .email = email, .password_hash = hash};
     user_t u;
-    int rc = users_create(a->db, ids_next(ids_global(), randombytes_uniform(IDS_NSHARDS)), &in, &u);
+    rc = users_create(a->db, ids_next(ids_global(), randombytes_uniform(IDS_NSHARDS)), &in, &u);
     if (rc == USERS_TAKEN) {
         fprintf(stderr, "picogram admin: the username '%s' is taken\n", name);
         return ADMIN_TAKEN;
@@ -276,6 +294,83 @@ static int reindex(admin_call_t *a)
     return ADMIN_OK;
 }
 
+static int export_cmd(admin_call_t *a)
+{
+    if (a->out == NULL)
+        return bad("export", "give --out FILE, where the archive goes");
+    if (access(a->out, F_OK) == 0)
+        return bad(a->out, "it exists; remove it, or choose another name");
+    user_t u;
+    int rc = find_user(a, &u);
+    if (rc != ADMIN_OK)
+        return rc;
+    export_counts_t n;
+    char err[512];
+    rc = export_user(a->db, a->srv->photos, u.id, a->out, &n, err, sizeof(err));
+    if (rc == EXPORT_NOT_FOUND) {
+        fprintf(stderr, "picogram admin: no user '%s' (deleted meanwhile?)\n", a->pos);
+        return ADMIN_NO_USER;
+    }
+    if (rc != EXPORT_OK) {
+        fprintf(stderr, "picogram admin: the archive of %s was not written: %s\n", u.username, err);
+        return ADMIN_FAILED;
+    }
+    printf("exported %s (id %lld) to %s: %lld bytes; %lld photo(s), %lld comment(s) and %lld like(s) on them, %lld "
+           "comment(s) and %lld like(s) made, %lld follow(s), %lld follower(s)\n",
+           u.username, (long long)u.id, a->out, n.bytes, n.media, n.comments_received, n.likes_received, n.comments,
+           n.likes, n.follows, n.followers);
+    if (n.photos_missing)
+        fprintf(stderr,
+                "picogram admin: %lld photo file(s) were missing from the photo store: empty in the archive, "
+                "named in its manifest.json\n",
+                n.photos_missing);
+    return ADMIN_OK;
+}
+
+static int import_cmd(admin_call_t *a)
+{
+    if (access(a->pos, R_OK) != 0)
+        return bad(a->pos, "cannot be read");
+    if (a->as && validate_new_username(a->as, strlen(a->as)) != NULL)
+        return bad("--as", validate_new_username(a->as, strlen(a->as)));
+    char hash[128];
+    int rc = read_password(hash);
+    if (rc != ADMIN_OK)
+        return rc;
+    if (images_init("picogram") != 0) {
+        fprintf(stderr, "picogram admin: the image pipeline (libvips) did not start\n");
+        return ADMIN_FAILED;
+    }
+    import_opts_t o = {.as = a->as, .password_hash = hash, .cfg = a->srv->cfg};
+    user_t *u = xmalloc(sizeof(*u));
+    import_counts_t n;
+    char err[512];
+    rc = import_archive(a->db, a->srv->photos, a->pos, &o, u, &n, err, sizeof(err));
+    if (rc == IMPORT_OK) {
+        printf("imported %s (id %lld): %lld photo(s), %lld of its comment(s) on them; not made (other people's, "
+               "kept in the archive): %lld comment(s) and %lld like(s) by others on its photos, %lld comment(s) and "
+               "%lld like(s) it made on others' photos, %lld follow(s), %lld follower(s)\n",
+               u->username, (long long)u->id, n.media, n.comments, n.others_comments, n.others_likes,
+               n.comments_made > n.comments ? n.comments_made - n.comments : 0, n.likes_made, n.follows, n.followers);
+        if (n.photos_bad)
+            fprintf(stderr, "picogram admin: %lld photo(s) of the archive were missing or damaged: left out\n",
+                    n.photos_bad);
+    } else if (rc == IMPORT_ERROR && u->id) {
+        fprintf(stderr,
+                "picogram admin: the import stopped part way: %s. The account %s (id %lld) stays suspended and "
+                "hidden; remove it with 'picogram admin delete-user %lld --yes' and import again\n",
+                err, u->username, (long long)u->id, (long long)u->id);
+    } else {
+        fprintf(stderr, "picogram admin: %s; nothing was made\n", err);
+    }
+    free(u);
+    images_shutdown();
+    return rc == IMPORT_OK      ? ADMIN_OK
+           : rc == IMPORT_BAD   ? ADMIN_BAD_FILE
+           : rc == IMPORT_TAKEN ? ADMIN_TAKEN
+                                : ADMIN_FAILED;
+}
+
 /* ---- status ---- */
 
 typedef struct status_out {
@@ -383,6 +478,17 @@ static const admin_cmd_t cmds[] = {
      "each database's schema, users and media, and its job queue by kind: live, due, the "
      "oldest due, running and dead jobs (exit 1 if a database does not answer)",
      POS_NONE, "--json", status},
+    {"export", "USER --out FILE",
+     "write an account's archive (a zip: its profile, photos at full size, captions, tags, places, the comments and "
+     "likes it made and received, its follows and followers, as GET /v1/users/self/export gives it) to FILE, which "
+     "must not exist",
+     POS_REQUIRED, "--out=", export_cmd},
+    {"import", "FILE [--as NAME]",
+     "make an account from an archive of export's, here or on another picogram: its profile, its photos (through the "
+     "upload pipeline) with their captions, tags, places and times, and its own comments on them; its password is "
+     "read from the first line of standard input; the archive's username unless --as; hidden until whole (exit 4 if "
+     "the name is taken, 5 if the archive is not one, or does not pass: nothing is made)",
+     POS_REQUIRED, "--as=", import_cmd},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -403,7 +509,7 @@ static void usage(FILE *out)
                  "Commands (each works on a stopped or a running server; 'picogram admin COMMAND --help'):\n");
     admin_list(out, usage_line);
     fprintf(out, "\nExit codes: 0 done, 1 failed at run time (a database error), 2 bad usage, 3 no such user,\n"
-                 "4 the name is taken (create-user).\n");
+                 "4 the name is taken (create-user, import), 5 the archive is not one or does not pass (import).\n");
 }
 
 /* Whether a SQLite database of spec ("sqlite:PATH", or ranges of them
@@ -461,7 +567,8 @@ int admin_main(int argc, char **argv, admin_config_fn build)
         int own = own_flag(cmd, arg);
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             printf("usage: picogram admin %s %s [--config FILE] [--SETTING VALUE ...]\n\n%s.\n\n"
-                   "Exit codes: 0 done, 1 failed at run time, 2 bad usage, 3 no such user, 4 the name is taken.\n\n",
+                   "Exit codes: 0 done, 1 failed at run time, 2 bad usage, 3 no such user, 4 the name is taken,\n"
+                   "5 the archive is not one or does not pass.\n\n",
                    cmd->name, cmd->args, cmd->help);
             config_usage(stdout);
             free(settings);
@@ -470,10 +577,12 @@ int admin_main(int argc, char **argv, admin_config_fn build)
             if (i + 1 >= argc) {
                 fprintf(stderr, "picogram admin: %s needs a value\n", arg);
                 rc = ADMIN_USAGE;
-            } else if (strcmp(arg, "--email") == 0) {
-                a.email = argv[++i];
             } else {
-                a.full_name = argv[++i];
+                const char **slot = strcmp(arg, "--email") == 0       ? &a.email
+                                    : strcmp(arg, "--full-name") == 0 ? &a.full_name
+                                    : strcmp(arg, "--out") == 0       ? &a.out
+                                                                      : &a.as;
+                *slot = argv[++i];
             }
         } else if (own == 1) {
             a.all |= strcmp(arg, "--all") == 0;

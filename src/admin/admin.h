@@ -15,7 +15,8 @@ enum {
     ADMIN_FAILED = 1,  /* a database, the feed store ... failed; nothing or part was done (each step is safe to redo) */
     ADMIN_USAGE = 2,   /* a bad command line or setting: nothing was done */
     ADMIN_NO_USER = 3, /* no such user: nothing was done */
-    ADMIN_TAKEN = 4,   /* create-user: the name is taken */
+    ADMIN_TAKEN = 4,   /* create-user, import: the name is taken */
+    ADMIN_BAD_FILE = 5, /* import: not a picogram archive, damaged, or an item that does not pass: nothing was made */
 };
 
 /* Builds a config for "admin SUB" from settings flags (main.c's): 0, 1 if

@@ -35,6 +35,9 @@ void comments_list(api_req_t *ar);
 void comments_add(api_req_t *ar);
 void comments_remove(api_req_t *ar);
 void users_activity(api_req_t *ar);
+void users_export(api_req_t *ar);
+/* Removes the archives a run before left in DATA/exports (api/export.c). */
+void api_export_sweep(const char *data_dir);
 void media_edit(api_req_t *ar);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);

@@ -36,15 +36,6 @@ int64_t parse_media_id(const char *s, size_t n, int64_t *owner)
     return *owner ? ids_parse(s, (size_t)(us - s)) : 0;
 }
 
-static void delete_files(blob_store_t *store, int64_t id, int64_t file_key)
-{
-    for (int i = 0; i < IMG_NRENDITIONS; i++) {
-        char key[BLOB_KEY_MAX];
-        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
-        blob_del(store, key);
-    }
-}
-
 /* Answers with the media object. */
 static void reply_media(api_req_t *ar, const media_t *m, bool m_from_this_request)
 {
@@ -75,19 +66,6 @@ typedef struct upload_work {
     media_t m;
     user_t owner;
 } upload_work_t;
-
-static int store_renditions(upload_work_t *w, const img_result_t *r)
-{
-    for (int i = 0; i < IMG_NRENDITIONS; i++) {
-        char key[BLOB_KEY_MAX];
-        blob_media_key(key, sizeof(key), w->m.id, w->m.file_key, img_renditions[i].suffix);
-        if (blob_put(w->store, key, r->data[i], r->len[i]) != 0)
-            return -1;
-        w->m.width[i] = r->width[i];
-        w->m.height[i] = r->height[i];
-    }
-    return 0;
-}
 
 /* What uploads came to (API_UPLOAD_*), and the image pipeline's time. */
 static _Atomic uint64_t upload_outcomes[API_UPLOAD_N], pipeline_us, pipeline_runs;
@@ -124,36 +102,14 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         upload_counted(w->status);
         return;
     }
-    location_t *place = w->location_id_new ? xmalloc(sizeof(*place)) : NULL;
-    if (place && location_find_or_make(wc->db, w->m.location_name, w->m.lat, w->m.lng, w->location_id_new, place) ==
-                     DISC_OK) {
-        w->m.location_id = place->id; /* the place as it is, if one of that name was there */
-        snprintf(w->m.location_name, sizeof(w->m.location_name), "%s", place->name);
-        w->m.lat = place->lat;
-        w->m.lng = place->lng;
-    } else if (place) {
-        w->status = 500;
-    }
-    free(place);
-    if (w->status == 0 && users_get_any(wc->db, w->m.user_id, &w->owner) != USERS_OK) {
-        w->status = 500;
-    } else if (w->status == 0) {
-        /* a post by a celebrity is merged into feeds at read time, not fanned out */
-        w->m.fanned = w->owner.followed_by_count <= w->celebrity;
-        if (store_renditions(w, &r) != 0) /* the store is down or full: the client may retry */
-            w->status = 503, w->err = "the photo store is unavailable; please retry";
-        else if (media_create(wc->db, &w->m, w->mentions, w->nmentions) != MEDIA_OK)
-            w->status = 500;
-    }
+    w->status =
+        media_post(wc->db, w->store, &w->m, &r, w->location_id_new, w->celebrity, w->mentions, w->nmentions, &w->owner);
     images_result_free(&r);
     upload_counted(w->status);
     if (w->status != 0) {
-        delete_files(w->store, w->m.id, w->m.file_key); /* nothing of a failed upload stays behind */
-        if (w->status == 500)
-            w->err = "the photo could not be stored";
+        w->err = w->status == 503 ? "the photo store is unavailable; please retry" : "the photo could not be stored";
         return;
     }
-    w->owner.media_count++;
     api_profile_changed(w->cache, w->m.user_id);
 }
 
@@ -181,17 +137,6 @@ static void upload_cleanup(api_work_t *w_)
     upload_work_t *w = (upload_work_t *)w_;
     free(w->photo);
     atomic_fetch_sub(w->in_flight, 1);
-}
-
-static const char *check_filter(const char *f)
-{
-    size_t n = strlen(f);
-    if (n == 0 || utf8_len(f, n) > FILTER_MAX)
-        return "filter must be 1 to 40 characters";
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)f[i] < 0x20 || f[i] == 0x7f)
-            return "filter contains invalid characters";
-    return NULL;
 }
 
 /* caption= into m (has_caption false if absent or empty) with its
@@ -275,7 +220,7 @@ static bool upload_fields(api_req_t *ar, upload_work_t *w)
     if (w->m.has_caption)
         w->ntags = text_hashtags(w->m.caption, strlen(w->m.caption), w->tags, TEXT_MAX_TAGS);
     const char *filter = api_param(ar, "filter");
-    const char *ferr = filter ? check_filter(filter) : NULL;
+    const char *ferr = filter ? validate_filter(filter, strlen(filter)) : NULL;
     if (ferr) {
         api_error(ar, 400, E_INVALID, ferr);
         return false;
@@ -470,7 +415,7 @@ static void delete_run(api_work_t *w_, worker_ctx_t *wc)
         cache_del(w->cache, CACHE_MEDIA, w->id);
         api_profile_changed(w->cache, w->owner); /* the media count */
         /* after the commit: a crash here leaves orphans the next start sweeps */
-        delete_files(w->store, w->id, file_key);
+        media_delete_files(w->store, w->id, file_key);
     }
 }
 

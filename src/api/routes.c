@@ -27,6 +27,7 @@ static const route_t routes[] = {
     {"GET", "/v1/users/self/feed", (void (*)(void))users_feed, R_AUTH},
     {"GET", "/v1/users/self/media/liked", (void (*)(void))users_liked, R_AUTH},
     {"GET", "/v1/users/self/activity", (void (*)(void))users_activity, R_AUTH},
+    {"GET", "/v1/users/self/export", (void (*)(void))users_export, R_AUTH},
     {"GET", "/v1/media/{id}/likes", (void (*)(void))likes_list, R_AUTH},
     {"POST", "/v1/media/{id}/likes", (void (*)(void))likes_add, R_AUTH},
     {"DELETE", "/v1/media/{id}/likes", (void (*)(void))likes_remove, R_AUTH},

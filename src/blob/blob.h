@@ -24,6 +24,9 @@
 #include <stdint.h>
 
 typedef struct blob_store blob_store_t;
+struct buf;
+
+enum { BLOB_OK = 0, BLOB_ABSENT = 1, BLOB_ERROR = -1 };
 
 /* What a backend may need besides its URL (NULL fields: its defaults). */
 typedef struct blob_options {
@@ -37,6 +40,9 @@ typedef struct blob_backend {
     void (*close)(blob_store_t *s);
     int (*put)(blob_store_t *s, const char *key, const void *data, size_t len);
     int (*del)(blob_store_t *s, const char *key); /* 0 also if already absent */
+    /* Appends the bytes of key to out (a buf_t: its max bounds them):
+     * BLOB_OK, BLOB_ABSENT, or BLOB_ERROR (unreachable, or over out's max). */
+    int (*get)(blob_store_t *s, const char *key, struct buf *out);
     /* Copies from to to, durably (0), or -1 (also when from is absent). */
     int (*copy)(blob_store_t *s, const char *from, const char *to);
     /* Calls keep(key) for every stored key at least older_than_s seconds
@@ -70,6 +76,11 @@ static inline int blob_put(blob_store_t *s, const char *key, const void *data, s
 static inline int blob_del(blob_store_t *s, const char *key)
 {
     return s->be->del(s, key);
+}
+
+static inline int blob_get(blob_store_t *s, const char *key, struct buf *out)
+{
+    return s->be->get(s, key, out);
 }
 
 static inline int blob_copy(blob_store_t *s, const char *from, const char *to)

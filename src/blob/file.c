@@ -131,6 +131,28 @@ static int file_del(blob_store_t *b, const char *key)
     return 0;
 }
 
+static int file_get(blob_store_t *b, const char *key, buf_t *out)
+{
+    file_store_t *s = (file_store_t *)b;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", s->dir, key);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return BLOB_ABSENT;
+        log_error("photo store: cannot open %s: %s", path, strerror(errno));
+        return BLOB_ERROR;
+    }
+    char chunk[65536];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0 && !out->overflow)
+        buf_append(out, chunk, (size_t)n);
+    if (n < 0 || out->overflow)
+        log_error("photo store: cannot read %s: %s", path, n < 0 ? strerror(errno) : "larger than allowed");
+    close(fd);
+    return n < 0 || out->overflow ? BLOB_ERROR : BLOB_OK;
+}
+
 /* A hard link: the bytes are already durable; the new name is once its
  * directory is fsynced. */
 static int file_copy(blob_store_t *b, const char *from, const char *to)
@@ -241,6 +263,7 @@ const blob_backend_t blob_backend_file = {
     .close = file_close,
     .put = file_put,
     .del = file_del,
+    .get = file_get,
     .copy = file_copy,
     .sweep = file_sweep,
     .local_dir = file_local_dir,

@@ -200,6 +200,22 @@ static int s3_del(blob_store_t *b, const char *key)
     return -1;
 }
 
+static int s3_get(blob_store_t *b, const char *key, buf_t *out)
+{
+    s3_store_t *s = (s3_store_t *)b;
+    char url[1024];
+    key_url(s, key, url, sizeof(url));
+    size_t before = out->len;
+    long st = request(s, "GET", url, NULL, 0, NULL, out);
+    if (st == 200 && !out->overflow)
+        return BLOB_OK;
+    out->len = before; /* not the object: an error page, or a part */
+    if (st == 404)
+        return BLOB_ABSENT;
+    log_error("photo store: GET %s answered %ld%s", key, st, out->overflow ? " (larger than allowed)" : "");
+    return BLOB_ERROR;
+}
+
 static int s3_copy(blob_store_t *b, const char *from, const char *to)
 {
     s3_store_t *s = (s3_store_t *)b;
@@ -271,6 +287,7 @@ const blob_backend_t blob_backend_s3 = {
     .close = s3_close,
     .put = s3_put,
     .del = s3_del,
+    .get = s3_get,
     .copy = s3_copy,
     .sweep = s3_sweep,
     .local_dir = NULL,

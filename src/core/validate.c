@@ -206,3 +206,13 @@ const char *validate_geo_query(const char *lat, const char *lng, const char *dis
         return "distance must be a number of metres from 0 to 5000";
     return NULL;
 }
+
+const char *validate_filter(const char *f, size_t n)
+{
+    if (n == 0 || utf8_len(f, n) > 40)
+        return "filter must be 1 to 40 characters";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)f[i] < 0x20 || f[i] == 0x7f)
+            return "filter contains invalid characters";
+    return NULL;
+}

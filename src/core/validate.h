@@ -35,6 +35,8 @@ const char *validate_email(const char *s, size_t n);
  * text after text_normalize_newlines (a CRLF counts as one character). */
 const char *validate_caption(const char *s, size_t n);
 const char *validate_comment(const char *s, size_t n);
+/* A photo's filter name: 1 to 40 characters, no control characters. */
+const char *validate_filter(const char *s, size_t n);
 
 /* A strictly parsed finite decimal number in [lo, hi] (digits, sign, point
  * and exponent only: no spaces, hex, inf or nan). */

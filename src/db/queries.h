@@ -24,7 +24,7 @@
     X(USERNAME_LOOKUP, "SELECT user_id FROM usernames WHERE username_lower = $1")                                     \
     X(USER_INSERT,                                                                                                     \
       "INSERT INTO users (id, username, username_lower, full_name, full_name_lower, email, password_hash, "           \
-      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")                                                           \
+      "created_at, suspended) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")                                                           \
     X(USER_BY_ID, "SELECT " USER_COLS " FROM users WHERE id = $1")                                                     \
     X(USER_AUTH_BY_ID, "SELECT password_hash FROM users WHERE id = $1")                                               \
     X(USER_UPDATE,                                                                                                     \
@@ -65,6 +65,10 @@
       "AND location_id <> 0)")                                                                                         \
     X(BLOCKS_BY_USER, "SELECT target_id FROM blocks WHERE user_id = $1 AND target_id > $2 ORDER BY target_id LIMIT $3") \
     X(COMMENTS_BY_USER, "SELECT media_id, id FROM comments WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3")      \
+    X(COMMENTS_PAGE, "SELECT id, user_id, text, created_at FROM comments WHERE media_id = $1 AND id > $2 "           \
+      "ORDER BY id LIMIT $3")                                                                                          \
+    X(MEDIA_IDS_ASC, "SELECT id FROM media WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3")                     \
+    X(LIKES_PAGE, "SELECT id, user_id FROM likes WHERE media_id = $1 AND id > $2 ORDER BY id LIMIT $3")               \
     X(ERASE_TOKENS, "DELETE FROM tokens WHERE user_id = $1")                                                          \
     X(ERASE_ACTIVITY, "DELETE FROM activity WHERE user_id = $1")                                                      \
     X(ERASE_FEED, "DELETE FROM feed_items WHERE user_id = $1")                                                        \

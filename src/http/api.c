@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -84,6 +85,18 @@ static void send_owned(api_req_t *ar, int status, char *body, size_t len)
         api_flush(ar);
 }
 
+void api_send_file(api_req_t *ar, char *path, const char *content_type)
+{
+    if (ar->replied) {
+        unlink(path);
+        free(path);
+        return;
+    }
+    ar->out.file = path;
+    ar->out.file_type = content_type;
+    send_owned(ar, 200, NULL, 0);
+}
+
 void api_send(api_req_t *ar, int status, const char *body, size_t len)
 {
     if (ar->replied)
@@ -106,9 +119,11 @@ void api_flush(api_req_t *ar)
         return; /* the client has gone; or nothing to send yet */
     req->res.status = ar->out.status;
     req->res.reason = reason_phrase(ar->out.status);
-    req->res.content_length = ar->out.len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
+    if (ar->out.file == NULL) {
+        req->res.content_length = ar->out.len;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json; charset=utf-8"));
+    }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     for (int i = 0; i < ar->out.nheaders; i++) {
         char **h = ar->out.headers[i];
@@ -118,7 +133,23 @@ void api_flush(api_req_t *ar)
     }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ar->request_id,
                           strlen(ar->request_id));
-    h2o_send_inline(req, ar->out.body, ar->out.len);
+    if (ar->out.file != NULL) {
+        /* h2o opens it here and streams it as the client takes it */
+        if (h2o_file_send(req, ar->out.status, req->res.reason, ar->out.file,
+                          h2o_iovec_init(ar->out.file_type, strlen(ar->out.file_type)), 0) != 0) {
+            log_error("cannot send %s: %s", ar->out.file, strerror(errno));
+            static const char body[] =
+                "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"the file was lost\"}}";
+            req->res.status = ar->out.status = 500;
+            req->res.reason = reason_phrase(500);
+            h2o_send_inline(req, body, sizeof(body) - 1);
+        }
+        unlink(ar->out.file); /* the open file stays readable until it is sent */
+        free(ar->out.file);
+        ar->out.file = NULL;
+    } else {
+        h2o_send_inline(req, ar->out.body, ar->out.len);
+    }
     server_t *srv = ar->srv;
     if (srv->metrics != NULL || ar->cfg->slow_request_ms > 0) {
         uint64_t us = server_req_micros(req);

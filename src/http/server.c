@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "api/handlers.h"
 #include "http/range.h"
 #include "model/discovery.h"
 #include "core/buf.h"
@@ -1128,6 +1129,7 @@ int server_run(config_t *cfg)
     if (setup_body_buffers(cfg, err, sizeof(err)) != 0)
         goto fail;
     sweep_orphans(srv);
+    api_export_sweep(cfg->data_dir);
     srv->listen_fds = xcalloc((size_t)cfg->threads, sizeof(int));
     if (open_listeners(cfg, srv->listen_fds, (int)cfg->threads, err, sizeof(err)) != 0)
         goto fail;

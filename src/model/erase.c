@@ -55,19 +55,6 @@ int cache_drop_job(db_ctx_t *db, char *payload, void *ctx)
     return JOB_DONE;
 }
 
-/* The renditions of a photo, out of the store (absent ones count as
- * gone; a failure leaves orphans that `picogram sweep` takes). How many. */
-static long long delete_files(blob_store_t *store, int64_t id, int64_t file_key)
-{
-    long long n = 0;
-    for (int i = 0; i < IMG_NRENDITIONS; i++) {
-        char key[BLOB_KEY_MAX];
-        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
-        n += blob_del(store, key) == 0;
-    }
-    return n;
-}
-
 static int erase_media(db_ctx_t *db, blob_store_t *store, int64_t user, erase_counts_t *n)
 {
     int64_t ids[ERASE_BATCH], before = INT64_MAX;
@@ -86,7 +73,7 @@ static int erase_media(db_ctx_t *db, blob_store_t *store, int64_t user, erase_co
                 return -1;
             if (rc == MEDIA_NOT_FOUND)
                 continue;
-            n->files += delete_files(store, ids[i], file_key);
+            n->files += media_delete_files(store, ids[i], file_key);
             rc = media_delete(db, ids[i], user, &file_key);
             if (rc == MEDIA_ERROR)
                 return -1;

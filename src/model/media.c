@@ -7,6 +7,7 @@
 #include "model/discovery.h"
 #include "model/far.h"
 #include "model/social.h"
+#include "model/users.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,56 @@ int far_celeb(far_t *f, char *payload)
             return JOB_RETRY;
     }
     return JOB_DONE;
+}
+
+long long media_delete_files(blob_store_t *store, int64_t id, int64_t file_key)
+{
+    long long n = 0;
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        char key[BLOB_KEY_MAX];
+        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
+        n += blob_del(store, key) == 0;
+    }
+    return n;
+}
+
+int media_post(db_ctx_t *db, blob_store_t *store, media_t *m, const img_result_t *r, int64_t place_new_id,
+               long long celebrity, const text_mention_t *mentions, size_t nmentions, user_t *owner)
+{
+    if (place_new_id) {
+        location_t *place = xmalloc(sizeof(*place));
+        int rc = location_find_or_make(db, m->location_name, m->lat, m->lng, place_new_id, place);
+        if (rc == DISC_OK) {
+            m->location_id = place->id; /* the place as it is, if one of that name was there */
+            snprintf(m->location_name, sizeof(m->location_name), "%s", place->name);
+            m->lat = place->lat;
+            m->lng = place->lng;
+        }
+        free(place);
+        if (rc != DISC_OK)
+            return 500;
+    }
+    if (users_get_any(db, m->user_id, owner) != USERS_OK)
+        return 500;
+    /* a post by a celebrity is merged into feeds at read time, not fanned out */
+    m->fanned = owner->followed_by_count <= celebrity;
+    int status = 0;
+    for (int i = 0; i < IMG_NRENDITIONS && status == 0; i++) {
+        char key[BLOB_KEY_MAX];
+        blob_media_key(key, sizeof(key), m->id, m->file_key, img_renditions[i].suffix);
+        if (blob_put(store, key, r->data[i], r->len[i]) != 0)
+            status = 503; /* the store is down or full: the client may retry */
+        m->width[i] = r->width[i];
+        m->height[i] = r->height[i];
+    }
+    if (status == 0 && media_create(db, m, mentions, nmentions) != MEDIA_OK)
+        status = 500;
+    if (status != 0) {
+        media_delete_files(store, m->id, m->file_key); /* nothing of a failed post stays behind */
+        return status;
+    }
+    owner->media_count++;
+    return 0;
 }
 
 int media_get(db_ctx_t *db, int64_t id, media_t *out)

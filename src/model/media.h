@@ -48,6 +48,21 @@ typedef struct media {
  * indexes and the mention news on other shards follow (model/far.h). */
 int media_create(db_ctx_t *db, media_t *m, const text_mention_t *mentions, size_t nmentions);
 int media_get(db_ctx_t *db, int64_t id, media_t *out);
+
+struct blob_store;
+struct user;
+/* A new post, as an upload makes it (picogram admin import too): m as for
+ * media_create (id, user_id, file_key, caption, filter, created_at), with
+ * its place by name and coordinates in m if place_new_id is not 0 (found,
+ * or made with that ID); its renditions r go into the store first, then
+ * its row, fanned out unless the owner has more than celebrity followers.
+ * 0 (m and *owner as stored), 503 (the photo store failed: try again) or
+ * 500 (a database); on failure nothing of it is left, files included. */
+int media_post(db_ctx_t *db, struct blob_store *store, media_t *m, const img_result_t *r, int64_t place_new_id,
+               long long celebrity, const text_mention_t *mentions, size_t nmentions, struct user *owner);
+/* Deletes the renditions of a photo from the store (absent ones count as
+ * gone); how many went. A failure leaves orphans for the sweep. */
+long long media_delete_files(struct blob_store *store, int64_t id, int64_t file_key);
 /* Deletes the owner's media; *file_key is the file key its files had.
  * MEDIA_NOT_FOUND if it is not theirs or gone. */
 int media_delete(db_ctx_t *db, int64_t id, int64_t owner, int64_t *file_key);

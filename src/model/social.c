@@ -351,7 +351,8 @@ static int comment_add_once(far_t *f, db_ctx_t *db, comment_t *cm, int64_t media
     if (begin_on(f, db, cm->media_id) != 0)
         return SOCIAL_ERROR;
     db_conn_t *c = f->tx;
-    cm->created_at = ids_unix_ms(cm->id) / 1000;
+    if (cm->created_at <= 0)
+        cm->created_at = ids_unix_ms(cm->id) / 1000;
     int alive = media_alive(c, cm->media_id);
     if (alive != 0)
         return finish(f, alive);

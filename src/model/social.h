@@ -38,7 +38,8 @@ typedef struct comment {
     char text[CAPTION_MAX * 4 + 1];
 } comment_t;
 
-/* Adds c (id, media_id, user_id, text set; created_at made here); notifies
+/* Adds c (id, media_id, user_id, text set; created_at from its ID unless
+ * set: an import keeps the original's); notifies
  * the media owner and the mentioned users. */
 int social_comment_add(db_ctx_t *db, comment_t *c, int64_t media_owner, const text_mention_t *mentions, size_t nm);
 int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out);

@@ -54,6 +54,7 @@ static int insert_user(db_conn_t *c, int64_t id, const user_new_t *in, const cha
     db_bind_cstr(s, 6, in->email);
     db_bind_cstr(s, 7, in->password_hash);
     db_bind_i64(s, 8, now);
+    db_bind_i64(s, 9, in->suspended ? 1 : 0);
     return db_exec_stmt(s);
 }
 
@@ -149,7 +150,7 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
             return USERS_ERROR; /* an ID collision is not a taken name */
         }
     }
-    return users_get(db, id, out);
+    return users_get_any(db, id, out);
 }
 
 int users_get(db_ctx_t *db, int64_t id, user_t *out)

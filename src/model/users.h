@@ -48,6 +48,7 @@ typedef struct user_new {
     char *token; /* if set (TOKEN_MAX_LEN + 1 bytes), the user's first access
                   * token, made in the user's own transaction: a sign-up
                   * leaves both or neither */
+    bool suspended; /* made suspended (hidden, its tokens refused): an import in progress */
 } user_new_t;
 
 int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out);

@@ -13,25 +13,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, login, uniqueName, uploadPhoto, assertOk, assertV1Error, assertOAuthError, external,
-  serverBinary, topologyArgs, topology, sqlExec, launchOn, show, dbTargets, mediaFiles,
+  serverBinary, topologyArgs, topology, sqlExec, launchOn, show, dbTargets, mediaFiles, runAdmin,
 } from './lib.mjs';
 import { poll, feedPage } from './feed_util.mjs';
 
-/** Runs `picogram admin ARGS` with the server's settings; stdin if given. {code, out, err}. */
-function admin(dataDir, args, stdin = '') {
-  return new Promise((resolve, reject) => {
-    const p = spawn(serverBinary(), ['admin', ...args, '--data', dataDir, ...topologyArgs(dataDir)],
-      { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('error', reject);
-    p.on('close', (code) => { clearTimeout(t); resolve({ code, out, err }); });
-    p.stdin.end(stdin);
-  });
-}
+const admin = runAdmin;
 
 const PASSWORD = 'correct horse 42';
 

@@ -130,6 +130,25 @@ export function dbTargets(dataDir) {
   return clusterEnv().pgPorts.map((p) => `postgresql://picogram@127.0.0.1:${p}/${name}`);
 }
 
+/**
+ * Runs `picogram admin ARGS` with the settings of the server on dataDir
+ * (any topology); stdin if given. Resolves {code, out, err}.
+ */
+export function runAdmin(dataDir, args, stdin = '', { timeout = 30_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(serverBinary(), ['admin', ...args, '--data', dataDir, ...topologyArgs(dataDir)],
+      { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeout);
+    p.on('error', reject);
+    p.on('close', (code) => { clearTimeout(t); resolve({ code, out, err }); });
+    p.stdin.end(stdin);
+  });
+}
+
 /** Runs one SQL statement on every database of a server (any topology). */
 export function sqlExec(dataDir, sql) {
   for (const t of dbTargets(dataDir)) {

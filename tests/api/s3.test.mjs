@@ -9,12 +9,14 @@
 //   never touches a photo's own objects, across listing pages;
 // - every request picogram sends is signed right (AWS Signature V4, checked
 //   by a proxy in front of s3rver, which does not check signatures), and a
-//   server with the wrong secret is refused: its uploads answer 503.
+//   server with the wrong secret is refused: its uploads answer 503;
+// - the account's archive (GET /v1/users/self/export) reads its photos back
+//   from the bucket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -55,6 +57,17 @@ test('photos in S3: all-or-nothing uploads, deletes, a store outage answers 503,
       // those, and no other object of this photo
       const ofMedia = stored.filter((k) => k.includes(`/${media.id.split('_')[0]}_`));
       assert.deepEqual(ofMedia.sort(), [...new Set(keys)].sort());
+
+      // the account's archive reads its photo back out of the bucket (a signed GET)
+      const ex = await fetch(`${url}/v1/users/self/export`, { headers: { authorization: `Bearer ${owner.token}` } });
+      assert.equal(ex.status, 200);
+      const zipFile = path.join(dataDir, 'owner.zip');
+      await writeFile(zipFile, Buffer.from(await ex.arrayBuffer()));
+      const inZip = execFileSync('/usr/bin/python3', ['-c',
+        'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))',
+        zipFile, `photos/${media.id.split('_')[0]}.jpg`]);
+      const high = Buffer.from(await (await s3.get(keyOf(media.images.high_resolution.url))).arrayBuffer());
+      assert.ok(inZip.equals(high), 'the archive holds the full-size photo as stored');
 
       const ready = await api(url, 'GET', '/readyz');
       assert.equal(ready.status, 200, show(ready));

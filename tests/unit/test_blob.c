@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blob/blob.h"
+#include "core/buf.h"
 #include "blob/s3list.h"
 #include "core/ids.h"
 
@@ -118,6 +119,19 @@ static void test_put_del_sweep(void **state)
     assert_int_equal(st.st_size, 9);
     blob_media_key(keyed, sizeof(keyed), ids[0] + 1, 43, "h");
     assert_int_equal(blob_copy(s, "media/5/nothing_h.jpg", keyed), -1); /* no source */
+    /* get: the bytes, absent, or over the buffer's max (nothing partial) */
+    buf_t got;
+    buf_init(&got, 64);
+    assert_int_equal(blob_get(s, key, &got), BLOB_OK);
+    assert_int_equal(got.len, 9);
+    assert_memory_equal(got.data, "jpegbytes", 9);
+    buf_reset(&got);
+    assert_int_equal(blob_get(s, "media/5/nothing_h.jpg", &got), BLOB_ABSENT);
+    assert_int_equal(got.len, 0);
+    buf_free(&got);
+    buf_init(&got, 4);
+    assert_int_equal(blob_get(s, key, &got), BLOB_ERROR);
+    buf_free(&got);
     assert_int_equal(blob_del(s, key), 0);
     assert_int_equal(blob_del(s, key), 0); /* already gone is fine */
     blob_close(s);

@@ -105,11 +105,27 @@ static void test_lower(void **state)
     assert_string_equal(out, "abc.9_z");
 }
 
+static void test_filter(void **state)
+{
+    (void)state;
+    assert_null(validate_filter("Normal", 6));
+    assert_null(validate_filter("Valencia \xc3\xa9", 11));
+    assert_non_null(validate_filter("", 0));
+    char long_[42];
+    memset(long_, 'a', 41);
+    long_[41] = '\0';
+    assert_non_null(validate_filter(long_, 41));
+    assert_null(validate_filter(long_, 40));
+    assert_non_null(validate_filter("a\nb", 3));
+    assert_non_null(validate_filter("a\x7f", 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_username),      cmocka_unit_test(test_password),
-        cmocka_unit_test(test_text_fields), cmocka_unit_test(test_website_email), cmocka_unit_test(test_lower),
+        cmocka_unit_test(test_filter),   cmocka_unit_test(test_utf8),        cmocka_unit_test(test_username),
+        cmocka_unit_test(test_password), cmocka_unit_test(test_text_fields), cmocka_unit_test(test_website_email),
+        cmocka_unit_test(test_lower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
