@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "admin/admin.h"
+#include "admin/backup.h"
 #include "core/buf.h"
 #include "blob/blob.h"
 #include "db/db.h"
@@ -41,6 +42,10 @@ static const struct command {
     {"sweep", "[--older-than SECONDS] [SETTINGS]",
      "take out of the photo store what no photo uses, if older than SECONDS (default 3600: uploads in flight "
      "are younger)"},
+    {"backup", "--out DEST [SETTINGS]",
+     "copy the SQLite databases (at one moment, while the server runs), the photos of their rows and the server "
+     "secret into the new directory DEST"},
+    {"restore", "DEST --data NEWDIR", "put a backup made by 'picogram backup' into NEWDIR (new or empty), checked"},
     {"admin", "COMMAND ...",
      "an operator's commands, on a stopped or running server: create-user, suspend, unsuspend, delete-user, "
      "rebuild-feeds, reindex, status, export, import ('picogram admin --help')"},
@@ -377,13 +382,27 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "admin") == 0)
         return admin_main(argc - 2, argv + 2, build_config);
+    if (strcmp(cmd, "restore") == 0) {
+        if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            printf("usage: picogram restore DEST --data NEWDIR\n\n%s.\n", find_command("restore")->help);
+            return 0;
+        }
+        if (argc != 5 || strcmp(argv[3], "--data") != 0)
+            return fail_usage("usage: picogram restore DEST --data NEWDIR");
+        return restore_run(argv[2], argv[4]);
+    }
     /* --json (shards) and --older-than (sweep) are the commands' own flags, not settings */
     bool json = false;
     long long older_than = 3600;
+    const char *out = NULL;
     int nargs = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(cmd, "shards") == 0 && strcmp(argv[i], "--json") == 0) {
             json = true;
+        } else if (strcmp(cmd, "backup") == 0 && strcmp(argv[i], "--out") == 0) {
+            if (i + 1 >= argc)
+                return fail_usage("--out takes the directory to make");
+            out = argv[++i];
         } else if (strcmp(cmd, "sweep") == 0 && strcmp(argv[i], "--older-than") == 0) {
             char *end = NULL;
             older_than = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : -1;
@@ -418,10 +437,11 @@ int main(int argc, char **argv)
         rc = cmd_shards(&cfg, json);
     } else if (rc == 0 && strcmp(cmd, "sweep") == 0) {
         rc = cmd_sweep(&cfg, older_than);
+    } else if (rc == 0 && strcmp(cmd, "backup") == 0) {
+        rc = out ? backup_run(&cfg, out) : fail_usage("backup needs --out DEST, a directory to make");
     } else if (rc == 0) {
         rc = cmd_migrate(&cfg);
-    }
-    else if (rc == 1)
+    } else if (rc == 1)
         rc = 0;
     config_free(&cfg);
     return rc;

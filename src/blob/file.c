@@ -6,6 +6,7 @@
  */
 #include "blob/blob.h"
 #include "core/buf.h"
+#include "core/fsutil.h"
 #include "obs/log.h"
 
 #include <dirent.h>
@@ -24,28 +25,10 @@ typedef struct file_store {
     char *dir;
 } file_store_t;
 
-static int mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static blob_store_t *file_open(const char *target, const blob_options_t *opt, char *err, size_t errlen)
 {
     (void)opt;
-    if (*target == '\0' || mkdirs(target) != 0) {
+    if (*target == '\0' || fs_mkdirs(target) != 0) {
         snprintf(err, errlen, "cannot create photo store directory '%s': %s", target, strerror(errno));
         return NULL;
     }
@@ -62,58 +45,19 @@ static void file_close(blob_store_t *b)
     free(s);
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w, len -= (size_t)w;
-    }
-    return 0;
-}
-
 static int file_put(blob_store_t *b, const char *key, const void *data, size_t len)
 {
     file_store_t *s = (file_store_t *)b;
-    char path[4096], tmp[4200], dir[4096];
+    char path[4096], dir[4096];
     snprintf(path, sizeof(path), "%s/%s", s->dir, key);
     snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    *slash = '\0';
-    if (mkdirs(dir) != 0) {
+    *strrchr(dir, '/') = '\0';
+    if (fs_mkdirs(dir) != 0) {
         log_error("photo store: cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%08x", path, randombytes_random());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        log_error("photo store: cannot create %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        log_error("photo store: cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
-        log_error("photo store: cannot commit %s: %s", path, strerror(errno));
-        unlink(tmp);
+    if (fs_write_file(path, data, len, 0644) != 0) {
+        log_error("photo store: cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -163,7 +107,7 @@ static int file_copy(blob_store_t *b, const char *from, const char *to)
     snprintf(dst, sizeof(dst), "%s/%s", s->dir, to);
     snprintf(dir, sizeof(dir), "%s", dst);
     *strrchr(dir, '/') = '\0';
-    if (mkdirs(dir) != 0 || (link(src, dst) != 0 && errno != EEXIST) || fsync_dir(dir) != 0) {
+    if (fs_mkdirs(dir) != 0 || (link(src, dst) != 0 && errno != EEXIST) || fs_fsync_dir(dir) != 0) {
         if (errno != ENOENT)
             log_error("photo store: cannot copy %s to %s: %s", src, dst, strerror(errno));
         return -1;
@@ -180,7 +124,7 @@ static int quarantine(file_store_t *s, const char *key, const char *path)
     snprintf(dest, sizeof(dest), "%s/orphans/%s", s->dir, key);
     snprintf(dir, sizeof(dir), "%s", dest);
     *strrchr(dir, '/') = '\0';
-    if (mkdirs(dir) != 0 || rename(path, dest) != 0) {
+    if (fs_mkdirs(dir) != 0 || rename(path, dest) != 0) {
         log_error("photo store: cannot move %s aside: %s", path, strerror(errno));
         return -1;
     }

@@ -130,14 +130,10 @@ export function dbTargets(dataDir) {
   return clusterEnv().pgPorts.map((p) => `postgresql://picogram@127.0.0.1:${p}/${name}`);
 }
 
-/**
- * Runs `picogram admin ARGS` with the settings of the server on dataDir
- * (any topology); stdin if given. Resolves {code, out, err}.
- */
-export function runAdmin(dataDir, args, stdin = '', { timeout = 30_000 } = {}) {
+/** Runs the picogram binary with args; stdin if given. Resolves {code, out, err}. */
+export function runPicogram(args, stdin = '', { timeout = 30_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const p = spawn(serverBinary(), ['admin', ...args, '--data', dataDir, ...topologyArgs(dataDir)],
-      { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(serverBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -147,6 +143,14 @@ export function runAdmin(dataDir, args, stdin = '', { timeout = 30_000 } = {}) {
     p.on('close', (code) => { clearTimeout(t); resolve({ code, out, err }); });
     p.stdin.end(stdin);
   });
+}
+
+/**
+ * Runs `picogram admin ARGS` with the settings of the server on dataDir
+ * (any topology); stdin if given. Resolves {code, out, err}.
+ */
+export function runAdmin(dataDir, args, stdin = '', opts = {}) {
+  return runPicogram(['admin', ...args, '--data', dataDir, ...topologyArgs(dataDir)], stdin, opts);
 }
 
 /** Runs one SQL statement on every database of a server (any topology). */

@@ -437,6 +437,21 @@ describe('web client', { timeout: 120_000 }, () => {
     assertClean(users.b);
   });
 
+  it('A downloads their data from the profile: the zip of their account, photos included', async () => {
+    const { a } = users;
+    const { page } = a;
+    await page.click(tid('nav-profile'));
+    await ready(page, 'profile');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(tid('export'))]);
+    assert.match(download.suggestedFilename(), new RegExp(`^picogram-${a.name}-\\d{8}\\.zip$`));
+    const file = path.join(OUT, `export-${a.name}.zip`);
+    await download.saveAs(file);
+    const bytes = await readFile(file);
+    assert.equal(bytes.subarray(0, 4).toString('hex'), '504b0304', 'a zip');
+    assert.ok(bytes.includes(Buffer.from('photos/')), 'with the photos');
+    assertClean(a);
+  });
+
   it('a private account: B requests ("Requested"), C approves, then B sees the photos', async () => {
     const { b, c } = users;
     // C goes private through "Edit profile" and shares a photo

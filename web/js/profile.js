@@ -43,8 +43,13 @@ export async function profilePage(view, ctx, { id, tab }, { onLogout }) {
   if (self) {
     const logoutBtn = h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'logout' }, 'Log out');
     logoutBtn.addEventListener('click', () => busy(logoutBtn, onLogout, 'Logging out…'));
+    // the whole account as a zip (GET /v1/users/self/export, on the session cookie)
+    const exportLink = h('a', {
+      class: 'btn btn-secondary', href: '/v1/users/self/export', download: '', 'data-testid': 'export',
+    }, 'Download your data');
     buttons.append(
       h('a', { class: 'btn btn-secondary', href: '#/edit', 'data-testid': 'edit-profile' }, 'Edit profile'),
+      exportLink,
       logoutBtn);
   } else if (incoming === 'blocked_by_you') {
     const unblock = h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'unblock' }, 'Unblock');

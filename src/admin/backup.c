@@ -1,0 +1,602 @@
+/* Backup and restore of the embedded topology: see backup.h. */
+#include "admin/backup.h"
+#include "blob/blob.h"
+#include "core/buf.h"
+#include "core/fsutil.h"
+#include "core/ids.h"
+#include "db/db.h"
+#include "images/images.h"
+#include "model/media.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 256
+#define MAX_DBS 64
+#define PHOTO_MAX (64u << 20)
+
+enum { OK = 0, FAILED = 1, USAGE = 2 };
+
+static int say(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "picogram: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return rc;
+}
+
+/* The databases of a map, each once: its SQLite path and its file name in
+ * the backup; and the ranges, each naming its database. */
+typedef struct layout {
+    size_t ndb;
+    char path[MAX_DBS][4096];
+    char file[MAX_DBS][300];
+    size_t nranges;
+    unsigned lo[MAX_DBS * 4], hi[MAX_DBS * 4];
+    size_t db[MAX_DBS * 4];
+} layout_t;
+
+/* A spec of the same ranges over the files of lay in dir (malloc'd). */
+static char *layout_spec(const layout_t *lay, const char *dir)
+{
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    for (size_t i = 0; i < lay->nranges; i++)
+        buf_printf(&b, "%s%u-%u=sqlite:%s/%s", i ? ";" : "", lay->lo[i], lay->hi[i], dir, lay->file[lay->db[i]]);
+    return buf_steal(&b, NULL);
+}
+
+static int write_whole(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    int rc = fs_write_all(fd, data, len);
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* ---- backup ---- */
+
+static int snapshot(const char *src_path, const char *dst_path, char *err, size_t errlen)
+{
+    sqlite3 *src = NULL, *dst = NULL;
+    int rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_open_v2(dst_path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(src, 10000);
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+        if (b == NULL) {
+            rc = sqlite3_errcode(dst);
+        } else {
+            /* all pages in one step: one read transaction, one moment */
+            for (int tries = 0; (rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED; tries++) {
+                if (tries == 200)
+                    break;
+                sqlite3_sleep(50);
+            }
+            sqlite3_backup_finish(b);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(dst ? dst : src));
+    sqlite3_close(src);
+    sqlite3_close(dst);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+typedef struct backup {
+    const char *out;
+    blob_store_t *store;
+    db_ctx_t *live, *copy;
+    buf_t buf;
+    long long media, files, bytes, dropped, missing, rekeyed;
+} backup_t;
+
+/* The photo's renditions under file_key, into OUT/photos: BLOB_OK,
+ * BLOB_ABSENT (one or more are not in the store), BLOB_ERROR. */
+static int copy_photo(backup_t *bk, int64_t id, int64_t file_key)
+{
+    long long files = 0, bytes = 0;
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        char key[BLOB_KEY_MAX], path[4400];
+        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
+        buf_reset(&bk->buf);
+        int rc = blob_get(bk->store, key, &bk->buf);
+        if (rc != BLOB_OK)
+            return rc;
+        snprintf(path, sizeof(path), "%s/photos/%s", bk->out, key);
+        *strrchr(path, '/') = '\0';
+        if (fs_mkdirs(path) != 0)
+            return BLOB_ERROR;
+        snprintf(path, sizeof(path), "%s/photos/%s", bk->out, key);
+        if (write_whole(path, bk->buf.data ? bk->buf.data : "", bk->buf.len) != 0)
+            return BLOB_ERROR;
+        files++;
+        bytes += (long long)bk->buf.len;
+    }
+    bk->files += files;
+    bk->bytes += bytes;
+    return BLOB_OK;
+}
+
+static void remove_photo(backup_t *bk, int64_t id, int64_t file_key)
+{
+    for (int i = 0; i < IMG_NRENDITIONS; i++) {
+        char key[BLOB_KEY_MAX], path[4400];
+        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
+        snprintf(path, sizeof(path), "%s/photos/%s", bk->out, key);
+        unlink(path);
+    }
+}
+
+/* A photo of the snapshot whose files are not (all) in the store now. */
+static int photo_moved(backup_t *bk, db_conn_t *c, int64_t id, int64_t file_key)
+{
+    remove_photo(bk, id, file_key);
+    int64_t now_key = 0;
+    int rc = media_file_key(bk->live, id, &now_key);
+    if (rc == MEDIA_ERROR)
+        return say(FAILED, "the live database did not answer (photo %lld)", (long long)id);
+    if (rc == MEDIA_OK && now_key != file_key) { /* given a file key since: its files now, and that key */
+        int got = copy_photo(bk, id, now_key);
+        db_stmt_t *s = db_q(c, Q_MEDIA_SET_FILE_KEY);
+        db_bind_i64(s, 1, id);
+        db_bind_i64(s, 2, now_key);
+        if (got == BLOB_OK && db_exec_stmt(s) == DB_DONE && c->drv->changes(c) == 1) {
+            bk->rekeyed++;
+            return OK;
+        }
+        if (got == BLOB_ERROR)
+            return say(FAILED, "the photo store failed (photo %lld)", (long long)id);
+        remove_photo(bk, id, now_key);
+        rc = MEDIA_OK; /* its files went too: as lost */
+    }
+    if (rc == MEDIA_NOT_FOUND) { /* deleted since the snapshot: out of the backup too */
+        media_t *m = xmalloc(sizeof(*m));
+        int64_t fk;
+        int g = media_get(bk->copy, id, m);
+        int d = g == MEDIA_OK ? media_delete(bk->copy, id, m->user_id, &fk) : g;
+        free(m);
+        if (d == MEDIA_ERROR)
+            return say(FAILED, "cannot take photo %lld out of the backup", (long long)id);
+        bk->dropped++;
+        return OK;
+    }
+    bk->missing++; /* the store has lost it: kept, and named */
+    fprintf(stderr, "picogram: photo %lld has a row but not all its files in the photo store (kept as it is)\n",
+            (long long)id);
+    return OK;
+}
+
+static int backup_photos(backup_t *bk)
+{
+    for (size_t d = 0; d < db_count(bk->copy); d++) {
+        int64_t after = 0, ids[PAGE], keys[PAGE];
+        int k = PAGE;
+        while (k == PAGE) {
+            db_conn_t *c = db_physical(bk->copy, d);
+            db_stmt_t *s = c ? db_q(c, Q_MEDIA_KEYED_RANGE) : NULL;
+            if (s == NULL)
+                return say(FAILED, "cannot read the backup's database %zu", d);
+            db_bind_i64(s, 1, after);
+            db_bind_i64(s, 2, INT64_MAX);
+            db_bind_i64(s, 3, PAGE);
+            if (db_read_id_pairs(s, PAGE, ids, keys, &k) != DB_DONE)
+                return say(FAILED, "cannot read the backup's database %zu", d);
+            for (int i = 0; i < k; i++) {
+                int rc = copy_photo(bk, ids[i], keys[i]);
+                if (rc == BLOB_ERROR)
+                    return say(FAILED, "the photo store or the disk failed (photo %lld): %s", (long long)ids[i],
+                               strerror(errno));
+                if (rc == BLOB_ABSENT && photo_moved(bk, c, ids[i], keys[i]) != OK)
+                    return FAILED;
+                bk->media++;
+            }
+            if (k > 0)
+                after = ids[k - 1];
+            db_ctx_release(bk->copy);
+            db_ctx_release(bk->live);
+        }
+    }
+    return OK;
+}
+
+/* The map's databases, which must all be SQLite. */
+static int layout_of(const dbmap_t *map, layout_t *lay)
+{
+    memset(lay, 0, sizeof(*lay));
+    lay->ndb = dbmap_count(map);
+    if (lay->ndb > MAX_DBS)
+        return say(USAGE, "more than %d databases", MAX_DBS);
+    for (size_t i = 0; i < lay->ndb; i++) {
+        const char *url = dbmap_url(map, i);
+        if (strncmp(url, "sqlite:", 7) != 0)
+            return say(USAGE, "backup copies SQLite databases; a PostgreSQL server's are backed up with "
+                              "pg_basebackup and WAL archiving (see the README)");
+        snprintf(lay->path[i], sizeof(lay->path[i]), "%s", url + 7);
+        const char *base = strrchr(lay->path[i], '/');
+        base = base ? base + 1 : lay->path[i];
+        snprintf(lay->file[i], sizeof(lay->file[i]), "%.250s", base);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(lay->file[j], lay->file[i]) == 0) /* the same name in two directories */
+                snprintf(lay->file[i], sizeof(lay->file[i]), "%zu-%.250s", i, base);
+    }
+    for (size_t i = 0; i < MAX_DBS * 4 && dbmap_range(map, i, &lay->lo[i], &lay->hi[i], &lay->db[i]); i++)
+        lay->nranges = i + 1;
+    return OK;
+}
+
+static int write_manifest(const backup_t *bk, const layout_t *lay, int schema, bool secret)
+{
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    buf_printf(&b, "{\"format\":\"%s\",\"version\":%d,\"time\":%lld,\"schema\":%d,\"databases\":[", BACKUP_FORMAT,
+               BACKUP_VERSION, (long long)time(NULL), schema);
+    for (size_t i = 0; i < lay->ndb; i++) {
+        buf_puts(&b, i ? "," : "");
+        buf_json_cstr(&b, lay->file[i]);
+    }
+    buf_puts(&b, "],\"ranges\":[");
+    for (size_t i = 0; i < lay->nranges; i++)
+        buf_printf(&b, "%s[%u,%u,%zu]", i ? "," : "", lay->lo[i], lay->hi[i], lay->db[i]);
+    buf_printf(
+        &b, "],\"media\":%lld,\"files\":%lld,\"photo_bytes\":%lld,\"dropped\":%lld,\"missing\":%lld,\"secret\":%s}\n",
+        bk->media - bk->dropped, bk->files, bk->bytes, bk->dropped, bk->missing, secret ? "true" : "false");
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/backup.json", bk->out);
+    int rc = fs_write_file(path, b.data, b.len, 0600);
+    buf_free(&b);
+    return rc;
+}
+
+/* Copies a small file whole (the secret), mode kept tight. */
+static int copy_small(const char *from, const char *to)
+{
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    FILE *f = fopen(from, "rb");
+    char chunk[4096];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    int rc = f && !ferror(f) && !b.overflow ? fs_write_file(to, b.data ? b.data : "", b.len, 0600) : -1;
+    if (f)
+        fclose(f);
+    buf_free(&b);
+    return rc;
+}
+
+static int sync_tree(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = syncfs(fd); /* every file written under it, at once */
+    close(fd);
+    return rc;
+}
+
+int backup_run(const config_t *cfg, const char *out)
+{
+    char err[512];
+    dbmap_t *map = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err));
+    if (map == NULL)
+        return say(USAGE, "%s", err);
+    layout_t *lay = xmalloc(sizeof(*lay));
+    int rc = layout_of(map, lay);
+    if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
+        rc = say(FAILED, "%s", err);
+    if (rc == OK && mkdir(out, 0700) != 0)
+        rc = say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
+                 errno == EEXIST ? " (a backup goes into a new directory)" : "");
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    backup_t bk = {.out = out};
+    buf_init(&bk.buf, PHOTO_MAX);
+    if (rc == OK && (bk.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
+        rc = say(USAGE, "%s", err);
+    /* 1. each database at one moment */
+    int64_t t0 = ids_mono_us();
+    for (size_t i = 0; rc == OK && i < lay->ndb; i++) {
+        char dst[4400];
+        snprintf(dst, sizeof(dst), "%s/%s", out, lay->file[i]);
+        if (snapshot(lay->path[i], dst, err, sizeof(err)) != 0)
+            rc = say(FAILED, "the snapshot of %s failed: %s", lay->path[i], err);
+    }
+    int64_t t1 = ids_mono_us();
+    /* 2. the photos of the snapshot's rows */
+    dbmap_t *copy_map = NULL;
+    if (rc == OK) {
+        char *spec = layout_spec(lay, out);
+        copy_map = dbmap_new(spec, "full", err, sizeof(err));
+        free(spec);
+        if (copy_map == NULL)
+            rc = say(FAILED, "cannot open the snapshot: %s", err);
+    }
+    if (rc == OK) {
+        bk.live = db_ctx_new(map);
+        bk.copy = db_ctx_new(copy_map);
+        rc = backup_photos(&bk);
+    }
+    int schema = rc == OK ? db_schema_version(db_physical(bk.copy, 0)) : -1;
+    if (bk.live)
+        db_ctx_free(bk.live);
+    if (bk.copy)
+        db_ctx_free(bk.copy);
+    dbmap_free(copy_map);
+    /* 3. the secret, then everything on disk, then the manifest that says it is whole */
+    bool secret = rc == OK && cfg->secret_file && access(cfg->secret_file, R_OK) == 0;
+    if (secret) {
+        char dst[4400];
+        snprintf(dst, sizeof(dst), "%s/secret", out);
+        if (copy_small(cfg->secret_file, dst) != 0)
+            rc = say(FAILED, "cannot copy the server secret %s", cfg->secret_file);
+    }
+    if (rc == OK && sync_tree(out) != 0)
+        rc = say(FAILED, "cannot sync %s: %s", out, strerror(errno));
+    if (rc == OK && write_manifest(&bk, lay, schema, secret) != 0)
+        rc = say(FAILED, "cannot write %s/backup.json: %s", out, strerror(errno));
+    if (rc == OK)
+        printf("backed up %zu database(s) (%.2f s for the snapshot) and %lld photo(s) in %lld file(s) (%lld bytes) to "
+               "%s; %lld photo(s) deleted during the backup left out, %lld with files the store has lost, %lld given "
+               "a file key meanwhile\n",
+               lay->ndb, (double)(t1 - t0) / 1e6, bk.media - bk.dropped, bk.files, bk.bytes, out, bk.dropped,
+               bk.missing, bk.rekeyed);
+    else if (rc == FAILED)
+        fprintf(stderr, "picogram: %s is not a backup (it has no backup.json); remove it and try again\n", out);
+    buf_free(&bk.buf);
+    blob_close(bk.store);
+    dbmap_free(map);
+    free(lay);
+    return rc;
+}
+
+/* ---- restore ---- */
+
+static int copy_file(const char *from, const char *to, long long *bytes)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int outfd = in >= 0 ? open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    int rc = in >= 0 && outfd >= 0 ? 0 : -1;
+    /* in the kernel where it can (a reflink on file systems that have them) */
+    ssize_t n;
+    bool kernel = rc == 0;
+    while (kernel && (n = copy_file_range(in, NULL, outfd, NULL, 1 << 30, 0)) != 0) {
+        if (n < 0) {
+            kernel = false;
+            if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+                rc = -1;
+        } else {
+            *bytes += n;
+        }
+    }
+    char chunk[1 << 16];
+    while (rc == 0 && !kernel && (n = read(in, chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || fs_write_all(outfd, chunk, (size_t)n) != 0)
+            rc = -1;
+        else
+            *bytes += n;
+    }
+    if (in >= 0)
+        close(in);
+    if (outfd >= 0 && close(outfd) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* Copies the tree under from into to (made), file by file. */
+static int copy_tree(const char *from, const char *to, long long *files, long long *bytes)
+{
+    if (fs_mkdirs(to) != 0)
+        return -1;
+    DIR *d = opendir(from);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char a[4096], b[4096];
+        if ((size_t)snprintf(a, sizeof(a), "%s/%s", from, e->d_name) >= sizeof(a) ||
+            (size_t)snprintf(b, sizeof(b), "%s/%s", to, e->d_name) >= sizeof(b))
+            rc = -1;
+        struct stat st;
+        if (rc == 0 && lstat(a, &st) != 0)
+            rc = -1;
+        else if (rc == 0 && S_ISDIR(st.st_mode))
+            rc = copy_tree(a, b, files, bytes);
+        else if (rc == 0 && S_ISREG(st.st_mode) && (rc = copy_file(a, b, bytes)) == 0)
+            (*files)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+static int integrity(const char *path, char *why, size_t whylen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        snprintf(why, whylen, "%s", r ? r : "?");
+    } else {
+        snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return strcmp(why, "ok") == 0 ? 0 : -1;
+}
+
+/* Photos of the restored databases without all their files. */
+static long long count_unfiled(const layout_t *lay, const char *data_dir, long long *media)
+{
+    char *spec = layout_spec(lay, data_dir), err[256];
+    dbmap_t *map = dbmap_new(spec, "full", err, sizeof(err));
+    free(spec);
+    if (map == NULL)
+        return -1;
+    db_ctx_t *db = db_ctx_new(map);
+    long long missing = 0;
+    for (size_t d = 0; d < db_count(db) && missing >= 0; d++) {
+        int64_t after = 0, ids[PAGE], keys[PAGE];
+        int k = PAGE;
+        while (k == PAGE && missing >= 0) {
+            db_conn_t *c = db_physical(db, d);
+            db_stmt_t *s = c ? db_q(c, Q_MEDIA_KEYED_RANGE) : NULL;
+            if (s) {
+                db_bind_i64(s, 1, after);
+                db_bind_i64(s, 2, INT64_MAX);
+                db_bind_i64(s, 3, PAGE);
+            }
+            if (s == NULL || db_read_id_pairs(s, PAGE, ids, keys, &k) != DB_DONE) {
+                missing = -1;
+                break;
+            }
+            for (int i = 0; i < k; i++) {
+                bool whole = true;
+                for (int r = 0; r < IMG_NRENDITIONS; r++) {
+                    char key[BLOB_KEY_MAX], path[4400];
+                    blob_media_key(key, sizeof(key), ids[i], keys[i], img_renditions[r].suffix);
+                    snprintf(path, sizeof(path), "%s/photos/%s", data_dir, key);
+                    whole &= access(path, F_OK) == 0;
+                }
+                missing += !whole;
+                (*media)++;
+            }
+            if (k > 0)
+                after = ids[k - 1];
+            db_ctx_release(db);
+        }
+    }
+    db_ctx_free(db);
+    dbmap_free(map);
+    return missing;
+}
+
+/* Whether dir is absent or an empty directory. */
+static bool unused_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+static int read_layout(json_t *m, layout_t *lay)
+{
+    memset(lay, 0, sizeof(*lay));
+    json_t *dbs = json_object_get(m, "databases"), *ranges = json_object_get(m, "ranges"), *v;
+    size_t i;
+    if (!json_is_array(dbs) || json_array_size(dbs) == 0 || json_array_size(dbs) > MAX_DBS || !json_is_array(ranges) ||
+        json_array_size(ranges) == 0 || json_array_size(ranges) > MAX_DBS * 4)
+        return -1;
+    json_array_foreach(dbs, i, v)
+    {
+        const char *f = json_string_value(v);
+        if (f == NULL || *f == '\0' || strchr(f, '/') || strcmp(f, "..") == 0 || strlen(f) >= sizeof(lay->file[0]))
+            return -1; /* a name in the backup's directory, never a path */
+        snprintf(lay->file[i], sizeof(lay->file[i]), "%s", f);
+    }
+    lay->ndb = json_array_size(dbs);
+    json_array_foreach(ranges, i, v)
+    {
+        json_int_t lo = json_integer_value(json_array_get(v, 0)), hi = json_integer_value(json_array_get(v, 1)),
+                   db = json_integer_value(json_array_get(v, 2));
+        if (lo < 0 || hi < lo || hi >= IDS_NSHARDS || db < 0 || (size_t)db >= lay->ndb)
+            return -1;
+        lay->lo[i] = (unsigned)lo, lay->hi[i] = (unsigned)hi, lay->db[i] = (size_t)db;
+    }
+    lay->nranges = json_array_size(ranges);
+    return 0;
+}
+
+int restore_run(const char *from, const char *data_dir)
+{
+    char path[4400], err[512];
+    snprintf(path, sizeof(path), "%s/backup.json", from);
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    const char *format = m ? json_string_value(json_object_get(m, "format")) : NULL;
+    layout_t *lay = xmalloc(sizeof(*lay));
+    int rc = OK;
+    if (m == NULL || format == NULL || strcmp(format, BACKUP_FORMAT) != 0)
+        rc = say(USAGE, "%s is not a finished picogram backup (no readable backup.json)", from);
+    else if (json_integer_value(json_object_get(m, "version")) != BACKUP_VERSION || read_layout(m, lay) != 0)
+        rc = say(USAGE, "%s is a backup this picogram cannot read (another version, or a damaged backup.json)", from);
+    else if (json_integer_value(json_object_get(m, "schema")) > db_schema_latest())
+        rc = say(USAGE, "%s is of schema %lld, newer than this picogram's (%d): restore it with a newer binary", from,
+                 (long long)json_integer_value(json_object_get(m, "schema")), db_schema_latest());
+    else if (!unused_dir(data_dir))
+        rc = say(USAGE, "%s is not empty: restore into a new directory", data_dir);
+    else if (fs_mkdirs(data_dir) != 0)
+        rc = say(FAILED, "cannot make %s: %s", data_dir, strerror(errno));
+    long long bytes = 0, files = 0;
+    for (size_t i = 0; rc == OK && i < lay->ndb; i++) {
+        char to[4400];
+        snprintf(path, sizeof(path), "%s/%s", from, lay->file[i]);
+        snprintf(to, sizeof(to), "%s/%s", data_dir, lay->file[i]);
+        if (copy_file(path, to, &bytes) != 0)
+            rc = say(FAILED, "cannot copy %s to %s: %s", path, to, strerror(errno));
+        else if (integrity(to, err, sizeof(err)) != 0)
+            rc = say(FAILED, "%s fails its integrity check: %s", to, err);
+    }
+    char photos_from[4400], photos_to[4400];
+    snprintf(photos_from, sizeof(photos_from), "%s/photos", from);
+    snprintf(photos_to, sizeof(photos_to), "%s/photos", data_dir);
+    if (rc == OK && copy_tree(photos_from, photos_to, &files, &bytes) != 0)
+        rc = say(FAILED, "cannot copy the photos into %s: %s", photos_to, strerror(errno));
+    if (rc == OK && json_is_true(json_object_get(m, "secret"))) {
+        char to[4400];
+        snprintf(path, sizeof(path), "%s/secret", from);
+        snprintf(to, sizeof(to), "%s/secret", data_dir);
+        if (copy_small(path, to) != 0)
+            rc = say(FAILED, "cannot copy the server secret");
+    }
+    if (rc == OK && sync_tree(data_dir) != 0)
+        rc = say(FAILED, "cannot sync %s: %s", data_dir, strerror(errno));
+    long long media = 0, unfiled = rc == OK ? count_unfiled(lay, data_dir, &media) : 0;
+    long long lost = m ? (long long)json_integer_value(json_object_get(m, "missing")) : 0;
+    if (rc == OK && unfiled < 0)
+        rc = say(FAILED, "cannot read the restored databases");
+    else if (rc == OK && unfiled > lost)
+        rc = say(FAILED, "%lld photo(s) of the restored databases lack files (the backup named %lld)", unfiled, lost);
+    if (rc == OK) {
+        char *spec = layout_spec(lay, data_dir);
+        bool plain = lay->ndb == 1 && lay->nranges == 1 && strcmp(lay->file[0], "picogram.db") == 0;
+        printf("restored %zu database(s) and %lld photo file(s) (%lld bytes in all; %lld photo(s), every one with its "
+               "files%s) into %s; start it with:\n  picogram serve --data %s%s%s%s\n",
+               lay->ndb, files, bytes, media, lost ? ", but those the backup named" : "", data_dir, data_dir,
+               plain ? "" : " --database '", plain ? "" : spec, plain ? "" : "'");
+        free(spec);
+    }
+    json_decref(m);
+    free(lay);
+    return rc;
+}

@@ -1,0 +1,21 @@
+/*
+ * fsutil: the few file-system steps that make a write durable, shared by
+ * the file photo store and backup/restore.
+ */
+#ifndef PICOGRAM_FSUTIL_H
+#define PICOGRAM_FSUTIL_H
+
+#include <stddef.h>
+
+/* mkdir -p (0755 each); 0 or -1 (errno). */
+int fs_mkdirs(const char *path);
+/* fsync of a directory, so the names made in it last; 0 or -1. */
+int fs_fsync_dir(const char *dir);
+/* All of len bytes to fd (EINTR retried); 0 or -1. */
+int fs_write_all(int fd, const void *data, size_t len);
+/* Writes path whole and durably: PATH.tmp.RANDOM written, fsynced and
+ * renamed to path, and its directory fsynced (the directory must exist).
+ * 0, or -1 (errno; nothing left at path or beside it). */
+int fs_write_file(const char *path, const void *data, size_t len, int mode);
+
+#endif
