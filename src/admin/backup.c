@@ -7,6 +7,7 @@
 #include "db/db.h"
 #include "images/images.h"
 #include "model/media.h"
+#include "model/users.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -156,17 +157,32 @@ static int photo_moved(backup_t *bk, db_conn_t *c, int64_t id, int64_t file_key)
         return say(FAILED, "the live database did not answer (photo %lld)", (long long)id);
     if (rc == MEDIA_OK && now_key != file_key) { /* given a file key since: its files now, and that key */
         int got = copy_photo(bk, id, now_key);
-        db_stmt_t *s = db_q(c, Q_MEDIA_SET_FILE_KEY);
-        db_bind_i64(s, 1, id);
-        db_bind_i64(s, 2, now_key);
-        if (got == BLOB_OK && db_exec_stmt(s) == DB_DONE && c->drv->changes(c) == 1) {
+        if (got == BLOB_ERROR)
+            return say(FAILED, "the photo store failed (photo %lld)", (long long)id);
+        if (got == BLOB_OK) {
+            db_stmt_t *s = db_q(c, Q_MEDIA_SET_FILE_KEY);
+            db_bind_i64(s, 1, id);
+            db_bind_i64(s, 2, now_key);
+            if (db_exec_stmt(s) != DB_DONE || c->drv->changes(c) != 1)
+                return say(FAILED, "cannot give photo %lld its file key in the backup", (long long)id);
             bk->rekeyed++;
             return OK;
         }
-        if (got == BLOB_ERROR)
-            return say(FAILED, "the photo store failed (photo %lld)", (long long)id);
-        remove_photo(bk, id, now_key);
-        rc = MEDIA_OK; /* its files went too: as lost */
+        remove_photo(bk, id, now_key); /* its files went too */
+    }
+    if (rc == MEDIA_OK) { /* its owner being deleted (delete-user takes the files first, then the row): as gone */
+        media_t *m = xmalloc(sizeof(*m));
+        user_t *u = xmalloc(sizeof(*u));
+        int g = media_get(bk->copy, id, m);
+        int ug = g == MEDIA_OK ? users_get_any(bk->live, m->user_id, u) : USERS_ERROR;
+        if (g == MEDIA_ERROR || ug == USERS_ERROR)
+            rc = MEDIA_ERROR;
+        else if (ug == USERS_NOT_FOUND || u->suspended)
+            rc = MEDIA_NOT_FOUND;
+        free(m);
+        free(u);
+        if (rc == MEDIA_ERROR)
+            return say(FAILED, "the live database did not answer (photo %lld)", (long long)id);
     }
     if (rc == MEDIA_NOT_FOUND) { /* deleted since the snapshot: out of the backup too */
         media_t *m = xmalloc(sizeof(*m));
@@ -303,14 +319,20 @@ int backup_run(const config_t *cfg, const char *out)
     int rc = layout_of(map, lay);
     if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
         rc = say(FAILED, "%s", err);
-    if (rc == OK && mkdir(out, 0700) != 0)
-        rc = say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
-                 errno == EEXIST ? " (a backup goes into a new directory)" : "");
     blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
     backup_t bk = {.out = out};
     buf_init(&bk.buf, PHOTO_MAX);
     if (rc == OK && (bk.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
         rc = say(USAGE, "%s", err);
+    if (rc == OK && mkdir(out, 0700) != 0)
+        rc = say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
+                 errno == EEXIST ? " (a backup goes into a new directory)" : "");
+    if (rc == OK && lay->ndb > 1)
+        fprintf(stderr,
+                "picogram: %zu databases are copied one after another, not at one moment: the far side of a "
+                "write between two copies (a follower list, a count, the tag index) may not match its "
+                "near side in the backup (see the README)\n",
+                lay->ndb);
     /* 1. each database at one moment */
     int64_t t0 = ids_mono_us();
     for (size_t i = 0; rc == OK && i < lay->ndb; i++) {
@@ -369,10 +391,10 @@ int backup_run(const config_t *cfg, const char *out)
 
 /* ---- restore ---- */
 
-static int copy_file(const char *from, const char *to, long long *bytes)
+static int copy_file(const char *from, const char *to, int mode, long long *bytes)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC);
-    int outfd = in >= 0 ? open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    int outfd = in >= 0 ? open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) : -1;
     int rc = in >= 0 && outfd >= 0 ? 0 : -1;
     /* in the kernel where it can (a reflink on file systems that have them) */
     ssize_t n;
@@ -424,7 +446,7 @@ static int copy_tree(const char *from, const char *to, long long *files, long lo
             rc = -1;
         else if (rc == 0 && S_ISDIR(st.st_mode))
             rc = copy_tree(a, b, files, bytes);
-        else if (rc == 0 && S_ISREG(st.st_mode) && (rc = copy_file(a, b, bytes)) == 0)
+        else if (rc == 0 && S_ISREG(st.st_mode) && (rc = copy_file(a, b, 0644, bytes)) == 0)
             (*files)++;
     }
     closedir(d);
@@ -555,14 +577,14 @@ int restore_run(const char *from, const char *data_dir)
                  (long long)json_integer_value(json_object_get(m, "schema")), db_schema_latest());
     else if (!unused_dir(data_dir))
         rc = say(USAGE, "%s is not empty: restore into a new directory", data_dir);
-    else if (fs_mkdirs(data_dir) != 0)
-        rc = say(FAILED, "cannot make %s: %s", data_dir, strerror(errno));
+    else if ((mkdir(data_dir, 0750) != 0 && errno != EEXIST) || chmod(data_dir, 0750) != 0)
+        rc = say(FAILED, "cannot make %s: %s", data_dir, strerror(errno)); /* as the server makes its own */
     long long bytes = 0, files = 0;
     for (size_t i = 0; rc == OK && i < lay->ndb; i++) {
         char to[4400];
         snprintf(path, sizeof(path), "%s/%s", from, lay->file[i]);
         snprintf(to, sizeof(to), "%s/%s", data_dir, lay->file[i]);
-        if (copy_file(path, to, &bytes) != 0)
+        if (copy_file(path, to, 0640, &bytes) != 0) /* password hashes, e-mail addresses: not for everyone */
             rc = say(FAILED, "cannot copy %s to %s: %s", path, to, strerror(errno));
         else if (integrity(to, err, sizeof(err)) != 0)
             rc = say(FAILED, "%s fails its integrity check: %s", to, err);
@@ -595,7 +617,8 @@ int restore_run(const char *from, const char *data_dir)
                lay->ndb, files, bytes, media, lost ? ", but those the backup named" : "", data_dir, data_dir,
                plain ? "" : " --database '", plain ? "" : spec, plain ? "" : "'");
         free(spec);
-    }
+    } else if (rc == FAILED)
+        fprintf(stderr, "picogram: %s holds a part of the restore: remove it before trying again\n", data_dir);
     json_decref(m);
     free(lay);
     return rc;

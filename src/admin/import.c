@@ -22,6 +22,7 @@
 #include <zip.h>
 
 #define SMALL_MAX (1u << 20) /* manifest.json, profile.json */
+#define IMPORT_ITEM_MAX (32u << 20) /* a photo's item, its comments in it (jansson's tree of it is ~10x) */
 
 typedef struct importer {
     db_ctx_t *db;
@@ -43,6 +44,17 @@ static int say(importer_t *im, int rc, const char *fmt, ...)
     vsnprintf(im->err, im->errlen, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+/* Text from the archive, fit for a terminal: at most 60 bytes, control
+ * characters (escape sequences) as '?'. */
+static const char *printable(const char *s, char out[64])
+{
+    size_t n = 0;
+    for (; s && s[n] && n < 60; n++)
+        out[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+    out[n] = '\0';
+    return out;
 }
 
 /* ---- reading the archive ---- */
@@ -115,10 +127,17 @@ typedef struct item {
     media_t m;
     bool placed;
     char photo[48];
-    json_t *own_comments[256]; /* borrowed from the item; the first 256 kept (the API shows no more than that) */
-    int nown;
+    json_t *comments; /* borrowed from the item: those from old_id are its own */
+    long long nown;
     char scratch[CAPTION_MAX * 4 + 1];
 } item_t;
+
+static bool own_comment(importer_t *im, json_t *c)
+{
+    json_t *from = json_object_get(c, "from");
+    const char *fid = json_is_object(from) ? str_of(from, "id") : NULL;
+    return fid != NULL && strcmp(fid, im->old_id) == 0;
+}
 
 /* Checks one item of media.json into it; NULL, or why it does not pass. */
 static const char *check_item(importer_t *im, json_t *o, item_t *it)
@@ -186,19 +205,17 @@ static const char *check_item(importer_t *im, json_t *o, item_t *it)
     size_t i;
     if (cs != NULL && !json_is_array(cs))
         return "its comments are not a list";
+    it->comments = cs;
     json_array_foreach(cs, i, c)
     {
-        json_t *from = json_object_get(c, "from");
-        const char *fid = json_is_object(from) ? str_of(from, "id") : NULL;
-        if (fid == NULL || strcmp(fid, im->old_id) != 0 ||
-            it->nown == (int)(sizeof(it->own_comments) / sizeof(it->own_comments[0])))
-            continue; /* another's (or past the first 256): counted, not made */
+        if (!own_comment(im, c))
+            continue; /* another's: counted, not made */
         const char *text = str_of(c, "text");
         if (text == NULL || text_of(text, it->scratch, sizeof(it->scratch), validate_comment) != NULL)
             return "one of its own comments does not pass";
         if (time_of(c, "created_time", im->now) == 0)
             return "one of its own comments has no time";
-        it->own_comments[it->nown++] = c;
+        it->nown++;
     }
     return NULL;
 }
@@ -212,9 +229,12 @@ static void *read_photo(importer_t *im, const char *name, size_t *len)
     zip_file_t *zf = zip_stat(im->za, name, 0, &st) == 0 ? zip_fopen(im->za, name, 0) : NULL;
     void *data = zf ? xmalloc(st.size ? st.size : 1) : NULL;
     zip_int64_t got = zf ? zip_fread(zf, data, st.size) : -1;
+    char past;
+    if (got == (zip_int64_t)st.size && zip_fread(zf, &past, 1) != 0) /* libzip checks the CRC at the end */
+        got = -1;
     if (zf)
         zip_fclose(zf);
-    if (got != (zip_int64_t)st.size) { /* a bad CRC shows here, at the end of the read */
+    if (got != (zip_int64_t)st.size) {
         free(data);
         return NULL;
     }
@@ -261,10 +281,15 @@ static int make_item(importer_t *im, item_t *it, user_t *u)
                    st == 503 ? "the photo store failed" : "a database failed");
     im->n->media++;
     comment_t *cm = xmalloc(sizeof(*cm));
-    for (int i = 0; i < it->nown; i++) {
+    json_t *c;
+    size_t i;
+    json_array_foreach(it->comments, i, c)
+    {
+        if (!own_comment(im, c))
+            continue;
         memset(cm, 0, sizeof(*cm));
-        text_of(str_of(it->own_comments[i], "text"), cm->text, sizeof(cm->text), validate_comment);
-        cm->created_at = time_of(it->own_comments[i], "created_time", im->now);
+        text_of(str_of(c, "text"), cm->text, sizeof(cm->text), validate_comment);
+        cm->created_at = time_of(c, "created_time", im->now);
         cm->media_id = m->id;
         cm->user_id = u->id;
         cm->id = ids_next(ids_global(), ids_shard(m->id)); /* on the media's shard */
@@ -285,7 +310,7 @@ static int each_item(importer_t *im, bool make, user_t *u)
     if (zf == NULL)
         return say(im, IMPORT_BAD, "%s", "the archive has no media.json: not a picogram export");
     jstream_t js;
-    jstream_init(&js, zip_read, zf, 0);
+    jstream_init(&js, zip_read, zf, IMPORT_ITEM_MAX);
     item_t *it = xmalloc(sizeof(*it));
     int rc = IMPORT_OK;
     long long k = 0;
@@ -301,7 +326,8 @@ static int each_item(importer_t *im, bool make, user_t *u)
         k++;
         const char *why = check_item(im, o, it);
         if (why != NULL) {
-            rc = say(im, IMPORT_BAD, "media.json item %lld (%s): %s", k, str_of(o, "id") ? str_of(o, "id") : "?", why);
+            char idp[64];
+            rc = say(im, IMPORT_BAD, "media.json item %lld (%s): %s", k, printable(str_of(o, "id"), idp), why);
         } else if (make) {
             rc = make_item(im, it, u);
             db_ctx_release(im->db);
@@ -375,10 +401,11 @@ int import_archive(db_ctx_t *db, blob_store_t *store, const char *file, const im
         want->is_private = json_is_true(json_object_get(profile, "is_private"));
         if (id == NULL || strlen(id) >= sizeof(im.old_id) || strspn(id, "0123456789") != strlen(id))
             rc = say(&im, IMPORT_BAD, "%s", "profile.json has no account ID");
-        else if (name == NULL || validate_new_username(name, strlen(name)) != NULL)
-            rc = say(&im, IMPORT_BAD, "the username '%s' cannot be taken here (%s)%s", name ? name : "",
+        else if (name == NULL || validate_new_username(name, strlen(name)) != NULL) {
+            char np[64];
+            rc = say(&im, IMPORT_BAD, "the username '%s' cannot be taken here (%s)%s", printable(name, np),
                      name ? validate_new_username(name, strlen(name)) : "none given", o->as ? "" : "; give --as NAME");
-        else if (bad)
+        } else if (bad)
             rc = say(&im, IMPORT_BAD, "%s",
                      "profile.json has a field that does not pass (full name, bio, website or e-mail)");
         else

@@ -7,8 +7,8 @@
  * behind, whether the client takes it all or goes. One export runs at a
  * time per server (it reads every photo the account has, and holds a
  * worker the while); another gets a fast 503 with Retry-After. What a crash
- * leaves in DATA/exports/ (a file named for a process that is gone, or
- * an hour old) is removed at the next start.
+ * leaves in DATA/exports/ (files whose lock nobody holds, or with no lock
+ * and ten minutes old) is removed at the next start.
  */
 #include "api/handlers.h"
 #include "model/export.h"
@@ -22,7 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,16 +53,32 @@ static void export_dir(const char *data_dir, char *out, size_t cap)
 static void export_run(api_work_t *w_, worker_ctx_t *wc)
 {
     export_work_t *w = (export_work_t *)w_;
-    char dir[4000];
+    char dir[4000], lock[4200];
     export_dir(w->data_dir, dir, sizeof(dir));
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         w->rc = EXPORT_IO;
         snprintf(w->err, sizeof(w->err), "cannot make %.300s: %s", dir, strerror(errno));
         return;
     }
-    snprintf(w->path, sizeof(w->path), "%s/export-%ld-%lld-%08x.zip", dir, (long)getpid(), (long long)w->user,
-             randombytes_random());
+    /* BASE.lock, held (flock) while BASE.zip is made: a start-up sweep knows a
+     * live maker's files from a dead one's by it, in any process or container */
+    unsigned r = randombytes_random();
+    snprintf(lock, sizeof(lock), "%s/export-%lld-%08x.lock", dir, (long long)w->user, r);
+    snprintf(w->path, sizeof(w->path), "%s/export-%lld-%08x.zip", dir, (long long)w->user, r);
+    int lfd = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
+        w->rc = EXPORT_IO;
+        snprintf(w->err, sizeof(w->err), "cannot make %.300s: %s", lock, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        w->path[0] = '\0';
+        return;
+    }
     w->rc = export_user(wc->db, w->store, w->user, w->path, &w->n, w->err, sizeof(w->err));
+    unlink(lock);
+    close(lfd);
+    if (w->rc != EXPORT_OK)
+        w->path[0] = '\0';
     user_t *u = xmalloc(sizeof(*u));
     char day[16] = "";
     time_t now = time(NULL);
@@ -107,6 +124,10 @@ static void export_cleanup(api_work_t *w_)
 
 void users_export(api_req_t *ar)
 {
+    if (strcmp(ar->method, "HEAD") == 0) { /* it would make the whole archive to say how large it is */
+        api_error(ar, 405, E_INVALID, "GET the archive; HEAD is not answered here");
+        return;
+    }
     if (atomic_fetch_add(&exports_running, 1) >= EXPORTS_AT_ONCE) {
         atomic_fetch_sub(&exports_running, 1);
         ar->retry_after = EXPORT_RETRY_S;
@@ -123,6 +144,26 @@ void users_export(api_req_t *ar)
     api_defer(ar, &w->super);
 }
 
+static bool has_lock(const char *dir, const char *base, size_t blen)
+{
+    char lock[4400];
+    snprintf(lock, sizeof(lock), "%s/%.*s.lock", dir, (int)blen, base);
+    return access(lock, F_OK) == 0;
+}
+
+/* Whether the maker of base's files has gone: its lock can be taken. */
+static bool maker_gone(const char *dir, const char *base, size_t blen)
+{
+    char lock[4400];
+    snprintf(lock, sizeof(lock), "%s/%.*s.lock", dir, (int)blen, base);
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false; /* no lock: judged by age */
+    bool gone = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return gone;
+}
+
 void api_export_sweep(const char *data_dir)
 {
     char dir[4000];
@@ -130,23 +171,28 @@ void api_export_sweep(const char *data_dir)
     DIR *d = opendir(dir);
     if (d == NULL)
         return;
-    time_t old = time(NULL) - 3600;
+    /* a finished archive is sent (and unlinked) the moment it is made: one
+     * with no lock that is minutes old was left by a crash */
+    time_t old = time(NULL) - 600;
     struct dirent *e;
     int n = 0;
-    while ((e = readdir(d)) != NULL) {
-        char path[4400];
-        struct stat st;
-        long pid = 0;
-        if (sscanf(e->d_name, "export-%ld-", &pid) != 1)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        /* its writer is gone (another server on this directory may be writing
-         * one of its own), or it is an hour old: nobody is sending it */
-        bool orphan = pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
-        if (stat(path, &st) == 0 && (orphan || st.st_mtime < old) && unlink(path) == 0)
-            n++;
+    for (int locks = 0; locks < 2; locks++, rewinddir(d)) { /* the archives, then their locks */
+        while ((e = readdir(d)) != NULL) {
+            if (strncmp(e->d_name, "export-", 7) != 0)
+                continue;
+            size_t blen = strcspn(e->d_name, "."); /* BASE of BASE.zip, BASE.zip.XXXXXX, BASE.lock */
+            bool lock = strcmp(e->d_name + blen, ".lock") == 0;
+            char path[4400];
+            struct stat st;
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            if (lock != (locks == 1) || stat(path, &st) != 0)
+                continue;
+            bool gone = maker_gone(dir, e->d_name, blen);
+            if ((gone || (!lock && !has_lock(dir, e->d_name, blen) && st.st_mtime < old)) && unlink(path) == 0)
+                n++;
+        }
     }
     closedir(d);
     if (n)
-        log_info("removed %d archive(s) left in %s by a run before", n, dir);
+        log_info("removed %d file(s) left in %s by an export that did not finish", n, dir);
 }

@@ -15,7 +15,9 @@ int fs_fsync_dir(const char *dir);
 int fs_write_all(int fd, const void *data, size_t len);
 /* Writes path whole and durably: PATH.tmp.RANDOM written, fsynced and
  * renamed to path, and its directory fsynced (the directory must exist).
- * 0, or -1 (errno; nothing left at path or beside it). */
+ * 0, or -1 (errno): nothing new at path, or (if only the directory's
+ * fsync failed) the new file there but perhaps not after a crash; no
+ * temporary is left beside it either way. */
 int fs_write_file(const char *path, const void *data, size_t len, int mode);
 
 #endif

@@ -117,6 +117,22 @@ void api_flush(api_req_t *ar)
     h2o_req_t *req = ar->req;
     if (req == NULL || ar->out.status == 0)
         return; /* the client has gone; or nothing to send yet */
+    if (ar->out.file != NULL && access(ar->out.file, R_OK) != 0) { /* before its headers go on */
+        log_error("cannot send %s: %s", ar->out.file, strerror(errno));
+        unlink(ar->out.file);
+        free(ar->out.file);
+        ar->out.file = NULL;
+        static const char body[] =
+            "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"the file was lost\"}}";
+        for (int i = 0; i < ar->out.nheaders; i++) /* its Content-Disposition, among others, is not this answer's */
+            if (strcmp(ar->out.headers[i][0], "content-disposition") == 0)
+                ar->out.headers[i][0][0] = '\0';
+        free(ar->out.body);
+        ar->out.body = xmalloc(sizeof(body));
+        memcpy(ar->out.body, body, sizeof(body) - 1);
+        ar->out.len = sizeof(body) - 1;
+        ar->out.status = 500;
+    }
     req->res.status = ar->out.status;
     req->res.reason = reason_phrase(ar->out.status);
     if (ar->out.file == NULL) {
@@ -127,6 +143,8 @@ void api_flush(api_req_t *ar)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     for (int i = 0; i < ar->out.nheaders; i++) {
         char **h = ar->out.headers[i];
+        if (h[0][0] == '\0')
+            continue; /* taken back */
         size_t vl = strlen(h[1]);
         h2o_add_header_by_str(&req->pool, &req->res.headers, h[0], strlen(h[0]), 0, NULL,
                               h2o_strdup(&req->pool, h[1], vl).base, vl);
@@ -134,15 +152,15 @@ void api_flush(api_req_t *ar)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, ar->request_id,
                           strlen(ar->request_id));
     if (ar->out.file != NULL) {
-        /* h2o opens it here and streams it as the client takes it */
-        if (h2o_file_send(req, ar->out.status, req->res.reason, ar->out.file,
-                          h2o_iovec_init(ar->out.file_type, strlen(ar->out.file_type)), 0) != 0) {
-            log_error("cannot send %s: %s", ar->out.file, strerror(errno));
-            static const char body[] =
-                "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"the file was lost\"}}";
-            req->res.status = ar->out.status = 500;
-            req->res.reason = reason_phrase(500);
-            h2o_send_inline(req, body, sizeof(body) - 1);
+        /* h2o opens it here and streams it as the client takes it (h2o_file_send
+         * sends a body even to HEAD: such a request gets the headers alone) */
+        h2o_iovec_t type = h2o_iovec_init(ar->out.file_type, strlen(ar->out.file_type));
+        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type.base, type.len);
+            h2o_send_inline(req, "", 0);
+        } else if (h2o_file_send(req, ar->out.status, req->res.reason, ar->out.file, type, 0) != 0) {
+            log_error("cannot send %s: %s", ar->out.file, strerror(errno)); /* opened a moment ago: not seen */
+            h2o_send_inline(req, "", 0);
         }
         unlink(ar->out.file); /* the open file stays readable until it is sent */
         free(ar->out.file);

@@ -149,12 +149,13 @@ static void section_add(exporter_t *x, section_t *s, const char *name)
         fail(x, EXPORT_IO, "cannot add %s to the archive", name);
 }
 
-/* {"id":"N","username":"NAME"} of an account; null for the name of one gone. */
+/* {"id":"N","username":"NAME"} of an account; null for the name of one
+ * gone or suspended. */
 static void put_user(exporter_t *x, buf_t *b, int64_t id)
 {
     unsigned slot = (unsigned)((uint64_t)id % NAME_SLOTS);
     if (x->names[slot].id != id) {
-        int rc = users_get_any(x->db, id, x->scratch);
+        int rc = users_get(x->db, id, x->scratch); /* a suspended account is hidden here too */
         if (rc == USERS_ERROR) {
             fail(x, EXPORT_ERROR, "%s", "a database did not answer (reading an account)");
             return;
@@ -278,6 +279,14 @@ static int make_photo(made_src_t *p, buf_t *out)
     char key[BLOB_KEY_MAX];
     blob_media_key(key, sizeof(key), p->media_id, p->file_key, img_renditions[IMG_HIGH].suffix);
     int rc = blob_get(x->store, key, out);
+    int64_t now_key = 0;
+    if (rc == BLOB_ABSENT && media_file_key(x->db, p->media_id, &now_key) == MEDIA_OK && now_key != p->file_key) {
+        /* given a file key since it was listed (the photo_rekey job): under that one */
+        blob_media_key(key, sizeof(key), p->media_id, now_key, img_renditions[IMG_HIGH].suffix);
+        buf_reset(out);
+        rc = blob_get(x->store, key, out);
+    }
+    db_ctx_release(x->db);
     if (rc == BLOB_ABSENT) { /* deleted since it was listed, or lost */
         buf_reset(out);
         if (x->n->photos_missing < (long long)(sizeof(x->missing) / sizeof(x->missing[0])))

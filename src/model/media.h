@@ -28,7 +28,7 @@ typedef struct media {
     int64_t id, user_id;
     bool has_caption;
     char caption[CAPTION_MAX * 4 + 1];
-    char filter[FILTER_MAX + 1];
+    char filter[FILTER_MAX * 4 + 1]; /* 40 characters of UTF-8 */
     int64_t location_id; /* 0: none */
     char location_name[LOCATION_NAME_MAX * 4 + 1];
     double lat, lng;

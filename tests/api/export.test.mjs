@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -165,8 +165,11 @@ describe('account export and import', { skip: external && 'needs the servers\' d
       }
     }
     assert.deepEqual(await readdir(path.join(a.dataDir, 'exports')), [], 'the archive is gone from the server once sent');
-    // no token, no archive
+    // no token, no archive; HEAD would make a whole archive to say its size: 405, and the connection stays in step
     assertV1Error(await api(a.url, 'GET', '/v1/users/self/export'), 400, 'OAuthParameterException');
+    const head = await fetch(`${a.url}/v1/users/self/export`, { method: 'HEAD', headers: { authorization: `Bearer ${alice.token}` } });
+    assert.equal(head.status, 405);
+    assert.equal((await api(a.url, 'GET', '/v1/users/self', { token: alice.token })).status, 200);
   });
 
   it('picogram admin export writes the same archive; it never overwrites a file, and names a missing user', async () => {
@@ -327,20 +330,26 @@ describe('account export and import', { skip: external && 'needs the servers\' d
     assert.deepEqual(mine.map((m) => m.caption.text), ['kept']);
   });
 
-  it('an archive left by a server that died is removed at the next start; another process\'s young one is not', async () => {
+  it('an archive left by an export that died is removed at the next start; a young one of a live maker is not', async () => {
     const d = await mkdtemp(path.join(tmpdir(), 'picogram-exports-'));
     const srv = launchOn(d);
     try {
       await srv.url;
       await srv.stopCleanly();
-      await mkdir(path.join(d, 'exports'), { recursive: true });
-      // a pid no process has, and this test's own (alive): the first is an orphan
-      await writeFile(path.join(d, 'exports', 'export-999999999-1-deadbeef.zip'), 'half an archive');
-      await writeFile(path.join(d, 'exports', `export-${process.pid}-1-cafe0000.zip.aBc123`), 'being written');
+      const ex = path.join(d, 'exports');
+      await mkdir(ex, { recursive: true });
+      // its maker gone: the lock nobody holds, with the half-made archive
+      await writeFile(path.join(ex, 'export-1-deadbeef.lock'), '');
+      await writeFile(path.join(ex, 'export-1-deadbeef.zip.aBc123'), 'half an archive');
+      // no lock, and old: a finished archive a crash kept from being sent
+      await writeFile(path.join(ex, 'export-2-0000cafe.zip'), 'never sent');
+      await utimes(path.join(ex, 'export-2-0000cafe.zip'), new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+      // no lock and young: maybe another server's, about to be sent
+      await writeFile(path.join(ex, 'export-3-0000beef.zip'), 'about to be sent');
       const again = launchOn(d);
       try {
         await again.url;
-        assert.deepEqual(await readdir(path.join(d, 'exports')), [`export-${process.pid}-1-cafe0000.zip.aBc123`]);
+        assert.deepEqual(await readdir(ex), ['export-3-0000beef.zip']);
       } finally {
         await again.stopCleanly();
       }

@@ -565,6 +565,8 @@ describe('upload fields', () => {
   it('stores the filter, "Normal" by default', async () => {
     assertMedia(await uploadOk(owner.token, nextSmall(), { filter: 'Valencia' }), { owner: owner.user, filter: 'Valencia' });
     assertMedia(await uploadOk(owner.token, nextSmall(), { filter: 'F'.repeat(40) }), { owner: owner.user, filter: 'F'.repeat(40) });
+    // 40 characters of three bytes each: whole, never cut inside a character
+    assertMedia(await uploadOk(owner.token, nextSmall(), { filter: '€'.repeat(40) }), { owner: owner.user, filter: '€'.repeat(40) });
     assertMedia(await uploadOk(owner.token, nextSmall(), { filter: 'X' }), { owner: owner.user, filter: 'X' });
     assertMedia(await uploadOk(owner.token), { owner: owner.user, filter: 'Normal' });
   });
