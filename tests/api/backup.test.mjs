@@ -8,44 +8,16 @@
 // there, the command refuses with a clear reason.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, uniqueName, uploadPhoto, assertOk, external, topologyArgs, topology,
-  launchOn, dbFiles, listFiles, runPicogram,
+  launchOn, listFiles, runPicogram, photoDisagreement,
 } from './lib.mjs';
 
 /** Runs picogram with args: {code, out, err}. */
 const run = (args) => runPicogram(args, '', { timeout: 60_000 });
-
-/** Photo rows of the databases whose files are not all there, and files no row names. */
-function disagreement(dataDir, files) {
-  const rows = new Set();
-  for (const db of dbFiles(dataDir)) {
-    const out = execFileSync('/usr/bin/python3', ['-c', 'import sys, sqlite3\n'
-      + 'for i, k in sqlite3.connect(sys.argv[1]).execute("SELECT id, file_key FROM media"): print(i, k)', db],
-    { encoding: 'utf8' });
-    for (const line of out.split('\n').filter(Boolean)) {
-      const [id, key] = line.split(' ').map(BigInt);
-      const stem = key === 0n ? `${id}` : `${id}_${key.toString(16).padStart(16, '0')}`;
-      rows.add(`${(id >> 10n) & 8191n}/${stem}`);
-    }
-  }
-  const have = new Map();
-  for (const f of files) {
-    const m = /^(\d+)\/(\d+(?:_[0-9a-f]{16})?)_[tlsh]\.jpg$/.exec(f);
-    assert.ok(m, `an unexpected file ${f}`);
-    const k = `${m[1]}/${m[2]}`;
-    have.set(k, (have.get(k) || 0) + 1);
-  }
-  return {
-    rows: rows.size,
-    rowsWithoutFiles: [...rows].filter((r) => have.get(r) !== 4),
-    filesWithoutRows: [...have.keys()].filter((k) => !rows.has(k)),
-  };
-}
 
 describe('backup and restore', { skip: external && 'needs the server\'s data directory' }, () => {
   let srv;
@@ -111,7 +83,7 @@ describe('backup and restore', { skip: external && 'needs the server\'s data dir
       const r = await run(['restore', out, '--data', target]);
       assert.equal(r.code, 0, JSON.stringify(r));
       assert.match(r.out, /every one with its files/);
-      const d = disagreement(target, await listFiles(path.join(target, 'photos', 'media')));
+      const d = photoDisagreement(target, await listFiles(path.join(target, 'photos', 'media')));
       assert.deepEqual(d.rowsWithoutFiles, []);
       assert.deepEqual(d.filesWithoutRows, []);
       assert.equal(d.rows, manifest.media);

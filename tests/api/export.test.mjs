@@ -6,13 +6,13 @@
 // the cluster, so the second server is another picogram.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, login, uniqueName, uploadPhoto, assertOk, assertV1Error, external, show, runAdmin,
-  sqlExec, topology, mediaFiles, launchOn,
+  sqlExec, topology, mediaFiles, launchOn, runPicogram, photoDisagreement, serverBinary, topologyArgs,
 } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
@@ -355,6 +355,55 @@ describe('account export and import', { skip: external && 'needs the servers\' d
       }
     } finally {
       await rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('an import killed at any moment leaves no account, a hidden one that delete-user removes, or the whole one; and no file without a row once swept', async (t) => {
+    const eve = await signup(a.url, uniqueName('eve'));
+    for (let i = 0; i < 24; i++) {
+      assertOk(await uploadPhoto(a.url, { token: eve.token, photo: i % 2 ? 'tiny-1x1.jpg' : 'grayscale.jpg', fields: { caption: `eve ${i} #kill` } }));
+    }
+    const f = path.join(dir, 'eve.zip');
+    assert.equal((await runAdmin(a.dataDir, ['export', eve.user.username, '--out', f])).code, 0);
+    for (const delay of [150, 450, 900]) {
+      const name = uniqueName('killed');
+      const p = spawn(serverBinary(), ['admin', 'import', f, '--as', name, '--data', b.dataDir, ...topologyArgs(b.dataDir)],
+        { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr.on('data', (c) => { err += c; });
+      p.stdin.end(`${PASSWORD}\n`);
+      const closed = new Promise((r) => p.on('close', (code, signal) => r({ code, signal })));
+      await new Promise((r) => setTimeout(r, delay));
+      p.kill('SIGKILL');
+      const end = await closed;
+      const li = await login(b.url, name, PASSWORD);
+      if (end.code === 0 || li.status === 200) { // it finished first
+        assert.equal(li.status, 200, show(li));
+        const me = assertOk(await api(b.url, 'GET', '/v1/users/self', { token: li.body.access_token }));
+        assert.equal(me.counts.media, 24, `killed after ${delay} ms, it had finished: ${err}`);
+        t.diagnostic(`killed after ${delay} ms: it had finished`);
+        continue;
+      }
+      t.diagnostic(`killed after ${delay} ms: ${li.status === 403 ? 'the account made, hidden' : 'no account yet'}`);
+      if (li.status === 403) { // made, and hidden: delete-user takes it away, files and all
+        const del = await runAdmin(b.dataDir, ['delete-user', name, '--yes']);
+        assert.equal(del.code, 0, del.err);
+      } else {
+        assert.equal(li.status, 400, `killed before the account was made: ${show(li)}`);
+      }
+      const again = await runAdmin(b.dataDir, ['import', f, '--as', name], `${PASSWORD}\n`, { timeout: 60_000 });
+      assert.equal(again.code, 0, again.err);
+      const li2 = await login(b.url, name, PASSWORD);
+      assert.equal(li2.status, 200, show(li2));
+      assert.equal(assertOk(await api(b.url, 'GET', '/v1/users/self', { token: li2.body.access_token })).counts.media, 24);
+    }
+    // a kill between a photo's files and its row leaves files no row names: the sweep takes them
+    const sw = await runPicogram(['sweep', '--older-than', '0', '--data', b.dataDir, ...topologyArgs(b.dataDir)]);
+    assert.equal(sw.code, 0, sw.err);
+    if (topology !== 'pg') { // (the check reads SQLite files)
+      const d = photoDisagreement(b.dataDir, await mediaFiles(b.dataDir));
+      assert.deepEqual(d.rowsWithoutFiles, []);
+      assert.deepEqual(d.filesWithoutRows, []);
     }
   });
 });

@@ -153,6 +153,36 @@ export function runAdmin(dataDir, args, stdin = '', opts = {}) {
   return runPicogram(['admin', ...args, '--data', dataDir, ...topologyArgs(dataDir)], stdin, opts);
 }
 
+/**
+ * For the SQLite databases of dataDir and the photo files given (paths under
+ * photos/media): {rows, rowsWithoutFiles, filesWithoutRows}.
+ */
+export function photoDisagreement(dataDir, files) {
+  const rows = new Set();
+  for (const db of dbFiles(dataDir)) {
+    const out = execFileSync('/usr/bin/python3', ['-c', 'import sys, sqlite3\n'
+      + 'for i, k in sqlite3.connect(sys.argv[1]).execute("SELECT id, file_key FROM media"): print(i, k)', db],
+    { encoding: 'utf8' });
+    for (const line of out.split('\n').filter(Boolean)) {
+      const [id, key] = line.split(' ').map(BigInt);
+      const stem = key === 0n ? `${id}` : `${id}_${key.toString(16).padStart(16, '0')}`;
+      rows.add(`${(id >> 10n) & 8191n}/${stem}`);
+    }
+  }
+  const have = new Map();
+  for (const f of files) {
+    const m = /^(\d+)\/(\d+(?:_[0-9a-f]{16})?)_[tlsh]\.jpg$/.exec(f);
+    assert.ok(m, `an unexpected file ${f}`);
+    const k = `${m[1]}/${m[2]}`;
+    have.set(k, (have.get(k) || 0) + 1);
+  }
+  return {
+    rows: rows.size,
+    rowsWithoutFiles: [...rows].filter((r) => have.get(r) !== 4),
+    filesWithoutRows: [...have.keys()].filter((k) => !rows.has(k)),
+  };
+}
+
 /** Runs one SQL statement on every database of a server (any topology). */
 export function sqlExec(dataDir, sql) {
   for (const t of dbTargets(dataDir)) {
