@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 256
 #define MAX_DBS 64
 #define PHOTO_MAX (64u << 20)
 
@@ -201,37 +200,23 @@ static int photo_moved(backup_t *bk, db_conn_t *c, int64_t id, int64_t file_key)
     return OK;
 }
 
+static int backup_one(void *arg, size_t d, int64_t id, int64_t file_key)
+{
+    backup_t *bk = arg;
+    int rc = copy_photo(bk, id, file_key);
+    if (rc == BLOB_ERROR)
+        return say(FAILED, "the photo store or the disk failed (photo %lld): %s", (long long)id, strerror(errno));
+    if (rc == BLOB_ABSENT && photo_moved(bk, db_physical(bk->copy, d), id, file_key) != OK)
+        return FAILED;
+    bk->media++;
+    db_ctx_release(bk->live);
+    return OK;
+}
+
 static int backup_photos(backup_t *bk)
 {
-    for (size_t d = 0; d < db_count(bk->copy); d++) {
-        int64_t after = 0, ids[PAGE], keys[PAGE];
-        int k = PAGE;
-        while (k == PAGE) {
-            db_conn_t *c = db_physical(bk->copy, d);
-            db_stmt_t *s = c ? db_q(c, Q_MEDIA_KEYED_RANGE) : NULL;
-            if (s == NULL)
-                return say(FAILED, "cannot read the backup's database %zu", d);
-            db_bind_i64(s, 1, after);
-            db_bind_i64(s, 2, INT64_MAX);
-            db_bind_i64(s, 3, PAGE);
-            if (db_read_id_pairs(s, PAGE, ids, keys, &k) != DB_DONE)
-                return say(FAILED, "cannot read the backup's database %zu", d);
-            for (int i = 0; i < k; i++) {
-                int rc = copy_photo(bk, ids[i], keys[i]);
-                if (rc == BLOB_ERROR)
-                    return say(FAILED, "the photo store or the disk failed (photo %lld): %s", (long long)ids[i],
-                               strerror(errno));
-                if (rc == BLOB_ABSENT && photo_moved(bk, c, ids[i], keys[i]) != OK)
-                    return FAILED;
-                bk->media++;
-            }
-            if (k > 0)
-                after = ids[k - 1];
-            db_ctx_release(bk->copy);
-            db_ctx_release(bk->live);
-        }
-    }
-    return OK;
+    int rc = media_each_key(bk->copy, backup_one, bk);
+    return rc < 0 ? say(FAILED, "%s", "cannot read the backup's databases") : rc;
 }
 
 /* The map's databases, which must all be SQLite. */
@@ -471,7 +456,28 @@ static int integrity(const char *path, char *why, size_t whylen)
     return strcmp(why, "ok") == 0 ? 0 : -1;
 }
 
-/* Photos of the restored databases without all their files. */
+typedef struct unfiled {
+    const char *data_dir;
+    long long media, missing;
+} unfiled_t;
+
+static int check_one(void *arg, size_t d, int64_t id, int64_t file_key)
+{
+    unfiled_t *u = arg;
+    bool whole = true;
+    for (int r = 0; r < IMG_NRENDITIONS; r++) {
+        char key[BLOB_KEY_MAX], path[4400];
+        blob_media_key(key, sizeof(key), id, file_key, img_renditions[r].suffix);
+        snprintf(path, sizeof(path), "%s/photos/%s", u->data_dir, key);
+        whole &= access(path, F_OK) == 0;
+    }
+    u->missing += !whole;
+    u->media++;
+    return 0;
+}
+
+/* Photos of the restored databases without all their files (-1: they
+ * could not be read); *media: how many photos there are. */
 static long long count_unfiled(const layout_t *lay, const char *data_dir, long long *media)
 {
     char *spec = layout_spec(lay, data_dir), err[256];
@@ -480,41 +486,12 @@ static long long count_unfiled(const layout_t *lay, const char *data_dir, long l
     if (map == NULL)
         return -1;
     db_ctx_t *db = db_ctx_new(map);
-    long long missing = 0;
-    for (size_t d = 0; d < db_count(db) && missing >= 0; d++) {
-        int64_t after = 0, ids[PAGE], keys[PAGE];
-        int k = PAGE;
-        while (k == PAGE && missing >= 0) {
-            db_conn_t *c = db_physical(db, d);
-            db_stmt_t *s = c ? db_q(c, Q_MEDIA_KEYED_RANGE) : NULL;
-            if (s) {
-                db_bind_i64(s, 1, after);
-                db_bind_i64(s, 2, INT64_MAX);
-                db_bind_i64(s, 3, PAGE);
-            }
-            if (s == NULL || db_read_id_pairs(s, PAGE, ids, keys, &k) != DB_DONE) {
-                missing = -1;
-                break;
-            }
-            for (int i = 0; i < k; i++) {
-                bool whole = true;
-                for (int r = 0; r < IMG_NRENDITIONS; r++) {
-                    char key[BLOB_KEY_MAX], path[4400];
-                    blob_media_key(key, sizeof(key), ids[i], keys[i], img_renditions[r].suffix);
-                    snprintf(path, sizeof(path), "%s/photos/%s", data_dir, key);
-                    whole &= access(path, F_OK) == 0;
-                }
-                missing += !whole;
-                (*media)++;
-            }
-            if (k > 0)
-                after = ids[k - 1];
-            db_ctx_release(db);
-        }
-    }
+    unfiled_t u = {data_dir, 0, 0};
+    int rc = media_each_key(db, check_one, &u);
     db_ctx_free(db);
     dbmap_free(map);
-    return missing;
+    *media = u.media;
+    return rc == 0 ? u.missing : -1;
 }
 
 /* Whether dir is absent or an empty directory. */

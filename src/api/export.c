@@ -96,10 +96,7 @@ static void export_done(api_work_t *w_, api_req_t *ar)
 {
     export_work_t *w = (export_work_t *)w_;
     if (w->rc == EXPORT_OK) {
-        char disp[160];
-        int n = snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", w->filename);
-        api_add_header(ar, "content-disposition", disp, (size_t)n);
-        api_send_file(ar, xstrdup(w->path), "application/zip");
+        api_send_file(ar, xstrdup(w->path), "application/zip", w->filename);
         w->path[0] = '\0'; /* the request's now */
         return;
     }

@@ -9,6 +9,8 @@
 
 /* mkdir -p (0755 each); 0 or -1 (errno). */
 int fs_mkdirs(const char *path);
+/* The directory part of path into out: "." for a bare name, "/" at the root. */
+void fs_dirname(const char *path, char *out, size_t cap);
 /* fsync of a directory, so the names made in it last; 0 or -1. */
 int fs_fsync_dir(const char *dir);
 /* All of len bytes to fd (EINTR retried); 0 or -1. */

@@ -85,7 +85,7 @@ static void send_owned(api_req_t *ar, int status, char *body, size_t len)
         api_flush(ar);
 }
 
-void api_send_file(api_req_t *ar, char *path, const char *content_type)
+void api_send_file(api_req_t *ar, char *path, const char *content_type, const char *filename)
 {
     if (ar->replied) {
         unlink(path);
@@ -94,6 +94,7 @@ void api_send_file(api_req_t *ar, char *path, const char *content_type)
     }
     ar->out.file = path;
     ar->out.file_type = content_type;
+    ar->out.file_name = xstrdup(filename);
     send_owned(ar, 200, NULL, 0);
 }
 
@@ -124,9 +125,6 @@ void api_flush(api_req_t *ar)
         ar->out.file = NULL;
         static const char body[] =
             "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"the file was lost\"}}";
-        for (int i = 0; i < ar->out.nheaders; i++) /* its Content-Disposition, among others, is not this answer's */
-            if (strcmp(ar->out.headers[i][0], "content-disposition") == 0)
-                ar->out.headers[i][0][0] = '\0';
         free(ar->out.body);
         ar->out.body = xmalloc(sizeof(body));
         memcpy(ar->out.body, body, sizeof(body) - 1);
@@ -143,8 +141,6 @@ void api_flush(api_req_t *ar)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     for (int i = 0; i < ar->out.nheaders; i++) {
         char **h = ar->out.headers[i];
-        if (h[0][0] == '\0')
-            continue; /* taken back */
         size_t vl = strlen(h[1]);
         h2o_add_header_by_str(&req->pool, &req->res.headers, h[0], strlen(h[0]), 0, NULL,
                               h2o_strdup(&req->pool, h[1], vl).base, vl);
@@ -155,6 +151,11 @@ void api_flush(api_req_t *ar)
         /* h2o opens it here and streams it as the client takes it (h2o_file_send
          * sends a body even to HEAD: such a request gets the headers alone) */
         h2o_iovec_t type = h2o_iovec_init(ar->out.file_type, strlen(ar->out.file_type));
+        h2o_iovec_t disp =
+            h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("attachment; filename=\"")),
+                       h2o_iovec_init(ar->out.file_name, strlen(ar->out.file_name)), h2o_iovec_init(H2O_STRLIT("\"")));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-disposition"), 0, NULL, disp.base,
+                              disp.len);
         if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type.base, type.len);
             h2o_send_inline(req, "", 0);

@@ -115,6 +115,7 @@ struct api_req {
         char *headers[API_OUT_HEADERS][2];
         char *file;            /* api_send_file's: sent from disk, then unlinked */
         const char *file_type; /* its Content-Type */
+        char *file_name;       /* the name it is saved under (Content-Disposition), or NULL */
     } out;
     bool on_worker;      /* running on a worker thread: the loop sends the answer */
     bool speculative;    /* tried on the loop first, with no database: thrown away if one was needed */
@@ -224,9 +225,10 @@ void api_error(api_req_t *ar, int status, const char *type, const char *msg);
 /* OAuth style: {"code":N,"error_type":"OAuthException","error_message":...} */
 void api_oauth_error(api_req_t *ar, int status, const char *msg);
 /* Answers 200 with the file at path (malloc'd; the request takes it) as
- * its body, streamed from disk by the loop; the file is unlinked once it
- * is open (or with the request, if it is never sent). */
-void api_send_file(api_req_t *ar, char *path, const char *content_type);
+ * its body, streamed from disk by the loop, as an attachment named
+ * filename (a safe name: no quote, no control character); the file is
+ * unlinked once it is open (or with the request, if it is never sent). */
+void api_send_file(api_req_t *ar, char *path, const char *content_type, const char *filename);
 /* Sends a finished JSON body as it is. */
 void api_send(api_req_t *ar, int status, const char *body, size_t len);
 /* A failure of ours: logs it and answers 500 with a JSON error. */

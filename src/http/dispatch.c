@@ -162,10 +162,10 @@ static void ar_unref(api_req_t *ar)
     memo_free(ar->memo);
     free(ar->blocks);
     free(ar->out.body);
-    if (ar->out.file) { /* never sent: the client went */
+    if (ar->out.file) /* never sent: the client went */
         unlink(ar->out.file);
-        free(ar->out.file);
-    }
+    free(ar->out.file);
+    free(ar->out.file_name);
     for (int i = 0; i < ar->out.nheaders; i++) {
         free(ar->out.headers[i][0]);
         free(ar->out.headers[i][1]);
@@ -640,10 +640,10 @@ static void unwind(api_req_t *ar)
 {
     ar->replied = false;
     free(ar->out.body);
-    if (ar->out.file) {
+    if (ar->out.file)
         unlink(ar->out.file);
-        free(ar->out.file);
-    }
+    free(ar->out.file);
+    free(ar->out.file_name);
     for (int i = 0; i < ar->out.nheaders; i++) {
         free(ar->out.headers[i][0]);
         free(ar->out.headers[i][1]);

@@ -123,15 +123,8 @@ static int erase_comments(db_ctx_t *db, int64_t user, erase_counts_t *n)
         int64_t after = 0;
         int k = ERASE_BATCH;
         while (k == ERASE_BATCH) {
-            db_conn_t *c = db_physical(db, d);
-            if (c == NULL)
-                return -1;
             int64_t media[ERASE_BATCH], ids[ERASE_BATCH];
-            db_stmt_t *s = db_q(c, Q_COMMENTS_BY_USER);
-            db_bind_i64(s, 1, user);
-            db_bind_i64(s, 2, after);
-            db_bind_i64(s, 3, ERASE_BATCH);
-            if (db_read_id_pairs(s, ERASE_BATCH, media, ids, &k) != DB_DONE)
+            if (social_comments_by_user(db, d, user, after, ERASE_BATCH, media, ids, &k) != SOCIAL_OK)
                 return -1;
             for (int i = 0; i < k; i++) {
                 comment_t *cm = xmalloc(sizeof(*cm));

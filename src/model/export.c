@@ -1,6 +1,7 @@
 /* An account's archive: see export.h. */
 #include "model/export.h"
 #include "core/buf.h"
+#include "core/fsutil.h"
 #include "core/ids.h"
 #include "images/images.h"
 #include "model/graph.h"
@@ -257,8 +258,7 @@ static zip_int64_t add_made(exporter_t *x, const char *name, int (*make)(made_sr
     made_src_t *p = xmalloc(sizeof(*p));
     *p = *tmpl;
     p->x = x;
-    p->make = make;
-    buf_init(&p->data, PHOTO_MAX);
+    p->make = make; /* (its data buffer, empty as in tmpl, is made at OPEN) */
     zip_error_init(&p->error);
     zip_source_t *src = zip_source_function(x->za, made_cb, p);
     zip_int64_t i = src ? zip_file_add(x->za, name, src, ZIP_FL_ENC_UTF_8) : -1;
@@ -490,14 +490,7 @@ static void write_comments(exporter_t *x)
         int64_t after = 0, media[PAGE], ids[PAGE];
         int k = PAGE;
         while (k == PAGE && x->rc == EXPORT_OK) {
-            db_conn_t *c = db_physical(x->db, d);
-            db_stmt_t *st = c ? db_q(c, Q_COMMENTS_BY_USER) : NULL;
-            if (st) {
-                db_bind_i64(st, 1, x->u->id);
-                db_bind_i64(st, 2, after);
-                db_bind_i64(st, 3, PAGE);
-            }
-            if (st == NULL || db_read_id_pairs(st, PAGE, media, ids, &k) != DB_DONE) {
+            if (social_comments_by_user(x->db, d, x->u->id, after, PAGE, media, ids, &k) != SOCIAL_OK) {
                 fail(x, EXPORT_ERROR, "%s", "a database did not answer (listing the comments made)");
                 break;
             }
@@ -686,14 +679,7 @@ int export_user(db_ctx_t *db, blob_store_t *store, int64_t user, const char *pat
     if (errlen)
         err[0] = '\0';
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof(dir), ".");
+    fs_dirname(path, dir, sizeof(dir));
     x->dir = dir;
     int rc = users_get_any(db, user, x->u);
     if (rc != USERS_OK) {

@@ -155,6 +155,35 @@ long long media_delete_files(blob_store_t *store, int64_t id, int64_t file_key)
     return n;
 }
 
+int media_each_key(db_ctx_t *db, int (*fn)(void *arg, size_t d, int64_t id, int64_t file_key), void *arg)
+{
+    enum { PAGE = 256 };
+    for (size_t d = 0; d < db_count(db); d++) {
+        int64_t after = 0, ids[PAGE], keys[PAGE];
+        int k = PAGE;
+        while (k == PAGE) {
+            db_conn_t *c = db_physical(db, d);
+            if (c == NULL)
+                return -1;
+            db_stmt_t *s = db_q(c, Q_MEDIA_KEYED_RANGE);
+            db_bind_i64(s, 1, after);
+            db_bind_i64(s, 2, INT64_MAX);
+            db_bind_i64(s, 3, PAGE);
+            if (db_read_id_pairs(s, PAGE, ids, keys, &k) != DB_DONE)
+                return -1;
+            for (int i = 0; i < k; i++) {
+                int rc = fn(arg, d, ids[i], keys[i]);
+                if (rc != 0)
+                    return rc;
+            }
+            if (k > 0)
+                after = ids[k - 1];
+            db_ctx_release(db);
+        }
+    }
+    return 0;
+}
+
 int media_post(db_ctx_t *db, blob_store_t *store, media_t *m, const img_result_t *r, int64_t place_new_id,
                long long celebrity, const text_mention_t *mentions, size_t nmentions, user_t *owner)
 {

@@ -60,6 +60,10 @@ struct user;
  * 500 (a database); on failure nothing of it is left, files included. */
 int media_post(db_ctx_t *db, struct blob_store *store, media_t *m, const img_result_t *r, int64_t place_new_id,
                long long celebrity, const text_mention_t *mentions, size_t nmentions, struct user *owner);
+/* Calls fn(arg, d, id, file_key) for every photo of every physical
+ * database d of db, a page at a time in ID order: 0; -1 on a database
+ * error; or the first non-zero fn returned (which stops it). */
+int media_each_key(db_ctx_t *db, int (*fn)(void *arg, size_t d, int64_t id, int64_t file_key), void *arg);
 /* Deletes the renditions of a photo from the store (absent ones count as
  * gone); how many went. A failure leaves orphans for the sweep. */
 long long media_delete_files(struct blob_store *store, int64_t id, int64_t file_key);

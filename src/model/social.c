@@ -384,6 +384,20 @@ int social_comment_add(db_ctx_t *db, comment_t *cm, int64_t media_owner, const t
     return rc;
 }
 
+int social_comments_by_user(db_ctx_t *db, size_t d, int64_t user, int64_t after, int limit, int64_t *media,
+                            int64_t *ids, int *n)
+{
+    *n = 0;
+    db_conn_t *c = db_physical(db, d);
+    if (c == NULL)
+        return SOCIAL_ERROR;
+    db_stmt_t *s = db_q(c, Q_COMMENTS_BY_USER);
+    db_bind_i64(s, 1, user);
+    db_bind_i64(s, 2, after);
+    db_bind_i64(s, 3, limit);
+    return db_read_id_pairs(s, limit, media, ids, n) == DB_DONE ? SOCIAL_OK : SOCIAL_ERROR;
+}
+
 int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out)
 {
     db_conn_t *c = db_shard(db, ids_shard(media));

@@ -44,6 +44,11 @@ typedef struct comment {
 int social_comment_add(db_ctx_t *db, comment_t *c, int64_t media_owner, const text_mention_t *mentions, size_t nm);
 int social_comment_get(db_ctx_t *db, int64_t media, int64_t id, comment_t *out);
 int social_comment_delete(db_ctx_t *db, const comment_t *c);
+/* A page of the comments user made that are on physical database d (a
+ * comment lives with its photo): IDs after `after`, oldest first, with
+ * their photos. */
+int social_comments_by_user(db_ctx_t *db, size_t d, int64_t user, int64_t after, int limit, int64_t *media,
+                            int64_t *ids, int *n);
 /* The latest comments, newest first. */
 int social_comments(db_ctx_t *db, int64_t media, int limit, comment_t *out, int *n);
 
