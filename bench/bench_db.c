@@ -75,11 +75,11 @@ int main(int argc, char **argv)
     unsigned seed = 1;
     for (int i = 0; i < ncalls; i++) {
         int k = (int)(rand_r(&seed) % (unsigned)nusers);
-        int64_t who;
+        token_grant_t who;
         double t0 = now_us();
         int rc = tokens_check(db, toks[k], strlen(toks[k]), &who);
         t[i] = now_us() - t0;
-        if (rc != USERS_OK || who != ids[k]) {
+        if (rc != USERS_OK || who.user != ids[k]) {
             fprintf(stderr, "tokens_check failed\n");
             return 1;
         }

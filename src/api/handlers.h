@@ -39,6 +39,18 @@ void users_export(api_req_t *ar);
 /* Removes the archives a run before left in DATA/exports (api/export.c). */
 void api_export_sweep(const char *data_dir);
 void media_edit(api_req_t *ar);
+/* Third-party apps and OAuth2 (api/apps.c) */
+void developer_clients_create(api_req_t *ar);
+void developer_clients_list(api_req_t *ar);
+void developer_clients_delete(api_req_t *ar);
+void developer_clients_secret(api_req_t *ar);
+void users_apps_list(api_req_t *ar);
+void users_apps_revoke(api_req_t *ar);
+void oauth_authorize_page(api_req_t *ar);
+void oauth_authorize(api_req_t *ar);
+void web_oauth_app(api_req_t *ar);
+/* POST /oauth/access_token with grant_type=authorization_code */
+void oauth_code_grant(api_req_t *ar);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);
 void web_session_show(api_req_t *ar);

@@ -225,8 +225,12 @@ void oauth_access_token(api_req_t *ar)
         api_oauth_error(ar, 400, "You must provide a grant_type");
         return;
     }
+    if (strcmp(grant, "authorization_code") == 0) {
+        oauth_code_grant(ar);
+        return;
+    }
     if (strcmp(grant, "password") != 0) {
-        api_oauth_error(ar, 400, "Unsupported grant_type: only 'password' is available");
+        api_oauth_error(ar, 400, "Unsupported grant_type: use authorization_code or password");
         return;
     }
     const param_t *u = params_get(&ar->params, "username"), *p = params_get(&ar->params, "password");

@@ -1,10 +1,12 @@
 /* Durable file writes: see fsutil.h. */
 #include "core/fsutil.h"
+#include "core/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,4 +90,35 @@ int fs_write_file(const char *path, const void *data, size_t len, int mode)
         return -1;
     }
     return 0;
+}
+
+char *fs_read_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    char *data = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max) {
+        size_t n = (size_t)st.st_size, got = 0;
+        data = xmalloc(n + 1);
+        while (got < n) {
+            ssize_t r = read(fd, data + got, n - got);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR)
+                    continue;
+                break;
+            }
+            got += (size_t)r;
+        }
+        if (got != n) {
+            free(data);
+            data = NULL;
+        } else {
+            data[n] = '\0';
+            *len = n;
+        }
+    }
+    close(fd);
+    return data;
 }

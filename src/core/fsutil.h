@@ -22,4 +22,8 @@ int fs_write_all(int fd, const void *data, size_t len);
  * temporary is left beside it either way. */
 int fs_write_file(const char *path, const void *data, size_t len, int mode);
 
+/* The whole of a regular file of at most max bytes (xmalloc'd, with a NUL
+ * after its len bytes), or NULL. */
+char *fs_read_file(const char *path, size_t max, size_t *len);
+
 #endif

@@ -111,7 +111,7 @@ const char *validate_password(const char *s, size_t n)
     return NULL;
 }
 
-static const char *text_field(const char *s, size_t n, size_t max, bool newline, const char *too_long, const char *bad)
+const char *validate_text(const char *s, size_t n, size_t max, bool newline, const char *too_long, const char *bad)
 {
     if (!utf8_valid(s, n) || has_control(s, n, newline))
         return bad;
@@ -122,20 +122,20 @@ static const char *text_field(const char *s, size_t n, size_t max, bool newline,
 
 const char *validate_full_name(const char *s, size_t n)
 {
-    return text_field(s, n, FULL_NAME_MAX, false, "full_name must be at most 100 characters",
+    return validate_text(s, n, FULL_NAME_MAX, false, "full_name must be at most 100 characters",
                       "full_name contains invalid characters");
 }
 
 const char *validate_bio(const char *s, size_t n)
 {
-    return text_field(s, n, BIO_MAX, true, "bio must be at most 150 characters", "bio contains invalid characters");
+    return validate_text(s, n, BIO_MAX, true, "bio must be at most 150 characters", "bio contains invalid characters");
 }
 
 const char *validate_website(const char *s, size_t n)
 {
     if (n == 0)
         return NULL;
-    const char *err = text_field(s, n, WEBSITE_MAX, false, "website must be at most 200 characters",
+    const char *err = validate_text(s, n, WEBSITE_MAX, false, "website must be at most 200 characters",
                                  "website contains invalid characters");
     if (err)
         return err;
@@ -170,12 +170,12 @@ const char *validate_comment(const char *s, size_t n)
 {
     if (n == 0)
         return "text is required";
-    return text_field(s, n, 2200, true, "text must be at most 2200 characters", "text contains invalid characters");
+    return validate_text(s, n, 2200, true, "text must be at most 2200 characters", "text contains invalid characters");
 }
 
 const char *validate_caption(const char *s, size_t n)
 {
-    return text_field(s, n, 2200, true, "caption must be at most 2200 characters",
+    return validate_text(s, n, 2200, true, "caption must be at most 2200 characters",
                       "caption contains invalid characters");
 }
 

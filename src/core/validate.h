@@ -27,6 +27,9 @@ const char *validate_username(const char *s, size_t n);
  * (a trailing dot ends a mention: "@alice." names alice). */
 const char *validate_new_username(const char *s, size_t n);
 const char *validate_password(const char *s, size_t n);
+/* Text of at most max characters of valid UTF-8 with no control
+ * character (but newlines, if `newline`): NULL, too_long or bad. */
+const char *validate_text(const char *s, size_t n, size_t max, bool newline, const char *too_long, const char *bad);
 const char *validate_full_name(const char *s, size_t n);
 const char *validate_bio(const char *s, size_t n);
 const char *validate_website(const char *s, size_t n);

@@ -45,6 +45,7 @@ struct db_driver {
     const char *dialect_shard_keys; /* DDL of the shard columns and indexes (NULL: none) */
     const char *dialect_key_shards; /* DDL of the indexes by shard of the hash-keyed tables (NULL: none) */
     const char *dialect_upsert_shard_keys; /* DDL making the upserted tables' shard indexes plain (NULL: none) */
+    const char *dialect_app_shard_keys;    /* DDL of the shard columns of the OAuth tables (NULL: none) */
     bool remote;   /* across a network: calls must not run on an event loop */
     bool snapshot; /* a request's reads share one read transaction (db_ctx_read_begin) */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */

@@ -659,6 +659,11 @@ const db_driver_t db_driver_postgres = {
                                  "CREATE INDEX followers_by_shard ON followers (shard, user_id, follower_id);"
                                  "DROP INDEX feed_state_by_shard;"
                                  "CREATE INDEX feed_state_by_shard ON feed_state (shard, user_id);",
+    .dialect_app_shard_keys =
+        "ALTER TABLE apps ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX apps_by_shard ON apps (shard, id);"
+        "ALTER TABLE oauth_codes ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX oauth_codes_by_shard ON oauth_codes (shard, hash);",
     /* plain tables of integer points (degrees x 10^7, seconds since 2011),
      * searched through an index on the latitude (geo/rtree.c's queries) */
     .dialect_geo_index =

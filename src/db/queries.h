@@ -36,9 +36,34 @@
       " UNION SELECT id FROM users WHERE full_name_lower >= $1 AND full_name_lower < $2) AND suspended = 0"          \
       " ORDER BY username_lower = $1 DESC, (username_lower >= $1 AND username_lower < $2) DESC,"                     \
       " followed_by_count DESC, username_lower LIMIT $3")                                                   \
-    X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at) VALUES ($1, $2, $3)")                             \
+    X(TOKEN_INSERT, "INSERT INTO tokens (hash, user_id, created_at, app_id, scopes) VALUES ($1, $2, $3, $4, $5)")     \
     X(TOKEN_LOOKUP,                                                                                                    \
-      "SELECT t.user_id FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1 AND u.suspended = 0")       \
+      "SELECT t.user_id, t.app_id, t.scopes FROM tokens t JOIN users u ON u.id = t.user_id"                           \
+      " WHERE t.hash = $1 AND u.suspended = 0")                                                                        \
+    X(APP_INSERT,                                                                                                      \
+      "INSERT INTO apps (id, owner_id, client_id, name, description, website, redirect_uris, secret, enforce_signed,"  \
+      " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")                                                 \
+    X(APP_GET,                                                                                                         \
+      "SELECT id, owner_id, client_id, name, description, website, redirect_uris, secret, enforce_signed, created_at"  \
+      " FROM apps WHERE id = $1")                                                                                      \
+    X(APPS_OF,                                                                                                         \
+      "SELECT id, owner_id, client_id, name, description, website, redirect_uris, secret, enforce_signed, created_at"  \
+      " FROM apps WHERE owner_id = $1 ORDER BY id DESC")                                                               \
+    X(APP_DELETE, "DELETE FROM apps WHERE id = $1 AND owner_id = $2")                                                 \
+    X(APP_SET_SECRET, "UPDATE apps SET secret = $3 WHERE id = $1 AND owner_id = $2")                                  \
+    X(APP_TOKENS, "SELECT hash FROM tokens WHERE app_id = $1")                                                        \
+    X(APP_TOKENS_DELETE, "DELETE FROM tokens WHERE app_id = $1")                                                      \
+    X(APP_CODES_DELETE, "DELETE FROM oauth_codes WHERE app_id = $1")                                                  \
+    X(USER_APPS, "SELECT app_id, created_at, scopes FROM tokens WHERE user_id = $1 AND app_id <> 0")                 \
+    X(USER_APP_TOKENS, "SELECT hash FROM tokens WHERE user_id = $1 AND app_id = $2")                                  \
+    X(USER_APP_TOKENS_DELETE, "DELETE FROM tokens WHERE user_id = $1 AND app_id = $2")                                \
+    X(CODE_EXPIRED_DELETE, "DELETE FROM oauth_codes WHERE user_id = $1 AND expires_at < $2")                          \
+    X(CODE_INSERT,                                                                                                     \
+      "INSERT INTO oauth_codes (hash, user_id, app_id, redirect_uri, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6)") \
+    X(CODE_GET, "SELECT user_id, app_id, redirect_uri, scopes, expires_at, token_hash FROM oauth_codes WHERE hash = $1") \
+    X(CODE_USED, "UPDATE oauth_codes SET token_hash = $2 WHERE hash = $1 AND token_hash IS NULL")                    \
+    X(ERASE_APPS_OF, "SELECT id FROM apps WHERE owner_id = $1")                                                       \
+    X(ERASE_CODES, "DELETE FROM oauth_codes WHERE user_id = $1")                                                      \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \
     X(USER_SET_FULL_NAME_LOWER, "UPDATE users SET full_name_lower = $2 WHERE id = $1")                               \

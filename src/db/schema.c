@@ -229,6 +229,23 @@ static const char *const migrations[] = {
     "CREATE INDEX comments_user ON comments (user_id, id);"
     /* and a job names the request that made it (X-Request-Id), for its log lines */
     "ALTER TABLE jobs ADD COLUMN request_id TEXT;",
+    /* 18: third-party apps (OAuth2, api/apps.c): an app on its owner's
+     * shard, its secret sealed with a key from the server secret (it keys
+     * signatures, so it cannot be a one-way hash); authorization codes on
+     * the user's shard, kept used until they expire (a second use revokes
+     * the token the first made); and a token's app (0: first party) and
+     * scopes (model/apps.h), found by app when one is deleted. */
+    "CREATE TABLE apps (id {ID} PRIMARY KEY, owner_id {ID} NOT NULL, client_id TEXT NOT NULL,"
+    " name TEXT NOT NULL, description TEXT NOT NULL, website TEXT NOT NULL, redirect_uris TEXT NOT NULL,"
+    " secret {BLOB} NOT NULL, enforce_signed INTEGER NOT NULL DEFAULT 0, created_at {ID} NOT NULL);"
+    "CREATE INDEX apps_owner ON apps (owner_id, id);"
+    "CREATE TABLE oauth_codes (hash {BLOB} PRIMARY KEY, user_id {ID} NOT NULL, app_id {ID} NOT NULL,"
+    " redirect_uri TEXT NOT NULL, scopes INTEGER NOT NULL, expires_at {ID} NOT NULL, token_hash {BLOB});"
+    "CREATE INDEX oauth_codes_user ON oauth_codes (user_id, expires_at);"
+    "ALTER TABLE tokens ADD COLUMN app_id {ID} NOT NULL DEFAULT 0;"
+    "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 31;"
+    "CREATE INDEX tokens_app ON tokens (app_id, user_id) WHERE app_id <> 0;"
+    "{APP_SHARD_KEYS}",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15
@@ -254,6 +271,8 @@ static char *expand(const db_driver_t *drv, const char *sql)
             buf_puts(&b, drv->dialect_shard_keys ? drv->dialect_shard_keys : "SELECT 1;"), p += 12;
         else if (strncmp(p, "{KEY_SHARDS}", 12) == 0)
             buf_puts(&b, drv->dialect_key_shards ? drv->dialect_key_shards : "SELECT 1;"), p += 12;
+        else if (strncmp(p, "{APP_SHARD_KEYS}", 16) == 0)
+            buf_puts(&b, drv->dialect_app_shard_keys ? drv->dialect_app_shard_keys : "SELECT 1;"), p += 16;
         else if (strncmp(p, "{UPSERT_SHARD_KEYS}", 19) == 0)
             buf_puts(&b, drv->dialect_upsert_shard_keys ? drv->dialect_upsert_shard_keys : "SELECT 1;"), p += 19;
         else

@@ -22,6 +22,8 @@ static const char *reason_phrase(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 302:
+        return "Found";
     case 400:
         return "Bad Request";
     case 401:
@@ -98,6 +100,22 @@ void api_send_file(api_req_t *ar, char *path, const char *content_type, const ch
     send_owned(ar, 200, NULL, 0);
 }
 
+void api_send_typed(api_req_t *ar, int status, const char *type, const char *body, size_t len)
+{
+    if (ar->replied)
+        return;
+    ar->out.type = type;
+    api_send(ar, status, body, len);
+}
+
+void api_redirect(api_req_t *ar, const char *url)
+{
+    if (ar->replied)
+        return;
+    api_add_header(ar, "location", url, strlen(url));
+    api_send_typed(ar, 302, "text/plain; charset=utf-8", "", 0);
+}
+
 void api_send(api_req_t *ar, int status, const char *body, size_t len)
 {
     if (ar->replied)
@@ -135,8 +153,12 @@ void api_flush(api_req_t *ar)
     req->res.reason = reason_phrase(ar->out.status);
     if (ar->out.file == NULL) {
         req->res.content_length = ar->out.len;
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("application/json; charset=utf-8"));
+        if (ar->out.type != NULL)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ar->out.type,
+                           strlen(ar->out.type));
+        else
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                           H2O_STRLIT("application/json; charset=utf-8"));
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     for (int i = 0; i < ar->out.nheaders; i++) {

@@ -40,6 +40,12 @@ enum {
     R_OAUTH = 2,  /* OAuth endpoint: errors are not enveloped */
     R_UPLOAD = 4, /* body may be up to max_upload rather than max_body */
     R_WEB = 8,    /* a browser session endpoint: needs an X-Requested-With header (no cross-site forms) */
+    /* the scopes a token needs here (model/apps.h; basic: every token has it) */
+    R_COMMENTS = 16,
+    R_RELATIONSHIPS = 32,
+    R_LIKES = 64,
+    R_FIRST_PARTY = 128, /* the account's own business: first-party tokens only, never an app's */
+    R_FORM_CSRF = 256,   /* a browser form: the CSRF token may come as the csrf_token field */
 };
 
 /* v1 error types */
@@ -96,6 +102,8 @@ struct api_req {
     size_t token_len;
     uint64_t token_key; /* ratelimit_key of the token (never 0), once computed: its rate-limit and cache key */
     bool via_cookie;    /* the token came from the browser session cookie */
+    int64_t app;        /* the token's app (0: first party) */
+    unsigned scopes;    /* the token's scopes (model/apps.h) */
     /* the request, as handlers see it (copies) */
     char method[8];                       /* the effective method (POST with _method=DELETE is DELETE) */
     char *path;                           /* the path and query */
@@ -116,6 +124,7 @@ struct api_req {
         char *file;            /* api_send_file's: sent from disk, then unlinked */
         const char *file_type; /* its Content-Type */
         char *file_name;       /* the name it is saved under (Content-Disposition), or NULL */
+        const char *type;      /* the body's Content-Type, if not JSON (api_send_typed) */
     } out;
     bool on_worker;      /* running on a worker thread: the loop sends the answer */
     bool speculative;    /* tried on the loop first, with no database: thrown away if one was needed */
@@ -231,6 +240,10 @@ void api_oauth_error(api_req_t *ar, int status, const char *msg);
 void api_send_file(api_req_t *ar, char *path, const char *content_type, const char *filename);
 /* Sends a finished JSON body as it is. */
 void api_send(api_req_t *ar, int status, const char *body, size_t len);
+/* The same with another Content-Type (a static string). */
+void api_send_typed(api_req_t *ar, int status, const char *type, const char *body, size_t len);
+/* Answers 302 to url (no body). */
+void api_redirect(api_req_t *ar, const char *url);
 /* A failure of ours: logs it and answers 500 with a JSON error. */
 void api_internal_error(api_req_t *ar, const char *what);
 

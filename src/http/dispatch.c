@@ -20,6 +20,7 @@
  * about half the loop's throughput on a cached feed page.)
  */
 #include "http/api.h"
+#include "model/apps.h"
 #include "model/tokens.h"
 #include "model/users.h"
 #include "obs/log.h"
@@ -387,33 +388,78 @@ static bool csrf_ok(api_req_t *ar)
 {
     if (!ar->via_cookie || strcmp(ar->method, "GET") == 0 || strcmp(ar->method, "HEAD") == 0)
         return true;
-    if (ar->csrf_header[0] == '\0')
+    const char *given = ar->csrf_header;
+    if (given[0] == '\0' && (ar->flags & R_FORM_CSRF)) { /* a form cannot send a header */
+        const char *f = api_param(ar, "csrf_token");
+        given = f && strlen(f) == CSRF_TOKEN_LEN ? f : "";
+    }
+    if (given[0] == '\0')
         return false;
     char want[CSRF_TOKEN_LEN + 1];
     api_csrf_token(ar->token, ar->token_len, want);
-    return sodium_memcmp(want, ar->csrf_header, CSRF_TOKEN_LEN) == 0;
+    return sodium_memcmp(want, given, CSRF_TOKEN_LEN) == 0;
 }
 
-/* The token's user, from the object cache (a hash of the token as the
- * key, for CACHE_SHORT_TTL_MS: a token revoked by another process stops
- * working within that) or the database. */
-static int check_token(api_req_t *ar, int64_t *uid)
+/* A token's grant as the object cache keeps it (the user, the app, the
+ * scopes); an entry of another length (another build's) is a miss. */
+#define GRANT_BYTES 20
+
+/* The token's grant, from the object cache (a hash of the token as the
+ * key, for CACHE_SHORT_TTL_MS: a token revoked by another process, or an
+ * app deleted, stops working within that) or the database. */
+static int check_token(api_req_t *ar, token_grant_t *g)
 {
     unsigned char h[TOKEN_HASH_BYTES];
     token_hash(ar->token, ar->token_len, h);
     int64_t key = tokens_cache_key(h); /* from the stored hash: a revocation by hash reaches it */
+    unsigned char e[GRANT_BYTES];
     buf_t v;
     buf_init(&v, 64);
-    bool hit = api_cache_get(ar, CACHE_TOKEN, key, &v) && v.len == sizeof(*uid);
+    bool hit = api_cache_get(ar, CACHE_TOKEN, key, &v) && v.len == GRANT_BYTES;
     if (hit)
-        memcpy(uid, v.data, sizeof(*uid));
+        memcpy(e, v.data, GRANT_BYTES);
     buf_free(&v);
-    if (hit)
+    if (hit) {
+        uint32_t sc;
+        memcpy(&g->user, e, 8);
+        memcpy(&g->app, e + 8, 8);
+        memcpy(&sc, e + 16, 4);
+        g->scopes = sc;
         return USERS_OK;
-    int rc = tokens_check(ar->db, ar->token, ar->token_len, uid);
-    if (rc == USERS_OK)
-        api_cache_set(ar, CACHE_TOKEN, key, uid, sizeof(*uid), CACHE_SHORT_TTL_MS);
+    }
+    int rc = tokens_check(ar->db, ar->token, ar->token_len, g);
+    if (rc == USERS_OK) {
+        uint32_t sc = g->scopes;
+        memcpy(e, &g->user, 8);
+        memcpy(e + 8, &g->app, 8);
+        memcpy(e + 16, &sc, 4);
+        api_cache_set(ar, CACHE_TOKEN, key, e, GRANT_BYTES, CACHE_SHORT_TTL_MS);
+    }
     return rc;
+}
+
+/* The scopes a route asks of a token, and the message when one lacks. */
+static unsigned route_scopes(unsigned flags)
+{
+    return (flags & R_COMMENTS ? SCOPE_COMMENTS : 0) | (flags & R_RELATIONSHIPS ? SCOPE_RELATIONSHIPS : 0) |
+           (flags & R_LIKES ? SCOPE_LIKES : 0) | (flags & R_FIRST_PARTY ? SCOPE_FIRST_PARTY : 0);
+}
+
+static void scope_error(api_req_t *ar, unsigned missing)
+{
+    if (missing & SCOPE_FIRST_PARTY) {
+        api_error(ar, 400, E_OAUTH_PERM,
+                  "This endpoint is open only to the account's own clients (a log-in or the web session), "
+                  "not to an app's access_token.");
+        return;
+    }
+    const char *name = scope_name(missing & (unsigned)-(int)missing); /* its lowest bit */
+    char msg[320];
+    snprintf(msg, sizeof(msg),
+             "This request requires scope=%s, but this access token is not authorized with this scope. The user "
+             "must re-authorize your application with scope=%s to be granted write permissions.",
+             name, name);
+    api_error(ar, 400, E_OAUTH_PERM, msg);
 }
 
 void api_forget_token(cache_t *cache, const char *token, size_t len)
@@ -524,14 +570,17 @@ static void back(api_req_t *ar)
 static void back_checked(api_req_t *ar)
 {
     /* Authenticate, then count the request against the token (or the client address). */
-    int64_t uid = 0;
+    token_grant_t grant = {0, 0, 0};
     if (ar->token && ar->token_key == 0) /* once: a speculative try and its worker run share it */
         ar->token_key = ratelimit_key(ar->token, ar->token_len);
-    int trc = ar->token ? check_token(ar, &uid) : USERS_NOT_FOUND;
+    int trc = ar->token ? check_token(ar, &grant) : USERS_NOT_FOUND;
     if (ar->speculative && db_ctx_would_block(ar->thr->db))
         return; /* the token needs the database: all of it runs on a worker */
-    if (trc == USERS_OK)
-        ar->viewer = uid;
+    if (trc == USERS_OK) {
+        ar->viewer = grant.user;
+        ar->app = grant.app;
+        ar->scopes = grant.scopes;
+    }
     if (!ar->rl_counted) { /* once, also when a speculative try gave up later */
         uint64_t key = ar->viewer ? ar->token_key : ar->client;
         ar->rl = ratelimit_hit(ar->srv->rl, key, ids_now_ms());
@@ -582,6 +631,11 @@ static void back_checked(api_req_t *ar)
         }
         if (ar->viewer == 0) {
             api_error(ar, 400, E_OAUTH_TOKEN, "The access_token provided is invalid.");
+            return;
+        }
+        unsigned missing = route_scopes(ar->flags) & ~ar->scopes;
+        if (missing) {
+            scope_error(ar, missing);
             return;
         }
     }
@@ -656,6 +710,8 @@ static void unwind(api_req_t *ar)
     memo_free(ar->memo); /* the worker's run takes a new ticket: what the try read may be older */
     ar->memo = NULL;
     ar->viewer = 0;
+    ar->app = 0;
+    ar->scopes = 0;
     ar->retry_after = 0;
     ar->speculative = false;
     ar->on_worker = false; /* until a worker takes it: an answer now (a full pool) is sent */

@@ -974,6 +974,7 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     if (setup_data_dir(cfg->data_dir, err, errlen) != 0 || secret_load(cfg->secret_file, secret, err, errlen) != 0)
         return -1;
     cursor_key_derive(&srv->cursor_key, secret);
+    apps_key_derive(&srv->apps_key, secret);
     redis_namespace(secret, sizeof(secret), ns);
     sodium_memzero(secret, sizeof(secret));
     if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, errlen)) == NULL)

@@ -47,6 +47,7 @@
 #include "feeds/feeds.h"
 #include "jobs/gearman.h"
 #include "jobs/jobs.h"
+#include "model/apps.h"
 #include "model/discovery.h"
 #include "model/graph.h"
 #include "model/nodes.h"
@@ -122,6 +123,7 @@ struct server {
     uint32_t *route_metric;  /* a route's index (router_index) -> its metrics route (one per pattern) */
     size_t metric_pseudo;    /* where the SERVER_M_* routes begin among the metrics routes */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
+    apps_key_t apps_key;     /* from the server secret: sealed app secrets (model/apps.h) */
 };
 
 /* The metrics routes that are not a route of the API's, after them. */

@@ -1,5 +1,6 @@
 /* An account deleted with everything it made: see erase.h. */
 #include "model/erase.h"
+#include "model/apps.h"
 #include "cache/cache.h"
 #include "core/buf.h"
 #include "core/ids.h"
@@ -216,6 +217,31 @@ static int exec_user(db_conn_t *c, unsigned q, int64_t user)
     return db_exec_stmt(s) == DB_DONE ? 0 : -1;
 }
 
+/* The apps it registered, with every token they hold (on any shard; a
+ * cached one stops within CACHE_SHORT_TTL_MS, when the check finds its
+ * app gone), and the codes it was given. */
+static int erase_apps(db_ctx_t *db, int64_t user)
+{
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return -1;
+    for (;;) {
+        db_stmt_t *s = db_q(c, Q_ERASE_APPS_OF);
+        db_bind_i64(s, 1, user);
+        int rc = db_step(s);
+        int64_t app = rc == DB_ROW ? db_col_i64(s, 0) : 0;
+        db_reset(s);
+        if (rc == DB_DONE)
+            break;
+        unsigned char *revoked = NULL;
+        int n = 0;
+        if (rc != DB_ROW || apps_delete(db, user, app, &revoked, &n) == USERS_ERROR)
+            return -1;
+        free(revoked);
+    }
+    return exec_user(c, Q_ERASE_CODES, user);
+}
+
 /* What is left on its shard, then the row and the name. */
 static int erase_rest(db_ctx_t *db, int64_t user, const char *username)
 {
@@ -277,7 +303,7 @@ int users_erase(db_ctx_t *db, blob_store_t *store, int64_t user, erase_counts_t 
          erase_edges(db, user, GRAPH_REQUESTS, cut_out, &n->requests) != 0 ||
          erase_edges(db, user, GRAPH_FOLLOWED_BY, cut_in, &n->followers) != 0 ||
          erase_edges(db, user, GRAPH_REQUESTED_BY, cut_request, &n->requests) != 0 || erase_blocks(db, user, n) != 0 ||
-         erase_rest(db, user, u->username) != 0))
+         erase_apps(db, user) != 0 || erase_rest(db, user, u->username) != 0))
         rc = USERS_ERROR;
     db_ctx_release(db);
     free(u);

@@ -1,6 +1,7 @@
 #include "model/tokens.h"
 #include "core/buf.h"
 #include "core/ids.h"
+#include "model/apps.h"
 #include "model/users.h"
 
 #include <stdlib.h>
@@ -15,6 +16,11 @@ int tokens_issue(db_ctx_t *db, int64_t user_id, char out[TOKEN_MAX_LEN + 1])
 
 int tokens_issue_on(db_conn_t *c, int64_t user_id, char out[TOKEN_MAX_LEN + 1])
 {
+    return tokens_issue_app(c, user_id, 0, SCOPE_ALL, out);
+}
+
+int tokens_issue_app(db_conn_t *c, int64_t user_id, int64_t app_id, unsigned scopes, char out[TOKEN_MAX_LEN + 1])
+{
     unsigned char h[TOKEN_HASH_BYTES];
     token_generate(user_id, out);
     token_hash(out, strlen(out), h);
@@ -22,10 +28,12 @@ int tokens_issue_on(db_conn_t *c, int64_t user_id, char out[TOKEN_MAX_LEN + 1])
     db_bind_blob(s, 1, h, sizeof(h));
     db_bind_i64(s, 2, user_id);
     db_bind_i64(s, 3, (int64_t)time(NULL));
+    db_bind_i64(s, 4, app_id);
+    db_bind_i64(s, 5, scopes);
     return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
 }
 
-int tokens_check(db_ctx_t *db, const char *tok, size_t n, int64_t *user_id)
+int tokens_check(db_ctx_t *db, const char *tok, size_t n, token_grant_t *grant)
 {
     int64_t uid = token_user_id(tok, n);
     if (uid <= 0)
@@ -39,6 +47,8 @@ int tokens_check(db_ctx_t *db, const char *tok, size_t n, int64_t *user_id)
     db_bind_blob(s, 1, h, sizeof(h));
     int rc = db_step(s);
     int64_t owner = rc == DB_ROW ? db_col_i64(s, 0) : 0;
+    int64_t app = rc == DB_ROW ? db_col_i64(s, 1) : 0;
+    unsigned scopes = rc == DB_ROW ? (unsigned)db_col_i64(s, 2) : 0;
     db_reset(s);
     if (rc == DB_DONE)
         return USERS_NOT_FOUND;
@@ -48,7 +58,18 @@ int tokens_check(db_ctx_t *db, const char *tok, size_t n, int64_t *user_id)
      * table was tampered with; check anyway. */
     if (owner != uid)
         return USERS_NOT_FOUND;
-    *user_id = uid;
+    if (app != 0) { /* an app's token works while the app exists (apps_delete) */
+        db_conn_t *ac = db_shard(db, ids_shard(app));
+        if (ac == NULL)
+            return USERS_ERROR;
+        s = db_q(ac, Q_APP_GET);
+        db_bind_i64(s, 1, app);
+        rc = db_step(s);
+        db_reset(s);
+        if (rc != DB_ROW)
+            return rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+    }
+    *grant = (token_grant_t){uid, app, scopes & SCOPE_ALL};
     return USERS_OK;
 }
 

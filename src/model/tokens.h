@@ -17,8 +17,17 @@ int tokens_issue(db_ctx_t *db, int64_t user_id, char out[TOKEN_MAX_LEN + 1]);
 /* The same on c, the user's shard's connection (inside a caller's
  * transaction: a sign-up's user and first token are one write). */
 int tokens_issue_on(db_conn_t *c, int64_t user_id, char out[TOKEN_MAX_LEN + 1]);
-/* The user a token belongs to, if it is valid and not revoked. */
-int tokens_check(db_ctx_t *db, const char *tok, size_t n, int64_t *user_id);
+/* A token of an app (app_id; 0: first party) holding `scopes`
+ * (model/apps.h), on c, the user's shard's connection. */
+int tokens_issue_app(db_conn_t *c, int64_t user_id, int64_t app_id, unsigned scopes, char out[TOKEN_MAX_LEN + 1]);
+/* What a valid, unrevoked token grants: its user, its app (0: first
+ * party), and its scopes. */
+typedef struct token_grant {
+    int64_t user, app;
+    unsigned scopes;
+} token_grant_t;
+/* The grant of a token. An app's token is valid only while its app exists. */
+int tokens_check(db_ctx_t *db, const char *tok, size_t n, token_grant_t *grant);
 int tokens_revoke(db_ctx_t *db, const char *tok, size_t n);
 
 /* A token as its owner sees it: its stored hash, and when it was made. */

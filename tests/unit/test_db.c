@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "db/db.h"
 #include "model/graph.h"
+#include "model/apps.h"
 #include "model/tokens.h"
 #include "model/users.h"
 
@@ -237,10 +238,12 @@ static void test_users_and_tokens(void **state)
     assert_int_equal(users_id_by_username(db, "bob", &found), USERS_NOT_FOUND);
 
     char tok[TOKEN_MAX_LEN + 1];
-    int64_t who = 0;
+    token_grant_t who = {0, 0, 0};
     assert_int_equal(tokens_issue(db, id, tok), USERS_OK);
     assert_int_equal(tokens_check(db, tok, strlen(tok), &who), USERS_OK);
-    assert_int_equal(who, id);
+    assert_int_equal(who.user, id);
+    assert_int_equal(who.app, 0);
+    assert_int_equal(who.scopes, SCOPE_ALL);
     char forged[TOKEN_MAX_LEN + 1];
     snprintf(forged, sizeof(forged), "%lld%s", (long long)id2, strchr(tok, '.'));
     assert_int_equal(tokens_check(db, forged, strlen(forged), &who), USERS_NOT_FOUND);
@@ -285,7 +288,7 @@ static void test_read_then_write_across_connections(void **state)
     assert_int_equal(users_create(b, ids_next(g, 2), &in2, &u), USERS_OK); /* b writes */
     char tok[TOKEN_MAX_LEN + 1];
     assert_int_equal(tokens_issue(a, id, tok), USERS_OK); /* a writes */
-    int64_t who;
+    token_grant_t who;
     assert_int_equal(tokens_check(b, tok, strlen(tok), &who), USERS_OK);
     ids_gen_free(g);
     db_ctx_free(b);

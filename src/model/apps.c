@@ -1,0 +1,663 @@
+#include "model/apps.h"
+#include "core/ids.h"
+#include "core/validate.h"
+#include "model/tokens.h"
+#include "model/users.h"
+#include "obs/log.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---- scopes ---- */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} scope_names[] = {
+    {"basic", SCOPE_BASIC},
+    {"comments", SCOPE_COMMENTS},
+    {"relationships", SCOPE_RELATIONSHIPS},
+    {"likes", SCOPE_LIKES},
+};
+#define NSCOPES (sizeof(scope_names) / sizeof(scope_names[0]))
+
+bool scopes_parse(const char *s, unsigned *out, char *bad, size_t badlen)
+{
+    unsigned mask = SCOPE_BASIC;
+    size_t bl = 0;
+    if (badlen)
+        bad[0] = '\0';
+    for (const char *p = s ? s : ""; *p;) {
+        while (*p == ' ' || *p == '+' || *p == ',')
+            p++;
+        size_t n = strcspn(p, " +,");
+        if (n == 0)
+            break;
+        unsigned bit = 0;
+        for (size_t i = 0; i < NSCOPES && !bit; i++)
+            if (strlen(scope_names[i].name) == n && memcmp(scope_names[i].name, p, n) == 0)
+                bit = scope_names[i].bit;
+        if (bit == 0 && bl + n + 2 < badlen) { /* names the client's own bytes back: printable ASCII only */
+            if (bl)
+                bad[bl++] = ' ';
+            for (size_t i = 0; i < n; i++)
+                bad[bl++] = p[i] > 0x20 && p[i] < 0x7f ? p[i] : '?';
+            bad[bl] = '\0';
+        }
+        if (bit == 0 && bl == 0 && badlen > 1) /* a name too long to echo */
+            snprintf(bad, badlen, "?");
+        mask |= bit;
+        p += n;
+    }
+    *out = mask;
+    return badlen == 0 || bad[0] == '\0';
+}
+
+void scopes_json(buf_t *b, unsigned mask)
+{
+    buf_putc(b, '[');
+    bool first = true;
+    for (size_t i = 0; i < NSCOPES; i++) {
+        if (!(mask & scope_names[i].bit))
+            continue;
+        if (!first)
+            buf_putc(b, ',');
+        first = false;
+        buf_json_cstr(b, scope_names[i].name);
+    }
+    buf_putc(b, ']');
+}
+
+const char *scope_name(unsigned one)
+{
+    for (size_t i = 0; i < NSCOPES; i++)
+        if (scope_names[i].bit == one)
+            return scope_names[i].name;
+    return "first_party";
+}
+
+/* ---- the app itself ---- */
+
+void apps_key_derive(apps_key_t *key, const unsigned char secret[32])
+{
+    static const unsigned char ctx[crypto_generichash_KEYBYTES] = "picogram app secrets, version 1";
+    unsigned char k[32];
+    crypto_generichash(k, sizeof(k), secret, 32, ctx, sizeof(ctx));
+    memcpy(key->k, k, sizeof(k));
+    sodium_memzero(k, sizeof(k));
+}
+
+void app_free(app_t *a)
+{
+    if (a == NULL)
+        return;
+    free(a->name);
+    free(a->description);
+    free(a->website);
+    free(a->redirect_uris);
+    sodium_memzero(a->secret, sizeof(a->secret));
+    memset(a, 0, sizeof(*a));
+}
+
+/* A URI's scheme: letters, digits, '+', '-', '.', a letter first. Its
+ * length, or 0. */
+static size_t scheme_len(const char *u, size_t n)
+{
+    size_t i = 0;
+    if (n == 0 || !((u[0] | 32) >= 'a' && (u[0] | 32) <= 'z'))
+        return 0;
+    while (i < n && u[i] != ':') {
+        char c = u[i];
+        if (!((c | 32) >= 'a' && (c | 32) <= 'z') && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.')
+            return 0;
+        i++;
+    }
+    return i < n ? i : 0;
+}
+
+/* One redirect URI: absolute, printable ASCII without the characters that
+ * would end a header value or a CSP source (space, quotes, '<', '>', ';',
+ * ',', '\\', '`'), no fragment (RFC 6749, 3.1.2), no user name, not a
+ * script scheme; http(s) with a host. */
+static const char *redirect_check(const char *u, size_t n)
+{
+    if (n > APP_REDIRECT_MAX)
+        return "each redirect_uri must be at most 512 characters";
+    for (size_t i = 0; i < n; i++)
+        if (u[i] <= 0x20 || u[i] >= 0x7f || strchr("\"'<>;,\\`{}|^", u[i]))
+            return "a redirect_uri contains a character it may not";
+    size_t sl = scheme_len(u, n);
+    if (sl == 0)
+        return "each redirect_uri must be an absolute URI (https://... or an app's own scheme)";
+    if (memchr(u, '#', n))
+        return "a redirect_uri may not have a fragment (#)";
+    static const char *const refused[] = {"javascript", "data", "vbscript", "file", "blob", "about"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (strlen(refused[i]) == sl && strncasecmp(u, refused[i], sl) == 0)
+            return "a redirect_uri may not use that scheme";
+    bool web = (sl == 4 && strncasecmp(u, "http", 4) == 0) || (sl == 5 && strncasecmp(u, "https", 5) == 0);
+    if (web) {
+        if (n < sl + 4 || memcmp(u + sl, "://", 3) != 0 || u[sl + 3] == '/' || u[sl + 3] == '?' || u[sl + 3] == ':')
+            return "an http(s) redirect_uri needs a host";
+        size_t auth = strcspn(u + sl + 3, "/?");
+        if (memchr(u + sl + 3, '@', auth))
+            return "a redirect_uri may not carry a user name";
+    } else if (n == sl + 1) {
+        return "each redirect_uri must be an absolute URI (https://... or an app's own scheme)";
+    }
+    return NULL;
+}
+
+const char *app_validate(const char *name, const char *description, const char *website, const char *redirect_uris,
+                         char **uris)
+{
+    *uris = NULL;
+    size_t nl = name ? strlen(name) : 0;
+    if (nl == 0)
+        return "name is required";
+    const char *err = validate_text(name, nl, APP_NAME_MAX, false, "name must be at most 50 characters",
+                                    "name contains invalid characters");
+    if (err == NULL && description)
+        err = validate_text(description, strlen(description), APP_DESCRIPTION_MAX, true,
+                            "description must be at most 300 characters", "description contains invalid characters");
+    if (err == NULL && website)
+        err = validate_website(website, strlen(website));
+    if (err)
+        return err;
+    buf_t b;
+    buf_init(&b, APP_REDIRECTS_MAX * (APP_REDIRECT_MAX + 1));
+    int count = 0;
+    for (const char *p = redirect_uris ? redirect_uris : ""; *p && err == NULL;) {
+        p += strspn(p, " \t\r\n");
+        size_t n = strcspn(p, " \t\r\n");
+        if (n == 0)
+            break;
+        if ((err = redirect_check(p, n)) == NULL && ++count > APP_REDIRECTS_MAX)
+            err = "at most 10 redirect_uri";
+        if (err == NULL) {
+            buf_append(&b, p, n);
+            buf_putc(&b, '\n');
+        }
+        p += n;
+    }
+    if (err == NULL && count == 0)
+        err = "redirect_uri is required";
+    if (err) {
+        buf_free(&b);
+        return err;
+    }
+    b.len--; /* the last newline */
+    *uris = buf_steal(&b, NULL);
+    return NULL;
+}
+
+void app_redirect_origin(const char *uri, char *out, size_t cap)
+{
+    size_t n = strlen(uri);
+    size_t sl = scheme_len(uri, n);
+    size_t end = sl + 1; /* an app's own scheme: "myapp:", a scheme source */
+    bool web = (sl == 4 && strncasecmp(uri, "http", 4) == 0) || (sl == 5 && strncasecmp(uri, "https", 5) == 0);
+    if (web && n >= sl + 3 && memcmp(uri + sl, "://", 3) == 0)
+        end = sl + 3 + strcspn(uri + sl + 3, "/?");
+    snprintf(out, cap, "%.*s", (int)end, uri);
+}
+
+bool app_redirect_ok(const app_t *a, const char *uri)
+{
+    size_t n = strlen(uri);
+    for (const char *p = a->redirect_uris; p && *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l == n && memcmp(p, uri, n) == 0)
+            return true;
+        p += l + (p[l] == '\n');
+    }
+    return false;
+}
+
+bool app_secret_ok(const app_t *a, const char *secret)
+{
+    return a->secret[0] != '\0' && secret != NULL && strlen(secret) == APP_SECRET_LEN &&
+           sodium_memcmp(a->secret, secret, APP_SECRET_LEN) == 0;
+}
+
+#define SEALED_LEN (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + APP_SECRET_LEN)
+
+/* A new secret: 32 hex digits, and its sealed form. The app's ID is the
+ * additional data of sorts: it keys nothing, but a sealed secret moved to
+ * another app's row opens to a secret that app's owner never saw anyway. */
+static void new_secret(const apps_key_t *key, char secret[APP_SECRET_LEN + 1], unsigned char sealed[SEALED_LEN])
+{
+    unsigned char r[APP_SECRET_LEN / 2];
+    randombytes_buf(r, sizeof(r));
+    sodium_bin2hex(secret, APP_SECRET_LEN + 1, r, sizeof(r));
+    sodium_memzero(r, sizeof(r));
+    randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, (const unsigned char *)secret, APP_SECRET_LEN, sealed,
+                          key->k);
+}
+
+static char *col_dup(db_stmt_t *s, int c)
+{
+    size_t n = 0;
+    const char *t = db_col_text(s, c, &n);
+    return xstrndup(t ? t : "", t ? n : 0);
+}
+
+/* An app from a row of APP_GET's columns. */
+static void read_app(db_stmt_t *s, const apps_key_t *key, app_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = db_col_i64(s, 0);
+    a->owner = db_col_i64(s, 1);
+    db_col_copy(s, 2, a->client_id, sizeof(a->client_id));
+    a->name = col_dup(s, 3);
+    a->description = col_dup(s, 4);
+    a->website = col_dup(s, 5);
+    a->redirect_uris = col_dup(s, 6);
+    size_t n = 0;
+    const unsigned char *sealed = db_col_blob(s, 7, &n);
+    if (sealed == NULL || n != SEALED_LEN ||
+        crypto_secretbox_open_easy((unsigned char *)a->secret, sealed + crypto_secretbox_NONCEBYTES,
+                                   n - crypto_secretbox_NONCEBYTES, sealed, key->k) != 0)
+        memset(a->secret, 0, sizeof(a->secret)); /* sealed under another server secret: no client can use it */
+    a->secret[APP_SECRET_LEN] = '\0';
+    a->enforce_signed = db_col_i64(s, 8) != 0;
+    a->created_at = db_col_i64(s, 9);
+}
+
+int apps_create(db_ctx_t *db, const apps_key_t *key, int64_t owner, const char *name, const char *description,
+                const char *website, const char *uris, bool enforce_signed, app_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    db_conn_t *c = db_shard(db, ids_shard(owner));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return USERS_ERROR;
+    /* the count under the owner's lock: two registrations at once take turns */
+    int rc = db_lock(c, "apps", owner, 0) == DB_OK ? USERS_OK : USERS_ERROR;
+    int count = 0;
+    db_stmt_t *s;
+    if (rc == USERS_OK) {
+        s = db_q(c, Q_APPS_OF);
+        db_bind_i64(s, 1, owner);
+        int r;
+        while ((r = db_step(s)) == DB_ROW)
+            count++;
+        db_reset(s);
+        if (r != DB_DONE)
+            rc = USERS_ERROR;
+        else if (count >= APPS_PER_OWNER_MAX)
+            rc = USERS_TAKEN;
+    }
+    int64_t id = ids_next(ids_global(), ids_shard(owner));
+    unsigned char sealed[SEALED_LEN];
+    new_secret(key, out->secret, sealed);
+    unsigned char r[8];
+    randombytes_buf(r, sizeof(r));
+    char rnd[17];
+    sodium_bin2hex(rnd, sizeof(rnd), r, sizeof(r));
+    snprintf(out->client_id, sizeof(out->client_id), "%016llx%s", (unsigned long long)id, rnd);
+    int64_t now = (int64_t)time(NULL);
+    if (rc == USERS_OK) {
+        s = db_q(c, Q_APP_INSERT);
+        db_bind_i64(s, 1, id);
+        db_bind_i64(s, 2, owner);
+        db_bind_cstr(s, 3, out->client_id);
+        db_bind_cstr(s, 4, name);
+        db_bind_cstr(s, 5, description ? description : "");
+        db_bind_cstr(s, 6, website ? website : "");
+        db_bind_cstr(s, 7, uris);
+        db_bind_blob(s, 8, sealed, sizeof(sealed));
+        db_bind_i64(s, 9, enforce_signed);
+        db_bind_i64(s, 10, now);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+    }
+    if (rc != USERS_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        app_free(out);
+        return rc == USERS_OK ? USERS_ERROR : rc;
+    }
+    out->id = id;
+    out->owner = owner;
+    out->created_at = now;
+    out->name = xstrdup(name);
+    out->description = xstrdup(description ? description : "");
+    out->website = xstrdup(website ? website : "");
+    out->redirect_uris = xstrdup(uris);
+    out->enforce_signed = enforce_signed;
+    return USERS_OK;
+}
+
+int apps_get_id(db_ctx_t *db, const apps_key_t *key, int64_t id, app_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (id <= 0)
+        return USERS_NOT_FOUND;
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_APP_GET);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        read_app(s, key, out);
+    db_reset(s);
+    return rc == DB_ROW ? USERS_OK : rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+}
+
+int apps_get(db_ctx_t *db, const apps_key_t *key, const char *client_id, app_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (client_id == NULL || strlen(client_id) != APP_CLIENT_ID_LEN)
+        return USERS_NOT_FOUND;
+    uint64_t id = 0;
+    for (int i = 0; i < 16; i++) {
+        char ch = client_id[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0)
+            return USERS_NOT_FOUND;
+        id = id << 4 | (unsigned)d;
+    }
+    int rc = apps_get_id(db, key, (int64_t)(id & INT64_MAX), out);
+    if (rc == USERS_OK && sodium_memcmp(out->client_id, client_id, APP_CLIENT_ID_LEN) != 0) {
+        app_free(out);
+        return USERS_NOT_FOUND;
+    }
+    return rc;
+}
+
+int apps_of(db_ctx_t *db, const apps_key_t *key, int64_t owner, app_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(owner));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_APPS_OF);
+    db_bind_i64(s, 1, owner);
+    int rc, cap = 0;
+    while ((rc = db_step(s)) == DB_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, (size_t)cap * sizeof(**out));
+        }
+        read_app(s, key, &(*out)[(*n)++]);
+    }
+    db_reset(s);
+    if (rc != DB_DONE) {
+        for (int i = 0; i < *n; i++)
+            app_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return USERS_ERROR;
+    }
+    return USERS_OK;
+}
+
+/* Appends the hashes of s's rows (a hash in column 0) to *hashes. */
+static int read_hashes(db_stmt_t *s, unsigned char **hashes, int *n, int *cap)
+{
+    int rc;
+    while ((rc = db_step(s)) == DB_ROW) {
+        size_t len = 0;
+        const void *h = db_col_blob(s, 0, &len);
+        if (h == NULL || len != TOKEN_HASH_BYTES)
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *hashes = xrealloc(*hashes, (size_t)*cap * TOKEN_HASH_BYTES);
+        }
+        memcpy(*hashes + (size_t)(*n)++ * TOKEN_HASH_BYTES, h, TOKEN_HASH_BYTES);
+    }
+    db_reset(s);
+    return rc == DB_DONE ? 0 : -1;
+}
+
+int apps_delete(db_ctx_t *db, int64_t owner, int64_t id, unsigned char **revoked, int *n)
+{
+    *revoked = NULL;
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return USERS_ERROR;
+    /* the row first: from then on its tokens fail the check (tokens_check
+     * asks for the app), so a failure below leaves dead rows, never live ones */
+    db_stmt_t *s = db_q(c, Q_APP_DELETE);
+    db_bind_i64(s, 1, id);
+    db_bind_i64(s, 2, owner);
+    if (db_exec_stmt(s) != DB_DONE)
+        return USERS_ERROR;
+    if (c->drv->changes(c) != 1)
+        return USERS_NOT_FOUND;
+    int cap = 0, rc = USERS_OK;
+    for (size_t i = 0; i < db_count(db) && rc == USERS_OK; i++) {
+        db_conn_t *p = db_physical(db, i);
+        if (p == NULL || db_begin(p) != DB_OK) {
+            rc = USERS_ERROR;
+            break;
+        }
+        s = db_q(p, Q_APP_TOKENS);
+        db_bind_i64(s, 1, id);
+        if (read_hashes(s, revoked, n, &cap) != 0)
+            rc = USERS_ERROR;
+        unsigned qs[] = {Q_APP_TOKENS_DELETE, Q_APP_CODES_DELETE};
+        for (size_t q = 0; q < 2 && rc == USERS_OK; q++) {
+            s = db_q(p, qs[q]);
+            db_bind_i64(s, 1, id);
+            if (db_exec_stmt(s) != DB_DONE)
+                rc = USERS_ERROR;
+        }
+        if (rc != USERS_OK || db_commit(p) != DB_OK) {
+            db_rollback(p);
+            rc = USERS_ERROR;
+        }
+    }
+    if (rc != USERS_OK) /* the app is gone either way: the tokens left behind no longer check */
+        log_warn("app %lld deleted, but not all of its tokens could be removed now", (long long)id);
+    return USERS_OK;
+}
+
+int apps_reset_secret(db_ctx_t *db, const apps_key_t *key, int64_t owner, int64_t id,
+                      char secret[APP_SECRET_LEN + 1])
+{
+    db_conn_t *c = db_shard(db, ids_shard(id));
+    if (c == NULL)
+        return USERS_ERROR;
+    unsigned char sealed[SEALED_LEN];
+    new_secret(key, secret, sealed);
+    db_stmt_t *s = db_q(c, Q_APP_SET_SECRET);
+    db_bind_i64(s, 1, id);
+    db_bind_i64(s, 2, owner);
+    db_bind_blob(s, 3, sealed, sizeof(sealed));
+    if (db_exec_stmt(s) != DB_DONE)
+        return USERS_ERROR;
+    return c->drv->changes(c) == 1 ? USERS_OK : USERS_NOT_FOUND;
+}
+
+/* ---- codes ---- */
+
+int apps_code_issue(db_ctx_t *db, int64_t user, int64_t app, const char *redirect_uri, unsigned scopes,
+                    char out[TOKEN_MAX_LEN + 1])
+{
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return USERS_ERROR;
+    int64_t now = (int64_t)time(NULL);
+    /* the user's expired codes go as a new one comes: the table holds at
+     * most what was asked for in the last APPS_CODE_TTL_S */
+    db_stmt_t *s = db_q(c, Q_CODE_EXPIRED_DELETE);
+    db_bind_i64(s, 1, user);
+    db_bind_i64(s, 2, now);
+    int rc = db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
+    unsigned char h[TOKEN_HASH_BYTES];
+    token_generate(user, out);
+    token_hash(out, strlen(out), h);
+    if (rc == USERS_OK) {
+        s = db_q(c, Q_CODE_INSERT);
+        db_bind_blob(s, 1, h, sizeof(h));
+        db_bind_i64(s, 2, user);
+        db_bind_i64(s, 3, app);
+        db_bind_cstr(s, 4, redirect_uri);
+        db_bind_i64(s, 5, scopes);
+        db_bind_i64(s, 6, now + APPS_CODE_TTL_S);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+    }
+    if (rc != USERS_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        return USERS_ERROR;
+    }
+    return USERS_OK;
+}
+
+int apps_code_redeem(db_ctx_t *db, const char *code, int64_t app, const char *redirect_uri,
+                     char token[TOKEN_MAX_LEN + 1], int64_t *user, unsigned *scopes,
+                     unsigned char revoked[TOKEN_HASH_BYTES], bool *was_used)
+{
+    *was_used = false;
+    size_t cl = code ? strlen(code) : 0;
+    int64_t uid = token_user_id(code ? code : "", cl);
+    if (uid <= 0 || cl > TOKEN_MAX_LEN)
+        return USERS_NOT_FOUND;
+    db_conn_t *c = db_shard(db, ids_shard(uid));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return USERS_ERROR;
+    unsigned char h[TOKEN_HASH_BYTES];
+    token_hash(code, cl, h);
+    db_stmt_t *s = db_q(c, Q_CODE_GET);
+    db_bind_blob(s, 1, h, sizeof(h));
+    int r = db_step(s);
+    int rc = r == DB_ROW ? USERS_OK : r == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+    int64_t owner = 0, code_app = 0, expires = 0;
+    unsigned granted = 0;
+    bool uri_ok = false, used = false;
+    if (rc == USERS_OK) {
+        owner = db_col_i64(s, 0);
+        code_app = db_col_i64(s, 1);
+        size_t ul = 0;
+        const char *u = db_col_text(s, 2, &ul);
+        uri_ok = u && redirect_uri && ul == strlen(redirect_uri) && memcmp(u, redirect_uri, ul) == 0;
+        granted = (unsigned)db_col_i64(s, 3);
+        expires = db_col_i64(s, 4);
+        size_t tl = 0;
+        const void *th = db_col_blob(s, 5, &tl);
+        if (!db_col_null(s, 5) && th != NULL && tl == TOKEN_HASH_BYTES) {
+            used = true;
+            memcpy(revoked, th, TOKEN_HASH_BYTES);
+        }
+    }
+    db_reset(s);
+    if (rc == USERS_OK && (owner != uid || code_app != app))
+        rc = USERS_NOT_FOUND; /* another app's code: it learns nothing, and the code stays good */
+    if (rc == USERS_OK && used) {
+        /* a replay: the token the first use made goes too */
+        s = db_q(c, Q_TOKEN_DELETE_OF);
+        db_bind_blob(s, 1, revoked, TOKEN_HASH_BYTES);
+        db_bind_i64(s, 2, uid);
+        rc = db_exec_stmt(s) == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+        if (rc == USERS_NOT_FOUND && db_commit(c) == DB_OK) {
+            *was_used = true;
+            return USERS_NOT_FOUND;
+        }
+        db_rollback(c);
+        return USERS_ERROR;
+    }
+    if (rc == USERS_OK && (!uri_ok || expires < (int64_t)time(NULL)))
+        rc = USERS_NOT_FOUND;
+    unsigned char th[TOKEN_HASH_BYTES];
+    if (rc == USERS_OK && tokens_issue_app(c, uid, app, granted, token) != USERS_OK)
+        rc = USERS_ERROR;
+    if (rc == USERS_OK) {
+        token_hash(token, strlen(token), th);
+        s = db_q(c, Q_CODE_USED);
+        db_bind_blob(s, 1, h, sizeof(h));
+        db_bind_blob(s, 2, th, sizeof(th));
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+        else if (c->drv->changes(c) != 1)
+            rc = USERS_NOT_FOUND; /* used by another request meanwhile */
+    }
+    if (rc != USERS_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        return rc == USERS_OK ? USERS_ERROR : rc;
+    }
+    *user = uid;
+    *scopes = granted;
+    return USERS_OK;
+}
+
+/* ---- a user's authorised apps ---- */
+
+int apps_authorized(db_ctx_t *db, int64_t user, user_app_t **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_USER_APPS);
+    db_bind_i64(s, 1, user);
+    int rc, cap = 0;
+    while ((rc = db_step(s)) == DB_ROW) {
+        int64_t app = db_col_i64(s, 0), at = db_col_i64(s, 1);
+        unsigned sc = (unsigned)db_col_i64(s, 2);
+        int i = 0;
+        while (i < *n && (*out)[i].app != app)
+            i++;
+        if (i == *n) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                *out = xrealloc(*out, (size_t)cap * sizeof(**out));
+            }
+            (*out)[(*n)++] = (user_app_t){app, at, sc};
+        } else {
+            (*out)[i].scopes |= sc;
+            if (at < (*out)[i].since)
+                (*out)[i].since = at;
+        }
+    }
+    db_reset(s);
+    if (rc != DB_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return USERS_ERROR;
+    }
+    return USERS_OK;
+}
+
+int apps_revoke_user(db_ctx_t *db, int64_t user, int64_t app, unsigned char **revoked, int *n)
+{
+    *revoked = NULL;
+    *n = 0;
+    db_conn_t *c = db_shard(db, ids_shard(user));
+    if (c == NULL || db_begin(c) != DB_OK)
+        return USERS_ERROR;
+    int cap = 0;
+    db_stmt_t *s = db_q(c, Q_USER_APP_TOKENS);
+    db_bind_i64(s, 1, user);
+    db_bind_i64(s, 2, app);
+    int rc = read_hashes(s, revoked, n, &cap) == 0 ? USERS_OK : USERS_ERROR;
+    if (rc == USERS_OK) {
+        s = db_q(c, Q_USER_APP_TOKENS_DELETE);
+        db_bind_i64(s, 1, user);
+        db_bind_i64(s, 2, app);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+    }
+    if (rc == USERS_OK && *n == 0)
+        rc = USERS_NOT_FOUND;
+    if (rc != USERS_OK || db_commit(c) != DB_OK) {
+        db_rollback(c);
+        free(*revoked);
+        *revoked = NULL;
+        *n = 0;
+        return rc == USERS_OK ? USERS_ERROR : rc;
+    }
+    return USERS_OK;
+}
