@@ -246,11 +246,8 @@ void oauth_authorize_page(api_req_t *ar)
         return;
     }
     /* the consent form's 302 goes to the app: form-action must allow it */
-    char csp[1024];
-    snprintf(csp, sizeof(csp),
-             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-             "base-uri 'none'; form-action 'self' %s; frame-ancestors 'none'",
-             origin);
+    char csp[2048];
+    server_web_csp(ar->cfg, origin, csp, sizeof(csp));
     api_add_header(ar, "content-security-policy", csp, strlen(csp));
     api_add_header(ar, "x-content-type-options", "nosniff", 7);
     api_add_header(ar, "referrer-policy", "same-origin", 11);

@@ -747,6 +747,22 @@ static bool web_client_present(const config_t *cfg)
     return true;
 }
 
+void server_web_csp(const config_t *cfg, const char *form_action, char *csp, size_t cap)
+{
+    /* the photo store's origin (photo URLs are absolute: a page opened under
+     * another name for this host still shows them) */
+    char photos[512] = "";
+    const char *p = strstr(cfg->photo_url, "://");
+    const char *e = p ? strchr(p + 3, '/') : NULL;
+    int n = e ? (int)(e - cfg->photo_url) : (int)strlen(cfg->photo_url);
+    snprintf(photos, sizeof(photos), " %.*s", n < 500 ? n : 500, cfg->photo_url);
+    snprintf(csp, cap,
+             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:%s; "
+             "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'%s%s; "
+             "frame-ancestors 'none'",
+             photos, form_action ? " " : "", form_action ? form_action : "");
+}
+
 /* The headers of the client's files: a Content-Security-Policy that allows
  * no inline script or style and no other origin but the photo store's. */
 static h2o_headers_command_t *web_headers(const config_t *cfg)
@@ -757,18 +773,7 @@ static h2o_headers_command_t *web_headers(const config_t *cfg)
     static h2o_iovec_t cc_name = {H2O_STRLIT("cache-control")};
     static h2o_headers_command_t cmds[5];
     static char csp[1024];
-    /* the photo store's origin (photo URLs are absolute: a page opened under
-     * another name for this host still shows them) */
-    char photos[512] = "";
-    const char *p = strstr(cfg->photo_url, "://");
-    const char *e = p ? strchr(p + 3, '/') : NULL;
-    int n = e ? (int)(e - cfg->photo_url) : (int)strlen(cfg->photo_url);
-    snprintf(photos, sizeof(photos), " %.*s", n < 500 ? n : 500, cfg->photo_url);
-    snprintf(csp, sizeof(csp),
-             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:%s; "
-             "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
-             "frame-ancestors 'none'",
-             photos);
+    server_web_csp(cfg, NULL, csp, sizeof(csp));
     cmds[0] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &csp_name, {csp, strlen(csp)}};
     cmds[1] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &nosniff_name, {H2O_STRLIT("nosniff")}};
     cmds[2] = (h2o_headers_command_t){H2O_HEADERS_CMD_SET, &referrer_name, {H2O_STRLIT("same-origin")}};

@@ -157,4 +157,9 @@ int worker_run(config_t *cfg);
 server_t *server_open_admin(config_t *cfg, char *err, size_t errlen);
 void server_close_admin(server_t *srv);
 
+/* The web client's Content-Security-Policy into csp: no inline script or
+ * style, no origin but this one's and the photo store's; forms may post
+ * here and to form_action (a CSP source, or NULL). */
+void server_web_csp(const config_t *cfg, const char *form_action, char *csp, size_t cap);
+
 #endif

@@ -189,6 +189,14 @@ export function updateSessionUser(user) {
   if (user && session.user && user.id === session.user.id) session.user = { ...session.user, ...user };
 }
 
+/**
+ * The session's CSRF token, for the one real form the client posts (the
+ * consent page's, to /oauth/authorize), which carries it as a field.
+ */
+export function csrfTokenValue() {
+  return csrfToken;
+}
+
 export function isSelf(id) {
   return Boolean(session.user && (id === 'self' || id === session.user.id));
 }

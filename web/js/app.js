@@ -1,5 +1,7 @@
 // The app: start-up (who is logged in), the hash router, the navigation
-// bars. Photo links (/p/CODE/) open the photo page.
+// bars. Photo links (/p/CODE/) open the photo page; /oauth/authorize (the
+// server answers it with this client) opens an app's consent page, after
+// logging in or signing up if nobody is.
 import { loadSession, logout, session, onAuthLost } from './api.js';
 import { h, icon, avatar, errorBox, spinner, toast } from './dom.js';
 import { loginPage, signupPage } from './auth.js';
@@ -8,6 +10,8 @@ import { photoPage } from './media.js';
 import { profilePage, mentionPage, editPage, requestsPage, followListPage } from './profile.js';
 import { uploadPage } from './upload.js';
 import { tagPage, placePage, popularPage, searchPage, activityPage } from './discover.js';
+import { consentPage, isConsentPath } from './oauth.js';
+import { developerPage } from './developer.js';
 
 const view = document.getElementById('view');
 const nav = document.getElementById('nav');
@@ -22,8 +26,8 @@ const dec = (s) => {
 
 // [pattern, name, page(view, ctx, params), public?]
 const ROUTES = [
-  [/^\/login$/, 'login', (v, c, p) => loginPage(v, c, p, { onLoggedIn }), true],
-  [/^\/signup$/, 'signup', (v, c, p) => signupPage(v, c, p, { onLoggedIn }), true],
+  [/^\/login$/, 'login', (v, c, p) => loginPage(v, c, p, { onLoggedIn, note: consentNote() }), true],
+  [/^\/signup$/, 'signup', (v, c, p) => signupPage(v, c, p, { onLoggedIn, note: consentNote() }), true],
   [/^\/(?:feed)?$/, 'feed', feedPage],
   [/^\/u\/([^/]+)$/, 'profile', (v, c, p) => profilePage(v, c, p, { onLogout }), false, ['id']],
   [/^\/u\/([^/]+)\/liked$/, 'profile', (v, c, p) => profilePage(v, c, { ...p, tab: 'liked' }, { onLogout }), false, ['id']],
@@ -38,12 +42,26 @@ const ROUTES = [
   [/^\/upload$/, 'upload', uploadPage],
   [/^\/requests$/, 'requests', requestsPage],
   [/^\/edit$/, 'edit', editPage],
+  [/^\/developer$/, 'developer', developerPage],
 ];
 
 // the photo link this page was opened at, if any: /p/CODE/
 const linkMatch = /^\/p\/([A-Za-z0-9_-]+)\/?$/.exec(location.pathname);
 let shortcode = linkMatch ? linkMatch[1] : null;
+// an app's consent page (/oauth/authorize?client_id=...): its query stays in location.search
+const consent = isConsentPath();
 let afterLogin = null;
+
+/** What the log-in and sign-up pages say when an app sent the person here. */
+function consentNote() {
+  return consent ? 'Log in or sign up to continue: an app is asking to use your picogram account.' : null;
+}
+
+/** Back to the consent page: its own address, query and all, with no hash. */
+function toConsent() {
+  history.replaceState(null, '', location.pathname + location.search);
+  route();
+}
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '';
@@ -80,7 +98,10 @@ function route() {
   let page;
   let params = { ...query };
   let isPublic = false;
-  if (shortcode && (raw === '' || raw === '/')) {
+  if (consent && (raw === '' || raw === '/')) {
+    name = 'consent';
+    page = (v, c, p) => consentPage(v, c, p, { onLogout });
+  } else if (shortcode && (raw === '' || raw === '/')) {
     name = 'photo';
     page = photoPage;
     params = { code: shortcode };
@@ -100,12 +121,13 @@ function route() {
     return;
   }
   if (!session.user && !isPublic) {
-    afterLogin = raw && raw !== '/' ? `#${raw}` : (shortcode ? 'shortcode' : null);
+    afterLogin = raw && raw !== '/' ? `#${raw}` : (consent ? 'consent' : (shortcode ? 'shortcode' : null));
     location.replace('#/login');
     return;
   }
   if (session.user && isPublic) {
-    location.replace('#/feed');
+    if (consent) toConsent();
+    else location.replace('#/feed');
     return;
   }
   render(name, page, params);
@@ -113,9 +135,11 @@ function route() {
 
 function render(name, page, params) {
   const ctx = newContext();
+  // the consent page stands alone: no navigation bar to wander off by
+  const bare = name === 'consent';
   document.body.dataset.route = name;
-  document.body.classList.toggle('logged-in', Boolean(session.user));
-  paintNav(name, params);
+  document.body.classList.toggle('logged-in', Boolean(session.user) && !bare);
+  paintNav(bare ? null : name, params);
   view.replaceChildren();
   view.dataset.ready = 'false';
   window.scrollTo(0, 0);
@@ -149,7 +173,7 @@ const NAV = [
 ];
 
 function paintNav(name, params) {
-  if (!session.user) {
+  if (!session.user || !name) {
     nav.hidden = true;
     nav.replaceChildren();
     return;
@@ -179,9 +203,12 @@ function paintNav(name, params) {
 
 function onLoggedIn(user) {
   toast(`Welcome, ${user.username}`);
-  const next = afterLogin;
+  // on the consent page (reloaded at #/login, say) logging in goes back to it
+  const next = afterLogin || (consent ? 'consent' : null);
   afterLogin = null;
-  if (next === 'shortcode' && shortcode) {
+  if (next === 'consent') {
+    toConsent();
+  } else if (next === 'shortcode' && shortcode) {
     history.replaceState(null, '', location.pathname);
     route();
   } else if (next && next.startsWith('#/') && !/^#\/(login|signup)/.test(next)) {

@@ -2,16 +2,18 @@
 import { login, signup } from './api.js';
 import { h, busy, field } from './dom.js';
 
-function authShell(title, form, switcher) {
+// note: what brought the person here, if anything (an app asking for access)
+function authShell(title, form, switcher, note) {
   return h('div', { class: 'page page-auth' },
     h('div', { class: 'card auth-card' },
       h('h1', { class: 'logo' }, 'picogram'),
       h('p', { class: 'muted auth-tagline' }, title),
+      note ? h('p', { class: 'auth-note', 'data-testid': 'auth-note' }, note) : null,
       form),
     h('div', { class: 'card auth-switch' }, switcher));
 }
 
-export function loginPage(view, ctx, params, { onLoggedIn }) {
+export function loginPage(view, ctx, params, { onLoggedIn, note }) {
   ctx.setTitle('Log in');
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false', 'data-testid': 'login-username' });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'login-password' });
@@ -37,11 +39,11 @@ export function loginPage(view, ctx, params, { onLoggedIn }) {
     }
   });
   view.append(authShell('Share your photos with your friends.', form,
-    h('p', null, "Don't have an account? ", h('a', { href: '#/signup', 'data-testid': 'to-signup' }, 'Sign up'))));
+    h('p', null, "Don't have an account? ", h('a', { href: '#/signup', 'data-testid': 'to-signup' }, 'Sign up')), note));
   username.focus();
 }
 
-export function signupPage(view, ctx, params, { onLoggedIn }) {
+export function signupPage(view, ctx, params, { onLoggedIn, note }) {
   ctx.setTitle('Sign up');
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, maxlength: '30', pattern: '[A-Za-z0-9._]{1,30}', autocapitalize: 'none', spellcheck: 'false', 'data-testid': 'signup-username' });
   const fullName = h('input', { name: 'full_name', autocomplete: 'name', 'data-testid': 'signup-fullname' });
@@ -79,6 +81,6 @@ export function signupPage(view, ctx, params, { onLoggedIn }) {
     }
   });
   view.append(authShell('Sign up to see photos from your friends.', form,
-    h('p', null, 'Have an account? ', h('a', { href: '#/login', 'data-testid': 'to-login' }, 'Log in'))));
+    h('p', null, 'Have an account? ', h('a', { href: '#/login', 'data-testid': 'to-login' }, 'Log in')), note));
   username.focus();
 }

@@ -50,6 +50,8 @@ export async function profilePage(view, ctx, { id, tab }, { onLogout }) {
     buttons.append(
       h('a', { class: 'btn btn-secondary', href: '#/edit', 'data-testid': 'edit-profile' }, 'Edit profile'),
       exportLink,
+      // apps you allowed, and apps you made (#/developer)
+      h('a', { class: 'btn btn-secondary', href: '#/developer', 'data-testid': 'developer-link' }, 'Apps'),
       logoutBtn);
   } else if (incoming === 'blocked_by_you') {
     const unblock = h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'unblock' }, 'Unblock');
@@ -221,7 +223,9 @@ export async function editPage(view, ctx) {
     h('div', { class: 'edit-who' }, avatar(user, 'md'), h('strong', null, user.username)),
     field('Name', fullName), field('Bio', bio), field('Website', website), field('Email', email),
     privRow, error,
-    h('div', { class: 'row' }, save, h('a', { class: 'btn btn-secondary', href: `#/u/${user.id}` }, 'Cancel')));
+    h('div', { class: 'row' }, save, h('a', { class: 'btn btn-secondary', href: `#/u/${user.id}` }, 'Cancel')),
+    h('p', { class: 'hint' }, 'Apps you allowed to use your account, and apps you made: ',
+      h('a', { class: 'text-link', href: '#/developer', 'data-testid': 'edit-developer-link' }, 'Apps and developer settings'), '.'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;

@@ -1,0 +1,571 @@
+// Third-party apps (OAuth2) in the web client, end to end in Debian's
+// chromium (playwright-core): a person registers an app on #/developer and
+// sees its secret once; in a fresh browser (nobody logged in) the app's
+// authorize link shows the log-in page, then the consent card naming the
+// app and what it asks for; Allow is a real form post whose 302 the browser
+// follows to the app's redirect URI (a small node server here), the code
+// is traded for a token that likes a photo; Deny sends access_denied; a
+// new secret stops the old one; revoking the app under "Apps you've
+// authorised" stops its tokens. The developer page, the consent page and
+// its log-in page are checked with axe-core (WCAG 2.1 A and AA) in the
+// light and the dark theme, and every page is watched for console errors,
+// page errors, CSP violations and dialogs. Screenshots go to
+// $PICOGRAM_TEST_OUT/web/ (default build/test-output/web/).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import http from 'node:http';
+import { mkdir, readFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+import { startServer, repoRoot, uniqueName, signup, login, uploadPhoto, api } from '../api/lib.mjs';
+
+const OUT = path.join(path.resolve(process.env.PICOGRAM_TEST_OUT || path.join(repoRoot, 'build', 'test-output')), 'web');
+const CHROMIUM = process.env.PICOGRAM_CHROMIUM || '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery';
+const WAIT = 10_000; // every wait is bounded by this (or less)
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+const DESKTOP = { viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 };
+const AXE_SOURCE = await readFile(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+let srv;
+let url;
+let browser;
+let receiver; // the app's side: {url, hits: [{method, url}], close()}
+const people = {}; // owner (desktop), visitor (phone: the owner again, in a fresh browser), newcomer (phone)
+const state = {};
+const ownerName = uniqueName('dev');
+const appName = `Print Shop ${ownerName.slice(-5)}`;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls fn until it returns a truthy value; fails after timeout ms. */
+async function until(fn, what, timeout = WAIT) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) assert.fail(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+async function text(page, selector) {
+  return (await page.locator(selector).first().textContent({ timeout: WAIT })) ?? '';
+}
+
+async function waitText(page, selector, re, timeout = WAIT) {
+  return until(async () => {
+    const t = await page.locator(selector).first().textContent({ timeout: 500 });
+    return re.test(t ?? '') ? t : false;
+  }, `${selector} to match ${re}`, timeout);
+}
+
+async function visible(page, selector, timeout = WAIT) {
+  await page.locator(selector).first().waitFor({ state: 'visible', timeout });
+}
+
+/** Waits until the router has rendered `route` and its first load is done. */
+async function ready(page, route) {
+  await page.waitForSelector(`body[data-route="${route}"] #view[data-ready="true"]`, { timeout: WAIT });
+}
+
+async function go(page, hash, route) {
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await ready(page, route);
+}
+
+/** axe-core's WCAG 2.1 A and AA rules over the page as it is now (as in e2e.test.mjs). */
+async function audit(page, name) {
+  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
+    null, { timeout: WAIT });
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async (tags) => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) =>
+      `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n')}`);
+  }, AXE_TAGS);
+  assert.equal(violations.length, 0, `${name}: WCAG 2.1 A/AA violations:\n  ${violations.join('\n  ')}`);
+}
+
+/** Nothing wider than the screen (a phone must not scroll sideways). */
+async function fitsWidth(page, name) {
+  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide on a ${width}px screen`);
+}
+
+/** audit() and a full-page screenshot, light then dark, back to light. */
+async function shot(page, name) {
+  await fitsWidth(page, name);
+  await audit(page, `${name} (light)`);
+  await screenshot(page, name);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  try {
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(0, 0, 0)', `${name}: the dark theme is on`);
+    await audit(page, `${name} (dark)`);
+    await screenshot(page, `${name}-dark`);
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+  }
+}
+
+async function screenshot(page, name) {
+  const vp = page.viewportSize();
+  const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
+  if (height > vp.height) await page.setViewportSize({ width: vp.width, height: Math.min(height, 6000) });
+  try {
+    await page.screenshot({ path: path.join(OUT, `oauth-${name}.png`), animations: 'disabled', timeout: WAIT });
+  } finally {
+    if (height > vp.height) await page.setViewportSize(vp);
+  }
+}
+
+/** Runs fn while HTTP error answers are expected (they log "Failed to load resource"). */
+async function expectingHttpErrors(u, fn) {
+  u.allowHttpErrors = true;
+  try {
+    return await fn();
+  } finally {
+    await sleep(50);
+    u.allowHttpErrors = false;
+  }
+}
+
+function assertClean(u) {
+  assert.deepEqual(u.problems, [], `${u.label}: console errors, page errors or CSP violations`);
+  assert.deepEqual(u.dialogs, [], `${u.label}: dialogs were opened`);
+}
+
+/** A browser context of its own (its own cookies: nobody logged in), watched for problems. */
+async function newPerson(key, label, options) {
+  const context = await browser.newContext({ ...options, baseURL: url });
+  context.setDefaultTimeout(WAIT);
+  context.setDefaultNavigationTimeout(WAIT);
+  const page = await context.newPage();
+  const u = { key, label, context, page, problems: [], dialogs: [], allowHttpErrors: false };
+  page.on('console', (m) => {
+    const t = m.text();
+    const httpError = /Failed to load resource: the server responded with a status of [45]\d\d/.test(t);
+    if (m.type() === 'error' && !(httpError && u.allowHttpErrors)) u.problems.push(`console.error: ${t}`);
+    else if (/Content Security Policy|Refused to/i.test(t)) u.problems.push(`csp: ${t}`);
+  });
+  page.on('pageerror', (e) => u.problems.push(`pageerror: ${e.message}`));
+  page.on('dialog', (d) => {
+    u.dialogs.push(`${d.type()}: ${d.message()}`);
+    d.dismiss().catch(() => {});
+  });
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  people[key] = u;
+  return u;
+}
+
+/** The third-party app's web server: records every request, answers a tiny page. */
+function startReceiver() {
+  return new Promise((resolve, reject) => {
+    const hits = [];
+    const server = http.createServer((req, res) => {
+      hits.push({ method: req.method, url: req.url });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Print Shop</title>'
+        + '<link rel="icon" href="data:,"></head><body><p>Back at the app.</p></body></html>');
+    });
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        hits,
+        close: () => new Promise((r) => {
+          server.closeAllConnections?.();
+          server.close(() => r());
+        }),
+      });
+    });
+  });
+}
+
+/** The app's authorize link. */
+function authorizeUrl({ type = 'code', scope = 'likes comments', state: st = 'xyz', slash = true } = {}) {
+  const q = new URLSearchParams({ client_id: state.clientId, redirect_uri: state.redirect, response_type: type, scope, state: st });
+  return `${url}/oauth/authorize${slash ? '/' : ''}?${q}`;
+}
+
+/** Waits until the browser is at the app's /cb and the app's server saw it; returns that URL. */
+async function landedOnApp(u, from) {
+  await until(() => u.page.url().startsWith(state.redirect), `the browser at ${state.redirect} (it is at ${u.page.url()})`);
+  const hit = await until(() => receiver.hits.slice(from).find((x) => x.url.startsWith('/cb')), 'the app to see /cb');
+  return { page: new URL(u.page.url()), hit: new URL(hit.url, receiver.url) };
+}
+
+before(async () => {
+  await mkdir(OUT, { recursive: true });
+  srv = await startServer(['--access-log', 'off']);
+  url = srv.url;
+  receiver = await startReceiver();
+  state.redirect = `${receiver.url}/cb`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    timeout: 20_000,
+  });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await srv?.stop();
+  await receiver?.close();
+});
+
+describe('third-party apps (OAuth2) in the web client', { timeout: 120_000 }, () => {
+  it('a person signs up, registers an app on #/developer and sees its secret once', async () => {
+    const owner = await newPerson('owner', 'owner (desktop)', DESKTOP);
+    const { page } = owner;
+    await page.goto('/');
+    await visible(page, tid('login-form'));
+    await page.click(tid('to-signup'));
+    await visible(page, tid('signup-form'));
+    await page.fill(tid('signup-username'), ownerName);
+    await page.fill(tid('signup-password'), PASSWORD);
+    await page.click(tid('signup-submit'));
+    await ready(page, 'feed');
+    state.ownerId = (await page.getAttribute(tid('nav-profile'), 'href')).replace('#/u/', '');
+
+    // from the profile, next to "Download your data"
+    await page.click(tid('nav-profile'));
+    await ready(page, 'profile');
+    await page.click(tid('developer-link'));
+    await ready(page, 'developer');
+    assert.match(await page.title(), /^Developer • picogram$/);
+    await visible(page, tid('dev-apps-empty'));
+    await visible(page, tid('authorized-apps-empty'));
+
+    // the form says what is missing before anything is sent
+    await page.click(tid('dev-app-submit'));
+    await waitText(page, tid('dev-app-error'), /name of 1 to 50 characters/);
+    await page.fill(tid('dev-app-name'), appName);
+    await page.click(tid('dev-app-submit'));
+    await waitText(page, tid('dev-app-error'), /at least one redirect URI/);
+    await page.fill(tid('dev-app-redirect'), 'not a uri');
+    await page.click(tid('dev-app-submit'));
+    await waitText(page, tid('dev-app-error'), /not an absolute URI/);
+    await shot(page, 'developer-form-error');
+
+    // registered: two redirect URIs, one a line each
+    await page.fill(tid('dev-app-description'), 'Prints your photos on paper.');
+    await page.fill(tid('dev-app-website'), 'printshop.example');
+    await page.fill(tid('dev-app-redirect'), `${state.redirect}\nhttps://printshop.example/callback`);
+    await page.click(tid('dev-app-submit'));
+    await visible(page, tid('dev-secret-panel'));
+    state.clientId = (await text(page, tid('dev-client-id'))).trim();
+    state.secret = (await text(page, tid('dev-secret'))).trim();
+    assert.match(state.clientId, /^[0-9a-f]{32}$/);
+    assert.match(state.secret, /^[0-9a-f]{32}$/);
+    await waitText(page, tid('dev-secret-panel'), /it will not be shown again/);
+    const row = `${tid('dev-app-row')}[data-client-id="${state.clientId}"]`;
+    await visible(page, row);
+    assert.equal(await text(page, `${row} .dev-app-name`), appName);
+    assert.deepEqual(await page.locator(`${row} ${tid('dev-app-redirects')} li`).allTextContents(),
+      [state.redirect, 'https://printshop.example/callback']);
+    assert.equal(await text(page, `${row} ${tid('dev-app-client-id')}`), state.clientId);
+    assert.equal(await page.inputValue(tid('dev-app-name')), '', 'the form is emptied');
+    await shot(page, 'developer-secret');
+
+    // the secret goes with the panel, and is in no list the server gives
+    await page.click(tid('dev-secret-done'));
+    await page.locator(tid('dev-secret-panel')).waitFor({ state: 'detached', timeout: WAIT });
+    await go(page, `#/developer?t=${Date.now()}`, 'developer');
+    await visible(page, row);
+    assert.equal((await page.content()).includes(state.secret), false, 'the secret is not shown again');
+    const listed = await page.evaluate(async () => (await (await fetch('/v1/developer/clients')).json()).data);
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].client_id, state.clientId);
+    assert.equal('client_secret' in listed[0], false);
+    assert.deepEqual(listed[0].redirect_uris, [state.redirect, 'https://printshop.example/callback']);
+    assert.equal(listed[0].website, 'https://printshop.example');
+    assert.equal(listed[0].enforce_signed_requests, false);
+    await shot(page, 'developer');
+    assertClean(owner);
+  });
+
+  it('"Reset secret" asks first, then shows a new secret once', async () => {
+    const { owner } = people;
+    const { page } = owner;
+    const row = page.locator(`${tid('dev-app-row')}[data-client-id="${state.clientId}"]`);
+    // Cancel leaves it as it was
+    await row.locator(tid('dev-app-reset')).click();
+    await visible(page, tid('dev-app-reset-confirm'));
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-app-reset-confirm');
+    await shot(page, 'developer-confirm');
+    await row.locator(tid('dev-confirm-cancel')).click();
+    await row.locator(tid('dev-app-reset')).waitFor({ timeout: WAIT });
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-app-reset', 'focus is back on the button');
+    await row.locator(tid('dev-app-reset')).click();
+    await row.locator(tid('dev-app-reset-confirm')).click();
+    await visible(page, tid('dev-secret-panel'));
+    await waitText(page, tid('dev-secret-panel'), /A new secret for .*it will not be shown again/s);
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-secret-panel', 'focus on the new secret');
+    state.oldSecret = state.secret;
+    state.secret = (await text(page, tid('dev-secret'))).trim();
+    assert.match(state.secret, /^[0-9a-f]{32}$/);
+    assert.notEqual(state.secret, state.oldSecret);
+    assert.equal(await text(page, tid('dev-client-id')), state.clientId);
+    await page.click(tid('dev-secret-done'));
+    assertClean(owner);
+  });
+
+  it('a bad client_id gets the server\'s error page; an error from /web/oauth/app shows in an error box', async () => {
+    const res = await fetch(`${url}/oauth/authorize/?client_id=${'0'.repeat(32)}&redirect_uri=${encodeURIComponent(state.redirect)}&response_type=code`,
+      { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assert.match(res.headers.get('content-type') || '', /text\/html/);
+    const elsewhere = new URLSearchParams({ client_id: state.clientId, redirect_uri: `${receiver.url}/elsewhere`, response_type: 'code' });
+    const wrongUri = await fetch(`${url}/oauth/authorize/?${elsewhere}`, { redirect: 'manual' });
+    assert.equal(wrongUri.status, 400, 'a redirect URI not registered is never redirected to');
+    assert.equal(wrongUri.headers.get('location'), null);
+
+    // the consent page's own error box (the answer is made up here)
+    const { owner } = people;
+    const { page } = owner;
+    const appInfo = /\/web\/oauth\/app\?/;
+    await page.route(appInfo, (route) => route.fulfill({
+      status: 400,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ meta: { code: 400, error_type: 'APIInvalidParametersError', error_message: 'state must be at most 1024 bytes' } }),
+    }));
+    try {
+      await expectingHttpErrors(owner, async () => {
+        await page.goto(authorizeUrl());
+        await ready(page, 'consent');
+        await waitText(page, tid('error'), /^State must be at most 1024 bytes\.$/);
+      });
+      assert.equal(await page.locator(tid('consent-allow')).count(), 0, 'nothing to allow');
+      assert.ok(page.url().startsWith(url), 'no redirect');
+      await audit(page, 'consent error');
+    } finally {
+      await page.unroute(appInfo);
+    }
+    assertClean(owner);
+  });
+
+  it('in a fresh browser the authorize link asks to log in, then shows the consent card; Allow sends a code to the app', async () => {
+    const visitor = await newPerson('visitor', 'visitor (phone)', PHONE);
+    const { page } = visitor;
+    const res = await page.goto(authorizeUrl());
+    assert.equal(res.status(), 200);
+    assert.match(res.headers()['content-security-policy'] || '', new RegExp(`form-action 'self' ${receiver.url.replace(/[.]/g, '\\.')}`));
+    await ready(page, 'login');
+    await waitText(page, tid('auth-note'), /an app is asking to use your picogram account/);
+    await visible(page, tid('to-signup'));
+    assert.equal(new URL(page.url()).pathname, '/oauth/authorize/');
+    await shot(page, 'consent-login');
+    await page.fill(tid('login-username'), ownerName);
+    await page.fill(tid('login-password'), PASSWORD);
+    await page.click(tid('login-submit'));
+
+    // back on the consent page, its query and all
+    await ready(page, 'consent');
+    const at = new URL(page.url());
+    assert.equal(at.pathname, '/oauth/authorize/');
+    assert.equal(at.hash, '');
+    assert.equal(at.searchParams.get('client_id'), state.clientId);
+    await visible(page, tid('consent-card'));
+    assert.equal(await text(page, tid('consent-app')), appName);
+    await waitText(page, tid('consent-description'), /Prints your photos on paper\./);
+    await waitText(page, tid('consent-user'), new RegExp(`Logged in as ${ownerName}\\b`));
+    assert.deepEqual(await page.locator(`${tid('consent-scopes')} li`).evaluateAll((els) => els.map((e) => e.dataset.scope)),
+      ['basic', 'likes', 'comments']);
+    const scopes = await page.locator(`${tid('consent-scopes')} li`).allTextContents();
+    assert.match(scopes[0], /see your profile, photos, follows and followers/i);
+    assert.match(scopes[1], /like and unlike photos as you/i);
+    assert.match(scopes[2], /post and delete comments as you/i);
+    await waitText(page, tid('consent-destination'), new RegExp(`^${new URL(receiver.url).host.replace(/[.]/g, '\\.')}$`));
+    assert.match(await page.title(), new RegExp(`^Authorize ${appName} • picogram$`));
+    assert.equal(await page.isHidden('#nav'), true, 'no navigation bar on the consent page');
+    // a real form to /oauth/authorize, with the session's CSRF token
+    const form = await page.evaluate(() => {
+      const f = document.querySelector('[data-testid="consent-form"]');
+      return { method: f.method, action: new URL(f.action).pathname, fields: Object.fromEntries(new FormData(f)) };
+    });
+    const session = await page.evaluate(async () => (await (await fetch('/web/session')).json()).data);
+    assert.deepEqual(form, {
+      method: 'post',
+      action: '/oauth/authorize',
+      fields: {
+        client_id: state.clientId, redirect_uri: state.redirect, response_type: 'code', scope: 'likes comments', state: 'xyz', csrf_token: session.csrf_token,
+      },
+    });
+    await shot(page, 'consent');
+
+    const from = receiver.hits.length;
+    await page.click(tid('consent-allow'));
+    const { page: landed, hit } = await landedOnApp(visitor, from);
+    assert.equal(landed.pathname, '/cb');
+    assert.equal(hit.searchParams.get('state'), 'xyz');
+    state.code = hit.searchParams.get('code');
+    assert.ok(state.code, `a code in ${hit}`);
+    assert.equal(landed.searchParams.get('code'), state.code);
+    assert.equal(receiver.hits[from].method, 'GET');
+    assertClean(visitor);
+  });
+
+  it('the app trades the code for a token (the old secret no longer works) and likes a photo with it', async () => {
+    // a photo of the owner's, shared through the API
+    const r = await login(url, ownerName, PASSWORD);
+    assert.equal(r.status, 200, r.text);
+    state.ownToken = r.body.access_token;
+    const up = await uploadPhoto(url, { token: state.ownToken, photo: 'landscape.jpg', fields: { caption: 'For the print shop' } });
+    assert.equal(up.status, 200, up.text);
+    state.mediaId = up.body.data.id;
+
+    const trade = (secret) => api(url, 'POST', '/oauth/access_token', {
+      form: { client_id: state.clientId, client_secret: secret, grant_type: 'authorization_code', redirect_uri: state.redirect, code: state.code },
+    });
+    const old = await trade(state.oldSecret);
+    assert.equal(old.status, 400, `the reset secret: ${old.text}`);
+    assert.match(old.body?.error_message || '', /secret/i, old.text);
+    const t = await trade(state.secret);
+    assert.equal(t.status, 200, t.text);
+    assert.equal(typeof t.body.access_token, 'string');
+    assert.equal(t.body.user.id, state.ownerId);
+    assert.equal(t.body.user.username, ownerName);
+    state.appToken = t.body.access_token;
+
+    const like = await api(url, 'POST', `/v1/media/${state.mediaId}/likes`, { token: state.appToken });
+    assert.equal(like.status, 200, like.text);
+    const likers = await api(url, 'GET', `/v1/media/${state.mediaId}/likes`, { token: state.ownToken });
+    assert.ok(likers.body.data.some((u) => u.username === ownerName), likers.text);
+    // what was not granted is refused
+    const other = await signup(url, uniqueName('other'));
+    const follow = await api(url, 'POST', `/v1/users/${other.user.id}/relationship`, { token: state.appToken, form: { action: 'follow' } });
+    assert.equal(follow.status, 400, follow.text);
+    assert.match(follow.body?.meta?.error_message || '', /scope=relationships/, follow.text);
+    const apps = await api(url, 'GET', '/v1/developer/clients', { token: state.appToken });
+    assert.equal(apps.status, 400, `an app's token cannot list apps: ${apps.text}`);
+  });
+
+  it('the logged-in browser goes straight to consent; Deny sends access_denied, Allow of a token its fragment', async () => {
+    const { visitor } = people;
+    const { page } = visitor;
+    await page.goto(authorizeUrl({ type: 'token', scope: 'likes', state: 'deny me', slash: false }));
+    await ready(page, 'consent');
+    assert.equal(new URL(page.url()).pathname, '/oauth/authorize');
+    assert.deepEqual(await page.locator(`${tid('consent-scopes')} li`).evaluateAll((els) => els.map((e) => e.dataset.scope)), ['basic', 'likes']);
+    let from = receiver.hits.length;
+    await page.click(tid('consent-deny'));
+    let { hit } = await landedOnApp(visitor, from);
+    assert.equal(hit.pathname, '/cb');
+    assert.equal(hit.searchParams.get('error'), 'access_denied');
+    assert.equal(hit.searchParams.get('error_reason'), 'user_denied');
+    assert.ok(hit.searchParams.get('error_description'), `an error_description in ${hit}`);
+    assert.equal(hit.searchParams.get('state'), 'deny me');
+    assert.equal(hit.searchParams.get('access_token'), null);
+
+    // the implicit flow's token comes in the fragment (the app's server never sees it)
+    await page.goto(authorizeUrl({ type: 'token', scope: 'likes', state: 'implicit' }));
+    await ready(page, 'consent');
+    from = receiver.hits.length;
+    await page.click(tid('consent-allow'));
+    ({ hit } = await landedOnApp(visitor, from));
+    assert.equal(hit.search, '');
+    const fragment = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    state.implicitToken = fragment.get('access_token');
+    assert.ok(state.implicitToken, `a token in ${page.url()}`);
+    assert.equal(fragment.get('state'), 'implicit');
+    const me = await api(url, 'GET', '/v1/users/self', { token: state.implicitToken });
+    assert.equal(me.status, 200, me.text);
+    assert.equal(me.body.data.username, ownerName);
+    assertClean(visitor);
+  });
+
+  it('someone new signs up from the consent page, comes back to it (and after logging out and in), and denies', async () => {
+    const newcomer = await newPerson('newcomer', 'newcomer (phone)', PHONE);
+    const { page } = newcomer;
+    await page.goto(authorizeUrl({ scope: 'relationships', state: 'new' }));
+    await ready(page, 'login');
+    await page.click(tid('to-signup'));
+    await ready(page, 'signup');
+    await waitText(page, tid('auth-note'), /an app is asking/);
+    const name = uniqueName('new');
+    await page.fill(tid('signup-username'), name);
+    await page.fill(tid('signup-password'), PASSWORD);
+    await page.click(tid('signup-submit'));
+    await ready(page, 'consent');
+    await waitText(page, tid('consent-user'), new RegExp(`Logged in as ${name}\\b`));
+    // "Not you? Log out", and logging in again comes back here too
+    await page.click(tid('consent-logout'));
+    await ready(page, 'login');
+    await visible(page, tid('auth-note'));
+    await page.fill(tid('login-username'), name);
+    await page.fill(tid('login-password'), PASSWORD);
+    await page.click(tid('login-submit'));
+    await ready(page, 'consent');
+    assert.equal(new URL(page.url()).searchParams.get('state'), 'new');
+    await waitText(page, tid('consent-user'), new RegExp(`Logged in as ${name}\\b`));
+    await waitText(page, `${tid('consent-scopes')} [data-scope="relationships"]`, /follow and unfollow people as you/i);
+    const from = receiver.hits.length;
+    await page.click(tid('consent-deny'));
+    const { hit } = await landedOnApp(newcomer, from);
+    assert.equal(hit.searchParams.get('error'), 'access_denied');
+    assert.equal(hit.searchParams.get('state'), 'new');
+    assertClean(newcomer);
+  });
+
+  it('revoking the app under "Apps you\'ve authorised" (on the phone) stops its tokens', async () => {
+    const { visitor, owner } = people;
+    const { page } = visitor; // the owner, on their phone
+    await page.goto('/#/edit');
+    await ready(page, 'edit');
+    await page.click(tid('edit-developer-link'));
+    await ready(page, 'developer');
+    const row = page.locator(`${tid('authorized-app-row')}[data-client-id="${state.clientId}"]`);
+    await row.waitFor({ timeout: WAIT });
+    await waitText(page, `${tid('authorized-app-row')}[data-client-id="${state.clientId}"] .dev-app-name`, new RegExp(`^${appName}$`));
+    assert.deepEqual(await row.locator(`${tid('authorized-app-scopes')} li`).evaluateAll((els) => els.map((e) => e.dataset.scope)),
+      ['basic', 'likes', 'comments']);
+    await shot(page, 'developer-phone');
+    await row.locator(tid('authorized-app-revoke')).click();
+    await row.locator(tid('authorized-app-revoked')).waitFor({ timeout: WAIT });
+    for (const token of [state.appToken, state.implicitToken]) {
+      const r = await api(url, 'POST', `/v1/media/${state.mediaId}/likes`, { token });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.body?.meta?.error_type, 'OAuthAccessTokenException', r.text);
+    }
+    // gone from the list; the owner's own log-in still works
+    await go(page, `#/developer?t=${Date.now()}`, 'developer');
+    await visible(page, tid('authorized-apps-empty'));
+    const me = await api(url, 'GET', '/v1/users/self', { token: state.ownToken });
+    assert.equal(me.status, 200, me.text);
+    await shot(page, 'developer-revoked-phone');
+    assertClean(visitor);
+    // the owner's other browser lists it no more either
+    await go(owner.page, `#/developer?t=${Date.now()}`, 'developer');
+    await visible(owner.page, tid('authorized-apps-empty'));
+    assertClean(owner);
+  });
+
+  it('deleting the app asks first; then its authorize link is refused', async () => {
+    const { owner } = people;
+    const { page } = owner;
+    const row = page.locator(`${tid('dev-app-row')}[data-client-id="${state.clientId}"]`);
+    await row.locator(tid('dev-app-delete')).click();
+    await row.locator(tid('dev-app-delete-confirm')).click();
+    await row.waitFor({ state: 'detached', timeout: WAIT });
+    await visible(page, tid('dev-apps-empty'));
+    const listed = await page.evaluate(async () => (await (await fetch('/v1/developer/clients')).json()).data);
+    assert.deepEqual(listed, []);
+    const res = await fetch(authorizeUrl(), { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assertClean(owner);
+  });
+});
