@@ -287,7 +287,7 @@ void web_oauth_app(api_req_t *ar)
 
 /* ---- writes, on the worker pool ---- */
 
-enum { OP_CREATE, OP_DELETE, OP_SECRET, OP_REVOKE, OP_ALLOW, OP_REDEEM };
+enum { OP_CREATE, OP_EDIT, OP_DELETE, OP_SECRET, OP_REVOKE, OP_ALLOW, OP_REDEEM };
 
 typedef struct apps_work {
     api_work_t super;
@@ -297,6 +297,8 @@ typedef struct apps_work {
     int64_t viewer;
     char *client_id, *name, *description, *website, *uris, *redirect_uri, *secret_given, *code, *state;
     bool enforce, implicit, was_used;
+    bool has_name, has_description, has_website, has_uris, has_enforce; /* an edit's fields */
+    const char *invalid; /* an edit's bad field: the message */
     unsigned scopes;
     app_t app;
     char secret[APP_SECRET_LEN + 1];
@@ -323,6 +325,28 @@ static int own_app(apps_work_t *w, db_ctx_t *db)
     return rc;
 }
 
+/* The fields an edit gives over w->app's, checked as a registration's. */
+static int edit_app(apps_work_t *w, db_ctx_t *db)
+{
+    app_t *a = &w->app;
+    const char *name = w->has_name ? w->name : a->name;
+    const char *description = w->has_description ? w->description : a->description;
+    const char *website = w->has_website ? w->website : a->website;
+    const char *uris = w->has_uris ? w->uris : a->redirect_uris;
+    char *list = NULL;
+    if ((w->invalid = app_validate(name, description, website, uris, &list)) != NULL)
+        return USERS_TAKEN;
+    char *fields[] = {xstrdup(name), xstrdup(description ? description : ""), xstrdup(website ? website : ""), list};
+    free(a->name);
+    free(a->description);
+    free(a->website);
+    free(a->redirect_uris);
+    a->name = fields[0], a->description = fields[1], a->website = fields[2], a->redirect_uris = fields[3];
+    if (w->has_enforce)
+        a->enforce_signed = w->enforce;
+    return apps_update(db, a);
+}
+
 static void apps_run(api_work_t *w_, worker_ctx_t *wc)
 {
     apps_work_t *w = (apps_work_t *)w_;
@@ -333,6 +357,10 @@ static void apps_run(api_work_t *w_, worker_ctx_t *wc)
     case OP_CREATE:
         w->result = apps_create(db, w->key, w->viewer, w->name, w->description, w->website, w->uris, w->enforce,
                                 &w->app);
+        break;
+    case OP_EDIT:
+        if ((w->result = own_app(w, db)) == USERS_OK)
+            w->result = edit_app(w, db);
         break;
     case OP_DELETE:
         if ((w->result = own_app(w, db)) == USERS_OK)
@@ -395,6 +423,16 @@ static void apps_done(api_work_t *w_, api_req_t *ar)
         }
         render_app(&b, &w->app, true);
         api_ok(ar, &b, NULL);
+        break;
+    case OP_EDIT:
+        if (w->result == USERS_NOT_FOUND) {
+            api_error(ar, 404, E_NOT_FOUND, "you have no app with this client_id");
+        } else if (w->result == USERS_TAKEN) {
+            api_error(ar, 400, E_INVALID, w->invalid);
+        } else {
+            render_app(&b, &w->app, false);
+            api_ok(ar, &b, NULL);
+        }
         break;
     case OP_DELETE:
     case OP_REVOKE:
@@ -552,6 +590,29 @@ static void client_op(api_req_t *ar, int op)
     apps_work_t *w = apps_work(ar, op);
     const route_arg_t *a = &ar->match.args[0];
     w->client_id = xstrndup(a->base, a->len);
+    api_defer(ar, &w->super);
+}
+
+void developer_clients_edit(api_req_t *ar)
+{
+    bool enforce;
+    if (!bool_param(ar, "enforce_signed_requests", &enforce))
+        return;
+    apps_work_t *w = apps_work(ar, OP_EDIT);
+    const route_arg_t *a = &ar->match.args[0];
+    w->client_id = xstrndup(a->base, a->len);
+    w->name = param_dup(ar, "name");
+    w->description = param_dup(ar, "description");
+    w->website = param_dup(ar, "website");
+    w->uris = param_dup(ar, "redirect_uri");
+    if (w->uris == NULL)
+        w->uris = param_dup(ar, "redirect_uris");
+    w->has_name = w->name != NULL;
+    w->has_description = w->description != NULL;
+    w->has_website = w->website != NULL;
+    w->has_uris = w->uris != NULL;
+    w->has_enforce = api_param(ar, "enforce_signed_requests") != NULL;
+    w->enforce = enforce;
     api_defer(ar, &w->super);
 }
 

@@ -42,6 +42,7 @@ void media_edit(api_req_t *ar);
 /* Third-party apps and OAuth2 (api/apps.c) */
 void developer_clients_create(api_req_t *ar);
 void developer_clients_list(api_req_t *ar);
+void developer_clients_edit(api_req_t *ar);
 void developer_clients_delete(api_req_t *ar);
 void developer_clients_secret(api_req_t *ar);
 void users_apps_list(api_req_t *ar);

@@ -18,6 +18,7 @@ static const route_t routes[] = {
     {"GET", "/web/oauth/app", (void (*)(void))web_oauth_app, 0},
     {"GET", "/v1/developer/clients", (void (*)(void))developer_clients_list, R_AUTH | R_FIRST_PARTY},
     {"POST", "/v1/developer/clients", (void (*)(void))developer_clients_create, R_AUTH | R_FIRST_PARTY},
+    {"POST", "/v1/developer/clients/{id}", (void (*)(void))developer_clients_edit, R_AUTH | R_FIRST_PARTY},
     {"DELETE", "/v1/developer/clients/{id}", (void (*)(void))developer_clients_delete, R_AUTH | R_FIRST_PARTY},
     {"POST", "/v1/developer/clients/{id}/secret", (void (*)(void))developer_clients_secret, R_AUTH | R_FIRST_PARTY},
     {"GET", "/v1/users/self/apps", (void (*)(void))users_apps_list, R_AUTH | R_FIRST_PARTY},

@@ -51,6 +51,9 @@
       " FROM apps WHERE owner_id = $1 ORDER BY id DESC")                                                               \
     X(APP_DELETE, "DELETE FROM apps WHERE id = $1 AND owner_id = $2")                                                 \
     X(APP_SET_SECRET, "UPDATE apps SET secret = $3 WHERE id = $1 AND owner_id = $2")                                  \
+    X(APP_UPDATE,                                                                                                      \
+      "UPDATE apps SET name = $3, description = $4, website = $5, redirect_uris = $6, enforce_signed = $7"            \
+      " WHERE id = $1 AND owner_id = $2")                                                                              \
     X(APP_TOKENS, "SELECT hash FROM tokens WHERE app_id = $1")                                                        \
     X(APP_TOKENS_DELETE, "DELETE FROM tokens WHERE app_id = $1")                                                      \
     X(APP_CODES_DELETE, "DELETE FROM oauth_codes WHERE app_id = $1")                                                  \

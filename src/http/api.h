@@ -55,6 +55,7 @@ enum {
 #define E_OAUTH_PARAM "OAuthParameterException"
 #define E_OAUTH_TOKEN "OAuthAccessTokenException"
 #define E_OAUTH_PERM "OAuthPermissionsException"
+#define E_OAUTH_FORBIDDEN "OAuthForbiddenException"
 #define E_RATE "OAuthRateLimitException"
 #define E_SERVER "APIError"
 #define E_UNAVAILABLE "ServiceUnavailable"
@@ -104,6 +105,7 @@ struct api_req {
     bool via_cookie;    /* the token came from the browser session cookie */
     int64_t app;        /* the token's app (0: first party) */
     unsigned scopes;    /* the token's scopes (model/apps.h) */
+    bool signed_only;   /* its app enforces signed requests */
     /* the request, as handlers see it (copies) */
     char method[8];                       /* the effective method (POST with _method=DELETE is DELETE) */
     char *path;                           /* the path and query */

@@ -403,6 +403,7 @@ static bool csrf_ok(api_req_t *ar)
 /* A token's grant as the object cache keeps it (the user, the app, the
  * scopes); an entry of another length (another build's) is a miss. */
 #define GRANT_BYTES 20
+#define GRANT_SIGNED 0x80000000u /* in the scopes' word: the app enforces signed requests */
 
 /* The token's grant, from the object cache (a hash of the token as the
  * key, for CACHE_SHORT_TTL_MS: a token revoked by another process, or an
@@ -424,18 +425,49 @@ static int check_token(api_req_t *ar, token_grant_t *g)
         memcpy(&g->user, e, 8);
         memcpy(&g->app, e + 8, 8);
         memcpy(&sc, e + 16, 4);
-        g->scopes = sc;
+        g->scopes = sc & SCOPE_ALL;
+        g->signed_only = (sc & GRANT_SIGNED) != 0;
         return USERS_OK;
     }
     int rc = tokens_check(ar->db, ar->token, ar->token_len, g);
     if (rc == USERS_OK) {
-        uint32_t sc = g->scopes;
+        uint32_t sc = g->scopes | (g->signed_only ? GRANT_SIGNED : 0);
         memcpy(e, &g->user, 8);
         memcpy(e + 8, &g->app, 8);
         memcpy(e + 16, &sc, 4);
         api_cache_set(ar, CACHE_TOKEN, key, e, GRANT_BYTES, CACHE_SHORT_TTL_MS);
     }
     return rc;
+}
+
+/* Whether a request of an app that enforces signed requests carries the
+ * right sig (apps_sign); answers 403 if not. */
+static bool signature_ok(api_req_t *ar)
+{
+    const char *sig = api_param(ar, "sig");
+    const char *why = NULL;
+    app_t a;
+    int rc = apps_get_id(ar->db, &ar->srv->apps_key, ar->app, &a);
+    if (rc == USERS_ERROR) {
+        api_internal_error(ar, "app lookup failed");
+        return false;
+    }
+    if (sig == NULL || *sig == '\0') {
+        why = "Invalid signed-request: Missing required parameter 'sig'";
+    } else {
+        size_t plen = api_path_len(ar);
+        const char *ep = ar->path;
+        if (plen >= 3 && memcmp(ep, "/v1", 3) == 0)
+            ep += 3, plen -= 3;
+        char want[65];
+        apps_sign(a.secret, ep, plen, &ar->params, want);
+        if (rc != USERS_OK || a.secret[0] == '\0' || strlen(sig) != 64 || sodium_memcmp(want, sig, 64) != 0)
+            why = "Invalid signed-request: Signature does not match";
+    }
+    app_free(&a);
+    if (why)
+        api_error(ar, 403, E_OAUTH_FORBIDDEN, why);
+    return why == NULL;
 }
 
 /* The scopes a route asks of a token, and the message when one lacks. */
@@ -570,7 +602,7 @@ static void back(api_req_t *ar)
 static void back_checked(api_req_t *ar)
 {
     /* Authenticate, then count the request against the token (or the client address). */
-    token_grant_t grant = {0, 0, 0};
+    token_grant_t grant = {0};
     if (ar->token && ar->token_key == 0) /* once: a speculative try and its worker run share it */
         ar->token_key = ratelimit_key(ar->token, ar->token_len);
     int trc = ar->token ? check_token(ar, &grant) : USERS_NOT_FOUND;
@@ -580,6 +612,7 @@ static void back_checked(api_req_t *ar)
         ar->viewer = grant.user;
         ar->app = grant.app;
         ar->scopes = grant.scopes;
+        ar->signed_only = grant.signed_only;
     }
     if (!ar->rl_counted) { /* once, also when a speculative try gave up later */
         uint64_t key = ar->viewer ? ar->token_key : ar->client;
@@ -638,6 +671,8 @@ static void back_checked(api_req_t *ar)
             scope_error(ar, missing);
             return;
         }
+        if (ar->signed_only && !signature_ok(ar))
+            return;
     }
     ((api_handler_fn)ar->match.route->handler)(ar);
 }
@@ -712,6 +747,7 @@ static void unwind(api_req_t *ar)
     ar->viewer = 0;
     ar->app = 0;
     ar->scopes = 0;
+    ar->signed_only = false;
     ar->retry_after = 0;
     ar->speculative = false;
     ar->on_worker = false; /* until a worker takes it: an answer now (a full pool) is sent */

@@ -462,6 +462,24 @@ int apps_delete(db_ctx_t *db, int64_t owner, int64_t id, unsigned char **revoked
     return USERS_OK;
 }
 
+int apps_update(db_ctx_t *db, const app_t *a)
+{
+    db_conn_t *c = db_shard(db, ids_shard(a->id));
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_APP_UPDATE);
+    db_bind_i64(s, 1, a->id);
+    db_bind_i64(s, 2, a->owner);
+    db_bind_cstr(s, 3, a->name);
+    db_bind_cstr(s, 4, a->description);
+    db_bind_cstr(s, 5, a->website);
+    db_bind_cstr(s, 6, a->redirect_uris);
+    db_bind_i64(s, 7, a->enforce_signed);
+    if (db_exec_stmt(s) != DB_DONE)
+        return USERS_ERROR;
+    return c->drv->changes(c) == 1 ? USERS_OK : USERS_NOT_FOUND;
+}
+
 int apps_reset_secret(db_ctx_t *db, const apps_key_t *key, int64_t owner, int64_t id,
                       char secret[APP_SECRET_LEN + 1])
 {
@@ -477,6 +495,43 @@ int apps_reset_secret(db_ctx_t *db, const apps_key_t *key, int64_t owner, int64_
     if (db_exec_stmt(s) != DB_DONE)
         return USERS_ERROR;
     return c->drv->changes(c) == 1 ? USERS_OK : USERS_NOT_FOUND;
+}
+
+static int param_cmp(const void *a, const void *b)
+{
+    const param_t *x = *(const param_t *const *)a, *y = *(const param_t *const *)b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+void apps_sign(const char *secret, const char *endpoint, size_t elen, const params_t *p, char out[65])
+{
+    const param_t *sorted[PARAMS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const param_t *x = &p->items[i];
+        if (x->klen == 3 && memcmp(x->key, "sig", 3) == 0)
+            continue;
+        bool seen = false; /* the first of a repeated key is the one the API reads */
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = sorted[j]->klen == x->klen && memcmp(sorted[j]->key, x->key, x->klen) == 0;
+        if (!seen)
+            sorted[n++] = x;
+    }
+    qsort(sorted, n, sizeof(sorted[0]), param_cmp);
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)endpoint, elen);
+    for (size_t i = 0; i < n; i++) {
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)"|", 1);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)sorted[i]->key, sorted[i]->klen);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)"=", 1);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)sorted[i]->val, sorted[i]->vlen);
+    }
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2hex(out, 65, mac, sizeof(mac));
 }
 
 /* ---- codes ---- */

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/params.h"
 #include "core/token.h"
 #include "db/db.h"
 
@@ -93,6 +94,13 @@ bool app_redirect_ok(const app_t *a, const char *uri);
 /* Whether secret is the app's (constant time). */
 bool app_secret_ok(const app_t *a, const char *secret);
 
+/* The signature of a request as v1 defined it: the lower-case hex
+ * HMAC-SHA256, keyed with the client secret, of the endpoint (the path
+ * without /v1 and the query) followed by "|key=value" for each parameter
+ * sent (query and body, decoded; the first of a repeated key), sorted by
+ * key, but sig itself. */
+void apps_sign(const char *secret, const char *endpoint, size_t elen, const params_t *p, char out[65]);
+
 /* Registers an app of owner; out gets it, its secret open. USERS_TAKEN if
  * the owner has APPS_PER_OWNER_MAX apps. */
 int apps_create(db_ctx_t *db, const apps_key_t *key, int64_t owner, const char *name, const char *description,
@@ -106,6 +114,9 @@ int apps_of(db_ctx_t *db, const apps_key_t *key, int64_t owner, app_t **out, int
  * every database; the token hashes in *revoked (xmalloc'd, n of
  * TOKEN_HASH_BYTES each) for the caller to drop from the object cache. */
 int apps_delete(db_ctx_t *db, int64_t owner, int64_t id, unsigned char **revoked, int *n);
+/* Stores a's name, description, website, redirect_uris and
+ * enforce_signed (checked by the caller) for its owner. */
+int apps_update(db_ctx_t *db, const app_t *a);
 /* A new secret for owner's app `id`, into secret. */
 int apps_reset_secret(db_ctx_t *db, const apps_key_t *key, int64_t owner, int64_t id,
                       char secret[APP_SECRET_LEN + 1]);

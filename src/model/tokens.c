@@ -58,6 +58,7 @@ int tokens_check(db_ctx_t *db, const char *tok, size_t n, token_grant_t *grant)
      * table was tampered with; check anyway. */
     if (owner != uid)
         return USERS_NOT_FOUND;
+    bool signed_only = false;
     if (app != 0) { /* an app's token works while the app exists (apps_delete) */
         db_conn_t *ac = db_shard(db, ids_shard(app));
         if (ac == NULL)
@@ -65,11 +66,12 @@ int tokens_check(db_ctx_t *db, const char *tok, size_t n, token_grant_t *grant)
         s = db_q(ac, Q_APP_GET);
         db_bind_i64(s, 1, app);
         rc = db_step(s);
+        signed_only = rc == DB_ROW && db_col_i64(s, 8) != 0;
         db_reset(s);
         if (rc != DB_ROW)
             return rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
     }
-    *grant = (token_grant_t){uid, app, scopes & SCOPE_ALL};
+    *grant = (token_grant_t){uid, app, scopes & SCOPE_ALL, signed_only};
     return USERS_OK;
 }
 

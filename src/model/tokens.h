@@ -6,6 +6,7 @@
 #ifndef PICOGRAM_TOKENS_H
 #define PICOGRAM_TOKENS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ int tokens_issue_app(db_conn_t *c, int64_t user_id, int64_t app_id, unsigned sco
 typedef struct token_grant {
     int64_t user, app;
     unsigned scopes;
+    bool signed_only; /* its app enforces signed requests (sig=) */
 } token_grant_t;
 /* The grant of a token. An app's token is valid only while its app exists. */
 int tokens_check(db_ctx_t *db, const char *tok, size_t n, token_grant_t *grant);

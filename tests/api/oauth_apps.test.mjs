@@ -14,6 +14,7 @@
 // - GET/DELETE /v1/users/self/apps.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import {
   startServer, api, signup, login, uniqueName, assertV1Error, assertOAuthError, assertOk, show, external,
   sqlExec, uploadPhoto, runAdmin,
@@ -184,6 +185,74 @@ describe('app registration', () => {
     const ok = await exchange(app, code, { secret: fresh.client_secret });
     assert.equal(ok.status, 200, show(ok));
     assertV1Error(await api(url, 'POST', `/v1/developer/clients/${app.client_id}/secret`, { token: user.token }), 404, 'APINotFoundError');
+  });
+});
+
+/** v1's sig: hex HMAC-SHA256 of the endpoint and the sorted parameters, keyed with the secret. */
+function sign(secret, endpoint, params) {
+  let msg = endpoint;
+  for (const k of Object.keys(params).sort()) msg += `|${k}=${params[k]}`;
+  return createHmac('sha256', secret).update(msg).digest('hex');
+}
+
+describe('editing an app, and signed requests', () => {
+  it('edits an app\'s fields, checked as at registration', async () => {
+    const dev = await person('dev');
+    const app = await register(dev);
+    const e = assertOk(await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, {
+      token: dev.token, form: { name: 'Renamed', redirect_uri: `${CB}\nhttps://example.org/back` },
+    }));
+    assert.equal(e.name, 'Renamed');
+    assert.equal(e.description, 'An app of the tests', 'what is not given stays');
+    assert.deepEqual(e.redirect_uris, [CB, 'https://example.org/back']);
+    assert.equal(e.client_secret, undefined);
+    const bad = await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, { token: dev.token, form: { redirect_uri: 'javascript:x' } });
+    assertV1Error(bad, 400, 'APIInvalidParametersError');
+    const list = assertOk(await api(url, 'GET', '/v1/developer/clients', { token: dev.token }));
+    assert.deepEqual(list[0].redirect_uris, [CB, 'https://example.org/back'], 'a refused edit changes nothing');
+    const other = await person('dev');
+    assertV1Error(await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, { token: other.token, form: { name: 'Mine' } }), 404, 'APINotFoundError');
+  });
+
+  it('asks every call of an app that enforces signed requests for its sig, and accepts sig from others', async () => {
+    const dev = await person('dev');
+    const user = await person('usr');
+    const owner = await person('own');
+    const photo = await postPhoto(owner.token);
+    const app = await register(dev, { enforce_signed_requests: 'true' });
+    assert.equal(app.enforce_signed_requests, true);
+    const token = await authorize(user, app, 'likes');
+    const q = { access_token: token, count: '5' };
+    const missing = await api(url, 'GET', '/v1/users/self/feed', { query: q });
+    assertV1Error(missing, 403, 'OAuthForbiddenException');
+    assert.match(missing.body.meta.error_message, /Missing required parameter 'sig'/);
+    const wrong = await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: '0'.repeat(64) } });
+    assertV1Error(wrong, 403, 'OAuthForbiddenException');
+    assert.match(wrong.body.meta.error_message, /does not match/);
+    assertOk(await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: sign(app.client_secret, '/users/self/feed', q) } }));
+    // a signature over other parameters does not do
+    const other = await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, count: '6', sig: sign(app.client_secret, '/users/self/feed', q) } });
+    assertV1Error(other, 403, 'OAuthForbiddenException');
+    // a form body is signed like the query; a refused call changes nothing
+    const like = { access_token: token };
+    assertV1Error(await api(url, 'POST', `/v1/media/${photo.id}/likes`, { form: like }), 403, 'OAuthForbiddenException');
+    assert.equal(assertOk(await api(url, 'GET', `/v1/media/${photo.id}`, { token: owner.token })).likes.count, 0);
+    assertOk(await api(url, 'POST', `/v1/media/${photo.id}/likes`, { form: { ...like, sig: sign(app.client_secret, `/media/${photo.id}/likes`, like) } }));
+    // after a new secret, only the new one signs
+    const fresh = assertOk(await api(url, 'POST', `/v1/developer/clients/${app.client_id}/secret`, { token: dev.token })).client_secret;
+    assertV1Error(await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: sign(app.client_secret, '/users/self/feed', q) } }), 403, 'OAuthForbiddenException');
+    assertOk(await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: sign(fresh, '/users/self/feed', q) } }));
+    // turned off, sig is accepted and ignored
+    assertOk(await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, { token: dev.token, form: { enforce_signed_requests: 'false' } }));
+    const end = Date.now() + 8000; // a cached grant lives 5 s at most
+    let r;
+    do {
+      r = await api(url, 'GET', '/v1/users/self/feed', { query: q });
+      if (r.status === 200) break;
+      await new Promise((res) => setTimeout(res, 250));
+    } while (Date.now() < end);
+    assertOk(r);
+    assertOk(await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: 'anything' } }));
   });
 });
 
@@ -432,6 +501,7 @@ describe('scopes', () => {
     ['GET', '/v1/developer/clients', 'first'],
     ['POST', '/v1/developer/clients', 'first', { name: 'x', redirect_uri: CB }],
     ['DELETE', `/v1/developer/clients/${'0'.repeat(32)}`, 'first'],
+    ['POST', `/v1/developer/clients/${'0'.repeat(32)}`, 'first', { name: 'y' }],
     ['POST', `/v1/developer/clients/${'0'.repeat(32)}/secret`, 'first'],
     ['GET', '/v1/users/self/apps', 'first'],
     ['DELETE', `/v1/users/self/apps/${'0'.repeat(32)}`, 'first'],

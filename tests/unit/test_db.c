@@ -238,7 +238,7 @@ static void test_users_and_tokens(void **state)
     assert_int_equal(users_id_by_username(db, "bob", &found), USERS_NOT_FOUND);
 
     char tok[TOKEN_MAX_LEN + 1];
-    token_grant_t who = {0, 0, 0};
+    token_grant_t who = {0};
     assert_int_equal(tokens_issue(db, id, tok), USERS_OK);
     assert_int_equal(tokens_check(db, tok, strlen(tok), &who), USERS_OK);
     assert_int_equal(who.user, id);
