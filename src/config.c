@@ -128,6 +128,14 @@ static const setting_t settings[] = {
      "one"},
     {"secret_file", T_STR, OFF(secret_file), NULL, 0, 0, NULL,
      "file of the server secret, made on first start; the same on every server of a cluster (default DATA/secret)"},
+    {"webhook_allow_private", T_ENUM, OFF(webhook_allow_private), "off", 0, 0, "on|off",
+     "let apps' real-time callback URLs reach loopback, private and link-local addresses (on: for tests and "
+     "private networks; off refuses them, so an app cannot make the server call inside its own network)"},
+    {"webhook_max_attempts", T_INT, OFF(webhook_max_attempts), "8", 1, 9, NULL,
+     "tries of a real-time update delivery (retried after 1 s, 2 s, 4 s ...) before it is given up and logged as "
+     "failed for the app's owner"},
+    {"webhook_batch_ms", T_INT, OFF(webhook_batch_ms), "500", 0, 60000, NULL,
+     "milliseconds real-time updates to one callback wait for more, to go in one POST"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
      "SQLite synchronous mode: full survives power loss, normal only process crashes"},
 };

@@ -62,6 +62,8 @@ typedef struct config {
     char *near_cache;      /* "on" or "off": a local tier in front of memcached (cache/tiered.c) */
     long long rekey_grace; /* seconds old photo file names stay after their photo gets a file key */
     char *secret_file;
+    char *webhook_allow_private; /* "on" or "off" */
+    long long webhook_max_attempts, webhook_batch_ms;
     char *node;            /* "auto", or this process's ID node 0..63 */
     char *trusted_proxies; /* "off", or the addresses of proxies whose X-Forwarded-For is believed */
     char *redis;           /* "redis://HOST:PORT" of the shared services, or "off" */

@@ -52,6 +52,11 @@ void oauth_authorize(api_req_t *ar);
 void web_oauth_app(api_req_t *ar);
 /* POST /oauth/access_token with grant_type=authorization_code */
 void oauth_code_grant(api_req_t *ar);
+/* Real-time subscriptions (api/subscriptions.c) */
+void subscriptions_create(api_req_t *ar);
+void subscriptions_list(api_req_t *ar);
+void subscriptions_delete(api_req_t *ar);
+void developer_clients_deliveries(api_req_t *ar);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);
 void web_session_show(api_req_t *ar);

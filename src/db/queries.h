@@ -66,6 +66,44 @@
     X(CODE_GET, "SELECT user_id, app_id, redirect_uri, scopes, expires_at, token_hash FROM oauth_codes WHERE hash = $1") \
     X(CODE_USED, "UPDATE oauth_codes SET token_hash = $2 WHERE hash = $1 AND token_hash IS NULL")                    \
     X(ERASE_APPS_OF, "SELECT id FROM apps WHERE owner_id = $1")                                                       \
+    X(SUBS_ANY, "SELECT COUNT(*) FROM (SELECT 1 FROM subscriptions LIMIT 1) AS any_subscription")                    \
+    X(SUB_INSERT,                                                                                                      \
+      "INSERT INTO subscriptions (id, app_id, object, object_id, lat_e7, lng_e7, radius, callback_url, verify_token,"  \
+      " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")                                                 \
+    X(SUBS_OF_APP,                                                                                                     \
+      "SELECT id, app_id, object, object_id, lat_e7, lng_e7, radius, callback_url FROM subscriptions"                  \
+      " WHERE app_id = $1 ORDER BY id")                                                                                \
+    X(SUBS_MATCHING,                                                                                                   \
+      "SELECT id, app_id, object, object_id, lat_e7, lng_e7, radius, callback_url FROM subscriptions"                  \
+      " WHERE object IN ('user', 'geography') OR (object = 'location' AND object_id = $1)")                            \
+    X(SUBS_OF_TAG,                                                                                                     \
+      "SELECT id, app_id, object, object_id, lat_e7, lng_e7, radius, callback_url FROM subscriptions"                  \
+      " WHERE object = 'tag' AND object_id = $1")                                                                      \
+    X(SUB_DELETE, "DELETE FROM subscriptions WHERE app_id = $1 AND id = $2")                                          \
+    X(SUBS_DELETE_OBJECT, "DELETE FROM subscriptions WHERE app_id = $1 AND (object = $2 OR $2 = 'all')")             \
+    X(SUBS_COUNT_APP, "SELECT COUNT(*) FROM subscriptions WHERE app_id = $1")                                        \
+    X(APP_AUTHORIZED_BY, "SELECT 1 FROM tokens WHERE user_id = $1 AND app_id = $2 LIMIT 1")                          \
+    X(HOOK_BATCH_FIND, "SELECT id FROM hook_batches WHERE app_id = $1 AND callback_url = $2")                         \
+    X(HOOK_BATCH_INSERT, "INSERT INTO hook_batches (id, app_id, callback_url) VALUES ($1, $2, $3)")                   \
+    X(HOOK_BATCH_GET, "SELECT app_id, callback_url, attempts FROM hook_batches WHERE id = $1")                        \
+    X(HOOK_BATCH_ATTEMPT, "UPDATE hook_batches SET attempts = $2 WHERE id = $1")                                      \
+    X(HOOK_BATCH_DELETE, "DELETE FROM hook_batches WHERE id = $1")                                                    \
+    X(HOOK_ITEM_INSERT,                                                                                                \
+      "INSERT INTO hook_items (id, batch_id, subscription_id, media_id, item) VALUES ($1, $2, $3, $4, $5)"             \
+      " ON CONFLICT DO NOTHING")                                                                                       \
+    X(HOOK_ITEMS, "SELECT id, item FROM hook_items WHERE batch_id = $1 ORDER BY id LIMIT $2")                         \
+    X(HOOK_ITEMS_DONE, "DELETE FROM hook_items WHERE batch_id = $1 AND id <= $2")                                     \
+    X(HOOK_ITEMS_LEFT, "SELECT COUNT(*) FROM hook_items WHERE batch_id = $1")                                         \
+    X(HOOK_LOG_INSERT,                                                                                                 \
+      "INSERT INTO hook_log (id, app_id, callback_url, outcome, http_status, error, items, attempts, created_at)"       \
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")                                                                  \
+    X(HOOK_LOG_TRIM,                                                                                                   \
+      "DELETE FROM hook_log WHERE app_id = $1 AND id NOT IN"                                                           \
+      " (SELECT id FROM hook_log WHERE app_id = $1 ORDER BY id DESC LIMIT 100)")                                       \
+    X(HOOK_LOG_OF,                                                                                                     \
+      "SELECT id, callback_url, outcome, http_status, error, items, attempts, created_at FROM hook_log"                \
+      " WHERE app_id = $1 ORDER BY id DESC LIMIT 100")                                                                 \
+    X(ERASE_APP_SUBS, "DELETE FROM subscriptions WHERE app_id = $1")                                                  \
     X(ERASE_CODES, "DELETE FROM oauth_codes WHERE user_id = $1")                                                      \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \

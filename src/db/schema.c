@@ -245,7 +245,26 @@ static const char *const migrations[] = {
     "ALTER TABLE tokens ADD COLUMN app_id {ID} NOT NULL DEFAULT 0;"
     "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 31;"
     "CREATE INDEX tokens_app ON tokens (app_id, user_id) WHERE app_id <> 0;"
-    "{APP_SHARD_KEYS}",
+    "{APP_SHARD_KEYS}"
+    /* and real-time subscriptions (model/hooks.h), on the first database
+     * like every global table: the subscriptions, the updates waiting for
+     * their callback (a batch per app and callback, its pending items),
+     * and what became of the deliveries, for the app's owner */
+    "CREATE TABLE subscriptions (id {ID} PRIMARY KEY, app_id {ID} NOT NULL, object TEXT NOT NULL,"
+    " object_id TEXT NOT NULL, lat_e7 {ID} NOT NULL DEFAULT 0, lng_e7 {ID} NOT NULL DEFAULT 0,"
+    " radius INTEGER NOT NULL DEFAULT 0, callback_url TEXT NOT NULL, verify_token TEXT NOT NULL,"
+    " created_at {ID} NOT NULL);"
+    "CREATE INDEX subscriptions_app ON subscriptions (app_id, id);"
+    "CREATE INDEX subscriptions_object ON subscriptions (object, object_id);"
+    "CREATE TABLE hook_batches (id {ID} PRIMARY KEY, app_id {ID} NOT NULL, callback_url TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, UNIQUE (app_id, callback_url));"
+    "CREATE TABLE hook_items (id {ID} PRIMARY KEY, batch_id {ID} NOT NULL, subscription_id {ID} NOT NULL,"
+    " media_id {ID} NOT NULL, item TEXT NOT NULL, UNIQUE (subscription_id, media_id));"
+    "CREATE INDEX hook_items_batch ON hook_items (batch_id, id);"
+    "CREATE TABLE hook_log (id {ID} PRIMARY KEY, app_id {ID} NOT NULL, callback_url TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, http_status INTEGER NOT NULL, error TEXT NOT NULL, items INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, created_at {ID} NOT NULL);"
+    "CREATE INDEX hook_log_app ON hook_log (app_id, id);",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

@@ -944,6 +944,12 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     srv->job_handlers[n++] = (job_handler_t){"block_purge", social_block_purge_job, srv->cache};
     srv->job_handlers[n++] = (job_handler_t){"user_changed", users_changed_job, srv->cache};
     srv->job_handlers[n++] = (job_handler_t){"cache_drop", cache_drop_job, srv->cache};
+    srv->hooks = (hooks_ctx_t){.allow_private = strcmp(cfg->webhook_allow_private, "on") == 0,
+                               .max_attempts = (int)cfg->webhook_max_attempts,
+                               .batch_ms = (int)cfg->webhook_batch_ms,
+                               .key = &srv->apps_key};
+    srv->job_handlers[n++] = (job_handler_t){"realtime", hooks_realtime_job, &srv->hooks};
+    srv->job_handlers[n++] = (job_handler_t){"hook_deliver", hooks_deliver_job, &srv->hooks};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);

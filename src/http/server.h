@@ -48,6 +48,7 @@
 #include "jobs/gearman.h"
 #include "jobs/jobs.h"
 #include "model/apps.h"
+#include "model/hooks.h"
 #include "model/discovery.h"
 #include "model/graph.h"
 #include "model/nodes.h"
@@ -124,6 +125,7 @@ struct server {
     size_t metric_pseudo;    /* where the SERVER_M_* routes begin among the metrics routes */
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
     apps_key_t apps_key;     /* from the server secret: sealed app secrets (model/apps.h) */
+    hooks_ctx_t hooks;       /* real-time subscriptions' settings (model/hooks.h) */
 };
 
 /* The metrics routes that are not a route of the API's, after them. */

@@ -435,6 +435,15 @@ int apps_delete(db_ctx_t *db, int64_t owner, int64_t id, unsigned char **revoked
     if (c->drv->changes(c) != 1)
         return USERS_NOT_FOUND;
     int cap = 0, rc = USERS_OK;
+    db_conn_t *first = db_physical(db, 0); /* its subscriptions (model/hooks.h) */
+    if (first == NULL)
+        rc = USERS_ERROR;
+    else {
+        s = db_q(first, Q_ERASE_APP_SUBS);
+        db_bind_i64(s, 1, id);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
+    }
     for (size_t i = 0; i < db_count(db) && rc == USERS_OK; i++) {
         db_conn_t *p = db_physical(db, i);
         if (p == NULL || db_begin(p) != DB_OK) {

@@ -1,4 +1,5 @@
 #include "model/media.h"
+#include "model/hooks.h"
 #include "blob/blob.h"
 #include "core/buf.h"
 #include "core/ids.h"
@@ -97,7 +98,10 @@ static int write_all(far_t *f, media_t *m, const text_mention_t *mentions, size_
     db_bind_i64(s, 2, 1);
     if (db_exec_stmt(s) != DB_DONE)
         return MEDIA_ERROR;
-    /* the fan-out to followers' timelines, committed with the post */
+    /* the fan-out to followers' timelines, and the real-time updates to
+     * apps' subscriptions, committed with the post */
+    if (hooks_enqueue(f->db, c, m->id) != DB_DONE)
+        return MEDIA_ERROR;
     return timeline_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 
