@@ -56,8 +56,7 @@ static void test_any_layout_any_read_size(void **state)
     const char *texts[] = {
         "[\n{\"n\":1},\n{\"n\":2},\n{\"n\":3}\n]\n",
         "[{\"n\":1},{\"n\":2},{\"n\":3}]",
-        "  [ { \"n\" : 1 } ,\t{\"n\":2,\"s\":\"a ] , { [ \\\" }\"} ,\r\n{\"n\":3,\"deep\":{\"a\":[1,{\"b\":[]}]}} ]  "
-        "\n",
+        "  [ { \"n\" : 1 } ,\t{\"n\":2,\"s\":\"a ] , { [ \\\" }\"} ,\r\n{\"n\":3,\"deep\":{\"a\":[1,{\"b\":[]}]}} ]  \n",
     };
     for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
         for (size_t step = 1; step <= 64; step = step * 2 + 1) {
