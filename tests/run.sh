@@ -144,12 +144,14 @@ if build build --buildtype=debugoptimized; then
         # (the servers' budgets as the suite's own servers have them; three
         # test files at once share these two servers and one client address,
         # so their concurrent sign-ups get the room each file's own server gives)
+        # (and their real-time callbacks may reach the suite's receivers on loopback)
         if PG_FSYNC=off PICOGRAM_RATE_LIMIT=1000000 PICOGRAM_MAX_CONCURRENT_UPLOADS=16 PICOGRAM_HASH_PER_CLIENT=32 \
+            PICOGRAM_WEBHOOK_ALLOW_PRIVATE=on PICOGRAM_WEBHOOK_BATCH_MS=700 \
             scripts/cluster.sh up "$CLUSTER" >"$OUT/cluster.log" 2>&1; then
             # the suite's servers on the cluster's databases and Redis
             PICOGRAM_TEST_TOPOLOGY=pg PICOGRAM_TEST_CLUSTER=$CLUSTER api "$ROOT/build/picogram" "normal, 2 PostgreSQL servers"
             # the whole black-box suite through nginx, against the cluster's own servers
-            PICOGRAM_URL=$(tail -n 1 "$OUT/cluster.log") PICOGRAM_TEST_PROXIED=1 \
+            PICOGRAM_URL=$(tail -n 1 "$OUT/cluster.log") PICOGRAM_TEST_PROXIED=1 PICOGRAM_TEST_WEBHOOKS=1 \
                 api "$ROOT/build/picogram" "normal, through nginx to 2 servers and a worker"
         else
             tail -n 30 "$OUT/cluster.log"
