@@ -57,6 +57,14 @@ void subscriptions_create(api_req_t *ar);
 void subscriptions_list(api_req_t *ar);
 void subscriptions_delete(api_req_t *ar);
 void developer_clients_deliveries(api_req_t *ar);
+/* Sharing to Mastodon-API servers (api/share.c) */
+void shares_connect(api_req_t *ar);
+void shares_list(api_req_t *ar);
+void shares_disconnect(api_req_t *ar);
+void media_shares(api_req_t *ar);
+/* An upload's share=ID,...: the viewer's connected accounts into m; false
+ * after answering 400. */
+bool share_param(api_req_t *ar, media_t *m);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);
 void web_session_show(api_req_t *ar);

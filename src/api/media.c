@@ -226,7 +226,7 @@ static bool upload_fields(api_req_t *ar, upload_work_t *w)
         return false;
     }
     snprintf(w->m.filter, sizeof(w->m.filter), "%s", filter ? filter : "Normal");
-    if (!upload_place(ar, w))
+    if (!upload_place(ar, w) || !share_param(ar, &w->m))
         return false;
     /* tags as the JSON array the media object shows */
     buf_t t;

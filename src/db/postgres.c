@@ -663,7 +663,11 @@ const db_driver_t db_driver_postgres = {
         "ALTER TABLE apps ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
         "CREATE UNIQUE INDEX apps_by_shard ON apps (shard, id);"
         "ALTER TABLE oauth_codes ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
-        "CREATE UNIQUE INDEX oauth_codes_by_shard ON oauth_codes (shard, hash);",
+        "CREATE UNIQUE INDEX oauth_codes_by_shard ON oauth_codes (shard, hash);"
+        "ALTER TABLE share_accounts ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX share_accounts_by_shard ON share_accounts (shard, id);"
+        "ALTER TABLE shares ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((media_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE UNIQUE INDEX shares_by_shard ON shares (shard, media_id, account_id);",
     /* plain tables of integer points (degrees x 10^7, seconds since 2011),
      * searched through an index on the latitude (geo/rtree.c's queries) */
     .dialect_geo_index =

@@ -104,6 +104,23 @@
       "SELECT id, callback_url, outcome, http_status, error, items, attempts, created_at FROM hook_log"                \
       " WHERE app_id = $1 ORDER BY id DESC LIMIT 100")                                                                 \
     X(ERASE_APP_SUBS, "DELETE FROM subscriptions WHERE app_id = $1")                                                  \
+    X(SHARE_ACCOUNT_INSERT,                                                                                            \
+      "INSERT INTO share_accounts (id, user_id, server_url, acct, token, created_at) VALUES ($1, $2, $3, $4, $5, $6)")  \
+    X(SHARE_ACCOUNTS_OF,                                                                                               \
+      "SELECT id, user_id, server_url, acct, created_at FROM share_accounts WHERE user_id = $1 ORDER BY id")           \
+    X(SHARE_ACCOUNT_GET, "SELECT user_id, server_url, acct, token FROM share_accounts WHERE id = $1")                \
+    X(SHARE_ACCOUNT_DELETE, "DELETE FROM share_accounts WHERE id = $1 AND user_id = $2")                              \
+    X(SHARE_INSERT,                                                                                                    \
+      "INSERT INTO shares (media_id, account_id, status, updated_at) VALUES ($1, $2, 'pending', $3)")                  \
+    X(SHARE_GET, "SELECT status, remote_media, attempts FROM shares WHERE media_id = $1 AND account_id = $2")        \
+    X(SHARE_SET,                                                                                                       \
+      "UPDATE shares SET status = $3, remote_media = $4, remote_url = $5, error = $6, attempts = $7, updated_at = $8" \
+      " WHERE media_id = $1 AND account_id = $2")                                                                      \
+    X(SHARE_DELETE, "DELETE FROM shares WHERE media_id = $1 AND account_id = $2")                                     \
+    X(SHARES_OF_MEDIA,                                                                                                 \
+      "SELECT account_id, status, remote_url, error, attempts, updated_at FROM shares WHERE media_id = $1"             \
+      " ORDER BY account_id")                                                                                          \
+    X(ERASE_SHARE_ACCOUNTS, "DELETE FROM share_accounts WHERE user_id = $1")                                          \
     X(ERASE_CODES, "DELETE FROM oauth_codes WHERE user_id = $1")                                                      \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \

@@ -264,7 +264,16 @@ static const char *const migrations[] = {
     "CREATE TABLE hook_log (id {ID} PRIMARY KEY, app_id {ID} NOT NULL, callback_url TEXT NOT NULL,"
     " outcome TEXT NOT NULL, http_status INTEGER NOT NULL, error TEXT NOT NULL, items INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL, created_at {ID} NOT NULL);"
-    "CREATE INDEX hook_log_app ON hook_log (app_id, id);",
+    "CREATE INDEX hook_log_app ON hook_log (app_id, id);"
+    /* and sharing to servers that speak the Mastodon API (model/share.h):
+     * a user's connected accounts, their tokens sealed, on the user's
+     * shard; a photo's shares, on its shard, as its job goes */
+    "CREATE TABLE share_accounts (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, server_url TEXT NOT NULL,"
+    " acct TEXT NOT NULL, token {BLOB} NOT NULL, created_at {ID} NOT NULL);"
+    "CREATE INDEX share_accounts_user ON share_accounts (user_id, id);"
+    "CREATE TABLE shares (media_id {ID} NOT NULL, account_id {ID} NOT NULL, status TEXT NOT NULL,"
+    " remote_media TEXT NOT NULL DEFAULT '', remote_url TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
+    " attempts INTEGER NOT NULL DEFAULT 0, updated_at {ID} NOT NULL, PRIMARY KEY (media_id, account_id));",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

@@ -950,6 +950,9 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
                                .key = &srv->apps_key};
     srv->job_handlers[n++] = (job_handler_t){"realtime", hooks_realtime_job, &srv->hooks};
     srv->job_handlers[n++] = (job_handler_t){"hook_deliver", hooks_deliver_job, &srv->hooks};
+    srv->share = (share_ctx_t){.key = &srv->apps_key, .store = srv->photos, .allow_private = srv->hooks.allow_private,
+                               .max_attempts = srv->hooks.max_attempts};
+    srv->job_handlers[n++] = (job_handler_t){"share", share_job, &srv->share};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);

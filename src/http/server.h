@@ -49,6 +49,7 @@
 #include "jobs/jobs.h"
 #include "model/apps.h"
 #include "model/hooks.h"
+#include "model/share.h"
 #include "model/discovery.h"
 #include "model/graph.h"
 #include "model/nodes.h"
@@ -63,7 +64,7 @@
 
 typedef struct server server_t;
 
-#define SERVER_MAX_JOB_KINDS 24
+#define SERVER_MAX_JOB_KINDS 32
 
 typedef struct server_thread {
     h2o_context_t ctx; /* first: a request's ctx leads back to its thread */
@@ -126,6 +127,7 @@ struct server {
     cursor_key_t cursor_key; /* from the server secret: sealed page cursors */
     apps_key_t apps_key;     /* from the server secret: sealed app secrets (model/apps.h) */
     hooks_ctx_t hooks;       /* real-time subscriptions' settings (model/hooks.h) */
+    share_ctx_t share;       /* sharing to Mastodon-API servers (model/share.h) */
 };
 
 /* The metrics routes that are not a route of the API's, after them. */

@@ -53,20 +53,32 @@ bool app_secret_ok(const app_t *a, const char *secret)
            sodium_memcmp(a->secret, secret, APP_SECRET_LEN) == 0;
 }
 
-#define SEALED_LEN (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + APP_SECRET_LEN)
+#define SEALED_LEN (APPS_SEAL_OVERHEAD + APP_SECRET_LEN)
+_Static_assert(APPS_SEAL_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES, "the seal's size");
 
 /* A new secret: 32 hex digits, and its sealed form. The app's ID is the
  * additional data of sorts: it keys nothing, but a sealed secret moved to
  * another app's row opens to a secret that app's owner never saw anyway. */
+void apps_seal(const apps_key_t *key, const void *plain, size_t n, unsigned char *out)
+{
+    randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, plain, n, out, key->k);
+}
+
+bool apps_open(const apps_key_t *key, const unsigned char *sealed, size_t n, void *out)
+{
+    return n >= APPS_SEAL_OVERHEAD &&
+           crypto_secretbox_open_easy(out, sealed + crypto_secretbox_NONCEBYTES, n - crypto_secretbox_NONCEBYTES,
+                                      sealed, key->k) == 0;
+}
+
 static void new_secret(const apps_key_t *key, char secret[APP_SECRET_LEN + 1], unsigned char sealed[SEALED_LEN])
 {
     unsigned char r[APP_SECRET_LEN / 2];
     randombytes_buf(r, sizeof(r));
     sodium_bin2hex(secret, APP_SECRET_LEN + 1, r, sizeof(r));
     sodium_memzero(r, sizeof(r));
-    randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, (const unsigned char *)secret, APP_SECRET_LEN, sealed,
-                          key->k);
+    apps_seal(key, secret, APP_SECRET_LEN, sealed);
 }
 
 static char *col_dup(db_stmt_t *s, int c)
@@ -89,9 +101,7 @@ static void read_app(db_stmt_t *s, const apps_key_t *key, app_t *a)
     a->redirect_uris = col_dup(s, 6);
     size_t n = 0;
     const unsigned char *sealed = db_col_blob(s, 7, &n);
-    if (sealed == NULL || n != SEALED_LEN ||
-        crypto_secretbox_open_easy((unsigned char *)a->secret, sealed + crypto_secretbox_NONCEBYTES,
-                                   n - crypto_secretbox_NONCEBYTES, sealed, key->k) != 0)
+    if (sealed == NULL || n != SEALED_LEN || !apps_open(key, sealed, n, a->secret))
         memset(a->secret, 0, sizeof(a->secret)); /* sealed under another server secret: no client can use it */
     a->secret[APP_SECRET_LEN] = '\0';
     a->enforce_signed = db_col_i64(s, 8) != 0;

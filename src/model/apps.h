@@ -37,6 +37,12 @@ typedef struct apps_key {
     unsigned char k[32];
 } apps_key_t;
 void apps_key_derive(apps_key_t *key, const unsigned char secret[32]);
+/* Seals n bytes with key into out (APPS_SEAL_OVERHEAD + n bytes: a random
+ * nonce, then XSalsa20-Poly1305); opens a sealed value of n bytes into out
+ * (n - APPS_SEAL_OVERHEAD bytes), false if it is not one of key's. */
+#define APPS_SEAL_OVERHEAD 40 /* crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES */
+void apps_seal(const apps_key_t *key, const void *plain, size_t n, unsigned char *out);
+bool apps_open(const apps_key_t *key, const unsigned char *sealed, size_t n, void *out);
 
 typedef struct app {
     int64_t id, owner, created_at;

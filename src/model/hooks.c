@@ -123,12 +123,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-int hooks_http(const char *url, bool allow_private, const char *body, size_t len, const char *sig, long *status,
-               buf_t *resp, char *err, size_t errlen)
+int hooks_call(const hooks_req_t *rq, long *status, buf_t *resp, char *err, size_t errlen)
 {
     *status = 0;
+    err[0] = '\0';
     char resolve[HOOK_URL_MAX + 80];
-    const char *why = hooks_url_check(url, allow_private, resolve, sizeof(resolve));
+    const char *why = hooks_url_check(rq->url, rq->allow_private, resolve, sizeof(resolve));
     if (why) {
         snprintf(err, errlen, "%s", why);
         return -1;
@@ -139,8 +139,8 @@ int hooks_http(const char *url, bool allow_private, const char *body, size_t len
         return -1;
     }
     struct curl_slist *pin = resolve[0] ? curl_slist_append(NULL, resolve) : NULL, *headers = NULL;
-    char sighdr[96];
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_mime *mime = NULL;
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
     if (pin)
         curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -149,27 +149,53 @@ int hooks_http(const char *url, bool allow_private, const char *body, size_t len
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "picogram-realtime/1");
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "picogram/1");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    if (body != NULL) {
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        snprintf(sighdr, sizeof(sighdr), "X-Hub-Signature: %s", sig ? sig : "");
-        headers = curl_slist_append(headers, sighdr);
-        headers = curl_slist_append(headers, "Expect:");
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
+    for (const char *const *x = rq->headers; x && *x; x++)
+        headers = curl_slist_append(headers, *x);
+    headers = curl_slist_append(headers, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    if (rq->fields || rq->file) {
+        mime = curl_mime_init(h);
+        for (const char *const *f = rq->fields; f && f[0]; f += 2) {
+            curl_mimepart *part = curl_mime_addpart(mime);
+            curl_mime_name(part, f[0]);
+            curl_mime_data(part, f[1], CURL_ZERO_TERMINATED);
+        }
+        if (rq->file) {
+            curl_mimepart *part = curl_mime_addpart(mime);
+            curl_mime_name(part, rq->file_field);
+            curl_mime_filename(part, rq->file_name);
+            curl_mime_type(part, rq->file_type);
+            curl_mime_data(part, rq->file, rq->file_len);
+        }
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+    } else if (rq->post) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)rq->len);
     }
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
         snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+    curl_mime_free(mime);
     curl_slist_free_all(headers);
     curl_slist_free_all(pin);
     curl_easy_cleanup(h);
     return *status ? 0 : -1;
+}
+
+int hooks_http(const char *url, bool allow_private, const char *body, size_t len, const char *sig, long *status,
+               buf_t *resp, char *err, size_t errlen)
+{
+    char sighdr[96];
+    snprintf(sighdr, sizeof(sighdr), "X-Hub-Signature: %s", sig ? sig : "");
+    const char *post_headers[] = {"Content-Type: application/json", sighdr, NULL};
+    hooks_req_t rq = {.url = url, .allow_private = allow_private, .post = body != NULL,
+                      .headers = body ? post_headers : NULL, .body = body, .len = len};
+    return hooks_call(&rq, status, resp, err, errlen);
 }
 
 /* ---- subscriptions ---- */

@@ -61,6 +61,24 @@ typedef struct hooks_ctx {
  * checked; or a message for the client. */
 const char *hooks_url_check(const char *url, bool allow_private, char *resolve, size_t cap);
 
+/* One HTTP exchange with a URL an app or a user gave, under the same
+ * rules: method GET or POST; headers (NULL-terminated, or NULL); a body
+ * of len bytes with its Content-Type given in headers, or a multipart form
+ * of fields (name, value pairs, NULL-terminated) and one file. */
+typedef struct hooks_req {
+    const char *url;
+    bool allow_private;
+    bool post;
+    const char *const *headers;
+    const char *body;
+    size_t len;
+    const char *const *fields;
+    const char *file_field, *file_name, *file_type;
+    const void *file;
+    size_t file_len;
+} hooks_req_t;
+int hooks_call(const hooks_req_t *rq, long *status, buf_t *resp, char *err, size_t errlen);
+
 /* One HTTP exchange with a callback (GET if body is NULL, else a POST of
  * JSON with X-Hub-Signature sig). The status into *status (0: no answer),
  * at most 64 KiB of the answer into resp. 0, or -1 with err (the URL

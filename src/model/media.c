@@ -1,5 +1,6 @@
 #include "model/media.h"
 #include "model/hooks.h"
+#include "model/share.h"
 #include "blob/blob.h"
 #include "core/buf.h"
 #include "core/ids.h"
@@ -102,6 +103,9 @@ static int write_all(far_t *f, media_t *m, const text_mention_t *mentions, size_
      * apps' subscriptions, committed with the post */
     if (hooks_enqueue(f->db, c, m->id) != DB_DONE)
         return MEDIA_ERROR;
+    for (int i = 0; i < m->nshare; i++)
+        if (share_enqueue(c, m->id, m->share_to[i]) != DB_DONE)
+            return MEDIA_ERROR;
     return timeline_enqueue_fanout(c, m->id, m->user_id) == DB_DONE ? MEDIA_OK : MEDIA_ERROR;
 }
 

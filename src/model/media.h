@@ -24,6 +24,8 @@ enum { MEDIA_OK = 0, MEDIA_NOT_FOUND = 1, MEDIA_ERROR = -1 };
 #define FILTER_MAX 40
 #define LOCATION_NAME_MAX 100
 
+#define MEDIA_SHARE_MAX 5 /* SHARE_ACCOUNTS_MAX */
+
 typedef struct media {
     int64_t id, user_id;
     bool has_caption;
@@ -38,6 +40,9 @@ typedef struct media {
     int64_t created_at; /* unix seconds */
     bool fanned;        /* fanned out to timelines; false if posted as a celebrity (merged at read) */
     int64_t file_key;   /* the random part of its file names (blob/blob.h); 0 for photos stored before */
+    /* on a new post: the owner's connected accounts it goes to (model/share.h) */
+    int64_t share_to[MEDIA_SHARE_MAX];
+    int nshare;
 } media_t;
 
 /* Writes m (id, user_id, caption, filter, place, sizes, created_at,

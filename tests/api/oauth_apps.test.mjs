@@ -504,6 +504,11 @@ describe('scopes', () => {
     ['POST', `/v1/developer/clients/${'0'.repeat(32)}`, 'first', { name: 'y' }],
     ['POST', `/v1/developer/clients/${'0'.repeat(32)}/secret`, 'first'],
     ['GET', '/v1/users/self/apps', 'first'],
+    ['GET', `/v1/developer/clients/${'0'.repeat(32)}/deliveries`, 'first'],
+    ['GET', '/v1/users/self/shares', 'first'],
+    ['POST', '/v1/users/self/shares', 'first', { server_url: 'https://example.org', token: 'x' }],
+    ['DELETE', '/v1/users/self/shares/1', 'first'],
+    ['GET', `/v1/media/${ctx.media}/shares`, 'first'],
     ['DELETE', `/v1/users/self/apps/${'0'.repeat(32)}`, 'first'],
   ];
 
