@@ -245,7 +245,6 @@ static const char *const migrations[] = {
     "ALTER TABLE tokens ADD COLUMN app_id {ID} NOT NULL DEFAULT 0;"
     "ALTER TABLE tokens ADD COLUMN scopes INTEGER NOT NULL DEFAULT 31;"
     "CREATE INDEX tokens_app ON tokens (app_id, user_id) WHERE app_id <> 0;"
-    "{APP_SHARD_KEYS}"
     /* and real-time subscriptions (model/hooks.h), on the first database
      * like every global table: the subscriptions, the updates waiting for
      * their callback (a batch per app and callback, its pending items),
@@ -273,7 +272,8 @@ static const char *const migrations[] = {
     "CREATE INDEX share_accounts_user ON share_accounts (user_id, id);"
     "CREATE TABLE shares (media_id {ID} NOT NULL, account_id {ID} NOT NULL, status TEXT NOT NULL,"
     " remote_media TEXT NOT NULL DEFAULT '', remote_url TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
-    " attempts INTEGER NOT NULL DEFAULT 0, updated_at {ID} NOT NULL, PRIMARY KEY (media_id, account_id));",
+    " attempts INTEGER NOT NULL DEFAULT 0, updated_at {ID} NOT NULL, PRIMARY KEY (media_id, account_id));"
+    "{APP_SHARD_KEYS}",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15
