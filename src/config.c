@@ -136,6 +136,18 @@ static const setting_t settings[] = {
      "failed for the app's owner"},
     {"webhook_batch_ms", T_INT, OFF(webhook_batch_ms), "500", 0, 60000, NULL,
      "milliseconds real-time updates to one callback wait for more, to go in one POST"},
+    {"push_window_ms", T_INT, OFF(push_window_ms), "60000", 0, 3600000, NULL,
+     "milliseconds news of one kind about one photo waits for more before it is pushed to phones and browsers "
+     "(50 likes in a minute are one notification)"},
+    {"apns_key_file", T_STR, OFF(apns_key_file), "off", 0, 0, NULL,
+     "the APNs auth key (.p8, from Apple's developer account) to push to iPhones with, or 'off'"},
+    {"apns_key_id", T_STR, OFF(apns_key_id), NULL, 0, 0, NULL, "the APNs key's ID (10 characters)"},
+    {"apns_team_id", T_STR, OFF(apns_team_id), NULL, 0, 0, NULL, "the Apple developer team ID the key belongs to"},
+    {"apns_topic", T_STR, OFF(apns_topic), NULL, 0, 0, NULL, "the iOS app's bundle ID (apns-topic)"},
+    {"apns_endpoint", T_STR, OFF(apns_endpoint), "https://api.push.apple.com", 0, 0, NULL,
+     "APNs' address (https://api.sandbox.push.apple.com for development builds)"},
+    {"vapid_subject", T_STR, OFF(vapid_subject), "mailto:admin@localhost", 0, 0, NULL,
+     "who push services may contact about this server's Web Push messages (a mailto: or https: URL)"},
     {"sqlite_sync", T_ENUM, OFF(sqlite_sync), "full", 0, 0, "full|normal",
      "SQLite synchronous mode: full survives power loss, normal only process crashes"},
 };

@@ -64,6 +64,8 @@ typedef struct config {
     char *secret_file;
     char *webhook_allow_private; /* "on" or "off" */
     long long webhook_max_attempts, webhook_batch_ms;
+    long long push_window_ms;
+    char *apns_key_file, *apns_key_id, *apns_team_id, *apns_topic, *apns_endpoint, *vapid_subject;
     char *node;            /* "auto", or this process's ID node 0..63 */
     char *trusted_proxies; /* "off", or the addresses of proxies whose X-Forwarded-For is believed */
     char *redis;           /* "redis://HOST:PORT" of the shared services, or "off" */

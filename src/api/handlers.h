@@ -65,6 +65,13 @@ void media_shares(api_req_t *ar);
 /* An upload's share=ID,...: the viewer's connected accounts into m; false
  * after answering 400. */
 bool share_param(api_req_t *ar, media_t *m);
+/* Push notifications (api/push.c) */
+void devices_add(api_req_t *ar);
+void devices_list(api_req_t *ar);
+void devices_delete(api_req_t *ar);
+void notifications_show(api_req_t *ar);
+void notifications_edit(api_req_t *ar);
+void web_push_key(api_req_t *ar);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);
 void web_session_show(api_req_t *ar);

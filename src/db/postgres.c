@@ -667,7 +667,11 @@ const db_driver_t db_driver_postgres = {
         "ALTER TABLE share_accounts ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((id >> 10) & 8191) AS SMALLINT)) STORED;"
         "CREATE UNIQUE INDEX share_accounts_by_shard ON share_accounts (shard, id);"
         "ALTER TABLE shares ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((media_id >> 10) & 8191) AS SMALLINT)) STORED;"
-        "CREATE UNIQUE INDEX shares_by_shard ON shares (shard, media_id, account_id);",
+        "CREATE UNIQUE INDEX shares_by_shard ON shares (shard, media_id, account_id);"
+        "ALTER TABLE devices ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE INDEX devices_by_shard ON devices (shard, id);"
+        "ALTER TABLE push_pending ADD COLUMN shard SMALLINT GENERATED ALWAYS AS (CAST(((user_id >> 10) & 8191) AS SMALLINT)) STORED;"
+        "CREATE INDEX push_pending_by_shard ON push_pending (shard, id);",
     /* plain tables of integer points (degrees x 10^7, seconds since 2011),
      * searched through an index on the latitude (geo/rtree.c's queries) */
     .dialect_geo_index =

@@ -121,6 +121,27 @@
       "SELECT account_id, status, remote_url, error, attempts, updated_at FROM shares WHERE media_id = $1"             \
       " ORDER BY account_id")                                                                                          \
     X(ERASE_SHARE_ACCOUNTS, "DELETE FROM share_accounts WHERE user_id = $1")                                          \
+    X(DEVICE_ANY, "SELECT 1 FROM devices WHERE user_id = $1 LIMIT 1")                                                  \
+    X(DEVICE_FIND, "SELECT id FROM devices WHERE user_id = $1 AND token = $2")                                        \
+    X(DEVICE_INSERT,                                                                                                   \
+      "INSERT INTO devices (id, user_id, platform, token, p256dh, auth, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
+    X(DEVICE_UPDATE, "UPDATE devices SET platform = $2, p256dh = $3, auth = $4 WHERE id = $1")                        \
+    X(DEVICES_OF,                                                                                                      \
+      "SELECT id, platform, token, p256dh, auth, created_at FROM devices WHERE user_id = $1 ORDER BY id")              \
+    X(DEVICE_DELETE, "DELETE FROM devices WHERE id = $1 AND user_id = $2")                                            \
+    X(DEVICE_COUNT, "SELECT COUNT(*) FROM devices WHERE user_id = $1")                                                \
+    X(USER_PUSH_OFF, "SELECT push_off FROM users WHERE id = $1")                                                      \
+    X(USER_SET_PUSH_OFF, "UPDATE users SET push_off = $2 WHERE id = $1")                                              \
+    X(PUSH_PENDING_INSERT,                                                                                             \
+      "INSERT INTO push_pending (id, user_id, kind, media_id, actor_id, count, text) VALUES ($1, $2, $3, $4, $5, 1, $6)" \
+      " ON CONFLICT DO NOTHING")                                                                                       \
+    X(PUSH_PENDING_BUMP,                                                                                               \
+      "UPDATE push_pending SET count = count + 1, actor_id = $4, text = $5"                                            \
+      " WHERE user_id = $1 AND kind = $2 AND media_id = $3")                                                           \
+    X(PUSH_PENDING_GET, "SELECT user_id, kind, media_id, actor_id, count, text FROM push_pending WHERE id = $1")     \
+    X(PUSH_PENDING_DELETE, "DELETE FROM push_pending WHERE id = $1")                                                  \
+    X(ERASE_DEVICES, "DELETE FROM devices WHERE user_id = $1")                                                        \
+    X(ERASE_PUSH_PENDING, "DELETE FROM push_pending WHERE user_id = $1")                                              \
     X(ERASE_CODES, "DELETE FROM oauth_codes WHERE user_id = $1")                                                      \
     X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \

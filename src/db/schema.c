@@ -273,6 +273,16 @@ static const char *const migrations[] = {
     "CREATE TABLE shares (media_id {ID} NOT NULL, account_id {ID} NOT NULL, status TEXT NOT NULL,"
     " remote_media TEXT NOT NULL DEFAULT '', remote_url TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
     " attempts INTEGER NOT NULL DEFAULT 0, updated_at {ID} NOT NULL, PRIMARY KEY (media_id, account_id));"
+    /* and push notifications (model/push.h): a user's devices and the
+     * kinds turned off, on the user's shard; the notifications waiting
+     * out their coalescing window, one per user, kind and photo */
+    "CREATE TABLE devices (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, platform TEXT NOT NULL, token TEXT NOT NULL,"
+    " p256dh TEXT NOT NULL DEFAULT '', auth TEXT NOT NULL DEFAULT '', created_at {ID} NOT NULL,"
+    " UNIQUE (user_id, token));"
+    "ALTER TABLE users ADD COLUMN push_off INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE push_pending (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, kind TEXT NOT NULL,"
+    " media_id {ID} NOT NULL, actor_id {ID} NOT NULL, count INTEGER NOT NULL, text TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (user_id, kind, media_id));"
     "{APP_SHARD_KEYS}",
 };
 #define MIGRATION_KEY_SHARDS 12

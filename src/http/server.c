@@ -953,6 +953,7 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
     srv->share = (share_ctx_t){.key = &srv->apps_key, .store = srv->photos, .allow_private = srv->hooks.allow_private,
                                .max_attempts = srv->hooks.max_attempts};
     srv->job_handlers[n++] = (job_handler_t){"share", share_job, &srv->share};
+    srv->job_handlers[n++] = (job_handler_t){"push", push_job, srv->push};
     db_ctx_t *db = db_ctx_new(srv->dbmap);
     int rc = popular_schedule(db) == DISC_OK ? photo_rekey_schedule(db) : -1;
     db_ctx_free(db);
@@ -989,6 +990,19 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
         return -1;
     cursor_key_derive(&srv->cursor_key, secret);
     apps_key_derive(&srv->apps_key, secret);
+    push_settings_t ps = {.secret = secret,
+                          .window_ms = (int)cfg->push_window_ms,
+                          .apns_endpoint = cfg->apns_endpoint,
+                          .apns_key_file = cfg->apns_key_file,
+                          .apns_key_id = cfg->apns_key_id,
+                          .apns_team_id = cfg->apns_team_id,
+                          .apns_topic = cfg->apns_topic,
+                          .vapid_subject = cfg->vapid_subject,
+                          .allow_private = strcmp(cfg->webhook_allow_private, "on") == 0};
+    if ((srv->push = push_new(&ps, err, errlen)) == NULL) {
+        sodium_memzero(secret, sizeof(secret));
+        return -1;
+    }
     redis_namespace(secret, sizeof(secret), ns);
     sodium_memzero(secret, sizeof(secret));
     if ((srv->dbmap = dbmap_new(cfg->database, cfg->sqlite_sync, err, errlen)) == NULL)
@@ -1054,6 +1068,7 @@ static void close_shared(server_t *srv)
     nodes_release(srv->nodes);
     dbmap_free(srv->dbmap);
     blob_close(srv->photos);
+    push_free(srv->push);
     cache_free(srv->cache);
 }
 

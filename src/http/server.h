@@ -50,6 +50,7 @@
 #include "model/apps.h"
 #include "model/hooks.h"
 #include "model/share.h"
+#include "model/push.h"
 #include "model/discovery.h"
 #include "model/graph.h"
 #include "model/nodes.h"
@@ -128,6 +129,7 @@ struct server {
     apps_key_t apps_key;     /* from the server secret: sealed app secrets (model/apps.h) */
     hooks_ctx_t hooks;       /* real-time subscriptions' settings (model/hooks.h) */
     share_ctx_t share;       /* sharing to Mastodon-API servers (model/share.h) */
+    push_ctx_t *push;        /* push notifications' keys (model/push.h) */
 };
 
 /* The metrics routes that are not a route of the API's, after them. */

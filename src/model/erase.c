@@ -239,7 +239,8 @@ static int erase_apps(db_ctx_t *db, int64_t user)
             return -1;
         free(revoked);
     }
-    if (exec_user(c, Q_ERASE_SHARE_ACCOUNTS, user) != 0)
+    if (exec_user(c, Q_ERASE_SHARE_ACCOUNTS, user) != 0 || exec_user(c, Q_ERASE_DEVICES, user) != 0 ||
+        exec_user(c, Q_ERASE_PUSH_PENDING, user) != 0)
         return -1;
     return exec_user(c, Q_ERASE_CODES, user);
 }

@@ -1,4 +1,5 @@
 #include "model/social.h"
+#include "model/push.h"
 #include "model/discovery.h"
 #include "cache/cache.h"
 #include "core/ids.h"
@@ -51,7 +52,9 @@ int social_notify(db_conn_t *c, int64_t recipient, int64_t actor, const char *ki
         db_bind_i64(s, 7, ref);
     else
         db_bind_null(s, 7);
-    return db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    if (db_exec_stmt(s) != DB_DONE)
+        return -1;
+    return push_note(c, recipient, actor, kind, media, text); /* and to the recipient's phones, if any */
 }
 
 int social_unnotify(db_conn_t *c, int64_t ref)

@@ -509,6 +509,11 @@ describe('scopes', () => {
     ['POST', '/v1/users/self/shares', 'first', { server_url: 'https://example.org', token: 'x' }],
     ['DELETE', '/v1/users/self/shares/1', 'first'],
     ['GET', `/v1/media/${ctx.media}/shares`, 'first'],
+    ['GET', '/v1/users/self/devices', 'first'],
+    ['POST', '/v1/users/self/devices', 'first', { platform: 'apns', token: 'a'.repeat(64) }],
+    ['DELETE', '/v1/users/self/devices/1', 'first'],
+    ['GET', '/v1/users/self/notifications', 'first'],
+    ['POST', '/v1/users/self/notifications', 'first', { likes: 'false' }],
     ['DELETE', `/v1/users/self/apps/${'0'.repeat(32)}`, 'first'],
   ];
 

@@ -16,6 +16,9 @@ import {
 } from './lib.mjs';
 
 const GOOD = 'remote-token-with-write-scope';
+// through nginx to the cluster's servers, which tests/run.sh starts with
+// webhook_allow_private on for these tests
+const clusterHooks = external && process.env.PICOGRAM_TEST_WEBHOOKS === '1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function until(fn, what, ms = 20_000) {
@@ -72,7 +75,7 @@ async function mastodon() {
   return st;
 }
 
-describe('sharing to a Mastodon-API server', { skip: external && 'needs a server that may reach loopback' }, () => {
+describe('sharing to a Mastodon-API server', { skip: external && !clusterHooks && 'needs a server that may reach loopback' }, () => {
   let srv;
   let url;
   let st;
@@ -179,7 +182,7 @@ describe('sharing to a Mastodon-API server', { skip: external && 'needs a server
   });
 });
 
-describe('sharing: the server\'s own network (SSRF)', () => {
+describe('sharing: the server\'s own network (SSRF)', { skip: clusterHooks && 'these servers allow private addresses' }, () => {
   let srv;
   before(async () => { srv = await startServer(['--access-log', 'off']); });
   after(async () => { await srv?.stop(); });
