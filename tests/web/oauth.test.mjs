@@ -6,7 +6,11 @@
 // follows to the app's redirect URI (a small node server here), the code
 // is traded for a token that likes a photo; Deny sends access_denied; a
 // new secret stops the old one; revoking the app under "Apps you've
-// authorised" stops its tokens. The developer page, the consent page and
+// authorised" stops its tokens; "Edit" changes an app's name, redirect URIs
+// and signed requests (a bad redirect URI shows the server's words and
+// changes nothing); "Real-time deliveries" shows an app's empty log, then,
+// after a tag subscription (verified by the receiver here) and a photo of
+// that tag, the delivered POST. The developer page, the consent page and
 // its log-in page are checked with axe-core (WCAG 2.1 A and AA) in the
 // light and the dark theme, and every page is watched for console errors,
 // page errors, CSP violations and dialogs. Screenshots go to
@@ -31,7 +35,7 @@ const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 let srv;
 let url;
 let browser;
-let receiver; // the app's side: {url, hits: [{method, url}], close()}
+let receiver; // the app's side: {url, hits: [{method, url, body?}], close()}
 const people = {}; // owner (desktop), visitor (phone: the owner again, in a fresh browser), newcomer (phone)
 const state = {};
 const ownerName = uniqueName('dev');
@@ -175,7 +179,26 @@ function startReceiver() {
   return new Promise((resolve, reject) => {
     const hits = [];
     const server = http.createServer((req, res) => {
-      hits.push({ method: req.method, url: req.url });
+      const hit = { method: req.method, url: req.url };
+      hits.push(hit);
+      const u = new URL(req.url, 'http://x');
+      if (req.method === 'GET' && u.searchParams.has('hub.challenge')) {
+        // a real-time subscription's check of its callback: echo the challenge
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(u.searchParams.get('hub.challenge'));
+        return;
+      }
+      if (req.method === 'POST') {
+        // a real-time delivery (a JSON array of updates)
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          hit.body = Buffer.concat(chunks).toString('utf8');
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end('ok');
+        });
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Print Shop</title>'
         + '<link rel="icon" href="data:,"></head><body><p>Back at the app.</p></body></html>');
@@ -210,7 +233,8 @@ async function landedOnApp(u, from) {
 
 before(async () => {
   await mkdir(OUT, { recursive: true });
-  srv = await startServer(['--access-log', 'off']);
+  // real-time updates may go to the receiver on loopback, in batches of 100 ms
+  srv = await startServer(['--access-log', 'off', '--webhook-allow-private', 'on', '--webhook-batch-ms', '100']);
   url = srv.url;
   receiver = await startReceiver();
   state.redirect = `${receiver.url}/cb`;
@@ -551,6 +575,206 @@ describe('third-party apps (OAuth2) in the web client', { timeout: 120_000 }, ()
     // the owner's other browser lists it no more either
     await go(owner.page, `#/developer?t=${Date.now()}`, 'developer');
     await visible(owner.page, tid('authorized-apps-empty'));
+    assertClean(owner);
+  });
+
+  it('"Edit" changes an app\'s name, redirect URIs and signed requests; a bad redirect URI shows the server\'s error and changes nothing', async () => {
+    const { owner } = people;
+    const { page } = owner;
+    await go(page, `#/developer?t=${Date.now()}`, 'developer');
+    const rowSel = `${tid('dev-app-row')}[data-client-id="${state.clientId}"]`;
+    const row = page.locator(rowSel);
+    const uris = [state.redirect, 'https://printshop.example/callback'];
+    const listedApp = async () => (await page.evaluate(async () => (await (await fetch('/v1/developer/clients')).json()).data))[0];
+
+    // the form comes filled with what the app has; Cancel leaves it so
+    await row.locator(tid('dev-app-edit')).click();
+    const form = row.locator(tid('dev-edit-form'));
+    await form.waitFor({ timeout: WAIT });
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-edit-name', 'focus on the name');
+    assert.equal(await form.locator(tid('dev-edit-name')).inputValue(), appName);
+    assert.equal(await form.locator(tid('dev-edit-description')).inputValue(), 'Prints your photos on paper.');
+    assert.equal(await form.locator(tid('dev-edit-website')).inputValue(), 'https://printshop.example');
+    assert.equal(await form.locator(tid('dev-edit-redirect')).inputValue(), uris.join('\n'));
+    assert.equal(await form.locator(tid('dev-edit-signed')).isChecked(), false);
+    assert.equal(await row.locator(tid('dev-app-reset')).isVisible(), false, 'the other buttons wait');
+    await shot(page, 'developer-edit');
+    await form.locator(tid('dev-edit-name')).fill('Not saved');
+    await form.locator(tid('dev-edit-cancel')).click();
+    await form.waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-app-edit', 'focus back on Edit');
+    assert.equal(await text(page, `${rowSel} .dev-app-name`), appName);
+
+    // a new name, a third redirect URI, signed requests on
+    state.appName = `${appName} Pro`;
+    const more = [...uris, 'https://printshop.example/v2/callback'];
+    await row.locator(tid('dev-app-edit')).click();
+    await form.waitFor({ timeout: WAIT });
+    await form.locator(tid('dev-edit-name')).fill(state.appName);
+    await form.locator(tid('dev-edit-redirect')).fill(`${uris.join('\n')}\n  ${more[2]}  \n`);
+    await form.locator('label.switch').click();
+    assert.equal(await form.locator(tid('dev-edit-signed')).isChecked(), true);
+    await form.locator(tid('dev-edit-save')).click();
+    await form.waitFor({ state: 'detached', timeout: WAIT });
+    await waitText(page, `${rowSel} .dev-app-name`, new RegExp(`^${state.appName}$`));
+    assert.deepEqual(await row.locator(`${tid('dev-app-redirects')} li`).allTextContents(), more);
+    assert.equal(await text(page, `${rowSel} ${tid('dev-app-signed-state')}`), 'Required');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-app-edit', 'focus back on Edit');
+    // kept: the list after a reload, and the API's
+    await go(page, `#/developer?t=${Date.now()}`, 'developer');
+    await waitText(page, `${rowSel} .dev-app-name`, new RegExp(`^${state.appName}$`));
+    assert.deepEqual(await row.locator(`${tid('dev-app-redirects')} li`).allTextContents(), more);
+    assert.equal(await text(page, `${rowSel} ${tid('dev-app-signed-state')}`), 'Required');
+    let listed = await listedApp();
+    assert.equal(listed.name, state.appName);
+    assert.deepEqual(listed.redirect_uris, more);
+    assert.equal(listed.enforce_signed_requests, true);
+    assert.equal(listed.description, 'Prints your photos on paper.', 'the fields not changed stay');
+    assert.equal(listed.website, 'https://printshop.example');
+
+    // javascript:x is the server's to refuse: its words are shown, nothing changes
+    const direct = await api(url, 'POST', `/v1/developer/clients/${state.clientId}`, { token: state.ownToken, form: { redirect_uri: 'javascript:x' } });
+    assert.equal(direct.status, 400, direct.text);
+    assert.equal(direct.body?.meta?.error_type, 'APIInvalidParametersError', direct.text);
+    const words = direct.body.meta.error_message;
+    assert.ok(words, direct.text);
+    await row.locator(tid('dev-app-edit')).click();
+    await form.waitFor({ timeout: WAIT });
+    await form.locator(tid('dev-edit-name')).fill('Hacked');
+    await form.locator(tid('dev-edit-redirect')).fill('javascript:x');
+    await expectingHttpErrors(owner, async () => {
+      await form.locator(tid('dev-edit-save')).click();
+      await visible(page, `${rowSel} ${tid('dev-edit-error')}`);
+    });
+    const shown = await text(page, `${rowSel} ${tid('dev-edit-error')}`);
+    const wanted = `${words.charAt(0).toUpperCase()}${words.slice(1)}`;
+    assert.ok(shown === wanted || shown === `${wanted}.`, `the server's words (${words}) are shown: ${shown}`);
+    assert.equal(await page.getAttribute(`${rowSel} ${tid('dev-edit-error')}`, 'role'), 'alert');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'dev-edit-redirect', 'focus on the field at fault');
+    assert.equal(await form.locator(tid('dev-edit-redirect')).inputValue(), 'javascript:x', 'what was typed stays to be fixed');
+    await shot(page, 'developer-edit-error');
+    await form.locator(tid('dev-edit-cancel')).click();
+    await form.waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal(await text(page, `${rowSel} .dev-app-name`), state.appName);
+    assert.deepEqual(await row.locator(`${tid('dev-app-redirects')} li`).allTextContents(), more);
+    listed = await listedApp();
+    assert.equal(listed.name, state.appName, 'a refused edit changes nothing');
+    assert.deepEqual(listed.redirect_uris, more);
+    assertClean(owner);
+  });
+
+  it('"Real-time deliveries" shows an empty log, then the POST a tag subscription got for a new photo', async () => {
+    const { owner, visitor } = people;
+    const { page } = owner;
+    const rowSel = `${tid('dev-app-row')}[data-client-id="${state.clientId}"]`;
+    const row = page.locator(rowSel);
+    const toggle = row.locator(tid('dev-deliveries-toggle'));
+    const panel = row.locator(tid('dev-deliveries'));
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await panel.isVisible(), false);
+    await toggle.click();
+    await panel.waitFor({ timeout: WAIT });
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    assert.equal(await toggle.getAttribute('aria-controls'), await panel.getAttribute('id'));
+    await waitText(page, `${rowSel} ${tid('dev-deliveries-empty')}`, /^No real-time updates sent yet\.$/);
+    assert.equal(await row.locator(tid('dev-delivery-row')).count(), 0);
+    await shot(page, 'developer-deliveries-empty');
+    // closed and opened again
+    await toggle.click();
+    await panel.waitFor({ state: 'hidden', timeout: WAIT });
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    await toggle.click();
+    await visible(page, `${rowSel} ${tid('dev-deliveries-empty')}`);
+
+    // a tag subscription: the server checks the callback (the receiver echoes the challenge)
+    const tag = uniqueName('rt').replace(/_/g, '');
+    const callback = `${receiver.url}/hook`;
+    const from = receiver.hits.length;
+    const sub = await api(url, 'POST', '/v1/subscriptions', {
+      form: {
+        client_id: state.clientId, client_secret: state.secret, object: 'tag', object_id: tag, aspect: 'media', verify_token: 'x', callback_url: callback,
+      },
+    });
+    assert.equal(sub.status, 200, sub.text);
+    const check = receiver.hits.slice(from).find((x) => x.method === 'GET' && x.url.startsWith('/hook?'));
+    assert.ok(check, `the callback was checked: ${JSON.stringify(receiver.hits.slice(from))}`);
+    assert.equal(new URL(check.url, receiver.url).searchParams.get('hub.mode'), 'subscribe');
+    await sleep(1200); // every server has heard of the subscription
+
+    // a photo of that tag, by anyone: one POST, delivered
+    const up = await uploadPhoto(url, { token: state.ownToken, photo: 'landscape.jpg', fields: { caption: `#${tag}` } });
+    assert.equal(up.status, 200, up.text);
+    const refresh = row.locator(tid('dev-deliveries-refresh'));
+    const delivered = row.locator(`${tid('dev-delivery-row')}[data-outcome="delivered"]`);
+    await until(async () => {
+      if (await delivered.count()) return true;
+      await refresh.click({ timeout: 2000 });
+      await page.waitForFunction((sel) => !document.querySelector(sel)?.disabled, `${rowSel} ${tid('dev-deliveries-refresh')}`, { timeout: 2000 });
+      return (await delivered.count()) > 0;
+    }, 'a "delivered" row in the deliveries view', 15_000);
+    const post = receiver.hits.slice(from).find((x) => x.method === 'POST' && x.url === '/hook');
+    assert.ok(post, 'the receiver got the POST');
+    const items = JSON.parse(post.body);
+    assert.equal(items[0].object_id, tag);
+    assert.equal(items[0].data.media_id, up.body.data.id);
+
+    assert.equal(await row.locator(tid('dev-deliveries-empty')).count(), 0, 'no empty state beside the log');
+    const headers = await row.locator(`${tid('dev-deliveries-table')} th`).allTextContents();
+    assert.deepEqual(headers, ['Time', 'Outcome', 'Callback', 'HTTP status', 'Updates', 'Attempt', 'Error']);
+    const cells = (await delivered.first().locator('td').allTextContents()).map((t) => t.trim());
+    assert.match(cells[0], /\d{1,2}:\d\d:\d\d/, `a time: ${cells[0]}`);
+    assert.ok(await delivered.first().locator('td time[datetime]').count(), 'a <time datetime>');
+    assert.match(cells[1], /Delivered$/);
+    assert.equal(cells[2], callback);
+    assert.equal(cells[3], '200');
+    assert.equal(cells[4], String(items.length));
+    assert.equal(cells[5], '1');
+    assert.match(cells[6], /^—\s*none$/, 'no error (a dash; "none" to a screen reader)');
+    const log = await api(url, 'GET', `/v1/developer/clients/${state.clientId}/deliveries`, { token: state.ownToken });
+    assert.equal(log.status, 200, log.text);
+    assert.equal(await row.locator(tid('dev-delivery-row')).count(), log.body.data.length, 'a row for each delivery');
+    await shot(page, 'developer-deliveries');
+
+    // the other outcomes, and no answer at all (this log is made up here)
+    const logUrl = new RegExp(`/v1/developer/clients/${state.clientId}/deliveries$`);
+    const now = Math.floor(Date.now() / 1000);
+    const made = [
+      { id: '9', callback_url: `${receiver.url}/gone`, outcome: 'dropped', http_status: 0, error: 'the subscription was deleted', updates: 2, attempt: 1, time: String(now) },
+      { id: '8', callback_url: `${receiver.url}/down`, outcome: 'failed', http_status: 0, error: 'connection refused', updates: 3, attempt: 5, time: String(now - 60) },
+      { id: '7', callback_url: `${receiver.url}/slow`, outcome: 'retrying', http_status: 503, error: 'HTTP 503', updates: 1, attempt: 2, time: String(now - 120) },
+    ];
+    await page.route(logUrl, (route) => route.fulfill({
+      status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ meta: { code: 200 }, data: made }),
+    }));
+    try {
+      await refresh.click();
+      await until(async () => (await row.locator(tid('dev-delivery-row')).count()) === 3, 'the made-up log');
+      assert.deepEqual(await row.locator(tid('dev-delivery-row')).evaluateAll((els) => els.map((e) => e.dataset.outcome)), ['dropped', 'failed', 'retrying']);
+      const failed = (await row.locator(`${tid('dev-delivery-row')}[data-outcome="failed"] td`).allTextContents()).map((t) => t.trim());
+      assert.deepEqual(failed.slice(1), ['Failed', `${receiver.url}/down`, 'No answer', '3', '5', 'connection refused']);
+      assert.equal(await row.locator('.dlv-scroll').evaluate((el) => el.scrollWidth <= el.clientWidth), true,
+        'on a desktop the whole table shows, without scrolling sideways');
+      await audit(page, 'developer deliveries, every outcome (light)');
+      await page.emulateMedia({ colorScheme: 'dark' });
+      try {
+        await audit(page, 'developer deliveries, every outcome (dark)');
+      } finally {
+        await page.emulateMedia({ colorScheme: 'light' });
+      }
+      await screenshot(page, 'developer-deliveries-outcomes');
+    } finally {
+      await page.unroute(logUrl);
+    }
+
+    // on the phone the table scrolls in its own (focusable) region, not the page
+    const phone = visitor.page;
+    await go(phone, `#/developer?t=${Date.now()}`, 'developer');
+    const phoneRow = phone.locator(rowSel);
+    await phoneRow.locator(tid('dev-deliveries-toggle')).click();
+    await phoneRow.locator(`${tid('dev-delivery-row')}[data-outcome="delivered"]`).first().waitFor({ timeout: WAIT });
+    assert.equal(await phoneRow.locator('.dlv-scroll').getAttribute('tabindex'), '0');
+    await shot(phone, 'developer-deliveries-phone');
+    assertClean(visitor);
     assertClean(owner);
   });
 

@@ -97,6 +97,141 @@ function confirmStep(actions, { from, question, label, testid, danger, onConfirm
   yes.focus();
 }
 
+/** The "Enforce signed requests" switch (a checkbox), for the register and edit forms. */
+function signedSwitch(testid, checked = false) {
+  const input = h('input', {
+    type: 'checkbox', role: 'switch', class: 'switch-input', name: 'enforce_signed_requests', checked, 'data-testid': testid,
+  });
+  const label = h('label', { class: 'switch' },
+    input, h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
+    h('span', { class: 'switch-text' },
+      h('strong', null, 'Enforce signed requests'),
+      h('span', { class: 'muted' }, "Calls made with this app's tokens must be signed with its secret.")));
+  return { input, label };
+}
+
+/** A website as the API wants it: http(s), "example.com" taken as https. */
+function normalizeSite(text) {
+  const site = String(text || '').trim();
+  return site && !/^https?:\/\//i.test(site) ? `https://${site}` : site;
+}
+
+/** Checks a register or edit form's fields; returns [message, field] or null. */
+function invalidFields({ name, description, website, uris, site }) {
+  const n = name.value.trim();
+  if (!n || chars(n) > NAME_MAX) return [`Give the app a name of 1 to ${NAME_MAX} characters.`, name];
+  if (chars(description.value) > DESCRIPTION_MAX) return [`Keep the description to ${DESCRIPTION_MAX} characters.`, description];
+  if (site && !safeUrl(site)) return ['The website must be an http or https address.', website];
+  if (!uris.length) return ['Give at least one redirect URI.', null];
+  return null;
+}
+
+// ---- real-time deliveries ----
+
+const OUTCOMES = {
+  delivered: { label: 'Delivered', cls: 'ok' },
+  retrying: { label: 'Retrying', cls: 'wait' },
+  failed: { label: 'Failed', cls: 'bad' },
+  dropped: { label: 'Dropped', cls: 'bad' },
+};
+
+/** A log time (unix seconds) as a <time>: "Dec 4" over "10:00:03 AM". */
+function logTime(seconds) {
+  const t = Number(seconds) * 1000;
+  if (!t) return h('span', { class: 'muted' }, '?');
+  const d = new Date(t);
+  return h('time', { datetime: d.toISOString(), title: d.toLocaleString() },
+    h('span', { class: 'dlv-date' }, d.toLocaleDateString('en-US', { month: 'short', day: 'numeric' })), ' ',
+    h('span', { class: 'dlv-clock' }, d.toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit', second: '2-digit' })));
+}
+
+/** An empty table cell: a dash to see, "none" to hear. */
+const nothing = () => [h('span', { 'aria-hidden': 'true' }, '—'), h('span', { class: 'sr-only' }, 'none')];
+
+function deliveryRow(d) {
+  const outcome = OUTCOMES[d.outcome] || { label: String(d.outcome || 'Unknown'), cls: 'wait' };
+  const status = Number(d.http_status) || 0;
+  return h('tr', { 'data-testid': 'dev-delivery-row', 'data-outcome': d.outcome, 'data-delivery-id': d.id },
+    h('td', { class: 'dlv-time' }, logTime(d.time)),
+    h('td', null, h('span', { class: `dlv-outcome dlv-${outcome.cls}`, 'data-testid': 'dev-delivery-outcome' }, outcome.label)),
+    h('td', { class: 'dlv-url' }, h('code', null, d.callback_url || '')),
+    h('td', { class: 'dlv-num' }, status ? String(status) : h('span', { class: 'muted' }, 'No answer')),
+    h('td', { class: 'dlv-num' }, String(Number(d.updates) || 0)),
+    h('td', { class: 'dlv-num' }, String(Number(d.attempt) || 0)),
+    h('td', { class: 'dlv-error' }, d.error ? d.error : nothing()));
+}
+
+/**
+ * The log of what became of an app's real-time updates (newest first, the
+ * last 100): a disclosure button and its panel, loaded when opened, with a
+ * refresh button.
+ */
+function deliveriesView(getApp) {
+  const panelId = `dlv-${Math.random().toString(36).slice(2, 9)}`;
+  const titleId = `${panelId}-t`;
+  const toggle = h('button', {
+    type: 'button', class: 'btn btn-secondary btn-sm', 'aria-expanded': 'false', 'aria-controls': panelId, 'data-testid': 'dev-deliveries-toggle',
+  }, 'Real-time deliveries');
+  const refresh = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'dev-deliveries-refresh' }, 'Refresh');
+  const status = h('div', { class: 'dlv-status' });
+  const body = h('div', { class: 'dlv-body' });
+  const panel = h('section', {
+    id: panelId, class: 'dev-deliveries', hidden: true, 'aria-labelledby': titleId, 'data-testid': 'dev-deliveries',
+  },
+  h('div', { class: 'dlv-head' },
+    h('h4', { id: titleId, class: 'dlv-title' }, 'Real-time deliveries'),
+    refresh),
+  h('p', { class: 'hint' }, "The POSTs of updates to this app's subscription callbacks, newest first (the last 100)."),
+  status, body);
+
+  let loading = null;
+  async function load() {
+    if (loading) return loading;
+    loading = (async () => {
+      if (!body.childElementCount) status.replaceChildren(spinner('Loading deliveries…'));
+      panel.setAttribute('aria-busy', 'true');
+      try {
+        const { data } = await busy(refresh, () => get(`${clientPath(getApp().client_id)}/deliveries`));
+        const list = Array.isArray(data) ? data : [];
+        status.replaceChildren();
+        if (!list.length) {
+          body.replaceChildren(h('p', { class: 'muted dev-empty', 'data-testid': 'dev-deliveries-empty' }, 'No real-time updates sent yet.'));
+        } else {
+          const wrapId = `${panelId}-c`;
+          body.replaceChildren(h('div', {
+            class: 'dlv-scroll', role: 'region', tabindex: '0', 'aria-labelledby': wrapId,
+          },
+          h('table', { class: 'dlv-table', 'data-testid': 'dev-deliveries-table' },
+            h('caption', { id: wrapId, class: 'sr-only' }, `Real-time deliveries of ${getApp().name}, newest first`),
+            h('thead', null, h('tr', null,
+              ['Time', 'Outcome', 'Callback', 'HTTP status', 'Updates', 'Attempt', 'Error'].map((c) => h('th', { scope: 'col' }, c)))),
+            h('tbody', null, list.map(deliveryRow)))));
+        }
+        return list;
+      } catch (err) {
+        status.replaceChildren(errorBox(err.message, () => load()));
+        return null;
+      } finally {
+        panel.removeAttribute('aria-busy');
+        loading = null;
+      }
+    })();
+    return loading;
+  }
+
+  toggle.addEventListener('click', () => {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    if (open) load();
+  });
+  refresh.addEventListener('click', async () => {
+    const list = await load();
+    if (list) announce(list.length ? `${list.length} ${list.length === 1 ? 'delivery' : 'deliveries'}` : 'No real-time updates sent yet');
+  });
+  return { toggle, panel };
+}
+
 export async function developerPage(view, ctx) {
   ctx.setTitle('Developer');
   const me = session.user;
@@ -138,23 +273,119 @@ export async function developerPage(view, ctx) {
   const appsStatus = h('div');
   const refreshEmpty = () => { appsEmpty.hidden = appList.childElementCount > 0; };
 
-  function appRow(app) {
-    const site = app.website ? safeUrl(app.website) : null;
+  /** The edit form of an app, filled with what it has now. */
+  function editForm(app, { onSaved, onCancel }) {
+    const eName = h('input', { name: 'name', required: true, maxlength: String(NAME_MAX), autocomplete: 'off', value: app.name, 'data-testid': 'dev-edit-name' });
+    const eDescription = h('textarea', { name: 'description', rows: '2', maxlength: String(DESCRIPTION_MAX), 'data-testid': 'dev-edit-description' });
+    eDescription.value = app.description || '';
+    const eWebsite = h('input', {
+      name: 'website', type: 'url', placeholder: 'https://', autocomplete: 'off', value: app.website || '', 'data-testid': 'dev-edit-website',
+    });
+    const eRedirects = h('textarea', {
+      name: 'redirect_uri', rows: String(Math.min(6, Math.max(2, uriList(app).length + 1))), required: true, autocapitalize: 'none', spellcheck: 'false',
+      'data-testid': 'dev-edit-redirect',
+    });
+    eRedirects.value = uriList(app).join('\n');
+    const eSigned = signedSwitch('dev-edit-signed', Boolean(app.enforce_signed_requests));
+    const eError = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'dev-edit-error' });
+    const save = h('button', { type: 'submit', class: 'btn btn-primary btn-sm', 'data-testid': 'dev-edit-save' }, 'Save');
+    const cancel = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'dev-edit-cancel' }, 'Cancel');
+    const eForm = h('form', { class: 'form dev-edit', novalidate: true, 'aria-label': `Edit ${app.name}`, 'data-testid': 'dev-edit-form' },
+      field('App name', eName, `Up to ${NAME_MAX} characters.`),
+      field('Description (optional)', eDescription),
+      field('Website (optional)', eWebsite),
+      field('Redirect URIs', eRedirects, 'One per line.'),
+      eSigned.label, eError, h('div', { class: 'row' }, save, cancel));
+    const fail = (message, focusEl) => {
+      eError.textContent = message;
+      eError.hidden = false;
+      if (focusEl) focusEl.focus();
+    };
+    cancel.addEventListener('click', onCancel);
+    eForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      eError.hidden = true;
+      const uris = splitRedirects(eRedirects.value);
+      const site = normalizeSite(eWebsite.value);
+      const bad = invalidFields({ name: eName, description: eDescription, website: eWebsite, uris, site });
+      if (bad) return fail(bad[0], bad[1] || eRedirects);
+      // the redirect URIs are checked by the server, whose words are shown
+      let data;
+      try {
+        ({ data } = await busy(save, () => post(clientPath(app.client_id), {
+          name: eName.value.trim(),
+          description: eDescription.value.trim(),
+          website: site,
+          redirect_uri: uris.join('\n'),
+          enforce_signed_requests: eSigned.input.checked ? 'true' : 'false',
+        }), 'Saving…'));
+      } catch (err) {
+        // the field the server's message is about, if it names one
+        const about = /redirect_uri/i.test(err.serverMessage || '') ? eRedirects
+          : /website/i.test(err.serverMessage || '') ? eWebsite
+            : /description/i.test(err.serverMessage || '') ? eDescription
+              : /name/i.test(err.serverMessage || '') ? eName : null;
+        fail(err.message, about);
+        return undefined;
+      }
+      if (ctx.alive()) onSaved(data);
+      return undefined;
+    });
+    return { form: eForm, first: eName };
+  }
+
+  function appRow(initial) {
+    let app = initial;
+    const cur = () => app;
+    const edit = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'dev-app-edit' }, 'Edit');
     const reset = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'dev-app-reset' }, 'Reset secret');
     const remove = h('button', { type: 'button', class: 'btn btn-sm btn-outline-danger', 'data-testid': 'dev-app-delete' }, 'Delete');
-    const actions = h('div', { class: 'row dev-actions' }, reset, remove);
+    const deliveries = deliveriesView(cur);
+    const actions = h('div', { class: 'row dev-actions' }, edit, deliveries.toggle, reset, remove);
     const idEl = h('code', { class: 'secret', 'data-testid': 'dev-app-client-id' }, app.client_id);
+    const title = h('h3', { class: 'dev-app-name' });
+    const info = h('div', { class: 'dev-app-info' });
+    const editSlot = h('div', { class: 'dev-edit-slot' });
     const row = h('li', { class: 'dev-app', 'data-testid': 'dev-app-row', 'data-client-id': app.client_id },
-      h('h3', { class: 'dev-app-name' }, app.name),
-      app.description ? h('p', { class: 'dev-desc' }, app.description) : null,
-      h('dl', { class: 'dev-meta' },
-        item('Client ID', h('span', { class: 'secret-row' }, idEl, copyButton(idEl, 'client ID'))),
-        item('Redirect URIs', h('ul', { class: 'dev-uris', 'data-testid': 'dev-app-redirects' },
-          uriList(app).map((u) => h('li', null, h('code', null, u))))),
-        site ? item('Website', h('a', { class: 'website', href: site, rel: 'nofollow noopener noreferrer', target: '_blank' }, app.website)) : null,
-        item('Signed requests', app.enforce_signed_requests ? 'Required' : 'Not required'),
-        app.created_time ? item('Registered', timeEl(app.created_time, 'dev-time')) : null),
-      actions);
+      title, info, editSlot, actions, deliveries.panel);
+
+    function paint() {
+      const site = app.website ? safeUrl(app.website) : null;
+      title.textContent = app.name;
+      info.replaceChildren(
+        app.description ? h('p', { class: 'dev-desc' }, app.description) : '',
+        h('dl', { class: 'dev-meta' },
+          item('Client ID', h('span', { class: 'secret-row' }, idEl, copyButton(idEl, 'client ID'))),
+          item('Redirect URIs', h('ul', { class: 'dev-uris', 'data-testid': 'dev-app-redirects' },
+            uriList(app).map((u) => h('li', null, h('code', null, u))))),
+          site ? item('Website', h('a', { class: 'website', href: site, rel: 'nofollow noopener noreferrer', target: '_blank' }, app.website)) : null,
+          item('Signed requests', h('span', { 'data-testid': 'dev-app-signed-state' }, app.enforce_signed_requests ? 'Required' : 'Not required')),
+          app.created_time ? item('Registered', timeEl(app.created_time, 'dev-time')) : null));
+    }
+    paint();
+
+    const closeEdit = () => {
+      editSlot.replaceChildren();
+      info.hidden = false;
+      actions.hidden = false;
+      edit.focus();
+    };
+    edit.addEventListener('click', () => {
+      const { form: f, first } = editForm(app, {
+        onCancel: closeEdit,
+        onSaved: (data) => {
+          app = { ...app, ...data };
+          paint();
+          closeEdit();
+          toast(`${app.name} saved`);
+          loadAuthorized(); // its name there too, if you allowed it
+        },
+      });
+      editSlot.replaceChildren(f);
+      info.hidden = true;
+      actions.hidden = true;
+      first.focus();
+    });
     reset.addEventListener('click', () => confirmStep(actions, {
       from: reset,
       question: `Make a new secret for ${app.name}? The current one stops working at once.`,
@@ -205,12 +436,7 @@ export async function developerPage(view, ctx) {
   const redirects = h('textarea', {
     name: 'redirect_uri', rows: '3', required: true, autocapitalize: 'none', spellcheck: 'false', placeholder: 'https://example.com/callback', 'data-testid': 'dev-app-redirect',
   });
-  const signed = h('input', { type: 'checkbox', role: 'switch', class: 'switch-input', name: 'enforce_signed_requests', 'data-testid': 'dev-app-signed' });
-  const signedRow = h('label', { class: 'switch' },
-    signed, h('span', { class: 'switch-track', 'aria-hidden': 'true' }, h('span', { class: 'switch-thumb' })),
-    h('span', { class: 'switch-text' },
-      h('strong', null, 'Enforce signed requests'),
-      h('span', { class: 'muted' }, "Calls made with this app's tokens must be signed with its secret.")));
+  const { input: signed, label: signedRow } = signedSwitch('dev-app-signed');
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'dev-app-error' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'dev-app-submit' }, 'Register app');
   const form = h('form', { class: 'form', 'data-testid': 'dev-app-form', novalidate: true, 'aria-labelledby': 'dev-new-title' },
@@ -229,12 +455,9 @@ export async function developerPage(view, ctx) {
     formError.hidden = true;
     const n = name.value.trim();
     const uris = splitRedirects(redirects.value);
-    let site = website.value.trim();
-    if (site && !/^https?:\/\//i.test(site)) site = `https://${site}`;
-    if (!n || chars(n) > NAME_MAX) return fail(`Give the app a name of 1 to ${NAME_MAX} characters.`, name);
-    if (chars(description.value) > DESCRIPTION_MAX) return fail(`Keep the description to ${DESCRIPTION_MAX} characters.`, description);
-    if (site && !safeUrl(site)) return fail('The website must be an http or https address.', website);
-    if (!uris.length) return fail('Give at least one redirect URI.', redirects);
+    const site = normalizeSite(website.value);
+    const wrong = invalidFields({ name, description, website, uris, site });
+    if (wrong) return fail(wrong[0], wrong[1] || redirects);
     const bad = uris.find((u) => !isAbsoluteUri(u));
     if (bad) return fail(`"${bad}" is not an absolute URI (like https://example.com/callback).`, redirects);
     try {
