@@ -93,7 +93,8 @@ nodesuite() { # nodesuite PATHS BIN NAME [node options]: a node:test suite (PATH
 # Files that assert a latency budget run afterwards, one at a time.
 SOLO_API="tests/api/flood.test.mjs"
 # Files about HTTP, the shared services (Redis, memcached, gearmand, S3),
-# the CLI and the hashing pool, and the privacy matrix (its rules are the
+# the CLI and the hashing pool, the apps' outgoing calls (callbacks, shares,
+# pushes: PostgreSQL's pass spreads their rows over two servers), and the privacy matrix (its rules are the
 # API's, checked on one database and on PostgreSQL's two), not about where
 # rows live: the pass on two SQLite files (which is about rows placed over
 # databases) leaves them to the other passes, which run them.
@@ -103,7 +104,8 @@ NOT_PLACEMENT=" tests/api/http.test.mjs tests/api/http2.test.mjs tests/api/badin
     tests/api/s3.test.mjs tests/api/web_session.test.mjs tests/api/flood.test.mjs tests/api/privacy_matrix.test.mjs
     tests/api/phone_photos.test.mjs tests/api/metrics.test.mjs tests/api/rolling.test.mjs
     tests/api/munin.test.mjs tests/api/logs.test.mjs tests/api/deploy_units.test.mjs tests/api/install.test.mjs
-    tests/api/sentry.test.mjs "
+    tests/api/sentry.test.mjs tests/api/subscriptions.test.mjs tests/api/share.test.mjs tests/api/push.test.mjs
+    tests/api/hooks_kill.test.mjs "
 api() { # api BIN NAME [FILES TO LEAVE OUT]
     local f shared="" solo=""
     local out; out=" $(echo ${3:-}) "
