@@ -12,6 +12,7 @@ import { uploadPage } from './upload.js';
 import { tagPage, placePage, popularPage, searchPage, activityPage } from './discover.js';
 import { consentPage, isConsentPath } from './oauth.js';
 import { developerPage } from './developer.js';
+import { settingsPage } from './settings.js';
 
 const view = document.getElementById('view');
 const nav = document.getElementById('nav');
@@ -43,6 +44,7 @@ const ROUTES = [
   [/^\/requests$/, 'requests', requestsPage],
   [/^\/edit$/, 'edit', editPage],
   [/^\/developer$/, 'developer', developerPage],
+  [/^\/settings$/, 'settings', settingsPage],
 ];
 
 // the photo link this page was opened at, if any: /p/CODE/

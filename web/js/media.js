@@ -4,6 +4,7 @@
 // deletion. Likes and new comments are announced to screen readers.
 import { get, post, del, session } from './api.js';
 import { h, replace, icon, avatar, userLink, userRow, richText, photoImg, photoAlt, plural, timeEl, toast, announce, busy, errorBox, spinner } from './dom.js';
+import { photoShares } from './shares.js';
 
 const mediaPath = (id) => `/v1/media/${encodeURIComponent(id)}`;
 
@@ -325,7 +326,9 @@ export async function photoPage(view, ctx, { id, code }) {
     if (!ctx.alive()) return;
     ctx.setTitle(`${data.user.username}${data.caption ? `: “${data.caption.text.slice(0, 60)}”` : ''}`);
     replace(view, h('div', { class: 'page page-photo', 'data-testid': 'photo-page' },
-      mediaCard(ctx, data, { full: true, onDeleted: () => { location.hash = `#/u/${encodeURIComponent(data.user.id)}`; } })));
+      mediaCard(ctx, data, { full: true, onDeleted: () => { location.hash = `#/u/${encodeURIComponent(data.user.id)}`; } }),
+      // where the owner also posted it (Mastodon-API servers)
+      isMine(data.user.id) ? photoShares(ctx, data.id) : null));
   } catch (err) {
     if (!ctx.alive()) return;
     replace(view, errorBox(err.status === 404 ? 'This photo is gone, or the link is wrong.' : err.message,

@@ -52,6 +52,8 @@ export async function profilePage(view, ctx, { id, tab }, { onLogout }) {
       exportLink,
       // apps you allowed, and apps you made (#/developer)
       h('a', { class: 'btn btn-secondary', href: '#/developer', 'data-testid': 'developer-link' }, 'Apps'),
+      // connected accounts and notifications (#/settings)
+      h('a', { class: 'btn btn-secondary', href: '#/settings', 'data-testid': 'settings-link' }, 'Settings'),
       logoutBtn);
   } else if (incoming === 'blocked_by_you') {
     const unblock = h('button', { type: 'button', class: 'btn btn-secondary', 'data-testid': 'unblock' }, 'Unblock');
@@ -225,7 +227,9 @@ export async function editPage(view, ctx) {
     privRow, error,
     h('div', { class: 'row' }, save, h('a', { class: 'btn btn-secondary', href: `#/u/${user.id}` }, 'Cancel')),
     h('p', { class: 'hint' }, 'Apps you allowed to use your account, and apps you made: ',
-      h('a', { class: 'text-link', href: '#/developer', 'data-testid': 'edit-developer-link' }, 'Apps and developer settings'), '.'));
+      h('a', { class: 'text-link', href: '#/developer', 'data-testid': 'edit-developer-link' }, 'Apps and developer settings'), '.'),
+    h('p', { class: 'hint' }, 'Accounts on other servers your photos can also go to, and notifications: ',
+      h('a', { class: 'text-link', href: '#/settings', 'data-testid': 'edit-settings-link' }, 'Connected accounts and notifications'), '.'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;

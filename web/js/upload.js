@@ -1,8 +1,10 @@
 // New post: choose a photo (or drop one), see it, write a caption, add a
 // place (an existing one, or a new one at your location or coordinates),
-// and share it with a progress bar.
+// and share it with a progress bar; with connected accounts (#/settings),
+// also post it to them.
 import { get, uploadMedia } from './api.js';
 import { h, icon, busy, toast, field } from './dom.js';
+import { shareChoices } from './shares.js';
 
 const MAX_CAPTION = 2200;
 
@@ -179,12 +181,16 @@ export function uploadPage(view, ctx) {
     error.hidden = !msg;
   }
 
+  // ---- elsewhere: the connected Mastodon-API accounts ----
+  const elsewhere = shareChoices(ctx);
+
   const details = h('div', { class: 'upload-details', hidden: true },
     field('Caption', caption), counter,
     h('div', { class: 'field' },
       h('label', { for: 'place-name' }, 'Place'),
       h('div', { class: 'row place-row' }, placeName, useLoc),
-      coordsText, chosen, suggestions, manual));
+      coordsText, chosen, suggestions, manual),
+    elsewhere.el);
   placeName.id = 'place-name';
 
   const form = h('form', { class: 'form upload-form', 'data-testid': 'upload-form', novalidate: true },
@@ -212,6 +218,8 @@ export function uploadPage(view, ctx) {
       showError('To add a new place, use your location or enter its coordinates, or pick a place from the list.');
       return;
     }
+    const shareTo = elsewhere.selected();
+    if (shareTo.length) fd.append('share', shareTo.join(','));
     uploading = true;
     form.classList.add('is-uploading');
     progressBox.hidden = false;
@@ -245,6 +253,7 @@ export function uploadPage(view, ctx) {
 
   view.append(h('div', { class: 'page page-narrow page-upload' },
     h('div', { class: 'card card-pad' }, h('h1', { class: 'page-title' }, 'New post'), form)));
+  return elsewhere.loaded;
 }
 
 function formatSize(n) {
