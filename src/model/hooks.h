@@ -68,6 +68,8 @@ const char *hooks_url_check(const char *url, bool allow_private, char *resolve, 
 typedef struct hooks_req {
     const char *url;
     bool allow_private;
+    bool trusted; /* a URL of the operator's own settings (APNs): no address rule */
+    bool http2;   /* HTTP/2 (over TLS, or with prior knowledge on http://) */
     bool post;
     const char *const *headers;
     const char *body;

@@ -472,46 +472,6 @@ int push_note(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, 
 
 /* ---- sending ---- */
 
-static size_t drop_body(char *p, size_t size, size_t n, void *arg)
-{
-    buf_t *b = arg;
-    if (b->len + size * n <= 8192)
-        buf_append(b, p, size * n);
-    return size * n;
-}
-
-/* One POST: the status (0: no answer), the answer's start into resp. */
-static long post(const char *url, bool h2, struct curl_slist *headers, const void *body, size_t len, buf_t *resp,
-                 char *err, size_t errlen)
-{
-    CURL *h = curl_easy_init();
-    if (h == NULL)
-        return 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (h2)
-        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, strncasecmp(url, "https:", 6) == 0 ? (long)CURL_HTTP_VERSION_2TLS
-                                                                                     : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, drop_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    long status = 0;
-    CURLcode rc = curl_easy_perform(h);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    else
-        snprintf(err, errlen, "%s", curl_easy_strerror(rc));
-    curl_easy_cleanup(h);
-    return status;
-}
-
 /* The APNs provider token, made again every 50 minutes (Apple refuses one
  * older than an hour, and one made more often than every 20). */
 static int apns_jwt(push_ctx_t *p, char *out, size_t cap)
@@ -544,12 +504,8 @@ static int send_apns(push_ctx_t *p, const device_t *d, const char *msg, int64_t 
     snprintf(auth, sizeof(auth), "authorization: bearer %s", jwt);
     snprintf(topic, sizeof(topic), "apns-topic: %s", p->apns_topic);
     snprintf(url, sizeof(url), "%s/3/device/%s", p->apns_endpoint, d->token);
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, auth);
-    h = curl_slist_append(h, topic);
-    h = curl_slist_append(h, "apns-push-type: alert");
-    h = curl_slist_append(h, "apns-priority: 10");
-    h = curl_slist_append(h, "content-type: application/json");
+    const char *headers[] = {auth, topic, "apns-push-type: alert", "apns-priority: 10", "content-type: application/json",
+                             NULL};
     buf_t body;
     buf_init(&body, 8192);
     buf_puts(&body, "{\"aps\":{\"alert\":{\"title\":\"picogram\",\"body\":");
@@ -565,11 +521,13 @@ static int send_apns(push_ctx_t *p, const device_t *d, const char *msg, int64_t 
     buf_t resp;
     buf_init(&resp, 8192);
     char err[256] = "";
-    long status = post(url, true, h, body.data, body.len, &resp, err, sizeof(err));
+    long status = 0;
+    hooks_req_t rq = {.url = url, .trusted = true, .http2 = true, .post = true, .headers = headers,
+                      .body = body.data, .len = body.len};
+    hooks_call(&rq, &status, &resp, err, sizeof(err));
     bool bad_token = status == 400 && resp.len && memmem(resp.data, resp.len, "BadDeviceToken", 14) != NULL;
     if (status != 200 && status != 410 && !bad_token)
         log_warn("APNs answered %ld for a device: %.*s%s", status, (int)resp.len, resp.data ? resp.data : "", err);
-    curl_slist_free_all(h);
     buf_free(&body);
     buf_free(&resp);
     return status == 200 ? 1 : status == 410 || bad_token ? 0 : -1;
@@ -617,38 +575,14 @@ static int send_webpush(push_ctx_t *p, const device_t *d, const char *msg, int64
         buf_free(&cl);
         if (jwt_es256(p->vapid, "{\"typ\":\"JWT\",\"alg\":\"ES256\"}", claims, jwt, sizeof(jwt)) == 0) {
             snprintf(authz, sizeof(authz), "Authorization: vapid t=%s, k=%s", jwt, p->vapid_pub_b64);
-            struct curl_slist *h = NULL;
-            h = curl_slist_append(h, authz);
-            h = curl_slist_append(h, "Content-Encoding: aes128gcm");
-            h = curl_slist_append(h, "Content-Type: application/octet-stream");
-            h = curl_slist_append(h, "TTL: 86400");
-            h = curl_slist_append(h, "Urgency: normal");
-            h = curl_slist_append(h, "Expect:");
+            const char *headers[] = {authz, "Content-Encoding: aes128gcm", "Content-Type: application/octet-stream",
+                                     "TTL: 86400", "Urgency: normal", NULL};
+            /* a URL a browser gave: the callbacks' address rules, the connection pinned */
+            hooks_req_t rq = {.url = d->token, .allow_private = p->s.allow_private, .post = true, .headers = headers,
+                              .body = (const char *)body.data, .len = body.len};
             char err[256] = "";
-            /* pinned to the address checked, as a callback is */
-            struct curl_slist *pin = resolve[0] ? curl_slist_append(NULL, resolve) : NULL;
-            CURL *c = curl_easy_init();
             long status = 0;
-            if (c) {
-                curl_easy_setopt(c, CURLOPT_URL, d->token);
-                if (pin)
-                    curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
-                curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-                curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-                curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-                curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-                curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-                curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, drop_body);
-                curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-                if (curl_easy_perform(c) == CURLE_OK)
-                    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                curl_easy_cleanup(c);
-            }
-            curl_slist_free_all(pin);
-            curl_slist_free_all(h);
+            hooks_call(&rq, &status, &resp, err, sizeof(err));
             result = status >= 200 && status < 300 ? 1 : status == 404 || status == 410 ? 0 : -1;
             if (result < 0)
                 log_warn("a Web Push service answered %ld%s%s", status, err[0] ? ": " : "", err);
