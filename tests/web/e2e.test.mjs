@@ -12,20 +12,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
-import { startServer, repoRoot, photosDir, uniqueName, login, uploadPhoto, external } from '../api/lib.mjs';
+import { startServer, photosDir, uniqueName, login, uploadPhoto, external } from '../api/lib.mjs';
+import {
+  OUT, PASSWORD, WAIT, PHONE, DESKTOP, sleep, until, tid, text, waitText, visible, ready, go, signUp,
+  screenshots, launchChromium, newPerson, expectingHttpErrors, assertClean,
+} from './harness.mjs';
 
-const OUT = path.join(path.resolve(process.env.PICOGRAM_TEST_OUT || path.join(repoRoot, 'build', 'test-output')), 'web');
 const PHOTOS = photosDir;
-const CHROMIUM = process.env.PICOGRAM_CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'correct horse battery';
-const WAIT = 10_000; // every wait is bounded by this (or less)
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 };
 const GOLDEN_GATE = { latitude: 37.8199, longitude: -122.4783 };
-// axe-core (npm, pinned in package-lock.json) and the rules it checks
-const AXE_SOURCE = await readFile(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 let srv;
 let url;
@@ -38,166 +32,18 @@ const names = { a: `${tagBase}_a`.slice(0, 30), b: uniqueName('bee'), c: uniqueN
 const tag = tagBase.toLowerCase();
 const placeName = `Golden Gate ${tagBase.slice(-6)}`;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls fn until it returns a truthy value; fails after timeout ms. */
-async function until(fn, what, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) assert.fail(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(100);
-  }
-}
-
-const tid = (id) => `[data-testid="${id}"]`;
-
-async function text(page, selector) {
-  return (await page.locator(selector).first().textContent({ timeout: WAIT })) ?? '';
-}
-
-async function waitText(page, selector, re, timeout = WAIT) {
-  return until(async () => {
-    const t = await page.locator(selector).first().textContent({ timeout: 500 });
-    return re.test(t ?? '') ? t : false;
-  }, `${selector} to match ${re}`, timeout);
-}
-
-async function visible(page, selector, timeout = WAIT) {
-  await page.locator(selector).first().waitFor({ state: 'visible', timeout });
-}
-
-/** Waits until the router has rendered `route` and its first load is done. */
-async function ready(page, route) {
-  await page.waitForSelector(`body[data-route="${route}"] #view[data-ready="true"]`, { timeout: WAIT });
-}
-
-async function go(page, hash, route) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await ready(page, route);
-}
-
-const imagesDone = () => [...document.images].every((i) => i.complete);
-
-/**
- * axe-core's WCAG 2.1 A and AA rules over the page as it is now; fails
- * naming each rule broken and the elements that break it. The source is
- * evaluated as DevTools does, so the page's CSP (no eval) stays on.
- */
-async function audit(page, name) {
-  // colours mid-transition (a button fading in as it is enabled) are not the page's
-  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
-    null, { timeout: WAIT });
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async (tags) => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) =>
-      `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n')}`);
-  }, AXE_TAGS);
-  assert.equal(violations.length, 0, `${name}: WCAG 2.1 A/AA violations:\n  ${violations.join('\n  ')}`);
-  return violations;
-}
-
-const bodyBackground = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-
-/**
- * Checks the screen with audit() and takes its screenshot (NAME.png), in
- * the light theme and then in the dark one (NAME-dark.png), and goes back
- * to light.
- */
-async function shot(page, name) {
-  await page.waitForFunction(imagesDone, null, { timeout: WAIT });
-  await audit(page, `${name} (light)`);
-  await screenshot(page, name);
-  await page.emulateMedia({ colorScheme: 'dark' });
-  try {
-    assert.equal(await bodyBackground(page), 'rgb(0, 0, 0)', `${name}: the dark theme is on`);
-    await audit(page, `${name} (dark)`);
-    await screenshot(page, `${name}-dark`);
-  } finally {
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
-}
-
-/**
- * A full-page screenshot. The viewport is stretched to the page's height
- * first, so that fixed bars (the phone's bottom navigation) sit at the
- * bottom of the picture rather than over the middle of it.
- */
-async function screenshot(page, name) {
-  const vp = page.viewportSize();
-  const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
-  if (height > vp.height) await page.setViewportSize({ width: vp.width, height: Math.min(height, 6000) });
-  try {
-    await page.waitForFunction(imagesDone, null, { timeout: WAIT });
-    await page.screenshot({ path: path.join(OUT, `${name}.png`), animations: 'disabled', timeout: WAIT });
-  } finally {
-    if (height > vp.height) await page.setViewportSize(vp);
-  }
-}
-
-/** Runs fn while HTTP error answers are expected (they log "Failed to load resource"). */
-async function expectingHttpErrors(u, fn) {
-  u.allowHttpErrors = true;
-  try {
-    return await fn();
-  } finally {
-    await sleep(50);
-    u.allowHttpErrors = false;
-  }
-}
-
-function assertClean(u) {
-  assert.deepEqual(u.problems, [], `${u.label}: console errors, page errors or CSP violations`);
-  assert.deepEqual(u.dialogs, [], `${u.label}: dialogs were opened`);
-}
+// shot(): audit() and screenshots, light and dark, once the images are in
+const { shot } = screenshots({ imagesFirst: true, imagesEach: true });
 
 async function newUser(key, label, options) {
-  const context = await browser.newContext({ ...options, baseURL: url });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  const page = await context.newPage();
-  const u = { key, label, name: names[key], context, page, problems: [], dialogs: [], allowHttpErrors: false };
-  page.on('console', (m) => {
-    const t = m.text();
-    const httpError = /Failed to load resource: the server responded with a status of [45]\d\d/.test(t);
-    if (m.type() === 'error' && !(httpError && u.allowHttpErrors)) u.problems.push(`console.error: ${t}`);
-    else if (/Content Security Policy|Refused to/i.test(t)) u.problems.push(`csp: ${t}`);
-  });
-  page.on('pageerror', (e) => u.problems.push(`pageerror: ${e.message}`));
-  page.on('dialog', (d) => {
-    u.dialogs.push(`${d.type()}: ${d.message()}`);
-    d.dismiss().catch(() => {});
-  });
-  // CSP violations as the page sees them (besides the console)
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
+  const u = await newPerson(browser, url, key, label, options);
+  u.name = names[key];
   users[key] = u;
   return u;
 }
 
 async function signUpThroughUi(u, { fullName } = {}) {
-  const { page } = u;
-  await page.goto('/');
-  await visible(page, tid('login-form'));
-  await page.click(tid('to-signup'));
-  await visible(page, tid('signup-form'));
-  await page.fill(tid('signup-username'), u.name);
-  if (fullName) await page.fill(tid('signup-fullname'), fullName);
-  await page.fill(tid('signup-password'), PASSWORD);
-  await page.click(tid('signup-submit'));
-  await ready(page, 'feed');
-  const href = await page.getAttribute(tid('nav-profile'), 'href');
-  u.id = href.replace('#/u/', '');
+  u.id = await signUp(u.page, u.name, { fullName });
   assert.match(u.id, /^[1-9]\d*$/);
 }
 
@@ -267,11 +113,7 @@ before(async () => {
   await mkdir(OUT, { recursive: true });
   srv = await startServer(['--popular-interval', '1', '--access-log', 'off']);
   url = srv.url;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 20_000,
-  });
+  browser = await launchChromium();
   await newUser('a', 'A (phone)', { ...PHONE, geolocation: GOLDEN_GATE, permissions: ['geolocation'] });
   await newUser('b', 'B (phone)', PHONE);
   await newUser('c', 'C (desktop)', DESKTOP);

@@ -17,20 +17,13 @@
 // $PICOGRAM_TEST_OUT/web/ (default build/test-output/web/).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import http from 'node:http';
-import { mkdir, readFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
-import { startServer, repoRoot, uniqueName, signup, login, uploadPhoto, api } from '../api/lib.mjs';
-
-const OUT = path.join(path.resolve(process.env.PICOGRAM_TEST_OUT || path.join(repoRoot, 'build', 'test-output')), 'web');
-const CHROMIUM = process.env.PICOGRAM_CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'correct horse battery';
-const WAIT = 10_000; // every wait is bounded by this (or less)
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
-const DESKTOP = { viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 };
-const AXE_SOURCE = await readFile(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+import { mkdir } from 'node:fs/promises';
+import { startServer, uniqueName, signup, login, uploadPhoto, api } from '../api/lib.mjs';
+import {
+  OUT, PASSWORD, WAIT, PHONE, DESKTOP, sleep, until, tid, text, waitText, visible, ready, go, signUp, audit,
+  screenshots, launchChromium, newPerson as openPerson, expectingHttpErrors, assertClean, listenLocal,
+} from './harness.mjs';
 
 let srv;
 let url;
@@ -41,181 +34,46 @@ const state = {};
 const ownerName = uniqueName('dev');
 const appName = `Print Shop ${ownerName.slice(-5)}`;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls fn until it returns a truthy value; fails after timeout ms. */
-async function until(fn, what, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) assert.fail(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(100);
-  }
-}
-
-const tid = (id) => `[data-testid="${id}"]`;
-
-async function text(page, selector) {
-  return (await page.locator(selector).first().textContent({ timeout: WAIT })) ?? '';
-}
-
-async function waitText(page, selector, re, timeout = WAIT) {
-  return until(async () => {
-    const t = await page.locator(selector).first().textContent({ timeout: 500 });
-    return re.test(t ?? '') ? t : false;
-  }, `${selector} to match ${re}`, timeout);
-}
-
-async function visible(page, selector, timeout = WAIT) {
-  await page.locator(selector).first().waitFor({ state: 'visible', timeout });
-}
-
-/** Waits until the router has rendered `route` and its first load is done. */
-async function ready(page, route) {
-  await page.waitForSelector(`body[data-route="${route}"] #view[data-ready="true"]`, { timeout: WAIT });
-}
-
-async function go(page, hash, route) {
-  await page.evaluate((h) => { location.hash = h; }, hash);
-  await ready(page, route);
-}
-
-/** axe-core's WCAG 2.1 A and AA rules over the page as it is now (as in e2e.test.mjs). */
-async function audit(page, name) {
-  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
-    null, { timeout: WAIT });
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async (tags) => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) =>
-      `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n')}`);
-  }, AXE_TAGS);
-  assert.equal(violations.length, 0, `${name}: WCAG 2.1 A/AA violations:\n  ${violations.join('\n  ')}`);
-}
-
-/** Nothing wider than the screen (a phone must not scroll sideways). */
-async function fitsWidth(page, name) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide on a ${width}px screen`);
-}
-
-/** audit() and a full-page screenshot, light then dark, back to light. */
-async function shot(page, name) {
-  await fitsWidth(page, name);
-  await audit(page, `${name} (light)`);
-  await screenshot(page, name);
-  await page.emulateMedia({ colorScheme: 'dark' });
-  try {
-    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(0, 0, 0)', `${name}: the dark theme is on`);
-    await audit(page, `${name} (dark)`);
-    await screenshot(page, `${name}-dark`);
-  } finally {
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
-}
-
-async function screenshot(page, name) {
-  const vp = page.viewportSize();
-  const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
-  if (height > vp.height) await page.setViewportSize({ width: vp.width, height: Math.min(height, 6000) });
-  try {
-    await page.screenshot({ path: path.join(OUT, `oauth-${name}.png`), animations: 'disabled', timeout: WAIT });
-  } finally {
-    if (height > vp.height) await page.setViewportSize(vp);
-  }
-}
-
-/** Runs fn while HTTP error answers are expected (they log "Failed to load resource"). */
-async function expectingHttpErrors(u, fn) {
-  u.allowHttpErrors = true;
-  try {
-    return await fn();
-  } finally {
-    await sleep(50);
-    u.allowHttpErrors = false;
-  }
-}
-
-function assertClean(u) {
-  assert.deepEqual(u.problems, [], `${u.label}: console errors, page errors or CSP violations`);
-  assert.deepEqual(u.dialogs, [], `${u.label}: dialogs were opened`);
-}
+// shot(): fitsWidth(), audit() and screenshots (oauth-NAME.png), light and dark
+const { shot, screenshot } = screenshots({ prefix: 'oauth-', checkWidth: true });
 
 /** A browser context of its own (its own cookies: nobody logged in), watched for problems. */
 async function newPerson(key, label, options) {
-  const context = await browser.newContext({ ...options, baseURL: url });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  const page = await context.newPage();
-  const u = { key, label, context, page, problems: [], dialogs: [], allowHttpErrors: false };
-  page.on('console', (m) => {
-    const t = m.text();
-    const httpError = /Failed to load resource: the server responded with a status of [45]\d\d/.test(t);
-    if (m.type() === 'error' && !(httpError && u.allowHttpErrors)) u.problems.push(`console.error: ${t}`);
-    else if (/Content Security Policy|Refused to/i.test(t)) u.problems.push(`csp: ${t}`);
-  });
-  page.on('pageerror', (e) => u.problems.push(`pageerror: ${e.message}`));
-  page.on('dialog', (d) => {
-    u.dialogs.push(`${d.type()}: ${d.message()}`);
-    d.dismiss().catch(() => {});
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
+  const u = await openPerson(browser, url, key, label, options);
   people[key] = u;
   return u;
 }
 
 /** The third-party app's web server: records every request, answers a tiny page. */
-function startReceiver() {
-  return new Promise((resolve, reject) => {
-    const hits = [];
-    const server = http.createServer((req, res) => {
-      const hit = { method: req.method, url: req.url };
-      hits.push(hit);
-      const u = new URL(req.url, 'http://x');
-      if (req.method === 'GET' && u.searchParams.has('hub.challenge')) {
-        // a real-time subscription's check of its callback: echo the challenge
+async function startReceiver() {
+  const hits = [];
+  const server = http.createServer((req, res) => {
+    const hit = { method: req.method, url: req.url };
+    hits.push(hit);
+    const u = new URL(req.url, 'http://x');
+    if (req.method === 'GET' && u.searchParams.has('hub.challenge')) {
+      // a real-time subscription's check of its callback: echo the challenge
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(u.searchParams.get('hub.challenge'));
+      return;
+    }
+    if (req.method === 'POST') {
+      // a real-time delivery (a JSON array of updates)
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        hit.body = Buffer.concat(chunks).toString('utf8');
         res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(u.searchParams.get('hub.challenge'));
-        return;
-      }
-      if (req.method === 'POST') {
-        // a real-time delivery (a JSON array of updates)
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => {
-          hit.body = Buffer.concat(chunks).toString('utf8');
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end('ok');
-        });
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Print Shop</title>'
-        + '<link rel="icon" href="data:,"></head><body><p>Back at the app.</p></body></html>');
-    });
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        hits,
-        close: () => new Promise((r) => {
-          server.closeAllConnections?.();
-          server.close(() => r());
-        }),
+        res.end('ok');
       });
-    });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Print Shop</title>'
+      + '<link rel="icon" href="data:,"></head><body><p>Back at the app.</p></body></html>');
   });
+  const { url: at, close } = await listenLocal(server);
+  return { url: at, hits, close };
 }
 
 /** The app's authorize link. */
@@ -238,11 +96,7 @@ before(async () => {
   url = srv.url;
   receiver = await startReceiver();
   state.redirect = `${receiver.url}/cb`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 20_000,
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -255,15 +109,7 @@ describe('third-party apps (OAuth2) in the web client', { timeout: 120_000 }, ()
   it('a person signs up, registers an app on #/developer and sees its secret once', async () => {
     const owner = await newPerson('owner', 'owner (desktop)', DESKTOP);
     const { page } = owner;
-    await page.goto('/');
-    await visible(page, tid('login-form'));
-    await page.click(tid('to-signup'));
-    await visible(page, tid('signup-form'));
-    await page.fill(tid('signup-username'), ownerName);
-    await page.fill(tid('signup-password'), PASSWORD);
-    await page.click(tid('signup-submit'));
-    await ready(page, 'feed');
-    state.ownerId = (await page.getAttribute(tid('nav-profile'), 'href')).replace('#/u/', '');
+    state.ownerId = await signUp(page, ownerName);
 
     // from the profile, next to "Download your data"
     await page.click(tid('nav-profile'));

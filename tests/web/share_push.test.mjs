@@ -25,19 +25,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
-import { startServer, repoRoot, photosDir, uniqueName, login, api, external } from '../api/lib.mjs';
+import { mkdir } from 'node:fs/promises';
+import { startServer, photosDir, uniqueName, login, api, external } from '../api/lib.mjs';
+import {
+  OUT, PASSWORD, WAIT, PHONE, sleep, until, tid, text, waitText, visible, ready, goAfresh as go, signUp, audit,
+  screenshots, launchChromium, newPerson as openPerson, expectingHttpErrors, assertClean, listenLocal,
+} from './harness.mjs';
 
-const OUT = path.join(path.resolve(process.env.PICOGRAM_TEST_OUT || path.join(repoRoot, 'build', 'test-output')), 'web');
-const CHROMIUM = process.env.PICOGRAM_CHROMIUM || '/usr/bin/chromium';
-const PASSWORD = 'correct horse battery';
-const WAIT = 10_000; // every wait is bounded by this (or by the longer waits named below)
+// every wait is bounded by WAIT, or by the longer waits named here
 const SHARE_WAIT = 30_000; // a share is a job: the photo, then the status
 const PUSH_WAIT = 25_000; // the settings page gives the browser's push machinery 10 s per step
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
-const AXE_SOURCE = await readFile(path.join(repoRoot, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const GOOD = 'GOOD';
 
 let srv;
@@ -47,195 +44,62 @@ let masto; // the stand-in Mastodon server
 const people = {};
 const state = {};
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// go() opens the page afresh: reloaded if the browser is there already.
+// shot(): fitsWidth(), audit() and screenshots (share-push-NAME.png), light
+// and dark, once the images are in
+const { shot, screenshot } = screenshots({ prefix: 'share-push-', imagesFirst: true, checkWidth: true });
 
-/** Polls fn until it returns a truthy value; fails after timeout ms. */
-async function until(fn, what, timeout = WAIT) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) assert.fail(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(100);
-  }
-}
-
-const tid = (id) => `[data-testid="${id}"]`;
-
-async function text(page, selector) {
-  return (await page.locator(selector).first().textContent({ timeout: WAIT })) ?? '';
-}
-
-async function waitText(page, selector, re, timeout = WAIT) {
-  return until(async () => {
-    const t = await page.locator(selector).first().textContent({ timeout: 500 });
-    return re.test(t ?? '') ? t : false;
-  }, `${selector} to match ${re}`, timeout);
-}
-
-async function visible(page, selector, timeout = WAIT) {
-  await page.locator(selector).first().waitFor({ state: 'visible', timeout });
-}
-
-async function ready(page, route) {
-  await page.waitForSelector(`body[data-route="${route}"] #view[data-ready="true"]`, { timeout: WAIT });
-}
-
-/** Opens the page at hash, afresh: reloaded if the browser is there already. */
-async function go(page, hash, route) {
-  const there = await page.evaluate((h) => {
-    if (location.hash === h) return true;
-    location.hash = h;
-    return false;
-  }, hash);
-  if (there) await page.reload();
-  await ready(page, route);
-}
-
-/** axe-core's WCAG 2.1 A and AA rules over the page as it is now (as in e2e.test.mjs). */
-async function audit(page, name) {
-  await page.waitForFunction(() => document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
-    null, { timeout: WAIT });
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
-  const violations = await page.evaluate(async (tags) => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) =>
-      `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n')}`);
-  }, AXE_TAGS);
-  assert.equal(violations.length, 0, `${name}: WCAG 2.1 A/AA violations:\n  ${violations.join('\n  ')}`);
-}
-
-/** Nothing wider than the screen (a phone must not scroll sideways). */
-async function fitsWidth(page, name) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  assert.ok(scroll <= width, `${name}: the page is ${scroll}px wide on a ${width}px screen`);
-}
-
-/** audit() and a full-page screenshot, light then dark, back to light. */
-async function shot(page, name) {
-  await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: WAIT });
-  await fitsWidth(page, name);
-  await audit(page, `${name} (light)`);
-  await screenshot(page, name);
-  await page.emulateMedia({ colorScheme: 'dark' });
-  try {
-    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(0, 0, 0)', `${name}: the dark theme is on`);
-    await audit(page, `${name} (dark)`);
-    await screenshot(page, `${name}-dark`);
-  } finally {
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
-}
-
-async function screenshot(page, name) {
-  const vp = page.viewportSize();
-  const height = await page.evaluate(() => Math.ceil(document.documentElement.scrollHeight));
-  if (height > vp.height) await page.setViewportSize({ width: vp.width, height: Math.min(height, 6000) });
-  try {
-    await page.screenshot({ path: path.join(OUT, `share-push-${name}.png`), animations: 'disabled', timeout: WAIT });
-  } finally {
-    if (height > vp.height) await page.setViewportSize(vp);
-  }
-}
-
-/** Runs fn while HTTP error answers are expected (they log "Failed to load resource"). */
-async function expectingHttpErrors(u, fn) {
-  u.allowHttpErrors = true;
-  try {
-    return await fn();
-  } finally {
-    await sleep(50);
-    u.allowHttpErrors = false;
-  }
-}
-
-function assertClean(u) {
-  assert.deepEqual(u.problems, [], `${u.label}: console errors, page errors or CSP violations`);
-  assert.deepEqual(u.dialogs, [], `${u.label}: dialogs were opened`);
-}
-
-/** A browser context of its own, watched for problems. */
+/**
+ * A browser context of its own, watched for problems. Once the person's
+ * allowPushIncognito is set, chromium's own words when
+ * pushManager.subscribe() is called in a context without a profile on disk
+ * (as playwright's are) are let through: the page then gets an AbortError
+ * it shows; this line is the browser's, not the page's.
+ */
 async function newPerson(key, label, options) {
-  const context = await browser.newContext({ ...options, baseURL: url });
-  context.setDefaultTimeout(WAIT);
-  context.setDefaultNavigationTimeout(WAIT);
-  const page = await context.newPage();
-  const u = { key, label, context, page, problems: [], dialogs: [], allowHttpErrors: false };
-  page.on('console', (m) => {
-    const t = m.text();
-    const httpError = /Failed to load resource: the server responded with a status of [45]\d\d/.test(t);
-    // chromium's own words when pushManager.subscribe() is called in a
-    // context without a profile on disk (as playwright's are): the page then
-    // gets an AbortError it shows; this line is the browser's, not the page's
-    if (u.allowPushIncognito && m.type() === 'error' && /does not support the Push API in incognito mode/.test(t)) return;
-    if (m.type() === 'error' && !(httpError && u.allowHttpErrors)) u.problems.push(`console.error: ${t}`);
-    else if (/Content Security Policy|Refused to/i.test(t)) u.problems.push(`csp: ${t}`);
-  });
-  page.on('pageerror', (e) => u.problems.push(`pageerror: ${e.message}`));
-  page.on('dialog', (d) => {
-    u.dialogs.push(`${d.type()}: ${d.message()}`);
-    d.dismiss().catch(() => {});
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
+  const u = await openPerson(browser, url, key, label, options, {
+    ignoreConsole: (m, p) => p.allowPushIncognito && m.type() === 'error' && /does not support the Push API in incognito mode/.test(m.text()),
   });
   people[key] = u;
   return u;
 }
 
 /** A stand-in of the three endpoints of the Mastodon API picogram calls; records what it got. */
-function startMastodon() {
-  return new Promise((resolve, reject) => {
-    const st = { media: [], statuses: [], refused: 0 };
-    const server = http.createServer(async (req, res) => {
-      const chunks = [];
-      for await (const c of req) chunks.push(c);
-      const body = Buffer.concat(chunks);
-      const json = (code, v) => {
-        res.writeHead(code, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(v));
-      };
-      if (req.headers.authorization !== `Bearer ${GOOD}`) {
-        st.refused++;
-        return json(401, { error: 'The access token is invalid' });
+async function startMastodon() {
+  const st = { media: [], statuses: [], refused: 0 };
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = Buffer.concat(chunks);
+    const json = (code, v) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(v));
+    };
+    if (req.headers.authorization !== `Bearer ${GOOD}`) {
+      st.refused++;
+      return json(401, { error: 'The access token is invalid' });
+    }
+    const p = new URL(req.url, 'http://x').pathname;
+    if (req.method === 'GET' && p === '/api/v1/accounts/verify_credentials') return json(200, { id: '7', username: 'alice', acct: 'alice' });
+    if (req.method === 'POST' && p === '/api/v2/media') {
+      try {
+        const form = await new Response(body, { headers: { 'content-type': req.headers['content-type'] } }).formData();
+        const file = form.get('file');
+        st.media.push({ type: file.type, size: file.size });
+      } catch (e) {
+        return json(422, { error: `not a multipart upload: ${e.message}` });
       }
-      const p = new URL(req.url, 'http://x').pathname;
-      if (req.method === 'GET' && p === '/api/v1/accounts/verify_credentials') return json(200, { id: '7', username: 'alice', acct: 'alice' });
-      if (req.method === 'POST' && p === '/api/v2/media') {
-        try {
-          const form = await new Response(body, { headers: { 'content-type': req.headers['content-type'] } }).formData();
-          const file = form.get('file');
-          st.media.push({ type: file.type, size: file.size });
-        } catch (e) {
-          return json(422, { error: `not a multipart upload: ${e.message}` });
-        }
-        return json(200, { id: 'm1', type: 'image' });
-      }
-      if (req.method === 'POST' && p === '/api/v1/statuses') {
-        const f = new URLSearchParams(body.toString('utf8'));
-        st.statuses.push({ status: f.get('status'), media: f.getAll('media_ids[]'), key: req.headers['idempotency-key'] });
-        return json(200, { id: '100', url: 'https://remote.example/@alice/100' });
-      }
-      return json(404, { error: 'Record not found' });
-    });
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      st.url = `http://127.0.0.1:${server.address().port}`;
-      st.host = `127.0.0.1:${server.address().port}`;
-      st.close = () => new Promise((r) => {
-        server.closeAllConnections?.();
-        server.close(() => r());
-      });
-      resolve(st);
-    });
+      return json(200, { id: 'm1', type: 'image' });
+    }
+    if (req.method === 'POST' && p === '/api/v1/statuses') {
+      const f = new URLSearchParams(body.toString('utf8'));
+      st.statuses.push({ status: f.get('status'), media: f.getAll('media_ids[]'), key: req.headers['idempotency-key'] });
+      return json(200, { id: '100', url: 'https://remote.example/@alice/100' });
+    }
+    return json(404, { error: 'Record not found' });
   });
+  const { url: at, host, close } = await listenLocal(server);
+  return Object.assign(st, { url: at, host, close });
 }
 
 /** The API as this person, with a token of the password grant. */
@@ -258,11 +122,7 @@ before(async () => {
   // shares may go to the stand-in on loopback, over http
   srv = await startServer(['--access-log', 'off', '--webhook-allow-private', 'on']);
   url = srv.url;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    timeout: 20_000,
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -276,15 +136,7 @@ describe('sharing and push notifications in the web client', { timeout: 180_000,
     const a = await newPerson('a', 'A (phone)', PHONE);
     a.name = uniqueName('sp');
     const { page } = a;
-    await page.goto('/');
-    await visible(page, tid('login-form'));
-    await page.click(tid('to-signup'));
-    await visible(page, tid('signup-form'));
-    await page.fill(tid('signup-username'), a.name);
-    await page.fill(tid('signup-password'), PASSWORD);
-    await page.click(tid('signup-submit'));
-    await ready(page, 'feed');
-    a.id = (await page.getAttribute(tid('nav-profile'), 'href')).replace('#/u/', '');
+    a.id = await signUp(page, a.name);
 
     // the profile leads to the settings, and so does the edit page
     await page.click(tid('nav-profile'));
