@@ -9,20 +9,11 @@ import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, api, signup, uniqueName, external, uploadPhoto, assertOk } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, external, uploadPhoto, assertOk, until } from './lib.mjs';
 
 const FLAGS = ['--webhook-allow-private', 'on', '--webhook-batch-ms', '300'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function until(fn, what, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test('kill -9 with real-time updates queued or in flight loses none of them',
   { skip: external && 'needs its own data directory', timeout: 120_000 }, async () => {

@@ -1043,3 +1043,15 @@ export async function startSigV4Proxy(target, accessKey, secretKey) {
   p.close = () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); });
   return p;
 }
+
+/** Polls fn (sync or async) every 100 ms until it returns something truthy,
+ * which it returns; fails naming `what` after ms. */
+export async function until(fn, what, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, uniqueName, assertV1Error, assertOk, external, uploadPhoto,
+  until,
 } from './lib.mjs';
 
 const WINDOW = 1500;
@@ -26,15 +27,6 @@ const TOPIC = 'com.example.picogram';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const b64u = (b) => Buffer.from(b).toString('base64url');
 
-async function until(fn, what, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Verifies an ES256 JWT with a public key; returns {header, claims}. */
 function verifyJwt(jwt, publicKey) {

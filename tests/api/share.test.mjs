@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
   startServer, api, signup, uniqueName, assertV1Error, assertOk, show, external, uploadPhoto,
+  until,
 } from './lib.mjs';
 
 const GOOD = 'remote-token-with-write-scope';
@@ -21,15 +22,6 @@ const GOOD = 'remote-token-with-write-scope';
 const clusterHooks = external && process.env.PICOGRAM_TEST_WEBHOOKS === '1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function until(fn, what, ms = 20_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** A stand-in of the Mastodon API's three endpoints picogram calls. */
 async function mastodon() {

@@ -18,6 +18,7 @@ import http from 'node:http';
 import { createHmac } from 'node:crypto';
 import {
   startServer, api, signup, uniqueName, assertV1Error, assertOk, show, external, uploadPhoto,
+  until,
 } from './lib.mjs';
 
 const XRW = { 'x-requested-with': 'picogram' };
@@ -67,16 +68,6 @@ async function receiver() {
   return rx;
 }
 
-/** Polls fn until truthy, for at most ms. */
-async function until(fn, what, ms = 15_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function makeHelpers(getUrl) {
   const url = () => getUrl();
