@@ -174,8 +174,9 @@ static int authz_check(api_req_t *ar, authz_t *z)
     }
     const char *type = api_param(ar, "response_type");
     if (type == NULL || (strcmp(type, "code") != 0 && strcmp(type, "token") != 0)) {
+        app_free(&z->app);
         snprintf(z->msg, sizeof(z->msg), "response_type must be code or token");
-        return AZ_BAD_TYPE; /* the app is kept: the answer goes to its redirect_uri */
+        return AZ_BAD_TYPE;
     }
     z->implicit = strcmp(type, "token") == 0;
     return AZ_OK;
@@ -199,30 +200,20 @@ static void redirect_with(api_req_t *ar, const authz_t *z, bool fragment, const 
     free(url);
 }
 
-/* Answers a request authz_check refused: an error page where the app's
- * redirect_uri is not known good, else to the redirect_uri as RFC 6749
- * says (an unknown scope answers OAuthException, as v1 did). */
+/* Answers a request authz_check refused, never with a redirect: until
+ * someone has seen the app and answered, a redirect would make this
+ * origin an open redirector to any URI an app registered (RFC 9700,
+ * 4.11.2). A bad client, redirect_uri or response_type gets an error
+ * page (or the OAuth error, for the form's answer); an unknown scope the
+ * OAuthException v1 gave. */
 static void authz_refuse(api_req_t *ar, authz_t *z, int rc, bool page)
 {
-    if (rc == AZ_ERROR) {
+    if (rc == AZ_ERROR)
         api_internal_error(ar, z->msg);
-    } else if (rc == AZ_BAD_CLIENT) {
-        if (page)
-            html_page(ar, 400, "This app cannot be authorized", z->msg);
-        else
-            api_oauth_error(ar, 400, z->msg);
-    } else if (rc == AZ_BAD_SCOPE || rc == AZ_BAD_STATE) {
+    else if ((rc == AZ_BAD_CLIENT || rc == AZ_BAD_TYPE) && page)
+        html_page(ar, 400, "This app cannot be authorized", z->msg);
+    else
         api_oauth_error(ar, 400, z->msg);
-    } else { /* AZ_BAD_TYPE */
-        buf_t p;
-        buf_init(&p, 512);
-        buf_puts(&p, "error=unsupported_response_type&error_description=");
-        url_enc(&p, z->msg);
-        z->state = NULL; /* no state: the request was not one this server can answer */
-        redirect_with(ar, z, false, p.data, p.len);
-        buf_free(&p);
-        app_free(&z->app);
-    }
 }
 
 /* GET /oauth/authorize: the web client's consent page, or an error page. */

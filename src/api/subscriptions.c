@@ -98,8 +98,7 @@ static void sub_run(api_work_t *w_, worker_ctx_t *wc)
         return;
     }
     /* the address first (a lookup: never on an event loop), with its own message */
-    char resolve[HOOK_URL_MAX + 80];
-    const char *bad = hooks_url_check(w->sub.callback_url, w->allow_private, resolve, sizeof(resolve));
+    const char *bad = hooks_url_check(w->sub.callback_url, w->allow_private);
     if (bad != NULL) {
         snprintf(w->msg, sizeof(w->msg), "%s", bad);
         w->result = USERS_TAKEN;

@@ -7,6 +7,7 @@
 #include "obs/log.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netdb.h>
@@ -57,60 +58,75 @@ static bool addr_public(const struct sockaddr *sa)
     static const unsigned char zero[15] = {0};
     if (memcmp(b, zero, 15) == 0)
         return false; /* :: and ::1 */
-    if ((b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || b[0] == 0xff)
-        return false; /* unique local (fd00:ec2::254 too), link-local, multicast */
+    static const unsigned char compat[12] = {0};
+    if (memcmp(b, compat, 12) == 0)
+        return false; /* IPv4-compatible (deprecated): nothing public */
+    if ((b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) ||
+        b[0] == 0xff)
+        return false; /* unique local (fd00:ec2::254 too), link-local, site-local, multicast */
+    if ((b[0] == 0x20 && b[1] == 0x02) || (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b))
+        return false; /* 6to4 and local NAT64 (64:ff9b:1::/48): they reach IPv4 behind them */
     return true;
 }
 
-const char *hooks_url_check(const char *url, bool allow_private, char *resolve, size_t cap)
+const char *hooks_url_check(const char *url, bool allow_private)
 {
-    resolve[0] = '\0';
     size_t n = strlen(url);
-    if (n == 0 || n > HOOK_URL_MAX)
-        return "callback_url must be an http:// or https:// URL of at most 512 characters";
+    if (n == 0 || n > HOOK_CALL_URL_MAX)
+        return "the URL must be an http:// or https:// URL of at most 512 characters";
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
-            return "callback_url contains a character it may not";
+            return "the URL contains a character it may not";
     if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-        return "callback_url must be an http:// or https:// URL";
+        return "the URL must be an http:// or https:// URL";
     CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *user = NULL;
+    char *host = NULL, *user = NULL;
     const char *err = NULL;
     if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-        err = "callback_url is not a valid URL";
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        err = "the URL is not a valid URL";
     else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
-        err = "callback_url may not carry a user name";
-    char name[256] = "";
-    if (err == NULL) {
+        err = "the URL may not carry a user name";
+    if (err == NULL && !allow_private) {
+        /* an address written out, or a name that is this machine, is refused
+         * now; every other name is checked as it connects (hooks_call) */
+        char name[256];
         size_t hl = strlen(host);
-        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') /* an IPv6 literal */
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
             snprintf(name, sizeof(name), "%.*s", (int)(hl - 2), host + 1);
         else
             snprintf(name, sizeof(name), "%s", host);
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-        if (getaddrinfo(name, NULL, &hints, &res) != 0 || res == NULL) {
-            err = "callback_url's host does not resolve";
-        } else {
-            for (struct addrinfo *a = res; a && err == NULL; a = a->ai_next)
-                if (!allow_private && !addr_public(a->ai_addr))
-                    err = "callback_url resolves to a loopback, private, link-local or otherwise internal address";
-            char ip[INET6_ADDRSTRLEN] = "";
-            const void *bin = res->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
-                                                        : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
-            inet_ntop(res->ai_family, bin, ip, sizeof(ip));
-            /* the connection goes where the check looked: no second lookup to rebind */
-            if (err == NULL && host[0] != '[')
-                snprintf(resolve, cap, res->ai_family == AF_INET6 ? "%s:%s:[%s]" : "%s:%s:%s", host, port, ip);
-            freeaddrinfo(res);
-        }
+        size_t nl = strlen(name);
+        while (nl && name[nl - 1] == '.')
+            name[--nl] = '\0';
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof(ss));
+        bool literal = false;
+        if (inet_pton(AF_INET, name, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+            ss.ss_family = AF_INET, literal = true;
+        else if (inet_pton(AF_INET6, name, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+            ss.ss_family = AF_INET6, literal = true;
+        if ((literal && !addr_public((struct sockaddr *)&ss)) || strcasecmp(name, "localhost") == 0 ||
+            (nl > 10 && strcasecmp(name + nl - 10, ".localhost") == 0))
+            err = HOOK_PRIVATE_ERR;
     }
     curl_free(host);
-    curl_free(port);
     curl_free(user);
     curl_url_cleanup(u);
     return err;
+}
+
+/* curl's socket maker: refuses an address that is not public (every one
+ * curl tries for a name, as it connects: no second lookup to rebind). */
+static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    bool *refused = arg;
+    (void)purpose;
+    if (!addr_public(&a->addr)) {
+        *refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -127,8 +143,7 @@ int hooks_call(const hooks_req_t *rq, long *status, buf_t *resp, char *err, size
 {
     *status = 0;
     err[0] = '\0';
-    char resolve[HOOK_URL_MAX + 80] = "";
-    const char *why = rq->trusted ? NULL : hooks_url_check(rq->url, rq->allow_private, resolve, sizeof(resolve));
+    const char *why = rq->trusted ? NULL : hooks_url_check(rq->url, rq->allow_private);
     if (why) {
         snprintf(err, errlen, "%s", why);
         return -1;
@@ -138,11 +153,14 @@ int hooks_call(const hooks_req_t *rq, long *status, buf_t *resp, char *err, size
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    struct curl_slist *pin = resolve[0] ? curl_slist_append(NULL, resolve) : NULL, *headers = NULL;
+    struct curl_slist *headers = NULL;
+    bool refused = false;
     curl_mime *mime = NULL;
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
-    if (pin)
-        curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
+    if (!rq->trusted && !rq->allow_private) {
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &refused);
+    }
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
@@ -182,11 +200,12 @@ int hooks_call(const hooks_req_t *rq, long *status, buf_t *resp, char *err, size
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
+    if (refused)
+        snprintf(err, errlen, "%s", HOOK_PRIVATE_ERR);
+    else if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
         snprintf(err, errlen, "%s", curl_easy_strerror(rc));
     curl_mime_free(mime);
     curl_slist_free_all(headers);
-    curl_slist_free_all(pin);
     curl_easy_cleanup(h);
     return *status ? 0 : -1;
 }

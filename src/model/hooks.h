@@ -20,12 +20,13 @@
  * authorised, and a user subscription covers only the users who
  * authorised the app.
  *
- * Callbacks are untrusted URLs (SSRF): http(s) only; every address the
- * host resolves to must be public (not loopback, private, link-local,
- * the metadata address, CGNAT, multicast or unspecified) unless
- * allow_private; the connection goes to the address checked (no second
- * lookup); no redirect is followed; short connect and total timeouts; the
- * answer read is bounded.
+ * Callbacks are untrusted URLs (SSRF): http(s) only; every address curl
+ * connects to must be public (not loopback, private, link-local, the
+ * metadata address, CGNAT, 6to4, NAT64, multicast or unspecified) unless
+ * allow_private: checked in curl's socket callback, on the address it is
+ * about to connect to, so there is no second lookup to rebind and the
+ * lookup itself is bounded by the call's timeout; no redirect is
+ * followed; short connect and total timeouts; the answer read is bounded.
  *
  * Delivery is at least once: a job killed after its POST, before its
  * commit, sends that batch again.
@@ -56,10 +57,11 @@ typedef struct hooks_ctx {
     const apps_key_t *key;
 } hooks_ctx_t;
 
-/* Checks url as a callback: NULL and, in resolve, a CURLOPT_RESOLVE
- * entry ("host:port:address") that pins the connection to the address
- * checked; or a message for the client. */
-const char *hooks_url_check(const char *url, bool allow_private, char *resolve, size_t cap);
+#define HOOK_CALL_URL_MAX 4096 /* a call's URL: a callback and its challenge's parameters */
+#define HOOK_PRIVATE_ERR "the URL resolves to a loopback, private, link-local or otherwise internal address"
+/* Checks url for a call, without a lookup (a name is checked as it
+ * connects, by hooks_call): NULL, or a message for the client. */
+const char *hooks_url_check(const char *url, bool allow_private);
 
 /* One HTTP exchange with a URL an app or a user gave, under the same
  * rules: method GET or POST; headers (NULL-terminated, or NULL); a body
