@@ -36,6 +36,7 @@ static void device_json(buf_t *b, const device_t *d)
 typedef struct device_work {
     api_work_t super;
     int64_t user, id;
+    unsigned char by[TOKEN_HASH_BYTES]; /* the registering session's token's hash */
     device_t d;
     int result;
     bool del;
@@ -44,7 +45,7 @@ typedef struct device_work {
 static void device_run(api_work_t *w_, worker_ctx_t *wc)
 {
     device_work_t *w = (device_work_t *)w_;
-    w->result = w->del ? push_device_delete(wc->db, w->user, w->id) : push_device_add(wc->db, w->user, &w->d);
+    w->result = w->del ? push_device_delete(wc->db, w->user, w->id) : push_device_add(wc->db, w->user, &w->d, w->by);
 }
 
 static void device_done(api_work_t *w_, api_req_t *ar)
@@ -105,6 +106,7 @@ void devices_add(api_req_t *ar)
     }
     device_work_t *w = device_work(ar);
     w->d = d;
+    token_hash(ar->token, ar->token_len, w->by);
     api_defer(ar, &w->super);
 }
 
@@ -181,13 +183,9 @@ typedef struct settings_work {
 static void settings_run(api_work_t *w_, worker_ctx_t *wc)
 {
     settings_work_t *w = (settings_work_t *)w_;
-    unsigned off = 0;
-    w->result = push_off_get(wc->db, w->user, &off);
-    if (w->result != USERS_OK)
-        return;
-    off = (off | w->off) & ~w->on;
-    w->result = push_off_set(wc->db, w->user, off);
-    w->result_off = off;
+    w->result = push_off_change(wc->db, w->user, w->off, w->on);
+    if (w->result == USERS_OK)
+        w->result = push_off_get(wc->db, w->user, &w->result_off);
 }
 
 static void settings_done(api_work_t *w_, api_req_t *ar)

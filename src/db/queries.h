@@ -54,12 +54,13 @@
     X(APP_UPDATE,                                                                                                      \
       "UPDATE apps SET name = $3, description = $4, website = $5, redirect_uris = $6, enforce_signed = $7"            \
       " WHERE id = $1 AND owner_id = $2")                                                                              \
-    X(APP_TOKENS, "SELECT hash FROM tokens WHERE app_id = $1")                                                        \
-    X(APP_TOKENS_DELETE, "DELETE FROM tokens WHERE app_id = $1")                                                      \
+    X(APP_TOKENS, "SELECT hash FROM tokens WHERE app_id = $1 AND app_id <> 0")                                       \
+    X(APP_TOKENS_DELETE, "DELETE FROM tokens WHERE app_id = $1 AND app_id <> 0")                                     \
     X(APP_CODES_DELETE, "DELETE FROM oauth_codes WHERE app_id = $1")                                                  \
     X(USER_APPS, "SELECT app_id, created_at, scopes FROM tokens WHERE user_id = $1 AND app_id <> 0")                 \
-    X(USER_APP_TOKENS, "SELECT hash FROM tokens WHERE user_id = $1 AND app_id = $2")                                  \
-    X(USER_APP_TOKENS_DELETE, "DELETE FROM tokens WHERE user_id = $1 AND app_id = $2")                                \
+    X(USER_APP_TOKENS, "SELECT hash FROM tokens WHERE user_id = $1 AND app_id = $2 AND app_id <> 0")                 \
+    X(USER_APP_TOKENS_DELETE, "DELETE FROM tokens WHERE user_id = $1 AND app_id = $2 AND app_id <> 0")               \
+    X(USER_APP_CODES_DELETE, "DELETE FROM oauth_codes WHERE user_id = $1 AND app_id = $2")                            \
     X(CODE_EXPIRED_DELETE, "DELETE FROM oauth_codes WHERE user_id = $1 AND expires_at < $2")                          \
     X(CODE_INSERT,                                                                                                     \
       "INSERT INTO oauth_codes (hash, user_id, app_id, redirect_uri, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6)") \
@@ -92,7 +93,8 @@
       "INSERT INTO hook_items (id, batch_id, subscription_id, media_id, item) VALUES ($1, $2, $3, $4, $5)"             \
       " ON CONFLICT DO NOTHING")                                                                                       \
     X(HOOK_ITEMS, "SELECT id, item FROM hook_items WHERE batch_id = $1 ORDER BY id LIMIT $2")                         \
-    X(HOOK_ITEMS_DONE, "DELETE FROM hook_items WHERE batch_id = $1 AND id <= $2")                                     \
+    X(HOOK_ITEM_DONE, "DELETE FROM hook_items WHERE id = $1")                                                         \
+    X(HOOK_ITEMS_DROP, "DELETE FROM hook_items WHERE batch_id = $1")                                                  \
     X(HOOK_ITEMS_LEFT, "SELECT COUNT(*) FROM hook_items WHERE batch_id = $1")                                         \
     X(HOOK_LOG_INSERT,                                                                                                 \
       "INSERT INTO hook_log (id, app_id, callback_url, outcome, http_status, error, items, attempts, created_at)"       \
@@ -124,14 +126,17 @@
     X(DEVICE_ANY, "SELECT 1 FROM devices WHERE user_id = $1 LIMIT 1")                                                  \
     X(DEVICE_FIND, "SELECT id FROM devices WHERE user_id = $1 AND token = $2")                                        \
     X(DEVICE_INSERT,                                                                                                   \
-      "INSERT INTO devices (id, user_id, platform, token, p256dh, auth, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
-    X(DEVICE_UPDATE, "UPDATE devices SET platform = $2, p256dh = $3, auth = $4 WHERE id = $1")                        \
+      "INSERT INTO devices (id, user_id, platform, token, p256dh, auth, created_at, registered_by)"                    \
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")                                                                      \
+    X(DEVICE_UPDATE, "UPDATE devices SET platform = $2, p256dh = $3, auth = $4, registered_by = $5 WHERE id = $1")   \
+    X(DEVICES_OF_TOKEN, "DELETE FROM devices WHERE user_id = $1 AND registered_by = $2")                             \
+    X(DEVICES_BUT_TOKEN, "DELETE FROM devices WHERE user_id = $1 AND (registered_by IS NULL OR registered_by <> $2)") \
     X(DEVICES_OF,                                                                                                      \
       "SELECT id, platform, token, p256dh, auth, created_at FROM devices WHERE user_id = $1 ORDER BY id")              \
     X(DEVICE_DELETE, "DELETE FROM devices WHERE id = $1 AND user_id = $2")                                            \
     X(DEVICE_COUNT, "SELECT COUNT(*) FROM devices WHERE user_id = $1")                                                \
     X(USER_PUSH_OFF, "SELECT push_off FROM users WHERE id = $1")                                                      \
-    X(USER_SET_PUSH_OFF, "UPDATE users SET push_off = $2 WHERE id = $1")                                              \
+    X(USER_CHANGE_PUSH_OFF, "UPDATE users SET push_off = ((push_off | $2) & ~$3) & 15 WHERE id = $1")                 \
     X(PUSH_PENDING_INSERT,                                                                                             \
       "INSERT INTO push_pending (id, user_id, kind, media_id, actor_id, count, text) VALUES ($1, $2, $3, $4, $5, 1, $6)" \
       " ON CONFLICT DO NOTHING")                                                                                       \

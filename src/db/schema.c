@@ -278,7 +278,7 @@ static const char *const migrations[] = {
      * out their coalescing window, one per user, kind and photo */
     "CREATE TABLE devices (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, platform TEXT NOT NULL, token TEXT NOT NULL,"
     " p256dh TEXT NOT NULL DEFAULT '', auth TEXT NOT NULL DEFAULT '', created_at {ID} NOT NULL,"
-    " UNIQUE (user_id, token));"
+    " registered_by {BLOB}, UNIQUE (user_id, token));"
     "ALTER TABLE users ADD COLUMN push_off INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE push_pending (id {ID} PRIMARY KEY, user_id {ID} NOT NULL, kind TEXT NOT NULL,"
     " media_id {ID} NOT NULL, actor_id {ID} NOT NULL, count INTEGER NOT NULL, text TEXT NOT NULL DEFAULT '',"

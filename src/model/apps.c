@@ -445,8 +445,10 @@ int apps_code_redeem(db_ctx_t *db, const char *code, int64_t app, const char *re
         db_bind_blob(s, 2, th, sizeof(th));
         if (db_exec_stmt(s) != DB_DONE)
             rc = USERS_ERROR;
-        else if (c->drv->changes(c) != 1)
-            rc = USERS_NOT_FOUND; /* used by another request meanwhile */
+        else if (c->drv->changes(c) != 1) { /* traded by another request meanwhile: a replay, its token goes */
+            db_rollback(c);
+            return apps_code_redeem(db, code, app, redirect_uri, token, user, scopes, revoked, was_used);
+        }
     }
     if (rc != USERS_OK || db_commit(c) != DB_OK) {
         db_rollback(c);
@@ -509,8 +511,9 @@ int apps_revoke_user(db_ctx_t *db, int64_t user, int64_t app, unsigned char **re
     db_bind_i64(s, 1, user);
     db_bind_i64(s, 2, app);
     int rc = read_hashes(s, revoked, n, &cap) == 0 ? USERS_OK : USERS_ERROR;
-    if (rc == USERS_OK) {
-        s = db_q(c, Q_USER_APP_TOKENS_DELETE);
+    unsigned qs[] = {Q_USER_APP_TOKENS_DELETE, Q_USER_APP_CODES_DELETE}; /* codes not traded yet go too */
+    for (size_t i = 0; i < 2 && rc == USERS_OK; i++) {
+        s = db_q(c, qs[i]);
         db_bind_i64(s, 1, user);
         db_bind_i64(s, 2, app);
         if (db_exec_stmt(s) != DB_DONE)

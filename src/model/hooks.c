@@ -638,24 +638,46 @@ static int end_if_empty(db_conn_t *c, int64_t batch, int64_t app, bool *ended)
     return 0;
 }
 
-/* Drops the batch's items up to last, with a log line, in one transaction. */
-static int settle(db_conn_t *c, int64_t batch, int64_t last, int64_t app, const char *url, const char *outcome,
-                  long status, const char *error, int items, int attempt, int next_attempts)
+/* How a delivery ends its try. */
+enum { SETTLE_SENT, SETTLE_AGAIN, SETTLE_DROP };
+
+/* In one transaction, with a log line: SENT drops exactly the items sent
+ * (ids: an update committed meanwhile may have a smaller ID, and is not
+ * among them); AGAIN counts the attempt and schedules the next try itself
+ * after a backoff (1 s, 2 s, 4 s ... at most 5 min: never the runner's
+ * retries, whose limit would leave the batch without a job); DROP drops
+ * every item of the batch (given up, or the app is gone). */
+static int settle(db_conn_t *c, int64_t batch, const int64_t *ids, int n, int how, int64_t app, const char *url,
+                  const char *outcome, long status, const char *error, int attempt)
 {
     if (db_begin(c) != DB_OK)
         return -1;
-    db_stmt_t *s = db_q(c, Q_HOOK_ITEMS_DONE);
-    db_bind_i64(s, 1, batch);
-    db_bind_i64(s, 2, last);
-    int rc = last == 0 || db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    int rc = 0;
+    db_stmt_t *s;
+    for (int i = 0; how == SETTLE_SENT && i < n && rc == 0; i++) {
+        s = db_q(c, Q_HOOK_ITEM_DONE);
+        db_bind_i64(s, 1, ids[i]);
+        rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    }
+    if (rc == 0 && how == SETTLE_DROP) {
+        s = db_q(c, Q_HOOK_ITEMS_DROP);
+        db_bind_i64(s, 1, batch);
+        rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
+    }
     if (rc == 0) {
         s = db_q(c, Q_HOOK_BATCH_ATTEMPT);
         db_bind_i64(s, 1, batch);
-        db_bind_i64(s, 2, next_attempts);
+        db_bind_i64(s, 2, how == SETTLE_AGAIN ? attempt : 0);
         rc = db_exec_stmt(s) == DB_DONE ? 0 : -1;
     }
+    if (rc == 0 && how == SETTLE_AGAIN) {
+        char p[32];
+        snprintf(p, sizeof(p), "%lld", (long long)batch);
+        int64_t wait = attempt >= 9 ? 300000 : 1000LL << (attempt - 1);
+        rc = jobs_enqueue_at(c, "hook_deliver", p, ids_now_ms() + (wait < 300000 ? wait : 300000)) == DB_DONE ? 0 : -1;
+    }
     if (rc == 0)
-        log_outcome(c, app, url, outcome, status, error, items, attempt);
+        log_outcome(c, app, url, outcome, status, error, n, attempt);
     if (rc != 0 || db_commit(c) != DB_OK) {
         db_rollback(c);
         return -1;
@@ -690,18 +712,18 @@ int hooks_deliver_job(db_ctx_t *db, char *payload, void *ctx)
     db_bind_i64(s, 1, batch);
     db_bind_i64(s, 2, HOOKS_BATCH_ITEMS);
     int items = 0;
-    int64_t last = 0;
-    while ((r = db_step(s)) == DB_ROW) {
+    int64_t ids[HOOKS_BATCH_ITEMS];
+    while ((r = db_step(s)) == DB_ROW && items < HOOKS_BATCH_ITEMS) {
         size_t n = 0;
         const char *item = db_col_text(s, 1, &n);
-        if (items++)
+        if (items)
             buf_putc(&body, ',');
         buf_append(&body, item ? item : "null", item ? n : 4);
-        last = db_col_i64(s, 0);
+        ids[items++] = db_col_i64(s, 0);
     }
     db_reset(s);
     buf_putc(&body, ']');
-    if (r != DB_DONE) {
+    if (r != DB_DONE && r != DB_ROW) {
         buf_free(&body);
         return JOB_RETRY;
     }
@@ -717,7 +739,7 @@ int hooks_deliver_job(db_ctx_t *db, char *payload, void *ctx)
         buf_free(&body);
         if (r == USERS_ERROR)
             return JOB_RETRY;
-        if (settle(c, batch, last, app, url, "dropped", 0, "the app no longer exists", items, attempts, 0) != 0)
+        if (settle(c, batch, ids, items, SETTLE_DROP, app, url, "dropped", 0, "the app no longer exists", attempts) != 0)
             return JOB_RETRY;
         return end_if_empty(c, batch, app, &ended) == 0 ? (ended ? JOB_DONE : JOB_CONTINUE) : JOB_RETRY;
     }
@@ -736,19 +758,19 @@ int hooks_deliver_job(db_ctx_t *db, char *payload, void *ctx)
     buf_free(&body);
     int attempt = attempts + 1;
     if (status >= 200 && status < 300) {
-        if (settle(c, batch, last, app, url, "delivered", status, "", items, attempt, 0) != 0)
+        if (settle(c, batch, ids, items, SETTLE_SENT, app, url, "delivered", status, "", attempt) != 0)
             return JOB_RETRY; /* sent, not settled: sent again (at least once) */
         return end_if_empty(c, batch, app, &ended) == 0 ? (ended ? JOB_DONE : JOB_CONTINUE) : JOB_RETRY;
     }
     if (status && !err[0])
         snprintf(err, sizeof(err), "the callback answered HTTP %ld", status);
-    if (attempt < h->max_attempts) { /* again after the runner's backoff */
-        if (settle(c, batch, 0, app, url, "retrying", status, err, items, attempt, attempt) != 0)
-            return JOB_RETRY;
-        return JOB_RETRY;
-    }
+    if (attempt < h->max_attempts) /* again after a backoff, as a job of its own */
+        return settle(c, batch, ids, items, SETTLE_AGAIN, app, url, "retrying", status, err, attempt) == 0 ? JOB_DONE
+                                                                                                           : JOB_RETRY;
+    /* given up: everything waiting for this callback goes, so a dead
+     * callback holds no growing queue */
     log_warn("real-time updates to %s given up after %d attempts: %s", url, attempt, err);
-    if (settle(c, batch, last, app, url, "failed", status, err, items, attempt, 0) != 0)
+    if (settle(c, batch, ids, items, SETTLE_DROP, app, url, "failed", status, err, attempt) != 0)
         return JOB_RETRY;
     return end_if_empty(c, batch, app, &ended) == 0 ? (ended ? JOB_DONE : JOB_CONTINUE) : JOB_RETRY;
 }

@@ -2,6 +2,7 @@
 #include "core/ids.h"
 #include "jobs/jobs.h"
 #include "model/hooks.h"
+#include "model/tokens.h"
 #include "model/users.h"
 #include "obs/log.h"
 
@@ -287,7 +288,7 @@ const char *push_device_check(const device_t *d, bool allow_private)
     return NULL;
 }
 
-int push_device_add(db_ctx_t *db, int64_t user, device_t *d)
+int push_device_add(db_ctx_t *db, int64_t user, device_t *d, const unsigned char by[TOKEN_HASH_BYTES])
 {
     db_conn_t *c = db_shard(db, ids_shard(user));
     if (c == NULL || db_begin(c) != DB_OK)
@@ -309,6 +310,7 @@ int push_device_add(db_ctx_t *db, int64_t user, device_t *d)
         db_bind_cstr(s, 2, d->platform);
         db_bind_cstr(s, 3, d->p256dh);
         db_bind_cstr(s, 4, d->auth);
+        db_bind_blob(s, 5, by, TOKEN_HASH_BYTES);
         if (db_exec_stmt(s) != DB_DONE)
             rc = USERS_ERROR;
     } else if (rc == USERS_OK) {
@@ -328,6 +330,7 @@ int push_device_add(db_ctx_t *db, int64_t user, device_t *d)
             db_bind_cstr(s, 5, d->p256dh);
             db_bind_cstr(s, 6, d->auth);
             db_bind_i64(s, 7, d->created_at);
+            db_bind_blob(s, 8, by, TOKEN_HASH_BYTES);
             if (db_exec_stmt(s) != DB_DONE)
                 rc = USERS_ERROR;
         }
@@ -399,14 +402,15 @@ int push_off_get(db_ctx_t *db, int64_t user, unsigned *off)
     return rc == DB_ROW ? USERS_OK : rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
 }
 
-int push_off_set(db_ctx_t *db, int64_t user, unsigned off)
+int push_off_change(db_ctx_t *db, int64_t user, unsigned off, unsigned on)
 {
     db_conn_t *c = db_shard(db, ids_shard(user));
     if (c == NULL)
         return USERS_ERROR;
-    db_stmt_t *s = db_q(c, Q_USER_SET_PUSH_OFF);
+    db_stmt_t *s = db_q(c, Q_USER_CHANGE_PUSH_OFF); /* one statement: two changes at once both count */
     db_bind_i64(s, 1, user);
     db_bind_i64(s, 2, off & PUSH_ALL);
+    db_bind_i64(s, 3, on & PUSH_ALL);
     return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
 }
 
@@ -595,10 +599,24 @@ static int send_webpush(push_ctx_t *p, const device_t *d, const char *msg, int64
     return result;
 }
 
+/* Cuts s to at most max bytes, on a character's boundary (valid UTF-8 in
+ * stays valid out). */
+static void utf8_cut(char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return;
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+        max--;
+    s[max] = '\0';
+}
+
 /* The line a person reads. */
 static void message(char *out, size_t cap, const char *kind, const char *actor, int64_t count, const char *text)
 {
-    char who[96];
+    char who[96], said[400];
+    snprintf(said, sizeof(said), "%s", text);
+    utf8_cut(said, 240);
     if (count > 1)
         snprintf(who, sizeof(who), "%s and %lld other%s", actor, (long long)(count - 1), count > 2 ? "s" : "");
     else
@@ -606,7 +624,7 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
     if (strcmp(kind, "like") == 0)
         snprintf(out, cap, "%s liked your photo.", who);
     else if (strcmp(kind, "comment") == 0 && count == 1)
-        snprintf(out, cap, "%s commented: %.120s", who, text);
+        snprintf(out, cap, "%s commented: %s", who, said);
     else if (strcmp(kind, "comment") == 0)
         snprintf(out, cap, "%s commented on your photo.", who);
     else if (strcmp(kind, "follow") == 0)
@@ -616,7 +634,7 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
     else if (strcmp(kind, "approved") == 0)
         snprintf(out, cap, "%s accepted your follow request.", who);
     else
-        snprintf(out, cap, "%s mentioned you: %.120s", who, text);
+        snprintf(out, cap, "%s mentioned you: %s", who, said);
 }
 
 int push_job(db_ctx_t *db, char *payload, void *ctx)
@@ -630,7 +648,7 @@ int push_job(db_ctx_t *db, char *payload, void *ctx)
     db_bind_i64(s, 1, id);
     int r = db_step(s);
     int64_t user = 0, media = 0, actor = 0, count = 0;
-    char kind[16] = "", text[256] = "";
+    char kind[16] = "", text[1024] = "";
     if (r == DB_ROW) {
         user = db_col_i64(s, 0);
         db_col_copy(s, 1, kind, sizeof(kind));
@@ -638,6 +656,7 @@ int push_job(db_ctx_t *db, char *payload, void *ctx)
         actor = db_col_i64(s, 3);
         count = db_col_i64(s, 4);
         db_col_copy(s, 5, text, sizeof(text));
+        utf8_cut(text, sizeof(text) - 1); /* a copy cut short may end inside a character */
     }
     db_reset(s);
     if (r != DB_ROW)

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/token.h"
 #include "db/db.h"
 
 /* The kinds a user can turn off (users.push_off is a mask of them). */
@@ -68,16 +69,19 @@ typedef struct device {
     char p256dh[128], auth[64];
 } device_t;
 
-/* Registers a device of user (the same token again updates it): its id
- * into d->id. USERS_TAKEN at PUSH_DEVICES_MAX. */
-int push_device_add(db_ctx_t *db, int64_t user, device_t *d);
+/* Registers a device of user (the same token again updates it) for the
+ * session whose token has the hash `by` (its revocation, or a password
+ * change, removes the device): its id into d->id. USERS_TAKEN at
+ * PUSH_DEVICES_MAX. */
+int push_device_add(db_ctx_t *db, int64_t user, device_t *d, const unsigned char by[TOKEN_HASH_BYTES]);
 int push_devices_of(db_ctx_t *db, int64_t user, device_t **out, int *n);
 int push_device_delete(db_ctx_t *db, int64_t user, int64_t id);
 /* What a registration gives: NULL, or a message for the client. */
 const char *push_device_check(const device_t *d, bool allow_private);
 /* The kinds a user turned off. */
 int push_off_get(db_ctx_t *db, int64_t user, unsigned *off);
-int push_off_set(db_ctx_t *db, int64_t user, unsigned off);
+/* Turns the kinds in off off, and those in on on. */
+int push_off_change(db_ctx_t *db, int64_t user, unsigned off, unsigned on);
 
 /* Job handler "push", payload the pending notification's ID, ctx a push_ctx_t. */
 int push_job(db_ctx_t *db, char *payload, void *ctx);

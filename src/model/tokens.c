@@ -75,6 +75,18 @@ int tokens_check(db_ctx_t *db, const char *tok, size_t n, token_grant_t *grant)
     return USERS_OK;
 }
 
+/* The push devices registered with the token of hash h go with it (or,
+ * `but`, every device of the user but those): a revoked session's phone
+ * hears no more. */
+static int drop_devices(db_conn_t *c, int64_t user, const unsigned char h[TOKEN_HASH_BYTES], bool but)
+{
+    static const unsigned char none[TOKEN_HASH_BYTES];
+    db_stmt_t *s = db_q(c, but ? Q_DEVICES_BUT_TOKEN : Q_DEVICES_OF_TOKEN);
+    db_bind_i64(s, 1, user);
+    db_bind_blob(s, 2, h ? h : none, TOKEN_HASH_BYTES);
+    return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
+}
+
 int tokens_revoke(db_ctx_t *db, const char *tok, size_t n)
 {
     int64_t uid = token_user_id(tok, n);
@@ -87,7 +99,9 @@ int tokens_revoke(db_ctx_t *db, const char *tok, size_t n)
     token_hash(tok, n, h);
     db_stmt_t *s = db_q(c, Q_TOKEN_DELETE);
     db_bind_blob(s, 1, h, sizeof(h));
-    return db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
+    if (db_exec_stmt(s) != DB_DONE)
+        return USERS_ERROR;
+    return drop_devices(c, uid, h, false);
 }
 
 int64_t tokens_cache_key(const unsigned char hash[TOKEN_HASH_BYTES])
@@ -148,7 +162,9 @@ int tokens_revoke_hash(db_ctx_t *db, int64_t user, const unsigned char hash[TOKE
     db_bind_i64(s, 2, user);
     if (db_exec_stmt(s) != DB_DONE)
         return USERS_ERROR;
-    return c->drv->changes(c) == 1 ? USERS_OK : USERS_NOT_FOUND;
+    if (c->drv->changes(c) != 1)
+        return USERS_NOT_FOUND;
+    return drop_devices(c, user, hash, false);
 }
 
 int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, const unsigned char *keep,
@@ -183,6 +199,15 @@ int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, con
         if (db_exec_stmt(s) != DB_DONE)
             rc = USERS_ERROR;
         all[kept++] = all[i];
+    }
+    /* and what those sessions left: their devices, and codes not yet traded */
+    if (rc == USERS_OK && drop_devices(c, user, keep, true) != USERS_OK)
+        rc = USERS_ERROR;
+    if (rc == USERS_OK) {
+        db_stmt_t *s = db_q(c, Q_ERASE_CODES);
+        db_bind_i64(s, 1, user);
+        if (db_exec_stmt(s) != DB_DONE)
+            rc = USERS_ERROR;
     }
     if (rc == USERS_OK && db_commit(c) == DB_OK) {
         *revoked = all;

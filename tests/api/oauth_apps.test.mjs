@@ -474,10 +474,10 @@ describe('scopes', () => {
     ['GET', `/v1/users/${ctx.owner.id}/relationship`, 'basic'],
     ['GET', `/v1/users/${ctx.owner.id}/follows`, 'basic'],
     ['GET', `/v1/users/${ctx.owner.id}/followed-by`, 'basic'],
-    ['GET', '/v1/users/self/requested-by', 'basic'],
+    ['GET', '/v1/users/self/requested-by', 'relationships'],
     ['GET', '/v1/users/self/feed', 'basic'],
     ['GET', '/v1/users/self/media/liked', 'basic'],
-    ['GET', '/v1/users/self/activity', 'basic'],
+    ['GET', '/v1/users/self/activity', 'first'],
     ['GET', `/v1/media/${ctx.media}`, 'basic'],
     ['GET', `/v1/media/${ctx.media}/likes`, 'basic'],
     ['GET', `/v1/media/${ctx.media}/comments`, 'basic'],
@@ -576,6 +576,21 @@ describe('scopes', () => {
     const rel = assertOk(await api(url, 'GET', `/v1/users/${owner.id}/relationship`, { token: user.token }));
     assert.equal(rel.outgoing_status, 'none');
     assertOk(await api(url, 'POST', `/v1/media/${photo.id}/comments`, { token, form: { text: 'from an app' } }));
+  });
+});
+
+describe('revocation', () => {
+  it('takes a code not yet traded with the app\'s access, and with a password change', async () => {
+    const dev = await person('dev');
+    const user = await person('usr');
+    const app = await register(dev);
+    await authorize(user, app);
+    const code = new URL((await decide(user, app)).location).searchParams.get('code');
+    assertOk(await api(url, 'DELETE', `/v1/users/self/apps/${app.client_id}`, { token: user.token }));
+    assert.equal((await exchange(app, code)).body.error_message, 'No matching code found.');
+    const code2 = new URL((await decide(user, app)).location).searchParams.get('code');
+    assertOk(await api(url, 'POST', '/v1/users/self/password', { token: user.token, form: { current_password: 'password123', new_password: 'password456' } }));
+    assert.equal((await exchange(app, code2)).body.error_message, 'No matching code found.');
   });
 });
 

@@ -141,6 +141,24 @@ describe('push notifications', { skip: external && 'needs its own server, with A
     assert.equal(raw[0], 4);
   });
 
+  it('forgets a device when the session that registered it ends, or the password changes', async () => {
+    const name = uniqueName('pu');
+    const u = await signup(url, name);
+    const login2 = (await api(url, 'POST', '/oauth/access_token', { form: { grant_type: 'password', username: name, password: 'password123' } })).body.access_token;
+    const phone = { token: login2 };
+    const a = assertOk(await device(phone, { platform: 'apns', token: apnsToken('f') }));
+    const b = assertOk(await device(u, { platform: 'apns', token: apnsToken('f') }));
+    const ids = async () => assertOk(await api(url, 'GET', '/v1/users/self/devices', { token: u.token })).map((x) => x.id).sort();
+    assert.deepEqual(await ids(), [a.id, b.id].sort());
+    assertOk(await api(url, 'POST', '/v1/accounts/logout', { token: login2 }));
+    assert.deepEqual(await ids(), [b.id], 'the logged-out session\'s phone hears no more');
+    const login3 = (await api(url, 'POST', '/oauth/access_token', { form: { grant_type: 'password', username: name, password: 'password123' } })).body.access_token;
+    const c = assertOk(await device({ token: login3 }, { platform: 'apns', token: apnsToken('f') }));
+    assertOk(await api(url, 'POST', '/v1/users/self/password', { token: u.token, form: { current_password: 'password123', new_password: 'password456' } }));
+    assert.deepEqual(await ids(), [b.id], 'a password change ends every other session, and its devices');
+    assert.ok(c.id);
+  });
+
   it('pushes a like to an iPhone through APNs, with a valid provider token', async () => {
     const owner = await signup(url, uniqueName('pu'));
     const fan = await signup(url, uniqueName('fan'));
