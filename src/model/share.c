@@ -418,7 +418,10 @@ int share_job(db_ctx_t *db, char *payload, void *ctx)
             snprintf(err, sizeof(err), "POST /api/v1/statuses answered HTTP %ld", code);
     }
     attempts++;
-    bool give_up = final_refusal(code) || attempts >= sc->max_attempts;
+    /* a 422 may be the photo still processing (a 202 from /api/v2/media):
+     * it gets two more tries before it counts as a refusal */
+    bool processing = code == 422 && remote_media[0] && attempts < 3;
+    bool give_up = (final_refusal(code) && !processing) || attempts >= sc->max_attempts;
     if (give_up)
         log_warn("share of photo %lld to %s given up after %d attempt(s): %s", mid, a.server, attempts, err);
     if (set_share(c, mid, aid, give_up ? "failed" : "pending", remote_media, "", err, attempts) != 0)

@@ -15,7 +15,8 @@
  * answer makes no second post), and records the post's URL. A failure is
  * retried after the runner's backoff up to max_attempts; a refusal that
  * will not change (an HTTP 4xx but 408 and 429: a revoked token, say)
- * fails at once. Server URLs get the callbacks' rules (model/hooks.h),
+ * fails at once, but a 422 to the status, which may mean the photo is
+ * still processing, only after three tries. Server URLs get the callbacks' rules (model/hooks.h),
  * and https only unless allow_private.
  */
 #ifndef PICOGRAM_SHARE_H

@@ -32,6 +32,7 @@ async function mastodon() {
     const body = Buffer.concat(chunks);
     const json = (code, v) => { res.writeHead(code, { 'content-type': 'application/json' }); res.end(JSON.stringify(v)); };
     if (req.headers.authorization !== `Bearer ${GOOD}`) return json(401, { error: 'The access token is invalid' });
+    if (st.revoked && req.url.startsWith('/api/v2/media')) return json(401, { error: 'The access token was revoked' });
     const u = new URL(req.url, 'http://x');
     if (req.method === 'GET' && u.pathname === '/api/v1/accounts/verify_credentials') {
       return json(200, { id: '7', username: 'alice', acct: 'alice' });
@@ -158,14 +159,28 @@ describe('sharing to a Mastodon-API server', { skip: external && !clusterHooks &
     assert.equal(st.statuses.length - statuses0, 1, 'one post');
   });
 
-  it('gives up at once on a refusal that will not change, and says why', async () => {
+  it('gives up at once on a revoked token', async () => {
+    const u = await signup(url, uniqueName('sh'));
+    const a = assertOk(await connect(u, { server_url: st.url, token: GOOD }));
+    st.revoked = true;
+    try {
+      const m = await post(u, { caption: 'nope', share: a.id });
+      const failed = await until(async () => (await shares(u, m.id)).find((x) => x.status === 'failed'), 'the share failed');
+      assert.equal(failed.attempts, 1);
+      assert.match(failed.error, /HTTP 401/);
+    } finally {
+      st.revoked = false;
+    }
+  });
+
+  it('gives up on a 422 after three tries, and says why', async () => {
     const u = await signup(url, uniqueName('sh'));
     const a = assertOk(await connect(u, { server_url: st.url, token: GOOD }));
     st.refuseStatuses = true;
     try {
       const m = await post(u, { caption: 'nope', share: a.id });
-      const failed = await until(async () => (await shares(u, m.id)).find((x) => x.status === 'failed'), 'the share failed');
-      assert.equal(failed.attempts, 1);
+      const failed = await until(async () => (await shares(u, m.id)).find((x) => x.status === 'failed'), 'the share failed', 30_000);
+      assert.equal(failed.attempts, 3, 'a 422 may be the photo still processing: three tries');
       assert.match(failed.error, /HTTP 422/);
       assert.equal(failed.url, null);
     } finally {
