@@ -330,11 +330,31 @@ void media_search(api_req_t *ar)
         api_internal_error(ar, "geo search failed");
         return;
     }
+    api_geo_page(ar, h, count, 0);
+    free(h);
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    int64_t x = ((const geo_hit_t *)a)->id, y = ((const geo_hit_t *)b)->id;
+    return (x < y) - (x > y);
+}
+
+void api_geo_page(api_req_t *ar, geo_hits_t *h, int count, int64_t min_id)
+{
+    if (min_id) { /* a geography's page: newest first, newer than min_id */
+        qsort(h->v, h->n, sizeof(h->v[0]), newest_first);
+        size_t k = 0;
+        for (size_t i = 0; i < h->n; i++)
+            if (h->v[i].id > min_id || min_id < 0)
+                h->v[k++] = h->v[i];
+        h->n = k;
+    }
     int64_t near[LIST_MAX];
     int nnear = 0;
     for (size_t i = 0; i < h->n && nnear < count; i++)
         near[nnear++] = h->v[i].id;
-    api_prefetch_liked(ar, near, nnear); /* the nearest, which are shown unless hidden */
+    api_prefetch_liked(ar, near, nnear); /* the first, which are shown unless hidden */
     buf_t b, one;
     buf_init(&b, 16u << 20);
     buf_init(&one, 16u << 20);
@@ -351,7 +371,6 @@ void media_search(api_req_t *ar)
         buf_printf(&b, ",\"distance\":%.1f}", h->v[i].dist);
     }
     buf_putc(&b, ']');
-    free(h);
     api_ok(ar, &b, NULL);
     buf_free(&b);
     buf_free(&one);

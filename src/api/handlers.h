@@ -72,6 +72,11 @@ void devices_delete(api_req_t *ar);
 void notifications_show(api_req_t *ar);
 void notifications_edit(api_req_t *ar);
 void web_push_key(api_req_t *ar);
+void geographies_recent(api_req_t *ar);
+/* Answers geo hits as media with their distance: nearest first (min_id 0),
+ * or newest first and newer than min_id (-1: all). */
+struct geo_hits;
+void api_geo_page(api_req_t *ar, struct geo_hits *h, int count, int64_t min_id);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);
 void web_session_show(api_req_t *ar);

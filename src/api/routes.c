@@ -35,6 +35,7 @@ static const route_t routes[] = {
     {"GET", "/v1/users/self/notifications", (void (*)(void))notifications_show, R_AUTH | R_FIRST_PARTY},
     {"POST", "/v1/users/self/notifications", (void (*)(void))notifications_edit, R_AUTH | R_FIRST_PARTY},
     {"GET", "/web/push/key", (void (*)(void))web_push_key, 0},
+    {"GET", "/v1/geographies/{id}/media/recent", (void (*)(void))geographies_recent, R_AUTH},
     {"GET", "/v1/users/self/apps", (void (*)(void))users_apps_list, R_AUTH | R_FIRST_PARTY},
     {"DELETE", "/v1/users/self/apps/{id}", (void (*)(void))users_apps_revoke, R_AUTH | R_FIRST_PARTY},
     {"GET", "/v1/users/search", (void (*)(void))users_search_handler, R_AUTH},

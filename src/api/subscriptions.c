@@ -10,11 +10,14 @@
 #include "core/validate.h"
 #include "model/apps.h"
 #include "model/hooks.h"
+#include "geo/geo.h"
+#include "model/discovery.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #define E_SUBSCRIPTION "APISubscriptionError"
@@ -318,4 +321,51 @@ void developer_clients_deliveries(api_req_t *ar)
     else
         api_ok(ar, &b, NULL);
     buf_free(&b);
+}
+
+/* GET /v1/geographies/{geo-id}/media/recent?client_id=: the newest photos
+ * of the last 7 days in a geography subscription's circle, as v1 had it
+ * (the client_id names the subscription's app; the photos are those the
+ * token's user may see). min_id pages forward. */
+void geographies_recent(api_req_t *ar)
+{
+    const route_arg_t *arg = &ar->match.args[0];
+    int64_t id = ids_parse(arg->base, arg->len);
+    const char *client = api_param(ar, "client_id");
+    int count;
+    long long min_id = 0;
+    const char *mid = api_param(ar, "min_id");
+    if (!api_count(ar, 20, 100, &count))
+        return;
+    if (mid && !params_int(mid, 0, INT64_MAX, &min_id)) {
+        api_error(ar, 400, E_INVALID, "min_id must be a media ID");
+        return;
+    }
+    subscription_t sub;
+    app_t a;
+    int rc = id > 0 ? hooks_sub_get(ar->db, id, &sub) : USERS_NOT_FOUND;
+    if (rc == USERS_OK && strcmp(sub.object, "geography") != 0)
+        rc = USERS_NOT_FOUND;
+    int arc = rc == USERS_OK ? apps_get_id(ar->db, &ar->srv->apps_key, sub.app, &a) : USERS_NOT_FOUND;
+    bool mine = arc == USERS_OK && client && strcmp(client, a.client_id) == 0;
+    if (arc == USERS_OK)
+        app_free(&a);
+    if (rc == USERS_ERROR || arc == USERS_ERROR) {
+        api_internal_error(ar, "geography lookup failed");
+        return;
+    }
+    if (!mine) {
+        api_error(ar, 404, E_NOT_FOUND, "no geography of this client_id has this ID");
+        return;
+    }
+    geo_hits_t *h = xmalloc(sizeof(*h));
+    geo_hits_init(h, sub.lat, sub.lng, sub.radius);
+    long long t1 = (long long)time(NULL);
+    if (geo_media_near_all(ar->db, t1 - 7 * 86400LL, t1, h) != 0) { /* the 7 days a geo search may span */
+        free(h);
+        api_internal_error(ar, "geo search failed");
+        return;
+    }
+    api_geo_page(ar, h, count, min_id ? min_id : -1);
+    free(h);
 }

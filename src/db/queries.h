@@ -80,6 +80,8 @@
     X(SUBS_OF_TAG,                                                                                                     \
       "SELECT id, app_id, object, object_id, lat_e7, lng_e7, radius, callback_url FROM subscriptions"                  \
       " WHERE object = 'tag' AND object_id = $1")                                                                      \
+    X(SUB_GET,                                                                                                         \
+      "SELECT id, app_id, object, object_id, lat_e7, lng_e7, radius, callback_url FROM subscriptions WHERE id = $1")   \
     X(SUB_DELETE, "DELETE FROM subscriptions WHERE app_id = $1 AND id = $2")                                          \
     X(SUBS_DELETE_OBJECT, "DELETE FROM subscriptions WHERE app_id = $1 AND (object = $2 OR $2 = 'all')")             \
     X(SUBS_COUNT_APP, "SELECT COUNT(*) FROM subscriptions WHERE app_id = $1")                                        \

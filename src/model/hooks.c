@@ -328,6 +328,20 @@ int hooks_sub_create(db_ctx_t *db, subscription_t *sub, const char *verify_token
     return USERS_OK;
 }
 
+int hooks_sub_get(db_ctx_t *db, int64_t id, subscription_t *out)
+{
+    db_conn_t *c = db_physical(db, 0);
+    if (c == NULL)
+        return USERS_ERROR;
+    db_stmt_t *s = db_q(c, Q_SUB_GET);
+    db_bind_i64(s, 1, id);
+    int rc = db_step(s);
+    if (rc == DB_ROW)
+        read_sub(s, out);
+    db_reset(s);
+    return rc == DB_ROW ? USERS_OK : rc == DB_DONE ? USERS_NOT_FOUND : USERS_ERROR;
+}
+
 int hooks_subs_of(db_ctx_t *db, int64_t app, subscription_t **out, int *n)
 {
     *out = NULL;

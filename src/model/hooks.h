@@ -101,6 +101,8 @@ typedef struct subscription {
 
 /* Stores s (its id set here); USERS_TAKEN at HOOKS_PER_APP_MAX. */
 int hooks_sub_create(db_ctx_t *db, subscription_t *s, const char *verify_token);
+/* A subscription by its ID. */
+int hooks_sub_get(db_ctx_t *db, int64_t id, subscription_t *out);
 /* app's subscriptions (*out xmalloc'd). */
 int hooks_subs_of(db_ctx_t *db, int64_t app, subscription_t **out, int *n);
 /* Deletes app's subscription id, or (id 0) those of object ("all": every

@@ -487,6 +487,7 @@ describe('scopes', () => {
     ['GET', '/v1/tags/sunset', 'basic'],
     ['GET', '/v1/tags/sunset/media/recent', 'basic'],
     ['GET', '/v1/locations/search', 'basic', { lat: '37.77', lng: '-122.41' }],
+    ['GET', '/v1/geographies/1/media/recent', 'basic', { client_id: 'x' }],
     ['POST', '/v1/accounts/logout', 'basic', null, 'last'],
     ['POST', `/v1/media/${ctx.media}/likes`, 'likes'],
     ['DELETE', `/v1/media/${ctx.media}/likes`, 'likes'],

@@ -220,6 +220,16 @@ describe('real-time subscriptions', { skip: external && !clusterHooks && 'the se
       }
     }
     assert.equal(items.filter((x) => x.subscription_id === farGeo.id).length, 0, 'a circle elsewhere gets nothing');
+    // the geography's photos, as v1's /geographies/{geo-id}/media/recent has them: newest first
+    const geo = (id, query) => api(srv.url, 'GET', `/v1/geographies/${id}/media/recent`, { token: author.token, query });
+    const recent = assertOk(await geo(subs.geography.id, { client_id: app.client_id }));
+    assert.deepEqual(recent.map((m) => m.id), [...photos].reverse().map((m) => m.id).concat([first.id]));
+    assert.ok(recent.every((m) => typeof m.distance === 'number' && m.distance <= 1000));
+    const newer = assertOk(await geo(subs.geography.id, { client_id: app.client_id, min_id: photos[1].id.split('_')[0] }));
+    assert.deepEqual(newer.map((m) => m.id), [photos[2].id]);
+    assert.deepEqual(assertOk(await geo(farGeo.id, { client_id: app.client_id })), []);
+    assertV1Error(await geo(subs.geography.id, { client_id: 'f'.repeat(32) }), 404, 'APINotFoundError');
+    assertV1Error(await geo(subs.tag.id, { client_id: app.client_id }), 404, 'APINotFoundError');
     const log = await h.deliveries(dev, app);
     assert.ok(log.length >= 1 && log.every((d) => d.outcome === 'delivered' && d.http_status === 200), JSON.stringify(log));
     assert.equal(log.reduce((n, d) => n + d.updates, 0), 12);
