@@ -138,7 +138,8 @@
     X(DEVICE_DELETE, "DELETE FROM devices WHERE id = $1 AND user_id = $2")                                            \
     X(DEVICE_COUNT, "SELECT COUNT(*) FROM devices WHERE user_id = $1")                                                \
     X(USER_PUSH_OFF, "SELECT push_off FROM users WHERE id = $1")                                                      \
-    X(USER_CHANGE_PUSH_OFF, "UPDATE users SET push_off = ((push_off | $2) & ~$3) & 15 WHERE id = $1")                 \
+    X(USER_CHANGE_PUSH_OFF,                                                                                            \
+      "UPDATE users SET push_off = ((push_off | CAST($2 AS INTEGER)) & ~CAST($3 AS INTEGER)) & 15 WHERE id = $1")      \
     X(PUSH_PENDING_INSERT,                                                                                             \
       "INSERT INTO push_pending (id, user_id, kind, media_id, actor_id, count, text) VALUES ($1, $2, $3, $4, $5, 1, $6)" \
       " ON CONFLICT DO NOTHING")                                                                                       \
