@@ -185,15 +185,19 @@ describe('real-time subscriptions', { skip: external && !clusterHooks && 'the se
     const tag = uniqueName('rt').replace(/_/g, '');
     const path = `/d-${tag}`;
     const cb = `${rx.url}${path}`;
-    const first = await h.post(author, { caption: `hello #${tag}`, location_name: `Place ${tag}`, lat: '48.8600', lng: '2.2950' });
+    // a spot of its own in the Southern Ocean (other suites may share the servers, and place photos)
+    const lat0 = -60 - Math.random() * 5;
+    const lng0 = -120 - Math.random() * 20;
+    const at = (dlat) => (lat0 + dlat).toFixed(6);
+    const first = await h.post(author, { caption: `hello #${tag}`, location_name: `Place ${tag}`, lat: at(0.0016), lng: lng0.toFixed(6) });
     const place = first.location.id;
     const subs = {
       tag: assertOk(await h.subscribe(app, { object: 'tag', object_id: tag, callback_url: cb })),
       location: assertOk(await h.subscribe(app, { object: 'location', object_id: place, callback_url: cb })),
-      geography: assertOk(await h.subscribe(app, { object: 'geography', lat: '48.8584', lng: '2.2945', radius: '1000', callback_url: cb })),
+      geography: assertOk(await h.subscribe(app, { object: 'geography', lat: at(0), lng: lng0.toFixed(6), radius: '1000', callback_url: cb })),
       user: assertOk(await h.subscribe(app, { object: 'user', callback_url: cb })),
     };
-    const farGeo = assertOk(await h.subscribe(app, { object: 'geography', lat: '-33.86', lng: '151.21', radius: '1000', callback_url: cb }));
+    const farGeo = assertOk(await h.subscribe(app, { object: 'geography', lat: at(1), lng: lng0.toFixed(6), radius: '1000', callback_url: cb }));
     await sleep(1100); // every server has heard of the subscriptions
     const photos = [];
     for (let i = 0; i < 3; i++) photos.push(await h.post(author, { caption: `#${tag} ${i}`, location_id: place }));
