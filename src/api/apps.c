@@ -31,33 +31,8 @@
 
 /* ---- rendering ---- */
 
-static void render_app(buf_t *b, const app_t *a, bool with_secret)
-{
-    buf_puts(b, "{\"client_id\":");
-    buf_json_cstr(b, a->client_id);
-    if (with_secret) {
-        buf_puts(b, ",\"client_secret\":");
-        buf_json_cstr(b, a->secret);
-    }
-    buf_puts(b, ",\"name\":");
-    buf_json_cstr(b, a->name);
-    buf_puts(b, ",\"description\":");
-    buf_json_cstr(b, a->description);
-    buf_puts(b, ",\"website\":");
-    buf_json_cstr(b, a->website);
-    buf_puts(b, ",\"redirect_uris\":[");
-    for (const char *p = a->redirect_uris; p && *p;) {
-        size_t l = strcspn(p, "\n");
-        if (p != a->redirect_uris)
-            buf_putc(b, ',');
-        buf_json_str(b, p, l);
-        p += l + (p[l] == '\n');
-    }
-    buf_printf(b, "],\"enforce_signed_requests\":%s,\"created_time\":\"%lld\"}", a->enforce_signed ? "true" : "false",
-               (long long)a->created_at);
-}
-
-/* The public face of an app, for the user who is asked or who authorised it. */
+/* The public face of an app, for the user who is asked or who authorised
+ * it: the object open, for the caller to add to and close. */
 static void render_app_short(buf_t *b, const app_t *a)
 {
     buf_puts(b, "{\"client_id\":");
@@ -68,6 +43,26 @@ static void render_app_short(buf_t *b, const app_t *a)
     buf_json_cstr(b, a->description);
     buf_puts(b, ",\"website\":");
     buf_json_cstr(b, a->website);
+}
+
+/* The app as its owner sees it (the secret only when just made). */
+static void render_app(buf_t *b, const app_t *a, bool with_secret)
+{
+    render_app_short(b, a);
+    if (with_secret) {
+        buf_puts(b, ",\"client_secret\":");
+        buf_json_cstr(b, a->secret);
+    }
+    buf_puts(b, ",\"redirect_uris\":[");
+    for (const char *p = a->redirect_uris; p && *p;) {
+        size_t l = strcspn(p, "\n");
+        if (p != a->redirect_uris)
+            buf_putc(b, ',');
+        buf_json_str(b, p, l);
+        p += l + (p[l] == '\n');
+    }
+    buf_printf(b, "],\"enforce_signed_requests\":%s,\"created_time\":\"%lld\"}", a->enforce_signed ? "true" : "false",
+               (long long)a->created_at);
 }
 
 /* Percent-encodes s for a query or fragment value. */
@@ -628,7 +623,7 @@ void users_apps_list(api_req_t *ar)
         return;
     }
     buf_t b;
-    buf_init(&b, 1 << 20);
+    buf_init(&b, 16u << 20); /* apps a user may authorise have no count limit */
     buf_putc(&b, '[');
     bool first = true, failed = false;
     for (int i = 0; i < n && !failed; i++) {

@@ -666,14 +666,14 @@ int push_job(db_ctx_t *db, char *payload, void *ctx)
     int n = 0;
     user_t *a = xmalloc(sizeof(*a));
     r = push_off_get(db, user, &off);
-    if (r == USERS_ERROR || (r == USERS_OK && push_devices_of(db, user, &devs, &n) != USERS_OK) ||
-        users_get_any(db, actor, a) == USERS_ERROR) {
+    int ar = r == USERS_ERROR ? USERS_ERROR : users_get_any(db, actor, a);
+    if (r == USERS_ERROR || ar == USERS_ERROR || (r == USERS_OK && push_devices_of(db, user, &devs, &n) != USERS_OK)) {
         free(a);
         return JOB_RETRY;
     }
     bool wanted = r == USERS_OK && !(off & kind_bit(kind));
     char msg[400];
-    message(msg, sizeof(msg), kind, users_get_any(db, actor, a) == USERS_OK ? a->username : "Someone", count, text);
+    message(msg, sizeof(msg), kind, ar == USERS_OK ? a->username : "Someone", count, text);
     free(a);
     /* each call is bounded (10 s); all of them well inside the job's lease */
     int64_t until = ids_now_ms() + 45000;
