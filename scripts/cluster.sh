@@ -28,6 +28,26 @@
 #   scripts/cluster.sh stop-s3 DIR | start-s3 DIR         the same for the S3 server.
 #   scripts/cluster.sh stop-worker DIR | start-worker DIR the same for the worker.
 #   scripts/cluster.sh stop-serve DIR I | start-serve DIR I  the same for `picogram serve` I (0 or 1).
+#
+# Backups, point-in-time restore, replicas and failover (README, Backups;
+# Replicas and failover). Every PostgreSQL server archives its WAL into
+# DIR/archive/pgI (archive_mode on, archive_timeout 60 s).
+#   scripts/cluster.sh backup DIR DEST   a base backup of each server, then
+#                                 `picogram backup` (a restore point on each,
+#                                 archived, the photos, the secret) in DEST.
+#   scripts/cluster.sh restore DEST NEWDIR [TARGET]  a new cluster in NEWDIR,
+#                                 each server replayed from the archive to
+#                                 TARGET (default: the backup's restore
+#                                 point; or a time, '2026-12-04 10:00:00+00';
+#                                 or a restore point's name), its photos put
+#                                 back; then up as `up`.
+#   scripts/cluster.sh archive-wal DIR   every server's current WAL segment
+#                                 archived now.
+#   scripts/cluster.sh replica DIR I [sync|async]  a streaming replica of
+#                                 server I in DIR/pgIr; prints its port.
+#   scripts/cluster.sh promote DIR I     fails server I over to its replica:
+#                                 the old primary stopped, the replica
+#                                 promoted, pgbouncer I pointed at it.
 # Each process's PID is in a file of DIR (log/serveI.pid, log/worker.pid,
 # s3/s3rver.pid, redis/redis.pid, memcachedI/memcached.pid, gearmand/gearmand.pid,
 # nginx/nginx.pid, the PostgreSQL data
@@ -37,6 +57,7 @@
 # on the second. Ports are free ones picked at start. As root, the servers
 # run as `nobody` (initdb and pgbouncer refuse root); otherwise as the user.
 # Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
+#      PG_SYNC_COMMIT (synchronous_commit; default PG_FSYNC's value),
 #      CLUSTER_SERVE=0 (databases, Redis, memcached and gearmand only: no S3, no picogram serve,
 #      no nginx).
 set -euo pipefail
@@ -92,22 +113,53 @@ answers() { # answers URL: an HTTP answer of any status
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" != 000 ]
 }
 
-start_pg() { # start_pg I PORT
-    local d=$DIR/pg$1
+start_pg() { # start_pg I PORT: server I, in DIR/pgI (or the replica promoted in its place)
+    local d
+    d=$(pg_dir "$1")
     mkdir -p "$d"
     own "$d"
     if [ ! -f "$d/data/PG_VERSION" ]; then
         as_user "$PGBIN/initdb" -D "$d/data" -U picogram -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$d/initdb.log" 2>&1 ||
             { cat "$d/initdb.log" >&2; die "initdb failed for server $1"; }
     fi
-    local fsync=${PG_FSYNC:-on}
-    as_user "$PGBIN/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 30 start -o \
-        "-p $2 -c listen_addresses=127.0.0.1 -c unix_socket_directories=$d -c max_connections=300 \
-         -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync -c shared_buffers=128MB" >/dev/null ||
-        { tail -n 20 "$d/postgres.log" >&2; die "PostgreSQL server $1 did not start"; }
+    pg_run "$d" "$2" "$1" || die "PostgreSQL server $1 did not start"
+    if [ -f "$d/data/recovery.signal" ]; then # a restore: until it has replayed to its target
+        wait_for 300 pg_is_primary "$2" || { tail -n 20 "$d/postgres.log" >&2; die "PostgreSQL server $1 did not finish its recovery"; }
+    fi
     as_user "$PGBIN/psql" -h 127.0.0.1 -p "$2" -U picogram -d postgres -qAt \
         -c "SELECT 1 FROM pg_database WHERE datname = 'picogram'" | grep -q 1 ||
         as_user "$PGBIN/psql" -h 127.0.0.1 -p "$2" -U picogram -d postgres -q -c "CREATE DATABASE picogram"
+}
+
+# pg_run D PORT I: the server of D/data on PORT, its WAL archived into
+# DIR/archive/pgI (archive_timeout: a quiet server's last minute is archived
+# within a minute). PG_SYNC_COMMIT overrides synchronous_commit (a
+# synchronous replica needs it on even when PG_FSYNC is off).
+pg_run() {
+    local d=$1 arch=$DIR/archive/pg$3 fsync=${PG_FSYNC:-on}
+    local sync=${PG_SYNC_COMMIT:-$fsync}
+    mkdir -p "$arch"
+    own "$arch"
+    as_user "$PGBIN/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 60 start -o \
+        "-p $2 -c listen_addresses=127.0.0.1 -c unix_socket_directories=$d -c max_connections=300 \
+         -c fsync=$fsync -c synchronous_commit=$sync -c full_page_writes=$fsync -c shared_buffers=128MB \
+         -c wal_level=replica -c archive_mode=on -c archive_timeout=60 \
+         -c archive_command='test ! -f $arch/%f && cp %p $arch/%f.part && mv $arch/%f.part $arch/%f'" >/dev/null ||
+        { tail -n 20 "$d/postgres.log" >&2; return 1; }
+}
+
+pg_sql() { # pg_sql PORT SQL: one statement on the picogram database, its rows unaligned
+    as_user "$PGBIN/psql" -h 127.0.0.1 -p "$1" -U picogram -d picogram -qAtX -v ON_ERROR_STOP=1 -c "$2"
+}
+
+pg_is_primary() { # pg_is_primary PORT: it answers, and is not in recovery
+    [ "$(pg_sql "$1" "SELECT pg_is_in_recovery()" 2>/dev/null)" = f ]
+}
+
+pg_dir() { # pg_dir I: the data directory's parent of server I now (PG_DIRS of cluster.env)
+    local dirs=(pg0 pg1)
+    [ -z "${PG_DIRS:-}" ] || read -r -a dirs <<<"$PG_DIRS"
+    echo "$DIR/${dirs[$1]}"
 }
 
 start_bouncer() { # start_bouncer I PORT PGPORT
@@ -262,6 +314,7 @@ EOF
     fi
     cat >"$DIR/cluster.env" <<EOF
 PG_PORTS="$pg0 $pg1"
+PG_DIRS="pg0 pg1"
 BOUNCER_PORTS="$b0 $b1"
 API_PORTS="$api $api1"
 NGINX_PORT=$ng
@@ -272,6 +325,11 @@ S3_PORT=$s3
 EOF
     as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
         { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
+    if [ -n "${RESTORE_FROM:-}" ]; then # restore: the backup's photos and secret, before any server starts
+        "$BIN" restore "$RESTORE_FROM" --config "$DIR/picogram.conf" >"$DIR/log/restore.log" 2>&1 ||
+            { cat "$DIR/log/restore.log" >&2; die "picogram restore failed"; }
+        own "$DIR/data" # (read as the backup's owner, written for the servers' user)
+    fi
     if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
         start_serve 0 "$api"
         start_serve 1 "$api1"
@@ -337,7 +395,11 @@ stop_pid() { # stop_pid PID: TERM, then KILL after 10 s
 }
 
 stop_pg() { # stop_pg I: fast shutdown, by the postmaster's PID
-    local f=$DIR/pg$1/data/postmaster.pid
+    stop_pg_dir "$(pg_dir "$1")"
+}
+
+stop_pg_dir() { # stop_pg_dir D: the server of D/data
+    local f=$1/data/postmaster.pid
     [ -f "$f" ] || return 0
     local pid
     pid=$(head -n 1 "$f")
@@ -346,33 +408,209 @@ stop_pg() { # stop_pg I: fast shutdown, by the postmaster's PID
     kill -KILL "$pid" 2>/dev/null || true
 }
 
+# stop_all PIDFILE...: every process named, signalled at once (TERM; INT
+# for a PostgreSQL postmaster.pid: its fast shutdown), then waited for
+# together; KILL for any still there after 10 s. (Some take seconds to
+# exit, memcached two: one after another, a cluster took 16 s to stop.)
+stop_all() {
+    local f pid pids=()
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        pid=$(head -n 1 "$f")
+        kill -0 "$pid" 2>/dev/null || continue
+        case "$f" in */postmaster.pid) kill -INT "$pid" ;; *) kill -TERM "$pid" ;; esac 2>/dev/null || true
+        pids+=("$pid")
+    done
+    local until=$((SECONDS + 10)) left
+    while :; do
+        left=()
+        for pid in "${pids[@]+"${pids[@]}"}"; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+        [ ${#left[@]} -gt 0 ] || return 0
+        [ $SECONDS -lt $until ] || break
+        sleep 0.05
+    done
+    kill -KILL "${left[@]}" 2>/dev/null || true
+}
+
 down() {
     [ -d "$DIR" ] || die "no cluster in $DIR"
     DIR=$(cd "$DIR" && pwd)
-    if [ -f "$DIR/cluster.env" ]; then
-        # shellcheck disable=SC1091
-        . "$DIR/cluster.env"
-        local f=$DIR/nginx/nginx.pid
-        [ -f "$f" ] && stop_pid "$(cat "$f")"
-    fi
-    stop_serve 0
-    stop_serve 1
-    stop_worker
-    for i in 0 1; do
-        local f=$DIR/bouncer$i/pgbouncer.pid
-        [ -f "$f" ] && stop_pid "$(cat "$f")"
-        stop_pg "$i"
-    done
-    stop_redis
-    stop_memcached 0
-    stop_memcached 1
-    stop_gearmand
-    stop_s3
+    # the front first (nginx, the servers and the worker, which may still write), then the back
+    stop_all "$DIR/nginx/nginx.pid" "$DIR/log/serve0.pid" "$DIR/log/serve1.pid" "$DIR/log/worker.pid"
+    local back=("$DIR/bouncer0/pgbouncer.pid" "$DIR/bouncer1/pgbouncer.pid" "$DIR/redis/redis.pid"
+        "$DIR/memcached0/memcached.pid" "$DIR/memcached1/memcached.pid" "$DIR/gearmand/gearmand.pid" "$DIR/s3/s3rver.pid")
+    local d
+    for d in "$DIR"/pg*/; do back+=("${d}data/postmaster.pid"); done # the primaries, their replicas, the ones failed over
+    stop_all "${back[@]}"
+    rm -f "$DIR/log/serve0.pid" "$DIR/log/serve1.pid" "$DIR/log/worker.pid" "$DIR/redis/redis.pid" \
+        "$DIR/memcached0/memcached.pid" "$DIR/memcached1/memcached.pid" "$DIR/gearmand/gearmand.pid" "$DIR/s3/s3rver.pid"
     rm -f "$DIR/cluster.env"
     echo "cluster.sh: stopped everything in $DIR" >&2
 }
 
-usage="usage: scripts/cluster.sh up|down|env DIR, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-memcached|start-memcached DIR 0|1, stop-gearmand|start-gearmand DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
+# ---- backups, point-in-time restore, replicas and failover ----
+
+# backup DIR DEST: a base backup of each PostgreSQL server (pg_basebackup)
+# into DEST/pgI, then `picogram backup` into DEST/picogram (the restore
+# point on every server, archived, then the photos and the secret). The
+# WAL archive stays where the servers write it (DIR/archive); DEST/backup.env
+# names it.
+backup() {
+    local dest=$1
+    [ ! -e "$dest" ] || die "$dest exists: a backup goes into a new directory"
+    mkdir -p "$dest"
+    dest=$(cd "$dest" && pwd)
+    chmod 0700 "$dest" # password hashes, the server secret: the invoking user's alone
+    local pg nosync=() i t0=$SECONDS
+    read -r -a pg <<<"$PG_PORTS"
+    [ "${PG_FSYNC:-on}" != off ] || nosync=(--no-sync)
+    for i in 0 1; do
+        "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "${pg[$i]}" -U picogram -D "$dest/pg$i" -Fp -X stream \
+            -c fast "${nosync[@]}" >"$dest/basebackup$i.log" 2>&1 ||
+            { cat "$dest/basebackup$i.log" >&2; die "the base backup of PostgreSQL server $i failed"; }
+    done
+    echo "ARCHIVE=$DIR/archive" >"$dest/backup.env"
+    "$BIN" backup --config "$DIR/picogram.conf" --out "$dest/picogram" >&2 || die "picogram backup failed"
+    echo "cluster.sh: backed up to $dest in $((SECONDS - t0)) s" >&2
+    echo "$dest"
+}
+
+# restore DEST NEWDIR [TARGET]: a new cluster in NEWDIR from the backup in
+# DEST: each server's base backup, replayed from the WAL archive to TARGET
+# (the backup's restore point by default; a time such as
+# '2026-12-04 10:00:00+00'; or another restore point's name), then
+# promoted; the photos and secret put back by `picogram restore`; then up
+# as `up` starts a cluster (new ports, empty Redis, memcached and gearmand).
+restore() {
+    local dest=$1 target=${2:-} i
+    [ -f "$dest/picogram/backup.json" ] || die "$dest is not a finished cluster backup (no picogram/backup.json)"
+    dest=$(cd "$dest" && pwd)
+    local archive
+    # shellcheck disable=SC1091
+    archive=$(. "$dest/backup.env" && echo "$ARCHIVE")
+    [ -d "$archive" ] || die "the WAL archive $archive is not there"
+    if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR")" ]; then die "$DIR is not empty: restore into a new directory"; fi
+    mkdir -p "$DIR"
+    DIR=$(cd "$DIR" && pwd)
+    [ "$(id -u)" -ne 0 ] || chmod 0755 "$DIR"
+    local point setting
+    point=$(sed -n 's/.*"restore_point":"\([^"]*\)".*/\1/p' "$dest/picogram/backup.json")
+    [ -n "$point" ] || die "$dest/picogram/backup.json names no restore point"
+    case "${target:-$point}" in
+    *-*-*:*) setting="recovery_target_time = '$target'" ;;
+    *) setting="recovery_target_name = '${target:-$point}'" ;;
+    esac
+    for i in 0 1; do
+        mkdir -p "$DIR/pg$i"
+        cp -a "$dest/pg$i" "$DIR/pg$i/data"
+        chmod 0700 "$DIR/pg$i/data"
+        cat >>"$DIR/pg$i/data/postgresql.auto.conf" <<EOF
+# the restore by scripts/cluster.sh from $dest
+restore_command = 'cp $archive/pg$i/%f %p'
+$setting
+recovery_target_action = 'promote'
+EOF
+        touch "$DIR/pg$i/data/recovery.signal"
+        own "$DIR/pg$i"
+    done
+    RESTORE_FROM=$dest/picogram up
+}
+
+# archive-wal DIR: every server switches to a new WAL segment and waits
+# until the old one is archived (what archive_timeout does within a minute).
+archive_wal() {
+    local pg i wal
+    read -r -a pg <<<"$PG_PORTS"
+    for i in 0 1; do
+        wal=$(pg_sql "${pg[$i]}" "SELECT pg_walfile_name(pg_switch_wal())")
+        wait_for 60 archived "${pg[$i]}" "$wal" || die "PostgreSQL server $i did not archive $wal"
+    done
+}
+
+archived() { # archived PORT SEGMENT
+    [ "$(pg_sql "$1" "SELECT coalesce(last_archived_wal, '') >= '$2' FROM pg_stat_archiver")" = t ]
+}
+
+# replica DIR I [sync|async]: a streaming replica of server I in DIR/pgIr
+# (pg_basebackup, a replication slot on the primary so that it keeps the
+# WAL the replica has not had), on a port of its own. sync: the primary
+# commits only once the replica has the commit (synchronous_standby_names;
+# the cluster must run with synchronous_commit on, PG_SYNC_COMMIT=on), and
+# stops committing while the replica is down.
+replica() {
+    local i=$1 mode=${2:-async} pg port d
+    read -r -a pg <<<"$PG_PORTS"
+    d=$DIR/pg${i}r
+    [ ! -e "$d" ] || die "server $i has a replica already ($d)"
+    port=$(free_port)
+    mkdir -p "$d"
+    own "$d"
+    local nosync=()
+    [ "${PG_FSYNC:-on}" != off ] || nosync=(--no-sync)
+    as_user "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "${pg[$i]}" -U picogram -D "$d/data" -X stream -c fast \
+        -C -S "replica$i" "${nosync[@]}" >"$d/basebackup.log" 2>&1 ||
+        { cat "$d/basebackup.log" >&2; die "the base backup for the replica of server $i failed"; }
+    cat >>"$d/data/postgresql.auto.conf" <<EOF
+# a streaming replica of server $i, by scripts/cluster.sh
+primary_conninfo = 'host=127.0.0.1 port=${pg[$i]} user=picogram application_name=replica$i'
+primary_slot_name = 'replica$i'
+EOF
+    touch "$d/data/standby.signal"
+    own "$d"
+    pg_run "$d" "$port" "$i" || die "the replica of server $i did not start"
+    echo "REPLICA${i}_PORT=$port" >>"$DIR/cluster.env"
+    if [ "$mode" = sync ]; then
+        pg_sql "${pg[$i]}" "ALTER SYSTEM SET synchronous_standby_names = 'replica$i'" >/dev/null
+        pg_sql "${pg[$i]}" "SELECT pg_reload_conf()" >/dev/null
+    fi
+    wait_for 60 streaming "${pg[$i]}" "replica$i" "$mode" || die "the replica of server $i does not stream"
+    echo "cluster.sh: server $i has a $mode replica on port $port" >&2
+    echo "$port"
+}
+
+streaming() { # streaming PORT NAME sync|async: the primary on PORT sends to NAME, in that mode
+    [ "$(pg_sql "$1" "SELECT sync_state FROM pg_stat_replication WHERE application_name = '$2' AND state = 'streaming'")" = "$3" ]
+}
+
+# promote DIR I: fails server I over to its replica. The old primary is
+# stopped first if it still runs (a fence: never two primaries of one
+# shard set), the replica promoted, and server I's pgbouncer pointed at it
+# and reloaded, so that every picogram server goes on through the same
+# URL, without a restart. cluster.env follows (PG_PORTS, PG_DIRS).
+promote() {
+    local i=$1 pg dirs d rport
+    read -r -a pg <<<"$PG_PORTS"
+    read -r -a dirs <<<"${PG_DIRS:-pg0 pg1}"
+    d=$DIR/pg${i}r
+    [ -f "$d/data/standby.signal" ] || die "server $i has no replica to promote ($d)"
+    rport=$(sed -n "s/^REPLICA${i}_PORT=//p" "$DIR/cluster.env")
+    local t0=$SECONDS
+    stop_pg "$i"
+    as_user "$PGBIN/pg_ctl" -D "$d/data" -w -t 60 promote >/dev/null || die "the replica of server $i did not promote"
+    wait_for 60 pg_is_primary "$rport" || die "the promoted replica of server $i takes no writes"
+    pg_sql "$rport" "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+    pg_sql "$rport" "SELECT pg_reload_conf()" >/dev/null
+    pg[$i]=$rport
+    dirs[$i]=pg${i}r
+    sed -i -e "s/^PG_PORTS=.*/PG_PORTS=\"${pg[*]}\"/" -e "s/^PG_DIRS=.*/PG_DIRS=\"${dirs[*]}\"/" \
+        -e "/^REPLICA${i}_PORT=/d" "$DIR/cluster.env"
+    # server I's pgbouncer, to the new primary: a reload closes each old server connection once released
+    local b ports
+    read -r -a ports <<<"$BOUNCER_PORTS"
+    b=$DIR/bouncer$i
+    sed -i "s/^\* = host=127.0.0.1 port=.*/* = host=127.0.0.1 port=$rport/" "$b/pgbouncer.ini"
+    kill -HUP "$(cat "$b/pgbouncer.pid")" || die "pgbouncer $i did not reload"
+    wait_for 30 pg_is_primary "${ports[$i]}" || die "pgbouncer $i does not reach the new primary"
+    echo "cluster.sh: server $i failed over to its replica (port $rport) in $((SECONDS - t0)) s" >&2
+}
+
+loaded() { # the cluster's ports, from DIR/cluster.env
+    DIR=$(cd "$DIR" && pwd)
+    # shellcheck disable=SC1091
+    . "$DIR/cluster.env"
+}
+
+usage="usage: scripts/cluster.sh up|down|env|archive-wal DIR, backup DIR DEST, restore DEST NEWDIR [TARGET], replica DIR 0|1 [sync|async], promote DIR 0|1, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-memcached|start-memcached DIR 0|1, stop-gearmand|start-gearmand DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
 # The fault drills: one part stopped or started again, on its port of cluster.env.
@@ -407,6 +645,31 @@ drill() { # drill CMD [I]
 
 case "$1" in
 up) up ;;
+backup)
+    [ $# -eq 3 ] || die "usage: scripts/cluster.sh backup DIR DEST"
+    loaded
+    backup "$3"
+    ;;
+restore)
+    [ $# -ge 3 ] && [ $# -le 4 ] || die "usage: scripts/cluster.sh restore DEST NEWDIR [TARGET]"
+    DIR=$3
+    restore "$2" "${4:-}"
+    ;;
+archive-wal)
+    loaded
+    archive_wal
+    ;;
+replica)
+    [ $# -ge 3 ] && [ "$3" = 0 -o "$3" = 1 ] && [ "${4:-async}" = sync -o "${4:-async}" = async ] ||
+        die "usage: scripts/cluster.sh replica DIR 0|1 [sync|async]"
+    loaded
+    replica "$3" "${4:-async}"
+    ;;
+promote)
+    [ $# -eq 3 ] && [ "$3" = 0 -o "$3" = 1 ] || die "usage: scripts/cluster.sh promote DIR 0|1"
+    loaded
+    promote "$3"
+    ;;
 down) down ;;
 env) cat "$DIR/cluster.env" ;;
 stop-pg | start-pg | stop-serve | start-serve | stop-memcached | start-memcached)

@@ -44,8 +44,12 @@ static const struct command {
      "are younger)"},
     {"backup", "--out DEST [SETTINGS]",
      "copy the SQLite databases (at one moment, while the server runs), the photos of their rows and the server "
-     "secret into the new directory DEST"},
-    {"restore", "DEST --data NEWDIR", "put a backup made by 'picogram backup' into NEWDIR (new or empty), checked"},
+     "secret into the new directory DEST; on PostgreSQL, make and archive a restore point on every server, then "
+     "copy the photos and the secret (the base backups and WAL archive are PostgreSQL's: scripts/cluster.sh "
+     "backup)"},
+    {"restore", "DEST --data NEWDIR | DEST [SETTINGS]",
+     "put a backup made by 'picogram backup' into NEWDIR (new or empty), checked; or a cluster backup's photos into "
+     "the cluster of SETTINGS, its PostgreSQL servers restored first"},
     {"admin", "COMMAND ...",
      "an operator's commands, on a stopped or running server: create-user, suspend, unsuspend, delete-user, "
      "rebuild-feeds, reindex, status, export, import ('picogram admin --help')"},
@@ -384,12 +388,21 @@ int main(int argc, char **argv)
         return admin_main(argc - 2, argv + 2, build_config);
     if (strcmp(cmd, "restore") == 0) {
         if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-            printf("usage: picogram restore DEST --data NEWDIR\n\n%s.\n", find_command("restore")->help);
+            printf("usage: picogram restore DEST --data NEWDIR\n       picogram restore DEST [SETTINGS]   (a cluster "
+                   "backup, into the cluster of SETTINGS)\n\n%s.\n",
+                   find_command("restore")->help);
             return 0;
         }
-        if (argc != 5 || strcmp(argv[3], "--data") != 0)
-            return fail_usage("usage: picogram restore DEST --data NEWDIR");
-        return restore_run(argv[2], argv[4]);
+        if (argc == 5 && strcmp(argv[3], "--data") == 0)
+            return restore_run(argv[2], argv[4]);
+        if (argc < 3 || argv[2][0] == '-')
+            return fail_usage("usage: picogram restore DEST --data NEWDIR, or picogram restore DEST [SETTINGS]");
+        config_t rcfg;
+        config_init(&rcfg);
+        int rc = build_config(&rcfg, cmd, argc - 3, argv + 3);
+        rc = rc == 0 ? restore_cluster(argv[2], &rcfg) : rc == 1 ? 0 : rc;
+        config_free(&rcfg);
+        return rc;
     }
     /* --json (shards) and --older-than (sweep) are the commands' own flags, not settings */
     bool json = false;

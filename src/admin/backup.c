@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -294,12 +295,196 @@ static int sync_tree(const char *dir)
     return rc;
 }
 
+/* ---- the cluster: PostgreSQL servers ---- */
+
+/* A PostgreSQL map's part of a backup: on each server, a named restore
+ * point, archived; then the photos of every row there is now. */
+typedef struct pgpoint {
+    char lsn[32], wal[32];
+} pgpoint_t;
+
+static PGresult *pg_one(PGconn *pg, const char *sql, const char *param)
+{
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(pg, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        return r;
+    PQclear(r);
+    return NULL;
+}
+
+static const char *pg_why(PGconn *pg)
+{
+    const char *m = PQerrorMessage(pg);
+    return m && *m ? m : "no answer\n";
+}
+
+/* Whether server i archives its WAL: OK, or why not. */
+static int pg_check_archiving(PGconn *pg, size_t i)
+{
+    PGresult *r = pg_one(pg, "SELECT current_setting('archive_mode'), pg_is_in_recovery()::text", NULL);
+    if (r == NULL)
+        return say(FAILED, "PostgreSQL server %zu did not answer: %s", i, pg_why(pg));
+    int rc = OK;
+    if (strcmp(PQgetvalue(r, 0, 1), "true") == 0)
+        rc = say(USAGE, "PostgreSQL server %zu is a replica: back up its primary", i);
+    else if (strcmp(PQgetvalue(r, 0, 0), "on") != 0 && strcmp(PQgetvalue(r, 0, 0), "always") != 0)
+        rc = say(USAGE,
+                 "PostgreSQL server %zu does not archive its WAL (archive_mode is %s): a restore point "
+                 "cannot be restored to without the archive (see the README, Backups)",
+                 i, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* Makes the restore point name on the server, then has the WAL segment
+ * that holds it archived (up to 60 s). */
+static int pg_mark(PGconn *pg, size_t i, const char *name, pgpoint_t *pt)
+{
+    PGresult *r = pg_one(pg, "SELECT p::text, pg_walfile_name(p) FROM pg_create_restore_point($1) p", name);
+    if (r == NULL)
+        return say(FAILED, "cannot make a restore point on PostgreSQL server %zu: %s", i, pg_why(pg));
+    snprintf(pt->lsn, sizeof(pt->lsn), "%s", PQgetvalue(r, 0, 0));
+    snprintf(pt->wal, sizeof(pt->wal), "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if ((r = pg_one(pg, "SELECT pg_switch_wal()::text", NULL)) == NULL)
+        return say(FAILED, "cannot switch the WAL of PostgreSQL server %zu: %s", i, pg_why(pg));
+    PQclear(r);
+    for (int tries = 0; tries < 600; tries++) {
+        /* segment names sort as their order (the point's timeline is the server's now) */
+        r = pg_one(pg, "SELECT coalesce(last_archived_wal, '') >= $1, failed_count::text FROM pg_stat_archiver",
+                   pt->wal);
+        if (r == NULL)
+            return say(FAILED, "PostgreSQL server %zu did not answer: %s", i, pg_why(pg));
+        bool done = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (done)
+            return OK;
+        usleep(100 * 1000);
+    }
+    return say(FAILED,
+               "PostgreSQL server %zu has not archived WAL segment %s in 60 s: is its archive_command "
+               "failing? (its log says)",
+               i, pt->wal);
+}
+
+static int pg_backup_one(void *arg, size_t d, int64_t id, int64_t file_key)
+{
+    backup_t *bk = arg;
+    (void)d;
+    int rc = copy_photo(bk, id, file_key);
+    if (rc == BLOB_ERROR)
+        return say(FAILED, "the photo store or the disk failed (photo %lld): %s", (long long)id, strerror(errno));
+    if (rc == BLOB_ABSENT) { /* deleted (or re-keyed) since the row was read: its row is dropped at restore */
+        remove_photo(bk, id, file_key);
+        bk->dropped++;
+    } else {
+        bk->media++;
+    }
+    return OK;
+}
+
+static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
+{
+    char err[512];
+    size_t n = dbmap_count(map);
+    if (n > MAX_DBS)
+        return say(USAGE, "more than %d databases", MAX_DBS);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(dbmap_url(map, i), "postgres", 8) != 0)
+            return say(USAGE, "%s", "a map of SQLite and PostgreSQL databases together cannot be backed up");
+    PGconn **pg = xcalloc(n, sizeof(*pg));
+    pgpoint_t *pts = xcalloc(n, sizeof(*pts));
+    int rc = OK;
+    for (size_t i = 0; rc == OK && i < n; i++) {
+        pg[i] = PQconnectdb(dbmap_url(map, i));
+        rc = PQstatus(pg[i]) == CONNECTION_OK ? pg_check_archiving(pg[i], i)
+                                              : say(FAILED, "cannot reach PostgreSQL server %zu: %s", i, pg_why(pg[i]));
+    }
+    if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
+        rc = say(FAILED, "%s", err);
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    backup_t bk = {.out = out};
+    buf_init(&bk.buf, PHOTO_MAX);
+    if (rc == OK && (bk.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
+        rc = say(USAGE, "%s", err);
+    if (rc == OK && mkdir(out, 0700) != 0)
+        rc = say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
+                 errno == EEXIST ? " (a backup goes into a new directory)" : "");
+    /* 1. the backup point: a restore point on each server, one after another */
+    char name[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(name, sizeof(name), "picogram-%Y%m%dT%H%M%SZ", &tm);
+    snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%d", (int)getpid());
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long point_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t t0 = ids_mono_us();
+    for (size_t i = 0; rc == OK && i < n; i++)
+        rc = pg_mark(pg[i], i, name, &pts[i]);
+    int64_t t1 = ids_mono_us();
+    /* 2. the photos of every row there is now: a superset of the point's, less those deleted since */
+    int schema = -1;
+    if (rc == OK) {
+        bk.live = db_ctx_new(map);
+        if (media_each_key(bk.live, pg_backup_one, &bk) < 0)
+            rc = say(FAILED, "%s", "cannot read the photos' rows");
+        schema = rc == OK ? db_schema_version(db_physical(bk.live, 0)) : -1;
+        db_ctx_free(bk.live);
+    }
+    bool secret = rc == OK && cfg->secret_file && access(cfg->secret_file, R_OK) == 0;
+    if (secret) {
+        char dst[4400];
+        snprintf(dst, sizeof(dst), "%s/secret", out);
+        if (copy_small(cfg->secret_file, dst) != 0)
+            rc = say(FAILED, "cannot copy the server secret %s", cfg->secret_file);
+    }
+    if (rc == OK && sync_tree(out) != 0)
+        rc = say(FAILED, "cannot sync %s: %s", out, strerror(errno));
+    if (rc == OK) {
+        buf_t b;
+        buf_init(&b, 1u << 20);
+        buf_printf(&b, "{\"format\":\"%s\",\"version\":%d,\"kind\":\"postgres\",\"time\":%lld,\"point_us\":%lld,",
+                   BACKUP_FORMAT, BACKUP_VERSION, (long long)now, point_us);
+        buf_printf(&b, "\"restore_point\":\"%s\",\"schema\":%d,\"servers\":[", name, schema);
+        for (size_t i = 0; i < n; i++)
+            buf_printf(&b, "%s{\"lsn\":\"%s\",\"wal\":\"%s\"}", i ? "," : "", pts[i].lsn, pts[i].wal);
+        buf_printf(&b, "],\"media\":%lld,\"files\":%lld,\"photo_bytes\":%lld,\"dropped\":%lld,\"secret\":%s}\n",
+                   bk.media, bk.files, bk.bytes, bk.dropped, secret ? "true" : "false");
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/backup.json", out);
+        if (fs_write_file(path, b.data, b.len, 0600) != 0)
+            rc = say(FAILED, "cannot write %s: %s", path, strerror(errno));
+        buf_free(&b);
+    }
+    if (rc == OK)
+        printf("restore point %s made and archived on %zu PostgreSQL server(s) in %.2f s; %lld photo(s) in %lld "
+               "file(s) (%lld bytes) copied to %s; %lld deleted while copying left out\n",
+               name, n, (double)(t1 - t0) / 1e6, bk.media, bk.files, bk.bytes, out, bk.dropped);
+    else if (rc == FAILED)
+        fprintf(stderr, "picogram: %s is not a backup (it has no backup.json); remove it and try again\n", out);
+    for (size_t i = 0; i < n; i++)
+        PQfinish(pg[i]);
+    free(pg);
+    free(pts);
+    buf_free(&bk.buf);
+    blob_close(bk.store);
+    return rc;
+}
+
 int backup_run(const config_t *cfg, const char *out)
 {
     char err[512];
     dbmap_t *map = dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err));
     if (map == NULL)
         return say(USAGE, "%s", err);
+    if (strncmp(dbmap_url(map, 0), "postgres", 8) == 0) {
+        int rc = pg_backup(cfg, map, out);
+        dbmap_free(map);
+        return rc;
+    }
     layout_t *lay = xmalloc(sizeof(*lay));
     int rc = layout_of(map, lay);
     if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
@@ -547,6 +732,9 @@ int restore_run(const char *from, const char *data_dir)
     int rc = OK;
     if (m == NULL || format == NULL || strcmp(format, BACKUP_FORMAT) != 0)
         rc = say(USAGE, "%s is not a finished picogram backup (no readable backup.json)", from);
+    else if (json_object_get(m, "kind") && json_is_string(json_object_get(m, "kind")))
+        rc = say(USAGE, "%s is a backup of a cluster: restore it with scripts/cluster.sh restore (README, Backups)",
+                 from);
     else if (json_integer_value(json_object_get(m, "version")) != BACKUP_VERSION || read_layout(m, lay) != 0)
         rc = say(USAGE, "%s is a backup this picogram cannot read (another version, or a damaged backup.json)", from);
     else if (json_integer_value(json_object_get(m, "schema")) > db_schema_latest())
@@ -598,5 +786,137 @@ int restore_run(const char *from, const char *data_dir)
         fprintf(stderr, "picogram: %s holds a part of the restore: remove it before trying again\n", data_dir);
     json_decref(m);
     free(lay);
+    return rc;
+}
+
+/* ---- restore, the cluster: the photos into a new cluster's store ---- */
+
+typedef struct pgrestore {
+    const char *from;
+    db_ctx_t *db;
+    blob_store_t *store;
+    long long media, files, bytes, dropped;
+} pgrestore_t;
+
+/* Puts the renditions of one photo row from the backup into the store;
+ * a row whose files the backup has not is deleted (through media_delete,
+ * so counts and indexes follow): its photo was deleted after the point,
+ * before the backup copied it, or made after the backup. */
+static int pg_restore_one(void *arg, size_t d, int64_t id, int64_t file_key)
+{
+    pgrestore_t *pr = arg;
+    (void)d;
+    long long files = 0, bytes = 0;
+    bool whole = true;
+    for (int i = 0; whole && i < IMG_NRENDITIONS; i++) {
+        char key[BLOB_KEY_MAX], path[4400];
+        blob_media_key(key, sizeof(key), id, file_key, img_renditions[i].suffix);
+        snprintf(path, sizeof(path), "%s/photos/%s", pr->from, key);
+        size_t len = 0;
+        char *data = fs_read_file(path, PHOTO_MAX, &len);
+        if (data == NULL) {
+            if (errno != ENOENT)
+                return say(FAILED, "cannot read %s: %s", path, strerror(errno));
+            whole = false;
+            break;
+        }
+        int rc = blob_put(pr->store, key, data, len);
+        free(data);
+        if (rc != 0)
+            return say(FAILED, "the photo store failed (photo %lld)", (long long)id);
+        files++;
+        bytes += (long long)len;
+    }
+    if (whole) {
+        pr->media++;
+        pr->files += files;
+        pr->bytes += bytes;
+        db_ctx_release(pr->db);
+        return OK;
+    }
+    media_t *m = xmalloc(sizeof(*m));
+    int64_t fk = 0;
+    int g = media_get(pr->db, id, m);
+    int rc = g == MEDIA_OK ? media_delete(pr->db, id, m->user_id, &fk) : g;
+    free(m);
+    db_ctx_release(pr->db);
+    if (rc != MEDIA_OK && rc != MEDIA_NOT_FOUND)
+        return say(FAILED, "cannot delete photo %lld, whose files the backup has not", (long long)id);
+    media_delete_files(pr->store, id, file_key); /* the renditions put before the missing one */
+    pr->dropped++;
+    return OK;
+}
+
+/* Whether the file at path holds the same bytes as the one at other. */
+static bool same_file(const char *path, const char *other)
+{
+    size_t a = 0, b = 0;
+    char *x = fs_read_file(path, 1u << 20, &a), *y = fs_read_file(other, 1u << 20, &b);
+    bool same = x && y && a == b && memcmp(x, y, a) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+int restore_cluster(const char *from, const config_t *cfg)
+{
+    char path[4400], err[512];
+    snprintf(path, sizeof(path), "%s/backup.json", from);
+    json_error_t je;
+    json_t *m = json_load_file(path, 0, &je);
+    const char *format = m ? json_string_value(json_object_get(m, "format")) : NULL;
+    const char *kind = m ? json_string_value(json_object_get(m, "kind")) : NULL;
+    int rc = OK;
+    if (m == NULL || format == NULL || strcmp(format, BACKUP_FORMAT) != 0)
+        rc = say(USAGE, "%s is not a finished picogram backup (no readable backup.json)", from);
+    else if (json_integer_value(json_object_get(m, "version")) != BACKUP_VERSION)
+        rc = say(USAGE, "%s is a backup this picogram cannot read (another version)", from);
+    else if (kind == NULL || strcmp(kind, "postgres") != 0)
+        rc =
+            say(USAGE, "%s is a backup of SQLite databases: restore it with picogram restore DEST --data NEWDIR", from);
+    else if (json_integer_value(json_object_get(m, "schema")) > db_schema_latest())
+        rc = say(USAGE, "%s is of schema %lld, newer than this picogram's (%d): restore it with a newer binary", from,
+                 (long long)json_integer_value(json_object_get(m, "schema")), db_schema_latest());
+    dbmap_t *map = rc == OK ? dbmap_new(cfg->database, cfg->sqlite_sync, err, sizeof(err)) : NULL;
+    if (rc == OK && map == NULL)
+        rc = say(USAGE, "%s", err);
+    for (size_t i = 0; rc == OK && i < dbmap_count(map); i++)
+        if (strncmp(dbmap_url(map, i), "postgres", 8) != 0)
+            rc = say(USAGE, "%s", "the settings' databases must be the restored PostgreSQL servers");
+    if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
+        rc = say(FAILED, "%s (restore the PostgreSQL servers first: scripts/cluster.sh restore)", err);
+    /* the secret first: tokens, sessions and apps' secrets depend on it */
+    bool secret = rc == OK && json_is_true(json_object_get(m, "secret"));
+    snprintf(path, sizeof(path), "%s/secret", from);
+    if (secret && cfg->secret_file == NULL)
+        rc = say(USAGE, "%s", "the backup holds the server secret, and the settings name no secret_file");
+    else if (secret && access(cfg->secret_file, F_OK) == 0 && !same_file(path, cfg->secret_file))
+        rc = say(USAGE, "%s is another server secret than the backup's: the restored cluster needs %s",
+                 cfg->secret_file, path);
+    else if (secret && access(cfg->secret_file, F_OK) != 0 && copy_small(path, cfg->secret_file) != 0)
+        rc = say(FAILED, "cannot write the server secret %s: %s", cfg->secret_file, strerror(errno));
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    pgrestore_t pr = {.from = from};
+    if (rc == OK && (pr.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
+        rc = say(USAGE, "%s", err);
+    int64_t t0 = ids_mono_us();
+    if (rc == OK) {
+        pr.db = db_ctx_new(map);
+        int e = media_each_key(pr.db, pg_restore_one, &pr);
+        if (e < 0)
+            rc = say(FAILED, "%s", "cannot read the photos' rows");
+        else if (e != 0)
+            rc = FAILED;
+        db_ctx_free(pr.db);
+    }
+    double secs = (double)(ids_mono_us() - t0) / 1e6;
+    if (rc == OK)
+        printf("restored %lld photo(s) in %lld file(s) (%lld bytes, %.1f MB/s) into the photo store; %lld photo row(s) "
+               "whose files the backup has not (deleted after the restore point, or made after the backup) "
+               "deleted\n",
+               pr.media, pr.files, pr.bytes, secs > 0 ? (double)pr.bytes / 1e6 / secs : 0.0, pr.dropped);
+    blob_close(pr.store);
+    dbmap_free(map);
+    json_decref(m);
     return rc;
 }

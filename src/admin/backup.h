@@ -25,8 +25,21 @@
  * A restore copies the databases (checked with PRAGMA integrity_check)
  * and the photos into NEWDIR (its photo store: NEWDIR/photos), checks that
  * every photo has its files, and prints how to start a server on it.
- * PostgreSQL databases are not backed up here: that is pg_basebackup's and
- * WAL archiving's work (README).
+ *
+ * The cluster (a map of PostgreSQL servers): the databases are backed up
+ * by PostgreSQL's own tools, a base backup (pg_basebackup) and the WAL
+ * archive (archive_command) of each server; scripts/cluster.sh backup and
+ * restore drive them. picogram backup makes the backup point: a restore
+ * point of one name on every server, each archived before it goes on,
+ * then copies the photos of every row there is then (the point's, less
+ * those deleted since, plus those made since). picogram restore DEST
+ * [SETTINGS], run against the servers restored to that point, puts every
+ * row's photos into the new store and deletes the rows whose photos the
+ * backup has not (deleted between the point and the copy: as if the
+ * point were a moment later), so no row lacks its files and no file
+ * lacks its row. The restore points of two servers are made one after
+ * the other, milliseconds apart: a write that spans two servers in
+ * between may be found on one side only (see the README).
  */
 #ifndef PICOGRAM_BACKUP_H
 #define PICOGRAM_BACKUP_H
@@ -41,5 +54,11 @@
  * a backup). */
 int backup_run(const config_t *cfg, const char *out);
 int restore_run(const char *from, const char *data_dir);
+/* A cluster backup's photos (and secret) into the cluster of cfg, whose
+ * PostgreSQL servers were restored to the backup's restore point (or a
+ * later time) from their base backups and WAL archive: every photo row
+ * gets its files from the backup; a row whose files the backup has not is
+ * deleted. */
+int restore_cluster(const char *from, const config_t *cfg);
 
 #endif

@@ -4,8 +4,10 @@
 // server is started on it, and every write acknowledged before the backup
 // began is there (and every deletion acknowledged before it is not); in
 // the restored directory every photo row has all its files and every file
-// a row. The PostgreSQL topology's backups are PostgreSQL's own tools':
-// there, the command refuses with a clear reason.
+// a row. On PostgreSQL, picogram backup makes the backup point (a restore
+// point on every server, archived) and copies the photos; the databases'
+// base backups and WAL are PostgreSQL's own (cluster_restore.test.mjs
+// restores a whole cluster from them).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -31,11 +33,30 @@ describe('backup and restore', { skip: external && 'needs the server\'s data dir
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('PostgreSQL databases are refused with the reason', { skip: topology !== 'pg' && 'a PostgreSQL topology\'s test' }, async () => {
-    const r = await run(['backup', '--out', path.join(dir, 'pg'), '--data', srv.dataDir, ...topologyArgs(srv.dataDir)]);
-    assert.equal(r.code, 2, JSON.stringify(r));
-    assert.match(r.err, /pg_basebackup/);
-  });
+  it('on PostgreSQL: a restore point archived on every server and the photos; the SQLite restore refuses it',
+    { skip: topology !== 'pg' && 'a PostgreSQL topology\'s test' }, async () => {
+      const u = await signup(srv.url, uniqueName('pgb'));
+      assertOk(await uploadPhoto(srv.url, { token: u.token, photo: 'tiny-1x1.jpg' }));
+      const out = path.join(dir, 'pg');
+      const r = await run(['backup', '--out', out, '--data', srv.dataDir, ...topologyArgs(srv.dataDir)]);
+      assert.equal(r.code, 0, JSON.stringify(r));
+      assert.match(r.out, /restore point picogram-\d{8}T\d{6}Z-\d+ made and archived on 2 PostgreSQL server/);
+      const m = JSON.parse(await readFile(path.join(out, 'backup.json'), 'utf8'));
+      assert.equal(m.kind, 'postgres');
+      assert.equal(m.servers.length, 2);
+      for (const s of m.servers) assert.match(s.wal, /^[0-9A-F]{24}$/);
+      assert.ok(m.media >= 1 && m.files === m.media * 4, JSON.stringify(m));
+      const files = await listFiles(path.join(out, 'photos', 'media'));
+      assert.equal(files.length, m.files, 'every photo file copied, and nothing else');
+      const again = await run(['restore', out, '--data', path.join(dir, 'pg-into-sqlite')]);
+      assert.equal(again.code, 2, JSON.stringify(again));
+      assert.match(again.err, /backup of a cluster/);
+      const bad = await run(['restore', out, '--data', path.join(dir, 'x'), '--database', `sqlite:${path.join(dir, 'x.db')}`]);
+      assert.equal(bad.code, 2, JSON.stringify(bad));
+      const sq = await run(['restore', out, '--database', `sqlite:${path.join(dir, 'x.db')}`]);
+      assert.equal(sq.code, 2, JSON.stringify(sq));
+      assert.match(sq.err, /must be the restored PostgreSQL servers/);
+    });
 
   it('the restore drill: a backup under writes, restored and served, has every write acknowledged before it, and rows and files agree',
     { skip: topology === 'pg' && 'PostgreSQL\'s backups are pg_basebackup\'s and WAL archiving\'s (not built here)' }, async (t) => {
