@@ -143,7 +143,7 @@ pg_run() {
     as_user "$PGBIN/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 60 start -o \
         "-p $2 -c listen_addresses=127.0.0.1 -c unix_socket_directories=$d -c max_connections=300 \
          -c fsync=$fsync -c synchronous_commit=$sync -c full_page_writes=$fsync -c shared_buffers=128MB \
-         -c wal_level=replica -c archive_mode=on -c archive_timeout=60 \
+         -c wal_level=logical -c archive_mode=on -c archive_timeout=60 \
          -c archive_command='test ! -f $arch/%f && cp %p $arch/%f.part && mv $arch/%f.part $arch/%f'" >/dev/null ||
         { tail -n 20 "$d/postgres.log" >&2; return 1; }
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "admin/admin.h"
 #include "admin/backup.h"
+#include "admin/shardmove.h"
 #include "core/buf.h"
 #include "blob/blob.h"
 #include "db/db.h"
@@ -38,7 +39,9 @@ static const struct command {
     {"serve", "[SETTINGS]", "serve the API (embedded topology: SQLite and a photo folder in --data)"},
     {"worker", "[SETTINGS]", "run background jobs (fan-out, far-side writes, rankings) alone, no HTTP"},
     {"migrate", "[SETTINGS]", "bring every database's schema up to date, then exit"},
-    {"shards", "[--json] [SETTINGS]", "print the shard map with live counts of users and photos"},
+    {"shards", "[--json] [SETTINGS] | move LO[-HI] --to URL [--drop-source] | move --resume|--abort",
+     "print the shard map with live counts of users and photos, and the moves; or move logical shards to another "
+     "PostgreSQL server while everything runs"},
     {"sweep", "[--older-than SECONDS] [SETTINGS]",
      "take out of the photo store what no photo uses, if older than SECONDS (default 3600: uploads in flight "
      "are younger)"},
@@ -300,7 +303,8 @@ static int cmd_shards(const config_t *c, bool json)
     dbmap_t *map = dbmap_new(c->database, c->sqlite_sync, err, sizeof(err));
     if (map == NULL)
         return fail_usage(err);
-    if (db_check_schemas(map, err, sizeof(err)) != 0) {
+    if (db_check_schemas(map, err, sizeof(err)) != 0 ||
+        (dbmap_blocking(map) && dbmap_load(map, err, sizeof(err)) < 0)) {
         fprintf(stderr, "picogram: %s\n", err);
         dbmap_free(map);
         return 1;
@@ -310,7 +314,9 @@ static int cmd_shards(const config_t *c, bool json)
     unsigned lo, hi;
     size_t dbi;
     if (json)
-        printf("[");
+        printf("{\"epoch\":%lld,\"ranges\":[", (long long)dbmap_epoch(map));
+    else if (dbmap_epoch(map))
+        printf("shard map of epoch %lld (shards have moved since the settings' map)\n", (long long)dbmap_epoch(map));
     for (size_t i = 0; dbmap_range(map, i, &lo, &hi, &dbi); i++) {
         char url[1024];
         db_url_redacted(dbmap_url(map, dbi), url, sizeof(url));
@@ -333,10 +339,62 @@ static int cmd_shards(const config_t *c, bool json)
         }
         db_ctx_release(db);
     }
+    char *moves = dbmap_blocking(map) ? shards_moves_json(dbmap_url(map, 0)) : NULL;
     if (json)
-        printf("]\n");
+        printf("],\"moves\":%s}\n", moves ? moves : "[]");
+    else if (moves && strcmp(moves, "[]") != 0)
+        printf("moves: %s\n", moves);
+    free(moves);
     db_ctx_free(db);
     dbmap_free(map);
+    return rc;
+}
+
+/* picogram shards move LO[-HI] --to URL [--drop-source] | --resume | --abort [SETTINGS] */
+static int cmd_shards_move(int argc, char **argv)
+{
+    const char *range = NULL, *to = NULL;
+    bool drop = false, resume = false, abort_ = false;
+    int nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: picogram shards move LO[-HI] --to URL [--drop-source] [SETTINGS]\n"
+                   "       picogram shards move --resume | --abort [SETTINGS]\n\n"
+                   "Moves logical shards LO to HI (all on one server now) to the PostgreSQL server at URL while "
+                   "everything runs: copied by logical replication, caught up, writes fenced for a moment, "
+                   "compared, then the map switched (every server follows within a second). The source's copy "
+                   "is kept in its schema picogram_moved_ID, or deleted with --drop-source. A move stopped at "
+                   "any step is taken up by --resume, or undone by --abort (before its switch).\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
+            to = argv[++i];
+        else if (strcmp(argv[i], "--drop-source") == 0)
+            drop = true;
+        else if (strcmp(argv[i], "--resume") == 0)
+            resume = true;
+        else if (strcmp(argv[i], "--abort") == 0)
+            abort_ = true;
+        else if (argv[i][0] != '-' && range == NULL)
+            range = argv[i];
+        else {
+            argv[nargs++] = argv[i]; /* a setting: --key=value, or --key and its value */
+            if (strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=') == NULL && i + 1 < argc)
+                argv[nargs++] = argv[++i];
+        }
+    }
+    if ((resume || abort_) && (range || to || drop || (resume && abort_)))
+        return fail_usage("--resume and --abort take no range, --to or --drop-source, and not both");
+    if (!resume && !abort_ && (range == NULL || to == NULL))
+        return fail_usage("usage: picogram shards move LO[-HI] --to URL [--drop-source], or --resume, or --abort");
+    config_t cfg;
+    config_init(&cfg);
+    int rc = build_config(&cfg, "shards", nargs, argv);
+    if (rc == 0)
+        rc = resume ? shards_move_resume(&cfg) : abort_ ? shards_move_abort(&cfg) : shards_move(&cfg, range, to, drop);
+    else if (rc == 1)
+        rc = 0;
+    config_free(&cfg);
     return rc;
 }
 
@@ -404,6 +462,8 @@ int main(int argc, char **argv)
         config_free(&rcfg);
         return rc;
     }
+    if (strcmp(cmd, "shards") == 0 && argc >= 3 && strcmp(argv[2], "move") == 0)
+        return cmd_shards_move(argc - 3, argv + 3);
     /* --json (shards) and --older-than (sweep) are the commands' own flags, not settings */
     bool json = false;
     long long older_than = 3600;

@@ -481,7 +481,7 @@ int backup_run(const config_t *cfg, const char *out)
     if (map == NULL)
         return say(USAGE, "%s", err);
     if (strncmp(dbmap_url(map, 0), "postgres", 8) == 0) {
-        int rc = pg_backup(cfg, map, out);
+        int rc = dbmap_load(map, err, sizeof(err)) < 0 ? say(FAILED, "%s", err) : pg_backup(cfg, map, out);
         dbmap_free(map);
         return rc;
     }
@@ -885,6 +885,8 @@ int restore_cluster(const char *from, const config_t *cfg)
             rc = say(USAGE, "%s", "the settings' databases must be the restored PostgreSQL servers");
     if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
         rc = say(FAILED, "%s (restore the PostgreSQL servers first: scripts/cluster.sh restore)", err);
+    if (rc == OK && dbmap_load(map, err, sizeof(err)) < 0) /* where shards had moved */
+        rc = say(FAILED, "%s", err);
     /* the secret first: tokens, sessions and apps' secrets depend on it */
     bool secret = rc == OK && json_is_true(json_object_get(m, "secret"));
     snprintf(path, sizeof(path), "%s/secret", from);

@@ -4,6 +4,7 @@
 #include "obs/log.h"
 
 #include <sodium.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,22 +98,32 @@ typedef struct range {
     size_t db; /* index into urls */
 } range_t;
 
+/* The map changes while servers run (a logical shard moved: dbmap_apply):
+ * its URLs are only ever appended (an index names one database for the
+ * process's life) and each shard's database is swapped alone, so a
+ * reader sees every shard either where it was or where it went. */
 struct dbmap {
-    char **urls;
-    size_t nurls;
+    char *urls[DBMAP_MAX_URLS];
+    _Atomic size_t nurls;
     unsigned nshards; /* logical shards in use */
     char *sync;
-    uint16_t shard_db[IDS_NSHARDS]; /* logical shard -> physical database */
+    _Atomic uint16_t shard_db[IDS_NSHARDS]; /* logical shard -> physical database */
+    _Atomic int64_t epoch;                  /* of the map in the database (shard_maps); 0: the settings' */
+    pthread_mutex_t lock;                   /* one writer */
 };
 
-static size_t add_url(dbmap_t *m, const char *url, size_t n)
+/* The index of url (n bytes) in m, appended if new; -1 past DBMAP_MAX_URLS. */
+static long add_url(dbmap_t *m, const char *url, size_t n)
 {
-    for (size_t i = 0; i < m->nurls; i++)
+    size_t k = atomic_load(&m->nurls);
+    for (size_t i = 0; i < k; i++)
         if (strlen(m->urls[i]) == n && memcmp(m->urls[i], url, n) == 0)
-            return i;
-    m->urls = xrealloc(m->urls, (m->nurls + 1) * sizeof(char *));
-    m->urls[m->nurls] = xstrndup(url, n);
-    return m->nurls++;
+            return (long)i;
+    if (k == DBMAP_MAX_URLS)
+        return -1;
+    m->urls[k] = xstrndup(url, n);
+    atomic_store(&m->nurls, k + 1); /* (release: the URL is there before its index is) */
+    return (long)k;
 }
 
 static int check_url(const char *url, char *err, size_t errlen)
@@ -135,6 +146,7 @@ static int check_url(const char *url, char *err, size_t errlen)
 dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen)
 {
     dbmap_t *m = xcalloc(1, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
     m->sync = xstrdup(sync);
     m->nshards = IDS_NSHARDS;
     if (strchr(spec, '=') == NULL) {
@@ -156,7 +168,11 @@ dbmap_t *dbmap_new(const char *spec, const char *sync, char *err, size_t errlen)
                      (int)len, p);
             goto fail;
         }
-        size_t db = add_url(m, p + used, len - (size_t)used);
+        long db = add_url(m, p + used, len - (size_t)used);
+        if (db < 0) {
+            snprintf(err, errlen, "bad value for database: more than %d databases", DBMAP_MAX_URLS);
+            goto fail;
+        }
         if (check_url(m->urls[db], err, errlen) != 0)
             goto fail;
         for (unsigned s = lo; s <= hi; s++) {
@@ -180,14 +196,57 @@ fail:
     return NULL;
 }
 
+int dbmap_apply(dbmap_t *m, const char *spec, int64_t epoch, char *err, size_t errlen)
+{
+    dbmap_t *n = dbmap_new(spec, m->sync, err, errlen);
+    if (n == NULL)
+        return -1;
+    pthread_mutex_lock(&m->lock);
+    int rc = 0;
+    long idx[DBMAP_MAX_URLS];
+    for (size_t i = 0; rc == 0 && i < n->nurls; i++)
+        if ((idx[i] = add_url(m, n->urls[i], strlen(n->urls[i]))) < 0) {
+            snprintf(err, errlen, "more than %d databases", DBMAP_MAX_URLS);
+            rc = -1;
+        }
+    for (unsigned s = 0; rc == 0 && s < IDS_NSHARDS; s++)
+        atomic_store(&m->shard_db[s], (uint16_t)idx[n->shard_db[s]]);
+    if (rc == 0)
+        atomic_store(&m->epoch, epoch);
+    pthread_mutex_unlock(&m->lock);
+    dbmap_free(n);
+    return rc;
+}
+
+int64_t dbmap_epoch(const dbmap_t *m)
+{
+    return atomic_load(&m->epoch);
+}
+
+size_t dbmap_db_of(const dbmap_t *m, unsigned shard)
+{
+    return atomic_load_explicit(&m->shard_db[shard & (IDS_NSHARDS - 1)], memory_order_relaxed);
+}
+
+char *dbmap_spec(const dbmap_t *m)
+{
+    buf_t b;
+    buf_init(&b, 1u << 20);
+    unsigned lo, hi;
+    size_t db;
+    for (size_t i = 0; dbmap_range(m, i, &lo, &hi, &db); i++)
+        buf_printf(&b, "%s%u-%u=%s", i ? ";" : "", lo, hi, m->urls[db]);
+    return buf_steal(&b, NULL);
+}
+
 void dbmap_free(dbmap_t *m)
 {
     if (m == NULL)
         return;
     for (size_t i = 0; i < m->nurls; i++)
         free(m->urls[i]);
-    free(m->urls);
     free(m->sync);
+    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
@@ -201,10 +260,10 @@ bool dbmap_range(const dbmap_t *m, size_t i, unsigned *lo, unsigned *hi, size_t 
     size_t k = 0;
     for (unsigned s = 0; s < IDS_NSHARDS;) {
         unsigned e = s;
-        while (e + 1 < IDS_NSHARDS && m->shard_db[e + 1] == m->shard_db[s])
+        while (e + 1 < IDS_NSHARDS && dbmap_db_of(m, e + 1) == dbmap_db_of(m, s))
             e++;
         if (k++ == i) {
-            *lo = s, *hi = e, *db = m->shard_db[s];
+            *lo = s, *hi = e, *db = dbmap_db_of(m, s);
             return true;
         }
         s = e + 1;
@@ -242,8 +301,8 @@ db_ctx_t *db_ctx_new(const dbmap_t *m)
 {
     db_ctx_t *x = xcalloc(1, sizeof(*x));
     x->map = m;
-    x->conns = xcalloc(m->nurls, sizeof(db_conn_t *));
-    x->began = xcalloc(m->nurls, sizeof(bool));
+    x->conns = xcalloc(DBMAP_MAX_URLS, sizeof(db_conn_t *)); /* room for databases added while it lives */
+    x->began = xcalloc(DBMAP_MAX_URLS, sizeof(bool));
     return x;
 }
 
@@ -333,7 +392,7 @@ db_conn_t *db_physical(db_ctx_t *x, size_t i)
 
 db_conn_t *db_shard(db_ctx_t *x, unsigned shard)
 {
-    return db_physical(x, x->map->shard_db[shard & (IDS_NSHARDS - 1)]);
+    return db_physical(x, dbmap_db_of(x->map, shard));
 }
 
 unsigned db_shards(const db_ctx_t *x)
@@ -358,6 +417,85 @@ unsigned db_key_shard(const db_ctx_t *x, const char *key, size_t n)
 db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n)
 {
     return db_shard(x, db_key_shard(x, key, n));
+}
+
+/* --- the map in the database --- */
+
+int dbmap_load(dbmap_t *m, char *err, size_t errlen)
+{
+    db_ctx_t *x = db_ctx_new(m);
+    db_conn_t *c = db_physical(x, 0);
+    int rc = -1;
+    if (c == NULL) {
+        snprintf(err, errlen, "cannot reach the first database for the shard map");
+    } else {
+        db_stmt_t *s = db_q(c, Q_SHARD_MAP_LATEST);
+        int st = db_step(s);
+        if (st == DB_ROW && db_col_i64(s, 0) > dbmap_epoch(m)) {
+            int64_t epoch = db_col_i64(s, 0);
+            size_t n = 0;
+            const char *p = db_col_text(s, 1, &n);
+            char *spec = xstrndup(p ? p : "", n);
+            db_reset(s);
+            rc = dbmap_apply(m, spec, epoch, err, errlen) == 0 ? 1 : -1;
+            free(spec);
+        } else {
+            db_reset(s);
+            rc = st == DB_ERROR ? -1 : 0;
+            if (rc < 0)
+                snprintf(err, errlen, "cannot read the shard map: %s", c->drv->errmsg(c));
+        }
+    }
+    db_ctx_free(x);
+    return rc;
+}
+
+static atomic_bool map_stale;
+static atomic_bool watch_stop;
+static pthread_t watch_thread;
+static bool watching;
+
+void db_map_stale_note(void)
+{
+    atomic_store(&map_stale, true);
+}
+
+static void *watch_main(void *arg)
+{
+    dbmap_t *m = arg;
+    int64_t last = 0;
+    while (!atomic_load(&watch_stop)) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int64_t now = db_timing_now_ns() / 1000000;
+        if (!atomic_exchange(&map_stale, false) && now - last < 1000)
+            continue;
+        last = now;
+        char err[256];
+        int rc = dbmap_load(m, err, sizeof(err));
+        if (rc < 0)
+            log_warn("shard map: %s", err);
+        else if (rc > 0)
+            log_info("shard map: now epoch %lld (logical shards moved)", (long long)dbmap_epoch(m));
+    }
+    return NULL;
+}
+
+void dbmap_watch_start(dbmap_t *m)
+{
+    if (watching || !dbmap_blocking(m))
+        return;
+    atomic_store(&watch_stop, false);
+    watching = pthread_create(&watch_thread, NULL, watch_main, m) == 0;
+}
+
+void dbmap_watch_stop(void)
+{
+    if (!watching)
+        return;
+    atomic_store(&watch_stop, true);
+    pthread_join(watch_thread, NULL);
+    watching = false;
 }
 
 /* A database URL as it may be shown: without a password. */

@@ -38,16 +38,16 @@ typedef struct db_driver db_driver_t;
 enum { DB_OK = 0, DB_ROW = 1, DB_DONE = 2, DB_CONSTRAINT = 3, DB_ERROR = -1 };
 
 struct db_driver {
-    const char *scheme; /* "sqlite" */
+    const char *scheme;          /* "sqlite" */
     const char *dialect_id_type; /* the column type of 64-bit IDs */
     const char *dialect_blob_type;
-    const char *dialect_geo_index; /* DDL of the geo index tables geo_media and geo_places */
-    const char *dialect_shard_keys; /* DDL of the shard columns and indexes (NULL: none) */
-    const char *dialect_key_shards; /* DDL of the indexes by shard of the hash-keyed tables (NULL: none) */
+    const char *dialect_geo_index;         /* DDL of the geo index tables geo_media and geo_places */
+    const char *dialect_shard_keys;        /* DDL of the shard columns and indexes (NULL: none) */
+    const char *dialect_key_shards;        /* DDL of the indexes by shard of the hash-keyed tables (NULL: none) */
     const char *dialect_upsert_shard_keys; /* DDL making the upserted tables' shard indexes plain (NULL: none) */
     const char *dialect_app_shard_keys;    /* DDL of the shard columns of the OAuth tables (NULL: none) */
-    bool remote;   /* across a network: calls must not run on an event loop */
-    bool snapshot; /* a request's reads share one read transaction (db_ctx_read_begin) */
+    bool remote;                           /* across a network: calls must not run on an event loop */
+    bool snapshot;                         /* a request's reads share one read transaction (db_ctx_read_begin) */
     /* `target` is the URL without "scheme:". sync is "full" or "normal". */
     int (*open)(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen);
     void (*close)(db_conn_t *c);
@@ -65,9 +65,9 @@ struct db_driver {
     const char *(*col_text)(db_stmt_t *s, int col, size_t *len); /* valid until the next step */
     const void *(*col_blob)(db_stmt_t *s, int col, size_t *len);
     bool (*col_null)(db_stmt_t *s, int col);
-    void (*reset)(db_stmt_t *s); /* ends the statement's read; call after the rows you need */
+    void (*reset)(db_stmt_t *s);   /* ends the statement's read; call after the rows you need */
     void (*release)(db_conn_t *c); /* resets every statement still open on c */
-    int (*begin)(db_conn_t *c); /* a write transaction */
+    int (*begin)(db_conn_t *c);    /* a write transaction */
     /* Inside a write transaction: waits until no other transaction holds
      * key, and holds it to the end of this one (SQLite: every write
      * transaction already excludes the others). DB_OK or DB_ERROR. */
@@ -244,6 +244,24 @@ bool dbmap_range(const dbmap_t *m, size_t i, unsigned *lo, unsigned *hi, size_t 
 /* Whether any database is across a network (calls to it block for a round trip). */
 bool dbmap_blocking(const dbmap_t *m);
 const char *dbmap_url(const dbmap_t *m, size_t i);
+#define DBMAP_MAX_URLS 64
+/* Puts the shards where spec says (a logical shard moved: the map of
+ * shard_maps, epoch); databases new to m are appended. 0, or -1 with err
+ * (m unchanged). Thread safe against readers. */
+int dbmap_apply(dbmap_t *m, const char *spec, int64_t epoch, char *err, size_t errlen);
+int64_t dbmap_epoch(const dbmap_t *m); /* 0: the settings' map */
+size_t dbmap_db_of(const dbmap_t *m, unsigned shard);
+char *dbmap_spec(const dbmap_t *m); /* the map as a spec (malloc'd) */
+/* The map in the database (shard_maps, on the settings' first database),
+ * if it is newer than m's: applied. 1 if it changed m, 0 if not, -1 with
+ * err if it could not be read. */
+int dbmap_load(dbmap_t *m, char *err, size_t errlen);
+/* A thread that keeps m up to date while servers run: it reads the map's
+ * epoch every second, or at once after db_map_stale_note (a write refused
+ * by a fence: the shard has moved). Only for maps across a network. */
+void dbmap_watch_start(dbmap_t *m);
+void dbmap_watch_stop(void);
+void db_map_stale_note(void);
 /* url as it may be shown: without a password (in the authority or the query). */
 void db_url_redacted(const char *url, char *out, size_t cap);
 

@@ -96,6 +96,9 @@ typedef struct pg_conn {
 
 static _Thread_local bool unavailable;
 
+/* The SQLSTATE of a write refused by a shard fence (admin/shardmove.c's triggers) */
+#define PG_FENCED "PM001"
+
 bool db_unavailable(void)
 {
     return unavailable;
@@ -345,6 +348,13 @@ static int run(pg_stmt_t *s, const char *sql)
             c->base.conflict = true;
             log_info("postgres: %s: %s (the transaction runs again)", db_query_name[s->qid], why);
             snprintf(c->err, sizeof(c->err), "%s", why);
+        } else if (state && strcmp(state, PG_FENCED) == 0) {
+            /* a logical shard moving or moved away (admin/shardmove.h): the
+             * request answers 503, a job waits, and the map is read again */
+            log_info("postgres: %s: %s", db_query_name[s->qid], why);
+            snprintf(c->err, sizeof(c->err), "%s", why);
+            unavailable = true;
+            db_map_stale_note();
         } else if (is_unavailable(r, c)) {
             log_warn("postgres: %s", why);
             mark_down(c, why);

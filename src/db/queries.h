@@ -385,6 +385,7 @@
     X(SHARD_USERS, "SELECT COUNT(*) FROM users WHERE {SHARD id} BETWEEN $1 AND $2")                                  \
     X(SHARD_MEDIA, "SELECT COUNT(*) FROM media WHERE {SHARD id} BETWEEN $1 AND $2")                                    \
     X(CELEB_ANY, "SELECT COUNT(*) FROM (SELECT 1 FROM celebrities LIMIT 1) AS any_celebrity")                      \
+    X(SHARD_MAP_LATEST, "SELECT epoch, spec FROM shard_maps ORDER BY epoch DESC LIMIT 1")                            \
     /* PostgreSQL only (benchmarks' sizes) */                                                                         \
     X(DB_SIZE, "SELECT pg_database_size(current_database())")
 

@@ -284,6 +284,17 @@ static const char *const migrations[] = {
     " media_id {ID} NOT NULL, actor_id {ID} NOT NULL, count INTEGER NOT NULL, text TEXT NOT NULL DEFAULT '',"
     " UNIQUE (user_id, kind, media_id));"
     "{APP_SHARD_KEYS}",
+    /* 19: logical shards that move between servers (admin/shardmove.h),
+     * on the settings' first database: the map, each version with its
+     * epoch (the newest is the map every server follows), and the moves;
+     * and on every database, the ranges of shards fenced here (writes to
+     * them refused: moving away, or moved away) */
+    "CREATE TABLE shard_maps (epoch {ID} PRIMARY KEY, spec TEXT NOT NULL, made_at {ID} NOT NULL);"
+    "CREATE TABLE shard_moves (id {ID} PRIMARY KEY, lo INTEGER NOT NULL, hi INTEGER NOT NULL, source TEXT NOT NULL,"
+    " target TEXT NOT NULL, state TEXT NOT NULL, drop_source INTEGER NOT NULL, started_at {ID} NOT NULL,"
+    " updated_at {ID} NOT NULL, fenced_us {ID} NOT NULL DEFAULT 0, fence_us {ID} NOT NULL DEFAULT 0,"
+    " note TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE shard_fences (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, move_id {ID} NOT NULL);",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

@@ -133,13 +133,12 @@ static int on_healthz(h2o_handler_t *self, h2o_req_t *req)
     const char *kind = !cache_remote(srv->cache) ? "local" : cache_near(srv->cache) != NULL ? "tiered" : "shared";
     cache_stats_t st = cache_stats(srv->cache);
     char body[448];
-    int n =
-        snprintf(body, sizeof(body),
-                 "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
-                 "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64
-                 ",\"cache_misses\":%" PRIu64 ",\"cache_entries\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}}",
-                 stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits, st.near_hits,
-                 st.misses, st.entries, st.bytes);
+    int n = snprintf(body, sizeof(body),
+                     "{\"meta\":{\"code\":%d},\"data\":{\"status\":\"%s\",\"node\":%u,\"cache\":\"%s\","
+                     "\"cache_bus\":\"%s\",\"cache_hits\":%" PRIu64 ",\"cache_near_hits\":%" PRIu64
+                     ",\"cache_misses\":%" PRIu64 ",\"cache_entries\":%" PRIu64 ",\"cache_bytes\":%" PRIu64 "}}",
+                     stop ? 503 : 200, stop ? "stopping" : "ok", nodes_node(srv->nodes), kind, bus, st.hits,
+                     st.near_hits, st.misses, st.entries, st.bytes);
     send_json(req, stop ? 503 : 200, body, (size_t)n);
     return 0;
 }
@@ -593,7 +592,6 @@ static int open_listeners(const config_t *cfg, int *fds, int n, char *err, size_
     return 0;
 }
 
-
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     server_thread_t *thr = listener->data;
@@ -950,7 +948,9 @@ static int start_jobs(server_t *srv, config_t *cfg, char *err, size_t errlen)
                                .key = &srv->apps_key};
     srv->job_handlers[n++] = (job_handler_t){"realtime", hooks_realtime_job, &srv->hooks};
     srv->job_handlers[n++] = (job_handler_t){"hook_deliver", hooks_deliver_job, &srv->hooks};
-    srv->share = (share_ctx_t){.key = &srv->apps_key, .store = srv->photos, .allow_private = srv->hooks.allow_private,
+    srv->share = (share_ctx_t){.key = &srv->apps_key,
+                               .store = srv->photos,
+                               .allow_private = srv->hooks.allow_private,
                                .max_attempts = srv->hooks.max_attempts};
     srv->job_handlers[n++] = (job_handler_t){"share", share_job, &srv->share};
     srv->job_handlers[n++] = (job_handler_t){"push", push_job, srv->push};
@@ -1013,6 +1013,12 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, errlen)
                                     : migrate_all(srv->dbmap, err, errlen)) != 0)
         return -1;
+    /* where shards have moved since the settings were written (admin/shardmove.h), and on as they move */
+    if (dbmap_blocking(srv->dbmap)) {
+        if (dbmap_load(srv->dbmap, err, errlen) < 0)
+            return -1;
+        dbmap_watch_start(srv->dbmap);
+    }
     if ((srv->nodes = nodes_claim(srv->dbmap, cfg->node_number, err, errlen)) == NULL)
         return -1;
     blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
@@ -1066,6 +1072,7 @@ static void close_shared(server_t *srv)
     timeline_set_inline(NULL);
     feeds_close(&srv->feeds);
     nodes_release(srv->nodes);
+    dbmap_watch_stop();
     dbmap_free(srv->dbmap);
     blob_close(srv->photos);
     push_free(srv->push);
@@ -1217,8 +1224,7 @@ int server_run(config_t *cfg)
     }
     srv->nlisten = 0; /* the loops have them */
     log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, ID node %u, data in %s)",
-             cfg->listen_host, port, srv->nthreads, cfg->workers, nodes_node(srv->nodes),
-             cfg->data_dir);
+             cfg->listen_host, port, srv->nthreads, cfg->workers, nodes_node(srv->nodes), cfg->data_dir);
 
     int sig = 0;
     sigwait(&sigs, &sig);
