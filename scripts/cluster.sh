@@ -125,6 +125,17 @@ start_pg() { # start_pg I PORT: server I, in DIR/pgI (or the replica promoted in
     pg_run "$d" "$2" "$1" || die "PostgreSQL server $1 did not start"
     if [ -f "$d/data/recovery.signal" ]; then # a restore: until it has replayed to its target
         wait_for 300 pg_is_primary "$2" || { tail -n 20 "$d/postgres.log" >&2; die "PostgreSQL server $1 did not finish its recovery"; }
+        # a shard move's subscription, restored, must not reach the backed-up cluster's source: dropped
+        # (no logical replication worker ran: restore set them to 0), then the workers back
+        local sub
+        for sub in $(pg_sql "$2" "SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"); do
+            pg_sql "$2" "ALTER SUBSCRIPTION $sub DISABLE" >/dev/null
+            pg_sql "$2" "ALTER SUBSCRIPTION $sub SET (slot_name = NONE)" >/dev/null
+            pg_sql "$2" "DROP SUBSCRIPTION $sub" >/dev/null
+        done
+        pg_sql "$2" "ALTER SYSTEM RESET max_logical_replication_workers" >/dev/null
+        as_user "$PGBIN/pg_ctl" -D "$d/data" -w -t 60 -m fast stop >/dev/null
+        pg_run "$d" "$2" "$1" || die "PostgreSQL server $1 did not start again after its recovery"
     fi
     as_user "$PGBIN/psql" -h 127.0.0.1 -p "$2" -U picogram -d postgres -qAt \
         -c "SELECT 1 FROM pg_database WHERE datname = 'picogram'" | grep -q 1 ||
@@ -509,6 +520,7 @@ restore() {
 restore_command = 'cp $archive/pg$i/%f %p'
 $setting
 recovery_target_action = 'promote'
+max_logical_replication_workers = 0
 EOF
         touch "$DIR/pg$i/data/recovery.signal"
         own "$DIR/pg$i"

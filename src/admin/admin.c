@@ -38,6 +38,7 @@
 #include "model/users.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,17 @@ static const admin_cmd_t cmds[] = {
      POS_REQUIRED, "--as=", import_cmd},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+int admin_say(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "picogram: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return rc;
+}
 
 void admin_list(FILE *out, void (*line)(FILE *out, const char *name, const char *args, const char *help))
 {

@@ -25,6 +25,8 @@ typedef int (*admin_config_fn)(config_t *c, const char *cmd, int argc, char **ar
 
 /* picogram admin SUB ...: argv[0] is SUB. Returns the exit code. */
 int admin_main(int argc, char **argv, admin_config_fn build);
+/* "picogram: " and the message on stderr, a line; returns rc (the commands' exit codes). */
+int admin_say(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The subcommands, one per line, for `picogram admin --help` and the man page. */
 void admin_list(FILE *out, void (*line)(FILE *out, const char *name, const char *args, const char *help));
 

@@ -1,5 +1,6 @@
 /* Backup and restore of the embedded topology: see backup.h. */
 #include "admin/backup.h"
+#include "admin/admin.h"
 #include "blob/blob.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
@@ -15,7 +16,6 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +28,7 @@
 
 enum { OK = 0, FAILED = 1, USAGE = 2 };
 
-static int say(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say(int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "picogram: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return rc;
-}
+#define say admin_say
 
 /* The databases of a map, each once: its SQLite path and its file name in
  * the backup; and the ranges, each naming its database. */
@@ -295,6 +285,38 @@ static int sync_tree(const char *dir)
     return rc;
 }
 
+/* What every backup begins with: the schemas checked, the photo store
+ * opened, the new directory out made. */
+static int backup_begin(const config_t *cfg, const dbmap_t *map, const char *out, backup_t *bk)
+{
+    char err[512];
+    bk->out = out;
+    buf_init(&bk->buf, PHOTO_MAX);
+    if (db_check_schemas(map, err, sizeof(err)) != 0)
+        return say(FAILED, "%s", err);
+    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
+    if ((bk->store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
+        return say(USAGE, "%s", err);
+    if (mkdir(out, 0700) != 0)
+        return say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
+                   errno == EEXIST ? " (a backup goes into a new directory)" : "");
+    return OK;
+}
+
+/* What every backup ends with before its manifest: the server secret
+ * copied (*secret: whether there was one), everything synced. */
+static int backup_end(const config_t *cfg, const char *out, bool *secret)
+{
+    *secret = cfg->secret_file && access(cfg->secret_file, R_OK) == 0;
+    char dst[4400];
+    snprintf(dst, sizeof(dst), "%s/secret", out);
+    if (*secret && copy_small(cfg->secret_file, dst) != 0)
+        return say(FAILED, "cannot copy the server secret %s", cfg->secret_file);
+    if (sync_tree(out) != 0)
+        return say(FAILED, "cannot sync %s: %s", out, strerror(errno));
+    return OK;
+}
+
 /* ---- the cluster: PostgreSQL servers ---- */
 
 /* A PostgreSQL map's part of a backup: on each server, a named restore
@@ -337,8 +359,7 @@ static int pg_check_archiving(PGconn *pg, size_t i)
     return rc;
 }
 
-/* Makes the restore point name on the server, then has the WAL segment
- * that holds it archived (up to 60 s). */
+/* Makes the restore point name on the server. */
 static int pg_mark(PGconn *pg, size_t i, const char *name, pgpoint_t *pt)
 {
     PGresult *r = pg_one(pg, "SELECT p::text, pg_walfile_name(p) FROM pg_create_restore_point($1) p", name);
@@ -347,6 +368,13 @@ static int pg_mark(PGconn *pg, size_t i, const char *name, pgpoint_t *pt)
     snprintf(pt->lsn, sizeof(pt->lsn), "%s", PQgetvalue(r, 0, 0));
     snprintf(pt->wal, sizeof(pt->wal), "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
+    return OK;
+}
+
+/* Has the WAL segment that holds the server's restore point archived (up to 60 s). */
+static int pg_archive(PGconn *pg, size_t i, const pgpoint_t *pt)
+{
+    PGresult *r;
     if ((r = pg_one(pg, "SELECT pg_switch_wal()::text", NULL)) == NULL)
         return say(FAILED, "cannot switch the WAL of PostgreSQL server %zu: %s", i, pg_why(pg));
     PQclear(r);
@@ -386,7 +414,6 @@ static int pg_backup_one(void *arg, size_t d, int64_t id, int64_t file_key)
 
 static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
 {
-    char err[512];
     size_t n = dbmap_count(map);
     if (n > MAX_DBS)
         return say(USAGE, "more than %d databases", MAX_DBS);
@@ -401,16 +428,11 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
         rc = PQstatus(pg[i]) == CONNECTION_OK ? pg_check_archiving(pg[i], i)
                                               : say(FAILED, "cannot reach PostgreSQL server %zu: %s", i, pg_why(pg[i]));
     }
-    if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
-        rc = say(FAILED, "%s", err);
-    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
     backup_t bk = {.out = out};
-    buf_init(&bk.buf, PHOTO_MAX);
-    if (rc == OK && (bk.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
-        rc = say(USAGE, "%s", err);
-    if (rc == OK && mkdir(out, 0700) != 0)
-        rc = say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
-                 errno == EEXIST ? " (a backup goes into a new directory)" : "");
+    if (rc == OK)
+        rc = backup_begin(cfg, map, out, &bk);
+    else
+        buf_init(&bk.buf, PHOTO_MAX);
     /* 1. the backup point: a restore point on each server, one after another */
     char name[64];
     time_t now = time(NULL);
@@ -422,8 +444,10 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
     clock_gettime(CLOCK_REALTIME, &ts);
     long long point_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     int64_t t0 = ids_mono_us();
-    for (size_t i = 0; rc == OK && i < n; i++)
+    for (size_t i = 0; rc == OK && i < n; i++) /* the points, one right after another */
         rc = pg_mark(pg[i], i, name, &pts[i]);
+    for (size_t i = 0; rc == OK && i < n; i++) /* then each archived */
+        rc = pg_archive(pg[i], i, &pts[i]);
     int64_t t1 = ids_mono_us();
     /* 2. the photos of every row there is now: a superset of the point's, less those deleted since */
     int schema = -1;
@@ -434,23 +458,22 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
         schema = rc == OK ? db_schema_version(db_physical(bk.live, 0)) : -1;
         db_ctx_free(bk.live);
     }
-    bool secret = rc == OK && cfg->secret_file && access(cfg->secret_file, R_OK) == 0;
-    if (secret) {
-        char dst[4400];
-        snprintf(dst, sizeof(dst), "%s/secret", out);
-        if (copy_small(cfg->secret_file, dst) != 0)
-            rc = say(FAILED, "cannot copy the server secret %s", cfg->secret_file);
-    }
-    if (rc == OK && sync_tree(out) != 0)
-        rc = say(FAILED, "cannot sync %s: %s", out, strerror(errno));
+    bool secret = false;
+    if (rc == OK)
+        rc = backup_end(cfg, out, &secret);
     if (rc == OK) {
         buf_t b;
         buf_init(&b, 1u << 20);
         buf_printf(&b, "{\"format\":\"%s\",\"version\":%d,\"kind\":\"postgres\",\"time\":%lld,\"point_us\":%lld,",
                    BACKUP_FORMAT, BACKUP_VERSION, (long long)now, point_us);
         buf_printf(&b, "\"restore_point\":\"%s\",\"schema\":%d,\"servers\":[", name, schema);
-        for (size_t i = 0; i < n; i++)
-            buf_printf(&b, "%s{\"lsn\":\"%s\",\"wal\":\"%s\"}", i ? "," : "", pts[i].lsn, pts[i].wal);
+        for (size_t i = 0; i < n; i++) { /* in the map's order: the restore maps each to its new server */
+            char url[1024];
+            db_url_redacted(dbmap_url(map, i), url, sizeof(url));
+            buf_printf(&b, "%s{\"lsn\":\"%s\",\"wal\":\"%s\",\"url\":", i ? "," : "", pts[i].lsn, pts[i].wal);
+            buf_json_cstr(&b, url);
+            buf_putc(&b, '}');
+        }
         buf_printf(&b, "],\"media\":%lld,\"files\":%lld,\"photo_bytes\":%lld,\"dropped\":%lld,\"secret\":%s}\n",
                    bk.media, bk.files, bk.bytes, bk.dropped, secret ? "true" : "false");
         char path[4200];
@@ -487,16 +510,11 @@ int backup_run(const config_t *cfg, const char *out)
     }
     layout_t *lay = xmalloc(sizeof(*lay));
     int rc = layout_of(map, lay);
-    if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
-        rc = say(FAILED, "%s", err);
-    blob_options_t bopt = {cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_region};
     backup_t bk = {.out = out};
-    buf_init(&bk.buf, PHOTO_MAX);
-    if (rc == OK && (bk.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
-        rc = say(USAGE, "%s", err);
-    if (rc == OK && mkdir(out, 0700) != 0)
-        rc = say(USAGE, "cannot make %s: %s%s", out, strerror(errno),
-                 errno == EEXIST ? " (a backup goes into a new directory)" : "");
+    if (rc == OK)
+        rc = backup_begin(cfg, map, out, &bk);
+    else
+        buf_init(&bk.buf, PHOTO_MAX);
     if (rc == OK && lay->ndb > 1)
         fprintf(stderr,
                 "picogram: %zu databases are copied one after another, not at one moment: the far side of a "
@@ -533,15 +551,9 @@ int backup_run(const config_t *cfg, const char *out)
         db_ctx_free(bk.copy);
     dbmap_free(copy_map);
     /* 3. the secret, then everything on disk, then the manifest that says it is whole */
-    bool secret = rc == OK && cfg->secret_file && access(cfg->secret_file, R_OK) == 0;
-    if (secret) {
-        char dst[4400];
-        snprintf(dst, sizeof(dst), "%s/secret", out);
-        if (copy_small(cfg->secret_file, dst) != 0)
-            rc = say(FAILED, "cannot copy the server secret %s", cfg->secret_file);
-    }
-    if (rc == OK && sync_tree(out) != 0)
-        rc = say(FAILED, "cannot sync %s: %s", out, strerror(errno));
+    bool secret = false;
+    if (rc == OK)
+        rc = backup_end(cfg, out, &secret);
     if (rc == OK && write_manifest(&bk, lay, schema, secret) != 0)
         rc = say(FAILED, "cannot write %s/backup.json: %s", out, strerror(errno));
     if (rc == OK)
@@ -858,6 +870,70 @@ static bool same_file(const char *path, const char *other)
     return same;
 }
 
+/* The map in the restored catalog (shards moved before the backup) names
+ * the backed-up cluster's servers: each is given the URL the settings give
+ * the server in its place (the backup's i-th server, the settings' i-th),
+ * under the next epoch. */
+static int remap_servers(const dbmap_t *map, json_t *m)
+{
+    json_t *servers = json_object_get(m, "servers");
+    PGconn *c = PQconnectdb(dbmap_url(map, 0));
+    PGresult *r = NULL;
+    int rc = OK;
+    if (PQstatus(c) != CONNECTION_OK)
+        rc = say(FAILED, "cannot reach the restored first database: %s", pg_why(c));
+    else if ((r = PQexec(c, "SELECT epoch::text, spec FROM shard_maps ORDER BY epoch DESC LIMIT 1")) == NULL ||
+             PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = say(FAILED, "cannot read the restored shard map: %s", pg_why(c));
+    if (rc != OK || PQntuples(r) == 0) { /* no shard has moved: the settings' map is the map */
+        PQclear(r);
+        PQfinish(c);
+        return rc;
+    }
+    buf_t spec;
+    buf_init(&spec, 1u << 20);
+    for (const char *p = PQgetvalue(r, 0, 1); rc == OK && *p;) {
+        const char *eq = strchr(p, '='), *semi = strchr(p, ';');
+        size_t len = semi ? (size_t)(semi - p) : strlen(p);
+        if (eq == NULL || (semi && eq > semi)) {
+            rc = say(FAILED, "%s", "the restored shard map cannot be read");
+            break;
+        }
+        char url[1024], red[1024];
+        snprintf(url, sizeof(url), "%.*s", (int)(len - (size_t)(eq + 1 - p)), eq + 1);
+        db_url_redacted(url, red, sizeof(red));
+        size_t j = 0, n = json_array_size(servers);
+        while (j < n && strcmp(json_string_value(json_object_get(json_array_get(servers, j), "url")) ?: "", red) != 0)
+            j++;
+        if (j == n || j >= dbmap_count(map))
+            rc = say(USAGE, "the backup's shard map names %s, which the settings have no server in place of", red);
+        else
+            buf_printf(&spec, "%s%.*s%s", spec.len ? ";" : "", (int)(eq + 1 - p), p, dbmap_url(map, j));
+        p += len + (semi != NULL);
+    }
+    if (rc == OK) {
+        buf_putc(&spec, '\0');
+        char now[32];
+        snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+        const char *params[3] = {PQgetvalue(r, 0, 0), spec.data, now};
+        PGresult *w = PQexecParams(c, "INSERT INTO shard_maps (epoch, spec, made_at) VALUES ($1::bigint + 1, $2, "
+                                   "$3::bigint)", 3, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(w) != PGRES_COMMAND_OK)
+            rc = say(FAILED, "cannot write the restored shard map: %s", pg_why(c));
+        PQclear(w);
+    }
+    PGresult *moving = rc == OK ? PQexec(c, "SELECT count(*) FROM shard_moves WHERE state NOT IN ('done', 'aborted')")
+                                : NULL;
+    if (moving && PQresultStatus(moving) == PGRES_TUPLES_OK && atoi(PQgetvalue(moving, 0, 0)) > 0)
+        fprintf(stderr, "picogram: a shard move was in progress at the backup: 'picogram shards move --abort' undoes "
+                        "it in the restored cluster\n");
+    PQclear(moving);
+    buf_free(&spec);
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
 int restore_cluster(const char *from, const config_t *cfg)
 {
     char path[4400], err[512];
@@ -885,6 +961,8 @@ int restore_cluster(const char *from, const config_t *cfg)
             rc = say(USAGE, "%s", "the settings' databases must be the restored PostgreSQL servers");
     if (rc == OK && db_check_schemas(map, err, sizeof(err)) != 0)
         rc = say(FAILED, "%s (restore the PostgreSQL servers first: scripts/cluster.sh restore)", err);
+    if (rc == OK)
+        rc = remap_servers(map, m);
     if (rc == OK && dbmap_load(map, err, sizeof(err)) < 0) /* where shards had moved */
         rc = say(FAILED, "%s", err);
     /* the secret first: tokens, sessions and apps' secrets depend on it */

@@ -1,11 +1,11 @@
 /* Moving logical shards between PostgreSQL servers: see shardmove.h. */
 #include "admin/shardmove.h"
+#include "admin/admin.h"
 #include "core/buf.h"
 #include "core/ids.h"
 #include "db/db.h"
 
 #include <libpq-fe.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +17,7 @@ enum { OK = 0, FAILED = 1, USAGE = 2 };
 #define MAX_TABLES 64
 #define CATCH_UP_BYTES 65536
 
-static int say(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say(int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "picogram: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return rc;
-}
+#define say admin_say
 
 typedef struct mv {
     long long id;
@@ -170,11 +160,14 @@ static int open_ends(mv_t *m)
     PQsetNoticeProcessor(m->src, quiet_notice, NULL);
     PQsetNoticeProcessor(m->dst, quiet_notice, NULL);
     snprintf(m->name, sizeof(m->name), "picogram_move_%lld", m->id);
-    /* the tables of logical shards: those with a shard column */
+    /* the tables of logical shards: those with a shard column; but not the
+     * jobs, which any server runs wherever they wait (jobs/outbox.c), and
+     * whose shard is only their ID's (a periodic job's is 0, on the first
+     * database) */
     PGresult *r = run(m->src, false,
                       "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                       "JOIN pg_attribute a ON a.attrelid = c.oid WHERE n.nspname = 'public' AND c.relkind = 'r' "
-                      "AND a.attname = 'shard' AND NOT a.attisdropped ORDER BY 1",
+                      "AND a.attname = 'shard' AND NOT a.attisdropped AND c.relname <> 'jobs' ORDER BY 1",
                       0, NULL);
     if (r == NULL)
         return FAILED;
@@ -735,16 +728,23 @@ int shards_move(const config_t *cfg, const char *range, const char *to, bool dro
     return rc;
 }
 
-int shards_move_resume(const config_t *cfg)
+/* The map and the move in progress, for --resume and --abort. */
+static int open_current(const config_t *cfg, mv_t *m)
 {
-    mv_t m;
-    memset(&m, 0, sizeof(m));
-    int rc = open_map(cfg, &m);
-    int cur = rc == OK ? current_move(&m) : 0;
+    memset(m, 0, sizeof(*m));
+    int rc = open_map(cfg, m);
+    int cur = rc == OK ? current_move(m) : 0;
     if (rc == OK && cur < 0)
         rc = FAILED;
     else if (rc == OK && cur == 0)
         rc = say(USAGE, "%s", "no move in progress");
+    return rc;
+}
+
+int shards_move_resume(const config_t *cfg)
+{
+    mv_t m;
+    int rc = open_current(cfg, &m);
     if (rc == OK) {
         fprintf(stderr, "picogram: resuming move %lld (shards %u-%u) at %s\n", m.id, m.lo, m.hi, m.state);
         rc = proceed(&m);
@@ -764,14 +764,8 @@ static int do_abort(mv_t *m)
 int shards_move_abort(const config_t *cfg)
 {
     mv_t m;
-    memset(&m, 0, sizeof(m));
-    int rc = open_map(cfg, &m);
-    int cur = rc == OK ? current_move(&m) : 0;
-    if (rc == OK && cur < 0)
-        rc = FAILED;
-    else if (rc == OK && cur == 0)
-        rc = say(USAGE, "%s", "no move in progress");
-    else if (rc == OK && strcmp(m.state, "switched") == 0)
+    int rc = open_current(cfg, &m);
+    if (rc == OK && strcmp(m.state, "switched") == 0)
         rc = say(USAGE,
                  "move %lld has switched the map already: 'picogram shards move --resume' finishes it (move "
                  "the shards back to undo it)",

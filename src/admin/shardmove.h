@@ -12,7 +12,9 @@
  * The move itself is PostgreSQL 15's logical replication, chosen because
  * it copies a consistent snapshot and then streams every later change of
  * exactly those rows (a publication whose tables carry a row filter on the
- * stored shard column), with no change to the write path:
+ * stored shard column), with no change to the write path. Every table with
+ * a shard column moves but the jobs: a job runs on whichever server it
+ * waits (its effects follow the map), so those waiting stay put.
  *
  *   prepare   the target cleared of the range (rows a move away left
  *             behind there; a range with live rows there is refused), its

@@ -18,9 +18,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto, mediaFiles } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto, mediaFiles, serverBinary } from './lib.mjs';
 
-const half = (id) => (((BigInt(id) >> 10n) & 8191n) < 4096n ? 0 : 1);
+const shard = (id) => Number((BigInt(String(id).split('_')[0]) >> 10n) & 8191n);
+const half = (id) => (shard(id) < 4096 ? 0 : 1);
+// shards 0-2047 are moved to the second server before the backup: a restore must follow the moved map
+const MOVED = 2047;
+const server = (id) => (shard(id) <= MOVED ? 1 : half(id));
 const script = path.join(repoRoot, 'scripts', 'cluster.sh');
 const env = { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off' };
 const cluster = (...args) => execFileSync(script, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -69,8 +73,11 @@ test('cluster restore drill: a backup under writes, restored to its point and to
       const url = await serve(dir);
       step('up');
       const users = [];
-      for (let i = 0; i < 200 && (users.filter((u) => half(u.user.id) === 0).length < 2
-        || users.filter((u) => half(u.user.id) === 1).length < 2); i++) users.push(await signup(url, uniqueName('dr')));
+      // users on both servers (after the move), and some in the moved shards
+      for (let i = 0; i < 300 && (users.filter((u) => server(u.user.id) === 0).length < 2
+        || users.filter((u) => server(u.user.id) === 1).length < 2 || !users.some((u) => shard(u.user.id) <= MOVED)); i++) {
+        users.push(await signup(url, uniqueName('dr')));
+      }
       const photos = [];
       for (const [i, u] of users.entries()) {
         for (let k = 0; k < 2; k++) {
@@ -98,6 +105,11 @@ test('cluster restore drill: a backup under writes, restored to its point and to
         }
       })();
       step('photos posted');
+      const target = /4096-8191=(postgres:\/\/[^;\s]+)/.exec(readFileSync(path.join(dir, 'picogram.conf'), 'utf8'))[1];
+      execFileSync(serverBinary(), ['shards', 'move', `0-${MOVED}`, '--to', target, '--drop-source', '--config',
+        path.join(dir, 'picogram.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await new Promise((r) => setTimeout(r, 1200)); // the server follows the map within a second
+      step('shards 0-2047 moved');
       await new Promise((r) => setTimeout(r, 300));
       const b = await clusterAsync('backup', dir, dest);
       await new Promise((r) => setTimeout(r, 200));
@@ -135,7 +147,7 @@ test('cluster restore drill: a backup under writes, restored to its point and to
 
       const commentsOf = (d, i, media) => new Set(pg(d, i, `SELECT text FROM comments WHERE media_id = ${BigInt(media.split('_')[0])}`)
         .split('\n').filter(Boolean));
-      const present = (d, list) => list.filter((c) => commentsOf(d, half(c.media.split('_')[0]), c.media).has(c.text));
+      const present = (d, list) => list.filter((c) => commentsOf(d, server(c.media), c.media).has(c.text));
 
       // 1. to the backup's restore point
       const r1 = cluster('restore', dest, new1);
@@ -161,6 +173,10 @@ test('cluster restore drill: a backup under writes, restored to its point and to
       assert.deepEqual(Buffer.from(await img.arrayBuffer()), Buffer.from(await orig.arrayBuffer()), 'the same bytes');
       const c1 = await api(url1, 'POST', `/v1/media/${photos[0].id}/comments`, { token: li.body.access_token, form: { text: 'restored' } });
       assert.equal(c1.status, 200, show(c1));
+      // a user of the moved shards is served by the restored cluster (its map names the new servers)
+      const movedUser = users.find((u) => shard(u.user.id) <= MOVED);
+      const mu = await api(url1, 'GET', '/v1/users/self', { token: movedUser.token });
+      assert.equal(mu.status, 200, `a user of the moved shards: ${show(mu)}`);
       // the old tokens and sessions still work: the server secret came back too
       const self = await api(url1, 'GET', '/v1/users/self', { token: users[1].token });
       assert.equal(self.status, 200, show(self));
