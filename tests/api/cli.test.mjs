@@ -82,3 +82,26 @@ test('migrate creates the schema once, then reports it current', { skip: externa
   assert.match(again.out, /schema version (\d+) = \1/);
   await rm(dir, { recursive: true, force: true });
 });
+
+test('shards move: bad ranges, a missing --to, SQLite databases and no move to resume: one line, exit 2', { skip: external }, async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'picogram-move-cli-'));
+  const db = ['--data', dir, '--database', `sqlite:${path.join(dir, 'a.db')}`];
+  const to = ['--to', 'postgres://picogram@127.0.0.1:1/picogram'];
+  assert.equal(run(['migrate', ...db]).code, 0);
+  for (const range of ['abc', '5-', '9000', '10-3', '1-2-3'])
+    assertUsageError(run(['shards', 'move', range, ...to, ...db]), 'bad range');
+  assertUsageError(run(['shards', 'move', '5', ...db]), 'usage');
+  assertUsageError(run(['shards', 'move', '--resume', '--abort', ...db]), '--resume');
+  assertUsageError(run(['shards', 'move', '5', '--resume', ...to, ...db]), '--resume');
+  assertUsageError(run(['shards', 'move', '5', '--to', 'sqlite:/tmp/x.db', ...db]), 'PostgreSQL URL');
+  assertUsageError(run(['shards', 'move', '5', ...to, ...db]), 'PostgreSQL servers');
+  assertUsageError(run(['shards', 'move', '--resume', ...db]), 'PostgreSQL servers');
+  const help = run(['shards', 'move', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /--drop-source/);
+  const json = JSON.parse(run(['shards', '--json', ...db]).out);
+  assert.equal(json.epoch, 0);
+  assert.deepEqual(json.ranges.map((r) => r.range), [[0, 8191]]);
+  assert.deepEqual(json.moves, []);
+  await rm(dir, { recursive: true, force: true });
+});

@@ -56,6 +56,15 @@ test('a range of logical shards moved under load, its mover killed at every step
     try {
       cluster('up', dir);
       const target = /4096-8191=(postgres:\/\/[^;\s]+)/.exec(readFileSync(conf, 'utf8'))[1];
+      // refused with the reason, nothing changed
+      const source = /0-4095=(postgres:\/\/[^;\s]+)/.exec(readFileSync(conf, 'utf8'))[1];
+      for (const [args, why] of [[['4000-4200', '--to', target], /more than one server/],
+        [[`${LO}-${HI}`, '--to', source], /on that server already/], [['--resume'], /no move in progress/],
+        [['--abort'], /no move in progress/], [['5', '--to', target.replace(/\/picogram$/, '/nosuchdb')], /./]]) {
+        const r = await move(conf, args);
+        assert.equal(r.code, 2, `${args}: ${r.err}`);
+        assert.match(r.err, why);
+      }
       for (let i = 0; i < 2; i++) servers.push(launchOn(path.join(dir, 'data'), ['--config', conf]));
       const urls = await Promise.all(servers.map((s) => s.url));
       // users in the range, elsewhere on the first server, and on the second
@@ -122,7 +131,7 @@ test('a range of logical shards moved under load, its mover killed at every step
       assert.equal(r.code, 0, r.err);
       const json0 = JSON.parse(execFileSync(serverBinary(), ['shards', '--json', '--config', conf]).toString());
       assert.equal(json0.epoch, 0, 'nothing switched');
-      assert.deepEqual(json0.moves.map((m) => m.state), ['aborted', 'aborted']);
+      assert.deepEqual(json0.moves.map((m) => m.state), ['aborted', 'aborted'], 'the refused moves were never recorded');
       // 3. again: killed while copying, resumed, killed after the switch, resumed to the end
       r = await move(conf, [`${LO}-${HI}`, '--to', target], 'copying');
       assert.equal(r.signal, 'SIGKILL', r.err);
