@@ -98,6 +98,7 @@ typedef struct backup {
     db_ctx_t *live, *copy;
     buf_t buf;
     long long media, files, bytes, dropped, missing, rekeyed;
+    FILE *missing_list; /* a cluster backup's photos whose files the store had lost, by ID */
 } backup_t;
 
 /* The photo's renditions under file_key, into OUT/photos: BLOB_OK,
@@ -403,12 +404,26 @@ static int pg_backup_one(void *arg, size_t d, int64_t id, int64_t file_key)
     int rc = copy_photo(bk, id, file_key);
     if (rc == BLOB_ERROR)
         return say(FAILED, "the photo store or the disk failed (photo %lld): %s", (long long)id, strerror(errno));
-    if (rc == BLOB_ABSENT) { /* deleted (or re-keyed) since the row was read: its row is dropped at restore */
+    if (rc == BLOB_ABSENT) {
         remove_photo(bk, id, file_key);
-        bk->dropped++;
+        int64_t now_key = 0;
+        int k = media_file_key(bk->live, id, &now_key);
+        if (k == MEDIA_ERROR)
+            return say(FAILED, "the live database did not answer (photo %lld)", (long long)id);
+        if (k == MEDIA_OK && now_key == file_key) { /* still there: the store has lost its files; named, kept */
+            bk->missing++;
+            if (bk->missing_list == NULL || fprintf(bk->missing_list, "%lld\n", (long long)id) < 0)
+                return say(FAILED, "cannot write %s/missing.txt", bk->out);
+            if (bk->missing <= 10)
+                fprintf(stderr, "picogram: photo %lld has a row but not all its files in the photo store (a restore "
+                                "keeps it as it is)\n", (long long)id);
+        } else { /* deleted (or re-keyed) since the row was read: its row is dropped at restore */
+            bk->dropped++;
+        }
     } else {
         bk->media++;
     }
+    db_ctx_release(bk->live);
     return OK;
 }
 
@@ -451,6 +466,10 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
     int64_t t1 = ids_mono_us();
     /* 2. the photos of every row there is now: a superset of the point's, less those deleted since */
     int schema = -1;
+    char listed[4400];
+    snprintf(listed, sizeof(listed), "%s/missing.txt", out);
+    if (rc == OK && (bk.missing_list = fopen(listed, "w")) == NULL)
+        rc = say(FAILED, "cannot make %s: %s", listed, strerror(errno));
     if (rc == OK) {
         bk.live = db_ctx_new(map);
         if (media_each_key(bk.live, pg_backup_one, &bk) < 0)
@@ -458,6 +477,8 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
         schema = rc == OK ? db_schema_version(db_physical(bk.live, 0)) : -1;
         db_ctx_free(bk.live);
     }
+    if (bk.missing_list && fclose(bk.missing_list) != 0 && rc == OK)
+        rc = say(FAILED, "cannot write %s: %s", listed, strerror(errno));
     bool secret = false;
     if (rc == OK)
         rc = backup_end(cfg, out, &secret);
@@ -474,8 +495,10 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
             buf_json_cstr(&b, url);
             buf_putc(&b, '}');
         }
-        buf_printf(&b, "],\"media\":%lld,\"files\":%lld,\"photo_bytes\":%lld,\"dropped\":%lld,\"secret\":%s}\n",
-                   bk.media, bk.files, bk.bytes, bk.dropped, secret ? "true" : "false");
+        buf_printf(&b,
+                   "],\"media\":%lld,\"files\":%lld,\"photo_bytes\":%lld,\"dropped\":%lld,\"missing\":%lld,"
+                   "\"secret\":%s}\n",
+                   bk.media, bk.files, bk.bytes, bk.dropped, bk.missing, secret ? "true" : "false");
         char path[4200];
         snprintf(path, sizeof(path), "%s/backup.json", out);
         if (fs_write_file(path, b.data, b.len, 0600) != 0)
@@ -484,8 +507,9 @@ static int pg_backup(const config_t *cfg, const dbmap_t *map, const char *out)
     }
     if (rc == OK)
         printf("restore point %s made and archived on %zu PostgreSQL server(s) in %.2f s; %lld photo(s) in %lld "
-               "file(s) (%lld bytes) copied to %s; %lld deleted while copying left out\n",
-               name, n, (double)(t1 - t0) / 1e6, bk.media, bk.files, bk.bytes, out, bk.dropped);
+               "file(s) (%lld bytes) copied to %s; %lld deleted while copying left out, %lld with files the store "
+               "has lost\n",
+               name, n, (double)(t1 - t0) / 1e6, bk.media, bk.files, bk.bytes, out, bk.dropped, bk.missing);
     else if (rc == FAILED)
         fprintf(stderr, "picogram: %s is not a backup (it has no backup.json); remove it and try again\n", out);
     for (size_t i = 0; i < n; i++)
@@ -807,8 +831,39 @@ typedef struct pgrestore {
     const char *from;
     db_ctx_t *db;
     blob_store_t *store;
-    long long media, files, bytes, dropped;
+    long long media, files, bytes, dropped, missing;
+    int64_t *lost; /* the backup's photos whose files the store had lost (sorted): kept without them */
+    size_t nlost;
 } pgrestore_t;
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The backup's missing.txt, sorted: 0, or -1. */
+static int read_lost(pgrestore_t *pr)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/missing.txt", pr->from);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return errno == ENOENT ? 0 : -1;
+    size_t cap = 0;
+    long long id;
+    while (fscanf(f, "%lld", &id) == 1) {
+        if (pr->nlost == cap) {
+            cap = cap ? cap * 2 : 1024;
+            pr->lost = xrealloc(pr->lost, cap * sizeof(*pr->lost));
+        }
+        pr->lost[pr->nlost++] = id;
+    }
+    int rc = ferror(f) ? -1 : 0;
+    fclose(f);
+    qsort(pr->lost, pr->nlost, sizeof(*pr->lost), cmp_id);
+    return rc;
+}
 
 /* Puts the renditions of one photo row from the backup into the store;
  * a row whose files the backup has not is deleted (through media_delete,
@@ -844,6 +899,10 @@ static int pg_restore_one(void *arg, size_t d, int64_t id, int64_t file_key)
         pr->files += files;
         pr->bytes += bytes;
         db_ctx_release(pr->db);
+        return OK;
+    }
+    if (pr->nlost && bsearch(&id, pr->lost, pr->nlost, sizeof(*pr->lost), cmp_id)) {
+        pr->missing++; /* its files were lost before the backup: kept as it was */
         return OK;
     }
     media_t *m = xmalloc(sizeof(*m));
@@ -979,6 +1038,8 @@ int restore_cluster(const char *from, const config_t *cfg)
     pgrestore_t pr = {.from = from};
     if (rc == OK && (pr.store = blob_open(cfg->photo_store, &bopt, err, sizeof(err))) == NULL)
         rc = say(USAGE, "%s", err);
+    if (rc == OK && read_lost(&pr) != 0)
+        rc = say(FAILED, "cannot read %s/missing.txt", from);
     int64_t t0 = ids_mono_us();
     if (rc == OK) {
         pr.db = db_ctx_new(map);
@@ -993,8 +1054,9 @@ int restore_cluster(const char *from, const config_t *cfg)
     if (rc == OK)
         printf("restored %lld photo(s) in %lld file(s) (%lld bytes, %.1f MB/s) into the photo store; %lld photo row(s) "
                "whose files the backup has not (deleted after the restore point, or made after the backup) "
-               "deleted\n",
-               pr.media, pr.files, pr.bytes, secs > 0 ? (double)pr.bytes / 1e6 / secs : 0.0, pr.dropped);
+               "deleted; %lld whose files the store had lost before the backup kept without them\n",
+               pr.media, pr.files, pr.bytes, secs > 0 ? (double)pr.bytes / 1e6 / secs : 0.0, pr.dropped, pr.missing);
+    free(pr.lost);
     blob_close(pr.store);
     dbmap_free(map);
     json_decref(m);

@@ -37,7 +37,9 @@
  * row's photos into the new store and deletes the rows whose photos the
  * backup has not (deleted between the point and the copy: as if the
  * point were a moment later), so no row lacks its files and no file
- * lacks its row. The restore points of two servers are made one after
+ * lacks its row; but a photo whose files the live store had already lost
+ * (its row still there, its files not, when the backup looked) is listed
+ * in missing.txt, named, and kept by the restore as it was. The restore points of two servers are made one after
  * the other, milliseconds apart: a write that spans two servers in
  * between may be found on one side only (see the README).
  */

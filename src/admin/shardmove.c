@@ -387,11 +387,19 @@ static int prepare(mv_t *m)
         return FAILED;
     if (replica_identity(m, "FULL") != OK)
         return FAILED;
+    /* the mark the source writes once fenced: its arrival on the target says all before it has */
+    char marks[256];
+    snprintf(marks, sizeof(marks),
+             "CREATE TABLE IF NOT EXISTS picogram_move_marks (id BIGINT PRIMARY KEY, at BIGINT NOT NULL); DELETE FROM "
+             "picogram_move_marks WHERE id = %lld",
+             m->id);
+    if (script(m->src, marks, false) != 0 || script(m->dst, marks, false) != 0)
+        return FAILED;
     buf_t sql;
     buf_init(&sql, 1u << 16);
-    buf_printf(&sql, "CREATE PUBLICATION %s FOR TABLE ", m->name);
+    buf_printf(&sql, "CREATE PUBLICATION %s FOR TABLE picogram_move_marks WHERE (id = %lld)", m->name, m->id);
     for (size_t t = 0; t < m->ntables; t++)
-        buf_printf(&sql, "%s%s WHERE (shard BETWEEN %u AND %u)", t ? ", " : "", m->tables[t], m->lo, m->hi);
+        buf_printf(&sql, ", %s WHERE (shard BETWEEN %u AND %u)", m->tables[t], m->lo, m->hi);
     buf_puts(&sql, " WITH (publish = 'insert, update, delete')");
     int rc = exec(m->src, text_of(&sql));
     buf_free(&sql);
@@ -445,6 +453,36 @@ static int lag_bytes(mv_t *m, const char *upto, long long *lag)
     return 0;
 }
 
+/* count:checksum of the range's rows of table on both sides, at once */
+static int digest_both(mv_t *m, const char *table, char *a, char *b, size_t cap)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)), 0) FROM public.%s t WHERE "
+             "shard BETWEEN %u AND %u",
+             table, m->lo, m->hi);
+    PGconn *c[2] = {m->src, m->dst};
+    char *out[2] = {a, b};
+    int rc = OK;
+    for (int i = 0; i < 2; i++)
+        if (!PQsendQuery(c[i], sql))
+            rc = say(FAILED, "%s", PQerrorMessage(c[i]));
+    for (int i = 0; i < 2; i++) {
+        PGresult *r;
+        bool got = false;
+        while ((r = PQgetResult(c[i])) != NULL) {
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+                snprintf(out[i], cap, "%s", PQgetvalue(r, 0, 0));
+                got = true;
+            }
+            PQclear(r);
+        }
+        if (!got && rc == OK)
+            rc = say(FAILED, "cannot read %s's rows of the range: %s", table, PQerrorMessage(c[i]));
+    }
+    return rc;
+}
+
 static int copy_and_fence(mv_t *m)
 {
     const char *p[1] = {m->name};
@@ -476,6 +514,13 @@ static int copy_and_fence(mv_t *m)
             fprintf(stderr, "picogram: move %lld: catching up, %lld bytes behind\n", m->id, lag);
         nap_ms(100);
     }
+    /* the comparison made once before the fence, unchecked: the range's pages
+     * in both servers' caches, so the one inside the fence reads memory */
+    for (size_t t = 0; t < m->ntables; t++) {
+        char a[128], b[128];
+        if (digest_both(m, m->tables[t], a, b, sizeof(a)) != OK)
+            return FAILED;
+    }
     if (fence_set(m, m->src, true) != OK)
         return FAILED;
     char extra[64];
@@ -483,39 +528,38 @@ static int copy_and_fence(mv_t *m)
     return set_state(m, "fenced", extra);
 }
 
-/* count and checksum of the range's rows of table on c */
-static int digest(PGconn *c, mv_t *m, const char *table, char *out, size_t cap)
-{
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) || ':' || coalesce(sum(hashtextextended(t::text, 0)), 0) FROM public.%s t WHERE "
-             "shard BETWEEN %u AND %u",
-             table, m->lo, m->hi);
-    return scalar(c, sql, 0, NULL, out, cap);
-}
-
 static int do_abort(mv_t *m);
 
 static int catch_up_and_switch(mv_t *m)
 {
-    /* every write of the range is in the source's WAL before this point: the fence took each table's lock */
-    char lsn[64];
-    if (scalar(m->src, "SELECT pg_current_wal_lsn()::text", 0, NULL, lsn, sizeof(lsn)) != 0)
+    /* every write of the range committed before the fence (it took each
+     * table's lock); a mark written now arrives on the target after them */
+    long long t0 = now_us();
+    char mark[32], sql[256], got[32];
+    snprintf(mark, sizeof(mark), "%lld", t0);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO picogram_move_marks (id, at) VALUES (%lld, %s) ON CONFLICT (id) DO UPDATE SET at = "
+             "EXCLUDED.at",
+             m->id, mark);
+    if (exec(m->src, sql) != 0)
         return FAILED;
+    snprintf(sql, sizeof(sql), "SELECT coalesce(max(at), 0)::text FROM picogram_move_marks WHERE id = %lld", m->id);
     for (int i = 0;; i++) {
-        long long lag = 0;
-        if (lag_bytes(m, lsn, &lag) != 0)
-            return say(FAILED, "the replication slot %s is gone: --abort, then move again", m->name);
-        if (lag <= 0)
+        if (scalar(m->dst, sql, 0, NULL, got, sizeof(got)) != 0)
+            return FAILED;
+        if (strcmp(got, mark) == 0)
             break;
-        if (i == 600)
-            return say(FAILED, "the target has not caught up in 60 s (%lld bytes): --resume or --abort", lag);
-        nap_ms(100);
+        long long lag = 0;
+        if (i % 100 == 99 && lag_bytes(m, NULL, &lag) != 0)
+            return say(FAILED, "the replication slot %s is gone: --abort, then move again", m->name);
+        if (i == 6000)
+            return say(FAILED, "the target has not caught up in 60 s: --resume or --abort");
+        nap_ms(10);
     }
-    long long rows = 0;
+    long long t1 = now_us(), rows = 0;
     for (size_t t = 0; t < m->ntables; t++) {
         char a[128], b[128];
-        if (digest(m->src, m, m->tables[t], a, sizeof(a)) != 0 || digest(m->dst, m, m->tables[t], b, sizeof(b)) != 0)
+        if (digest_both(m, m->tables[t], a, b, sizeof(a)) != OK)
             return FAILED;
         if (strcmp(a, b) != 0) {
             say(FAILED,
@@ -526,6 +570,8 @@ static int catch_up_and_switch(mv_t *m)
         }
         rows += atoll(a);
     }
+    fprintf(stderr, "picogram: move %lld: the target caught up in %lld ms, %lld rows compared in %lld ms\n", m->id,
+            (t1 - t0) / 1000, rows, (now_us() - t1) / 1000);
     /* the new map, under the next epoch, with the move's state, at once */
     dbmap_t *next = m->map;
     char err[512];
@@ -688,6 +734,15 @@ int shards_move(const config_t *cfg, const char *range, const char *to, bool dro
         else if (db_check_schemas(t, err, sizeof(err)) != 0)
             rc = say(USAGE, "%s", err);
         dbmap_free(t);
+    }
+    if (rc == OK) { /* logical replication needs the source's WAL to say what changed */
+        PGconn *src = connect_to(dbmap_url(m.map, from), "source");
+        char level[32] = "";
+        if (src == NULL || scalar(src, "SHOW wal_level", 0, NULL, level, sizeof(level)) != 0)
+            rc = FAILED;
+        else if (strcmp(level, "logical") != 0)
+            rc = say(USAGE, "the source runs with wal_level = %s: a move needs wal_level = logical (a restart)", level);
+        PQfinish(src);
     }
     int cur = rc == OK ? current_move(&m) : 0;
     if (cur < 0)
