@@ -612,13 +612,22 @@ describe('web client', { timeout: 120_000 }, () => {
     await tabTo(page, tid('like-button'));
     assert.equal(await page.getAttribute(tid('like-button'), 'aria-label'), 'Like');
     // a like that fails is taken back, and the error is said at once (the assertive region)
-    const likesUrl = `**/v1/media/${encodeURIComponent(state.media1)}/likes`;
+    const likesPath = `/v1/media/${encodeURIComponent(state.media1)}/likes`;
+    const likesUrl = `**${likesPath}`;
     await page.route(likesUrl, (route) => route.fulfill({
       status: 500,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ meta: { code: 500, error_type: 'APIError', error_message: 'Something broke here' } }),
     }));
     await expectingHttpErrors(d, async () => {
+      // page.route() can resolve before the page loads through the route:
+      // Chromium answers Fetch.enable once it has sent the renderer its new
+      // (intercepting) loaders, not once the renderer uses them, and a key
+      // press can be handled first on a busy machine, so the like would reach
+      // the server and succeed. A request of the page answered by the route
+      // (a GET: the server's own answer to it changes nothing) shows it is in place.
+      await until(() => page.evaluate((p) => fetch(p, { cache: 'no-store' }).then((r) => r.status === 500), likesPath),
+        'the made-up answer in place in the page');
       await k.press('Enter');
       await waitText(page, tid('live-alert'), /\S/);
     });
