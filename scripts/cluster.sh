@@ -130,6 +130,7 @@ start_pg() { # start_pg I PORT: server I, in DIR/pgI (or the replica promoted in
         local sub
         for sub in $(pg_sql "$2" "SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())"); do
             pg_sql "$2" "ALTER SUBSCRIPTION $sub DISABLE" >/dev/null
+            pg_sql "$2" "ALTER SUBSCRIPTION $sub CONNECTION 'host=/nonexistent'" >/dev/null # never the live source's slots
             pg_sql "$2" "ALTER SUBSCRIPTION $sub SET (slot_name = NONE)" >/dev/null
             pg_sql "$2" "DROP SUBSCRIPTION $sub" >/dev/null
         done
@@ -142,20 +143,23 @@ start_pg() { # start_pg I PORT: server I, in DIR/pgI (or the replica promoted in
         as_user "$PGBIN/psql" -h 127.0.0.1 -p "$2" -U picogram -d postgres -q -c "CREATE DATABASE picogram"
 }
 
-# pg_run D PORT I: the server of D/data on PORT, its WAL archived into
+# pg_run D PORT I [MODE]: the server of D/data on PORT, its WAL archived into
 # DIR/archive/pgI (archive_timeout: a quiet server's last minute is archived
-# within a minute). PG_SYNC_COMMIT overrides synchronous_commit (a
+# within a minute; a segment archived already is fine if the same, as after
+# a crash between the copy and PostgreSQL's note of it). MODE: archive_mode,
+# on; a replica's is always, so the segments a primary killed had not yet
+# archived are archived by its replica. PG_SYNC_COMMIT overrides synchronous_commit (a
 # synchronous replica needs it on even when PG_FSYNC is off).
 pg_run() {
-    local d=$1 arch=$DIR/archive/pg$3 fsync=${PG_FSYNC:-on}
+    local d=$1 arch=$DIR/archive/pg$3 fsync=${PG_FSYNC:-on} mode=${4:-on}
     local sync=${PG_SYNC_COMMIT:-$fsync}
     mkdir -p "$arch"
     own "$arch"
     as_user "$PGBIN/pg_ctl" -D "$d/data" -l "$d/postgres.log" -w -t 60 start -o \
         "-p $2 -c listen_addresses=127.0.0.1 -c unix_socket_directories=$d -c max_connections=300 \
          -c fsync=$fsync -c synchronous_commit=$sync -c full_page_writes=$fsync -c shared_buffers=128MB \
-         -c wal_level=logical -c archive_mode=on -c archive_timeout=60 \
-         -c archive_command='test ! -f $arch/%f && cp %p $arch/%f.part && mv $arch/%f.part $arch/%f'" >/dev/null ||
+         -c wal_level=logical -c archive_mode=$mode -c archive_timeout=60 \
+         -c archive_command='if test -f $arch/%f; then cmp -s %p $arch/%f; else cp %p $arch/%f.part && mv $arch/%f.part $arch/%f; fi'" >/dev/null ||
         { tail -n 20 "$d/postgres.log" >&2; return 1; }
 }
 
@@ -569,7 +573,7 @@ primary_slot_name = 'replica$i'
 EOF
     touch "$d/data/standby.signal"
     own "$d"
-    pg_run "$d" "$port" "$i" || die "the replica of server $i did not start"
+    pg_run "$d" "$port" "$i" always || die "the replica of server $i did not start"
     echo "REPLICA${i}_PORT=$port" >>"$DIR/cluster.env"
     if [ "$mode" = sync ]; then
         pg_sql "${pg[$i]}" "ALTER SYSTEM SET synchronous_standby_names = 'replica$i'" >/dev/null

@@ -242,6 +242,12 @@ static int cmd_migrate(const config_t *c)
             break;
         }
         printf("%s: schema version %d%s%d\n", dbmap_url(map, i), from, from == to ? " = " : " -> ", to);
+        /* the first database migrated: the servers shards have moved to (only its map names them), next */
+        if (i == 0 && dbmap_blocking(map) && dbmap_load(map, err, sizeof(err)) < 0) {
+            fprintf(stderr, "picogram: %s\n", err);
+            rc = 1;
+            break;
+        }
     }
     db_ctx_free(db);
     dbmap_free(map);
@@ -276,7 +282,10 @@ static int cmd_sweep(const config_t *c, long long older_than)
         return fail_usage(err);
     }
     int rc = 0;
-    if (db_check_schemas(map, err, sizeof(err)) != 0) {
+    /* (where shards have moved: a photo is in use where the map puts its row) */
+    if (db_check_schemas(map, err, sizeof(err)) != 0 ||
+        (dbmap_blocking(map) && dbmap_load(map, err, sizeof(err)) < 0) ||
+        db_check_schemas(map, err, sizeof(err)) != 0) {
         fprintf(stderr, "picogram: %s\n", err);
         rc = 1;
     } else {

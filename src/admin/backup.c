@@ -415,8 +415,10 @@ static int pg_backup_one(void *arg, size_t d, int64_t id, int64_t file_key)
             if (bk->missing_list == NULL || fprintf(bk->missing_list, "%lld\n", (long long)id) < 0)
                 return say(FAILED, "cannot write %s/missing.txt", bk->out);
             if (bk->missing <= 10)
-                fprintf(stderr, "picogram: photo %lld has a row but not all its files in the photo store (a restore "
-                                "keeps it as it is)\n", (long long)id);
+                fprintf(stderr,
+                        "picogram: photo %lld has a row but not all its files in the photo store (a restore "
+                        "keeps it as it is)\n",
+                        (long long)id);
         } else { /* deleted (or re-keyed) since the row was read: its row is dropped at restore */
             bk->dropped++;
         }
@@ -929,6 +931,24 @@ static bool same_file(const char *path, const char *other)
     return same;
 }
 
+/* The settings' server in place of the backed-up server at url (the
+ * backup's i-th server, the settings' i-th; a URL that is the settings'
+ * already stays: a restore run again); NULL if none. */
+static const char *server_in_place(const dbmap_t *map, json_t *servers, const char *url)
+{
+    for (size_t j = 0; j < dbmap_count(map); j++)
+        if (strcmp(dbmap_url(map, j), url) == 0)
+            return dbmap_url(map, j);
+    char red[1024];
+    db_url_redacted(url, red, sizeof(red));
+    for (size_t j = 0; j < json_array_size(servers) && j < dbmap_count(map); j++) {
+        const char *was = json_string_value(json_object_get(json_array_get(servers, j), "url"));
+        if (was && strcmp(was, red) == 0)
+            return dbmap_url(map, j);
+    }
+    return NULL;
+}
+
 /* The map in the restored catalog (shards moved before the backup) names
  * the backed-up cluster's servers: each is given the URL the settings give
  * the server in its place (the backup's i-th server, the settings' i-th),
@@ -958,16 +978,13 @@ static int remap_servers(const dbmap_t *map, json_t *m)
             rc = say(FAILED, "%s", "the restored shard map cannot be read");
             break;
         }
-        char url[1024], red[1024];
+        char url[1024];
         snprintf(url, sizeof(url), "%.*s", (int)(len - (size_t)(eq + 1 - p)), eq + 1);
-        db_url_redacted(url, red, sizeof(red));
-        size_t j = 0, n = json_array_size(servers);
-        while (j < n && strcmp(json_string_value(json_object_get(json_array_get(servers, j), "url")) ?: "", red) != 0)
-            j++;
-        if (j == n || j >= dbmap_count(map))
-            rc = say(USAGE, "the backup's shard map names %s, which the settings have no server in place of", red);
+        const char *now = server_in_place(map, servers, url);
+        if (now == NULL)
+            rc = say(USAGE, "the backup's shard map names %s, which the settings have no server in place of", url);
         else
-            buf_printf(&spec, "%s%.*s%s", spec.len ? ";" : "", (int)(eq + 1 - p), p, dbmap_url(map, j));
+            buf_printf(&spec, "%s%.*s%s", spec.len ? ";" : "", (int)(eq + 1 - p), p, now);
         p += len + (semi != NULL);
     }
     if (rc == OK) {
@@ -975,14 +992,30 @@ static int remap_servers(const dbmap_t *map, json_t *m)
         char now[32];
         snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
         const char *params[3] = {PQgetvalue(r, 0, 0), spec.data, now};
-        PGresult *w = PQexecParams(c, "INSERT INTO shard_maps (epoch, spec, made_at) VALUES ($1::bigint + 1, $2, "
-                                   "$3::bigint)", 3, NULL, params, NULL, NULL, 0);
+        PGresult *w = PQexecParams(c,
+                                   "INSERT INTO shard_maps (epoch, spec, made_at) VALUES ($1::bigint + 1, $2, "
+                                   "$3::bigint)",
+                                   3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(w) != PGRES_COMMAND_OK)
             rc = say(FAILED, "cannot write the restored shard map: %s", pg_why(c));
         PQclear(w);
     }
-    PGresult *moving = rc == OK ? PQexec(c, "SELECT count(*) FROM shard_moves WHERE state NOT IN ('done', 'aborted')")
-                                : NULL;
+    /* the moves' ends too: an --abort in the restored cluster acts on its servers, never the backed-up ones */
+    PGresult *moves = rc == OK ? PQexec(c, "SELECT id::text, source, target FROM shard_moves") : NULL;
+    for (int i = 0; moves && PQresultStatus(moves) == PGRES_TUPLES_OK && i < PQntuples(moves) && rc == OK; i++) {
+        const char *src = server_in_place(map, servers, PQgetvalue(moves, i, 1));
+        const char *dst = server_in_place(map, servers, PQgetvalue(moves, i, 2));
+        const char *params[3] = {PQgetvalue(moves, i, 0), src ? src : PQgetvalue(moves, i, 1),
+                                 dst ? dst : PQgetvalue(moves, i, 2)};
+        PGresult *w = PQexecParams(c, "UPDATE shard_moves SET source = $2, target = $3 WHERE id = $1::bigint", 3, NULL,
+                                   params, NULL, NULL, 0);
+        if (PQresultStatus(w) != PGRES_COMMAND_OK)
+            rc = say(FAILED, "cannot write the restored shard moves: %s", pg_why(c));
+        PQclear(w);
+    }
+    PQclear(moves);
+    PGresult *moving =
+        rc == OK ? PQexec(c, "SELECT count(*) FROM shard_moves WHERE state NOT IN ('done', 'aborted')") : NULL;
     if (moving && PQresultStatus(moving) == PGRES_TUPLES_OK && atoi(PQgetvalue(moving, 0, 0)) > 0)
         fprintf(stderr, "picogram: a shard move was in progress at the backup: 'picogram shards move --abort' undoes "
                         "it in the restored cluster\n");

@@ -6,6 +6,7 @@
 #include "db/db.h"
 
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ typedef struct mv {
 static const char *text_of(buf_t *b)
 {
     buf_putc(b, '\0');
+    if (b->overflow) /* cut short: no statement (the server refuses an empty one), not a partial one */
+        return "";
     b->len--;
     return b->data;
 }
@@ -171,7 +174,11 @@ static int open_ends(mv_t *m)
                       0, NULL);
     if (r == NULL)
         return FAILED;
-    for (int i = 0; i < PQntuples(r) && m->ntables < MAX_TABLES; i++)
+    if (PQntuples(r) > MAX_TABLES) {
+        PQclear(r);
+        return say(FAILED, "more than %d tables of logical shards: this picogram cannot move them", MAX_TABLES);
+    }
+    for (int i = 0; i < PQntuples(r); i++)
         m->tables[m->ntables++] = xstrdup(PQgetvalue(r, i, 0));
     PQclear(r);
     return m->ntables ? OK : say(FAILED, "%s", "the source has no tables of logical shards (not migrated?)");
@@ -182,15 +189,22 @@ static int set_state(mv_t *m, const char *state, const char *extra)
     char id[32], now[32];
     snprintf(id, sizeof(id), "%lld", m->id);
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    const char *p[3] = {state, id, now};
     buf_t sql;
     buf_init(&sql, 4096);
-    buf_printf(&sql, "UPDATE shard_moves SET state = $1, updated_at = $3%s WHERE id = $2", extra ? extra : "");
-    PGresult *r = run(m->cat, false, text_of(&sql), 3, p);
+    /* only from the state this process found: another run of the same move (a --resume or --abort beside
+     * it) that changed it first wins, and this one stops */
+    const char *from = m->state;
+    const char *q[4] = {state, id, now, from};
+    buf_printf(&sql, "UPDATE shard_moves SET state = $1, updated_at = $3%s WHERE id = $2 AND state = $4",
+               extra ? extra : "");
+    PGresult *r = run(m->cat, false, text_of(&sql), 4, q);
     buf_free(&sql);
+    bool changed = r && atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
     if (r == NULL)
         return FAILED;
+    if (!changed)
+        return say(FAILED, "move %lld is no longer %s: another run of it changed it; this one stops", m->id, from);
     snprintf(m->state, sizeof(m->state), "%s", state);
     const char *stop_at = getenv("PICOGRAM_MOVE_PAUSE"); /* the kill tests: stop here, to be killed */
     if (stop_at && strcmp(stop_at, state) == 0) {
@@ -229,7 +243,7 @@ static int fence_set(mv_t *m, PGconn *c, bool add)
     buf_init(&sql, 1u << 20);
     buf_init(&cond_new, 1u << 16);
     buf_init(&cond_old, 1u << 16);
-    buf_puts(&sql, "BEGIN; SET LOCAL lock_timeout = '2s'; DELETE FROM shard_fences;");
+    buf_puts(&sql, "BEGIN; SET LOCAL lock_timeout = '200ms'; DELETE FROM shard_fences;");
     for (unsigned s = 0; s < IDS_NSHARDS;) {
         if (!fenced[s]) {
             s++;
@@ -267,12 +281,13 @@ static int fence_set(mv_t *m, PGconn *c, bool add)
     }
     buf_puts(&sql, "COMMIT;");
     int rc = FAILED;
-    for (int tries = 0; tries < 15 && rc != OK; tries++) {
+    for (int tries = 0; tries < 50 && rc != OK; tries++) {
         if (sql.overflow) {
             say(FAILED, "%s", "too many fenced ranges");
             break;
         }
-        rc = script(c, text_of(&sql), tries < 14) == 0 ? OK : FAILED; /* a lock wait timed out: again */
+        /* a lock wait timed out (short: a waiting lock holds up every other writer of the table): again */
+        rc = script(c, text_of(&sql), tries < 49) == 0 ? OK : FAILED;
         if (rc != OK)
             nap_ms(200);
     }
@@ -288,11 +303,12 @@ static int replica_identity(mv_t *m, const char *identity)
 {
     for (size_t t = 0; t < m->ntables; t++) {
         char sql[512];
-        snprintf(sql, sizeof(sql), "BEGIN; SET LOCAL lock_timeout = '2s'; ALTER TABLE %s REPLICA IDENTITY %s; COMMIT;",
-                 m->tables[t], identity);
+        snprintf(sql, sizeof(sql),
+                 "BEGIN; SET LOCAL lock_timeout = '200ms'; ALTER TABLE %s REPLICA IDENTITY %s; COMMIT;", m->tables[t],
+                 identity);
         int rc = -1;
-        for (int tries = 0; tries < 15 && rc != 0; tries++)
-            if ((rc = script(m->src, sql, tries < 14)) != 0)
+        for (int tries = 0; tries < 50 && rc != 0; tries++)
+            if ((rc = script(m->src, sql, tries < 49)) != 0)
                 nap_ms(200);
         if (rc != 0)
             return FAILED;
@@ -320,16 +336,25 @@ static int drop_stream(mv_t *m)
         if (exec(m->dst, sql) != 0)
             return FAILED;
     }
-    /* the slot on the source (the subscription no longer drops it: it may be down) */
-    for (int tries = 0; tries < 50; tries++) {
+    /* the slot on the source (the subscription no longer drops it: it may be down); a walsender
+     * still on it is ended after 5 s; a slot left would keep the source's WAL until its disk fills */
+    bool dropped = false;
+    for (int tries = 0; tries < 100 && !dropped; tries++) {
         r = run(m->src, true,
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1", 1, p);
-        bool dropped = r != NULL;
+        dropped = r != NULL;
         PQclear(r);
-        if (dropped)
-            break;
-        nap_ms(100); /* still active: its walsender ends soon after the subscription */
+        if (!dropped && tries >= 50)
+            PQclear(run(m->src, true,
+                        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND "
+                        "active_pid IS NOT NULL",
+                        1, p));
+        if (!dropped)
+            nap_ms(100);
     }
+    if (!dropped)
+        return say(FAILED, "cannot drop the replication slot %s on the source: drop it there before anything else",
+                   m->name);
     snprintf(sql, sizeof(sql), "DROP PUBLICATION IF EXISTS %s", m->name);
     return exec(m->src, sql) == 0 ? OK : FAILED;
 }
@@ -378,6 +403,18 @@ static int clear_range(mv_t *m, PGconn *c, bool archive)
     return OK;
 }
 
+/* key='value' into a connection string, the value's quotes and backslashes escaped */
+static void conn_value(buf_t *b, const char *key, const char *v)
+{
+    buf_printf(b, "%s%s='", b->len ? " " : "", key);
+    for (; *v; v++) {
+        if (*v == '\'' || *v == '\\')
+            buf_putc(b, '\\');
+        buf_putc(b, *v);
+    }
+    buf_putc(b, '\'');
+}
+
 static int prepare(mv_t *m)
 {
     if (drop_stream(m) != OK)
@@ -415,22 +452,41 @@ static int prepare(mv_t *m)
         PQclear(r);
         return say(USAGE, "%s", "the source is reached over a Unix socket: give its URL with a TCP host");
     }
+    /* the connection string, each value quoted, the password the source URL's (or PGPASSWORD's) */
     buf_t conn;
     buf_init(&conn, 4096);
-    buf_printf(&conn, "host=%s port=%s dbname=%s user=%s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1),
-               PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+    const char *key[4] = {"host", "port", "dbname", "user"};
+    for (int i = 0; i < 4; i++)
+        conn_value(&conn, key[i], PQgetvalue(r, 0, i));
     PQclear(r);
+    PQconninfoOption *opts = PQconninfoParse(m->source, NULL);
     const char *pw = getenv("PGPASSWORD");
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+            pw = o->val;
     if (pw && *pw)
-        buf_printf(&conn, " password=%s", pw);
+        conn_value(&conn, "password", pw);
+    char *lit = PQescapeLiteral(m->dst, text_of(&conn), conn.len);
+    PQconninfoFree(opts);
     buf_init(&sql, 8192);
     buf_printf(&sql,
-               "CREATE SUBSCRIPTION %s CONNECTION '%.*s' PUBLICATION %s WITH (copy_data = true, slot_name = '%s', "
+               "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = true, slot_name = '%s', "
                "synchronous_commit = 'off')",
-               m->name, (int)conn.len, conn.data, m->name, m->name);
-    rc = exec(m->dst, text_of(&sql));
-    buf_free(&sql);
+               m->name, lit ? lit : "''", m->name, m->name);
+    PQfreemem(lit);
+    sodium_memzero(conn.data, conn.cap);
     buf_free(&conn);
+    r = run(m->dst, true, text_of(&sql), 0, NULL); /* quiet: the statement holds the password */
+    if (r == NULL) {
+        char why[512];
+        snprintf(why, sizeof(why), "%s", PQerrorMessage(m->dst));
+        why[strcspn(why, "\n")] = '\0';
+        say(FAILED, "cannot make the subscription on the target: %s", why);
+    }
+    rc = r ? 0 : -1;
+    PQclear(r);
+    sodium_memzero(sql.data, sql.cap);
+    buf_free(&sql);
     return rc == 0 ? set_state(m, "copying", NULL) : FAILED;
 }
 
@@ -604,10 +660,11 @@ static int catch_up_and_switch(mv_t *m)
         PQclear(r);
         r = run(m->cat, false,
                 "UPDATE shard_moves SET state = 'switched', updated_at = $2::bigint, fence_us = $4::bigint - fenced_us "
-                "WHERE id = $3::bigint AND $1 <> ''",
+                "WHERE id = $3::bigint AND $1 <> '' AND state = 'fenced'",
                 4, p);
     }
-    bool ok = r != NULL && exec(m->cat, "COMMIT") == 0;
+    /* the map only with the move still fenced (an --abort beside this run changes that first) */
+    bool ok = r != NULL && atoi(PQcmdTuples(r)) == 1 && exec(m->cat, "COMMIT") == 0;
     PQclear(r);
     buf_free(&spec);
     if (!ok) {
@@ -661,8 +718,9 @@ static int proceed(mv_t *m)
             /* copying but no subscription (killed while making it): prepared again */
             if (strcmp(m->state, "copying") == 0 &&
                 (scalar(m->dst, "SELECT count(*) FROM pg_subscription WHERE subname = $1", 1, p, n, sizeof(n)) != 0 ||
-                 atoi(n) == 0))
-                snprintf(m->state, sizeof(m->state), "prepare");
+                 atoi(n) == 0) &&
+                (rc = set_state(m, "prepare", NULL)) != OK)
+                break;
             rc = strcmp(m->state, "prepare") == 0 ? prepare(m) : copy_and_fence(m);
         } else if (strcmp(m->state, "fenced") == 0) {
             rc = catch_up_and_switch(m);
@@ -672,7 +730,9 @@ static int proceed(mv_t *m)
             rc = say(FAILED, "move %lld is %s", m->id, m->state);
         }
     }
-    if (rc == FAILED)
+    if (rc == FAILED && strcmp(m->state, "aborted") == 0)
+        fprintf(stderr, "picogram: move %lld undone: the shards stay where they were\n", m->id);
+    else if (rc == FAILED)
         fprintf(stderr,
                 "picogram: move %lld stopped at %s: 'picogram shards move --resume' takes it up, '--abort' "
                 "undoes it%s\n",
@@ -698,6 +758,29 @@ static int current_move(mv_t *m)
         snprintf(m->target, sizeof(m->target), "%s", PQgetvalue(r, 0, 4));
         snprintf(m->state, sizeof(m->state), "%s", PQgetvalue(r, 0, 5));
         m->drop_source = atoi(PQgetvalue(r, 0, 6)) != 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* The rows of shards lo..hi in the live tables of logical shards on c (not the jobs): 0, or -1. */
+static int range_rows(PGconn *c, unsigned lo, unsigned hi, long long *n)
+{
+    PGresult *r = run(c, false,
+                      "SELECT c.relname FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
+                      "JOIN pg_attribute a ON a.attrelid = c.oid WHERE s.nspname = 'public' AND c.relkind = 'r' "
+                      "AND a.attname = 'shard' AND NOT a.attisdropped AND c.relname <> 'jobs'",
+                      0, NULL);
+    if (r == NULL)
+        return -1;
+    int rc = 0;
+    *n = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        char sql[256], v[32];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM public.%s WHERE shard BETWEEN %u AND %u", PQgetvalue(r, i, 0),
+                 lo, hi);
+        rc = scalar(c, sql, 0, NULL, v, sizeof(v));
+        *n += atoll(v);
     }
     PQclear(r);
     return rc;
@@ -735,14 +818,29 @@ int shards_move(const config_t *cfg, const char *range, const char *to, bool dro
             rc = say(USAGE, "%s", err);
         dbmap_free(t);
     }
-    if (rc == OK) { /* logical replication needs the source's WAL to say what changed */
-        PGconn *src = connect_to(dbmap_url(m.map, from), "source");
-        char level[32] = "";
-        if (src == NULL || scalar(src, "SHOW wal_level", 0, NULL, level, sizeof(level)) != 0)
+    if (rc == OK) { /* before anything is recorded: the two ends as a move needs them */
+        PGconn *src = connect_to(dbmap_url(m.map, from), "source"), *dst = connect_to(to, "target");
+        char level[32] = "", a[128] = "", b[128] = "", tcp[8] = "";
+        const char *who = "SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()";
+        long long rows = 0;
+        if (src == NULL || dst == NULL || scalar(src, "SHOW wal_level", 0, NULL, level, sizeof(level)) != 0 ||
+            scalar(src, who, 0, NULL, a, sizeof(a)) != 0 || scalar(dst, who, 0, NULL, b, sizeof(b)) != 0 ||
+            scalar(src, "SELECT (inet_server_addr() IS NOT NULL)::text", 0, NULL, tcp, sizeof(tcp)) != 0 ||
+            range_rows(dst, lo, hi, &rows) != 0)
             rc = FAILED;
         else if (strcmp(level, "logical") != 0)
             rc = say(USAGE, "the source runs with wal_level = %s: a move needs wal_level = logical (a restart)", level);
+        else if (strcmp(a, b) == 0) /* the same database under another URL (pgbouncer's, an address for a name) */
+            rc = say(USAGE, "shards %u-%u are on that server already (the same database under another URL)", lo, hi);
+        else if (strcmp(tcp, "true") != 0)
+            rc = say(USAGE, "%s", "the source is reached over a Unix socket: give its URL with a TCP host");
+        else if (rows > 0)
+            rc = say(USAGE,
+                     "the target holds %lld rows of shards %u-%u already, which the map sends elsewhere: "
+                     "remove them first (a copy left by hand?)",
+                     rows, lo, hi);
         PQfinish(src);
+        PQfinish(dst);
     }
     int cur = rc == OK ? current_move(&m) : 0;
     if (cur < 0)
@@ -761,7 +859,7 @@ int shards_move(const config_t *cfg, const char *range, const char *to, bool dro
         snprintf(ds, sizeof(ds), "%d", drop_source);
         snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
         const char *p[6] = {lo_s, hi_s, m.source, m.target, ds, now};
-        char id[32];
+        char id[32] = "0";
         if (scalar(m.cat,
                    "INSERT INTO shard_moves (id, lo, hi, source, target, state, drop_source, started_at, updated_at) "
                    "SELECT coalesce(max(id), 0) + 1, $1::int, $2::int, $3, $4, 'prepare', $5::int, $6::bigint, "
@@ -810,6 +908,9 @@ int shards_move_resume(const config_t *cfg)
 
 static int do_abort(mv_t *m)
 {
+    /* first recorded: a run of the move beside this one can no longer switch the map */
+    if (strcmp(m->state, "aborting") != 0 && set_state(m, "aborting", NULL) != OK)
+        return FAILED;
     if (drop_stream(m) != OK || clear_range(m, m->dst, false) != OK || fence_set(m, m->src, false) != OK ||
         identity_back(m) != OK)
         return FAILED;

@@ -225,7 +225,8 @@ int64_t dbmap_epoch(const dbmap_t *m)
 
 size_t dbmap_db_of(const dbmap_t *m, unsigned shard)
 {
-    return atomic_load_explicit(&m->shard_db[shard & (IDS_NSHARDS - 1)], memory_order_relaxed);
+    /* acquire: the URL of an index a dbmap_apply added is there before the index is */
+    return atomic_load_explicit(&m->shard_db[shard & (IDS_NSHARDS - 1)], memory_order_acquire);
 }
 
 char *dbmap_spec(const dbmap_t *m)
@@ -421,9 +422,9 @@ db_conn_t *db_for_key(db_ctx_t *x, const char *key, size_t n)
 
 /* --- the map in the database --- */
 
-int dbmap_load(dbmap_t *m, char *err, size_t errlen)
+/* dbmap_load on a context's connection to the first database (kept by the watcher) */
+static int load_with(dbmap_t *m, db_ctx_t *x, char *err, size_t errlen)
 {
-    db_ctx_t *x = db_ctx_new(m);
     db_conn_t *c = db_physical(x, 0);
     int rc = -1;
     if (c == NULL) {
@@ -446,6 +447,14 @@ int dbmap_load(dbmap_t *m, char *err, size_t errlen)
                 snprintf(err, errlen, "cannot read the shard map: %s", c->drv->errmsg(c));
         }
     }
+    db_ctx_release(x);
+    return rc;
+}
+
+int dbmap_load(dbmap_t *m, char *err, size_t errlen)
+{
+    db_ctx_t *x = db_ctx_new(m);
+    int rc = load_with(m, x, err, errlen);
     db_ctx_free(x);
     return rc;
 }
@@ -463,6 +472,7 @@ void db_map_stale_note(void)
 static void *watch_main(void *arg)
 {
     dbmap_t *m = arg;
+    db_ctx_t *x = db_ctx_new(m); /* one connection, kept */
     int64_t last = 0;
     while (!atomic_load(&watch_stop)) {
         struct timespec ts = {0, 50 * 1000 * 1000};
@@ -472,12 +482,13 @@ static void *watch_main(void *arg)
             continue;
         last = now;
         char err[256];
-        int rc = dbmap_load(m, err, sizeof(err));
+        int rc = load_with(m, x, err, sizeof(err));
         if (rc < 0)
             log_warn("shard map: %s", err);
         else if (rc > 0)
             log_info("shard map: now epoch %lld (logical shards moved)", (long long)dbmap_epoch(m));
     }
+    db_ctx_free(x);
     return NULL;
 }
 

@@ -1013,9 +1013,10 @@ static int open_data(server_t *srv, config_t *cfg, char ns[REDIS_NS_LEN + 1], ch
     if ((dbmap_blocking(srv->dbmap) ? db_check_schemas(srv->dbmap, err, errlen)
                                     : migrate_all(srv->dbmap, err, errlen)) != 0)
         return -1;
-    /* where shards have moved since the settings were written (admin/shardmove.h), and on as they move */
+    /* where shards have moved since the settings were written (admin/shardmove.h), and on as they move;
+     * the servers only the moved map names checked too */
     if (dbmap_blocking(srv->dbmap)) {
-        if (dbmap_load(srv->dbmap, err, errlen) < 0)
+        if (dbmap_load(srv->dbmap, err, errlen) < 0 || db_check_schemas(srv->dbmap, err, errlen) != 0)
             return -1;
         dbmap_watch_start(srv->dbmap);
     }
