@@ -16,20 +16,23 @@
  * a shard column moves but the jobs: a job runs on whichever server it
  * waits (its effects follow the map), so those waiting stay put.
  *
- *   prepare   the target cleared of the range (rows a move away left
- *             behind there; a range with live rows there is refused), its
- *             fence on the range lifted; on the source the shard tables'
- *             replica identity FULL (a row filter needs its columns in the
- *             identity) and a publication; on the target a subscription.
+ *   prepare   the target cleared of the range (what an earlier attempt of
+ *             this move copied; a new move to a target holding rows of
+ *             the range is refused), its fence on the range lifted; on
+ *             the source the shard tables' replica identity FULL (a row
+ *             filter needs its columns in the identity) and a publication
+ *             (with a mark table); on the target a subscription.
  *   copying   the initial copy, then the stream, until the target is
- *             within 64 kB of the source's WAL.
+ *             within 64 kB of the source's WAL; the comparison below run
+ *             once, to warm both servers' caches.
  *   fenced    on the source, triggers on every shard table refuse writes
  *             to the range (SQLSTATE PM001: the server answers 503 with
  *             Retry-After; a job waits). Made in one transaction that takes
  *             each table's trigger lock, so every transaction that wrote
- *             the range before has ended; then the target catches up to
- *             the source's WAL position, and every table's rows of the
- *             range are compared (count and a checksum of their text).
+ *             the range before has ended; then the source writes a mark,
+ *             and once it is on the target (applied in commit order: all
+ *             before it is too) every table's rows of the range are
+ *             compared on both at once (count and a checksum of their text).
  *   switched  the new map under the next epoch, and the move's state, in
  *             one transaction on the catalog. Servers follow within a
  *             second; the fence stays on the source, so a server still on
@@ -53,8 +56,9 @@
 #include <stdbool.h>
 
 /* Exit codes: 0; 1 (failed at run time; the move is left to --resume or
- * --abort); 2 (bad usage: not PostgreSQL, a bad range, a move already in
- * progress, a target holding live rows of the range). */
+ * --abort); 2 (bad usage, nothing recorded: not PostgreSQL, a bad range, a
+ * move already in progress, a target that is the source's database or
+ * holds rows of the range, a source without wal_level = logical). */
 int shards_move(const config_t *cfg, const char *range, const char *to, bool drop_source);
 int shards_move_resume(const config_t *cfg);
 int shards_move_abort(const config_t *cfg);
