@@ -48,8 +48,9 @@ test('one rate-limit budget across two servers sharing a Redis', { skip: externa
     }
     t.diagnostic(`allowed ${allowed} of a budget of ${LIMIT} over two servers; refused ${refused}`);
     assert.ok(allowed >= LIMIT, `the whole budget is usable (${allowed})`);
-    // (each server may allow what came between its syncs, 5 ms apart: a few)
-    assert.ok(allowed <= LIMIT + 5, `one budget, not one per server (${allowed} allowed)`);
+    // (each server may allow what came between its syncs, 5 ms apart: a few, more on a loaded
+    // machine, where the syncs come late; a budget per server would have allowed 46 here)
+    assert.ok(allowed <= LIMIT + 10, `one budget, not one per server (${allowed} allowed)`);
 
     // Redis gone: each server keeps answering, counting on its own
     await redis.kill();
