@@ -759,17 +759,31 @@ static int read_layout(json_t *m, layout_t *lay)
     return 0;
 }
 
-int restore_run(const char *from, const char *data_dir)
+/* The manifest of the backup in from, if it is one (a run killed part way
+ * left none); else NULL, said. */
+static json_t *read_manifest(const char *from)
 {
-    char path[4400], err[512];
+    char path[4400];
     snprintf(path, sizeof(path), "%s/backup.json", from);
     json_error_t je;
     json_t *m = json_load_file(path, 0, &je);
     const char *format = m ? json_string_value(json_object_get(m, "format")) : NULL;
+    if (format == NULL || strcmp(format, BACKUP_FORMAT) != 0) {
+        say(USAGE, "%s is not a finished picogram backup (no readable backup.json)", from);
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+int restore_run(const char *from, const char *data_dir)
+{
+    char path[4400], err[512];
+    json_t *m = read_manifest(from);
     layout_t *lay = xmalloc(sizeof(*lay));
     int rc = OK;
-    if (m == NULL || format == NULL || strcmp(format, BACKUP_FORMAT) != 0)
-        rc = say(USAGE, "%s is not a finished picogram backup (no readable backup.json)", from);
+    if (m == NULL)
+        rc = USAGE;
     else if (json_object_get(m, "kind") && json_is_string(json_object_get(m, "kind")))
         rc = say(USAGE, "%s is a backup of a cluster: restore it with scripts/cluster.sh restore (README, Backups)",
                  from);
@@ -1029,14 +1043,11 @@ static int remap_servers(const dbmap_t *map, json_t *m)
 int restore_cluster(const char *from, const config_t *cfg)
 {
     char path[4400], err[512];
-    snprintf(path, sizeof(path), "%s/backup.json", from);
-    json_error_t je;
-    json_t *m = json_load_file(path, 0, &je);
-    const char *format = m ? json_string_value(json_object_get(m, "format")) : NULL;
+    json_t *m = read_manifest(from);
     const char *kind = m ? json_string_value(json_object_get(m, "kind")) : NULL;
     int rc = OK;
-    if (m == NULL || format == NULL || strcmp(format, BACKUP_FORMAT) != 0)
-        rc = say(USAGE, "%s is not a finished picogram backup (no readable backup.json)", from);
+    if (m == NULL)
+        rc = USAGE;
     else if (json_integer_value(json_object_get(m, "version")) != BACKUP_VERSION)
         rc = say(USAGE, "%s is a backup this picogram cannot read (another version)", from);
     else if (kind == NULL || strcmp(kind, "postgres") != 0)

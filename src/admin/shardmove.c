@@ -629,28 +629,15 @@ static int catch_up_and_switch(mv_t *m)
     fprintf(stderr, "picogram: move %lld: the target caught up in %lld ms, %lld rows compared in %lld ms\n", m->id,
             (t1 - t0) / 1000, rows, (now_us() - t1) / 1000);
     /* the new map, under the next epoch, with the move's state, at once */
-    dbmap_t *next = m->map;
     char err[512];
-    if (dbmap_load(next, err, sizeof(err)) < 0)
+    if (dbmap_load(m->map, err, sizeof(err)) < 0)
         return say(FAILED, "%s", err);
-    buf_t spec;
-    buf_init(&spec, 1u << 20);
-    for (unsigned s = 0; s < IDS_NSHARDS;) {
-        const char *url = s >= m->lo && s <= m->hi ? m->target : dbmap_url(next, dbmap_db_of(next, s));
-        unsigned e = s;
-        while (e + 1 < IDS_NSHARDS &&
-               strcmp(e + 1 >= m->lo && e + 1 <= m->hi ? m->target : dbmap_url(next, dbmap_db_of(next, e + 1)), url) ==
-                   0)
-            e++;
-        buf_printf(&spec, "%s%u-%u=%s", s ? ";" : "", s, e, url);
-        s = e + 1;
-    }
+    char *spec = dbmap_spec_moved(m->map, m->lo, m->hi, m->target);
     char id[32], now[32], fence[32];
-    long long t = now_us();
     snprintf(id, sizeof(id), "%lld", m->id);
     snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-    snprintf(fence, sizeof(fence), "%lld", t);
-    const char *p[4] = {text_of(&spec), now, id, fence};
+    snprintf(fence, sizeof(fence), "%lld", now_us());
+    const char *p[4] = {spec, now, id, fence};
     PGresult *r = NULL;
     if (exec(m->cat, "BEGIN") == 0 && exec(m->cat, "LOCK TABLE shard_maps IN EXCLUSIVE MODE") == 0 &&
         (r = run(m->cat, false,
@@ -659,14 +646,14 @@ static int catch_up_and_switch(mv_t *m)
                  2, p)) != NULL) {
         PQclear(r);
         r = run(m->cat, false,
-                "UPDATE shard_moves SET state = 'switched', updated_at = $2::bigint, fence_us = $4::bigint - fenced_us "
-                "WHERE id = $3::bigint AND $1 <> '' AND state = 'fenced'",
-                4, p);
+                "UPDATE shard_moves SET state = 'switched', updated_at = $1::bigint, fence_us = $3::bigint - fenced_us "
+                "WHERE id = $2::bigint AND state = 'fenced'",
+                3, p + 1);
     }
     /* the map only with the move still fenced (an --abort beside this run changes that first) */
     bool ok = r != NULL && atoi(PQcmdTuples(r)) == 1 && exec(m->cat, "COMMIT") == 0;
     PQclear(r);
-    buf_free(&spec);
+    free(spec);
     if (!ok) {
         PQclear(PQexec(m->cat, "ROLLBACK"));
         return say(FAILED, "%s", "cannot write the new map: --resume or --abort");

@@ -229,14 +229,24 @@ size_t dbmap_db_of(const dbmap_t *m, unsigned shard)
     return atomic_load_explicit(&m->shard_db[shard & (IDS_NSHARDS - 1)], memory_order_acquire);
 }
 
-char *dbmap_spec(const dbmap_t *m)
+/* The URL of shard s in m, or url for the shards lo..hi. */
+static const char *url_moved(const dbmap_t *m, unsigned s, unsigned lo, unsigned hi, const char *url)
+{
+    return s >= lo && s <= hi ? url : m->urls[dbmap_db_of(m, s)];
+}
+
+char *dbmap_spec_moved(const dbmap_t *m, unsigned lo, unsigned hi, const char *url)
 {
     buf_t b;
     buf_init(&b, 1u << 20);
-    unsigned lo, hi;
-    size_t db;
-    for (size_t i = 0; dbmap_range(m, i, &lo, &hi, &db); i++)
-        buf_printf(&b, "%s%u-%u=%s", i ? ";" : "", lo, hi, m->urls[db]);
+    for (unsigned s = 0; s < IDS_NSHARDS;) {
+        const char *at = url_moved(m, s, lo, hi, url);
+        unsigned e = s;
+        while (e + 1 < IDS_NSHARDS && strcmp(url_moved(m, e + 1, lo, hi, url), at) == 0)
+            e++;
+        buf_printf(&b, "%s%u-%u=%s", s ? ";" : "", s, e, at);
+        s = e + 1;
+    }
     return buf_steal(&b, NULL);
 }
 

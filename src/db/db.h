@@ -251,7 +251,8 @@ const char *dbmap_url(const dbmap_t *m, size_t i);
 int dbmap_apply(dbmap_t *m, const char *spec, int64_t epoch, char *err, size_t errlen);
 int64_t dbmap_epoch(const dbmap_t *m); /* 0: the settings' map */
 size_t dbmap_db_of(const dbmap_t *m, unsigned shard);
-char *dbmap_spec(const dbmap_t *m); /* the map as a spec (malloc'd) */
+/* The map as a spec, with the shards lo..hi on url instead (malloc'd): a move's next map. */
+char *dbmap_spec_moved(const dbmap_t *m, unsigned lo, unsigned hi, const char *url);
 /* The map in the database (shard_maps, on the settings' first database),
  * if it is newer than m's: applied. 1 if it changed m, 0 if not, -1 with
  * err if it could not be read. */

@@ -292,8 +292,7 @@ static const char *const migrations[] = {
     "CREATE TABLE shard_maps (epoch {ID} PRIMARY KEY, spec TEXT NOT NULL, made_at {ID} NOT NULL);"
     "CREATE TABLE shard_moves (id {ID} PRIMARY KEY, lo INTEGER NOT NULL, hi INTEGER NOT NULL, source TEXT NOT NULL,"
     " target TEXT NOT NULL, state TEXT NOT NULL, drop_source INTEGER NOT NULL, started_at {ID} NOT NULL,"
-    " updated_at {ID} NOT NULL, fenced_us {ID} NOT NULL DEFAULT 0, fence_us {ID} NOT NULL DEFAULT 0,"
-    " note TEXT NOT NULL DEFAULT '');"
+    " updated_at {ID} NOT NULL, fenced_us {ID} NOT NULL DEFAULT 0, fence_us {ID} NOT NULL DEFAULT 0);"
     "CREATE TABLE shard_fences (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, move_id {ID} NOT NULL);",
 };
 #define MIGRATION_KEY_SHARDS 12

@@ -13,28 +13,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto, mediaFiles, serverBinary } from './lib.mjs';
+import {
+  launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto, mediaFiles, serverBinary, ownCluster,
+  psqlOn as pg, shardOf as shard,
+} from './lib.mjs';
 
-const shard = (id) => Number((BigInt(String(id).split('_')[0]) >> 10n) & 8191n);
 const half = (id) => (shard(id) < 4096 ? 0 : 1);
 // shards 0-2047 are moved to the second server before the backup: a restore must follow the moved map
 const MOVED = 2047;
 const server = (id) => (shard(id) <= MOVED ? 1 : half(id));
-const script = path.join(repoRoot, 'scripts', 'cluster.sh');
-const env = { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off' };
-const cluster = (...args) => execFileSync(script, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-const clusterAsync = (...args) => promisify(execFile)(script, args, { env });
-
-function pg(dir, i, sql) {
-  const m = /PG_PORTS="(\d+) (\d+)"/.exec(readFileSync(path.join(dir, 'cluster.env'), 'utf8'));
-  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', m[1 + i], '-U', 'picogram',
-    '-d', 'picogram', '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql]).toString().trim();
-}
 
 /** Every photo row of a cluster (both servers) against the files of its photo store. */
 async function agreement(dir) {
@@ -57,8 +48,12 @@ async function agreement(dir) {
 
 test('cluster restore drill: a backup under writes, restored to its point and to a later time',
   { skip: external || topology !== 'pg' ? 'needs the pg topology' : false, timeout: 300_000 }, async (t) => {
-    const base = await mkdtemp(path.join(tmpdir(), 'picogram-drill-'));
+    // three clusters under one directory: the live one, and two restored from its backup
+    const own = await ownCluster('picogram-drill-');
+    const base = own.dir;
     execFileSync('chmod', ['0755', base]); // the servers' user (nobody, under root) reaches its parts
+    const { cluster } = own;
+    const clusterAsync = (...args) => promisify(execFile)(path.join(repoRoot, 'scripts', 'cluster.sh'), args, { env: own.env });
     const [dir, dest, new1, new2] = ['live', 'backup', 'restored', 'pitr'].map((d) => path.join(base, d));
     const servers = [];
     const serve = async (d) => {
@@ -190,15 +185,6 @@ test('cluster restore drill: a backup under writes, restored to its point and to
       assert.deepEqual(agree2.rowsWithoutFiles, [], 'no photo row without its files (PITR)');
       assert.deepEqual(agree2.filesWithoutRows, [], 'no file without its row (PITR)');
     } finally {
-      for (const s of servers) {
-        s.proc.kill('SIGTERM');
-        await s.exited;
-        step('a server stopped');
-      }
-      for (const d of [dir, new1, new2]) {
-        try { cluster('down', d); } catch { /* best effort */ }
-        step('a cluster down');
-      }
-      await rm(base, { recursive: true, force: true });
+      await own.stop(servers, [dir, new1, new2]);
     }
   });

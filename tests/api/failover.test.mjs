@@ -8,39 +8,18 @@
 // Runs on the 'pg' topology only: it starts a cluster of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, show, external, topology, uploadPhoto, ownCluster, shardOf } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
-const half = (id) => (((BigInt(id) >> 10n) & 8191n) < 4096n ? 0 : 1);
-// synchronous_commit on: the primary acknowledges a commit once the replica has it
-const clusterEnvVars = { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off', PG_SYNC_COMMIT: 'on' };
-const cluster = (...args) => execFileSync(path.join(repoRoot, 'scripts', 'cluster.sh'), args,
-  { env: clusterEnvVars, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
-function envOf(dir) {
-  const env = {};
-  for (const line of readFileSync(path.join(dir, 'cluster.env'), 'utf8').split('\n')) {
-    const m = /^(\w+)="?([^"]*)"?$/.exec(line.trim());
-    if (m) env[m[1]] = m[2];
-  }
-  return env;
-}
-
-/** psql on PostgreSQL server i of the cluster in dir, as it is now (cluster.env). */
-function pg(dir, i, sql) {
-  const port = envOf(dir).PG_PORTS.split(' ')[i];
-  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', port, '-U', 'picogram',
-    '-d', 'picogram', '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql]).toString().trim();
-}
+const half = (id) => (shardOf(id) < 4096 ? 0 : 1);
 
 test('failover to a synchronous replica under writes: no acknowledged write lost or doubled, the API back without a restart',
   { skip: external || topology !== 'pg' ? 'needs the pg topology' : false, timeout: 180_000 }, async (t) => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'picogram-failover-'));
+    // synchronous_commit on: the primary acknowledges a commit once the replica has it
+    const own = await ownCluster('picogram-failover-', { PG_SYNC_COMMIT: 'on' });
+    const { dir, cluster } = own;
     let srv;
     try {
       cluster('up', dir);
@@ -83,6 +62,9 @@ test('failover to a synchronous replica under writes: no acknowledged write lost
       t.after(() => { stop = true; return Promise.all(writers); });
       await poll(async () => acked.length >= 40, { timeout: 30_000, interval: 50 });
       const before = acked.length;
+      // the primary waits for the replica before it acknowledges: what this test relies on
+      assert.equal(own.psql(1, 'SHOW synchronous_commit'), 'on');
+      assert.equal(own.psql(1, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'replica1'"), 'sync');
       // the primary dies: no shutdown, no last words
       const pid = Number(readFileSync(path.join(dir, 'pg1', 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
       process.kill(pid, 'SIGKILL');
@@ -102,7 +84,7 @@ test('failover to a synchronous replica under writes: no acknowledged write lost
       t.diagnostic(`${acked.length} comments and ${signedUp.length} sign-ups acknowledged, ${failed} refused during the failover`);
 
       // every acknowledged comment is there, once, with its text
-      const rows = pg(dir, 1, `SELECT text FROM comments WHERE media_id = ${BigInt(mediaId.split('_')[0])}`)
+      const rows = own.psql(1, `SELECT text FROM comments WHERE media_id = ${BigInt(mediaId.split('_')[0])}`)
         .split('\n').filter(Boolean);
       const texts = new Set(rows);
       assert.equal(texts.size, rows.length, 'no comment twice');
@@ -127,13 +109,8 @@ test('failover to a synchronous replica under writes: no acknowledged write lost
       assert.equal(p2.status, 200, show(p2));
       const c2 = await api(url, 'POST', `/v1/media/${p2.body.data.id}/comments`, { token: owner.token, form: { text: 'after' } });
       assert.equal(c2.status, 200, show(c2));
-      assert.equal(pg(dir, 1, 'SELECT pg_is_in_recovery()'), 'f', 'server 1 is the promoted replica now');
+      assert.equal(own.psql(1, 'SELECT pg_is_in_recovery()'), 'f', 'server 1 is the promoted replica now');
     } finally {
-      if (srv) {
-        srv.proc.kill('SIGTERM');
-        await srv.exited;
-      }
-      try { cluster('down', dir); } catch { /* best effort */ }
-      await rm(dir, { recursive: true, force: true });
+      await own.stop([srv]);
     }
   });

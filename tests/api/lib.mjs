@@ -96,6 +96,46 @@ export function psql(i, sql, db = 'postgres') {
     '-d', db, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql]).toString();
 }
 
+/** The logical shard of an ID (a media ID "ID_USER" too). */
+export const shardOf = (id) => Number((BigInt(String(id).split('_')[0]) >> 10n) & 8191n);
+
+const clusterScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cluster.sh');
+
+/** psql on the picogram database of PostgreSQL server i of the scripts/cluster.sh cluster in dir, as it is now
+ * (cluster.env: after a failover, the promoted replica). Trimmed rows, unaligned. */
+export function psqlOn(dir, i, sql) {
+  const ports = /PG_PORTS="(\d+) (\d+)"/.exec(readFileSync(path.join(dir, 'cluster.env'), 'utf8'));
+  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', ports[1 + i], '-U', 'picogram',
+    '-d', 'picogram', '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+}
+
+/**
+ * A cluster of a test's own, for tests that stop, kill, move or restore its
+ * parts: scripts/cluster.sh with its databases only (CLUSTER_SERVE=0,
+ * PG_FSYNC=off, and env), in a new temporary directory. {dir, env,
+ * cluster(...args) (the script, its output), psql(i, sql), stop(servers)
+ * (the servers SIGTERMed and awaited, then the cluster down and its
+ * directory removed)}. Call cluster('up', dir) to start it.
+ */
+export async function ownCluster(prefix, env = {}) {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  const e = { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off', ...env };
+  const cluster = (...args) => execFileSync(clusterScript, args, { env: e, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  return {
+    dir, env: e, cluster, psql: (i, sql) => psqlOn(dir, i, sql),
+    async stop(servers = [], dirs = [dir]) {
+      for (const s of servers.filter(Boolean)) {
+        s.proc.kill('SIGTERM');
+        await s.exited;
+      }
+      for (const d of dirs) {
+        try { cluster('down', d); } catch { /* best effort: it may not have come up */ }
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 const pgDatabases = new Map(); // dataDir -> database URL spec
 /** Two fresh databases, migrated, for a server of the 'pg' topology: its --database value. */
 function pgDatabase(dataDir) {

@@ -7,28 +7,16 @@
 // of its servers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
-import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, show, external, topology, uploadPhoto, ownCluster, shardOf } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
-const half = (id) => (((BigInt(id) >> 10n) & 8191n) < 4096n ? 0 : 1);
-const cluster = (...args) => execFileSync(path.join(repoRoot, 'scripts', 'cluster.sh'), args,
-  { env: { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
-/** psql on PostgreSQL server 0 of the cluster in dir (its picogram database). */
-function pg0(dir, sql) {
-  const ports = /PG_PORTS="(\d+) (\d+)"/.exec(readFileSync(path.join(dir, 'cluster.env'), 'utf8'));
-  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', ports[1], '-U', 'picogram',
-    '-d', 'picogram', '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql]).toString();
-}
+const half = (id) => (shardOf(id) < 4096 ? 0 : 1);
 
 test('a PostgreSQL server down: 503 for its users within about a second, the others served, recovery without a restart',
   { skip: external || topology !== 'pg' ? 'needs the pg topology' : false, timeout: 120_000 }, async (t) => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'picogram-pgdown-'));
+    const own = await ownCluster('picogram-pgdown-');
+    const { dir, cluster } = own;
     const dataDir = path.join(dir, 'data');
     let srv;
     try {
@@ -70,7 +58,7 @@ test('a PostgreSQL server down: 503 for its users within about a second, the oth
         fields: { caption: tags.map((x) => `#${x}`).join(' ') } });
       assert.equal(post.status, 200, `a post on the live server: ${post.text}`);
       await new Promise((r) => setTimeout(r, 7000)); // the inline run, then the runner's tries
-      const [waiting, attempts, dead] = pg0(dir, "SELECT COUNT(*), COALESCE(MAX(attempts), 0), COALESCE(MAX(dead), 0) FROM jobs WHERE kind = 'tag'")
+      const [waiting, attempts, dead] = own.psql(0, "SELECT COUNT(*), COALESCE(MAX(attempts), 0), COALESCE(MAX(dead), 0) FROM jobs WHERE kind = 'tag'")
         .trim().split('|').map(Number);
       t.diagnostic(`tag effects waiting for the down server: ${waiting}`);
       assert.ok(waiting > 0, 'some of 12 tags live on the down server');
@@ -90,11 +78,6 @@ test('a PostgreSQL server down: 503 for its users within about a second, the oth
       }, { timeout: 20_000, interval: 500 });
       assert.ok(landed.ok, 'every tag lists the post once the server is back');
     } finally {
-      if (srv) {
-        srv.proc.kill('SIGTERM');
-        await srv.exited;
-      }
-      try { cluster('down', dir); } catch { /* best effort */ }
-      await rm(dir, { recursive: true, force: true });
+      await own.stop([srv]);
     }
   });

@@ -11,24 +11,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { launchOn, api, signup, uniqueName, show, external, topology, repoRoot, uploadPhoto, serverBinary } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, show, external, topology, uploadPhoto, serverBinary, ownCluster, shardOf } from './lib.mjs';
 import { poll } from './feed_util.mjs';
 
 const LO = 1024; const HI = 3071; // a quarter of the first server's shards
-const shardOf = (id) => Number((BigInt(String(id).split('_')[0]) >> 10n) & 8191n);
 const moving = (id) => shardOf(id) >= LO && shardOf(id) <= HI;
-const cluster = (...args) => execFileSync(path.join(repoRoot, 'scripts', 'cluster.sh'), args,
-  { env: { ...process.env, CLUSTER_SERVE: '0', PG_FSYNC: 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
-function pg(dir, i, sql) {
-  const m = /PG_PORTS="(\d+) (\d+)"/.exec(readFileSync(path.join(dir, 'cluster.env'), 'utf8'));
-  return execFileSync('/usr/lib/postgresql/15/bin/psql', ['-h', '127.0.0.1', '-p', m[1 + i], '-U', 'picogram',
-    '-d', 'picogram', '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
-}
 
 /** `picogram shards move ARGS`, stopped (kill -9) once it says it paused at `pauseAt`; or run to its end. */
 function move(conf, args, pauseAt) {
@@ -48,8 +37,9 @@ function move(conf, args, pauseAt) {
 
 test('a range of logical shards moved under load, its mover killed at every step: nothing lost or doubled, the map followed without a restart',
   { skip: external || topology !== 'pg' ? 'needs the pg topology' : false, timeout: 300_000 }, async (t) => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'picogram-move-'));
-    execFileSync('chmod', ['0755', dir]);
+    const own = await ownCluster('picogram-move-');
+    const { dir, cluster } = own;
+    const pg = (i, sql) => own.psql(i, sql);
     const conf = path.join(dir, 'picogram.conf');
     const servers = [];
     let stop = false; let load;
@@ -157,7 +147,7 @@ test('a range of logical shards moved under load, its mover killed at every step
       assert.ok(json.ranges.some((x) => x.range[0] === LO && x.range[1] === HI && x.server === target), JSON.stringify(json.ranges));
       assert.equal(json.moves.at(-1).state, 'done');
       // every acknowledged comment exactly once, across both servers' live tables
-      const rows = [0, 1].flatMap((i) => pg(dir, i, 'SELECT text FROM comments').split('\n').filter(Boolean));
+      const rows = [0, 1].flatMap((i) => pg(i, 'SELECT text FROM comments').split('\n').filter(Boolean));
       const count = new Map();
       for (const x of rows) count.set(x, (count.get(x) || 0) + 1);
       assert.deepEqual(acked.filter((c) => count.get(c.text) !== 1).map((c) => [c.text, count.get(c.text)]), [],
@@ -171,7 +161,7 @@ test('a range of logical shards moved under load, its mover killed at every step
           assert.equal(m.status, 200, show(m));
           assert.ok(m.body.data.comments.count >= texts, `photo ${p.id}: ${m.body.data.comments.count} comments, ${texts} acknowledged`);
           const server = moving(p.id) || shardOf(p.id) >= 4096 ? 1 : 0;
-          const stored = Number(pg(dir, server, `SELECT count(*) FROM comments WHERE media_id = ${p.id.split('_')[0]}`));
+          const stored = Number(pg(server, `SELECT count(*) FROM comments WHERE media_id = ${p.id.split('_')[0]}`));
           assert.equal(m.body.data.comments.count, stored, `photo ${p.id}: the count matches its rows`);
           const liked = [...likes.keys()].filter((k) => k.startsWith(`${p.id} `)).length;
           assert.ok(m.body.data.likes.count >= liked, `photo ${p.id}: ${m.body.data.likes.count} likes, ${liked} acknowledged`);
@@ -185,9 +175,9 @@ test('a range of logical shards moved under load, its mover killed at every step
         assert.ok(f.body.data.some((x) => x.id === mover.id), `server ${i}: the moved user's photo in a follower's feed`);
       }
       // the old server no longer holds or takes the range
-      assert.equal(pg(dir, 0, `SELECT count(*) FROM users WHERE shard BETWEEN ${LO} AND ${HI}`), '0');
-      assert.equal(pg(dir, 0, `SELECT count(*) FROM picogram_moved_3.users`), String(inRange.length), 'its copy kept aside');
-      assert.throws(() => pg(dir, 0, `INSERT INTO users (id, username, username_lower, password_hash, created_at) VALUES (${BigInt(LO) << 10n}, 'z', 'z', 'h', 1)`),
+      assert.equal(pg(0, `SELECT count(*) FROM users WHERE shard BETWEEN ${LO} AND ${HI}`), '0');
+      assert.equal(pg(0, `SELECT count(*) FROM picogram_moved_3.users`), String(inRange.length), 'its copy kept aside');
+      assert.throws(() => pg(0, `INSERT INTO users (id, username, username_lower, password_hash, created_at) VALUES (${BigInt(LO) << 10n}, 'z', 'z', 'h', 1)`),
         /fenced/, 'the old server refuses a write to the range');
       // the moved users are served: log-in, profile, a new write
       for (const u of inRange) {
@@ -199,11 +189,6 @@ test('a range of logical shards moved under load, its mover killed at every step
     } finally {
       stop = true;
       await load?.catch(() => {});
-      for (const s of servers) {
-        s.proc.kill('SIGTERM');
-        await s.exited;
-      }
-      try { cluster('down', dir); } catch { /* best effort */ }
-      await rm(dir, { recursive: true, force: true });
+      await own.stop(servers);
     }
   });
