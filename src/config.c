@@ -48,6 +48,10 @@ static const setting_t settings[] = {
     {"hash_queue", T_INT, OFF(hash_queue), "64", 1, 100000, NULL, "password hashes waiting at most; more answer 503"},
     {"hash_per_client", T_INT, OFF(hash_per_client), "8", 1, 100000, NULL,
      "password hashes queued or running per client address at once; more answer 429"},
+    {"password_hash", T_ENUM, OFF(password_hash), "interactive", 0, 0, "interactive|minimum",
+     "cost of hashing a new password (Argon2id): interactive, libsodium's for log-ins (64 MiB, about 0.2 s "
+     "of a core); minimum (8 KiB, cheap to guess: for test suites only). A password keeps the cost it was "
+     "hashed with"},
     {"login_backoff_after", T_INT, OFF(login_backoff_after), "5", 1, 100000, NULL,
      "failed log-ins per account (four times as many per client address) before each attempt must wait, "
      "1 s doubling to 5 min"},

@@ -45,6 +45,7 @@ typedef struct config {
     char *log_format;          /* "text" or "json" */
     long long slow_request_ms; /* 0: no slow-request log */
     char *sqlite_sync; /* "full" or "normal" */
+    char *password_hash; /* "interactive" or "minimum" */
     char *photo_store; /* blob store URL, "file:DIR" */
     char *web_root;    /* the web client's directory, or "off" */
     char *photo_url;   /* public base URL of the photo store's keys */

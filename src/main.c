@@ -6,6 +6,7 @@
 #include "admin/admin.h"
 #include "admin/backup.h"
 #include "admin/shardmove.h"
+#include "api/handlers.h"
 #include "core/buf.h"
 #include "blob/blob.h"
 #include "db/db.h"
@@ -221,6 +222,7 @@ static int build_config(config_t *c, const char *cmd, int argc, char **argv)
     }
     if (config_finish(c, err, sizeof(err)) != 0)
         return fail_usage(err);
+    password_hash_cost(c->password_hash);
     return 0;
 }
 

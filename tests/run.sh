@@ -17,9 +17,13 @@
 # cluster's nginx, to its two servers and its worker (the tests that need a
 # process of their own skip there).
 # Env: FUZZ_SECONDS (default 6 per target), API_CONCURRENCY (test files at once, default 3),
-# SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1.
+# SKIP_ASAN=1, SKIP_FUZZ=1, SKIP_WEB=1, SKIP_PG=1, PICOGRAM_PASSWORD_HASH (default minimum).
 set -u
 cd "$(dirname "$0")/.."
+# Every server the suite starts, the cluster's too, hashes new passwords at
+# the lowest cost (the password_hash setting; tests/api/lib.mjs says why);
+# the tests of that cost and of the hashing queue ask for the default.
+export PICOGRAM_PASSWORD_HASH=${PICOGRAM_PASSWORD_HASH:-minimum}
 ROOT=$PWD
 PASSED=0
 FAILED=0
@@ -117,16 +121,24 @@ api() { # api BIN NAME [FILES TO LEAVE OUT]
     [ -z "$solo" ] || nodesuite "$solo" "$1" "api ($2, latency budgets, alone)" --test-concurrency=1
 }
 
-fuzz() { # fuzz DIR
-    local secs=${FUZZ_SECONDS:-6}
+fuzz() { # fuzz DIR: every target for FUZZ_SECONDS, one per core at a time (each fuzzer runs on one core)
+    local secs=${FUZZ_SECONDS:-6} jobs; jobs=$(nproc 2>/dev/null || echo 2)
+    local names=() src t
     for src in tests/fuzz/fuzz_*.c; do
-        local t; t=$(basename "$src" .c); t=${t#fuzz_}
-        local corpus="$OUT/corpus-$t"
-        mkdir -p "$corpus"; cp tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
-        local dict=()
-        [ -f tests/fuzz/dict/"$t".dict ] && dict=(-dict=tests/fuzz/dict/"$t".dict)
-        if "$1/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" \
-            -artifact_prefix="$OUT/" "$corpus" >"$OUT/fuzz-$t.log" 2>&1; then
+        t=$(basename "$src" .c); t=${t#fuzz_}; names+=("$t")
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+        (
+            local corpus="$OUT/corpus-$t" dict=()
+            mkdir -p "$corpus"; cp tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null
+            [ -f tests/fuzz/dict/"$t".dict ] && dict=(-dict=tests/fuzz/dict/"$t".dict)
+            "$1/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" \
+                -artifact_prefix="$OUT/$t-" "$corpus" >"$OUT/fuzz-$t.log" 2>&1
+            echo $? >"$OUT/fuzz-$t.rc"
+        ) &
+    done
+    wait
+    for t in "${names[@]}"; do
+        if [ "$(cat "$OUT/fuzz-$t.rc" 2>/dev/null)" = 0 ]; then
             count "fuzz $t (${secs}s)" 1 0
         else
             tail -n 30 "$OUT/fuzz-$t.log"; count "fuzz $t" 0 1

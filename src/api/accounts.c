@@ -15,10 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Set once at start-up (password_hash_cost), before any thread hashes. */
+static bool hash_minimum;
+
+void password_hash_cost(const char *cost)
+{
+    hash_minimum = strcmp(cost, "minimum") == 0;
+}
+
 int password_hash(const char *password, char out[128])
 {
-    return crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    unsigned long long ops = hash_minimum ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    size_t mem = hash_minimum ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    return crypto_pwhash_str(out, password, strlen(password), ops, mem);
 }
 
 bool password_verify(const char *hash, const char *password)

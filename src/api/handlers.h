@@ -185,7 +185,11 @@ void api_render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n);
  * answering 404 (or 500). */
 bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out);
 
-/* Shared by sign-up and log-in: argon2id, run on a worker thread. */
+/* Shared by sign-up and log-in: argon2id, run on a worker thread. The
+ * cost of new hashes is the `password_hash` setting ("interactive" or
+ * "minimum"), given once at start-up; a verify reads the cost from the
+ * stored hash. */
+void password_hash_cost(const char *cost);
 int password_hash(const char *password, char out[128]);
 bool password_verify(const char *hash, const char *password);
 

@@ -1224,6 +1224,9 @@ int server_run(config_t *cfg)
         h2o_multithread_create_thread(&thr->tid, NULL, loop_main, thr);
     }
     srv->nlisten = 0; /* the loops have them */
+    if (strcmp(cfg->password_hash, "minimum") == 0)
+        log_warn("password_hash = minimum: new passwords are hashed at the lowest cost, which is cheap to guess "
+                 "(for test suites only)");
     log_info("picogram listening on http://%s:%d (%d loop threads, %lld workers, ID node %u, data in %s)",
              cfg->listen_host, port, srv->nthreads, cfg->workers, nodes_node(srv->nodes), cfg->data_dir);
 

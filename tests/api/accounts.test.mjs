@@ -1,8 +1,12 @@
 // Accounts: sign-up, the password grant, tokens, log-out.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
-  startServer, api, signup, login, uniqueName, show, external, topology, sqlExec,
+  serverBinary, startServer, launchOn, api, signup, login, uniqueName, show, external, topology, sqlExec, sqlRows,
   assertOk, assertV1Error, assertOAuthError, assertFullUser, assertShortUser,
 } from './lib.mjs';
 
@@ -354,5 +358,69 @@ describe('tokens and log-out', () => {
     // the real ones still work
     assert.equal(assertOk(await getSelf(a.token)).id, a.user.id);
     assert.equal(assertOk(await getSelf(b.token)).id, b.user.id);
+  });
+});
+
+describe('the cost of password hashes (password_hash)', { skip: external }, () => {
+  const hashOf = (dataDir, name) => sqlRows(dataDir, `SELECT password_hash FROM users WHERE username = '${name}'`)[0];
+  const INTERACTIVE = /^\$argon2id\$v=19\$m=65536,t=2,p=1\$/; // libsodium's OPSLIMIT and MEMLIMIT _INTERACTIVE
+  const MINIMUM = /^\$argon2id\$v=19\$m=8,t=1,p=1\$/;
+
+  it('is libsodium\'s interactive Argon2id when not set', async () => {
+    const s = await startServer([], { PICOGRAM_PASSWORD_HASH: undefined }); // (the suite sets minimum)
+    try {
+      const name = uniqueName('pwdef');
+      await signup(s.url, name, 'default cost 1');
+      assert.match(hashOf(s.dataDir, name) || '', INTERACTIVE);
+      assert.doesNotMatch(s.stderr(), /password_hash = minimum/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a password keeps the cost it was hashed with: log-ins work across a change of the setting', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-pwcost-'));
+    const procs = [];
+    const start = async (cost) => {
+      const s = launchOn(dataDir, ['--password-hash', cost]);
+      procs.push(s);
+      return { s, url: await s.url };
+    };
+    const loggedIn = async (u, name, pw) => {
+      const r = await login(u, name, pw);
+      assert.equal(r.status, 200, show(r));
+      assert.equal(r.body.user.username, name);
+    };
+    const [u1, u2] = [uniqueName('pwi'), uniqueName('pwm')];
+    try {
+      const first = await start('interactive');
+      await signup(first.url, u1, 'first cost 1');
+      assert.match(hashOf(dataDir, u1), INTERACTIVE);
+      await first.s.stopCleanly();
+
+      const second = await start('minimum');
+      assert.match(second.s.stderr(), /password_hash = minimum: .*cheap to guess/, 'the cheap setting is warned of');
+      await loggedIn(second.url, u1, 'first cost 1');
+      assertOAuthError(await login(second.url, u1, 'first cost 2'));
+      await signup(second.url, u2, 'second cost 1');
+      assert.match(hashOf(dataDir, u2), MINIMUM);
+      assert.match(hashOf(dataDir, u1), INTERACTIVE, 'an old hash is not touched');
+      await second.s.stopCleanly();
+
+      const third = await start('interactive');
+      await loggedIn(third.url, u2, 'second cost 1');
+      await loggedIn(third.url, u1, 'first cost 1');
+      assertOAuthError(await login(third.url, u2, 'second cost 2'));
+      await third.s.stopCleanly();
+    } finally {
+      for (const p of procs) p.proc.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a cost it does not know, at start', () => {
+    const r = spawnSync(serverBinary(), ['serve', '--password-hash', 'weak', '--listen', '127.0.0.1:0'], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /password_hash: 'weak' \(expected one of interactive\|minimum\)/);
   });
 });

@@ -5,6 +5,8 @@
 //
 // On the code before the fix, the first test fails: a like waited seconds
 // behind queued log-in hashes on the shared worker pool.
+// Its servers hash at the default cost (interactive), as the flood is of
+// that work.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -35,7 +37,7 @@ describe('a log-in flood', { skip: external || topology === 'pg' }, () => {
   before(async () => {
     // no per-address budget here,
     // and no failure backoff: the flood reaches the hashing pool itself
-    srv = await startServer(['--access-log', 'off', '--hash-per-client', '100000', '--login-backoff-after', '100000']);
+    srv = await startServer(['--access-log', 'off', '--password-hash', 'interactive', '--hash-per-client', '100000', '--login-backoff-after', '100000']);
     url = srv.url;
   });
   after(async () => { await srv?.stop(); });
@@ -84,7 +86,7 @@ describe('a log-in flood', { skip: external || topology === 'pg' }, () => {
   });
 
   it('drops the hashes of log-ins whose client has gone', { timeout: 60_000 }, async () => {
-    const s2 = await startServer(['--access-log', 'off', '--hash-per-client', '100000', '--log-level', 'debug']);
+    const s2 = await startServer(['--access-log', 'off', '--password-hash', 'interactive', '--hash-per-client', '100000', '--log-level', 'debug']);
     try {
       const { port } = new URL(s2.url);
       const body = 'grant_type=password&username=gone&password=never-checked';
@@ -156,7 +158,7 @@ describe('failed log-ins back off', { skip: external }, () => {
 
 describe('hashes per client address', { skip: external }, () => {
   it('over --hash-per-client, a fast 429 with Retry-After; sign-ups too', async () => {
-    const srv = await startServer(['--access-log', 'off', '--hash-per-client', '1']);
+    const srv = await startServer(['--access-log', 'off', '--password-hash', 'interactive', '--hash-per-client', '1']);
     try {
       const u = await signup(srv.url, uniqueName('perclient'));
       const results = await Promise.all(Array.from({ length: 6 },

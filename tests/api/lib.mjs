@@ -18,6 +18,13 @@ import assert from 'node:assert/strict';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 
+// Every process the suite starts hashes new passwords at the lowest cost
+// (the password_hash setting), unless told otherwise: the suite signs up
+// thousands of users, and at the default cost (0.2 s of a core each) that
+// was 40% of its CPU. The tests about hashing's cost and its queue
+// (accounts, flood) ask for the default.
+process.env.PICOGRAM_PASSWORD_HASH ??= 'minimum';
+
 /** True when the suite runs against an external server (PICOGRAM_URL). */
 export const external = Boolean(process.env.PICOGRAM_URL);
 /**
@@ -231,6 +238,20 @@ export function sqlExec(dataDir, sql) {
       + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
       + 'c.cursor().execute(sys.argv[2]); c.commit()', t, sql]);
   }
+}
+
+/** The rows a query gives on every database of a server (any topology), each row's columns joined by a tab. */
+export function sqlRows(dataDir, sql) {
+  const rows = [];
+  for (const t of dbTargets(dataDir)) {
+    const out = execFileSync('/usr/bin/python3', ['-c', 'import sys\n'
+      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
+      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
+      + 'cur = c.cursor(); cur.execute(sys.argv[2])\n'
+      + 'for r in cur.fetchall(): print("\\t".join(str(v) for v in r))', t, sql], { encoding: 'utf8' });
+    rows.push(...out.split('\n').filter(Boolean));
+  }
+  return rows;
 }
 
 /** The flags that put a server with this data directory on the topology. */
