@@ -15,6 +15,7 @@
 #include "images/images.h"
 #include "obs/log.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -40,7 +41,9 @@ static const struct command {
     {"serve", "[SETTINGS]", "serve the API (embedded topology: SQLite and a photo folder in --data)"},
     {"worker", "[SETTINGS]", "run background jobs (fan-out, far-side writes, rankings) alone, no HTTP"},
     {"migrate", "[SETTINGS]", "bring every database's schema up to date, then exit"},
-    {"shards", "[--json] [SETTINGS] | move LO[-HI] --to URL [--drop-source] | move --resume|--abort",
+    {"shards",
+     "[--json] [SETTINGS] | move LO[-HI] --to URL [--drop-source] [--catch-up-seconds N] | move --resume "
+     "[--catch-up-seconds N] | move --abort",
      "print the shard map with live counts of users and photos, and the moves; or move logical shards to another "
      "PostgreSQL server while everything runs"},
     {"sweep", "[--older-than SECONDS] [SETTINGS]",
@@ -361,27 +364,31 @@ static int cmd_shards(const config_t *c, bool json)
     return rc;
 }
 
-/* picogram shards move LO[-HI] --to URL [--drop-source] | --resume | --abort [SETTINGS] */
+/* picogram shards move LO[-HI] --to URL [--drop-source] | --resume | --abort; [--catch-up-seconds N] [SETTINGS] */
 static int cmd_shards_move(int argc, char **argv)
 {
-    const char *range = NULL, *to = NULL;
+    const char *range = NULL, *to = NULL, *catch_up = NULL;
     bool drop = false, resume = false, abort_ = false;
     int nargs = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: picogram shards move LO[-HI] --to URL [--drop-source] [SETTINGS]\n"
-                   "       picogram shards move --resume | --abort [SETTINGS]\n\n"
+            printf("usage: picogram shards move LO[-HI] --to URL [--drop-source] [--catch-up-seconds N] [SETTINGS]\n"
+                   "       picogram shards move --resume [--catch-up-seconds N] | --abort [SETTINGS]\n\n"
                    "Moves logical shards LO to HI (all on one server now) to the PostgreSQL server at URL while "
                    "everything runs: copied by logical replication, caught up, writes fenced for a moment, "
                    "compared, then the map switched (every server follows within a second). The source's copy "
                    "is kept in its schema picogram_moved_ID, or deleted with --drop-source. A move stopped at "
-                   "any step is taken up by --resume, or undone by --abort (before its switch).\n");
+                   "any step is taken up by --resume, or undone by --abort (before its switch). Writes to the "
+                   "range stay fenced at most --catch-up-seconds (default 60) while the target catches up; past "
+                   "that, the fence is lifted and the move stops, to be resumed.\n");
             return 0;
         }
         if (strcmp(argv[i], "--to") == 0 && i + 1 < argc)
             to = argv[++i];
         else if (strcmp(argv[i], "--drop-source") == 0)
             drop = true;
+        else if (strcmp(argv[i], "--catch-up-seconds") == 0 && i + 1 < argc)
+            catch_up = argv[++i];
         else if (strcmp(argv[i], "--resume") == 0)
             resume = true;
         else if (strcmp(argv[i], "--abort") == 0)
@@ -398,11 +405,22 @@ static int cmd_shards_move(int argc, char **argv)
         return fail_usage("--resume and --abort take no range, --to or --drop-source, and not both");
     if (!resume && !abort_ && (range == NULL || to == NULL))
         return fail_usage("usage: picogram shards move LO[-HI] --to URL [--drop-source], or --resume, or --abort");
+    long catch_up_s = SHARDS_CATCH_UP_S;
+    if (catch_up != NULL) {
+        char *end = NULL;
+        errno = 0;
+        catch_up_s = strtol(catch_up, &end, 10);
+        if (abort_ || errno != 0 || end == catch_up || *end != '\0' || catch_up_s < 1 || catch_up_s > 3600)
+            return fail_usage("--catch-up-seconds takes a whole number of seconds from 1 to 3600, with a move or "
+                              "--resume");
+    }
     config_t cfg;
     config_init(&cfg);
     int rc = build_config(&cfg, "shards", nargs, argv);
     if (rc == 0)
-        rc = resume ? shards_move_resume(&cfg) : abort_ ? shards_move_abort(&cfg) : shards_move(&cfg, range, to, drop);
+        rc = resume   ? shards_move_resume(&cfg, (int)catch_up_s)
+             : abort_ ? shards_move_abort(&cfg)
+                      : shards_move(&cfg, range, to, drop, (int)catch_up_s);
     else if (rc == 1)
         rc = 0;
     config_free(&cfg);

@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "db/db.h"
+#include "model/nodes.h"
 
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -25,6 +26,7 @@ typedef struct mv {
     unsigned lo, hi;
     char source[1024], target[1024], state[16], name[64];
     bool drop_source;
+    int catch_up_s; /* how long writes may stay fenced while the target catches up */
     dbmap_t *map;
     PGconn *cat, *src, *dst;
     char *tables[MAX_TABLES];
@@ -608,8 +610,8 @@ static int catch_up_and_switch(mv_t *m)
         long long lag = 0;
         if (i % 100 == 99 && lag_bytes(m, NULL, &lag) != 0)
             return say(FAILED, "the replication slot %s is gone: --abort, then move again", m->name);
-        if (i == 6000)
-            return say(FAILED, "the target has not caught up in 60 s: --resume or --abort");
+        if (i >= m->catch_up_s * 100)
+            return say(FAILED, "the target has not caught up in %d s", m->catch_up_s);
         nap_ms(10);
     }
     long long t1 = now_us(), rows = 0;
@@ -675,9 +677,51 @@ static int catch_up_and_switch(mv_t *m)
     return OK;
 }
 
+/* Waits until every live process (a node with a lease, model/nodes.h)
+ * reports the map that has the range on the target: they read it within a
+ * second and report it within another. A process that cannot report loses
+ * its lease within NODES_LEASE_MS and stops writing; one that renews with an
+ * older map past that (a binary from before the epoch was reported) is
+ * named, and the move goes on. */
+static int await_epoch(mv_t *m)
+{
+    char epoch[32];
+    if (scalar(m->cat, "SELECT coalesce(max(epoch), 0)::text FROM shard_maps", 0, NULL, epoch, sizeof(epoch)) != 0)
+        return FAILED;
+    long long t0 = now_us();
+    for (;;) {
+        char now[32];
+        snprintf(now, sizeof(now), "%lld", now_us() / 1000);
+        const char *p[2] = {epoch, now};
+        PGresult *r = run(m->cat, false,
+                          "SELECT string_agg(holder || ' (map ' || epoch || ')', ', ' ORDER BY node) FROM nodes WHERE "
+                          "lease_until >= $2::bigint AND epoch < $1::bigint",
+                          2, p);
+        if (r == NULL)
+            return FAILED;
+        bool behind = !PQgetisnull(r, 0, 0);
+        if (!behind) {
+            PQclear(r);
+            fprintf(stderr, "picogram: move %lld: every live process is on map %s (after %lld ms)\n", m->id, epoch,
+                    (now_us() - t0) / 1000);
+            nap_ms(200); /* requests that began on the old map end */
+            return OK;
+        }
+        if (now_us() - t0 > (NODES_LEASE_MS + 5000) * 1000LL) {
+            fprintf(stderr, "picogram: move %lld: still not on map %s after %d s, and going on: %s\n", m->id, epoch,
+                    NODES_LEASE_MS / 1000 + 5, PQgetvalue(r, 0, 0));
+            PQclear(r);
+            return OK;
+        }
+        PQclear(r);
+        nap_ms(100);
+    }
+}
+
 static int finish(mv_t *m)
 {
-    nap_ms(1500); /* the servers read the map every second: on the new one before the stream goes */
+    if (await_epoch(m) != OK)
+        return FAILED;
     if (drop_stream(m) != OK || identity_back(m) != OK)
         return FAILED;
     if (clear_range(m, m->src, !m->drop_source) != OK)
@@ -716,6 +760,18 @@ static int proceed(mv_t *m)
         } else {
             rc = say(FAILED, "move %lld is %s", m->id, m->state);
         }
+    }
+    /* stopped inside the fence (the catch-up's time limit, a query or the
+     * map's write failed): the range takes writes again, and the copy goes
+     * on streaming; a --resume fences it again. Recorded first, so that no
+     * run finds it fenced without the fence. */
+    if (rc == FAILED && strcmp(m->state, "fenced") == 0 && set_state(m, "copying", NULL) == OK) {
+        if (fence_set(m, m->src, false) == OK)
+            fprintf(stderr, "picogram: move %lld: the fence is lifted; writes to shards %u-%u go on on the source\n",
+                    m->id, m->lo, m->hi);
+        else
+            fprintf(stderr, "picogram: move %lld: the fence could not be lifted: writes to shards %u-%u are refused "
+                    "until a --resume or --abort\n", m->id, m->lo, m->hi);
     }
     if (rc == FAILED && strcmp(m->state, "aborted") == 0)
         fprintf(stderr, "picogram: move %lld undone: the shards stay where they were\n", m->id);
@@ -773,10 +829,11 @@ static int range_rows(PGconn *c, unsigned lo, unsigned hi, long long *n)
     return rc;
 }
 
-int shards_move(const config_t *cfg, const char *range, const char *to, bool drop_source)
+int shards_move(const config_t *cfg, const char *range, const char *to, bool drop_source, int catch_up_s)
 {
     mv_t m;
     memset(&m, 0, sizeof(m));
+    m.catch_up_s = catch_up_s;
     unsigned lo, hi;
     int used = 0;
     if (sscanf(range, "%u-%u%n", &lo, &hi, &used) == 2 && range[used] == '\0') {
@@ -881,11 +938,12 @@ static int open_current(const config_t *cfg, mv_t *m)
     return rc;
 }
 
-int shards_move_resume(const config_t *cfg)
+int shards_move_resume(const config_t *cfg, int catch_up_s)
 {
     mv_t m;
     int rc = open_current(cfg, &m);
     if (rc == OK) {
+        m.catch_up_s = catch_up_s;
         fprintf(stderr, "picogram: resuming move %lld (shards %u-%u) at %s\n", m.id, m.lo, m.hi, m.state);
         rc = proceed(&m);
     }

@@ -59,8 +59,12 @@
  * --abort); 2 (bad usage, nothing recorded: not PostgreSQL, a bad range, a
  * move already in progress, a target that is the source's database or
  * holds rows of the range, a source without wal_level = logical). */
-int shards_move(const config_t *cfg, const char *range, const char *to, bool drop_source);
-int shards_move_resume(const config_t *cfg);
+/* catch_up_s: how long writes to the range may stay fenced while the
+ * target catches up (SHARDS_CATCH_UP_S by default); past it, the fence is
+ * lifted and the move stops, copying, for a --resume. */
+#define SHARDS_CATCH_UP_S 60
+int shards_move(const config_t *cfg, const char *range, const char *to, bool drop_source, int catch_up_s);
+int shards_move_resume(const config_t *cfg, int catch_up_s);
 int shards_move_abort(const config_t *cfg);
 /* The moves in progress and the last finished ones, as a JSON array
  * (malloc'd), from the catalog at url; NULL if it cannot be read. */

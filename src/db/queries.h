@@ -372,7 +372,7 @@
     X(NODE_GET, "SELECT holder, owner, lease_until FROM nodes WHERE node = $1")                                        \
     X(NODE_CLAIM, "INSERT INTO nodes (node, holder, owner, lease_until) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")\
     X(NODE_TAKE, "UPDATE nodes SET holder = $2, owner = $3, lease_until = $4 WHERE node = $1 AND owner = $5")          \
-    X(NODE_RENEW, "UPDATE nodes SET lease_until = $3 WHERE node = $1 AND owner = $2")                                  \
+    X(NODE_RENEW, "UPDATE nodes SET lease_until = $3, epoch = $4 WHERE node = $1 AND owner = $2")                      \
     X(NODE_RELEASE, "UPDATE nodes SET lease_until = 0 WHERE node = $1 AND owner = $2")                                 \
     X(NODES_LIVE, "SELECT COUNT(*) FROM nodes WHERE lease_until >= $1 AND owner <> $2")                                \
     /* migration 12: the shards of keys stored before it */                                                          \

@@ -294,6 +294,10 @@ static const char *const migrations[] = {
     " target TEXT NOT NULL, state TEXT NOT NULL, drop_source INTEGER NOT NULL, started_at {ID} NOT NULL,"
     " updated_at {ID} NOT NULL, fenced_us {ID} NOT NULL DEFAULT 0, fence_us {ID} NOT NULL DEFAULT 0);"
     "CREATE TABLE shard_fences (lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, move_id {ID} NOT NULL);",
+    /* 20: the epoch of the shard map each live process follows, written
+     * with its node's lease: a move clears the source's copy only once
+     * every live process has read the map that sends the range elsewhere */
+    "ALTER TABLE nodes ADD COLUMN epoch {ID} NOT NULL DEFAULT 0;",
 };
 #define MIGRATION_KEY_SHARDS 12
 #define MIGRATION_FULL_NAMES 15

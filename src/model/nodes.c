@@ -140,16 +140,22 @@ static void *renew_main(void *arg)
 {
     nodes_t *n = arg;
     db_ctx_t *db = db_ctx_new(n->map);
+    int64_t last = mono_ms(), told = 0; /* the last renewal, and the map epoch it reported */
     pthread_mutex_lock(&n->lock);
     while (!n->stopping) {
+        /* every NODES_RENEW_MS, and within a second of this process taking
+         * a new shard map (a move waits for every process to report it) */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += NODES_RENEW_MS / 1000;
+        until.tv_sec += 1;
         pthread_cond_timedwait(&n->cond, &n->lock, &until);
         if (n->stopping)
             break;
+        int64_t epoch = dbmap_epoch(n->map);
+        if (mono_ms() - last < NODES_RENEW_MS && epoch == told)
+            continue;
         pthread_mutex_unlock(&n->lock);
-        int64_t t0 = mono_ms();
+        int64_t t0 = last = mono_ms();
         db_conn_t *c = db_physical(db, 0);
         int rc = -1;
         if (c != NULL) {
@@ -157,8 +163,11 @@ static void *renew_main(void *arg)
             db_bind_i64(s, 1, n->node);
             db_bind_i64(s, 2, n->owner);
             db_bind_i64(s, 3, ids_now_ms() + NODES_LEASE_MS);
+            db_bind_i64(s, 4, epoch);
             rc = db_exec_stmt(s) == DB_DONE ? (int)c->drv->changes(c) : -1;
         }
+        if (rc == 1)
+            told = epoch;
         char err[300];
         if (rc == 1) {
             atomic_store(&n->ok_until, t0 + NODES_LEASE_MS - NODES_RENEW_MS);

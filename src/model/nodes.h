@@ -6,11 +6,14 @@
  * DESIGN
  * The `nodes` table on the first database has a row per node taken: its
  * holder ("host:pid"), an owner (64 random bits, this process's), and the
- * lease's expiry. A process takes a node that is free: never taken, or its
+ * lease's expiry, and the epoch of the shard map the process follows
+ * (db/db.h; a shard move waits for every live process to report the map
+ * it made). A process takes a node that is free: never taken, or its
  * lease expired, or its holder is a process on this host that no longer
  * exists (so a restart after a crash does not wait for the lease). The
  * `node` setting names one (refused at start-up if taken) or lets the
- * process pick (`auto`). A thread renews the lease every NODES_RENEW_MS;
+ * process pick (`auto`). A thread renews the lease every NODES_RENEW_MS,
+ * and within a second of the process taking a new map;
  * nodes_ok() is false once the lease may have expired unrenewed, and writes
  * then answer 503 rather than risk an ID another process could make. Taking
  * over a dead holder's node frees the job leases that holder owned.

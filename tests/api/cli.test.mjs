@@ -83,7 +83,7 @@ test('migrate creates the schema once, then reports it current', { skip: externa
   await rm(dir, { recursive: true, force: true });
 });
 
-test('shards move: bad ranges, a missing --to, SQLite databases and no move to resume: one line, exit 2', { skip: external }, async () => {
+test('shards move: bad ranges, a missing --to, a bad --catch-up-seconds, SQLite databases and no move to resume: one line, exit 2', { skip: external }, async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'picogram-move-cli-'));
   const db = ['--data', dir, '--database', `sqlite:${path.join(dir, 'a.db')}`];
   const to = ['--to', 'postgres://picogram@127.0.0.1:1/picogram'];
@@ -96,9 +96,13 @@ test('shards move: bad ranges, a missing --to, SQLite databases and no move to r
   assertUsageError(run(['shards', 'move', '5', '--to', 'sqlite:/tmp/x.db', ...db]), 'PostgreSQL URL');
   assertUsageError(run(['shards', 'move', '5', ...to, ...db]), 'PostgreSQL servers');
   assertUsageError(run(['shards', 'move', '--resume', ...db]), 'PostgreSQL servers');
+  for (const n of ['0', '3601', '1.5', 'x', ''])
+    assertUsageError(run(['shards', 'move', '5', ...to, '--catch-up-seconds', n, ...db]), '--catch-up-seconds');
+  assertUsageError(run(['shards', 'move', '--abort', '--catch-up-seconds', '5', ...db]), '--catch-up-seconds');
   const help = run(['shards', 'move', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.out, /--drop-source/);
+  assert.match(help.out, /--catch-up-seconds/);
   const json = JSON.parse(run(['shards', '--json', ...db]).out);
   assert.equal(json.epoch, 0);
   assert.deepEqual(json.ranges.map((r) => r.range), [[0, 8191]]);

@@ -1,7 +1,9 @@
 // Moving logical shards between the cluster's two PostgreSQL servers while
 // two picogram servers serve a mixed read/write load (Cluster III):
 // `picogram shards move` killed (kill -9) at each of its steps, then undone
-// (--abort) or taken up (--resume), until the range has moved. Afterwards:
+// (--abort) or taken up (--resume), until the range has moved; once resumed
+// with the target's stream stopped, so that the fence's time runs out and is
+// lifted. Afterwards:
 // every acknowledged write is there exactly once, counters and feeds are
 // right, both servers follow the new map without a restart, and the old
 // server no longer serves the range (its rows gone from the live tables,
@@ -117,6 +119,20 @@ test('a range of logical shards moved under load, its mover killed at every step
         { token: others[0].token, form: { text: 'fenced' } });
       assert.equal(fencedWrite.status, 503, `a write to a fenced shard: ${show(fencedWrite)}`);
       assert.ok(fencedWrite.headers.get('retry-after'), 'Retry-After');
+      // resumed with the target's stream stopped: past --catch-up-seconds the fence is lifted, the move left copying
+      const id = JSON.parse(execFileSync(serverBinary(), ['shards', '--json', '--config', conf]).toString()).moves.at(-1).id;
+      pg(1, `ALTER SUBSCRIPTION picogram_move_${id} DISABLE`);
+      r = await move(conf, ['--resume', '--catch-up-seconds', '2']);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /has not caught up in 2 s/);
+      assert.match(r.err, /the fence is lifted/);
+      const stalled = JSON.parse(execFileSync(serverBinary(), ['shards', '--json', '--config', conf]).toString());
+      assert.equal(stalled.moves.at(-1).state, 'copying');
+      const unfenced = await api(urls[0], 'POST', `/v1/media/${photos[users.indexOf(inRange[0])].id}/comments`,
+        { token: others[0].token, form: { text: 'after the fence' } });
+      assert.equal(unfenced.status, 200, `a write to the range once the fence is lifted: ${show(unfenced)}`);
+      acked.push({ text: 'after the fence', media: photos[users.indexOf(inRange[0])].id });
+      pg(1, `ALTER SUBSCRIPTION picogram_move_${id} ENABLE`);
       r = await move(conf, ['--abort']);
       assert.equal(r.code, 0, r.err);
       const json0 = JSON.parse(execFileSync(serverBinary(), ['shards', '--json', '--config', conf]).toString());
@@ -134,6 +150,9 @@ test('a range of logical shards moved under load, its mover killed at every step
       r = await move(conf, ['--resume']);
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /moved logical shards 1024-3071/);
+      // the source's copy left only once both servers had said they follow the new map
+      assert.match(r.err, /every live process is on map 1 \(after \d+ ms\)/);
+      t.diagnostic(/every live process is on map 1 \(after \d+ ms\)/.exec(r.err)[0]);
 
       const n0 = acked.length;
       await poll(async () => acked.length >= n0 + 50, { timeout: 30_000, interval: 50 });
