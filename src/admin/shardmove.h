@@ -1,8 +1,8 @@
 /*
  * Moving logical shards between PostgreSQL servers while everything runs:
  *
- *   picogram shards move LO[-HI] --to URL [--drop-source] [SETTINGS]
- *   picogram shards move --resume | --abort [SETTINGS]
+ *   picogram shards move LO[-HI] --to URL [--drop-source] [--catch-up-seconds N] [SETTINGS]
+ *   picogram shards move --resume [--catch-up-seconds N] | --abort [SETTINGS]
  *
  * DESIGN
  * The map lives in the database: shard_maps on the settings' first
@@ -33,11 +33,16 @@
  *             and once it is on the target (applied in commit order: all
  *             before it is too) every table's rows of the range are
  *             compared on both at once (count and a checksum of their text).
+ *             A failure here (the mark not there within catch_up_s, a
+ *             query, the map's write) records copying again, then lifts
+ *             the fence: the range is not left refusing writes.
  *   switched  the new map under the next epoch, and the move's state, in
  *             one transaction on the catalog. Servers follow within a
  *             second; the fence stays on the source, so a server still on
  *             the old map is refused, learns the map, and is retried.
- *   done      subscription and publication dropped; the source's copy of
+ *   done      once every live process reports the new epoch (model/nodes.h:
+ *             with its node's lease), subscription and publication
+ *             dropped; the source's copy of
  *             the range moved out of the live tables into the schema
  *             picogram_moved_<id> (or deleted, with --drop-source).
  *

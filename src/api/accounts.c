@@ -128,9 +128,8 @@ static void signup(api_req_t *ar, bool web)
         return;
     /* Refuse a taken name before spending a password hash on it. The insert
      * checks again: two sign-ups racing for one name get one winner. */
-    int64_t existing;
-    int rc = users_id_by_username(ar->db, u->val, &existing);
-    if (rc == USERS_OK) {
+    int rc = users_name_taken(ar->db, u->val);
+    if (rc == USERS_TAKEN) {
         api_error(ar, 400, E_INVALID, "this username is taken");
         return;
     }

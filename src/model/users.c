@@ -82,20 +82,41 @@ static int rc_of(int rc)
 
 #define CLAIM_ORPHAN_MS 60000
 
-/* The name is claimed: by a user that exists (USERS_TAKEN), or by one that
- * never came to be, which id then takes over (USERS_OK). */
-static int take_over_name(db_ctx_t *db, db_conn_t *nc, const char *ulower, int64_t id)
+/* Who holds a name: nobody (USERS_NOT_FOUND), a user that exists or a
+ * claim young enough to be a sign-up still on its way (USERS_TAKEN), or a
+ * claim of a user that never came to be, a sign-up that crashed between
+ * its two databases (USERS_OK, *holder its ID); or USERS_ERROR. */
+static int name_holder(db_ctx_t *db, const char *username, int64_t *holder)
 {
-    int64_t holder;
+    int rc = users_id_by_username(db, username, holder);
+    if (rc != USERS_OK)
+        return rc;
     user_t *u = xmalloc(sizeof(*u));
-    int rc = users_id_by_username(db, ulower, &holder);
-    if (rc == USERS_OK)
-        rc = users_get_any(db, holder, u); /* a suspended user keeps the name */
+    rc = users_get_any(db, *holder, u); /* a suspended user keeps the name */
     free(u);
     if (rc != USERS_NOT_FOUND)
         return rc == USERS_OK ? USERS_TAKEN : rc;
-    if (ids_now_ms() - ids_unix_ms(holder) < CLAIM_ORPHAN_MS)
-        return USERS_TAKEN; /* maybe a sign-up still on its way */
+    return ids_now_ms() - ids_unix_ms(*holder) < CLAIM_ORPHAN_MS ? USERS_TAKEN : USERS_OK;
+}
+
+int users_name_taken(db_ctx_t *db, const char *username)
+{
+    int64_t holder;
+    int rc = name_holder(db, username, &holder);
+    return rc == USERS_NOT_FOUND || rc == USERS_OK ? USERS_NOT_FOUND : rc;
+}
+
+/* The name is claimed: by a user, or a claim too young to take
+ * (USERS_TAKEN), or by one that never came to be, which id then takes over
+ * (USERS_OK); if the claim has gone meanwhile, id claims the name. */
+static int take_over_name(db_ctx_t *db, db_conn_t *nc, const char *ulower, unsigned shard, int64_t id)
+{
+    int64_t holder = 0;
+    int rc = name_holder(db, ulower, &holder);
+    if (rc == USERS_NOT_FOUND)
+        return rc_of(claim_name(nc, ulower, shard, id));
+    if (rc != USERS_OK)
+        return rc;
     db_stmt_t *s = db_q(nc, Q_USERNAME_TAKEOVER);
     db_bind_cstr(s, 1, ulower);
     db_bind_i64(s, 2, holder);
@@ -124,16 +145,20 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
         return USERS_ERROR;
     int64_t now = (int64_t)time(NULL);
     int rc;
-    if (uc == nc) {
+    if (uc == nc) { /* one database: the name and the user in one transaction */
         if (db_begin(uc) != DB_OK)
             return USERS_ERROR;
-        rc = rc_of(claim_name(uc, ulower, name_shard, id));
-        if (rc == USERS_OK)
-            rc = user_rows(uc, id, in, ulower, now);
-        if (rc != USERS_OK || db_commit(uc) != DB_OK) {
-            db_rollback(uc);
+        int claim = rc_of(claim_name(uc, ulower, name_shard, id));
+        rc = claim == USERS_OK ? user_rows(uc, id, in, ulower, now) : claim;
+        if (rc == USERS_OK && db_commit(uc) == DB_OK)
+            return users_get_any(db, id, out);
+        db_rollback(uc);
+        /* taken: by a user, or by a sign-up that crashed between two
+         * databases (its user ID's shard was elsewhere), as below */
+        if (claim != USERS_TAKEN)
             return rc == USERS_OK ? USERS_ERROR : rc;
-        }
+        if ((rc = take_over_name(db, nc, ulower, name_shard, id)) != USERS_OK)
+            return rc;
     } else {
         /* Two databases: the name first, then the user. A crash between the
          * two leaves a claim of a user that never came to be; a later sign-up
@@ -141,14 +166,15 @@ int users_create(db_ctx_t *db, int64_t id, const user_new_t *in, user_t *out)
          * still in progress. */
         rc = rc_of(claim_name(nc, ulower, name_shard, id));
         if (rc == USERS_TAKEN)
-            rc = take_over_name(db, nc, ulower, id);
+            rc = take_over_name(db, nc, ulower, name_shard, id);
         if (rc != USERS_OK)
             return rc;
-        if (db_begin(uc) != DB_OK || user_rows(uc, id, in, ulower, now) != USERS_OK || db_commit(uc) != DB_OK) {
-            db_rollback(uc);
-            release_name(nc, ulower, id);
-            return USERS_ERROR; /* an ID collision is not a taken name */
-        }
+    }
+    /* the name is id's: the user's rows */
+    if (db_begin(uc) != DB_OK || user_rows(uc, id, in, ulower, now) != USERS_OK || db_commit(uc) != DB_OK) {
+        db_rollback(uc);
+        release_name(nc, ulower, id);
+        return USERS_ERROR; /* an ID collision is not a taken name */
     }
     return users_get_any(db, id, out);
 }

@@ -65,6 +65,10 @@ int users_changed_job(db_ctx_t *db, char *payload, void *ctx);
 int users_ids_after(db_ctx_t *db, size_t i, int64_t after, int limit, int64_t *ids, int *n);
 /* Looks a name up (any case). */
 int users_id_by_username(db_ctx_t *db, const char *username, int64_t *id);
+/* Whether a sign-up may have the name: USERS_TAKEN if a user has it (or a
+ * sign-up may be on its way with it), USERS_NOT_FOUND if it is free or
+ * only claimed by a sign-up that crashed over a minute ago; USERS_ERROR. */
+int users_name_taken(db_ctx_t *db, const char *username);
 int users_password_hash(db_ctx_t *db, int64_t id, char *out, size_t cap);
 /* Writes the editable fields of u (full_name, bio, website, email, is_private). */
 int users_update(db_ctx_t *db, const user_t *u);

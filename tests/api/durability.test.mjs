@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, api, login, uniqueName, external } from './lib.mjs';
+import { launchOn, api, login, uniqueName, external, topology, sqlRows } from './lib.mjs';
 
 
 test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: external, timeout: 60_000 }, async () => {
@@ -51,6 +51,15 @@ test('acknowledged sign-ups survive kill -9; no half-written accounts', { skip: 
         } else {
           assert.equal(l.status, 400, l.text);
           const again = await api(url2, 'POST', '/v1/accounts', { form: { username: name, password: 'password123' } });
+          if (again.status !== 200 && topology !== 'embedded') {
+            // or the kill fell between the name's claim and the user's rows,
+            // on two databases: the claim, of no user, is held a minute (a
+            // sign-up may still be on its way), then taken over (accounts.test)
+            const [holder] = sqlRows(dataDir, `SELECT user_id FROM usernames WHERE username_lower = '${name}'`);
+            assert.ok(holder, `${name}: ${again.text}`);
+            assert.equal(sqlRows(dataDir, `SELECT id FROM users WHERE id = ${holder}`).length, 0, `${name}: a claim of no user`);
+            continue;
+          }
           assert.equal(again.status, 200, `${name} is free again: ${again.text}`);
         }
       }
