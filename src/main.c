@@ -8,6 +8,7 @@
 #include "admin/shardmove.h"
 #include "api/handlers.h"
 #include "core/buf.h"
+#include "core/params.h"
 #include "blob/blob.h"
 #include "db/db.h"
 #include "model/media.h"
@@ -15,7 +16,6 @@
 #include "images/images.h"
 #include "obs/log.h"
 
-#include <errno.h>
 #include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -287,10 +287,12 @@ static int cmd_sweep(const config_t *c, long long older_than)
         return fail_usage(err);
     }
     int rc = 0;
-    /* (where shards have moved: a photo is in use where the map puts its row) */
+    /* (where shards have moved: a photo is in use where the map puts its row; the servers only the
+     * moved map names checked too) */
+    int moved = 0;
     if (db_check_schemas(map, err, sizeof(err)) != 0 ||
-        (dbmap_blocking(map) && dbmap_load(map, err, sizeof(err)) < 0) ||
-        db_check_schemas(map, err, sizeof(err)) != 0) {
+        (dbmap_blocking(map) && (moved = dbmap_load(map, err, sizeof(err))) < 0) ||
+        (moved > 0 && db_check_schemas(map, err, sizeof(err)) != 0)) {
         fprintf(stderr, "picogram: %s\n", err);
         rc = 1;
     } else {
@@ -405,15 +407,10 @@ static int cmd_shards_move(int argc, char **argv)
         return fail_usage("--resume and --abort take no range, --to or --drop-source, and not both");
     if (!resume && !abort_ && (range == NULL || to == NULL))
         return fail_usage("usage: picogram shards move LO[-HI] --to URL [--drop-source], or --resume, or --abort");
-    long catch_up_s = SHARDS_CATCH_UP_S;
-    if (catch_up != NULL) {
-        char *end = NULL;
-        errno = 0;
-        catch_up_s = strtol(catch_up, &end, 10);
-        if (abort_ || errno != 0 || end == catch_up || *end != '\0' || catch_up_s < 1 || catch_up_s > 3600)
-            return fail_usage("--catch-up-seconds takes a whole number of seconds from 1 to 3600, with a move or "
-                              "--resume");
-    }
+    long long catch_up_s = SHARDS_CATCH_UP_S;
+    if (catch_up != NULL && (abort_ || !params_int(catch_up, 1, 3600, &catch_up_s)))
+        return fail_usage("--catch-up-seconds takes a whole number of seconds from 1 to 3600, with a move or "
+                          "--resume");
     config_t cfg;
     config_init(&cfg);
     int rc = build_config(&cfg, "shards", nargs, argv);

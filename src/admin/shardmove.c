@@ -21,6 +21,14 @@ enum { OK = 0, FAILED = 1, USAGE = 2 };
 
 #define say admin_say
 
+/* The tables of logical shards: those with a shard column; but not the
+ * jobs, which any server runs wherever they wait (jobs/outbox.c), and whose
+ * shard is only their ID's (a periodic job's is 0, on the first database). */
+#define SHARD_TABLES                                                                                                  \
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "                                  \
+    "JOIN pg_attribute a ON a.attrelid = c.oid WHERE n.nspname = 'public' AND c.relkind = 'r' "                       \
+    "AND a.attname = 'shard' AND NOT a.attisdropped AND c.relname <> 'jobs' ORDER BY 1"
+
 typedef struct mv {
     long long id;
     unsigned lo, hi;
@@ -165,15 +173,7 @@ static int open_ends(mv_t *m)
     PQsetNoticeProcessor(m->src, quiet_notice, NULL);
     PQsetNoticeProcessor(m->dst, quiet_notice, NULL);
     snprintf(m->name, sizeof(m->name), "picogram_move_%lld", m->id);
-    /* the tables of logical shards: those with a shard column; but not the
-     * jobs, which any server runs wherever they wait (jobs/outbox.c), and
-     * whose shard is only their ID's (a periodic job's is 0, on the first
-     * database) */
-    PGresult *r = run(m->src, false,
-                      "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                      "JOIN pg_attribute a ON a.attrelid = c.oid WHERE n.nspname = 'public' AND c.relkind = 'r' "
-                      "AND a.attname = 'shard' AND NOT a.attisdropped AND c.relname <> 'jobs' ORDER BY 1",
-                      0, NULL);
+    PGresult *r = run(m->src, false, SHARD_TABLES, 0, NULL);
     if (r == NULL)
         return FAILED;
     if (PQntuples(r) > MAX_TABLES) {
@@ -809,11 +809,7 @@ static int current_move(mv_t *m)
 /* The rows of shards lo..hi in the live tables of logical shards on c (not the jobs): 0, or -1. */
 static int range_rows(PGconn *c, unsigned lo, unsigned hi, long long *n)
 {
-    PGresult *r = run(c, false,
-                      "SELECT c.relname FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
-                      "JOIN pg_attribute a ON a.attrelid = c.oid WHERE s.nspname = 'public' AND c.relkind = 'r' "
-                      "AND a.attname = 'shard' AND NOT a.attisdropped AND c.relname <> 'jobs'",
-                      0, NULL);
+    PGresult *r = run(c, false, SHARD_TABLES, 0, NULL);
     if (r == NULL)
         return -1;
     int rc = 0;

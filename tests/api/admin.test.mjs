@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, login, uniqueName, uploadPhoto, assertOk, assertV1Error, assertOAuthError, external,
-  serverBinary, topologyArgs, topology, sqlExec, launchOn, show, dbTargets, mediaFiles, runAdmin,
+  serverBinary, topologyArgs, topology, sqlExec, sqlRows, launchOn, show, dbTargets, mediaFiles, runAdmin,
 } from './lib.mjs';
 import { poll, feedPage } from './feed_util.mjs';
 
@@ -22,17 +22,8 @@ const admin = runAdmin;
 const PASSWORD = 'correct horse 42';
 
 /** Points in the geo index with IDs no photo has (any topology). */
-function countGeo(dataDir) {
-  let n = 0;
-  for (const t of dbTargets(dataDir)) {
-    n += Number(execFileSync('/usr/bin/python3', ['-c', 'import sys\n'
-      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
-      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
-      + 'cur = c.cursor(); cur.execute("SELECT COUNT(*) FROM geo_media WHERE id NOT IN (SELECT id FROM media)"); print(cur.fetchone()[0])',
-    t], { encoding: 'utf8' }).trim());
-  }
-  return n;
-}
+const countGeo = (dataDir) => sqlRows(dataDir, 'SELECT COUNT(*) FROM geo_media WHERE id NOT IN (SELECT id FROM media)')
+  .reduce((n, x) => n + Number(x), 0);
 
 /** Rows that name user, table by table, on every database of the server (any topology). */
 function countRows(dataDir, user) {

@@ -106,7 +106,7 @@ export function psql(i, sql, db = 'postgres') {
 /** The logical shard of an ID (a media ID "ID_USER" too). */
 export const shardOf = (id) => Number((BigInt(String(id).split('_')[0]) >> 10n) & 8191n);
 
-const clusterScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'cluster.sh');
+const clusterScript = path.join(repoRoot, 'scripts', 'cluster.sh');
 
 /** psql on the picogram database of PostgreSQL server i of the scripts/cluster.sh cluster in dir, as it is now
  * (cluster.env: after a failover, the promoted replica). Trimmed rows, unaligned. */
@@ -230,25 +230,23 @@ export function photoDisagreement(dataDir, files) {
   };
 }
 
+/** Python that connects c to the database URL or SQLite file in sys.argv[1] and runs sys.argv[2] on cur. */
+const PY_SQL = 'import sys\n'
+  + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
+  + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
+  + 'cur = c.cursor(); cur.execute(sys.argv[2])\n';
+
 /** Runs one SQL statement on every database of a server (any topology). */
 export function sqlExec(dataDir, sql) {
-  for (const t of dbTargets(dataDir)) {
-    execFileSync('/usr/bin/python3', ['-c', 'import sys\n'
-      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
-      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
-      + 'c.cursor().execute(sys.argv[2]); c.commit()', t, sql]);
-  }
+  for (const t of dbTargets(dataDir)) execFileSync('/usr/bin/python3', ['-c', `${PY_SQL}c.commit()`, t, sql]);
 }
 
 /** The rows a query gives on every database of a server (any topology), each row's columns joined by a tab. */
 export function sqlRows(dataDir, sql) {
   const rows = [];
   for (const t of dbTargets(dataDir)) {
-    const out = execFileSync('/usr/bin/python3', ['-c', 'import sys\n'
-      + 'if sys.argv[1].startswith("postgresql:"):\n import psycopg2; c = psycopg2.connect(sys.argv[1])\n'
-      + 'else:\n import sqlite3; c = sqlite3.connect(sys.argv[1])\n'
-      + 'cur = c.cursor(); cur.execute(sys.argv[2])\n'
-      + 'for r in cur.fetchall(): print("\\t".join(str(v) for v in r))', t, sql], { encoding: 'utf8' });
+    const out = execFileSync('/usr/bin/python3', ['-c', `${PY_SQL}for r in cur.fetchall(): print("\\t".join(str(v) for v in r))`,
+      t, sql], { encoding: 'utf8' });
     rows.push(...out.split('\n').filter(Boolean));
   }
   return rows;
