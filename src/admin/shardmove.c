@@ -421,8 +421,11 @@ static int prepare(mv_t *m)
 {
     if (drop_stream(m) != OK)
         return FAILED;
-    /* the target: nothing of the range in its live tables (the map sends none of it there), no fence on it */
-    if (clear_range(m, m->dst, false) != OK || fence_set(m, m->dst, false) != OK)
+    /* the target: nothing of the range in its live tables (the map sends
+     * none of it there), and fenced on it until the switch, so that no
+     * process on an old map writes there meanwhile (the copy and the stream
+     * apply as replication, for which triggers do not fire) */
+    if (clear_range(m, m->dst, false) != OK || fence_set(m, m->dst, true) != OK)
         return FAILED;
     if (replica_identity(m, "FULL") != OK)
         return FAILED;
@@ -630,6 +633,10 @@ static int catch_up_and_switch(mv_t *m)
     }
     fprintf(stderr, "picogram: move %lld: the target caught up in %lld ms, %lld rows compared in %lld ms\n", m->id,
             (t1 - t0) / 1000, rows, (now_us() - t1) / 1000);
+    /* the target takes the range's writes from the switch on: its fence
+     * goes first (a failure from here on puts it back, in proceed) */
+    if (fence_set(m, m->dst, false) != OK)
+        return FAILED;
     /* the new map, under the next epoch, with the move's state, at once */
     char err[512];
     if (dbmap_load(m->map, err, sizeof(err)) < 0)
@@ -766,6 +773,9 @@ static int proceed(mv_t *m)
      * on streaming; a --resume fences it again. Recorded first, so that no
      * run finds it fenced without the fence. */
     if (rc == FAILED && strcmp(m->state, "fenced") == 0 && set_state(m, "copying", NULL) == OK) {
+        if (fence_set(m, m->dst, true) != OK) /* may have been lifted for the switch */
+            fprintf(stderr, "picogram: move %lld: the target's fence on shards %u-%u could not be put back (an "
+                    "--abort puts it)\n", m->id, m->lo, m->hi);
         if (fence_set(m, m->src, false) == OK)
             fprintf(stderr, "picogram: move %lld: the fence is lifted; writes to shards %u-%u go on on the source\n",
                     m->id, m->lo, m->hi);
@@ -952,8 +962,9 @@ static int do_abort(mv_t *m)
     /* first recorded: a run of the move beside this one can no longer switch the map */
     if (strcmp(m->state, "aborting") != 0 && set_state(m, "aborting", NULL) != OK)
         return FAILED;
-    if (drop_stream(m) != OK || clear_range(m, m->dst, false) != OK || fence_set(m, m->src, false) != OK ||
-        identity_back(m) != OK)
+    /* the target keeps its fence on the range (put back if the switch had lifted it) */
+    if (drop_stream(m) != OK || clear_range(m, m->dst, false) != OK || fence_set(m, m->dst, true) != OK ||
+        fence_set(m, m->src, false) != OK || identity_back(m) != OK)
         return FAILED;
     return set_state(m, "aborted", NULL);
 }

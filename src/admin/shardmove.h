@@ -18,8 +18,10 @@
  *
  *   prepare   the target cleared of the range (what an earlier attempt of
  *             this move copied; a new move to a target holding rows of
- *             the range is refused), its fence on the range lifted; on
- *             the source the shard tables' replica identity FULL (a row
+ *             the range is refused), and fenced on the range until the
+ *             switch (a process on an old map must not write there: an
+ *             abort would delete it with the copy; replication's applies
+ *             do not fire the triggers); on the source the shard tables' replica identity FULL (a row
  *             filter needs its columns in the identity) and a publication
  *             (with a mark table); on the target a subscription.
  *   copying   the initial copy, then the stream, until the target is
@@ -34,10 +36,11 @@
  *             before it is too) every table's rows of the range are
  *             compared on both at once (count and a checksum of their text).
  *             A failure here (the mark not there within catch_up_s, a
- *             query, the map's write) records copying again, then lifts
- *             the fence: the range is not left refusing writes.
- *   switched  the new map under the next epoch, and the move's state, in
- *             one transaction on the catalog. Servers follow within a
+ *             query, the map's write) records copying again, then fences
+ *             the target again and lifts the source's fence: the range is
+ *             not left refusing writes.
+ *   switched  the target's fence lifted; then the new map under the next
+ *             epoch, and the move's state, in one transaction on the catalog. Servers follow within a
  *             second; the fence stays on the source, so a server still on
  *             the old map is refused, learns the map, and is retried.
  *   done      once every live process reports the new epoch (model/nodes.h:

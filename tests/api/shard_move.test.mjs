@@ -143,6 +143,10 @@ test('a range of logical shards moved under load, its mover killed at every step
       assert.equal(r.signal, 'SIGKILL', r.err);
       const during = JSON.parse(execFileSync(serverBinary(), ['shards', '--json', '--config', conf]).toString());
       assert.equal(during.moves.at(-1).state, 'copying', 'shards --json shows the move in progress');
+      // the target is fenced on the range until the switch: a process on an old map cannot write there
+      // (an abort would delete such a write with the range's copy); the copy itself streams past the fence
+      assert.throws(() => pg(1, `INSERT INTO users (id, username, username_lower, password_hash, created_at) VALUES (${(BigInt(LO) << 10n) + 1n}, 'y', 'y', 'h', 1)`),
+        /fenced/, 'the target refuses a write to the range while it copies');
       r = await move(conf, ['--resume'], 'switched');
       assert.equal(r.signal, 'SIGKILL', r.err);
       const fence = /fenced for (\d+) ms/.exec(r.err);
