@@ -30,8 +30,14 @@
  * the new one.
  *
  * Faults: calls time out after MC_TIMEOUT_MS, and an instance that failed
- * is left alone for MC_RETRY_S (libmemcached's per-server retry), so a
- * dead or stopped memcached costs a read a miss, never a hang. A delete
+ * is left alone for MC_RETRY_S, so a dead or hung memcached costs a read a
+ * miss, never a hang. libmemcached's own per-server retry starts only when
+ * a connect fails; a hung process (stopped, or stuck) still has the kernel
+ * take the connection and the request, and each call would wait out the
+ * timeout. So an instance whose call timed out is skipped here too
+ * (skip_until): its reads miss, its fills are dropped, and its deletes go
+ * to the queue below, until a call MC_RETRY_S later, or the queue's next
+ * try, finds it answering. A delete
  * that cannot be done is queued and retried every MC_RETRY_MS by a thread
  * of its own, until the instance answers; past MC_QUEUE_MAX queued, the
  * queue gives way to one flush of every instance. Keys are never moved off
@@ -65,6 +71,7 @@
 #define MC_QUEUE_MAX 65536  /* queued deletes, past which the queue is a flush */
 #define MC_HEADER 8
 #define MC_KEY_MAX 96
+#define MC_SERVERS_MAX 64 /* instances tracked for skipping (more: only libmemcached's retry) */
 
 typedef struct pending {
     int kind;
@@ -87,6 +94,7 @@ typedef struct mc {
     bool stopping;
     bool warned;
     pthread_t retrier;
+    _Atomic int64_t skip_until[MC_SERVERS_MAX]; /* per instance, monotonic ms: skipped till then */
 } mc_t;
 
 static int64_t mono_ms(void)
@@ -141,6 +149,41 @@ static bool failed(memcached_return_t rc)
            rc != MEMCACHED_DATA_EXISTS && rc != MEMCACHED_END && rc != MEMCACHED_STORED;
 }
 
+/* A call that waited out its timeout: the instance took the connection
+ * and the request but did not answer (a reason to skip it a while). A
+ * refused connect is libmemcached's own retry's, and a connection that
+ * broke (each thread finds its own after a restart) is made again on the
+ * thread's next call. */
+static bool io_failure(memcached_return_t rc)
+{
+    return rc == MEMCACHED_TIMEOUT;
+}
+
+/* The instance a key lives on (consistent hashing: the same in every clone). */
+static uint32_t server_of(memcached_st *m, const char *key, size_t klen)
+{
+    return memcached_generate_hash(m, key, klen);
+}
+
+static bool skipped(mc_t *c, uint32_t server)
+{
+    return server < MC_SERVERS_MAX &&
+           atomic_load_explicit(&c->skip_until[server], memory_order_relaxed) > mono_ms();
+}
+
+/* After a call on server that ended in rc: skipped for MC_RETRY_S if it
+ * timed out; used again at once if it answered (the retrier's tries
+ * go on while it is skipped, so the first answer after a hang ends it). */
+static void note(mc_t *c, uint32_t server, memcached_return_t rc)
+{
+    if (server >= MC_SERVERS_MAX)
+        return;
+    if (io_failure(rc))
+        atomic_store_explicit(&c->skip_until[server], mono_ms() + MC_RETRY_S * 1000, memory_order_relaxed);
+    else if (!failed(rc) && atomic_load_explicit(&c->skip_until[server], memory_order_relaxed) != 0)
+        atomic_store_explicit(&c->skip_until[server], 0, memory_order_relaxed);
+}
+
 static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who,
                       int64_t *left_ms)
 {
@@ -154,7 +197,13 @@ static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, bu
     size_t vlen = 0;
     uint32_t flags = 0;
     memcached_return_t rc;
+    uint32_t server = server_of(m, key, klen);
+    if (skipped(c, server)) {
+        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
+        return false;
+    }
     char *v = memcached_get(m, key, klen, &vlen, &flags, &rc);
+    note(c, server, rc);
     bool hit = v != NULL && rc == MEMCACHED_SUCCESS && flags != MC_TOMB && vlen >= MC_HEADER;
     int64_t left = 0; /* ms until stale; 0: no TTL */
     if (hit) {
@@ -195,15 +244,23 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
     char *keys = xmalloc(n * MC_KEY_MAX);
     const char **kp = xmalloc(n * sizeof(*kp));
     size_t *kl = xmalloc(n * sizeof(*kl));
+    size_t nk = 0; /* the keys of instances not skipped */
+    uint64_t asked = 0; /* the instances asked (the first 64) */
     for (size_t i = 0; i < n; i++) {
-        kp[i] = keys + i * MC_KEY_MAX;
-        kl[i] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
+        kp[nk] = keys + i * MC_KEY_MAX;
+        kl[nk] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
+        uint32_t server = server_of(m, kp[nk], kl[nk]);
+        if (skipped(c, server))
+            continue;
+        asked |= server < MC_SERVERS_MAX ? 1ULL << server : 0;
+        nk++;
     }
     size_t hits = 0;
+    int64_t t0 = mono_ms();
+    memcached_return_t rc = MEMCACHED_END;
     /* SOME_ERRORS: an instance is down; the others' keys still come */
-    memcached_return_t sent = memcached_mget(m, kp, kl, n);
+    memcached_return_t sent = nk ? memcached_mget(m, kp, kl, nk) : MEMCACHED_NOTFOUND;
     if (sent == MEMCACHED_SUCCESS || sent == MEMCACHED_SOME_ERRORS) {
-        memcached_return_t rc;
         memcached_result_st *r;
         int64_t now = wall_ms();
         while ((r = memcached_fetch_result(m, NULL, &rc)) != NULL) {
@@ -227,6 +284,12 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
             memcached_result_free(r);
         }
     }
+    /* something failed or waited on this call (an instance's last error may
+     * be an old one, so only then): the instances asked that timed out */
+    if (sent == MEMCACHED_SOME_ERRORS || io_failure(sent) || io_failure(rc) || mono_ms() - t0 >= MC_TIMEOUT_MS)
+        for (uint32_t i = 0; i < memcached_server_count(m) && i < MC_SERVERS_MAX; i++)
+            if (asked & (1ULL << i))
+                note(c, i, memcached_server_error_return(memcached_server_instance_by_position(m, i)));
     atomic_fetch_add_explicit(&c->hits, hits, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->misses, n - hits, memory_order_relaxed);
     free(kl);
@@ -249,12 +312,16 @@ static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, siz
         return;
     char key[MC_KEY_MAX];
     size_t klen = key_of(c, CACHE_LAYOUT, kind, id, "", key);
+    uint32_t server = server_of(m, key, klen);
+    if (skipped(c, server))
+        return; /* a fill is only a help */
     int64_t stale_at = ttl_ms > 0 ? wall_ms() + ttl_ms : 0;
     time_t life = ttl_ms > 0 ? (time_t)((ttl_ms + CACHE_STALE_MS + 999) / 1000) : MC_TTL_S;
     char *v = xmalloc(MC_HEADER + len);
     memcpy(v, &stale_at, sizeof(stale_at));
     memcpy(v + MC_HEADER, val, len);
     memcached_return_t rc = memcached_add(m, key, klen, v, MC_HEADER + len, life, 0);
+    note(c, server, rc);
     if (rc == MEMCACHED_NOTSTORED && ttl_ms > 0) {
         /* an entry is there: replace it only if it is a value past its
          * time, and still the one read (no tombstone since) */
@@ -279,13 +346,19 @@ static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, siz
 }
 
 /* The tombstones of one delete, on this thread's connections. 0, or -1 if
- * an instance could not take them. */
-static int tombstone(mc_t *c, memcached_st *m, int kind, int64_t id)
+ * an instance could not take them (or is skipped, unless tried anyway: the
+ * retrier's tries, on a thread of their own, are what end a skip). */
+static int tombstone(mc_t *c, memcached_st *m, int kind, int64_t id, bool anyway)
 {
     char key[MC_KEY_MAX];
     for (int layout = CACHE_LAYOUT; layout >= CACHE_LAYOUT - 1 && layout >= 1; layout--) {
         size_t klen = key_of(c, layout, kind, id, "", key);
-        if (failed(memcached_set(m, key, klen, "", 0, MC_HOLD_S, MC_TOMB)))
+        uint32_t server = server_of(m, key, klen);
+        if (!anyway && skipped(c, server))
+            return -1; /* queued, without the wait */
+        memcached_return_t rc = memcached_set(m, key, klen, "", 0, MC_HOLD_S, MC_TOMB);
+        note(c, server, rc);
+        if (failed(rc))
             return -1;
     }
     return 0;
@@ -327,7 +400,7 @@ static void mc_del(cache_t *base, int kind, int64_t id)
     if (!kept(kind))
         return;
     memcached_st *m = conn(c);
-    if (m == NULL || tombstone(c, m, kind, id) != 0)
+    if (m == NULL || tombstone(c, m, kind, id, false) != 0)
         enqueue(c, kind, id);
 }
 
@@ -364,7 +437,7 @@ static void *retrier(void *arg)
             ok = !failed(memcached_flush(m, 0));
         size_t i = 0;
         for (; ok && !flush && i < n; i++)
-            if (tombstone(c, m, q[i].kind, q[i].id) != 0)
+            if (tombstone(c, m, q[i].kind, q[i].id, true) != 0)
                 break;
         pthread_mutex_lock(&c->lock);
         if (!ok && flush)
