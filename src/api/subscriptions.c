@@ -78,7 +78,7 @@ static const char *verify_callback(sub_work_t *w, char *why, size_t cap)
                         resp.data[resp.len - 1] == ' '))
         resp.len--;
     if (rc != 0)
-        snprintf(why, cap, "Unable to reach callback URL: %s", err), out = why;
+        snprintf(why, cap, "Unable to reach callback URL: %.200s", err), out = why;
     else if (status < 200 || status >= 300)
         snprintf(why, cap, "Unable to reach callback URL: it answered HTTP %ld", status), out = why;
     else if (resp.len != 32 || memcmp(resp.data, challenge, 32) != 0)

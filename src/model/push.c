@@ -611,12 +611,14 @@ static void utf8_cut(char *s, size_t max)
     s[max] = '\0';
 }
 
+#define SAID_MAX 240 /* bytes of a comment or caption in a push */
+
 /* The line a person reads. */
 static void message(char *out, size_t cap, const char *kind, const char *actor, int64_t count, const char *text)
 {
     char who[96], said[400];
-    snprintf(said, sizeof(said), "%s", text);
-    utf8_cut(said, 240);
+    snprintf(said, sizeof(said), "%.399s", text);
+    utf8_cut(said, SAID_MAX); /* (so the %.*s below cut nothing: they bound the line for the compiler) */
     if (count > 1)
         snprintf(who, sizeof(who), "%s and %lld other%s", actor, (long long)(count - 1), count > 2 ? "s" : "");
     else
@@ -624,7 +626,7 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
     if (strcmp(kind, "like") == 0)
         snprintf(out, cap, "%s liked your photo.", who);
     else if (strcmp(kind, "comment") == 0 && count == 1)
-        snprintf(out, cap, "%s commented: %s", who, said);
+        snprintf(out, cap, "%s commented: %.*s", who, SAID_MAX, said);
     else if (strcmp(kind, "comment") == 0)
         snprintf(out, cap, "%s commented on your photo.", who);
     else if (strcmp(kind, "follow") == 0)
@@ -634,7 +636,7 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
     else if (strcmp(kind, "approved") == 0)
         snprintf(out, cap, "%s accepted your follow request.", who);
     else
-        snprintf(out, cap, "%s mentioned you: %s", who, said);
+        snprintf(out, cap, "%s mentioned you: %.*s", who, SAID_MAX, said);
 }
 
 int push_job(db_ctx_t *db, char *payload, void *ctx)

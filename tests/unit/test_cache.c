@@ -268,7 +268,7 @@ static void test_get_many(void **state)
     (void)state;
     cache_t *c = cache_new(1 << 20);
     for (int64_t i = 1; i <= 10; i++) {
-        char v[8];
+        char v[24];
         snprintf(v, sizeof(v), "v%lld", (long long)i);
         cache_set(c, CACHE_USER, i, v, strlen(v) + 1, tk(c));
     }
