@@ -420,9 +420,9 @@ export async function api(url, method, p, opts = {}) {
 // The suite's requests go through node:http with a keep-alive agent, not
 // fetch: fetch (undici) cost the test processes about twice the CPU per
 // request, and the suite makes a great many on two cores. What fetch did
-// and the tests rely on is kept: the headers as sent (duplicates joined),
-// redirects followed, a connection failure a TypeError('fetch failed')
-// with its cause. Free sockets close after 4 s (as fetch's), before a
+// and the tests rely on is kept: the headers as received (duplicates
+// joined), the standard methods' names in capitals, redirects followed, a
+// connection failure a TypeError('fetch failed') with its cause. Free sockets close after 4 s (as fetch's), before a
 // server's idle timeout can race a request onto a closing one.
 const agent = new http.Agent({ keepAlive: true, timeout: 4000 });
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -432,7 +432,9 @@ function request(target, method, headers, payload, hops = 0, retried = false) {
   if (u.protocol !== 'http:') {
     return fetch(target, { method, headers, body: payload }).then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
   }
-  const body = payload === undefined ? undefined : Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload));
+  if (/^(delete|get|head|options|post|put)$/i.test(method)) method = method.toUpperCase();
+  const body = payload === undefined ? undefined
+    : payload instanceof Uint8Array || payload instanceof ArrayBuffer ? Buffer.from(payload) : Buffer.from(String(payload));
   const h = { ...headers };
   if (body !== undefined && !hasHeader(h, 'content-length')) h['content-length'] = String(body.length);
   return new Promise((resolve, reject) => {
