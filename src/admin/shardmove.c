@@ -548,6 +548,10 @@ static int copy_and_fence(mv_t *m)
 {
     const char *p[1] = {m->name};
     time_t said = time(NULL);
+    /* the target fenced on the range (again: a run killed, or failed, after
+     * the switch lifted it and before it was put back, resumes here) */
+    if (fence_set(m, m->dst, true) != OK)
+        return FAILED;
     for (;;) { /* the initial copy: every table ready */
         char left[32];
         if (scalar(m->dst,
@@ -665,6 +669,13 @@ static int catch_up_and_switch(mv_t *m)
     free(spec);
     if (!ok) {
         PQclear(PQexec(m->cat, "ROLLBACK"));
+        /* not switched (an --abort beside this run, say, which fenced the
+         * target before this run lifted it): the target fenced again; if
+         * the map's commit did land after all, the state says switched */
+        char state[16] = "";
+        if (scalar(m->cat, "SELECT state FROM shard_moves WHERE id = $1::bigint", 1, p + 2, state, sizeof(state)) == 0 &&
+            strcmp(state, "switched") != 0)
+            fence_set(m, m->dst, true);
         return say(FAILED, "%s", "cannot write the new map: --resume or --abort");
     }
     char ms[32] = "";
@@ -774,8 +785,8 @@ static int proceed(mv_t *m)
      * run finds it fenced without the fence. */
     if (rc == FAILED && strcmp(m->state, "fenced") == 0 && set_state(m, "copying", NULL) == OK) {
         if (fence_set(m, m->dst, true) != OK) /* may have been lifted for the switch */
-            fprintf(stderr, "picogram: move %lld: the target's fence on shards %u-%u could not be put back (an "
-                    "--abort puts it)\n", m->id, m->lo, m->hi);
+            fprintf(stderr, "picogram: move %lld: the target's fence on shards %u-%u could not be put back (a "
+                    "--resume or --abort puts it)\n", m->id, m->lo, m->hi);
         if (fence_set(m, m->src, false) == OK)
             fprintf(stderr, "picogram: move %lld: the fence is lifted; writes to shards %u-%u go on on the source\n",
                     m->id, m->lo, m->hi);

@@ -245,7 +245,7 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
     const char **kp = xmalloc(n * sizeof(*kp));
     size_t *kl = xmalloc(n * sizeof(*kl));
     size_t nk = 0; /* the keys of instances not skipped */
-    uint64_t asked = 0; /* the instances asked (the first 64) */
+    uint64_t asked = 0, answered = 0; /* the instances asked, and those a value came from (the first 64) */
     for (size_t i = 0; i < n; i++) {
         kp[nk] = keys + i * MC_KEY_MAX;
         kl[nk] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
@@ -270,6 +270,8 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
             int64_t stale_at = 0;
             if (vlen >= MC_HEADER)
                 memcpy(&stale_at, v, sizeof(stale_at));
+            uint32_t from = server_of(m, k, klen);
+            answered |= from < MC_SERVERS_MAX ? 1ULL << from : 0;
             if (colon != NULL && memcached_result_flags(r) != MC_TOMB && vlen >= MC_HEADER &&
                 (stale_at == 0 || now < stale_at)) {
                 char idtext[24];
@@ -284,12 +286,14 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
             memcached_result_free(r);
         }
     }
-    /* something failed or waited on this call (an instance's last error may
-     * be an old one, so only then): the instances asked that timed out */
-    if (sent == MEMCACHED_SOME_ERRORS || io_failure(sent) || io_failure(rc) || mono_ms() - t0 >= MC_TIMEOUT_MS)
-        for (uint32_t i = 0; i < memcached_server_count(m) && i < MC_SERVERS_MAX; i++)
-            if (asked & (1ULL << i))
-                note(c, i, memcached_server_error_return(memcached_server_instance_by_position(m, i)));
+    /* a call that waited out the timeout: the instances asked that gave
+     * nothing are taken for the one that did not answer (an instance's last
+     * error in libmemcached may be an old one, so it is not asked); a
+     * healthy one that only missed is skipped a second: misses, no harm */
+    if (nk && mono_ms() - t0 >= MC_TIMEOUT_MS)
+        for (uint32_t i = 0; i < MC_SERVERS_MAX; i++)
+            if ((asked & ~answered) & (1ULL << i))
+                note(c, i, MEMCACHED_TIMEOUT);
     atomic_fetch_add_explicit(&c->hits, hits, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->misses, n - hits, memory_order_relaxed);
     free(kl);
