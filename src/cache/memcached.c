@@ -245,19 +245,16 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
     const char **kp = xmalloc(n * sizeof(*kp));
     size_t *kl = xmalloc(n * sizeof(*kl));
     size_t nk = 0; /* the keys of instances not skipped */
-    uint64_t asked = 0, answered = 0; /* the instances asked, and those a value came from (the first 64) */
     for (size_t i = 0; i < n; i++) {
         kp[nk] = keys + i * MC_KEY_MAX;
         kl[nk] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
         uint32_t server = server_of(m, kp[nk], kl[nk]);
         if (skipped(c, server))
             continue;
-        asked |= server < MC_SERVERS_MAX ? 1ULL << server : 0;
         nk++;
     }
     size_t hits = 0;
-    int64_t t0 = mono_ms();
-    memcached_return_t rc = MEMCACHED_END;
+    memcached_return_t rc;
     /* SOME_ERRORS: an instance is down; the others' keys still come */
     memcached_return_t sent = nk ? memcached_mget(m, kp, kl, nk) : MEMCACHED_NOTFOUND;
     if (sent == MEMCACHED_SUCCESS || sent == MEMCACHED_SOME_ERRORS) {
@@ -270,8 +267,6 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
             int64_t stale_at = 0;
             if (vlen >= MC_HEADER)
                 memcpy(&stale_at, v, sizeof(stale_at));
-            uint32_t from = server_of(m, k, klen);
-            answered |= from < MC_SERVERS_MAX ? 1ULL << from : 0;
             if (colon != NULL && memcached_result_flags(r) != MC_TOMB && vlen >= MC_HEADER &&
                 (stale_at == 0 || now < stale_at)) {
                 char idtext[24];
@@ -286,14 +281,9 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
             memcached_result_free(r);
         }
     }
-    /* a call that waited out the timeout: the instances asked that gave
-     * nothing are taken for the one that did not answer (an instance's last
-     * error in libmemcached may be an old one, so it is not asked); a
-     * healthy one that only missed is skipped a second: misses, no harm */
-    if (nk && mono_ms() - t0 >= MC_TIMEOUT_MS)
-        for (uint32_t i = 0; i < MC_SERVERS_MAX; i++)
-            if ((asked & ~answered) & (1ULL << i))
-                note(c, i, MEMCACHED_TIMEOUT);
+    /* (a multi-get sets no skip: which instance held it up is not known
+     * for sure; a single get, set or delete of its keys sets it, and each
+     * request makes some) */
     atomic_fetch_add_explicit(&c->hits, hits, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->misses, n - hits, memory_order_relaxed);
     free(kl);
