@@ -8,8 +8,9 @@
 # than nginx's fail_timeout, 5 s in deploy/nginx.conf, so that nginx takes
 # the server back) before the next. If a server is not ready within
 # READY_TIMEOUT seconds, after its restart or before it, stop there,
-# leaving the others as they are, and exit 1. With drain_seconds (6 or more behind deploy/nginx.conf) set in
-# each server's config, a restart loses no request (README, "Running").
+# leaving the others as they are, and exit 1. With drain_seconds (6 or
+# more behind deploy/nginx.conf) set in each server's config, a restart
+# loses no request (README, "Running").
 #
 # Environment:
 #   RESTART        the command run on the host; {port} is replaced by the

@@ -24,9 +24,9 @@ enum { OK = 0, FAILED = 1, USAGE = 2 };
 /* The tables of logical shards: those with a shard column; but not the
  * jobs, which any server runs wherever they wait (jobs/outbox.c), and whose
  * shard is only their ID's (a periodic job's is 0, on the first database). */
-#define SHARD_TABLES                                                                                                  \
+#define SHARD_TABLES                                                                                                   \
     "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "                                  \
-    "JOIN pg_attribute a ON a.attrelid = c.oid WHERE n.nspname = 'public' AND c.relkind = 'r' "                       \
+    "JOIN pg_attribute a ON a.attrelid = c.oid WHERE n.nspname = 'public' AND c.relkind = 'r' "                        \
     "AND a.attname = 'shard' AND NOT a.attisdropped AND c.relname <> 'jobs' ORDER BY 1"
 
 typedef struct mv {
@@ -34,7 +34,8 @@ typedef struct mv {
     unsigned lo, hi;
     char source[1024], target[1024], state[16], name[64];
     bool drop_source;
-    int catch_up_s; /* how long writes may stay fenced while the target catches up */
+    bool dst_fenced; /* this run has fenced the target on the range, and not lifted it since */
+    int catch_up_s;  /* how long writes may stay fenced while the target catches up */
     dbmap_t *map;
     PGconn *cat, *src, *dst;
     char *tables[MAX_TABLES];
@@ -427,6 +428,7 @@ static int prepare(mv_t *m)
      * apply as replication, for which triggers do not fire) */
     if (clear_range(m, m->dst, false) != OK || fence_set(m, m->dst, true) != OK)
         return FAILED;
+    m->dst_fenced = true;
     if (replica_identity(m, "FULL") != OK)
         return FAILED;
     /* the mark the source writes once fenced: its arrival on the target says all before it has */
@@ -548,10 +550,12 @@ static int copy_and_fence(mv_t *m)
 {
     const char *p[1] = {m->name};
     time_t said = time(NULL);
-    /* the target fenced on the range (again: a run killed, or failed, after
-     * the switch lifted it and before it was put back, resumes here) */
-    if (fence_set(m, m->dst, true) != OK)
+    /* the target fenced on the range, unless this run's prepare just did
+     * (a run killed, or failed, after the switch lifted it and before it
+     * was put back, resumes here) */
+    if (!m->dst_fenced && fence_set(m, m->dst, true) != OK)
         return FAILED;
+    m->dst_fenced = true;
     for (;;) { /* the initial copy: every table ready */
         char left[32];
         if (scalar(m->dst,
@@ -637,10 +641,6 @@ static int catch_up_and_switch(mv_t *m)
     }
     fprintf(stderr, "picogram: move %lld: the target caught up in %lld ms, %lld rows compared in %lld ms\n", m->id,
             (t1 - t0) / 1000, rows, (now_us() - t1) / 1000);
-    /* the target takes the range's writes from the switch on: its fence
-     * goes first (a failure from here on puts it back, in proceed) */
-    if (fence_set(m, m->dst, false) != OK)
-        return FAILED;
     /* the new map, under the next epoch, with the move's state, at once */
     char err[512];
     if (dbmap_load(m->map, err, sizeof(err)) < 0)
@@ -652,7 +652,23 @@ static int catch_up_and_switch(mv_t *m)
     snprintf(fence, sizeof(fence), "%lld", now_us());
     const char *p[4] = {spec, now, id, fence};
     PGresult *r = NULL;
-    if (exec(m->cat, "BEGIN") == 0 && exec(m->cat, "LOCK TABLE shard_maps IN EXCLUSIVE MODE") == 0 &&
+    bool ok = exec(m->cat, "BEGIN") == 0 && exec(m->cat, "LOCK TABLE shard_maps IN EXCLUSIVE MODE") == 0;
+    /* the move's row held to the commit, and only while it is still fenced:
+     * an --abort beside this run waits for it, then finds it switched */
+    if (ok) {
+        r = run(m->cat, false, "SELECT 1 FROM shard_moves WHERE id = $1::bigint AND state = 'fenced' FOR UPDATE", 1,
+                p + 2);
+        ok = r != NULL && PQntuples(r) == 1;
+        PQclear(r);
+        r = NULL;
+    }
+    /* the target takes the range's writes from the switch on: its fence
+     * goes first (a failure from here on puts it back, in proceed) */
+    if (ok) {
+        m->dst_fenced = false;
+        ok = fence_set(m, m->dst, false) == OK;
+    }
+    if (ok &&
         (r = run(m->cat, false,
                  "INSERT INTO shard_maps (epoch, spec, made_at) SELECT coalesce(max(epoch), 0) + 1, $1, $2::bigint "
                  "FROM shard_maps",
@@ -663,19 +679,11 @@ static int catch_up_and_switch(mv_t *m)
                 "WHERE id = $2::bigint AND state = 'fenced'",
                 3, p + 1);
     }
-    /* the map only with the move still fenced (an --abort beside this run changes that first) */
-    bool ok = r != NULL && atoi(PQcmdTuples(r)) == 1 && exec(m->cat, "COMMIT") == 0;
+    ok = ok && r != NULL && atoi(PQcmdTuples(r)) == 1 && exec(m->cat, "COMMIT") == 0;
     PQclear(r);
     free(spec);
     if (!ok) {
         PQclear(PQexec(m->cat, "ROLLBACK"));
-        /* not switched (an --abort beside this run, say, which fenced the
-         * target before this run lifted it): the target fenced again; if
-         * the map's commit did land after all, the state says switched */
-        char state[16] = "";
-        if (scalar(m->cat, "SELECT state FROM shard_moves WHERE id = $1::bigint", 1, p + 2, state, sizeof(state)) == 0 &&
-            strcmp(state, "switched") != 0)
-            fence_set(m, m->dst, true);
         return say(FAILED, "%s", "cannot write the new map: --resume or --abort");
     }
     char ms[32] = "";
@@ -784,15 +792,19 @@ static int proceed(mv_t *m)
      * on streaming; a --resume fences it again. Recorded first, so that no
      * run finds it fenced without the fence. */
     if (rc == FAILED && strcmp(m->state, "fenced") == 0 && set_state(m, "copying", NULL) == OK) {
-        if (fence_set(m, m->dst, true) != OK) /* may have been lifted for the switch */
-            fprintf(stderr, "picogram: move %lld: the target's fence on shards %u-%u could not be put back (a "
-                    "--resume or --abort puts it)\n", m->id, m->lo, m->hi);
+        if (!m->dst_fenced && fence_set(m, m->dst, true) != OK) /* may have been lifted for the switch */
+            fprintf(stderr,
+                    "picogram: move %lld: the target's fence on shards %u-%u could not be put back (a "
+                    "--resume or --abort puts it)\n",
+                    m->id, m->lo, m->hi);
         if (fence_set(m, m->src, false) == OK)
             fprintf(stderr, "picogram: move %lld: the fence is lifted; writes to shards %u-%u go on on the source\n",
                     m->id, m->lo, m->hi);
         else
-            fprintf(stderr, "picogram: move %lld: the fence could not be lifted: writes to shards %u-%u are refused "
-                    "until a --resume or --abort\n", m->id, m->lo, m->hi);
+            fprintf(stderr,
+                    "picogram: move %lld: the fence could not be lifted: writes to shards %u-%u are refused "
+                    "until a --resume or --abort\n",
+                    m->id, m->lo, m->hi);
     }
     if (rc == FAILED && strcmp(m->state, "aborted") == 0)
         fprintf(stderr, "picogram: move %lld undone: the shards stay where they were\n", m->id);
