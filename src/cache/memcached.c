@@ -339,21 +339,33 @@ static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, siz
     free(v);
 }
 
+/* The retrier's record of the instances that failed in its current pass:
+ * one slot each for the first MC_SERVERS_MAX, and one for all the others. */
+static size_t down_slot(uint32_t server)
+{
+    return server < MC_SERVERS_MAX ? server : MC_SERVERS_MAX;
+}
+
 /* The tombstones of one delete, on this thread's connections. 0, or -1 if
- * an instance could not take them (or is skipped, unless tried anyway: the
- * retrier's tries, on a thread of their own, are what end a skip). */
-static int tombstone(mc_t *c, memcached_st *m, int kind, int64_t id, bool anyway)
+ * an instance could not take them. A skipped instance is not tried (-1 at
+ * once), except by the retrier (down != NULL), whose tries on a thread of
+ * their own are what end a skip: it passes over only the instances that
+ * failed earlier in its pass, which a failure marks in down. */
+static int tombstone(mc_t *c, memcached_st *m, int kind, int64_t id, bool *down)
 {
     char key[MC_KEY_MAX];
     for (int layout = CACHE_LAYOUT; layout >= CACHE_LAYOUT - 1 && layout >= 1; layout--) {
         size_t klen = key_of(c, layout, kind, id, "", key);
         uint32_t server = server_of(m, key, klen);
-        if (!anyway && skipped(c, server))
+        if (down != NULL ? down[down_slot(server)] : skipped(c, server))
             return -1; /* queued, without the wait */
         memcached_return_t rc = memcached_set(m, key, klen, "", 0, MC_HOLD_S, MC_TOMB);
         note(c, server, rc);
-        if (failed(rc))
+        if (failed(rc)) {
+            if (down != NULL)
+                down[down_slot(server)] = true;
             return -1;
+        }
     }
     return 0;
 }
@@ -394,7 +406,7 @@ static void mc_del(cache_t *base, int kind, int64_t id)
     if (!kept(kind))
         return;
     memcached_st *m = conn(c);
-    if (m == NULL || tombstone(c, m, kind, id, false) != 0)
+    if (m == NULL || tombstone(c, m, kind, id, NULL) != 0)
         enqueue(c, kind, id);
 }
 
@@ -429,14 +441,20 @@ static void *retrier(void *arg)
         bool ok = m != NULL;
         if (ok && flush)
             ok = !failed(memcached_flush(m, 0));
-        size_t i = 0;
-        for (; ok && !flush && i < n; i++)
-            if (tombstone(c, m, q[i].kind, q[i].id, true) != 0)
-                break;
+        /* every delete is tried, but on an instance that failed in this
+         * pass only once: one hung instance costs a pass one timeout, and
+         * the others' deletes land meanwhile (were the pass to stop at the
+         * first failure, an instance back from its own trouble would wait
+         * for the hung one's) */
+        bool down[MC_SERVERS_MAX + 1] = {false};
+        size_t left = 0; /* the deletes still to do, moved to the front of q */
+        for (size_t i = 0; i < n && !flush; i++)
+            if (!ok || tombstone(c, m, q[i].kind, q[i].id, down) != 0)
+                q[left++] = q[i];
         pthread_mutex_lock(&c->lock);
         if (!ok && flush)
             c->flush = true;
-        for (; !flush && i < n; i++)
+        for (size_t i = 0; i < left; i++)
             push(c, q[i]);
         free(q);
         if (c->nqueue == 0 && !c->flush && c->warned) {

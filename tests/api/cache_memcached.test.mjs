@@ -7,6 +7,7 @@
 // dies costs reads a trip to the database, never a wrong answer or a hang;
 // an invalidation a hung instance could not take is retried until it does.
 import { test } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -148,6 +149,112 @@ test('a shared memcached cache: writes through one server are read through the o
     } finally {
       for (const s of servers) s.proc.kill('SIGKILL');
       await Promise.all(servers.map((s) => s.exited));
+      for (const m of mcs) await m.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+/** A TCP proxy on loopback to port, whose link can be cut: while cut, what
+ * the client sends is dropped (lost on the way, as on a broken network: the
+ * instance never sees it, unlike one stopped with SIGSTOP, which reads what
+ * was sent once it runs again). */
+function cutProxy(port) {
+  const socks = new Set();
+  let cut = false;
+  const server = net.createServer((c) => {
+    const u = net.connect(port, '127.0.0.1');
+    for (const [from, to, up] of [[c, u, true], [u, c, false]]) {
+      socks.add(from);
+      from.on('data', (d) => { if (!(up && cut) && !to.destroyed) to.write(d); });
+      from.on('close', () => to.destroy());
+      from.on('error', () => {});
+    }
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    addr: `127.0.0.1:${server.address().port}`,
+    cut() { cut = true; },
+    heal() { cut = false; },
+    close: () => { for (const x of socks) x.destroy(); server.close(); },
+  })));
+}
+
+test('two instances cut off at once: the one reached again gets the invalidations it missed, while the other is still cut off',
+  { skip: external, timeout: 90_000 }, async (t) => {
+    const mcs = [await startMemcached(), await startMemcached()];
+    const links = [await cutProxy(mcs[0].port), await cutProxy(mcs[1].port)];
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-mc2-'));
+    const flags = ['--cache', `memcached://${links[0].addr},${links[1].addr}`, '--near-cache', 'off'];
+    const servers = [];
+    try {
+      servers.push(launchOn(dataDir, flags));
+      const a = await servers[0].url;
+      servers.push(launchOn(dataDir, flags));
+      const b = await servers[1].url;
+      const viewer = await signup(b, uniqueName('mc2vis'));
+      // a user's short JSON (kind 1, no short TTL), as a photo of theirs
+      // embeds it, read through B
+      const onB = async (u) => (await api(b, 'GET', `/v1/media/${u.media}`, { token: viewer.token })).body?.data?.user?.full_name;
+      // a user whose entry lives on each instance (under this build's
+      // layout): sixteen sign-ups with a photo each, read through B once
+      // any tombstone a sign-up left (3 s) is gone, so that the reads fill
+      // the cache
+      const made = [];
+      for (let i = 0; i < 16; i++) {
+        const name = `first name ${i} here`;
+        const u = await signup(a, uniqueName('mc2u'), 'password123', { full_name: name });
+        const up = await uploadPhoto(a, { token: u.token, photo: 'tiny-1x1.jpg' });
+        assert.equal(up.status, 200, show(up));
+        made.push({ ...u, name, media: up.body.data.id });
+      }
+      await new Promise((r) => setTimeout(r, 3200));
+      for (const u of made) assert.equal(await onB(u), u.name);
+      const held = await Promise.all(mcs.map((m) => m.keys()));
+      const layout = Math.max(...held.flat().map((k) => Number(/^pg:v(\d+):/.exec(k.key)?.[1] ?? 0)));
+      const users = [null, null];
+      for (const u of made) {
+        const re = new RegExp(`^pg:v${layout}:[0-9a-f]{16}:1:${u.user.id}$`);
+        const at = held.findIndex((keys) => keys.some((k) => re.test(k.key)));
+        if (at >= 0 && !users[at]) users[at] = { ...u, key: held[at].find((k) => re.test(k.key)).key };
+      }
+      assert.ok(users[0] && users[1], `a user cached on each instance: ${JSON.stringify(held.map((k) => k.map((e) => e.key)))}`);
+      const holds = async (i, text) => (await memcachedCommand(mcs[i].port, `get ${users[i].key}`)).includes(text);
+      for (const i of [0, 1]) assert.ok(await holds(i, users[i].name), `instance ${i} holds its user`);
+
+      // both cut off. The second user is renamed, then the first, five
+      // times over half a second: a retry pass takes the queue whole and
+      // puts what failed back behind what came meanwhile, so the first
+      // user's deletes (their instance cut off) end up queued ahead of the
+      // second user's
+      for (const l of links) l.cut();
+      const rename = async (i, name) => {
+        const w = await api(a, 'POST', '/v1/users/self', { token: users[i].token, form: { full_name: name } });
+        assert.equal(w.status, 200, show(w));
+        assert.equal(await onB(users[i]), name, 'with both instances cut off, B reads the truth');
+      };
+      await rename(1, 'renamed 1');
+      for (let k = 0; k < 5; k++) {
+        await rename(0, 'renamed 0');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // the second is reached again, the first still cut off: the second's
+      // missed invalidation lands (it does not wait behind the first's)
+      links[1].heal();
+      const healed = await poll(async () => !(await holds(1, users[1].name)), { timeout: 4000, interval: 50 });
+      assert.ok(healed.ok, 'the instance reached again gets its invalidation while the other is still cut off');
+      t.diagnostic(`done ${healed.ms} ms after the link came back, the other still cut`);
+      assert.equal(await onB(users[1]), 'renamed 1');
+      assert.ok(await holds(0, users[0].name), 'the instance cut off still holds the stale entry');
+      links[0].heal();
+      const both = await poll(async () => !(await holds(0, users[0].name)), { timeout: 4000, interval: 50 });
+      assert.ok(both.ok, 'and the other, once reached');
+      assert.equal(await onB(users[0]), 'renamed 0');
+      const done = await poll(() => /memcached: the invalidations that failed are done/.test(servers[0].stderr()),
+        { timeout: 3000, interval: 50 });
+      assert.ok(done.ok, servers[0].stderr());
+    } finally {
+      for (const s of servers) s.proc.kill('SIGKILL');
+      await Promise.all(servers.map((s) => s.exited));
+      for (const l of links) l.close();
       for (const m of mcs) await m.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
