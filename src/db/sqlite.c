@@ -164,8 +164,9 @@ static int conn_open(const char *target, const char *sync, db_conn_t **out, char
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
              /* a 16 MiB page cache per connection, and pages read with pread(2), not mmap: in WAL mode a
               * connection that finds the database changed since its last read drops its mapping (munmap,
-              * whose TLB shootdown stops every thread of the process) and faults each page in again. Under
-              * writes that cost more than it saved: see BENCHMARKS.md, "SQLite without mmap". */
+              * whose TLB shootdown interrupts the cores running the process's other threads) and faults
+              * each page in again. Under writes that cost more than it saved: BENCHMARKS.md, "SQLite
+              * without mmap". */
              "PRAGMA mmap_size=0; PRAGMA cache_size=-16384;",
              strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
     char *msg = NULL;
