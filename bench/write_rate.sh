@@ -5,10 +5,11 @@
 # of the `small` dataset. Each line is a rate reached, its p50 and p99; the
 # last line is the rate at which p99 crosses LIMIT_MS (interpolated between
 # the two steps around it). With OLD_BIN set, the same for that binary first
-# (the previous build), in the same session. Draws
+# (the previous build), in the same session, on a copy of OLD_DATA if set (a
+# dataset seeded by that build's bench_seed, when its schema is older). Draws
 # bench/charts/write-rate.png from bench/results/write-rate-*.dat.
 #
-#   bench/write_rate.sh    env: STEP=8 CONNS=32 LIMIT_MS=20 WAITS="64 32 ... 0" OLD_BIN= DATA=/tmp/picogram-small
+#   bench/write_rate.sh    env: STEP=8 CONNS=32 LIMIT_MS=20 WAITS="64 32 ... 0" OLD_BIN= OLD_DATA= DATA=/tmp/picogram-small
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEP=${STEP:-8}; LIMIT_MS=${LIMIT_MS:-20}
@@ -18,11 +19,12 @@ ensure_small
 mkdir -p bench/results bench/charts
 ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else printf "%.3f", v * 1000 }'; }
 
-sweep() { # sweep NAME BINARY -> bench/results/write-rate-NAME.dat
+sweep() { # sweep NAME BINARY [DATASET] -> bench/results/write-rate-NAME.dat
   local name=$1 dat=bench/results/write-rate-$1.dat
+  local keep=$DATA
+  DATA=${3:-$DATA}
   rm -rf "$WORK/data"
   cp -r "$DATA" "$WORK/data"
-  local keep=$DATA
   DATA=$WORK/data PICOGRAM_BIN=$2 start_picogram
   python3 bench/scenario_lists.py "$WORK/data/picogram.db" "$WORK/lists"
   echo "== write rate: $name ($2), like/unlike, wrk -t1 -c$CONNS, ${STEP}s a step"
@@ -30,7 +32,7 @@ sweep() { # sweep NAME BINARY -> bench/results/write-rate-NAME.dat
   echo "# wait_ms rps p50_ms p99_ms" >"$dat"
   for w in $WAITS; do
     wrk -t1 -c"$CONNS" -d"${STEP}s" --latency -s bench/soak.lua "http://127.0.0.1:$PG_PORT" -- "$WORK/lists/like" \
-      "$keep/tokens.txt" 2 "$w" >"$WORK/wrk.txt"
+      "$WORK/data/tokens.txt" 2 "$w" >"$WORK/wrk.txt"
     read -r rps p50 p99 errs < <(awk '/^Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
          END {print r, p50, p99, (e == "" ? 0 : e)}' "$WORK/wrk.txt")
     printf '%-8s %10s %10s %10s %8s\n' "$w" "$rps" "$p50" "$p99" "$errs"
@@ -47,7 +49,7 @@ sweep() { # sweep NAME BINARY -> bench/results/write-rate-NAME.dat
   DATA=$keep
 }
 
-[ -n "${OLD_BIN:-}" ] && sweep old "$OLD_BIN"
+[ -n "${OLD_BIN:-}" ] && sweep old "$OLD_BIN" "${OLD_DATA:-}"
 sweep new "${PICOGRAM_BIN:-build/picogram}"
 
 plots="\"bench/results/write-rate-new.dat\" using 2:4 smooth unique with linespoints lw 2 title \"picogram p99\""
