@@ -366,7 +366,7 @@ describe('account export and import', { skip: external && 'needs the servers\' d
     const f = path.join(dir, 'eve.zip');
     assert.equal((await runAdmin(a.dataDir, ['export', eve.user.username, '--out', f])).code, 0);
     for (const delay of [150, 450, 900]) {
-      const name = uniqueName('killed');
+      let name = uniqueName('killed');
       const p = spawn(serverBinary(), ['admin', 'import', f, '--as', name, '--data', b.dataDir, ...topologyArgs(b.dataDir)],
         { stdio: ['pipe', 'ignore', 'pipe'] });
       let err = '';
@@ -391,7 +391,17 @@ describe('account export and import', { skip: external && 'needs the servers\' d
       } else {
         assert.equal(li.status, 400, `killed before the account was made: ${show(li)}`);
       }
-      const again = await runAdmin(b.dataDir, ['import', f, '--as', name], `${PASSWORD}\n`, { timeout: 60_000 });
+      let again = await runAdmin(b.dataDir, ['import', f, '--as', name], `${PASSWORD}\n`, { timeout: 60_000 });
+      if (again.code !== 0 && li.status === 400 && topology !== 'embedded' && /is taken here; nothing was made/.test(again.err)) {
+        // killed between the name's claim (on the name's database) and the
+        // user's rows (on the user's): a claim of no user, which holds the
+        // name for a minute as a sign-up's does (README, "A sign-up is one
+        // transaction ..."); no account was made, and the archive imports
+        // under another name
+        t.diagnostic(`killed after ${delay} ms: the name claimed, no account`);
+        name = uniqueName('killed');
+        again = await runAdmin(b.dataDir, ['import', f, '--as', name], `${PASSWORD}\n`, { timeout: 60_000 });
+      }
       assert.equal(again.code, 0, again.err);
       const li2 = await login(b.url, name, PASSWORD);
       assert.equal(li2.status, 200, show(li2));
