@@ -5,7 +5,8 @@
  *   build/bench_images DIR [rounds=5]
  *
  * Reads every file in DIR into memory first, then runs images_process on
- * each, ROUNDS times, on one thread. Prints CPU time (user+system, from
+ * each, ROUNDS times, on one thread, with the server's malloc settings
+ * (core/memtune.h). Prints CPU time (user+system, from
  * getrusage) per photo for each round, the median round, and the sizes made.
  */
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/memtune.h"
 #include "images/images.h"
 
 static double cpu_ms(void)
@@ -31,6 +33,7 @@ static int cmpd(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+    memtune_server();
     if (argc < 2 || images_init(argv[0]) != 0) {
         fprintf(stderr, "usage: bench_images DIR [rounds]\n");
         return 2;

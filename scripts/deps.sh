@@ -5,7 +5,7 @@
 set -eu
 want="${1:-test}"
 
-build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev libpq-dev libhiredis-dev libcurl4-openssl-dev libmemcached-dev libgearman-dev libzip-dev"
+build_pkgs="gcc pkg-config meson ninja-build libh2o-evloop-dev libssl-dev zlib1g-dev libsqlite3-dev libjansson-dev libsodium-dev libvips-dev libjpeg-dev liblcms2-dev libpq-dev libhiredis-dev libcurl4-openssl-dev libmemcached-dev libgearman-dev libzip-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-dev nodejs curl procps libimage-exiftool-perl python3-pil chromium chromium-driver postgresql-15 pgbouncer python3-psycopg2 redis-server memcached gearman-job-server nginx-light prometheus systemd groff-base man-db"
 cluster_pkgs="postgresql-15 pgbouncer redis-server memcached gearman-job-server nginx-light curl python3"
 bench_pkgs="wrk nginx-light gnuplot-nox zip time bc python3-pil python3-django gunicorn postgresql-15 pgbouncer python3-psycopg2"

@@ -3,6 +3,7 @@
  * file < environment < flags) and hands over to its module.
  */
 #include "config.h"
+#include "core/memtune.h"
 #include "admin/admin.h"
 #include "admin/backup.h"
 #include "admin/shardmove.h"
@@ -16,7 +17,6 @@
 #include "images/images.h"
 #include "obs/log.h"
 
-#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,21 +424,6 @@ static int cmd_shards_move(int argc, char **argv)
     return rc;
 }
 
-/* A server allocates and frees the same sizes over and over (response
- * buffers of tens of KB, per request). glibc by default gives freed memory
- * back to the kernel past 128 KB of slack and maps big blocks afresh each
- * time, so every request paid page faults: measured, the home feed ran at
- * about half the throughput. Keep freed memory for reuse instead; RSS
- * stays at its high-water mark (recorded in BENCHMARKS.md). Unless the
- * operator set MALLOC_TRIM_THRESHOLD_ / MALLOC_MMAP_THRESHOLD_ already. */
-static void tune_malloc(void)
-{
-    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL)
-        mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
-        mallopt(M_MMAP_THRESHOLD, 16 << 20);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -515,7 +500,7 @@ int main(int argc, char **argv)
     config_init(&cfg);
     int rc = build_config(&cfg, cmd, nargs, argv + 2);
     if (rc == 0 && strcmp(cmd, "serve") == 0) {
-        tune_malloc();
+        memtune_server();
         if (images_init(argv[0]) != 0) {
             fprintf(stderr, "picogram: libvips failed to initialise\n");
             rc = 1;
@@ -524,7 +509,7 @@ int main(int argc, char **argv)
             images_shutdown();
         }
     } else if (rc == 0 && strcmp(cmd, "worker") == 0) {
-        tune_malloc();
+        memtune_server();
         if (images_init(argv[0]) != 0) { /* the photo re-keying job */
             fprintf(stderr, "picogram: libvips failed to initialise\n");
             rc = 1;

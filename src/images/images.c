@@ -1,6 +1,9 @@
 #include "images/images.h"
+#include "images/jpegscale.h"
 #include "obs/log.h"
 
+#include <lcms2.h>
+#include <math.h>
 #include <semaphore.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +31,32 @@ static void on_vips_log(const gchar *domain, GLogLevelFlags level, const gchar *
     log_debug("%s: %s", domain ? domain : "vips", message);
 }
 
+/* sRGB's red, green and blue colorants (the rXYZ, gXYZ and bXYZ tags), from
+ * lcms's own sRGB profile, at images_init. */
+static cmsCIEXYZ srgb_colorants[3];
+static const cmsTagSignature colorant_tags[3] = {cmsSigRedColorantTag, cmsSigGreenColorantTag, cmsSigBlueColorantTag};
+
+/* Whether an ICC profile is sRGB: its description says so and its
+ * colorants are sRGB's (to 0.005, as profiles' rounding differs). Many
+ * phones tag plain sRGB photos with one; the transform would change
+ * nothing and cost as much as the resample (about 13 ms for a 12 MP
+ * photo's 1080 base). */
+static int is_srgb(const void *icc, size_t n)
+{
+    cmsHPROFILE p = cmsOpenProfileFromMem(icc, (cmsUInt32Number)n);
+    if (p == NULL)
+        return 0;
+    char desc[256] = "";
+    int yes = cmsGetProfileInfoASCII(p, cmsInfoDescription, "en", "US", desc, sizeof(desc)) > 0 &&
+              strstr(desc, "sRGB") != NULL;
+    for (int i = 0; i < 3 && yes; i++) {
+        const cmsCIEXYZ *c = cmsReadTag(p, colorant_tags[i]), *r = &srgb_colorants[i];
+        yes = c != NULL && fabs(c->X - r->X) < 0.005 && fabs(c->Y - r->Y) < 0.005 && fabs(c->Z - r->Z) < 0.005;
+    }
+    cmsCloseProfile(p);
+    return yes;
+}
+
 /* images_process calls at once: one per core (images.h) */
 static sem_t slots;
 
@@ -36,6 +65,14 @@ int images_init(const char *argv0)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (sem_init(&slots, 0, cores > 0 ? (unsigned)cores : 1) != 0)
         return -1;
+    cmsHPROFILE srgb = cmsCreate_sRGBProfile();
+    for (int i = 0; i < 3; i++) {
+        const cmsCIEXYZ *c = srgb ? cmsReadTag(srgb, colorant_tags[i]) : NULL;
+        if (c == NULL)
+            return -1;
+        srgb_colorants[i] = *c;
+    }
+    cmsCloseProfile(srgb);
     if (VIPS_INIT(argv0) != 0)
         return -1;
     g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, on_vips_log, NULL);
@@ -95,9 +132,32 @@ static const char *vips_err(void)
         img = out_;                                                                                                    \
     } while (0)
 
+/* Through the ICC profile it carries, if any, to sRGB: what phones shoot in
+ * Display P3 (or a camera in Adobe RGB) keeps its colours once the profile
+ * is stripped. vips_thumbnail alone leaves the profile on the image for a
+ * saver to embed, and the renditions embed none. 0, or -1 (a profile
+ * libvips can't use) with *img unchanged. */
+static int to_srgb(VipsImage **img)
+{
+    VipsImage *c = NULL;
+    const void *icc = NULL;
+    size_t n = 0;
+    if (!vips_image_get_typeof(*img, VIPS_META_ICC_NAME) ||
+        vips_image_get_blob(*img, VIPS_META_ICC_NAME, &icc, &n) != 0 || is_srgb(icc, n))
+        return 0;
+    if (vips_icc_transform(*img, &c, "srgb", "embedded", TRUE, NULL) != 0) {
+        vips_error_clear();
+        return -1;
+    }
+    g_object_unref(*img);
+    *img = c;
+    return 0;
+}
+
 /* Flattened onto white, sRGB, 8-bit, in memory, no metadata. Takes img. */
 static VipsImage *finish_base(VipsImage *img)
 {
+    to_srgb(&img); /* a profile libvips can't use is ignored, as it always was */
     if (vips_image_hasalpha(img)) {
         VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
         int rc;
@@ -125,23 +185,82 @@ static VipsImage *finish_base(VipsImage *img)
     return img;
 }
 
-/* Upright, sRGB, flattened, 8-bit, in memory: the base for every rendition. */
-static VipsImage *decode_base(const void *buf, size_t len, int width)
-{
-    VipsImage *img = NULL;
-    /* thumbnail_buffer: shrink-on-load, EXIF autorotate, ICC import and export to sRGB */
-    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &img, width, "height", TALL, "size", VIPS_SIZE_DOWN, "option_string",
-                              "fail_on=truncated", NULL) != 0)
-        return NULL;
-    return finish_base(img);
-}
-
 /* Computes img into memory (once, so later steps read pixels, not a pipeline). */
 static VipsImage *mem(VipsImage *img)
 {
     VipsImage *m = vips_image_copy_memory(img);
     g_object_unref(img);
     return m;
+}
+
+/* A YCbCr JPEG, `width` wide upright (or as it is if no wider): decoded by
+ * jpegscale at the smallest N/8 that is still big enough, resampled once in
+ * memory to the exact size and turned by its EXIF orientation, as
+ * vips_thumbnail would (jpegscale.h); its ICC profile goes with it, for
+ * finish_base.
+ * Returns 1 if it is some other JPEG, for the caller's vips_thumbnail; -1
+ * if it is corrupt. */
+static int decode_jpeg(const void *buf, size_t len, VipsImage *head, int width, VipsImage **out)
+{
+    int orient = vips_image_get_orientation(head);
+    int turned = orient >= 5 && orient <= 8;
+    int uw = turned ? head->Ysize : head->Xsize, uh = turned ? head->Xsize : head->Ysize;
+    int tw = uw, th = uh;
+    if (uw > width) {
+        tw = width;
+        th = (int)((double)uh * width / uw + 0.5);
+        th = th > 0 ? th : 1;
+    }
+    int sw = turned ? th : tw, sh = turned ? tw : th; /* as stored */
+    VipsImage *img = NULL;
+    int rc = jpegscale_decode(buf, len, sw, sh, &img);
+    if (rc != JPEGSCALE_OK)
+        return rc == JPEGSCALE_OTHER ? 1 : -1;
+    if (img->Xsize != sw || img->Ysize != sh) {
+        VipsImage *r = NULL;
+        if (vips_resize(img, &r, (double)sw / img->Xsize, "vscale", (double)sh / img->Ysize, "kernel", RESIZE_KERNEL,
+                        NULL) != 0 ||
+            (r = mem(r)) == NULL) {
+            g_object_unref(img);
+            return -1;
+        }
+        g_object_unref(img);
+        img = r;
+    }
+    const void *icc = NULL; /* for finish_base's to_srgb */
+    size_t n = 0;
+    if (vips_image_get_typeof(head, VIPS_META_ICC_NAME) && vips_image_get_blob(head, VIPS_META_ICC_NAME, &icc, &n) == 0 &&
+        n > 0)
+        vips_image_set_blob_copy(img, VIPS_META_ICC_NAME, icc, n);
+    if (orient > 1 && orient <= 8) {
+        VipsImage *r = NULL;
+        vips_image_set_int(img, VIPS_META_ORIENTATION, orient);
+        rc = vips_autorot(img, &r, NULL);
+        g_object_unref(img);
+        if (rc != 0)
+            return -1;
+        img = r;
+    }
+    *out = img;
+    return 0;
+}
+
+/* Upright, sRGB, flattened, 8-bit, in memory: the base for every rendition. */
+static VipsImage *decode_base(const void *buf, size_t len, VipsImage *head, const char *format, int width)
+{
+    VipsImage *img = NULL;
+    if (strcmp(format, "jpeg") == 0) {
+        int rc = decode_jpeg(buf, len, head, width, &img);
+        if (rc == 0)
+            return finish_base(img);
+        if (rc < 0)
+            return NULL;
+    }
+    /* thumbnail_buffer: shrink-on-load, EXIF autorotate (the ICC profile: finish_base) */
+    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &img, width, "height", TALL, "size", VIPS_SIZE_DOWN, "option_string",
+                              "fail_on=truncated", NULL) != 0)
+        return NULL;
+    return finish_base(img);
 }
 
 static int encode(VipsImage *img, int quality, void **data, size_t *len)
@@ -233,12 +352,13 @@ static int process(const void *buf, size_t len, const img_opts_t *o, img_result_
         return 400;
     }
     out->src_width = head->Xsize, out->src_height = head->Ysize;
-    g_object_unref(head);
     if ((long long)out->src_width * out->src_height > o->max_pixels) {
+        g_object_unref(head);
         *err = "the photo has too many pixels";
         return 400;
     }
-    VipsImage *base = decode_base(buf, len, img_renditions[IMG_HIGH].width);
+    VipsImage *base = decode_base(buf, len, head, out->format, img_renditions[IMG_HIGH].width);
+    g_object_unref(head);
     if (base == NULL) {
         vips_err();
         vips_error_clear();

@@ -13,7 +13,12 @@
  *     largest rendition: rotated upright by EXIF orientation, converted to
  *     sRGB through the embedded ICC profile (or a CMYK fallback), alpha
  *     flattened onto white, 8 bits per channel, held in memory. A truncated
- *     file is an error, not a grey half-photo.
+ *     file is an error, not a grey half-photo. A YCbCr JPEG (what phones
+ *     and cameras write) is decoded by libjpeg-turbo at the smallest N/8
+ *     scale still big enough (jpegscale.h), then resampled once in memory;
+ *     the rest go through vips_thumbnail (1/2, 1/4, 1/8 for other JPEGs).
+ *     A profile that is sRGB already is not applied (it would change
+ *     nothing, at the cost of a resample).
  *  4. The smaller renditions are resized from that one decoded image; none
  *     is ever upscaled. Each is encoded as a baseline JPEG with no metadata
  *     at all (EXIF, GPS, XMP, ICC, comments are stripped).

@@ -85,3 +85,52 @@ print(d(low, ref), d(low, ref.rotate(180)))`, src, files[2]]).toString().trim().
     });
   }
 });
+
+// Photos tagged with an ICC profile come out in sRGB through it, since the
+// renditions carry no profile (tests/fixtures/make_icc_photos.py). The
+// swapped profile codes blue as (220, 30, 30): a pipeline that drops the
+// profile without converting shows red.
+const ICC_DIR = path.join(repoRoot, 'build', 'test-fixtures', 'icc');
+const ICC_CASES = [
+  { file: 'swapped.jpg', colour: 'blue', sizes: [[1080, 1440], [640, 853], [320, 427], [150, 150]], why: 'a JPEG, turned by EXIF' },
+  { file: 'swapped.png', colour: 'blue', sizes: [[1080, 810], [640, 480], [320, 240], [150, 150]], why: 'a PNG' },
+  { file: 'srgb.jpg', colour: 'red', sizes: [[1080, 810], [640, 480], [320, 240], [150, 150]], why: 'a JPEG tagged sRGB' },
+];
+
+describe('photos with an ICC profile', () => {
+  before(() => {
+    if (!ICC_CASES.every((c) => existsSync(path.join(ICC_DIR, c.file)))) {
+      execFileSync('/usr/bin/python3', [path.join(repoRoot, 'tests', 'fixtures', 'make_icc_photos.py'), ICC_DIR],
+        { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+  });
+  for (const c of ICC_CASES) {
+    it(`${c.file} (${c.why}): every rendition is ${c.colour} in sRGB, with no profile left`, async () => {
+      const owner = await signup(url, uniqueName('icc'));
+      const m = assertOk(await uploadPhoto(url, { token: owner.token, photo: path.join(ICC_DIR, c.file) }));
+      const files = [];
+      for (const [k, kind] of RENDITIONS.entries()) {
+        assert.deepEqual([m.images[kind].width, m.images[kind].height], c.sizes[k], `${kind} as the API gives it`);
+        const res = await fetch(url + new URL(m.images[kind].url).pathname);
+        assert.equal(res.status, 200, kind);
+        const f = path.join(work, `icc.${c.file}.${kind}.jpg`);
+        await writeFile(f, Buffer.from(await res.arrayBuffer()));
+        files.push(f);
+      }
+      const px = JSON.parse(execFileSync('/usr/bin/python3', ['-c', `
+import json, sys
+from PIL import Image
+out = []
+for f in sys.argv[1:]:
+    im = Image.open(f)
+    out.append({"centre": im.convert("RGB").getpixel((im.width // 2, im.height // 2)), "icc": "icc_profile" in im.info})
+print(json.dumps(out))`, ...files]).toString());
+      px.forEach((p, k) => {
+        const [r, , b] = p.centre;
+        const ok = c.colour === 'blue' ? b > 180 && r < 80 : r > 180 && b < 80;
+        assert.ok(ok, `${RENDITIONS[k]} centre ${p.centre} should be ${c.colour}`);
+        assert.equal(p.icc, false, `${RENDITIONS[k]} embeds no profile`);
+      });
+    });
+  }
+});
