@@ -8,7 +8,7 @@
 # its peak (VmHWM) under load, and (peak - rest) / CONNS as the memory cost
 # of one upload in flight.
 #
-#   bench/upload.sh        env: DURATION=10s CONNS=4 SHARED=../shared WORKERS=2 PHOTOS=DIR
+#   bench/upload.sh        env: DURATION=10s CONNS=4 SHARED=../shared WORKERS=2 PHOTOS=DIR PICOGRAM_BIN=build/picogram
 #
 # PHOTOS: another set, e.g. the 12 MP phone photos:
 #   tests/fixtures/make_bench_photos.py --phone /tmp/phone && PHOTOS=/tmp/phone CONNS=8 bench/upload.sh
@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}; CONNS=${CONNS:-4}; SHARED=${SHARED:-../shared}
 PHOTOS=${PHOTOS:-$SHARED/photos/bench}; WORKERS=${WORKERS:-2}
 PORT=18280
-[ -x build/picogram ] || { echo "build first: make build" >&2; exit 1; }
+BIN=${PICOGRAM_BIN:-build/picogram}
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/picogram-upload.XXXXXX)
 PID=; S3_PID=
 cleanup() {
@@ -40,7 +41,7 @@ if [ "${STORE:-file}" = s3 ]; then
   echo "photos in s3rver $(node -p 'require("./node_modules/s3rver/package.json").version') on port $S3_PORT"
 fi
 
-build/picogram serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 2 --workers "$WORKERS" --access-log off \
+"$BIN" serve --listen 127.0.0.1:$PORT --data "$WORK/data" --threads 2 --workers "$WORKERS" --access-log off \
   --rate-limit 100000000 --max-concurrent-uploads 64 "${STORE_ARGS[@]}" 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
