@@ -25,7 +25,7 @@
  * libvips runs single-threaded per call (vips_concurrency_set(1)): the
  * worker pool is the parallelism, one image per worker, and at most one
  * per core at once in the process (the work is all CPU, and each holds a
- * decoded photo: 12 MP phone photos cost 25 to 35 MiB each in flight).
+ * decoded photo: a 12 MP phone photo costs about 18 MiB in flight).
  * The worker pool is bigger than that for the writes' sake.
  */
 #ifndef PICOGRAM_IMAGES_H
