@@ -629,6 +629,14 @@ loaded() { # the cluster's ports, from DIR/cluster.env
 usage="usage: scripts/cluster.sh up|down|env|archive-wal DIR, backup DIR DEST, restore DEST NEWDIR [TARGET], replica DIR 0|1 [sync|async], promote DIR 0|1, stop-pg|start-pg DIR 0|1, stop-redis|start-redis DIR, stop-memcached|start-memcached DIR 0|1, stop-gearmand|start-gearmand DIR, stop-s3|start-s3 DIR, stop-worker|start-worker DIR or stop-serve|start-serve DIR 0|1"
 [ $# -ge 2 ] || die "$usage"
 DIR=$2
+# PostgreSQL's -o options and archive_command, pgbouncer.ini, nginx.conf
+# and the servers' connection strings take the cluster's paths unquoted:
+# refuse one with white space at once, not halfway through a start.
+home=$DIR
+[ "$1" = restore ] && home=${3:-}
+case $(realpath -m -- "${home:-.}") in
+*[[:space:]]*) die "$(realpath -m -- "$home"): a cluster's directory must have no white space in its path (make cluster uses ./cluster: give another DIR, or move the checkout)" ;;
+esac
 # The fault drills: one part stopped or started again, on its port of cluster.env.
 drill() { # drill CMD [I]
     DIR=$(cd "$DIR" && pwd)

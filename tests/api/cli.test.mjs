@@ -109,3 +109,18 @@ test('shards move: bad ranges, a missing --to, a bad --catch-up-seconds, SQLite 
   assert.deepEqual(json.moves, []);
   await rm(dir, { recursive: true, force: true });
 });
+
+test('scripts/cluster.sh refuses a directory with white space in its path at once, starting nothing', { skip: external }, async () => {
+  const base = await mkdtemp(path.join(tmpdir(), 'picogram cluster '));
+  try {
+    const script = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'scripts', 'cluster.sh');
+    for (const args of [['up', path.join(base, 'c')], ['restore', path.join(tmpdir(), 'no-such-backup'), path.join(base, 'c')]]) {
+      const r = spawnSync(script, args, { encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /^cluster\.sh: .* must have no white space in its path/, args[0]);
+      assert.equal(spawnSync('ls', ['-A', base], { encoding: 'utf8' }).stdout, '', `${args[0]} made nothing under ${base}`);
+    }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
