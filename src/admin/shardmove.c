@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 enum { OK = 0, FAILED = 1, USAGE = 2 };
+/* failed copies of a table, in one run, before the move stops (copy_and_fence) */
+#define COPY_FAILURES 3
 
 #define MAX_TABLES 64
 #define CATCH_UP_BYTES 65536
@@ -556,8 +558,9 @@ static int copy_and_fence(mv_t *m)
     if (!m->dst_fenced && fence_set(m, m->dst, true) != OK)
         return FAILED;
     m->dst_fenced = true;
+    long long errors0 = -1;
     for (;;) { /* the initial copy: every table ready */
-        char left[32];
+        char left[32], errs[32];
         if (scalar(m->dst,
                    "SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') || '/' || count(*) FROM pg_subscription_rel r "
                    "JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1",
@@ -567,6 +570,21 @@ static int copy_and_fence(mv_t *m)
             break;
         if (strcmp(left, "0/0") == 0)
             return say(FAILED, "the subscription %s has no tables (dropped?): --abort, then move again", m->name);
+        /* A table whose copy fails (a row of the range already on the target,
+         * say) is tried again by PostgreSQL every few seconds, for ever: the
+         * failures are counted (pg_stat_subscription_stats, PostgreSQL 15),
+         * and after COPY_FAILURES of them the move stops and says so. */
+        if (scalar(m->dst, "SELECT coalesce((SELECT sync_error_count FROM pg_stat_subscription_stats WHERE subname = $1), 0)", 1, p, errs,
+                   sizeof(errs)) == 0) {
+            long long e = atoll(errs);
+            if (errors0 < 0)
+                errors0 = e;
+            else if (e - errors0 >= COPY_FAILURES)
+                return say(FAILED,
+                           "move %lld: the target failed to copy a table %lld times (its log says why: a row of "
+                           "shards %u-%u there already?); --abort, then move again",
+                           m->id, e - errors0, m->lo, m->hi);
+        }
         if (time(NULL) - said >= 5) {
             fprintf(stderr, "picogram: move %lld: copying, %s tables not yet copied\n", m->id, left);
             said = time(NULL);

@@ -215,3 +215,45 @@ test('a range of logical shards moved under load, its mover killed at every step
       await own.stop(servers);
     }
   });
+
+test('a table the target cannot copy (a name of the range held there already): the move stops after a few failed copies, says why, and --abort undoes it',
+  { skip: external || topology !== 'pg' ? 'needs the pg topology' : false, timeout: 180_000 }, async () => {
+    const own = await ownCluster('picogram-move-fail-');
+    const { dir, cluster } = own;
+    const pg = (i, sql) => own.psql(i, sql);
+    const conf = path.join(dir, 'picogram.conf');
+    const servers = [];
+    try {
+      cluster('up', dir);
+      const target = /4096-8191=(postgres:\/\/[^;\s]+)/.exec(readFileSync(conf, 'utf8'))[1];
+      servers.push(launchOn(path.join(dir, 'data'), ['--config', conf]));
+      const url = await servers[0].url;
+      // a user whose name's row (usernames, kept by a hash of the name) is in the range on the source
+      let name = '';
+      const users = [];
+      for (let i = 0; i < 200 && !name; i++) {
+        users.push(await signup(url, uniqueName('mvf')));
+        name = pg(0, `SELECT username_lower FROM usernames WHERE shard BETWEEN ${LO} AND ${HI} LIMIT 1`).trim();
+      }
+      assert.ok(name, 'a name in the range');
+      // the same name on the target, outside the range (which the move's prepare clears): its copy must fail
+      pg(1, `INSERT INTO usernames (username_lower, user_id, shard) VALUES ('${name}', 1, 5000)`);
+      const r = await move(conf, [`${LO}-${HI}`, '--to', target]);
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /the target failed to copy a table [0-9]+ times/);
+      assert.match(r.err, /--abort/);
+      const a = await move(conf, ['--abort']);
+      assert.equal(a.code, 0, a.err);
+      const json = JSON.parse(execFileSync(serverBinary(), ['shards', '--json', '--config', conf]).toString());
+      assert.equal(json.epoch, 0, 'nothing switched');
+      assert.equal(json.moves.at(-1).state, 'aborted');
+      // everything still served from the source, writes too
+      const u = users.find((x) => x.user.username.toLowerCase() === name) ?? users[0];
+      const li = await api(url, 'POST', '/oauth/access_token', { form: { grant_type: 'password', username: u.user.username, password: 'password123' } });
+      assert.equal(li.status, 200, show(li));
+      const up = await uploadPhoto(url, { token: li.body.access_token, photo: 'tiny-1x1.jpg' });
+      assert.equal(up.status, 200, show(up));
+    } finally {
+      await own.stop(servers);
+    }
+  });
