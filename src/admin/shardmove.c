@@ -574,15 +574,16 @@ static int copy_and_fence(mv_t *m)
          * say) is tried again by PostgreSQL every few seconds, for ever: the
          * failures are counted (pg_stat_subscription_stats, PostgreSQL 15),
          * and after COPY_FAILURES of them the move stops and says so. */
-        if (scalar(m->dst, "SELECT coalesce((SELECT sync_error_count FROM pg_stat_subscription_stats WHERE subname = $1), 0)", 1, p, errs,
-                   sizeof(errs)) == 0) {
+        if (scalar(m->dst,
+                   "SELECT coalesce((SELECT sync_error_count FROM pg_stat_subscription_stats WHERE subname = $1), 0)",
+                   1, p, errs, sizeof(errs)) == 0) {
             long long e = atoll(errs);
             if (errors0 < 0)
                 errors0 = e;
             else if (e - errors0 >= COPY_FAILURES)
                 return say(FAILED,
                            "move %lld: the target failed to copy a table %lld times (its log says why: a row of "
-                           "shards %u-%u there already?); --abort, then move again",
+                           "shards %u-%u there already?); --resume once that is mended, or --abort",
                            m->id, e - errors0, m->lo, m->hi);
         }
         if (time(NULL) - said >= 5) {

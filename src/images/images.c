@@ -229,8 +229,8 @@ static int decode_jpeg(const void *buf, size_t len, VipsImage *head, int width, 
     }
     const void *icc = NULL; /* for finish_base's to_srgb */
     size_t n = 0;
-    if (vips_image_get_typeof(head, VIPS_META_ICC_NAME) && vips_image_get_blob(head, VIPS_META_ICC_NAME, &icc, &n) == 0 &&
-        n > 0)
+    if (vips_image_get_typeof(head, VIPS_META_ICC_NAME) &&
+        vips_image_get_blob(head, VIPS_META_ICC_NAME, &icc, &n) == 0 && n > 0)
         vips_image_set_blob_copy(img, VIPS_META_ICC_NAME, icc, n);
     if (orient > 1 && orient <= 8) {
         VipsImage *r = NULL;
@@ -257,8 +257,8 @@ static VipsImage *decode_base(const void *buf, size_t len, VipsImage *head, cons
             return NULL;
     }
     /* thumbnail_buffer: shrink-on-load, EXIF autorotate (the ICC profile: finish_base) */
-    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &img, width, "height", TALL, "size", VIPS_SIZE_DOWN, "option_string",
-                              "fail_on=truncated", NULL) != 0)
+    if (vips_thumbnail_buffer((void *)(uintptr_t)buf, len, &img, width, "height", TALL, "size", VIPS_SIZE_DOWN,
+                              "option_string", "fail_on=truncated", NULL) != 0)
         return NULL;
     return finish_base(img);
 }

@@ -25,7 +25,7 @@
 enum {
     JPEGSCALE_OK = 0,
     JPEGSCALE_OTHER = 1, /* not a 3-component YCbCr JPEG: decode it some other way */
-    JPEGSCALE_BAD = -1, /* corrupt or truncated: refuse it */
+    JPEGSCALE_BAD = -1,  /* corrupt or truncated: refuse it */
 };
 
 /* Decodes buf at the smallest N/8 whose result is at least min_w x min_h
