@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { serverBinary, startServer, api, external } from './lib.mjs';
+import { serverBinary, startServer, api, external, repoRoot } from './lib.mjs';
 
 function run(args, env = {}) {
   const r = spawnSync(serverBinary(), args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
@@ -113,7 +113,7 @@ test('shards move: bad ranges, a missing --to, a bad --catch-up-seconds, SQLite 
 test('scripts/cluster.sh refuses a directory with white space in its path at once, starting nothing', { skip: external }, async () => {
   const base = await mkdtemp(path.join(tmpdir(), 'picogram cluster '));
   try {
-    const script = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'scripts', 'cluster.sh');
+    const script = path.join(repoRoot, 'scripts', 'cluster.sh');
     for (const args of [['up', path.join(base, 'c')], ['restore', path.join(tmpdir(), 'no-such-backup'), path.join(base, 'c')]]) {
       const r = spawnSync(script, args, { encoding: 'utf8', timeout: 10_000 });
       assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
