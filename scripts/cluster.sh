@@ -633,9 +633,10 @@ DIR=$2
 # and the servers' connection strings take the cluster's paths unquoted:
 # refuse one with white space at once, not halfway through a start.
 home=$DIR
-[ "$1" = restore ] && home=${3:-}
-case $(realpath -m -- "${home:-.}") in
-*[[:space:]]*) die "$(realpath -m -- "$home"): a cluster's directory must have no white space in its path (make cluster uses ./cluster: give another DIR, or move the checkout)" ;;
+[ "$1" = restore ] && home=${3:-.}
+home=$(realpath -m -- "$home")
+case $home in
+*[[:space:]]*) die "$home: a cluster's directory must have no white space in its path (make cluster uses ./cluster: give another DIR, or move the checkout)" ;;
 esac
 # The fault drills: one part stopped or started again, on its port of cluster.env.
 drill() { # drill CMD [I]

@@ -135,29 +135,28 @@ static const char *vips_err(void)
 /* Through the ICC profile it carries, if any, to sRGB: what phones shoot in
  * Display P3 (or a camera in Adobe RGB) keeps its colours once the profile
  * is stripped. vips_thumbnail alone leaves the profile on the image for a
- * saver to embed, and the renditions embed none. 0, or -1 (a profile
- * libvips can't use) with *img unchanged. */
-static int to_srgb(VipsImage **img)
+ * saver to embed, and the renditions embed none. A profile libvips can't
+ * use leaves *img as it is, as it always did. */
+static void to_srgb(VipsImage **img)
 {
     VipsImage *c = NULL;
     const void *icc = NULL;
     size_t n = 0;
     if (!vips_image_get_typeof(*img, VIPS_META_ICC_NAME) ||
         vips_image_get_blob(*img, VIPS_META_ICC_NAME, &icc, &n) != 0 || is_srgb(icc, n))
-        return 0;
+        return;
     if (vips_icc_transform(*img, &c, "srgb", "embedded", TRUE, NULL) != 0) {
         vips_error_clear();
-        return -1;
+        return;
     }
     g_object_unref(*img);
     *img = c;
-    return 0;
 }
 
 /* Flattened onto white, sRGB, 8-bit, in memory, no metadata. Takes img. */
 static VipsImage *finish_base(VipsImage *img)
 {
-    to_srgb(&img); /* a profile libvips can't use is ignored, as it always was */
+    to_srgb(&img);
     if (vips_image_hasalpha(img)) {
         VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
         int rc;
