@@ -269,9 +269,9 @@ static void revoke_run(api_work_t *w_, worker_ctx_t *wc)
         w->result = found < 0 ? USERS_NOT_FOUND : tokens_revoke_hash(wc->db, w->user, list[found].hash);
         if (found >= 0)
             list[0] = list[found];
-        n = w->result == USERS_OK ? 1 : 0;
+        n = found >= 0 && w->result != USERS_NOT_FOUND ? 1 : 0; /* revoked, or perhaps (an error) */
     }
-    for (int i = 0; i < n; i++) /* after the commit */
+    for (int i = 0; i < n; i++) /* after the commit, or a failed one that may have landed */
         cache_del(w->cache, CACHE_TOKEN, tokens_cache_key(list[i].hash));
     free(list);
 }

@@ -343,8 +343,9 @@ static void caption_run(api_work_t *w_, worker_ctx_t *wc)
     caption_work_t *w = (caption_work_t *)w_;
     w->result = media_set_caption(wc->db, w->id, w->owner, w->m.has_caption ? w->m.caption : NULL, w->edit_id,
                                   w->mentions, w->nmentions);
+    if (w->result == DISC_OK || w->result == DISC_ERROR) /* as in like_run (social.c) */
+        cache_del(w->cache, CACHE_MEDIA, w->id);
     if (w->result == DISC_OK) {
-        cache_del(w->cache, CACHE_MEDIA, w->id); /* after the commit */
         int rc = media_get(wc->db, w->id, &w->m);
         w->result = rc == MEDIA_OK ? DISC_OK : rc == MEDIA_NOT_FOUND ? DISC_NOT_FOUND : DISC_ERROR;
     }
@@ -411,9 +412,11 @@ static void delete_run(api_work_t *w_, worker_ctx_t *wc)
     delete_work_t *w = (delete_work_t *)w_;
     int64_t file_key = 0;
     w->result = media_delete(wc->db, w->id, w->owner, &file_key);
-    if (w->result == MEDIA_OK) {
+    if (w->result == MEDIA_OK || w->result == MEDIA_ERROR) { /* as in like_run (social.c) */
         cache_del(w->cache, CACHE_MEDIA, w->id);
         api_profile_changed(w->cache, w->owner); /* the media count */
+    }
+    if (w->result == MEDIA_OK) {
         /* after the commit: a crash here leaves orphans the next start sweeps */
         media_delete_files(w->store, w->id, file_key);
     }

@@ -102,11 +102,14 @@ static void rel_run(api_work_t *w_, worker_ctx_t *wc)
     case ACT_APPROVE: w->result = graph_approve(db, w->viewer, w->target); break;
     default: w->result = graph_ignore(db, w->viewer, w->target); break;
     }
-    if (w->result == GRAPH_OK && (w->action == ACT_BLOCK || w->action == ACT_UNBLOCK)) {
-        cache_del(w->cache, CACHE_BLOCKS, w->viewer); /* after the commit */
+    /* after the commit, or a failure whose commit may have landed (as in
+     * like_run, social.c) */
+    bool may_have_written = w->result == GRAPH_OK || w->result == GRAPH_ERROR;
+    if (may_have_written && (w->action == ACT_BLOCK || w->action == ACT_UNBLOCK)) {
+        cache_del(w->cache, CACHE_BLOCKS, w->viewer);
         cache_del(w->cache, CACHE_BLOCKS, w->target);
     }
-    if (w->result == GRAPH_OK) { /* who follows whom changed: so does which celebrities a feed merges */
+    if (may_have_written) { /* who follows whom changed: so does which celebrities a feed merges */
         cache_del(w->cache, CACHE_TIMELINE, w->viewer);
         cache_del(w->cache, CACHE_TIMELINE, w->target);
         api_profile_changed(w->cache, w->viewer); /* their counts */

@@ -469,7 +469,10 @@ static void like_run(api_work_t *w_, worker_ctx_t *wc)
 {
     like_work_t *w = (like_work_t *)w_;
     w->result = w->add ? social_like(wc->db, w->media, w->owner, w->user) : social_unlike(wc->db, w->media, w->user);
-    if (w->result == SOCIAL_OK) { /* after the commit */
+    /* after the commit, or after a failure that may have come once the
+     * commit reached the database (a primary lost mid-commit): either way
+     * the cached counts may be stale now */
+    if (w->result == SOCIAL_OK || w->result == SOCIAL_ERROR) {
         cache_del(w->cache, CACHE_MEDIA, w->media);
         cache_del(w->cache, CACHE_LIKED, w->user);
     }
@@ -649,8 +652,8 @@ static void comment_run(api_work_t *w_, worker_ctx_t *wc)
     comment_work_t *w = (comment_work_t *)w_;
     w->result = w->add ? social_comment_add(wc->db, &w->c, w->owner, w->mentions, w->nmentions)
                        : social_comment_delete(wc->db, &w->c);
-    if (w->result == SOCIAL_OK)
-        cache_del(w->cache, CACHE_MEDIA, w->c.media_id); /* after the commit */
+    if (w->result == SOCIAL_OK || w->result == SOCIAL_ERROR) /* as in like_run */
+        cache_del(w->cache, CACHE_MEDIA, w->c.media_id);
 }
 
 static void comment_done(api_work_t *w_, api_req_t *ar)

@@ -142,14 +142,18 @@ static void edit_run(api_work_t *w_, worker_ctx_t *wc)
         if (jobs_enqueue(c, ids_shard(w->user.id), "go_public", payload) != DB_DONE)
             w->result = USERS_ERROR;
     }
-    if (w->result != USERS_OK || db_commit(c) != DB_OK) {
+    bool committing = w->result == USERS_OK;
+    if (!committing || db_commit(c) != DB_OK) {
         db_rollback(c);
-        if (w->result == USERS_OK)
-            w->result = USERS_ERROR;
-        return;
+        w->result = committing ? USERS_ERROR : w->result;
     }
-    cache_del(w->cache, CACHE_USER, w->user.id); /* after the commit */
-    api_profile_changed(w->cache, w->user.id);
+    /* after the commit, or a failed one, which may have landed all the same
+     * (a primary lost mid-commit): a stale copy could show a private
+     * profile as public */
+    if (committing) {
+        cache_del(w->cache, CACHE_USER, w->user.id);
+        api_profile_changed(w->cache, w->user.id);
+    }
 }
 
 static void edit_done(api_work_t *w_, api_req_t *ar)

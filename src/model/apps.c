@@ -521,12 +521,16 @@ int apps_revoke_user(db_ctx_t *db, int64_t user, int64_t app, unsigned char **re
     }
     if (rc == USERS_OK && *n == 0)
         rc = USERS_NOT_FOUND;
-    if (rc != USERS_OK || db_commit(c) != DB_OK) {
+    if (rc != USERS_OK) {
         db_rollback(c);
         free(*revoked);
         *revoked = NULL;
         *n = 0;
-        return rc == USERS_OK ? USERS_ERROR : rc;
+        return rc;
+    }
+    if (db_commit(c) != DB_OK) { /* the hashes stay: the commit may have landed (as tokens_revoke_all) */
+        db_rollback(c);
+        return USERS_ERROR;
     }
     return USERS_OK;
 }

@@ -209,12 +209,18 @@ int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, con
         if (db_exec_stmt(s) != DB_DONE)
             rc = USERS_ERROR;
     }
-    if (rc == USERS_OK && db_commit(c) == DB_OK) {
-        *revoked = all;
-        *n = kept;
-        return USERS_OK;
+    if (rc != USERS_OK) {
+        db_rollback(c);
+        free(all);
+        return rc;
     }
-    db_rollback(c);
-    free(all);
-    return rc == USERS_OK ? USERS_ERROR : rc;
+    /* the list either way: a failed commit may have landed all the same
+     * (a primary lost mid-commit), and the cached tokens must not outlive it */
+    *revoked = all;
+    *n = kept;
+    if (db_commit(c) != DB_OK) {
+        db_rollback(c);
+        return USERS_ERROR;
+    }
+    return USERS_OK;
 }

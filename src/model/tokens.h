@@ -46,7 +46,8 @@ int tokens_revoke_hash(db_ctx_t *db, int64_t user, const unsigned char hash[TOKE
 /* Revokes every token of user but `keep` (NULL: every one), in one
  * transaction with the new password hash if `password_hash` is not NULL.
  * The revoked ones in *revoked (xmalloc'd; free it), for the caller to
- * drop from the object cache after the commit. */
+ * drop from the object cache after the commit; also on a USERS_ERROR from
+ * the commit itself, whose outcome is unknown. */
 int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, const unsigned char *keep,
                       token_info_t **revoked, int *n);
 /* The object cache's key of a token (CACHE_TOKEN), from its hash. */

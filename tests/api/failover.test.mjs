@@ -39,6 +39,32 @@ test('failover to a synchronous replica under writes: no acknowledged write lost
       const port = cluster('replica', dir, '1', 'sync').trim().split('\n').pop();
       t.diagnostic(`synchronous replica of server 1 on port ${port}`);
 
+      // A commit whose answer is lost: the primary has it, but picogram is
+      // told it failed (its backend is ended while it waits for the replica,
+      // as when a primary dies mid-commit). The comment count must not stay
+      // as the cache had it before.
+      const seen = await api(url, 'GET', `/v1/media/${mediaId}`, { token: owner.token }); // now cached
+      assert.equal(seen.status, 200, show(seen));
+      const standby = own.psql(1, 'SHOW synchronous_standby_names');
+      own.psql(1, "ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+      own.psql(1, 'SELECT pg_reload_conf()');
+      const waiting = "FROM pg_stat_activity WHERE wait_event = 'SyncRep'";
+      const lostAck = api(url, 'POST', `/v1/media/${mediaId}/comments`, { token: on[0][0].token, form: { text: 'its answer lost' } });
+      const stuck = await poll(async () => own.psql(1, `SELECT count(*) ${waiting}`) === '1', { timeout: 10_000 });
+      assert.ok(stuck.ok, 'the comment waits for a replica that will not answer');
+      own.psql(1, `SELECT pg_terminate_backend(pid) ${waiting}`);
+      const refused = await lostAck;
+      assert.ok(refused.status >= 500, `the comment is reported failed: ${show(refused)}`);
+      own.psql(1, `ALTER SYSTEM SET synchronous_standby_names = '${standby}'`);
+      own.psql(1, 'SELECT pg_reload_conf()');
+      assert.equal(own.psql(1, `SELECT count(*) FROM comments WHERE text = 'its answer lost'`), '1', 'yet it committed');
+      let shown; // (a lost connection marks its server down for a moment)
+      await poll(async () => (shown = await api(url, 'GET', `/v1/media/${mediaId}`, { token: owner.token })).status === 200,
+        { timeout: 10_000, interval: 100 });
+      assert.equal(shown.status, 200, show(shown));
+      assert.equal(shown.body.data.comments.count, seen.body.data.comments.count + 1,
+        'the count shows the comment whose commit was reported failed');
+
       // the write load: comments on the photo (rows on server 1) and sign-ups (either server)
       const acked = []; const signedUp = [];
       let failed = 0; let stop = false;
