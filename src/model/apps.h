@@ -96,7 +96,8 @@ typedef struct user_app {
     unsigned scopes;
 } user_app_t;
 int apps_authorized(db_ctx_t *db, int64_t user, user_app_t **out, int *n);
-/* Revokes user's tokens of app (their hashes into *revoked as above);
+/* Revokes user's tokens of app (their hashes into *revoked as above, also
+ * on a USERS_ERROR from the commit, whose outcome is unknown);
  * USERS_NOT_FOUND if there were none. */
 int apps_revoke_user(db_ctx_t *db, int64_t user, int64_t app, unsigned char **revoked, int *n);
 
