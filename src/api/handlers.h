@@ -158,8 +158,10 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n);
 /* Whether the viewer may see owner's media and lists (the owner; or no
  * block either way and public or an approved follower). False after
  * answering 400 APINotAllowedError, or 404 with `missing` to a viewer the
- * owner blocks (or 500). */
+ * owner blocks (or 500). A public owner with no block either way in the
+ * viewer's block list (api_block_dir) asks no database. */
 bool api_can_view(api_req_t *ar, const user_t *owner, const char *missing);
+bool api_can_view_id(api_req_t *ar, int64_t owner, bool owner_private, const char *missing);
 
 /* Which blocks stand between the viewer and user: GRAPH_BLOCKS (the viewer
  * blocks them), GRAPH_BLOCKED_BY (they block the viewer), both, or 0; -1
@@ -174,6 +176,10 @@ bool api_user_there(api_req_t *ar, int64_t user);
  * cached) and tells whether the account is private. USERS_OK,
  * USERS_NOT_FOUND or USERS_ERROR. */
 int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private);
+/* The user the i-th path argument names, from the object cache as
+ * api_user_fragment reads it: its ID and whether it is private. False
+ * after answering 404 (no such user, or suspended) or 500. */
+bool api_user_arg_brief(api_req_t *ar, size_t i, int64_t *id, bool *is_private);
 /* Drops a user's cached full object (after a commit that changed it or its counts). */
 void api_profile_changed(cache_t *cache, int64_t user);
 

@@ -490,11 +490,9 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out)
 
 void users_media_recent(api_req_t *ar)
 {
-    user_t owner;
-    if (!api_load_user_arg(ar, 0, &owner))
-        return;
-    int64_t uid = owner.id;
-    if (!api_can_view(ar, &owner, "this user does not exist"))
+    int64_t uid;
+    bool is_private;
+    if (!api_user_arg_brief(ar, 0, &uid, &is_private) || !api_can_view_id(ar, uid, is_private, "this user does not exist"))
         return;
     int count;
     int64_t max_id = INT64_MAX, min_id = 0;

@@ -28,15 +28,22 @@ bool api_user_there(api_req_t *ar, int64_t user)
 
 bool api_can_view(api_req_t *ar, const user_t *owner, const char *missing)
 {
+    return api_can_view_id(ar, owner->id, owner->is_private, missing);
+}
+
+bool api_can_view_id(api_req_t *ar, int64_t owner, bool owner_private, const char *missing)
+{
+    if (owner == ar->viewer || (!owner_private && api_block_dir(ar, owner) == 0))
+        return true; /* as graph_can_view would say, from the block list the request holds anyway */
     bool ok = false;
-    if (graph_can_view(ar->db, ar->viewer, owner->id, owner->is_private, &ok) != GRAPH_OK) {
+    if (graph_can_view(ar->db, ar->viewer, owner, owner_private, &ok) != GRAPH_OK) {
         api_internal_error(ar, "relationship lookup failed");
         return false;
     }
     if (ok)
         return true;
     /* to those they block, a user and all of theirs are not there */
-    int dir = api_block_dir(ar, owner->id);
+    int dir = api_block_dir(ar, owner);
     if (dir > 0 && (dir & GRAPH_BLOCKED_BY))
         api_error(ar, 404, E_NOT_FOUND, missing);
     else

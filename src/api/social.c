@@ -209,16 +209,19 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
 }
 
 /* The viewer's likes in [lo, hi] from the cached likes of a range that
- * holds it. */
-static bool liked_from_cache(api_req_t *ar, int64_t lo, int64_t hi, int *got)
+ * holds it. *ranged: whether likes of a narrower range than every ID were
+ * cached (a viewer with too many to hold them all). */
+static bool liked_from_cache(api_req_t *ar, int64_t lo, int64_t hi, int *got, bool *ranged)
 {
     buf_t v;
     buf_init(&v, sizeof(int64_t) * (API_LIKED_MEMO + 2));
     bool ok = api_cache_get(ar, CACHE_LIKED, ar->viewer, &v) && v.len >= 2 * sizeof(int64_t);
+    *ranged = false;
     if (ok) {
         int64_t clo, chi;
         memcpy(&clo, v.data, sizeof(clo));
         memcpy(&chi, v.data + sizeof(clo), sizeof(chi));
+        *ranged = !(clo == 0 && chi == INT64_MAX);
         ok = clo <= lo && hi <= chi;
         size_t k = (v.len - 2 * sizeof(int64_t)) / sizeof(int64_t);
         *got = 0;
@@ -281,20 +284,37 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
         hi = ids[i] > hi ? ids[i] : hi;
     }
     int got = 0;
-    if (liked_from_cache(ar, lo, hi, &got)) {
-        /* the viewer's likes in a range that holds this one (a refreshed page) */
-    } else if (social_liked_between(ar->db, ar->viewer, lo, hi, API_LIKED_MEMO, ar->liked.ids, &got) != SOCIAL_OK ||
-               got >= API_LIKED_MEMO) {
-        return; /* too many to hold: each item asks for itself */
+    bool ranged = false;
+    if (liked_from_cache(ar, lo, hi, &got, &ranged)) {
+        /* the viewer's likes in a range that holds this one: all of them
+         * (most viewers), or the same page's range (a refreshed page) */
     } else {
-        /* kept for a short while: a like through this process drops it at once */
+        /* Most viewers have liked fewer than API_LIKED_MEMO photos: then
+         * all of them are read, once, and every page of any user's, tag's
+         * or place's reads them from the cache, kept for a short while (a
+         * like through this process drops it at once). A viewer with more
+         * (a ranged entry is cached: this is not tried again while it
+         * lasts) has the likes of this page's range read and cached. */
+        int64_t clo = 0, chi = INT64_MAX;
+        int n = 0;
+        if (ranged || social_liked_between(ar->db, ar->viewer, clo, chi, API_LIKED_MEMO, ar->liked.ids, &n) !=
+                       SOCIAL_OK ||
+            n >= API_LIKED_MEMO) {
+            clo = lo, chi = hi;
+            if (social_liked_between(ar->db, ar->viewer, lo, hi, API_LIKED_MEMO, ar->liked.ids, &n) != SOCIAL_OK ||
+                n >= API_LIKED_MEMO)
+                return; /* too many to hold: each item asks for itself */
+        }
         buf_t v;
         buf_init(&v, sizeof(int64_t) * (API_LIKED_MEMO + 2));
-        buf_append(&v, &lo, sizeof(lo));
-        buf_append(&v, &hi, sizeof(hi));
-        buf_append(&v, ar->liked.ids, (size_t)got * sizeof(int64_t));
+        buf_append(&v, &clo, sizeof(clo));
+        buf_append(&v, &chi, sizeof(chi));
+        buf_append(&v, ar->liked.ids, (size_t)n * sizeof(int64_t));
         api_cache_set(ar, CACHE_LIKED, ar->viewer, v.data, v.len, CACHE_SHORT_TTL_MS);
         buf_free(&v);
+        for (int i = 0; i < n; i++) /* this page's range */
+            if (ar->liked.ids[i] >= lo && ar->liked.ids[i] <= hi)
+                ar->liked.ids[got++] = ar->liked.ids[i];
     }
     ar->liked.known = true;
     ar->liked.lo = lo;

@@ -51,6 +51,20 @@ void api_render_users(api_req_t *ar, buf_t *b, const int64_t *ids, int n)
     buf_putc(b, ']');
 }
 
+bool api_user_arg_brief(api_req_t *ar, size_t i, int64_t *id, bool *is_private)
+{
+    *id = api_arg_user(ar, i);
+    buf_t probe;
+    buf_init(&probe, 1024);
+    int rc = *id ? api_user_fragment(ar, *id, &probe, is_private) : USERS_NOT_FOUND;
+    buf_free(&probe);
+    if (rc == USERS_NOT_FOUND)
+        api_error(ar, 404, E_NOT_FOUND, "this user does not exist");
+    else if (rc != USERS_OK)
+        api_internal_error(ar, "user lookup failed");
+    return rc == USERS_OK;
+}
+
 bool api_load_user_arg(api_req_t *ar, size_t i, user_t *out)
 {
     int64_t id = api_arg_user(ar, i);

@@ -18,7 +18,7 @@ let url;
 // hands out ones no other test has used; the 120-liker test uses them all.
 let pool = [];
 let poolNext = 0;
-const POOL_SIZE = 122;
+const POOL_SIZE = 127;
 
 before(async () => {
   srv = await startServer(['--access-log', 'off']);
@@ -325,6 +325,58 @@ describe('GET /v1/users/self/media/liked', () => {
     assert.deepEqual(data.map((x) => x.id), want2);
     // someone else's list is theirs
     assert.deepEqual(assertOk(await liked(a)), []);
+  });
+});
+
+// user_has_liked on pages of many photos: a viewer's likes are read once
+// per page, from the cache when it holds them (all of them, for a viewer
+// with fewer than 128; else those of the page's range), and a like or
+// unlike shows on the next page at once.
+describe('user_has_liked on pages', () => {
+  const recent = async (who, owner, query = {}) =>
+    assertOk(await api(url, 'GET', `/v1/users/${owner.user.id}/media/recent`, { token: who.token, query }));
+  const flags = (page) => Object.fromEntries(page.map((x) => [x.id, x.user_has_liked]));
+  const want = (photos, likedIds) => Object.fromEntries(photos.map((m) => [m.id, likedIds.has(m.id)]));
+
+  it('is right on every owner\'s page for a viewer with few likes, and follows each like and unlike', async () => {
+    const [fan, a, b] = take(3);
+    const pa = []; const pb = [];
+    for (let i = 0; i < 3; i++) { pa.push(await photo(a)); pb.push(await photo(b)); }
+    const mine = new Set();
+    for (const m of [pa[0], pa[2], pb[1]]) { assertNull(await like(fan, m)); mine.add(m.id); }
+    assert.deepEqual(flags(await recent(fan, a)), want(pa, mine));
+    assert.deepEqual(flags(await recent(fan, b)), want(pb, mine), 'another owner\'s page, from the same likes');
+    assertNull(await like(fan, pb[0])); mine.add(pb[0].id);
+    assert.deepEqual(flags(await recent(fan, b)), want(pb, mine), 'a like shows at once');
+    assertNull(await unlike(fan, pa[2])); mine.delete(pa[2].id);
+    assert.deepEqual(flags(await recent(fan, a)), want(pa, mine), 'an unlike shows at once');
+    assert.deepEqual(flags(await recent(a, a)), want(pa, new Set()), 'the owner sees their own likes (none)');
+  });
+
+  it('is right for a viewer with more likes than are held whole (130)', async () => {
+    const [fan, c, d] = take(3);
+    const pc = [];
+    for (let i = 0; i < 131; i++) pc.push(await photo(c));
+    const mine = new Set();
+    await mapLimit(pc.slice(1), 4, async (m) => { assertNull(await like(fan, m)); });
+    for (const m of pc.slice(1)) mine.add(m.id);
+    const pd = [await photo(d), await photo(d)];
+    assertNull(await like(fan, pd[1])); mine.add(pd[1].id);
+    // every page of c's 131, walked with max_id
+    const seen = {};
+    let page = await api(url, 'GET', `/v1/users/${c.user.id}/media/recent`, { token: fan.token, query: { count: 33 } });
+    for (let n = 0; n < 10; n++) {
+      Object.assign(seen, flags(assertOk(page)));
+      const next = page.body.pagination?.next_max_id;
+      if (!next) break;
+      page = await api(url, 'GET', `/v1/users/${c.user.id}/media/recent`, { token: fan.token, query: { count: 33, max_id: next } });
+    }
+    assert.deepEqual(seen, want(pc, mine));
+    assert.deepEqual(flags(await recent(fan, d)), want(pd, mine));
+    assertNull(await unlike(fan, pc[130])); mine.delete(pc[130].id);
+    assertNull(await like(fan, pc[0])); mine.add(pc[0].id);
+    assert.deepEqual(flags(await recent(fan, c, { count: 33 })), want(pc.slice(98).reverse(), mine), 'the newest page, at once');
+    assert.deepEqual(flags(await recent(fan, d)), want(pd, mine));
   });
 });
 
