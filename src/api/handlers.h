@@ -182,6 +182,8 @@ int api_user_fragment(api_req_t *ar, int64_t id, buf_t *out, bool *is_private);
 bool api_user_arg_brief(api_req_t *ar, size_t i, int64_t *id, bool *is_private);
 /* Drops a user's cached full object (after a commit that changed it or its counts). */
 void api_profile_changed(cache_t *cache, int64_t user);
+/* The same, and the user's newest media IDs: after a post or a delete. */
+void api_posts_changed(cache_t *cache, int64_t user);
 
 /* A JSON array of the short users whose IDs are given (from the object
  * cache), leaving out any that are gone. */

@@ -110,7 +110,7 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         w->err = w->status == 503 ? "the photo store is unavailable; please retry" : "the photo could not be stored";
         return;
     }
-    api_profile_changed(w->cache, w->m.user_id);
+    api_posts_changed(w->cache, w->m.user_id);
 }
 
 static void upload_done(api_work_t *w_, api_req_t *ar)
@@ -414,7 +414,7 @@ static void delete_run(api_work_t *w_, worker_ctx_t *wc)
     w->result = media_delete(wc->db, w->id, w->owner, &file_key);
     if (w->result == MEDIA_OK || w->result == MEDIA_ERROR) { /* as in like_run (social.c) */
         cache_del(w->cache, CACHE_MEDIA, w->id);
-        api_profile_changed(w->cache, w->owner); /* the media count */
+        api_posts_changed(w->cache, w->owner); /* the media count, the newest IDs */
     }
     if (w->result == MEDIA_OK) {
         /* after the commit: a crash here leaves orphans the next start sweeps */
@@ -488,6 +488,38 @@ bool api_media_id_param(api_req_t *ar, const char *key, int64_t *out)
 
 #define RECENT_MAX 100
 
+/* A user's media IDs from max_id down to min_id, count + 1 of them at
+ * most. Those of the first page (no bounds) come from the object cache for
+ * a short while: a post or a delete through this process drops them at
+ * once (api_posts_changed), through another within CACHE_SHORT_TTL_MS.
+ * The cached value: a byte, 1 if it holds every one of the user's media,
+ * then the IDs, newest first. */
+static int recent_ids(api_req_t *ar, int64_t uid, int64_t max_id, int64_t min_id, int count, int64_t *ids, int *n)
+{
+    bool first = max_id == INT64_MAX && min_id == 0;
+    int want = count + 1;
+    buf_t v;
+    buf_init(&v, 1 + (RECENT_MAX + 1) * sizeof(int64_t));
+    if (first && api_cache_get(ar, CACHE_RECENT, uid, &v) && v.len >= 1 && (v.len - 1) % sizeof(int64_t) == 0) {
+        int k = (int)((v.len - 1) / sizeof(int64_t));
+        if (v.data[0] == 1 || k >= want) {
+            *n = k < want ? k : want;
+            memcpy(ids, v.data + 1, (size_t)*n * sizeof(int64_t));
+            buf_free(&v);
+            return MEDIA_OK;
+        }
+    }
+    int rc = media_ids_by_user(ar->db, uid, max_id, min_id, want, ids, n);
+    if (rc == MEDIA_OK && first) {
+        buf_reset(&v);
+        buf_putc(&v, *n < want ? 1 : 0);
+        buf_append(&v, ids, (size_t)*n * sizeof(int64_t));
+        api_cache_set(ar, CACHE_RECENT, uid, v.data, v.len, CACHE_SHORT_TTL_MS);
+    }
+    buf_free(&v);
+    return rc;
+}
+
 void users_media_recent(api_req_t *ar)
 {
     int64_t uid;
@@ -502,7 +534,7 @@ void users_media_recent(api_req_t *ar)
     /* IDs from the index; the objects from the object cache */
     int64_t *ids = xcalloc((size_t)count + 1, sizeof(int64_t));
     int n = 0;
-    if (media_ids_by_user(ar->db, uid, max_id, min_id, count + 1, ids, &n) != MEDIA_OK) {
+    if (recent_ids(ar, uid, max_id, min_id, count, ids, &n) != MEDIA_OK) {
         free(ids);
         api_internal_error(ar, "media list failed");
         return;

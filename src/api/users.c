@@ -108,6 +108,12 @@ void api_profile_changed(cache_t *cache, int64_t user)
     cache_del(cache, CACHE_PROFILE, user);
 }
 
+void api_posts_changed(cache_t *cache, int64_t user)
+{
+    cache_del(cache, CACHE_PROFILE, user);
+    cache_del(cache, CACHE_RECENT, user);
+}
+
 /* The fields a profile edit may set; NULL where the request leaves them. */
 typedef struct edit_work {
     api_work_t super;

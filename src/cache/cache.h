@@ -46,6 +46,7 @@ enum {
     CACHE_TIMELINE = 6, /* the head of a user's home feed (IDs); a short TTL */
     CACHE_LIKED = 7,    /* the media a user liked within a range of IDs; a short TTL */
     CACHE_PROFILE = 8,  /* a user's full JSON, with counts; a short TTL */
+    CACHE_RECENT = 9,   /* the IDs of a user's newest media (api/media.c); a short TTL */
 };
 
 /* Entries that other processes' writes change, and that no invalidation

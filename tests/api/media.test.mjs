@@ -1130,6 +1130,28 @@ describe('GET /v1/users/{id|self}/media/recent', () => {
     assert.deepEqual(seen, all, 'every item once, newest first (the deleted one only on the page it was on)');
   });
 
+  it('shows a post and a delete on the first page at once, for every count asked', async () => {
+    // the first page's IDs are cached a while: a count above what was cached,
+    // a post and a delete must each read them again
+    const o = await signup(url, uniqueName('first'));
+    const page = async (count) => assertOk(await api(url, 'GET', `/v1/users/${o.user.id}/media/recent`,
+      { token: viewer.token, query: count ? { count } : {} })).map((m) => m.id);
+    const up = [];
+    for (let i = 0; i < 4; i++) up.unshift((await uploadOk(o.token)).id); // newest first
+    assert.deepEqual(await page(1), up.slice(0, 1));
+    assert.deepEqual(await page(3), up.slice(0, 3), 'more than the first page held');
+    assert.deepEqual(await page(), up, 'all four (fewer than asked)');
+    assert.deepEqual(await page(2), up.slice(0, 2));
+    const fresh = (await uploadOk(o.token)).id;
+    up.unshift(fresh);
+    assert.deepEqual(await page(), up, 'a post, at once');
+    assert.deepEqual(await page(1), [fresh]);
+    assertOk(await api(url, 'DELETE', `/v1/media/${up[1]}`, { token: o.token }));
+    up.splice(1, 1);
+    assert.deepEqual(await page(2), up.slice(0, 2), 'a delete, at once: still a full page');
+    assert.deepEqual(await page(), up);
+  });
+
   it('links, photo URLs and next_url point at this server', async (t) => {
     if (external) return t.skip('an external server may have its own --public-url');
     // Its default public URL is http://LISTEN; listening on port 0, the links
