@@ -125,18 +125,30 @@ static bool memo_get(cache_memo_t *m, int kind, int64_t id, buf_t *out)
     return i >= 0;
 }
 
+/* Room for `need` entries in all (at most MEMO_MAX): the capacity
+ * doubled (16 at first) until it holds them, the index made again once. */
+static void memo_reserve(cache_memo_t *m, int need)
+{
+    if (need <= m->cap)
+        return;
+    int cap = m->cap ? m->cap : 16;
+    while (cap < need && cap < MEMO_MAX)
+        cap *= 2;
+    if (cap == m->cap)
+        return;
+    m->cap = cap;
+    m->e = xrealloc(m->e, (size_t)m->cap * sizeof(*m->e));
+    free(m->index);
+    m->index = xcalloc((size_t)(2 * m->cap), sizeof(*m->index));
+    for (int k = 0; k < m->n; k++)
+        memo_index(m, k);
+}
+
 static void memo_put(cache_memo_t *m, int kind, int64_t id, const void *val, size_t len)
 {
     if (m == NULL || m->n == MEMO_MAX || memo_find(m, kind, id) >= 0)
         return;
-    if (m->n == m->cap) { /* twice the room (16 at first), the index made again */
-        m->cap = m->cap ? 2 * m->cap : 16;
-        m->e = xrealloc(m->e, (size_t)m->cap * sizeof(*m->e));
-        free(m->index);
-        m->index = xcalloc((size_t)(2 * m->cap), sizeof(*m->index));
-        for (int k = 0; k < m->n; k++)
-            memo_index(m, k);
-    }
+    memo_reserve(m, m->n + 1);
     memo_chunk_t *c = m->chunk;
     if (c == NULL || c->cap - c->used < len) {
         size_t cap = len > MEMO_CHUNK ? len : MEMO_CHUNK;
@@ -574,6 +586,7 @@ bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
         }
     }
     free(taken);
+    memo_reserve(m, m->n + k); /* a page's hundred or so entries: one growth, not four */
     m->prefetch_kind = kind;
     cache_read_many(ar->srv->cache, &ar->cache_ticket, kind, want, (size_t)k, memo_found, m);
     free(want);
