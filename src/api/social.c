@@ -29,12 +29,37 @@
  *   'E'      the end of an element.
  * Elements carry no commas: assemble puts one before each element it
  * keeps that does not open its array.
- * The cached value starts with a header: the owner's ID and the like count.
+ * The cached value starts with a header: the owner's ID, the like count,
+ * and how many user IDs follow it: those of the 'U' holes (the owner,
+ * likers, commenters), so a page finds the users to ask for in one batch
+ * without scanning the templates for holes. Then the template.
  * Likes, comments and deletion invalidate the entry after their commit. */
 
 typedef struct media_head {
     int64_t owner, like_count;
+    int64_t users; /* the IDs after the head */
 } media_head_t;
+
+/* A cached value, read: its head, its users' IDs, its template. */
+typedef struct media_tpl {
+    media_head_t head;
+    const char *users; /* head.users IDs, 8 bytes each (unaligned) */
+    const char *body;
+    size_t len;
+} media_tpl_t;
+
+static bool tpl_read(const char *v, size_t len, media_tpl_t *tp)
+{
+    if (len < sizeof(media_head_t))
+        return false;
+    memcpy(&tp->head, v, sizeof(tp->head));
+    if (tp->head.users < 0 || (uint64_t)tp->head.users > (len - sizeof(media_head_t)) / 8)
+        return false;
+    tp->users = v + sizeof(media_head_t);
+    tp->body = tp->users + 8 * tp->head.users;
+    tp->len = len - (size_t)(tp->body - v);
+    return true;
+}
 
 static void hole_id(buf_t *b, char type, int64_t id)
 {
@@ -53,11 +78,12 @@ static void element_end(buf_t *b)
     buf_append(b, "\0E", 2);
 }
 
-/* Renders the template of m into t (after its header). */
+/* Renders m's cached value into t: its header, its users, its template. */
 static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
 {
-    media_head_t head = {m->user_id, m->like_count};
-    buf_append(t, &head, sizeof(head));
+    int64_t users[1 + RENDER_LIKERS + RENDER_COMMENTS];
+    int nu = 0;
+    users[nu++] = m->user_id;
     media_extras_t x = {.user_has_liked_raw = "\0L", .user_has_liked_raw_len = 2};
     buf_init(&x.likers, 64 * 1024);
     buf_init(&x.comments, 64 * 1024);
@@ -69,6 +95,7 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         int n = 0;
         social_likers(ar->db, m->id, RENDER_LIKERS, ids, &n);
         for (int i = 0; i < n; i++) {
+            users[nu++] = ids[i];
             hole_id(&x.likers, 'S', ids[i]);
             hole_user(&x.likers, ids[i]);
             element_end(&x.likers);
@@ -81,6 +108,7 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         buf_t from;
         buf_init(&from, 16);
         for (int i = n - 1; i >= 0; i--) { /* oldest first, as a thread reads */
+            users[nu++] = latest[i].user_id;
             buf_reset(&from);
             hole_user(&from, latest[i].user_id);
             hole_id(&x.comments, 'S', latest[i].user_id);
@@ -90,6 +118,9 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         buf_free(&from);
         free(latest);
     }
+    media_head_t head = {m->user_id, m->like_count, nu};
+    buf_append(t, &head, sizeof(head));
+    buf_append(t, users, (size_t)nu * sizeof(users[0]));
     render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
     render_media(t, m, own.data, own.len, &urls, &x);
     buf_free(&own);
@@ -166,11 +197,13 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
 }
 
 /* The cached template of a media, loading and caching it on a miss (m may
- * be NULL: then the row is read here): *tv points at it, in the request's
- * memo or in t (api_cache_view). False if the media does not exist. */
-static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t, const char **tv, size_t *tl)
+ * be NULL: then the row is read here): *tp points into the request's memo
+ * or into t (api_cache_view). False if the media does not exist. */
+static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t, media_tpl_t *tp)
 {
-    if (api_cache_view(ar, CACHE_MEDIA, id, t, tv, tl) && *tl >= sizeof(media_head_t))
+    const char *tv;
+    size_t tl;
+    if (api_cache_view(ar, CACHE_MEDIA, id, t, &tv, &tl) && tpl_read(tv, tl, tp))
         return true;
     buf_reset(t);
     media_t *own = NULL;
@@ -186,25 +219,23 @@ static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t
     if (!t->overflow)
         api_cache_set(ar, CACHE_MEDIA, id, t->data, t->len, 0);
     free(own);
-    *tv = t->data, *tl = t->len;
-    return true;
+    return tpl_read(t->data, t->len, tp);
 }
 
 void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_this_request)
 {
     buf_t t;
     buf_init(&t, 16u << 20);
-    const char *tv;
-    size_t tl;
+    media_tpl_t tp;
+    bool ok;
     if (m_from_this_request) {
-        media_template(ar, m->id, m, &t, &tv, &tl);
+        ok = media_template(ar, m->id, m, &t, &tp);
     } else { /* read elsewhere (a worker): render it, but do not cache it */
         build_template(ar, m, &t);
-        tv = t.data, tl = t.len;
+        ok = tpl_read(t.data, t.len, &tp);
     }
-    media_head_t head;
-    memcpy(&head, tv, sizeof(head));
-    assemble(ar, tv + sizeof(head), tl - sizeof(head), m->id, &head, b);
+    if (ok)
+        assemble(ar, tp.body, tp.len, m->id, &tp.head, b);
     buf_free(&t);
 }
 
@@ -250,22 +281,13 @@ static void prefetch_objects(api_req_t *ar, const int64_t *ids, int n)
         buf_reset(&t);
         const char *tv;
         size_t tl;
-        if (!api_cache_view(ar, CACHE_MEDIA, ids[i], &t, &tv, &tl) || tl < sizeof(media_head_t))
+        media_tpl_t tp;
+        if (!api_cache_view(ar, CACHE_MEDIA, ids[i], &t, &tv, &tl) || !tpl_read(tv, tl, &tp))
             continue;
-        const char *p = tv + sizeof(media_head_t), *end = tv + tl;
-        while (p < end) { /* the holes, as assemble reads them */
-            const char *z = memchr(p, 0, (size_t)(end - p));
-            if (z == NULL || end - z < 2)
-                break;
-            if (z[1] == 'U' && end - z >= 10) {
-                if (nu == cap)
-                    users = xrealloc(users, (cap *= 2) * sizeof(int64_t));
-                memcpy(&users[nu++], z + 2, 8);
-                p = z + 10;
-            } else {
-                p = z + 2;
-            }
-        }
+        while (nu + (size_t)tp.head.users > cap)
+            users = xrealloc(users, (cap *= 2) * sizeof(int64_t));
+        memcpy(users + nu, tp.users, (size_t)tp.head.users * sizeof(int64_t));
+        nu += (size_t)tp.head.users;
     }
     buf_free(&t);
     api_cache_prefetch(ar, CACHE_USER, users, (int)nu);
@@ -445,16 +467,10 @@ bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
 {
     buf_t t;
     buf_init(&t, 16u << 20);
-    media_head_t head;
-    const char *tv;
-    size_t tl;
-    bool found = media_template(ar, id, NULL, &t, &tv, &tl);
-    if (found) {
-        memcpy(&head, tv, sizeof(head));
-        found = may_view(ar, head.owner);
-    }
+    media_tpl_t tp;
+    bool found = media_template(ar, id, NULL, &t, &tp) && may_view(ar, tp.head.owner);
     if (found)
-        assemble(ar, tv + sizeof(head), tl - sizeof(head), id, &head, b);
+        assemble(ar, tp.body, tp.len, id, &tp.head, b);
     buf_free(&t);
     return found;
 }
@@ -802,13 +818,10 @@ static bool media_visible(api_req_t *ar, int64_t id)
     buf_init(&t, 16u << 20);
     buf_init(&probe, 4096);
     bool is_private = false, ok = false;
-    const char *tv;
-    size_t tl;
-    if (media_template(ar, id, NULL, &t, &tv, &tl)) {
-        media_head_t head;
-        memcpy(&head, tv, sizeof(head));
-        ok = api_user_fragment(ar, head.owner, &probe, &is_private) == USERS_OK &&
-             graph_can_view(ar->db, ar->viewer, head.owner, is_private, &ok) == GRAPH_OK && ok;
+    media_tpl_t tp;
+    if (media_template(ar, id, NULL, &t, &tp)) {
+        ok = api_user_fragment(ar, tp.head.owner, &probe, &is_private) == USERS_OK &&
+             graph_can_view(ar->db, ar->viewer, tp.head.owner, is_private, &ok) == GRAPH_OK && ok;
     }
     buf_free(&t);
     buf_free(&probe);

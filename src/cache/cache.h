@@ -60,7 +60,8 @@ enum {
  * it, so a rolling deploy never reads another build's bytes: bump it when
  * the bytes of any kind change. A delete drops this layout's entry and the
  * one before (the build a rolling deploy replaces). */
-#define CACHE_LAYOUT 2 /* 2: CACHE_BLOCKS lists the users; media templates mark likers and comments */
+#define CACHE_LAYOUT 3 /* 2: CACHE_BLOCKS lists the users; media templates mark likers and comments;
+                          3: media entries list their users after the head */
 
 typedef struct cache cache_t;
 
