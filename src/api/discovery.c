@@ -325,7 +325,7 @@ void media_search(api_req_t *ar)
         api_error(ar, 400, E_INVALID, "min_timestamp must not be after max_timestamp, at most 7 days before it");
         return;
     }
-    if (geo_media_near_all(ar->db, t0, t1, h) != 0) {
+    if (api_geo_media_near(ar, t0, t1, h) != 0) {
         free(h);
         api_internal_error(ar, "geo search failed");
         return;

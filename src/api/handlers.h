@@ -77,6 +77,12 @@ void geographies_recent(api_req_t *ar);
  * or newest first and newer than min_id (-1: all). */
 struct geo_hits;
 void api_geo_page(api_req_t *ar, struct geo_hits *h, int count, int64_t min_id);
+/* A media geo search (geo_media_near_all) through the object cache's cells
+ * of the index (api/geocells.c): the same hits. 0 or -1. */
+int api_geo_media_near(api_req_t *ar, int64_t t0, int64_t t1, struct geo_hits *h);
+/* Drops the cached cell of a media placed at (lat, lng), posted then:
+ * after a post's commit (or a failed one that may have landed). */
+void api_geo_posted(cache_t *cache, double lat, double lng, int64_t created_at);
 void web_signup(api_req_t *ar);
 void web_login(api_req_t *ar);
 void web_session_show(api_req_t *ar);

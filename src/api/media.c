@@ -106,6 +106,8 @@ static void upload_run(api_work_t *w_, worker_ctx_t *wc)
         media_post(wc->db, w->store, &w->m, &r, w->location_id_new, w->celebrity, w->mentions, w->nmentions, &w->owner);
     images_result_free(&r);
     upload_counted(w->status);
+    if (w->m.location_id) /* after the commit, or a failed one that may have landed */
+        api_geo_posted(w->cache, w->m.lat, w->m.lng, w->m.created_at);
     if (w->status != 0) {
         w->err = w->status == 503 ? "the photo store is unavailable; please retry" : "the photo could not be stored";
         return;

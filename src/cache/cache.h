@@ -47,6 +47,7 @@ enum {
     CACHE_LIKED = 7,    /* the media a user liked within a range of IDs; a short TTL */
     CACHE_PROFILE = 8,  /* a user's full JSON, with counts; a short TTL */
     CACHE_RECENT = 9,   /* the IDs of a user's newest media (api/media.c); a short TTL */
+    CACHE_GEOCELL = 10, /* the media index's points of a cell and a day (api/geocells.c); a short TTL */
 };
 
 /* Entries that other processes' writes change, and that no invalidation

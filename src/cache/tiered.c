@@ -44,7 +44,7 @@ typedef struct tiered {
 static bool with_ttl(int kind)
 {
     return kind == CACHE_TOKEN || kind == CACHE_BLOCKS || kind == CACHE_TIMELINE || kind == CACHE_LIKED ||
-           kind == CACHE_PROFILE || kind == CACHE_RECENT;
+           kind == CACHE_PROFILE || kind == CACHE_RECENT || kind == CACHE_GEOCELL;
 }
 
 cache_t *cache_tiered_new(cache_t *near, cache_t *far)

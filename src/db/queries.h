@@ -235,7 +235,7 @@
     X(GEO_MEDIA_PUT, "INSERT INTO geo_media (id, lat0, lat1, lng0, lng1, t0, t1) VALUES ($1, $2, $2, $3, $3, $4, $4)") \
     X(GEO_MEDIA_DEL, "DELETE FROM geo_media WHERE id = $1")                                                           \
     X(GEO_MEDIA_BOX,                                                                                                   \
-      "SELECT id, lat0, lng0 FROM geo_media WHERE lat0 >= $1 AND lat0 <= $2 AND lng0 >= $3 AND lng0 <= $4 "            \
+      "SELECT id, lat0, lng0, t0 FROM geo_media WHERE lat0 >= $1 AND lat0 <= $2 AND lng0 >= $3 AND lng0 <= $4 "        \
       "AND t0 >= $5 AND t0 <= $6")                                                                                     \
     X(GEO_PLACE_PUT, "INSERT INTO geo_places (id, lat0, lat1, lng0, lng1) VALUES ($1, $2, $2, $3, $3)")              \
     X(GEO_PLACE_BOX, "SELECT id, lat0, lng0 FROM geo_places WHERE lat0 >= $1 AND lat0 <= $2 AND lng0 >= $3 AND lng0 <= $4") \

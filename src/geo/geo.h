@@ -55,12 +55,32 @@ void geo_hits_offer(geo_hits_t *h, int64_t id, double lat, double lng);
 /* Sorts the kept hits nearest first, ties highest ID first. */
 void geo_hits_sort(geo_hits_t *h);
 
+/* The index's units: degrees x 10^7 (about a centimetre), and seconds
+ * since 2011-01-01 within 32 bits. */
+#define GEO_SCALE 1e7
+int64_t geo_fixed(double deg);
+int64_t geo_t_fixed(int64_t unix_s);
+/* A box in those units, as a search asks the index: [lat0, lat1] x
+ * [lng0, lng1], the degrees widened to whole units. */
+typedef struct geo_fixed_box {
+    int64_t lat0, lat1, lng0, lng1;
+} geo_fixed_box_t;
+geo_fixed_box_t geo_box_fixed(const geo_box_t *b);
+
+/* A point of the media index, in its units. */
+typedef struct geo_point {
+    int64_t id, lat, lng, t;
+} geo_point_t;
+typedef void (*geo_point_fn)(void *arg, const geo_point_t *p);
+
 typedef struct geo_backend {
     const char *name;
     int (*media_put)(db_conn_t *c, int64_t id, double lat, double lng, int64_t t);
     int (*media_del)(db_conn_t *c, int64_t id);
     /* media posted in [t0, t1] (unix seconds) within h's circle into h */
     int (*media_near)(db_conn_t *c, int64_t t0, int64_t t1, geo_hits_t *h);
+    /* every media point in box b posted in [t0, t1] (the index's units) to fn */
+    int (*media_points)(db_conn_t *c, const geo_fixed_box_t *b, int64_t t0, int64_t t1, geo_point_fn fn, void *arg);
     int (*place_put)(db_conn_t *c, int64_t id, double lat, double lng);
     int (*place_near)(db_conn_t *c, geo_hits_t *h);
 } geo_backend_t;
@@ -78,6 +98,8 @@ int geo_place_put(db_conn_t *c, int64_t id, double lat, double lng);
 int geo_place_near(db_conn_t *c, geo_hits_t *h);
 /* The same searches over every database of db (each holds its own shards' points). */
 int geo_media_near_all(db_ctx_t *db, int64_t t0, int64_t t1, geo_hits_t *h);
+/* Every media point in b posted in [t0, t1] (the index's units), from every database. */
+int geo_media_points_all(db_ctx_t *db, const geo_fixed_box_t *b, int64_t t0, int64_t t1, geo_point_fn fn, void *arg);
 int geo_place_near_all(db_ctx_t *db, geo_hits_t *h);
 
 #endif

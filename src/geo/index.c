@@ -44,6 +44,16 @@ int geo_media_near_all(db_ctx_t *db, int64_t t0, int64_t t1, geo_hits_t *h)
     return 0;
 }
 
+int geo_media_points_all(db_ctx_t *db, const geo_fixed_box_t *b, int64_t t0, int64_t t1, geo_point_fn fn, void *arg)
+{
+    for (size_t i = 0; i < db_count(db); i++) {
+        db_conn_t *c = db_physical(db, i);
+        if (c == NULL || be->media_points(c, b, t0, t1, fn, arg) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int geo_place_near_all(db_ctx_t *db, geo_hits_t *h)
 {
     for (size_t i = 0; i < db_count(db); i++) {

@@ -17,29 +17,34 @@
 
 #include <math.h>
 
-#define SCALE 1e7
 #define T_EPOCH 1293840000LL /* 2011-01-01, the ID epoch */
 
-static int64_t fixed(double deg)
+int64_t geo_fixed(double deg)
 {
-    return llround(deg * SCALE);
+    return llround(deg * GEO_SCALE);
 }
 
 /* seconds since T_EPOCH, within the tree's 32 bits */
-static int64_t t_fixed(int64_t unix_s)
+int64_t geo_t_fixed(int64_t unix_s)
 {
     int64_t t = unix_s - T_EPOCH;
     return t < INT32_MIN ? INT32_MIN : t > INT32_MAX ? INT32_MAX : t;
+}
+
+geo_fixed_box_t geo_box_fixed(const geo_box_t *b)
+{
+    return (geo_fixed_box_t){(int64_t)floor(b->lat0 * GEO_SCALE), (int64_t)ceil(b->lat1 * GEO_SCALE),
+                             (int64_t)floor(b->lng0 * GEO_SCALE), (int64_t)ceil(b->lng1 * GEO_SCALE)};
 }
 
 static int put(db_conn_t *c, unsigned q, int64_t id, double lat, double lng, int64_t t)
 {
     db_stmt_t *s = db_q(c, q);
     db_bind_i64(s, 1, id);
-    db_bind_i64(s, 2, fixed(lat));
-    db_bind_i64(s, 3, fixed(lng));
+    db_bind_i64(s, 2, geo_fixed(lat));
+    db_bind_i64(s, 3, geo_fixed(lng));
     if (q == Q_GEO_MEDIA_PUT)
-        db_bind_i64(s, 4, t_fixed(t));
+        db_bind_i64(s, 4, geo_t_fixed(t));
     return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
 }
 
@@ -60,6 +65,33 @@ static int media_del(db_conn_t *c, int64_t id)
     return db_exec_stmt(s) == DB_DONE ? DB_DONE : DB_ERROR;
 }
 
+/* Runs the box query q over b (and, for media, [t0, t1]), each row to fn. */
+static int box_rows(db_conn_t *c, unsigned q, const geo_fixed_box_t *b, int64_t t0, int64_t t1, geo_point_fn fn,
+                    void *arg)
+{
+    db_stmt_t *s = db_q(c, q);
+    db_bind_i64(s, 1, b->lat0);
+    db_bind_i64(s, 2, b->lat1);
+    db_bind_i64(s, 3, b->lng0);
+    db_bind_i64(s, 4, b->lng1);
+    if (q == Q_GEO_MEDIA_BOX) {
+        db_bind_i64(s, 5, t0);
+        db_bind_i64(s, 6, t1);
+    }
+    int rc;
+    while ((rc = db_step(s)) == DB_ROW) {
+        geo_point_t p = {db_col_i64(s, 0), db_col_i64(s, 1), db_col_i64(s, 2), q == Q_GEO_MEDIA_BOX ? db_col_i64(s, 3) : 0};
+        fn(arg, &p);
+    }
+    db_reset(s);
+    return rc == DB_DONE ? 0 : -1;
+}
+
+static void offer(void *arg, const geo_point_t *p)
+{
+    geo_hits_offer(arg, p->id, (double)p->lat / GEO_SCALE, (double)p->lng / GEO_SCALE);
+}
+
 /* Runs the box query q over each box of h's circle (widened to whole
  * units); offers every row. */
 static int near(db_conn_t *c, unsigned q, int64_t t0, int64_t t1, geo_hits_t *h)
@@ -67,20 +99,8 @@ static int near(db_conn_t *c, unsigned q, int64_t t0, int64_t t1, geo_hits_t *h)
     geo_box_t boxes[2];
     int nb = geo_boxes(h->lat, h->lng, h->r, boxes);
     for (int b = 0; b < nb; b++) {
-        db_stmt_t *s = db_q(c, q);
-        db_bind_i64(s, 1, (int64_t)floor(boxes[b].lat0 * SCALE));
-        db_bind_i64(s, 2, (int64_t)ceil(boxes[b].lat1 * SCALE));
-        db_bind_i64(s, 3, (int64_t)floor(boxes[b].lng0 * SCALE));
-        db_bind_i64(s, 4, (int64_t)ceil(boxes[b].lng1 * SCALE));
-        if (q == Q_GEO_MEDIA_BOX) {
-            db_bind_i64(s, 5, t_fixed(t0));
-            db_bind_i64(s, 6, t_fixed(t1));
-        }
-        int rc;
-        while ((rc = db_step(s)) == DB_ROW)
-            geo_hits_offer(h, db_col_i64(s, 0), (double)db_col_i64(s, 1) / SCALE, (double)db_col_i64(s, 2) / SCALE);
-        db_reset(s);
-        if (rc != DB_DONE)
+        geo_fixed_box_t fb = geo_box_fixed(&boxes[b]);
+        if (box_rows(c, q, &fb, geo_t_fixed(t0), geo_t_fixed(t1), offer, h) != 0)
             return -1;
     }
     return 0;
@@ -89,6 +109,11 @@ static int near(db_conn_t *c, unsigned q, int64_t t0, int64_t t1, geo_hits_t *h)
 static int media_near(db_conn_t *c, int64_t t0, int64_t t1, geo_hits_t *h)
 {
     return near(c, Q_GEO_MEDIA_BOX, t0, t1, h);
+}
+
+static int media_points(db_conn_t *c, const geo_fixed_box_t *b, int64_t t0, int64_t t1, geo_point_fn fn, void *arg)
+{
+    return box_rows(c, Q_GEO_MEDIA_BOX, b, t0, t1, fn, arg);
 }
 
 static int place_near(db_conn_t *c, geo_hits_t *h)
@@ -101,6 +126,7 @@ const geo_backend_t geo_backend_sqlite = {
     .media_put = media_put,
     .media_del = media_del,
     .media_near = media_near,
+    .media_points = media_points,
     .place_put = place_put,
     .place_near = place_near,
 };

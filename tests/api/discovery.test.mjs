@@ -958,6 +958,20 @@ describe('places and geo search', () => {
     }
   });
 
+  it('shows a new photo at once to a search that has read its spot before', async () => {
+    // a spot of its own in the Southern Ocean: nothing else is near it
+    const spot = [-55 - Math.random() * 5, -100 - Math.random() * 20];
+    const q = { lat: spot[0].toFixed(7), lng: spot[1].toFixed(7), distance: 200 };
+    const first = await post(owner, { lat: q.lat, lng: q.lng, location_name: `Sea ${G}` });
+    assert.deepEqual(idsOf(assertOk(await get(viewer, '/v1/media/search', q))), [first.id]);
+    const [lat, lng] = destination(spot[0], spot[1], 90, 50);
+    const second = await post(owner, { lat: lat.toFixed(7), lng: lng.toFixed(7), location_name: `Sea East ${G}` });
+    assert.deepEqual(idsOf(assertOk(await get(viewer, '/v1/media/search', q))), [first.id, second.id], 'nearest first, the new one too');
+    const third = await post(owner, { location_id: first.location.id });
+    assert.deepEqual(idsOf(assertOk(await get(viewer, '/v1/media/search', q))), [third.id, first.id, second.id],
+      'the same point: newest first');
+  });
+
   it('honours the time window (inclusive unix seconds)', async () => {
     const times = Object.values(m).map((x) => Number(x.created_time));
     const lo = Math.min(...times);
