@@ -120,7 +120,8 @@ static void fill_point(void *arg, const geo_point_t *p)
 }
 
 /* The missing cells from the index, cached, and the search's points among
- * them offered. 0 or -1. */
+ * them offered. 0; -1 if the index failed; 1 if a cell held more than a
+ * value may (then nothing is offered). */
 static int fill_missing(api_req_t *ar, search_t *s, const int64_t *miss, int nm)
 {
     int64_t la0 = INT64_MAX, la1 = INT64_MIN, ln0 = INT64_MAX, ln1 = INT64_MIN, d0 = INT64_MAX, d1 = INT64_MIN;
@@ -137,8 +138,10 @@ static int fill_missing(api_req_t *ar, search_t *s, const int64_t *miss, int nm)
         buf_init(&vals[i], 64u << 20);
     fill_t f = {miss, nm, vals};
     int rc = geo_media_points_all(ar->db, &b, d0 * DAY, (d1 + 1) * DAY - 1, fill_point, &f);
+    for (int i = 0; rc == 0 && i < nm; i++)
+        rc = vals[i].overflow ? 1 : 0;
     for (int i = 0; i < nm; i++) {
-        if (rc == 0 && !vals[i].overflow) {
+        if (rc == 0) {
             api_cache_set(ar, CACHE_GEOCELL, miss[i], vals[i].data, vals[i].len, CACHE_SHORT_TTL_MS);
             for (size_t at = 0; at + POINT_BYTES <= vals[i].len; at += POINT_BYTES) {
                 geo_point_t p = get_point(vals[i].data + at);
@@ -193,6 +196,10 @@ int api_geo_media_near(api_req_t *ar, int64_t t0, int64_t t1, geo_hits_t *h)
     }
     buf_free(&scratch);
     int rc = nm > 0 ? fill_missing(ar, &s, miss, nm) : 0;
+    if (rc > 0) { /* a cell too full to cache: the index alone */
+        geo_hits_init(h, h->lat, h->lng, h->r);
+        return geo_media_near_all(ar->db, t0, t1, h);
+    }
     if (rc == 0)
         geo_hits_sort(h);
     return rc;
