@@ -526,7 +526,8 @@ void users_media_recent(api_req_t *ar)
 {
     int64_t uid;
     bool is_private;
-    if (!api_user_arg_brief(ar, 0, &uid, &is_private) || !api_can_view_id(ar, uid, is_private, "this user does not exist"))
+    if (!api_user_arg_brief(ar, 0, &uid, &is_private) ||
+        !api_can_view_id(ar, uid, is_private, "this user does not exist"))
         return;
     int count;
     int64_t max_id = INT64_MAX, min_id = 0;

@@ -319,8 +319,8 @@ void api_prefetch_liked(api_req_t *ar, const int64_t *ids, int n)
          * lasts) has the likes of this page's range read and cached. */
         int64_t clo = 0, chi = INT64_MAX;
         int n = 0;
-        if (ranged || social_liked_between(ar->db, ar->viewer, clo, chi, API_LIKED_MEMO, ar->liked.ids, &n) !=
-                       SOCIAL_OK ||
+        if (ranged ||
+            social_liked_between(ar->db, ar->viewer, clo, chi, API_LIKED_MEMO, ar->liked.ids, &n) != SOCIAL_OK ||
             n >= API_LIKED_MEMO) {
             clo = lo, chi = hi;
             if (social_liked_between(ar->db, ar->viewer, lo, hi, API_LIKED_MEMO, ar->liked.ids, &n) != SOCIAL_OK ||

@@ -80,7 +80,8 @@ static int box_rows(db_conn_t *c, unsigned q, const geo_fixed_box_t *b, int64_t 
     }
     int rc;
     while ((rc = db_step(s)) == DB_ROW) {
-        geo_point_t p = {db_col_i64(s, 0), db_col_i64(s, 1), db_col_i64(s, 2), q == Q_GEO_MEDIA_BOX ? db_col_i64(s, 3) : 0};
+        geo_point_t p = {db_col_i64(s, 0), db_col_i64(s, 1), db_col_i64(s, 2),
+                         q == Q_GEO_MEDIA_BOX ? db_col_i64(s, 3) : 0};
         fn(arg, &p);
     }
     db_reset(s);

@@ -60,11 +60,11 @@ typedef struct memo_chunk {
     char data[];
 } memo_chunk_t;
 typedef struct cache_memo {
-    int n, cap;        /* entries, and room for them (grown to MEMO_MAX) */
+    int n, cap; /* entries, and room for them (grown to MEMO_MAX) */
     memo_entry_t *e;
-    int16_t *index;    /* 2 * cap slots: an entry's number + 1, or 0 */
+    int16_t *index;      /* 2 * cap slots: an entry's number + 1, or 0 */
     memo_chunk_t *chunk; /* the values, never moved (api_cache_view) */
-    int prefetch_kind; /* api_cache_prefetch's, for its callback */
+    int prefetch_kind;   /* api_cache_prefetch's, for its callback */
 } cache_memo_t;
 
 static void memo_free(cache_memo_t *m)
