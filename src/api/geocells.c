@@ -142,7 +142,8 @@ static int fill_missing(api_req_t *ar, search_t *s, const int64_t *miss, int nm)
         rc = vals[i].overflow ? 1 : 0;
     for (int i = 0; i < nm; i++) {
         if (rc == 0) {
-            api_cache_set(ar, CACHE_GEOCELL, miss[i], vals[i].data, vals[i].len, CACHE_SHORT_TTL_MS);
+            /* (an empty cell is cached too: a buffer never written has no data) */
+            api_cache_set(ar, CACHE_GEOCELL, miss[i], vals[i].len ? vals[i].data : "", vals[i].len, CACHE_SHORT_TTL_MS);
             for (size_t at = 0; at + POINT_BYTES <= vals[i].len; at += POINT_BYTES) {
                 geo_point_t p = get_point(vals[i].data + at);
                 consider(s, &p);
