@@ -242,10 +242,13 @@ echo "median req/s: through nginx $lb (memcached + local tier: $lbm; memcached a
 for p in $LB_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 LB_PIDS=
 
-if [ "${SKIP_DJANGO:-0}" != 1 ]; then
+DJANGO_REF=${DJANGO_REF:-../shared/reference/django} # the workspace's, not the repository's
+if [ "${SKIP_DJANGO:-0}" != 1 ] && [ ! -d "$DJANGO_REF" ]; then
+  echo "== the Django reference: skipped, none at $DJANGO_REF (DJANGO_REF=DIR)"
+elif [ "${SKIP_DJANGO:-0}" != 1 ]; then
   echo "== the Django reference on PostgreSQL (server 0), gunicorn 2 and 5 workers"
   REF=$WORK/django
-  cp -r "${SHARED:-../shared}/reference/django" "$REF"
+  cp -r "$DJANGO_REF" "$REF"
   chmod -R u+w "$REF"
   psql_on "$P0" postgres "CREATE DATABASE refdjango"
   export REF_DB=pg REF_PG_HOST=127.0.0.1 REF_PG_PORT=$P0 REF_PG_USER=picogram REF_PG_NAME=refdjango

@@ -3,7 +3,7 @@
 # threshold, so it is fanned out): how long until the last follower's
 # timeline has it, timeline inserts per second, and feed reads meanwhile.
 #
-#   bench/fanout.sh          env: FOLLOWERS=100000 BATCH=1000 SHARED=../shared
+#   bench/fanout.sh          env: FOLLOWERS=100000 BATCH=1000
 #
 # FEED_STORE=redis keeps the timelines in a redis-server of its own (on a
 # free loopback port; the followers stay in the SQLite data directory) and,
@@ -11,7 +11,7 @@
 # for comparison: its LPUSHes per second against our timeline inserts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FOLLOWERS=${FOLLOWERS:-100000}; BATCH=${BATCH:-1000}; SHARED=${SHARED:-../shared}
+FOLLOWERS=${FOLLOWERS:-100000}; BATCH=${BATCH:-1000}
 PORT=18380
 WORK=$(mktemp -d /tmp/picogram-fanout.XXXXXX)
 PID=; WRK=; REDIS_PID=
@@ -55,7 +55,7 @@ post() { # post K: one post, timed until the last follower's feed has it
   r0=$(redis_cpu)
   p0=$(proc_cpu "$PID")
   t0=$(date +%s.%N)
-  mid=$(curl -fs -H "Authorization: Bearer $AUTHOR" -F photo=@"$SHARED/photos/square-1080.jpg" \
+  mid=$(curl -fs -H "Authorization: Bearer $AUTHOR" -F photo=@tests/fixtures/photos/square-1080.jpg \
     "http://127.0.0.1:$PORT/v1/media/upload" | sed -E 's/.*"id":"([0-9]+)_.*/\1/')
   until curl -fs "$FEED" | grep -q "\"$mid"; do
     sleep 0.02

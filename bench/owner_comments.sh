@@ -9,7 +9,7 @@
 # another user's photo by a third account (every write shares SQLite's
 # writer).
 #
-#   bench/owner_comments.sh     env: COMMENTS=3000 DURATION=5s PICOGRAM_BIN=build/picogram SHARED=../shared
+#   bench/owner_comments.sh     env: COMMENTS=3000 DURATION=5s PICOGRAM_BIN=build/picogram
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMMENTS=${COMMENTS:-3000}; DURATION=${DURATION:-5s}

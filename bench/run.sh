@@ -3,21 +3,21 @@
 # Figures go to stdout and to bench/results/last-run.txt; then the charts in
 # bench/charts/ are drawn again from them. BENCHMARKS.md records them with
 # the machine.
-#   env: SHARED=../shared (test photos), QUICK=1 (shorter runs), SKIP_LARGE=1 (no large dataset)
+#   env: PHOTOS=DIR (default: bench/bench_photos.sh's), QUICK=1 (shorter runs), SKIP_LARGE=1 (no large dataset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SHARED=${SHARED:-../shared}
+PHOTOS=${PHOTOS:-$(bench/bench_photos.sh)}
 D=10s; R=3
 [ "${QUICK:-0}" = 1 ] && D=3s && R=1
 mkdir -p bench/results
 keep() { grep -E "^==|^median|memory|bytes per|^media "; } # the summary lines of a side-by-side
 {
 echo "== inline database calls";           build/bench_db 10000 200000
-echo "== photo pipeline (picogram)";       build/bench_images "$SHARED/photos/bench" 5 | tail -1
-echo "== photo pipeline (Pillow)";         /usr/bin/python3 bench/pillow_renditions.py "$SHARED/photos/bench" 5 | tail -1
+echo "== photo pipeline (picogram)";       build/bench_images "$PHOTOS" 5 | tail -1
+echo "== photo pipeline (Pillow)";         /usr/bin/python3 bench/pillow_renditions.py "$PHOTOS" 5 | tail -1
 echo "== users-self: GET /v1/users/self vs nginx"; ROUNDS=$R DURATION=$D bench/user_vs_nginx.sh | tail -1
-echo "== uploads over HTTP";               DURATION=$D SHARED=$SHARED bench/upload.sh | tail -4
-echo "== fan-out to 100,000 followers";    SHARED=$SHARED bench/fanout.sh | tail -5
+echo "== uploads over HTTP";               DURATION=$D PHOTOS=$PHOTOS bench/upload.sh | tail -4
+echo "== fan-out to 100,000 followers";    bench/fanout.sh | tail -5
 ROUNDS=$R DURATION=$D bench/feed.sh | keep
 ROUNDS=$R DURATION=$D bench/discovery.sh | keep
 ROUNDS=$R DURATION=$D bench/scenarios.sh | grep -E "^==|^median|memory"

@@ -2,13 +2,13 @@
 # Upload throughput over HTTP and peak memory per upload.
 #
 # Starts picogram (--threads 2 --workers WORKERS), signs up one user, then posts the
-# bench photos (../shared/photos/bench, 1080x1350 JPEGs) with wrk at
+# bench photos (1080x1350 JPEGs, bench/bench_photos.sh) with wrk at
 # CONNS concurrent connections for DURATION. Reports uploads/s, latency, the
 # CPU the server used per upload, and the server's resident memory: at rest,
 # its peak (VmHWM) under load, and (peak - rest) / CONNS as the memory cost
 # of one upload in flight.
 #
-#   bench/upload.sh        env: DURATION=10s CONNS=4 SHARED=../shared WORKERS=2 PHOTOS=DIR PICOGRAM_BIN=build/picogram
+#   bench/upload.sh        env: DURATION=10s CONNS=4 WORKERS=2 PHOTOS=DIR PICOGRAM_BIN=build/picogram
 #
 # PHOTOS: another set, e.g. the 12 MP phone photos:
 #   tests/fixtures/make_bench_photos.py --phone /tmp/phone && PHOTOS=/tmp/phone CONNS=8 bench/upload.sh
@@ -17,8 +17,8 @@
 # loopback port) instead of the data directory, and reports its CPU too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10s}; CONNS=${CONNS:-4}; SHARED=${SHARED:-../shared}
-PHOTOS=${PHOTOS:-$SHARED/photos/bench}; WORKERS=${WORKERS:-2}
+DURATION=${DURATION:-10s}; CONNS=${CONNS:-4}
+PHOTOS=${PHOTOS:-$(bench/bench_photos.sh)}; WORKERS=${WORKERS:-2}
 PORT=18280
 BIN=${PICOGRAM_BIN:-build/picogram}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }

@@ -35,30 +35,35 @@
 #define CELLS_MAX 64
 #define POINT_BYTES 20 /* a cached point: its ID (8 bytes), lat, lng and t (4 each) */
 
-/* A cell's coordinates from a point's; lat 0..1800, lng 0..3600. */
-static int64_t cell_lat(int64_t lat)
-{
-    return (lat + 900000000LL) / CELL;
-}
+/* The cells' edges: -90 and -180 degrees, in the index's units, negated. */
+#define LAT_EDGE 900000000LL
+#define LNG_EDGE 1800000000LL
 
-static int64_t cell_lng(int64_t lng)
-{
-    return (lng + 1800000000LL) / CELL;
-}
-
-/* A cell-day's key: its day, lat and lng in 20, 12 and 12 bits, under a
- * bit that keeps every key above 0 (the object cache's IDs are). */
+/* A cell-day's key: its day, lat (0..1800) and lng (0..3600) cells in 20,
+ * 12 and 12 bits, under a bit that keeps every key above 0 (the object
+ * cache's IDs are). */
 #define KEY_BIT (1LL << 60)
 static int64_t cell_key(int64_t la, int64_t ln, int64_t day)
 {
     return KEY_BIT | day << 24 | la << 12 | ln;
 }
 
+static void key_cell(int64_t k, int64_t *la, int64_t *ln, int64_t *day)
+{
+    *day = (k & ~KEY_BIT) >> 24, *la = k >> 12 & 0xfff, *ln = k & 0xfff;
+}
+
+/* The key of the cell-day a point falls in (the index's units, t >= 0). */
+static int64_t point_key(int64_t lat, int64_t lng, int64_t t)
+{
+    return cell_key((lat + LAT_EDGE) / CELL, (lng + LNG_EDGE) / CELL, t / DAY);
+}
+
 void api_geo_posted(cache_t *cache, double lat, double lng, int64_t created_at)
 {
     int64_t t = geo_t_fixed(created_at);
     if (t >= 0)
-        cache_del(cache, CACHE_GEOCELL, cell_key(cell_lat(geo_fixed(lat)), cell_lng(geo_fixed(lng)), t / DAY));
+        cache_del(cache, CACHE_GEOCELL, point_key(geo_fixed(lat), geo_fixed(lng), t));
 }
 
 typedef struct search {
@@ -76,7 +81,7 @@ static void consider(search_t *s, const geo_point_t *p)
     for (int b = 0; b < s->nb; b++) {
         const geo_fixed_box_t *x = &s->box[b];
         if (p->lat >= x->lat0 && p->lat <= x->lat1 && p->lng >= x->lng0 && p->lng <= x->lng1) {
-            geo_hits_offer(s->h, p->id, (double)p->lat / GEO_SCALE, (double)p->lng / GEO_SCALE);
+            geo_hits_offer_point(s->h, p);
             return;
         }
     }
@@ -89,13 +94,16 @@ static void put_point(buf_t *b, const geo_point_t *p)
     buf_append(b, v, sizeof(v));
 }
 
-static geo_point_t get_point(const char *v)
+/* Considers every point of a cached cell's value. */
+static void consider_value(search_t *s, const char *v, size_t len)
 {
-    int64_t id;
-    int32_t x[3];
-    memcpy(&id, v, sizeof(id));
-    memcpy(x, v + sizeof(id), sizeof(x));
-    return (geo_point_t){id, x[0], x[1], x[2]};
+    for (size_t at = 0; at + POINT_BYTES <= len; at += POINT_BYTES) {
+        int64_t id;
+        int32_t x[3];
+        memcpy(&id, v + at, sizeof(id));
+        memcpy(x, v + at + sizeof(id), sizeof(x));
+        consider(s, &(geo_point_t){id, x[0], x[1], x[2]});
+    }
 }
 
 /* The fill of the missing cells: each point of the index query goes to
@@ -111,7 +119,7 @@ static void fill_point(void *arg, const geo_point_t *p)
     fill_t *f = arg;
     if (p->t < 0)
         return;
-    int64_t k = cell_key(cell_lat(p->lat), cell_lng(p->lng), p->t / DAY);
+    int64_t k = point_key(p->lat, p->lng, p->t);
     for (int i = 0; i < f->n; i++)
         if (f->keys[i] == k) {
             put_point(&f->vals[i], p);
@@ -126,13 +134,14 @@ static int fill_missing(api_req_t *ar, search_t *s, const int64_t *miss, int nm)
 {
     int64_t la0 = INT64_MAX, la1 = INT64_MIN, ln0 = INT64_MAX, ln1 = INT64_MIN, d0 = INT64_MAX, d1 = INT64_MIN;
     for (int i = 0; i < nm; i++) {
-        int64_t d = (miss[i] & ~KEY_BIT) >> 24, la = miss[i] >> 12 & 0xfff, ln = miss[i] & 0xfff;
+        int64_t d, la, ln;
+        key_cell(miss[i], &la, &ln, &d);
         la0 = la < la0 ? la : la0, la1 = la > la1 ? la : la1;
         ln0 = ln < ln0 ? ln : ln0, ln1 = ln > ln1 ? ln : ln1;
         d0 = d < d0 ? d : d0, d1 = d > d1 ? d : d1;
     }
-    geo_fixed_box_t b = {la0 * CELL - 900000000LL, (la1 + 1) * CELL - 900000000LL - 1, ln0 * CELL - 1800000000LL,
-                         (ln1 + 1) * CELL - 1800000000LL - 1};
+    geo_fixed_box_t b = {la0 * CELL - LAT_EDGE, (la1 + 1) * CELL - LAT_EDGE - 1, ln0 * CELL - LNG_EDGE,
+                         (ln1 + 1) * CELL - LNG_EDGE - 1};
     buf_t *vals = xcalloc((size_t)nm, sizeof(buf_t));
     for (int i = 0; i < nm; i++)
         buf_init(&vals[i], 64u << 20);
@@ -144,10 +153,7 @@ static int fill_missing(api_req_t *ar, search_t *s, const int64_t *miss, int nm)
         if (rc == 0) {
             /* (an empty cell is cached too: a buffer never written has no data) */
             api_cache_set(ar, CACHE_GEOCELL, miss[i], vals[i].len ? vals[i].data : "", vals[i].len, CACHE_SHORT_TTL_MS);
-            for (size_t at = 0; at + POINT_BYTES <= vals[i].len; at += POINT_BYTES) {
-                geo_point_t p = get_point(vals[i].data + at);
-                consider(s, &p);
-            }
+            consider_value(s, vals[i].data, vals[i].len);
         }
         buf_free(&vals[i]);
     }
@@ -162,11 +168,11 @@ int api_geo_media_near(api_req_t *ar, int64_t t0, int64_t t1, geo_hits_t *h)
     s.nb = geo_boxes(h->lat, h->lng, h->r, boxes);
     int64_t keys[CELLS_MAX];
     int nk = 0;
-    bool direct = s.t0 < 0 || s.t1 / DAY >= (1 << 20);
+    bool direct = s.t0 < 0; /* (t1's day fits its 20 bits: t is 31 bits of seconds) */
     for (int b = 0; b < s.nb && !direct; b++) {
         s.box[b] = geo_box_fixed(&boxes[b]);
-        int64_t la0 = cell_lat(s.box[b].lat0), la1 = cell_lat(s.box[b].lat1);
-        int64_t ln0 = cell_lng(s.box[b].lng0), ln1 = cell_lng(s.box[b].lng1);
+        int64_t la0 = (s.box[b].lat0 + LAT_EDGE) / CELL, la1 = (s.box[b].lat1 + LAT_EDGE) / CELL;
+        int64_t ln0 = (s.box[b].lng0 + LNG_EDGE) / CELL, ln1 = (s.box[b].lng1 + LNG_EDGE) / CELL;
         for (int64_t la = la0; la <= la1 && !direct; la++)
             for (int64_t ln = ln0; ln <= ln1 && !direct; ln++)
                 for (int64_t d = s.t0 / DAY; d <= s.t1 / DAY && !direct; d++) {
@@ -186,14 +192,10 @@ int api_geo_media_near(api_req_t *ar, int64_t t0, int64_t t1, geo_hits_t *h)
         const char *v;
         size_t len;
         buf_reset(&scratch);
-        if (!api_cache_view(ar, CACHE_GEOCELL, keys[i], &scratch, &v, &len) || len % POINT_BYTES != 0) {
+        if (api_cache_view(ar, CACHE_GEOCELL, keys[i], &scratch, &v, &len) && len % POINT_BYTES == 0)
+            consider_value(&s, v, len);
+        else
             miss[nm++] = keys[i];
-            continue;
-        }
-        for (size_t at = 0; at < len; at += POINT_BYTES) {
-            geo_point_t p = get_point(v + at);
-            consider(&s, &p);
-        }
     }
     buf_free(&scratch);
     int rc = nm > 0 ? fill_missing(ar, &s, miss, nm) : 0;

@@ -103,6 +103,11 @@ void geo_hits_offer(geo_hits_t *h, int64_t id, double lat, double lng)
     }
 }
 
+void geo_hits_offer_point(geo_hits_t *h, const geo_point_t *p)
+{
+    geo_hits_offer(h, p->id, (double)p->lat / GEO_SCALE, (double)p->lng / GEO_SCALE);
+}
+
 static int cmp_hits(const void *a, const void *b)
 {
     const geo_hit_t *x = a, *y = b;

@@ -72,6 +72,8 @@ typedef struct geo_point {
     int64_t id, lat, lng, t;
 } geo_point_t;
 typedef void (*geo_point_fn)(void *arg, const geo_point_t *p);
+/* geo_hits_offer for a point in the index's units. */
+void geo_hits_offer_point(geo_hits_t *h, const geo_point_t *p);
 
 typedef struct geo_backend {
     const char *name;

@@ -90,7 +90,7 @@ static int box_rows(db_conn_t *c, unsigned q, const geo_fixed_box_t *b, int64_t 
 
 static void offer(void *arg, const geo_point_t *p)
 {
-    geo_hits_offer(arg, p->id, (double)p->lat / GEO_SCALE, (double)p->lng / GEO_SCALE);
+    geo_hits_offer_point(arg, p);
 }
 
 /* Runs the box query q over each box of h's circle (widened to whole
