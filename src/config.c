@@ -37,7 +37,7 @@ static const setting_t settings[] = {
     {"public_url", T_STR, OFF(public_url), NULL, 0, 0, NULL, "public base URL for links (default http://LISTEN)"},
     {"threads", T_INT, OFF(threads), "0", 0, 256, NULL, "event-loop threads (0 = one per core)"},
     {"workers", T_INT, OFF(workers), "0", 0, 256, NULL,
-     "worker-pool threads for writes and image work (0 = 4 per core)"},
+     "worker-pool threads for writes and image work (0 = 16 per core)"},
     {"request_threads", T_INT, OFF(request_threads), "0", 0, 4096, NULL,
      "threads handling requests with PostgreSQL databases, off the event loops (0 = 16 per core)"},
     {"dispatch", T_ENUM, OFF(dispatch), "auto", 0, 0, "auto|loop|pool",
@@ -484,9 +484,11 @@ int config_finish(config_t *c, char *err, size_t errlen)
     if (c->threads == 0)
         c->threads = cores;
     /* Writes wait on the database's one writer (db/sqlite.c) and for their
-     * batch's commit: more of them at once make bigger batches. */
+     * batch's fsync, which runs beside the next batch: more of them at
+     * once make bigger batches, and keep the writer busy during a sync
+     * (BENCHMARKS.md, "The WAL's fsync outside the writer's lock"). */
     if (c->workers == 0)
-        c->workers = 4 * cores;
+        c->workers = 16 * cores;
     if (c->request_threads == 0)
         c->request_threads = 16 * cores;
     if (c->hash_threads == 0)

@@ -27,6 +27,24 @@
  * If SQLite rolls the whole transaction back (an I/O error), every op of the
  * batch is told it failed, and none of them has answered yet.
  *
+ * THE FSYNC OUTSIDE THE LOCK
+ * With sqlite_sync = full, SQLite would fsync the WAL inside COMMIT, with
+ * `op` held: nothing could run while the disk flushed. Instead the write
+ * connection runs with synchronous=NORMAL (a commit writes its WAL frames
+ * and does not sync them) and the thread that committed a batch lets go
+ * of `op` first, so the next batch runs while it calls fdatasync(2) on the
+ * WAL itself (wal_sync), then tells the batch's ops. The WAL is read back
+ * only as a prefix (a frame counts only if every frame before it does), so
+ * one fdatasync makes every batch committed before it durable: a thread
+ * whose batch an fdatasync begun after its commit covers does not sync
+ * again. A 2xx still follows the fsync of its write. Other connections may
+ * read a batch before it is durable (during its fdatasync); none of its ops
+ * has answered yet, and a write that depends on it commits after it, so
+ * it cannot be durable without it. If an fdatasync fails, what it covered
+ * may be lost (Linux may drop the pages it failed to write), and so would
+ * everything after it: every write on the database fails from then on,
+ * until the server is restarted and SQLite reads the WAL back from disk.
+ *
  * A write statement run outside a transaction (the job queue's leases) is a
  * "solo" write: it takes the mutex too, after committing any open batch, so
  * no writer of this process ever sleeps in the busy handler. Writers in
@@ -37,13 +55,17 @@
 #include "core/buf.h"
 #include "obs/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct sq_stmt {
     db_stmt_t base;
@@ -55,8 +77,16 @@ typedef struct sq_stmt {
 typedef struct sq_wait {
     struct sq_wait *next;
     bool done;
-    int rc; /* DB_OK: committed */
+    int rc; /* DB_OK: committed (and synced) */
+    pthread_cond_t cv;
 } sq_wait_t;
+
+/* A batch that has committed or rolled back, not yet told to its ops. */
+typedef struct sq_batch {
+    sq_wait_t *waiters;
+    uint64_t seq; /* its place among the commits (0: none to sync) */
+    int rc, nops;
+} sq_batch_t;
 
 enum { SQ_BATCH_MAX = 64 }; /* ops in one batch, at most */
 /* A batch older than this commits when its current op ends, waiting or
@@ -80,9 +110,17 @@ typedef struct sq_writer {
     int nops;             /* ops in the open batch; under op */
     uint64_t t0;          /* when the open batch began (CLOCK_MONOTONIC ns); under op */
     pthread_mutex_t mu;   /* guards waiters and the counters */
-    pthread_cond_t cv;
     sq_wait_t *waiters; /* ops of the open batch waiting for it to end */
-    uint64_t ops, batches;
+    uint64_t ops, batches, syncs;
+    bool own_sync;                /* sqlite_sync full: the WAL is synced by wal_sync, not by SQLite */
+    _Atomic uint64_t committed;   /* batches committed (written under op) */
+    pthread_mutex_t sync_mu;      /* guards what follows: one fdatasync at a time */
+    uint64_t synced;              /* batches up to this one are durable */
+    atomic_bool sync_failed;      /* an fdatasync failed: no write is durable any more */
+    char *wal_path;               /* set with conn */
+    int wal_fd;                   /* -1: not open */
+    dev_t wal_dev;
+    ino_t wal_ino;
 } sq_writer_t;
 
 typedef struct sq_conn {
@@ -199,9 +237,11 @@ static sq_writer_t *writer_ref(const char *target, const char *sync)
         w = xcalloc(1, sizeof(*w));
         w->target = xstrdup(target);
         w->sync = xstrdup(sync);
+        w->own_sync = strcmp(sync, "normal") != 0;
+        w->wal_fd = -1;
         pthread_mutex_init(&w->op, NULL);
         pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->cv, NULL);
+        pthread_mutex_init(&w->sync_mu, NULL);
         w->next = registry;
         registry = w;
     }
@@ -220,9 +260,12 @@ static void writer_unref(sq_writer_t *w)
         *p = w->next;
         if (w->conn)
             conn_close(w->conn);
+        if (w->wal_fd >= 0)
+            close(w->wal_fd);
         pthread_mutex_destroy(&w->op);
         pthread_mutex_destroy(&w->mu);
-        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->sync_mu);
+        free(w->wal_path);
         free(w->target);
         free(w->sync);
         free(w);
@@ -298,44 +341,124 @@ static int op_take(sq_writer_t *w)
     if (w->conn == NULL) {
         db_conn_t *wc;
         char err[256];
-        if (conn_open(w->target, w->sync, &wc, err, sizeof(err)) != 0) {
+        /* with own_sync, commits do not sync: wal_sync does, after op */
+        if (conn_open(w->target, w->own_sync ? "normal" : w->sync, &wc, err, sizeof(err)) != 0) {
             log_error("sqlite: the write connection: %s", err);
             op_unlock(w);
             return DB_ERROR;
         }
         w->conn = (sq_conn_t *)wc;
+        if (w->wal_path == NULL) {
+            pthread_mutex_lock(&w->sync_mu);
+            w->wal_path = xstrdup(sqlite3_filename_wal(sqlite3_db_filename(w->conn->db, "main")));
+            pthread_mutex_unlock(&w->sync_mu);
+        }
     }
     return DB_OK;
 }
 
-/* Ends the open batch (under op): commits it when ok, else rolls it back,
- * and tells every op waiting on it the outcome. */
-static int batch_end(sq_writer_t *w, bool ok)
+/* fsync of the directory holding path, for a file just created in it. */
+static int dir_sync(const char *path)
 {
-    int rc = DB_ERROR;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
+}
+
+/* The WAL file, open (under sync_mu). SQLite keeps one WAL file while a
+ * connection is open, but a file replaced under the same name would take
+ * the commits elsewhere: the name is checked on each sync. When the file is
+ * new to us, its directory is synced too (as SQLite does with a new WAL). */
+static int wal_file(sq_writer_t *w)
+{
+    struct stat st;
+    if (w->wal_path == NULL || stat(w->wal_path, &st) != 0)
+        return -1;
+    if (w->wal_fd >= 0 && st.st_dev == w->wal_dev && st.st_ino == w->wal_ino)
+        return w->wal_fd;
+    if (w->wal_fd >= 0)
+        close(w->wal_fd);
+    w->wal_fd = open(w->wal_path, O_RDONLY | O_CLOEXEC);
+    if (w->wal_fd < 0 || fstat(w->wal_fd, &st) != 0 || dir_sync(w->wal_path) != 0)
+        return -1;
+    w->wal_dev = st.st_dev;
+    w->wal_ino = st.st_ino;
+    return w->wal_fd;
+}
+
+/* Makes the batch committed as seq durable: one fdatasync of the WAL, unless
+ * one begun after that commit has already ended. Not under op. */
+static int wal_sync(sq_writer_t *w, uint64_t seq)
+{
+    int rc = DB_OK;
+    pthread_mutex_lock(&w->sync_mu);
+    if (atomic_load(&w->sync_failed)) {
+        rc = DB_ERROR;
+    } else if (w->synced < seq) {
+        uint64_t upto = atomic_load(&w->committed); /* every commit up to here is in the file */
+        int fd = wal_file(w);
+        if (fd >= 0 && fdatasync(fd) == 0) {
+            w->synced = upto;
+            w->syncs++;
+        } else {
+            log_error("sqlite: cannot sync %s: %s; its writes may be lost, so every write on it fails from now on: "
+                      "restart the server",
+                      w->wal_path ? w->wal_path : w->target, strerror(errno));
+            atomic_store(&w->sync_failed, true);
+            rc = DB_ERROR;
+        }
+    }
+    pthread_mutex_unlock(&w->sync_mu);
+    return rc;
+}
+
+/* Ends the open batch (under op): commits it when ok, else rolls it back.
+ * The ops waiting on it are told by batch_tell, after op is let go. */
+static sq_batch_t batch_end(sq_writer_t *w, bool ok)
+{
+    sq_batch_t b = {.rc = DB_ERROR, .nops = w->nops};
     reset_busy(w->conn->db);
     if (!sqlite3_get_autocommit(w->conn->db)) {
         if (ok && w_exec(w, "COMMIT"))
-            rc = DB_OK;
+            b.rc = DB_OK;
         else if (!sqlite3_get_autocommit(w->conn->db))
             w_exec(w, "ROLLBACK");
     }
-    if (rc != DB_OK)
+    if (b.rc != DB_OK)
         log_error("sqlite: a batch of %d writes did not commit: %s", w->nops, sqlite3_errmsg(w->conn->db));
+    else if (w->own_sync)
+        b.seq = atomic_fetch_add(&w->committed, 1) + 1;
     pthread_mutex_lock(&w->mu);
-    for (sq_wait_t *q = w->waiters, *next; q; q = next) {
-        next = q->next;
-        q->rc = rc;
-        q->done = true;
-    }
+    b.waiters = w->waiters;
     w->waiters = NULL;
-    w->batches++;
-    w->ops += (uint64_t)w->nops;
-    pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     w->open = false;
     w->nops = 0;
-    return rc;
+    return b;
+}
+
+/* Makes a committed batch durable, then tells each of its ops the outcome.
+ * Returns it. */
+static int batch_tell(sq_writer_t *w, sq_batch_t *b)
+{
+    if (b->rc == DB_OK && b->seq)
+        b->rc = wal_sync(w, b->seq);
+    pthread_mutex_lock(&w->mu);
+    for (sq_wait_t *q = b->waiters, *next; q; q = next) {
+        next = q->next; /* q is gone once done is seen */
+        q->rc = b->rc;
+        q->done = true;
+        pthread_cond_signal(&q->cv);
+    }
+    w->batches++;
+    w->ops += (uint64_t)b->nops;
+    pthread_mutex_unlock(&w->mu);
+    return b->rc;
 }
 
 /* The op holding `op` has ended (its savepoint released or rolled back).
@@ -344,14 +467,16 @@ static int batch_end(sq_writer_t *w, bool ok)
  * batch ends. Releases `op`. Returns the batch's outcome. */
 static int op_leave(sq_writer_t *w, bool wait)
 {
-    int rc = DB_OK;
-    if (w->open && sqlite3_get_autocommit(w->conn->db)) {
-        rc = batch_end(w, false); /* SQLite rolled the whole transaction back */
-    } else if (w->open &&
-               (atomic_load(&w->want) == 0 || w->nops >= SQ_BATCH_MAX || now_ns() - w->t0 >= atomic_load(&batch_ns))) {
-        rc = batch_end(w, true);
-    } else if (w->open && wait) {
+    if (w->open && (sqlite3_get_autocommit(w->conn->db) /* SQLite rolled the whole transaction back */ ||
+                    atomic_load(&w->want) == 0 || w->nops >= SQ_BATCH_MAX ||
+                    now_ns() - w->t0 >= atomic_load(&batch_ns))) {
+        sq_batch_t b = batch_end(w, !sqlite3_get_autocommit(w->conn->db));
+        op_unlock(w); /* the next batch runs while this one syncs */
+        return batch_tell(w, &b);
+    }
+    if (w->open && wait) {
         sq_wait_t me = {0};
+        pthread_cond_init(&me.cv, NULL);
         pthread_mutex_lock(&w->mu);
         me.next = w->waiters; /* before letting go of op: the batch cannot end unseen */
         w->waiters = &me;
@@ -359,12 +484,13 @@ static int op_leave(sq_writer_t *w, bool wait)
         op_unlock(w);
         pthread_mutex_lock(&w->mu);
         while (!me.done)
-            pthread_cond_wait(&w->cv, &w->mu);
+            pthread_cond_wait(&me.cv, &w->mu);
         pthread_mutex_unlock(&w->mu);
+        pthread_cond_destroy(&me.cv);
         return me.rc;
     }
     op_unlock(w);
-    return rc;
+    return DB_OK;
 }
 
 /* Ends the op of c, keeping its writes (keep) or undoing them. */
@@ -388,8 +514,10 @@ static void solo_begin(sq_conn_t *c, sqlite3_stmt *st)
 {
     if (op_take(c->w) != DB_OK)
         return; /* the statement meets SQLite's lock and busy timeout instead */
-    if (c->w->open)
-        batch_end(c->w, true); /* the batch's ops are waiting on it anyway */
+    if (c->w->open) { /* the batch's ops are waiting on it anyway */
+        sq_batch_t b = batch_end(c->w, true);
+        batch_tell(c->w, &b);
+    }
     c->solo = st;
 }
 
@@ -493,8 +621,11 @@ static int sq_step(db_stmt_t *s)
 {
     sq_conn_t *c = ((sq_stmt_t *)s)->conn;
     if (c->w && c->solo == NULL && !sqlite3_stmt_busy(ST(s)) && !sqlite3_stmt_readonly(ST(s)) &&
-        sqlite3_get_autocommit(c->db))
+        sqlite3_get_autocommit(c->db)) {
+        if (atomic_load(&c->w->sync_failed))
+            return DB_ERROR; /* logged by wal_sync */
         solo_begin(c, ST(s));
+    }
     int rc = sqlite3_step(ST(s));
     if (c->solo == ST(s) && rc != SQLITE_ROW)
         solo_end(c);
@@ -562,6 +693,8 @@ static int sq_begin(db_conn_t *base)
     sq_writer_t *w = c->w;
     if (w == NULL || c->wop)
         return DB_ERROR; /* a transaction is already open on c */
+    if (atomic_load(&w->sync_failed))
+        return DB_ERROR; /* nothing written: it could not be made durable (logged by wal_sync) */
     if (op_take(w) != DB_OK)
         return DB_ERROR;
     /* IMMEDIATE: take the write lock now, so a batch never fails to

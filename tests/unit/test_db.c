@@ -1,7 +1,12 @@
 /* The storage layer against a real SQLite file: migrations, shard routing,
  * the user model's uniqueness rules and the token store. */
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,16 +45,21 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static db_ctx_t *open_migrated(dbmap_t **map)
+static db_ctx_t *open_migrated_sync(dbmap_t **map, const char *sync)
 {
     char err[256];
-    *map = dbmap_new(url, "normal", err, sizeof(err));
+    *map = dbmap_new(url, sync, err, sizeof(err));
     assert_non_null(*map);
     db_ctx_t *db = db_ctx_new(*map);
     int from, to;
     assert_int_equal(db_migrate(db_physical(db, 0), &from, &to, err, sizeof(err)), 0);
     assert_int_equal(to, db_schema_latest());
     return db;
+}
+
+static db_ctx_t *open_migrated(dbmap_t **map)
+{
+    return open_migrated_sync(map, "normal");
 }
 
 static void test_migrate_idempotent(void **state)
@@ -437,6 +447,118 @@ static void test_group_commit(void **state)
     dbmap_free(map);
 }
 
+/* fdatasync(2) as this test sees it: the calls on a WAL file are counted,
+ * with the file's size at the last one, and can be made to fail (EIO).
+ * Defined here, it stands in for libc's for picogram's code and SQLite's. */
+static atomic_int wal_syncs;
+static _Atomic long long wal_synced_size;
+static atomic_bool wal_sync_fails;
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (real == NULL)
+        real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    char link[64], path[512];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof(path) - 1);
+    if (n > 4 && memcmp(path + n - 4, "-wal", 4) == 0) {
+        if (atomic_load(&wal_sync_fails)) {
+            errno = EIO;
+            return -1;
+        }
+        struct stat st;
+        int rc = real(fd);
+        if (rc == 0 && fstat(fd, &st) == 0) {
+            atomic_store(&wal_synced_size, (long long)st.st_size);
+            atomic_fetch_add(&wal_syncs, 1);
+        }
+        return rc;
+    }
+    return real(fd);
+}
+
+static long long wal_size(void)
+{
+    char path[160];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/t.db-wal", dir);
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* With sqlite_sync full, a commit returns after an fdatasync of the WAL
+ * that began once the commit's frames were in it (the writer syncs it
+ * itself, after letting the next batch in); with normal, it does not sync. */
+static void test_commit_syncs_wal(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_migrated_sync(&map, "full");
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
+
+    for (int k = 1; k <= 3; k++) {
+        int before = atomic_load(&wal_syncs);
+        assert_int_equal(db_begin(c), DB_OK);
+        assert_int_equal(gc_exec(c, k), 0);
+        assert_int_equal(atomic_load(&wal_syncs), before); /* nothing synced before the commit */
+        assert_int_equal(db_commit(c), DB_OK);
+        assert_true(atomic_load(&wal_syncs) > before);
+        assert_true(atomic_load(&wal_synced_size) >= wal_size()); /* the sync saw the commit's frames */
+    }
+
+    /* a batch of several ops: each returns after a sync that covers it */
+    db_sqlite_batch_window(60ull * 1000000000);
+    int before = atomic_load(&wal_syncs);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 10), 0);
+    enum { N = 4 };
+    pthread_t t[N];
+    gc_arg_t args[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (gc_arg_t){.map = map, .k = 11 + i};
+        assert_int_equal(pthread_create(&t[i], NULL, gc_op, &args[i]), 0);
+    }
+    usleep(300 * 1000);
+    assert_int_equal(db_commit(c), DB_OK);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].rc, 0);
+    }
+    db_sqlite_batch_window(1000000);
+    assert_true(atomic_load(&wal_syncs) > before);
+    assert_true(atomic_load(&wal_synced_size) >= wal_size());
+    assert_int_equal(gc_count("k BETWEEN 10 AND 14"), 5);
+
+    /* a failed sync fails its commit, and every write after it: what it
+     * covered may be lost, and later frames are read back only after it */
+    atomic_store(&wal_sync_fails, true);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 20), 0);
+    assert_int_equal(db_commit(c), DB_ERROR);
+    atomic_store(&wal_sync_fails, false);
+    assert_int_equal(db_begin(c), DB_ERROR);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
+static void test_normal_does_not_sync(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_migrated(&map);
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
+    int before = atomic_load(&wal_syncs);
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 1), 0);
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_int_equal(atomic_load(&wal_syncs), before);
+    assert_int_equal(gc_count("k = 1"), 1);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -450,6 +572,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_syncs_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_normal_does_not_sync, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
