@@ -110,15 +110,15 @@ typedef struct sq_writer {
     int nops;             /* ops in the open batch; under op */
     uint64_t t0;          /* when the open batch began (CLOCK_MONOTONIC ns); under op */
     pthread_mutex_t mu;   /* guards waiters and the counters */
-    sq_wait_t *waiters; /* ops of the open batch waiting for it to end */
+    sq_wait_t *waiters;   /* ops of the open batch waiting for it to end */
     uint64_t ops, batches, syncs;
-    bool own_sync;                /* sqlite_sync full: the WAL is synced by wal_sync, not by SQLite */
-    _Atomic uint64_t committed;   /* batches committed (written under op) */
-    pthread_mutex_t sync_mu;      /* guards what follows: one fdatasync at a time */
-    uint64_t synced;              /* batches up to this one are durable */
-    atomic_bool sync_failed;      /* an fdatasync failed: no write is durable any more */
-    char *wal_path;               /* set with conn */
-    int wal_fd;                   /* -1: not open */
+    bool own_sync;              /* sqlite_sync full: the WAL is synced by wal_sync, not by SQLite */
+    _Atomic uint64_t committed; /* batches committed (written under op) */
+    pthread_mutex_t sync_mu;    /* guards what follows: one fdatasync at a time */
+    uint64_t synced;            /* batches up to this one are durable */
+    atomic_bool sync_failed;    /* an fdatasync failed: no write is durable any more */
+    char *wal_path;             /* set with conn */
+    int wal_fd;                 /* -1: not open */
     dev_t wal_dev;
     ino_t wal_ino;
 } sq_writer_t;
@@ -467,9 +467,9 @@ static int batch_tell(sq_writer_t *w, sq_batch_t *b)
  * batch ends. Releases `op`. Returns the batch's outcome. */
 static int op_leave(sq_writer_t *w, bool wait)
 {
-    if (w->open && (sqlite3_get_autocommit(w->conn->db) /* SQLite rolled the whole transaction back */ ||
-                    atomic_load(&w->want) == 0 || w->nops >= SQ_BATCH_MAX ||
-                    now_ns() - w->t0 >= atomic_load(&batch_ns))) {
+    if (w->open &&
+        (sqlite3_get_autocommit(w->conn->db) /* SQLite rolled the whole transaction back */ ||
+         atomic_load(&w->want) == 0 || w->nops >= SQ_BATCH_MAX || now_ns() - w->t0 >= atomic_load(&batch_ns))) {
         sq_batch_t b = batch_end(w, !sqlite3_get_autocommit(w->conn->db));
         op_unlock(w); /* the next batch runs while this one syncs */
         return batch_tell(w, &b);
@@ -513,7 +513,7 @@ static int op_end(sq_conn_t *c, bool keep)
 static void solo_begin(sq_conn_t *c, sqlite3_stmt *st)
 {
     if (op_take(c->w) != DB_OK)
-        return; /* the statement meets SQLite's lock and busy timeout instead */
+        return;       /* the statement meets SQLite's lock and busy timeout instead */
     if (c->w->open) { /* the batch's ops are waiting on it anyway */
         sq_batch_t b = batch_end(c->w, true);
         batch_tell(c->w, &b);
