@@ -111,7 +111,7 @@ typedef struct sq_writer {
     uint64_t t0;          /* when the open batch began (CLOCK_MONOTONIC ns); under op */
     pthread_mutex_t mu;   /* guards waiters and the counters */
     sq_wait_t *waiters;   /* ops of the open batch waiting for it to end */
-    uint64_t ops, batches, syncs;
+    uint64_t ops, batches;
     bool own_sync;              /* sqlite_sync full: the WAL is synced by wal_sync, not by SQLite */
     _Atomic uint64_t committed; /* batches committed (written under op) */
     pthread_mutex_t sync_mu;    /* guards what follows: one fdatasync at a time */
@@ -404,7 +404,6 @@ static int wal_sync(sq_writer_t *w, uint64_t seq)
         int fd = wal_file(w);
         if (fd >= 0 && fdatasync(fd) == 0) {
             w->synced = upto;
-            w->syncs++;
         } else {
             log_error("sqlite: cannot sync %s: %s; its writes may be lost, so every write on it fails from now on: "
                       "restart the server",
@@ -512,9 +511,11 @@ static int op_end(sq_conn_t *c, bool keep)
 /* A write statement outside a transaction: it runs alone, holding op. */
 static void solo_begin(sq_conn_t *c, sqlite3_stmt *st)
 {
+    /* failing, the statement meets SQLite's lock and busy timeout instead */
     if (op_take(c->w) != DB_OK)
-        return;       /* the statement meets SQLite's lock and busy timeout instead */
-    if (c->w->open) { /* the batch's ops are waiting on it anyway */
+        return;
+    if (c->w->open) {
+        /* the batch's ops are waiting on it anyway */
         sq_batch_t b = batch_end(c->w, true);
         batch_tell(c->w, &b);
     }
