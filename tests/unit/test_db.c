@@ -323,6 +323,16 @@ static int gc_exec(db_conn_t *c, int k)
     return c->drv->exec(c, sql, err, sizeof(err));
 }
 
+/* A migrated database with the table gc, and sqlite_sync as given. */
+static db_ctx_t *gc_open(dbmap_t **map, const char *sync)
+{
+    db_ctx_t *db = open_migrated_sync(map, sync);
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
+    return db;
+}
+
 static void *gc_op(void *p)
 {
     gc_arg_t *a = p;
@@ -369,10 +379,8 @@ static int gc_count(const char *where)
 static void test_group_commit(void **state)
 {
     dbmap_t *map;
-    db_ctx_t *db = open_migrated(&map);
+    db_ctx_t *db = gc_open(&map, "normal");
     db_conn_t *c = db_physical(db, 0);
-    char err[256];
-    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
     uint64_t ops0, batches0, ops, batches;
     assert_true(db_sqlite_writes(c, &ops0, &batches0));
 
@@ -492,10 +500,8 @@ static long long wal_size(void)
 static void test_commit_syncs_wal(void **state)
 {
     dbmap_t *map;
-    db_ctx_t *db = open_migrated_sync(&map, "full");
+    db_ctx_t *db = gc_open(&map, "full");
     db_conn_t *c = db_physical(db, 0);
-    char err[256];
-    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
 
     for (int k = 1; k <= 3; k++) {
         int before = atomic_load(&wal_syncs);
@@ -545,10 +551,8 @@ static void test_commit_syncs_wal(void **state)
 static void test_normal_does_not_sync(void **state)
 {
     dbmap_t *map;
-    db_ctx_t *db = open_migrated(&map);
+    db_ctx_t *db = gc_open(&map, "normal");
     db_conn_t *c = db_physical(db, 0);
-    char err[256];
-    assert_int_equal(c->drv->exec(c, "CREATE TABLE gc (k INTEGER PRIMARY KEY)", err, sizeof(err)), 0);
     int before = atomic_load(&wal_syncs);
     assert_int_equal(db_begin(c), DB_OK);
     assert_int_equal(gc_exec(c, 1), 0);
