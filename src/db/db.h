@@ -217,9 +217,16 @@ int db_exec_stmt(db_stmt_t *s);
 /* --- drivers --- */
 extern const db_driver_t db_driver_sqlite;
 extern const db_driver_t db_driver_postgres;
-/* SQLite: the write ops committed on c's database by this process, and in
- * how many batches (group commits). False for other drivers. */
-bool db_sqlite_writes(db_conn_t *c, uint64_t *ops, uint64_t *batches);
+/* SQLite: what this process's writer did on c's database: the write ops
+ * committed, in how many batches (group commits), and the fdatasyncs of the
+ * WAL it made for them (sqlite_sync = full; SQLite's own, in checkpoints
+ * and solo writes, are not counted). False for other drivers. */
+typedef struct db_sqlite_writes {
+    uint64_t ops, batches, syncs;
+    double sync_seconds; /* the syncs' time in all */
+    bool sync_failed;    /* one failed: every write on the database fails until a restart */
+} db_sqlite_writes_t;
+bool db_sqlite_writes(db_conn_t *c, db_sqlite_writes_t *out);
 /* SQLite: how long a batch stays open for more ops (default 1 ms), in this
  * process; for tests. */
 void db_sqlite_batch_window(uint64_t ns);

@@ -116,6 +116,7 @@ typedef struct sq_writer {
     _Atomic uint64_t committed; /* batches committed (written under op) */
     pthread_mutex_t sync_mu;    /* guards what follows: one fdatasync at a time */
     uint64_t synced;            /* batches up to this one are durable */
+    uint64_t syncs, sync_ns;    /* fdatasyncs of the WAL done, and the time they took */
     atomic_bool sync_failed;    /* an fdatasync failed: no write is durable any more */
     char *wal_path;             /* set with conn */
     int wal_fd;                 /* -1: not open */
@@ -377,7 +378,11 @@ static int dir_sync(const char *path)
 static int wal_file(sq_writer_t *w)
 {
     struct stat st;
-    if (w->wal_path == NULL || stat(w->wal_path, &st) != 0)
+    if (w->wal_path == NULL) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (stat(w->wal_path, &st) != 0)
         return -1;
     if (w->wal_fd >= 0 && st.st_dev == w->wal_dev && st.st_ino == w->wal_ino)
         return w->wal_fd;
@@ -402,12 +407,16 @@ static int wal_sync(sq_writer_t *w, uint64_t seq)
     } else if (w->synced < seq) {
         uint64_t upto = atomic_load(&w->committed); /* every commit up to here is in the file */
         int fd = wal_file(w);
+        uint64_t t0 = now_ns();
         if (fd >= 0 && fdatasync(fd) == 0) {
             w->synced = upto;
+            w->syncs++;
+            w->sync_ns += now_ns() - t0;
         } else {
+            int e = errno; /* wal_file's or fdatasync's */
             log_error("sqlite: cannot sync %s: %s; its writes may be lost, so every write on it fails from now on: "
                       "restart the server",
-                      w->wal_path ? w->wal_path : w->target, strerror(errno));
+                      w->wal_path ? w->wal_path : w->target, strerror(e));
             atomic_store(&w->sync_failed, true);
             rc = DB_ERROR;
         }
@@ -528,15 +537,21 @@ static void solo_end(sq_conn_t *c)
     op_unlock(c->w);
 }
 
-bool db_sqlite_writes(db_conn_t *base, uint64_t *ops, uint64_t *batches)
+bool db_sqlite_writes(db_conn_t *base, db_sqlite_writes_t *out)
 {
     sq_conn_t *c = (sq_conn_t *)base;
     if (base->drv != &db_driver_sqlite || c->w == NULL)
         return false;
-    pthread_mutex_lock(&c->w->mu);
-    *ops = c->w->ops;
-    *batches = c->w->batches;
-    pthread_mutex_unlock(&c->w->mu);
+    sq_writer_t *w = c->w;
+    pthread_mutex_lock(&w->mu);
+    out->ops = w->ops;
+    out->batches = w->batches;
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&w->sync_mu);
+    out->syncs = w->syncs;
+    out->sync_seconds = (double)w->sync_ns / 1e9;
+    pthread_mutex_unlock(&w->sync_mu);
+    out->sync_failed = atomic_load(&w->sync_failed);
     return true;
 }
 

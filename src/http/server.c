@@ -459,6 +459,52 @@ static void render_cache(server_t *srv, buf_t *out)
     metrics_line_u64(out, "picogram_cache_bytes", "", cs.bytes);
 }
 
+/* What this process's writer of each SQLite database did (db_sqlite_writes):
+ * ops per batch is the group commit's reach, and a sync's mean time the
+ * disk's. No lines for other drivers. */
+static void render_sqlite_writes(server_t *srv, buf_t *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"picogram_sqlite_write_ops_total", "counter",
+         "Write transactions this process committed, by SQLite database."},
+        {"picogram_sqlite_write_batches_total", "counter",
+         "The group commits they took (ops / batches: the mean batch)."},
+        {"picogram_sqlite_wal_sync_seconds", "summary",
+         "fdatasyncs of the WAL this process made for its commits (sqlite_sync = full), and their time."},
+        {"picogram_sqlite_wal_sync_failed", "gauge",
+         "1 once an fdatasync of the WAL failed: every write on that database fails until a restart."},
+    };
+    size_t n = dbmap_count(srv->dbmap);
+    db_sqlite_writes_t *st = xcalloc(n ? n : 1, sizeof(*st));
+    bool *have = xcalloc(n ? n : 1, sizeof(*have)), any = false;
+    for (size_t i = 0; i < n; i++) {
+        db_conn_t *c = db_physical(srv->scrape_db, i);
+        any |= have[i] = c != NULL && db_sqlite_writes(c, &st[i]);
+    }
+    char labels[64];
+    for (size_t f = 0; any && f < sizeof(fam) / sizeof(fam[0]); f++) {
+        metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < n; i++) {
+            if (!have[i])
+                continue;
+            snprintf(labels, sizeof(labels), "database=\"%zu\"", i);
+            if (f == 0)
+                metrics_line_u64(out, fam[f].name, labels, st[i].ops);
+            else if (f == 1)
+                metrics_line_u64(out, fam[f].name, labels, st[i].batches);
+            else if (f == 2) {
+                metrics_line(out, "picogram_sqlite_wal_sync_seconds_sum", labels, st[i].sync_seconds);
+                metrics_line_u64(out, "picogram_sqlite_wal_sync_seconds_count", labels, st[i].syncs);
+            } else
+                metrics_line_u64(out, fam[f].name, labels, st[i].sync_failed);
+        }
+    }
+    free(have);
+    free(st);
+}
+
 /* What a worker has too: the fan-out, the jobs and the process (a worker's
  * GET /metrics is this alone). */
 static void render_worker_metrics(buf_t *out, void *arg)
@@ -467,7 +513,8 @@ static void render_worker_metrics(buf_t *out, void *arg)
     metrics_family(out, "picogram_fanout_timelines_total", "counter",
                    "Home timelines this process's fan-out jobs wrote a post into (its rate is the fan-out rate).");
     metrics_line_u64(out, "picogram_fanout_timelines_total", "", timeline_fanned_total());
-    render_jobs(srv, out);
+    render_jobs(srv, out); /* opens srv->scrape_db */
+    render_sqlite_writes(srv, out);
     metrics_process(out);
 }
 

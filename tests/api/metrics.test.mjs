@@ -1,8 +1,8 @@
 // GET /metrics on a listener of its own (metrics_listen): off by default;
 // requests counted by route pattern (never a path with an ID), method and
 // status, with latency histograms that add up; database calls timed per
-// physical database; the pools, the cache and
-// the process; output that promtool accepts; and a real Prometheus 2 that
+// physical database; what the SQLite writer did (ops, group commits, WAL
+// syncs); the pools, the cache and the process; output that promtool accepts; and a real Prometheus 2 that
 // scrapes it on loopback and answers a query for one of its counters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -242,6 +242,48 @@ test('database calls are timed per physical database, as a histogram that adds u
       assert.ok(sum > 0 && sum < calls(s1, db) * 5, `database ${db}: sum ${sum} s over ${calls(s1, db)} calls`);
     }
     assert.equal(promtool(s1.text).status, 0, promtool(s1.text).out);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('SQLite writes: the ops, the group commits they took and the WAL syncs, per database', { skip: external, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const srv = await startServer(['--metrics-listen', `127.0.0.1:${port}`]);
+  try {
+    const s0 = await scrape(port);
+    const dbs = [...s0.samples.keys()].filter((k) => k.startsWith('picogram_database_up{')).map((k) => /database="(\d+)"/.exec(k)[1]);
+    const w = (s, name, db) => get(s, `picogram_sqlite_${name}{database="${db}"}`);
+    const sum = (s, name) => dbs.reduce((a, db) => a + w(s, name, db), 0);
+    if (topology === 'pg') {
+      // PostgreSQL has no writer of picogram's: no such series
+      assert.ok(![...s0.samples.keys()].some((k) => k.startsWith('picogram_sqlite_')), s0.text);
+      return;
+    }
+    const owner = await signup(srv.url, uniqueName('mwo'));
+    const posted = await uploadPhoto(srv.url, { token: owner.token, photo: 'tiny-1x1.jpg' });
+    assert.equal(posted.status, 200, show(posted));
+    const users = [];
+    for (let i = 0; i < 12; i++) users.push(await signup(srv.url, uniqueName('mwl')));
+    const s1 = await scrape(port);
+    // twelve likes at once: each is an op; some may share a commit
+    const likes = await Promise.all(users.map((u) => api(srv.url, 'POST', `/v1/media/${posted.body.data.id}/likes`, { token: u.token })));
+    for (const r of likes) assert.equal(r.status, 200, show(r));
+    const s2 = await scrape(port);
+    const ops = sum(s2, 'write_ops_total') - sum(s1, 'write_ops_total');
+    const batches = sum(s2, 'write_batches_total') - sum(s1, 'write_batches_total');
+    assert.ok(ops >= 12, `${ops} ops for 12 likes`);
+    assert.ok(batches >= 1 && batches <= ops, `${batches} batches for ${ops} ops`);
+    for (const db of dbs) {
+      // sqlite_sync full (the default): each batch is made durable by a sync
+      // of the WAL, one sync covering every batch committed before it
+      const syncs = w(s2, 'wal_sync_seconds_count', db);
+      assert.ok(syncs >= 1 && syncs <= w(s2, 'write_batches_total', db), `database ${db}: ${syncs} syncs`);
+      assert.ok(w(s2, 'wal_sync_seconds_sum', db) > 0);
+      assert.equal(w(s2, 'wal_sync_failed', db), 0);
+    }
+    assert.ok(sum(s2, 'wal_sync_seconds_count') > sum(s1, 'wal_sync_seconds_count'), 'the likes were synced');
+    assert.equal(promtool(s2.text).status, 0, promtool(s2.text).out);
   } finally {
     await srv.stop();
   }

@@ -381,8 +381,8 @@ static void test_group_commit(void **state)
     dbmap_t *map;
     db_ctx_t *db = gc_open(&map, "normal");
     db_conn_t *c = db_physical(db, 0);
-    uint64_t ops0, batches0, ops, batches;
-    assert_true(db_sqlite_writes(c, &ops0, &batches0));
+    db_sqlite_writes_t w0, w;
+    assert_true(db_sqlite_writes(c, &w0));
 
     /* op 0 holds the write mutex while seven others queue behind it (a
      * window long enough for the whole test: the batch stays open) */
@@ -402,9 +402,10 @@ static void test_group_commit(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(args[i].rc, 0);
     }
-    assert_true(db_sqlite_writes(c, &ops, &batches));
-    assert_int_equal(ops - ops0, N + 1);
-    assert_int_equal(batches - batches0, 1); /* eight ops, one commit */
+    assert_true(db_sqlite_writes(c, &w));
+    assert_int_equal(w.ops - w0.ops, N + 1);
+    assert_int_equal(w.batches - w0.batches, 1); /* eight ops, one commit */
+    assert_int_equal(w.syncs - w0.syncs, 0);     /* sqlite_sync normal */
     assert_int_equal(gc_count("k IN (0, 1, 2, 4, 5, 6, 7)"), 7);
     assert_int_equal(gc_count("k IN (3, 100)"), 0); /* the failed op left nothing */
 
@@ -412,8 +413,8 @@ static void test_group_commit(void **state)
     args[0] = (gc_arg_t){.map = map, .k = 8};
     gc_op(&args[0]);
     assert_int_equal(args[0].rc, 0);
-    assert_true(db_sqlite_writes(c, &ops, &batches));
-    assert_int_equal(batches - batches0, 2);
+    assert_true(db_sqlite_writes(c, &w));
+    assert_int_equal(w.batches - w0.batches, 2);
     assert_int_equal(gc_count("k = 8"), 1);
 
     /* with the default window (1 ms), an op open for 300 ms commits alone
@@ -428,10 +429,10 @@ static void test_group_commit(void **state)
     args[0] = (gc_arg_t){.map = map, .k = 11, .hold = &hold};
     assert_int_equal(pthread_create(&t[0], NULL, gc_op, &args[0]), 0);
     usleep(300 * 1000);
-    uint64_t before = batches;
+    uint64_t before = w.batches;
     assert_int_equal(db_commit(c), DB_OK);
-    assert_true(db_sqlite_writes(c, &ops, &batches));
-    assert_int_equal(batches - before, 1);
+    assert_true(db_sqlite_writes(c, &w));
+    assert_int_equal(w.batches - before, 1);
     assert_int_equal(gc_count("k = 10"), 1);
     sem_post(&hold);
     pthread_join(t[0], NULL);
@@ -502,6 +503,8 @@ static void test_commit_syncs_wal(void **state)
     dbmap_t *map;
     db_ctx_t *db = gc_open(&map, "full");
     db_conn_t *c = db_physical(db, 0);
+    db_sqlite_writes_t w0, w;
+    assert_true(db_sqlite_writes(c, &w0));
 
     for (int k = 1; k <= 3; k++) {
         int before = atomic_load(&wal_syncs);
@@ -512,6 +515,14 @@ static void test_commit_syncs_wal(void **state)
         assert_true(atomic_load(&wal_syncs) > before);
         assert_true(atomic_load(&wal_synced_size) >= wal_size()); /* the sync saw the commit's frames */
     }
+    /* the writer counts what it did (for /metrics): three ops, three
+     * batches, one sync of its own each */
+    assert_true(db_sqlite_writes(c, &w));
+    assert_int_equal(w.ops - w0.ops, 3);
+    assert_int_equal(w.batches - w0.batches, 3);
+    assert_int_equal(w.syncs - w0.syncs, 3);
+    assert_true(w.sync_seconds > w0.sync_seconds);
+    assert_false(w.sync_failed);
 
     /* a batch of several ops: each returns after a sync that covers it */
     db_sqlite_batch_window(60ull * 1000000000);
@@ -544,6 +555,9 @@ static void test_commit_syncs_wal(void **state)
     assert_int_equal(db_commit(c), DB_ERROR);
     atomic_store(&wal_sync_fails, false);
     assert_int_equal(db_begin(c), DB_ERROR);
+    db_sqlite_writes_t failed;
+    assert_true(db_sqlite_writes(c, &failed));
+    assert_true(failed.sync_failed);
     db_ctx_free(db);
     dbmap_free(map);
 }
