@@ -117,7 +117,15 @@ echo $! >"$pidf"
     const summary = JSON.stringify(Object.fromEntries(statuses));
     console.log(`# rolling restart: ${sent} requests in ${took} ms of roll.sh: ${summary}`);
     assert.ok(sent >= 200, `enough load: ${sent} requests`);
-    for (const k of statuses.keys()) assert.match(k, / 200$/, `${summary}\n${odd.join('\n')}`);
+    // on a failure, what nginx and the servers logged says which side
+    // dropped the request
+    const logs = async () => {
+      const tail = async (f) => (await readFile(f, 'utf8').catch(() => '')).split('\n').filter((l) => l).slice(-30).join('\n');
+      const parts = [`nginx-error.log:\n${await tail(path.join(ngDir, 'nginx-error.log'))}`];
+      for (const p of ports) parts.push(`${p}.log:\n${await tail(path.join(work, `${p}.log`))}`);
+      return parts.join('\n');
+    };
+    if ([...statuses.keys()].some((k) => !/ 200$/.test(k))) assert.fail(`${summary}\n${odd.join('\n')}\n${await logs()}`);
 
     // a server that does not come back: roll.sh stops there, exit 1, and
     // never touches the next one
