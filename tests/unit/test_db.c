@@ -358,12 +358,12 @@ static void *gc_op(void *p)
     return NULL;
 }
 
-/* Rows of gc matching where, as another process would see them. */
-static int gc_count(const char *where)
+/* Rows of table matching where, as another process would see them. */
+static int table_count(const char *table, const char *where)
 {
     char path[160], sql[160];
     snprintf(path, sizeof(path), "%s/t.db", dir);
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM gc WHERE %s", where);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s", table, where);
     sqlite3 *h;
     sqlite3_stmt *st;
     int n = -1;
@@ -374,6 +374,11 @@ static int gc_count(const char *where)
     sqlite3_finalize(st);
     sqlite3_close(h);
     return n;
+}
+
+static int gc_count(const char *where)
+{
+    return table_count("gc", where);
 }
 
 static void test_group_commit(void **state)
@@ -462,6 +467,10 @@ static void test_group_commit(void **state)
 static atomic_int wal_syncs;
 static _Atomic long long wal_synced_size;
 static atomic_bool wal_sync_fails;
+/* and the calls on the database file itself (a checkpoint's last step):
+ * in all, and on a thread that set db_sync_watch */
+static atomic_int db_syncs, db_syncs_watched;
+static _Thread_local bool db_sync_watch;
 
 int fdatasync(int fd)
 {
@@ -483,6 +492,11 @@ int fdatasync(int fd)
             atomic_fetch_add(&wal_syncs, 1);
         }
         return rc;
+    }
+    if (n > 5 && memcmp(path + n - 5, "/t.db", 5) == 0) {
+        atomic_fetch_add(&db_syncs, 1);
+        if (db_sync_watch)
+            atomic_fetch_add(&db_syncs_watched, 1);
     }
     return real(fd);
 }
@@ -562,6 +576,39 @@ static void test_commit_syncs_wal(void **state)
     dbmap_free(map);
 }
 
+/* The WAL is copied back into the database by the writer's checkpointer
+ * thread, never inside a commit (SQLite's own checkpoint would run in the
+ * committing thread, with the write mutex held), and it starts again from
+ * its beginning: 30 MiB written through it leave it far smaller. */
+static void test_checkpoint_outside_commit(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = gc_open(&map, "full");
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
+    int synced0 = atomic_load(&db_syncs);
+    db_sync_watch = true;
+    enum { N = 120 }; /* 256 KiB each: 64 pages */
+    for (int k = 0; k < N; k++) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, zeroblob(262144))", k);
+        assert_int_equal(db_begin(c), DB_OK);
+        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
+        assert_int_equal(db_commit(c), DB_OK);
+    }
+    db_sync_watch = false;
+    for (int i = 0; i < 500 && atomic_load(&db_syncs) == synced0; i++)
+        usleep(10 * 1000);
+    assert_true(atomic_load(&db_syncs) > synced0);       /* checkpoints ran */
+    assert_int_equal(atomic_load(&db_syncs_watched), 0); /* none in a commit of this thread's */
+    long long wal = wal_size();
+    assert_true(wal > 0 && wal < 16ll << 20);
+    assert_int_equal(table_count("blobs", "length(b) = 262144"), N); /* and nothing lost */
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 static void test_normal_does_not_sync(void **state)
 {
     dbmap_t *map;
@@ -592,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_syncs_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_does_not_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_outside_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
