@@ -126,9 +126,10 @@ typedef struct sq_writer {
     dev_t wal_dev;
     ino_t wal_ino;
     /* the checkpointer (ckpt_main), started when the WAL first needs one */
-    atomic_int wal_pages;    /* the WAL's frames after the last commit (wal_hook) */
-    pthread_mutex_t ckpt_mu; /* guards what follows */
-    pthread_cond_t ckpt_cv;  /* a checkpoint is wanted, or the writer is going */
+    atomic_int wal_pages;       /* the WAL's frames after the last commit (wal_hook) */
+    atomic_uint_fast64_t ckpts; /* checkpoints that copied the whole WAL (it starts again) */
+    pthread_mutex_t ckpt_mu;    /* guards what follows */
+    pthread_cond_t ckpt_cv;     /* a checkpoint is wanted, or the writer is going */
     bool ckpt_started, ckpt_want, ckpt_stop;
     pthread_t ckpt_tid;
     struct sq_conn *ckpt; /* the checkpointer's connection; its thread's alone */
@@ -600,8 +601,12 @@ static void ckpt_run(sq_writer_t *w)
      * anyway, and after the sync of their frames (wal_sync) as ever. */
     bool open = w->open;
     sq_batch_t b = open ? batch_end(w, true) : (sq_batch_t){0};
-    if (sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+    int frames = 0, copied = 0; /* not all, while a reader's snapshot still needs some */
+    if (sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) == SQLITE_OK &&
+        copied == frames) {
         atomic_store(&w->wal_pages, 0); /* the next commit's hook says how big the WAL is */
+        atomic_fetch_add(&w->ckpts, 1);
+    }
     op_unlock(w);
     if (open)
         batch_tell(w, &b);
@@ -675,6 +680,8 @@ bool db_sqlite_writes(db_conn_t *base, db_sqlite_writes_t *out)
     out->sync_seconds = (double)w->sync_ns / 1e9;
     pthread_mutex_unlock(&w->sync_mu);
     out->sync_failed = atomic_load(&w->sync_failed);
+    out->checkpoints = atomic_load(&w->ckpts);
+    out->wal_pages = (uint64_t)atomic_load(&w->wal_pages);
     return true;
 }
 

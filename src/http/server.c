@@ -475,6 +475,10 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
          "fdatasyncs of the WAL this process made for its commits (sqlite_sync = full), and their time."},
         {"picogram_sqlite_wal_sync_failed", "gauge",
          "1 once an fdatasync of the WAL failed: every write on that database fails until a restart."},
+        {"picogram_sqlite_checkpoints_total", "counter",
+         "Checkpoints this process's writer made that copied the whole WAL back into the database."},
+        {"picogram_sqlite_wal_pages", "gauge",
+         "The WAL's pages after the last commit: it grows past 1,000 only while checkpoints cannot finish."},
     };
     size_t n = dbmap_count(srv->dbmap);
     db_sqlite_writes_t *st = xcalloc(n ? n : 1, sizeof(*st));
@@ -497,8 +501,12 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
             else if (f == 2) {
                 metrics_line(out, "picogram_sqlite_wal_sync_seconds_sum", labels, st[i].sync_seconds);
                 metrics_line_u64(out, "picogram_sqlite_wal_sync_seconds_count", labels, st[i].syncs);
-            } else
+            } else if (f == 3)
                 metrics_line_u64(out, fam[f].name, labels, st[i].sync_failed);
+            else if (f == 4)
+                metrics_line_u64(out, fam[f].name, labels, st[i].checkpoints);
+            else
+                metrics_line_u64(out, fam[f].name, labels, st[i].wal_pages);
         }
     }
     free(have);

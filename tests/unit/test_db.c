@@ -601,6 +601,10 @@ static void test_checkpoint_outside_commit(void **state)
     for (int i = 0; i < 500 && atomic_load(&db_syncs) == synced0; i++)
         usleep(10 * 1000);
     assert_true(atomic_load(&db_syncs) > synced0);       /* checkpoints ran */
+    db_sqlite_writes_t st;
+    for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && st.checkpoints == 0; i++)
+        usleep(10 * 1000);
+    assert_true(db_sqlite_writes(c, &st) && st.checkpoints > 0); /* and counted */
     assert_int_equal(atomic_load(&db_syncs_watched), 0); /* none in a commit of this thread's */
     long long wal = wal_size();
     assert_true(wal > 0 && wal < 16ll << 20);
