@@ -126,13 +126,15 @@ typedef struct sq_writer {
     dev_t wal_dev;
     ino_t wal_ino;
     /* the checkpointer (ckpt_main), started when the WAL first needs one */
-    atomic_int wal_pages;       /* the WAL's frames after the last commit (wal_hook) */
-    atomic_uint_fast64_t ckpts; /* checkpoints that copied the whole WAL (it starts again) */
-    pthread_mutex_t ckpt_mu;    /* guards what follows */
-    pthread_cond_t ckpt_cv;     /* a checkpoint is wanted, or the writer is going */
+    atomic_int wal_pages;            /* the WAL's frames after the last commit (wal_hook) */
+    atomic_uint_fast64_t ckpts;      /* checkpoints that copied the whole WAL (it starts again) */
+    atomic_uint_fast64_t ckpt_locks; /* times the checkpointer took `op` (step 2) */
+    pthread_mutex_t ckpt_mu;         /* guards what follows */
+    pthread_cond_t ckpt_cv;          /* a checkpoint is wanted, or the writer is going */
     bool ckpt_started, ckpt_want, ckpt_stop;
     pthread_t ckpt_tid;
-    struct sq_conn *ckpt; /* the checkpointer's connection; its thread's alone */
+    struct sq_conn *ckpt;         /* the checkpointer's connection; its thread's alone */
+    int ckpt_frames, ckpt_copied; /* step 1's last WAL size and frames copied; the thread's alone */
 } sq_writer_t;
 
 typedef struct sq_conn {
@@ -587,21 +589,32 @@ static void ckpt_run(sq_writer_t *w)
         }
         w->ckpt = (sq_conn_t *)c;
     }
-    int rc = sqlite3_wal_checkpoint_v2(w->ckpt->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int frames = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(w->ckpt->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
     if (rc != SQLITE_OK) { /* BUSY: another process's checkpoint is running */
         if (rc != SQLITE_BUSY)
             log_warn("sqlite: checkpoint of %s: %s", w->target, sqlite3_errmsg(w->ckpt->db));
         return;
     }
-    if (op_take(w) != DB_OK)
+    /* Frames a reader's snapshot still needs are copied by neither step.
+     * Short reads in flight hold a few back, for a moment: step 2 gets
+     * them. But if step 1 copied no more than last time while the WAL
+     * grew, a long read holds them (an admin backup's), and step 2 would
+     * copy nothing and only end the open batch early, at every commit
+     * until the read ends: the next commit tries again instead. */
+    bool stuck = copied < frames && copied == w->ckpt_copied && frames > w->ckpt_frames;
+    w->ckpt_frames = frames;
+    w->ckpt_copied = copied;
+    if (stuck || op_take(w) != DB_OK)
         return;
+    atomic_fetch_add(&w->ckpt_locks, 1);
     /* A batch left open for this thread (it wanted `op`) commits first: the
      * WAL starts again only at a transaction begun once it is all copied.
      * Its ops are told after the copy, which they would have waited behind
      * anyway, and after the sync of their frames (wal_sync) as ever. */
     bool open = w->open;
     sq_batch_t b = open ? batch_end(w, true) : (sq_batch_t){0};
-    int frames = 0, copied = 0; /* not all, while a reader's snapshot still needs some */
+    /* not all, while a reader's snapshot still needs some */
     if (sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) == SQLITE_OK &&
         copied == frames) {
         atomic_store(&w->wal_pages, 0); /* the next commit's hook says how big the WAL is */
@@ -681,6 +694,7 @@ bool db_sqlite_writes(db_conn_t *base, db_sqlite_writes_t *out)
     pthread_mutex_unlock(&w->sync_mu);
     out->sync_failed = atomic_load(&w->sync_failed);
     out->checkpoints = atomic_load(&w->ckpts);
+    out->checkpoint_locks = atomic_load(&w->ckpt_locks);
     out->wal_pages = (uint64_t)atomic_load(&w->wal_pages);
     return true;
 }

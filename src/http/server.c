@@ -477,6 +477,9 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
          "1 once an fdatasync of the WAL failed: every write on that database fails until a restart."},
         {"picogram_sqlite_checkpoints_total", "counter",
          "Checkpoints this process's writer made that copied the whole WAL back into the database."},
+        {"picogram_sqlite_checkpoint_locks_total", "counter",
+         "Times the checkpointer held the writer's lock to copy the last frames (more than checkpoints: readers held "
+         "frames back)."},
         {"picogram_sqlite_wal_pages", "gauge",
          "The WAL's pages after the last commit: it grows past 1,000 only while checkpoints cannot finish."},
     };
@@ -505,6 +508,8 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
                 metrics_line_u64(out, fam[f].name, labels, st[i].sync_failed);
             else if (f == 4)
                 metrics_line_u64(out, fam[f].name, labels, st[i].checkpoints);
+            else if (f == 5)
+                metrics_line_u64(out, fam[f].name, labels, st[i].checkpoint_locks);
             else
                 metrics_line_u64(out, fam[f].name, labels, st[i].wal_pages);
         }

@@ -283,6 +283,7 @@ test('SQLite writes: the ops, the group commits they took and the WAL syncs, per
       assert.equal(w(s2, 'wal_sync_failed', db), 0);
       // a few likes are far from the 1,000 pages that wake the checkpointer
       assert.equal(w(s2, 'checkpoints_total', db), 0);
+      assert.equal(w(s2, 'checkpoint_locks_total', db), 0);
     }
     // the WAL that took the likes holds their pages
     assert.ok(sum(s2, 'wal_pages') > 0, 'the WAL has pages');

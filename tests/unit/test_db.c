@@ -615,6 +615,52 @@ static void test_checkpoint_outside_commit(void **state)
     dbmap_free(map);
 }
 
+/* A long read (an admin backup's) holds the WAL's frames: while it lasts
+ * the checkpointer copies what it may without the writer's lock and does
+ * not take the lock at every commit for nothing; once it ends, the next
+ * commits' checkpoint copies the rest and the WAL starts again. */
+static void test_checkpoint_waits_for_long_read(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_migrated_sync(&map, "full");
+    db_conn_t *c = db_physical(db, 0);
+    char err[256], path[160];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    sqlite3 *reader;
+    assert_int_equal(sqlite3_open(path, &reader), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM blobs", NULL, NULL, NULL), SQLITE_OK);
+    db_sqlite_writes_t st0, st;
+    assert_true(db_sqlite_writes(c, &st0));
+    int k = 0;
+    for (; k < 100; k++) { /* 64 KiB each: 1,700 pages, about 40 commits past 1,000 */
+        char sql[96];
+        snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, randomblob(65536))", k);
+        assert_int_equal(db_begin(c), DB_OK);
+        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
+        assert_int_equal(db_commit(c), DB_OK);
+        usleep(2000); /* the checkpointer's turn */
+    }
+    assert_true(db_sqlite_writes(c, &st));
+    assert_int_equal(st.checkpoints, st0.checkpoints); /* none could finish */
+    assert_true(st.checkpoint_locks - st0.checkpoint_locks <= 3);
+    assert_true(st.wal_pages >= 1000);
+    assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(reader);
+    for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && st.checkpoints == st0.checkpoints; i++, k++) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, randomblob(100))", k);
+        assert_int_equal(db_begin(c), DB_OK);
+        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
+        assert_int_equal(db_commit(c), DB_OK);
+        usleep(10 * 1000);
+    }
+    assert_true(st.checkpoints > st0.checkpoints); /* the WAL copied whole once the read ended */
+    assert_int_equal(table_count("blobs", "1"), k);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 /* kill -9 of a process writing through its writer while its checkpointer
  * copies the WAL back (64 KiB rows: the WAL crosses 1,000 pages every 60
  * or so), at five points: each time, the database is whole once reopened
@@ -722,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_syncs_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_does_not_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_outside_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_waits_for_long_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
