@@ -578,6 +578,27 @@ static void test_commit_syncs_wal(void **state)
     dbmap_free(map);
 }
 
+/* The checkpoint tests' table, and its rows: key k, a blob made by the SQL
+ * expression blob, each in a write of its own (blob_put: 0 once committed). */
+static void blobs_create(db_conn_t *c)
+{
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
+}
+
+static int blob_put(db_conn_t *c, int k, const char *blob)
+{
+    char sql[96], err[256];
+    snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, %s)", k, blob);
+    if (db_begin(c) != DB_OK)
+        return -1;
+    if (c->drv->exec(c, sql, err, sizeof(err)) != 0) {
+        db_rollback(c);
+        return -1;
+    }
+    return db_commit(c) == DB_OK ? 0 : -1;
+}
+
 /* The WAL is copied back into the database by the writer's checkpointer
  * thread, never inside a commit (SQLite's own checkpoint would run in the
  * committing thread, with the write mutex held), and it starts again from
@@ -587,17 +608,12 @@ static void test_checkpoint_outside_commit(void **state)
     dbmap_t *map;
     db_ctx_t *db = gc_open(&map, "full");
     db_conn_t *c = db_physical(db, 0);
-    char err[256];
-    assert_int_equal(c->drv->exec(c, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
+    blobs_create(c);
     int synced0 = atomic_load(&db_syncs);
     db_sync_watch = true;
     enum { N = 120 }; /* 256 KiB each: 64 pages */
     for (int k = 0; k < N; k++) {
-        char sql[96];
-        snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, zeroblob(262144))", k);
-        assert_int_equal(db_begin(c), DB_OK);
-        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
-        assert_int_equal(db_commit(c), DB_OK);
+        assert_int_equal(blob_put(c, k, "zeroblob(262144)"), 0);
     }
     db_sync_watch = false;
     for (int i = 0; i < 500 && atomic_load(&db_syncs) == synced0; i++)
@@ -624,8 +640,8 @@ static void test_checkpoint_waits_for_long_read(void **state)
     dbmap_t *map;
     db_ctx_t *db = open_migrated_sync(&map, "full");
     db_conn_t *c = db_physical(db, 0);
-    char err[256], path[160];
-    assert_int_equal(c->drv->exec(c, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
+    char path[160];
+    blobs_create(c);
     snprintf(path, sizeof(path), "%s/t.db", dir);
     sqlite3 *reader;
     assert_int_equal(sqlite3_open(path, &reader), SQLITE_OK);
@@ -634,11 +650,7 @@ static void test_checkpoint_waits_for_long_read(void **state)
     assert_true(db_sqlite_writes(c, &st0));
     int k = 0;
     for (; k < 100; k++) { /* 64 KiB each: 1,700 pages, about 40 commits past 1,000 */
-        char sql[96];
-        snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, randomblob(65536))", k);
-        assert_int_equal(db_begin(c), DB_OK);
-        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
-        assert_int_equal(db_commit(c), DB_OK);
+        assert_int_equal(blob_put(c, k, "randomblob(65536)"), 0);
         usleep(2000); /* the checkpointer's turn */
     }
     assert_true(db_sqlite_writes(c, &st));
@@ -648,11 +660,7 @@ static void test_checkpoint_waits_for_long_read(void **state)
     assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(reader);
     for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && st.checkpoints == st0.checkpoints; i++, k++) {
-        char sql[96];
-        snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, randomblob(100))", k);
-        assert_int_equal(db_begin(c), DB_OK);
-        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
-        assert_int_equal(db_commit(c), DB_OK);
+        assert_int_equal(blob_put(c, k, "randomblob(100)"), 0);
         usleep(10 * 1000);
     }
     assert_true(st.checkpoints > st0.checkpoints); /* the WAL copied whole once the read ended */
@@ -671,7 +679,7 @@ static void test_kill_during_checkpoints(void **state)
     db_ctx_t *db = open_migrated_sync(&map, "full");
     db_conn_t *c0 = db_physical(db, 0);
     char err[256];
-    assert_int_equal(c0->drv->exec(c0, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
+    blobs_create(c0);
     db_ctx_free(db);
     dbmap_free(map);
     int next = 0;
@@ -686,9 +694,7 @@ static void test_kill_during_checkpoints(void **state)
             db_ctx_t *d = m ? db_ctx_new(m) : NULL;
             db_conn_t *c = d ? db_physical(d, 0) : NULL;
             for (int k = next; c; k++) {
-                char sql[96];
-                snprintf(sql, sizeof(sql), "INSERT INTO blobs VALUES (%d, randomblob(65536))", k);
-                if (db_begin(c) != DB_OK || c->drv->exec(c, sql, err, sizeof(err)) != 0 || db_commit(c) != DB_OK)
+                if (blob_put(c, k, "randomblob(65536)") != 0)
                     break;
                 db_sqlite_writes_t st;
                 int ack[2] = {k, db_sqlite_writes(c, &st) ? (int)st.checkpoints : -1};
