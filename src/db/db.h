@@ -224,7 +224,7 @@ extern const db_driver_t db_driver_postgres;
 typedef struct db_sqlite_writes {
     uint64_t ops, batches, syncs;
     double sync_seconds;       /* the syncs' time in all */
-    bool sync_failed;          /* one failed: every write on the database fails until a restart */
+    uint64_t sync_failed;      /* 1: one failed, and every write on the database fails until a restart */
     uint64_t checkpoints;      /* the writer's checkpointer copied the whole WAL back, this often */
     uint64_t checkpoint_locks; /* it took the writer's mutex to copy the last frames, this often */
     uint64_t wal_pages;        /* the WAL's pages after the last commit (0 after a checkpoint) */

@@ -646,7 +646,8 @@ static void *ckpt_main(void *arg)
 }
 
 /* Every connection's commits on the database (sqlite3_wal_hook, which
- * also turns SQLite's own checkpoints off). Under `op`. */
+ * also turns SQLite's own checkpoints off). It needs nothing held: it
+ * touches only atomics and what ckpt_mu guards. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     (void)db, (void)name;

@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,24 +465,31 @@ static void render_cache(server_t *srv, buf_t *out)
  * disk's. No lines for other drivers. */
 static void render_sqlite_writes(server_t *srv, buf_t *out)
 {
+    /* each family's figure in db_sqlite_writes_t; the summary's are two */
     static const struct {
         const char *name, *type, *help;
+        size_t off;
     } fam[] = {
-        {"picogram_sqlite_write_ops_total", "counter",
-         "Write transactions this process committed, by SQLite database."},
+        {"picogram_sqlite_write_ops_total", "counter", "Write transactions this process committed, by SQLite database.",
+         offsetof(db_sqlite_writes_t, ops)},
         {"picogram_sqlite_write_batches_total", "counter",
-         "The group commits they took (ops / batches: the mean batch)."},
+         "The group commits they took (ops / batches: the mean batch).", offsetof(db_sqlite_writes_t, batches)},
         {"picogram_sqlite_wal_sync_seconds", "summary",
-         "fdatasyncs of the WAL this process made for its commits (sqlite_sync = full), and their time."},
+         "fdatasyncs of the WAL this process made for its commits (sqlite_sync = full), and their time.",
+         offsetof(db_sqlite_writes_t, syncs)},
         {"picogram_sqlite_wal_sync_failed", "gauge",
-         "1 once an fdatasync of the WAL failed: every write on that database fails until a restart."},
+         "1 once an fdatasync of the WAL failed: every write on that database fails until a restart.",
+         offsetof(db_sqlite_writes_t, sync_failed)},
         {"picogram_sqlite_checkpoints_total", "counter",
-         "Checkpoints this process's writer made that copied the whole WAL back into the database."},
+         "Checkpoints this process's writer made that copied the whole WAL back into the database.",
+         offsetof(db_sqlite_writes_t, checkpoints)},
         {"picogram_sqlite_checkpoint_locks_total", "counter",
          "Times the checkpointer held the writer's lock to copy the last frames (more than checkpoints: readers held "
-         "frames back)."},
+         "frames back).",
+         offsetof(db_sqlite_writes_t, checkpoint_locks)},
         {"picogram_sqlite_wal_pages", "gauge",
-         "The WAL's pages after the last commit: it grows past 1,000 only while checkpoints cannot finish."},
+         "The WAL's pages after the last commit: it grows past 1,000 only while checkpoints cannot finish.",
+         offsetof(db_sqlite_writes_t, wal_pages)},
     };
     size_t n = dbmap_count(srv->dbmap);
     db_sqlite_writes_t *st = xcalloc(n ? n : 1, sizeof(*st));
@@ -490,28 +498,22 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
         db_conn_t *c = db_physical(srv->scrape_db, i);
         any |= have[i] = c != NULL && db_sqlite_writes(c, &st[i]);
     }
-    char labels[64];
+    char labels[64], name[96];
     for (size_t f = 0; any && f < sizeof(fam) / sizeof(fam[0]); f++) {
         metrics_family(out, fam[f].name, fam[f].type, fam[f].help);
+        bool summary = strcmp(fam[f].type, "summary") == 0;
         for (size_t i = 0; i < n; i++) {
             if (!have[i])
                 continue;
             snprintf(labels, sizeof(labels), "database=\"%zu\"", i);
-            if (f == 0)
-                metrics_line_u64(out, fam[f].name, labels, st[i].ops);
-            else if (f == 1)
-                metrics_line_u64(out, fam[f].name, labels, st[i].batches);
-            else if (f == 2) {
-                metrics_line(out, "picogram_sqlite_wal_sync_seconds_sum", labels, st[i].sync_seconds);
-                metrics_line_u64(out, "picogram_sqlite_wal_sync_seconds_count", labels, st[i].syncs);
-            } else if (f == 3)
-                metrics_line_u64(out, fam[f].name, labels, st[i].sync_failed);
-            else if (f == 4)
-                metrics_line_u64(out, fam[f].name, labels, st[i].checkpoints);
-            else if (f == 5)
-                metrics_line_u64(out, fam[f].name, labels, st[i].checkpoint_locks);
-            else
-                metrics_line_u64(out, fam[f].name, labels, st[i].wal_pages);
+            uint64_t v;
+            memcpy(&v, (const char *)&st[i] + fam[f].off, sizeof(v));
+            if (summary) {
+                snprintf(name, sizeof(name), "%s_sum", fam[f].name);
+                metrics_line(out, name, labels, st[i].sync_seconds);
+                snprintf(name, sizeof(name), "%s_count", fam[f].name);
+            }
+            metrics_line_u64(out, summary ? name : fam[f].name, labels, v);
         }
     }
     free(have);

@@ -2,8 +2,9 @@
 // requests counted by route pattern (never a path with an ID), method and
 // status, with latency histograms that add up; database calls timed per
 // physical database; what the SQLite writer did (ops, group commits, WAL
-// syncs); the pools, the cache and the process; output that promtool accepts; and a real Prometheus 2 that
-// scrapes it on loopback and answers a query for one of its counters.
+// syncs, checkpoints); the pools, the cache and the process; output that
+// promtool accepts; and a real Prometheus 2 that scrapes it on loopback and
+// answers a query for one of its counters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
