@@ -5,8 +5,10 @@
 # /proc) moves far less, and is what a change to a read path changes.
 #
 #   bench/cpu_per_request.sh SCENARIO BIN [BIN...]
-#     SCENARIO: user-recent | media | user (the lists of scenarios.sh), or a
-#               path, e.g. '/v1/tags/sf/media/recent?count=20'
+#     SCENARIO: user-recent | media | user, or like | comment | follow | mixed
+#               (the lists of scenarios.sh; the writes two requests a token,
+#               so that the one undoing a write is its user's), or a path,
+#               e.g. '/v1/tags/sf/media/recent?count=20'
 #   env: CYCLES=3 (each BIN once per cycle, alternated), DURATION=6s per
 #        round (two rounds per start, after 5 s of warm-up), CONNS=32,
 #        DATA=/tmp/picogram-small (a copy is used)
@@ -26,6 +28,8 @@ case $SCENARIO in
   /*) echo "GET $SCENARIO" >"$WORK/list" ;;
   *) [ -f "$LISTS/$SCENARIO" ] || { echo "no scenario $SCENARIO" >&2; exit 2; }; cp "$LISTS/$SCENARIO" "$WORK/list" ;;
 esac
+PER=1
+case $SCENARIO in like | comment | follow | mixed) PER=2 ;; esac
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 : >"$WORK/rounds"
@@ -35,12 +39,12 @@ for _ in $(seq "$CYCLES"); do
       --rate-limit 100000000 2>"$WORK/picogram.log" &
     PG_PID=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PG_PORT/" && break; sleep 0.1; done
-    wrk -t1 -c"$CONNS" -d5s -s bench/scenario.lua "http://127.0.0.1:$PG_PORT" -- "$WORK/list" "$WORK/data/tokens.txt" 1 \
+    wrk -t1 -c"$CONNS" -d5s -s bench/scenario.lua "http://127.0.0.1:$PG_PORT" -- "$WORK/list" "$WORK/data/tokens.txt" $PER \
       >/dev/null
     for _ in 1 2; do
       c0=$(cpu_ticks "$PG_PID")
       wrk -t1 -c"$CONNS" -d"$DURATION" -s bench/scenario.lua "http://127.0.0.1:$PG_PORT" -- "$WORK/list" \
-        "$WORK/data/tokens.txt" 1 >"$WORK/wrk.txt"
+        "$WORK/data/tokens.txt" $PER >"$WORK/wrk.txt"
       c1=$(cpu_ticks "$PG_PID")
       awk -v b="$bin" -v c=$((c1 - c0)) -v t="$TCK" '/requests in/ {n=$1} /^Requests\/sec/ {r=$2}
         /Non-2xx/ {e=$NF} END {if (e > 0) {print "non-2xx answers: " e > "/dev/stderr"; exit 1}

@@ -491,6 +491,66 @@ static bool media_arg_found(api_req_t *ar, media_t *m, user_t *owner)
     return api_find_media(ar, id, hint, m, owner);
 }
 
+/* A media's owner, from the object cache (CACHE_OWNER, or the media's
+ * template when that is cached), else from the database, then cached. */
+static int media_owner(api_req_t *ar, int64_t id, int64_t *owner)
+{
+    buf_t v;
+    buf_init(&v, 64);
+    const char *val;
+    size_t len;
+    media_tpl_t tp;
+    bool hit = api_cache_view(ar, CACHE_OWNER, id, &v, &val, &len) && len == sizeof(*owner);
+    if (hit)
+        memcpy(owner, val, sizeof(*owner));
+    else if ((hit = api_cache_view(ar, CACHE_MEDIA, id, &v, &val, &len) && tpl_read(val, len, &tp)))
+        *owner = tp.head.owner;
+    buf_free(&v);
+    if (hit)
+        return MEDIA_OK;
+    media_t *m = xmalloc(sizeof(*m));
+    int rc = media_get(ar->db, id, m);
+    if (rc == MEDIA_OK) {
+        *owner = m->user_id;
+        api_cache_set(ar, CACHE_OWNER, id, owner, sizeof(*owner), 0);
+    }
+    free(m);
+    return rc;
+}
+
+/* The media named by the first path argument, for a write on it (a like,
+ * an unlike, a comment): its ID, its owner and the owner's privacy, read
+ * from the object cache where it holds them. These checks run on the event
+ * loop, and each commit empties the page cache of the loop's SQLite
+ * connection, so every read went back to the file, a pread a page, while
+ * the loop's other requests waited. A media's owner never changes; whether
+ * the media still exists is the write's own check, in its transaction
+ * (media_alive), which answers the same 404. False after answering. */
+static bool write_media_arg(api_req_t *ar, int64_t *id, int64_t *owner, bool *owner_private)
+{
+    int64_t hint;
+    *id = parse_media_id(ar->match.args[0].base, ar->match.args[0].len, &hint);
+    int rc = *id ? media_owner(ar, *id, owner) : MEDIA_NOT_FOUND;
+    if (rc == MEDIA_OK && hint && hint != *owner)
+        rc = MEDIA_NOT_FOUND;
+    int urc = USERS_ERROR;
+    if (rc == MEDIA_OK) {
+        buf_t probe;
+        buf_init(&probe, 1024);
+        urc = api_user_fragment(ar, *owner, &probe, owner_private);
+        buf_free(&probe);
+    }
+    if (rc == MEDIA_NOT_FOUND || urc == USERS_NOT_FOUND) { /* (an owner suspended: hidden with them) */
+        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
+        return false;
+    }
+    if (rc != MEDIA_OK || urc != USERS_OK) {
+        api_internal_error(ar, "media lookup failed");
+        return false;
+    }
+    return true;
+}
+
 /* ---- likes ---- */
 
 typedef struct like_work {
@@ -527,33 +587,30 @@ static void null_done(api_work_t *w_, api_req_t *ar)
 
 static void like_change(api_req_t *ar, bool add)
 {
-    media_t *m = xmalloc(sizeof(*m));
-    user_t owner;
-    if (!media_arg_found(ar, m, &owner)) {
-        free(m);
+    int64_t media, owner;
+    bool owner_private = false;
+    if (!write_media_arg(ar, &media, &owner, &owner_private))
         return;
-    }
     /* a like may be taken back on a photo the viewer can no longer see
-     * (its owner blocked them: until the block's purge takes it) */
+     * (its owner blocked them: until the block's purge takes it); whether
+     * it is seen is asked first, since it needs no query when the owner is
+     * public and no block stands between them (api_can_view_id) */
+    bool seen = owner == ar->viewer || (!owner_private && api_block_dir(ar, owner) == 0);
     bool liked = false;
-    if (!add && social_has_liked(ar->db, m->id, ar->viewer, &liked) != SOCIAL_OK) {
-        free(m);
+    if (!seen && !add && social_has_liked(ar->db, media, ar->viewer, &liked) != SOCIAL_OK) {
         api_internal_error(ar, "like lookup failed");
         return;
     }
-    if (!liked && !api_can_view(ar, &owner, "this media does not exist")) {
-        free(m);
+    if (!seen && !liked && !api_can_view_id(ar, owner, owner_private, "this media does not exist"))
         return;
-    }
     like_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = like_run;
     w->super.done = null_done;
-    w->media = m->id;
-    w->owner = m->user_id;
+    w->media = media;
+    w->owner = owner;
     w->user = ar->viewer;
     w->add = add;
     w->cache = ar->srv->cache;
-    free(m);
     api_defer(ar, &w->super);
 }
 
@@ -714,10 +771,10 @@ void comments_add(api_req_t *ar)
         api_error(ar, 400, E_INVALID, err ? err : "text is too long");
         return;
     }
-    media_t *m = xmalloc(sizeof(*m));
-    user_t owner;
-    if (!media_arg(ar, m, &owner)) {
-        free(m);
+    int64_t media, owner;
+    bool owner_private = false;
+    if (!write_media_arg(ar, &media, &owner, &owner_private) ||
+        !api_can_view_id(ar, owner, owner_private, "this media does not exist")) {
         free(text);
         return;
     }
@@ -726,11 +783,10 @@ void comments_add(api_req_t *ar)
     w->super.done = comment_done;
     w->cache = ar->srv->cache;
     w->add = true;
-    w->owner = m->user_id;
-    w->c.media_id = m->id;
+    w->owner = owner;
+    w->c.media_id = media;
     w->c.user_id = ar->viewer;
-    w->c.id = ids_next(ar->srv->ids, ids_shard(m->id)); /* on the media's shard */
-    free(m);
+    w->c.id = ids_next(ar->srv->ids, ids_shard(media)); /* on the media's shard */
     memcpy(w->c.text, text, strlen(text) + 1);
     free(text);
     w->nmentions = text_mentions(w->c.text, strlen(w->c.text), w->mentions, TEXT_MAX_MENTIONS);

@@ -48,6 +48,7 @@ enum {
     CACHE_PROFILE = 8,  /* a user's full JSON, with counts; a short TTL */
     CACHE_RECENT = 9,   /* the IDs of a user's newest media (api/media.c); a short TTL */
     CACHE_GEOCELL = 10, /* the media index's points of a cell and a day (api/geocells.c); a short TTL */
+    CACHE_OWNER = 11,   /* a media's owner (8 bytes, the ID): never changes, so never dropped (api/social.c) */
 };
 
 /* Entries that other processes' writes change, and that no invalidation

@@ -256,6 +256,10 @@ static int unlike_once(far_t *f, db_ctx_t *db, int64_t media, int64_t user)
     if (begin_on(f, db, media) != 0)
         return SOCIAL_ERROR;
     db_conn_t *c = f->tx;
+    /* a media deleted is not found, though its owner is still cached (api/social.c) */
+    int alive = media_alive(c, media);
+    if (alive != 0)
+        return finish(f, alive);
     /* the like's ID, to take its news back with it */
     db_stmt_t *s = db_q(c, Q_LIKE_ID);
     db_bind_i64(s, 1, media);
