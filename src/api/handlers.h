@@ -146,6 +146,9 @@ bool api_load_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, u
 /* The same without the check (for what a viewer may undo on a photo they
  * can no longer see): false after answering 404 (or 500). */
 bool api_find_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, user_t *owner);
+/* The outcome of a media's lookup (rc, a MEDIA_ code) and its owner's (urc,
+ * a USERS_ code): true if both were found, else answers 404 or 500. */
+bool api_media_answer(api_req_t *ar, int rc, int urc);
 /* Renders a media object for the viewer (latest likers and comments,
  * user_has_liked), from its cached template or made now. m is cached only
  * if it was read in this request's snapshot (after its cache ticket): a row

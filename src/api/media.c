@@ -295,7 +295,11 @@ bool api_find_media(api_req_t *ar, int64_t id, int64_t owner_hint, media_t *m, u
     int rc = id ? media_get(ar->db, id, m) : MEDIA_NOT_FOUND;
     if (rc == MEDIA_OK && owner_hint && owner_hint != m->user_id)
         rc = MEDIA_NOT_FOUND;
-    int urc = rc == MEDIA_OK ? users_get(ar->db, m->user_id, owner) : USERS_ERROR;
+    return api_media_answer(ar, rc, rc == MEDIA_OK ? users_get(ar->db, m->user_id, owner) : USERS_ERROR);
+}
+
+bool api_media_answer(api_req_t *ar, int rc, int urc)
+{
     if (rc == MEDIA_NOT_FOUND || urc == USERS_NOT_FOUND) { /* (an owner suspended: hidden with them) */
         api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
         return false;

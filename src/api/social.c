@@ -540,15 +540,7 @@ static bool write_media_arg(api_req_t *ar, int64_t *id, int64_t *owner, bool *ow
         urc = api_user_fragment(ar, *owner, &probe, owner_private);
         buf_free(&probe);
     }
-    if (rc == MEDIA_NOT_FOUND || urc == USERS_NOT_FOUND) { /* (an owner suspended: hidden with them) */
-        api_error(ar, 404, E_NOT_FOUND, "this media does not exist");
-        return false;
-    }
-    if (rc != MEDIA_OK || urc != USERS_OK) {
-        api_internal_error(ar, "media lookup failed");
-        return false;
-    }
-    return true;
+    return api_media_answer(ar, rc, urc);
 }
 
 /* ---- likes ---- */
