@@ -156,8 +156,10 @@ void relationship_change(api_req_t *ar)
         api_error(ar, 400, E_INVALID, "action must be follow, unfollow, block, unblock, approve or ignore");
         return;
     }
-    user_t target;
-    if (!api_load_user_arg(ar, 0, &target))
+    /* from the user cache, as a like's checks are (api/social.c): not the
+     * database, from the event loop */
+    user_t target = {0};
+    if (!api_user_arg_brief(ar, 0, &target.id, &target.is_private))
         return;
     if (target.id == ar->viewer) {
         api_error(ar, 400, E_INVALID, "you cannot do that to yourself");

@@ -95,6 +95,17 @@ describe('private accounts', () => {
     assert.equal((await relGet(w, owner)).body.data.outgoing_status, 'none');
   });
 
+  it('follows an account as it is now: a request once it goes private, though it was just seen public', async () => {
+    // the target and its privacy come from the user cache: the privacy must be the account's as it is now
+    const [owner, x, y] = await users(3, 'turn');
+    for (const who of [x, y]) assert.equal((await api(url, 'GET', `/v1/users/${owner.user.id}`, { token: who.token })).status, 200);
+    assert.deepEqual((await rel(x, owner, 'follow')).body.data, { outgoing_status: 'follows' });
+    assert.deepEqual((await rel(x, owner, 'unfollow')).body.data, { outgoing_status: 'none' });
+    await makePrivate(owner);
+    for (const who of [x, y]) assert.deepEqual((await rel(who, owner, 'follow')).body.data, { outgoing_status: 'requested' });
+    assert.equal((await me(owner)).counts.followed_by, 0);
+  });
+
   it('shows lists and media only to approved followers and the owner', async () => {
     const [owner, fan, stranger] = await users(3, 'vis');
     await makePrivate(owner);

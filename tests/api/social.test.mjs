@@ -537,6 +537,29 @@ describe('privacy and blocks', () => {
     assert.equal((await getMedia(owner, m)).likes.count, 2);
   });
 
+  it('an account that goes private closes its photos to likes and comments at once, though they were just open', async () => {
+    // a like's checks come from the object cache (the photo's owner, their
+    // privacy): the privacy must be the account's as it is now
+    const [owner, stranger] = take(2);
+    const m = await photo(owner);
+    assertNull(await like(stranger, m));
+    assertNull(await unlike(stranger, m));
+    assertNull(await comment(stranger, m, 'while it was open'));
+    await makePrivate(owner);
+    for (const [what, call] of [['like', () => like(stranger, m)], ['comment', () => comment(stranger, m, 'now closed')]]) {
+      const r = await call();
+      assertV1Error(r, 400, 'APINotAllowedError');
+      assert.equal(r.status, 400, `${what}: ${show(r)}`);
+    }
+    const v = await getMedia(owner, m);
+    assert.equal(v.likes.count, 0);
+    assert.deepEqual(v.comments.data.map((c) => c.text), ['while it was open']);
+    const pub = await api(url, 'POST', '/v1/users/self', { token: owner.token, form: { is_private: 'false' } });
+    assert.equal(pub.status, 200, show(pub));
+    assertNull(await like(stranger, m));
+    assert.equal((await getMedia(owner, m)).likes.count, 1);
+  });
+
   it('a blocked user, in either direction, can neither like nor comment', async () => {
     const [owner, blocked, blocker, bystander] = take(4);
     const m = await photo(owner);
