@@ -228,6 +228,11 @@ typedef struct db_sqlite_writes {
     uint64_t checkpoints;      /* the writer's checkpointer copied the whole WAL back, this often */
     uint64_t checkpoint_locks; /* it took the writer's mutex to copy the last frames, this often */
     uint64_t wal_pages;        /* the WAL's pages after the last commit (0 after a checkpoint) */
+    /* the writer's lock: taken this often (by ops, solo writes and the
+     * checkpointer), held this long in all (its rate: how busy the lock is;
+     * near 1, writes queue), and waited for this long in all */
+    uint64_t lock_takes;
+    double lock_seconds, lock_wait_seconds;
 } db_sqlite_writes_t;
 bool db_sqlite_writes(db_conn_t *c, db_sqlite_writes_t *out);
 /* SQLite: how long a batch stays open for more ops (default 1 ms), in this

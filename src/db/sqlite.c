@@ -108,6 +108,9 @@ typedef struct sq_writer {
     int refs;             /* under registry_mu */
     pthread_mutex_t op;   /* held by the op or solo write running on the database */
     atomic_int want;      /* threads waiting for `op` */
+    uint64_t op_t0;       /* when the holder took `op` (CLOCK_MONOTONIC ns); under op */
+    /* `op` taken, the time it was held and the time waited for it, in all */
+    atomic_uint_fast64_t op_takes, op_held_ns, op_wait_ns;
     struct sq_conn *conn; /* the write connection (opened on first use); under op */
     bool open;            /* a batch transaction is open on conn; under op */
     int nops;             /* ops in the open batch; under op */
@@ -348,6 +351,7 @@ static _Thread_local sq_writer_t *held;
 static void op_unlock(sq_writer_t *w)
 {
     held = NULL;
+    atomic_fetch_add(&w->op_held_ns, now_ns() - w->op_t0);
     pthread_mutex_unlock(&w->op);
 }
 
@@ -359,9 +363,13 @@ static int op_take(sq_writer_t *w)
         return DB_ERROR;
     }
     atomic_fetch_add(&w->want, 1);
+    uint64_t t0 = now_ns();
     pthread_mutex_lock(&w->op);
     atomic_fetch_sub(&w->want, 1);
     held = w;
+    w->op_t0 = now_ns();
+    atomic_fetch_add(&w->op_wait_ns, w->op_t0 - t0);
+    atomic_fetch_add(&w->op_takes, 1);
     if (w->conn == NULL) {
         db_conn_t *wc;
         char err[256];
@@ -697,6 +705,9 @@ bool db_sqlite_writes(db_conn_t *base, db_sqlite_writes_t *out)
     out->checkpoints = atomic_load(&w->ckpts);
     out->checkpoint_locks = atomic_load(&w->ckpt_locks);
     out->wal_pages = (uint64_t)atomic_load(&w->wal_pages);
+    out->lock_takes = atomic_load(&w->op_takes);
+    out->lock_seconds = (double)atomic_load(&w->op_held_ns) / 1e9;
+    out->lock_wait_seconds = (double)atomic_load(&w->op_wait_ns) / 1e9;
     return true;
 }
 

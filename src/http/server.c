@@ -465,34 +465,44 @@ static void render_cache(server_t *srv, buf_t *out)
  * disk's. No lines for other drivers. */
 static void render_sqlite_writes(server_t *srv, buf_t *out)
 {
-    /* each family's figure in db_sqlite_writes_t; the summary's are two */
+    /* each family's figure in db_sqlite_writes_t (a summary's _count): a
+     * uint64_t, or a double when dbl; a summary's _sum, a double, at sum */
+    typedef db_sqlite_writes_t w_t;
     static const struct {
         const char *name, *type, *help;
-        size_t off;
+        size_t off, sum;
+        bool dbl;
     } fam[] = {
         {"picogram_sqlite_write_ops_total", "counter", "Write transactions this process committed, by SQLite database.",
-         offsetof(db_sqlite_writes_t, ops)},
+         offsetof(w_t, ops), 0, false},
         {"picogram_sqlite_write_batches_total", "counter",
-         "The group commits they took (ops / batches: the mean batch).", offsetof(db_sqlite_writes_t, batches)},
+         "The group commits they took (ops / batches: the mean batch).", offsetof(w_t, batches), 0, false},
         {"picogram_sqlite_wal_sync_seconds", "summary",
          "fdatasyncs of the WAL this process made for its commits (sqlite_sync = full), and their time.",
-         offsetof(db_sqlite_writes_t, syncs)},
+         offsetof(w_t, syncs), offsetof(w_t, sync_seconds), false},
         {"picogram_sqlite_wal_sync_failed", "gauge",
          "1 once an fdatasync of the WAL failed: every write on that database fails until a restart.",
-         offsetof(db_sqlite_writes_t, sync_failed)},
+         offsetof(w_t, sync_failed), 0, false},
         {"picogram_sqlite_checkpoints_total", "counter",
          "Checkpoints this process's writer made that copied the whole WAL back into the database.",
-         offsetof(db_sqlite_writes_t, checkpoints)},
+         offsetof(w_t, checkpoints), 0, false},
         {"picogram_sqlite_checkpoint_locks_total", "counter",
          "Times the checkpointer held the writer's lock to copy the last frames (more than checkpoints: readers held "
          "frames back).",
-         offsetof(db_sqlite_writes_t, checkpoint_locks)},
+         offsetof(w_t, checkpoint_locks), 0, false},
         {"picogram_sqlite_wal_pages", "gauge",
          "The WAL's pages after the last commit: it grows past 1,000 only while checkpoints cannot finish.",
-         offsetof(db_sqlite_writes_t, wal_pages)},
+         offsetof(w_t, wal_pages), 0, false},
+        {"picogram_sqlite_write_lock_seconds_total", "counter",
+         "Time the writer's lock was held (by write transactions, solo writes and the checkpointer): its rate is how "
+         "busy the lock is; near 1, writes queue for it.",
+         offsetof(w_t, lock_seconds), 0, true},
+        {"picogram_sqlite_write_lock_wait_seconds", "summary",
+         "Waits for the writer's lock: how often it was taken, and the time waited in all.", offsetof(w_t, lock_takes),
+         offsetof(w_t, lock_wait_seconds), false},
     };
     size_t n = dbmap_count(srv->dbmap);
-    db_sqlite_writes_t *st = xcalloc(n ? n : 1, sizeof(*st));
+    w_t *st = xcalloc(n ? n : 1, sizeof(*st));
     bool *have = xcalloc(n ? n : 1, sizeof(*have)), any = false;
     for (size_t i = 0; i < n; i++) {
         db_conn_t *c = db_physical(srv->scrape_db, i);
@@ -506,14 +516,23 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
             if (!have[i])
                 continue;
             snprintf(labels, sizeof(labels), "database=\"%zu\"", i);
-            uint64_t v;
-            memcpy(&v, (const char *)&st[i] + fam[f].off, sizeof(v));
+            const char *at = (const char *)&st[i];
             if (summary) {
+                double sum;
+                memcpy(&sum, at + fam[f].sum, sizeof(sum));
                 snprintf(name, sizeof(name), "%s_sum", fam[f].name);
-                metrics_line(out, name, labels, st[i].sync_seconds);
+                metrics_line(out, name, labels, sum);
                 snprintf(name, sizeof(name), "%s_count", fam[f].name);
             }
-            metrics_line_u64(out, summary ? name : fam[f].name, labels, v);
+            if (fam[f].dbl) {
+                double d;
+                memcpy(&d, at + fam[f].off, sizeof(d));
+                metrics_line(out, fam[f].name, labels, d);
+            } else {
+                uint64_t v;
+                memcpy(&v, at + fam[f].off, sizeof(v));
+                metrics_line_u64(out, summary ? name : fam[f].name, labels, v);
+            }
         }
     }
     free(have);

@@ -286,6 +286,12 @@ test('SQLite writes: the ops, the group commits they took and the WAL syncs, per
       assert.equal(w(s2, 'checkpoints_total', db), 0);
       assert.equal(w(s2, 'checkpoint_locks_total', db), 0);
     }
+    // the writer's lock: taken at least once a like, held and waited for
+    const takes = sum(s2, 'write_lock_wait_seconds_count') - sum(s1, 'write_lock_wait_seconds_count');
+    assert.ok(takes >= 12, `the writer's lock taken ${takes} times for 12 likes`);
+    const held = sum(s2, 'write_lock_seconds_total') - sum(s1, 'write_lock_seconds_total');
+    assert.ok(held > 0 && held < 30, `held ${held} s`);
+    assert.ok(sum(s2, 'write_lock_wait_seconds_sum') >= sum(s1, 'write_lock_wait_seconds_sum'));
     // the WAL that took the likes holds their pages
     assert.ok(sum(s2, 'wal_pages') > 0, 'the WAL has pages');
     assert.ok(sum(s2, 'wal_sync_seconds_count') > sum(s1, 'wal_sync_seconds_count'), 'the likes were synced');

@@ -412,6 +412,11 @@ static void test_group_commit(void **state)
     assert_true(db_sqlite_writes(c, &w));
     assert_int_equal(w.ops - w0.ops, N + 1);
     assert_int_equal(w.batches - w0.batches, 1); /* eight ops, one commit */
+    /* the lock: taken by each op; op 0 held it over 300 ms, while the
+     * seven others waited (each at least the 300 ms less its start) */
+    assert_true(w.lock_takes - w0.lock_takes >= N + 1);
+    assert_true(w.lock_seconds - w0.lock_seconds >= 0.29);
+    assert_true(w.lock_wait_seconds - w0.lock_wait_seconds >= N * 0.2);
     assert_int_equal(w.syncs - w0.syncs, 0);     /* sqlite_sync normal */
     assert_int_equal(gc_count("k IN (0, 1, 2, 4, 5, 6, 7)"), 7);
     assert_int_equal(gc_count("k IN (3, 100)"), 0); /* the failed op left nothing */
