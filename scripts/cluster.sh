@@ -59,7 +59,10 @@
 # Env: PICOGRAM_BIN (default build/picogram), PG_FSYNC (on; off for tests),
 #      PG_SYNC_COMMIT (synchronous_commit; default PG_FSYNC's value),
 #      CLUSTER_SERVE=0 (databases, Redis, memcached and gearmand only: no S3, no picogram serve,
-#      no nginx).
+#      no nginx), BOUNCER_IDLE_TIMEOUT (pgbouncer's server_idle_timeout, in seconds; its
+#      default, 600, when unset. The test suite makes a database per server it starts, and
+#      each pool's idle connections, kept that long, add up past PostgreSQL's
+#      max_connections, after which a new database's first connection is refused).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -185,6 +188,8 @@ start_bouncer() { # start_bouncer I PORT PGPORT
         -e "s|@LISTEN_PORT@|$2|g" -e "s|@DIR@|$d|g" -e "s|@AUTH_TYPE@|trust|g" \
         "$here/deploy/pgbouncer.ini" >"$d/pgbouncer.ini"
     ! grep -q '@[A-Z_]*@' "$d/pgbouncer.ini" || die "deploy/pgbouncer.ini has a word cluster.sh does not fill in"
+    # (the template ends in its [pgbouncer] section)
+    [ -z "${BOUNCER_IDLE_TIMEOUT:-}" ] || echo "server_idle_timeout = $BOUNCER_IDLE_TIMEOUT" >>"$d/pgbouncer.ini"
     echo '"picogram" ""' >"$d/users.txt"
     own "$d"
     as_user pgbouncer -d "$d/pgbouncer.ini" || die "pgbouncer $1 did not start"

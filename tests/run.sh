@@ -165,7 +165,8 @@ if build build --buildtype=debugoptimized; then
         # test files at once share these two servers and one client address,
         # so their concurrent sign-ups get the room each file's own server gives)
         # (and their real-time callbacks may reach the suite's receivers on loopback)
-        if PG_FSYNC=off PICOGRAM_RATE_LIMIT=1000000 PICOGRAM_MAX_CONCURRENT_UPLOADS=16 PICOGRAM_HASH_PER_CLIENT=32 \
+        # (pools idle past 10 s let their connections go: see BOUNCER_IDLE_TIMEOUT in scripts/cluster.sh)
+        if PG_FSYNC=off BOUNCER_IDLE_TIMEOUT=10 PICOGRAM_RATE_LIMIT=1000000 PICOGRAM_MAX_CONCURRENT_UPLOADS=16 PICOGRAM_HASH_PER_CLIENT=32 \
             PICOGRAM_WEBHOOK_ALLOW_PRIVATE=on PICOGRAM_WEBHOOK_BATCH_MS=700 \
             scripts/cluster.sh up "$CLUSTER" >"$OUT/cluster.log" 2>&1; then
             # the suite's servers on the cluster's databases and Redis

@@ -152,7 +152,11 @@ function pgDatabase(dataDir) {
   for (let i = 0; i < 2; i++) psql(i, `CREATE DATABASE ${name}`);
   const spec = `0-4095=postgres://picogram@127.0.0.1:${bouncerPorts[0]}/${name};`
     + `4096-8191=postgres://picogram@127.0.0.1:${bouncerPorts[1]}/${name}`;
-  execFileSync(serverBinary(), ['migrate', '--database', spec, '--data', dataDir], { stdio: 'ignore' });
+  try {
+    execFileSync(serverBinary(), ['migrate', '--database', spec, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) { // say why: the command's own words
+    throw new Error(`picogram migrate failed (${e.status}): ${e.stderr}${e.stdout}`);
+  }
   pgDatabases.set(dataDir, spec);
   return spec;
 }
