@@ -158,16 +158,17 @@ void relationship_change(api_req_t *ar)
     }
     /* from the user cache, as a like's checks are (api/social.c): not the
      * database, from the event loop */
-    user_t target = {0};
-    if (!api_user_arg_brief(ar, 0, &target.id, &target.is_private))
+    int64_t target;
+    bool target_private = false;
+    if (!api_user_arg_brief(ar, 0, &target, &target_private))
         return;
-    if (target.id == ar->viewer) {
+    if (target == ar->viewer) {
         api_error(ar, 400, E_INVALID, "you cannot do that to yourself");
         return;
     }
     /* to those they block, a user is not there: nothing to follow or
      * answer (a block or an unblock of them tells nothing, and stays) */
-    if (act != ACT_BLOCK && act != ACT_UNBLOCK && !api_user_there(ar, target.id))
+    if (act != ACT_BLOCK && act != ACT_UNBLOCK && !api_user_there(ar, target))
         return;
     rel_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = rel_run;
@@ -175,8 +176,8 @@ void relationship_change(api_req_t *ar)
     w->action = act;
     w->cache = ar->srv->cache;
     w->viewer = ar->viewer;
-    w->target = target.id;
-    w->target_private = target.is_private;
+    w->target = target;
+    w->target_private = target_private;
     api_defer(ar, &w->super);
 }
 
