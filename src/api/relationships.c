@@ -109,6 +109,12 @@ static void rel_run(api_work_t *w_, worker_ctx_t *wc)
     case ACT_APPROVE: w->result = graph_approve(db, w->viewer, w->target); break;
     default: w->result = graph_ignore(db, w->viewer, w->target); break;
     }
+}
+
+static void rel_after(api_work_t *w_, worker_ctx_t *wc)
+{
+    rel_work_t *w = (rel_work_t *)w_;
+    db_ctx_t *db = wc->db;
     /* after the commit, or a failure whose commit may have landed (as in
      * like_run, social.c) */
     bool may_have_written = w->result == GRAPH_OK || w->result == GRAPH_ERROR;
@@ -172,6 +178,8 @@ void relationship_change(api_req_t *ar)
         return;
     rel_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = rel_run;
+    w->super.after = rel_after;
+    w->super.group = true;
     w->super.done = rel_done;
     w->action = act;
     w->cache = ar->srv->cache;

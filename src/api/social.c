@@ -557,6 +557,12 @@ static void like_run(api_work_t *w_, worker_ctx_t *wc)
 {
     like_work_t *w = (like_work_t *)w_;
     w->result = w->add ? social_like(wc->db, w->media, w->owner, w->user) : social_unlike(wc->db, w->media, w->user);
+}
+
+static void like_after(api_work_t *w_, worker_ctx_t *wc)
+{
+    (void)wc;
+    like_work_t *w = (like_work_t *)w_;
     /* after the commit, or after a failure that may have come once the
      * commit reached the database (a primary lost mid-commit): either way
      * the cached counts may be stale now */
@@ -597,6 +603,8 @@ static void like_change(api_req_t *ar, bool add)
         return;
     like_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = like_run;
+    w->super.after = like_after;
+    w->super.group = true;
     w->super.done = null_done;
     w->media = media;
     w->owner = owner;
@@ -737,7 +745,13 @@ static void comment_run(api_work_t *w_, worker_ctx_t *wc)
     comment_work_t *w = (comment_work_t *)w_;
     w->result = w->add ? social_comment_add(wc->db, &w->c, w->owner, w->mentions, w->nmentions)
                        : social_comment_delete(wc->db, &w->c);
-    if (w->result == SOCIAL_OK || w->result == SOCIAL_ERROR) /* as in like_run */
+}
+
+static void comment_after(api_work_t *w_, worker_ctx_t *wc)
+{
+    (void)wc;
+    comment_work_t *w = (comment_work_t *)w_;
+    if (w->result == SOCIAL_OK || w->result == SOCIAL_ERROR) /* as in like_after */
         cache_del(w->cache, CACHE_MEDIA, w->c.media_id);
 }
 
@@ -772,6 +786,8 @@ void comments_add(api_req_t *ar)
     }
     comment_work_t *w = xcalloc(1, sizeof(*w));
     w->super.run = comment_run;
+    w->super.after = comment_after;
+    w->super.group = true;
     w->super.done = comment_done;
     w->cache = ar->srv->cache;
     w->add = true;
@@ -819,6 +835,8 @@ void comments_remove(api_req_t *ar)
         return;
     }
     w->super.run = comment_run;
+    w->super.after = comment_after;
+    w->super.group = true;
     w->super.done = comment_done;
     w->cache = ar->srv->cache;
     api_defer(ar, &w->super);

@@ -596,3 +596,76 @@ void db_timing_read(uint32_t phys, db_timing_t *out)
     out->count = out->le[DB_TIMING_BUCKETS];
     out->sum_seconds = (double)ns / 1e9;
 }
+
+/* --- write groups --- */
+
+/* This thread's group: its connection (NULL: none), and what waits for its
+ * end (db_after_commit). */
+typedef struct after {
+    void (*fn)(int64_t);
+    int64_t arg;
+} after_t;
+static _Thread_local struct {
+    db_conn_t *c;
+    after_t *after;
+    size_t n, cap;
+} group;
+
+bool db_group_supported(db_ctx_t *x)
+{
+    const char *target;
+    return db_count(x) == 1 && db_driver_for(x->map->urls[0], &target)->group_begin != NULL;
+}
+
+bool db_group_begin(db_ctx_t *x)
+{
+    if (group.c != NULL || !db_group_supported(x))
+        return false;
+    db_conn_t *c = db_physical(x, 0);
+    if (c == NULL || c->drv->group_begin(c) != DB_OK)
+        return false;
+    group.c = c;
+    return true;
+}
+
+bool db_group_more(db_ctx_t *x)
+{
+    (void)x;
+    return group.c != NULL && group.c->drv->group_more(group.c);
+}
+
+void db_group_commit(db_ctx_t *x)
+{
+    (void)x;
+    if (group.c != NULL)
+        group.c->drv->group_commit(group.c);
+}
+
+int db_group_end(db_ctx_t *x)
+{
+    (void)x;
+    if (group.c == NULL)
+        return DB_ERROR;
+    int rc = group.c->drv->group_end(group.c);
+    group.c = NULL;
+    /* whatever the outcome: a drop or a wake-up too many costs little */
+    for (size_t i = 0; i < group.n; i++)
+        group.after[i].fn(group.after[i].arg);
+    free(group.after); /* not kept: a thread's exit would leak it */
+    group.after = NULL;
+    group.n = group.cap = 0;
+    return rc;
+}
+
+void db_after_commit(void (*fn)(int64_t arg), int64_t arg)
+{
+    if (group.c == NULL) {
+        fn(arg);
+        return;
+    }
+    if (group.n == group.cap) {
+        group.cap = group.cap ? 2 * group.cap : 64;
+        group.after = xrealloc(group.after, group.cap * sizeof(*group.after));
+    }
+    group.after[group.n++] = (after_t){fn, arg};
+}

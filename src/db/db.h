@@ -76,6 +76,11 @@ struct db_driver {
     int (*rollback)(db_conn_t *c);
     const char *(*errmsg)(db_conn_t *c);
     int64_t (*changes)(db_conn_t *c); /* rows changed by the last statement */
+    /* Write groups (db_group_begin); NULL where the driver has none. */
+    int (*group_begin)(db_conn_t *c);
+    bool (*group_more)(db_conn_t *c);
+    void (*group_commit)(db_conn_t *c);
+    int (*group_end)(db_conn_t *c);
 };
 
 struct db_conn {
@@ -317,6 +322,33 @@ void db_ctx_clear_would_block(db_ctx_t *x);
 void db_ctx_release(db_ctx_t *x);
 /* The i-th physical database, for work that visits each (migrations, search). */
 db_conn_t *db_physical(db_ctx_t *x, size_t i);
+
+/* --- write groups ---
+ * Several write transactions of one thread, from different requests, run
+ * as one batch on x's database: db_group_begin takes the database's write
+ * lock once for all of them, each transaction in between (db_begin ..
+ * db_commit) is a savepoint in the batch, db_group_commit commits the batch
+ * and lets the lock go, and db_group_end makes it durable. A transaction
+ * that fails rolls back only itself, but none is done (committed, durable)
+ * until db_group_end returns DB_OK; if it does not, none is, and each may
+ * be run again alone. Reads outside the transactions see none of the
+ * group's writes until its end.
+ * Only where x has one database whose driver has them (SQLite): else
+ * db_group_begin returns false and nothing is grouped. Inside a group, a
+ * write outside a transaction fails. */
+bool db_group_supported(db_ctx_t *x);
+bool db_group_begin(db_ctx_t *x);
+/* Whether the group's batch may take another transaction (not too many,
+ * not open too long, not lost). */
+bool db_group_more(db_ctx_t *x);
+void db_group_commit(db_ctx_t *x);
+/* DB_OK: every transaction of the group that committed is durable. Then,
+ * whatever the outcome, runs what db_after_commit deferred. */
+int db_group_end(db_ctx_t *x);
+/* Runs fn(arg) once this thread's writes so far are committed: now, or,
+ * inside a group, at db_group_end (cache drops, wake-ups of readers of what
+ * was written). */
+void db_after_commit(void (*fn)(int64_t arg), int64_t arg);
 
 /* --- schema --- */
 /* Brings one physical database up to the newest schema. Returns 0, or -1 with err. */

@@ -27,6 +27,20 @@
  * If SQLite rolls the whole transaction back (an I/O error), every op of the
  * batch is told it failed, and none of them has answered yet.
  *
+ * WRITE GROUPS
+ * Each op on a thread of its own costs two hand-offs of the mutex: the
+ * thread that lets it go sleeps until its batch ends, and the next one is
+ * woken to run. A group runs the ops of many requests on one thread
+ * instead (http/workpool.c): db_group_begin takes the mutex once,
+ * each op's db_begin and db_commit in between are only a SAVEPOINT and its
+ * RELEASE in the batch, db_group_commit commits the batch and lets go, and
+ * db_group_end makes it durable and says whether it committed. An op that
+ * fails still rolls back only itself; nothing an op of the group did is
+ * done until db_group_end says DB_OK, so what must follow a commit (cache
+ * drops, wake-ups: db_after_commit) waits until then. A write outside a
+ * transaction in a group is refused: it would wait for the group's own
+ * lock.
+ *
  * THE FSYNC OUTSIDE THE LOCK
  * With sqlite_sync = full, SQLite would fsync the WAL inside COMMIT, with
  * `op` held: nothing could run while the disk flushed. Instead the write
@@ -348,6 +362,17 @@ static uint64_t now_ns(void)
  * itself forever, so it fails instead. */
 static _Thread_local sq_writer_t *held;
 
+/* The group this thread runs (WRITE GROUPS, above): the writer whose
+ * mutex it holds for it, whether an op of it is open, whether SQLite rolled
+ * its batch back (every op of it is lost), and the batch it committed,
+ * until db_group_end tells it. */
+static _Thread_local struct {
+    sq_writer_t *w;
+    bool op, broken;
+    bool let_go, committed; /* db_group_commit ran; a batch was open then */
+    sq_batch_t b;
+} grp;
+
 static void op_unlock(sq_writer_t *w)
 {
     held = NULL;
@@ -533,10 +558,103 @@ static int op_leave(sq_writer_t *w, bool wait)
     return DB_OK;
 }
 
+/* An op of this thread's group begins: a savepoint in the batch, which it
+ * opens if none is. */
+static int group_op_begin(sq_conn_t *c)
+{
+    sq_writer_t *w = c->w;
+    if (grp.op) {
+        log_error("sqlite: a second write on one database from one thread, inside the first: refused");
+        return DB_ERROR;
+    }
+    if (grp.broken || grp.let_go)
+        return DB_ERROR; /* the group's batch is lost, or ended: it takes no more */
+    if (!w->open) {
+        if (!w_exec(w, "BEGIN IMMEDIATE")) {
+            log_error("sqlite: cannot begin: %s", sqlite3_errmsg(w->conn->db));
+            return DB_ERROR;
+        }
+        w->open = true;
+        w->t0 = now_ns();
+    }
+    if (!w_exec(w, "SAVEPOINT op")) {
+        log_error("sqlite: cannot begin an op: %s", sqlite3_errmsg(w->conn->db));
+        grp.broken = sqlite3_get_autocommit(w->conn->db);
+        return DB_ERROR;
+    }
+    w->nops++;
+    c->wop = true;
+    grp.op = true;
+    return DB_OK;
+}
+
+/* An op of this thread's group ends: its savepoint released (keep) or
+ * rolled back. The batch stays open for the group's next op. */
+static int group_op_end(sq_conn_t *c, bool keep)
+{
+    sq_writer_t *w = c->w;
+    c->wop = false;
+    grp.op = false;
+    reset_busy(w->conn->db);
+    bool kept = keep && w_exec(w, "RELEASE op");
+    if (!kept && !sqlite3_get_autocommit(w->conn->db)) {
+        w_exec(w, "ROLLBACK TO op");
+        w_exec(w, "RELEASE op");
+    }
+    if (sqlite3_get_autocommit(w->conn->db)) /* SQLite rolled the whole batch back */
+        grp.broken = true;
+    return keep && (!kept || grp.broken) ? DB_ERROR : DB_OK;
+}
+
+static int sq_group_begin(db_conn_t *base)
+{
+    sq_writer_t *w = ((sq_conn_t *)base)->w;
+    if (w == NULL || grp.w != NULL || atomic_load(&w->sync_failed) || op_take(w) != DB_OK)
+        return DB_ERROR;
+    grp.w = w;
+    grp.op = grp.broken = grp.committed = grp.let_go = false;
+    return DB_OK;
+}
+
+static bool sq_group_more(db_conn_t *base)
+{
+    sq_writer_t *w = ((sq_conn_t *)base)->w;
+    if (grp.w != w || grp.broken || atomic_load(&w->sync_failed) || w->nops >= SQ_BATCH_MAX)
+        return false;
+    return !w->open || now_ns() - w->t0 < atomic_load(&batch_ns);
+}
+
+static void sq_group_commit(db_conn_t *base)
+{
+    sq_writer_t *w = ((sq_conn_t *)base)->w;
+    if (grp.w != w || grp.let_go)
+        return;
+    grp.let_go = true;
+    grp.committed = w->open;
+    if (w->open)
+        grp.b = batch_end(w, !grp.broken && !sqlite3_get_autocommit(w->conn->db));
+    op_unlock(w); /* the next batch runs while this one syncs */
+}
+
+static int sq_group_end(db_conn_t *base)
+{
+    sq_writer_t *w = ((sq_conn_t *)base)->w;
+    if (grp.w != w)
+        return DB_ERROR;
+    sq_group_commit(base); /* if not yet */
+    int rc = grp.committed ? batch_tell(w, &grp.b) : DB_OK;
+    if (grp.broken)
+        rc = DB_ERROR;
+    memset(&grp, 0, sizeof(grp));
+    return rc;
+}
+
 /* Ends the op of c, keeping its writes (keep) or undoing them. */
 static int op_end(sq_conn_t *c, bool keep)
 {
     sq_writer_t *w = c->w;
+    if (grp.w == w)
+        return group_op_end(c, keep);
     c->wop = false;
     reset_busy(w->conn->db);
     if (keep && w_exec(w, "RELEASE op"))
@@ -796,6 +914,10 @@ static int sq_step(db_stmt_t *s)
         sqlite3_get_autocommit(c->db)) {
         if (atomic_load(&c->w->sync_failed))
             return DB_ERROR; /* logged by wal_sync */
+        if (grp.w == c->w) {
+            log_error("sqlite: a write outside a transaction in a write group: refused (%s)", sqlite3_sql(ST(s)));
+            return DB_ERROR;
+        }
         solo_begin(c, ST(s));
     }
     int rc = sqlite3_step(ST(s));
@@ -867,6 +989,8 @@ static int sq_begin(db_conn_t *base)
         return DB_ERROR; /* a transaction is already open on c */
     if (atomic_load(&w->sync_failed))
         return DB_ERROR; /* nothing written: it could not be made durable (logged by wal_sync) */
+    if (grp.w == w)
+        return group_op_begin(c);
     if (op_take(w) != DB_OK)
         return DB_ERROR;
     /* IMMEDIATE: take the write lock now, so a batch never fails to
@@ -958,4 +1082,8 @@ const db_driver_t db_driver_sqlite = {
     .rollback = sq_rollback,
     .errmsg = sq_errmsg,
     .changes = sq_changes,
+    .group_begin = sq_group_begin,
+    .group_more = sq_group_more,
+    .group_commit = sq_group_commit,
+    .group_end = sq_group_end,
 };

@@ -168,6 +168,13 @@ struct api_work {
     void (*run)(api_work_t *w, worker_ctx_t *wc);
     void (*done)(api_work_t *w, api_req_t *ar); /* called only if ar is still there */
     void (*cleanup)(api_work_t *w);             /* optional, always called */
+    /* Optional: what must follow run's commit (cache drops, reads of what
+     * it wrote), on the worker. With `group`, run is one write transaction
+     * that may share a write group with others' (http/workpool.h): its
+     * commit, and so after(), may come once the group's runs are all done;
+     * run may be made again (alone) if the group's batch fails. */
+    void (*after)(api_work_t *w, worker_ctx_t *wc);
+    bool group;
     /* for api_defer_hash: */
     atomic_bool gone; /* the client went away (set on the loop, read by the worker) */
     bool skipped;     /* run() was never called: the client had gone */

@@ -844,8 +844,23 @@ static void work_run(work_t *w, worker_ctx_t *wc)
     const char *prev = log_request_id;
     log_request_id = aw->request_id;
     aw->run(aw, wc);
-    cache_flush(aw->cache); /* its invalidations heard before its answer (cache.h) */
     aw->unavailable = db_unavailable();
+    if (aw->after == NULL)
+        cache_flush(aw->cache); /* its invalidations heard before its answer (cache.h) */
+    db_ctx_release(wc->db);
+    log_request_id = prev;
+}
+
+/* What follows run's commit (in a write group, the group's: workpool.h). */
+static void work_after(work_t *w, worker_ctx_t *wc)
+{
+    api_work_t *aw = (api_work_t *)w;
+    db_unavailable_clear();
+    const char *prev = log_request_id;
+    log_request_id = aw->request_id;
+    aw->after(aw, wc);
+    cache_flush(aw->cache);
+    aw->unavailable = aw->unavailable || db_unavailable();
     db_ctx_release(wc->db);
     log_request_id = prev;
 }
@@ -881,6 +896,8 @@ static void prepare(api_req_t *ar, api_work_t *w)
 {
     w->super.run = work_run;
     w->super.done = work_done;
+    w->super.after = w->after ? work_after : NULL;
+    w->super.group = w->group;
     w->super.reply_to = &ar->thr->work_done;
     w->ar = ar;
     w->cache = ar->srv->cache;
@@ -919,6 +936,8 @@ void api_defer(api_req_t *ar, api_work_t *w)
     }
     if (ar->on_worker) { /* already off the loop: now, on this thread */
         w->run(w, ar->wc);
+        if (w->after)
+            w->after(w, ar->wc);
         w->done(w, ar);
         if (w->cleanup)
             w->cleanup(w);

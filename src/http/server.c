@@ -576,6 +576,13 @@ static void render_metrics(buf_t *out, void *arg)
             metrics_line(out, "picogram_workpool_wait_seconds_sum", pool_names[i], (double)st[i].waited_us / 1e6);
             metrics_line_u64(out, "picogram_workpool_wait_seconds_count", pool_names[i], st[i].taken);
         }
+    metrics_family(out, "picogram_write_groups_total", "counter",
+                   "Write groups the work pool ran (SQLite: likes, comments, follows run one after another on one "
+                   "thread, in one batch).");
+    metrics_line_u64(out, "picogram_write_groups_total", "", st[1].groups);
+    metrics_family(out, "picogram_write_group_ops_total", "counter",
+                   "Writes run in those groups (over picogram_write_groups_total: the mean group).");
+    metrics_line_u64(out, "picogram_write_group_ops_total", "", st[1].grouped);
     render_cache(srv, out);
     metrics_family(out, "picogram_uploads_in_flight", "gauge", "Uploads admitted and not yet answered.");
     metrics_line_u64(out, "picogram_uploads_in_flight", "", (uint64_t)atomic_load(&srv->uploads_in_flight));

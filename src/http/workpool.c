@@ -11,8 +11,12 @@ struct workpool {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     work_t *head, *tail;
+    work_t *ghead, *gtail; /* work for write groups (WRITE GROUPS, workpool.h) */
+    bool grouping;         /* the database can run write groups */
+    bool grunning;         /* a thread is running a group's transactions */
     size_t queued, max_queued;
     uint64_t taken, waited_us; /* work a thread took, and how long it had waited in all */
+    uint64_t groups, grouped;
     bool stopping;
     int nthreads;
     pthread_t *tids;
@@ -26,6 +30,75 @@ typedef struct start_arg {
     worker_ctx_t *ctx;
 } start_arg_t;
 
+enum { GROUP_MAX = 64 }; /* runs in one group, at most (the batch's own limits apply too) */
+
+/* Takes the next work of a queue (under lock), counting its wait. */
+static work_t *take(workpool_t *p, work_t **head, work_t **tail)
+{
+    work_t *w = *head;
+    if (w == NULL)
+        return NULL;
+    *head = w->next;
+    if (*head == NULL)
+        *tail = NULL;
+    w->next = NULL;
+    p->queued--;
+    int64_t wait = ids_mono_us() - w->queued_at;
+    p->taken++;
+    p->waited_us += wait > 0 ? (uint64_t)wait : 0;
+    return w;
+}
+
+static bool group_ready(const workpool_t *p)
+{
+    return p->ghead != NULL && !p->grunning;
+}
+
+static void finish(work_t *w, worker_ctx_t *wc)
+{
+    if (w->after)
+        w->after(w, wc);
+    h2o_multithread_send_message(w->reply_to, &w->super);
+}
+
+/* Runs the group work waiting as one write group (db.h), and more that
+ * comes while the batch may take it. Called under p->lock with grunning
+ * set; returns without the lock. */
+static void run_group(workpool_t *p, worker_ctx_t *wc)
+{
+    work_t *w = take(p, &p->ghead, &p->gtail), *first = NULL, **tail = &first;
+    pthread_mutex_unlock(&p->lock);
+    bool grouped = db_group_begin(wc->db);
+    int n = 0;
+    while (w != NULL) {
+        w->run(w, wc);
+        *tail = w;
+        tail = &w->next;
+        if (!grouped || ++n >= GROUP_MAX || !db_group_more(wc->db))
+            break;
+        pthread_mutex_lock(&p->lock);
+        w = take(p, &p->ghead, &p->gtail);
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (grouped)
+        db_group_commit(wc->db);
+    /* the next group may begin, on another thread, while this one syncs */
+    pthread_mutex_lock(&p->lock);
+    p->grunning = false;
+    p->groups++;
+    p->grouped += (uint64_t)n;
+    if (p->ghead != NULL)
+        pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    int rc = grouped ? db_group_end(wc->db) : DB_OK;
+    for (work_t *next; first != NULL; first = next) {
+        next = first->next;
+        if (rc != DB_OK)
+            first->run(first, wc); /* its batch did not commit: again, alone, for its own outcome */
+        finish(first, wc);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     start_arg_t *sa = arg;
@@ -36,25 +109,23 @@ static void *worker_main(void *arg)
         p->thread_start();
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (p->head == NULL && !p->stopping)
+        while (p->head == NULL && !group_ready(p) && !p->stopping)
             pthread_cond_wait(&p->cond, &p->lock);
-        work_t *w = p->head;
+        if (group_ready(p)) {
+            p->grunning = true;
+            run_group(p, wc);
+            continue;
+        }
+        work_t *w = take(p, &p->head, &p->tail);
         if (w == NULL) {
             pthread_mutex_unlock(&p->lock);
             if (p->thread_exit)
                 p->thread_exit();
-            break; /* stopping and drained */
+            break; /* stopping and drained (a group's runner drains its queue) */
         }
-        p->head = w->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        p->queued--;
-        int64_t wait = ids_mono_us() - w->queued_at;
-        p->taken++;
-        p->waited_us += wait > 0 ? (uint64_t)wait : 0;
         pthread_mutex_unlock(&p->lock);
         w->run(w, wc);
-        h2o_multithread_send_message(w->reply_to, &w->super);
+        finish(w, wc);
     }
     return NULL;
 }
@@ -78,6 +149,7 @@ workpool_t *workpool_new(int nthreads, size_t max_queued, const dbmap_t *dbmap, 
         sa->pool = p, sa->ctx = &p->ctxs[i];
         h2o_multithread_create_thread(&p->tids[i], NULL, worker_main, sa);
     }
+    p->grouping = nthreads > 0 && db_group_supported(p->ctxs[0].db);
     return p;
 }
 
@@ -110,13 +182,17 @@ int workpool_submit(workpool_t *p, work_t *w)
         pthread_mutex_unlock(&p->lock);
         return -1;
     }
-    if (p->tail)
-        p->tail->next = w;
+    work_t **head = &p->head, **tail = &p->tail;
+    if (w->group && p->grouping)
+        head = &p->ghead, tail = &p->gtail;
+    if (*tail)
+        (*tail)->next = w;
     else
-        p->head = w;
-    p->tail = w;
+        *head = w;
+    *tail = w;
     p->queued++;
-    pthread_cond_signal(&p->cond);
+    if (head == &p->head || !p->grunning) /* else the group's runner takes it */
+        pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -124,7 +200,8 @@ int workpool_submit(workpool_t *p, work_t *w)
 workpool_stats_t workpool_stats(workpool_t *p)
 {
     pthread_mutex_lock(&p->lock);
-    workpool_stats_t st = {.queued = p->queued, .taken = p->taken, .waited_us = p->waited_us};
+    workpool_stats_t st = {
+        .queued = p->queued, .taken = p->taken, .waited_us = p->waited_us, .groups = p->groups, .grouped = p->grouped};
     pthread_mutex_unlock(&p->lock);
     return st;
 }

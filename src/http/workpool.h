@@ -12,6 +12,18 @@
  *
  * The queue is bounded: submit fails when it is full, so the caller can
  * answer 503 instead of queueing without limit.
+ *
+ * WRITE GROUPS
+ * Work marked `group` is one write transaction (run) and what must follow
+ * its commit (after: cache drops, reads of what it wrote). Where the
+ * database can (db_group_supported: SQLite), such work waits in a queue
+ * of its own, and one thread at a time runs what is there as a write
+ * group (db.h): every run in one batch under one hold of the database's
+ * write lock, then one commit, then each after() and its answer. The next
+ * group begins on another thread while this one's commit is made durable.
+ * If a group's batch does not commit, each of its runs is made again
+ * alone, so each answers its own outcome. Elsewhere (PostgreSQL) the work
+ * runs as any other, run() then after().
  */
 #ifndef PICOGRAM_WORKPOOL_H
 #define PICOGRAM_WORKPOOL_H
@@ -33,6 +45,8 @@ struct work {
     h2o_multithread_message_t super;          /* must be first: h2o links it back to the loop */
     void (*run)(work_t *w, worker_ctx_t *wc); /* on a worker thread */
     void (*done)(work_t *w);                  /* on the submitting loop thread */
+    void (*after)(work_t *w, worker_ctx_t *wc); /* optional: on the worker, once run's writes are durable */
+    bool group;                                 /* run may share a write group (WRITE GROUPS) */
     h2o_multithread_receiver_t *reply_to;
     work_t *next;
     int64_t queued_at; /* monotonic microseconds: when it was submitted */
@@ -48,6 +62,8 @@ void workpool_free(workpool_t *p);
 int workpool_submit(workpool_t *p, work_t *w);
 typedef struct workpool_stats {
     size_t queued;      /* waiting now */
+    uint64_t groups;    /* write groups run, since the start, and the work in them */
+    uint64_t grouped;
     uint64_t taken;     /* taken by a thread, since the start */
     uint64_t waited_us; /* how long those waited, in all */
 } workpool_stats_t;

@@ -48,6 +48,12 @@ int far_begin(far_t *f, unsigned shard)
     return DB_OK;
 }
 
+static void kick(int64_t unused)
+{
+    (void)unused;
+    jobs_kick();
+}
+
 int far_end(far_t *f, int rc)
 {
     db_conn_t *c = f->tx;
@@ -63,10 +69,11 @@ int far_end(far_t *f, int rc)
             f->up->conflict = true;
         return rc != 0 ? rc : -1;
     }
+    /* after the commit: in a write group, after the group's (db.h) */
     for (int i = 0; i < f->nfeeds; i++)
-        timeline_follow_done(f->feeds[i]);
+        db_after_commit(timeline_follow_done, f->feeds[i]);
     f->nfeeds = 0;
-    jobs_kick();
+    db_after_commit(kick, 0);
     far_flush(f);
     return 0;
 }

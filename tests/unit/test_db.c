@@ -468,6 +468,97 @@ static void test_group_commit(void **state)
     dbmap_free(map);
 }
 
+static int afters; /* what db_after_commit ran, as a sum of its arguments */
+static void note_after(int64_t v)
+{
+    afters += (int)v;
+}
+
+/* A write group (db.h): the transactions of one thread in one batch, under
+ * one hold of the writer's mutex. Each fails alone; none is seen, and what
+ * waits for the commit does not run, until the group ends; an op of
+ * another thread waits for the group. */
+static void test_write_group(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = gc_open(&map, "normal");
+    db_conn_t *c = db_physical(db, 0);
+    db_sqlite_writes_t w0, w;
+    assert_true(db_sqlite_writes(c, &w0));
+    db_sqlite_batch_window(60ull * 1000000000);
+    afters = 0;
+    db_after_commit(note_after, 1000); /* outside a group: at once */
+    assert_int_equal(afters, 1000);
+    afters = 0;
+
+    assert_true(db_group_supported(db));
+    assert_true(db_group_begin(db));
+    assert_false(db_group_begin(db)); /* one at a time, per thread */
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 1), 0);
+    assert_int_equal(db_commit(c), DB_OK);
+    db_after_commit(note_after, 1);
+    assert_int_equal(afters, 0);
+    assert_int_equal(gc_count("k = 1"), 0); /* not committed yet */
+    /* an op that fails rolls back only itself */
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 100), 0);
+    assert_true(gc_exec(c, 1) != 0);
+    assert_int_equal(db_rollback(c), DB_OK);
+    /* another context of the same thread joins the group; a write inside
+     * another still fails, as does one outside any transaction */
+    db_ctx_t *other = db_ctx_new(map);
+    db_conn_t *c2 = db_physical(other, 0);
+    assert_int_equal(db_begin(c2), DB_OK);
+    assert_int_equal(db_begin(c), DB_ERROR);
+    assert_int_equal(gc_exec(c2, 2), 0);
+    assert_int_equal(db_commit(c2), DB_OK);
+    assert_true(gc_exec(c, 5) != 0);
+    /* an op of another thread waits for the group's end */
+    pthread_t t;
+    gc_arg_t arg = {.map = map, .k = 7};
+    assert_int_equal(pthread_create(&t, NULL, gc_op, &arg), 0);
+    usleep(200 * 1000);
+    assert_int_equal(arg.rc, -9); /* still waiting */
+    assert_true(db_group_more(db));
+    db_group_commit(db);
+    assert_int_equal(db_begin(c), DB_ERROR); /* the group has let go of the lock */
+    assert_int_equal(db_group_end(db), DB_OK);
+    assert_int_equal(afters, 1);
+    pthread_join(t, NULL);
+    assert_int_equal(arg.rc, 0);
+    assert_int_equal(gc_count("k IN (1, 2, 7)"), 3);
+    assert_int_equal(gc_count("k IN (5, 100)"), 0);
+    assert_true(db_sqlite_writes(c, &w));
+    assert_true(w.batches - w0.batches >= 1 && w.batches - w0.batches <= 2);
+
+    /* a batch SQLite rolls back whole loses the group: its end says so,
+     * and the group takes no more ops */
+    assert_true(db_group_begin(db));
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 10), 0);
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_int_equal(db_begin(c), DB_OK);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "ROLLBACK", err, sizeof(err)), 0);
+    assert_int_equal(db_commit(c), DB_ERROR);
+    assert_false(db_group_more(db));
+    assert_int_equal(db_begin(c), DB_ERROR);
+    db_after_commit(note_after, 10);
+    assert_int_equal(db_group_end(db), DB_ERROR);
+    assert_int_equal(afters, 11); /* run whatever the outcome */
+    assert_int_equal(gc_count("k = 10"), 0);
+    /* and the database works as before */
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(gc_exec(c, 11), 0);
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_int_equal(gc_count("k = 11"), 1);
+    db_sqlite_batch_window(1000000);
+    db_ctx_free(other);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 /* fdatasync(2) as this test sees it: the calls on a WAL file are counted,
  * with the file's size at the last one, and can be made to fail (EIO).
  * Defined here, it stands in for libc's for picogram's code and SQLite's. */
@@ -776,6 +867,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users_and_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_syncs_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_does_not_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_outside_commit, setup, teardown),
