@@ -67,6 +67,8 @@ static void finish(work_t *w, worker_ctx_t *wc)
 static void run_group(workpool_t *p, worker_ctx_t *wc)
 {
     work_t *w = take(p, &p->ghead, &p->gtail), *first = NULL, **tail = &first;
+    if (p->head != NULL) /* this thread may have been woken for it: another takes it */
+        pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     bool grouped = db_group_begin(wc->db);
     int n = 0;
@@ -85,8 +87,10 @@ static void run_group(workpool_t *p, worker_ctx_t *wc)
     /* the next group may begin, on another thread, while this one syncs */
     pthread_mutex_lock(&p->lock);
     p->grunning = false;
-    p->groups++;
-    p->grouped += (uint64_t)n;
+    if (grouped) {
+        p->groups++;
+        p->grouped += (uint64_t)n;
+    }
     if (p->ghead != NULL)
         pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
