@@ -12,7 +12,9 @@
  *    image processing, and every database write, because a commit waits
  *    for fsync and may wait for SQLite's single writer lock. The result
  *    comes back to the loop that asked through h2o's multithread queue, and
- *    the loop sends the response.
+ *    the loop sends the response. Likes, comments and relationship
+ *    changes queue apart and run in write groups, many on one worker under
+ *    one hold of the database's write lock (WRITE GROUPS, workpool.h).
  *  - Password hashing (argon2id, slow on purpose; log-in and sign-up) has a
  *    pool of its own (`hash_threads`, at a lower CPU priority, with a short
  *    queue), and each client address may have only `hash_per_client`

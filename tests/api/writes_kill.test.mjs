@@ -1,8 +1,9 @@
-// kill -9 while many likes and comments are in flight at once, on SQLite
-// with synchronous=FULL (the default): the writes of one database commit in
-// batches (group commit, src/db/sqlite.c), so the kill lands in the middle
-// of one. After a restart every acknowledged like and comment is there,
-// once; what was not acknowledged may or may not be, never twice. (In the
+// kill -9 while many likes, comments and follows are in flight at once, on
+// SQLite with synchronous=FULL (the default): the writes of one database
+// commit in batches (group commit, src/db/sqlite.c), and these three run in
+// write groups (src/http/workpool.h), so the kill lands in the middle of
+// one. After a restart every acknowledged like, comment and follow is
+// there, once; what was not acknowledged may or may not be, never twice. (In the
 // PostgreSQL pass the same holds of its own commits.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +33,7 @@ test('acknowledged likes and comments survive kill -9 mid-batch, each once', { s
 
     const ackedLikes = []; // [token, user id, media id]
     const ackedComments = []; // [media id, text]
+    const ackedFollows = []; // [follower index, followee index]
     let stop = false;
     const clients = users.map(async (u, ui) => {
       try {
@@ -40,6 +42,9 @@ test('acknowledged likes and comments survive kill -9 mid-batch, each once', { s
             if (k === 0) {
               const r = await api(url, 'POST', `/v1/media/${m}/likes`, { token: u.token });
               if (r.status === 200) ackedLikes.push([u.token, u.user.id, m]);
+              const to = (ui + photos.indexOf(m) + 1) % USERS; // three others, each a different one
+              const f = await api(url, 'POST', `/v1/users/${users[to].user.id}/relationship`, { token: u.token, form: { action: 'follow' } });
+              if (f.status === 200) ackedFollows.push([ui, to]);
             } else {
               const text = `w${ui}-${m}-${k}`;
               const r = await api(url, 'POST', `/v1/media/${m}/comments`, { token: u.token, form: { text } });
@@ -49,16 +54,16 @@ test('acknowledged likes and comments survive kill -9 mid-batch, each once', { s
         }
       } catch { /* the connection died with the server */ }
     });
-    const total = USERS * PHOTOS * (COMMENTS_EACH + 1);
+    const total = USERS * PHOTOS * (COMMENTS_EACH + 2);
     const deadline = Date.now() + 30_000;
-    while (ackedLikes.length + ackedComments.length < total / 3 && Date.now() < deadline) {
+    while (ackedLikes.length + ackedComments.length + ackedFollows.length < total / 3 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
     }
     first.proc.kill('SIGKILL');
     stop = true;
     await first.exited;
     await Promise.all(clients);
-    const acked = ackedLikes.length + ackedComments.length;
+    const acked = ackedLikes.length + ackedComments.length + ackedFollows.length;
     assert.ok(acked >= total / 3, `a third of the writes were acknowledged before the kill (${acked})`);
     assert.ok(acked < total, 'the kill landed mid-way');
 
@@ -85,6 +90,21 @@ test('acknowledged likes and comments survive kill -9 mid-batch, each once', { s
         assertOk(media);
         assert.equal(media.body.data.likes.count, likers.length, 'like count');
         assert.equal(media.body.data.comments.count, texts.length, 'comment count');
+      }
+      for (const [from, to] of ackedFollows) {
+        const r = await api(url2, 'GET', `/v1/users/${users[to].user.id}/relationship`, { token: users[from].token });
+        assertOk(r);
+        assert.equal(r.body.data.outgoing_status, 'follows', `the acknowledged follow of ${to} by ${from} is there`);
+      }
+      // each follow once, and the counters agree with the rows
+      for (const u of users) {
+        const by = await api(url2, 'GET', `/v1/users/${u.user.id}/followed-by`, { token: owner.token });
+        assertOk(by);
+        const ids = by.body.data.map((x) => x.id);
+        assert.equal(new Set(ids).size, ids.length, 'no follow twice');
+        const shown = await api(url2, 'GET', `/v1/users/${u.user.id}`, { token: owner.token });
+        assertOk(shown);
+        assert.equal(shown.body.data.counts.followed_by, ids.length, 'followed_by count');
       }
     } finally {
       await second.stopCleanly();
