@@ -70,6 +70,7 @@
  */
 #include "db/db.h"
 #include "core/buf.h"
+#include "db/walbuf.h"
 #include "obs/log.h"
 
 #include <errno.h>
@@ -210,17 +211,23 @@ static char *to_sqlite_params(const char *sql)
  * the whole process, which the threads reading at once queue on (seen as
  * futex wake-ups in a profile of the photo lists). */
 static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+static const char *walbuf; /* the writer's VFS (db/walbuf.h), or NULL: the default */
 static void sqlite_configure(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* SQLITE_MISUSE if already initialised: then it stays on */
+    walbuf = db_walbuf_vfs();
 }
 
-static int conn_open(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen)
+/* A connection; the writer's (writer) appends a commit's WAL frames with
+ * one write (db/walbuf.c). */
+static int conn_open_vfs(const char *target, const char *sync, bool writer, db_conn_t **out, char *err,
+                         size_t errlen)
 {
     pthread_once(&sqlite_configured, sqlite_configure);
     sq_conn_t *c = xcalloc(1, sizeof(*c));
     c->base.drv = &db_driver_sqlite;
-    int rc = sqlite3_open_v2(target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(target, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             writer ? walbuf : NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", target, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         sqlite3_close(c->db);
@@ -248,6 +255,11 @@ static int conn_open(const char *target, const char *sync, db_conn_t **out, char
     }
     *out = &c->base;
     return 0;
+}
+
+static int conn_open(const char *target, const char *sync, db_conn_t **out, char *err, size_t errlen)
+{
+    return conn_open_vfs(target, sync, false, out, err, errlen);
 }
 
 static void conn_close(sq_conn_t *c)
@@ -399,7 +411,7 @@ static int op_take(sq_writer_t *w)
         db_conn_t *wc;
         char err[256];
         /* with own_sync, commits do not sync: wal_sync does, after op */
-        if (conn_open(w->target, w->own_sync ? "normal" : w->sync, &wc, err, sizeof(err)) != 0) {
+        if (conn_open_vfs(w->target, w->own_sync ? "normal" : w->sync, true, &wc, err, sizeof(err)) != 0) {
             log_error("sqlite: the write connection: %s", err);
             op_unlock(w);
             return DB_ERROR;

@@ -23,6 +23,7 @@
 
 #include "core/ids.h"
 #include "db/db.h"
+#include "db/walbuf.h"
 #include "model/graph.h"
 #include "model/apps.h"
 #include "model/tokens.h"
@@ -607,6 +608,43 @@ static long long wal_size(void)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* The writer's WAL appends (db/walbuf.c): a commit's frames go out in one
+ * write, and are in the file when the commit returns (another connection
+ * sees them, and the WAL has grown by them), alone or in a group. */
+static void test_walbuf_one_write_a_commit(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = gc_open(&map, "full");
+    db_conn_t *c = db_physical(db, 0);
+    char err[256];
+    assert_int_equal(c->drv->exec(c, "CREATE TABLE wb (k INTEGER PRIMARY KEY, v BLOB)", err, sizeof(err)), 0);
+    long long size0 = wal_size();
+    unsigned long long n0 = db_walbuf_writes();
+    assert_true(db_group_begin(db));
+    for (int i = 0; i < 20; i++) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "INSERT INTO wb VALUES (%d, randomblob(3000))", i);
+        assert_int_equal(db_begin(c), DB_OK);
+        assert_int_equal(c->drv->exec(c, sql, err, sizeof(err)), 0);
+        assert_int_equal(db_commit(c), DB_OK);
+    }
+    assert_int_equal(db_walbuf_writes() - n0, 0); /* nothing written before the commit */
+    db_group_commit(db);
+    assert_int_equal(db_walbuf_writes() - n0, 1); /* about twenty pages (82 KiB), one write */
+    assert_true(wal_size() >= size0 + 20 * 3000);
+    assert_int_equal(table_count("wb", "1"), 20);
+    assert_int_equal(db_group_end(db), DB_OK);
+    /* alone, the same */
+    n0 = db_walbuf_writes();
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(c->drv->exec(c, "INSERT INTO wb VALUES (100, randomblob(9000))", err, sizeof(err)), 0);
+    assert_int_equal(db_commit(c), DB_OK);
+    assert_int_equal(db_walbuf_writes() - n0, 1);
+    assert_int_equal(table_count("wb", "k = 100"), 1);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 /* With sqlite_sync full, a commit returns after an fdatasync of the WAL
  * that began once the commit's frames were in it (the writer syncs it
  * itself, after letting the next batch in); with normal, it does not sync. */
@@ -868,6 +906,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_then_write_across_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walbuf_one_write_a_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_syncs_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_does_not_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_outside_commit, setup, teardown),
