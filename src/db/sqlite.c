@@ -41,6 +41,11 @@
  * transaction in a group is refused: it would wait for the group's own
  * lock.
  *
+ * THE WAL'S WRITES
+ * The write connection opens its database through db/walbuf.c's VFS,
+ * which holds a commit's WAL frames until the commit frame and writes them
+ * in one pwrite per 124 KiB, where SQLite would make two a frame.
+ *
  * THE FSYNC OUTSIDE THE LOCK
  * With sqlite_sync = full, SQLite would fsync the WAL inside COMMIT, with
  * `op` held: nothing could run while the disk flushed. Instead the write
