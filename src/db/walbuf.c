@@ -123,9 +123,11 @@ static int wb_write(sqlite3_file *p, const void *buf, int amt, sqlite3_int64 off
         return rc;
     }
     if (f->n + (size_t)amt > HELD_MAX) {
+        bool commit_next = f->commit_next; /* this write may be the commit frame's page still */
         int rc = wb_flush(f);
         if (rc != SQLITE_OK)
             return rc;
+        f->commit_next = commit_next;
     }
     if (f->n + (size_t)amt > f->cap) {
         size_t cap = f->cap ? f->cap : 1 << 16;
