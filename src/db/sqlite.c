@@ -575,52 +575,60 @@ static int op_leave(sq_writer_t *w, bool wait)
     return DB_OK;
 }
 
-/* An op of this thread's group begins: a savepoint in the batch, which it
- * opens if none is. */
-static int group_op_begin(sq_conn_t *c)
+/* Opens an op on c, with the mutex held: the batch transaction if none is
+ * open, then the op's savepoint in it. OP_OPEN, or the step that failed
+ * (logged). */
+enum { OP_OPEN, OP_NO_BATCH, OP_NO_SAVEPOINT };
+static int op_open(sq_conn_t *c)
 {
     sq_writer_t *w = c->w;
-    if (grp.op) {
-        log_error("sqlite: a second write on one database from one thread, inside the first: refused");
-        return DB_ERROR;
-    }
-    if (grp.broken || grp.let_go)
-        return DB_ERROR; /* the group's batch is lost, or ended: it takes no more */
+    /* IMMEDIATE: take the write lock now, so a batch never fails to
+     * upgrade from read to write half-way through. */
     if (!w->open) {
         if (!w_exec(w, "BEGIN IMMEDIATE")) {
             log_error("sqlite: cannot begin: %s", sqlite3_errmsg(w->conn->db));
-            return DB_ERROR;
+            return OP_NO_BATCH;
         }
         w->open = true;
         w->t0 = now_ns();
     }
     if (!w_exec(w, "SAVEPOINT op")) {
         log_error("sqlite: cannot begin an op: %s", sqlite3_errmsg(w->conn->db));
-        grp.broken = sqlite3_get_autocommit(w->conn->db);
-        return DB_ERROR;
+        return OP_NO_SAVEPOINT;
     }
     w->nops++;
     c->wop = true;
-    grp.op = true;
-    return DB_OK;
+    return OP_OPEN;
 }
 
-/* An op of this thread's group ends: its savepoint released (keep) or
- * rolled back. The batch stays open for the group's next op. */
-static int group_op_end(sq_conn_t *c, bool keep)
+/* Ends the open op's savepoint: released (keep), or else rolled back.
+ * True if released. The batch stays open. */
+static bool op_close(sq_writer_t *w, bool keep)
 {
-    sq_writer_t *w = c->w;
-    c->wop = false;
-    grp.op = false;
     reset_busy(w->conn->db);
-    bool kept = keep && w_exec(w, "RELEASE op");
-    if (!kept && !sqlite3_get_autocommit(w->conn->db)) {
+    if (keep && w_exec(w, "RELEASE op"))
+        return true;
+    if (!sqlite3_get_autocommit(w->conn->db)) {
         w_exec(w, "ROLLBACK TO op");
         w_exec(w, "RELEASE op");
     }
-    if (sqlite3_get_autocommit(w->conn->db)) /* SQLite rolled the whole batch back */
-        grp.broken = true;
-    return keep && (!kept || grp.broken) ? DB_ERROR : DB_OK;
+    return false;
+}
+
+/* An op of this thread's group begins: a savepoint in the group's batch. */
+static int group_op_begin(sq_conn_t *c)
+{
+    if (grp.op) {
+        log_error("sqlite: a second write on one database from one thread, inside the first: refused");
+        return DB_ERROR;
+    }
+    if (grp.broken || grp.let_go)
+        return DB_ERROR; /* the group's batch is lost, or ended: it takes no more */
+    int st = op_open(c);
+    if (st == OP_NO_SAVEPOINT)
+        grp.broken = sqlite3_get_autocommit(c->w->conn->db);
+    grp.op = st == OP_OPEN;
+    return st == OP_OPEN ? DB_OK : DB_ERROR;
 }
 
 static int sq_group_begin(db_conn_t *base)
@@ -670,16 +678,16 @@ static int sq_group_end(db_conn_t *base)
 static int op_end(sq_conn_t *c, bool keep)
 {
     sq_writer_t *w = c->w;
-    if (grp.w == w)
-        return group_op_end(c, keep);
     c->wop = false;
-    reset_busy(w->conn->db);
-    if (keep && w_exec(w, "RELEASE op"))
-        return op_leave(w, true);
-    if (!sqlite3_get_autocommit(w->conn->db)) {
-        w_exec(w, "ROLLBACK TO op");
-        w_exec(w, "RELEASE op");
+    bool kept = op_close(w, keep);
+    if (grp.w == w) { /* in a group: the batch stays open for its next op */
+        grp.op = false;
+        if (sqlite3_get_autocommit(w->conn->db)) /* SQLite rolled the whole batch back */
+            grp.broken = true;
+        return keep && (!kept || grp.broken) ? DB_ERROR : DB_OK;
     }
+    if (kept)
+        return op_leave(w, true);
     op_leave(w, false);
     return keep ? DB_ERROR : DB_OK;
 }
@@ -1010,25 +1018,12 @@ static int sq_begin(db_conn_t *base)
         return group_op_begin(c);
     if (op_take(w) != DB_OK)
         return DB_ERROR;
-    /* IMMEDIATE: take the write lock now, so a batch never fails to
-     * upgrade from read to write half-way through. */
-    if (!w->open) {
-        if (!w_exec(w, "BEGIN IMMEDIATE")) {
-            log_error("sqlite: cannot begin: %s", sqlite3_errmsg(w->conn->db));
-            op_unlock(w);
-            return DB_ERROR;
-        }
-        w->open = true;
-        w->t0 = now_ns();
-    }
-    if (!w_exec(w, "SAVEPOINT op")) {
-        log_error("sqlite: cannot begin an op: %s", sqlite3_errmsg(w->conn->db));
+    int st = op_open(c);
+    if (st == OP_NO_BATCH)
+        op_unlock(w);
+    else if (st == OP_NO_SAVEPOINT)
         op_leave(w, false);
-        return DB_ERROR;
-    }
-    w->nops++;
-    c->wop = true;
-    return DB_OK;
+    return st == OP_OPEN ? DB_OK : DB_ERROR;
 }
 
 static int sq_lock(db_conn_t *c, int64_t key)
