@@ -131,6 +131,26 @@ static const char *route_name(const api_req_t *ar)
     return ar->route_rc == ROUTER_FOUND ? ar->match.route->pattern : "(unmatched)";
 }
 
+/* The body's parts, as they are: the request owns them until h2o disposes
+ * of it, after the last byte went (h2o_send_inline would copy them into
+ * the request's pool first, some 30 KB for a page of photos). */
+static void send_parts(h2o_req_t *req, const api_req_t *ar)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_iovec_t v[3];
+    size_t n = 0;
+    if (ar->out.pre_len)
+        v[n++] = h2o_iovec_init(ar->out.pre, ar->out.pre_len);
+    if (ar->out.len)
+        v[n++] = h2o_iovec_init(ar->out.body, ar->out.len);
+    if (ar->out.post_len)
+        v[n++] = h2o_iovec_init(ar->out.post, ar->out.post_len);
+    h2o_start_response(req, &generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        n = 0;
+    h2o_send(req, n ? v : NULL, n, H2O_SEND_STATE_FINAL);
+}
+
 void api_flush(api_req_t *ar)
 {
     h2o_req_t *req = ar->req;
@@ -152,7 +172,7 @@ void api_flush(api_req_t *ar)
     req->res.status = ar->out.status;
     req->res.reason = reason_phrase(ar->out.status);
     if (ar->out.file == NULL) {
-        req->res.content_length = ar->out.len;
+        req->res.content_length = ar->out.pre_len + ar->out.len + ar->out.post_len;
         if (ar->out.type != NULL)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ar->out.type,
                            strlen(ar->out.type));
@@ -189,7 +209,7 @@ void api_flush(api_req_t *ar)
         free(ar->out.file);
         ar->out.file = NULL;
     } else {
-        h2o_send_inline(req, ar->out.body, ar->out.len);
+        send_parts(req, ar);
     }
     server_t *srv = ar->srv;
     if (srv->metrics != NULL || ar->cfg->slow_request_ms > 0) {
@@ -211,14 +231,19 @@ void api_flush(api_req_t *ar)
     ar->out.status = 0; /* sent */
 }
 
+static void too_large(api_req_t *ar)
+{
+    log_error("response for %.*s too large", (int)api_path_len(ar), ar->path);
+    sentry_report("error", "response too large", route_name(ar), ar->method, ar->request_id);
+    static const char body[] =
+        "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"response too large\"}}";
+    api_send(ar, 500, body, sizeof(body) - 1);
+}
+
 static void send_buf(api_req_t *ar, int status, buf_t *b)
 {
     if (b->overflow) {
-        log_error("response for %.*s too large", (int)api_path_len(ar), ar->path);
-        sentry_report("error", "response too large", route_name(ar), ar->method, ar->request_id);
-        static const char body[] =
-            "{\"meta\":{\"code\":500,\"error_type\":\"APIError\",\"error_message\":\"response too large\"}}";
-        api_send(ar, 500, body, sizeof(body) - 1);
+        too_large(ar);
     } else {
         size_t len;
         char *body = buf_steal(b, &len);
@@ -229,25 +254,35 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 
 #define RESPONSE_MAX (64u << 20)
 
-void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination)
+void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination)
 {
     static const char head[] = "{\"meta\":{\"code\":200},\"data\":", pg[] = ",\"pagination\":";
-    buf_t b;
-    buf_init(&b, RESPONSE_MAX);
-    buf_reserve(&b, sizeof(head) + data->len + sizeof(pg) + (pagination ? pagination->len : 0) + 1);
-    buf_append(&b, head, sizeof(head) - 1);
-    buf_append(&b, data->data, data->len);
-    if (data->overflow)
-        b.overflow = true;
+    buf_t tail;
+    buf_init(&tail, RESPONSE_MAX);
     if (pagination && pagination->len) {
-        buf_append(&b, pg, sizeof(pg) - 1);
-        buf_append(&b, pagination->data, pagination->len);
+        buf_append(&tail, pg, sizeof(pg) - 1);
+        buf_append(&tail, pagination->data, pagination->len);
+        tail.overflow = tail.overflow || pagination->overflow;
     }
-    buf_putc(&b, '}');
-    send_buf(ar, 200, &b);
+    buf_putc(&tail, '}');
+    if (data->overflow || tail.overflow || data->len + tail.len > RESPONSE_MAX - sizeof(head)) {
+        too_large(ar);
+        buf_free(&tail);
+        return;
+    }
+    size_t len, post_len;
+    char *body = buf_steal(data, &len), *post = buf_steal(&tail, &post_len);
+    if (ar->replied) {
+        free(post);
+        send_owned(ar, 200, body, len); /* (frees it) */
+        return;
+    }
+    ar->out.pre = head, ar->out.pre_len = sizeof(head) - 1;
+    ar->out.post = post, ar->out.post_len = post_len;
+    send_owned(ar, 200, body, len);
 }
 
-void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, const char *next)
+void api_ok_page(api_req_t *ar, buf_t *data, const char *param, const char *key, const char *next)
 {
     buf_t pg;
     buf_init(&pg, 8192);

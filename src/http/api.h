@@ -119,8 +119,12 @@ struct api_req {
     /* the answer, until the loop sends it */
     struct {
         int status;
+        const char *pre; /* a static prefix of the body (api_ok's envelope), or NULL */
+        size_t pre_len;
         char *body;
         size_t len;
+        char *post; /* what follows the body (api_ok's pagination and brace), or NULL */
+        size_t post_len;
         int nheaders;
         char *headers[API_OUT_HEADERS][2];
         char *file;            /* api_send_file's: sent from disk, then unlinked */
@@ -233,12 +237,14 @@ void api_csrf_token(const char *token, size_t len, char *out);
 /* Adds the Set-Cookie header that starts (token) or ends (NULL) a browser session. */
 void api_set_session_cookie(api_req_t *ar, const char *token);
 
-/* Responses. `data` is a rendered JSON value; pagination may be NULL. */
-void api_ok(api_req_t *ar, const buf_t *data, const buf_t *pagination);
+/* Responses. `data` is a rendered JSON value, whose bytes the answer takes
+ * (data is left empty: the envelope goes round it on the wire, not by a
+ * copy); pagination may be NULL. */
+void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination);
 void api_ok_null(api_req_t *ar);
 /* A list page: pagination {"next_url": this URL with param=next, key: "next"}
  * if next is not NULL or empty (a cursor: plain ID or sealed position). */
-void api_ok_page(api_req_t *ar, const buf_t *data, const char *param, const char *key, const char *next);
+void api_ok_page(api_req_t *ar, buf_t *data, const char *param, const char *key, const char *next);
 void api_error(api_req_t *ar, int status, const char *type, const char *msg);
 /* OAuth style: {"code":N,"error_type":"OAuthException","error_message":...} */
 void api_oauth_error(api_req_t *ar, int status, const char *msg);

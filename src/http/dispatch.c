@@ -26,6 +26,7 @@
 #include "obs/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -47,7 +48,7 @@ typedef struct ar_link {
  * here through a small hash index. Only reads (GET, HEAD) keep one: a
  * write may change an entry it has read. */
 #define MEMO_MAX 512
-#define MEMO_CHUNK (32u << 10)
+#define MEMO_CHUNK (64u << 10) /* a page of twenty photos and their users, about 45 KB */
 typedef struct memo_entry {
     int kind;
     int64_t id;
@@ -80,11 +81,70 @@ static void memo_free(cache_memo_t *m)
     }
 }
 
+/* Each thread keeps the memo of its last request for its next one (its
+ * index, its entries' array and one chunk of values), so a page of photos
+ * does not malloc and free them again, some 50 KB in five pieces; and an
+ * event loop keeps its last request's api_req_t (4.7 KB). */
+static pthread_key_t spare_key, spare_ar_key;
+#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define SPARES 0 /* under ASan every request's memory is its own: a use after the end is caught */
+#endif
+#endif
+#ifndef SPARES
+#define SPARES 1
+#endif
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free(void *m)
+{
+    memo_free(m);
+}
+
+static void spare_init(void)
+{
+    if (pthread_key_create(&spare_key, spare_free) != 0 || pthread_key_create(&spare_ar_key, free) != 0)
+        abort();
+}
+
+/* The request is done with m: kept as this thread's spare, emptied. */
+static void memo_release(cache_memo_t *m)
+{
+    if (m == NULL)
+        return;
+    pthread_once(&spare_once, spare_init);
+    if (!SPARES || pthread_getspecific(spare_key) != NULL) {
+        memo_free(m);
+        return;
+    }
+    memo_chunk_t *keep = m->chunk;
+    for (memo_chunk_t *c = keep ? keep->prev : NULL, *p; c; c = p) {
+        p = c->prev;
+        free(c);
+    }
+    if (keep != NULL && keep->cap > MEMO_CHUNK) { /* one value larger than a chunk */
+        free(keep);
+        keep = NULL;
+    }
+    if (keep != NULL)
+        keep->prev = NULL, keep->used = 0;
+    m->chunk = keep;
+    if (m->index != NULL)
+        memset(m->index, 0, (size_t)(2 * m->cap) * sizeof(*m->index));
+    m->n = 0;
+    pthread_setspecific(spare_key, m);
+}
+
 static cache_memo_t *memo_of(api_req_t *ar)
 {
+    if (ar->memo != NULL)
+        return ar->memo;
     if (strcmp(ar->method, "GET") != 0 && strcmp(ar->method, "HEAD") != 0)
         return NULL;
-    if (ar->memo == NULL)
+    pthread_once(&spare_once, spare_init);
+    if ((ar->memo = pthread_getspecific(spare_key)) != NULL)
+        pthread_setspecific(spare_key, NULL);
+    else
         ar->memo = xcalloc(1, sizeof(*ar->memo));
     return ar->memo;
 }
@@ -144,10 +204,12 @@ static void memo_reserve(cache_memo_t *m, int need)
         memo_index(m, k);
 }
 
-static void memo_put(cache_memo_t *m, int kind, int64_t id, const void *val, size_t len)
+/* Adds an entry the memo does not hold: its number, or -1 (no memo, or a
+ * full one). */
+static int memo_add(cache_memo_t *m, int kind, int64_t id, const void *val, size_t len)
 {
-    if (m == NULL || m->n == MEMO_MAX || memo_find(m, kind, id) >= 0)
-        return;
+    if (m == NULL || m->n == MEMO_MAX)
+        return -1;
     memo_reserve(m, m->n + 1);
     memo_chunk_t *c = m->chunk;
     if (c == NULL || c->cap - c->used < len) {
@@ -159,7 +221,8 @@ static void memo_put(cache_memo_t *m, int kind, int64_t id, const void *val, siz
     memcpy(c->data + c->used, val, len);
     m->e[m->n] = (memo_entry_t){.kind = kind, .id = id, .val = c->data + c->used, .len = len};
     c->used += len;
-    memo_index(m, m->n++);
+    memo_index(m, m->n);
+    return m->n++;
 }
 
 static void ar_unref(api_req_t *ar)
@@ -172,9 +235,10 @@ static void ar_unref(api_req_t *ar)
     free(ar->path);
     free((char *)ar->token);
     free(ar->photo_copy);
-    memo_free(ar->memo);
+    memo_release(ar->memo);
     free(ar->blocks);
     free(ar->out.body);
+    free(ar->out.post);
     if (ar->out.file) /* never sent: the client went */
         unlink(ar->out.file);
     free(ar->out.file);
@@ -183,7 +247,11 @@ static void ar_unref(api_req_t *ar)
         free(ar->out.headers[i][0]);
         free(ar->out.headers[i][1]);
     }
-    free(ar);
+    pthread_once(&spare_once, spare_init);
+    if (SPARES && pthread_getspecific(spare_ar_key) == NULL)
+        pthread_setspecific(spare_ar_key, ar);
+    else
+        free(ar);
 }
 
 static void unlink_hash_waiting(api_req_t *ar)
@@ -211,7 +279,14 @@ static void on_link_dispose(void *p)
 
 static api_req_t *ar_new(server_thread_t *thr, h2o_req_t *req)
 {
-    api_req_t *ar = xcalloc(1, sizeof(*ar));
+    pthread_once(&spare_once, spare_init);
+    api_req_t *ar = pthread_getspecific(spare_ar_key);
+    if (ar != NULL) {
+        pthread_setspecific(spare_ar_key, NULL);
+        memset(ar, 0, sizeof(*ar));
+    } else {
+        ar = xcalloc(1, sizeof(*ar));
+    }
     ar->req = req;
     ar->thr = thr;
     ar->srv = thr->srv;
@@ -531,7 +606,7 @@ bool api_cache_get(api_req_t *ar, int kind, int64_t id, buf_t *out)
     /* the request's address: the same on its loop try and its worker run */
     if (!cache_read(ar->srv->cache, &ar->cache_ticket, kind, id, out, (uint64_t)(uintptr_t)ar))
         return false;
-    memo_put(m, kind, id, out->data + at, out->len - at);
+    memo_add(m, kind, id, out->data + at, out->len - at); /* (memo_get found none) */
     return true;
 }
 
@@ -545,8 +620,7 @@ bool api_cache_view(api_req_t *ar, int kind, int64_t id, buf_t *scratch, const c
         size_t at = scratch->len;
         if (!cache_read(ar->srv->cache, &ar->cache_ticket, kind, id, scratch, (uint64_t)(uintptr_t)ar))
             return false;
-        memo_put(m, kind, id, scratch->data + at, scratch->len - at);
-        if ((i = memo_find(m, kind, id)) < 0) { /* no memo, or a full one: the copy */
+        if ((i = memo_add(m, kind, id, scratch->data + at, scratch->len - at)) < 0) { /* no memo, or a full one: the copy */
             *val = scratch->data + at, *len = scratch->len - at;
             return true;
         }
@@ -558,7 +632,7 @@ bool api_cache_view(api_req_t *ar, int kind, int64_t id, buf_t *scratch, const c
 static void memo_found(void *arg, int64_t id, const void *val, size_t len)
 {
     cache_memo_t *m = arg;
-    memo_put(m, m->prefetch_kind, id, val, len);
+    memo_add(m, m->prefetch_kind, id, val, len); /* asked for once each, and not held */
 }
 
 bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
@@ -598,7 +672,9 @@ void api_cache_set(api_req_t *ar, int kind, int64_t id, const void *val, size_t 
     if (!cache_reachable(ar))
         return;
     cache_set_ttl(ar->srv->cache, kind, id, val, len, &ar->cache_ticket, ttl_ms);
-    memo_put(memo_of(ar), kind, id, val, len);
+    cache_memo_t *m = memo_of(ar);
+    if (memo_find(m, kind, id) < 0) /* (one held stays: the request's reads agree) */
+        memo_add(m, kind, id, val, len);
 }
 
 static void back_checked(api_req_t *ar);
@@ -742,6 +818,7 @@ static void unwind(api_req_t *ar)
 {
     ar->replied = false;
     free(ar->out.body);
+    free(ar->out.post);
     if (ar->out.file)
         unlink(ar->out.file);
     free(ar->out.file);
@@ -755,7 +832,7 @@ static void unwind(api_req_t *ar)
     memset(&ar->liked, 0, sizeof(ar->liked));
     free(ar->blocks);
     ar->blocks = NULL;
-    memo_free(ar->memo); /* the worker's run takes a new ticket: what the try read may be older */
+    memo_release(ar->memo); /* the worker's run takes a new ticket: what the try read may be older */
     ar->memo = NULL;
     ar->viewer = 0;
     ar->app = 0;
