@@ -324,6 +324,61 @@ static void test_threads(void **state)
     cache_free(c);
 }
 
+/* Batched reads while other threads fill the tables (so they grow, and
+ * the reads' first pass, which takes no lock, meets arrays being
+ * replaced): every value found is the one set for its ID. */
+static void found_right(void *arg, int64_t id, const void *val, size_t len)
+{
+    int64_t v;
+    if (len != sizeof(v) || (memcpy(&v, val, sizeof(v)), v != id * 7))
+        *(int *)arg = 1;
+}
+
+static void *fill_many(void *arg)
+{
+    cache_t *c = arg;
+    for (int64_t id = 1; id <= 60000; id++) {
+        int64_t v = id * 7;
+        cache_set(c, CACHE_USER, id, &v, sizeof(v), tk(c));
+    }
+    return NULL;
+}
+
+static void *read_many(void *arg)
+{
+    cache_t *c = arg;
+    int bad = 0;
+    int64_t ask[100];
+    for (int round = 0; round < 3000 && !bad; round++) {
+        for (int i = 0; i < 100; i++)
+            ask[i] = 1 + (round * 131 + i * 617) % 60000;
+        cache_get_many(c, CACHE_USER, ask, 100, found_right, &bad);
+    }
+    return bad ? (void *)1 : NULL;
+}
+
+static void test_get_many_while_growing(void **state)
+{
+    (void)state;
+    cache_t *c = cache_new(64u << 20);
+    pthread_t t[3];
+    pthread_create(&t[0], NULL, fill_many, c);
+    pthread_create(&t[1], NULL, read_many, c);
+    pthread_create(&t[2], NULL, read_many, c);
+    for (int i = 0; i < 3; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_null(rc);
+    }
+    int got = 0; /* all there at the end: the tables grew to hold them */
+    int64_t ask[] = {1, 30000, 60000};
+    cache_get_many(c, CACHE_USER, ask, 3, found_right, &got);
+    assert_int_equal(got, 0);
+    cache_stats_t st = cache_stats(c);
+    assert_int_equal(st.entries, 60000);
+    cache_free(c);
+}
+
 typedef struct seen {
     char hosts[4][256];
     int ports[4];
@@ -386,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_read_entries_stay),
         cmocka_unit_test(test_tables_grow),
         cmocka_unit_test(test_get_many),
+        cmocka_unit_test(test_get_many_while_growing),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_urls),
     };
