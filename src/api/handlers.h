@@ -157,6 +157,7 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
 /* Renders media id into b if it exists and the viewer may see it (from the
  * object cache where it can); returns whether it did. For list pages. */
 bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b);
+bool api_show_media_cached(api_req_t *ar, int64_t id, int64_t owner_hint);
 
 /* Reads, in one query, which of the media ids (a page about to be shown)
  * the viewer has liked, for user_has_liked; items outside the memo ask

@@ -313,6 +313,8 @@ bool api_media_answer(api_req_t *ar, int rc, int urc)
 
 static void show(api_req_t *ar, int64_t id, int64_t owner_hint)
 {
+    if (api_show_media_cached(ar, id, owner_hint))
+        return;
     media_t *m = xmalloc(sizeof(*m));
     user_t owner;
     if (api_load_media(ar, id, owner_hint, m, &owner))

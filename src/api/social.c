@@ -475,6 +475,49 @@ bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
     return found;
 }
 
+/* GET /v1/media/{id} from the object cache: the media's template (which
+ * names its owner), the owner's cached fragment (there? private?), and the
+ * viewer's cached likes, with the answers and errors of the rows' path
+ * (api_find_media, api_can_view). False, having answered nothing, when the
+ * template is not cached: then the caller reads the rows. */
+bool api_show_media_cached(api_req_t *ar, int64_t id, int64_t owner_hint)
+{
+    buf_t t;
+    buf_init(&t, 16u << 20);
+    const char *tv;
+    size_t tl;
+    media_tpl_t tp;
+    if (id == 0 || !api_cache_view(ar, CACHE_MEDIA, id, &t, &tv, &tl) || !tpl_read(tv, tl, &tp)) {
+        buf_free(&t);
+        return false;
+    }
+    bool is_private = false;
+    int rc = owner_hint && owner_hint != tp.head.owner ? MEDIA_NOT_FOUND : MEDIA_OK, urc = USERS_ERROR;
+    if (rc == MEDIA_OK) {
+        buf_t probe;
+        buf_init(&probe, 4096);
+        urc = api_user_fragment(ar, tp.head.owner, &probe, &is_private);
+        buf_free(&probe);
+    }
+    if (api_media_answer(ar, rc, urc) && api_can_view_id(ar, tp.head.owner, is_private, "this media does not exist")) {
+        int got = 0;
+        bool ranged;
+        /* the viewer's likes, if a page cached them; else assemble asks */
+        if (ar->viewer != 0 && tp.head.like_count > 0 && liked_from_cache(ar, id, id, &got, &ranged)) {
+            ar->liked.known = true; /* (liked_from_cache wrote ids) */
+            ar->liked.lo = ar->liked.hi = id;
+            ar->liked.n = got;
+        }
+        buf_t b;
+        buf_init(&b, 1 << 20);
+        assemble(ar, tp.body, tp.len, id, &tp.head, &b);
+        api_ok(ar, &b, NULL);
+        buf_free(&b);
+    }
+    buf_free(&t);
+    return true;
+}
+
 /* The media named by the first path argument, visible to the viewer. */
 static bool media_arg(api_req_t *ar, media_t *m, user_t *owner)
 {

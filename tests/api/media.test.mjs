@@ -1198,3 +1198,49 @@ describe('concurrent uploads', () => {
     }
   });
 });
+
+// GET /v1/media/{id} answers from the object cache once the media's template
+// is there (no row read): each answer below is asked twice, the second from
+// the cache, and must be the rows' answer.
+describe('a media read from the object cache', () => {
+  it('says what the rows say: likes, a wrong owner, privacy, blocks', async () => {
+    const owner = await signup(url, uniqueName('mc'));
+    const viewer = await signup(url, uniqueName('mv'));
+    const m = await uploadOk(owner.token);
+    const get = async (id = m.id, who = viewer) => api(url, 'GET', `/v1/media/${id}`, { token: who.token });
+    const twice = async (check, ...args) => { for (let i = 0; i < 2; i++) check(await get(...args), i); };
+
+    await twice((r) => assert.equal(assertOk(r).user_has_liked, false));
+    assertOk(await api(url, 'POST', `/v1/media/${m.id}/likes`, { token: viewer.token }));
+    await twice((r) => {
+      const d = assertOk(r);
+      assert.equal(d.user_has_liked, true);
+      assert.equal(d.likes.count, 1);
+    });
+    // the viewer's likes cached by a page, then a read of the one photo from them
+    assertOk(await api(url, 'GET', `/v1/users/${owner.user.id}/media/recent`, { token: viewer.token }));
+    await twice((r) => assert.equal(assertOk(r).user_has_liked, true));
+    await twice((r) => assert.equal(assertOk(r).user_has_liked, false), m.id, owner);
+    assertOk(await api(url, 'DELETE', `/v1/media/${m.id}/likes`, { token: viewer.token }));
+    await twice((r) => assert.equal(assertOk(r).user_has_liked, false));
+
+    // an ID naming another owner is not this media
+    await twice((r) => assertV1Error(r, 404, 'APINotFoundError'), `${m.id.split('_')[0]}_${viewer.user.id}`);
+
+    // private: a stranger may not see it, its owner may
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: owner.token, form: { is_private: 'true' } }));
+    await twice((r) => assertV1Error(r, 400, 'APINotAllowedError'));
+    await twice((r) => assert.equal(assertOk(r).id, m.id), m.id, owner);
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: owner.token, form: { is_private: 'false' } }));
+    await twice((r) => assert.equal(assertOk(r).id, m.id));
+
+    // blocked by its owner: not there
+    assertOk(await api(url, 'POST', `/v1/users/${viewer.user.id}/relationship`,
+      { token: owner.token, form: { action: 'block' } }));
+    await twice((r) => assertV1Error(r, 404, 'APINotFoundError'));
+
+    // deleted: not there, to its owner either
+    assertOk(await api(url, 'DELETE', `/v1/media/${m.id}`, { token: owner.token }));
+    await twice((r) => assertV1Error(r, 404, 'APINotFoundError'), m.id, owner);
+  });
+});
