@@ -22,24 +22,32 @@ python3 bench/scenario_lists.py "$DATA/picogram.db" "$LISTS"
 TOKENS=$DATA/tokens.txt
 
 # a read scenario: picogram on the list's requests in turn; nginx on the
-# first request's captured answer
+# first request's captured answer, twice: with wrk alone (as every figure
+# before 2026-12-06), and through the same Lua client as picogram (the same
+# script, tokens and header per request, on a list of that one path), since
+# wrk shares the two cores and its script costs it CPU per request that
+# plain wrk does not spend
 read_side_by_side() { # NAME LIST
   local name=$1 list=$2 path
   path=$(head -1 "$list" | cut -d' ' -f2)
   capture "$path" "$name" >/dev/null
+  sed "s|^GET .*|GET /$name|" "$list" >"$WORK/ng-$name.list"
   echo "== $name: $(wc -l <"$list") requests in turn, e.g. GET $path ($(wc -c <"$WORK/www/$name") bytes)"
   printf '%-6s %-9s %12s %10s %10s\n' round server req/s p50 p99
   warm_up "$list"
-  : >"$WORK/pg"; : >"$WORK/ng"
+  : >"$WORK/pg"; : >"$WORK/ng"; : >"$WORK/ngl"
   for r in $(seq "$ROUNDS"); do
     read -r rps p50 p99 < <(scenario_run "$list")
     printf '%-6s %-9s %12s %10s %10s\n' "$r" picogram "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/pg"
     read -r rps p50 p99 < <(wrk_run "http://127.0.0.1:$NG_PORT/$name")
     printf '%-6s %-9s %12s %10s %10s\n' "$r" nginx "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/ng"
+    read -r rps p50 p99 < <(PG_PORT=$NG_PORT scenario_run "$WORK/ng-$name.list")
+    printf '%-6s %-9s %12s %10s %10s\n' "$r" nginx-lua "$rps" "$p50" "$p99"; echo "$rps" >>"$WORK/ngl"
   done
-  local pg ng
-  pg=$(median <"$WORK/pg"); ng=$(median <"$WORK/ng")
-  echo "median req/s: picogram $pg, nginx $ng, ratio $(awk -v a="$pg" -v b="$ng" 'BEGIN {printf "%.3f", a/b}')"
+  local pg ng ngl
+  pg=$(median <"$WORK/pg"); ng=$(median <"$WORK/ng"); ngl=$(median <"$WORK/ngl")
+  echo "median req/s: picogram $pg, nginx $ng, ratio $(awk -v a="$pg" -v b="$ng" 'BEGIN {printf "%.3f", a/b}');" \
+    "nginx through the same client $ngl, ratio $(awk -v a="$pg" -v b="$ngl" 'BEGIN {printf "%.3f", a/b}')"
 }
 
 # Before the rounds, a scenario runs once for WARMUP unrecorded (its figures
