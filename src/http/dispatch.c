@@ -86,9 +86,12 @@ static void memo_free(cache_memo_t *m)
  * does not malloc and free them again, some 50 KB in five pieces; and an
  * event loop keeps its last request's api_req_t (4.7 KB). */
 static pthread_key_t spare_key, spare_ar_key;
-#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define SPARES 0 /* under ASan every request's memory is its own: a use after the end is caught */
+/* under ASan every request's memory is its own: a use after the end is caught */
+#if defined(__SANITIZE_ADDRESS__)
+#define SPARES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPARES 0
 #endif
 #endif
 #ifndef SPARES

@@ -118,7 +118,11 @@ test('failover to a synchronous replica under writes: no acknowledged write lost
       assert.deepEqual(lost, [], 'every acknowledged comment survived the failover');
       // the count the API shows agrees with the rows
       const m = await api(url, 'GET', `/v1/media/${mediaId}`, { token: owner.token });
-      assert.equal(m.body.data.comments.count, rows.length, 'the comment count matches the rows');
+      // (its message says whether the row's counter or the cache disagrees:
+      // a flake seen once in about 36 runs under load, not yet explained)
+      const counter = own.psql(1, `SELECT comment_count FROM media WHERE id = ${BigInt(mediaId.split('_')[0])}`);
+      assert.equal(m.body.data.comments.count, rows.length,
+        `the comment count matches the rows (the media row's counter: ${counter}; ${acked.length} acknowledged)`);
       // every acknowledged sign-up can be read back
       for (const u of signedUp) {
         const r = await api(url, 'GET', `/v1/users/${u.id}`, { token: owner.token });
