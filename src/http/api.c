@@ -253,32 +253,54 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 }
 
 #define RESPONSE_MAX (64u << 20)
+/* data this large or larger goes out as it is, the envelope beside it */
+#define API_OK_PIECES_MIN 8192
 
 void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination)
 {
     static const char head[] = "{\"meta\":{\"code\":200},\"data\":", pg[] = ",\"pagination\":";
-    buf_t tail;
+    buf_t tail; /* with pagination: its object and the brace; without, the brace alone (static) */
     buf_init(&tail, RESPONSE_MAX);
     if (pagination && pagination->len) {
         buf_append(&tail, pg, sizeof(pg) - 1);
         buf_append(&tail, pagination->data, pagination->len);
+        buf_putc(&tail, '}');
         tail.overflow = tail.overflow || pagination->overflow;
     }
-    buf_putc(&tail, '}');
-    if (data->overflow || tail.overflow || data->len + tail.len > RESPONSE_MAX - sizeof(head)) {
+    if (data->overflow || tail.overflow || data->len + tail.len > RESPONSE_MAX - sizeof(head) - 1) {
         too_large(ar);
         buf_free(&tail);
         return;
     }
-    size_t len, post_len;
-    char *body = buf_steal(data, &len), *post = buf_steal(&tail, &post_len);
+    if (data->len < API_OK_PIECES_MIN) { /* small: one piece, one copy (cheaper than three to write) */
+        buf_t b;
+        buf_init(&b, RESPONSE_MAX);
+        buf_reserve(&b, sizeof(head) + data->len + tail.len + 1);
+        buf_append(&b, head, sizeof(head) - 1);
+        buf_append(&b, data->data, data->len);
+        if (tail.len > 0)
+            buf_append(&b, tail.data, tail.len);
+        else
+            buf_putc(&b, '}');
+        buf_free(&tail);
+        send_buf(ar, 200, &b);
+        return;
+    }
+    size_t len;
+    char *body = buf_steal(data, &len);
     if (ar->replied) {
-        free(post);
+        buf_free(&tail);
         send_owned(ar, 200, body, len); /* (frees it) */
         return;
     }
     ar->out.pre = head, ar->out.pre_len = sizeof(head) - 1;
-    ar->out.post = post, ar->out.post_len = post_len;
+    if (tail.len > 0) {
+        ar->out.post_owned = buf_steal(&tail, &ar->out.post_len);
+        ar->out.post = ar->out.post_owned;
+    } else {
+        ar->out.post = "}", ar->out.post_len = 1;
+    }
+    buf_free(&tail);
     send_owned(ar, 200, body, len);
 }
 

@@ -123,8 +123,9 @@ struct api_req {
         size_t pre_len;
         char *body;
         size_t len;
-        char *post; /* what follows the body (api_ok's pagination and brace), or NULL */
+        const char *post; /* what follows the body (api_ok's closing brace, after the pagination), or NULL */
         size_t post_len;
+        char *post_owned; /* post, when it is not a static string (then freed with the request) */
         int nheaders;
         char *headers[API_OUT_HEADERS][2];
         char *file;            /* api_send_file's: sent from disk, then unlinked */

@@ -241,7 +241,7 @@ static void ar_unref(api_req_t *ar)
     memo_release(ar->memo);
     free(ar->blocks);
     free(ar->out.body);
-    free(ar->out.post);
+    free(ar->out.post_owned);
     if (ar->out.file) /* never sent: the client went */
         unlink(ar->out.file);
     free(ar->out.file);
@@ -821,7 +821,7 @@ static void unwind(api_req_t *ar)
 {
     ar->replied = false;
     free(ar->out.body);
-    free(ar->out.post);
+    free(ar->out.post_owned);
     if (ar->out.file)
         unlink(ar->out.file);
     free(ar->out.file);
