@@ -238,9 +238,9 @@ void api_csrf_token(const char *token, size_t len, char *out);
 /* Adds the Set-Cookie header that starts (token) or ends (NULL) a browser session. */
 void api_set_session_cookie(api_req_t *ar, const char *token);
 
-/* Responses. `data` is a rendered JSON value, whose bytes the answer takes
- * (data is left empty: the envelope goes round it on the wire, not by a
- * copy); pagination may be NULL. */
+/* Responses. `data` is a rendered JSON value, whose bytes the answer may
+ * take (8 KB or more: then data is left empty, and the envelope goes round
+ * it on the wire, not by a copy); pagination may be NULL. */
 void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination);
 void api_ok_null(api_req_t *ar);
 /* A list page: pagination {"next_url": this URL with param=next, key: "next"}
