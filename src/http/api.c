@@ -259,6 +259,8 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination)
 {
     static const char head[] = "{\"meta\":{\"code\":200},\"data\":", pg[] = ",\"pagination\":";
+    if (ar->replied)
+        return;
     buf_t tail; /* with pagination: its object and the brace; without, the brace alone (static) */
     buf_init(&tail, RESPONSE_MAX);
     if (pagination && pagination->len) {
@@ -288,11 +290,6 @@ void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination)
     }
     size_t len;
     char *body = buf_steal(data, &len);
-    if (ar->replied) {
-        buf_free(&tail);
-        send_owned(ar, 200, body, len); /* (frees it) */
-        return;
-    }
     ar->out.pre = head, ar->out.pre_len = sizeof(head) - 1;
     if (tail.len > 0) {
         ar->out.post_owned = buf_steal(&tail, &ar->out.post_len);
