@@ -10,6 +10,8 @@
 
 #include "cache/cache.h"
 
+typedef void (*cache_landed_fn)(void *arg, int kind, int64_t id);
+
 typedef struct cache_backend {
     const char *name;
     bool remote; /* see cache_remote */
@@ -38,6 +40,10 @@ struct cache {
     cache_barrier_fn barrier; /* cache_set_sync's */
     cache_flush_fn flush;
     void *sync_arg;
+    /* a delete the backend could not do at once is done now: called from
+     * the backend's own thread (the tiered cache sets it on its far tier) */
+    cache_landed_fn landed;
+    void *landed_arg;
 };
 
 extern const cache_backend_t cache_backend_lru;

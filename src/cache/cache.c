@@ -1,5 +1,7 @@
 /* The object cache interface: the switch and the publisher here, the rest
  * in the backend. */
+#include <pthread.h>
+
 #include "cache/backend.h"
 
 bool cache_remote(cache_t *c)
@@ -75,6 +77,20 @@ void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len
         c->be->set_ttl(c, kind, id, val, len, t, ttl_ms);
 }
 
+/* Guards the publisher's change against cache_republish, called from a
+ * backend's own thread: once cache_set_publisher returns, the old one is
+ * not being called. (cache_del reads it unguarded: it is set before the
+ * requests start, and cleared after they end.) */
+static pthread_mutex_t publisher_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void cache_republish(cache_t *c, int kind, int64_t id)
+{
+    pthread_mutex_lock(&publisher_lock);
+    if (c->publish)
+        c->publish(c->publish_arg, kind, id);
+    pthread_mutex_unlock(&publisher_lock);
+}
+
 void cache_del(cache_t *c, int kind, int64_t id)
 {
     c->be->del(c, kind, id);
@@ -104,8 +120,10 @@ bool cache_enabled(cache_t *c)
 
 void cache_set_publisher(cache_t *c, cache_publish_fn fn, void *arg)
 {
+    pthread_mutex_lock(&publisher_lock);
     c->publish_arg = arg;
     c->publish = fn;
+    pthread_mutex_unlock(&publisher_lock);
 }
 
 void cache_set_sync(cache_t *c, cache_barrier_fn barrier, cache_flush_fn flush, void *arg)

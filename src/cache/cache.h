@@ -118,6 +118,9 @@ void cache_set_ttl(cache_t *c, int kind, int64_t id, const void *val, size_t len
 void cache_del(cache_t *c, int kind, int64_t id);
 /* The same, here only: for invalidations that came from elsewhere. */
 void cache_del_local(cache_t *c, int kind, int64_t id);
+/* Publishes a delete again, without dropping anything here (a backend's
+ * delete that was late: cache/tiered.c). Any thread. */
+void cache_republish(cache_t *c, int kind, int64_t id);
 /* Drops every entry; fills with a ticket taken before are refused. */
 void cache_clear(cache_t *c);
 /* Off, every get misses and every set is dropped (while invalidations

@@ -44,6 +44,14 @@
  * a failed instance (no ejection): another instance could hold an entry
  * older than a delete the failed one took.
  *
+ * Until a queued delete is done, its key is unsettled here: this process
+ * neither reads it from memcached (the entry there may be the one the
+ * delete was to end) nor fills it, and while a flush is owed, no key at
+ * all. Other processes do not know, and may read the old entry meanwhile
+ * (and a local tier keep a copy): so once the delete is done, it is told
+ * to the cache above (cache_t's landed; the tiered cache publishes it
+ * again on the bus, and every local copy goes).
+ *
  * Each thread has its own connection set (memcached_st is not thread
  * safe), cloned from a configured one on first use.
  */
@@ -78,6 +86,16 @@ typedef struct pending {
     int64_t id;
 } pending_t;
 
+/* An unsettled key: how many of its deletes are queued or being tried. */
+typedef struct unsettled {
+    int kind;
+    int64_t id;
+    unsigned n;
+    struct unsettled *next;
+} unsettled_t;
+
+#define MC_UNSETTLED_BUCKETS 1024
+
 typedef struct mc {
     cache_t base;
     memcached_st *proto; /* configured, never used for calls: each thread clones it */
@@ -91,6 +109,9 @@ typedef struct mc {
     pending_t *queue;
     size_t nqueue, cap;
     bool flush; /* the queue overflowed: flush every instance instead */
+    bool flush_owed;                                /* from then until a flush is done */
+    unsettled_t *unsettled[MC_UNSETTLED_BUCKETS];   /* the keys of queued deletes */
+    _Atomic size_t nunsettled;                      /* keys there, + 1 while a flush is owed */
     bool stopping;
     bool warned;
     pthread_t retrier;
@@ -184,6 +205,61 @@ static void note(mc_t *c, uint32_t server, memcached_return_t rc)
         atomic_store_explicit(&c->skip_until[server], 0, memory_order_relaxed);
 }
 
+static size_t unsettled_bucket(int kind, int64_t id)
+{
+    return ((uint64_t)id * 0x9E3779B97F4A7C15ull + (uint64_t)kind) >> 54; /* 10 bits: MC_UNSETTLED_BUCKETS */
+}
+
+/* Under c->lock: one more delete of the key queued (by > 0) or one done
+ * (by < 0). */
+static void unsettle(mc_t *c, int kind, int64_t id, int by)
+{
+    unsettled_t **at = &c->unsettled[unsettled_bucket(kind, id)];
+    while (*at && !((*at)->kind == kind && (*at)->id == id))
+        at = &(*at)->next;
+    if (by > 0 && *at == NULL) {
+        *at = xcalloc(1, sizeof(**at));
+        (*at)->kind = kind;
+        (*at)->id = id;
+        atomic_fetch_add(&c->nunsettled, 1);
+    }
+    if (*at == NULL)
+        return;
+    (*at)->n += (unsigned)by;
+    if ((*at)->n == 0) {
+        unsettled_t *gone = *at;
+        *at = gone->next;
+        free(gone);
+        atomic_fetch_sub(&c->nunsettled, 1);
+    }
+}
+
+/* Under c->lock: no key unsettled (the queue gave way to a flush). */
+static void unsettle_none(mc_t *c)
+{
+    for (size_t b = 0; b < MC_UNSETTLED_BUCKETS; b++)
+        while (c->unsettled[b]) {
+            unsettled_t *gone = c->unsettled[b];
+            c->unsettled[b] = gone->next;
+            free(gone);
+            atomic_fetch_sub(&c->nunsettled, 1);
+        }
+}
+
+/* Whether the key's entry is not to be read or filled here: a delete of
+ * it (or a flush) is still to be done. Free while nothing is queued. */
+static bool unsettled(mc_t *c, int kind, int64_t id)
+{
+    if (atomic_load_explicit(&c->nunsettled, memory_order_acquire) == 0)
+        return false;
+    pthread_mutex_lock(&c->lock);
+    bool yes = c->flush_owed;
+    for (unsettled_t *u = c->unsettled[unsettled_bucket(kind, id)]; u && !yes; u = u->next)
+        yes = u->kind == kind && u->id == id;
+    pthread_mutex_unlock(&c->lock);
+    return yes;
+}
+
 static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, buf_t *out, uint64_t who,
                       int64_t *left_ms)
 {
@@ -198,7 +274,7 @@ static bool mc_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, bu
     uint32_t flags = 0;
     memcached_return_t rc;
     uint32_t server = server_of(m, key, klen);
-    if (skipped(c, server)) {
+    if (skipped(c, server) || unsettled(c, kind, id)) {
         atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
         return false;
     }
@@ -249,7 +325,7 @@ static void mc_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_
         kp[nk] = keys + i * MC_KEY_MAX;
         kl[nk] = key_of(c, CACHE_LAYOUT, kind, ids[i], "", keys + i * MC_KEY_MAX);
         uint32_t server = server_of(m, kp[nk], kl[nk]);
-        if (skipped(c, server))
+        if (skipped(c, server) || unsettled(c, kind, ids[i]))
             continue;
         nk++;
     }
@@ -307,7 +383,7 @@ static void mc_set_ttl(cache_t *base, int kind, int64_t id, const void *val, siz
     char key[MC_KEY_MAX];
     size_t klen = key_of(c, CACHE_LAYOUT, kind, id, "", key);
     uint32_t server = server_of(m, key, klen);
-    if (skipped(c, server))
+    if (skipped(c, server) || unsettled(c, kind, id))
         return; /* a fill is only a help */
     int64_t stale_at = ttl_ms > 0 ? wall_ms() + ttl_ms : 0;
     time_t life = ttl_ms > 0 ? (time_t)((ttl_ms + CACHE_STALE_MS + 999) / 1000) : MC_TTL_S;
@@ -370,13 +446,23 @@ static int tombstone(mc_t *c, memcached_st *m, int kind, int64_t id, bool *down)
     return 0;
 }
 
+/* Under c->lock: a flush of every instance instead of the queue. */
+static void owe_flush(mc_t *c)
+{
+    c->flush = true;
+    c->nqueue = 0;
+    if (!c->flush_owed) {
+        c->flush_owed = true;
+        atomic_fetch_add(&c->nunsettled, 1);
+    }
+    unsettle_none(c);
+}
+
 /* Under c->lock. */
 static void push(mc_t *c, pending_t p)
 {
-    if (c->nqueue == MC_QUEUE_MAX) {
-        c->flush = true;
-        c->nqueue = 0;
-    }
+    if (c->nqueue == MC_QUEUE_MAX)
+        owe_flush(c);
     if (c->flush)
         return;
     if (c->nqueue == c->cap) {
@@ -388,10 +474,18 @@ static void push(mc_t *c, pending_t p)
     c->queue[c->nqueue++] = p;
 }
 
+/* Under c->lock: queues a new delete, its key unsettled until it is done. */
+static void push_new(mc_t *c, pending_t p)
+{
+    push(c, p);
+    if (!c->flush)
+        unsettle(c, p.kind, p.id, 1);
+}
+
 static void enqueue(mc_t *c, int kind, int64_t id)
 {
     pthread_mutex_lock(&c->lock);
-    push(c, (pending_t){kind, id});
+    push_new(c, (pending_t){kind, id});
     pthread_cond_signal(&c->wake);
     if (!c->warned) {
         c->warned = true;
@@ -447,16 +541,36 @@ static void *retrier(void *arg)
          * first failure, an instance back from its own trouble would wait
          * for the hung one's) */
         bool down[MC_SERVERS_MAX + 1] = {false};
-        size_t left = 0; /* the deletes still to do, moved to the front of q */
+        size_t left = 0, ndone = 0; /* the deletes still to do, moved to the front of q; those done */
+        pending_t *done = xmalloc((n ? n : 1) * sizeof(*done));
         for (size_t i = 0; i < n && !flush; i++)
             if (!ok || tombstone(c, m, q[i].kind, q[i].id, down) != 0)
                 q[left++] = q[i];
+            else
+                done[ndone++] = q[i];
         pthread_mutex_lock(&c->lock);
         if (!ok && flush)
             c->flush = true;
+        else if (flush && !c->flush && c->flush_owed) {
+            c->flush_owed = false; /* done, and none owed since */
+            atomic_fetch_sub(&c->nunsettled, 1);
+        }
+        for (size_t i = 0; i < ndone; i++)
+            unsettle(c, done[i].kind, done[i].id, -1);
         for (size_t i = 0; i < left; i++)
             push(c, q[i]);
         free(q);
+        /* the caches above drop what other processes may have copied
+         * from the old entries meanwhile (outside the lock: a read that
+         * waits on it is not held up by the bus) */
+        cache_landed_fn landed = c->base.landed;
+        if (landed != NULL && ndone > 0) {
+            pthread_mutex_unlock(&c->lock);
+            for (size_t i = 0; i < ndone; i++)
+                landed(c->base.landed_arg, done[i].kind, done[i].id);
+            pthread_mutex_lock(&c->lock);
+        }
+        free(done);
         if (c->nqueue == 0 && !c->flush && c->warned) {
             c->warned = false;
             log_info("memcached: the invalidations that failed are done");
@@ -472,8 +586,7 @@ static void mc_clear(cache_t *base)
     memcached_st *m = conn(c);
     if (m == NULL || failed(memcached_flush(m, 0))) {
         pthread_mutex_lock(&c->lock);
-        c->flush = true;
-        c->nqueue = 0;
+        owe_flush(c);
         pthread_cond_signal(&c->wake);
         pthread_mutex_unlock(&c->lock);
     }
@@ -504,6 +617,7 @@ static void mc_free(cache_t *base)
     pthread_mutex_destroy(&c->clone_lock);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->wake);
+    unsettle_none(c);
     free(c->queue);
     free(c);
 }

@@ -23,6 +23,10 @@
  * invalidation. A value from before a write whose invalidation is yet to
  * arrive is dropped by it when it does.
  *
+ * A delete that far could not do at once (memcached.c queues it) is
+ * published again once it is done (tiered_landed): meanwhile other
+ * processes could read far's old entry, and their copies would outlive it.
+ *
  * Entries with a TTL (tokens, profiles, likes, blocks, timelines' heads)
  * are copied with what is left of far's TTL (the same TTL when filled
  * from the database), so a copy never outlives far's entry: the staleness
@@ -47,12 +51,25 @@ static bool with_ttl(int kind)
            kind == CACHE_PROFILE || kind == CACHE_RECENT || kind == CACHE_GEOCELL;
 }
 
+/* far's landed hook: a delete far could not do at once is done. Until
+ * then, other processes may have read far's old entry and copied it (this
+ * one reads nothing of a key whose delete is owed): the delete goes on the
+ * bus again, so that their copies go too. */
+static void tiered_landed(void *arg, int kind, int64_t id)
+{
+    tiered_t *c = arg;
+    cache_del_local(c->near, kind, id);
+    cache_republish(&c->base, kind, id);
+}
+
 cache_t *cache_tiered_new(cache_t *near, cache_t *far)
 {
     tiered_t *c = xcalloc(1, sizeof(*c));
     c->base.be = &cache_backend_tiered;
     c->near = near;
     c->far = far;
+    far->landed_arg = c;
+    far->landed = tiered_landed;
     return &c->base;
 }
 

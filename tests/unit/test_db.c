@@ -143,6 +143,58 @@ static void test_key_shards_backfilled(void **state)
     dbmap_free(map);
 }
 
+/* The query plan's detail of `sql`, its first line, into out. */
+static void plan_of(sqlite3 *h, const char *sql, char *out, size_t n)
+{
+    char q[512];
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+}
+
+/* Migration 21 drops activity_ref, whose column leads activity_once: news
+ * is still found by what caused it through an index (an unlike, a deleted
+ * comment), never by reading the whole table, and the rows stay. */
+static void test_activity_by_ref_indexed(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = migrate_across(&map, 20,
+                                  "INSERT INTO activity (id, user_id, actor_id, kind, media_id, ref_id) VALUES "
+                                  "(1, 10, 20, 'like', 5, 7), (2, 10, 21, 'comment', 5, 8);");
+    char path[128];
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'activity_ref'", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 0);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM activity WHERE ref_id = 8", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 1);
+    sqlite3_finalize(st);
+    static const char *const by_ref[] = {
+        "DELETE FROM activity WHERE ref_id = 1",
+        "DELETE FROM activity WHERE ref_id = 1 AND user_id = 2 AND kind = 'like'",
+    };
+    for (size_t i = 0; i < sizeof(by_ref) / sizeof(by_ref[0]); i++) {
+        char plan[256];
+        plan_of(h, by_ref[i], plan, sizeof(plan));
+        if (strstr(plan, "INDEX activity_once (ref_id=?") == NULL)
+            fail_msg("%s: %s", by_ref[i], plan);
+    }
+    sqlite3_close(h);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 /* Migration 14 turns the edges' times from seconds into milliseconds (the
  * follow lists are read newest first by them): rows made before keep their
  * order, and sort below every edge made since. */
@@ -898,6 +950,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_activity_by_ref_indexed, setup, teardown),
         cmocka_unit_test(test_shard_map),
         cmocka_unit_test_setup_teardown(test_key_shards_backfilled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_times_in_ms, setup, teardown),
