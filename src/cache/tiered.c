@@ -199,8 +199,8 @@ static cache_stats_t tiered_stats(cache_t *base)
 static void tiered_free(cache_t *base)
 {
     tiered_t *c = (tiered_t *)base;
+    cache_free(c->far); /* first: its thread may still call tiered_landed, which drops from near */
     cache_free(c->near);
-    cache_free(c->far);
     free(c);
 }
 
