@@ -15,6 +15,15 @@ ensure_small() {
   fi
 }
 
+# For the write runs: a copy of the dataset (the writes change it) as
+# DATA, and the scenarios' request lists in $WORK/lists, SCENARIO's among them.
+copy_with_lists() { # SCENARIO
+  cp -r "$DATA" "$WORK/data"
+  DATA=$WORK/data
+  python3 bench/scenario_lists.py "$DATA/picogram.db" "$WORK/lists" >/dev/null
+  [ -f "$WORK/lists/$1" ] || { echo "no scenario $1" >&2; exit 2; }
+}
+
 WORK=$(mktemp -d /tmp/picogram-bench.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/www"

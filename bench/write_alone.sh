@@ -14,10 +14,7 @@ DURATION=${DURATION:-6s}
 . bench/lib.sh
 ensure_small
 SCENARIO=${1:-like}
-cp -r "$DATA" "$WORK/data"
-DATA=$WORK/data
-python3 bench/scenario_lists.py "$DATA/picogram.db" "$WORK/lists" >/dev/null
-[ -f "$WORK/lists/$SCENARIO" ] || { echo "no scenario $SCENARIO" >&2; exit 2; }
+copy_with_lists "$SCENARIO"
 METRICS=$((PG_PORT + 2))
 PG_ARGS="--metrics-listen 127.0.0.1:$METRICS" start_picogram
 printf '%-6s %10s %10s %10s %10s\n' conns req/s p50 p90 p99

@@ -16,10 +16,7 @@ ROUNDS=${ROUNDS:-5}; DURATION=${DURATION:-8s}
 . bench/lib.sh
 ensure_small
 SCENARIO=${1:-comment}
-cp -r "$DATA" "$WORK/data"
-DATA=$WORK/data
-python3 bench/scenario_lists.py "$DATA/picogram.db" "$WORK/lists" >/dev/null
-[ -f "$WORK/lists/$SCENARIO" ] || { echo "no scenario $SCENARIO" >&2; exit 2; }
+copy_with_lists "$SCENARIO"
 
 run_rounds() { # LABEL N
   for r in $(seq "$2"); do

@@ -108,10 +108,10 @@ typedef struct mc {
     pthread_cond_t wake;
     pending_t *queue;
     size_t nqueue, cap;
-    bool flush; /* the queue overflowed: flush every instance instead */
-    bool flush_owed;                                /* from then until a flush is done */
-    unsettled_t *unsettled[MC_UNSETTLED_BUCKETS];   /* the keys of queued deletes */
-    _Atomic size_t nunsettled;                      /* keys there, + 1 while a flush is owed */
+    bool flush;                                   /* the queue overflowed: flush every instance instead */
+    bool flush_owed;                              /* from then until a flush is done */
+    unsettled_t *unsettled[MC_UNSETTLED_BUCKETS]; /* the keys of queued deletes */
+    _Atomic size_t nunsettled;                    /* keys there, + 1 while a flush is owed */
     bool stopping;
     bool warned;
     pthread_t retrier;
@@ -188,8 +188,7 @@ static uint32_t server_of(memcached_st *m, const char *key, size_t klen)
 
 static bool skipped(mc_t *c, uint32_t server)
 {
-    return server < MC_SERVERS_MAX &&
-           atomic_load_explicit(&c->skip_until[server], memory_order_relaxed) > mono_ms();
+    return server < MC_SERVERS_MAX && atomic_load_explicit(&c->skip_until[server], memory_order_relaxed) > mono_ms();
 }
 
 /* After a call on server that ended in rc: skipped for MC_RETRY_S if it

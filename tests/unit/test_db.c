@@ -169,14 +169,13 @@ static void test_activity_by_ref_indexed(void **state)
     sqlite3 *h = NULL;
     assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'activity_ref'", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'activity_ref'", -1, &st, NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int64(st, 0), 0);
     sqlite3_finalize(st);
-    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM activity WHERE ref_id = 8", -1, &st, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM activity WHERE ref_id = 8", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int64(st, 0), 1);
     sqlite3_finalize(st);
@@ -470,7 +469,7 @@ static void test_group_commit(void **state)
     assert_true(w.lock_takes - w0.lock_takes >= N + 1);
     assert_true(w.lock_seconds - w0.lock_seconds >= 0.29);
     assert_true(w.lock_wait_seconds - w0.lock_wait_seconds >= N * 0.2);
-    assert_int_equal(w.syncs - w0.syncs, 0);     /* sqlite_sync normal */
+    assert_int_equal(w.syncs - w0.syncs, 0); /* sqlite_sync normal */
     assert_int_equal(gc_count("k IN (0, 1, 2, 4, 5, 6, 7)"), 7);
     assert_int_equal(gc_count("k IN (3, 100)"), 0); /* the failed op left nothing */
 
