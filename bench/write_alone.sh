@@ -26,5 +26,5 @@ for c in 1 4; do
 done
 curl -s "http://127.0.0.1:$METRICS/metrics" | awk '
   /^picogram_sqlite_wal_sync_seconds_sum/ {s=$2} /^picogram_sqlite_wal_sync_seconds_count/ {n=$2}
-  /^picogram_sqlite_checkpoints_total/ {k=$2}
-  END {if (n) printf "WAL fsyncs: %d, %.2f ms on average; whole-WAL checkpoints: %d\n", n, 1000*s/n, k}'
+  /^picogram_sqlite_checkpoints_total/ {k=$2} /^picogram_sqlite_checkpoints_quick_total/ {q=$2}
+  END {if (n) printf "WAL fsyncs: %d, %.2f ms on average; whole-WAL checkpoints: %d (%d of them quick)\n", n, 1000*s/n, k, q}'

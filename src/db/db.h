@@ -232,6 +232,7 @@ typedef struct db_sqlite_writes {
     uint64_t sync_failed;      /* 1: one failed, and every write on the database fails until a restart */
     uint64_t checkpoints;      /* the writer's checkpointer copied the whole WAL back, this often */
     uint64_t checkpoint_locks; /* it took the writer's mutex to copy the last frames, this often */
+    uint64_t checkpoints_quick; /* of the checkpoints, those that found nothing left to copy under it */
     uint64_t wal_pages;        /* the WAL's pages after the last commit (0 after a checkpoint) */
     /* the writer's lock: taken this often (by ops, solo writes and the
      * checkpointer), held this long in all (its rate: how busy the lock is;

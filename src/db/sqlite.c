@@ -152,6 +152,7 @@ typedef struct sq_writer {
     atomic_int wal_pages;            /* the WAL's frames after the last commit (wal_hook) */
     atomic_uint_fast64_t ckpts;      /* checkpoints that copied the whole WAL (it starts again) */
     atomic_uint_fast64_t ckpt_locks; /* times the checkpointer took `op` (step 2) */
+    atomic_uint_fast64_t ckpt_quick; /* whole-WAL checkpoints whose step 2 found nothing left to copy */
     pthread_mutex_t ckpt_mu;         /* guards what follows */
     pthread_cond_t ckpt_cv;          /* a checkpoint is wanted, or the writer is going */
     bool ckpt_started, ckpt_want, ckpt_stop;
@@ -724,8 +725,19 @@ static void solo_end(sq_conn_t *c)
  *    that the WAL is wholly copied when the next batch begins, and SQLite
  *    starts it again from its beginning (else it would only grow).
  * SQLite syncs the WAL before copying and the database after, as in its
- * own checkpoints, so nothing not yet durable reaches the database file. */
-enum { SQ_CKPT_PAGES = 1000 };
+ * own checkpoints, so nothing not yet durable reaches the database file.
+ *
+ * Step 2's copy is a pause of every write with two fsyncs in it (about
+ * 4 ms at p99 for a like that has the writer to itself: BENCHMARKS.md,
+ * "A write's tail, alone, is the checkpoint"). So step 1 runs again while
+ * batches came in during its last pass (SQ_CKPT_PASSES in all), and step 2
+ * first looks: if no batch committed since step 1 copied the whole WAL
+ * (the commits' hook has not moved the WAL's size) and none is open, there
+ * is nothing to copy and it lets go at once; the next batch starts the WAL
+ * again. Only SQLite decides that (a WAL starts again only if every frame
+ * of it is in the database, synced), so a wrong look costs only a WAL that
+ * goes on growing until the next checkpoint. */
+enum { SQ_CKPT_PAGES = 1000, SQ_CKPT_PASSES = 4 };
 
 static void ckpt_run(sq_writer_t *w)
 {
@@ -741,11 +753,16 @@ static void ckpt_run(sq_writer_t *w)
         w->ckpt = (sq_conn_t *)c;
     }
     int frames = 0, copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(w->ckpt->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
-    if (rc != SQLITE_OK) { /* BUSY: another process's checkpoint is running */
-        if (rc != SQLITE_BUSY)
-            log_warn("sqlite: checkpoint of %s: %s", w->target, sqlite3_errmsg(w->ckpt->db));
-        return;
+    for (int pass = 1;; pass++) {
+        int rc = sqlite3_wal_checkpoint_v2(w->ckpt->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+        if (rc != SQLITE_OK) { /* BUSY: another process's checkpoint is running */
+            if (rc != SQLITE_BUSY)
+                log_warn("sqlite: checkpoint of %s: %s", w->target, sqlite3_errmsg(w->ckpt->db));
+            return;
+        }
+        /* again only if it copied all it was given and more came meanwhile */
+        if (pass == SQ_CKPT_PASSES || copied < frames || (int)atomic_load(&w->wal_pages) <= frames)
+            break;
     }
     /* Frames a reader's snapshot still needs are copied by neither step.
      * Short reads in flight hold a few back, for a moment: step 2 gets
@@ -764,6 +781,13 @@ static void ckpt_run(sq_writer_t *w)
      * Its ops are told after the copy, which they would have waited behind
      * anyway, and after the sync of their frames (wal_sync) as ever. */
     bool open = w->open;
+    if (!open && copied == frames && (int)atomic_load(&w->wal_pages) == frames) {
+        atomic_store(&w->wal_pages, 0); /* as below */
+        atomic_fetch_add(&w->ckpts, 1);
+        atomic_fetch_add(&w->ckpt_quick, 1);
+        op_unlock(w);
+        return;
+    }
     sq_batch_t b = open ? batch_end(w, true) : (sq_batch_t){0};
     /* not all, while a reader's snapshot still needs some */
     if (sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) == SQLITE_OK &&
@@ -847,6 +871,7 @@ bool db_sqlite_writes(db_conn_t *base, db_sqlite_writes_t *out)
     out->sync_failed = atomic_load(&w->sync_failed);
     out->checkpoints = atomic_load(&w->ckpts);
     out->checkpoint_locks = atomic_load(&w->ckpt_locks);
+    out->checkpoints_quick = atomic_load(&w->ckpt_quick);
     out->wal_pages = (uint64_t)atomic_load(&w->wal_pages);
     out->lock_takes = atomic_load(&w->op_takes);
     out->lock_seconds = (double)atomic_load(&w->op_held_ns) / 1e9;

@@ -490,6 +490,10 @@ static void render_sqlite_writes(server_t *srv, buf_t *out)
          "Times the checkpointer held the writer's lock to copy the last frames (more than checkpoints: readers held "
          "frames back).",
          offsetof(w_t, checkpoint_locks), 0, false},
+        {"picogram_sqlite_checkpoints_quick_total", "counter",
+         "Of the checkpoints, those that found nothing left to copy once they held the writer's lock (no pause of the "
+         "writes beyond a look).",
+         offsetof(w_t, checkpoints_quick), 0, false},
         {"picogram_sqlite_wal_pages", "gauge",
          "The WAL's pages after the last commit: it grows past 1,000 only while checkpoints cannot finish.",
          offsetof(w_t, wal_pages), 0, false},

@@ -816,6 +816,34 @@ static void test_checkpoint_outside_commit(void **state)
     dbmap_free(map);
 }
 
+/* A checkpoint whose step 1 copied the whole WAL, with nothing committed
+ * since, takes the writer's lock only to look (no copy, no sync under it),
+ * and the WAL still starts again at the next batch. */
+static void test_checkpoint_quick(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = gc_open(&map, "full");
+    db_conn_t *c = db_physical(db, 0);
+    blobs_create(c);
+    int k = 0;
+    db_sqlite_writes_t st;
+    do /* 64 pages each, until the WAL passes 1,000 pages (the checkpointer wakes); then no more */
+        assert_int_equal(blob_put(c, k++, "zeroblob(262144)"), 0);
+    while (db_sqlite_writes(c, &st) && st.wal_pages < 1000 && k < 100);
+    db_sqlite_writes_t st0 = st;
+    for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && st.checkpoints == st0.checkpoints; i++)
+        usleep(10 * 1000);
+    assert_true(db_sqlite_writes(c, &st) && st.checkpoints > st0.checkpoints);
+    /* nothing came in after step 1: step 2 only looked */
+    assert_true(st.checkpoints_quick > st0.checkpoints_quick);
+    assert_int_equal(blob_put(c, k++, "1"), 0);
+    assert_true(db_sqlite_writes(c, &st));
+    assert_true(st.wal_pages < 100); /* the WAL started again */
+    assert_int_equal(table_count("blobs", "1"), k);
+    db_ctx_free(db);
+    dbmap_free(map);
+}
+
 /* A long read (an admin backup's) holds the WAL's frames: while it lasts
  * the checkpointer copies what it may without the writer's lock and does
  * not take the lock at every commit for nothing; once it ends, the next
@@ -962,6 +990,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_syncs_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_normal_does_not_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_outside_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_quick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_waits_for_long_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_checkpoints, setup, teardown),
     };
