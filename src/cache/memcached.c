@@ -540,13 +540,14 @@ static void *retrier(void *arg)
          * first failure, an instance back from its own trouble would wait
          * for the hung one's) */
         bool down[MC_SERVERS_MAX + 1] = {false};
-        size_t left = 0, ndone = 0; /* the deletes still to do, moved to the front of q; those done */
-        pending_t *done = xmalloc((n ? n : 1) * sizeof(*done));
-        for (size_t i = 0; i < n && !flush; i++)
-            if (!ok || tombstone(c, m, q[i].kind, q[i].id, down) != 0)
-                q[left++] = q[i];
-            else
-                done[ndone++] = q[i];
+        /* the deletes still to do end up in q[0, left), in order; those done in q[left, tried) */
+        size_t left = 0, tried = flush ? 0 : n;
+        for (size_t i = 0; i < tried; i++)
+            if (!ok || tombstone(c, m, q[i].kind, q[i].id, down) != 0) {
+                pending_t p = q[i];
+                q[i] = q[left];
+                q[left++] = p;
+            }
         pthread_mutex_lock(&c->lock);
         if (!ok && flush)
             c->flush = true;
@@ -554,22 +555,21 @@ static void *retrier(void *arg)
             c->flush_owed = false; /* done, and none owed since */
             atomic_fetch_sub(&c->nunsettled, 1);
         }
-        for (size_t i = 0; i < ndone; i++)
-            unsettle(c, done[i].kind, done[i].id, -1);
+        for (size_t i = left; i < tried; i++)
+            unsettle(c, q[i].kind, q[i].id, -1);
         for (size_t i = 0; i < left; i++)
             push(c, q[i]);
-        free(q);
         /* the caches above drop what other processes may have copied
          * from the old entries meanwhile (outside the lock: a read that
          * waits on it is not held up by the bus) */
         cache_landed_fn landed = c->base.landed;
-        if (landed != NULL && ndone > 0) {
+        if (landed != NULL && tried > left) {
             pthread_mutex_unlock(&c->lock);
-            for (size_t i = 0; i < ndone; i++)
-                landed(c->base.landed_arg, done[i].kind, done[i].id);
+            for (size_t i = left; i < tried; i++)
+                landed(c->base.landed_arg, q[i].kind, q[i].id);
             pthread_mutex_lock(&c->lock);
         }
-        free(done);
+        free(q);
         if (c->nqueue == 0 && !c->flush && c->warned) {
             c->warned = false;
             log_info("memcached: the invalidations that failed are done");

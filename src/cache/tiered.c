@@ -52,13 +52,14 @@ static bool with_ttl(int kind)
 }
 
 /* far's landed hook: a delete far could not do at once is done. Until
- * then, other processes may have read far's old entry and copied it (this
- * one reads nothing of a key whose delete is owed): the delete goes on the
- * bus again, so that their copies go too. */
+ * then, other processes may have read far's old entry and copied it: the
+ * delete goes on the bus again, so that their copies go too. (This one's
+ * near dropped the key at the delete, and took no copy since: far reads
+ * nothing of a key whose delete is owed, and fills from before the delete
+ * are refused by their tickets.) */
 static void tiered_landed(void *arg, int kind, int64_t id)
 {
     tiered_t *c = arg;
-    cache_del_local(c->near, kind, id);
     cache_republish(&c->base, kind, id);
 }
 
@@ -199,7 +200,7 @@ static cache_stats_t tiered_stats(cache_t *base)
 static void tiered_free(cache_t *base)
 {
     tiered_t *c = (tiered_t *)base;
-    cache_free(c->far); /* first: its thread may still call tiered_landed, which drops from near */
+    cache_free(c->far); /* first: its thread may still call tiered_landed, which reads c */
     cache_free(c->near);
     free(c);
 }

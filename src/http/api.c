@@ -256,48 +256,55 @@ static void send_buf(api_req_t *ar, int status, buf_t *b)
 /* data this large or larger goes out as it is, the envelope beside it */
 #define API_OK_PIECES_MIN 8192
 
+static const char pagination_key[] = ",\"pagination\":";
+
+/* What follows the data in api_ok's answer: the pagination, if any, and
+ * the closing brace. */
+static void put_tail(buf_t *b, const buf_t *pagination)
+{
+    if (pagination && pagination->len) {
+        buf_append(b, pagination_key, sizeof(pagination_key) - 1);
+        buf_append(b, pagination->data, pagination->len);
+    }
+    buf_putc(b, '}');
+}
+
 void api_ok(api_req_t *ar, buf_t *data, const buf_t *pagination)
 {
-    static const char head[] = "{\"meta\":{\"code\":200},\"data\":", pg[] = ",\"pagination\":";
+    static const char head[] = "{\"meta\":{\"code\":200},\"data\":";
     if (ar->replied)
         return;
-    buf_t tail; /* with pagination: its object and the brace; without, the brace alone (static) */
-    buf_init(&tail, RESPONSE_MAX);
-    if (pagination && pagination->len) {
-        buf_append(&tail, pg, sizeof(pg) - 1);
-        buf_append(&tail, pagination->data, pagination->len);
-        buf_putc(&tail, '}');
-        tail.overflow = tail.overflow || pagination->overflow;
-    }
-    if (data->overflow || tail.overflow || data->len + tail.len > RESPONSE_MAX - sizeof(head) - 1) {
+    bool paged = pagination && pagination->len;
+    size_t tail_len = paged ? sizeof(pagination_key) - 1 + pagination->len + 1 : 1;
+    if (data->overflow || (pagination && pagination->overflow) ||
+        data->len + tail_len > RESPONSE_MAX - sizeof(head) - 1) {
         too_large(ar);
-        buf_free(&tail);
         return;
     }
     if (data->len < API_OK_PIECES_MIN) { /* small: one piece, one copy (cheaper than three to write) */
         buf_t b;
         buf_init(&b, RESPONSE_MAX);
-        buf_reserve(&b, sizeof(head) + data->len + tail.len + 1);
+        buf_reserve(&b, sizeof(head) + data->len + tail_len);
         buf_append(&b, head, sizeof(head) - 1);
         buf_append(&b, data->data, data->len);
-        if (tail.len > 0)
-            buf_append(&b, tail.data, tail.len);
-        else
-            buf_putc(&b, '}');
-        buf_free(&tail);
+        put_tail(&b, pagination);
         send_buf(ar, 200, &b);
         return;
     }
     size_t len;
     char *body = buf_steal(data, &len);
     ar->out.pre = head, ar->out.pre_len = sizeof(head) - 1;
-    if (tail.len > 0) {
+    if (paged) {
+        buf_t tail;
+        buf_init(&tail, RESPONSE_MAX);
+        buf_reserve(&tail, tail_len);
+        put_tail(&tail, pagination);
         ar->out.post_owned = buf_steal(&tail, &ar->out.post_len);
         ar->out.post = ar->out.post_owned;
+        buf_free(&tail);
     } else {
-        ar->out.post = "}", ar->out.post_len = 1;
+        ar->out.post = "}", ar->out.post_len = 1; /* static: nothing to free */
     }
-    buf_free(&tail);
     send_owned(ar, 200, body, len);
 }
 
