@@ -40,8 +40,9 @@ struct cache {
     cache_barrier_fn barrier; /* cache_set_sync's */
     cache_flush_fn flush;
     void *sync_arg;
-    /* a delete the backend could not do at once is done now: called from
-     * the backend's own thread (the tiered cache sets it on its far tier) */
+    /* a delete the backend could not do at once is done now (kind
+     * CACHE_ALL: a flush of every entry): called from the backend's own
+     * thread (the tiered cache sets it on its far tier) */
     cache_landed_fn landed;
     void *landed_arg;
 };

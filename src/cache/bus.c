@@ -90,12 +90,13 @@ static redisContext *connect_to(cache_bus_t *bus)
     return r;
 }
 
-/* cache_del's hook: queues the invalidation for the publisher. */
+/* cache_del's hook: queues the invalidation for the publisher (kind
+ * CACHE_ALL: a "clear everything", which says what the queue said too). */
 static void publish(void *arg, int kind, int64_t id)
 {
     cache_bus_t *bus = arg;
     pthread_mutex_lock(&bus->lock);
-    if (bus->n == BUS_QUEUE_MAX) { /* Redis has been away long: one "clear" says it all */
+    if (kind == CACHE_ALL || bus->n == BUS_QUEUE_MAX) { /* Redis away long: one "clear" says it all */
         bus->n = 0;
         bus->overflowed = true;
     } else {

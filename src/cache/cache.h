@@ -50,6 +50,10 @@ enum {
     CACHE_GEOCELL = 10, /* the media index's points of a cell and a day (api/geocells.c); a short TTL */
     CACHE_OWNER = 11,   /* a media's owner (8 bytes, the ID): never changes, so never dropped (api/social.c) */
 };
+/* Not an entry's kind: "every entry", to cache_republish (and the
+ * publisher, and a backend's landed hook), for a backend's flush of every
+ * entry that was late (cache/memcached.c). */
+#define CACHE_ALL (-1)
 
 /* Entries that other processes' writes change, and that no invalidation
  * from them reaches yet (one process per database set, embedded), are
@@ -119,7 +123,8 @@ void cache_del(cache_t *c, int kind, int64_t id);
 /* The same, here only: for invalidations that came from elsewhere. */
 void cache_del_local(cache_t *c, int kind, int64_t id);
 /* Publishes a delete again, without dropping anything here (a backend's
- * delete that was late: cache/tiered.c). Any thread. */
+ * delete that was late: cache/tiered.c); kind CACHE_ALL publishes a clear
+ * of every entry. Any thread. */
 void cache_republish(cache_t *c, int kind, int64_t id);
 /* Drops every entry; fills with a ticket taken before are refused. */
 void cache_clear(cache_t *c);

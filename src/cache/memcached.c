@@ -50,7 +50,9 @@
  * all. Other processes do not know, and may read the old entry meanwhile
  * (and a local tier keep a copy): so once the delete is done, it is told
  * to the cache above (cache_t's landed; the tiered cache publishes it
- * again on the bus, and every local copy goes).
+ * again on the bus, and every local copy goes); once a flush owed is
+ * done, a clear of every entry is (CACHE_ALL), and every local tier of
+ * the cluster is emptied.
  *
  * Each thread has its own connection set (memcached_st is not thread
  * safe), cloned from a configured one on first use.
@@ -76,7 +78,7 @@
 #define MC_TIMEOUT_MS 200   /* connect, and each reply */
 #define MC_RETRY_S 1        /* an instance that failed is skipped this long */
 #define MC_RETRY_MS 200     /* between tries of the queued deletes */
-#define MC_QUEUE_MAX 65536  /* queued deletes, past which the queue is a flush */
+#define MC_QUEUE_MAX 65536  /* queued deletes, past which the queue is a flush (PICOGRAM_MC_QUEUE_MAX: the tests') */
 #define MC_HEADER 8
 #define MC_KEY_MAX 96
 #define MC_SERVERS_MAX 64 /* instances tracked for skipping (more: only libmemcached's retry) */
@@ -107,7 +109,7 @@ typedef struct mc {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pending_t *queue;
-    size_t nqueue, cap;
+    size_t nqueue, cap, queue_max;
     bool flush;                                   /* the queue overflowed: flush every instance instead */
     bool flush_owed;                              /* from then until a flush is done */
     unsettled_t *unsettled[MC_UNSETTLED_BUCKETS]; /* the keys of queued deletes */
@@ -453,6 +455,9 @@ static void owe_flush(mc_t *c)
     if (!c->flush_owed) {
         c->flush_owed = true;
         atomic_fetch_add(&c->nunsettled, 1);
+        log_warn("memcached: a flush of every instance is owed (past %zu failed invalidations, or a clear that "
+                 "failed); until it is done this process reads nothing from memcached",
+                 c->queue_max);
     }
     unsettle_none(c);
 }
@@ -460,7 +465,7 @@ static void owe_flush(mc_t *c)
 /* Under c->lock. */
 static void push(mc_t *c, pending_t p)
 {
-    if (c->nqueue == MC_QUEUE_MAX)
+    if (c->nqueue >= c->queue_max)
         owe_flush(c);
     if (c->flush)
         return;
@@ -549,11 +554,13 @@ static void *retrier(void *arg)
                 q[left++] = p;
             }
         pthread_mutex_lock(&c->lock);
+        bool flushed = false; /* the flush owed is done */
         if (!ok && flush)
             c->flush = true;
         else if (flush && !c->flush && c->flush_owed) {
             c->flush_owed = false; /* done, and none owed since */
             atomic_fetch_sub(&c->nunsettled, 1);
+            flushed = true;
         }
         for (size_t i = left; i < tried; i++)
             unsettle(c, q[i].kind, q[i].id, -1);
@@ -563,8 +570,10 @@ static void *retrier(void *arg)
          * from the old entries meanwhile (outside the lock: a read that
          * waits on it is not held up by the bus) */
         cache_landed_fn landed = c->base.landed;
-        if (landed != NULL && tried > left) {
+        if (landed != NULL && (tried > left || flushed)) {
             pthread_mutex_unlock(&c->lock);
+            if (flushed)
+                landed(c->base.landed_arg, CACHE_ALL, 0);
             for (size_t i = left; i < tried; i++)
                 landed(c->base.landed_arg, q[i].kind, q[i].id);
             pthread_mutex_lock(&c->lock);
@@ -662,6 +671,9 @@ cache_t *cache_memcached_open(const char *url, const char *ns, char *err, size_t
     c->base.be = &cache_backend_memcached;
     c->proto = proto;
     snprintf(c->ns, sizeof(c->ns), "%s", ns != NULL && ns[0] ? ns : "-");
+    /* the tests overflow a small queue; nobody else needs to set it */
+    const char *qmax = getenv("PICOGRAM_MC_QUEUE_MAX");
+    c->queue_max = qmax != NULL && atoi(qmax) > 0 ? (size_t)atoi(qmax) : MC_QUEUE_MAX;
     pthread_mutex_init(&c->clone_lock, NULL);
     pthread_key_create(&c->key, free_clone);
     pthread_mutex_init(&c->lock, NULL);

@@ -26,6 +26,8 @@
  * A delete that far could not do at once (memcached.c queues it) is
  * published again once it is done (tiered_landed): meanwhile other
  * processes could read far's old entry, and their copies would outlive it.
+ * When far's queue overflowed and it owed a flush of every entry instead,
+ * a clear of every local tier is published once the flush is done.
  *
  * Entries with a TTL (tokens, profiles, likes, blocks, timelines' heads)
  * are copied with what is left of far's TTL (the same TTL when filled
@@ -51,9 +53,10 @@ static bool with_ttl(int kind)
            kind == CACHE_PROFILE || kind == CACHE_RECENT || kind == CACHE_GEOCELL;
 }
 
-/* far's landed hook: a delete far could not do at once is done. Until
- * then, other processes may have read far's old entry and copied it: the
- * delete goes on the bus again, so that their copies go too. (This one's
+/* far's landed hook: a delete far could not do at once is done (or a
+ * flush of every entry, kind CACHE_ALL). Until then, other processes may
+ * have read far's old entry and copied it: the delete (or a clear) goes on
+ * the bus again, so that their copies go too. (This one's
  * near dropped the key at the delete, and took no copy since: far reads
  * nothing of a key whose delete is owed, and fills from before the delete
  * are refused by their tickets.) */

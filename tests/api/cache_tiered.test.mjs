@@ -150,6 +150,10 @@ function refusingProxy(port) {
     c.on('data', (d) => {
       const text = d.toString('latin1');
       if (swallow && text === '\r\n') { swallow = false; return; }
+      if (refusing && text.startsWith('flush_all')) {
+        c.write('SERVER_ERROR refused by the test\r\n');
+        return;
+      }
       if (refusing && text.startsWith('set ')) {
         swallow = text.indexOf('\r\n') === text.length - 2; // the line alone: its (empty) data follows
         c.write('SERVER_ERROR refused by the test\r\n');
@@ -171,66 +175,97 @@ function refusingProxy(port) {
   })));
 }
 
+// Two servers on one memcached instance and one Redis: A reaches the
+// instance through refusingProxy (with envA), B directly. Both read the
+// owner's photo once (the owner named 'old name'), so memcached and both
+// local tiers hold the owner. body(ctx) runs the test; everything stops after.
+async function acrossRefusingLink(prefix, envA, body) {
+  const mc = await startMemcached();
+  const redis = await startRedis();
+  const link = await refusingProxy(mc.port);
+  const dataDir = await mkdtemp(path.join(tmpdir(), `picogram-${prefix}-`));
+  const servers = [launchOn(dataDir, ['--cache', `memcached://${link.addr}`, '--redis', redis.url], envA)];
+  try {
+    const a = await servers[0].url;
+    servers.push(launchOn(dataDir, ['--cache', `memcached://${mc.addr}`, '--redis', redis.url]));
+    const b = await servers[1].url;
+    for (const u of [a, b]) {
+      const live = await poll(async () => (await api(u, 'GET', '/healthz')).body.data.cache_bus === 'live',
+        { timeout: 5000, interval: 50 });
+      assert.ok(live.ok, `the bus is live on ${u}`);
+    }
+    const owner = await signup(a, uniqueName(`${prefix}own`), 'password123', { full_name: 'old name' });
+    const viewer = await signup(b, uniqueName(`${prefix}vis`));
+    const up = await uploadPhoto(a, { token: owner.token, photo: 'tiny-1x1.jpg' });
+    assert.equal(up.status, 200, show(up));
+    const name = async (u) => (await api(u, 'GET', `/v1/media/${up.body.data.id}`, { token: viewer.token })).body?.data?.user?.full_name;
+    // the sign-up's tombstones gone (3 s), the reads fill memcached and
+    // both local tiers
+    await new Promise((r) => setTimeout(r, 3200));
+    for (const u of [a, b]) assert.equal(await name(u), 'old name');
+    const rename = async (n) => {
+      const w = await api(a, 'POST', '/v1/users/self', { token: owner.token, form: { full_name: n } });
+      assert.equal(w.status, 200, show(w));
+    };
+    // once A's failed deletes are done, B reads the new name, and goes on
+    const settles = async (why) => {
+      const done = await poll(() => /memcached: the invalidations that failed are done/.test(servers[0].stderr()),
+        { timeout: 5000, interval: 50 });
+      assert.ok(done.ok, servers[0].stderr());
+      const fresh = await poll(async () => (await name(b)) === 'new name', { timeout: 3000, interval: 50 });
+      assert.ok(fresh.ok, why);
+      for (let i = 0; i < 5; i++) assert.equal(await name(b), 'new name', `and goes on reading it (${i})`);
+      assert.equal(await name(a), 'new name');
+    };
+    await body({ mc, link, servers, a, b, owner, name, rename, settles });
+  } finally {
+    for (const s of servers) s.proc.kill('SIGKILL');
+    await Promise.all(servers.map((s) => s.exited));
+    link.close();
+    await mc.stop();
+    await redis.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 // A delete that memcached refuses is queued and retried (memcached.c). The
 // process that made it must not read the old entry meanwhile (its own
 // write would read stale), nor fill the key; another process may read the
 // old entry meanwhile, but once the delete lands it is published again,
 // and the copy that process took goes.
 test('a delete memcached refused: not read stale by its writer meanwhile, and published again once done',
-  { skip: external, timeout: 60_000 }, async (t) => {
-    const mc = await startMemcached();
-    const redis = await startRedis();
-    const link = await refusingProxy(mc.port);
-    const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-tierlate-'));
-    // one instance, so both servers place every key on it; A reaches it
-    // through the proxy, B directly
-    const servers = [launchOn(dataDir, ['--cache', `memcached://${link.addr}`, '--redis', redis.url])];
-    try {
-      const a = await servers[0].url;
-      servers.push(launchOn(dataDir, ['--cache', `memcached://${mc.addr}`, '--redis', redis.url]));
-      const b = await servers[1].url;
-      const health = async (u) => (await api(u, 'GET', '/healthz')).body.data;
-      for (const u of [a, b]) {
-        const live = await poll(async () => (await health(u)).cache_bus === 'live', { timeout: 5000, interval: 50 });
-        assert.ok(live.ok, `the bus is live on ${u}`);
-      }
-      const owner = await signup(a, uniqueName('tlown'), 'password123', { full_name: 'old name' });
-      const viewer = await signup(b, uniqueName('tlvis'));
-      const up = await uploadPhoto(a, { token: owner.token, photo: 'tiny-1x1.jpg' });
-      assert.equal(up.status, 200, show(up));
-      const name = async (u) => (await api(u, 'GET', `/v1/media/${up.body.data.id}`, { token: viewer.token })).body?.data?.user?.full_name;
-      // the sign-up's tombstones gone (3 s), the reads fill memcached and
-      // both local tiers
-      await new Promise((r) => setTimeout(r, 3200));
-      const cached = async () => (await mc.keys()).some((k) => k.key.endsWith(`:1:${owner.user.id}`));
-      for (const u of [a, b]) assert.equal(await name(u), 'old name');
-      assert.ok(await cached(), 'memcached holds the owner');
+  { skip: external, timeout: 60_000 }, (t) => acrossRefusingLink('tl', undefined, async ({ mc, link, a, b, owner, name, rename, settles }) => {
+    const ownerKey = async () => (await mc.keys()).find((k) => k.key.endsWith(`:1:${owner.user.id}`));
+    assert.ok(await ownerKey(), 'memcached holds the owner');
+    link.refuse();
+    await rename('new name');
+    const held = await memcachedCommand(mc.port, `get ${(await ownerKey()).key}`);
+    assert.ok(held.includes('old name'), 'the delete was refused: memcached still holds the old entry');
+    // A never reads what its delete is owed on, though the instance answers
+    for (let i = 0; i < 3; i++) assert.equal(await name(a), 'new name', `A reads its own write (${i})`);
+    // B may read the old entry now (it cannot know), and copy it
+    const meanwhile = await name(b);
+    t.diagnostic(`B meanwhile: ${meanwhile}`);
+    link.heal();
+    // B's copy, if it took one, goes with the delete published again
+    await settles(`B reads the new name once the delete is done (it read ${meanwhile} meanwhile)`);
+  }));
 
-      link.refuse();
-      const w = await api(a, 'POST', '/v1/users/self', { token: owner.token, form: { full_name: 'new name' } });
-      assert.equal(w.status, 200, show(w));
-      const held = await memcachedCommand(mc.port, `get ${(await mc.keys()).find((k) => k.key.endsWith(`:1:${owner.user.id}`)).key}`);
-      assert.ok(held.includes('old name'), 'the delete was refused: memcached still holds the old entry');
-      // A never reads what its delete is owed on, though the instance answers
-      for (let i = 0; i < 3; i++) assert.equal(await name(a), 'new name', `A reads its own write (${i})`);
-      // B may read the old entry now (it cannot know), and copy it
-      const meanwhile = await name(b);
-      t.diagnostic(`B meanwhile: ${meanwhile}`);
-      link.heal();
-      const done = await poll(() => /memcached: the invalidations that failed are done/.test(servers[0].stderr()),
-        { timeout: 5000, interval: 50 });
-      assert.ok(done.ok, servers[0].stderr());
-      // B's copy, if it took one, goes with the delete published again
-      const fresh = await poll(async () => (await name(b)) === 'new name', { timeout: 3000, interval: 50 });
-      assert.ok(fresh.ok, `B reads the new name once the delete is done (it read ${meanwhile} meanwhile)`);
-      for (let i = 0; i < 5; i++) assert.equal(await name(b), 'new name', `and goes on reading it (${i})`);
-      assert.equal(await name(a), 'new name');
-    } finally {
-      for (const s of servers) s.proc.kill('SIGKILL');
-      await Promise.all(servers.map((s) => s.exited));
-      link.close();
-      await mc.stop();
-      await redis.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  });
+// Past its queue's bound, the failed deletes give way to one flush of every
+// instance (memcached.c). Another process may read the old entries meanwhile
+// and copy them into its local tier; once the flush is done, a clear of every
+// local tier is published, and those copies go too.
+test('a flush owed for failed deletes: once done, every local tier is cleared',
+  { skip: external, timeout: 60_000 }, () => acrossRefusingLink('tf', { PICOGRAM_MC_QUEUE_MAX: '2' }, async ({ link, servers, a, b, name, rename, settles }) => {
+    link.refuse(); // tombstones and flushes
+    for (const n of ['name 1', 'name 2', 'new name']) await rename(n);
+    const owed = await poll(() => /a flush of every instance is owed/.test(servers[0].stderr()), { timeout: 3000, interval: 50 });
+    assert.ok(owed.ok, servers[0].stderr());
+    // A reads nothing from memcached while the flush is owed
+    for (let i = 0; i < 3; i++) assert.equal(await name(a), 'new name', `A reads its own write (${i})`);
+    // B reads memcached's old entry (the bus dropped its copy, and the
+    // delete did not reach memcached) and copies it into its local tier
+    assert.equal(await name(b), 'old name', 'B reads the old entry meanwhile');
+    link.heal();
+    await settles('B reads the new name once the flush is done: its local tier was cleared');
+  }));

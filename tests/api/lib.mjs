@@ -744,10 +744,10 @@ export function mediaFiles(dataDir) {
  * stopCleanly()}: SIGTERM, and the exit must be 0. Nothing is cleaned up
  * otherwise; the caller kills the process and removes the dir.
  */
-export function launchOn(dataDir, extraArgs = []) {
+export function launchOn(dataDir, extraArgs = [], env = undefined) {
   const proc = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--threads', '2',
     '--workers', '2', '--access-log', 'off', ...(extraArgs.includes('--config') ? [] : topologyArgs(dataDir)), ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   let err = '';
   proc.stderr.on('data', errorLineKeeper(`serve ${proc.pid}`));
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
