@@ -730,14 +730,47 @@ static void solo_end(sq_conn_t *c)
  * Step 2's copy is a pause of every write with two fsyncs in it (about
  * 4 ms at p99 for a like that has the writer to itself: BENCHMARKS.md,
  * "A write's tail, alone, is the checkpoint"). So step 1 runs again while
- * batches came in during its last pass (SQ_CKPT_PASSES in all), and step 2
- * first looks: if no batch committed since step 1 copied the whole WAL
- * (the commits' hook has not moved the WAL's size) and none is open, there
- * is nothing to copy and it lets go at once; the next batch starts the WAL
- * again. Only SQLite decides that (a WAL starts again only if every frame
- * of it is in the database, synced), so a wrong look costs only a WAL that
- * goes on growing until the next checkpoint. */
+ * batches came in during its last pass (SQ_CKPT_PASSES in all), then
+ * syncs the database (ckpt_sync_db). SQLite syncs it only at a pass that
+ * finds no frame newer than those it copied, which under writes none does:
+ * every page step 1 copied was left for step 2's sync, under `op`
+ * (BENCHMARKS.md, "The checkpoint's database sync"). One sync after the
+ * passes, not one after each: each is a flush of the disk that the
+ * commits' fdatasyncs wait behind. And step 2 first looks: if no batch
+ * committed since step 1 copied the whole WAL (the commits' hook has not
+ * moved the WAL's size) and none is open, there is nothing to copy and it
+ * lets go at once; the next batch starts the WAL again. Only SQLite
+ * decides that (a WAL starts again only if every frame of it is in the
+ * database, synced), so a wrong look costs only a WAL that goes on growing
+ * until the next checkpoint. */
 enum { SQ_CKPT_PAGES = 1000, SQ_CKPT_PASSES = 4 };
+
+/* A checkpoint's sync of the database failed: as for wal_sync's, the
+ * pages it was to write may be lost while the WAL says they are copied (and
+ * a later sync on the same descriptor would not report it again), so
+ * nothing more is copied, and every write fails until a restart. */
+static void ckpt_sync_failed(sq_writer_t *w, int rc)
+{
+    log_error("sqlite: cannot sync %s after a checkpoint (%s); its writes may be lost, so every write on it fails "
+              "from now on: restart the server",
+              w->target, sqlite3_errstr(rc));
+    atomic_store(&w->sync_failed, true);
+}
+
+/* Step 1's sync of the database file, on the checkpoint connection's own
+ * descriptor (SQLite's unix VFS: fdatasync). */
+static bool ckpt_sync_db(sq_writer_t *w)
+{
+    sqlite3_file *f = NULL;
+    int rc = sqlite3_file_control(w->ckpt->db, "main", SQLITE_FCNTL_FILE_POINTER, &f);
+    if (rc == SQLITE_OK && f != NULL && f->pMethods != NULL)
+        rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+    else if (rc == SQLITE_OK)
+        rc = SQLITE_ERROR;
+    if (rc != SQLITE_OK)
+        ckpt_sync_failed(w, rc);
+    return rc == SQLITE_OK;
+}
 
 static void ckpt_run(sq_writer_t *w)
 {
@@ -756,7 +789,9 @@ static void ckpt_run(sq_writer_t *w)
     for (int pass = 1;; pass++) {
         int rc = sqlite3_wal_checkpoint_v2(w->ckpt->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
         if (rc != SQLITE_OK) { /* BUSY: another process's checkpoint is running */
-            if (rc != SQLITE_BUSY)
+            if (sqlite3_extended_errcode(w->ckpt->db) == SQLITE_IOERR_FSYNC)
+                ckpt_sync_failed(w, SQLITE_IOERR_FSYNC); /* SQLite's own sync, of the WAL or the database */
+            else if (rc != SQLITE_BUSY)
                 log_warn("sqlite: checkpoint of %s: %s", w->target, sqlite3_errmsg(w->ckpt->db));
             return;
         }
@@ -764,6 +799,11 @@ static void ckpt_run(sq_writer_t *w)
         if (pass == SQ_CKPT_PASSES || copied < frames || (int)atomic_load(&w->wal_pages) <= frames)
             break;
     }
+    /* what the passes copied is synced here, not under op: SQLite synced it
+     * only if the last pass caught up with the commits */
+    bool caught_up = copied == frames && (int)atomic_load(&w->wal_pages) <= frames;
+    if (copied > 0 && !caught_up && !ckpt_sync_db(w))
+        return;
     /* Frames a reader's snapshot still needs are copied by neither step.
      * Short reads in flight hold a few back, for a moment: step 2 gets
      * them. But if step 1 copied no more than last time while the WAL
@@ -790,10 +830,12 @@ static void ckpt_run(sq_writer_t *w)
     }
     sq_batch_t b = open ? batch_end(w, true) : (sq_batch_t){0};
     /* not all, while a reader's snapshot still needs some */
-    if (sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) == SQLITE_OK &&
-        copied == frames) {
+    int rc = sqlite3_wal_checkpoint_v2(w->conn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    if (rc == SQLITE_OK && copied == frames) {
         atomic_store(&w->wal_pages, 0); /* the next commit's hook says how big the WAL is */
         atomic_fetch_add(&w->ckpts, 1);
+    } else if (rc != SQLITE_OK && sqlite3_extended_errcode(w->conn->db) == SQLITE_IOERR_FSYNC) {
+        ckpt_sync_failed(w, SQLITE_IOERR_FSYNC);
     }
     op_unlock(w);
     if (open)

@@ -617,10 +617,11 @@ static void test_write_group(void **state)
 static atomic_int wal_syncs;
 static _Atomic long long wal_synced_size;
 static atomic_bool wal_sync_fails;
-/* and the calls on the database file itself (a checkpoint's last step):
- * in all, and on a thread that set db_sync_watch */
+/* and the calls on the database file itself (a checkpoint's): in all, and
+ * on a thread that set db_sync_watch; they too can be made to fail */
 static atomic_int db_syncs, db_syncs_watched;
 static _Thread_local bool db_sync_watch;
+static atomic_bool db_sync_fails;
 
 int fdatasync(int fd)
 {
@@ -644,6 +645,10 @@ int fdatasync(int fd)
         return rc;
     }
     if (n > 5 && memcmp(path + n - 5, "/t.db", 5) == 0) {
+        if (atomic_load(&db_sync_fails)) {
+            errno = EIO;
+            return -1;
+        }
         atomic_fetch_add(&db_syncs, 1);
         if (db_sync_watch)
             atomic_fetch_add(&db_syncs_watched, 1);
@@ -882,6 +887,61 @@ static void test_checkpoint_waits_for_long_read(void **state)
     dbmap_free(map);
 }
 
+/* Step 1 syncs the database after its passes copied frames, outside
+ * the writer's lock. SQLite syncs it only at a pass that copied the whole
+ * WAL: with a reader holding the last frames back (or, under load, commits
+ * coming in), what step 1 copied would wait for step 2's sync, under the
+ * lock. A failed sync there, as one of the WAL, fails every write after it
+ * (what it covered may be lost). */
+static void test_checkpoint_syncs_what_it_copied(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db = open_migrated_sync(&map, "full");
+    db_conn_t *c = db_physical(db, 0);
+    char path[160];
+    blobs_create(c);
+    int k = 0;
+    for (; k < 8; k++) /* 64 pages each: 512 */
+        assert_int_equal(blob_put(c, k, "randomblob(262144)"), 0);
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    sqlite3 *reader;
+    assert_int_equal(sqlite3_open(path, &reader), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM blobs", NULL, NULL, NULL), SQLITE_OK);
+    int synced0 = atomic_load(&db_syncs);
+    db_sqlite_writes_t st0, st;
+    assert_true(db_sqlite_writes(c, &st0));
+    for (; k < 17; k++) /* past 1,000 pages: the checkpointer may copy the first 512, not the rest */
+        assert_int_equal(blob_put(c, k, "randomblob(262144)"), 0);
+    for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && st.checkpoint_locks == st0.checkpoint_locks; i++)
+        usleep(10 * 1000);
+    assert_true(db_sqlite_writes(c, &st) && st.checkpoint_locks > st0.checkpoint_locks); /* step 2 done */
+    assert_int_equal(st.checkpoints, st0.checkpoints); /* the reader holds the WAL's last frames */
+    assert_true(atomic_load(&db_syncs) > synced0);     /* what step 1 copied is synced */
+
+    /* a pass that copies more, once the reader moves on, fails to sync */
+    atomic_store(&db_sync_fails, true);
+    assert_int_equal(sqlite3_exec(reader, "COMMIT; BEGIN; SELECT count(*) FROM blobs", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(blob_put(c, k++, "randomblob(262144)"), 0); /* holds its frames back from this pass */
+    for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && !st.sync_failed; i++)
+        usleep(10 * 1000);
+    assert_true(db_sqlite_writes(c, &st) && st.sync_failed);
+    atomic_store(&db_sync_fails, false);
+    assert_int_not_equal(blob_put(c, k, "1"), 0); /* every write fails from then on */
+    assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(reader);
+    db_ctx_free(db);
+    dbmap_free(map);
+    /* and nothing acknowledged is lost */
+    sqlite3 *check;
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_open(path, &check), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(check, "SELECT count(*) FROM blobs", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), k);
+    sqlite3_finalize(s);
+    sqlite3_close(check);
+}
+
 /* kill -9 of a process writing through its writer while its checkpointer
  * copies the WAL back (64 KiB rows: the WAL crosses 1,000 pages every 60
  * or so), at five points: each time, the database is whole once reopened
@@ -992,6 +1052,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_outside_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_quick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_waits_for_long_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_syncs_what_it_copied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
