@@ -849,6 +849,17 @@ static void test_checkpoint_quick(void **state)
     dbmap_free(map);
 }
 
+/* A connection of its own to the test's database, into path, in a read
+ * of the blobs: its snapshot holds back the WAL's frames after it. */
+static sqlite3 *reader_in_read(char *path, size_t len)
+{
+    sqlite3 *reader;
+    snprintf(path, len, "%s/t.db", dir);
+    assert_int_equal(sqlite3_open(path, &reader), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM blobs", NULL, NULL, NULL), SQLITE_OK);
+    return reader;
+}
+
 /* A long read (an admin backup's) holds the WAL's frames: while it lasts
  * the checkpointer copies what it may without the writer's lock and does
  * not take the lock at every commit for nothing; once it ends, the next
@@ -860,10 +871,7 @@ static void test_checkpoint_waits_for_long_read(void **state)
     db_conn_t *c = db_physical(db, 0);
     char path[160];
     blobs_create(c);
-    snprintf(path, sizeof(path), "%s/t.db", dir);
-    sqlite3 *reader;
-    assert_int_equal(sqlite3_open(path, &reader), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM blobs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *reader = reader_in_read(path, sizeof(path));
     db_sqlite_writes_t st0, st;
     assert_true(db_sqlite_writes(c, &st0));
     int k = 0;
@@ -903,10 +911,7 @@ static void test_checkpoint_syncs_what_it_copied(void **state)
     int k = 0;
     for (; k < 8; k++) /* 64 pages each: 512 */
         assert_int_equal(blob_put(c, k, "randomblob(262144)"), 0);
-    snprintf(path, sizeof(path), "%s/t.db", dir);
-    sqlite3 *reader;
-    assert_int_equal(sqlite3_open(path, &reader), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM blobs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *reader = reader_in_read(path, sizeof(path));
     int synced0 = atomic_load(&db_syncs);
     db_sqlite_writes_t st0, st;
     assert_true(db_sqlite_writes(c, &st0));
