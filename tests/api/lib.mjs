@@ -152,10 +152,22 @@ function pgDatabase(dataDir) {
   for (let i = 0; i < 2; i++) psql(i, `CREATE DATABASE ${name}`);
   const spec = `0-4095=postgres://picogram@127.0.0.1:${bouncerPorts[0]}/${name};`
     + `4096-8191=postgres://picogram@127.0.0.1:${bouncerPorts[1]}/${name}`;
-  try {
-    execFileSync(serverBinary(), ['migrate', '--database', spec, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) { // say why: the command's own words
-    throw new Error(`picogram migrate failed (${e.status}): ${e.stderr}${e.stdout}`);
+  // pgbouncer gives a client 1 s to get a server connection (query_wait_timeout,
+  // deploy/pgbouncer.ini: fast 503s while a server is down); a new database's
+  // first connections can take longer on a loaded CI machine, and this is the
+  // tests' setup, not what they test: so a migrate that met it runs again
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync(serverBinary(), ['migrate', '--database', spec, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      break;
+    } catch (e) { // say why: the command's own words
+      const why = `${e.stderr}${e.stdout}`;
+      if (attempt < 3 && /query_wait_timeout/.test(why)) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+        continue;
+      }
+      throw new Error(`picogram migrate failed (${e.status}): ${why}`);
+    }
   }
   pgDatabases.set(dataDir, spec);
   return spec;
