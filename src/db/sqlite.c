@@ -757,6 +757,16 @@ static void ckpt_sync_failed(sq_writer_t *w, int rc)
     atomic_store(&w->sync_failed, true);
 }
 
+/* After a checkpoint on db failed: true if what failed was SQLite's own
+ * sync, of the WAL or the database (ckpt_sync_failed's then). */
+static bool ckpt_sync_error(sq_writer_t *w, sqlite3 *db)
+{
+    if (sqlite3_extended_errcode(db) != SQLITE_IOERR_FSYNC)
+        return false;
+    ckpt_sync_failed(w, SQLITE_IOERR_FSYNC);
+    return true;
+}
+
 /* Step 1's sync of the database file, on the checkpoint connection's own
  * descriptor (SQLite's unix VFS: fdatasync). */
 static bool ckpt_sync_db(sq_writer_t *w)
@@ -789,9 +799,7 @@ static void ckpt_run(sq_writer_t *w)
     for (int pass = 1;; pass++) {
         int rc = sqlite3_wal_checkpoint_v2(w->ckpt->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
         if (rc != SQLITE_OK) { /* BUSY: another process's checkpoint is running */
-            if (sqlite3_extended_errcode(w->ckpt->db) == SQLITE_IOERR_FSYNC)
-                ckpt_sync_failed(w, SQLITE_IOERR_FSYNC); /* SQLite's own sync, of the WAL or the database */
-            else if (rc != SQLITE_BUSY)
+            if (!ckpt_sync_error(w, w->ckpt->db) && rc != SQLITE_BUSY)
                 log_warn("sqlite: checkpoint of %s: %s", w->target, sqlite3_errmsg(w->ckpt->db));
             return;
         }
@@ -834,8 +842,8 @@ static void ckpt_run(sq_writer_t *w)
     if (rc == SQLITE_OK && copied == frames) {
         atomic_store(&w->wal_pages, 0); /* the next commit's hook says how big the WAL is */
         atomic_fetch_add(&w->ckpts, 1);
-    } else if (rc != SQLITE_OK && sqlite3_extended_errcode(w->conn->db) == SQLITE_IOERR_FSYNC) {
-        ckpt_sync_failed(w, SQLITE_IOERR_FSYNC);
+    } else if (rc != SQLITE_OK) {
+        ckpt_sync_error(w, w->conn->db);
     }
     op_unlock(w);
     if (open)

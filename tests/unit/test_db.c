@@ -776,6 +776,15 @@ static void blobs_create(db_conn_t *c)
     assert_int_equal(c->drv->exec(c, "CREATE TABLE blobs (k INTEGER PRIMARY KEY, b BLOB)", err, sizeof(err)), 0);
 }
 
+/* A migrated database with full syncs and the blobs table: its connection. */
+static db_conn_t *blobs_open(dbmap_t **map, db_ctx_t **db)
+{
+    *db = open_migrated_sync(map, "full");
+    db_conn_t *c = db_physical(*db, 0);
+    blobs_create(c);
+    return c;
+}
+
 static int blob_put(db_conn_t *c, int k, const char *blob)
 {
     char sql[96], err[256];
@@ -787,6 +796,18 @@ static int blob_put(db_conn_t *c, int k, const char *blob)
         return -1;
     }
     return db_commit(c) == DB_OK ? 0 : -1;
+}
+
+/* Rows of 64 pages from key 0 until the WAL passes 1,000 pages (the
+ * checkpointer wakes), then no more: how many, and the writer's counts
+ * after the last. */
+static int blobs_past_checkpoint(db_conn_t *c, db_sqlite_writes_t *st)
+{
+    int k = 0;
+    do
+        assert_int_equal(blob_put(c, k++, "zeroblob(262144)"), 0);
+    while (db_sqlite_writes(c, st) && st->wal_pages < 1000 && k < 100);
+    return k;
 }
 
 /* The WAL is copied back into the database by the writer's checkpointer
@@ -830,11 +851,8 @@ static void test_checkpoint_quick(void **state)
     db_ctx_t *db = gc_open(&map, "full");
     db_conn_t *c = db_physical(db, 0);
     blobs_create(c);
-    int k = 0;
     db_sqlite_writes_t st;
-    do /* 64 pages each, until the WAL passes 1,000 pages (the checkpointer wakes); then no more */
-        assert_int_equal(blob_put(c, k++, "zeroblob(262144)"), 0);
-    while (db_sqlite_writes(c, &st) && st.wal_pages < 1000 && k < 100);
+    int k = blobs_past_checkpoint(c, &st);
     db_sqlite_writes_t st0 = st;
     for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && st.checkpoints == st0.checkpoints; i++)
         usleep(10 * 1000);
@@ -867,10 +885,9 @@ static sqlite3 *reader_in_read(char *path, size_t len)
 static void test_checkpoint_waits_for_long_read(void **state)
 {
     dbmap_t *map;
-    db_ctx_t *db = open_migrated_sync(&map, "full");
-    db_conn_t *c = db_physical(db, 0);
+    db_ctx_t *db;
+    db_conn_t *c = blobs_open(&map, &db);
     char path[160];
-    blobs_create(c);
     sqlite3 *reader = reader_in_read(path, sizeof(path));
     db_sqlite_writes_t st0, st;
     assert_true(db_sqlite_writes(c, &st0));
@@ -904,10 +921,9 @@ static void test_checkpoint_waits_for_long_read(void **state)
 static void test_checkpoint_syncs_what_it_copied(void **state)
 {
     dbmap_t *map;
-    db_ctx_t *db = open_migrated_sync(&map, "full");
-    db_conn_t *c = db_physical(db, 0);
+    db_ctx_t *db;
+    db_conn_t *c = blobs_open(&map, &db);
     char path[160];
-    blobs_create(c);
     int k = 0;
     for (; k < 8; k++) /* 64 pages each: 512 */
         assert_int_equal(blob_put(c, k, "randomblob(262144)"), 0);
@@ -945,6 +961,27 @@ static void test_checkpoint_syncs_what_it_copied(void **state)
     assert_int_equal(sqlite3_column_int(s, 0), k);
     sqlite3_finalize(s);
     sqlite3_close(check);
+}
+
+/* SQLite's own sync of the database, at a checkpoint pass that copied the
+ * whole WAL (no reader, no commit meanwhile), fails: as any failed sync,
+ * every write fails from then on. */
+static void test_checkpoint_own_sync_fails(void **state)
+{
+    dbmap_t *map;
+    db_ctx_t *db;
+    db_conn_t *c = blobs_open(&map, &db);
+    atomic_store(&db_sync_fails, true);
+    db_sqlite_writes_t st;
+    int k = blobs_past_checkpoint(c, &st);
+    for (int i = 0; i < 500 && db_sqlite_writes(c, &st) && !st.sync_failed; i++)
+        usleep(10 * 1000);
+    assert_true(db_sqlite_writes(c, &st) && st.sync_failed);
+    atomic_store(&db_sync_fails, false);
+    assert_int_equal(st.checkpoints, 0);
+    assert_int_not_equal(blob_put(c, k, "1"), 0);
+    db_ctx_free(db);
+    dbmap_free(map);
 }
 
 /* kill -9 of a process writing through its writer while its checkpointer
@@ -1058,6 +1095,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_quick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_waits_for_long_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_syncs_what_it_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_own_sync_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_during_checkpoints, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
