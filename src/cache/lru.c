@@ -8,6 +8,12 @@
  * share of its RAM) keeps chains of one or two. A bucket is found from the
  * hash's high bits, the stripe from its low ones.
  *
+ * A batched read (lru_get_many) looks at the buckets before it takes the
+ * locks, to prefetch what they lead to. So a table is published with one
+ * pointer (its size inside it), a bucket's head is written atomically,
+ * and a table a growth replaced is kept until the cache is freed: the
+ * tables replaced add up to less than the one in use.
+ *
  * Replacement is CLOCK (second chance), not strict LRU: a hit sets the
  * entry's reference bit, which touches only the entry read. Moving it to
  * the list's head would write its two neighbours and the old head, three
@@ -20,6 +26,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,17 +35,21 @@
 #define BUCKETS_MIN_BITS 10 /* per stripe, at first; doubled as entries come */
 #define DELETED 4096        /* per stripe: slots remembering the last delete, by hash */
 
+/* What a read looks at comes first, in 48 bytes (the lines that
+ * lru_get_many prefetches before it takes the lock). */
 typedef struct entry {
-    struct entry *next_hash, *prev_lru, *next_lru;
+    struct entry *next_hash;
     uint64_t h; /* mix(kind, id) */
-    int kind;
-    bool ref; /* read since it last came round (CLOCK) */
     int64_t id;
-    int64_t expires_ms; /* monotonic; 0: never */
-    uint64_t refiller;  /* who refills it, once it is stale (cache_get_by) */
     size_t len;
+    int64_t expires_ms; /* monotonic; 0: never */
+    int kind;
+    bool ref;          /* read since it last came round (CLOCK) */
+    uint64_t refiller; /* who refills it, once it is stale (cache_get_by) */
+    struct entry *prev_lru, *next_lru;
     char val[];
 } entry_t;
+#define ENTRY_READ_BYTES offsetof(entry_t, refiller)
 
 static int64_t mono_ms(void)
 {
@@ -47,10 +58,15 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+typedef struct table {
+    unsigned bits;          /* 1 << bits buckets */
+    struct table *replaced; /* by this one: kept for a reader without the lock */
+    entry_t *buckets[];
+} table_t;
+
 typedef struct stripe {
     pthread_mutex_t lock;
-    entry_t **buckets;
-    unsigned bits;                /* 1 << bits buckets */
+    table_t *table; /* written with the lock held, read also without (atomically) */
     uint64_t deleted[DELETED];    /* the sequence number of each slot's last delete */
     entry_t *lru_head, *lru_tail; /* head: newest, or last given a second chance */
     size_t bytes, max_bytes, entries;
@@ -84,6 +100,13 @@ static uint64_t *deleted_of(stripe_t *s, uint64_t h)
     return &s->deleted[(h / STRIPES) % DELETED];
 }
 
+static table_t *table_new(unsigned bits)
+{
+    table_t *t = xcalloc(1, sizeof(*t) + ((size_t)1 << bits) * sizeof(entry_t *));
+    t->bits = bits;
+    return t;
+}
+
 cache_t *cache_new(size_t max_bytes)
 {
     lru_t *c = xcalloc(1, sizeof(*c));
@@ -95,8 +118,7 @@ cache_t *cache_new(size_t max_bytes)
         pthread_mutex_init(&c->stripes[i].lock, &a);
         pthread_mutexattr_destroy(&a);
         c->stripes[i].max_bytes = max_bytes / STRIPES;
-        c->stripes[i].bits = BUCKETS_MIN_BITS;
-        c->stripes[i].buckets = xcalloc((size_t)1 << BUCKETS_MIN_BITS, sizeof(entry_t *));
+        c->stripes[i].table = table_new(BUCKETS_MIN_BITS);
     }
     return &c->base;
 }
@@ -109,35 +131,50 @@ static void lru_free(cache_t *base)
             n = e->next_lru;
             free(e);
         }
-        free(c->stripes[i].buckets);
+        for (table_t *t = c->stripes[i].table, *r; t; t = r) {
+            r = t->replaced;
+            free(t);
+        }
         pthread_mutex_destroy(&c->stripes[i].lock);
     }
     free(c);
 }
 
+static entry_t **bucket_in(table_t *t, uint64_t h)
+{
+    return &t->buckets[h >> (64 - t->bits)];
+}
+
 static entry_t **bucket_of(stripe_t *s, uint64_t h)
 {
-    return &s->buckets[h >> (64 - s->bits)];
+    return bucket_in(s->table, h);
+}
+
+/* *p = e, where p may be a bucket's head: atomically, for a reader of the
+ * head without the lock (lru_get_many), which only prefetches what it reads */
+static void link_to(entry_t **p, entry_t *e)
+{
+    __atomic_store_n(p, e, __ATOMIC_RELAXED);
 }
 
 /* Twice the buckets, each entry rehashed (under the stripe's lock). */
 static void grow(stripe_t *s)
 {
-    unsigned bits = s->bits + 1;
-    entry_t **nb = calloc((size_t)1 << bits, sizeof(entry_t *));
-    if (nb == NULL)
+    table_t *old = s->table;
+    table_t *t = calloc(1, sizeof(*t) + ((size_t)2 << old->bits) * sizeof(entry_t *));
+    if (t == NULL)
         return; /* longer chains, not a failure */
-    for (size_t i = 0; i < (size_t)1 << s->bits; i++)
-        for (entry_t *e = s->buckets[i], *n; e; e = n) {
+    t->bits = old->bits + 1;
+    t->replaced = old;
+    for (size_t i = 0; i < (size_t)1 << old->bits; i++)
+        for (entry_t *e = old->buckets[i], *n; e; e = n) {
             n = e->next_hash;
-            entry_t **b = &nb[e->h >> (64 - bits)];
+            entry_t **b = bucket_in(t, e->h);
             e->next_hash = *b;
             *b = e;
         }
-    free(s->buckets);
-    /* atomic: lru_get_many's first pass reads them without the lock */
-    __atomic_store_n(&s->buckets, nb, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->bits, bits, __ATOMIC_RELAXED);
+    /* filled before it is seen: the release pairs with the readers' acquire */
+    __atomic_store_n(&s->table, t, __ATOMIC_RELEASE);
 }
 
 static entry_t **slot_of(stripe_t *s, uint64_t h, int kind, int64_t id)
@@ -175,7 +212,7 @@ static void lru_push(stripe_t *s, entry_t *e)
 static void drop(stripe_t *s, entry_t **p)
 {
     entry_t *e = *p;
-    *p = e->next_hash;
+    link_to(p, e->next_hash);
     lru_unlink(s, e);
     s->bytes -= sizeof(*e) + e->len;
     s->entries--;
@@ -219,13 +256,16 @@ static bool lru_get_by(cache_t *base, cache_ticket_t *t, int kind, int64_t id, b
 
 /* The entries of kind for ids, to found (a stale one is a miss here, as
  * for a get with no refiller). A page asks for its twenty photos, then for
- * a hundred or so users: one by one, each ask waits for its bucket, then
- * for its entry, from anywhere in memory. Here they go in three passes:
- * the buckets are prefetched, then (a stripe's lock held once a pass) the
- * entries they lead to, then the entries are read, by then in the CPU's
- * cache or on their way. (Between passes an entry may
- * go; the last pass reads only what it finds under the lock, and a
- * prefetch of memory freed meanwhile is harmless.) */
+ * a hundred or so users: one by one, each ask would wait for its bucket,
+ * then for its entry, then for the rest of its value (a photo's is 22
+ * lines), each from anywhere in memory. Here the waits overlap, in four
+ * passes: the buckets are prefetched, then the entries their heads lead
+ * to (both without a lock), then (a stripe's lock held once a pass) the
+ * values of the entries found, and the last pass reads the entries, by
+ * then in the CPU's cache or on their way. A pass without the lock only
+ * prefetches: what it reads may be gone or moved by the next, which
+ * finds the entries again under the lock; a prefetch of memory freed
+ * meanwhile is harmless. */
 static void lru_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64_t *ids, size_t n, cache_found_fn found,
                          void *arg)
 {
@@ -244,18 +284,25 @@ static void lru_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64
     memcpy(fill, start, sizeof(fill));
     for (size_t i = 0; i < n; i++)
         at[fill[hs[i] % STRIPES]++] = i;
-    /* The first pass takes no lock: it only prefetches, and an address
-     * from a table that grew meanwhile (the array and its size read apart)
-     * is a prefetch of nothing useful, never a fault. It saves a third of
-     * the lock handovers, each a cache line from the other loop's core. */
-    for (size_t i = 0; i < n; i++) {
-        stripe_t *s = &c->stripes[hs[i] % STRIPES];
-        entry_t **b = __atomic_load_n(&s->buckets, __ATOMIC_RELAXED);
-        unsigned bits = __atomic_load_n(&s->bits, __ATOMIC_RELAXED);
-        __builtin_prefetch(&b[hs[i] >> (64 - bits)]);
-    }
+    table_t *tables[STRIPES]; /* as they were: any one, even replaced since, is kept */
+    for (int si = 0; si < STRIPES; si++)
+        if (start[si] != start[si + 1])
+            tables[si] = __atomic_load_n(&c->stripes[si].table, __ATOMIC_ACQUIRE);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            entry_t **b = bucket_in(tables[hs[i] % STRIPES], hs[i]);
+            if (pass == 0) {
+                __builtin_prefetch(b);
+            } else {
+                entry_t *e = __atomic_load_n(b, __ATOMIC_RELAXED);
+                if (e != NULL) { /* (an entry's first 48 bytes may span two lines) */
+                    __builtin_prefetch(e);
+                    __builtin_prefetch((char *)e + ENTRY_READ_BYTES - 1);
+                }
+            }
+        }
     int64_t now = 0;
-    for (int pass = 1; pass < 3; pass++)
+    for (int pass = 2; pass < 4; pass++)
         for (int si = 0; si < STRIPES; si++) {
             if (start[si] == start[si + 1])
                 continue;
@@ -263,12 +310,15 @@ static void lru_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64
             pthread_mutex_lock(&s->lock);
             for (size_t k = start[si]; k < start[si + 1]; k++) {
                 size_t i = at[k];
-                if (pass == 1) {
-                    if (*bucket_of(s, hs[i]) != NULL)
-                        __builtin_prefetch(*bucket_of(s, hs[i]));
+                entry_t *e = *slot_of(s, hs[i], kind, ids[i]);
+                if (pass == 2) { /* (up to 4 KB: a larger value is streamed) */
+                    size_t upto = e == NULL ? 0 : e->len < 4096 ? e->len : 4096;
+                    for (size_t o = 0; o < upto; o += 64)
+                        __builtin_prefetch(e->val + o);
+                    if (upto > 0)
+                        __builtin_prefetch(e->val + upto - 1);
                     continue;
                 }
-                entry_t *e = *slot_of(s, hs[i], kind, ids[i]);
                 if (e && e->expires_ms) {
                     now = now ? now : mono_ms();
                     if (now >= e->expires_ms)
@@ -320,11 +370,11 @@ static void lru_set_ttl(cache_t *base, int kind, int64_t id, const void *val, si
     entry_t **p = slot_of(s, h, kind, id);
     if (*p)
         drop(s, p);
-    if (s->entries >= (size_t)1 << s->bits)
+    if (s->entries >= (size_t)1 << s->table->bits)
         grow(s);
     entry_t **b = bucket_of(s, h);
     e->next_hash = *b;
-    *b = e;
+    link_to(b, e);
     lru_push(s, e);
     s->bytes += sizeof(*e) + len;
     s->entries++;

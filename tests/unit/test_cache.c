@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -334,6 +335,8 @@ static void found_right(void *arg, int64_t id, const void *val, size_t len)
         *(int *)arg = 1;
 }
 
+static _Atomic bool filled; /* fill_many is done: the reads go on until then */
+
 static void *fill_many(void *arg)
 {
     cache_t *c = arg;
@@ -341,15 +344,17 @@ static void *fill_many(void *arg)
         int64_t v = id * 7;
         cache_set(c, CACHE_USER, id, &v, sizeof(v), tk(c));
     }
+    atomic_store(&filled, true);
     return NULL;
 }
 
+/* (ASan catches a read of a replaced table freed too soon) */
 static void *read_many(void *arg)
 {
     cache_t *c = arg;
     int bad = 0;
     int64_t ask[100];
-    for (int round = 0; round < 3000 && !bad; round++) {
+    for (int round = 0; (round < 3000 || !atomic_load(&filled)) && !bad; round++) {
         for (int i = 0; i < 100; i++)
             ask[i] = 1 + (round * 131 + i * 617) % 60000;
         cache_get_many(c, CACHE_USER, ask, 100, found_right, &bad);
@@ -362,9 +367,10 @@ static void test_get_many_while_growing(void **state)
     (void)state;
     cache_t *c = cache_new(64u << 20);
     pthread_t t[3];
-    pthread_create(&t[0], NULL, fill_many, c);
-    pthread_create(&t[1], NULL, read_many, c);
+    atomic_store(&filled, false);
+    pthread_create(&t[1], NULL, read_many, c); /* the reads first: under way when the tables grow */
     pthread_create(&t[2], NULL, read_many, c);
+    pthread_create(&t[0], NULL, fill_many, c);
     for (int i = 0; i < 3; i++) {
         void *rc;
         pthread_join(t[i], &rc);
