@@ -30,20 +30,25 @@
  * Elements carry no commas: assemble puts one before each element it
  * keeps that does not open its array.
  * The cached value starts with a header: the owner's ID, the like count,
- * and how many user IDs follow it: those of the 'U' holes (the owner,
- * likers, commenters), so a page finds the users to ask for in one batch
- * without scanning the templates for holes. Then the template.
+ * how many user IDs follow it, and how many holes. The user IDs are those
+ * of the 'U' holes (the owner, likers, commenters), so a page finds the
+ * users to ask for in one batch without scanning the templates. Then the
+ * holes' offsets in the template (4 bytes each, in order), so that
+ * assemble goes from hole to hole without looking for them. Then the
+ * template.
  * Likes, comments and deletion invalidate the entry after their commit. */
 
 typedef struct media_head {
     int64_t owner, like_count;
     int64_t users; /* the IDs after the head */
+    int64_t holes; /* the offsets after them */
 } media_head_t;
 
-/* A cached value, read: its head, its users' IDs, its template. */
+/* A cached value, read: its head, its users' IDs, its holes, its template. */
 typedef struct media_tpl {
     media_head_t head;
     const char *users; /* head.users IDs, 8 bytes each (unaligned) */
+    const char *holes; /* head.holes offsets in body, 4 bytes each (unaligned) */
     const char *body;
     size_t len;
 } media_tpl_t;
@@ -53,12 +58,24 @@ static bool tpl_read(const char *v, size_t len, media_tpl_t *tp)
     if (len < sizeof(media_head_t))
         return false;
     memcpy(&tp->head, v, sizeof(tp->head));
-    if (tp->head.users < 0 || (uint64_t)tp->head.users > (len - sizeof(media_head_t)) / 8)
+    size_t room = len - sizeof(media_head_t);
+    if (tp->head.users < 0 || tp->head.holes < 0 || (uint64_t)tp->head.users > room / 8 ||
+        (uint64_t)tp->head.holes > (room - 8 * (size_t)tp->head.users) / 4)
         return false;
     tp->users = v + sizeof(media_head_t);
-    tp->body = tp->users + 8 * tp->head.users;
+    tp->holes = tp->users + 8 * tp->head.users;
+    tp->body = tp->holes + 4 * tp->head.holes;
     tp->len = len - (size_t)(tp->body - v);
     return true;
+}
+
+/* Where hole k is in the template, or NULL if the offset is not one (a
+ * value of another layout: its holes are not filled) */
+static const char *hole_at(const media_tpl_t *tp, int64_t k)
+{
+    uint32_t off;
+    memcpy(&off, tp->holes + 4 * k, sizeof(off));
+    return off + 2 <= tp->len && tp->body[off] == '\0' ? tp->body + off : NULL;
 }
 
 static void hole_id(buf_t *b, char type, int64_t id)
@@ -71,6 +88,12 @@ static void hole_id(buf_t *b, char type, int64_t id)
 static void hole_user(buf_t *b, int64_t id)
 {
     hole_id(b, 'U', id);
+}
+
+/* The hole at z (a NUL) and its bytes: 10 for an ID's, else 2. */
+static size_t hole_len(const char *z, const char *end)
+{
+    return (z[1] == 'U' || z[1] == 'S') && end - z >= 10 ? 10 : 2;
 }
 
 static void element_end(buf_t *b)
@@ -118,49 +141,54 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         buf_free(&from);
         free(latest);
     }
-    media_head_t head = {m->user_id, m->like_count, nu};
+    render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
+    buf_t body, holes;
+    buf_init(&body, 16u << 20);
+    buf_init(&holes, 1u << 20);
+    render_media(&body, m, own.data, own.len, &urls, &x);
+    const char *end = body.data + body.len;
+    for (const char *z = body.data; (z = memchr(z, 0, (size_t)(end - z))) != NULL && end - z >= 2;
+         z += hole_len(z, end)) {
+        uint32_t off = (uint32_t)(z - body.data);
+        buf_append(&holes, &off, sizeof(off));
+    }
+    media_head_t head = {m->user_id, m->like_count, nu, (int64_t)(holes.len / 4)};
     buf_append(t, &head, sizeof(head));
     buf_append(t, users, (size_t)nu * sizeof(users[0]));
-    render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
-    render_media(t, m, own.data, own.len, &urls, &x);
+    buf_append(t, holes.data, holes.len);
+    buf_append(t, body.data, body.len);
+    if (body.overflow || holes.overflow) /* (16 MB: the offsets fit in 4 bytes) */
+        t->overflow = true;              /* not cached */
+    buf_free(&body);
+    buf_free(&holes);
     buf_free(&own);
     buf_free(&x.likers);
     buf_free(&x.comments);
 }
 
-/* The hole at z (a NUL) and its bytes: 10 for an ID's, else 2. */
-static size_t hole_len(const char *z, const char *end)
+/* The hole after hole k that ends its element (its 'E'), or head.holes. */
+static int64_t element_end_hole(const media_tpl_t *tp, int64_t k)
 {
-    return (z[1] == 'U' || z[1] == 'S') && end - z >= 10 ? 10 : 2;
-}
-
-/* Past the element whose 'S' hole ends at p: after its 'E' hole. */
-static const char *skip_element(const char *p, const char *end)
-{
-    while (p < end) {
-        const char *z = memchr(p, 0, (size_t)(end - p));
-        if (z == NULL || end - z < 2)
-            return end;
-        if (z[1] == 'E')
-            return z + 2;
-        p = z + hole_len(z, end);
+    while (++k < tp->head.holes) {
+        const char *z = hole_at(tp, k);
+        if (z == NULL || z[1] == 'E')
+            break;
     }
-    return end;
+    return k;
 }
 
 static bool viewer_has_blocks(api_req_t *ar);
 
-/* Fills the holes of a template (without its header) into out. */
-static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, const media_head_t *head, buf_t *out)
+/* Fills the holes of a template into out. */
+static void assemble(api_req_t *ar, const media_tpl_t *tp, int64_t media, buf_t *out)
 {
-    const char *p = t, *end = t + n;
+    const char *p = tp->body, *end = tp->body + tp->len;
+    const media_head_t *head = &tp->head;
     int filter = -1; /* whether any element may be left out: asked at the first */
-    while (p < end) {
-        const char *z = memchr(p, 0, (size_t)(end - p));
-        if (z == NULL || end - z < 2) {
-            buf_append(out, p, (size_t)(end - p));
-            break;
-        }
+    for (int64_t k = 0; k < head->holes; k++) {
+        const char *z = hole_at(tp, k);
+        if (z == NULL || z < p)
+            break; /* (not this layout's: the rest as it is) */
         buf_append(out, p, (size_t)(z - p));
         if (z[1] == 'S' && end - z >= 10) {
             int64_t id;
@@ -168,7 +196,9 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
             if (filter < 0)
                 filter = viewer_has_blocks(ar);
             if (filter && api_block_dir(ar, id) != 0) { /* hidden, or when in doubt */
-                p = skip_element(z + 10, end);
+                k = element_end_hole(tp, k);
+                const char *e = k < head->holes ? hole_at(tp, k) : NULL;
+                p = e != NULL ? e + 2 : end;
                 continue;
             }
             if (out->len > 0 && out->data[out->len - 1] != '[')
@@ -194,6 +224,8 @@ static void assemble(api_req_t *ar, const char *t, size_t n, int64_t media, cons
             p = z + 2;
         }
     }
+    if (p < end)
+        buf_append(out, p, (size_t)(end - p));
 }
 
 /* The cached template of a media, loading and caching it on a miss (m may
@@ -235,7 +267,7 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
         ok = tpl_read(t.data, t.len, &tp);
     }
     if (ok)
-        assemble(ar, tp.body, tp.len, m->id, &tp.head, b);
+        assemble(ar, &tp, m->id, b);
     buf_free(&t);
 }
 
@@ -470,7 +502,7 @@ bool api_emit_visible_media(api_req_t *ar, int64_t id, buf_t *b)
     media_tpl_t tp;
     bool found = media_template(ar, id, NULL, &t, &tp) && may_view(ar, tp.head.owner);
     if (found)
-        assemble(ar, tp.body, tp.len, id, &tp.head, b);
+        assemble(ar, &tp, id, b);
     buf_free(&t);
     return found;
 }
@@ -510,7 +542,7 @@ bool api_show_media_cached(api_req_t *ar, int64_t id, int64_t owner_hint)
         }
         buf_t b;
         buf_init(&b, 1 << 20);
-        assemble(ar, tp.body, tp.len, id, &tp.head, &b);
+        assemble(ar, &tp, id, &b);
         api_ok(ar, &b, NULL);
         buf_free(&b);
     }

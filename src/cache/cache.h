@@ -66,8 +66,9 @@ enum {
  * it, so a rolling deploy never reads another build's bytes: bump it when
  * the bytes of any kind change. A delete drops this layout's entry and the
  * one before (the build a rolling deploy replaces). */
-#define CACHE_LAYOUT 3 /* 2: CACHE_BLOCKS lists the users; media templates mark likers and comments;
-                          3: media entries list their users after the head */
+#define CACHE_LAYOUT 4 /* 2: CACHE_BLOCKS lists the users; media templates mark likers and comments;
+                          3: media entries list their users after the head;
+                          4: and their holes' offsets after the users */
 
 typedef struct cache cache_t;
 
