@@ -271,9 +271,12 @@ static void lru_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64
 {
     (void)t;
     lru_t *c = (lru_t *)base;
-    /* the asks grouped by stripe (a counting sort): at[start[s]..start[s + 1]) */
-    uint64_t *hs = xmalloc((n ? n : 1) * (sizeof(*hs) + sizeof(size_t)));
-    size_t *at = (size_t *)(hs + (n ? n : 1)), start[STRIPES + 1] = {0};
+    /* the asks grouped by stripe (a counting sort): at[start[s]..start[s + 1]);
+     * a page's (a hundred or so) on the stack, more on the heap */
+    uint64_t hs_s[256];
+    size_t at_s[256];
+    uint64_t *hs = n <= 256 ? hs_s : xmalloc(n * (sizeof(*hs) + sizeof(size_t)));
+    size_t *at = n <= 256 ? at_s : (size_t *)(hs + n), start[STRIPES + 1] = {0};
     for (size_t i = 0; i < n; i++) {
         hs[i] = mix(kind, ids[i]);
         start[hs[i] % STRIPES + 1]++;
@@ -335,7 +338,8 @@ static void lru_get_many(cache_t *base, cache_ticket_t *t, int kind, const int64
             }
             pthread_mutex_unlock(&s->lock);
         }
-    free(hs);
+    if (hs != hs_s)
+        free(hs);
 }
 
 static void lru_ticket(cache_t *base, cache_ticket_t *t)

@@ -648,8 +648,12 @@ bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
     size_t slots = 16;
     while (slots < 2 * (size_t)(n > 0 ? n : 1))
         slots *= 2;
-    int64_t *want = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
-    int64_t *taken = xcalloc(slots, sizeof(int64_t)); /* 0: free (IDs are positive) */
+    /* a page's asks on the stack (a hundred or so), more on the heap */
+    int64_t want_s[256], taken_s[512];
+    bool small = slots <= 512;
+    int64_t *want = small ? want_s : xmalloc((size_t)n * sizeof(int64_t));
+    int64_t *taken = small ? taken_s : xmalloc(slots * sizeof(int64_t));
+    memset(taken, 0, slots * sizeof(int64_t)); /* 0: free (IDs are positive) */
     int k = 0;
     for (int i = 0; i < n && m->n + k < MEMO_MAX; i++) {
         if (ids[i] <= 0 || memo_find(m, kind, ids[i]) >= 0)
@@ -662,11 +666,13 @@ bool api_cache_prefetch(api_req_t *ar, int kind, const int64_t *ids, int n)
             want[k++] = ids[i];
         }
     }
-    free(taken);
+    if (!small)
+        free(taken);
     memo_reserve(m, m->n + k); /* a page's hundred or so entries: one growth, not four */
     m->prefetch_kind = kind;
     cache_read_many(ar->srv->cache, &ar->cache_ticket, kind, want, (size_t)k, memo_found, m);
-    free(want);
+    if (!small)
+        free(want);
     return true;
 }
 

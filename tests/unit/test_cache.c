@@ -335,6 +335,14 @@ static void found_right(void *arg, int64_t id, const void *val, size_t len)
         *(int *)arg = 1;
 }
 
+/* found_right, and counted: arg is {wrong, found} */
+static void count_right(void *arg, int64_t id, const void *val, size_t len)
+{
+    int *counted = arg;
+    found_right(&counted[0], id, val, len);
+    counted[1]++;
+}
+
 static _Atomic bool filled; /* fill_many is done: the reads go on until then */
 
 static void *fill_many(void *arg)
@@ -353,11 +361,12 @@ static void *read_many(void *arg)
 {
     cache_t *c = arg;
     int bad = 0;
-    int64_t ask[100];
+    int64_t ask[600]; /* a page's hundred, and more than a batch holds on the stack */
     for (int round = 0; (round < 3000 || !atomic_load(&filled)) && !bad; round++) {
-        for (int i = 0; i < 100; i++)
+        int n = round % 4 == 3 ? 600 : 100;
+        for (int i = 0; i < n; i++)
             ask[i] = 1 + (round * 131 + i * 617) % 60000;
-        cache_get_many(c, CACHE_USER, ask, 100, found_right, &bad);
+        cache_get_many(c, CACHE_USER, ask, (size_t)n, found_right, &bad);
     }
     return bad ? (void *)1 : NULL;
 }
@@ -382,6 +391,13 @@ static void test_get_many_while_growing(void **state)
     assert_int_equal(got, 0);
     cache_stats_t st = cache_stats(c);
     assert_int_equal(st.entries, 60000);
+    int64_t many[1000]; /* a batch larger than its stack arrays: every one found */
+    for (int i = 0; i < 1000; i++)
+        many[i] = 60000 - 59 * i;
+    int counted[2] = {0, 0};
+    cache_get_many(c, CACHE_USER, many, 1000, count_right, counted);
+    assert_int_equal(counted[0], 0);
+    assert_int_equal(counted[1], 1000);
     cache_free(c);
 }
 
