@@ -66,7 +66,7 @@ typedef struct table {
 
 typedef struct stripe {
     pthread_mutex_t lock;
-    table_t *table; /* written with the lock held, read also without (atomically) */
+    table_t *table;               /* written with the lock held, read also without (atomically) */
     uint64_t deleted[DELETED];    /* the sequence number of each slot's last delete */
     entry_t *lru_head, *lru_tail; /* head: newest, or last given a second chance */
     size_t bytes, max_bytes, entries;
