@@ -75,7 +75,7 @@ static const char *hole_at(const media_tpl_t *tp, int64_t k)
 {
     uint32_t off;
     memcpy(&off, tp->holes + 4 * k, sizeof(off));
-    return off + 2 <= tp->len && tp->body[off] == '\0' ? tp->body + off : NULL;
+    return (size_t)off + 2 <= tp->len && tp->body[off] == '\0' ? tp->body + off : NULL;
 }
 
 static void hole_id(buf_t *b, char type, int64_t id)
