@@ -41,8 +41,14 @@ static int setup(void **state)
     return 0;
 }
 
+/* fdatasync's failures a test switches on (see fdatasync below): off
+ * again after every test, also one that stopped at a failed assertion */
+static atomic_bool wal_sync_fails, db_sync_fails;
+
 static int teardown(void **state)
 {
+    atomic_store(&wal_sync_fails, false);
+    atomic_store(&db_sync_fails, false);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -616,12 +622,10 @@ static void test_write_group(void **state)
  * Defined here, it stands in for libc's for picogram's code and SQLite's. */
 static atomic_int wal_syncs;
 static _Atomic long long wal_synced_size;
-static atomic_bool wal_sync_fails;
 /* and the calls on the database file itself (a checkpoint's): in all, and
  * on a thread that set db_sync_watch; they too can be made to fail */
 static atomic_int db_syncs, db_syncs_watched;
 static _Thread_local bool db_sync_watch;
-static atomic_bool db_sync_fails;
 
 int fdatasync(int fd)
 {
