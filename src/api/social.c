@@ -6,6 +6,7 @@
  * Writes run on the worker pool; POST and DELETE answer data: null.
  */
 #include "api/handlers.h"
+#include "api/mediatpl.h"
 #include "api/render.h"
 #include "model/graph.h"
 #include "model/media.h"
@@ -17,88 +18,13 @@
 #include <string.h>
 
 /* ---- media objects from the object cache ----
- * A media object is cached as a template: the JSON with holes where the
- * viewer or other cached objects come in. A hole is a NUL byte (which JSON
- * output never contains), a type, and for 'U' the 8 bytes of a user ID:
- *   'U' id   the user's short JSON, from the user cache (so a profile edit
- *            shows at once without touching the media entries);
- *   'L'      user_has_liked, for the viewer;
- *   'S' id   the start of a list element by that user (a liker, a
- *            comment): left out, to its 'E', for a viewer a block
- *            stands between them and the user, either way;
- *   'E'      the end of an element.
- * Elements carry no commas: assemble puts one before each element it
- * keeps that does not open its array.
- * The cached value starts with a header: the owner's ID, the like count,
- * how many user IDs follow it, and how many holes. The user IDs are those
- * of the 'U' holes (the owner, likers, commenters), so a page finds the
- * users to ask for in one batch without scanning the templates. Then the
- * holes' offsets in the template (4 bytes each, in order), so that
- * assemble goes from hole to hole without looking for them. Then the
- * template.
+ * A media object is cached as a template (api/mediatpl.h): its JSON with
+ * holes for the users, the viewer's like and the elements a block hides.
  * Likes, comments and deletion invalidate the entry after their commit. */
-
-typedef struct media_head {
-    int64_t owner, like_count;
-    int64_t users; /* the IDs after the head */
-    int64_t holes; /* the offsets after them */
-} media_head_t;
-
-/* A cached value, read: its head, its users' IDs, its holes, its template. */
-typedef struct media_tpl {
-    media_head_t head;
-    const char *users; /* head.users IDs, 8 bytes each (unaligned) */
-    const char *holes; /* head.holes offsets in body, 4 bytes each (unaligned) */
-    const char *body;
-    size_t len;
-} media_tpl_t;
-
-static bool tpl_read(const char *v, size_t len, media_tpl_t *tp)
-{
-    if (len < sizeof(media_head_t))
-        return false;
-    memcpy(&tp->head, v, sizeof(tp->head));
-    size_t room = len - sizeof(media_head_t);
-    if (tp->head.users < 0 || tp->head.holes < 0 || (uint64_t)tp->head.users > room / 8 ||
-        (uint64_t)tp->head.holes > (room - 8 * (size_t)tp->head.users) / 4)
-        return false;
-    tp->users = v + sizeof(media_head_t);
-    tp->holes = tp->users + 8 * tp->head.users;
-    tp->body = tp->holes + 4 * tp->head.holes;
-    tp->len = len - (size_t)(tp->body - v);
-    return true;
-}
-
-/* Where hole k is in the template, or NULL if the offset is not one (a
- * value of another layout: its holes are not filled) */
-static const char *hole_at(const media_tpl_t *tp, int64_t k)
-{
-    uint32_t off;
-    memcpy(&off, tp->holes + 4 * k, sizeof(off));
-    return (size_t)off + 2 <= tp->len && tp->body[off] == '\0' ? tp->body + off : NULL;
-}
-
-static void hole_id(buf_t *b, char type, int64_t id)
-{
-    char h[10] = {0, type};
-    memcpy(h + 2, &id, 8);
-    buf_append(b, h, sizeof(h));
-}
 
 static void hole_user(buf_t *b, int64_t id)
 {
-    hole_id(b, 'U', id);
-}
-
-/* The hole at z (a NUL) and its bytes: 10 for an ID's, else 2. */
-static size_t hole_len(const char *z, const char *end)
-{
-    return (z[1] == 'U' || z[1] == 'S') && end - z >= 10 ? 10 : 2;
-}
-
-static void element_end(buf_t *b)
-{
-    buf_append(b, "\0E", 2);
+    mediatpl_hole_id(b, 'U', id);
 }
 
 /* Renders m's cached value into t: its header, its users, its template. */
@@ -119,9 +45,9 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
         social_likers(ar->db, m->id, RENDER_LIKERS, ids, &n);
         for (int i = 0; i < n; i++) {
             users[nu++] = ids[i];
-            hole_id(&x.likers, 'S', ids[i]);
+            mediatpl_hole_id(&x.likers, 'S', ids[i]);
             hole_user(&x.likers, ids[i]);
-            element_end(&x.likers);
+            mediatpl_element_end(&x.likers);
         }
     }
     if (m->comment_count > 0) {
@@ -134,98 +60,71 @@ static void build_template(api_req_t *ar, const media_t *m, buf_t *t)
             users[nu++] = latest[i].user_id;
             buf_reset(&from);
             hole_user(&from, latest[i].user_id);
-            hole_id(&x.comments, 'S', latest[i].user_id);
+            mediatpl_hole_id(&x.comments, 'S', latest[i].user_id);
             render_comment(&x.comments, &latest[i], from.data, from.len);
-            element_end(&x.comments);
+            mediatpl_element_end(&x.comments);
         }
         buf_free(&from);
         free(latest);
     }
     render_urls_t urls = {.public_url = ar->cfg->public_url, .photo_url = ar->cfg->photo_url};
-    buf_t body, holes;
+    buf_t body;
     buf_init(&body, 16u << 20);
-    buf_init(&holes, 1u << 20);
     render_media(&body, m, own.data, own.len, &urls, &x);
-    const char *end = body.data + body.len;
-    for (const char *z = body.data; (z = memchr(z, 0, (size_t)(end - z))) != NULL && end - z >= 2;
-         z += hole_len(z, end)) {
-        uint32_t off = (uint32_t)(z - body.data);
-        buf_append(&holes, &off, sizeof(off));
-    }
-    media_head_t head = {m->user_id, m->like_count, nu, (int64_t)(holes.len / 4)};
-    buf_append(t, &head, sizeof(head));
-    buf_append(t, users, (size_t)nu * sizeof(users[0]));
-    buf_append(t, holes.data, holes.len);
-    buf_append(t, body.data, body.len);
-    if (body.overflow || holes.overflow) /* (16 MB: the offsets fit in 4 bytes) */
-        t->overflow = true;              /* not cached */
+    mediatpl_write(t, m->user_id, m->like_count, users, nu, body.data, body.len);
+    if (body.overflow)
+        t->overflow = true; /* not cached */
     buf_free(&body);
-    buf_free(&holes);
     buf_free(&own);
     buf_free(&x.likers);
     buf_free(&x.comments);
 }
 
-/* The hole after hole k that ends its element (its 'E'), or head.holes. */
-static int64_t element_end_hole(const media_tpl_t *tp, int64_t k)
+static bool viewer_has_blocks(api_req_t *ar);
+
+/* The fill's questions, for one media and the request's viewer. */
+typedef struct fill_ctx {
+    api_req_t *ar;
+    int64_t media, like_count;
+    int filter; /* whether any element may be left out: asked at the first */
+} fill_ctx_t;
+
+static void fill_user(void *ctx, int64_t id, buf_t *out)
 {
-    while (++k < tp->head.holes) {
-        const char *z = hole_at(tp, k);
-        if (z == NULL || z[1] == 'E')
-            break;
-    }
-    return k;
+    fill_ctx_t *f = ctx;
+    if (api_user_fragment(f->ar, id, out, NULL) != USERS_OK)
+        buf_puts(out, "null");
 }
 
-static bool viewer_has_blocks(api_req_t *ar);
+static bool fill_hidden(void *ctx, int64_t id)
+{
+    fill_ctx_t *f = ctx;
+    if (f->filter < 0)
+        f->filter = viewer_has_blocks(f->ar);
+    return f->filter && api_block_dir(f->ar, id) != 0; /* hidden, or when in doubt */
+}
+
+static bool fill_liked(void *ctx)
+{
+    fill_ctx_t *f = ctx;
+    api_req_t *ar = f->ar;
+    bool liked = false;
+    if (f->like_count > 0 && ar->liked.known && f->media >= ar->liked.lo && f->media <= ar->liked.hi) {
+        for (int i = 0; i < ar->liked.n && !liked; i++)
+            liked = ar->liked.ids[i] == f->media;
+    } else if (f->like_count > 0) {
+        social_has_liked(ar->db, f->media, ar->viewer, &liked);
+    }
+    return liked;
+}
+
+static const mediatpl_ops_t fill_ops = {fill_user, fill_hidden, fill_liked};
 
 /* Fills the holes of a template into out. */
 static void assemble(api_req_t *ar, const media_tpl_t *tp, int64_t media, buf_t *out)
 {
-    const char *p = tp->body, *end = tp->body + tp->len;
-    const media_head_t *head = &tp->head;
-    int filter = -1; /* whether any element may be left out: asked at the first */
-    for (int64_t k = 0; k < head->holes; k++) {
-        const char *z = hole_at(tp, k);
-        if (z == NULL || z < p)
-            break; /* (not this layout's: the rest as it is) */
-        buf_append(out, p, (size_t)(z - p));
-        if (z[1] == 'S' && end - z >= 10) {
-            int64_t id;
-            memcpy(&id, z + 2, 8);
-            if (filter < 0)
-                filter = viewer_has_blocks(ar);
-            if (filter && api_block_dir(ar, id) != 0) { /* hidden, or when in doubt */
-                k = element_end_hole(tp, k);
-                const char *e = k < head->holes ? hole_at(tp, k) : NULL;
-                p = e != NULL ? e + 2 : end;
-                continue;
-            }
-            if (out->len > 0 && out->data[out->len - 1] != '[')
-                buf_putc(out, ',');
-            p = z + 10;
-        } else if (z[1] == 'E') {
-            p = z + 2;
-        } else if (z[1] == 'U' && end - z >= 10) {
-            int64_t id;
-            memcpy(&id, z + 2, 8);
-            if (api_user_fragment(ar, id, out, NULL) != USERS_OK)
-                buf_puts(out, "null");
-            p = z + 10;
-        } else {
-            bool liked = false;
-            if (head->like_count > 0 && ar->liked.known && media >= ar->liked.lo && media <= ar->liked.hi) {
-                for (int i = 0; i < ar->liked.n && !liked; i++)
-                    liked = ar->liked.ids[i] == media;
-            } else if (head->like_count > 0) {
-                social_has_liked(ar->db, media, ar->viewer, &liked);
-            }
-            buf_puts(out, liked ? "true" : "false");
-            p = z + 2;
-        }
-    }
-    if (p < end)
-        buf_append(out, p, (size_t)(end - p));
+    fill_ctx_t f = {ar, media, tp->head.like_count, -1};
+    mediatpl_fill(tp, &fill_ops, &f, out);
 }
 
 /* The cached template of a media, loading and caching it on a miss (m may
@@ -235,7 +134,7 @@ static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t
 {
     const char *tv;
     size_t tl;
-    if (api_cache_view(ar, CACHE_MEDIA, id, t, &tv, &tl) && tpl_read(tv, tl, tp))
+    if (api_cache_view(ar, CACHE_MEDIA, id, t, &tv, &tl) && mediatpl_read(tv, tl, tp))
         return true;
     buf_reset(t);
     media_t *own = NULL;
@@ -251,7 +150,7 @@ static bool media_template(api_req_t *ar, int64_t id, const media_t *m, buf_t *t
     if (!t->overflow)
         api_cache_set(ar, CACHE_MEDIA, id, t->data, t->len, 0);
     free(own);
-    return tpl_read(t->data, t->len, tp);
+    return mediatpl_read(t->data, t->len, tp);
 }
 
 void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_this_request)
@@ -264,7 +163,7 @@ void api_render_media(api_req_t *ar, buf_t *b, const media_t *m, bool m_from_thi
         ok = media_template(ar, m->id, m, &t, &tp);
     } else { /* read elsewhere (a worker): render it, but do not cache it */
         build_template(ar, m, &t);
-        ok = tpl_read(t.data, t.len, &tp);
+        ok = mediatpl_read(t.data, t.len, &tp);
     }
     if (ok)
         assemble(ar, &tp, m->id, b);
@@ -314,7 +213,7 @@ static void prefetch_objects(api_req_t *ar, const int64_t *ids, int n)
         const char *tv;
         size_t tl;
         media_tpl_t tp;
-        if (!api_cache_view(ar, CACHE_MEDIA, ids[i], &t, &tv, &tl) || !tpl_read(tv, tl, &tp))
+        if (!api_cache_view(ar, CACHE_MEDIA, ids[i], &t, &tv, &tl) || !mediatpl_read(tv, tl, &tp))
             continue;
         while (nu + (size_t)tp.head.users > cap)
             users = xrealloc(users, (cap *= 2) * sizeof(int64_t));
@@ -519,7 +418,7 @@ bool api_show_media_cached(api_req_t *ar, int64_t id, int64_t owner_hint)
     const char *tv;
     size_t tl;
     media_tpl_t tp;
-    if (id == 0 || !api_cache_view(ar, CACHE_MEDIA, id, &t, &tv, &tl) || !tpl_read(tv, tl, &tp)) {
+    if (id == 0 || !api_cache_view(ar, CACHE_MEDIA, id, &t, &tv, &tl) || !mediatpl_read(tv, tl, &tp)) {
         buf_free(&t);
         return false;
     }
@@ -578,7 +477,7 @@ static int media_owner(api_req_t *ar, int64_t id, int64_t *owner)
     bool hit = api_cache_view(ar, CACHE_OWNER, id, &v, &val, &len) && len == sizeof(*owner);
     if (hit)
         memcpy(owner, val, sizeof(*owner));
-    else if ((hit = api_cache_view(ar, CACHE_MEDIA, id, &v, &val, &len) && tpl_read(val, len, &tp)))
+    else if ((hit = api_cache_view(ar, CACHE_MEDIA, id, &v, &val, &len) && mediatpl_read(val, len, &tp)))
         *owner = tp.head.owner;
     buf_free(&v);
     if (hit)

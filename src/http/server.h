@@ -3,8 +3,9 @@
  *
  * DESIGN: the threading model
  *  - `threads` event-loop threads. Each runs its own h2o evloop and
- *    h2o_context_t and accepts from the one shared listening socket. A
- *    request lives and dies on the loop thread that accepted it.
+ *    h2o_context_t and accepts from a listening socket of its own on the
+ *    port (SO_REUSEPORT: the kernel spreads new connections over the
+ *    loops). A request lives and dies on the loop thread that accepted it.
  *  - Each loop thread has its own database connections (db_ctx_t). Short
  *    reads (a primary-key lookup, a token check, a small indexed search:
  *    tens of microseconds in SQLite WAL mode) run inline on the loop.
