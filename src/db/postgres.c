@@ -176,6 +176,16 @@ static void mark_down(pg_conn_t *c, const char *why)
     drop_conn(c, why, true);
 }
 
+/* The connection is closed, and with it whatever transaction it had open
+ * (the server rolls it back); what the thread's last failure was is left
+ * as it was. */
+static void close_open_tx(pg_conn_t *c, const char *why)
+{
+    bool was = unavailable;
+    drop_conn(c, why, false);
+    unavailable = was;
+}
+
 static void quiet(void *arg, const char *message)
 {
     (void)arg;
@@ -189,6 +199,13 @@ static bool ensure(pg_conn_t *c)
     int64_t now = mono_ms(), until = atomic_load(&c->health->down_until);
     if (now < until) { /* down: even a connection still open would wait on it */
         unavailable = true;
+        /* A transaction this refusal cuts short must not stay open on the
+         * connection: its ROLLBACK would be refused too, and the next BEGIN
+         * (PostgreSQL only warns) would run on inside it and commit its
+         * first statements with the next transaction's. Closing the
+         * connection makes the server roll it back. */
+        if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            close_open_tx(c, "database unavailable (the open transaction is rolled back)");
         return false;
     }
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
@@ -562,9 +579,16 @@ static int pg_exec(db_conn_t *base, const char *sql, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
-static int pg_begin(db_conn_t *c)
+static int pg_begin(db_conn_t *base)
 {
-    return simple((pg_conn_t *)c, "BEGIN");
+    pg_conn_t *c = (pg_conn_t *)base;
+    /* never run on inside a transaction something left open: closing the
+     * connection rolls it back (ensure opens another) */
+    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        log_warn("postgres: a transaction was left open on a connection; it is rolled back");
+        close_open_tx(c, "a transaction was left open");
+    }
+    return simple(c, "BEGIN");
 }
 
 static int pg_commit(db_conn_t *base)
@@ -584,7 +608,13 @@ static int pg_rollback(db_conn_t *base)
     pg_conn_t *c = (pg_conn_t *)base;
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
         return DB_OK; /* nothing open (a broken connection took its transaction with it) */
-    return simple(c, "ROLLBACK");
+    if (simple(c, "ROLLBACK") == DB_OK)
+        return DB_OK;
+    /* not rolled back (refused, or it failed): the connection goes, and
+     * the server rolls the transaction back with it */
+    if (c->pg)
+        close_open_tx(c, "the transaction could not be rolled back: its connection is closed");
+    return DB_OK;
 }
 
 static int pg_lock(db_conn_t *base, int64_t key)
