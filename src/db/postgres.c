@@ -24,6 +24,12 @@
  *   while the others keep failing fast. A statement that times out drops
  *   its connection only: a slow query is not a server down.
  *   db_unavailable() tells the caller it was one of these.
+ * - A transaction is all or nothing across those failures: a statement
+ *   refused inside one closes its connection (the server rolls it back),
+ *   ROLLBACK is never refused, and BEGIN never runs on inside a transaction
+ *   left open. (A refused ROLLBACK once left one open on a live
+ *   connection, and the next transaction's COMMIT committed its first
+ *   statements: tests/unit/pg_held_down.c.)
  */
 #include "db/db.h"
 #include "core/buf.h"
