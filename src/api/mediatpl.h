@@ -25,7 +25,8 @@
  * mediatpl_read and mediatpl_fill take any bytes without reading outside
  * them (tests/fuzz/fuzz_mediatpl.c). A value they cannot make sense of
  * fails the read (the caller renders the media again), or is copied as it
- * is from the first hole that is not one.
+ * is from the first hole that is not one; but where a hidden element's end
+ * is not a hole, or lies before its start, the rest is left out.
  */
 #ifndef PICOGRAM_MEDIATPL_H
 #define PICOGRAM_MEDIATPL_H
