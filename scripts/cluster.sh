@@ -292,23 +292,24 @@ up() {
             return 0
         fi
     fi
+    # Each port is chosen just before its server binds it: a port chosen
+    # free can be taken by another process (another cluster, a test's
+    # server) before its own server starts, and the sooner it binds the
+    # narrower that window. nginx, whose port the servers' public_url names,
+    # starts before them, and takes another port if its own was taken.
     local pg0 pg1 b0 b1 api api1 ng redis mc0 mc1 gm s3=""
-    pg0=$(free_port); pg1=$(free_port); b0=$(free_port); b1=$(free_port); redis=$(free_port)
-    mc0=$(free_port); mc1=$(free_port); gm=$(free_port)
-    api=$(free_port); api1=$(free_port); ng=$(free_port)
-    start_pg 0 "$pg0"
-    start_pg 1 "$pg1"
-    start_bouncer 0 "$b0" "$pg0"
-    start_bouncer 1 "$b1" "$pg1"
-    start_redis "$redis"
-    start_memcached 0 "$mc0"
-    start_memcached 1 "$mc1"
-    start_gearmand "$gm"
+    pg0=$(free_port); start_pg 0 "$pg0"
+    pg1=$(free_port); start_pg 1 "$pg1"
+    b0=$(free_port); start_bouncer 0 "$b0" "$pg0"
+    b1=$(free_port); start_bouncer 1 "$b1" "$pg1"
+    redis=$(free_port); start_redis "$redis"
+    mc0=$(free_port); start_memcached 0 "$mc0"
+    mc1=$(free_port); start_memcached 1 "$mc1"
+    gm=$(free_port); start_gearmand "$gm"
     mkdir -p "$DIR/data" "$DIR/log"
     own "$DIR/data" "$DIR/log"
     cat >"$DIR/picogram.conf" <<EOF
 # picogram in the cluster topology, made by scripts/cluster.sh
-listen = 127.0.0.1:$api
 data = $DIR/data
 database = 0-4095=postgres://picogram@127.0.0.1:$b0/picogram;4096-8191=postgres://picogram@127.0.0.1:$b1/picogram
 access_log = $DIR/log/access.log
@@ -316,13 +317,27 @@ redis = redis://127.0.0.1:$redis
 feed_store = redis://127.0.0.1:$redis
 cache = memcached://127.0.0.1:$mc0,127.0.0.1:$mc1
 job_server = gearman://127.0.0.1:$gm
+EOF
+    as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
+        { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
+    if [ -n "${RESTORE_FROM:-}" ]; then # restore: the backup's photos and secret, before any server starts
+        "$BIN" restore "$RESTORE_FROM" --config "$DIR/picogram.conf" >"$DIR/log/restore.log" 2>&1 ||
+            { cat "$DIR/log/restore.log" >&2; die "picogram restore failed"; }
+        own "$DIR/data" # (read as the backup's owner, written for the servers' user)
+    fi
+    api=$(free_port); api1=$(free_port); ng=$(free_port)
+    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
+        s3=$(free_port); start_s3 "$s3"
+        S3_PORT=$s3 NGINX_WAIT=0 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
+        ng=$NGINX_BOUND
+    fi
+    cat >>"$DIR/picogram.conf" <<EOF
+listen = 127.0.0.1:$api
 # behind nginx: links point at it, and it names the client
 public_url = http://127.0.0.1:$ng
 trusted_proxies = 127.0.0.1
 EOF
     if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
-        s3=$(free_port)
-        start_s3 "$s3"
         cat >>"$DIR/picogram.conf" <<EOF
 # the photos in S3; nginx caches them under /media/ (photo_url is nginx, as public_url)
 photo_store = s3:http://127.0.0.1:$s3/$S3_BUCKET
@@ -343,18 +358,11 @@ MEMCACHED_PORTS="$mc0 $mc1"
 GEARMAND_PORT=$gm
 S3_PORT=$s3
 EOF
-    as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
-        { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
-    if [ -n "${RESTORE_FROM:-}" ]; then # restore: the backup's photos and secret, before any server starts
-        "$BIN" restore "$RESTORE_FROM" --config "$DIR/picogram.conf" >"$DIR/log/restore.log" 2>&1 ||
-            { cat "$DIR/log/restore.log" >&2; die "picogram restore failed"; }
-        own "$DIR/data" # (read as the backup's owner, written for the servers' user)
-    fi
     if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
         start_serve 0 "$api"
         start_serve 1 "$api1"
         start_worker
-        S3_PORT=$s3 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
+        wait_for 10 answers "http://127.0.0.1:$ng/healthz" || die "nginx does not answer"
     fi
     echo "http://127.0.0.1:$ng"
 }
@@ -396,14 +404,24 @@ stop_worker() {
     rm -f "$f"
 }
 
-start_nginx() { # start_nginx PORT UPSTREAM...: deploy/nginx.conf, filled in
-    local d=$DIR/nginx port=$1
+start_nginx() { # start_nginx PORT UPSTREAM...: deploy/nginx.conf, filled in; the port it bound in NGINX_BOUND
+    # (a port taken since it was chosen: another, up to 5 times). NGINX_WAIT=0: no wait for its /healthz
+    local d=$DIR/nginx port=$1 try
     shift
     mkdir -p "$d"
     own "$d"
-    S3=${S3_PORT:+http://127.0.0.1:$S3_PORT/$S3_BUCKET} "$here/scripts/nginx-conf.sh" "$d" "127.0.0.1:$port" 25m "$@" >"$d/nginx.conf"
-    as_user nginx -c "$d/nginx.conf" -p "$d" 2>"$d/start.log" || { cat "$d/start.log" >&2; die "nginx did not start"; }
-    wait_for 10 answers "http://127.0.0.1:$port/healthz" || die "nginx does not answer"
+    for try in 1 2 3 4 5; do
+        S3=${S3_PORT:+http://127.0.0.1:$S3_PORT/$S3_BUCKET} "$here/scripts/nginx-conf.sh" "$d" "127.0.0.1:$port" 25m "$@" >"$d/nginx.conf"
+        as_user nginx -c "$d/nginx.conf" -p "$d" 2>"$d/start.log" && break
+        if ! grep -q 'Address already in use' "$d/start.log" || [ "$try" -eq 5 ]; then
+            cat "$d/start.log" >&2
+            die "nginx did not start"
+        fi
+        echo "cluster.sh: nginx's port $port was taken since it was chosen; another" >&2
+        port=$(free_port)
+    done
+    NGINX_BOUND=$port
+    [ "${NGINX_WAIT:-1}" = 0 ] || wait_for 10 answers "http://127.0.0.1:$port/healthz" || die "nginx does not answer"
 }
 
 stop_pid() { # stop_pid PID: TERM, then KILL after 10 s

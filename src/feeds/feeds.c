@@ -122,23 +122,27 @@ static int sq_push(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n, int
                 mine[m++] = users[j];
         if (m > 0)
             rc = feeds_following_still(c, mine, m, author, still, &k);
+        m = 0; /* mine: now the users this transaction puts to */
         for (size_t j = i; j < n && rc == 0; j++) {
             if (!done[j] && db_shard(db, ids_shard(users[j])) == c) {
                 done[j] = true;
-                if (users[j] == author || bsearch(&users[j], still, (size_t)k, sizeof(*still), feeds_cmp_id) != NULL)
+                if (users[j] == author || bsearch(&users[j], still, (size_t)k, sizeof(*still), feeds_cmp_id) != NULL) {
                     rc = put_one(f, c, users[j], media, author);
+                    mine[m++] = users[j];
+                }
             }
         }
         if (rc != 0 || db_commit(c) != DB_OK) {
             db_rollback(c);
             rc = -1;
+            break;
         }
+        for (int j = 0; j < m; j++) /* each database's, once it committed */
+            feeds_changed(f, mine[j]);
     }
     free(done);
     free(mine);
     free(still);
-    for (size_t i = 0; i < n; i++) /* after the commits */
-        feeds_changed(f, users[i]);
     return rc;
 }
 

@@ -223,11 +223,13 @@ static int r_push_send(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n,
  * committed since, and whose removal (the unfeed job) ran before this
  * push reached Redis, would otherwise leave the post behind. Checked only
  * now, after Redis applied the push: an unfollow committed after this
- * read has its removal run after it too. One query per database. */
+ * read has its removal run after it too. One query per database; the
+ * heads of the timelines it took the post from are dropped again. */
 static int unpush_unfollowed(feeds_t *f, db_ctx_t *db, redisContext *c, const int64_t *users, size_t n, int64_t media,
                              int64_t author)
 {
     int64_t *mine = xmalloc((n ? n : 1) * sizeof(int64_t)), *still = xmalloc((n ? n : 1) * sizeof(int64_t));
+    int64_t *gone = xmalloc((n ? n : 1) * sizeof(int64_t)); /* the users it takes the post from */
     bool *done = xcalloc(n ? n : 1, sizeof(bool));
     unsigned char m[MEMBER_LEN];
     member_of(m, media, author);
@@ -257,12 +259,15 @@ static int unpush_unfollowed(feeds_t *f, db_ctx_t *db, redisContext *c, const in
             const char *argv[] = {"ZREM", key, (const char *)m};
             size_t argl[] = {4, klen, MEMBER_LEN};
             redisAppendCommandArgv(c, 3, argv, argl);
-            zrems++;
+            gone[zrems++] = mine[j];
         }
     }
     db_ctx_release(db);
     int drc = zrems ? drain(f, c, zrems) : FEEDS_OK;
+    for (size_t j = 0; drc == FEEDS_OK && j < zrems; j++)
+        feeds_changed(f, gone[j]);
     free(mine);
+    free(gone);
     free(still);
     free(done);
     return rc != FEEDS_OK ? rc : drc;
@@ -276,11 +281,14 @@ static int r_push_wait(feeds_t *f, db_ctx_t *db, const int64_t *users, size_t n,
     if (c == NULL)
         return rc;
     rc = drain(f, c, pending);
-    if (rc == FEEDS_OK)
-        rc = unpush_unfollowed(f, db, c, users, n, media, author);
+    /* the cached heads go as soon as Redis holds the post, before the
+     * check below reads the databases: until they go, a reader may be
+     * served the head from before the post */
     if (rc == FEEDS_OK)
         for (size_t i = 0; i < n; i++)
             feeds_changed(f, users[i]);
+    if (rc == FEEDS_OK)
+        rc = unpush_unfollowed(f, db, c, users, n, media, author);
     return rc;
 }
 
