@@ -30,6 +30,13 @@
  *   left open. (A refused ROLLBACK once left one open on a live
  *   connection, and the next transaction's COMMIT committed its first
  *   statements: tests/unit/pg_held_down.c.)
+ * - A transaction whose connection went (a timeout, a broken connection,
+ *   a hold-down) is lost, and stays lost until its caller ends it: every
+ *   statement after is refused rather than run on a new connection (where
+ *   each would commit on its own), and its COMMIT fails. (They once ran
+ *   in autocommit, and the COMMIT, on a connection with no transaction,
+ *   answered success: a caller that went on after an error committed
+ *   the statements after it alone.)
  */
 #include "db/db.h"
 #include "core/buf.h"
@@ -96,6 +103,7 @@ typedef struct pg_conn {
     PGconn *pg;
     pg_health_t *health;
     int64_t changes;
+    bool in_tx; /* between pg_begin's BEGIN and the caller's commit or rollback */
     char err[256];
     pg_stmt_t stmts[Q__COUNT];
 } pg_conn_t;
@@ -202,6 +210,13 @@ static void quiet(void *arg, const char *message)
  * marked down) if the server cannot be reached. */
 static bool ensure(pg_conn_t *c)
 {
+    /* a transaction's connection went, and the transaction with it: what
+     * is left of it must not run (a new connection would commit each
+     * statement on its own) */
+    if (c->in_tx && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)) {
+        snprintf(c->err, sizeof(c->err), "the transaction's connection was lost: it was rolled back");
+        return false;
+    }
     int64_t now = mono_ms(), until = atomic_load(&c->health->down_until);
     if (now < until) { /* down: even a connection still open would wait on it */
         unavailable = true;
@@ -594,12 +609,24 @@ static int pg_begin(db_conn_t *base)
         log_warn("postgres: a transaction was left open on a connection; it is rolled back");
         close_open_tx(c, "a transaction was left open");
     }
-    return simple(c, "BEGIN");
+    c->in_tx = false; /* (one its caller did not end is over) */
+    int rc = simple(c, "BEGIN");
+    c->in_tx = rc == DB_OK;
+    return rc;
 }
 
 static int pg_commit(db_conn_t *base)
 {
     pg_conn_t *c = (pg_conn_t *)base;
+    bool began = c->in_tx;
+    c->in_tx = false;
+    /* a transaction whose connection went: COMMIT on another connection
+     * (none open there) would only warn, and answer success */
+    if (began && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK ||
+                  PQtransactionStatus(c->pg) == PQTRANS_IDLE)) {
+        snprintf(c->err, sizeof(c->err), "the transaction's connection was lost: it was rolled back");
+        return DB_ERROR;
+    }
     /* COMMIT of a transaction an error aborted answers "ROLLBACK", no error */
     if (c->pg && PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
         snprintf(c->err, sizeof(c->err), "the transaction was aborted by an earlier error");
@@ -612,6 +639,7 @@ static int pg_commit(db_conn_t *base)
 static int pg_rollback(db_conn_t *base)
 {
     pg_conn_t *c = (pg_conn_t *)base;
+    c->in_tx = false;
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) == PQTRANS_IDLE)
         return DB_OK; /* nothing open (a broken connection took its transaction with it) */
     if (simple(c, "ROLLBACK") == DB_OK)

@@ -690,7 +690,7 @@ int popular_job(db_ctx_t *db, char *payload, void *ctx)
         return JOB_RETRY;
     }
     ok = db_lock(c, "popular", 0, 0) == DB_OK; /* one ranking at a time */
-    ok = db_exec_stmt(db_q(c, Q_POPULAR_CLEAR)) == DB_DONE;
+    ok = ok && db_exec_stmt(db_q(c, Q_POPULAR_CLEAR)) == DB_DONE;
     size_t kept = n < POPULAR_KEEP ? n : POPULAR_KEEP;
     int64_t *ranked = xmalloc((kept ? kept : 1) * sizeof(int64_t));
     for (size_t i = 0; ok && i < kept; i++) {

@@ -30,7 +30,7 @@ test('a transaction cut short by a hold-down is rolled back, never committed wit
       } catch (e) {
         assert.fail(`pg_held_down: ${e.stdout}${e.stderr} (exit ${e.status}; "1,3" is the failed transaction's row committed)`);
       }
-      assert.equal(out, '3', 'only the transaction that committed left its row');
+      assert.equal(out, '3\nlost:', 'only the transaction that committed left its row, and nothing of the lost one');
     } finally {
       psql(0, `DROP DATABASE ${name} WITH (FORCE)`);
     }

@@ -10,7 +10,18 @@
  * next transaction's BEGIN (PostgreSQL only warns) ran on inside it, and
  * its COMMIT committed the 1 of the transaction that had failed. After
  * the hold-down x inserts 3 in a transaction of its own: the table must
- * hold 3 alone. Prints the table's values; exit 0 if they are "3".
+ * hold 3 alone.
+ *
+ * Then x begins again and inserts 10, and its own server connection goes.
+ * Its next statement fails (and holds the database down); past the
+ * hold-down, a caller that goes on regardless inserts 12 and commits.
+ * Those statements once ran on a new connection, each committed alone,
+ * and the COMMIT (no transaction open there) answered success: 12 was
+ * kept from a transaction that had failed. Now they are refused and the
+ * COMMIT fails, so the second table holds nothing.
+ *
+ * Prints the first table's values, then "lost:" and the second's; exit 0
+ * if that is "3" and "lost:".
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -75,8 +86,32 @@ int main(int argc, char **argv)
     snprintf(v, sizeof(v), "%s", raw_value("SELECT string_agg(v::text, ',' ORDER BY v) FROM held_down"));
     printf("%s\n", v);
     PQclear(PQexec(raw, "DROP TABLE held_down"));
+
+    /* a transaction whose own connection goes */
+    if (d->exec(x, "CREATE TABLE lost_tx (v INT)", err, sizeof(err)) != 0)
+        return fail("setup 2", err);
+    if (db_begin(x) != DB_OK || d->exec(x, "INSERT INTO lost_tx VALUES (10)", err, sizeof(err)) != 0)
+        return fail("x: begin and insert 10", err);
+    n = raw_value("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = "
+                  "'picogram' AND state = 'idle in transaction' AND datname = current_database()");
+    if (strcmp(n, "1") != 0)
+        return fail("terminating x's backend", n);
+    if (d->exec(x, "INSERT INTO lost_tx VALUES (11)", err, sizeof(err)) == 0)
+        return fail("x: a statement on a terminated connection worked", NULL);
+    nanosleep(&wait, NULL);
+    int ins = d->exec(x, "INSERT INTO lost_tx VALUES (12)", err, sizeof(err)); /* the caller goes on */
+    int com = db_commit(x);
+    db_rollback(x);
+    char lost[256];
+    snprintf(lost, sizeof(lost), "%s", raw_value("SELECT string_agg(v::text, ',' ORDER BY v) FROM lost_tx"));
+    printf("lost:%s\n", lost);
+    PQclear(PQexec(raw, "DROP TABLE lost_tx"));
+    if (ins == 0)
+        fprintf(stderr, "pg_held_down: a statement after the transaction's connection went was run\n");
+    if (com == DB_OK)
+        fprintf(stderr, "pg_held_down: COMMIT of a transaction whose connection went answered success\n");
     d->close(x);
     d->close(y);
     PQfinish(raw);
-    return strcmp(v, "3") == 0 ? 0 : 1;
+    return strcmp(v, "3") == 0 && lost[0] == '\0' && ins != 0 && com != DB_OK ? 0 : 1;
 }
