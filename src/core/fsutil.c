@@ -11,6 +11,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* mkdir of dir, and if it made it, its name made durable in its parent. */
+static int mkdir_durable(char *dir)
+{
+    if (mkdir(dir, 0755) != 0)
+        return errno == EEXIST ? 0 : -1;
+    char parent[4096];
+    fs_dirname(dir, parent, sizeof(parent));
+    return fs_fsync_dir(parent);
+}
+
 int fs_mkdirs(const char *path)
 {
     char tmp[4096];
@@ -24,11 +34,11 @@ int fs_mkdirs(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir_durable(tmp) != 0)
             return -1;
         *p = '/';
     }
-    return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir_durable(tmp);
 }
 
 void fs_dirname(const char *path, char *out, size_t cap)

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, signup, uniqueName, assertV1Error, assertOk, external, uploadPhoto,
-  until,
+  until, sqlExec, sqlRows, topology,
 } from './lib.mjs';
 
 const WINDOW = 1500;
@@ -158,6 +158,48 @@ describe('push notifications', { skip: external && 'needs its own server, with A
     assert.deepEqual(await ids(), [b.id], 'a password change ends every other session, and its devices');
     assert.ok(c.id);
   });
+
+  it('ends a session in one write: when its devices cannot be dropped, the token stays too',
+    { skip: external }, async () => {
+      const name = uniqueName('pu');
+      const u = await signup(url, name);
+      const session = async () => (await api(url, 'POST', '/oauth/access_token',
+        { form: { grant_type: 'password', username: name, password: 'password123' } })).body.access_token;
+      const phone = await session(), other = await session();
+      const d = assertOk(await device({ token: phone }, { platform: 'apns', token: apnsToken('e') }));
+      const e = assertOk(await device({ token: other }, { platform: 'apns', token: apnsToken('e') }));
+      const ids = async () => assertOk(await api(url, 'GET', '/v1/users/self/devices', { token: u.token })).map((x) => x.id).sort();
+      const otherId = assertOk(await api(url, 'GET', '/v1/users/self/tokens', { token: other }))
+        .filter((t) => t.current).map((t) => t.id); // other's own, revoked from u's session
+      const stored = () => sqlRows(srv.dataDir, `SELECT COUNT(*) FROM tokens WHERE user_id = ${u.user.id}`)
+        .reduce((n, x) => n + Number(x), 0);
+      // every database refuses to drop devices for a moment (a failing disk, say)
+      const refuse = topology === 'pg'
+        ? 'CREATE FUNCTION no_drop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION \'refused\'; END $$;'
+          + ' CREATE TRIGGER no_drop BEFORE DELETE ON devices FOR EACH ROW EXECUTE FUNCTION no_drop()'
+        : "CREATE TRIGGER no_drop BEFORE DELETE ON devices BEGIN SELECT RAISE(ABORT, 'refused'); END";
+      sqlExec(srv.dataDir, refuse);
+      try {
+        const out = await api(url, 'POST', '/v1/accounts/logout', { token: phone });
+        assert.ok(out.status >= 500, `logout: ${out.status}`);
+        assert.equal((await api(url, 'GET', '/v1/users/self', { token: phone })).status, 200, 'the session is not half ended');
+        assert.equal(stored(), 3, 'its token is stored still (not only cached)');
+        for (const id of otherId) {
+          const r = await api(url, 'DELETE', `/v1/users/self/tokens/${id}`, { token: u.token });
+          assert.ok(r.status >= 500, `revoke: ${r.status}`);
+        }
+        assert.equal((await api(url, 'GET', '/v1/users/self', { token: other })).status, 200, 'nor is the revoked one');
+        assert.deepEqual(await ids(), [d.id, e.id].sort(), 'the devices are all there');
+        assert.equal(stored(), 3, 'and every session\'s token');
+      } finally {
+        sqlExec(srv.dataDir, topology === 'pg' ? 'DROP TRIGGER no_drop ON devices; DROP FUNCTION no_drop()' : 'DROP TRIGGER no_drop');
+      }
+      assertOk(await api(url, 'POST', '/v1/accounts/logout', { token: phone }));
+      for (const id of otherId) assertOk(await api(url, 'DELETE', `/v1/users/self/tokens/${id}`, { token: u.token }));
+      assert.equal((await api(url, 'GET', '/v1/users/self', { token: phone })).status, 400);
+      assert.equal((await api(url, 'GET', '/v1/users/self', { token: other })).status, 400);
+      assert.deepEqual(await ids(), [], 'both sessions\' devices went with them');
+    });
 
   it('pushes a like to an iPhone through APNs, with a valid provider token', async () => {
     const owner = await signup(url, uniqueName('pu'));

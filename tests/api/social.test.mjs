@@ -282,7 +282,12 @@ describe('GET /v1/users/self/media/liked', () => {
     const photos = [];
     for (let i = 0; i < 7; i++) photos.push(await photo(i % 2 ? a : b, `liked ${i}`));
     const order = [3, 0, 5, 1, 6, 2, 4]; // the order of the likes, unrelated to the media IDs
-    for (const i of order) assertNull(await like(fan, photos[i]));
+    for (const i of order) {
+      assertNull(await like(fan, photos[i]));
+      // like IDs order by millisecond first: two likes of one millisecond, on
+      // photos of two shards (a's and b's), sort by shard, as the seeds' IDs did
+      await sleep(3);
+    }
     const want = order.map((i) => photos[i].id).reverse();
 
     let r = await liked(fan);
