@@ -286,17 +286,19 @@ up() {
     if [ -f "$DIR/cluster.env" ]; then
         # shellcheck disable=SC1091
         . "$DIR/cluster.env"
-        if [ -f "$DIR/nginx/nginx.pid" ] && kill -0 "$(cat "$DIR/nginx/nginx.pid")" 2>/dev/null; then
+        # (UP: written last, so a start that failed half-way is not taken for one that is up)
+        if [ "${UP:-0}" = 1 ] && [ -f "$DIR/nginx/nginx.pid" ] && kill -0 "$(cat "$DIR/nginx/nginx.pid")" 2>/dev/null; then
             echo "cluster.sh: already up in $DIR" >&2
             echo "http://127.0.0.1:$NGINX_PORT"
             return 0
         fi
     fi
-    # Each port is chosen just before its server binds it: a port chosen
+    # Each server's port is chosen just before it starts: a port chosen
     # free can be taken by another process (another cluster, a test's
-    # server) before its own server starts, and the sooner it binds the
-    # narrower that window. nginx, whose port the servers' public_url names,
-    # starts before them, and takes another port if its own was taken.
+    # server) before its own server binds it, and the sooner it binds the
+    # narrower that window. nginx names the servers' ports, and they name
+    # its (public_url): so it starts just before them, and takes another
+    # port if its own was taken.
     local pg0 pg1 b0 b1 api api1 ng redis mc0 mc1 gm s3=""
     pg0=$(free_port); start_pg 0 "$pg0"
     pg1=$(free_port); start_pg 1 "$pg1"
@@ -318,26 +320,8 @@ feed_store = redis://127.0.0.1:$redis
 cache = memcached://127.0.0.1:$mc0,127.0.0.1:$mc1
 job_server = gearman://127.0.0.1:$gm
 EOF
-    as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
-        { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
-    if [ -n "${RESTORE_FROM:-}" ]; then # restore: the backup's photos and secret, before any server starts
-        "$BIN" restore "$RESTORE_FROM" --config "$DIR/picogram.conf" >"$DIR/log/restore.log" 2>&1 ||
-            { cat "$DIR/log/restore.log" >&2; die "picogram restore failed"; }
-        own "$DIR/data" # (read as the backup's owner, written for the servers' user)
-    fi
-    api=$(free_port); api1=$(free_port); ng=$(free_port)
-    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
+    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then # (before a restore: it puts the photos into this store)
         s3=$(free_port); start_s3 "$s3"
-        S3_PORT=$s3 NGINX_WAIT=0 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
-        ng=$NGINX_BOUND
-    fi
-    cat >>"$DIR/picogram.conf" <<EOF
-listen = 127.0.0.1:$api
-# behind nginx: links point at it, and it names the client
-public_url = http://127.0.0.1:$ng
-trusted_proxies = 127.0.0.1
-EOF
-    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
         cat >>"$DIR/picogram.conf" <<EOF
 # the photos in S3; nginx caches them under /media/ (photo_url is nginx, as public_url)
 photo_store = s3:http://127.0.0.1:$s3/$S3_BUCKET
@@ -347,6 +331,24 @@ s3_secret_key = S3RVER
 job_threads = 0
 EOF
     fi
+    as_user "$BIN" migrate --config "$DIR/picogram.conf" >"$DIR/log/migrate.log" 2>&1 ||
+        { cat "$DIR/log/migrate.log" >&2; die "picogram migrate failed"; }
+    if [ -n "${RESTORE_FROM:-}" ]; then # restore: the backup's photos and secret, before any server starts
+        "$BIN" restore "$RESTORE_FROM" --config "$DIR/picogram.conf" >"$DIR/log/restore.log" 2>&1 ||
+            { cat "$DIR/log/restore.log" >&2; die "picogram restore failed"; }
+        own "$DIR/data" # (read as the backup's owner, written for the servers' user)
+    fi
+    api=$(free_port); api1=$(free_port); ng=$(free_port)
+    if [ "${CLUSTER_SERVE:-1}" = 1 ]; then
+        S3_PORT=$s3 NGINX_WAIT=0 start_nginx "$ng" "127.0.0.1:$api" "127.0.0.1:$api1"
+        ng=$NGINX_BOUND
+    fi
+    cat >>"$DIR/picogram.conf" <<EOF
+listen = 127.0.0.1:$api
+# behind nginx: links point at it, and it names the client
+public_url = http://127.0.0.1:$ng
+trusted_proxies = 127.0.0.1
+EOF
     cat >"$DIR/cluster.env" <<EOF
 PG_PORTS="$pg0 $pg1"
 PG_DIRS="pg0 pg1"
@@ -364,6 +366,7 @@ EOF
         start_worker
         wait_for 10 answers "http://127.0.0.1:$ng/healthz" || die "nginx does not answer"
     fi
+    echo "UP=1" >>"$DIR/cluster.env"
     echo "http://127.0.0.1:$ng"
 }
 

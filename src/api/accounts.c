@@ -172,8 +172,8 @@ static void logout_run(api_work_t *w_, worker_ctx_t *wc)
 {
     logout_work_t *w = (logout_work_t *)w_;
     w->result = tokens_revoke(wc->db, w->token, strlen(w->token));
-    if (w->result != USERS_ERROR)
-        api_forget_token(w->cache, w->token, strlen(w->token));
+    /* also after an error: a COMMIT that failed may have landed */
+    api_forget_token(w->cache, w->token, strlen(w->token));
 }
 
 static void logout_done(api_work_t *w_, api_req_t *ar)

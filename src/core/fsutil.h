@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 /* mkdir -p (0755 each), each directory it makes fsynced into its parent
- * (so a file made durable in it later is not lost with its directory's
- * name); 0 or -1 (errno). */
+ * by the call that makes it (so a file made durable in it later is not
+ * lost with its directory's name); 0 or -1 (errno). */
 int fs_mkdirs(const char *path);
 /* The directory part of path into out: "." for a bare name, "/" at the root. */
 void fs_dirname(const char *path, char *out, size_t cap);

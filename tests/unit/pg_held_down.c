@@ -13,8 +13,9 @@
  * hold 3 alone.
  *
  * Then x begins again and inserts 10, and its own server connection goes.
- * Its next statement fails (and holds the database down); past the
- * hold-down, a caller that goes on regardless inserts 12 and commits.
+ * Its next statement (an advisory lock, a statement as the model runs
+ * them) fails, closes the connection and holds the database down; past
+ * the hold-down, a caller that goes on regardless inserts 12 and commits.
  * Those statements once ran on a new connection, each committed alone,
  * and the COMMIT (no transaction open there) answered success: 12 was
  * kept from a transaction that had failed. Now they are refused and the
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
                   "'picogram' AND state = 'idle in transaction' AND datname = current_database()");
     if (strcmp(n, "1") != 0)
         return fail("terminating x's backend", n);
-    if (d->exec(x, "INSERT INTO lost_tx VALUES (11)", err, sizeof(err)) == 0)
+    if (db_lock(x, "lost", 1, 2) == DB_OK)
         return fail("x: a statement on a terminated connection worked", NULL);
     nanosleep(&wait, NULL);
     int ins = d->exec(x, "INSERT INTO lost_tx VALUES (12)", err, sizeof(err)); /* the caller goes on */
