@@ -7,6 +7,7 @@
  * GET /v1/developer/clients/{client_id}/deliveries.
  */
 #include "api/handlers.h"
+#include "core/text.h"
 #include "core/validate.h"
 #include "model/apps.h"
 #include "model/hooks.h"
@@ -125,6 +126,8 @@ static void sub_done(api_work_t *w_, api_req_t *ar)
         api_error(ar, 400, E_SUBSCRIPTION, "Invalid client_id or client_secret.");
     } else if (w->result == USERS_TAKEN) {
         api_error(ar, 400, E_SUBSCRIPTION, w->msg);
+    } else if (w->op == 1 && w->id != 0 && w->deleted == 0) {
+        api_error(ar, 404, E_NOT_FOUND, "No such subscription of this client.");
     } else if (w->op == 1) {
         api_ok_null(ar);
     } else {
@@ -172,19 +175,15 @@ static sub_work_t *sub_work(api_req_t *ar, int op)
     return w;
 }
 
-/* A tag as subscribed to: what a caption's #tag stores (ASCII lower-cased). */
+/* A tag as subscribed to: what a caption's #tag stores (text_tag_name, as
+ * GET /v1/tags/{name} reads it: any script, lower-cased). */
 static const char *check_tag(const char *t, char *out, size_t cap)
 {
-    size_t n = t ? strlen(t) : 0;
-    if (n && t[0] == '#')
-        t++, n--;
-    if (n == 0 || n >= cap || !utf8_valid(t, n))
-        return "object_id must be a tag name";
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)t[i] < 0x80 && !((t[i] | 32) >= 'a' && (t[i] | 32) <= 'z') && !(t[i] >= '0' && t[i] <= '9') &&
-            t[i] != '_')
-            return "object_id must be a tag name (letters, digits and _)";
-    ascii_lower(out, t, n);
+    text_tag_t name;
+    _Static_assert(sizeof(name) <= HOOK_OBJECT_ID_MAX + 1, "a tag fits a subscription's object_id");
+    if (t == NULL || !text_tag_name(t, strlen(t), name))
+        return "object_id must be a tag name: letters, digits and _ in any script, at most 100";
+    snprintf(out, cap, "%s", name);
     return NULL;
 }
 

@@ -262,8 +262,8 @@ void users_search_handler(api_req_t *ar)
         api_error(ar, 400, E_INVALID, "q is required");
         return;
     }
-    if (q->vlen > 100) {
-        api_error(ar, 400, E_INVALID, "q must be at most 100 bytes");
+    if (utf8_len(q->val, q->vlen) > FULL_NAME_MAX) { /* (a name's prefix; a username is shorter) */
+        api_error(ar, 400, E_INVALID, "q must be at most 100 characters");
         return;
     }
     int count;

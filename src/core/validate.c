@@ -56,14 +56,22 @@ void ascii_lower(char *out, const char *s, size_t n)
     out[n] = '\0';
 }
 
-/* Control characters other than the allowed ones make text unprintable.
- * Where newlines are allowed, so is CRLF (browsers send form newlines so). */
+/* Control characters other than the allowed ones make text unprintable:
+ * C0 and DEL, and C1 (U+0080 to U+009F, UTF-8 C2 80 to C2 9F). Where
+ * newlines are allowed, so is CRLF (browsers send form newlines so); where
+ * they are not, neither are Unicode's line and paragraph separators
+ * (U+2028, U+2029: E2 80 A8, E2 80 A9). s is valid UTF-8. */
 static bool has_control(const char *s, size_t n, bool allow_newline)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         bool newline = c == '\n' || (c == '\r' && i + 1 < n && s[i + 1] == '\n');
         if ((c < 0x20 && !(allow_newline && newline)) || c == 0x7f)
+            return true;
+        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f)
+            return true;
+        if (!allow_newline && c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+            ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))
             return true;
     }
     return false;
@@ -211,8 +219,7 @@ const char *validate_filter(const char *f, size_t n)
 {
     if (n == 0 || utf8_len(f, n) > 40)
         return "filter must be 1 to 40 characters";
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)f[i] < 0x20 || f[i] == 0x7f)
-            return "filter contains invalid characters";
+    if (has_control(f, n, false))
+        return "filter contains invalid characters";
     return NULL;
 }

@@ -348,9 +348,8 @@ static int parse_multipart(api_req_t *ar, h2o_iovec_t ct, const char **err)
             ar->photo = p->data;
             if (ar->photo.base == NULL || ar->photo.len == 0)
                 ar->photo.base = "", ar->photo.len = 0;
-        } else if (!p->has_filename &&
-                   params_add(&ar->params, p->name.base, p->name.len, p->data.base, p->data.len, err) != 0) {
-            return -1;
+        } else if (params_add(&ar->params, p->name.base, p->name.len, p->data.base, p->data.len, err) != 0) {
+            return -1; /* (a field sent as a file, a caption from a .txt say, is a field as well) */
         }
     }
     return n < 0 ? -1 : 0;

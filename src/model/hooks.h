@@ -43,7 +43,7 @@
 #include "model/apps.h"
 
 #define HOOK_URL_MAX 512
-#define HOOK_OBJECT_ID_MAX 64
+#define HOOK_OBJECT_ID_MAX 400 /* a tag's stored form: TAG_MAX_BYTES (core/text.h) */
 #define HOOK_VERIFY_TOKEN_MAX 256
 #define HOOKS_PER_APP_MAX 100
 #define HOOKS_BATCH_ITEMS 100

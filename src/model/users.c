@@ -2,6 +2,7 @@
 #include "core/buf.h"
 #include "core/ids.h"
 #include "core/text.h"
+#include "core/validate.h"
 #include "cache/cache.h"
 #include "jobs/jobs.h"
 #include "model/tokens.h"
@@ -340,7 +341,7 @@ static void merge_in(user_t *out, int *n, int limit, const user_t *u, const char
 int users_search(db_ctx_t *db, const char *q, int limit, user_t *out, int *n)
 {
     /* Prefix range [q, q + U+10FFFF): byte order, so it uses the indexes. */
-    char lo[256], hi[260];
+    char lo[4 * FULL_NAME_MAX + 64], hi[sizeof(lo) + 4]; /* q: at most FULL_NAME_MAX characters, lower-cased */
     size_t ql = strlen(q);
     if (ql >= sizeof(lo))
         ql = sizeof(lo) - 1;

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, api as rawApi, signup, uniqueName, show, rawRequest, external, proxied,
-  assertOk, assertV1Error, assertOAuthError,
+  assertOk, assertV1Error, assertOAuthError, uploadPhoto,
 } from './lib.mjs';
 
 let srv;
@@ -266,6 +266,49 @@ describe('overlong and odd fields', () => {
     const r7 = await api(url, 'POST', '/v1/users/self', { token: me.token, ...form(Buffer.alloc(0)) });
     assert.ok(r7.status === 200, show(r7));
     assertOk(await api(url, 'POST', '/v1/users/self', { token: me.token, form: { bio: '' } }));
+    await alive();
+  });
+});
+
+describe('unprintable characters, long searches in any script, fields sent as files', () => {
+  it('refuses C1 controls everywhere, and line separators where newlines are not allowed; nothing changes', async () => {
+    const self = async () => assertOk(await api(url, 'GET', '/v1/users/self', { token: me.token }));
+    const before = await self();
+    for (const form of [{ full_name: 'a\u0085b' }, { full_name: 'a\u2028b' }, { full_name: 'a\u2029b' },
+      { bio: 'x\u009by' }, { bio: 'x\u0080' }, { website: 'https://x.io/\u0090' }]) {
+      assertV1Error(await api(url, 'POST', '/v1/users/self', { token: me.token, form }), 400, 'APIInvalidParametersError');
+    }
+    const after = await self();
+    assert.equal(after.full_name, before.full_name, 'nothing changed');
+    assert.equal(after.bio, before.bio);
+    // where newlines are allowed, so are Unicode's; letters next to C1 (U+00A0 on) are fine
+    assert.equal(assertOk(await api(url, 'POST', '/v1/users/self', { token: me.token, form: { bio: 'a\u2028b' } })).bio, 'a\u2028b');
+    assert.equal(assertOk(await api(url, 'POST', '/v1/users/self', { token: me.token, form: { full_name: '\u00a0\u00bfY\u00e9?' } })).full_name,
+      '\u00a0\u00bfY\u00e9?');
+    const up = await uploadPhoto(url, { token: me.token, photo: 'tiny-1x1.jpg', fields: { caption: 'c\u0085' } });
+    assertV1Error(up, 400, 'APIInvalidParametersError');
+    const filt = await uploadPhoto(url, { token: me.token, photo: 'tiny-1x1.jpg', fields: { filter: 'Lo\u009bfi' } });
+    assertV1Error(filt, 400, 'APIInvalidParametersError');
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: me.token, form: { full_name: before.full_name, bio: before.bio } }));
+    await alive();
+  });
+
+  it('takes a search of 100 characters in any script, not 100 bytes', async () => {
+    for (const c of ['\u00e9', '\u4e2d', '\u{1F600}']) {
+      assert.deepEqual(assertOk(await api(url, 'GET', '/v1/users/search', { token: me.token, query: { q: c.repeat(100) } })), []);
+      assertV1Error(await api(url, 'GET', '/v1/users/search', { token: me.token, query: { q: c.repeat(101) } }), 400,
+        'APIInvalidParametersError');
+    }
+  });
+
+  it('reads a text field sent as a file part as the field (never drops it)', async () => {
+    const caption = 'from a file #filepart \u00e9t\u00e9';
+    const up = await uploadPhoto(url, { token: me.token, photo: 'tiny-1x1.jpg',
+      fields: { caption: new Blob([Buffer.from(caption)], { type: 'text/plain' }) } });
+    assert.equal(assertOk(up).caption.text, caption);
+    const bin = await uploadPhoto(url, { token: me.token, photo: 'tiny-1x1.jpg',
+      fields: { caption: new Blob([Buffer.from([0xff, 0xfe, 0x00, 0x41])]) } });
+    assertV1Error(bin, 400, 'APIInvalidParametersError');
     await alive();
   });
 });

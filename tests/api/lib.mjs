@@ -704,7 +704,8 @@ export async function uploadPhoto(url, opts = {}) {
     fd.append('photo', new Blob([bytes], { type }), name ?? 'photo.jpg');
   }
   for (const [k, v] of Object.entries(fields)) {
-    if (v !== undefined) fd.append(k, String(v));
+    if (v instanceof Blob) fd.append(k, v, `${k}.txt`); // a field sent as a file
+    else if (v !== undefined) fd.append(k, String(v));
   }
   let target = `${url}/v1/media/upload`;
   const headers = { ...extra };

@@ -143,6 +143,15 @@ describe('real-time subscriptions', { skip: external && !clusterHooks && 'the se
     assert.deepEqual(assertOk(await h.list(app)).map((x) => x.id).sort(), [s.id, g.id].sort());
     assert.equal(assertOk(await h.unsubscribe(app, { id: s.id })), null);
     assert.deepEqual(assertOk(await h.list(app)).map((x) => x.id), [g.id]);
+    assertV1Error(await h.unsubscribe(app, { id: s.id }), 404, 'APINotFoundError');
+    const other = await h.register(dev);
+    assertV1Error(await h.unsubscribe(other, { id: g.id }), 404, 'APINotFoundError');
+    assert.deepEqual(assertOk(await h.list(app)).map((x) => x.id), [g.id], 'another client cannot delete it');
+    // a tag in any script, as captions store it (lower-cased); long ones too
+    const ete = assertOk(await h.subscribe(app, { object: 'tag', object_id: '#\u00c9T\u00c9', callback_url: `${rx.url}/hook` }));
+    assert.equal(ete.object_id, '\u00e9t\u00e9');
+    const long = assertOk(await h.subscribe(app, { object: 'tag', object_id: '\u00e9'.repeat(100), callback_url: `${rx.url}/hook` }));
+    assert.equal(long.object_id, '\u00e9'.repeat(100));
     assertOk(await h.unsubscribe(app, { object: 'all' }));
     assert.deepEqual(assertOk(await h.list(app)), []);
   });
@@ -154,6 +163,8 @@ describe('real-time subscriptions', { skip: external && !clusterHooks && 'the se
     const cases = [
       { object: 'comments', callback_url: cb },
       { object: 'tag', object_id: 'a b', callback_url: cb },
+      { object: 'tag', object_id: 'x\u20ac', callback_url: cb },
+      { object: 'tag', object_id: 'x'.repeat(101), callback_url: cb },
       { object: 'tag', callback_url: cb },
       { object: 'location', object_id: 'x', callback_url: cb },
       { object: 'geography', lat: '10', lng: '10', radius: '6000', callback_url: cb },
