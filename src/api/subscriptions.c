@@ -215,10 +215,12 @@ void subscriptions_create(api_req_t *ar)
         else
             snprintf(sub.object_id, sizeof(sub.object_id), "%lld", id);
     } else if (strcmp(object, "geography") == 0) {
-        double d = 0;
-        err = validate_geo_query(api_param(ar, "lat"), api_param(ar, "lng"), api_param(ar, "radius"), &sub.lat,
-                                 &sub.lng, &d);
-        sub.radius = (int)(d + 0.5);
+        double d = 0, r = 0;
+        const char *radius = api_param(ar, "radius");
+        err = validate_geo_query(api_param(ar, "lat"), api_param(ar, "lng"), NULL, &sub.lat, &sub.lng, &d);
+        if (err == NULL && (radius == NULL || !parse_number(radius, 1, GEO_DISTANCE_MAX, &r)))
+            err = "radius must be a number of metres from 1 to 5000";
+        sub.radius = (int)(r + 0.5);
     }
     if (err == NULL && (strlen(cb) > HOOK_URL_MAX || (strncasecmp(cb, "http://", 7) != 0 &&
                                                       strncasecmp(cb, "https://", 8) != 0)))

@@ -176,7 +176,10 @@ const char *validate_email(const char *s, size_t n)
 
 const char *validate_comment(const char *s, size_t n)
 {
-    if (n == 0)
+    size_t blank = 0; /* a comment of spaces and newlines only says nothing */
+    while (blank < n && (s[blank] == ' ' || s[blank] == '\t' || s[blank] == '\n' || s[blank] == '\r'))
+        blank++;
+    if (blank == n)
         return "text is required";
     return validate_text(s, n, 2200, true, "text must be at most 2200 characters", "text contains invalid characters");
 }

@@ -408,6 +408,9 @@ describe('comments', () => {
       ['DEL', { text: 'del\u007f' }],
       ['a lone CR', { text: 'cr\ronly' }],
       ['an escape', { text: '\u001b[31mred' }],
+      ['spaces only', { text: '   ' }],
+      ['newlines only', { text: '\n\r\n\n' }],
+      ['a C1 control', { text: 'nel\u0085' }],
     ];
     for (const [what, form] of bad) {
       const r = await api(url, 'POST', `/v1/media/${m.id}/comments`, { token: c1.token, form });
