@@ -501,18 +501,16 @@ static char *param_dup(api_req_t *ar, const char *key)
     return v ? xstrdup(v) : NULL;
 }
 
-/* A boolean parameter: absent is false; else true/false/1/0. False after
- * answering 400 on anything else. */
+/* A boolean parameter: absent is false; else what params_bool reads (as
+ * is_private and the notification switches are). False after answering
+ * 400 on anything else, an empty value too (on an edit, that would turn
+ * the setting off unasked). */
 static bool bool_param(api_req_t *ar, const char *key, bool *out)
 {
     const char *v = api_param(ar, key);
     *out = false;
-    if (v == NULL || strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || *v == '\0')
+    if (v == NULL || params_bool(v, out))
         return true;
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "on") == 0) {
-        *out = true;
-        return true;
-    }
     char msg[96];
     snprintf(msg, sizeof(msg), "%s must be true or false", key);
     api_error(ar, 400, E_INVALID, msg);

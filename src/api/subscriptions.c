@@ -101,6 +101,16 @@ static void sub_run(api_work_t *w_, worker_ctx_t *wc)
         w->result = hooks_sub_delete(wc->db, w->sub.app, w->id, w->object, &w->deleted);
         return;
     }
+    if (strcmp(w->sub.object, "location") == 0) { /* a place that exists */
+        location_t *place = xmalloc(sizeof(*place));
+        int rc = location_get(wc->db, strtoll(w->sub.object_id, NULL, 10), place);
+        free(place);
+        if (rc != DISC_OK) {
+            snprintf(w->msg, sizeof(w->msg), "object_id must be a location ID: there is no such location");
+            w->result = rc == DISC_NOT_FOUND ? USERS_TAKEN : USERS_ERROR;
+            return;
+        }
+    }
     /* the address first (a lookup: never on an event loop), with its own message */
     const char *bad = hooks_url_check(w->sub.callback_url, w->allow_private);
     if (bad != NULL) {

@@ -622,8 +622,7 @@ static int pg_commit(db_conn_t *base)
     c->in_tx = false;
     /* a transaction whose connection went: COMMIT on another connection
      * (none open there) would only warn, and answer success */
-    if (began && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK ||
-                  PQtransactionStatus(c->pg) == PQTRANS_IDLE)) {
+    if (began && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) == PQTRANS_IDLE)) {
         snprintf(c->err, sizeof(c->err), "the transaction's connection was lost: it was rolled back");
         return DB_ERROR;
     }

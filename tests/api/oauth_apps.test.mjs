@@ -141,6 +141,7 @@ describe('app registration', () => {
       [{ website: 'ftp://example.org' }, /website/],
       [{ description: 'd'.repeat(301) }, /description/],
       [{ enforce_signed_requests: 'maybe' }, /true or false/],
+      [{ enforce_signed_requests: '' }, /true or false/],
     ];
     for (const [fields, msg] of bad) {
       const r = await api(url, 'POST', '/v1/developer/clients', {
@@ -243,7 +244,9 @@ describe('editing an app, and signed requests', () => {
     assertV1Error(await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: sign(app.client_secret, '/users/self/feed', q) } }), 403, 'OAuthForbiddenException');
     assertOk(await api(url, 'GET', '/v1/users/self/feed', { query: { ...q, sig: sign(fresh, '/users/self/feed', q) } }));
     // turned off, sig is accepted and ignored
-    assertOk(await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, { token: dev.token, form: { enforce_signed_requests: 'false' } }));
+    assertV1Error(await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, { token: dev.token, form: { enforce_signed_requests: '' } }),
+      400, 'APIInvalidParametersError'); // not "off" unasked
+    assertOk(await api(url, 'POST', `/v1/developer/clients/${app.client_id}`, { token: dev.token, form: { enforce_signed_requests: 'off' } }));
     const end = Date.now() + 8000; // a cached grant lives 5 s at most
     let r;
     do {

@@ -167,6 +167,7 @@ describe('real-time subscriptions', { skip: external && !clusterHooks && 'the se
       { object: 'tag', object_id: 'x'.repeat(101), callback_url: cb },
       { object: 'tag', callback_url: cb },
       { object: 'location', object_id: 'x', callback_url: cb },
+      { object: 'location', object_id: '4217397655794957312', callback_url: cb }, // no such place
       { object: 'geography', lat: '10', lng: '10', radius: '6000', callback_url: cb },
       { object: 'geography', lat: '100', lng: '10', callback_url: cb },
       { object: 'geography', lat: '10', lng: '10', callback_url: cb },
