@@ -55,6 +55,7 @@
 #define PG_STATEMENT_TIMEOUT_MS 5000
 #define PG_DOWN_MS 1000
 #define PG_MAX_PARAMS 16
+#define PG_TX_LOST "the transaction's connection was lost: it was rolled back"
 
 typedef struct pg_stmt {
     db_stmt_t base;
@@ -214,7 +215,7 @@ static bool ensure(pg_conn_t *c)
      * is left of it must not run (a new connection would commit each
      * statement on its own) */
     if (c->in_tx && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)) {
-        snprintf(c->err, sizeof(c->err), "the transaction's connection was lost: it was rolled back");
+        snprintf(c->err, sizeof(c->err), PG_TX_LOST);
         return false;
     }
     int64_t now = mono_ms(), until = atomic_load(&c->health->down_until);
@@ -623,7 +624,7 @@ static int pg_commit(db_conn_t *base)
     /* a transaction whose connection went: COMMIT on another connection
      * (none open there) would only warn, and answer success */
     if (began && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) == PQTRANS_IDLE)) {
-        snprintf(c->err, sizeof(c->err), "the transaction's connection was lost: it was rolled back");
+        snprintf(c->err, sizeof(c->err), PG_TX_LOST);
         return DB_ERROR;
     }
     /* COMMIT of a transaction an error aborted answers "ROLLBACK", no error */

@@ -151,7 +151,6 @@
     X(ERASE_DEVICES, "DELETE FROM devices WHERE user_id = $1")                                                        \
     X(ERASE_PUSH_PENDING, "DELETE FROM push_pending WHERE user_id = $1")                                              \
     X(ERASE_CODES, "DELETE FROM oauth_codes WHERE user_id = $1")                                                      \
-    X(TOKEN_DELETE, "DELETE FROM tokens WHERE hash = $1")                                                             \
     X(USERS_FULL_NAMES, "SELECT id, full_name, full_name_lower FROM users")                                          \
     X(USER_SET_FULL_NAME_LOWER, "UPDATE users SET full_name_lower = $2 WHERE id = $1")                               \
     X(TOKENS_OF, "SELECT hash, created_at FROM tokens WHERE user_id = $1 ORDER BY created_at DESC, hash")              \

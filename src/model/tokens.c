@@ -90,18 +90,16 @@ static int drop_devices(db_conn_t *c, int64_t user, const unsigned char h[TOKEN_
 /* A session ends in one transaction: its token and the devices it
  * registered go together, or neither does (a token gone with its devices
  * left would keep a revoked phone hearing pushes, and a retry finds no
- * token to revoke). by_user: the token must be user's (Q_TOKEN_DELETE_OF),
- * else USERS_NOT_FOUND. */
-static int end_session(db_conn_t *c, int64_t user, const unsigned char h[TOKEN_HASH_BYTES], bool by_user)
+ * token to revoke). USERS_NOT_FOUND if user has no token of hash h. */
+static int end_session(db_conn_t *c, int64_t user, const unsigned char h[TOKEN_HASH_BYTES])
 {
     if (db_begin(c) != DB_OK)
         return USERS_ERROR;
-    db_stmt_t *s = db_q(c, by_user ? Q_TOKEN_DELETE_OF : Q_TOKEN_DELETE);
+    db_stmt_t *s = db_q(c, Q_TOKEN_DELETE_OF);
     db_bind_blob(s, 1, h, TOKEN_HASH_BYTES);
-    if (by_user)
-        db_bind_i64(s, 2, user);
+    db_bind_i64(s, 2, user);
     int rc = db_exec_stmt(s) == DB_DONE ? USERS_OK : USERS_ERROR;
-    if (rc == USERS_OK && by_user && c->drv->changes(c) != 1)
+    if (rc == USERS_OK && c->drv->changes(c) != 1)
         rc = USERS_NOT_FOUND;
     if (rc == USERS_OK)
         rc = drop_devices(c, user, h, false);
@@ -122,7 +120,7 @@ int tokens_revoke(db_ctx_t *db, const char *tok, size_t n)
         return USERS_ERROR;
     unsigned char h[TOKEN_HASH_BYTES];
     token_hash(tok, n, h);
-    return end_session(c, uid, h, false);
+    return end_session(c, uid, h);
 }
 
 int64_t tokens_cache_key(const unsigned char hash[TOKEN_HASH_BYTES])
@@ -178,7 +176,7 @@ int tokens_revoke_hash(db_ctx_t *db, int64_t user, const unsigned char hash[TOKE
     db_conn_t *c = db_shard(db, ids_shard(user));
     if (c == NULL)
         return USERS_ERROR;
-    return end_session(c, user, hash, true);
+    return end_session(c, user, hash);
 }
 
 int tokens_revoke_all(db_ctx_t *db, int64_t user, const char *password_hash, const unsigned char *keep,
