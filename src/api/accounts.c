@@ -8,6 +8,7 @@
  */
 #include "api/handlers.h"
 #include "api/render.h"
+#include "model/nodes.h"
 #include "model/tokens.h"
 #include "model/users.h"
 
@@ -135,6 +136,13 @@ static void signup(api_req_t *ar, bool web)
     }
     if (rc != USERS_NOT_FOUND) {
         api_internal_error(ar, "username lookup failed");
+        return;
+    }
+    /* the user's ID is made here and written on the hashing pool, which
+     * api_defer's check does not guard: a lease in doubt may be another
+     * process's now, and IDs made under it could collide */
+    if (!nodes_ok(ar->srv->nodes)) {
+        api_error(ar, 503, E_UNAVAILABLE, "server cannot make IDs right now; please retry");
         return;
     }
     signup_work_t *w = xcalloc(1, sizeof(*w));

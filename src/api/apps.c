@@ -665,7 +665,7 @@ void oauth_authorize(api_req_t *ar)
     }
     /* only the person at the browser decides, on their session (the CSRF
      * token was checked with it); an app's or any other token cannot */
-    if (!ar->via_cookie || ar->viewer == 0) {
+    if (!ar->via_cookie || ar->viewer == 0 || ar->app != 0) {
         app_free(&z.app);
         html_page(ar, 403, "Log in first", "Authorizing an app needs you logged in to picogram in this browser.");
         return;

@@ -25,6 +25,7 @@
 
 #define BAD_LOGIN "The username or password you entered is incorrect."
 #define SUSPENDED_LOGIN "This account is suspended."
+#define LOGIN_WAIT (-100) /* a login_work_t's result: too many failures, wait_ms to go */
 
 typedef struct login_work {
     api_work_t super;
@@ -34,7 +35,8 @@ typedef struct login_work {
     uint32_t backoff_after;
     int64_t user_id; /* 0: no such user, verify against a dummy hash anyway */
     char *password;
-    int result; /* USERS_OK, USERS_NOT_FOUND (bad credentials), USERS_ERROR */
+    int result;      /* USERS_OK, USERS_NOT_FOUND (bad credentials), USERS_ERROR, LOGIN_WAIT */
+    int64_t wait_ms; /* LOGIN_WAIT: how long */
     bool web;   /* a browser log-in: v1 envelope, the token in the session cookie */
     user_t user;
     char token[TOKEN_MAX_LEN + 1];
@@ -68,9 +70,71 @@ static void count_attempt(login_work_t *w, bool ok)
     }
 }
 
+/* How long this server's own counts make the account or the address wait. */
+static int64_t local_wait_ms(const login_work_t *w, int64_t now)
+{
+    int64_t wa = throttle_wait_ms(w->throttle, w->account, now);
+    int64_t wb = throttle_wait_ms(w->throttle, w->address, now);
+    return wa > wb ? wa : wb;
+}
+
+/* 429 with Retry-After (v1 envelope if `v1`, else OAuth's). */
+static void say_wait(api_req_t *ar, int64_t wait_ms, bool v1)
+{
+    char msg[128];
+    ar->retry_after = (int)((wait_ms + 999) / 1000);
+    snprintf(msg, sizeof(msg), "Too many failed log-ins; try again in %d seconds.", ar->retry_after);
+    if (v1)
+        api_error(ar, 429, E_RATE, msg);
+    else
+        api_oauth_error(ar, 429, msg);
+}
+
+/* Whether a password may be checked for account from this client now.
+ * False after answering (429). w's throttle fields are set for
+ * count_attempt. With Redis the answer waits for the hashing thread
+ * (must_wait), since asking it is a round trip. */
+static bool may_try(api_req_t *ar, login_work_t *w, uint64_t account, bool v1)
+{
+    w->throttle = ar->srv->throttle;
+    w->shared = ar->srv->login_share;
+    w->account = account;
+    w->address = ar->client;
+    w->backoff_after = (uint32_t)ar->cfg->login_backoff_after;
+    if (w->shared != NULL)
+        return true;
+    int64_t wait = local_wait_ms(w, ids_now_ms());
+    if (wait > 0) {
+        say_wait(ar, wait, v1);
+        return false;
+    }
+    return true;
+}
+
+/* On the hashing thread, before the hash, with Redis: what every server
+ * counted decides while Redis answers, else this server's own counts (on
+ * an event loop, the round trip would stall every connection of that
+ * loop). True, with w->result LOGIN_WAIT, if the attempt must wait. */
+static bool must_wait(login_work_t *w)
+{
+    if (w->shared == NULL)
+        return false; /* may_try decided */
+    int64_t now = ids_now_ms();
+    int64_t sa = login_share_wait_ms(w->shared, w->account, w->backoff_after, now);
+    int64_t sb = sa < 0 ? -1 : login_share_wait_ms(w->shared, w->address, 4 * w->backoff_after, now);
+    int64_t wait = sa >= 0 && sb >= 0 ? (sa > sb ? sa : sb) : local_wait_ms(w, now);
+    if (wait <= 0)
+        return false;
+    w->result = LOGIN_WAIT;
+    w->wait_ms = wait;
+    return true;
+}
+
 static void login_run(api_work_t *w_, worker_ctx_t *wc)
 {
     login_work_t *w = (login_work_t *)w_;
+    if (must_wait(w))
+        return;
     char hash[128] = "";
     int rc = w->user_id ? users_password_hash(wc->db, w->user_id, hash, sizeof(hash)) : USERS_NOT_FOUND;
     if (rc == USERS_ERROR) {
@@ -97,6 +161,10 @@ static void login_run(api_work_t *w_, worker_ctx_t *wc)
 static void login_done(api_work_t *w_, api_req_t *ar)
 {
     login_work_t *w = (login_work_t *)w_;
+    if (w->result == LOGIN_WAIT) {
+        say_wait(ar, w->wait_ms, w->web);
+        return;
+    }
     if (w->result == USERS_NOT_FOUND) {
         if (w->web)
             api_error(ar, 400, E_INVALID, BAD_LOGIN);
@@ -141,47 +209,6 @@ static uint64_t account_key(const char *name, size_t n)
         k[kl++] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
     uint64_t key = ratelimit_key(k, kl);
     return n + 6 > sizeof(k) ? key ^ ratelimit_key(name, n) : key; /* names too long to be valid stay apart */
-}
-
-/* Whether a password may be checked for account from this client now.
- * False after answering (429 with Retry-After; v1 envelope if `v1`, else
- * OAuth's). w's throttle fields are set for count_attempt. */
-static bool may_try(api_req_t *ar, login_work_t *w, uint64_t account, bool v1)
-{
-    uint64_t address = ar->client;
-    w->throttle = ar->srv->throttle;
-    w->shared = ar->srv->login_share;
-    w->account = account;
-    w->address = address;
-    w->backoff_after = (uint32_t)ar->cfg->login_backoff_after;
-    int64_t now = ids_now_ms();
-    int64_t wa = throttle_wait_ms(ar->srv->throttle, account, now);
-    int64_t wb = throttle_wait_ms(ar->srv->throttle, address, now);
-    int64_t wait = wa > wb ? wa : wb;
-    /* what every server counted decides while Redis answers (a round trip:
-     * never on an event loop, which hands the request to a worker here) */
-    if (ar->srv->login_share != NULL) {
-        if (!db_ctx_may_block(ar->db)) {
-            api_internal_error(ar, "the shared log-in back-off needs a worker");
-            return false;
-        }
-        uint32_t after = (uint32_t)ar->cfg->login_backoff_after;
-        int64_t sa = login_share_wait_ms(ar->srv->login_share, account, after, now);
-        int64_t sb = sa < 0 ? -1 : login_share_wait_ms(ar->srv->login_share, address, 4 * after, now);
-        if (sa >= 0 && sb >= 0)
-            wait = sa > sb ? sa : sb;
-    }
-    if (wait > 0) {
-        char msg[128];
-        ar->retry_after = (int)((wait + 999) / 1000);
-        snprintf(msg, sizeof(msg), "Too many failed log-ins; try again in %d seconds.", ar->retry_after);
-        if (v1)
-            api_error(ar, 429, E_RATE, msg);
-        else
-            api_oauth_error(ar, 429, msg);
-        return false;
-    }
-    return true;
 }
 
 /* Checks the password on a hashing thread, then answers with a new token. */
@@ -272,6 +299,8 @@ static void password_run(api_work_t *w_, worker_ctx_t *wc)
 {
     password_work_t *w = (password_work_t *)w_;
     login_work_t *l = &w->base;
+    if (must_wait(l))
+        return;
     char hash[128] = "";
     if (users_password_hash(wc->db, l->user_id, hash, sizeof(hash)) != USERS_OK) {
         l->result = USERS_ERROR;
@@ -301,7 +330,9 @@ static void password_run(api_work_t *w_, worker_ctx_t *wc)
 static void password_done(api_work_t *w_, api_req_t *ar)
 {
     password_work_t *w = (password_work_t *)w_;
-    if (w->base.result == USERS_NOT_FOUND)
+    if (w->base.result == LOGIN_WAIT)
+        say_wait(ar, w->base.wait_ms, true);
+    else if (w->base.result == USERS_NOT_FOUND)
         api_error(ar, 400, E_INVALID, "current_password is incorrect");
     else if (w->base.result != USERS_OK)
         api_internal_error(ar, "password change failed");

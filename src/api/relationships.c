@@ -228,12 +228,16 @@ static void user_list(api_req_t *ar, int which, const user_t *subject)
     bool more = n > count;
     if (more)
         n = count;
-    buf_t b;
-    buf_init(&b, 1 << 20);
-    api_render_users(ar, &b, ids, n);
     char next[48] = "";
     if (more)
         snprintf(next, sizeof(next), "%lld_%lld", (long long)at[n - 1], (long long)ids[n - 1]);
+    int kept = 0; /* not those a block stands between the viewer and (nor any when in doubt), as the likers */
+    for (int i = 0; i < n; i++)
+        if (api_block_dir(ar, ids[i]) == 0)
+            ids[kept++] = ids[i];
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    api_render_users(ar, &b, ids, kept);
     api_ok_page(ar, &b, "cursor", "next_cursor", next);
     free(ids);
     free(at);

@@ -358,7 +358,9 @@ void geographies_recent(api_req_t *ar)
     if (rc == USERS_OK && strcmp(sub.object, "geography") != 0)
         rc = USERS_NOT_FOUND;
     int arc = rc == USERS_OK ? apps_get_id(ar->db, &ar->srv->apps_key, sub.app, &a) : USERS_NOT_FOUND;
-    bool mine = arc == USERS_OK && client && strcmp(client, a.client_id) == 0;
+    /* the client_id names the app (v1's way; it is no secret): a token
+     * of another app reads none of this one's */
+    bool mine = arc == USERS_OK && client && strcmp(client, a.client_id) == 0 && (ar->app == 0 || ar->app == sub.app);
     if (arc == USERS_OK)
         app_free(&a);
     if (rc == USERS_ERROR || arc == USERS_ERROR) {

@@ -705,6 +705,12 @@ static void back_checked(api_req_t *ar)
     int trc = ar->token ? check_token(ar, &grant) : USERS_NOT_FOUND;
     if (ar->speculative && db_ctx_would_block(ar->thr->db))
         return; /* the token needs the database: all of it runs on a worker */
+    /* A browser session is a person's own log-in. An app's token sent as
+     * the session cookie is none: with it, the app would get the session's
+     * CSRF token and answer the consent form itself, granting itself any
+     * scope. */
+    if (trc == USERS_OK && ar->via_cookie && grant.app != 0)
+        trc = USERS_NOT_FOUND;
     if (trc == USERS_OK) {
         ar->viewer = grant.user;
         ar->app = grant.app;
@@ -881,6 +887,12 @@ int api_dispatch(server_thread_t *thr, h2o_req_t *req)
 {
     api_req_t *ar = ar_new(thr, req);
     front(ar);
+    if (thr->closing) { /* the loop exits next: what this started would go unanswered */
+        ar->db = thr->db;
+        ar->retry_after = 1;
+        api_error(ar, 503, E_UNAVAILABLE, "this server is stopping; please retry");
+        return 0;
+    }
     if (thr->srv->req_pool != NULL) {
         if (thr->srv->speculate && try_on_loop(ar))
             return 0;
@@ -961,7 +973,8 @@ static void work_done(work_t *w)
         ar->thr->in_flight--;
         unlink_hash_waiting(ar);
         ar->cache_ticket = cache_ticket(ar->srv->cache);
-        db_ctx_read_begin(ar->db);
+        db_ctx_t *db = ar->db; /* (ar is not read once answered: the answer may be its end) */
+        db_ctx_read_begin(db);
         db_unavailable_clear();
         if (aw->unavailable) /* done() answers as if on the worker's thread: 503, not 500 */
             db_unavailable_note();
@@ -970,7 +983,7 @@ static void work_done(work_t *w)
         else
             aw->done(aw, ar);
         db_unavailable_clear();
-        db_ctx_read_end(ar->db);
+        db_ctx_read_end(db);
     }
     if (aw->cleanup)
         aw->cleanup(aw);

@@ -228,11 +228,12 @@ static int on_readyz(h2o_handler_t *self, h2o_req_t *req)
  * the rest (photo files, the web client, health) get one here. */
 static void request_id_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
-    /* while draining, each HTTP/1 connection closes after its answer: a
-     * proxy's next request opens a new one, which goes to another server
-     * once this one stops listening, and none is sent on a connection this
-     * one is about to drop */
-    if (atomic_load(&draining))
+    /* while draining or stopping, each HTTP/1 connection closes after its
+     * answer: a proxy's next request opens a new one, which goes to
+     * another server once this one stops listening, and none is sent on a
+     * connection this one is about to drop (a write sent on it as the loop
+     * exits would be run and its answer lost: a retry would repeat it) */
+    if (atomic_load(&draining) || atomic_load(&stopping))
         req->http1_is_persistent = 0;
     static const h2o_iovec_t name = {H2O_STRLIT("x-request-id")};
     if (h2o_find_header_by_str(&req->res.headers, name.base, name.len, -1) < 0) {
@@ -739,10 +740,13 @@ static void *loop_main(void *arg)
         h2o_evloop_run(thr->loop, 10);
     /* Every request has been answered; give the last responses a moment to
      * be written (HTTP/2 clients get GOAWAY). Idle keep-alive connections are
-     * not waited for: h2o 2.2 does not close them, and exiting does. */
+     * not waited for: h2o 2.2 does not close them, and exiting does. A
+     * request that comes on one now is refused (api_dispatch), not started:
+     * its work would outlive this loop and be done unanswered. */
+    thr->closing = true;
     h2o_context_request_shutdown(&thr->ctx);
     deadline = ids_now_ms() + 200;
-    while (!conns_closed(&thr->ctx) && ids_now_ms() < deadline)
+    while ((thr->in_flight > 0 || !conns_closed(&thr->ctx)) && ids_now_ms() < deadline)
         h2o_evloop_run(thr->loop, 10);
     return NULL;
 }

@@ -81,6 +81,10 @@ typedef struct server_thread {
     h2o_multithread_receiver_t work_done;
     db_ctx_t *db;
     size_t in_flight; /* work submitted and not yet done */
+    /* stopping, and all work taken before answered: the loop is about to
+     * exit, so an API request is refused (503) rather than started, since
+     * work started now would be done and never answered */
+    bool closing;
     /* requests waiting for a password hash, whose clients are checked for
      * having gone (h2o stops reading an HTTP/1 socket while a request is
      * handled, so it would not notice): see api_defer_hash */

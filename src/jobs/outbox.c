@@ -254,11 +254,21 @@ static int run_one(jobq_t *q, db_ctx_t *db, db_conn_t *c, int64_t want)
     return rc;
 }
 
-/* Waits for a kick (jobs_kick), or ms. */
-static void poll_nap(jobq_t *q, int ms)
+/* The kicks so far: taken before a sweep, so that a kick that comes while
+ * the sweep runs (a job committed after its query looked) ends the nap
+ * that follows, rather than waiting out its 200 ms. */
+static unsigned kicks_now(void)
 {
     pthread_mutex_lock(&kick_lock);
-    unsigned seen = kicks;
+    unsigned k = kicks;
+    pthread_mutex_unlock(&kick_lock);
+    return k;
+}
+
+/* Waits for a kick (jobs_kick) after the seen-th, or ms. */
+static void poll_nap(jobq_t *q, unsigned seen, int ms)
+{
+    pthread_mutex_lock(&kick_lock);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += ms * 1000000L;
@@ -323,6 +333,7 @@ static void runner_gearman(jobq_t *q, db_ctx_t *db)
     int64_t swept = 0;
     while (!atomic_load(&q->stopping)) {
         int64_t now = ids_now_ms();
+        unsigned seen = kicks_now();
         if (w == NULL || now - swept >= JOBS_SWEEP_MS) {
             if (sweep(q, db) > 0)
                 continue;
@@ -331,7 +342,7 @@ static void runner_gearman(jobq_t *q, db_ctx_t *db)
         if (w != NULL)
             jobs_gearman_work(w, 200);
         else /* no worker could be made: the sweep alone, as embedded */
-            poll_nap(q, 200);
+            poll_nap(q, seen, 200);
     }
     jobs_gearman_worker_free(w);
 }
@@ -346,9 +357,10 @@ static void *runner_main(void *arg)
         return NULL;
     }
     while (!atomic_load(&q->stopping)) {
+        unsigned seen = kicks_now();
         if (sweep(q, db) > 0)
             continue;
-        poll_nap(q, 200); /* idle: until a kick, or 200 ms (retries come due) */
+        poll_nap(q, seen, 200); /* idle: until a kick, or 200 ms (retries come due) */
     }
     db_ctx_free(db);
     return NULL;

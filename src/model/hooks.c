@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <netdb.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -225,11 +226,18 @@ int hooks_http(const char *url, bool allow_private, const char *body, size_t len
 
 static atomic_llong subs_checked_ms; /* when the first database was last asked */
 static atomic_bool subs_any;
+/* A subscription noted by this process since a check began: the check's
+ * answer, older, is not stored over it. */
+static pthread_mutex_t subs_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned subs_noted;
 
 void hooks_note_subscription(void)
 {
+    pthread_mutex_lock(&subs_lock);
+    subs_noted++;
     atomic_store(&subs_any, true);
     atomic_store(&subs_checked_ms, ids_now_ms());
+    pthread_mutex_unlock(&subs_lock);
 }
 
 /* Whether any subscription exists, as known within the last second. */
@@ -238,6 +246,9 @@ static bool any_subscription(db_ctx_t *db)
     int64_t now = ids_now_ms();
     if (now - atomic_load(&subs_checked_ms) < 1000)
         return atomic_load(&subs_any);
+    pthread_mutex_lock(&subs_lock);
+    unsigned noted = subs_noted;
+    pthread_mutex_unlock(&subs_lock);
     db_conn_t *c = db_physical(db, 0);
     if (c == NULL)
         return true; /* unknown: the job finds out */
@@ -245,8 +256,14 @@ static bool any_subscription(db_ctx_t *db)
     int rc = db_step(s);
     bool any = rc != DB_ROW || db_col_i64(s, 0) > 0;
     db_reset(s);
-    atomic_store(&subs_any, any);
-    atomic_store(&subs_checked_ms, now);
+    pthread_mutex_lock(&subs_lock);
+    if (subs_noted == noted) {
+        atomic_store(&subs_any, any);
+        atomic_store(&subs_checked_ms, now);
+    } else {
+        any = true;
+    }
+    pthread_mutex_unlock(&subs_lock);
     return any;
 }
 

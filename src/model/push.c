@@ -1,7 +1,9 @@
 #include "model/push.h"
 #include "core/ids.h"
 #include "jobs/jobs.h"
+#include "model/graph.h"
 #include "model/hooks.h"
+#include "model/media.h"
 #include "model/tokens.h"
 #include "model/users.h"
 #include "obs/log.h"
@@ -635,8 +637,48 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
         snprintf(out, cap, "%s asked to follow you.", who);
     else if (strcmp(kind, "approved") == 0)
         snprintf(out, cap, "%s accepted your follow request.", who);
+    else if (said[0] == '\0') /* in a photo the recipient may not see: push_allowed */
+        snprintf(out, cap, "%s mentioned you.", who);
     else
         snprintf(out, cap, "%s mentioned you: %.*s", who, SAID_MAX, said);
+}
+
+/* What a push may tell its recipient, as their activity list shows it
+ * (api/social.c, activity_emit): nothing of a user blocked either way, and
+ * neither the photo nor its text when the recipient may not see it (a
+ * mention in a private account's caption, a block with its owner, a photo
+ * gone). 1: send (*media and text cleared if need be), 0: not, -1: error. */
+static int push_allowed(db_ctx_t *db, int64_t user, int64_t actor, int64_t *media, char *text)
+{
+    graph_rel_t r;
+    if (actor != 0 && actor != user) {
+        if (graph_get(db, user, actor, &r) != GRAPH_OK)
+            return -1;
+        if (r.a_blocks_b || r.b_blocks_a)
+            return 0;
+    }
+    if (*media == 0)
+        return 1;
+    media_t *m = xmalloc(sizeof(*m));
+    int mrc = media_get(db, *media, m);
+    int64_t owner = m->user_id;
+    free(m);
+    if (mrc == MEDIA_ERROR)
+        return -1;
+    bool ok = mrc == MEDIA_OK && owner == user;
+    if (mrc == MEDIA_OK && owner != user) {
+        user_t *o = xmalloc(sizeof(*o));
+        int urc = users_get(db, owner, o); /* a suspended owner's photos are not shown */
+        bool priv = o->is_private;
+        free(o);
+        if (urc == USERS_ERROR || (urc == USERS_OK && graph_can_view(db, user, owner, priv, &ok) != GRAPH_OK))
+            return -1;
+    }
+    if (!ok) {
+        *media = 0;
+        text[0] = '\0';
+    }
+    return 1;
 }
 
 int push_job(db_ctx_t *db, char *payload, void *ctx)
@@ -663,6 +705,9 @@ int push_job(db_ctx_t *db, char *payload, void *ctx)
     db_reset(s);
     if (r != DB_ROW)
         return r == DB_DONE ? JOB_DONE : JOB_RETRY;
+    int allowed = push_allowed(db, user, actor, &media, text);
+    if (allowed < 0)
+        return JOB_RETRY;
     unsigned off = 0;
     device_t *devs = NULL;
     int n = 0;
@@ -673,7 +718,7 @@ int push_job(db_ctx_t *db, char *payload, void *ctx)
         free(a);
         return JOB_RETRY;
     }
-    bool wanted = r == USERS_OK && !(off & kind_bit(kind));
+    bool wanted = allowed == 1 && r == USERS_OK && !(off & kind_bit(kind));
     char msg[400];
     message(msg, sizeof(msg), kind, ar == USERS_OK ? a->username : "Someone", count, text);
     free(a);

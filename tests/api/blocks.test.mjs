@@ -71,6 +71,9 @@ describe('blocks: the blocker is not there for the blocked user', () => {
     assert.equal((await c.comment(blocker, p, 'from the blocker')).status, 200);
     assert.equal((await c.comment(blocked, p, 'from the blocked')).status, 200);
     assert.equal((await c.comment(other, p, 'from another')).status, 200);
+    await c.rel(blocker, owner, 'follow');
+    await c.rel(other, owner, 'follow');
+    const followers = async (who) => ids(await c.ok(await api(srv.url, 'GET', `/v1/users/${owner.user.id}/followed-by`, { token: who.token }))).sort();
     // the media object is cached once for everyone: fill it before the block
     const full = await c.ok(await c.media(other, p));
     assert.deepEqual(texts(full.comments.data), ['from the blocker', 'from the blocked', 'from another']);
@@ -97,6 +100,8 @@ describe('blocks: the blocker is not there for the blocked user', () => {
     assert.equal(seen.comments.count, 3);
     assert.deepEqual(ids(await c.ok(await c.likes(blocked, p))), [other.user.id]);
     assert.deepEqual(texts(await c.ok(await c.comments(blocked, p))), ['from the blocked', 'from another']);
+    // nor among a third party's followers
+    assert.deepEqual(await followers(blocked), [other.user.id]);
 
     // the blocker sees the blocked user's profile (to unblock them), but
     // not their comment on the third party's photo
@@ -111,6 +116,7 @@ describe('blocks: the blocker is not there for the blocked user', () => {
     assert.deepEqual(ids(again.likes.data).sort(), [blocker.user.id, other.user.id].sort());
     assert.equal((await c.ok(await c.user(other, blocker))).id, blocker.user.id);
     assert.equal(ids(await c.ok(await c.search(other, prefix))).length, 4);
+    assert.deepEqual(await followers(other), [blocker.user.id, other.user.id].sort());
 
     // an unblock brings back what was hidden
     await c.rel(blocker, blocked, 'unblock');
@@ -120,6 +126,7 @@ describe('blocks: the blocker is not there for the blocked user', () => {
     assert.deepEqual(texts(back.comments.data), ['from the blocker', 'from the blocked', 'from another']);
     assert.deepEqual(ids(back.likes.data).sort(), [blocker.user.id, other.user.id].sort());
     assert.equal(ids(await c.ok(await c.search(blocked, prefix))).length, 4);
+    assert.deepEqual(await followers(blocked), [blocker.user.id, other.user.id].sort());
   });
 });
 

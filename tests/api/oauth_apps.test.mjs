@@ -376,6 +376,28 @@ describe('the authorize endpoint', () => {
     assert.equal(ok.status, 302, show(ok));
     assert.ok(new URL(ok.location).searchParams.get('code'));
   });
+
+  it("takes an app's token as no session: the app cannot answer the consent form to grant itself scopes", async () => {
+    const dev = await person('dev');
+    const user = await person('usr');
+    const app = await register(dev);
+    const basic = await authorize(user, app); // basic only
+    // the app sends its own token as the session cookie, for the session's CSRF token
+    const sess = await raw('GET', '/web/session', { cookie: basic });
+    assert.equal(sess.status, 200, show(sess));
+    assert.equal(sess.body.data, null, `an app's token is no browser session: ${show(sess)}`);
+    // and answers the consent form itself, as if its user had allowed more
+    const form = { client_id: app.client_id, redirect_uri: CB, response_type: 'token', scope: 'likes comments relationships', decision: 'allow' };
+    const r = await raw('POST', '/oauth/authorize', { cookie: basic, csrf: sess.body.data?.csrf_token ?? 'A'.repeat(43), form });
+    assert.equal(r.status, 403, show(r));
+    assert.equal(r.location, null, 'no token in a redirect');
+    // nor does its token act through the cookie anywhere else
+    const self = await raw('GET', '/v1/users/self', { cookie: basic });
+    assert.equal(self.status, 400, show(self));
+    // the user's own session still decides
+    const ok = await decide(user, app, { scope: 'likes', state: 's' });
+    assert.equal(ok.status, 302, show(ok));
+  });
 });
 
 describe('the code flow', () => {

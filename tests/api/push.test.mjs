@@ -259,6 +259,35 @@ describe('push notifications', { skip: external && 'needs its own server, with A
     assert.ok(apnsGot.some((x) => x.token === tok && x.body.kind === 'follow'), 'the live device got the follow');
   });
 
+  it('tells of a mention what the activity list shows: not a private photo or its text, nothing across a block', async () => {
+    const priv = await signup(url, uniqueName('pp'));
+    assertOk(await api(url, 'POST', '/v1/users/self', { token: priv.token, form: { is_private: 'true' } }));
+    const b = await signup(url, uniqueName('pb'));
+    const a = await signup(url, uniqueName('pa'));
+    const c = await signup(url, uniqueName('pc'));
+    const tok = apnsToken('f');
+    assertOk(await device(b, { platform: 'apns', token: tok }));
+    // mentioned in the caption of a private account B does not follow
+    const secret = assertOk(await uploadPhoto(url, { token: priv.token, photo: 'landscape.jpg', fields: { caption: `secret plans @${b.user.username}` } }));
+    const got = await until(() => apnsGot.find((x) => x.token === tok), 'the mention\'s push');
+    assert.equal(got.body.aps.alert.body, `${priv.user.username} mentioned you.`, 'no caption of a photo B may not see');
+    assert.equal(got.body.media_id, null, 'nor its ID');
+    assert.ok(!JSON.stringify(got.body).includes('secret'));
+    assert.ok(secret.id);
+    // B blocks A: A's mention of B, on A's public photo, is not pushed
+    assertOk(await api(url, 'POST', `/v1/users/${a.user.id}/relationship`, { token: b.token, form: { action: 'block' } }));
+    const mine = await post(a);
+    assertOk(await api(url, 'POST', `/v1/media/${mine.id}/comments`, { token: a.token, form: { text: `hey @${b.user.username}` } }));
+    // while C's mention, made after it, is, with its text
+    const theirs = await post(c);
+    assertOk(await api(url, 'POST', `/v1/media/${theirs.id}/comments`, { token: c.token, form: { text: `look @${b.user.username}` } }));
+    const open = await until(() => apnsGot.find((x) => x.token === tok && x.body.aps.alert.body.startsWith(`${c.user.username} `)), 'C\'s mention');
+    assert.equal(open.body.aps.alert.body, `${c.user.username} mentioned you: look @${b.user.username}`);
+    await sleep(WINDOW + 500);
+    const bodies = apnsGot.filter((x) => x.token === tok).map((x) => x.body.aps.alert.body);
+    assert.ok(!bodies.some((t) => t.startsWith(`${a.user.username} `)), `a push from a blocked user: ${JSON.stringify(bodies)}`);
+  });
+
   it('pushes to a browser through Web Push: VAPID-signed, encrypted for the subscription', async () => {
     const owner = await signup(url, uniqueName('pu'));
     const fan = await signup(url, uniqueName('fan'));

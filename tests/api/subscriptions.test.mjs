@@ -94,6 +94,7 @@ function makeHelpers(getUrl) {
       body: new URLSearchParams({ client_id: app.client_id, redirect_uri: 'http://127.0.0.1:9/cb', response_type: 'token', decision: 'allow' }).toString(),
     });
     assert.equal(r.status, 302);
+    return new URLSearchParams(new URL(r.headers.get('location')).hash.slice(1)).get('access_token');
   }
   const subscribe = (app, form) => api(url(), 'POST', '/v1/subscriptions', {
     form: { client_id: app.client_id, client_secret: app.client_secret, aspect: 'media', verify_token: 'vt-1', ...form },
@@ -252,6 +253,14 @@ describe('real-time subscriptions', { skip: external && !clusterHooks && 'the se
     assert.deepEqual(assertOk(await geo(farGeo.id, { client_id: app.client_id })), []);
     assertV1Error(await geo(subs.geography.id, { client_id: 'f'.repeat(32) }), 404, 'APINotFoundError');
     assertV1Error(await geo(subs.tag.id, { client_id: app.client_id }), 404, 'APINotFoundError');
+    // an app's token reads its own app's geographies, not another's (a client_id is no secret)
+    const other = await h.register(dev);
+    const otherToken = await h.authorizeApp(author, other);
+    const asOther = await api(srv.url, 'GET', `/v1/geographies/${subs.geography.id}/media/recent`, { token: otherToken, query: { client_id: app.client_id } });
+    assertV1Error(asOther, 404, 'APINotFoundError');
+    const ownToken = await h.authorizeApp(author, app);
+    assert.equal(assertOk(await api(srv.url, 'GET', `/v1/geographies/${subs.geography.id}/media/recent`,
+      { token: ownToken, query: { client_id: app.client_id } })).length, recent.length);
     // the log counts every update the receiver got: the 12, and the first
     // photo's if its job ran after a subscription existed (a delivery is
     // logged once its answer is read, so the log may trail the receiver)
