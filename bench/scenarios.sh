@@ -2,20 +2,34 @@
 # The load scenarios on the `small` dataset, each bounded by DURATION, on
 # loopback. Reads run beside nginx serving a captured picogram response of
 # the same bytes (the report gives picogram / nginx); writes and the mixed
-# scenario report req/s, p50, p99 and errors. The request lists come from
+# scenario report req/s, p50, p99 and errors, and the mixed scenario runs
+# beside nginx serving answers of the same kinds in the same order. The request lists come from
 # the dataset (deterministic), written by bench/scenario_lists.py.
 #
-#   (on a copy of the dataset: the writes leave the original as it was)
+#   (on a copy of the dataset, a fresh one for each write scenario: the
+#   writes leave the original as it was)
 #   bench/scenarios.sh [NAME...]    env: ROUNDS=3 DURATION=10s WARMUP=3s CONNS=32 DATA=/tmp/picogram-small
 #   names: user media user-recent (reads); like comment follow (writes); mixed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 ensure_small
-# the writes change the data: they run on a copy, so every run starts alike
+# the writes change the data: they run on a copy, so every run starts alike,
+# and each write scenario on a fresh one (after the comment scenario the
+# newest photos carry four comments each where the dataset has few, and a
+# mixed scenario run after it read pages of a third more bytes)
+SRC_DATA=$DATA
 cp -r "$DATA" "$WORK/data"
 DATA=$WORK/data
 start_picogram
+WROTE=0
+fresh_data() {
+  [ "$WROTE" = 1 ] || return 0
+  kill "$PG_PID" && wait "$PG_PID" 2>/dev/null || true
+  rm -rf "$DATA"
+  cp -r "$SRC_DATA" "$DATA"
+  start_picogram
+}
 start_nginx
 LISTS=$WORK/lists
 python3 bench/scenario_lists.py "$DATA/picogram.db" "$LISTS"
@@ -72,17 +86,43 @@ scenario_run() { # LIST [PER_TOKEN]
        END {print r, p50, p99, (e == "" ? 0 : e)}' "$WORK/wrk.txt"
 }
 
+# The floor for the mixed scenario on this machine: nginx serving captured
+# answers of the same kinds and sizes (a feed, a user, a photo, a user's
+# photos, and a write's answer for each write), in the list's order,
+# through the same Lua client. Its p99 is what the client and the cores
+# leave of a 5 ms budget when the server costs next to nothing.
+mixed_floor_list() { # LIST -> $WORK/ng-mixed.list
+  capture "/v1/users/self/feed?count=20" feed >/dev/null
+  capture "$(head -1 "$LISTS/user" | cut -d' ' -f2)" user >/dev/null
+  capture "$(head -1 "$LISTS/media" | cut -d' ' -f2)" media >/dev/null
+  capture "$(head -1 "$LISTS/user-recent" | cut -d' ' -f2)" user-recent >/dev/null
+  printf '{"meta":{"code":200},"data":null}' >"$WORK/www/write"
+  awk '$1 != "GET" {print "GET /write"; next}
+       $2 ~ /^\/v1\/users\/self\/feed/ {print "GET /feed"; next}
+       $2 ~ /^\/v1\/users\/[0-9]+\/media\/recent/ {print "GET /user-recent"; next}
+       $2 ~ /^\/v1\/users\/[0-9]+$/ {print "GET /user"; next}
+       $2 ~ /^\/v1\/media\/[0-9]+$/ {print "GET /media"; next}
+       {print "unmapped: " $0 >"/dev/stderr"; exit 1}' "$1" >"$WORK/ng-mixed.list"
+}
+
 write_scenario() { # NAME LIST
   local name=$1 list=$2 r rps p50 p99 errs
+  fresh_data
+  WROTE=1
   echo "== $name: $(wc -l <"$list") requests in turn, e.g. $(head -1 "$list" | cut -c1-80)"
-  printf '%-6s %12s %10s %10s %8s\n' round req/s p50 p99 non-2xx
+  [ "$name" = mixed ] && mixed_floor_list "$list"
+  printf '%-6s %-9s %12s %10s %10s %8s\n' round server req/s p50 p99 non-2xx
   warm_up "$list" 2
-  : >"$WORK/pg"
+  : >"$WORK/pg"; : >"$WORK/ngl"
   for r in $(seq "$ROUNDS"); do
     read -r rps p50 p99 errs < <(scenario_run "$list" 2) # pairs: the same user undoes its write
-    printf '%-6s %12s %10s %10s %8s\n' "$r" "$rps" "$p50" "$p99" "$errs"; echo "$rps" >>"$WORK/pg"
+    printf '%-6s %-9s %12s %10s %10s %8s\n' "$r" picogram "$rps" "$p50" "$p99" "$errs"; echo "$rps" >>"$WORK/pg"
+    if [ "$name" = mixed ]; then
+      read -r rps p50 p99 errs < <(PG_PORT=$NG_PORT scenario_run "$WORK/ng-mixed.list" 2)
+      printf '%-6s %-9s %12s %10s %10s %8s\n' "$r" nginx-lua "$rps" "$p50" "$p99" "$errs"; echo "$rps" >>"$WORK/ngl"
+    fi
   done
-  echo "median req/s: $(median <"$WORK/pg")"
+  echo "median req/s: $(median <"$WORK/pg")$([ "$name" = mixed ] && echo "; nginx on the same kinds of answer, through the same client: $(median <"$WORK/ngl")")"
   echo "picogram memory: $(rss); WAL files: $(du -cb "$DATA"/*-wal 2>/dev/null | awk 'END {printf "%.1f MiB", $1 / 1048576}')"
 }
 
