@@ -32,6 +32,11 @@ static int is_blocked(db_conn_t *c, int64_t a, int64_t b, bool *out)
     return rc == DB_ERROR ? GRAPH_ERROR : GRAPH_OK;
 }
 
+int graph_blocks_conn(db_conn_t *c, int64_t a, int64_t b, bool *yes)
+{
+    return is_blocked(c, a, b, yes);
+}
+
 int graph_blocks(db_ctx_t *db, int64_t a, int64_t b, bool *yes)
 {
     db_conn_t *c = db_shard(db, ids_shard(a));

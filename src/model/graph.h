@@ -32,6 +32,8 @@ typedef struct graph_rel {
 int graph_get(db_ctx_t *db, int64_t a, int64_t b, graph_rel_t *out);
 /* Whether a blocks b (one query, on a's database). */
 int graph_blocks(db_ctx_t *db, int64_t a, int64_t b, bool *yes);
+/* The same, on a's database c (inside a transaction there). */
+int graph_blocks_conn(db_conn_t *c, int64_t a, int64_t b, bool *yes);
 
 /* a follows b; a request (REL_REQUESTED) if b is private. */
 int graph_follow(db_ctx_t *db, int64_t a, int64_t b, bool b_private);

@@ -448,6 +448,13 @@ int push_note(db_conn_t *c, int64_t recipient, int64_t actor, const char *kind, 
     db_reset(s);
     if (rc != DB_ROW)
         return rc == DB_DONE ? 0 : -1; /* no device: nothing to send */
+    /* news from a user the recipient blocks is neither pushed nor counted
+     * in a window (push_job judges a window by its last actor) */
+    bool blocked = false;
+    if (actor != 0 && graph_blocks_conn(c, recipient, actor, &blocked) != GRAPH_OK)
+        return -1;
+    if (blocked)
+        return 0;
     int64_t id = ids_next(ids_global(), ids_shard(recipient));
     s = db_q(c, Q_PUSH_PENDING_INSERT);
     db_bind_i64(s, 1, id);
@@ -627,7 +634,7 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
         snprintf(who, sizeof(who), "%s", actor);
     if (strcmp(kind, "like") == 0)
         snprintf(out, cap, "%s liked your photo.", who);
-    else if (strcmp(kind, "comment") == 0 && count == 1)
+    else if (strcmp(kind, "comment") == 0 && count == 1 && said[0] != '\0')
         snprintf(out, cap, "%s commented: %.*s", who, SAID_MAX, said);
     else if (strcmp(kind, "comment") == 0)
         snprintf(out, cap, "%s commented on your photo.", who);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { launchOn, api, signup, uniqueName, external, show, startRedis } from './lib.mjs';
+import { launchOn, api, signup, uniqueName, external, show, startRedis, topology } from './lib.mjs';
 import { sleep } from './feed_util.mjs';
 
 const logIn = (url, username, password) => api(url, 'POST', '/oauth/access_token',
@@ -57,8 +57,10 @@ test('failed log-ins back off across servers', { skip: external, timeout: 60_000
 // timeout), a log-in on a one-loop server leaves that loop free, and a read
 // made while the log-in waits answers at once. (It used to be asked on the
 // loop when requests run there, as with SQLite: every connection of that
-// loop waited.)
-test('a log-in never holds up other requests while Redis hangs', { skip: external, timeout: 60_000 }, async () => {
+// loop waited, 450 to 525 ms.) Not in the cluster pass: there the object
+// cache's bus asks Redis on a cache fill too, by design.
+test('a log-in never holds up other requests while Redis hangs',
+  { skip: (external || topology === 'pg') && 'Redis is on the read path in the cluster', timeout: 60_000 }, async () => {
   const redis = await startRedis();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-lhang-'));
   const srv = launchOn(dataDir, ['--redis', redis.url, '--threads', '1']);
@@ -74,7 +76,7 @@ test('a log-in never holds up other requests while Redis hangs', { skip: externa
     const r = await api(url, 'GET', `/v1/users/${u.user.id}`, { token: u.token });
     const took = Date.now() - t0;
     assert.equal(r.status, 200, show(r));
-    assert.ok(took < 250, `a read took ${took} ms while a log-in waited on a hung Redis`);
+    assert.ok(took < 350, `a read took ${took} ms while a log-in waited on a hung Redis`);
     // with Redis not answering, this server's own count decides
     const l = await pending;
     assert.equal(l.status, 200, show(l));

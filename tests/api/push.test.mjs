@@ -274,13 +274,13 @@ describe('push notifications', { skip: external && 'needs its own server, with A
     assert.equal(got.body.media_id, null, 'nor its ID');
     assert.ok(!JSON.stringify(got.body).includes('secret'));
     assert.ok(secret.id);
-    // B blocks A: A's mention of B, on A's public photo, is not pushed
+    // B blocks A. C mentions B on C's photo, then A mentions B there too,
+    // within one window: the push is C's, with C's text (a window is
+    // pushed as its last actor's), and nothing of A's reaches B
     assertOk(await api(url, 'POST', `/v1/users/${a.user.id}/relationship`, { token: b.token, form: { action: 'block' } }));
-    const mine = await post(a);
-    assertOk(await api(url, 'POST', `/v1/media/${mine.id}/comments`, { token: a.token, form: { text: `hey @${b.user.username}` } }));
-    // while C's mention, made after it, is, with its text
     const theirs = await post(c);
     assertOk(await api(url, 'POST', `/v1/media/${theirs.id}/comments`, { token: c.token, form: { text: `look @${b.user.username}` } }));
+    assertOk(await api(url, 'POST', `/v1/media/${theirs.id}/comments`, { token: a.token, form: { text: `hey @${b.user.username}` } }));
     const open = await until(() => apnsGot.find((x) => x.token === tok && x.body.aps.alert.body.startsWith(`${c.user.username} `)), 'C\'s mention');
     assert.equal(open.body.aps.alert.body, `${c.user.username} mentioned you: look @${b.user.username}`);
     await sleep(WINDOW + 500);

@@ -123,8 +123,9 @@ test('acknowledged likes and comments survive kill -9 mid-batch, each once', { s
 // and every one answered 200 is stored.
 test('SIGTERM mid-writes: each comment stored was answered, each answered one stored', { skip: external, timeout: 90_000 }, async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'picogram-term-'));
+  let first;
   try {
-    const first = launchOn(dataDir, ['--workers', '4', '--hash-per-client', '100']);
+    first = launchOn(dataDir, ['--workers', '4', '--hash-per-client', '100']);
     const url = await first.url;
     const owner = await signup(url, uniqueName('tmo'));
     const up = await uploadPhoto(url, { token: owner.token, photo: 'landscape.jpg', type: 'image/jpeg' });
@@ -163,6 +164,10 @@ test('SIGTERM mid-writes: each comment stored was answered, each answered one st
       assert.equal(answered.get(text), 200, `${text} is stored, and was answered ${answered.get(text) ?? 'never'}`);
     }
   } finally {
+    if (first && first.proc.exitCode === null && first.proc.signalCode === null) {
+      first.proc.kill('SIGKILL'); // a failure before the SIGTERM: no server left writing into a removed directory
+      await first.exited;
+    }
     await rm(dataDir, { recursive: true, force: true });
   }
 });
