@@ -657,11 +657,11 @@ static void message(char *out, size_t cap, const char *kind, const char *actor, 
  * gone). 1: send (*media and text cleared if need be), 0: not, -1: error. */
 static int push_allowed(db_ctx_t *db, int64_t user, int64_t actor, int64_t *media, char *text)
 {
-    graph_rel_t r;
-    if (actor != 0 && actor != user) {
-        if (graph_get(db, user, actor, &r) != GRAPH_OK)
+    if (actor != 0 && actor != user) { /* (a block made since push_note looked) */
+        bool blocks = false, blocked = false;
+        if (graph_blocks(db, user, actor, &blocks) != GRAPH_OK || graph_blocks(db, actor, user, &blocked) != GRAPH_OK)
             return -1;
-        if (r.a_blocks_b || r.b_blocks_a)
+        if (blocks || blocked)
             return 0;
     }
     if (*media == 0)
